@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Installs the Debian packages the tests need, only when missing (browser e2e: chromium).
+# Called by `npm run setup` and .ci/run; safe to run again.
+set -euo pipefail
+need=()
+command -v chromium >/dev/null 2>&1 || need+=(chromium)
+if [ ${#need[@]} -eq 0 ]; then echo "system deps: all present"; exit 0; fi
+if [ "$(id -u)" -ne 0 ]; then sudo=sudo; else sudo=; fi
+echo "system deps: installing ${need[*]}"
+$sudo apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null

@@ -1,0 +1,58 @@
+/**
+ * Defaults and limits of the protocol (spec §12). Every timing a machine uses is
+ * named here and can be shrunk to milliseconds by tests (options carry units).
+ */
+export const PROTOCOL_VERSION = 1;
+/** The WebSocket subprotocol token (HS-3). */
+export const SUBPROTOCOL = 'lifeline.v1';
+
+export const defaults = {
+  /** Heartbeat interval: below the 60 s idle timeout of nginx and AWS ALB (HB-10). */
+  heartbeatIntervalMs: 25_000,
+  /** Unanswered heartbeats tolerated; the peer is dead after interval × (missed + 1) (HB-3). */
+  heartbeatMissedMax: 2,
+  /** Adaptive heartbeat ceiling (HB-11). */
+  heartbeatIntervalMaxMs: 120_000,
+  /** No Hello (server) or Welcome (client) within this: HANDSHAKE_TIMEOUT (HS-10). */
+  handshakeTimeoutMs: 5_000,
+  /** Largest Envelope accepted, enforced before buffering; ws's own 100 MiB is unsafe (WIRE-4). */
+  maxPayloadBytes: 1024 * 1024,
+  /** Detached sessions are kept this long for resume (RS-1). */
+  resumeTtlMs: 120_000,
+  /** Sent-unacked messages kept for replay (RS-3). */
+  replayWindowMessages: 1024,
+  /** Bytes of payload kept for replay (RS-3). */
+  replayWindowBytes: 4 * 1024 * 1024,
+  /** In-flight sequenced messages a receiver accepts when it states no window (BP-5). */
+  receiveWindow: 256,
+  /** Items queued per session before the policy acts (BP-3). */
+  queueLimitMessages: 1024,
+  /** Bytes queued per session before the policy acts (BP-3). */
+  queueLimitBytes: 1024 * 1024,
+  /** No writes while the socket buffers more than this (BP-4, SD-7). */
+  bufferedAmountHighWaterBytes: 1024 * 1024,
+  /** A receiver acks at the latest this long after processing a message (SEQ-5). */
+  ackDelayMs: 50,
+  /** Drain: deadline for the whole drain (DR-4); Kubernetes' default grace is 30 s. */
+  drainDeadlineMs: 25_000,
+  /** Drain: reconnect_after_ms values are spread over [0, this) (DR-3). */
+  drainSpreadMs: 20_000,
+  /** Client backoff: base, cap and attempts before `suspended` (RC-2, RC-3). */
+  reconnectBaseMs: 1_000,
+  reconnectCapMs: 30_000,
+  reconnectMaxAttempts: 8,
+  /** Client: retry interval while suspended (RC-3). */
+  suspendedRetryMs: 60_000,
+  /** Client outbound queue bound while disconnected or window-limited (BP-13). */
+  clientQueueLimitMessages: 1024,
+  /** Limits checked by the codec (WIRE-5). */
+  maxSessionIdBytes: 128,
+  maxChannelBytes: 256,
+  maxKeyBytes: 256,
+  maxMessageIdBytes: 128,
+  maxTokenBytes: 8192,
+  maxChannelsPerFrame: 1024,
+  maxCapabilities: 64,
+} as const;
+
+export type Defaults = typeof defaults;
