@@ -1,0 +1,124 @@
+/**
+ * The sender's half of a sequenced direction (SEQ-2, SEQ-6, SEQ-7, BP-1, RS-2):
+ * it numbers messages as they go onto the socket, keeps them until the peer's
+ * cumulative ack covers them, and hands them back for replay after a resume.
+ * Both ends use it: the server for its stream, the client for its sends.
+ *
+ * Seqs are given at send time, not at enqueue time, so whatever a backpressure
+ * policy drops before sending never leaves a gap (spec §7).
+ */
+import { ProtocolError } from './errors.js';
+
+export interface Sent<T> {
+  readonly seq: bigint;
+  readonly item: T;
+  readonly bytes: number;
+}
+
+export interface OutboundLogOptions {
+  /** Peer's receive window: most sent-unacked messages (BP-1). */
+  readonly window: number;
+}
+
+export class OutboundLog<T> {
+  /** Sent, not yet acked, in seq order. A plain array: shift() on acks is amortised cheap for windows ≤ a few thousand. */
+  private unacked: Sent<T>[] = [];
+  private head = 0;
+  private nextSeq = 1n;
+  private ackedSeq = 0n;
+  private unackedBytes = 0;
+  window: number;
+
+  constructor(opts: OutboundLogOptions) {
+    this.window = Math.max(1, opts.window);
+  }
+
+  /** Seq the next sent message gets. */
+  get next(): bigint {
+    return this.nextSeq;
+  }
+  /** Highest seq sent so far (0 = none). */
+  get lastSent(): bigint {
+    return this.nextSeq - 1n;
+  }
+  /** Highest seq the peer acknowledged. */
+  get acked(): bigint {
+    return this.ackedSeq;
+  }
+  get inFlight(): number {
+    return this.unacked.length - this.head;
+  }
+  get inFlightBytes(): number {
+    return this.unackedBytes;
+  }
+  /** The window has room for one more (BP-1). */
+  get hasRoom(): boolean {
+    return this.inFlight < this.window;
+  }
+
+  /** Number an item and keep it until acked (SEQ-2, SEQ-7). The caller checks hasRoom. */
+  send(item: T, bytes = 0): Sent<T> {
+    const sent: Sent<T> = { seq: this.nextSeq, item, bytes };
+    this.nextSeq += 1n;
+    this.unacked.push(sent);
+    this.unackedBytes += bytes;
+    return sent;
+  }
+
+  /**
+   * Apply a cumulative ack (SEQ-5). Returns the items it released. An ack beyond
+   * what was sent is a protocol error (SEQ-6); an old ack is ignored.
+   */
+  ack(seq: bigint): Sent<T>[] {
+    if (seq > this.lastSent) {
+      throw new ProtocolError('PROTOCOL_ERROR', 'SEQ-6', `ack ${seq} beyond last sent ${this.lastSent}`);
+    }
+    if (seq <= this.ackedSeq) return []; // SEQ-6: stale ack
+    this.ackedSeq = seq;
+    const released: Sent<T>[] = [];
+    while (this.head < this.unacked.length && (this.unacked[this.head] as Sent<T>).seq <= seq) {
+      const s = this.unacked[this.head++] as Sent<T>;
+      this.unackedBytes -= s.bytes;
+      released.push(s);
+    }
+    // Compact once the dead prefix dominates, keeping shift-free acks O(1) amortised.
+    if (this.head > 64 && this.head * 2 > this.unacked.length) {
+      this.unacked = this.unacked.slice(this.head);
+      this.head = 0;
+    }
+    return released;
+  }
+
+  /**
+   * What to resend for a peer that processed everything up to `peerSeq` (RS-2,
+   * SEQ-9): the unacked messages above it, in order. Returns undefined when the
+   * peer is ahead of what was sent (RS-8) or when a message it needs was already
+   * released, so the caller must fall back to a snapshot (RS-3, never partial).
+   */
+  replayAfter(peerSeq: bigint): Sent<T>[] | undefined {
+    if (peerSeq > this.lastSent) return undefined;
+    if (peerSeq < this.ackedSeq) return undefined;
+    // Everything ≤ peerSeq is processed by the peer: count it as acked.
+    this.ack(peerSeq);
+    return this.unacked.slice(this.head);
+  }
+
+  /** All unacked items, oldest first (client resend after a NEW session, SEQ-9). */
+  pending(): Sent<T>[] {
+    return this.unacked.slice(this.head);
+  }
+
+  /**
+   * Start a new seq space (a NEW session): drop the numbering and return the
+   * unacked items so the caller can send them again as new messages (SEQ-9).
+   */
+  reset(): T[] {
+    const items = this.pending().map((s) => s.item);
+    this.unacked = [];
+    this.head = 0;
+    this.nextSeq = 1n;
+    this.ackedSeq = 0n;
+    this.unackedBytes = 0;
+    return items;
+  }
+}
