@@ -11,7 +11,7 @@ export function definedIds(specMarkdown: string): string[] {
   return [...specMarkdown.matchAll(/^\*\*((?:[A-Z]+)-\d+)\*\*/gm)].map((m) => m[1] as string);
 }
 
-const SOURCE_DIRS = ['spec', 'server', 'client', 'conformance', 'bench', 'scripts', 'proto'];
+const SOURCE_DIRS = ['spec', 'server', 'client', 'conformance', 'bench', 'scripts', 'proto', 'testkit', 'e2e', 'demo'];
 
 export function sourceFiles(root: string): string[] {
   const out: string[] = [];
