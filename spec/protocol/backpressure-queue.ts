@@ -1,0 +1,319 @@
+/**
+ * A sender's bounded outbound queue and its backpressure policy (BP-2 … BP-11,
+ * SD-8). Items wait here BEFORE they get a seq: the seq is given when an item is
+ * written (OutboundLog.send), so whatever the policy drops leaves no gap (spec §7).
+ *
+ * Two parts:
+ *  - `items`: Messages and StatePatches in order, bounded by messages and bytes (BP-3);
+ *  - pending snapshots: at most one per channel (SD-8), a promise to send that
+ *    channel's whole state. They are flags, not copies of state: the state is read
+ *    from the application when the snapshot is written, so they cost O(channels)
+ *    whatever the producer does, and they go out before any queued item, so a
+ *    channel's Snapshot always precedes its later patches (CH-1, RS-4, BP-9).
+ *
+ * Pure and browser-safe: no timers, no I/O.
+ */
+import { BackpressurePolicy, SnapshotReason } from '../../gen/lifeline/v1/envelope_pb.js';
+
+export { BackpressurePolicy, SnapshotReason };
+
+/** What the queue needs to know about an item. */
+export interface QueueItem {
+  readonly kind: 'message' | 'patch';
+  /** Channel; '' for a direct session message. */
+  readonly channel: string;
+  /** Coalescing key (BP-8); '' never coalesces. */
+  readonly key: string;
+  /** Payload or delta size in bytes, for the byte bound (BP-3). */
+  readonly bytes: number;
+}
+
+export interface BackpressureQueueOptions {
+  readonly policy: BackpressurePolicy;
+  /** Most queued items (BP-3). At least 1. */
+  readonly limitMessages: number;
+  /** Most queued bytes (BP-3). An item larger than this alone is still accepted into an empty queue. */
+  readonly limitBytes: number;
+}
+
+/** The channel '' names the whole session: a re-baseline Snapshot with no state (SD-4, SD-5). */
+export const SESSION_CHANNEL = '';
+
+export type PushResult =
+  /** Appended. */
+  | 'queued'
+  /** Replaced a queued item of the same (channel, key) in place (BP-8). */
+  | 'coalesced'
+  /** The new item was dropped (BP-7). */
+  | 'dropped'
+  /** A patch of a channel with a pending snapshot: that snapshot will carry its state. */
+  | 'absorbed'
+  /** DISCONNECT policy: the queue is full; the item was not queued (BP-11). */
+  | 'overflow';
+
+export type Dequeued<T extends QueueItem> =
+  | { readonly kind: 'snapshot'; readonly channel: string; readonly reason: SnapshotReason }
+  | { readonly kind: 'item'; readonly item: T; readonly droppedBefore: number };
+
+/** Per-session counters of what the policy removed, by policy (issue 3 §5). */
+export interface DropCounters {
+  dropOldest: number;
+  dropNewest: number;
+  coalesced: number;
+  /** Overflows under DISCONNECT (each one closes the socket). */
+  disconnect: number;
+  /** Patches replaced by a pending Snapshot (BP-9), included in the counts above too. */
+  patchesReplaced: number;
+}
+
+export class BackpressureQueue<T extends QueueItem> {
+  private items: T[] = [];
+  private head = 0;
+  private queuedBytes = 0;
+  /** Pending snapshots in send order; the session channel '' is kept first (see next()). */
+  private snapshots = new Map<string, SnapshotReason>();
+  /** Items the policy dropped since the last item handed out (BP-10). */
+  private droppedSince = 0;
+  readonly counters: DropCounters = { dropOldest: 0, dropNewest: 0, coalesced: 0, disconnect: 0, patchesReplaced: 0 };
+  readonly policy: BackpressurePolicy;
+  private readonly limitMessages: number;
+  private readonly limitBytes: number;
+
+  constructor(opts: BackpressureQueueOptions) {
+    this.policy = opts.policy === BackpressurePolicy.UNSPECIFIED ? BackpressurePolicy.DROP_OLDEST : opts.policy;
+    this.limitMessages = Math.max(1, Math.floor(opts.limitMessages));
+    this.limitBytes = Math.max(1, Math.floor(opts.limitBytes));
+  }
+
+  /** Queued items (pending snapshots not counted). */
+  get length(): number {
+    return this.items.length - this.head;
+  }
+  get bytes(): number {
+    return this.queuedBytes;
+  }
+  /** Channels with a pending snapshot, in send order. */
+  get pendingSnapshots(): string[] {
+    return [...this.snapshots.keys()];
+  }
+  /** Nothing to send: no item, no pending snapshot. */
+  get isEmpty(): boolean {
+    return this.length === 0 && this.snapshots.size === 0;
+  }
+  /** Items dropped since the last item handed out; the next Message/StatePatch carries it (BP-10). */
+  get droppedPending(): number {
+    return this.droppedSince;
+  }
+
+  /** The queued items, oldest first (for tests and introspection). */
+  peekItems(): readonly T[] {
+    return this.items.slice(this.head);
+  }
+
+  hasPendingSnapshot(channel: string): boolean {
+    return this.snapshots.has(channel);
+  }
+
+  /**
+   * Add an item under the policy (BP-2). Never lets the queue exceed its bounds
+   * (BP-3): the policy makes room, drops the item, or reports an overflow.
+   */
+  push(item: T): PushResult {
+    // A channel whose snapshot is pending needs no patch: the snapshot is read at
+    // send time and already includes it (BP-9, SD-8).
+    if (item.kind === 'patch' && this.snapshots.has(item.channel)) return 'absorbed';
+
+    if (this.policy === BackpressurePolicy.COALESCE_BY_KEY && item.key !== '') {
+      const i = this.findKey(item.channel, item.key);
+      if (i >= 0) {
+        const old = this.items[i] as T;
+        if (old.kind === 'patch' || item.kind === 'patch') {
+          // BP-9: a coalesced patch is a dropped patch: the channel resyncs by snapshot.
+          const n = this.replacePatches(item.channel) + (item.kind === 'patch' ? 1 : 0);
+          this.counters.coalesced += n;
+          this.droppedSince += n;
+          if (item.kind === 'patch') return 'coalesced';
+          return this.push(item); // the patch it matched is gone: queue the message normally
+        }
+        this.counters.coalesced++;
+        this.droppedSince++; // BP-10: the replaced value is a dropped item
+        this.items[i] = item; // BP-8: replace in place, keeping its position
+        this.queuedBytes += item.bytes - old.bytes;
+        this.makeRoom(0, false, item); // a larger value may push the byte count over: drop oldest others
+        return 'coalesced';
+      }
+    }
+
+    if (this.fits(item)) return this.append(item);
+
+    switch (this.policy) {
+      case BackpressurePolicy.DISCONNECT:
+        this.counters.disconnect++;
+        this.droppedSince++;
+        return 'overflow'; // BP-11: the caller closes with SLOW_CONSUMER
+      case BackpressurePolicy.DROP_NEWEST: {
+        // BP-7; BP-9: a dropped patch takes the channel's queued patches with it.
+        const n = 1 + (item.kind === 'patch' ? this.replacePatches(item.channel) : 0);
+        this.counters.dropNewest += n;
+        this.droppedSince += n;
+        return 'dropped';
+      }
+      case BackpressurePolicy.DROP_OLDEST:
+      case BackpressurePolicy.COALESCE_BY_KEY: // BP-8: no match → drop-oldest
+      default:
+        this.makeRoom(item.bytes, true);
+        if (item.kind === 'patch' && this.snapshots.has(item.channel)) return 'absorbed';
+        return this.append(item);
+    }
+  }
+
+  /**
+   * Ask for a Snapshot of a channel (CH-1 subscribe, RS-4 resume, SD-5 drift,
+   * BP-9 backpressure). Removes the channel's queued patches, which the snapshot
+   * supersedes. Returns false when one is already pending: coalesced (SD-8).
+   */
+  requestSnapshot(channel: string, reason: SnapshotReason): boolean {
+    if (this.snapshots.has(channel)) return false; // SD-8
+    this.removePatches(channel);
+    if (channel === SESSION_CHANNEL) {
+      // The session re-baseline goes first: the client rebases its seq on it, then
+      // takes the channel snapshots that follow contiguously (SD-5).
+      this.snapshots = new Map([[channel, reason], ...this.snapshots]);
+    } else {
+      this.snapshots.set(channel, reason);
+    }
+    return true;
+  }
+
+  /** Take the next thing to send: pending snapshots first, then items in order. */
+  next(): Dequeued<T> | undefined {
+    const first = this.snapshots.entries().next();
+    if (!first.done) {
+      const [channel, reason] = first.value;
+      this.snapshots.delete(channel);
+      return { kind: 'snapshot', channel, reason };
+    }
+    if (this.length === 0) return undefined;
+    const item = this.items[this.head] as T;
+    this.items[this.head++] = undefined as unknown as T; // release for GC
+    this.queuedBytes -= item.bytes;
+    this.compact();
+    const droppedBefore = this.droppedSince;
+    // BP-10: counted since the previous Message/StatePatch. A Snapshot has no
+    // dropped_before field, so drops before it are carried to the next item.
+    this.droppedSince = 0;
+    return { kind: 'item', item, droppedBefore };
+  }
+
+  /** Remove everything of a channel, its pending snapshot included (CH-2 unsubscribe). */
+  removeChannel(channel: string): void {
+    this.snapshots.delete(channel);
+    this.filter((it) => it.channel !== channel);
+  }
+
+  /**
+   * Drop every queued item and pending snapshot, counting the items as dropped
+   * (BP-10); used when continuity is lost and the client resyncs by snapshots.
+   */
+  clear(): number {
+    const n = this.length;
+    this.droppedSince += n;
+    this.items = [];
+    this.head = 0;
+    this.queuedBytes = 0;
+    this.snapshots.clear();
+    return n;
+  }
+
+  private fits(item: T): boolean {
+    if (this.length === 0) return true; // an oversized item alone still goes (its size is capped by max payload)
+    return this.length + 1 <= this.limitMessages && this.queuedBytes + item.bytes <= this.limitBytes;
+  }
+
+  private append(item: T): PushResult {
+    this.items.push(item);
+    this.queuedBytes += item.bytes;
+    return 'queued';
+  }
+
+  /**
+   * Drop oldest items (BP-6) until one more item (when `needSlot`) and `extraBytes`
+   * more fit. `keep` (the value just coalesced in place) is never the victim.
+   */
+  private makeRoom(extraBytes: number, needSlot: boolean, keep?: T): void {
+    const slot = needSlot ? 1 : 0;
+    while (this.length + slot > this.limitMessages || this.queuedBytes + extraBytes > this.limitBytes) {
+      let idx = this.head;
+      if (idx < this.items.length && this.items[idx] === keep) idx++;
+      if (idx >= this.items.length) return; // only `keep` is left: it goes alone
+      const victim = this.items[idx] as T;
+      if (victim.kind === 'patch') {
+        const n = this.replacePatches(victim.channel); // BP-9: never drop a patch alone
+        this.counters.dropOldest += n;
+        this.droppedSince += n;
+        continue;
+      }
+      this.counters.dropOldest++;
+      this.droppedSince++;
+      if (idx === this.head) {
+        this.items[this.head++] = undefined as unknown as T;
+        this.queuedBytes -= victim.bytes;
+        this.compact();
+      } else {
+        this.items.splice(idx, 1);
+        this.queuedBytes -= victim.bytes;
+      }
+    }
+  }
+
+  /** BP-9: swap the channel's queued patches for one pending Snapshot; returns how many went. */
+  private replacePatches(channel: string): number {
+    const n = this.countPatches(channel);
+    this.counters.patchesReplaced += n;
+    this.requestSnapshot(channel, SnapshotReason.BACKPRESSURE);
+    return n;
+  }
+
+  private countPatches(channel: string): number {
+    let n = 0;
+    for (let i = this.head; i < this.items.length; i++) {
+      const it = this.items[i] as T;
+      if (it.kind === 'patch' && it.channel === channel) n++;
+    }
+    return n;
+  }
+
+  private removePatches(channel: string): void {
+    this.filter((it) => !(it.kind === 'patch' && it.channel === channel));
+  }
+
+  private filter(keep: (it: T) => boolean): void {
+    const kept: T[] = [];
+    let bytes = 0;
+    for (let i = this.head; i < this.items.length; i++) {
+      const it = this.items[i] as T;
+      if (keep(it)) {
+        kept.push(it);
+        bytes += it.bytes;
+      }
+    }
+    this.items = kept;
+    this.head = 0;
+    this.queuedBytes = bytes;
+  }
+
+  private findKey(channel: string, key: string): number {
+    for (let i = this.head; i < this.items.length; i++) {
+      const it = this.items[i] as T;
+      if (it.key === key && it.channel === channel) return i;
+    }
+    return -1;
+  }
+
+  private compact(): void {
+    if (this.head > 64 && this.head * 2 > this.items.length) {
+      this.items = this.items.slice(this.head);
+      this.head = 0;
+    }
+  }
+}
