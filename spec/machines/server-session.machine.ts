@@ -1,0 +1,363 @@
+/**
+ * The server side of one Lifeline session (spec §5–§13): handshaking → attached
+ * (active → draining, with liveness and flow as parallel regions) → detached
+ * (socket gone, kept for resume) → closed / expired.
+ *
+ * Part of the specification: pure. No sockets, no clock, no timers except the
+ * named delays below (values from input or from the drain event). Effects are
+ * named action stubs that server/ supplies with `.provide()`. Events carry facts
+ * the adapter observed (the decode result, the seq classification of the
+ * InboundCursor, whether an ack is beyond the last sent seq); the machine decides
+ * what they mean.
+ *
+ * The hot outbound path (each published message) does not go through the machine:
+ * the adapter runs it through the pure BackpressureQueue and OutboundLog and tells
+ * the machine only about changes of flow (blocked, flowing, flushed, overflow).
+ *
+ * One actor per connection until `Hello`: a Hello that resumes another session
+ * hands the socket to that session's actor (`handedOver`); a valid new Hello makes
+ * this actor the session (HS-7: no session state before a valid Hello).
+ */
+import { assign, not, setup } from 'xstate';
+import { closeCodes, type WsCloseCodeName } from '../protocol/close-codes.js';
+import { defaults } from '../protocol/defaults.js';
+
+/** Timing options of the machine; every value carries its unit. */
+export interface ServerSessionOptions {
+  /** No Hello within this: HANDSHAKE_TIMEOUT (HS-10). */
+  readonly handshakeTimeoutMs: number;
+  /** A detached session is kept this long for resume (RS-1). */
+  readonly resumeTtlMs: number;
+  /** Unanswered pings (and silent sweep ticks) tolerated (HB-3, HB-7). */
+  readonly heartbeatMissedMax: number;
+}
+
+export type ServerSessionInput = Partial<ServerSessionOptions>;
+
+export interface ServerSessionContext {
+  readonly opts: ServerSessionOptions;
+  /** Pings sent since the last pong or frame (HB-2). At most missedMax + 1. */
+  missed: number;
+  /** Sweep ticks since the last frame of any kind (HB-7, HB-8). At most missedMax + 1. */
+  silentTicks: number;
+  /** A Welcome was sent on the socket now attached (HS-9). */
+  welcomed: boolean;
+  /** The drain deadline of the current drain, in ms from the notice (DR-4, DR-5). */
+  drainDeadlineMs: number;
+}
+
+/** How a client sequenced message relates to what was processed (InboundCursor.classify). */
+export type Arrival = 'next' | 'duplicate' | 'gap';
+
+export type ServerSessionEvent =
+  /** A decoded Hello, with what the adapter found out about it. */
+  | {
+      readonly type: 'frame.hello';
+      /** Hello.protocol_version is one this server speaks (HS-11). */
+      readonly isVersionSupported: boolean;
+      /** The Hello token passed authenticateHello, or no Hello auth is configured (HS-12). */
+      readonly isAuthorized: boolean;
+      /** A live or detached session of this principal will take this socket (RS-2, RS-4). */
+      readonly isResume: boolean;
+      /** A new session would exceed the session limit (CC-8). */
+      readonly isOverCapacity: boolean;
+    }
+  | { readonly type: 'frame.heartbeat' }
+  | { readonly type: 'frame.heartbeatAck' }
+  /** `isBeyondSent`: the ack names a seq never sent (SEQ-6). */
+  | { readonly type: 'frame.ack'; readonly isBeyondSent: boolean }
+  /** `isOverRate`: the per-session message rate limit is exceeded (BP-14). */
+  | { readonly type: 'frame.message'; readonly arrival: Arrival; readonly isOverRate: boolean }
+  | { readonly type: 'frame.stateDrift' }
+  | { readonly type: 'frame.subscribe' }
+  | { readonly type: 'frame.unsubscribe' }
+  /** A frame that failed: text (WIRE-1), undecodable (WIRE-2), no body (WIRE-3), too big (WIRE-4), … */
+  | { readonly type: 'frame.invalid'; readonly closeName: WsCloseCodeName; readonly reason: string }
+  | { readonly type: 'socket.pong' }
+  /** The attached socket closed (peer close, or the transport died). */
+  | { readonly type: 'socket.closed'; readonly code: number }
+  /** A new connection's Hello resumed this session: it takes the socket (RS-2, RS-7). */
+  | { readonly type: 'socket.attached'; readonly socketId: number }
+  /** One visit of the shared liveness sweep (HB-1). */
+  | { readonly type: 'sweep.tick' }
+  /** Outbound flow, reported by the adapter's pump. */
+  | { readonly type: 'queue.blocked' }
+  | { readonly type: 'queue.flowing' }
+  /** Nothing left to write: no queued item, no pending snapshot. */
+  | { readonly type: 'queue.flushed' }
+  /** DISCONNECT policy: the queue would exceed its limit (BP-11). */
+  | { readonly type: 'queue.overflow' }
+  | { readonly type: 'app.drain'; readonly reconnectAfterMs: number; readonly deadlineMs: number }
+  /** The principal's access was revoked (SEC-6). */
+  | { readonly type: 'app.revoke' }
+  /** The principal's credential expired (SEC-5). */
+  | { readonly type: 'app.credentialExpired' }
+  /** The application ends the session on purpose (CC-6). */
+  | { readonly type: 'app.end' }
+  /** Serving this session failed (an exception in a handler, CC-5). */
+  | { readonly type: 'app.fail'; readonly reason: string };
+
+export const serverSessionDefaults: ServerSessionOptions = {
+  handshakeTimeoutMs: defaults.handshakeTimeoutMs,
+  resumeTtlMs: defaults.resumeTtlMs,
+  heartbeatMissedMax: defaults.heartbeatMissedMax,
+};
+
+/** Whether closing with this code ends the session instead of keeping it for resume (RS-1). */
+export function closeResetsSession(code: number): boolean {
+  for (const row of Object.values(closeCodes)) {
+    if ('code' in row && row.code === code) return row.resetSession;
+  }
+  return false; // unregistered and transport-level codes (1005, 1006) keep the session
+}
+
+const close = (name: WsCloseCodeName) => ({ type: 'closeSocket', params: { name } }) as const;
+/** CC-6 teardown order: out of every channel, then out of the store, then the close. */
+const teardown = (name: WsCloseCodeName) => ['leaveChannels', 'deleteSession', close(name)] as const;
+
+export const serverSessionMachine = setup({
+  types: {} as {
+    context: ServerSessionContext;
+    events: ServerSessionEvent;
+    input: ServerSessionInput;
+  },
+  delays: {
+    handshakeTimeout: ({ context }) => context.opts.handshakeTimeoutMs,
+    resumeTtl: ({ context }) => context.opts.resumeTtlMs,
+    drainDeadline: ({ context }) => context.drainDeadlineMs,
+  },
+  guards: {
+    isVersionSupported: ({ event }) => event.type === 'frame.hello' && event.isVersionSupported,
+    isAuthorized: ({ event }) => event.type === 'frame.hello' && event.isAuthorized,
+    isResume: ({ event }) => event.type === 'frame.hello' && event.isResume,
+    isOverCapacity: ({ event }) => event.type === 'frame.hello' && event.isOverCapacity,
+    isAckBeyondSent: ({ event }) => event.type === 'frame.ack' && event.isBeyondSent,
+    isOverRate: ({ event }) => event.type === 'frame.message' && event.isOverRate,
+    isGap: ({ event }) => event.type === 'frame.message' && event.arrival === 'gap',
+    isDuplicate: ({ event }) => event.type === 'frame.message' && event.arrival === 'duplicate',
+    isPeerCloseResetting: ({ event }) => event.type === 'socket.closed' && closeResetsSession(event.code),
+    // HB-2, HB-3: the count exceeds missed_max when a tick comes round again.
+    isMissedTooMany: ({ context }) => context.missed > context.opts.heartbeatMissedMax,
+    // HB-7: this tick makes the silence reach interval × (missed_max + 1) (ticks are an interval apart).
+    isSilentTooLong: ({ context }) => context.silentTicks + 1 > context.opts.heartbeatMissedMax + 1,
+    isLivenessClear: ({ context }) => context.missed === 0,
+  },
+  actions: {
+    /** A valid Hello for a new session: create it (id, seq spaces, buffers, subscriptions). */
+    createSession: () => {},
+    /** A valid resuming Hello: hand this socket to the session it names. */
+    handOverSocket: () => {},
+    /** Make the socket of `socket.attached` the session's socket. */
+    attachSocket: (_, _p: { socketId: number }) => {},
+    /** Send Welcome with the resume result, then start the replay or the snapshots (HS-9, RS-2, RS-4, RS-5). */
+    sendWelcome: () => {},
+    /** Send a close frame and stop writing to the socket; the session forgets it. */
+    closeSocket: (_, _p: { name: WsCloseCodeName }) => {},
+    /** Send a close frame best-effort and destroy the transport at once (HB-3, DR-5). */
+    terminateSocket: (_, _p: { name: WsCloseCodeName }) => {},
+    /** The peer's socket is gone; forget it. */
+    forgetSocket: () => {},
+    sendPing: () => {},
+    sendHeartbeatAck: () => {},
+    /** Hand a client Message to the application, then ack once it has it (SEQ-10, SEQ-5). */
+    deliverMessage: () => {},
+    /** A duplicate: discard, still acknowledge (SEQ-3). */
+    ackDuplicate: () => {},
+    /** Release acknowledged messages from the replay buffer and reopen the window (SEQ-7, BP-1). */
+    applyAck: () => {},
+    /** Queue the Snapshot(s) a StateDrift asks for (SD-5, SD-8). */
+    answerDrift: () => {},
+    subscribe: () => {},
+    unsubscribe: () => {},
+    sendDrainNotice: (_, _p: { reconnectAfterMs: number; deadlineMs: number }) => {},
+    /** DISCONNECT overflow: the next resume must resync by snapshots (BP-11). */
+    loseContinuity: () => {},
+    /** Remove the session from every channel (CC-6: first). */
+    leaveChannels: () => {},
+    /** Remove the session from the store (CC-6: second). */
+    deleteSession: () => {},
+    resetLiveness: assign({ missed: 0, silentTicks: 0 }),
+  },
+}).createMachine({
+  id: 'serverSession',
+  context: ({ input }) => ({
+    opts: { ...serverSessionDefaults, ...input },
+    missed: 0,
+    silentTicks: 0,
+    welcomed: false,
+    drainDeadlineMs: 0,
+  }),
+  initial: 'handshaking',
+  states: {
+    handshaking: {
+      after: {
+        handshakeTimeout: { target: 'closed', actions: close('HANDSHAKE_TIMEOUT'), meta: { spec: 'HS-10' } },
+      },
+      on: {
+        'frame.hello': [
+          { guard: not('isVersionSupported'), target: 'closed', actions: close('VERSION_UNSUPPORTED'), meta: { spec: 'HS-11' } },
+          { guard: not('isAuthorized'), target: 'closed', actions: close('UNAUTHORIZED'), meta: { spec: 'HS-12' } },
+          { guard: 'isResume', target: 'handedOver', actions: 'handOverSocket', meta: { spec: 'RS-2' } },
+          { guard: 'isOverCapacity', target: 'closed', actions: close('TRY_AGAIN_LATER'), meta: { spec: 'CC-8' } },
+          { target: 'attached', actions: 'createSession', meta: { spec: 'HS-7' } },
+        ],
+        'frame.invalid': { target: 'closed', actions: { type: 'closeSocket', params: ({ event }) => ({ name: event.closeName }) }, meta: { spec: 'WIRE-2' } },
+        // HS-8, WIRE-7: anything but Hello before Welcome.
+        'frame.heartbeat': { target: 'closed', actions: close('PROTOCOL_ERROR'), meta: { spec: 'HS-8' } },
+        'frame.heartbeatAck': { target: 'closed', actions: close('PROTOCOL_ERROR'), meta: { spec: 'HS-8' } },
+        'frame.ack': { target: 'closed', actions: close('PROTOCOL_ERROR'), meta: { spec: 'HS-8' } },
+        'frame.message': { target: 'closed', actions: close('PROTOCOL_ERROR'), meta: { spec: 'HS-8' } },
+        'frame.stateDrift': { target: 'closed', actions: close('PROTOCOL_ERROR'), meta: { spec: 'HS-8' } },
+        'frame.subscribe': { target: 'closed', actions: close('PROTOCOL_ERROR'), meta: { spec: 'HS-8' } },
+        'frame.unsubscribe': { target: 'closed', actions: close('PROTOCOL_ERROR'), meta: { spec: 'HS-8' } },
+        'socket.closed': { target: 'closed', actions: 'forgetSocket', meta: { spec: 'HS-7' } },
+        // No session yet: nothing to notify or flush.
+        'app.drain': { target: 'closed', actions: close('SERVICE_RESTART'), meta: { spec: 'DR-4' } },
+        'app.revoke': { target: 'closed', actions: close('REVOKED'), meta: { spec: 'SEC-6' } },
+        'app.end': { target: 'closed', actions: close('NORMAL'), meta: { spec: 'CC-6' } },
+        'app.fail': { target: 'closed', actions: close('INTERNAL_ERROR'), meta: { spec: 'CC-5' } },
+      },
+    },
+
+    attached: {
+      type: 'parallel',
+      // HS-9: Welcome is the first frame on every socket the session takes.
+      entry: [assign({ welcomed: true, missed: 0, silentTicks: 0 }), 'sendWelcome'],
+      exit: assign({ welcomed: false }),
+      on: {
+        'frame.hello': { target: 'closed', actions: teardown('PROTOCOL_ERROR'), meta: { spec: 'WIRE-7' } },
+        // HB-8: every frame that keeps the session attached is proof of life ('resetLiveness').
+        'frame.heartbeat': { actions: ['resetLiveness', 'sendHeartbeatAck'], meta: { spec: 'HB-6' } },
+        'frame.heartbeatAck': { actions: 'resetLiveness', meta: { spec: 'HB-8' } },
+        'frame.ack': [
+          { guard: 'isAckBeyondSent', target: 'closed', actions: teardown('PROTOCOL_ERROR'), meta: { spec: 'SEQ-6' } },
+          { actions: ['resetLiveness', 'applyAck'], meta: { spec: 'SEQ-7' } },
+        ],
+        'frame.message': [
+          { guard: 'isOverRate', target: 'detached', actions: close('RATE_LIMITED'), meta: { spec: 'BP-14' } },
+          { guard: 'isGap', target: 'closed', actions: teardown('PROTOCOL_ERROR'), meta: { spec: 'SEQ-4' } },
+          { guard: 'isDuplicate', actions: ['resetLiveness', 'ackDuplicate'], meta: { spec: 'SEQ-3' } },
+          { actions: ['resetLiveness', 'deliverMessage'], meta: { spec: 'SEQ-10' } },
+        ],
+        'frame.stateDrift': { actions: ['resetLiveness', 'answerDrift'], meta: { spec: 'SD-5' } },
+        'frame.subscribe': { actions: ['resetLiveness', 'subscribe'], meta: { spec: 'CH-1' } },
+        'frame.unsubscribe': { actions: ['resetLiveness', 'unsubscribe'], meta: { spec: 'CH-2' } },
+        // WIRE-1 … WIRE-5: every decode failure's code (1002, 1003, 1007, 1009) resets the session.
+        'frame.invalid': {
+          target: 'closed',
+          actions: ['leaveChannels', 'deleteSession', { type: 'closeSocket', params: ({ event }) => ({ name: event.closeName }) }],
+          meta: { spec: 'SEC-4' },
+        },
+        'socket.closed': [
+          // A peer close whose advice resets the session (1000, 1002, …) ends it; any other keeps it (RS-1).
+          { guard: 'isPeerCloseResetting', target: 'closed', actions: ['forgetSocket', 'leaveChannels', 'deleteSession'], meta: { spec: 'RS-1' } },
+          { target: 'detached', actions: 'forgetSocket', meta: { spec: 'RS-1' } },
+        ],
+        'socket.attached': {
+          target: 'attached',
+          reenter: true,
+          actions: [close('SESSION_TAKEN_OVER'), { type: 'attachSocket', params: ({ event }) => ({ socketId: event.socketId }) }],
+          meta: { spec: 'RS-7' },
+        },
+        'queue.overflow': { target: 'detached', actions: [close('SLOW_CONSUMER'), 'loseContinuity'], meta: { spec: 'BP-11' } },
+        'app.revoke': { target: 'closed', actions: teardown('REVOKED'), meta: { spec: 'SEC-6' } },
+        'app.credentialExpired': { target: 'detached', actions: close('TOKEN_EXPIRED'), meta: { spec: 'SEC-5' } },
+        'app.end': { target: 'closed', actions: teardown('NORMAL'), meta: { spec: 'CC-6' } },
+        'app.fail': { target: 'detached', actions: close('INTERNAL_ERROR'), meta: { spec: 'CC-5' } },
+      },
+      states: {
+        phase: {
+          initial: 'active',
+          states: {
+            active: {
+              on: {
+                'app.drain': {
+                  target: 'draining',
+                  actions: [
+                    assign({ drainDeadlineMs: ({ event }) => event.deadlineMs }),
+                    { type: 'sendDrainNotice', params: ({ event }) => ({ reconnectAfterMs: event.reconnectAfterMs, deadlineMs: event.deadlineMs }) },
+                  ],
+                  meta: { spec: 'DR-2' },
+                },
+              },
+            },
+            draining: {
+              after: {
+                drainDeadline: { target: '#serverSession.detached', actions: { type: 'terminateSocket', params: { name: 'SERVICE_RESTART' } }, meta: { spec: 'DR-5' } },
+              },
+              on: {
+                'queue.flushed': { target: '#serverSession.detached', actions: close('SERVICE_RESTART'), meta: { spec: 'DR-4' } },
+              },
+            },
+          },
+        },
+        liveness: {
+          initial: 'alive',
+          on: {
+            'sweep.tick': [
+              {
+                guard: 'isMissedTooMany',
+                target: '#serverSession.detached',
+                actions: { type: 'terminateSocket', params: { name: 'HEARTBEAT_TIMEOUT' } },
+                meta: { spec: 'HB-3' },
+              },
+              { guard: 'isSilentTooLong', target: '#serverSession.detached', actions: close('HEARTBEAT_TIMEOUT'), meta: { spec: 'HB-7' } },
+              {
+                target: '.suspect',
+                actions: [assign({ missed: ({ context }) => context.missed + 1, silentTicks: ({ context }) => context.silentTicks + 1 }), 'sendPing'],
+                meta: { spec: 'HB-1' },
+              },
+            ],
+            'socket.pong': { actions: assign({ missed: 0 }), meta: { spec: 'HB-2' } },
+            // Frames are handled on `attached` (a region's handler would hide the parent's in XState 5),
+            // and each one resets the counts there (HB-8).
+          },
+          states: {
+            alive: {},
+            suspect: { always: { guard: 'isLivenessClear', target: 'alive', meta: { spec: 'HB-2' } } },
+          },
+        },
+        flow: {
+          initial: 'flowing',
+          states: {
+            flowing: { on: { 'queue.blocked': { target: 'blocked', meta: { spec: 'BP-1' } } } },
+            // Window full (BP-1) or socket over its high-water mark (BP-4): items wait in the queue.
+            blocked: { on: { 'queue.flowing': { target: 'flowing', meta: { spec: 'BP-4' } } } },
+          },
+        },
+      },
+    },
+
+    detached: {
+      after: {
+        resumeTtl: { target: 'expired', actions: ['leaveChannels', 'deleteSession'], meta: { spec: 'RS-1' } },
+      },
+      on: {
+        'socket.attached': {
+          target: 'attached',
+          actions: { type: 'attachSocket', params: ({ event }) => ({ socketId: event.socketId }) },
+          meta: { spec: 'RS-2' },
+        },
+        // A detached session keeps queueing under its policy (BP-2); DISCONNECT loses continuity.
+        'queue.overflow': { actions: 'loseContinuity', meta: { spec: 'BP-11' } },
+        'app.revoke': { target: 'closed', actions: ['leaveChannels', 'deleteSession'], meta: { spec: 'SEC-6' } },
+        'app.end': { target: 'closed', actions: ['leaveChannels', 'deleteSession'], meta: { spec: 'CC-6' } },
+      },
+    },
+
+    /** The socket was handed to the session its Hello resumed; this actor's job is done. */
+    handedOver: { type: 'final' },
+    closed: { type: 'final' },
+    /** The resume window ran out (RS-1); a later Hello naming it gets NEW/EXPIRED (RS-6). */
+    expired: { type: 'final' },
+  },
+});
+
+export type ServerSessionMachine = typeof serverSessionMachine;
+
+/** The spec's name of the state a snapshot is in, for logs and tests. */
+export function serverStateName(value: unknown): string {
+  if (typeof value === 'string') return value;
+  const v = value as { attached?: { phase?: string } };
+  return v.attached?.phase ?? 'attached';
+}
