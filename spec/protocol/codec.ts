@@ -7,6 +7,7 @@ import { fromBinary, toBinary } from '@bufbuild/protobuf';
 import { EnvelopeSchema, type Envelope } from '../../gen/lifeline/v1/envelope_pb.js';
 import { defaults } from './defaults.js';
 import { ProtocolError } from './errors.js';
+import { decodeFast, encodeFast } from './fast-codec.js';
 
 export type BodyCase = NonNullable<Envelope['body']['case']>;
 export type Role = 'client' | 'server';
@@ -37,6 +38,10 @@ export type DecodeResult =
 export function encode(envelope: Envelope): Uint8Array {
   const problem = validate(envelope);
   if (problem) throw problem;
+  // Hot bodies skip protobuf-es's per-call BinaryWriter; same bytes, proven in
+  // fast-codec.test.ts. undefined = not a hot body or unusual: protobuf-es decides.
+  const fast = encodeFast(envelope);
+  if (fast !== undefined) return fast;
   try {
     return toBinary(EnvelopeSchema, envelope);
   } catch (err) {
@@ -52,12 +57,16 @@ export function decode(bytes: Uint8Array, opts: DecodeOptions = {}): DecodeResul
   if (bytes.byteLength > max) {
     return fail(new ProtocolError('MESSAGE_TOO_BIG', 'WIRE-4', `frame of ${bytes.byteLength} B > ${max} B`));
   }
-  let envelope: Envelope;
-  try {
-    envelope = fromBinary(EnvelopeSchema, bytes);
-  } catch (err) {
-    const why = err instanceof Error ? err.message : 'undecodable';
-    return fail(new ProtocolError('INVALID_PAYLOAD', 'WIRE-2', `not an Envelope: ${why}`));
+  // Plainly encoded hot bodies decode by hand (same Envelope as protobuf-es);
+  // unknown fields, odd or malformed input go to protobuf-es (WIRE-2, WIRE-6).
+  let envelope = decodeFast(bytes);
+  if (envelope === undefined) {
+    try {
+      envelope = fromBinary(EnvelopeSchema, bytes);
+    } catch (err) {
+      const why = err instanceof Error ? err.message : 'undecodable';
+      return fail(new ProtocolError('INVALID_PAYLOAD', 'WIRE-2', `not an Envelope: ${why}`));
+    }
   }
   const problem = validate(envelope, opts.from);
   return problem ? fail(problem) : { ok: true, envelope };

@@ -1,0 +1,716 @@
+/**
+ * Hand-written Protobuf writer and reader for the hot bodies (Heartbeat,
+ * HeartbeatAck, Ack, Message, StatePatch), used by codec.ts in front of
+ * protobuf-es. protobuf-es allocates a BinaryWriter (and a DataView per reader)
+ * per call and is 2–3× slower than JSON on these small frames (STACK-NOTES
+ * "Codec speed", issue 7); these run several times faster than JSON.
+ *
+ * Contract (proven by fast-codec.test.ts against toBinary/fromBinary):
+ * - `encodeFast` returns exactly the bytes `toBinary(EnvelopeSchema, env)` would,
+ *   or `undefined` whenever the envelope is anything but the plain case (another
+ *   body, `$unknown` fields, a value of the wrong type or out of range): the
+ *   caller then uses protobuf-es, so its errors stay the same.
+ * - `decodeFast` returns exactly what `fromBinary(EnvelopeSchema, bytes)` would,
+ *   or `undefined` for any input it does not fully understand (unknown fields,
+ *   duplicate or out-of-order fields, wrong wire types, non-minimal tags,
+ *   truncation, trailing bytes, invalid UTF-8, varints protobuf-es would
+ *   truncate): the caller then uses protobuf-es, so unknown-field preservation
+ *   (WIRE-6) and every decode error (WIRE-2) stay the same. It never accepts
+ *   what the slow path rejects.
+ * Neither validates (WIRE-3 … WIRE-7): codec.ts runs the same `validate()` on
+ * both paths. Browser-safe: TextEncoder/TextDecoder only.
+ */
+import { create, protoInt64 } from '@bufbuild/protobuf';
+import {
+  MessageSchema,
+  StatePatchSchema,
+  type Ack,
+  type Envelope,
+  type Heartbeat,
+  type HeartbeatAck,
+  type Message,
+  type StatePatch,
+} from '../../gen/lifeline/v1/envelope_pb.js';
+
+// protobuf-es maps uint64 to strings when BigInt is missing (or BUF_BIGINT_DISABLE=1);
+// the fast path only speaks bigint, so it steps aside then.
+const ENABLED = protoInt64.supported;
+
+// Literal types: the compiler checks each name against the generated message type.
+const T_ENVELOPE: Envelope['$typeName'] = 'lifeline.v1.Envelope';
+const T_HEARTBEAT: Heartbeat['$typeName'] = 'lifeline.v1.Heartbeat';
+const T_HEARTBEAT_ACK: HeartbeatAck['$typeName'] = 'lifeline.v1.HeartbeatAck';
+const T_ACK: Ack['$typeName'] = 'lifeline.v1.Ack';
+const T_MESSAGE: Message['$typeName'] = 'lifeline.v1.Message';
+const T_STATE_PATCH: StatePatch['$typeName'] = 'lifeline.v1.StatePatch';
+
+// protobuf-es shares one zero-length array per bytes field between messages it
+// creates; an absent field decodes to that same instance on the slow path.
+const EMPTY_PAYLOAD = create(MessageSchema).payload;
+const EMPTY_DELTA = create(StatePatchSchema).delta;
+
+// Envelope tags: field number << 3 | wire type 2 (length-delimited).
+const TAG_HEARTBEAT = 0x1a; // 3
+const TAG_HEARTBEAT_ACK = 0x22; // 4
+const TAG_ACK = 0x2a; // 5
+const TAG_MESSAGE = 0x32; // 6
+const TAG_STATE_PATCH = 0x3a; // 7
+
+const U64_MAX = 0xffffffffffffffffn;
+const U32_MAX_N = 0xffffffffn;
+const TWO_32 = 0x100000000;
+
+const utf8Encoder = new TextEncoder();
+// Same settings as protobuf-es for proto3 strings (utf8_validation = VERIFY):
+// fatal on invalid UTF-8, and a leading U+FEFF is text, not a byte-order mark.
+const utf8Decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
+// ---------------------------------------------------------------------------
+// Encoding
+// ---------------------------------------------------------------------------
+
+function isU32(v: unknown): v is number {
+  // Same range as protobuf-es's assertUInt32, minus its string coercion (→ slow path).
+  return typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= 0xffffffff;
+}
+
+function isU64(v: unknown): v is bigint {
+  return typeof v === 'bigint' && v >= 0n && v <= U64_MAX;
+}
+
+function varint32Size(v: number): number {
+  return v < 0x80 ? 1 : v < 0x4000 ? 2 : v < 0x200000 ? 3 : v < 0x10000000 ? 4 : 5;
+}
+
+// A uint64 split into 32-bit halves, set by split(). Module state instead of an
+// object per field keeps the encoder allocation-free apart from its output.
+let LO = 0;
+let HI = 0;
+function split(v: bigint): void {
+  if (v <= U32_MAX_N) {
+    LO = Number(v);
+    HI = 0;
+  } else if (v <= 0x1fffffffffffffn) {
+    const n = Number(v);
+    LO = n >>> 0;
+    HI = (n - LO) / TWO_32;
+  } else {
+    LO = Number(v & U32_MAX_N);
+    HI = Number(v >> 32n);
+  }
+}
+
+function varint64Size(lo: number, hi: number): number {
+  if (hi === 0) return varint32Size(lo);
+  return hi < 0x8 ? 5 : hi < 0x400 ? 6 : hi < 0x20000 ? 7 : hi < 0x1000000 ? 8 : hi < 0x80000000 ? 9 : 10;
+}
+
+function writeVarint32(buf: Uint8Array, pos: number, v: number): number {
+  while (v > 0x7f) {
+    buf[pos++] = (v & 0x7f) | 0x80;
+    v >>>= 7;
+  }
+  buf[pos++] = v;
+  return pos;
+}
+
+function writeVarint64(buf: Uint8Array, pos: number, lo: number, hi: number): number {
+  while (hi !== 0 || lo > 0x7f) {
+    buf[pos++] = (lo & 0x7f) | 0x80;
+    lo = ((lo >>> 7) | (hi << 25)) >>> 0;
+    hi >>>= 7;
+  }
+  buf[pos++] = lo;
+  return pos;
+}
+
+/** UTF-8 byte length of an ASCII string, or -1 when it has a non-ASCII unit. */
+function asciiLength(s: string): number {
+  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) > 0x7f) return -1;
+  return s.length;
+}
+
+function writeAscii(buf: Uint8Array, pos: number, s: string): number {
+  for (let i = 0; i < s.length; i++) buf[pos++] = s.charCodeAt(i);
+  return pos;
+}
+
+/**
+ * A string field ready to write: ASCII goes byte by byte; anything else is
+ * encoded once with TextEncoder, as protobuf-es does (lone surrogates → U+FFFD).
+ */
+class Str {
+  len = 0;
+  utf8: Uint8Array | undefined = undefined;
+  set(s: string): void {
+    const n = asciiLength(s);
+    if (n >= 0) {
+      this.len = n;
+      this.utf8 = undefined;
+    } else {
+      this.utf8 = utf8Encoder.encode(s);
+      this.len = this.utf8.length;
+    }
+  }
+  /** Tag + length + bytes, 0 when the field is omitted (empty string). */
+  size(): number {
+    return this.len === 0 ? 0 : 1 + varint32Size(this.len) + this.len;
+  }
+  write(buf: Uint8Array, pos: number, tag: number, s: string): number {
+    if (this.len === 0) return pos;
+    buf[pos++] = tag;
+    pos = writeVarint32(buf, pos, this.len);
+    if (this.utf8 === undefined) return writeAscii(buf, pos, s);
+    buf.set(this.utf8, pos);
+    return pos + this.len;
+  }
+}
+const strA = new Str();
+const strB = new Str();
+const strC = new Str();
+
+function bytesFieldSize(b: Uint8Array): number {
+  return b.length === 0 ? 0 : 1 + varint32Size(b.length) + b.length;
+}
+
+/** Envelope header (body tag + body length) followed by the body. */
+function frame(tag: number, bodyLen: number): { buf: Uint8Array; pos: number } {
+  const buf = new Uint8Array(1 + varint32Size(bodyLen) + bodyLen);
+  buf[0] = tag;
+  HDR.buf = buf;
+  HDR.pos = writeVarint32(buf, 1, bodyLen);
+  return HDR;
+}
+const HDR = { buf: new Uint8Array(0), pos: 0 };
+
+function encodeHeartbeatLike(
+  tag: number,
+  id: unknown,
+  at: unknown,
+  third: unknown,
+): Uint8Array | undefined {
+  if (!isU32(id) || !isU64(at) || !isU32(third)) return undefined;
+  split(at);
+  const lo = LO;
+  const hi = HI;
+  const atSize = lo === 0 && hi === 0 ? 0 : 1 + varint64Size(lo, hi);
+  const len = (id === 0 ? 0 : 1 + varint32Size(id)) + atSize + (third === 0 ? 0 : 1 + varint32Size(third));
+  const { buf } = frame(tag, len);
+  let pos = HDR.pos;
+  if (id !== 0) {
+    buf[pos++] = 0x08;
+    pos = writeVarint32(buf, pos, id);
+  }
+  if (atSize !== 0) {
+    buf[pos++] = 0x10;
+    pos = writeVarint64(buf, pos, lo, hi);
+  }
+  if (third !== 0) {
+    buf[pos++] = 0x18;
+    writeVarint32(buf, pos, third);
+  }
+  return buf;
+}
+
+function encodeHeartbeat(v: Heartbeat): Uint8Array | undefined {
+  if (v.$typeName !== T_HEARTBEAT || v.$unknown !== undefined) return undefined;
+  return encodeHeartbeatLike(TAG_HEARTBEAT, v.id, v.sentAtMs, v.rttMs);
+}
+
+function encodeHeartbeatAck(v: HeartbeatAck): Uint8Array | undefined {
+  if (v.$typeName !== T_HEARTBEAT_ACK || v.$unknown !== undefined) return undefined;
+  return encodeHeartbeatLike(TAG_HEARTBEAT_ACK, v.id, v.echoSentAtMs, v.intervalMs);
+}
+
+function encodeAck(v: Ack): Uint8Array | undefined {
+  if (v.$typeName !== T_ACK || v.$unknown !== undefined) return undefined;
+  const seq: unknown = v.seq;
+  if (!isU64(seq)) return undefined;
+  if (seq === 0n) return new Uint8Array([TAG_ACK, 0]);
+  split(seq);
+  const n = varint64Size(LO, HI);
+  const { buf } = frame(TAG_ACK, 1 + n);
+  buf[HDR.pos] = 0x08;
+  writeVarint64(buf, HDR.pos + 1, LO, HI);
+  return buf;
+}
+
+function encodeMessage(v: Message): Uint8Array | undefined {
+  if (v.$typeName !== T_MESSAGE || v.$unknown !== undefined) return undefined;
+  const seq: unknown = v.seq;
+  const messageId: unknown = v.messageId;
+  const channel: unknown = v.channel;
+  const key: unknown = v.key;
+  const payload: unknown = v.payload;
+  const dropped: unknown = v.droppedBefore;
+  if (
+    !isU64(seq) || typeof messageId !== 'string' || typeof channel !== 'string' || typeof key !== 'string' ||
+    !(payload instanceof Uint8Array) || !isU32(dropped)
+  ) {
+    return undefined;
+  }
+  split(seq);
+  const sLo = LO;
+  const sHi = HI;
+  strA.set(messageId);
+  strB.set(channel);
+  strC.set(key);
+  const len =
+    (sLo === 0 && sHi === 0 ? 0 : 1 + varint64Size(sLo, sHi)) +
+    strA.size() + strB.size() + strC.size() + bytesFieldSize(payload) +
+    (dropped === 0 ? 0 : 1 + varint32Size(dropped));
+  const { buf } = frame(TAG_MESSAGE, len);
+  let pos = HDR.pos;
+  if (sLo !== 0 || sHi !== 0) {
+    buf[pos++] = 0x08;
+    pos = writeVarint64(buf, pos, sLo, sHi);
+  }
+  pos = strA.write(buf, pos, 0x12, messageId);
+  pos = strB.write(buf, pos, 0x1a, channel);
+  pos = strC.write(buf, pos, 0x22, key);
+  if (payload.length !== 0) {
+    buf[pos++] = 0x2a;
+    pos = writeVarint32(buf, pos, payload.length);
+    buf.set(payload, pos);
+    pos += payload.length;
+  }
+  if (dropped !== 0) {
+    buf[pos++] = 0x30;
+    writeVarint32(buf, pos, dropped);
+  }
+  return buf;
+}
+
+function encodeStatePatch(v: StatePatch): Uint8Array | undefined {
+  if (v.$typeName !== T_STATE_PATCH || v.$unknown !== undefined) return undefined;
+  const seq: unknown = v.seq;
+  const messageId: unknown = v.messageId;
+  const channel: unknown = v.channel;
+  const base: unknown = v.baseVersion;
+  const version: unknown = v.version;
+  const delta: unknown = v.delta;
+  const digest: unknown = v.digest;
+  const dropped: unknown = v.droppedBefore;
+  if (
+    !isU64(seq) || typeof messageId !== 'string' || typeof channel !== 'string' || !isU64(base) ||
+    !isU64(version) || !(delta instanceof Uint8Array) || !isU32(digest) || !isU32(dropped)
+  ) {
+    return undefined;
+  }
+  split(seq);
+  const sLo = LO;
+  const sHi = HI;
+  split(base);
+  const bLo = LO;
+  const bHi = HI;
+  split(version);
+  const vLo = LO;
+  const vHi = HI;
+  strA.set(messageId);
+  strB.set(channel);
+  const len =
+    (sLo === 0 && sHi === 0 ? 0 : 1 + varint64Size(sLo, sHi)) +
+    strA.size() + strB.size() +
+    (bLo === 0 && bHi === 0 ? 0 : 1 + varint64Size(bLo, bHi)) +
+    (vLo === 0 && vHi === 0 ? 0 : 1 + varint64Size(vLo, vHi)) +
+    bytesFieldSize(delta) +
+    (digest === 0 ? 0 : 5) +
+    (dropped === 0 ? 0 : 1 + varint32Size(dropped));
+  const { buf } = frame(TAG_STATE_PATCH, len);
+  let pos = HDR.pos;
+  if (sLo !== 0 || sHi !== 0) {
+    buf[pos++] = 0x08;
+    pos = writeVarint64(buf, pos, sLo, sHi);
+  }
+  pos = strA.write(buf, pos, 0x12, messageId);
+  pos = strB.write(buf, pos, 0x1a, channel);
+  if (bLo !== 0 || bHi !== 0) {
+    buf[pos++] = 0x20;
+    pos = writeVarint64(buf, pos, bLo, bHi);
+  }
+  if (vLo !== 0 || vHi !== 0) {
+    buf[pos++] = 0x28;
+    pos = writeVarint64(buf, pos, vLo, vHi);
+  }
+  if (delta.length !== 0) {
+    buf[pos++] = 0x32;
+    pos = writeVarint32(buf, pos, delta.length);
+    buf.set(delta, pos);
+    pos += delta.length;
+  }
+  if (digest !== 0) {
+    // fixed32, little-endian
+    buf[pos++] = 0x3d;
+    buf[pos++] = digest & 0xff;
+    buf[pos++] = (digest >>> 8) & 0xff;
+    buf[pos++] = (digest >>> 16) & 0xff;
+    buf[pos++] = digest >>> 24;
+  }
+  if (dropped !== 0) {
+    buf[pos++] = 0x40;
+    writeVarint32(buf, pos, dropped);
+  }
+  return buf;
+}
+
+/**
+ * The bytes protobuf-es's `toBinary(EnvelopeSchema, env)` would produce for a
+ * hot body, or `undefined` to send the caller to protobuf-es.
+ */
+export function encodeFast(env: Envelope): Uint8Array | undefined {
+  if (!ENABLED || env.$typeName !== T_ENVELOPE || env.$unknown !== undefined) return undefined;
+  const body = env.body;
+  switch (body.case) {
+    case 'heartbeat':
+      return encodeHeartbeat(body.value);
+    case 'heartbeatAck':
+      return encodeHeartbeatAck(body.value);
+    case 'ack':
+      return encodeAck(body.value);
+    case 'message':
+      return encodeMessage(body.value);
+    case 'statePatch':
+      return encodeStatePatch(body.value);
+    default:
+      return undefined;
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Decoding
+// ---------------------------------------------------------------------------
+
+// Read cursor; every reader below returns a sentinel (-1 / undefined) on
+// anything unusual, and decodeFast then returns undefined.
+let P = 0;
+
+/**
+ * A uint32 varint of at most 5 bytes whose 5th byte carries only the top 4 bits.
+ * Longer or wider ones protobuf-es truncates or rejects: leave those to it.
+ */
+function readU32(buf: Uint8Array, end: number): number {
+  let pos = P;
+  let result = 0;
+  for (let shift = 0; shift < 28; shift += 7) {
+    if (pos >= end) return -1;
+    const b = buf[pos++] as number;
+    result |= (b & 0x7f) << shift;
+    if (b < 0x80) {
+      P = pos;
+      return result >>> 0;
+    }
+  }
+  if (pos >= end) return -1;
+  const b = buf[pos++] as number;
+  if (b > 0x0f) return -1;
+  P = pos;
+  return (result >>> 0) + b * 0x10000000;
+}
+
+/** A uint64 varint of at most 10 bytes whose 10th byte is 0 or 1. */
+function readU64(buf: Uint8Array, end: number): bigint | undefined {
+  let pos = P;
+  // Up to 4 bytes fit in lo without sign trouble: the common case (seq, versions).
+  let lo = 0;
+  for (let shift = 0; shift < 28; shift += 7) {
+    if (pos >= end) return undefined;
+    const b = buf[pos++] as number;
+    lo |= (b & 0x7f) << shift;
+    if (b < 0x80) {
+      P = pos;
+      return BigInt(lo);
+    }
+  }
+  // Beyond 28 bits: accumulate exactly in a float while below 2^53, then bigint.
+  let n = lo;
+  let mul = 0x10000000; // 2^28
+  for (let i = 4; i < 10; i++) {
+    if (pos >= end) return undefined;
+    const b = buf[pos++] as number;
+    if (i === 9 && b > 1) return undefined;
+    if (i >= 7) {
+      // Bits from 49 up: switch to bigint for exactness.
+      return readU64Big(buf, end, BigInt(n), pos - 1, i);
+    }
+    n += (b & 0x7f) * mul;
+    mul *= 128;
+    if (b < 0x80) {
+      P = pos;
+      return BigInt(n);
+    }
+  }
+  return undefined;
+}
+
+function readU64Big(buf: Uint8Array, end: number, acc: bigint, pos: number, i: number): bigint | undefined {
+  let shift = BigInt(7 * i);
+  for (; i < 10; i++) {
+    if (pos >= end) return undefined;
+    const b = buf[pos++] as number;
+    if (i === 9 && b > 1) return undefined;
+    acc |= BigInt(b & 0x7f) << shift;
+    shift += 7n;
+    if (b < 0x80) {
+      P = pos;
+      return acc;
+    }
+  }
+  return undefined;
+}
+
+/** Length of a length-delimited field that fits before `end`, or -1. */
+function readLen(buf: Uint8Array, end: number): number {
+  const n = readU32(buf, end);
+  return n < 0 || n > end - P ? -1 : n;
+}
+
+/** A proto3 string (strict UTF-8 like protobuf-es), or undefined. */
+function readString(buf: Uint8Array, end: number): string | undefined {
+  const n = readLen(buf, end);
+  if (n < 0) return undefined;
+  const start = P;
+  const stop = start + n;
+  P = stop;
+  if (n <= 32) {
+    let s = '';
+    for (let i = start; i < stop; i++) {
+      const b = buf[i] as number;
+      if (b > 0x7f) return decodeUtf8(buf, start, stop);
+      s += String.fromCharCode(b);
+    }
+    return s;
+  }
+  return decodeUtf8(buf, start, stop);
+}
+
+function decodeUtf8(buf: Uint8Array, start: number, stop: number): string | undefined {
+  try {
+    return utf8Decoder.decode(buf.subarray(start, stop));
+  } catch {
+    return undefined; // invalid UTF-8: protobuf-es throws, so it must decide
+  }
+}
+
+/** A bytes field: a view into the input, exactly as protobuf-es returns it. */
+function readBytes(buf: Uint8Array, end: number): Uint8Array | undefined {
+  const n = readLen(buf, end);
+  if (n < 0) return undefined;
+  const start = P;
+  P = start + n;
+  return buf.subarray(start, P);
+}
+
+/**
+ * Heartbeat and HeartbeatAck share a shape: uint32 = 1, uint64 = 2, uint32 = 3.
+ * Returns false on anything unusual; the fields land in HB.
+ */
+const HB = { a: 0, b: 0n, c: 0 };
+function readHeartbeatLike(buf: Uint8Array, end: number): boolean {
+  let a = 0;
+  let b = 0n;
+  let c = 0;
+  let last = 0;
+  while (P < end) {
+    const tag = buf[P++] as number;
+    // Fields in increasing order, each once: what every encoder writes. Anything
+    // else (repeats merge, unknowns are kept) is protobuf-es's business.
+    if (tag <= last) return false;
+    last = tag;
+    if (tag === 0x08) {
+      a = readU32(buf, end);
+      if (a < 0) return false;
+    } else if (tag === 0x10) {
+      const v = readU64(buf, end);
+      if (v === undefined) return false;
+      b = v;
+    } else if (tag === 0x18) {
+      c = readU32(buf, end);
+      if (c < 0) return false;
+    } else {
+      return false;
+    }
+  }
+  HB.a = a;
+  HB.b = b;
+  HB.c = c;
+  return true;
+}
+
+function decodeHeartbeat(buf: Uint8Array, end: number): Envelope | undefined {
+  if (!readHeartbeatLike(buf, end)) return undefined;
+  const value: Heartbeat = { $typeName: T_HEARTBEAT, id: HB.a, sentAtMs: HB.b, rttMs: HB.c };
+  return { $typeName: T_ENVELOPE, body: { case: 'heartbeat', value } };
+}
+
+function decodeHeartbeatAck(buf: Uint8Array, end: number): Envelope | undefined {
+  if (!readHeartbeatLike(buf, end)) return undefined;
+  const value: HeartbeatAck = { $typeName: T_HEARTBEAT_ACK, id: HB.a, echoSentAtMs: HB.b, intervalMs: HB.c };
+  return { $typeName: T_ENVELOPE, body: { case: 'heartbeatAck', value } };
+}
+
+function decodeAck(buf: Uint8Array, end: number): Envelope | undefined {
+  let seq = 0n;
+  if (P < end) {
+    if (buf[P++] !== 0x08) return undefined;
+    const v = readU64(buf, end);
+    if (v === undefined || P !== end) return undefined;
+    seq = v;
+  }
+  const value: Ack = { $typeName: T_ACK, seq };
+  return { $typeName: T_ENVELOPE, body: { case: 'ack', value } };
+}
+
+function decodeMessage(buf: Uint8Array, end: number): Envelope | undefined {
+  let seq = 0n;
+  let messageId = '';
+  let channel = '';
+  let key = '';
+  let payload = EMPTY_PAYLOAD;
+  let droppedBefore = 0;
+  let last = 0;
+  while (P < end) {
+    const tag = buf[P++] as number;
+    if (tag <= last) return undefined;
+    last = tag;
+    switch (tag) {
+      case 0x08: {
+        const v = readU64(buf, end);
+        if (v === undefined) return undefined;
+        seq = v;
+        break;
+      }
+      case 0x12: {
+        const v = readString(buf, end);
+        if (v === undefined) return undefined;
+        messageId = v;
+        break;
+      }
+      case 0x1a: {
+        const v = readString(buf, end);
+        if (v === undefined) return undefined;
+        channel = v;
+        break;
+      }
+      case 0x22: {
+        const v = readString(buf, end);
+        if (v === undefined) return undefined;
+        key = v;
+        break;
+      }
+      case 0x2a: {
+        const v = readBytes(buf, end);
+        if (v === undefined) return undefined;
+        payload = v;
+        break;
+      }
+      case 0x30:
+        droppedBefore = readU32(buf, end);
+        if (droppedBefore < 0) return undefined;
+        break;
+      default:
+        return undefined;
+    }
+  }
+  const value: Message = { $typeName: T_MESSAGE, seq, messageId, channel, key, payload, droppedBefore };
+  return { $typeName: T_ENVELOPE, body: { case: 'message', value } };
+}
+
+function decodeStatePatch(buf: Uint8Array, end: number): Envelope | undefined {
+  let seq = 0n;
+  let messageId = '';
+  let channel = '';
+  let baseVersion = 0n;
+  let version = 0n;
+  let delta = EMPTY_DELTA;
+  let digest = 0;
+  let droppedBefore = 0;
+  let last = 0;
+  while (P < end) {
+    const tag = buf[P++] as number;
+    if (tag <= last) return undefined;
+    last = tag;
+    switch (tag) {
+      case 0x08: {
+        const v = readU64(buf, end);
+        if (v === undefined) return undefined;
+        seq = v;
+        break;
+      }
+      case 0x12: {
+        const v = readString(buf, end);
+        if (v === undefined) return undefined;
+        messageId = v;
+        break;
+      }
+      case 0x1a: {
+        const v = readString(buf, end);
+        if (v === undefined) return undefined;
+        channel = v;
+        break;
+      }
+      case 0x20: {
+        const v = readU64(buf, end);
+        if (v === undefined) return undefined;
+        baseVersion = v;
+        break;
+      }
+      case 0x28: {
+        const v = readU64(buf, end);
+        if (v === undefined) return undefined;
+        version = v;
+        break;
+      }
+      case 0x32: {
+        const v = readBytes(buf, end);
+        if (v === undefined) return undefined;
+        delta = v;
+        break;
+      }
+      case 0x3d: {
+        if (end - P < 4) return undefined;
+        digest = ((buf[P] as number) | ((buf[P + 1] as number) << 8) | ((buf[P + 2] as number) << 16) |
+          ((buf[P + 3] as number) << 24)) >>> 0;
+        P += 4;
+        break;
+      }
+      case 0x40:
+        droppedBefore = readU32(buf, end);
+        if (droppedBefore < 0) return undefined;
+        break;
+      default:
+        return undefined;
+    }
+  }
+  const value: StatePatch = {
+    $typeName: T_STATE_PATCH, seq, messageId, channel, baseVersion, version, delta, digest, droppedBefore,
+  };
+  return { $typeName: T_ENVELOPE, body: { case: 'statePatch', value } };
+}
+
+/**
+ * What protobuf-es's `fromBinary(EnvelopeSchema, bytes)` would return for one
+ * plainly encoded hot body, or `undefined` to send the caller to protobuf-es.
+ */
+export function decodeFast(bytes: Uint8Array): Envelope | undefined {
+  if (!ENABLED || bytes.length < 2) return undefined;
+  const tag = bytes[0] as number;
+  if (tag < TAG_HEARTBEAT || tag > TAG_STATE_PATCH || (tag & 7) !== 2) return undefined;
+  const end = bytes.length;
+  P = 1;
+  const len = readU32(bytes, end);
+  // Exactly one body filling the frame: a second field (a repeated body merges,
+  // another body replaces it, an unknown one is kept) is protobuf-es's business.
+  if (len < 0 || P + len !== end) return undefined;
+  switch (tag) {
+    case TAG_HEARTBEAT:
+      return decodeHeartbeat(bytes, end);
+    case TAG_HEARTBEAT_ACK:
+      return decodeHeartbeatAck(bytes, end);
+    case TAG_ACK:
+      return decodeAck(bytes, end);
+    case TAG_MESSAGE:
+      return decodeMessage(bytes, end);
+    default:
+      return decodeStatePatch(bytes, end);
+  }
+}
