@@ -1,0 +1,175 @@
+/**
+ * Backpressure (spec §11): with a receive window of 1 and no ack, the session's
+ * queue fills; each policy must keep its promise when the client acks again.
+ */
+import { BackpressurePolicy, ResumeOutcome } from '../../../gen/lifeline/v1/envelope_pb.js';
+import { CaseFailure, check, checkEqual } from '../../framework/failure.js';
+import type { Feature } from '../../framework/types.js';
+import type { ServerCaseContext } from '../../server-mode/harness.js';
+import { envelope, type Peer } from '../../server-mode/peer.js';
+import { bytesOf, expectClose, messagesOf, publishN, serverCase, sleep, type ServerCase } from './util.js';
+
+type PolicyName = 'DROP_OLDEST' | 'DROP_NEWEST' | 'COALESCE_BY_KEY' | 'DISCONNECT';
+
+/** A session with window 1 whose first message is in flight and unacked: every later publish queues. */
+async function blocked(ctx: ServerCaseContext, policy: PolicyName) {
+  const ch = ctx.channel();
+  const peer = await ctx.peer();
+  const w = await peer.handshake({ channels: [ch], receiveWindow: 1, preferredPolicy: BackpressurePolicy[policy] });
+  if (w.policy !== BackpressurePolicy[policy]) {
+    throw new CaseFailure(`asked for ${policy} (declared policy:${policy}), Welcome.policy is ${BackpressurePolicy[w.policy] ?? w.policy} (BP-2)`);
+  }
+  await publishN(ctx, ch, 1, 'first');
+  await peer.until(() => messagesOf(peer, ch).length >= 1, 2000, 'the first message');
+  return { ch, peer, limit: w.queueLimitMessages || ctx.server.queueLimitMessages };
+}
+
+/** Ack whatever arrives until nothing more comes for `quietMs`; checks the window on the way (BP-1). */
+async function drainWithAcks(peer: Peer, quietMs = 200): Promise<void> {
+  let acked = 0n;
+  let lastChange = performance.now();
+  let seen = 0;
+  while (performance.now() - lastChange < quietMs && !peer.closed) {
+    const seqs = peer.sequenced();
+    if (seqs.length !== seen) {
+      seen = seqs.length;
+      lastChange = performance.now();
+    }
+    const top = seqs.length ? (seqs[seqs.length - 1] as { seq: bigint }).seq : 0n;
+    if (top - acked > 1n) throw new CaseFailure(`${top - acked} messages unacked with a receive window of 1 (BP-1)`);
+    if (top > acked) {
+      peer.send(envelope('ack', { seq: top }));
+      acked = top;
+    }
+    await sleep(10);
+  }
+}
+
+function policyCase(policy: PolicyName, id: string, spec: string[], description: string, verify: (ctx: ServerCaseContext, delivered: ReturnType<typeof messagesOf>, n: number, limit: number) => void, keyOf?: (i: number) => string): ServerCase {
+  return serverCase({
+    id,
+    spec,
+    level: 'MUST',
+    requires: ['publish', `policy:${policy}` as Feature],
+    description,
+    async run(ctx) {
+      const { ch, peer, limit } = await blocked(ctx, policy);
+      const n = limit * 3;
+      await publishN(ctx, ch, n, 'v', 0, keyOf);
+      await sleep(30);
+      await drainWithAcks(peer);
+      const delivered = messagesOf(peer, ch).slice(1);
+      ctx.note(`published ${n} behind a full window, queue limit ${limit}: delivered ${delivered.map((d) => d.text).join(' ')}`);
+      check(delivered.length <= limit, `${delivered.length} queued items delivered with a queue limit of ${limit} (BP-3)`);
+      check(delivered.length > 0, 'nothing delivered after the window reopened');
+      verify(ctx, delivered, n, limit);
+    },
+  });
+}
+
+const idx = (t: string) => Number(t.replace(/^\D+/, ''));
+
+export const backpressureCases: ServerCase[] = [
+  policyCase('DROP_OLDEST', 'BP-6/drop-oldest-keeps-newest', ['BP-6', 'BP-3', 'BP-2', 'BP-10'], 'DROP_OLDEST: the bound holds, the newest items arrive in order, dropped_before counts the drops', (_ctx, d, n) => {
+    const got = d.map((x) => idx(x.text));
+    const want = Array.from({ length: d.length }, (_, i) => n - d.length + i);
+    checkEqual(got.join(','), want.join(','), 'delivered items (the newest, in order)');
+    const dropped = d.reduce((a, x) => a + x.droppedBefore, 0);
+    checkEqual(dropped, n - d.length, 'sum of dropped_before (BP-10)');
+  }),
+  policyCase('DROP_NEWEST', 'BP-7/drop-newest-keeps-oldest', ['BP-7', 'BP-3', 'BP-2', 'BP-10'], 'DROP_NEWEST: the bound holds, the oldest items arrive in order, dropped_before counts the drops', (_ctx, d, n) => {
+    const got = d.map((x) => idx(x.text));
+    const want = Array.from({ length: d.length }, (_, i) => i);
+    checkEqual(got.join(','), want.join(','), 'delivered items (the oldest, in order)');
+    const dropped = d.reduce((a, x) => a + x.droppedBefore, 0);
+    checkEqual(dropped, n - d.length, 'sum of dropped_before (BP-10)');
+  }),
+  policyCase(
+    'COALESCE_BY_KEY',
+    'BP-8/coalesce-latest-per-key',
+    ['BP-8', 'BP-3', 'BP-2'],
+    'COALESCE_BY_KEY: each key delivers its latest value, never an older value after a newer one',
+    (_ctx, d, n) => {
+      const latest = new Map<string, number>();
+      for (let i = 0; i < n; i++) latest.set(`k${i % 3}`, i);
+      const seen = new Map<string, number>();
+      for (const x of d) {
+        const v = idx(x.text);
+        const prev = seen.get(x.key);
+        if (prev !== undefined && v <= prev) throw new CaseFailure(`key ${x.key}: value ${v} delivered after ${prev} (BP-8: never older after newer)`);
+        seen.set(x.key, v);
+      }
+      for (const [k, v] of latest) checkEqual(seen.get(k), v, `last value delivered for ${k}`);
+    },
+    (i) => `k${i % 3}`,
+  ),
+  serverCase({
+    id: 'BP-11/disconnect-slow-consumer-4202',
+    spec: ['BP-11', 'BP-2'],
+    level: 'MUST',
+    requires: ['publish', 'resume', 'policy:DISCONNECT'],
+    description: 'DISCONNECT: a queue over its limit closes with SLOW_CONSUMER (4202) and the session stays resumable',
+    async run(ctx) {
+      const { ch, peer, limit } = await blocked(ctx, 'DISCONNECT');
+      const sessionId = peer.bodies('welcome')[0]?.sessionId ?? '';
+      await publishN(ctx, ch, limit + 2);
+      await expectClose(peer, ['SLOW_CONSUMER'], 2000);
+      const again = await ctx.peer();
+      const w = await again.handshake({ sessionId, lastServerSeq: 1n, channels: [ch] });
+      check(w.resume?.outcome !== ResumeOutcome.NEW, `resume after 4202 started a NEW session (reason ${w.resume?.reason}): BP-11 keeps it resumable`);
+    },
+  }),
+  serverCase({
+    id: 'BP-1/receive-window',
+    spec: ['BP-1', 'BP-5'],
+    level: 'MUST',
+    requires: ['publish'],
+    description: 'the server never has more unacked sequenced messages than Hello.receive_window',
+    async run(ctx) {
+      const ch = ctx.channel();
+      const peer = await ctx.peer();
+      await peer.handshake({ channels: [ch], receiveWindow: 3, preferredPolicy: BackpressurePolicy.DROP_NEWEST });
+      await publishN(ctx, ch, 6);
+      await peer.until(() => peer.sequenced().length >= 3, 2000, '3 messages');
+      await sleep(100);
+      checkEqual(peer.sequenced().length, 3, 'messages in flight with a window of 3 and no ack');
+      peer.send(envelope('ack', { seq: 3n }));
+      await peer.until(() => peer.sequenced().length >= 6, 2000, 'the next 3 after the ack');
+      await sleep(50);
+      checkEqual(peer.sequenced().length, 6, 'messages after acking 3');
+    },
+  }),
+  serverCase({
+    id: 'BP-9/patch-never-dropped-alone',
+    spec: ['BP-9', 'SD-1'],
+    level: 'MUST',
+    requires: ['state', 'policy:DROP_OLDEST'],
+    description: 'patches dropped by the policy are replaced by one Snapshot (BACKPRESSURE): the client\'s version chain never breaks and ends at the latest state',
+    async run(ctx) {
+      const st = ctx.channel('state');
+      await ctx.hooks.patch(st, bytesOf('s0'));
+      const peer = await ctx.peer();
+      const w = await peer.handshake({ channels: [st], receiveWindow: 1, preferredPolicy: BackpressurePolicy.DROP_OLDEST });
+      await peer.until(() => peer.sequenced().length >= 1, 2000, 'the first Snapshot');
+      const limit = w.queueLimitMessages || ctx.server.queueLimitMessages;
+      const n = limit * 3;
+      for (let i = 1; i <= n; i++) await ctx.hooks.patch(st, bytesOf(`s${i}`));
+      await drainWithAcks(peer);
+      // replay the client's view: Snapshots set the version, patches must chain (SD-1)
+      let version: bigint | undefined;
+      let state = '';
+      for (const { env } of peer.sequenced()) {
+        const b = env.body;
+        if (b.case === 'snapshot' && b.value.channel === st) {
+          version = b.value.version;
+          state = new TextDecoder().decode(b.value.state);
+        } else if (b.case === 'statePatch' && b.value.channel === st) {
+          if (version !== b.value.baseVersion) throw new CaseFailure(`StatePatch ${b.value.baseVersion}→${b.value.version} arrived at version ${version}: a patch was dropped alone (BP-9)`);
+          version = b.value.version;
+          state = new TextDecoder().decode(b.value.delta);
+        }
+      }
+      checkEqual(state, `s${n}`, 'state after the last patch or snapshot');
+    },
+  }),
+];

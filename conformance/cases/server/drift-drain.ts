@@ -1,0 +1,209 @@
+/**
+ * Drift and resync (spec §10), drain (§13), and server-sent close codes that
+ * need a hook (§14, §16).
+ */
+import { BackpressurePolicy, DriftReason, SnapshotReason } from '../../../gen/lifeline/v1/envelope_pb.js';
+import { CaseFailure, check, checkEqual } from '../../framework/failure.js';
+import type { ServerCaseContext } from '../../server-mode/harness.js';
+import { envelope, isRefusal, type Peer } from '../../server-mode/peer.js';
+import { bytesOf, checkClose, expectClose, messagesOf, publishN, roundTrip, serverCase, session, sleep, type ServerCase } from './util.js';
+
+function drainOf(ctx: ServerCaseContext) {
+  return ctx.server.drain ?? { deadlineMs: 1000, spreadMs: 500 };
+}
+
+export const driftCases: ServerCase[] = [
+  serverCase({
+    id: 'SD-5/drift-answered-with-snapshot',
+    spec: ['SD-5'],
+    level: 'MUST',
+    requires: ['state'],
+    description: 'a StateDrift for a channel gets a Snapshot (DRIFT) of it; an empty-channel StateDrift gets every channel and a session Snapshot',
+    async run(ctx) {
+      const a = ctx.channel('a');
+      const b = ctx.channel('b');
+      await ctx.hooks.patch(a, bytesOf('A1'));
+      await ctx.hooks.patch(b, bytesOf('B1'));
+      const { peer } = await session(ctx, [a, b]);
+      await peer.until(() => peer.bodies('snapshot').length >= 2, 2000, 'initial Snapshots');
+      peer.send(envelope('stateDrift', { channel: a, reason: DriftReason.VERSION_GAP, expectedVersion: 1n, actualVersion: 0n }));
+      const drift = await peer.until(() => peer.bodies('snapshot').find((s) => s.channel === a && s.reason === SnapshotReason.DRIFT), 2000, 'Snapshot DRIFT of the channel');
+      checkEqual(new TextDecoder().decode(drift.state), 'A1', 'state in the DRIFT Snapshot');
+      const before = peer.bodies('snapshot').length;
+      peer.send(envelope('stateDrift', { channel: '', reason: DriftReason.SEQ_GAP }));
+      await peer.until(() => peer.bodies('snapshot').slice(before).some((s) => s.channel === ''), 2000, 'the session Snapshot (empty channel)');
+      const after = peer.bodies('snapshot').slice(before);
+      check(after.some((s) => s.channel === a) && after.some((s) => s.channel === b), 'an empty-channel StateDrift did not resend every subscribed channel');
+    },
+  }),
+  serverCase({
+    id: 'SD-8/one-pending-snapshot',
+    spec: ['SD-8', 'SD-7'],
+    level: 'MUST',
+    requires: ['state'],
+    description: 'drifts reported while a snapshot is pending (window full) are coalesced into one Snapshot',
+    async run(ctx) {
+      const a = ctx.channel('a');
+      await ctx.hooks.patch(a, bytesOf('A1'));
+      const peer = await ctx.peer();
+      await peer.handshake({ channels: [a], receiveWindow: 1, preferredPolicy: BackpressurePolicy.DROP_OLDEST });
+      await peer.until(() => peer.sequenced().length >= 1, 2000, 'the first Snapshot');
+      for (let i = 0; i < 5; i++) peer.send(envelope('stateDrift', { channel: a, reason: DriftReason.VERSION_GAP }));
+      await roundTrip(peer);
+      let acked = 0n;
+      for (let i = 0; i < 10; i++) {
+        const top = peer.sequenced().reduce((x, s) => (s.seq > x ? s.seq : x), 0n);
+        if (top > acked) {
+          peer.send(envelope('ack', { seq: top }));
+          acked = top;
+        }
+        await sleep(30);
+      }
+      const drifts = peer.bodies('snapshot').filter((s) => s.channel === a && s.reason === SnapshotReason.DRIFT).length;
+      check(drifts >= 1, 'no DRIFT Snapshot at all (SD-5)');
+      check(drifts === 1, `${drifts} DRIFT Snapshots for 5 drifts reported while one was pending (SD-8)`);
+    },
+  }),
+];
+
+/** Open n sessions, each subscribed to its own channel. */
+async function crowd(ctx: ServerCaseContext, n: number): Promise<Peer[]> {
+  const peers: Peer[] = [];
+  for (let i = 0; i < n; i++) {
+    const { peer } = await session(ctx, []);
+    peers.push(peer);
+  }
+  return peers;
+}
+
+export const drainCases: ServerCase[] = [
+  serverCase({
+    id: 'DR-1+HS-6/not-ready-then-503',
+    spec: ['DR-1', 'HS-6'],
+    level: 'MUST',
+    requires: ['drain'],
+    destructive: true,
+    description: 'once draining, the server refuses upgrades with 503 and a Retry-After header',
+    async run(ctx) {
+      const d = drainOf(ctx);
+      await ctx.hooks.drain(d.deadlineMs, d.spreadMs);
+      const p = await ctx.tryPeer();
+      if (!isRefusal(p)) throw new CaseFailure('an upgrade succeeded during a drain (HS-6)');
+      checkEqual(p.status, 503, 'upgrade status while draining');
+      check(p.headers['retry-after'] !== undefined, '503 without Retry-After');
+    },
+  }),
+  serverCase({
+    id: 'DR-2+DR-4/notice-then-1012',
+    spec: ['DR-2', 'DR-4'],
+    level: 'MUST',
+    requires: ['drain', 'publish'],
+    destructive: true,
+    description: 'every session gets a DrainNotice before its close, its queue is flushed, and it is closed with SERVICE_RESTART (1012) by the deadline',
+    async run(ctx) {
+      const d = drainOf(ctx);
+      const ch = ctx.channel();
+      const peers: Peer[] = [];
+      for (let i = 0; i < 4; i++) peers.push((await session(ctx, [ch], { receiveWindow: 64 })).peer);
+      await publishN(ctx, ch, 3);
+      await ctx.hooks.drain(d.deadlineMs, d.spreadMs);
+      for (const p of peers) {
+        const closed = await p.waitClose(d.deadlineMs + ctx.slackMs);
+        checkClose(closed, ['SERVICE_RESTART']);
+        const notice = p.frames.findIndex((f) => f.env.body.case === 'drainNotice');
+        check(notice >= 0, `${p.label} closed without a DrainNotice (DR-2)`);
+        checkEqual(messagesOf(p, ch).length, 3, `${p.label}: messages flushed before the close (DR-4)`);
+      }
+    },
+  }),
+  serverCase({
+    id: 'DR-3/reconnect-after-spread',
+    spec: ['DR-3'],
+    level: 'MUST',
+    requires: ['drain'],
+    destructive: true,
+    description: 'reconnect_after_ms values of one drain lie in the spread window, each its own slot: no 100 ms slice gets more than 1.5× its even share',
+    async run(ctx) {
+      const d = drainOf(ctx);
+      const n = 16;
+      const peers = await crowd(ctx, n);
+      await ctx.hooks.drain(d.deadlineMs, d.spreadMs);
+      const values: number[] = [];
+      for (const p of peers) {
+        const notice = await p.until(() => p.bodies('drainNotice')[0], d.deadlineMs + ctx.slackMs, 'DrainNotice');
+        values.push(notice.reconnectAfterMs);
+      }
+      values.sort((x, y) => x - y);
+      ctx.note(`reconnect_after_ms: ${values.join(' ')}`);
+      for (const v of values) check(v <= d.spreadMs, `reconnect_after_ms ${v} beyond the spread window ${d.spreadMs}`);
+      const slices = new Map<number, number>();
+      for (const v of values) slices.set(Math.floor(v / 100), (slices.get(Math.floor(v / 100)) ?? 0) + 1);
+      const share = (n * 100) / Math.max(100, d.spreadMs);
+      const worst = Math.max(...slices.values());
+      check(worst <= Math.max(1, Math.ceil(1.5 * share)), `${worst} of ${n} clients in one 100 ms slice; even share ${share.toFixed(1)} (DR-3)`);
+    },
+  }),
+  serverCase({
+    id: 'DR-5/deadline-destroys',
+    spec: ['DR-5', 'DR-4'],
+    level: 'MUST',
+    requires: ['drain', 'publish'],
+    destructive: true,
+    description: 'a session whose queue cannot flush (window full, no ack) is still closed by the drain deadline',
+    async run(ctx) {
+      const d = drainOf(ctx);
+      const ch = ctx.channel();
+      const peer = await ctx.peer();
+      await peer.handshake({ channels: [ch], receiveWindow: 1 });
+      await publishN(ctx, ch, 4);
+      await peer.until(() => messagesOf(peer, ch).length >= 1, 2000, 'first message');
+      const t0 = performance.now();
+      await ctx.hooks.drain(d.deadlineMs, d.spreadMs);
+      await peer.waitClose(d.deadlineMs + ctx.slackMs);
+      ctx.note(`closed ${Math.round(performance.now() - t0)} ms into a ${d.deadlineMs} ms drain`);
+    },
+  }),
+];
+
+export const closeCodeCases: ServerCase[] = [
+  serverCase({
+    id: 'SEC-6/revoke-4102',
+    spec: ['SEC-6'],
+    level: 'MUST',
+    requires: ['revoke'],
+    description: 'revoking a principal closes its sessions at once with REVOKED (4102); others stay',
+    async run(ctx) {
+      const b = await session(ctx, []);
+      const { peer, welcome } = await session(ctx, []);
+      await ctx.hooks.revoke(welcome.sessionId);
+      await expectClose(peer, ['REVOKED'], 1000 + ctx.slackMs);
+      // bystander: a different session of the same principal may be closed too; only its own principal is required
+      if (!b.peer.closed) await roundTrip(b.peer);
+    },
+  }),
+  serverCase({
+    id: 'BP-14/message-rate-4203',
+    spec: ['BP-14'],
+    level: 'MUST',
+    requires: ['message-rate-limit'],
+    description: 'a client sending faster than the declared per-session message rate is closed with RATE_LIMITED (4203)',
+    async run(ctx) {
+      const rate = ctx.server.messageRatePerSecond ?? 100;
+      const { peer } = await session(ctx, []);
+      const window = Math.max(1, peer.bodies('welcome')[0]?.receiveWindow ?? 64);
+      let seq = 0;
+      const end = performance.now() + 3000;
+      // stay inside the server's receive window (BP-1) and still exceed the rate
+      while (!peer.closed && performance.now() < end) {
+        const acked = peer.bodies('ack').reduce((a, x) => (x.seq > a ? x.seq : a), 0n);
+        while (BigInt(seq) - acked < BigInt(window) && seq < rate * 4) {
+          seq++;
+          peer.send(envelope('message', { seq: BigInt(seq), payload: bytesOf('x') }));
+        }
+        await sleep(5);
+      }
+      if (!peer.closed) throw new CaseFailure(`${seq} messages in 3 s at a declared limit of ${rate}/s and no 4203`);
+      checkClose(peer.closed, ['RATE_LIMITED']);
+    },
+  }),
+];

@@ -1,0 +1,147 @@
+/**
+ * The runner's side of the client control protocol (spec/conformance-control.md):
+ * start the client command with LIFELINE_URL in its environment, send it
+ * commands as JSON lines on stdin, and read its events as JSON lines on stdout.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import type { ClientConfig } from '../config.js';
+import { CaseFailure } from '../framework/failure.js';
+import type { Transcript } from '../framework/transcript.js';
+
+export type ClientCommand =
+  | { cmd: 'connect' }
+  | { cmd: 'send'; id: string; payload: string; channel?: string; key?: string; messageId?: string }
+  | { cmd: 'subscribe'; channels: string[] }
+  | { cmd: 'close' }
+  | { cmd: 'reconnect' }
+  | { cmd: 'online' }
+  | { cmd: 'token'; id: number; token: string }
+  | { cmd: 'exit' };
+
+export type ClientEvent =
+  | { event: 'ready'; name?: string }
+  | { event: 'state'; state: string }
+  | { event: 'message'; seq: string; channel: string; payload: string; messageId?: string }
+  | { event: 'channel'; channel: string; version: string; state: string }
+  | { event: 'sendResult'; id: string; ok: boolean; error?: string }
+  | { event: 'closed'; code: number; reason?: string }
+  | { event: 'tokenRequest'; id: number; forceRefresh: boolean }
+  | { event: 'error'; message: string };
+
+export interface Timed<E> {
+  readonly e: E;
+  readonly at: number;
+}
+
+export class ClientProcess {
+  readonly events: Timed<ClientEvent>[] = [];
+  readonly stderr: string[] = [];
+  exited: { code: number | null; signal: string | null } | undefined;
+  private waiters: (() => void)[] = [];
+  private tokenCounter = 0;
+  /** Tokens handed out, in order, with the forceRefresh flag of their request. */
+  readonly tokens: { token: string; forceRefresh: boolean; at: number }[] = [];
+
+  private constructor(
+    private readonly child: ChildProcess,
+    private readonly transcript: Transcript,
+  ) {
+    const rl = createInterface({ input: child.stdout! });
+    rl.on('line', (line) => this.onLine(line));
+    child.stderr!.on('data', (d: Buffer) => {
+      for (const l of d.toString().split('\n').filter(Boolean)) {
+        this.stderr.push(l);
+        if (this.stderr.length > 50) this.stderr.shift();
+      }
+    });
+    child.on('exit', (code, signal) => {
+      this.exited = { code, signal };
+      transcript.event('client', `process exited (${code ?? signal})`);
+      this.wake();
+    });
+  }
+
+  static async start(command: readonly string[], env: Record<string, string>, transcript: Transcript, startTimeoutMs = 15_000): Promise<ClientProcess> {
+    const [cmd, ...args] = command;
+    if (!cmd) throw new Error('no client command given');
+    const child = spawn(cmd, args, { env: { ...process.env, ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
+    const p = new ClientProcess(child, transcript);
+    child.on('error', (err) => p.stderr.push(`spawn failed: ${err.message}`));
+    await p.until((e) => e.event === 'ready', startTimeoutMs, 'the client to report ready').catch((err: unknown) => {
+      throw new Error(`${err instanceof Error ? err.message : String(err)}; stderr: ${p.stderr.slice(-5).join(' | ')}`);
+    });
+    return p;
+  }
+
+  private wake(): void {
+    const w = this.waiters;
+    this.waiters = [];
+    for (const f of w) f();
+  }
+
+  private onLine(line: string): void {
+    let e: ClientEvent;
+    try {
+      e = JSON.parse(line) as ClientEvent;
+    } catch {
+      return; // not a control line: a log the adapter printed on stdout
+    }
+    if (typeof e !== 'object' || e === null || !('event' in e)) return;
+    this.events.push({ e, at: performance.now() });
+    if (e.event === 'tokenRequest') {
+      const token = `tok-${++this.tokenCounter}`;
+      this.tokens.push({ token, forceRefresh: e.forceRefresh, at: performance.now() });
+      this.command({ cmd: 'token', id: e.id, token });
+    }
+    if (e.event !== 'message' && e.event !== 'channel') this.transcript.event('client', `reports ${JSON.stringify(e)}`);
+    this.wake();
+  }
+
+  command(c: ClientCommand): void {
+    if (c.cmd !== 'token') this.transcript.event('runner', `tells the client ${JSON.stringify(c)}`);
+    this.child.stdin?.write(`${JSON.stringify(c)}\n`);
+  }
+
+  /** Wait for an event (among those after index `from`) matching `pred`. */
+  async until(pred: (e: ClientEvent) => boolean, timeoutMs: number, what: string, from = 0): Promise<Timed<ClientEvent>> {
+    const deadline = performance.now() + timeoutMs;
+    for (;;) {
+      const found = this.events.slice(from).find((t) => pred(t.e));
+      if (found) return found;
+      if (this.exited) throw new CaseFailure(`the client exited (${this.exited.code ?? this.exited.signal}) while waiting for ${what}; stderr: ${this.stderr.slice(-3).join(' | ')}`);
+      const left = deadline - performance.now();
+      if (left <= 0) throw new CaseFailure(`${what} did not happen within ${Math.round(timeoutMs)} ms`);
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, Math.min(left, 50));
+        this.waiters.push(() => {
+          clearTimeout(t);
+          resolve();
+        });
+      });
+    }
+  }
+
+  states(): string[] {
+    return this.events.flatMap((t) => (t.e.event === 'state' ? [t.e.state] : []));
+  }
+
+  async stop(): Promise<void> {
+    if (this.exited) return;
+    this.command({ cmd: 'exit' });
+    const gone = await Promise.race([
+      new Promise<boolean>((r) => this.child.once('exit', () => r(true))),
+      new Promise<boolean>((r) => setTimeout(() => r(false), 1000)),
+    ]);
+    if (!gone) this.child.kill('SIGKILL');
+  }
+}
+
+/** The environment the runner gives a client under test. */
+export function clientEnv(url: string, config: ClientConfig): Record<string, string> {
+  return {
+    LIFELINE_URL: url,
+    LIFELINE_CONTROL: 'stdio',
+    LIFELINE_CLIENT_CONFIG: JSON.stringify(config),
+  };
+}

@@ -1,0 +1,279 @@
+/**
+ * Client mode: the runner is the server. A scriptable Lifeline endpoint built
+ * from `ws` and the codec: each case accepts or refuses upgrades, reads the
+ * client's frames, sends whatever it wants (valid or not), closes with any
+ * code, or goes silent (a half-open connection). Loopback only.
+ */
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import { WebSocket, WebSocketServer } from 'ws';
+import { BackpressurePolicy, ResumeOutcome, ResumeReason, type Envelope, type Hello, type Welcome } from '../../gen/lifeline/v1/envelope_pb.js';
+import { decode, encode } from '../../spec/protocol/codec.js';
+import { SUBPROTOCOL } from '../../spec/protocol/defaults.js';
+import { CaseFailure } from '../framework/failure.js';
+import type { Transcript } from '../framework/transcript.js';
+import { envelope, type Body, type BodyOf } from '../server-mode/peer.js';
+
+export interface Refuse {
+  readonly status: number;
+  readonly headers?: Readonly<Record<string, string>>;
+}
+
+export interface UpgradeRecord {
+  readonly at: number;
+  readonly url: string;
+  readonly headers: IncomingMessage['headers'];
+  readonly refused?: number;
+}
+
+export class FakeServer {
+  readonly upgrades: UpgradeRecord[] = [];
+  readonly conns: ServerConn[] = [];
+  /** Refusals applied to the next upgrades, in order; empty = accept. */
+  refusals: Refuse[] = [];
+  /** Refuse every upgrade with this until cleared. */
+  refuseAll: Refuse | undefined;
+  private waiters: (() => void)[] = [];
+  private readonly wss = new WebSocketServer({ noServer: true, autoPong: true, maxPayload: 64 * 1024 * 1024, handleProtocols: (p) => (p.has(SUBPROTOCOL) ? SUBPROTOCOL : false) });
+  private constructor(
+    private readonly http: Server,
+    readonly url: string,
+    private readonly transcript: Transcript,
+  ) {}
+
+  static async start(transcript: Transcript): Promise<FakeServer> {
+    const http = createServer((_req, res) => {
+      res.writeHead(426, { upgrade: 'websocket' }).end();
+    });
+    await new Promise<void>((r) => http.listen(0, '127.0.0.1', r));
+    const port = (http.address() as AddressInfo).port;
+    const server = new FakeServer(http, `ws://127.0.0.1:${port}/lifeline`, transcript);
+    http.on('upgrade', (req, socket, head) => server.onUpgrade(req, socket as Socket, head));
+    return server;
+  }
+
+  private wake(): void {
+    const w = this.waiters;
+    this.waiters = [];
+    for (const f of w) f();
+  }
+
+  /** Re-check `cond` on every connection event; fail after timeoutMs. */
+  async until<T>(cond: () => T | undefined | false, timeoutMs: number, what: string): Promise<T> {
+    const deadline = performance.now() + timeoutMs;
+    for (;;) {
+      const v = cond();
+      if (v !== undefined && v !== false) return v;
+      const left = deadline - performance.now();
+      if (left <= 0) throw new CaseFailure(`${what} did not happen within ${Math.round(timeoutMs)} ms`);
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, Math.min(left, 50));
+        this.waiters.push(() => {
+          clearTimeout(t);
+          resolve();
+        });
+      });
+    }
+  }
+
+  notify(): void {
+    this.wake();
+  }
+
+  private onUpgrade(req: IncomingMessage, socket: Socket, head: Buffer): void {
+    const refusal = this.refusals.shift() ?? this.refuseAll;
+    this.upgrades.push({ at: performance.now(), url: req.url ?? '', headers: req.headers, ...(refusal ? { refused: refusal.status } : {}) });
+    if (refusal) {
+      this.transcript.event('server', `refuses upgrade #${this.upgrades.length} with HTTP ${refusal.status}`);
+      const extra = Object.entries(refusal.headers ?? {}).map(([k, v]) => `${k}: ${v}\r\n`).join('');
+      socket.end(`HTTP/1.1 ${refusal.status} Refused\r\nConnection: close\r\nContent-Length: 0\r\n${extra}\r\n`);
+      this.wake();
+      return;
+    }
+    this.wss.handleUpgrade(req, socket, head, (ws) => {
+      const conn = new ServerConn(ws, `s${this.conns.length + 1}`, this.transcript, () => this.wake(), socket);
+      this.conns.push(conn);
+      this.transcript.event(conn.label, `accepted upgrade #${this.upgrades.length}`);
+      this.wake();
+    });
+  }
+
+  /** The n-th accepted connection (1-based), waiting for it. */
+  async conn(n: number, timeoutMs: number): Promise<ServerConn> {
+    return this.until(() => this.conns[n - 1], timeoutMs, `connection #${n} from the client`);
+  }
+
+  /** Accept the next connection, read its Hello and answer Welcome. */
+  async acceptSession(n: number, timeoutMs: number, welcome: Partial<Omit<Welcome, '$typeName'>> = {}): Promise<{ conn: ServerConn; hello: Hello }> {
+    const conn = await this.conn(n, timeoutMs);
+    const hello = await conn.hello(timeoutMs);
+    conn.welcome(welcome);
+    return { conn, hello };
+  }
+
+  async stop(): Promise<void> {
+    for (const c of this.conns) c.ws.terminate();
+    this.wss.close();
+    await new Promise<void>((r) => {
+      this.http.close(() => r());
+      this.http.closeAllConnections?.();
+    });
+  }
+}
+
+export interface ConnClosed {
+  readonly code: number;
+  readonly reason: string;
+  readonly at: number;
+  /** Closed by the runner (close()/terminate()), not by the client. */
+  readonly byServer: boolean;
+}
+
+export class ServerConn {
+  readonly frames: { env: Envelope; at: number }[] = [];
+  readonly openedAt = performance.now();
+  closed: ConnClosed | undefined;
+  /** Bytes that did not decode (a client sending garbage). */
+  readonly undecodable: Uint8Array[] = [];
+  /** Answer client Heartbeats with HeartbeatAck (default true). */
+  answerHeartbeats = true;
+  /** Ack client messages at once, cumulatively (default true). */
+  autoAck = true;
+  /** Set by close()/terminate() so the close event says who closed. */
+  private closingByServer = false;
+  private nextSeq = 1n;
+  private silent = false;
+
+  constructor(
+    readonly ws: WebSocket,
+    readonly label: string,
+    private readonly transcript: Transcript,
+    private readonly wake: () => void,
+    private readonly socket: Socket,
+  ) {
+    ws.on('message', (data, isBinary) => {
+      if (this.silent) return;
+      const bytes = new Uint8Array(data as Buffer);
+      if (!isBinary) {
+        transcript.event(label, `← text frame (${bytes.length} B)`);
+        wake();
+        return;
+      }
+      transcript.frame(label, '←', bytes);
+      const r = decode(bytes, { from: 'client', maxPayloadBytes: Number.MAX_SAFE_INTEGER });
+      if (!r.ok) this.undecodable.push(bytes);
+      else {
+        this.frames.push({ env: r.envelope, at: performance.now() });
+        const b = r.envelope.body;
+        if (b.case === 'heartbeat' && this.answerHeartbeats) this.send(envelope('heartbeatAck', { id: b.value.id, echoSentAtMs: b.value.sentAtMs }));
+        if (b.case === 'message' && this.autoAck) this.send(envelope('ack', { seq: b.value.seq }));
+      }
+      wake();
+    });
+    ws.on('close', (code, reason) => {
+      this.closed = { code, reason: reason.toString(), at: performance.now(), byServer: this.closingByServer };
+      transcript.event(label, `closed ${code} ${reason.toString()}${this.closingByServer ? ' (by the runner)' : ' (by the client)'}`);
+      wake();
+    });
+    ws.on('error', () => undefined);
+  }
+
+  get open(): boolean {
+    return this.ws.readyState === WebSocket.OPEN;
+  }
+
+  send(env: Envelope): void {
+    if (!this.open || this.silent) return;
+    this.transcript.frame(this.label, '→', env);
+    this.ws.send(encode(env));
+  }
+
+  sendBytes(bytes: Uint8Array): void {
+    if (!this.open) return;
+    this.transcript.frame(this.label, '→', bytes);
+    this.ws.send(bytes, { binary: true });
+  }
+
+  sendText(text: string): void {
+    this.transcript.event(this.label, `→ text frame ${JSON.stringify(text.slice(0, 40))}`);
+    this.ws.send(text, { binary: false });
+  }
+
+  /** Wait for the client's Hello (the first frame, HS-8). */
+  async hello(timeoutMs: number): Promise<Hello> {
+    const first = await this.untilFrame(() => this.frames[0], timeoutMs, 'Hello');
+    if (first.env.body.case !== 'hello') throw new CaseFailure(`${this.label}: the client's first frame is ${first.env.body.case}, not Hello (HS-8)`);
+    return first.env.body.value;
+  }
+
+  welcome(fields: Partial<Omit<Welcome, '$typeName'>> = {}): void {
+    this.send(
+      envelope('welcome', {
+        sessionId: 'sess-1',
+        heartbeatIntervalMs: 1000,
+        heartbeatMissedMax: 2,
+        maxPayloadBytes: 1024 * 1024,
+        resumeTtlMs: 120_000,
+        replayWindowMessages: 1024,
+        receiveWindow: 256,
+        policy: BackpressurePolicy.DROP_OLDEST,
+        queueLimitMessages: 1024,
+        resume: { outcome: ResumeOutcome.NEW, reason: ResumeReason.NOT_REQUESTED, fromSeq: 1n, replayed: 0 },
+        ...fields,
+      }),
+    );
+  }
+
+  /** Send a sequenced Message with the next server seq (or a given one). */
+  message(payload: Uint8Array, opts: { seq?: bigint; channel?: string; messageId?: string } = {}): bigint {
+    const seq = opts.seq ?? this.nextSeq;
+    if (seq >= this.nextSeq) this.nextSeq = seq + 1n;
+    this.send(envelope('message', { seq, payload, channel: opts.channel ?? '', messageId: opts.messageId ?? '' }));
+    return seq;
+  }
+
+  setNextSeq(seq: bigint): void {
+    this.nextSeq = seq;
+  }
+
+  bodies<K extends Body>(kind: K): BodyOf<K>[] {
+    return this.frames.filter((f) => f.env.body.case === kind).map((f) => f.env.body.value as BodyOf<K>);
+  }
+
+  async untilFrame<T>(cond: () => T | undefined | false, timeoutMs: number, what: string): Promise<T> {
+    const deadline = performance.now() + timeoutMs;
+    for (;;) {
+      const v = cond();
+      if (v !== undefined && v !== false) return v;
+      const left = deadline - performance.now();
+      if (left <= 0) throw new CaseFailure(`${this.label}: ${what} did not arrive within ${Math.round(timeoutMs)} ms`);
+      await new Promise<void>((r) => setTimeout(r, Math.min(left, 10)));
+    }
+  }
+
+  close(code: number, reason = ''): void {
+    this.closingByServer = true;
+    this.transcript.event(this.label, `→ close ${code} ${reason}`);
+    this.ws.close(code, reason);
+  }
+
+  /** Drop the TCP connection without a close frame. */
+  terminate(): void {
+    this.closingByServer = true;
+    this.transcript.event(this.label, '→ drops the connection (no close frame)');
+    this.ws.terminate();
+  }
+
+  /** Half-open: stop sending and answering anything, pongs included, keep the TCP connection. */
+  goSilent(): void {
+    this.transcript.event(this.label, 'goes silent (half-open)');
+    this.silent = true;
+    this.answerHeartbeats = false;
+    this.socket.pause();
+    (this.ws as unknown as { _autoPong: boolean })._autoPong = false;
+  }
+
+  async waitClosed(timeoutMs: number): Promise<ConnClosed> {
+    return this.untilFrame(() => this.closed, timeoutMs, 'close');
+  }
+}

@@ -1,0 +1,42 @@
+/**
+ * How a case says what happened. A CaseFailure is the implementation's fault
+ * (FAIL for MUST, WARN for SHOULD); NotApplicable means the target cannot be
+ * asked (N/A); anything else thrown is the runner's or the harness's fault (ERROR).
+ */
+import type { Counterexample } from './types.js';
+
+export class CaseFailure extends Error {
+  readonly counterexample: Counterexample | undefined;
+  constructor(message: string, counterexample?: Counterexample) {
+    super(message);
+    this.name = 'CaseFailure';
+    this.counterexample = counterexample;
+  }
+}
+
+export class NotApplicable extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'NotApplicable';
+  }
+}
+
+/** Fail the case unless `cond` holds. */
+export function check(cond: unknown, message: string): asserts cond {
+  if (!cond) throw new CaseFailure(message);
+}
+
+/** Fail the case unless actual equals expected (===, or bigint equality). */
+export function checkEqual<T>(actual: T, expected: T, what: string): void {
+  if (actual !== expected) throw new CaseFailure(`${what}: expected ${show(expected)}, got ${show(actual)}`);
+}
+
+export function show(v: unknown): string {
+  if (typeof v === 'bigint') return `${v}`;
+  if (typeof v === 'string') return JSON.stringify(v);
+  try {
+    return JSON.stringify(v, (_k, x: unknown) => (typeof x === 'bigint' ? `${x}n` : x)) ?? String(v);
+  } catch {
+    return String(v);
+  }
+}

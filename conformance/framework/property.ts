@@ -1,0 +1,63 @@
+/**
+ * fast-check glue for property cases: seeded by the case seed, replayable by
+ * path, shrunk, and re-run once on the shrunk input so the transcript holds the
+ * frames of exactly that counterexample (issue 6 §3).
+ */
+import fc from 'fast-check';
+import { CaseFailure, show } from './failure.js';
+import type { CaseContext } from './types.js';
+
+function printInput(value: unknown): string {
+  try {
+    return fc.stringify(value);
+  } catch {
+    return show(value);
+  }
+}
+
+/**
+ * Check `predicate` on `runs` inputs from `arb`. A predicate fails by throwing
+ * (a CaseFailure, usually). On failure the shrunk input is replayed once with a
+ * fresh transcript and reported with its seed and path.
+ */
+export async function checkProperty<T>(
+  ctx: CaseContext,
+  arb: fc.Arbitrary<T>,
+  predicate: (input: T) => Promise<void>,
+  opts: { runs?: number } = {},
+): Promise<void> {
+  const params: fc.Parameters<[T]> = {
+    seed: ctx.seed,
+    numRuns: opts.runs ?? ctx.runs,
+    // shrinking replays the system under test; bound it so a failing case still ends in time
+    endOnFailure: false,
+    interruptAfterTimeLimit: 60_000,
+    markInterruptAsFailure: false,
+    ...(ctx.path ? { path: ctx.path } : {}),
+  };
+  const details = await fc.check(
+    fc.asyncProperty(arb, async (input) => {
+      ctx.transcript.reset();
+      await predicate(input);
+    }),
+    params,
+  );
+  if (!details.failed || !details.counterexample) return;
+  const [input] = details.counterexample;
+  let message = details.errorInstance instanceof Error ? details.errorInstance.message : String(details.errorInstance);
+  // Replay the shrunk counterexample once so the transcript is its own.
+  ctx.transcript.reset();
+  try {
+    await predicate(input);
+    message += ' (the shrunk counterexample passed when replayed once: timing-dependent)';
+  } catch (err) {
+    message = err instanceof Error ? err.message : String(err);
+  }
+  throw new CaseFailure(`${message}\n  counterexample: ${printInput(input)}`, {
+    input: printInput(input),
+    seed: details.seed,
+    path: details.counterexamplePath ?? '',
+    numRuns: details.numRuns,
+    replay: '',
+  });
+}

@@ -1,0 +1,109 @@
+/**
+ * The vocabulary of the suite: cases, verdicts, results. A case checks one or
+ * more spec ids in one mode (the runner plays the client against a server, or
+ * the server against a client) and needs the features its target declares.
+ */
+import type { ImplConfig } from '../config.js';
+import type { Transcript } from './transcript.js';
+
+export type Level = 'MUST' | 'SHOULD';
+export type Mode = 'server' | 'client';
+
+/**
+ * Optional features an implementation declares in its config (§ conformance
+ * README). A case that needs an undeclared feature is N/A, never PASS.
+ */
+export const FEATURES = [
+  // server side
+  'publish', // test hook: publish Messages to a channel (nearly every server case)
+  'state', // StatePatch/Snapshot channels (publishPatch hook)
+  'resume', // sessions survive a socket (RS-*)
+  'inbox', // test hook: what the application received from each session (SEQ-10)
+  'drain', // test hooks: drain and reset
+  'revoke', // test hook: revoke a session's principal (SEC-6)
+  'origin-allowlist', // an Origin allowlist (HS-2)
+  'upgrade-auth', // authentication at the upgrade (HS-4)
+  'hello-auth', // authentication by Hello.token (HS-12)
+  'tickets', // single-use query tickets (HS-13) via the ticket hook
+  'upgrade-rate-limit', // per-IP upgrade rate limit (HS-5)
+  'message-rate-limit', // per-session message rate limit (BP-14)
+  'policy:DROP_OLDEST',
+  'policy:DROP_NEWEST',
+  'policy:COALESCE_BY_KEY',
+  'policy:DISCONNECT',
+  // client side
+  'http-status', // the client sees the HTTP status of a refused upgrade (Node, not browsers)
+  'client-state', // the client applies StatePatch/Snapshot with the conformance reducer
+  'client-token', // the client gets its token from the runner (control protocol `token`)
+] as const;
+export type Feature = (typeof FEATURES)[number];
+
+/** What a case's run() gets. Mode-specific harnesses hang off it. */
+export interface CaseContext {
+  readonly caseId: string;
+  readonly config: ImplConfig;
+  readonly seed: number;
+  /** Generated runs for property cases (fast-check numRuns). */
+  readonly runs: number;
+  readonly thorough: boolean;
+  /** fast-check replay path, when replaying a counterexample. */
+  readonly path: string | undefined;
+  /** Seeded PRNG in [0, 1): identical across replays with the same seed. */
+  readonly random: () => number;
+  /** The frames exchanged, decoded, for counterexamples. */
+  readonly transcript: Transcript;
+  /** Aborted when the per-case timeout fires; long waits should listen to it. */
+  readonly signal: AbortSignal;
+  /** Register cleanup (sockets, processes); run after the case, last first. */
+  defer(fn: () => unknown): void;
+  /** A note for the report (measured values). */
+  note(text: string): void;
+  /** Tolerance for every timing bound, from the config (declared slack). */
+  readonly slackMs: number;
+}
+
+export interface Case<C extends CaseContext = CaseContext> {
+  /** `SPEC-ID/kebab-case`, or `ID+ID/kebab-case` for cases that check several rules first. */
+  readonly id: string;
+  readonly spec: readonly string[];
+  readonly level: Level;
+  readonly mode: Mode;
+  readonly requires?: readonly Feature[];
+  readonly description: string;
+  /** Property-based: run() uses fast-check with ctx.seed/ctx.runs and reports counterexamples. */
+  readonly property?: boolean;
+  /** Case needs a fresh target (drain): runs after the others, with a reset before it. */
+  readonly destructive?: boolean;
+  /** Override of the per-case timeout, in ms (before scaling by the config). */
+  readonly timeoutMs?: number;
+  run(ctx: C): Promise<void>;
+}
+
+export type Verdict = 'PASS' | 'FAIL' | 'WARN' | 'N/A' | 'ERROR';
+
+export interface Counterexample {
+  /** fast-check's shrunk input, printed. */
+  readonly input: string;
+  readonly seed: number;
+  readonly path: string;
+  /** Runs fast-check made before the failure. */
+  readonly numRuns: number;
+  readonly replay: string;
+}
+
+export interface CaseResult {
+  readonly id: string;
+  readonly spec: readonly string[];
+  readonly level: Level;
+  readonly mode: Mode;
+  readonly verdict: Verdict;
+  readonly ms: number;
+  readonly description: string;
+  /** Why it failed, errored or is N/A. */
+  readonly message?: string;
+  readonly notes: readonly string[];
+  readonly counterexample?: Counterexample;
+  /** Decoded frames of the failing run (at most a few hundred lines). */
+  readonly frames?: readonly string[];
+  readonly replay: string;
+}

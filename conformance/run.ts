@@ -1,0 +1,77 @@
+/**
+ * The suite as a library: run the selected cases against a server URL, a
+ * client command, or both, and get the summary, coverage and reports. The CLI
+ * and conformance.test.ts both call this.
+ */
+import { writeFileSync } from 'node:fs';
+import { catalogue, selectCases } from './catalogue.js';
+import type { ClientConfig, ImplConfig, ServerConfig } from './config.js';
+import { clientHarness } from './client-mode/harness.js';
+import { computeCoverage, type Coverage } from './framework/coverage.js';
+import { freshSeed } from './framework/random.js';
+import { jsonReport, junitXml, renderTable, type JsonReport } from './framework/report.js';
+import { runSuite, type ModeHarness, type RunSummary } from './framework/runner.js';
+import type { CaseResult, Mode } from './framework/types.js';
+import type { Hooks } from './server-mode/hooks.js';
+import { serverHarness } from './server-mode/harness.js';
+
+export interface ConformanceOptions {
+  readonly server?: { readonly url: string; readonly config: ServerConfig; readonly hooks?: Hooks };
+  readonly client?: { readonly command: readonly string[]; readonly config: ClientConfig };
+  /** `--case` patterns; empty = all. */
+  readonly cases?: readonly string[];
+  readonly seed?: number;
+  readonly runs?: number;
+  readonly thorough?: boolean;
+  readonly path?: string;
+  readonly timeoutMs?: number;
+  readonly replayBase?: Partial<Record<Mode, string>>;
+  readonly onResult?: (r: CaseResult) => void;
+}
+
+export interface ConformanceResult {
+  readonly summary: RunSummary;
+  readonly coverage: Coverage;
+  readonly report: JsonReport;
+  readonly table: string;
+}
+
+export const DEFAULT_RUNS = 8;
+export const DEFAULT_TIMEOUT_MS = 20_000;
+
+export async function runConformance(opts: ConformanceOptions): Promise<ConformanceResult> {
+  const harnesses: ModeHarness[] = [];
+  const config: { server?: ServerConfig; client?: ClientConfig } = {};
+  if (opts.server) {
+    harnesses.push(serverHarness(opts.server.url, opts.server.config, ...(opts.server.hooks ? [opts.server.hooks] : [])));
+    config.server = opts.server.config;
+  }
+  if (opts.client) {
+    harnesses.push(clientHarness(opts.client.command, opts.client.config));
+    config.client = opts.client.config;
+  }
+  const seed = opts.seed ?? freshSeed();
+  const modes = harnesses.map((h) => h.mode);
+  const cases = selectCases(opts.cases ?? []).filter((c) => modes.includes(c.mode));
+  const replayBase = opts.replayBase ?? {};
+  const summary = await runSuite({
+    cases,
+    harnesses,
+    config: config as ImplConfig,
+    seed,
+    runs: opts.runs ?? DEFAULT_RUNS,
+    thorough: opts.thorough ?? false,
+    ...(opts.path ? { path: opts.path } : {}),
+    timeoutMs: opts.timeoutMs ?? DEFAULT_TIMEOUT_MS,
+    replayBase,
+    ...(opts.onResult ? { onResult: opts.onResult } : {}),
+  });
+  const coverage = computeCoverage(catalogue);
+  const base = replayBase.server ?? replayBase.client ?? 'lifeline conformance';
+  return { summary, coverage, report: jsonReport(summary, coverage), table: renderTable(summary, coverage, base) };
+}
+
+export function writeReports(r: ConformanceResult, files: { json?: string; junit?: string }): void {
+  if (files.json) writeFileSync(files.json, `${JSON.stringify(r.report, null, 2)}\n`);
+  if (files.junit) writeFileSync(files.junit, junitXml(r.summary));
+}

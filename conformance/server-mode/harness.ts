@@ -1,0 +1,65 @@
+/**
+ * Server mode: the runner is many raw clients against one server URL. The
+ * harness gives each case a peer factory with unique labels and channels, the
+ * declared server config, the test hooks, and cleanup of every socket it opened.
+ */
+import type { ServerConfig } from '../config.js';
+import { CaseFailure } from '../framework/failure.js';
+import type { ModeHarness } from '../framework/runner.js';
+import type { Case, CaseContext } from '../framework/types.js';
+import { HttpHooks, noHooks, type Hooks } from './hooks.js';
+import { isRefusal, openPeer, type Peer, type PeerOptions, type Refusal } from './peer.js';
+
+export interface ServerCaseContext extends CaseContext {
+  readonly url: string;
+  readonly server: ServerConfig;
+  readonly hooks: Hooks;
+  /** A connected peer (fails the case on an HTTP refusal). Heartbeats on by default. */
+  peer(opts?: PeerOptions): Promise<Peer>;
+  /** Try an upgrade; the peer or the refusal. */
+  tryPeer(opts?: PeerOptions): Promise<Peer | Refusal>;
+  /** A channel name no other case uses. */
+  channel(name?: string): string;
+  /** Upgrade headers that pass authentication (config auth.upgradeHeaders). */
+  readonly authHeaders: Readonly<Record<string, string>>;
+  /** Dead-peer bound of HB-3: interval × (missed + 1) + one interval + slack. */
+  readonly deadBoundMs: number;
+}
+
+export function serverHarness(url: string, server: ServerConfig, hooks: Hooks = server.hooks ? new HttpHooks(server.hooks.url) : noHooks): ModeHarness {
+  let channelCounter = 0;
+  return {
+    mode: 'server',
+    reset: () => hooks.reset().catch(() => undefined),
+    async extend(base: CaseContext, c: Case): Promise<ServerCaseContext> {
+      let n = 0;
+      const authHeaders = { ...(server.auth?.upgradeHeaders ?? {}) };
+      const tryPeer = async (opts: PeerOptions = {}) => {
+        const label = `c${++n}`;
+        const p = await openPeer(url, label, base.transcript, {
+          heartbeatMs: server.heartbeatIntervalMs,
+          ...opts,
+          headers: { ...authHeaders, ...(opts.headers ?? {}) },
+        });
+        if (!isRefusal(p)) base.defer(() => p.destroy());
+        return p;
+      };
+      const prefix = c.id.replace(/[^a-zA-Z0-9]+/g, '-').toLowerCase();
+      return {
+        ...base,
+        url,
+        server,
+        hooks,
+        authHeaders,
+        deadBoundMs: server.heartbeatIntervalMs * (server.heartbeatMissedMax + 2) + base.slackMs,
+        tryPeer,
+        peer: async (opts) => {
+          const p = await tryPeer(opts);
+          if (isRefusal(p)) throw new CaseFailure(`upgrade refused with HTTP ${p.status} where it should succeed`);
+          return p;
+        },
+        channel: (name = 'ch') => `conf.${prefix}.${name}.${++channelCounter}`,
+      };
+    },
+  };
+}
