@@ -40,6 +40,8 @@ const u64 = fc.oneof(
 // encoders turn into U+FFFD), short and past the 32-char ASCII fast paths.
 const text = fc.oneof(
   fc.constant(''),
+  // Few distinct values of equal length, so the decoder's string cache hits and misses.
+  fc.constantFrom('demo.ticker', 'demo.tickes', 'demo.counter', 'ab', 'ba', 'é', 'e\u0301', 'x'.repeat(64), 'y'.repeat(64)),
   fc.string({ maxLength: 40 }),
   fc.string({ unit: 'binary', maxLength: 40 }),
   fc.string({ unit: fc.integer({ min: 0, max: 0xffff }).map((c) => String.fromCharCode(c)), maxLength: 20 }),
