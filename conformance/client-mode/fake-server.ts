@@ -7,7 +7,11 @@
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { WebSocket, WebSocketServer } from 'ws';
-import { BackpressurePolicy, ResumeOutcome, ResumeReason, type Envelope, type Hello, type Welcome } from '../../gen/lifeline/v1/envelope_pb.js';
+import type { MessageInitShape } from '@bufbuild/protobuf';
+import { BackpressurePolicy, ResumeOutcome, ResumeReason, type Envelope, type Hello, type WelcomeSchema } from '../../gen/lifeline/v1/envelope_pb.js';
+
+/** Welcome fields a case overrides. */
+export type WelcomeInit = Omit<MessageInitShape<typeof WelcomeSchema>, '$typeName'>;
 import { decode, encode } from '../../spec/protocol/codec.js';
 import { SUBPROTOCOL } from '../../spec/protocol/defaults.js';
 import { CaseFailure } from '../framework/failure.js';
@@ -104,7 +108,7 @@ export class FakeServer {
   }
 
   /** Accept the next connection, read its Hello and answer Welcome. */
-  async acceptSession(n: number, timeoutMs: number, welcome: Partial<Omit<Welcome, '$typeName'>> = {}): Promise<{ conn: ServerConn; hello: Hello }> {
+  async acceptSession(n: number, timeoutMs: number, welcome: WelcomeInit = {}): Promise<{ conn: ServerConn; hello: Hello }> {
     const conn = await this.conn(n, timeoutMs);
     const hello = await conn.hello(timeoutMs);
     conn.welcome(welcome);
@@ -206,7 +210,7 @@ export class ServerConn {
     return first.env.body.value;
   }
 
-  welcome(fields: Partial<Omit<Welcome, '$typeName'>> = {}): void {
+  welcome(fields: WelcomeInit = {}): void {
     this.send(
       envelope('welcome', {
         sessionId: 'sess-1',

@@ -1,4 +1,11 @@
 import type { Case, CaseContext } from '../../framework/types.js';
+import { closeCodeClientCases } from './close-codes.js';
+import { deliveryClientCases } from './delivery.js';
+import { reconnectClientCases } from './reconnect.js';
 
 /** Every client-mode case, in report order. */
-export const clientCases: readonly Case<CaseContext>[] = [];
+export const clientCases: readonly Case<CaseContext>[] = [
+  ...deliveryClientCases,
+  ...reconnectClientCases,
+  ...closeCodeClientCases,
+] as readonly Case<never>[] as readonly Case<CaseContext>[];

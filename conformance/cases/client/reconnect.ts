@@ -1,0 +1,332 @@
+/**
+ * Client reconnection and liveness (spec §6, §8, §13, §15): backoff bounds and
+ * jitter, suspended, attempt reset, tokens, server delays, close(), handshake
+ * and heartbeat timeouts, heartbeats, drain notices.
+ */
+import { backoffCeilingMs } from '../../../spec/protocol/backoff.js';
+import { codeOf } from '../../../spec/protocol/close-codes.js';
+import { check, checkEqual } from '../../framework/failure.js';
+import type { ClientCaseContext } from '../../client-mode/harness.js';
+import { envelope } from '../../server-mode/peer.js';
+import { attempt, backoffBoundMs, clientCase, connected, noAttemptWithin, sleep, type ClientCase } from './util.js';
+
+/** Fail every attempt right after its Hello with INTERNAL_ERROR (advice backoff), never welcoming it. */
+function failEveryAttempt(ctx: ClientCaseContext): () => void {
+  let stopped = false;
+  let handled = 0;
+  const loop = async () => {
+    while (!stopped) {
+      const c = ctx.server.conns[handled];
+      if (c) {
+        handled++;
+        c.hello(3000)
+          .then(() => c.close(codeOf('INTERNAL_ERROR'), 'conformance: fail'))
+          .catch(() => undefined);
+      }
+      await sleep(2);
+    }
+  };
+  void loop();
+  return () => {
+    stopped = true;
+  };
+}
+
+/** Delays between each failing close and the next upgrade: attempt n's delay is delays[n]. */
+function delaysBetween(ctx: ClientCaseContext, fromConn: number, count: number): number[] {
+  const out: number[] = [];
+  for (let i = fromConn; i < fromConn + count; i++) {
+    const closed = ctx.server.conns[i]?.closed;
+    const next = ctx.server.upgrades[i + 1];
+    if (closed && next) out.push(Math.round(next.at - closed.at));
+  }
+  return out;
+}
+
+export const reconnectClientCases: ClientCase[] = [
+  clientCase({
+    id: 'RC-2/backoff-bounds-and-jitter',
+    spec: ['RC-2', 'RC-3'],
+    level: 'MUST',
+    description: 'attempt n waits at most min(cap, base × 2ⁿ) (+ slack), and the delays are jittered, not the ceiling every time',
+    timeoutMs: 30_000,
+    async run(ctx) {
+      const max = ctx.client.reconnectMaxAttempts;
+      const client = await ctx.start();
+      const stop = failEveryAttempt(ctx);
+      ctx.defer(stop);
+      const samples: { n: number; delay: number; ceiling: number }[] = [];
+      const cycles = 3;
+      for (let cycle = 0; cycle < cycles; cycle++) {
+        const first = ctx.server.conns.length;
+        const suspendedBefore = client.states().filter((s) => s === 'suspended').length;
+        await ctx.server.until(
+          () => client.states().filter((s) => s === 'suspended').length > suspendedBefore,
+          backoffCeilingMs(max, ctx.client) * (max + 1) + 5000,
+          `state suspended after ${max} failed attempts (RC-3)`,
+        );
+        await sleep(20);
+        const ds = delaysBetween(ctx, first, max - 1 + (cycle === 0 ? 0 : 0));
+        ds.forEach((delay, n) => samples.push({ n, delay, ceiling: backoffCeilingMs(n, ctx.client) }));
+        client.command({ cmd: 'reconnect' });
+      }
+      stop();
+      ctx.note(`delays (attempt: ms/ceiling): ${samples.map((s) => `${s.n}:${s.delay}/${s.ceiling}`).join(' ')}`);
+      for (const s of samples) check(s.delay <= s.ceiling + ctx.slackMs, `attempt ${s.n} waited ${s.delay} ms > ceiling ${s.ceiling} ms + slack ${ctx.slackMs} (RC-2)`);
+      const jittered = samples.filter((s) => s.n >= 1 && s.delay < 0.75 * s.ceiling).length;
+      check(samples.length >= 3, `only ${samples.length} delays measured`);
+      check(jittered >= 1, `no delay below 75 % of its ceiling in ${samples.length} attempts: no full jitter (RC-2)`);
+    },
+  }),
+  clientCase({
+    id: 'RC-3/suspended-until-reconnect',
+    spec: ['RC-3'],
+    level: 'MUST',
+    description: 'after reconnectMaxAttempts failed attempts the client is suspended, makes no attempt, and leaves on an explicit reconnect',
+    timeoutMs: 30_000,
+    async run(ctx) {
+      const max = ctx.client.reconnectMaxAttempts;
+      const client = await ctx.start();
+      const stop = failEveryAttempt(ctx);
+      ctx.defer(stop);
+      await client.until((e) => e.event === 'state' && e.state === 'suspended', backoffCeilingMs(max, ctx.client) * (max + 1) + 5000, 'state suspended (RC-3)');
+      const attempts = ctx.server.upgrades.length;
+      check(attempts <= max + 1, `${attempts} attempts before suspended with reconnectMaxAttempts ${max}`);
+      await noAttemptWithin(ctx, attempts, Math.min(ctx.client.suspendedRetryMs / 2, 1000), 'suspended');
+      stop();
+      client.command({ cmd: 'reconnect' });
+      await attempt(ctx, attempts + 1, 2000 + ctx.slackMs);
+    },
+  }),
+  clientCase({
+    id: 'RC-4/attempts-reset-on-welcome',
+    spec: ['RC-4'],
+    level: 'MUST',
+    description: 'after failed attempts, a Welcome resets the count: the next drop waits within the first backoff window again',
+    timeoutMs: 30_000,
+    async run(ctx) {
+      const client = await ctx.start();
+      for (let trial = 0; trial < 3; trial++) {
+        // three failures (attempt count 3), then a success, then a drop
+        const base = ctx.server.conns.length;
+        const stop = failEveryAttempt(ctx);
+        await ctx.server.until(() => ctx.server.conns.length >= base + 3 && ctx.server.conns[base + 2]?.closed, 10_000, 'three failed attempts');
+        stop();
+        const n = ctx.server.conns.length + 1;
+        const before = client.states().filter((s) => s === 'connected').length;
+        const { conn } = await ctx.server.acceptSession(n, 10_000, { sessionId: `sess-${trial}` });
+        await ctx.server.until(() => client.states().filter((s) => s === 'connected').length > before, 2000, 'connected');
+        const t0 = performance.now();
+        conn.close(codeOf('GOING_AWAY'), 'drop');
+        const at = await attempt(ctx, ctx.server.upgrades.length + 1, 10_000);
+        const bound = backoffBoundMs(ctx, 0);
+        check(at - t0 <= bound, `after a Welcome, reconnect waited ${Math.round(at - t0)} ms > first window ${bound} ms: attempts not reset (RC-4)`);
+        await ctx.server.conn(ctx.server.conns.length + 1, 2000).catch(() => undefined);
+        const last = ctx.server.conns[ctx.server.conns.length - 1];
+        last?.close(codeOf('INTERNAL_ERROR'), 'next trial');
+      }
+    },
+  }),
+  clientCase({
+    id: 'RC-5/token-before-every-attempt',
+    spec: ['RC-5'],
+    level: 'MUST',
+    requires: ['client-token'],
+    description: 'the client asks for its token before every connection attempt and sends the one it got',
+    async run(ctx) {
+      const { client, hello } = await connected(ctx, { sessionId: 's' });
+      check(client.tokens.length >= 1, 'no tokenRequest before the first connection');
+      checkEqual(hello.token, client.tokens[client.tokens.length - 1]?.token, 'Hello.token');
+      const before = client.tokens.length;
+      ctx.server.conns[0]?.close(codeOf('GOING_AWAY'), 'again');
+      const hello2 = await (await ctx.server.conn(2, backoffBoundMs(ctx, 0) + 2000)).hello(2000);
+      check(client.tokens.length > before, 'no tokenRequest before the second attempt (RC-5)');
+      checkEqual(hello2.token, client.tokens[client.tokens.length - 1]?.token, 'Hello.token of the second attempt');
+    },
+  }),
+  clientCase({
+    id: 'RC-8/retry-after-honoured',
+    spec: ['RC-8', 'HS-6'],
+    level: 'MUST',
+    requires: ['http-status'],
+    description: 'an upgrade refused with 503 and Retry-After: 1 is not retried before 1 s',
+    async run(ctx) {
+      ctx.server.refusals.push({ status: 503, headers: { 'retry-after': '1' } });
+      await ctx.start();
+      const t1 = await attempt(ctx, 1, 5000);
+      const t2 = await attempt(ctx, 2, 1000 + backoffBoundMs(ctx, 0) + 2000);
+      const delay = Math.round(t2 - t1);
+      ctx.note(`retried ${delay} ms after a 503 with Retry-After: 1`);
+      check(delay >= 950, `retried ${delay} ms after Retry-After: 1 (RC-8)`);
+      check(delay <= 1000 + backoffBoundMs(ctx, 0), `retried only ${delay} ms after Retry-After: 1`);
+    },
+  }),
+  clientCase({
+    id: 'RC-6/http-refusal-none',
+    spec: ['RC-6', 'CC-2', 'HS-2'],
+    level: 'MUST',
+    requires: ['http-status'],
+    description: 'an upgrade refused with 403 (advice none) leaves the client failed, with no retry',
+    async run(ctx) {
+      ctx.server.refusals.push({ status: 403 });
+      const client = await ctx.start();
+      await client.until((e) => e.event === 'state' && e.state === 'failed', 2000 + ctx.slackMs, 'state failed after HTTP 403');
+      await noAttemptWithin(ctx, 1, backoffBoundMs(ctx, 0, 1000), 'advice none for HTTP 403');
+    },
+  }),
+  clientCase({
+    id: 'RC-9/close-sends-normal',
+    spec: ['RC-9'],
+    level: 'MUST',
+    description: 'close() sends NORMAL (1000), ends in closed, and never reconnects',
+    async run(ctx) {
+      const { client, conn } = await connected(ctx);
+      client.command({ cmd: 'close' });
+      const c = await conn.waitClosed(1000 + ctx.slackMs);
+      check(!c.byServer, 'the runner closed, not the client');
+      checkEqual(c.code, 1000, 'close code sent by close()');
+      await client.until((e) => e.event === 'state' && e.state === 'closed', 1000, 'state closed');
+      await noAttemptWithin(ctx, 1, backoffBoundMs(ctx, 0, 1000), 'after close()');
+    },
+  }),
+  clientCase({
+    id: 'HS-10/client-handshake-timeout-4201',
+    spec: ['HS-10', 'HS-8'],
+    level: 'MUST',
+    description: 'no Welcome within the handshake timeout: the client closes with 4201 and reconnects',
+    async run(ctx) {
+      await ctx.start();
+      const conn = await ctx.server.conn(1, 5000);
+      await conn.hello(2000);
+      const t = ctx.client.handshakeTimeoutMs;
+      const c = await conn.waitClosed(t + ctx.slackMs + 500);
+      checkEqual(c.code, codeOf('HANDSHAKE_TIMEOUT'), 'close code without a Welcome');
+      const elapsed = Math.round(c.at - conn.openedAt);
+      ctx.note(`closed ${elapsed} ms after the upgrade (declared ${t} ms)`);
+      check(elapsed >= t * 0.5, `closed after ${elapsed} ms, before half the declared handshake timeout`);
+      await attempt(ctx, 2, backoffBoundMs(ctx, 0) + 1000);
+    },
+  }),
+  clientCase({
+    id: 'HB-4/heartbeat-timeout-4200',
+    spec: ['HB-4', 'HB-8'],
+    level: 'MUST',
+    description: 'a server that goes silent (half-open) is given up within interval × (missed + 1) + slack: close 4200 and a reconnect',
+    async run(ctx) {
+      const interval = 100;
+      const missed = 2;
+      const { client, conn } = await connected(ctx, { heartbeatIntervalMs: interval, heartbeatMissedMax: missed });
+      await sleep(interval * 2); // live traffic first: acks keep it alive (HB-8)
+      check(!conn.closed, `closed a live connection (${conn.closed?.code})`);
+      const t0 = performance.now();
+      conn.goSilent();
+      const bound = interval * (missed + 1) + ctx.slackMs;
+      const ev = await client.until((e) => e.event === 'closed' || (e.event === 'state' && e.state !== 'connected'), bound + 1000, 'the client giving up the silent connection');
+      const elapsed = Math.round(ev.at - t0);
+      ctx.note(`gave up ${elapsed} ms after the server went silent (bound ${bound} ms)`);
+      check(elapsed <= bound, `gave up after ${elapsed} ms > ${bound} ms (HB-4)`);
+      const closedEv = client.events.find((t) => t.e.event === 'closed' && t.at >= t0);
+      if (closedEv && closedEv.e.event === 'closed') checkEqual(closedEv.e.code, codeOf('HEARTBEAT_TIMEOUT'), 'close code the client reports');
+      await attempt(ctx, 2, backoffBoundMs(ctx, 0) + 2000);
+    },
+  }),
+  clientCase({
+    id: 'HB-5/heartbeat-each-interval',
+    spec: ['HB-5', 'HB-11'],
+    level: 'MUST',
+    description: 'the client sends a Heartbeat once per Welcome interval, and follows a new interval announced in HeartbeatAck',
+    async run(ctx) {
+      const { conn } = await connected(ctx, { heartbeatIntervalMs: 80, heartbeatMissedMax: 3 });
+      await sleep(640);
+      const n1 = conn.bodies('heartbeat').length;
+      ctx.note(`${n1} heartbeats in 640 ms at 80 ms`);
+      check(n1 >= 4 && n1 <= 12, `${n1} heartbeats in 640 ms at an interval of 80 ms`);
+      // announce 300 ms in every ack from now on
+      conn.answerHeartbeats = false;
+      let seenAcked = conn.bodies('heartbeat').length;
+      const timer = setInterval(() => {
+        const hbs = conn.bodies('heartbeat');
+        for (const hb of hbs.slice(seenAcked)) conn.send(envelope('heartbeatAck', { id: hb.id, echoSentAtMs: hb.sentAtMs, intervalMs: 300 }));
+        seenAcked = hbs.length;
+      }, 5);
+      ctx.defer(() => clearInterval(timer));
+      await sleep(300);
+      const n2 = conn.bodies('heartbeat').length;
+      await sleep(900);
+      const n3 = conn.bodies('heartbeat').length - n2;
+      ctx.note(`${n3} heartbeats in 900 ms after interval_ms 300`);
+      check(n3 >= 2 && n3 <= 5, `${n3} heartbeats in 900 ms after HeartbeatAck.interval_ms = 300 (HB-11)`);
+    },
+  }),
+  clientCase({
+    id: 'HB-6/answers-server-heartbeat',
+    spec: ['HB-6'],
+    level: 'MUST',
+    description: 'a Heartbeat from the server gets a HeartbeatAck with the same id and sent_at_ms',
+    async run(ctx) {
+      const { conn } = await connected(ctx);
+      conn.send(envelope('heartbeat', { id: 4711, sentAtMs: 99_999n }));
+      const ack = await conn.untilFrame(() => conn.bodies('heartbeatAck').find((a) => a.id === 4711), 500 + ctx.slackMs, 'HeartbeatAck 4711');
+      checkEqual(ack.echoSentAtMs, 99_999n, 'HeartbeatAck.echo_sent_at_ms');
+    },
+  }),
+  clientCase({
+    id: 'HB-9/reports-smoothed-rtt',
+    spec: ['HB-9'],
+    level: 'SHOULD',
+    description: 'with acks delayed by 60 ms, later Heartbeats report an rtt_ms of at least 30',
+    async run(ctx) {
+      const { conn } = await connected(ctx, { heartbeatIntervalMs: 80, heartbeatMissedMax: 5 });
+      conn.answerHeartbeats = false;
+      let acked = 0;
+      const timer = setInterval(() => {
+        const hbs = conn.bodies('heartbeat');
+        for (const hb of hbs.slice(acked)) setTimeout(() => conn.send(envelope('heartbeatAck', { id: hb.id, echoSentAtMs: hb.sentAtMs })), 60);
+        acked = hbs.length;
+      }, 5);
+      ctx.defer(() => clearInterval(timer));
+      await sleep(900);
+      const last = conn.bodies('heartbeat').slice(-2);
+      ctx.note(`rtt_ms reported: ${conn.bodies('heartbeat').map((h) => h.rttMs).join(' ')}`);
+      check(last.some((h) => h.rttMs >= 30), `rtt_ms ${last.map((h) => h.rttMs).join(',')} with a 60 ms ack delay`);
+    },
+  }),
+  clientCase({
+    id: 'DR-6/drain-notice-delay',
+    spec: ['DR-6', 'RC-8'],
+    level: 'MUST',
+    description: 'after a DrainNotice the client does not reconnect before reconnect_after_ms, and does reconnect after it even if the server never closes',
+    async run(ctx) {
+      const { conn } = await connected(ctx, { sessionId: 'sess-d' });
+      const delay = 500;
+      const t0 = performance.now();
+      conn.send(envelope('drainNotice', { reason: 1, reconnectAfterMs: delay, deadlineMs: 5000 }));
+      const at = await attempt(ctx, 2, delay + backoffBoundMs(ctx, 0) + 2000);
+      const waited = Math.round(at - t0);
+      ctx.note(`reconnected ${waited} ms after a DrainNotice of ${delay} ms (server never closed)`);
+      check(waited >= delay, `reconnected ${waited} ms after the notice, before reconnect_after_ms ${delay} (DR-6)`);
+      check(waited <= delay + backoffBoundMs(ctx, 0), `reconnected only ${waited} ms after a ${delay} ms notice`);
+    },
+  }),
+  clientCase({
+    id: 'DR-6/drain-close-early-waits',
+    spec: ['DR-6', 'DR-4'],
+    level: 'MUST',
+    description: 'a DrainNotice followed at once by a 1012 close: the client still waits reconnect_after_ms from the notice',
+    async run(ctx) {
+      const { conn } = await connected(ctx, { sessionId: 'sess-d' });
+      const delay = 500;
+      const t0 = performance.now();
+      conn.send(envelope('drainNotice', { reason: 1, reconnectAfterMs: delay, deadlineMs: 5000 }));
+      await sleep(20);
+      conn.close(codeOf('SERVICE_RESTART'), 'drain');
+      const at = await attempt(ctx, 2, delay + backoffBoundMs(ctx, 0) + 2000);
+      const waited = Math.round(at - t0);
+      check(waited >= delay, `reconnected ${waited} ms after the notice, before reconnect_after_ms ${delay} (DR-6)`);
+      check(waited <= delay + backoffBoundMs(ctx, 0), `reconnected only ${waited} ms after a ${delay} ms notice`);
+      const hello = await (await ctx.server.conn(2, 2000)).hello(2000);
+      checkEqual(hello.sessionId, 'sess-d', 'Hello.session_id after a drain (resume)');
+    },
+  }),
+];
+

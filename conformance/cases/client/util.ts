@@ -1,0 +1,50 @@
+/**
+ * Helpers for client-mode cases: typed definition, connection timing, and the
+ * common "start, accept, welcome" prologue.
+ */
+import { backoffCeilingMs } from '../../../spec/protocol/backoff.js';
+import type { ClientCaseContext } from '../../client-mode/harness.js';
+import type { ClientProcess } from '../../client-mode/control.js';
+import type { ServerConn, WelcomeInit } from '../../client-mode/fake-server.js';
+import { CaseFailure } from '../../framework/failure.js';
+import type { Case } from '../../framework/types.js';
+import type { Hello } from '../../../gen/lifeline/v1/envelope_pb.js';
+
+export type ClientCase = Case<ClientCaseContext> & { readonly mode: 'client' };
+
+export function clientCase(c: Omit<ClientCase, 'mode'>): ClientCase {
+  return { ...c, mode: 'client' };
+}
+
+export const b64 = (s: string | Uint8Array) => Buffer.from(typeof s === 'string' ? new TextEncoder().encode(s) : s).toString('base64');
+export const unb64 = (s: string) => new TextDecoder().decode(Buffer.from(s, 'base64'));
+export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/** The largest delay attempt n may take (RC-2), plus slack. */
+export function backoffBoundMs(ctx: ClientCaseContext, attempt: number, minDelayMs = 0): number {
+  return Math.max(minDelayMs, backoffCeilingMs(attempt, ctx.client)) + ctx.slackMs;
+}
+
+/** Start the client, accept its first connection and welcome it. */
+export async function connected(ctx: ClientCaseContext, welcome: WelcomeInit = {}): Promise<{ client: ClientProcess; conn: ServerConn; hello: Hello }> {
+  const client = await ctx.start();
+  const { conn, hello } = await ctx.server.acceptSession(1, 5000, welcome);
+  await client.until((e) => e.event === 'state' && e.state === 'connected', 2000, 'the client to report connected');
+  return { client, conn, hello };
+}
+
+/** Wait for upgrade attempt #n (1-based, accepted or refused) and return when it came. */
+export async function attempt(ctx: ClientCaseContext, n: number, timeoutMs: number): Promise<number> {
+  const u = await ctx.server.until(() => ctx.server.upgrades[n - 1], timeoutMs, `connection attempt #${n}`);
+  return u.at;
+}
+
+/** Assert that no new upgrade arrives within `ms`. */
+export async function noAttemptWithin(ctx: ClientCaseContext, count: number, ms: number, why: string): Promise<void> {
+  await sleep(ms);
+  if (ctx.server.upgrades.length > count) {
+    const u = ctx.server.upgrades[count] as { at: number };
+    throw new CaseFailure(`${why}: the client connected again (attempt #${count + 1})`);
+    void u;
+  }
+}
