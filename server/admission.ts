@@ -1,0 +1,92 @@
+/**
+ * Upgrade admission (spec §5): every check that answers with an HTTP status
+ * before the WebSocket exists, in the order HS-7 fixes: 426, 503, 429, 403, 400
+ * (401 follows, in the server, because authentication may be asynchronous).
+ */
+import type { IncomingMessage } from 'node:http';
+import { STATUS_CODES } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { SUBPROTOCOL } from '../spec/protocol/defaults.js';
+import type { KeyedBuckets } from './token-bucket.js';
+
+export interface Refusal {
+  readonly status: number;
+  readonly headers: Readonly<Record<string, string>>;
+  /** For logs only; never contains credentials (SEC-2). */
+  readonly why: string;
+}
+
+export interface AdmissionState {
+  readonly isAcceptingUpgrades: boolean;
+  readonly retryAfterSeconds: number;
+  readonly allowedOrigins: ReadonlySet<string> | undefined;
+  readonly requireOrigin: boolean;
+  readonly upgradeBuckets: KeyedBuckets | undefined;
+  readonly nowMs: number;
+}
+
+/** The subprotocols a request offers (Sec-WebSocket-Protocol is a comma-separated list). */
+export function offeredProtocols(req: IncomingMessage): string[] {
+  const raw = req.headers['sec-websocket-protocol'];
+  if (!raw) return [];
+  return raw.split(',').map((p) => p.trim()).filter((p) => p !== '');
+}
+
+/** The client address used for the per-IP limit (HS-5). */
+export function clientAddress(req: IncomingMessage): string {
+  return req.socket.remoteAddress ?? 'unknown';
+}
+
+const KEY_RE = /^[+/0-9A-Za-z]{22}==$/;
+
+/** The first check an upgrade request fails, or undefined when it passes them all. */
+export function checkUpgrade(req: IncomingMessage, s: AdmissionState): Refusal | undefined {
+  // HS-1: an upgrade to anything but websocket is not a WebSocket upgrade.
+  if ((req.headers.upgrade ?? '').toLowerCase() !== 'websocket') {
+    return { status: 426, headers: { Upgrade: 'websocket' }, why: 'not a websocket upgrade' };
+  }
+  if (!s.isAcceptingUpgrades) {
+    // HS-6, DR-1: draining or not ready.
+    return { status: 503, headers: { 'Retry-After': String(s.retryAfterSeconds) }, why: 'draining or not ready' };
+  }
+  if (s.upgradeBuckets) {
+    const r = s.upgradeBuckets.take(clientAddress(req), s.nowMs);
+    if (!r.ok) {
+      // HS-5: Retry-After in whole seconds, at least 1.
+      const secs = Math.max(1, Math.ceil(r.retryAfterMs / 1000));
+      return { status: 429, headers: { 'Retry-After': String(secs) }, why: 'upgrade rate exceeded' };
+    }
+  }
+  const origin = req.headers.origin;
+  if (origin === undefined ? s.requireOrigin : s.allowedOrigins !== undefined && !s.allowedOrigins.has(origin)) {
+    return { status: 403, headers: {}, why: 'origin not allowed' }; // HS-2, SEC-1
+  }
+  if (!offeredProtocols(req).includes(SUBPROTOCOL)) {
+    return { status: 400, headers: {}, why: `subprotocol ${SUBPROTOCOL} not offered` }; // HS-3
+  }
+  // HS-3 "a malformed upgrade request": what ws would refuse later, refused here, in order.
+  const key = req.headers['sec-websocket-key'];
+  if (req.method !== 'GET' || req.headers['sec-websocket-version'] !== '13' || typeof key !== 'string' || !KEY_RE.test(key.trim())) {
+    return { status: 400, headers: {}, why: 'malformed websocket upgrade' };
+  }
+  return undefined;
+}
+
+/** Answer a refused upgrade on the raw socket and close it; no WebSocket ever exists (HS-2). */
+export function refuse(socket: Duplex, r: Refusal): void {
+  if (socket.destroyed) return;
+  const body = `${r.status} ${STATUS_CODES[r.status] ?? ''}\n`;
+  const head = [
+    `HTTP/1.1 ${r.status} ${STATUS_CODES[r.status] ?? ''}`,
+    'Connection: close',
+    'Content-Type: text/plain; charset=utf-8',
+    `Content-Length: ${Buffer.byteLength(body)}`,
+    ...Object.entries(r.headers).map(([k, v]) => `${k}: ${v}`),
+  ];
+  socket.once('error', () => socket.destroy());
+  socket.end(`${head.join('\r\n')}\r\n\r\n${body}`);
+  // A peer that never reads must not keep the descriptor.
+  const t = setTimeout(() => socket.destroy(), 1000);
+  t.unref();
+  socket.once('close', () => clearTimeout(t));
+}

@@ -1,0 +1,130 @@
+/**
+ * Inbound frames → machine events carrying what the adapter observed (spec §4,
+ * §6, §7): the decode result (WIRE-1 … WIRE-7), the Hello facts (HS-11, HS-12,
+ * RS-2, CC-8), the seq classification (SEQ-3, SEQ-4), an ack beyond what was
+ * sent (SEQ-6), the message rate (BP-14). The machine decides what they mean.
+ */
+import type { RawData } from 'ws';
+import { ResumeReason, type Hello } from '../gen/lifeline/v1/envelope_pb.js';
+import { decode } from '../spec/protocol/codec.js';
+import { PROTOCOL_VERSION } from '../spec/protocol/defaults.js';
+import type { Connection } from './connection.js';
+import type { LifelineServer } from './server.js';
+
+function toBytes(data: RawData): Uint8Array {
+  if (Array.isArray(data)) return Buffer.concat(data);
+  if (data instanceof ArrayBuffer) return new Uint8Array(data);
+  return data;
+}
+
+/** One WebSocket message from a client. Never throws (SEC-4). */
+export function onFrame(srv: LifelineServer, conn: Connection, data: RawData, isBinary: boolean): void {
+  if (conn.isEnded) return;
+  try {
+    if (!isBinary) {
+      srv.forward(conn, { type: 'frame.invalid', closeName: 'UNSUPPORTED_DATA', reason: 'WIRE-1: text frame' });
+      return;
+    }
+    const r = decode(toBytes(data), { from: 'client', maxPayloadBytes: srv.opts.maxPayloadBytes });
+    if (!r.ok) {
+      srv.forward(conn, { type: 'frame.invalid', closeName: r.error.closeName, reason: r.error.reason });
+      return;
+    }
+    const env = r.envelope;
+    const actor = srv.ownerOf(conn);
+    const host = actor && srv.hostOf(actor);
+    if (!actor || !host) return;
+    host.frame = env;
+    const session = host.session;
+    const body = env.body;
+    switch (body.case) {
+      case 'hello':
+        if (session) srv.forward(conn, { type: 'frame.hello', isVersionSupported: true, isAuthorized: true, isResume: false, isOverCapacity: false });
+        else void onHello(srv, conn, body.value);
+        return;
+      case 'heartbeat':
+        srv.forward(conn, { type: 'frame.heartbeat' });
+        return;
+      case 'heartbeatAck':
+        srv.forward(conn, { type: 'frame.heartbeatAck' });
+        return;
+      case 'ack':
+        srv.forward(conn, { type: 'frame.ack', isBeyondSent: session !== undefined && body.value.seq > session.log.lastSent });
+        return;
+      case 'message': {
+        const arrival = session ? session.inbound.classify(body.value.seq) : 'next';
+        const isOverRate = session?.messageBucket ? !session.messageBucket.take(srv.clock.now()) : false;
+        srv.forward(conn, { type: 'frame.message', arrival, isOverRate });
+        return;
+      }
+      case 'stateDrift':
+        srv.forward(conn, { type: 'frame.stateDrift' });
+        return;
+      case 'subscribe':
+        srv.forward(conn, { type: 'frame.subscribe' });
+        return;
+      case 'unsubscribe':
+        srv.forward(conn, { type: 'frame.unsubscribe' });
+        return;
+      // decode({ from: 'client' }) already refuses these (WIRE-7); kept for exhaustiveness.
+      case 'welcome':
+      case 'statePatch':
+      case 'snapshot':
+      case 'drainNotice':
+      case undefined:
+        srv.forward(conn, { type: 'frame.invalid', closeName: 'PROTOCOL_ERROR', reason: `WIRE-7: ${body.case ?? 'no body'}` });
+        return;
+      default: {
+        const never: never = body;
+        return never;
+      }
+    }
+  } catch (err) {
+    const actor = srv.ownerOf(conn);
+    if (actor) srv.failSession(actor, err); // CC-5
+  }
+}
+
+/** Gather the Hello facts, authenticating the token when configured (HS-11, HS-12, RS-2, RS-6, CC-8). */
+async function onHello(srv: LifelineServer, conn: Connection, hello: Hello): Promise<void> {
+  const actor = srv.ownerOf(conn);
+  const host = actor && srv.hostOf(actor);
+  if (!actor || !host) return;
+  try {
+    const isVersionSupported = hello.protocolVersion === PROTOCOL_VERSION;
+    let isAuthorized = true;
+    let principal = conn.principal;
+    const authHello = srv.authenticateHello;
+    if (isVersionSupported && authHello) {
+      let p: string | undefined;
+      try {
+        const r = authHello(hello.token, principal);
+        p = r instanceof Promise ? await r : r;
+      } catch (err) {
+        srv.log.warn({ err }, 'authenticateHello threw; refusing'); // SEC-2: never the token
+        p = undefined;
+      }
+      if (conn.isEnded || srv.stateOf(actor) !== 'handshaking') return;
+      isAuthorized = p !== undefined;
+      if (p !== undefined) principal = p;
+    }
+    host.principal = principal;
+    host.hello = hello;
+    const existing = hello.sessionId === '' ? undefined : srv.store.get(hello.sessionId);
+    const isLive = existing !== undefined && ['active', 'draining', 'attached', 'detached'].includes(srv.stateOf(existing.actor));
+    const isResume = isLive && existing.principal === principal;
+    host.existing = isResume ? existing : undefined;
+    host.newReason =
+      hello.sessionId === ''
+        ? ResumeReason.NOT_REQUESTED
+        : isLive
+          ? ResumeReason.PRINCIPAL_MISMATCH
+          : srv.wasExpired(hello.sessionId)
+            ? ResumeReason.EXPIRED
+            : ResumeReason.UNKNOWN_SESSION;
+    const isOverCapacity = !isResume && srv.store.size >= srv.opts.maxSessions;
+    srv.forward(conn, { type: 'frame.hello', isVersionSupported, isAuthorized, isResume, isOverCapacity });
+  } catch (err) {
+    srv.failSession(actor, err);
+  }
+}

@@ -1,0 +1,312 @@
+/**
+ * Prometheus metrics of a Lifeline server (issue 8), with prom-client.
+ *
+ * The server calls the typed recording methods below at the points where things happen (the
+ * seam), and registers one gauge source read at scrape time for what is a sum over sessions.
+ * Labels are bounded whatever the peers do: no session, socket, principal or channel label;
+ * close codes and HTTP statuses only from the registry (spec/protocol/close-codes.ts), anything
+ * else as "other"; policies, bodies and resume reasons only from the proto's enums.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import {
+  BackpressurePolicy,
+  BackpressurePolicySchema,
+  EnvelopeSchema,
+  ResumeOutcome,
+  ResumeReason,
+  ResumeReasonSchema,
+} from '../../gen/lifeline/v1/envelope_pb.js';
+import { closeCodes, type CloseRow } from '../../spec/protocol/close-codes.js';
+
+export type Direction = 'sent' | 'received';
+/** Where an RTT sample comes from: the server's ping → pong, or the client's Heartbeat.rtt_ms (HB-9). */
+export type RttSource = 'ping' | 'client';
+
+/** What the gauges read at scrape time; the server supplies it once (setGaugeSource). */
+export interface LifelineGaugeReading {
+  /** Sessions with a socket. */
+  readonly attached: number;
+  /** Sessions kept for resume without a socket (RS-1). */
+  readonly detached: number;
+  /** Sum over sessions of the outbound queues (BP-3), items and bytes. */
+  readonly queueMessages: number;
+  readonly queueBytes: number;
+  /** Progress of the drain under way; absent when not draining (DR-1 … DR-5). */
+  readonly drain?: { readonly sessionsLeft: number; readonly noticesSent: number };
+}
+
+export interface LifelineMetricsOptions {
+  /** Register into this registry (e.g. the application's); a new one by default. */
+  readonly registry?: Registry;
+  /** Also collect prom-client's process_* and nodejs_* metrics into the registry. */
+  readonly defaultMetrics?: boolean;
+}
+
+/** The recording seam. Every method is cheap (a map lookup and an add) and never throws on odd input. */
+export interface LifelineMetrics {
+  readonly registry: Registry;
+  /** Gauges (sessions, queues, drain) are read from this at each scrape. */
+  setGaugeSource(read: () => LifelineGaugeReading): void;
+  /** An upgrade was answered with an HTTP status instead of a WebSocket (HS-1 … HS-7). */
+  upgradeRejected(status: number): void;
+  /** A socket closed: its close code (sent or observed) and how long it was open. */
+  connectionClosed(code: number, durationSeconds: number): void;
+  /** One RTT sample. */
+  heartbeatRtt(seconds: number, source?: RttSource): void;
+  /** One visit of the liveness sweep: how late it ran, and the heartbeat interval in force (HB-1). */
+  sweepTick(driftSeconds: number, intervalSeconds: number): void;
+  /** How long one sweep (or one slice of it) held the event loop. */
+  sweepDuration(seconds: number): void;
+  /** One frame written or read, by body (`message`, `heartbeat`, …) and encoded size. */
+  frame(direction: Direction, body: string | undefined, bytes: number): void;
+  /** Items the backpressure policy dropped or coalesced away (BP-6 … BP-11). */
+  dropped(policy: BackpressurePolicy, count?: number): void;
+  /**
+   * A Hello that named a session (a resume attempt) was answered (RS-2 … RS-8): RESUMED counts as
+   * "replayed", SNAPSHOT as "snapshot", NEW as "refused" (unknown, expired, other principal).
+   * Hellos without a session id are not resume attempts: do not record them.
+   */
+  resume(outcome: ResumeOutcome, reason: ResumeReason): void;
+  /** Serves the registry in the Prometheus text format (GET/HEAD; 405 otherwise). */
+  metricsHandler(req: IncomingMessage, res: ServerResponse): Promise<void>;
+}
+
+const OTHER = 'other';
+
+// Seconds. RTT: LAN to intercontinental mobile. Drift: up to past the default interval (25 s) so
+// the alert "drift above the interval" can be read from the histogram.
+const RTT_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+const DRIFT_BUCKETS = [0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 25, 60, 120];
+const SWEEP_BUCKETS = [0.0001, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5];
+// A session lasts from seconds (flaky mobile) to days (a dashboard on a wall).
+const DURATION_BUCKETS = [1, 5, 15, 60, 300, 900, 3600, 4 * 3600, 24 * 3600, 7 * 24 * 3600];
+const FRAME_BUCKETS = [16, 64, 256, 1024, 4096, 16384, 65536, 262144, 1048576];
+
+/** The registry's WebSocket codes by number, and HTTP statuses by number (label values). */
+const wsNames = new Map<number, string>();
+const httpNames = new Map<number, string>();
+for (const [name, row] of Object.entries(closeCodes) as [string, CloseRow][]) {
+  if (row.code !== undefined) wsNames.set(row.code, name);
+  if (row.http !== undefined) httpNames.set(row.http, name);
+}
+const bodyNames = new Set((EnvelopeSchema.oneofs.find((o) => o.name === 'body')?.fields ?? []).map((f) => f.localName));
+const policyNames = new Map(BackpressurePolicySchema.values.map((v) => [v.number, v.localName.toLowerCase()]));
+const reasonNames = new Map(ResumeReasonSchema.values.map((v) => [v.number, v.localName.toLowerCase()]));
+
+/** Close code label pair: registered codes by number and name, everything else "other". */
+export function closeCodeLabels(code: number): { code: string; name: string } {
+  const name = wsNames.get(code);
+  return name === undefined ? { code: OTHER, name: OTHER } : { code: String(code), name };
+}
+
+function resumeOutcomeLabel(outcome: ResumeOutcome): string {
+  switch (outcome) {
+    case ResumeOutcome.RESUMED:
+      return 'replayed';
+    case ResumeOutcome.SNAPSHOT:
+      return 'snapshot';
+    case ResumeOutcome.NEW:
+      return 'refused';
+    default:
+      return OTHER;
+  }
+}
+
+const finite = (n: number) => (Number.isFinite(n) && n >= 0 ? n : 0);
+
+/** Creates the Lifeline metrics in a registry (one set per registry: names are unique there). */
+export function createLifelineMetrics(options: LifelineMetricsOptions = {}): LifelineMetrics {
+  const registry = options.registry ?? new Registry();
+  if (options.defaultMetrics) collectDefaultMetrics({ register: registry });
+  const registers = [registry];
+  let read: (() => LifelineGaugeReading) | undefined;
+  // One reading per scrape, shared by the five gauges: a scrape runs every collect() in one
+  // synchronous pass, so a reading kept until the next microtask is read once per scrape.
+  let cached: LifelineGaugeReading | undefined;
+  let isCached = false;
+  const reading = () => {
+    if (!isCached && read) {
+      cached = read();
+      isCached = true;
+      queueMicrotask(() => {
+        isCached = false;
+        cached = undefined;
+      });
+    }
+    return cached;
+  };
+
+  new Gauge({
+    name: 'lifeline_sessions_active',
+    help: 'Sessions the server holds, by state: attached (with a socket) or detached (kept for resume, RS-1).',
+    labelNames: ['state'] as const,
+    registers,
+    collect() {
+      const r = reading();
+      this.set({ state: 'attached' }, r?.attached ?? 0);
+      this.set({ state: 'detached' }, r?.detached ?? 0);
+    },
+  });
+  new Gauge({
+    name: 'lifeline_queue_messages',
+    help: 'Items waiting in the outbound queues of all sessions (BP-3).',
+    registers,
+    collect() {
+      this.set(reading()?.queueMessages ?? 0);
+    },
+  });
+  new Gauge({
+    name: 'lifeline_queue_bytes',
+    help: 'Bytes waiting in the outbound queues of all sessions (BP-3).',
+    registers,
+    collect() {
+      this.set(reading()?.queueBytes ?? 0);
+    },
+  });
+  new Gauge({
+    name: 'lifeline_drain_sessions_remaining',
+    help: 'Sessions still open in the drain under way; 0 when not draining (DR-4, DR-5).',
+    registers,
+    collect() {
+      this.set(reading()?.drain?.sessionsLeft ?? 0);
+    },
+  });
+  new Gauge({
+    name: 'lifeline_drain_notices_sent',
+    help: 'DrainNotices sent in the drain under way; 0 when not draining (DR-2).',
+    registers,
+    collect() {
+      this.set(reading()?.drain?.noticesSent ?? 0);
+    },
+  });
+
+  const durations = new Histogram({
+    name: 'lifeline_connection_duration_seconds',
+    help: 'How long each WebSocket connection was open.',
+    buckets: DURATION_BUCKETS,
+    registers,
+  });
+  const closes = new Counter({
+    name: 'lifeline_closes_total',
+    help: 'Closed connections by close code (registry codes; anything else is "other").',
+    labelNames: ['code', 'name'] as const,
+    registers,
+  });
+  const rejections = new Counter({
+    name: 'lifeline_upgrade_rejections_total',
+    help: 'Upgrades refused before the WebSocket existed, by HTTP status (HS-1 … HS-7).',
+    labelNames: ['status', 'name'] as const,
+    registers,
+  });
+  const rtt = new Histogram({
+    name: 'lifeline_heartbeat_rtt_seconds',
+    help: 'Round-trip time: server ping → pong (source="ping") and the client-reported Heartbeat.rtt_ms (source="client").',
+    labelNames: ['source'] as const,
+    buckets: RTT_BUCKETS,
+    registers,
+  });
+  const drift = new Histogram({
+    name: 'lifeline_liveness_sweep_drift_seconds',
+    help: 'How late each liveness sweep tick ran (event-loop lag); above the interval, detection bounds slip (HB-3).',
+    buckets: DRIFT_BUCKETS,
+    registers,
+  });
+  const interval = new Gauge({
+    name: 'lifeline_heartbeat_interval_seconds',
+    help: 'Heartbeat interval in force for the liveness sweep (HB-1).',
+    registers,
+  });
+  const sweep = new Histogram({
+    name: 'lifeline_liveness_sweep_duration_seconds',
+    help: 'Time one liveness sweep (or slice) held the event loop.',
+    buckets: SWEEP_BUCKETS,
+    registers,
+  });
+  const frames = new Counter({
+    name: 'lifeline_messages_total',
+    help: 'Frames (one Envelope each) written and read, by direction and body.',
+    labelNames: ['direction', 'body'] as const,
+    registers,
+  });
+  const bytes = new Counter({
+    name: 'lifeline_bytes_total',
+    help: 'Encoded Envelope bytes written and read, by direction.',
+    labelNames: ['direction'] as const,
+    registers,
+  });
+  const frameSizes = new Histogram({
+    name: 'lifeline_frame_size_bytes',
+    help: 'Encoded Envelope size, by direction.',
+    labelNames: ['direction'] as const,
+    buckets: FRAME_BUCKETS,
+    registers,
+  });
+  const drops = new Counter({
+    name: 'lifeline_backpressure_dropped_total',
+    help: 'Queued items dropped or coalesced away by the backpressure policy (BP-6 … BP-11).',
+    labelNames: ['policy'] as const,
+    registers,
+  });
+  const resumes = new Counter({
+    name: 'lifeline_resumes_total',
+    help: 'Resume attempts (Hello naming a session) by outcome (replayed, snapshot, refused) and reason (RS-5).',
+    labelNames: ['outcome', 'reason'] as const,
+    registers,
+  });
+
+  const direction = (d: Direction) => (d === 'received' ? 'received' : 'sent');
+
+  return {
+    registry,
+    setGaugeSource(source) {
+      read = source;
+    },
+    upgradeRejected(status) {
+      const name = httpNames.get(status);
+      rejections.inc(name === undefined ? { status: OTHER, name: OTHER } : { status: String(status), name });
+    },
+    connectionClosed(code, durationSeconds) {
+      closes.inc(closeCodeLabels(code));
+      durations.observe(finite(durationSeconds));
+    },
+    heartbeatRtt(seconds, source = 'ping') {
+      rtt.observe({ source: source === 'client' ? 'client' : 'ping' }, finite(seconds));
+    },
+    sweepTick(driftSeconds, intervalSeconds) {
+      drift.observe(finite(driftSeconds));
+      interval.set(finite(intervalSeconds));
+    },
+    sweepDuration(seconds) {
+      sweep.observe(finite(seconds));
+    },
+    frame(dir, body, size) {
+      const d = direction(dir);
+      frames.inc({ direction: d, body: body !== undefined && bodyNames.has(body) ? body : OTHER });
+      bytes.inc({ direction: d }, finite(size));
+      frameSizes.observe({ direction: d }, finite(size));
+    },
+    dropped(policy, count = 1) {
+      if (count <= 0 || !Number.isFinite(count)) return;
+      const name = policy === BackpressurePolicy.UNSPECIFIED ? undefined : policyNames.get(policy);
+      drops.inc({ policy: name ?? OTHER }, count);
+    },
+    resume(outcome, reason) {
+      resumes.inc({ outcome: resumeOutcomeLabel(outcome), reason: reasonNames.get(reason) ?? OTHER });
+    },
+    async metricsHandler(req, res) {
+      if (req.method !== 'GET' && req.method !== 'HEAD') {
+        res.writeHead(405, { Allow: 'GET, HEAD' }).end();
+        return;
+      }
+      try {
+        const text = await registry.metrics();
+        res.writeHead(200, { 'Content-Type': registry.contentType, 'Cache-Control': 'no-store' });
+        res.end(req.method === 'HEAD' ? undefined : text);
+      } catch {
+        // A gauge source that throws must not take the server down; the scrape fails visibly.
+        res.writeHead(500, { 'Content-Type': 'text/plain' }).end('metrics collection failed\n');
+      }
+    },
+  };
+}

@@ -1,0 +1,216 @@
+/**
+ * Options of the reference server, with the defaults of spec §17. Every timing
+ * carries its unit and can be shrunk to milliseconds by tests.
+ */
+import type { IncomingMessage, Server as HttpServer, ServerResponse } from 'node:http';
+import type { Logger } from 'pino';
+import { BackpressurePolicy } from '../gen/lifeline/v1/envelope_pb.js';
+import { defaults } from '../spec/protocol/defaults.js';
+import type { Clock } from './clock.js';
+import type { SessionStats } from './session.js';
+import type { FanOut, SessionStore } from './stores.js';
+
+/** A channel's whole state as the application owns it (SD-4). */
+export interface ChannelState {
+  /** The channel version the state is at (StatePatch.version chain, SD-1). */
+  readonly version: bigint;
+  /** The application's canonical encoding of the state. */
+  readonly state: Uint8Array;
+  /** CRC-32C of `state` (stateDigest); 0 or absent = none (SD-3). */
+  readonly digest?: number;
+}
+
+/** A client Message as the application receives it (SEQ-10). */
+export interface ClientMessage {
+  readonly seq: bigint;
+  readonly channel: string;
+  readonly key: string;
+  readonly messageId: string;
+  readonly payload: Uint8Array;
+}
+
+/** What the application sees of a session. */
+export interface SessionView {
+  readonly id: string;
+  readonly principal: string;
+  readonly subscriptions: ReadonlySet<string>;
+}
+
+/** Who is connecting, as `authenticate` decided; undefined refuses (HS-4 → 401). */
+export type Principal = string;
+export type MaybePromise<T> = T | Promise<T>;
+
+export type PolicyName = 'drop-oldest' | 'drop-newest' | 'coalesce-by-key' | 'disconnect';
+
+export const policyByName: Record<PolicyName, BackpressurePolicy> = {
+  'drop-oldest': BackpressurePolicy.DROP_OLDEST,
+  'drop-newest': BackpressurePolicy.DROP_NEWEST,
+  'coalesce-by-key': BackpressurePolicy.COALESCE_BY_KEY,
+  disconnect: BackpressurePolicy.DISCONNECT,
+};
+
+export interface LifelineServerOptions {
+  /** Share this HTTP server (and its port) with the application; else the server makes its own. */
+  readonly httpServer?: HttpServer;
+  /** The Lifeline path (HS-1). Default '/lifeline'. */
+  readonly path?: string;
+  /** Allowed Origin values; an upgrade with another Origin gets 403 (HS-2, SEC-1). Absent = any. */
+  readonly allowedOrigins?: readonly string[];
+  /** Refuse upgrades that carry no Origin header (only browsers send one). Default false. */
+  readonly requireOrigin?: boolean;
+  /** Authenticate the upgrade (cookie, ticket, header); undefined → 401 (HS-4). Default: everyone is 'anonymous'. */
+  readonly authenticate?: (req: IncomingMessage) => MaybePromise<Principal | undefined>;
+  /** Authenticate Hello.token instead; undefined → close UNAUTHORIZED 4101 (HS-12). */
+  readonly authenticateHello?: (token: string, upgradePrincipal: Principal) => MaybePromise<Principal | undefined>;
+
+  readonly heartbeatIntervalMs?: number;
+  readonly heartbeatMissedMax?: number;
+  readonly handshakeTimeoutMs?: number;
+  readonly maxPayloadBytes?: number;
+  readonly resumeTtlMs?: number;
+  readonly replayWindowMessages?: number;
+  readonly replayWindowBytes?: number;
+  /** How many client messages may be in flight to the server (Welcome.receive_window, BP-1). */
+  readonly receiveWindow?: number;
+  readonly policy?: BackpressurePolicy | PolicyName;
+  /** Use Hello.preferred_policy when the client states one (BP-2: the server decides). Default true. */
+  readonly acceptPreferredPolicy?: boolean;
+  readonly queueLimitMessages?: number;
+  readonly queueLimitBytes?: number;
+  readonly bufferedAmountHighWaterBytes?: number;
+  readonly ackDelayMs?: number;
+  /** Per-IP upgrade rate (HS-5); absent = unlimited. */
+  readonly upgradeRatePerSecond?: number;
+  readonly upgradeBurst?: number;
+  /** Per-session client message rate (BP-14); absent = unlimited. */
+  readonly messageRatePerSecond?: number;
+  readonly messageBurst?: number;
+  /** Most live sessions; a new session beyond it is closed TRY_AGAIN_LATER (CC-8). */
+  readonly maxSessions?: number;
+  readonly drainDeadlineMs?: number;
+  readonly drainSpreadMs?: number;
+  /** Retry-After of a 503 (HS-6), in seconds. */
+  readonly retryAfterSeconds?: number;
+  /** The sweep visits 1/slices of the sockets every interval/slices ms (issue 7: short blocks at 50k). */
+  readonly sweepSlices?: number;
+
+  /** A channel's current state, for Snapshots (CH-1, RS-4, SD-5, BP-9); undefined = no state channel. */
+  readonly snapshot?: (channel: string, session: SessionView) => ChannelState | undefined;
+  /** Receives each client Message once, in order; acked only after it returns or resolves (SEQ-10). */
+  readonly onMessage?: (message: ClientMessage, session: SessionView) => MaybePromise<void>;
+  /** Requests the server does not answer itself, when it owns the HTTP server; default 404. */
+  readonly onRequest?: (req: IncomingMessage, res: ServerResponse) => void;
+
+  /** Where sessions are kept (default in memory); holds the server's own session objects. */
+  readonly sessionStore?: SessionStore<LifelineSession>;
+  /** Channel membership (default in memory). */
+  readonly fanOut?: FanOut<LifelineSession>;
+  readonly clock?: Clock;
+  /** Uniform in [0, 1), for drain slots (DR-3). */
+  readonly random?: () => number;
+  readonly logger?: Logger;
+}
+
+export interface ResolvedOptions {
+  readonly path: string;
+  readonly allowedOrigins: ReadonlySet<string> | undefined;
+  readonly requireOrigin: boolean;
+  readonly heartbeatIntervalMs: number;
+  readonly heartbeatMissedMax: number;
+  readonly handshakeTimeoutMs: number;
+  readonly maxPayloadBytes: number;
+  readonly resumeTtlMs: number;
+  readonly replayWindowMessages: number;
+  readonly replayWindowBytes: number;
+  readonly receiveWindow: number;
+  readonly policy: BackpressurePolicy;
+  readonly acceptPreferredPolicy: boolean;
+  readonly queueLimitMessages: number;
+  readonly queueLimitBytes: number;
+  readonly bufferedAmountHighWaterBytes: number;
+  readonly ackDelayMs: number;
+  readonly upgradeRatePerSecond: number | undefined;
+  readonly upgradeBurst: number;
+  readonly messageRatePerSecond: number | undefined;
+  readonly messageBurst: number;
+  readonly maxSessions: number;
+  readonly drainDeadlineMs: number;
+  readonly drainSpreadMs: number;
+  readonly retryAfterSeconds: number;
+  readonly sweepSlices: number;
+}
+
+function positive(name: string, v: number | undefined, fallback: number): number {
+  const x = v ?? fallback;
+  if (!Number.isFinite(x) || x <= 0) throw new RangeError(`${name} must be a positive number, got ${v}`);
+  return x;
+}
+
+export function resolveOptions(o: LifelineServerOptions): ResolvedOptions {
+  const policy = typeof o.policy === 'string' ? policyByName[o.policy] : o.policy;
+  if (typeof o.policy === 'string' && policy === undefined) throw new RangeError(`unknown policy ${o.policy}`);
+  const path = o.path ?? '/lifeline';
+  if (!path.startsWith('/')) throw new RangeError(`path must start with '/': ${path}`);
+  return {
+    path,
+    allowedOrigins: o.allowedOrigins ? new Set(o.allowedOrigins) : undefined,
+    requireOrigin: o.requireOrigin ?? false,
+    heartbeatIntervalMs: positive('heartbeatIntervalMs', o.heartbeatIntervalMs, defaults.heartbeatIntervalMs),
+    heartbeatMissedMax: Math.max(0, Math.floor(o.heartbeatMissedMax ?? defaults.heartbeatMissedMax)),
+    handshakeTimeoutMs: positive('handshakeTimeoutMs', o.handshakeTimeoutMs, defaults.handshakeTimeoutMs),
+    maxPayloadBytes: positive('maxPayloadBytes', o.maxPayloadBytes, defaults.maxPayloadBytes),
+    resumeTtlMs: positive('resumeTtlMs', o.resumeTtlMs, defaults.resumeTtlMs),
+    replayWindowMessages: positive('replayWindowMessages', o.replayWindowMessages, defaults.replayWindowMessages),
+    replayWindowBytes: positive('replayWindowBytes', o.replayWindowBytes, defaults.replayWindowBytes),
+    receiveWindow: positive('receiveWindow', o.receiveWindow, defaults.receiveWindow),
+    policy: policy === undefined || policy === BackpressurePolicy.UNSPECIFIED ? BackpressurePolicy.DROP_OLDEST : policy,
+    acceptPreferredPolicy: o.acceptPreferredPolicy ?? true,
+    queueLimitMessages: positive('queueLimitMessages', o.queueLimitMessages, defaults.queueLimitMessages),
+    queueLimitBytes: positive('queueLimitBytes', o.queueLimitBytes, defaults.queueLimitBytes),
+    bufferedAmountHighWaterBytes: positive('bufferedAmountHighWaterBytes', o.bufferedAmountHighWaterBytes, defaults.bufferedAmountHighWaterBytes),
+    ackDelayMs: Math.max(0, o.ackDelayMs ?? defaults.ackDelayMs),
+    upgradeRatePerSecond: o.upgradeRatePerSecond,
+    upgradeBurst: o.upgradeBurst ?? Math.max(1, Math.ceil(o.upgradeRatePerSecond ?? 1)),
+    messageRatePerSecond: o.messageRatePerSecond,
+    messageBurst: o.messageBurst ?? Math.max(1, Math.ceil(o.messageRatePerSecond ?? 1)),
+    maxSessions: o.maxSessions ?? Number.POSITIVE_INFINITY,
+    drainDeadlineMs: positive('drainDeadlineMs', o.drainDeadlineMs, defaults.drainDeadlineMs),
+    drainSpreadMs: Math.max(0, o.drainSpreadMs ?? defaults.drainSpreadMs),
+    retryAfterSeconds: positive('retryAfterSeconds', o.retryAfterSeconds, 1),
+    sweepSlices: Math.max(1, Math.floor(o.sweepSlices ?? 1)),
+  };
+}
+
+/** What the application sees of a session. */
+export interface LifelineSession {
+  readonly id: string;
+  readonly principal: string;
+  readonly subscriptions: ReadonlySet<string>;
+  /** The spec's name of its state: handshaking, active, draining, detached, closed, expired. */
+  readonly state: string;
+  /** A direct message to this session (channel ''), or on a channel it need not be subscribed to. */
+  send(message: PublishMessage): void;
+  /** End the session on purpose: close 1000 after leaving channels and store (CC-6). */
+  end(): void;
+  stats(): SessionStats;
+}
+
+export interface PublishMessage {
+  readonly payload: Uint8Array;
+  readonly channel?: string;
+  /** Coalescing key (BP-8). */
+  readonly key?: string;
+  /** End-to-end id for dedupe (SEQ-8). */
+  readonly messageId?: string;
+}
+
+export interface PublishPatch {
+  readonly baseVersion: bigint;
+  readonly version: bigint;
+  readonly delta: Uint8Array;
+  /** stateDigest of the canonical state at `version` (SD-3); 0 or absent = none. */
+  readonly digest?: number;
+  readonly key?: string;
+  readonly messageId?: string;
+}
+

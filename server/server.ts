@@ -1,0 +1,498 @@
+/**
+ * The Lifeline reference server on `ws` (issue 3): admission at the HTTP upgrade,
+ * one session machine actor per connection/session, the shared liveness sweep,
+ * channels and publishing, drain, revoke and health.
+ *
+ * Thin by design (CONVENTIONS §1): socket events become machine events carrying
+ * observed facts (server/frames.ts); machine actions become calls on the session
+ * data (server/session.ts) through server/machine-host.ts.
+ */
+import { randomBytes } from 'node:crypto';
+import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { pino, type Logger } from 'pino';
+import { WebSocketServer, type WebSocket } from 'ws';
+import { createActor, type AnyActorRef } from 'xstate';
+import { DrainReason, ResumeOutcome, ResumeReason } from '../gen/lifeline/v1/envelope_pb.js';
+import { serverSessionMachine, serverStateName, type ServerSessionEvent } from '../spec/machines/server-session.machine.js';
+import { SUBPROTOCOL } from '../spec/protocol/defaults.js';
+import { drainSlots } from '../spec/protocol/drain-spread.js';
+import { checkUpgrade, clientAddress, refuse } from './admission.js';
+import { systemClock, type Clock } from './clock.js';
+import { Connection } from './connection.js';
+import { TypedEmitter } from './emitter.js';
+import { onFrame } from './frames.js';
+import { handleHealth } from './http.js';
+import { provideMachine, type Host, type HostRegistry } from './machine-host.js';
+import {
+  resolveOptions,
+  type ClientMessage,
+  type LifelineServerOptions,
+  type LifelineSession,
+  type PublishMessage,
+  type PublishPatch,
+  type ResolvedOptions,
+} from './options.js';
+import { LiveSession, type SessionEnv } from './session.js';
+import { MemoryFanOut, MemorySessionStore, type FanOut, type SessionStore } from './stores.js';
+import { LivenessSweep, type SweepStats } from './sweep.js';
+import { KeyedBuckets } from './token-bucket.js';
+
+export type ResumeResultName = 'resumed' | 'snapshot';
+
+export interface ServerEvents {
+  /** A new session was welcomed (outcome NEW). */
+  sessionOpened: [session: LifelineSession];
+  /** A session resumed on a new socket, by replay or by snapshot (RS-2, RS-4). */
+  sessionResumed: [session: LifelineSession, result: { readonly outcome: ResumeResultName; readonly reason: string }];
+  /** A client Message reached the application (also given to `onMessage`). */
+  message: [session: LifelineSession, message: ClientMessage];
+  /** A session's socket closed; the session may live on, detached (RS-1). */
+  sessionClosed: [session: LifelineSession, info: { readonly code: number; readonly byPeer: boolean }];
+  /** A session is over: ended, revoked, reset by a close, or expired (RS-1). */
+  sessionEnded: [session: LifelineSession, info: { readonly expired: boolean }];
+}
+
+export interface DrainOptions {
+  readonly deadlineMs?: number;
+  readonly spreadMs?: number;
+  readonly reason?: DrainReason;
+}
+
+export interface ServerStats {
+  readonly sessions: number;
+  readonly connections: number;
+  readonly sweep: SweepStats;
+  readonly isReady: boolean;
+  readonly isDraining: boolean;
+}
+
+/** Ids of recently expired sessions, so a late Hello hears EXPIRED rather than UNKNOWN_SESSION (RS-6). */
+const EXPIRED_MEMORY = 10_000;
+
+export class LifelineServer extends TypedEmitter<ServerEvents> implements HostRegistry {
+  readonly httpServer: HttpServer;
+  readonly opts: ResolvedOptions;
+  readonly log: Logger;
+  readonly clock: Clock;
+  private readonly isOwnServer: boolean;
+  private readonly wss: WebSocketServer;
+  readonly sweep: LivenessSweep<Connection>;
+  readonly store: SessionStore<LiveSession>;
+  readonly fanOut: FanOut<LiveSession>;
+  private readonly hosts = new WeakMap<AnyActorRef, Host>();
+  private readonly owners = new WeakMap<Connection, AnyActorRef>();
+  private readonly conns = new Set<Connection>();
+  private readonly expiredIds = new Map<string, true>();
+  private readonly upgradeBuckets: KeyedBuckets | undefined;
+  private readonly machine: ReturnType<typeof provideMachine>;
+  readonly env: SessionEnv;
+  private isReady = true;
+  private isDraining = false;
+  private isClosed = false;
+  private drainPromise: Promise<void> | undefined;
+  private onConnsEmpty: (() => void) | undefined;
+  private readonly random: () => number;
+  readonly authenticateHello: LifelineServerOptions['authenticateHello'];
+  private readonly onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer) => void this.handleUpgrade(req, socket, head);
+  private readonly onRequest: (req: IncomingMessage, res: ServerResponse) => void;
+
+  constructor(private readonly options: LifelineServerOptions = {}) {
+    super();
+    this.opts = resolveOptions(options);
+    this.log = options.logger ?? pino({ level: 'silent' });
+    this.clock = options.clock ?? systemClock;
+    this.random = options.random ?? Math.random;
+    this.authenticateHello = options.authenticateHello;
+    // The stores hold the server's own session objects, which implement LifelineSession.
+    this.store = (options.sessionStore as SessionStore<LiveSession> | undefined) ?? new MemorySessionStore<LiveSession>();
+    this.fanOut = (options.fanOut as FanOut<LiveSession> | undefined) ?? new MemoryFanOut<LiveSession>();
+    this.upgradeBuckets =
+      this.opts.upgradeRatePerSecond === undefined
+        ? undefined
+        : new KeyedBuckets({ ratePerSecond: this.opts.upgradeRatePerSecond, burst: this.opts.upgradeBurst });
+    this.wss = new WebSocketServer({
+      noServer: true,
+      maxPayload: this.opts.maxPayloadBytes, // WIRE-4: enforced before buffering; ws closes 1009
+      perMessageDeflate: false,
+      clientTracking: false,
+      handleProtocols: (protocols) => (protocols.has(SUBPROTOCOL) ? SUBPROTOCOL : false), // HS-3
+    });
+    this.env = {
+      opts: this.opts,
+      clock: this.clock,
+      fanOut: this.fanOut,
+      snapshot: options.snapshot,
+      onMessage: options.onMessage,
+      emitMessage: (s, m) => this.emit('message', this.listenerError, s.handle, m),
+      fail: (s, err) => this.failSession(s.actor, err),
+    };
+    this.machine = provideMachine(this);
+    this.sweep = new LivenessSweep<Connection>({
+      intervalMs: this.opts.heartbeatIntervalMs,
+      slices: this.opts.sweepSlices,
+      clock: this.clock,
+      visit: (conn) => this.forward(conn, { type: 'sweep.tick' }),
+      onCycle: () => this.upgradeBuckets?.prune(this.clock.now()),
+      onLagAlarm: (lagMs) => this.log.warn({ lagMs }, 'liveness sweep late by more than an interval: event loop lag'),
+    });
+    this.sweep.start();
+    this.isOwnServer = options.httpServer === undefined;
+    this.httpServer = options.httpServer ?? createHttpServer();
+    this.httpServer.on('upgrade', this.onUpgrade);
+    this.onRequest = (req, res) => {
+      if (this.handleRequest(req, res)) return;
+      if (options.onRequest) options.onRequest(req, res);
+      else {
+        res.writeHead(404, { 'Content-Type': 'text/plain' });
+        res.end('Not Found\n');
+      }
+    };
+    // On a shared server the application routes requests and may call handleRequest().
+    if (this.isOwnServer) this.httpServer.on('request', this.onRequest);
+  }
+
+  // ---- HostRegistry (for machine-host.ts and frames.ts) ----
+
+  hostOf(actor: AnyActorRef): Host | undefined {
+    return this.hosts.get(actor);
+  }
+  ownerOf(conn: Connection): AnyActorRef | undefined {
+    return this.owners.get(conn);
+  }
+  setOwner(conn: Connection, actor: AnyActorRef): void {
+    this.owners.set(conn, actor);
+  }
+  rememberExpired(id: string): void {
+    this.expiredIds.set(id, true);
+    if (this.expiredIds.size > EXPIRED_MEMORY) this.expiredIds.delete(this.expiredIds.keys().next().value as string);
+  }
+  wasExpired(id: string): boolean {
+    return this.expiredIds.has(id);
+  }
+  newSessionId(): string {
+    return randomBytes(16).toString('base64url');
+  }
+  readonly listenerError = (err: unknown): void => {
+    this.log.error({ err }, 'application event listener threw');
+  };
+  emitEvent<K extends keyof ServerEvents>(event: K, ...args: ServerEvents[K]): void {
+    this.emit(event, this.listenerError, ...args);
+  }
+
+  // ---- HTTP ----
+
+  /** Answer /healthz, /readyz and plain requests on the Lifeline path (HS-1); false for others. */
+  handleRequest(req: IncomingMessage, res: ServerResponse): boolean {
+    return handleHealth(req, res, { path: this.opts.path, isLive: !this.isClosed, isReady: this.isReady && !this.isDraining });
+  }
+
+  /** Listen on a port of the server's own HTTP server; resolves with the address. */
+  listen(port = 0, host = '127.0.0.1'): Promise<AddressInfo> {
+    if (!this.isOwnServer) return Promise.reject(new Error('listen() is for a server that owns its HTTP server'));
+    return new Promise((resolve, reject) => {
+      this.httpServer.once('error', reject);
+      this.httpServer.listen(port, host, () => {
+        this.httpServer.off('error', reject);
+        resolve(this.httpServer.address() as AddressInfo);
+      });
+    });
+  }
+
+  /** ws:// URL of the Lifeline endpoint (loopback-friendly). */
+  url(): string {
+    const a = this.httpServer.address() as AddressInfo | null;
+    if (!a) throw new Error('not listening');
+    const host = a.family === 'IPv6' ? `[${a.address}]` : a.address;
+    return `ws://${host}:${a.port}${this.opts.path}`;
+  }
+
+  /** Readiness for /readyz and HS-6 (a server may start not ready). */
+  setReady(isReady: boolean): void {
+    this.isReady = isReady;
+  }
+
+  // ---- admission (HS-1 … HS-7) ----
+
+  private async handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
+    const path = new URL(req.url ?? '/', 'http://localhost').pathname;
+    if (path !== this.opts.path) {
+      // Another path on a shared server belongs to the application.
+      if (this.isOwnServer) refuse(socket, { status: 404, headers: {}, why: 'unknown path' });
+      return;
+    }
+    socket.on('error', () => socket.destroy());
+    const refusal = checkUpgrade(req, {
+      isAcceptingUpgrades: this.isReady && !this.isDraining && !this.isClosed,
+      retryAfterSeconds: this.opts.retryAfterSeconds,
+      allowedOrigins: this.opts.allowedOrigins,
+      requireOrigin: this.opts.requireOrigin,
+      upgradeBuckets: this.upgradeBuckets,
+      nowMs: this.clock.now(),
+    });
+    if (refusal) {
+      // SEC-2: the path only; the query may carry a ticket.
+      this.log.info({ status: refusal.status, why: refusal.why, path, ip: clientAddress(req) }, 'upgrade refused');
+      refuse(socket, refusal);
+      return;
+    }
+    let principal: string | undefined = 'anonymous';
+    if (this.options.authenticate) {
+      try {
+        const r = this.options.authenticate(req);
+        principal = r instanceof Promise ? await r : r;
+      } catch (err) {
+        this.log.warn({ err }, 'authenticate threw; refusing');
+        principal = undefined;
+      }
+      if (principal === undefined) {
+        refuse(socket, { status: 401, headers: {}, why: 'authentication failed' }); // HS-4
+        return;
+      }
+    }
+    if (socket.destroyed) return;
+    if (this.isDraining || this.isClosed) {
+      refuse(socket, { status: 503, headers: { 'Retry-After': String(this.opts.retryAfterSeconds) }, why: 'draining' }); // HS-6
+      return;
+    }
+    const who = principal;
+    this.wss.handleUpgrade(req, socket, head, (ws) => this.accept(ws, req, who));
+  }
+
+  /** The WebSocket exists: one actor in `handshaking`, no session state yet (HS-7). */
+  private accept(ws: WebSocket, req: IncomingMessage, principal: string): void {
+    const conn = new Connection(ws, principal, clientAddress(req), this.clock);
+    this.conns.add(conn);
+    const actor = createActor(this.machine, {
+      input: {
+        handshakeTimeoutMs: this.opts.handshakeTimeoutMs,
+        resumeTtlMs: this.opts.resumeTtlMs,
+        heartbeatMissedMax: this.opts.heartbeatMissedMax,
+      },
+    });
+    this.hosts.set(actor, { conn, principal, session: undefined, frame: undefined, hello: undefined, existing: undefined, newReason: ResumeReason.NOT_REQUESTED, peerCloseCode: undefined, isTeardownFailed: false });
+    this.owners.set(conn, actor);
+    actor.subscribe({ error: (err) => this.onActorCrash(actor, err) });
+    actor.start();
+    ws.on('message', (data, isBinary) => onFrame(this, conn, data, isBinary));
+    ws.on('pong', () => {
+      conn.pong();
+      this.forward(conn, { type: 'socket.pong' });
+    });
+    ws.on('error', (err) => this.log.debug({ err: err.message, conn: conn.id }, 'socket error'));
+    ws.on('close', (code) => this.onSocketClose(conn, code));
+  }
+
+  /** Send a socket's event to the actor that owns it, unless the session stopped using it. */
+  forward(conn: Connection, ev: ServerSessionEvent): void {
+    if (conn.isEnded) return;
+    const actor = this.owners.get(conn);
+    if (!actor) return;
+    try {
+      actor.send(ev);
+    } catch (err) {
+      this.failSession(actor, err);
+    }
+  }
+
+  private onSocketClose(conn: Connection, code: number): void {
+    conn.isClosed = true;
+    this.conns.delete(conn);
+    this.sweep.delete(conn);
+    if (!conn.isEnded) {
+      const actor = this.owners.get(conn);
+      const host = actor && this.hosts.get(actor);
+      if (host) host.peerCloseCode = code;
+      this.forward(conn, { type: 'socket.closed', code });
+    }
+    if (this.conns.size === 0) this.onConnsEmpty?.();
+  }
+
+  /** CC-5: serving one session failed; close it 1011, touch nothing else. */
+  failSession(actor: AnyActorRef, err: unknown): void {
+    this.log.error({ err }, 'session failed');
+    try {
+      actor.send({ type: 'app.fail', reason: err instanceof Error ? err.message : String(err) });
+    } catch {
+      // the actor itself is broken: onActorCrash cleans up
+    }
+  }
+
+  private onActorCrash(actor: AnyActorRef, err: unknown): void {
+    this.log.error({ err }, 'session machine crashed');
+    const host = this.hosts.get(actor);
+    const conn = host?.session?.conn ?? host?.conn;
+    if (conn && !conn.isEnded) conn.terminate('INTERNAL_ERROR');
+    if (host?.session) {
+      this.fanOut.leaveAll(host.session);
+      this.store.delete(host.session.id);
+      host.session.dispose();
+    }
+  }
+
+  // ---- publishing (CH-1, CH-2, BP-2) ----
+
+  /** Queue a Message for every session subscribed to `channel`; returns how many. */
+  publish(channel: string, message: Omit<PublishMessage, 'channel'>): number {
+    const item = {
+      kind: 'message' as const,
+      channel,
+      key: message.key ?? '',
+      messageId: message.messageId ?? '',
+      payload: message.payload,
+      bytes: message.payload.byteLength,
+      baseVersion: 0n,
+      version: 0n,
+      digest: 0,
+    };
+    return this.fan(channel, item);
+  }
+
+  /** Queue a StatePatch for every session subscribed to `channel`; returns how many. */
+  publishPatch(channel: string, patch: PublishPatch): number {
+    if (patch.version <= patch.baseVersion) throw new RangeError('StatePatch.version must exceed base_version (SD-1)');
+    const item = {
+      kind: 'patch' as const,
+      channel,
+      key: patch.key ?? '',
+      messageId: patch.messageId ?? '',
+      payload: patch.delta,
+      bytes: patch.delta.byteLength,
+      baseVersion: patch.baseVersion,
+      version: patch.version,
+      digest: patch.digest ?? 0,
+    };
+    return this.fan(channel, item);
+  }
+
+  private fan(channel: string, item: Parameters<LiveSession['enqueue']>[0]): number {
+    let n = 0;
+    for (const s of this.fanOut.members(channel)) {
+      try {
+        s.enqueue(item);
+      } catch (err) {
+        this.failSession(s.actor, err); // SEC-4: one session's failure stays its own
+      }
+      n++;
+    }
+    return n;
+  }
+
+  sessions(): LifelineSession[] {
+    return [...this.store.values()].map((s) => s.handle);
+  }
+
+  session(id: string): LifelineSession | undefined {
+    return this.store.get(id)?.handle;
+  }
+
+  stats(): ServerStats {
+    return { sessions: this.store.size, connections: this.conns.size, sweep: this.sweep.stats(), isReady: this.isReady, isDraining: this.isDraining };
+  }
+
+  // ---- drain, revoke (DR-1 … DR-5, SEC-5, SEC-6) ----
+
+  /**
+   * Drain: readiness off first, then upgrades refused, then every session gets a
+   * DrainNotice with its own reconnect slot, its queue flushed and a 1012 close;
+   * whatever is open at the deadline is destroyed. Resolves when no socket is left.
+   */
+  drain(opts: DrainOptions = {}): Promise<void> {
+    if (this.drainPromise) return this.drainPromise;
+    this.isReady = false; // DR-1: readiness off first …
+    this.isDraining = true; // … then upgrades get 503 (HS-6)
+    const deadlineMs = opts.deadlineMs ?? this.opts.drainDeadlineMs;
+    const spreadMs = opts.spreadMs ?? this.opts.drainSpreadMs;
+    const attached: LiveSession[] = [];
+    const handshaking: AnyActorRef[] = [];
+    for (const conn of this.conns) {
+      const actor = this.owners.get(conn);
+      if (!actor || conn.isEnded) continue;
+      const host = this.hosts.get(actor);
+      if (host?.session && host.session.conn === conn) attached.push(host.session);
+      else if (!host?.session) handshaking.push(actor);
+    }
+    const slots = drainSlots(attached.length, { spreadMs, random: this.random }); // DR-3
+    this.log.info({ sessions: attached.length, deadlineMs, spreadMs }, 'draining');
+    for (const actor of handshaking) actor.send({ type: 'app.drain', reconnectAfterMs: 0, deadlineMs });
+    attached.forEach((s, i) => {
+      this.hostOf(s.actor)!.drainReason = opts.reason ?? DrainReason.DEPLOY;
+      s.actor.send({ type: 'app.drain', reconnectAfterMs: slots[i] ?? 0, deadlineMs });
+    });
+    this.drainPromise = new Promise<void>((resolve) => {
+      const done = () => {
+        clearTimeout(backstop);
+        this.onConnsEmpty = undefined;
+        resolve();
+      };
+      // DR-5 backstop: the machines terminate at their deadline; anything else open goes now.
+      const backstop = setTimeout(() => {
+        for (const c of this.conns) c.terminate('SERVICE_RESTART');
+        setTimeout(done, 50).unref();
+      }, deadlineMs + 100);
+      this.onConnsEmpty = done;
+      if (this.conns.size === 0) done();
+    });
+    return this.drainPromise;
+  }
+
+  /** Close every session of `principal` with REVOKED (4102) at once, and forget them (SEC-6). */
+  revoke(principal: string): number {
+    let n = 0;
+    for (const s of [...this.store.values()]) {
+      if (s.principal !== principal) continue;
+      s.actor.send({ type: 'app.revoke' });
+      n++;
+    }
+    for (const conn of [...this.conns]) {
+      const actor = this.owners.get(conn);
+      if (actor && conn.principal === principal && !this.hosts.get(actor)?.session) actor.send({ type: 'app.revoke' });
+    }
+    return n;
+  }
+
+  /** Close the sessions of `principal` with TOKEN_EXPIRED (4100); they may resume with a fresh token (SEC-5). */
+  expireCredential(principal: string): number {
+    let n = 0;
+    for (const s of this.store.values()) {
+      if (s.principal !== principal) continue;
+      s.actor.send({ type: 'app.credentialExpired' });
+      n++;
+    }
+    return n;
+  }
+
+  /** Stop everything now (no drain): sockets closed GOING_AWAY (CC-7), timers cleared, actors stopped. */
+  async close(): Promise<void> {
+    if (this.isClosed) return;
+    this.isClosed = true;
+    this.sweep.stop();
+    for (const c of [...this.conns]) c.terminate('GOING_AWAY');
+    for (const s of [...this.store.values()]) {
+      s.dispose();
+      s.actor.stop();
+    }
+    this.wss.close();
+    this.httpServer.off('upgrade', this.onUpgrade);
+    if (this.isOwnServer) {
+      this.httpServer.off('request', this.onRequest);
+      await new Promise<void>((resolve) => {
+        this.httpServer.close(() => resolve());
+        this.httpServer.closeAllConnections();
+      });
+    }
+  }
+
+  /** The spec's state name of an actor (for handles). */
+  stateOf(actor: AnyActorRef): string {
+    return serverStateName((actor.getSnapshot() as { value: unknown }).value);
+  }
+}
+
+/** Create a Lifeline server; call listen() unless it shares an existing HTTP server. */
+export function createServer(options: LifelineServerOptions = {}): LifelineServer {
+  return new LifelineServer(options);
+}
+
+export { ResumeOutcome };

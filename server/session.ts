@@ -1,0 +1,488 @@
+/**
+ * The data of one Lifeline session on the server: its two seq spaces, the replay
+ * buffer, the outbound queue and its policy, subscriptions, and the pump that
+ * moves queued items onto the socket through the gates of spec §11.
+ *
+ * Pipeline (spec §7, §11): publish → BackpressureQueue (pre-seq, policy) → gate
+ * (socket attached, receive window BP-1, replay bytes RS-3, bufferedAmount BP-4)
+ * → OutboundLog.send (seq) → encode → socket. Acks trim the log (SEQ-7) and
+ * reopen the gate. Control bodies bypass queue and gate (BP-12).
+ *
+ * Lifecycle decisions are the machine's; this class carries them out.
+ */
+import { create } from '@bufbuild/protobuf';
+import type { AnyActorRef } from 'xstate';
+import {
+  AckSchema,
+  DrainNoticeSchema,
+  DrainReason,
+  EnvelopeSchema,
+  HeartbeatAckSchema,
+  MessageSchema,
+  ResumeOutcome,
+  ResumeReason,
+  ResumeResultSchema,
+  SnapshotSchema,
+  StatePatchSchema,
+  WelcomeSchema,
+  type BackpressurePolicy,
+  type Envelope,
+  type Hello,
+  type Message,
+  type StateDrift,
+} from '../gen/lifeline/v1/envelope_pb.js';
+import { BackpressureQueue, SESSION_CHANNEL, SnapshotReason, type QueueItem } from '../spec/protocol/backpressure-queue.js';
+import { encode } from '../spec/protocol/codec.js';
+import { defaults } from '../spec/protocol/defaults.js';
+import { InboundCursor } from '../spec/protocol/inbound-cursor.js';
+import { OutboundLog } from '../spec/protocol/outbound-log.js';
+import type { Connection } from './connection.js';
+import { serverStateName } from '../spec/machines/server-session.machine.js';
+import type { ChannelState, ClientMessage, LifelineSession, MaybePromise, PublishMessage, ResolvedOptions, SessionView } from './options.js';
+import { planResume } from './resume.js';
+import type { FanOut } from './stores.js';
+import { TokenBucket } from './token-bucket.js';
+import type { Clock } from './clock.js';
+
+/** A queued Message or StatePatch, before it has a seq. */
+export interface OutItem extends QueueItem {
+  readonly messageId: string;
+  /** Message payload or StatePatch delta. */
+  readonly payload: Uint8Array;
+  readonly baseVersion: bigint;
+  readonly version: bigint;
+  readonly digest: number;
+}
+
+/** What a session needs from its server. */
+export interface SessionEnv {
+  readonly opts: ResolvedOptions;
+  readonly clock: Clock;
+  readonly fanOut: FanOut<LiveSession>;
+  readonly snapshot: ((channel: string, session: SessionView) => ChannelState | undefined) | undefined;
+  readonly onMessage: ((message: ClientMessage, session: SessionView) => MaybePromise<void>) | undefined;
+  /** The application saw a client message (typed event). */
+  readonly emitMessage: (session: LiveSession, message: ClientMessage) => void;
+  /** Serving this session failed: close 1011 for it alone (CC-5). */
+  readonly fail: (session: LiveSession, err: unknown) => void;
+}
+
+/** A resume waiting for the machine to attach its socket (RS-2). */
+export interface PendingAttach {
+  readonly conn: Connection;
+  readonly hello: Hello;
+}
+
+/** Per-session numbers the application and metrics read. */
+export interface SessionStats {
+  readonly rttMs: number | undefined;
+  readonly clientRttMs: number | undefined;
+  readonly queueLength: number;
+  readonly queueBytes: number;
+  readonly inFlight: number;
+  readonly lastSentSeq: bigint;
+  readonly lastAckedSeq: bigint;
+  readonly lastClientSeq: bigint;
+  readonly drops: Readonly<{ dropOldest: number; dropNewest: number; coalesced: number; disconnect: number; patchesReplaced: number }>;
+}
+
+const EMPTY = new Uint8Array(0);
+
+export class LiveSession implements SessionView, LifelineSession {
+  conn: Connection | undefined;
+  pendingAttach: PendingAttach | undefined;
+  /** The Welcome of a new session (RS-6): why it is new. */
+  newReason: ResumeReason = ResumeReason.NOT_REQUESTED;
+  readonly subscriptions = new Set<string>();
+  readonly log: OutboundLog<Uint8Array>;
+  readonly queue: BackpressureQueue<OutItem>;
+  readonly policy: BackpressurePolicy;
+  /** Client seqs accepted for processing (SEQ-3, SEQ-4 classification). */
+  readonly inbound = new InboundCursor();
+  /** Highest client seq the application has received: the ack value (SEQ-10) and Welcome.last_client_seq (SEQ-9). */
+  private completed = 0n;
+  private ackedUpTo = 0n;
+  private isAckForced = false;
+  private ackTimer: ReturnType<typeof setTimeout> | undefined;
+  /** onMessage calls still running (async handlers run one at a time, in order). */
+  private handlerDepth = 0;
+  private handlerChain: Promise<void> = Promise.resolve();
+  private isHandlerBroken = false;
+  /** DISCONNECT overflow: the next resume resyncs by snapshots (BP-11). */
+  isContinuityLost = false;
+  /** Welcome sent on the attached socket: sequenced writes may flow (HS-9). */
+  private isWritable = false;
+  isDraining = false;
+  private isFlowBlocked = false;
+  clientRttMs: number | undefined;
+  readonly messageBucket: TokenBucket | undefined;
+  readonly createdAt: number;
+
+  constructor(
+    readonly id: string,
+    readonly principal: string,
+    readonly actor: AnyActorRef,
+    private readonly env: SessionEnv,
+    hello: Hello,
+  ) {
+    const o = env.opts;
+    this.log = new OutboundLog<Uint8Array>({ window: this.windowFor(hello) });
+    this.policy = o.acceptPreferredPolicy && hello.preferredPolicy !== 0 ? hello.preferredPolicy : o.policy;
+    this.queue = new BackpressureQueue<OutItem>({ policy: this.policy, limitMessages: o.queueLimitMessages, limitBytes: o.queueLimitBytes });
+    this.messageBucket =
+      o.messageRatePerSecond === undefined ? undefined : new TokenBucket({ ratePerSecond: o.messageRatePerSecond, burst: o.messageBurst }, env.clock.now());
+    this.createdAt = env.clock.now();
+  }
+
+  /** BP-5: 0 means the default; RS-3: never more in flight than the replay window keeps. */
+  private windowFor(hello: Hello): number {
+    const asked = hello.receiveWindow === 0 ? defaults.receiveWindow : hello.receiveWindow;
+    return Math.max(1, Math.min(asked, this.env.opts.replayWindowMessages));
+  }
+
+  /** The application's view of this session. */
+  get handle(): LifelineSession {
+    return this;
+  }
+
+  get state(): string {
+    return serverStateName((this.actor.getSnapshot() as { value: unknown }).value);
+  }
+
+  send(message: PublishMessage): void {
+    this.enqueue({
+      kind: 'message',
+      channel: message.channel ?? '',
+      key: message.key ?? '',
+      messageId: message.messageId ?? '',
+      payload: message.payload,
+      bytes: message.payload.byteLength,
+      baseVersion: 0n,
+      version: 0n,
+      digest: 0,
+    });
+  }
+
+  /** CC-6: the machine leaves channels, deletes, then closes 1000. */
+  end(): void {
+    this.actor.send({ type: 'app.end' });
+  }
+
+  get lastClientSeq(): bigint {
+    return this.completed;
+  }
+
+  stats(): SessionStats {
+    return {
+      rttMs: this.conn?.rttMs,
+      clientRttMs: this.clientRttMs,
+      queueLength: this.queue.length,
+      queueBytes: this.queue.bytes,
+      inFlight: this.log.inFlight,
+      lastSentSeq: this.log.lastSent,
+      lastAckedSeq: this.log.acked,
+      lastClientSeq: this.completed,
+      drops: { ...this.queue.counters },
+    };
+  }
+
+  // ---- Welcome, resume (HS-9, RS-2 … RS-9) ----
+
+  /** A new session's Welcome: subscribe Hello.channels, each with a Snapshot (RS-6, CH-1). */
+  welcomeNew(hello: Hello): void {
+    this.isWritable = true;
+    this.writeControl(this.welcome(ResumeOutcome.NEW, this.newReason, this.log.next, 0));
+    this.subscribe(hello.channels);
+  }
+
+  /** A resumed session's Welcome on its new socket, then the replay or the snapshots. */
+  welcomeResume(): { outcome: ResumeOutcome; reason: ResumeReason } {
+    const pending = this.pendingAttach;
+    if (!pending) throw new Error('resume without a pending socket');
+    this.pendingAttach = undefined;
+    const hello = pending.hello;
+    this.log.window = this.windowFor(hello);
+    this.isHandlerBroken = false;
+    const plan = planResume(this.log, hello.lastServerSeq, this.isContinuityLost);
+    this.isContinuityLost = false;
+    const fromSeq = plan.replay[0]?.seq ?? this.log.next;
+    this.isWritable = true;
+    this.isFlowBlocked = false;
+    // RS-5: the Welcome says exactly what follows.
+    this.writeControl(this.welcome(plan.outcome, plan.reason, fromSeq, plan.replay.length));
+    // RS-2: the replay, original seqs, before any other sequenced message.
+    for (const s of plan.replay) this.conn?.write(s.item, this.env.opts.bufferedAmountHighWaterBytes);
+    // RS-9 with CH-3: Hello.channels, when given, is the subscription set; empty keeps the stored one.
+    if (hello.channels.length > 0) {
+      const wanted = new Set(hello.channels);
+      this.unsubscribe([...this.subscriptions].filter((c) => !wanted.has(c)));
+      this.subscribe(hello.channels, false);
+    }
+    if (plan.outcome === ResumeOutcome.SNAPSHOT) {
+      // RS-4: a Snapshot of every subscribed channel before any StatePatch or Message.
+      for (const ch of this.subscriptions) this.queue.requestSnapshot(ch, SnapshotReason.RESUME);
+    }
+    if (this.completed > this.ackedUpTo) this.ackedUpTo = this.completed; // Welcome.last_client_seq acks them (SEQ-9)
+    this.pump();
+    return { outcome: plan.outcome, reason: plan.reason };
+  }
+
+  private welcome(outcome: ResumeOutcome, reason: ResumeReason, fromSeq: bigint, replayed: number): Envelope {
+    const o = this.env.opts;
+    return create(EnvelopeSchema, {
+      body: {
+        case: 'welcome',
+        value: create(WelcomeSchema, {
+          sessionId: this.id,
+          heartbeatIntervalMs: o.heartbeatIntervalMs,
+          heartbeatMissedMax: o.heartbeatMissedMax,
+          maxPayloadBytes: o.maxPayloadBytes,
+          resumeTtlMs: o.resumeTtlMs,
+          replayWindowMessages: o.replayWindowMessages,
+          resume: create(ResumeResultSchema, { outcome, reason, fromSeq, replayed }),
+          lastClientSeq: this.completed,
+          receiveWindow: o.receiveWindow,
+          policy: this.policy,
+          queueLimitMessages: o.queueLimitMessages,
+          serverTimeMs: BigInt(Date.now()),
+          heartbeatIntervalMaxMs: o.heartbeatIntervalMs, // HB-11: no adaptation, the base is the ceiling
+        }),
+      },
+    });
+  }
+
+  /** The socket is gone or closing: nothing more is written to it. */
+  detach(): Connection | undefined {
+    const conn = this.conn;
+    this.conn = undefined;
+    this.isWritable = false;
+    this.isDraining = false;
+    if (this.ackTimer) clearTimeout(this.ackTimer);
+    this.ackTimer = undefined;
+    return conn;
+  }
+
+  // ---- outbound: queue, gate, write ----
+
+  /** Queue a Message or StatePatch under the policy (BP-2), then move what the gates allow. */
+  enqueue(item: OutItem): void {
+    if (this.queue.push(item) === 'overflow') {
+      this.actor.send({ type: 'queue.overflow' }); // BP-11: the machine decides (close 4202 or, detached, lose continuity)
+      return;
+    }
+    this.pump();
+  }
+
+  /** Write queued items while every gate is open (BP-1, BP-4, RS-3, SD-7). */
+  pump(): void {
+    const conn = this.conn;
+    if (!conn || !this.isWritable) return;
+    const o = this.env.opts;
+    let isBlocked = false;
+    for (;;) {
+      if (this.queue.isEmpty) break;
+      if (!this.log.hasRoom) {
+        isBlocked = true; // BP-1: the receive window is full
+        break;
+      }
+      if (this.log.inFlight > 0 && this.log.inFlightBytes >= o.replayWindowBytes) {
+        isBlocked = true; // RS-3: the replay buffer's byte bound
+        break;
+      }
+      if (conn.bufferedAmount > o.bufferedAmountHighWaterBytes) {
+        isBlocked = true; // BP-4, SD-7: wait for the socket to flush
+        conn.whenDrained(() => this.pump());
+        break;
+      }
+      const d = this.queue.next();
+      if (!d) break;
+      if (d.kind === 'snapshot') this.writeSnapshot(d.channel, d.reason);
+      else this.writeItem(d.item, d.droppedBefore);
+    }
+    if (isBlocked !== this.isFlowBlocked) {
+      this.isFlowBlocked = isBlocked;
+      this.actor.send({ type: isBlocked ? 'queue.blocked' : 'queue.flowing' });
+    }
+    if (this.isDraining && this.queue.isEmpty) this.actor.send({ type: 'queue.flushed' }); // DR-4
+  }
+
+  private writeSequenced(env: Envelope, body: { seq: bigint }): void {
+    body.seq = this.log.next; // SEQ-2: the seq is given as the item goes onto the socket
+    const bytes = encode(env);
+    this.log.send(bytes, bytes.byteLength); // SEQ-7: kept until acked
+    this.conn?.write(bytes, this.env.opts.bufferedAmountHighWaterBytes);
+  }
+
+  private writeItem(it: OutItem, droppedBefore: number): void {
+    if (it.kind === 'message') {
+      const m = create(MessageSchema, { messageId: it.messageId, channel: it.channel, key: it.key, payload: it.payload, droppedBefore });
+      this.writeSequenced(create(EnvelopeSchema, { body: { case: 'message', value: m } }), m);
+    } else {
+      const p = create(StatePatchSchema, {
+        messageId: it.messageId,
+        channel: it.channel,
+        baseVersion: it.baseVersion,
+        version: it.version,
+        delta: it.payload,
+        digest: it.digest,
+        droppedBefore,
+      });
+      this.writeSequenced(create(EnvelopeSchema, { body: { case: 'statePatch', value: p } }), p);
+    }
+  }
+
+  private writeSnapshot(channel: string, reason: SnapshotReason): void {
+    let state: ChannelState | undefined;
+    if (channel === SESSION_CHANNEL) state = { version: 0n, state: EMPTY }; // SD-4: the session re-baseline
+    else if (this.subscriptions.has(channel)) state = this.env.snapshot?.(channel, this);
+    if (!state) return; // not a state channel: nothing to send
+    const s = create(SnapshotSchema, { channel, version: state.version, state: state.state, digest: state.digest ?? 0, reason });
+    this.writeSequenced(create(EnvelopeSchema, { body: { case: 'snapshot', value: s } }), s);
+  }
+
+  /** A control body: not sequenced, not held by the window or the policy (BP-12). */
+  writeControl(env: Envelope): void {
+    // Control frames ignore the high-water mark; the huge value only keeps the drain callback off.
+    this.conn?.write(encode(env), Number.MAX_SAFE_INTEGER);
+  }
+
+  /** A cumulative ack from the client (SEQ-6 checked by the caller): release, then refill the window. */
+  applyAck(seq: bigint): void {
+    this.log.ack(seq); // SEQ-7
+    this.pump();
+  }
+
+  heartbeatAck(id: number, sentAtMs: bigint, clientRttMs: number): void {
+    if (clientRttMs > 0) this.clientRttMs = clientRttMs; // HB-9: the client's own smoothed RTT
+    const ack = create(HeartbeatAckSchema, { id, echoSentAtMs: sentAtMs, intervalMs: 0 });
+    this.writeControl(create(EnvelopeSchema, { body: { case: 'heartbeatAck', value: ack } })); // HB-6: at once
+  }
+
+  // ---- channels (CH-1, CH-2, SD-5) ----
+
+  subscribe(channels: readonly string[], shouldPump = true): void {
+    for (const ch of channels) {
+      if (this.subscriptions.has(ch)) continue;
+      this.subscriptions.add(ch);
+      this.env.fanOut.join(ch, this);
+      this.queue.requestSnapshot(ch, SnapshotReason.SUBSCRIBED); // CH-1
+    }
+    if (shouldPump) this.pump();
+  }
+
+  unsubscribe(channels: readonly string[]): void {
+    for (const ch of channels) {
+      if (!this.subscriptions.delete(ch)) continue;
+      this.env.fanOut.leave(ch, this);
+      this.queue.removeChannel(ch); // CH-2: nothing more of it, queued items included
+    }
+  }
+
+  /** SD-5: a Snapshot of the channel, or of every channel after a session re-baseline; SD-8 coalesces. */
+  answerDrift(d: StateDrift): void {
+    if (d.channel === SESSION_CHANNEL) {
+      this.queue.requestSnapshot(SESSION_CHANNEL, SnapshotReason.DRIFT);
+      for (const ch of this.subscriptions) this.queue.requestSnapshot(ch, SnapshotReason.DRIFT);
+    } else if (this.subscriptions.has(d.channel)) {
+      this.queue.requestSnapshot(d.channel, SnapshotReason.DRIFT);
+    }
+    this.pump();
+  }
+
+  // ---- drain (DR-2, DR-4) ----
+
+  drainNotice(reconnectAfterMs: number, deadlineMs: number, reason: DrainReason = DrainReason.DEPLOY): void {
+    const n = create(DrainNoticeSchema, { reason, reconnectAfterMs, deadlineMs });
+    this.writeControl(create(EnvelopeSchema, { body: { case: 'drainNotice', value: n } }));
+    this.isDraining = true;
+    this.pump();
+    if (this.queue.isEmpty) this.actor.send({ type: 'queue.flushed' });
+  }
+
+  // ---- inbound: client messages (SEQ-3, SEQ-5, SEQ-10) ----
+
+  /** A client Message classified 'next': hand it to the application, ack once it has it. */
+  deliver(m: Message): void {
+    this.inbound.advance(m.seq);
+    const msg: ClientMessage = { seq: m.seq, channel: m.channel, key: m.key, messageId: m.messageId, payload: m.payload };
+    if (this.handlerDepth > 0) {
+      // An async handler is still running: keep order, one at a time.
+      this.handlerDepth++;
+      this.handlerChain = this.handlerChain
+        .then(() => (this.isHandlerBroken ? undefined : this.invoke(msg)))
+        .then(() => {
+          if (!this.isHandlerBroken) this.completeTo(msg.seq);
+        }, (err: unknown) => this.handlerFailed(err))
+        .finally(() => this.handlerDepth--);
+      return;
+    }
+    let r: MaybePromise<void>;
+    try {
+      r = this.invoke(msg);
+    } catch (err) {
+      this.handlerFailed(err);
+      return;
+    }
+    if (r instanceof Promise) {
+      this.handlerDepth = 1;
+      this.handlerChain = r
+        .then(() => this.completeTo(msg.seq), (err: unknown) => this.handlerFailed(err))
+        .finally(() => this.handlerDepth--);
+    } else {
+      this.completeTo(msg.seq);
+    }
+  }
+
+  private invoke(msg: ClientMessage): MaybePromise<void> {
+    this.env.emitMessage(this, msg);
+    return this.env.onMessage?.(msg, this);
+  }
+
+  private handlerFailed(err: unknown): void {
+    if (this.isHandlerBroken) return;
+    this.isHandlerBroken = true;
+    // Nothing the application did not receive may count as processed: the client resends it after resume.
+    this.inbound.rebase(this.completed + 1n);
+    this.env.fail(this, err); // CC-5
+  }
+
+  private completeTo(seq: bigint): void {
+    if (seq > this.completed) this.completed = seq; // SEQ-10: now it may be acked
+    this.scheduleAck();
+  }
+
+  /** SEQ-3: a duplicate is discarded, and still acknowledged. */
+  ackDuplicate(): void {
+    this.isAckForced = true;
+    this.scheduleAck();
+  }
+
+  /** SEQ-5: within ackDelayMs, or at once when half the window is unacked. */
+  private scheduleAck(): void {
+    const unacked = Number(this.completed - this.ackedUpTo);
+    if (unacked * 2 >= Math.max(1, this.env.opts.receiveWindow)) {
+      this.sendAck();
+      return;
+    }
+    if (this.ackTimer === undefined) {
+      this.ackTimer = setTimeout(() => this.sendAck(), this.env.opts.ackDelayMs);
+    }
+  }
+
+  private sendAck(): void {
+    if (this.ackTimer) clearTimeout(this.ackTimer);
+    this.ackTimer = undefined;
+    if (!this.conn || !this.isWritable) return; // Welcome.last_client_seq carries it on resume (SEQ-9)
+    if (this.completed === this.ackedUpTo && !this.isAckForced) return;
+    this.isAckForced = false;
+    this.ackedUpTo = this.completed;
+    this.writeControl(create(EnvelopeSchema, { body: { case: 'ack', value: create(AckSchema, { seq: this.completed }) } }));
+  }
+
+  /** Stop timers; the session is over. The socket, if any, is closed by the machine after this (CC-6). */
+  dispose(): void {
+    if (this.ackTimer) clearTimeout(this.ackTimer);
+    this.ackTimer = undefined;
+    this.isHandlerBroken = true;
+  }
+}

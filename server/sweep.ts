@@ -1,0 +1,100 @@
+/**
+ * The one liveness timer for all sockets (HB-1, HB-2, HB-3): no timer per socket,
+ * whose cost grows with the socket count (issue 7). Each member is visited once
+ * per interval; with `slices` > 1 the timer fires every interval/slices and visits
+ * that share of the members, so no single block of work covers all of them.
+ *
+ * It also measures its own tick drift: how late each tick fires, which is the
+ * event loop's lag at that moment.
+ */
+import type { Clock } from './clock.js';
+
+export interface SweepOptions<T> {
+  readonly intervalMs: number;
+  readonly slices: number;
+  readonly clock: Clock;
+  readonly visit: (member: T) => void;
+  /** Called at the start of every full cycle (housekeeping). */
+  readonly onCycle?: () => void;
+  /** Called when a tick is later than a whole interval (the loop is wedged). */
+  readonly onLagAlarm?: (lagMs: number) => void;
+}
+
+export interface SweepStats {
+  /** How late the last tick fired, in ms. */
+  readonly lagMs: number;
+  /** The worst lag seen, in ms. */
+  readonly maxLagMs: number;
+  /** How long the last slice's work took, in ms. */
+  readonly lastSliceMs: number;
+  readonly ticks: number;
+  readonly members: number;
+}
+
+export class LivenessSweep<T> {
+  private readonly members = new Set<T>();
+  private cycle: T[] = [];
+  private slice = 0;
+  private timer: ReturnType<typeof setInterval> | undefined;
+  private lastTickAt = 0;
+  private lagMs = 0;
+  private maxLagMs = 0;
+  private lastSliceMs = 0;
+  private ticks = 0;
+  private readonly periodMs: number;
+
+  constructor(private readonly opts: SweepOptions<T>) {
+    this.periodMs = opts.intervalMs / opts.slices;
+  }
+
+  add(member: T): void {
+    this.members.add(member);
+  }
+
+  delete(member: T): void {
+    this.members.delete(member);
+  }
+
+  get size(): number {
+    return this.members.size;
+  }
+
+  start(): void {
+    if (this.timer) return;
+    this.lastTickAt = this.opts.clock.now();
+    this.timer = setInterval(() => this.tick(), this.periodMs);
+    this.timer.unref(); // the HTTP server keeps the process alive, not the sweep
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+  }
+
+  stats(): SweepStats {
+    return { lagMs: this.lagMs, maxLagMs: this.maxLagMs, lastSliceMs: this.lastSliceMs, ticks: this.ticks, members: this.members.size };
+  }
+
+  /** One tick: visit this slice's members. Public so tests can drive it. */
+  tick(): void {
+    const now = this.opts.clock.now();
+    this.lagMs = Math.max(0, now - this.lastTickAt - this.periodMs);
+    this.maxLagMs = Math.max(this.maxLagMs, this.lagMs);
+    this.lastTickAt = now;
+    this.ticks++;
+    if (this.lagMs > this.opts.intervalMs) this.opts.onLagAlarm?.(this.lagMs);
+    if (this.slice === 0) {
+      this.cycle = [...this.members];
+      this.opts.onCycle?.();
+    }
+    const per = Math.ceil(this.cycle.length / this.opts.slices);
+    const end = Math.min(this.cycle.length, (this.slice + 1) * per);
+    for (let i = this.slice * per; i < end; i++) {
+      const m = this.cycle[i] as T;
+      if (this.members.has(m)) this.opts.visit(m); // left since the cycle began: skip
+    }
+    this.slice = (this.slice + 1) % this.opts.slices;
+    if (this.slice === 0) this.cycle = [];
+    this.lastSliceMs = this.opts.clock.now() - now;
+  }
+}
