@@ -2,7 +2,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Registry } from 'prom-client';
 import { afterEach, describe, expect, test } from 'vitest';
-import { BackpressurePolicy, ResumeOutcome, ResumeReason } from '../../gen/lifeline/v1/envelope_pb.js';
+import { BackpressurePolicy, DriftReason, ResumeOutcome, ResumeReason } from '../../gen/lifeline/v1/envelope_pb.js';
 import { closeCodes } from '../../spec/protocol/close-codes.js';
 import { closeCodeLabels, createLifelineMetrics, type LifelineGaugeReading } from './metrics.js';
 
@@ -27,7 +27,7 @@ async function serve(handler: Parameters<typeof createServer>[1]): Promise<strin
 describe('lifeline metrics', () => {
   test('records through the seam and serves the Prometheus text on /metrics', async () => {
     const m = createLifelineMetrics();
-    let reading: LifelineGaugeReading = { attached: 3, detached: 1, queueMessages: 7, queueBytes: 2048 };
+    let reading: LifelineGaugeReading = { connectionsOpen: 3, sessionsDetached: 1, queueMessages: 7, queueBytes: 2048, bufferedAmountMaxBytes: 65536 };
     m.setGaugeSource(() => reading);
     m.upgradeRejected(403);
     m.upgradeRejected(429);
@@ -39,8 +39,14 @@ describe('lifeline metrics', () => {
     m.connectionClosed(3999, 1); // unregistered
     m.heartbeatRtt(0.012);
     m.heartbeatRtt(0.2, 'client');
+    m.heartbeatJitter(-0.3);
     m.sweepTick(0.003, 25);
     m.sweepDuration(0.0004);
+    m.queueDepth(3);
+    m.deliveryLatency(0.002);
+    m.messageFailed();
+    m.drift(DriftReason.DIGEST_MISMATCH);
+    m.drift(99 as DriftReason);
     m.frame('sent', 'message', 100);
     m.frame('sent', 'heartbeatAck', 12);
     m.frame('received', 'heartbeat', 14);
@@ -57,8 +63,9 @@ describe('lifeline metrics', () => {
     expect(res.headers.get('content-type')).toContain('text/plain');
     const text = await res.text();
 
-    expect(sample(text, 'lifeline_sessions_active{state="attached"}')).toBe(3);
-    expect(sample(text, 'lifeline_sessions_active{state="detached"}')).toBe(1);
+    expect(sample(text, 'lifeline_connections_open')).toBe(3);
+    expect(sample(text, 'lifeline_sessions_detached')).toBe(1);
+    expect(sample(text, 'lifeline_buffered_amount_high_water_bytes')).toBe(65536);
     expect(sample(text, 'lifeline_queue_messages')).toBe(7);
     expect(sample(text, 'lifeline_queue_bytes')).toBe(2048);
     expect(sample(text, 'lifeline_drain_sessions_remaining')).toBe(0);
@@ -73,7 +80,13 @@ describe('lifeline metrics', () => {
     expect(sample(text, 'lifeline_connection_duration_seconds_bucket{le="1"}')).toBe(2);
     expect(sample(text, 'lifeline_heartbeat_rtt_seconds_count{source="ping"}')).toBe(1);
     expect(sample(text, 'lifeline_heartbeat_rtt_seconds_bucket{le="0.25",source="client"}')).toBe(1);
-    expect(sample(text, 'lifeline_liveness_sweep_drift_seconds_bucket{le="0.005"}')).toBe(1);
+    expect(sample(text, 'lifeline_event_loop_lag_seconds_bucket{le="0.005"}')).toBe(1);
+    expect(sample(text, 'lifeline_heartbeat_jitter_seconds_sum')).toBe(0.3);
+    expect(sample(text, 'lifeline_queue_depth_bucket{le="4"}')).toBe(1);
+    expect(sample(text, 'lifeline_delivery_latency_seconds_count')).toBe(1);
+    expect(sample(text, 'lifeline_messages_failed_total')).toBe(1);
+    expect(sample(text, 'lifeline_drift_total{reason="DIGEST_MISMATCH"}')).toBe(1);
+    expect(sample(text, 'lifeline_drift_total{reason="other"}')).toBe(1);
     expect(sample(text, 'lifeline_heartbeat_interval_seconds')).toBe(25);
     expect(sample(text, 'lifeline_liveness_sweep_duration_seconds_count')).toBe(1);
     expect(sample(text, 'lifeline_messages_total{direction="sent",body="message"}')).toBe(1);
@@ -82,24 +95,24 @@ describe('lifeline metrics', () => {
     expect(sample(text, 'lifeline_bytes_total{direction="sent"}')).toBe(112);
     expect(sample(text, 'lifeline_bytes_total{direction="received"}')).toBe(15);
     expect(sample(text, 'lifeline_frame_size_bytes_bucket{le="16",direction="sent"}')).toBe(1);
-    expect(sample(text, 'lifeline_backpressure_dropped_total{policy="drop_oldest"}')).toBe(5);
-    expect(sample(text, 'lifeline_backpressure_dropped_total{policy="coalesce_by_key"}')).toBe(1);
-    expect(sample(text, 'lifeline_resumes_total{outcome="replayed",reason="replayed"}')).toBe(1);
-    expect(sample(text, 'lifeline_resumes_total{outcome="snapshot",reason="client_ahead"}')).toBe(1);
-    expect(sample(text, 'lifeline_resumes_total{outcome="refused",reason="expired"}')).toBe(1);
+    expect(sample(text, 'lifeline_dropped_total{policy="DROP_OLDEST"}')).toBe(5);
+    expect(sample(text, 'lifeline_dropped_total{policy="COALESCE_BY_KEY"}')).toBe(1);
+    expect(sample(text, 'lifeline_resume_total{outcome="RESUMED",reason="REPLAYED"}')).toBe(1);
+    expect(sample(text, 'lifeline_resume_total{outcome="SNAPSHOT",reason="CLIENT_AHEAD"}')).toBe(1);
+    expect(sample(text, 'lifeline_resume_total{outcome="NEW",reason="EXPIRED"}')).toBe(1);
     // Names follow the Prometheus conventions: lifeline_ prefix, counters end in _total, units spelled.
     const names = [...text.matchAll(/^# TYPE (\S+) (\S+)$/gm)].map((x) => [x[1] as string, x[2] as string]);
-    expect(names.length).toBe(17);
+    expect(names.length).toBe(24);
     for (const [name, type] of names) {
       expect(name).toMatch(/^lifeline_[a-z_]+$/);
       if (type === 'counter') expect(name).toMatch(/_total$/);
-      if (type === 'histogram') expect(name).toMatch(/_(seconds|bytes)$/);
+      if (type === 'histogram' && name !== 'lifeline_queue_depth') expect(name).toMatch(/_(seconds|bytes)$/);
     }
 
     // Gauges follow the source at the next scrape; a drain shows its progress.
-    reading = { attached: 1, detached: 0, queueMessages: 0, queueBytes: 0, drain: { sessionsLeft: 1, noticesSent: 4 } };
+    reading = { connectionsOpen: 1, sessionsDetached: 0, queueMessages: 0, queueBytes: 0, drain: { sessionsLeft: 1, noticesSent: 4 } };
     const again = await (await fetch(`${base}/metrics`)).text();
-    expect(sample(again, 'lifeline_sessions_active{state="attached"}')).toBe(1);
+    expect(sample(again, 'lifeline_connections_open')).toBe(1);
     expect(sample(again, 'lifeline_drain_sessions_remaining')).toBe(1);
     expect(sample(again, 'lifeline_drain_notices_sent')).toBe(4);
   });
@@ -111,7 +124,7 @@ describe('lifeline metrics', () => {
     m.setGaugeSource(() => {
       reads++;
       if (isBroken) throw new Error('boom');
-      return { attached: 0, detached: 0, queueMessages: 0, queueBytes: 0 };
+      return { connectionsOpen: 0, sessionsDetached: 0, queueMessages: 0, queueBytes: 0 };
     });
     await m.registry.metrics();
     expect(reads).toBe(1);
@@ -133,12 +146,12 @@ describe('lifeline metrics', () => {
     expect(() => createLifelineMetrics({ registry: app })).toThrow(/already been registered/);
     const own = createLifelineMetrics();
     const merged = Registry.merge([new Registry(), own.registry]);
-    expect(await merged.metrics()).toContain('lifeline_sessions_active');
+    expect(await merged.metrics()).toContain('lifeline_connections_open');
   });
 
   test('label sets stay bounded over 10,000 distinct sessions with hostile inputs', async () => {
     const m = createLifelineMetrics();
-    m.setGaugeSource(() => ({ attached: 10_000, detached: 0, queueMessages: 0, queueBytes: 0 }));
+    m.setGaugeSource(() => ({ connectionsOpen: 10_000, sessionsDetached: 0, queueMessages: 0, queueBytes: 0 }));
     let seed = 42;
     const rand = (n: number) => {
       seed = (seed * 1103515245 + 12345) % 2 ** 31;
@@ -153,6 +166,7 @@ describe('lifeline metrics', () => {
       m.dropped(policies[rand(policies.length)] as BackpressurePolicy, 1 + rand(3));
       m.resume(rand(5) as ResumeOutcome, (rand(2) === 0 ? rand(8) : 100 + session) as ResumeReason);
       m.heartbeatRtt(rand(1000) / 1000, rand(2) === 0 ? 'ping' : 'client');
+      m.drift((rand(2) === 0 ? rand(6) : 100 + session) as DriftReason);
     }
     const json = await m.registry.getMetricsAsJSON();
     const seriesOf = (name: string) => {
@@ -166,8 +180,9 @@ describe('lifeline metrics', () => {
     expect(seriesOf('lifeline_closes_total')).toBeLessThanOrEqual(wsCodes + 1);
     expect(seriesOf('lifeline_upgrade_rejections_total')).toBeLessThanOrEqual(httpCodes + 1);
     expect(seriesOf('lifeline_messages_total')).toBeLessThanOrEqual(2 * (12 + 1));
-    expect(seriesOf('lifeline_backpressure_dropped_total')).toBeLessThanOrEqual(4 + 1);
-    expect(seriesOf('lifeline_resumes_total')).toBeLessThanOrEqual(4 * (8 + 1));
+    expect(seriesOf('lifeline_dropped_total')).toBeLessThanOrEqual(4 + 1);
+    expect(seriesOf('lifeline_resume_total')).toBeLessThanOrEqual((3 + 1) * (7 + 1));
+    expect(seriesOf('lifeline_drift_total')).toBeLessThanOrEqual(5 + 1);
     expect(seriesOf('lifeline_heartbeat_rtt_seconds')).toBe(2);
     expect(seriesOf('lifeline_connection_duration_seconds')).toBe(1);
     // And the whole exposition stays small: no per-session growth.

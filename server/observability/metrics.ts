@@ -5,15 +5,19 @@
  * seam), and registers one gauge source read at scrape time for what is a sum over sessions.
  * Labels are bounded whatever the peers do: no session, socket, principal or channel label;
  * close codes and HTTP statuses only from the registry (spec/protocol/close-codes.ts), anything
- * else as "other"; policies, bodies and resume reasons only from the proto's enums.
+ * else as "other"; policies, bodies, outcomes and reasons only from the proto's enums, by their
+ * proto names (`DROP_OLDEST`, `RESUMED`, `DIGEST_MISMATCH`). Names follow the table of spec §19.5.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import {
   BackpressurePolicy,
   BackpressurePolicySchema,
+  DriftReason,
+  DriftReasonSchema,
   EnvelopeSchema,
   ResumeOutcome,
+  ResumeOutcomeSchema,
   ResumeReason,
   ResumeReasonSchema,
 } from '../../gen/lifeline/v1/envelope_pb.js';
@@ -25,13 +29,15 @@ export type RttSource = 'ping' | 'client';
 
 /** What the gauges read at scrape time; the server supplies it once (setGaugeSource). */
 export interface LifelineGaugeReading {
-  /** Sessions with a socket. */
-  readonly attached: number;
-  /** Sessions kept for resume without a socket (RS-1). */
-  readonly detached: number;
+  /** Sessions with a socket (attached). */
+  readonly connectionsOpen: number;
+  /** Sessions kept for resume without a socket, within their TTL (RS-1). */
+  readonly sessionsDetached: number;
   /** Sum over sessions of the outbound queues (BP-3), items and bytes. */
   readonly queueMessages: number;
   readonly queueBytes: number;
+  /** Largest `bufferedAmount` of any socket now (BP-4). */
+  readonly bufferedAmountMaxBytes?: number;
   /** Progress of the drain under way; absent when not draining (DR-1 … DR-5). */
   readonly drain?: { readonly sessionsLeft: number; readonly noticesSent: number };
 }
@@ -54,18 +60,28 @@ export interface LifelineMetrics {
   connectionClosed(code: number, durationSeconds: number): void;
   /** One RTT sample. */
   heartbeatRtt(seconds: number, source?: RttSource): void;
-  /** One visit of the liveness sweep: how late it ran, and the heartbeat interval in force (HB-1). */
+  /** How far a client's Heartbeat arrived from one interval after its previous one, either way (HB-5). */
+  heartbeatJitter(seconds: number): void;
+  /** One visit of the liveness sweep: how late it ran (event-loop lag), and the interval in force (HB-1). */
   sweepTick(driftSeconds: number, intervalSeconds: number): void;
   /** How long one sweep (or one slice of it) held the event loop. */
   sweepDuration(seconds: number): void;
+  /** One session's outbound queue length, sampled (e.g. by the sweep) (BP-3). */
+  queueDepth(items: number): void;
+  /** Time from publish to the socket write of one sequenced message. */
+  deliveryLatency(seconds: number): void;
+  /** A client message the application handler failed on, or a send the server rejected. */
+  messageFailed(): void;
+  /** A StateDrift received (SD-2, SD-3); DIGEST_MISMATCH always means a bug somewhere. */
+  drift(reason: DriftReason): void;
   /** One frame written or read, by body (`message`, `heartbeat`, …) and encoded size. */
   frame(direction: Direction, body: string | undefined, bytes: number): void;
   /** Items the backpressure policy dropped or coalesced away (BP-6 … BP-11). */
   dropped(policy: BackpressurePolicy, count?: number): void;
   /**
-   * A Hello that named a session (a resume attempt) was answered (RS-2 … RS-8): RESUMED counts as
-   * "replayed", SNAPSHOT as "snapshot", NEW as "refused" (unknown, expired, other principal).
-   * Hellos without a session id are not resume attempts: do not record them.
+   * The resume result of a Welcome (RS-5): outcome RESUMED (replayed), SNAPSHOT, or NEW with the
+   * reason (NOT_REQUESTED for a Hello that named no session; UNKNOWN_SESSION, EXPIRED, … when a
+   * resume was refused).
    */
   resume(outcome: ResumeOutcome, reason: ResumeReason): void;
   /** Serves the registry in the Prometheus text format (GET/HEAD; 405 otherwise). */
@@ -77,6 +93,8 @@ const OTHER = 'other';
 // Seconds. RTT: LAN to intercontinental mobile. Drift: up to past the default interval (25 s) so
 // the alert "drift above the interval" can be read from the histogram.
 const RTT_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+const JITTER_BUCKETS = [0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+const QUEUE_BUCKETS = [0, 1, 4, 16, 64, 256, 1024, 4096, 16384];
 const DRIFT_BUCKETS = [0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 25, 60, 120];
 const SWEEP_BUCKETS = [0.0001, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5];
 // A session lasts from seconds (flaky mobile) to days (a dashboard on a wall).
@@ -91,26 +109,18 @@ for (const [name, row] of Object.entries(closeCodes) as [string, CloseRow][]) {
   if (row.http !== undefined) httpNames.set(row.http, name);
 }
 const bodyNames = new Set((EnvelopeSchema.oneofs.find((o) => o.name === 'body')?.fields ?? []).map((f) => f.localName));
-const policyNames = new Map(BackpressurePolicySchema.values.map((v) => [v.number, v.localName.toLowerCase()]));
-const reasonNames = new Map(ResumeReasonSchema.values.map((v) => [v.number, v.localName.toLowerCase()]));
+// Enum label values are the proto names without prefix (DROP_OLDEST); UNSPECIFIED counts as other.
+const enumNames = (values: readonly { number: number; localName: string }[]) =>
+  new Map(values.filter((v) => v.number !== 0).map((v) => [v.number, v.localName]));
+const policyNames = enumNames(BackpressurePolicySchema.values);
+const outcomeNames = enumNames(ResumeOutcomeSchema.values);
+const reasonNames = enumNames(ResumeReasonSchema.values);
+const driftNames = enumNames(DriftReasonSchema.values);
 
 /** Close code label pair: registered codes by number and name, everything else "other". */
 export function closeCodeLabels(code: number): { code: string; name: string } {
   const name = wsNames.get(code);
   return name === undefined ? { code: OTHER, name: OTHER } : { code: String(code), name };
-}
-
-function resumeOutcomeLabel(outcome: ResumeOutcome): string {
-  switch (outcome) {
-    case ResumeOutcome.RESUMED:
-      return 'replayed';
-    case ResumeOutcome.SNAPSHOT:
-      return 'snapshot';
-    case ResumeOutcome.NEW:
-      return 'refused';
-    default:
-      return OTHER;
-  }
 }
 
 const finite = (n: number) => (Number.isFinite(n) && n >= 0 ? n : 0);
@@ -138,14 +148,27 @@ export function createLifelineMetrics(options: LifelineMetricsOptions = {}): Lif
   };
 
   new Gauge({
-    name: 'lifeline_sessions_active',
-    help: 'Sessions the server holds, by state: attached (with a socket) or detached (kept for resume, RS-1).',
-    labelNames: ['state'] as const,
+    name: 'lifeline_connections_open',
+    help: 'Sessions with a socket attached.',
     registers,
     collect() {
-      const r = reading();
-      this.set({ state: 'attached' }, r?.attached ?? 0);
-      this.set({ state: 'detached' }, r?.detached ?? 0);
+      this.set(reading()?.connectionsOpen ?? 0);
+    },
+  });
+  new Gauge({
+    name: 'lifeline_sessions_detached',
+    help: 'Sessions kept for resume without a socket, within their TTL (RS-1).',
+    registers,
+    collect() {
+      this.set(reading()?.sessionsDetached ?? 0);
+    },
+  });
+  new Gauge({
+    name: 'lifeline_buffered_amount_high_water_bytes',
+    help: 'Largest socket bufferedAmount at the scrape (BP-4).',
+    registers,
+    collect() {
+      this.set(reading()?.bufferedAmountMaxBytes ?? 0);
     },
   });
   new Gauge({
@@ -206,8 +229,14 @@ export function createLifelineMetrics(options: LifelineMetricsOptions = {}): Lif
     buckets: RTT_BUCKETS,
     registers,
   });
-  const drift = new Histogram({
-    name: 'lifeline_liveness_sweep_drift_seconds',
+  const jitter = new Histogram({
+    name: 'lifeline_heartbeat_jitter_seconds',
+    help: 'Distance between the gap of two client Heartbeats and the interval, either way (HB-5).',
+    buckets: JITTER_BUCKETS,
+    registers,
+  });
+  const lag = new Histogram({
+    name: 'lifeline_event_loop_lag_seconds',
     help: 'How late each liveness sweep tick ran (event-loop lag); above the interval, detection bounds slip (HB-3).',
     buckets: DRIFT_BUCKETS,
     registers,
@@ -242,15 +271,38 @@ export function createLifelineMetrics(options: LifelineMetricsOptions = {}): Lif
     buckets: FRAME_BUCKETS,
     registers,
   });
+  const depth = new Histogram({
+    name: 'lifeline_queue_depth',
+    help: 'Per-session outbound queue length, sampled (BP-3).',
+    buckets: QUEUE_BUCKETS,
+    registers,
+  });
+  const latency = new Histogram({
+    name: 'lifeline_delivery_latency_seconds',
+    help: 'Publish to socket write of a sequenced message.',
+    buckets: RTT_BUCKETS,
+    registers,
+  });
+  const failed = new Counter({
+    name: 'lifeline_messages_failed_total',
+    help: 'Client messages the application handler failed on, and sends the server rejected.',
+    registers,
+  });
+  const drifts = new Counter({
+    name: 'lifeline_drift_total',
+    help: 'StateDrift reports received, by reason (SD-2, SD-3).',
+    labelNames: ['reason'] as const,
+    registers,
+  });
   const drops = new Counter({
-    name: 'lifeline_backpressure_dropped_total',
+    name: 'lifeline_dropped_total',
     help: 'Queued items dropped or coalesced away by the backpressure policy (BP-6 … BP-11).',
     labelNames: ['policy'] as const,
     registers,
   });
   const resumes = new Counter({
-    name: 'lifeline_resumes_total',
-    help: 'Resume attempts (Hello naming a session) by outcome (replayed, snapshot, refused) and reason (RS-5).',
+    name: 'lifeline_resume_total',
+    help: 'Welcome resume results by outcome (RESUMED, SNAPSHOT, NEW) and reason (RS-5).',
     labelNames: ['outcome', 'reason'] as const,
     registers,
   });
@@ -273,12 +325,27 @@ export function createLifelineMetrics(options: LifelineMetricsOptions = {}): Lif
     heartbeatRtt(seconds, source = 'ping') {
       rtt.observe({ source: source === 'client' ? 'client' : 'ping' }, finite(seconds));
     },
+    heartbeatJitter(seconds) {
+      jitter.observe(Math.abs(Number.isFinite(seconds) ? seconds : 0));
+    },
     sweepTick(driftSeconds, intervalSeconds) {
-      drift.observe(finite(driftSeconds));
+      lag.observe(finite(driftSeconds));
       interval.set(finite(intervalSeconds));
     },
     sweepDuration(seconds) {
       sweep.observe(finite(seconds));
+    },
+    queueDepth(items) {
+      depth.observe(finite(items));
+    },
+    deliveryLatency(seconds) {
+      latency.observe(finite(seconds));
+    },
+    messageFailed() {
+      failed.inc();
+    },
+    drift(reason) {
+      drifts.inc({ reason: driftNames.get(reason) ?? OTHER });
     },
     frame(dir, body, size) {
       const d = direction(dir);
@@ -288,11 +355,10 @@ export function createLifelineMetrics(options: LifelineMetricsOptions = {}): Lif
     },
     dropped(policy, count = 1) {
       if (count <= 0 || !Number.isFinite(count)) return;
-      const name = policy === BackpressurePolicy.UNSPECIFIED ? undefined : policyNames.get(policy);
-      drops.inc({ policy: name ?? OTHER }, count);
+      drops.inc({ policy: policyNames.get(policy) ?? OTHER }, count);
     },
     resume(outcome, reason) {
-      resumes.inc({ outcome: resumeOutcomeLabel(outcome), reason: reasonNames.get(reason) ?? OTHER });
+      resumes.inc({ outcome: outcomeNames.get(outcome) ?? OTHER, reason: reasonNames.get(reason) ?? OTHER });
     },
     async metricsHandler(req, res) {
       if (req.method !== 'GET' && req.method !== 'HEAD') {
