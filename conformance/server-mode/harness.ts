@@ -38,6 +38,7 @@ export function serverHarness(url: string, server: ServerConfig, hooks: Hooks = 
         const label = `c${++n}`;
         const p = await openPeer(url, label, base.transcript, {
           heartbeatMs: server.heartbeatIntervalMs,
+          ...(server.features.includes('hello-auth') && server.auth?.helloToken ? { helloDefaults: { token: server.auth.helloToken } } : {}),
           ...opts,
           headers: { ...authHeaders, ...(opts.headers ?? {}) },
         });

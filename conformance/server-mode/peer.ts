@@ -38,6 +38,8 @@ export interface PeerOptions {
   readonly heartbeatMs?: number;
   /** Answer server Heartbeats with HeartbeatAck (HB-6; default true). */
   readonly answerHeartbeats?: boolean;
+  /** Hello fields every Hello of this peer starts from (a valid token for hello-auth). */
+  readonly helloDefaults?: Partial<Omit<Hello, '$typeName'>>;
 }
 
 export interface Refusal {
@@ -138,7 +140,6 @@ export class Peer {
     ws.on('error', () => {
       // surfaced through 'close'
     });
-    if (opts.heartbeatMs) this.startHeartbeats(opts.heartbeatMs);
   }
 
   get open(): boolean {
@@ -199,8 +200,10 @@ export class Peer {
     }
   }
 
+  /** Send Hello; application heartbeats (if configured) start now, never before Hello (WIRE-7). */
   hello(fields: Partial<Omit<Hello, '$typeName'>> = {}): void {
-    this.send(envelope('hello', create(HelloSchema, { protocolVersion: PROTOCOL_VERSION, ...fields })));
+    if (this.opts.heartbeatMs && !this.hbTimer) this.startHeartbeats(this.opts.heartbeatMs);
+    this.send(envelope('hello', create(HelloSchema, { protocolVersion: PROTOCOL_VERSION, ...(this.opts.helloDefaults ?? {}), ...fields })));
   }
 
   /** Send Hello and wait for Welcome (the first frame, HS-9). */

@@ -1,9 +1,10 @@
 /**
  * The reference implementations as conformance targets (`conformance self`).
- * Filled in as server/ and client/ land.
  */
+import { fileURLToPath } from 'node:url';
 import type { ServerConfig } from '../config.js';
 import type { Hooks } from '../server-mode/hooks.js';
+import { startReferenceServerTarget, type ServerOverride, type ServerPatch } from './reference-server.js';
 
 export interface ServerTarget {
   readonly url: string;
@@ -12,10 +13,11 @@ export interface ServerTarget {
   stop(): Promise<void>;
 }
 
-export async function startReferenceServer(_config: ServerConfig): Promise<ServerTarget> {
-  throw new Error('the reference server target is not wired yet');
+export async function startReferenceServer(config: ServerConfig, override?: ServerOverride, patch?: ServerPatch): Promise<ServerTarget> {
+  return startReferenceServerTarget(config, override, patch);
 }
 
+/** The command that starts the reference client's adapter (env LIFELINE_CLIENT_MUTANT selects a mutant). */
 export function referenceClientCommand(): string[] {
-  return [process.execPath, '--import', 'tsx', new URL('../adapters/reference-client.ts', import.meta.url).pathname];
+  return [process.execPath, '--import', 'tsx', fileURLToPath(new URL('../adapters/reference-client.ts', import.meta.url))];
 }

@@ -200,22 +200,23 @@ function bodies(): VectorFile {
 }
 
 function unknowns(): VectorFile {
-  const ackWithUnknown = rawEnvelope('ack', [{ no: 1, varint: 7 }, { no: 15, str: 'future field' }]);
-  const envWithUnknown = rawMessage([{ no: 5, msg: [{ no: 1, varint: 7 }] }, { no: 127, varint: 1 }]);
-  const enumUnknown = rawEnvelope('stateDrift', [{ no: 1, str: 'c' }, { no: 6, varint: 99 }]);
-  const twoBodies = rawMessage([{ no: 3, msg: [{ no: 1, varint: 1 }] }, { no: 5, msg: [{ no: 1, varint: 2 }] }]);
+  // Heartbeats, so that a server can be sent every vector in any state of a session.
+  const hbWithUnknown = rawEnvelope('heartbeat', [{ no: 1, varint: 7 }, { no: 15, str: 'future field' }]);
+  const envWithUnknown = rawMessage([{ no: 3, msg: [{ no: 1, varint: 8 }] }, { no: 127, varint: 1 }]);
+  const enumUnknown = rawEnvelope('welcome', [{ no: 1, str: 's' }, { no: 2, varint: 1 }, { no: 4, varint: 1 }, { no: 7, msg: [{ no: 1, varint: 42 }] }, { no: 10, varint: 99 }]);
+  const twoBodies = rawMessage([{ no: 5, msg: [{ no: 1, varint: 2 }] }, { no: 3, msg: [{ no: 1, varint: 9 }] }]);
   const vs: Vector[] = [
-    crafted({ name: 'unknown-field-in-body', description: 'Ack with an unknown field 15: ignored (WIRE-6)', spec: ['WIRE-6'] }, ackWithUnknown, env('ack', { seq: 7n })),
-    crafted({ name: 'unknown-field-in-envelope', description: 'Ack body beside an unknown envelope field 127: ignored', spec: ['WIRE-6'] }, envWithUnknown, env('ack', { seq: 7n })),
+    crafted({ name: 'unknown-field-in-body', description: 'Heartbeat with an unknown field 15: ignored (WIRE-6)', spec: ['WIRE-6'] }, hbWithUnknown, env('heartbeat', { id: 7 })),
+    crafted({ name: 'unknown-field-in-envelope', description: 'Heartbeat body beside an unknown envelope field 127: ignored', spec: ['WIRE-6'] }, envWithUnknown, env('heartbeat', { id: 8 })),
     crafted(
-      { name: 'unknown-enum-value', description: 'StateDrift.reason 99: kept as 99 by Protobuf, treated as UNSPECIFIED (WIRE-6)', spec: ['WIRE-6'] },
+      { name: 'unknown-enum-value', description: 'Welcome.policy 99 and resume.outcome 42: kept by Protobuf, treated as UNSPECIFIED (WIRE-6)', spec: ['WIRE-6'], from: 'server' },
       enumUnknown,
-      env('stateDrift', { channel: 'c', reason: 99 as DriftReason }),
+      env('welcome', { sessionId: 's', heartbeatIntervalMs: 1, maxPayloadBytes: 1, resume: { outcome: 42 as ResumeOutcome }, policy: 99 as BackpressurePolicy }),
     ),
     crafted(
-      { name: 'two-bodies-last-wins', description: 'heartbeat then ack in one Envelope: Protobuf oneof semantics, the last body (ack) wins', spec: ['WIRE-1'] },
+      { name: 'two-bodies-last-wins', description: 'ack then heartbeat in one Envelope: Protobuf oneof semantics, the last body (heartbeat) wins', spec: ['WIRE-1'] },
       twoBodies,
-      env('ack', { seq: 2n }),
+      env('heartbeat', { id: 9 }),
     ),
   ];
   return { file: 'unknown-fields.json', description: 'Unknown fields and enum values are ignored, never an error (WIRE-6).', vectors: vs };

@@ -136,7 +136,7 @@ export const wireCases: ServerCase[] = [
     async run(ctx) {
       const p = await ctx.peer();
       await p.handshake();
-      for (const v of vectors('unknown-fields.json')) {
+      for (const v of vectors('unknown-fields.json').filter((x) => x.from !== 'server')) {
         ctx.transcript.event('runner', `vector ${v.name}`);
         p.sendBytes(fromHex(v.hex));
       }

@@ -1,0 +1,181 @@
+/**
+ * The reference server as a conformance target: `createServer` from server/
+ * with the values of a ServerConfig, a small application (message channels,
+ * state channels with the conformance reducer, an inbox per session), and the
+ * HTTP test hooks of spec/conformance-control.md §3 on a second loopback port.
+ * `reset` replaces the server with a fresh one on the same port.
+ */
+import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createServer, type LifelineServer } from '../../server/server.js';
+import type { LifelineServerOptions } from '../../server/options.js';
+import { createTicketIssuer } from '../../server/tickets.js';
+import { stateDigest } from '../../spec/protocol/digest.js';
+import type { ServerConfig } from '../config.js';
+import { HttpHooks, type Hooks } from '../server-mode/hooks.js';
+
+/** The one principal of the target: revoke closes every session of it. */
+const PRINCIPAL = 'conformance';
+const TICKET_PARAM = 'ticket';
+
+export interface ReferenceServerTarget {
+  readonly url: string;
+  readonly hooksUrl: string;
+  readonly config: ServerConfig;
+  readonly hooks: Hooks;
+  /** The live server (replaced by reset). */
+  current(): LifelineServer;
+  stop(): Promise<void>;
+}
+
+/** Changes to the options a mutant makes (conformance/mutants/). */
+export type ServerOverride = (opts: LifelineServerOptions) => LifelineServerOptions;
+/** Changes to the server object a mutant makes after creation (wrapping sends, say). */
+export type ServerPatch = (server: LifelineServer) => void;
+
+interface AppState {
+  readonly channels: Map<string, { version: bigint; state: Uint8Array }>;
+  readonly inbox: Map<string, Uint8Array[]>;
+}
+
+function optionsFor(config: ServerConfig, app: AppState, tickets: ReturnType<typeof createTicketIssuer>): LifelineServerOptions {
+  const auth = config.auth ?? {};
+  const wanted = Object.entries(auth.upgradeHeaders ?? {});
+  const features = config.features;
+  return {
+    heartbeatIntervalMs: config.heartbeatIntervalMs,
+    heartbeatMissedMax: config.heartbeatMissedMax,
+    handshakeTimeoutMs: config.handshakeTimeoutMs,
+    maxPayloadBytes: config.maxPayloadBytes,
+    resumeTtlMs: config.resumeTtlMs,
+    replayWindowMessages: config.replayWindowMessages,
+    queueLimitMessages: config.queueLimitMessages,
+    receiveWindow: config.receiveWindow,
+    ackDelayMs: config.ackDelayMs,
+    policy: config.defaultPolicy.toLowerCase().replace(/_/g, '-') as 'drop-oldest',
+    acceptPreferredPolicy: true,
+    ...(config.drain ? { drainDeadlineMs: config.drain.deadlineMs, drainSpreadMs: config.drain.spreadMs } : {}),
+    ...(features.includes('origin-allowlist') && auth.allowedOrigin ? { allowedOrigins: [auth.allowedOrigin] } : {}),
+    ...(features.includes('message-rate-limit') && config.messageRatePerSecond ? { messageRatePerSecond: config.messageRatePerSecond } : {}),
+    authenticate: (req: IncomingMessage) => {
+      if (features.includes('tickets')) {
+        const ticket = new URL(req.url ?? '/', 'http://localhost').searchParams.get(TICKET_PARAM);
+        if (ticket) return tickets.redeem(ticket);
+      }
+      if (!features.includes('upgrade-auth')) return PRINCIPAL;
+      return wanted.every(([k, v]) => req.headers[k.toLowerCase()] === v) ? PRINCIPAL : undefined;
+    },
+    ...(features.includes('hello-auth') && auth.helloToken
+      ? { authenticateHello: (token: string) => (token === auth.helloToken ? PRINCIPAL : undefined) }
+      : {}),
+    snapshot: (channel: string) => {
+      const c = app.channels.get(channel);
+      return c ? { version: c.version, state: c.state, digest: stateDigest(c.state) } : undefined;
+    },
+    onMessage: (m, session) => {
+      const list = app.inbox.get(session.id) ?? [];
+      list.push(m.payload);
+      app.inbox.set(session.id, list);
+    },
+  };
+}
+
+async function readJson(req: IncomingMessage): Promise<Record<string, unknown>> {
+  const chunks: Buffer[] = [];
+  for await (const c of req) chunks.push(c as Buffer);
+  const text = Buffer.concat(chunks).toString('utf8');
+  return text ? (JSON.parse(text) as Record<string, unknown>) : {};
+}
+
+const unb64 = (s: unknown) => new Uint8Array(Buffer.from(String(s ?? ''), 'base64'));
+
+export async function startReferenceServerTarget(config: ServerConfig, override: ServerOverride = (o) => o, patch?: ServerPatch): Promise<ReferenceServerTarget> {
+  let app: AppState = { channels: new Map(), inbox: new Map() };
+  const tickets = createTicketIssuer({ ttlMs: 30_000 });
+  let server = createServer(override(optionsFor(config, app, tickets)));
+  patch?.(server);
+  const addr = await server.listen(0, '127.0.0.1');
+  const port = addr.port;
+
+  const reset = async () => {
+    await server.close().catch(() => undefined);
+    app = { channels: new Map(), inbox: new Map() };
+    server = createServer(override(optionsFor(config, app, tickets)));
+    patch?.(server);
+    for (let i = 0; ; i++) {
+      try {
+        await server.listen(port, '127.0.0.1');
+        return;
+      } catch (err) {
+        if (i > 50) throw err;
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    }
+  };
+
+  const handle = async (body: Record<string, unknown>): Promise<unknown> => {
+    switch (body.action) {
+      case 'publish': {
+        const items = (body.items as { payload: string; key?: string; messageId?: string }[]) ?? [];
+        for (const it of items) {
+          server.publish(String(body.channel), { payload: unb64(it.payload), ...(it.key ? { key: it.key } : {}), ...(it.messageId ? { messageId: it.messageId } : {}) });
+        }
+        return {};
+      }
+      case 'patch': {
+        const channel = String(body.channel);
+        const state = unb64(body.state);
+        const old = app.channels.get(channel)?.version ?? 0n;
+        const version = old + 1n;
+        app.channels.set(channel, { version, state });
+        server.publishPatch(channel, { baseVersion: old, version, delta: state, digest: stateDigest(state), ...(body.key ? { key: String(body.key) } : {}) });
+        return { version: String(version) };
+      }
+      case 'drain':
+        void server.drain({ deadlineMs: Number(body.deadlineMs), spreadMs: Number(body.spreadMs) });
+        return {};
+      case 'reset':
+        await reset();
+        return {};
+      case 'revoke': {
+        const s = server.session(String(body.sessionId));
+        server.revoke(s?.principal ?? PRINCIPAL);
+        return {};
+      }
+      case 'inbox':
+        return { payloads: (app.inbox.get(String(body.sessionId)) ?? []).map((p) => Buffer.from(p).toString('base64')) };
+      case 'ticket':
+        return { param: TICKET_PARAM, ticket: tickets.issue(PRINCIPAL) };
+      default:
+        return undefined;
+    }
+  };
+
+  const hooksHttp: Server = createHttpServer((req: IncomingMessage, res: ServerResponse) => {
+    void (async () => {
+      try {
+        const out = await handle(await readJson(req));
+        if (out === undefined) res.writeHead(501).end();
+        else res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(out));
+      } catch (err) {
+        res.writeHead(500).end(err instanceof Error ? err.message : String(err));
+      }
+    })();
+  });
+  await new Promise<void>((r) => hooksHttp.listen(0, '127.0.0.1', r));
+  const hooksUrl = `http://127.0.0.1:${(hooksHttp.address() as AddressInfo).port}/hooks`;
+  return {
+    url: `ws://127.0.0.1:${port}/lifeline`,
+    hooksUrl,
+    config: { ...config, hooks: { url: hooksUrl } },
+    hooks: new HttpHooks(hooksUrl),
+    current: () => server,
+    async stop() {
+      await server.close().catch(() => undefined);
+      await new Promise<void>((r) => {
+        hooksHttp.close(() => r());
+        hooksHttp.closeAllConnections();
+      });
+    },
+  };
+}
