@@ -210,7 +210,6 @@ export interface PublishPatch {
   readonly delta: Uint8Array;
   /** stateDigest of the canonical state at `version` (SD-3); 0 or absent = none. */
   readonly digest?: number;
-  readonly key?: string;
   readonly messageId?: string;
 }
 

@@ -355,7 +355,7 @@ export class LifelineServer extends TypedEmitter<ServerEvents> implements HostRe
     const item = {
       kind: 'patch' as const,
       channel,
-      key: patch.key ?? '',
+      key: '', // StatePatch has no key on the wire: patches never coalesce (spec §11.6)
       messageId: patch.messageId ?? '',
       payload: patch.delta,
       bytes: patch.delta.byteLength,
@@ -394,16 +394,21 @@ export class LifelineServer extends TypedEmitter<ServerEvents> implements HostRe
   // ---- drain, revoke (DR-1 … DR-5, SEC-5, SEC-6) ----
 
   /**
-   * Drain: readiness off first, then upgrades refused, then every session gets a
-   * DrainNotice with its own reconnect slot, its queue flushed and a 1012 close;
-   * whatever is open at the deadline is destroyed. Resolves when no socket is left.
+   * Drain (spec §13): readiness off first, then upgrades refused (DR-1); every
+   * attached session gets a DrainNotice with its own reconnect slot (DR-2, DR-3)
+   * and is served as usual until its deadline, then closed 1012 (DR-4); at the
+   * drain deadline every connection still open is destroyed (DR-5). Resolves
+   * when no socket is left.
    */
   drain(opts: DrainOptions = {}): Promise<void> {
     if (this.drainPromise) return this.drainPromise;
+    const startedAt = this.clock.now();
     this.isReady = false; // DR-1: readiness off first …
     this.isDraining = true; // … then upgrades get 503 (HS-6)
     const deadlineMs = opts.deadlineMs ?? this.opts.drainDeadlineMs;
     const spreadMs = opts.spreadMs ?? this.opts.drainSpreadMs;
+    // Each session closes a little before the drain deadline, so its 1012 is not raced by DR-5.
+    const closeMarginMs = Math.min(1000, Math.floor(deadlineMs / 10));
     const attached: LiveSession[] = [];
     const handshaking: AnyActorRef[] = [];
     for (const conn of this.conns) {
@@ -413,24 +418,35 @@ export class LifelineServer extends TypedEmitter<ServerEvents> implements HostRe
       if (host?.session && host.session.conn === conn) attached.push(host.session);
       else if (!host?.session) handshaking.push(actor);
     }
+    // Shuffle so the same clients are not always last (spec §13.2).
+    for (let i = attached.length - 1; i > 0; i--) {
+      const j = Math.floor(this.random() * (i + 1));
+      [attached[i], attached[j]] = [attached[j] as LiveSession, attached[i] as LiveSession];
+    }
     const slots = drainSlots(attached.length, { spreadMs, random: this.random }); // DR-3
     this.log.info({ sessions: attached.length, deadlineMs, spreadMs }, 'draining');
     for (const actor of handshaking) actor.send({ type: 'app.drain', reconnectAfterMs: 0, deadlineMs });
     attached.forEach((s, i) => {
-      this.hostOf(s.actor)!.drainReason = opts.reason ?? DrainReason.DEPLOY;
-      s.actor.send({ type: 'app.drain', reconnectAfterMs: slots[i] ?? 0, deadlineMs });
+      const elapsed = this.clock.now() - startedAt;
+      const host = this.hosts.get(s.actor);
+      if (host) host.drainReason = opts.reason ?? DrainReason.DEPLOY;
+      s.actor.send({
+        type: 'app.drain',
+        // The slots are absolute from the drain's start; the notice says how long from its receipt.
+        reconnectAfterMs: Math.max(0, Math.round((slots[i] ?? 0) - elapsed)),
+        deadlineMs: Math.max(0, Math.round(deadlineMs - elapsed - closeMarginMs)),
+      });
     });
     this.drainPromise = new Promise<void>((resolve) => {
       const done = () => {
-        clearTimeout(backstop);
+        clearTimeout(deadline);
         this.onConnsEmpty = undefined;
         resolve();
       };
-      // DR-5 backstop: the machines terminate at their deadline; anything else open goes now.
-      const backstop = setTimeout(() => {
-        for (const c of this.conns) c.terminate('SERVICE_RESTART');
-        setTimeout(done, 50).unref();
-      }, deadlineMs + 100);
+      const deadline = setTimeout(() => {
+        for (const c of [...this.conns]) c.terminate('SERVICE_RESTART'); // DR-5
+        if (this.conns.size === 0) done();
+      }, Math.max(0, deadlineMs - (this.clock.now() - startedAt)));
       this.onConnsEmpty = done;
       if (this.conns.size === 0) done();
     });

@@ -212,12 +212,11 @@ export class LiveSession implements SessionView, LifelineSession {
     this.writeControl(this.welcome(plan.outcome, plan.reason, fromSeq, plan.replay.length));
     // RS-2: the replay, original seqs, before any other sequenced message.
     for (const s of plan.replay) this.conn?.write(s.item, this.env.opts.bufferedAmountHighWaterBytes);
-    // RS-9 with CH-3: Hello.channels, when given, is the subscription set; empty keeps the stored one.
-    if (hello.channels.length > 0) {
-      const wanted = new Set(hello.channels);
-      this.unsubscribe([...this.subscriptions].filter((c) => !wanted.has(c)));
-      this.subscribe(hello.channels, false);
-    }
+    // RS-9: Hello.channels is authoritative (Subscribe/Unsubscribe may have been lost with the old
+    // socket); CH-3: what it restates stays subscribed without a new Snapshot.
+    const wanted = new Set(hello.channels);
+    this.unsubscribe([...this.subscriptions].filter((c) => !wanted.has(c)));
+    this.subscribe(hello.channels, false);
     if (plan.outcome === ResumeOutcome.SNAPSHOT) {
       // RS-4: a Snapshot of every subscribed channel before any StatePatch or Message.
       for (const ch of this.subscriptions) this.queue.requestSnapshot(ch, SnapshotReason.RESUME);
@@ -303,7 +302,6 @@ export class LiveSession implements SessionView, LifelineSession {
       this.isFlowBlocked = isBlocked;
       this.actor.send({ type: isBlocked ? 'queue.blocked' : 'queue.flowing' });
     }
-    if (this.isDraining && this.queue.isEmpty) this.actor.send({ type: 'queue.flushed' }); // DR-4
   }
 
   private writeSequenced(env: Envelope, body: { seq: bigint }): void {
@@ -395,8 +393,6 @@ export class LiveSession implements SessionView, LifelineSession {
     const n = create(DrainNoticeSchema, { reason, reconnectAfterMs, deadlineMs });
     this.writeControl(create(EnvelopeSchema, { body: { case: 'drainNotice', value: n } }));
     this.isDraining = true;
-    this.pump();
-    if (this.queue.isEmpty) this.actor.send({ type: 'queue.flushed' });
   }
 
   // ---- inbound: client messages (SEQ-3, SEQ-5, SEQ-10) ----

@@ -45,7 +45,6 @@ const modelEvents: ServerSessionEvent[] = [
   { type: 'sweep.tick' },
   { type: 'queue.blocked' },
   { type: 'queue.flowing' },
-  { type: 'queue.flushed' },
   { type: 'queue.overflow' },
   { type: 'app.drain', reconnectAfterMs: 5, deadlineMs: 30 },
   { type: 'app.revoke' },
@@ -418,21 +417,19 @@ describe('server session machine: rules', () => {
     expect(h.actions.at(-1)?.name).toBe('loseContinuity');
   });
 
-  test('DR-2 DR-4 DR-5 drain: notice first, close 1012 once flushed, terminate at the deadline', () => {
+  test('DR-2 DR-4 drain: the notice first, service as usual, close 1012 at the session deadline', () => {
     const h = harness();
     attach(h);
     play(h, { type: 'app.drain', reconnectAfterMs: 5, deadlineMs: 30 });
     expect(h.actions.at(-1)).toEqual({ name: 'sendDrainNotice', params: { reconnectAfterMs: 5, deadlineMs: 30 } });
     expect(serverStateName(h.actor.getSnapshot().value)).toBe('draining');
-    play(h, { type: 'queue.flushed' });
+    play(h, { type: 'frame.heartbeat' });
+    expect(h.actions.at(-1)?.name).toBe('sendHeartbeatAck');
+    h.advance(29);
+    expect(closes(h)).toEqual([]);
+    h.advance(1);
     expect(closes(h)).toEqual(['SERVICE_RESTART']);
-    const h2 = harness();
-    attach(h2);
-    play(h2, { type: 'app.drain', reconnectAfterMs: 5, deadlineMs: 30 });
-    h2.advance(29);
-    expect(closes(h2)).toEqual([]);
-    h2.advance(1);
-    expect(h2.actions.at(-1)).toEqual({ name: 'terminateSocket', params: { name: 'SERVICE_RESTART' } });
+    expect(h.actor.getSnapshot().value).toBe('detached'); // RS-1: 1012 keeps the session
   });
 
   test('SEC-6 CC-6 CC-5 revoke ends the session 4102, end closes 1000 after leaving channels and store, a failure closes 1011', () => {

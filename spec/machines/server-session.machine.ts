@@ -42,7 +42,7 @@ export interface ServerSessionContext {
   silentTicks: number;
   /** A Welcome was sent on the socket now attached (HS-9). */
   welcomed: boolean;
-  /** The drain deadline of the current drain, in ms from the notice (DR-4, DR-5). */
+  /** This session's drain deadline, in ms from its notice (DrainNotice.deadline_ms, DR-4). */
   drainDeadlineMs: number;
 }
 
@@ -83,8 +83,6 @@ export type ServerSessionEvent =
   /** Outbound flow, reported by the adapter's pump. */
   | { readonly type: 'queue.blocked' }
   | { readonly type: 'queue.flowing' }
-  /** Nothing left to write: no queued item, no pending snapshot. */
-  | { readonly type: 'queue.flushed' }
   /** DISCONNECT policy: the queue would exceed its limit (BP-11). */
   | { readonly type: 'queue.overflow' }
   | { readonly type: 'app.drain'; readonly reconnectAfterMs: number; readonly deadlineMs: number }
@@ -281,12 +279,12 @@ export const serverSessionMachine = setup({
                 },
               },
             },
+            // DR-4: served and flushed as usual until its deadline (the client may leave first, at its
+            // slot), then closed 1012. DR-5, destroying what is still open at the drain's own
+            // deadline, is the server's: it spans every connection.
             draining: {
               after: {
-                drainDeadline: { target: '#serverSession.detached', actions: { type: 'terminateSocket', params: { name: 'SERVICE_RESTART' } }, meta: { spec: 'DR-5' } },
-              },
-              on: {
-                'queue.flushed': { target: '#serverSession.detached', actions: close('SERVICE_RESTART'), meta: { spec: 'DR-4' } },
+                drainDeadline: { target: '#serverSession.detached', actions: close('SERVICE_RESTART'), meta: { spec: 'DR-4' } },
               },
             },
           },

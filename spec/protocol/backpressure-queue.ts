@@ -55,14 +55,18 @@ export type Dequeued<T extends QueueItem> =
   | { readonly kind: 'snapshot'; readonly channel: string; readonly reason: SnapshotReason }
   | { readonly kind: 'item'; readonly item: T; readonly droppedBefore: number };
 
-/** Per-session counters of what the policy removed, by policy (issue 3 §5). */
+/**
+ * Per-session counters of what the policy removed, by policy (issue 3 §5), items
+ * of either kind. `dropped_before` counts only Messages and coalesced values:
+ * patches replaced by a snapshot lose no state (BP-10).
+ */
 export interface DropCounters {
   dropOldest: number;
   dropNewest: number;
   coalesced: number;
   /** Overflows under DISCONNECT (each one closes the socket). */
   disconnect: number;
-  /** Patches replaced by a pending Snapshot (BP-9), included in the counts above too. */
+  /** Patches replaced by a pending Snapshot (BP-9); the patch victims are in the counts above too. */
   patchesReplaced: number;
 }
 
@@ -123,20 +127,13 @@ export class BackpressureQueue<T extends QueueItem> {
     // send time and already includes it (BP-9, SD-8).
     if (item.kind === 'patch' && this.snapshots.has(item.channel)) return 'absorbed';
 
-    if (this.policy === BackpressurePolicy.COALESCE_BY_KEY && item.key !== '') {
+    // BP-8: StatePatch has no key on the wire (spec §11.6), so only Messages coalesce.
+    if (this.policy === BackpressurePolicy.COALESCE_BY_KEY && item.kind === 'message' && item.key !== '') {
       const i = this.findKey(item.channel, item.key);
       if (i >= 0) {
         const old = this.items[i] as T;
-        if (old.kind === 'patch' || item.kind === 'patch') {
-          // BP-9: a coalesced patch is a dropped patch: the channel resyncs by snapshot.
-          const n = this.replacePatches(item.channel) + (item.kind === 'patch' ? 1 : 0);
-          this.counters.coalesced += n;
-          this.droppedSince += n;
-          if (item.kind === 'patch') return 'coalesced';
-          return this.push(item); // the patch it matched is gone: queue the message normally
-        }
         this.counters.coalesced++;
-        this.droppedSince++; // BP-10: the replaced value is a dropped item
+        this.droppedSince++; // BP-10: a value replaced by coalescing counts as dropped
         this.items[i] = item; // BP-8: replace in place, keeping its position
         this.queuedBytes += item.bytes - old.bytes;
         this.makeRoom(0, false, item); // a larger value may push the byte count over: drop oldest others
@@ -151,13 +148,14 @@ export class BackpressureQueue<T extends QueueItem> {
         this.counters.disconnect++;
         this.droppedSince++;
         return 'overflow'; // BP-11: the caller closes with SLOW_CONSUMER
-      case BackpressurePolicy.DROP_NEWEST: {
-        // BP-7; BP-9: a dropped patch takes the channel's queued patches with it.
-        const n = 1 + (item.kind === 'patch' ? this.replacePatches(item.channel) : 0);
-        this.counters.dropNewest += n;
-        this.droppedSince += n;
+      case BackpressurePolicy.DROP_NEWEST:
+        this.counters.dropNewest++;
+        if (item.kind === 'patch') {
+          this.replacePatches(item.channel); // BP-9: the channel resyncs by snapshot; no state lost, not counted (BP-10)
+        } else {
+          this.droppedSince++; // BP-7, BP-10
+        }
         return 'dropped';
-      }
       case BackpressurePolicy.DROP_OLDEST:
       case BackpressurePolicy.COALESCE_BY_KEY: // BP-8: no match → drop-oldest
       default:
@@ -212,12 +210,12 @@ export class BackpressureQueue<T extends QueueItem> {
   }
 
   /**
-   * Drop every queued item and pending snapshot, counting the items as dropped
+   * Drop every queued item and pending snapshot, counting the Messages as dropped
    * (BP-10); used when continuity is lost and the client resyncs by snapshots.
    */
   clear(): number {
     const n = this.length;
-    this.droppedSince += n;
+    for (let i = this.head; i < this.items.length; i++) if ((this.items[i] as T).kind === 'message') this.droppedSince++;
     this.items = [];
     this.head = 0;
     this.queuedBytes = 0;
@@ -248,9 +246,8 @@ export class BackpressureQueue<T extends QueueItem> {
       if (idx >= this.items.length) return; // only `keep` is left: it goes alone
       const victim = this.items[idx] as T;
       if (victim.kind === 'patch') {
-        const n = this.replacePatches(victim.channel); // BP-9: never drop a patch alone
-        this.counters.dropOldest += n;
-        this.droppedSince += n;
+        // BP-9: never drop a patch alone. Patches replaced by a snapshot lose no state: not counted (BP-10).
+        this.counters.dropOldest += this.replacePatches(victim.channel);
         continue;
       }
       this.counters.dropOldest++;
@@ -305,7 +302,7 @@ export class BackpressureQueue<T extends QueueItem> {
   private findKey(channel: string, key: string): number {
     for (let i = this.head; i < this.items.length; i++) {
       const it = this.items[i] as T;
-      if (it.key === key && it.channel === channel) return i;
+      if (it.key === key && it.channel === channel && it.kind === 'message') return i;
     }
     return -1;
   }
