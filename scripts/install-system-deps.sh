@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# Installs the Debian packages the tests need, only when missing (browser e2e: chromium).
+# Installs the Debian packages the tests need, only when missing (browser e2e: chromium;
+# promtool from prometheus: checks and unit-tests ops/prometheus/lifeline-alerts.yml).
 # Called by `npm run setup` and .ci/run; safe to run again.
 set -euo pipefail
 need=()
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
+command -v promtool >/dev/null 2>&1 || need+=(prometheus)
 if [ ${#need[@]} -eq 0 ]; then echo "system deps: all present"; exit 0; fi
 if [ "$(id -u)" -ne 0 ]; then sudo=sudo; else sudo=; fi
 echo "system deps: installing ${need[*]}"
