@@ -1,0 +1,225 @@
+/**
+ * Scenario 1 (issue 7): echo. 100 connections × 16 messages in flight, binary
+ * payloads of 64 B and 1 KiB; round trips per second, p50/p99 round-trip time,
+ * and server CPU µs per round trip. Lifeline runs with its guarantees on: seq,
+ * cumulative acks both ways, replay buffer, heartbeats (5 s interval so a few
+ * fall inside each run).
+ */
+import type { Socket as IoClientSocket } from 'socket.io-client';
+import type { WebSocket } from 'ws';
+import type { Rpc } from '../lib/child.js';
+import { connectIo, connectWs, startIoServer, startWsServer, type Kind } from '../contenders/baselines.js';
+import { startLifeline } from '../contenders/lifeline.js';
+import { WireClient } from '../contenders/lifeline-wire.js';
+import { fmt, median, ratio, rotate, Samples, sortedQuantile, table } from '../lib/stats.js';
+import { LABEL, LOAD_CPU, SERVER_CPU, launch, stopAll, type RunContext, type Section } from '../lib/scenario.js';
+
+const HEARTBEAT_MS = 5_000;
+
+// ---------------------------------------------------------------------------
+// server role
+// ---------------------------------------------------------------------------
+
+export async function server(cfg: Record<string, unknown>, rpc: Rpc): Promise<void> {
+  const kind = cfg['kind'] as Kind;
+  let port: number;
+  let close: () => Promise<void>;
+  if (kind === 'ws') {
+    const s = await startWsServer((ws) => ws.on('message', (d, isBinary) => ws.send(d as Buffer, { binary: isBinary })));
+    port = s.port;
+    close = s.close;
+  } else if (kind === 'socketio') {
+    const s = await startIoServer((sock) => sock.on('m', (b: Buffer) => void sock.emit('m', b)));
+    port = s.port;
+    close = s.close;
+  } else {
+    const s = await startLifeline({ heartbeatIntervalMs: HEARTBEAT_MS });
+    s.srv.on('message', (session, m) => session.send({ payload: m.payload }));
+    port = s.port;
+    close = () => s.srv.close();
+  }
+  rpc.on('port', () => port);
+  rpc.on('close', () => close());
+}
+
+// ---------------------------------------------------------------------------
+// load role
+// ---------------------------------------------------------------------------
+
+interface Conn {
+  send(b: Uint8Array): void;
+  close(): void;
+}
+
+async function connect(kind: Kind, port: number, onReply: () => void): Promise<Conn> {
+  if (kind === 'ws') {
+    const ws: WebSocket = await connectWs(port);
+    ws.on('message', onReply);
+    return { send: (b) => ws.send(b), close: () => ws.terminate() };
+  }
+  if (kind === 'socketio') {
+    const s: IoClientSocket = await connectIo(port);
+    s.on('m', onReply);
+    return { send: (b) => void s.emit('m', b), close: () => void s.disconnect() };
+  }
+  const c = await WireClient.connect({ url: `ws://127.0.0.1:${port}/lifeline`, onMessage: onReply });
+  return { send: (b) => c.send(b), close: () => c.close() };
+}
+
+export interface EchoResult {
+  readonly roundTrips: number;
+  readonly seconds: number;
+  readonly p50Ms: number;
+  readonly p99Ms: number;
+}
+
+export async function load(cfg: Record<string, unknown>, rpc: Rpc): Promise<void> {
+  const kind = cfg['kind'] as Kind;
+  rpc.on('run', async (a) => {
+    const port = a['port'] as number;
+    const conns = a['conns'] as number;
+    const inflight = a['inflight'] as number;
+    const payload = new Uint8Array(a['payloadBytes'] as number).map((_, i) => i & 0xff);
+    const warmupMs = a['warmupMs'] as number;
+    const measureMs = a['measureMs'] as number;
+    let isMeasuring = false;
+    let isStopped = false;
+    let count = 0;
+    const lat = new Samples();
+    const all: Conn[] = [];
+    // Replies come back in order per connection: a ring of send times per connection.
+    const rings = Array.from({ length: conns }, () => ({ t: new Float64Array(inflight), head: 0, tail: 0 }));
+    for (let i = 0; i < conns; i++) {
+      const ring = rings[i] as { t: Float64Array; head: number; tail: number };
+      const idx = i;
+      const c = await connect(kind, port, () => {
+        const sentAt = ring.t[ring.head % inflight] as number;
+        ring.head++;
+        if (isMeasuring) {
+          count++;
+          lat.push(performance.now() - sentAt);
+        }
+        if (!isStopped) {
+          ring.t[ring.tail++ % inflight] = performance.now();
+          (all[idx] as Conn).send(payload);
+        }
+      });
+      all.push(c);
+    }
+    for (let i = 0; i < conns; i++) {
+      const ring = rings[i] as { t: Float64Array; tail: number };
+      for (let k = 0; k < inflight; k++) {
+        ring.t[ring.tail++ % inflight] = performance.now();
+        (all[i] as Conn).send(payload);
+      }
+    }
+    await new Promise((r) => setTimeout(r, warmupMs));
+    rpc.emit({ phase: 'start' });
+    isMeasuring = true;
+    const t0 = performance.now();
+    await new Promise((r) => setTimeout(r, measureMs));
+    isMeasuring = false;
+    const seconds = (performance.now() - t0) / 1000;
+    rpc.emit({ phase: 'end' });
+    isStopped = true;
+    await new Promise((r) => setTimeout(r, 200));
+    for (const c of all) c.close();
+    const s = lat.sorted();
+    const result: EchoResult = { roundTrips: count, seconds, p50Ms: sortedQuantile(s, 0.5), p99Ms: sortedQuantile(s, 0.99) };
+    return result;
+  });
+}
+
+// ---------------------------------------------------------------------------
+// orchestration
+// ---------------------------------------------------------------------------
+
+interface Cell {
+  readonly rtPerSec: number;
+  readonly p50Ms: number;
+  readonly p99Ms: number;
+  readonly cpuUsPerRt: number;
+}
+
+export async function runEcho(ctx: RunContext): Promise<Section> {
+  const sizes = [64, 1024];
+  const reps = ctx.quick ? 1 : 3;
+  const conns = 100;
+  const inflight = 16;
+  const warmupMs = ctx.quick ? 1_000 : 1_500;
+  const measureMs = ctx.quick ? 1_000 : 2_500;
+  const servers = new Map<Kind, Awaited<ReturnType<typeof launch>>>();
+  const loads = new Map<Kind, Awaited<ReturnType<typeof launch>>>();
+  const cells = new Map<string, Cell[]>();
+  try {
+    for (const kind of ctx.kinds) {
+      servers.set(kind, await launch(ctx, { scenario: 'echo', role: 'server', config: { kind }, cpu: SERVER_CPU }));
+      loads.set(kind, await launch(ctx, { scenario: 'echo', role: 'load', config: { kind }, cpu: LOAD_CPU }));
+    }
+    for (let r = 0; r < reps; r++) {
+      for (const size of sizes) {
+        for (const kind of rotate(ctx.kinds, r)) {
+          const srv = servers.get(kind)!;
+          const ld = loads.get(kind)!;
+          const port = await srv.call<number>('port');
+          let cpu0 = 0;
+          let cpu1 = 0;
+          const waits: Promise<void>[] = [];
+          const off = ld.onEvent((ev) => {
+            const phase = (ev as { phase?: string }).phase;
+            if (phase === 'start') waits.push(srv.call<{ cpuUs: number }>('cpu').then((c) => void (cpu0 = c.cpuUs)));
+            if (phase === 'end') waits.push(srv.call<{ cpuUs: number }>('cpu').then((c) => void (cpu1 = c.cpuUs)));
+          });
+          const res = await ld.call<EchoResult>('run', { port, conns, inflight, payloadBytes: size, warmupMs, measureMs }, 120_000);
+          await Promise.all(waits);
+          off();
+          const key = `${kind}/${size}`;
+          const list = cells.get(key) ?? [];
+          list.push({
+            rtPerSec: res.roundTrips / res.seconds,
+            p50Ms: res.p50Ms,
+            p99Ms: res.p99Ms,
+            cpuUsPerRt: res.roundTrips > 0 ? (cpu1 - cpu0) / res.roundTrips : Number.NaN,
+          });
+          cells.set(key, list);
+          ctx.log(`echo ${LABEL[kind]} ${size} B rep ${r + 1}: ${fmt(res.roundTrips / res.seconds)} rt/s`);
+          await srv.call('mem'); // GC between cells so one run's garbage does not bill the next
+        }
+      }
+    }
+  } finally {
+    await stopAll(ctx, ...servers.values(), ...loads.values());
+  }
+  const rows: string[][] = [];
+  const targets: Section['targets'][number][] = [];
+  for (const size of sizes) {
+    const med = (kind: Kind, f: (c: Cell) => number) => median((cells.get(`${kind}/${size}`) ?? []).map(f));
+    const base = med('ws', (c) => c.rtPerSec);
+    const baseCpu = med('ws', (c) => c.cpuUsPerRt);
+    for (const kind of ctx.kinds) {
+      const rt = med(kind, (c) => c.rtPerSec);
+      const cpu = med(kind, (c) => c.cpuUsPerRt);
+      rows.push([
+        `${size} B`, LABEL[kind], fmt(rt), ratio(rt, base), fmt(med(kind, (c) => c.p50Ms), 2), fmt(med(kind, (c) => c.p99Ms), 2),
+        fmt(cpu, 1), ratio(cpu, baseCpu),
+      ]);
+    }
+    const lf = med('lifeline', (c) => c.rtPerSec);
+    targets.push({
+      what: `echo ${size} B: Lifeline ≥ 0.85× raw ws round trips/s`,
+      measured: ctx.kinds.includes('lifeline') ? ratio(lf, base) : 'not run',
+      isMet: ctx.kinds.includes('lifeline') ? lf / base >= 0.85 : undefined,
+    });
+  }
+  return {
+    title: 'Echo (100 connections × 16 in flight)',
+    table: table(['payload', 'contender', 'round trips/s', '× raw ws', 'p50 ms', 'p99 ms', 'server CPU µs/rt', '× raw ws'], rows),
+    notes: [
+      `${reps} repetition(s) per cell, median; contenders interleaved (rotated order per repetition); ${measureMs} ms measured after ${warmupMs} ms warm-up.`,
+      'Each contender uses its own client: ws, socket.io-client (websocket transport), and for Lifeline the bench wire client (seq, cumulative acks, heartbeats) against the reference server.',
+      `Lifeline: heartbeat interval ${HEARTBEAT_MS} ms, default receive window, replay buffer and ack delay.`,
+      'Server CPU µs/rt = server process CPU time (user+system) over the measured window ÷ round trips in it.',
+    ],
+    targets,
+  };
+}
