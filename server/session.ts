@@ -447,10 +447,13 @@ export class LiveSession implements SessionView, LifelineSession {
     this.scheduleAck();
   }
 
-  /** SEQ-3: a duplicate is discarded, and still acknowledged. */
+  /**
+   * SEQ-3: a duplicate is discarded, and still acknowledged, at once: the client
+   * resent it because it never saw the ack.
+   */
   ackDuplicate(): void {
     this.isAckForced = true;
-    this.scheduleAck();
+    this.sendAck();
   }
 
   /** SEQ-5: within ackDelayMs, or at once when half the window is unacked. */

@@ -1,0 +1,146 @@
+import { afterEach, describe, expect, test, vi } from 'vitest';
+import { codeOf } from '../spec/protocol/close-codes.js';
+import type { RawClient } from '../testkit/raw-client.js';
+import { LivenessSweep } from './sweep.js';
+import { Harness } from './test-support.js';
+
+const h = new Harness();
+afterEach(() => h.cleanup());
+
+const I = 100; // heartbeat interval for these tests, ms
+const M = 2; // missed max
+
+/** Keep a client's application heartbeat going every `ms` until stopped. */
+function beat(c: RawClient, ms: number): () => void {
+  const t = setInterval(() => {
+    if (c.isOpen) c.heartbeat(BigInt(Math.round(performance.now())), 7);
+  }, ms);
+  return () => clearInterval(t);
+}
+
+describe('liveness', () => {
+  test('HB-1 the server pings every connected socket once per interval', async () => {
+    const srv = await h.server({ heartbeatIntervalMs: I, heartbeatMissedMax: M });
+    const a = await h.session(srv);
+    const b = await h.session(srv);
+    const stopA = beat(a, I / 2);
+    const stopB = beat(b, I / 2);
+    await vi.waitFor(() => expect(Math.min(a.pings, b.pings)).toBeGreaterThanOrEqual(3), { timeout: 5000 });
+    stopA();
+    stopB();
+  });
+
+  test('HB-2 HB-3 a zombie that answers nothing is terminated within interval × (missed + 1) plus one interval', async () => {
+    const srv = await h.server({ heartbeatIntervalMs: I, heartbeatMissedMax: M });
+    const bystander = await h.session(srv);
+    const stop = beat(bystander, I / 2);
+    const zombie = await h.client(srv, { autoPong: false });
+    await zombie.handshake();
+    const t0 = performance.now();
+    const info = await zombie.waitForClose(10_000);
+    const elapsed = performance.now() - t0;
+    // The server closes on the sweep tick that finds the count above missed_max: after (M+1)·I of
+    // silence, at most one interval later (HB-3). Slack for a loaded machine on the upper side only.
+    expect(elapsed).toBeGreaterThanOrEqual((M + 1) * I - 20);
+    expect(elapsed).toBeLessThanOrEqual((M + 2) * I + 400);
+    expect([codeOf('HEARTBEAT_TIMEOUT'), codeOf('ABNORMAL')]).toContain(info.code);
+    expect(zombie.pings).toBeGreaterThanOrEqual(M + 1); // HB-2: a ping per tick until the count exceeds M
+    expect(bystander.isOpen).toBe(true);
+    stop();
+  });
+
+  test('HB-3 a half-open peer (TCP paused, nothing read or answered) is destroyed without waiting for a close handshake', async () => {
+    const srv = await h.server({ heartbeatIntervalMs: I, heartbeatMissedMax: M });
+    const zombie = await h.client(srv, { autoPong: false });
+    await zombie.handshake();
+    zombie.pause(); // reads nothing: a close frame would never be answered
+    await vi.waitFor(() => expect(srv.stats().connections).toBe(0), { timeout: 5000 });
+    expect(srv.stats().sessions).toBe(1); // RS-1: 4200 keeps the session for resume
+    expect(srv.sessions()[0]?.state).toBe('detached');
+  });
+
+  test('HB-8 HB-2 a live client is never dropped: heartbeats and pongs keep it over many intervals', async () => {
+    const srv = await h.server({ heartbeatIntervalMs: I / 2, heartbeatMissedMax: 1 });
+    const c = await h.session(srv);
+    const stop = beat(c, I / 4);
+    await vi.waitFor(() => expect(c.pings).toBeGreaterThanOrEqual(12), { timeout: 10_000 });
+    expect(c.isOpen).toBe(true);
+    stop();
+  });
+
+  test('HB-8 frames alone are proof of life: a client that never pongs but keeps sending stays', async () => {
+    const srv = await h.server({ heartbeatIntervalMs: I / 2, heartbeatMissedMax: 1 });
+    const c = await h.session(srv, {}, { autoPong: false });
+    const stop = beat(c, I / 5);
+    await vi.waitFor(() => expect(c.pings).toBeGreaterThanOrEqual(10), { timeout: 10_000 });
+    expect(c.isOpen).toBe(true);
+    stop();
+  });
+
+  test('HB-7 a client that answers pings but sends no Heartbeat is closed 4200', async () => {
+    const srv = await h.server({ heartbeatIntervalMs: I, heartbeatMissedMax: M });
+    const wedged = await h.session(srv); // autoPong on: the transport is fine, the application is not
+    const t0 = performance.now();
+    const info = await wedged.waitForClose(10_000);
+    expect(info.code).toBe(codeOf('HEARTBEAT_TIMEOUT'));
+    expect(performance.now() - t0).toBeGreaterThanOrEqual((M + 1) * I - 20);
+  });
+
+  test('HB-6 BP-12 a Heartbeat is answered with its id and sent_at at once, even behind a full window', async () => {
+    const srv = await h.server({ snapshot: () => undefined });
+    const c = await h.session(srv, { receiveWindow: 1, channels: ['feed'] });
+    for (let i = 0; i < 50; i++) srv.publish('feed', { payload: new Uint8Array([i]) });
+    await c.waitForBody('message');
+    const id = c.heartbeat(123_456n, 42);
+    const ack = await c.waitForBody('heartbeatAck', 5000, (a) => a.id === id);
+    expect(ack.echoSentAtMs).toBe(123_456n);
+    expect(c.bodies('message')).toHaveLength(1); // the window (1) still holds the rest back
+    expect(srv.sessions()[0]?.stats().clientRttMs).toBe(42); // HB-9: the client's reported RTT
+  });
+
+  test('HB-2 RTT is measured per session from ping to pong, and the sweep reports its tick lag', async () => {
+    const srv = await h.server({ heartbeatIntervalMs: I / 2, heartbeatMissedMax: 4 });
+    const c = await h.session(srv);
+    const stop = beat(c, I / 4);
+    await vi.waitFor(() => expect(srv.sessions()[0]?.stats().rttMs).toBeDefined(), { timeout: 5000 });
+    expect(srv.sessions()[0]?.stats().rttMs).toBeGreaterThanOrEqual(0);
+    const ticks = srv.stats().sweep.ticks;
+    const until = performance.now() + 3 * (I / 2);
+    while (performance.now() < until) {
+      // wedge the event loop for three intervals
+    }
+    await vi.waitFor(() => expect(srv.stats().sweep.ticks).toBeGreaterThan(ticks), { timeout: 5000 });
+    expect(srv.stats().sweep.maxLagMs).toBeGreaterThanOrEqual(I / 2);
+    stop();
+  });
+});
+
+describe('liveness sweep', () => {
+  test('HB-1 with slices each member is still visited exactly once per interval', () => {
+    const visits = new Map<number, number>();
+    let now = 0;
+    const sweep = new LivenessSweep<number>({
+      intervalMs: 100,
+      slices: 4,
+      clock: { now: () => now },
+      visit: (m) => visits.set(m, (visits.get(m) ?? 0) + 1),
+    });
+    for (let i = 0; i < 10; i++) sweep.add(i);
+    for (let t = 0; t < 4; t++) {
+      now += 25;
+      sweep.tick();
+    }
+    expect([...visits.values()]).toEqual(new Array(10).fill(1));
+    sweep.delete(3);
+    for (let t = 0; t < 4; t++) {
+      now += 25;
+      sweep.tick();
+    }
+    expect(visits.get(3)).toBe(1);
+    expect(visits.get(4)).toBe(2);
+    expect(sweep.stats().lagMs).toBe(0);
+    now += 125; // one tick 100 ms late
+    sweep.tick();
+    expect(sweep.stats().lagMs).toBe(100);
+  });
+});

@@ -1,0 +1,273 @@
+import { afterEach, describe, expect, test, vi } from 'vitest';
+import { ResumeOutcome, ResumeReason, SnapshotReason } from '../gen/lifeline/v1/envelope_pb.js';
+import { codeOf } from '../spec/protocol/close-codes.js';
+import type { RawClient } from '../testkit/raw-client.js';
+import type { ChannelState, ClientMessage, LifelineServerOptions } from './options.js';
+import type { LifelineServer } from './server.js';
+import { Harness } from './test-support.js';
+
+const h = new Harness();
+afterEach(() => h.cleanup());
+
+const enc = (s: string) => new TextEncoder().encode(s);
+const dec = (b: Uint8Array) => new TextDecoder().decode(b);
+
+/** A state channel 'doc' whose state is its version as text; 'feed' has no state. */
+function docApp(): { opts: LifelineServerOptions; bump: (srv: LifelineServer) => void } {
+  let version = 1n;
+  return {
+    opts: { snapshot: (ch): ChannelState | undefined => (ch === 'doc' ? { version, state: enc(`v${version}`) } : undefined) },
+    bump: (srv) => {
+      srv.publishPatch('doc', { baseVersion: version, version: version + 1n, delta: enc(`+${version + 1n}`) });
+      version += 1n;
+    },
+  };
+}
+
+/** Wait until the server sees the session without a socket. */
+async function detached(srv: LifelineServer, id: string): Promise<void> {
+  await vi.waitFor(() => expect(srv.session(id)?.state).toBe('detached'), { timeout: 5000 });
+}
+
+/** Frames after the Welcome, as [case, seq]. */
+function afterWelcome(c: RawClient): [string, bigint][] {
+  const i = c.frames.findIndex((f) => f.body.case === 'welcome');
+  return c.frames.slice(i + 1).flatMap((f) =>
+    f.body.case === 'message' || f.body.case === 'statePatch' || f.body.case === 'snapshot' ? [[f.body.case, f.body.value.seq] as [string, bigint]] : [],
+  );
+}
+
+describe('resume', () => {
+  test('RS-2 RS-5 SEQ-2 SEQ-7 resume by replay: exactly the missed seqs, originals first, then what queued while detached', async () => {
+    const srv = await h.server();
+    const a = await h.session(srv, { channels: ['feed'] });
+    const id = (a.bodies('welcome')[0]?.sessionId) as string;
+    for (let i = 1; i <= 5; i++) srv.publish('feed', { payload: enc(`m${i}`) });
+    await a.waitForCount('message', 5);
+    a.ack(2n);
+    await vi.waitFor(() => expect(srv.session(id)?.stats().lastAckedSeq).toBe(2n));
+    a.destroy();
+    await detached(srv, id);
+    srv.publish('feed', { payload: enc('m6') });
+    srv.publish('feed', { payload: enc('m7') });
+    const b = await h.client(srv);
+    const w = await b.handshake({ sessionId: id, lastServerSeq: 3n, channels: ['feed'] });
+    expect(w.sessionId).toBe(id);
+    expect(w.resume).toMatchObject({ outcome: ResumeOutcome.RESUMED, reason: ResumeReason.REPLAYED, fromSeq: 4n, replayed: 2 });
+    await b.waitForCount('message', 4);
+    expect(afterWelcome(b)).toEqual([['message', 4n], ['message', 5n], ['message', 6n], ['message', 7n]]);
+    expect(b.bodies('message').map((m) => dec(m.payload))).toEqual(['m4', 'm5', 'm6', 'm7']);
+  });
+
+  test('RS-2 a resume with nothing missed is RESUMED with replayed 0 and from_seq the next seq', async () => {
+    const srv = await h.server();
+    const a = await h.session(srv, { channels: ['feed'] });
+    const id = a.bodies('welcome')[0]?.sessionId as string;
+    srv.publish('feed', { payload: enc('x') });
+    await a.waitForCount('message', 1);
+    a.close(codeOf('GOING_AWAY'));
+    await detached(srv, id);
+    const b = await h.client(srv);
+    const w = await b.handshake({ sessionId: id, lastServerSeq: 1n, channels: ['feed'] });
+    expect(w.resume).toMatchObject({ outcome: ResumeOutcome.RESUMED, fromSeq: 2n, replayed: 0 });
+  });
+
+  test('RS-3 RS-4 RS-5 a resume needing a released message answers SNAPSHOT and sends snapshots before anything else', async () => {
+    const app = docApp();
+    const srv = await h.server(app.opts);
+    const a = await h.session(srv, { channels: ['doc', 'feed'] });
+    const id = a.bodies('welcome')[0]?.sessionId as string;
+    await a.waitForBody('snapshot');
+    app.bump(srv);
+    srv.publish('feed', { payload: enc('f1') });
+    await a.waitForCount('message', 1);
+    a.ack(a.lastSeq()); // seq 3 acked: released (SEQ-7)
+    await vi.waitFor(() => expect(srv.session(id)?.stats().lastAckedSeq).toBe(3n));
+    a.destroy();
+    await detached(srv, id);
+    srv.publish('feed', { payload: enc('f2') });
+    app.bump(srv);
+    const b = await h.client(srv);
+    const w = await b.handshake({ sessionId: id, lastServerSeq: 1n, channels: ['doc', 'feed'] }); // needs 2 and 3: gone
+    expect(w.resume).toMatchObject({ outcome: ResumeOutcome.SNAPSHOT, reason: ResumeReason.REPLAY_WINDOW_EXCEEDED, fromSeq: 4n, replayed: 0 });
+    await b.waitForCount('message', 1);
+    expect(afterWelcome(b)).toEqual([['snapshot', 4n], ['message', 5n]]); // the queued patch is inside the snapshot
+    const snap = b.bodies('snapshot')[0];
+    expect(snap).toMatchObject({ channel: 'doc', version: 3n, reason: SnapshotReason.RESUME });
+    expect(dec(snap?.state ?? new Uint8Array())).toBe('v3');
+  });
+
+  test('RS-8 a Hello whose last_server_seq is ahead of anything sent answers SNAPSHOT with CLIENT_AHEAD', async () => {
+    const app = docApp();
+    const srv = await h.server(app.opts);
+    const a = await h.session(srv, { channels: ['doc'] });
+    const id = a.bodies('welcome')[0]?.sessionId as string;
+    a.destroy();
+    await detached(srv, id);
+    const b = await h.client(srv);
+    const w = await b.handshake({ sessionId: id, lastServerSeq: 100n, channels: ['doc'] });
+    expect(w.resume).toMatchObject({ outcome: ResumeOutcome.SNAPSHOT, reason: ResumeReason.CLIENT_AHEAD, fromSeq: 2n });
+    const s = await b.waitForBody('snapshot');
+    expect(s.seq).toBe(2n);
+  });
+
+  test('RS-6 an unknown session id starts a NEW session (UNKNOWN_SESSION) with a Snapshot of each channel', async () => {
+    const app = docApp();
+    const srv = await h.server(app.opts);
+    const c = await h.client(srv);
+    const w = await c.handshake({ sessionId: 'no-such-session', lastServerSeq: 7n, channels: ['doc', 'feed'] });
+    expect(w.sessionId).not.toBe('no-such-session');
+    expect(w.resume).toMatchObject({ outcome: ResumeOutcome.NEW, reason: ResumeReason.UNKNOWN_SESSION, fromSeq: 1n, replayed: 0 });
+    const s = await c.waitForBody('snapshot');
+    expect(s).toMatchObject({ seq: 1n, channel: 'doc', reason: SnapshotReason.SUBSCRIBED });
+  });
+
+  test('RS-1 RS-6 a detached session is kept for resume_ttl, then expires: a late Hello gets NEW with EXPIRED', async () => {
+    const srv = await h.server({ resumeTtlMs: 150 });
+    const a = await h.session(srv);
+    const id = a.bodies('welcome')[0]?.sessionId as string;
+    a.destroy();
+    await detached(srv, id);
+    expect(srv.stats().sessions).toBe(1);
+    await vi.waitFor(() => expect(srv.session(id)).toBeUndefined(), { timeout: 5000 });
+    const b = await h.client(srv);
+    const w = await b.handshake({ sessionId: id, lastServerSeq: 0n });
+    expect(w.resume).toMatchObject({ outcome: ResumeOutcome.NEW, reason: ResumeReason.EXPIRED });
+    expect(w.sessionId).not.toBe(id);
+  });
+
+  test('RS-1 CC-6 a client close with 1000 ends the session instead of keeping it', async () => {
+    const srv = await h.server();
+    const a = await h.session(srv);
+    a.close(codeOf('NORMAL'));
+    await vi.waitFor(() => expect(srv.stats().sessions).toBe(0));
+  });
+
+  test('RS-2 a session of another principal is not resumed: NEW with PRINCIPAL_MISMATCH', async () => {
+    const srv = await h.server({ authenticate: (req) => (req.headers['x-user'] as string | undefined) ?? undefined });
+    const a = await h.session(srv, {}, { headers: { 'x-user': 'alice' } });
+    const id = a.bodies('welcome')[0]?.sessionId as string;
+    a.destroy();
+    await detached(srv, id);
+    const b = await h.client(srv, { headers: { 'x-user': 'mallory' } });
+    const w = await b.handshake({ sessionId: id });
+    expect(w.resume).toMatchObject({ outcome: ResumeOutcome.NEW, reason: ResumeReason.PRINCIPAL_MISMATCH });
+    expect(srv.session(id)?.state).toBe('detached'); // alice's session is untouched
+  });
+
+  test('RS-7 resuming a session that still has a socket closes the older one with 4002', async () => {
+    const srv = await h.server();
+    const a = await h.session(srv, { channels: ['feed'] });
+    const id = a.bodies('welcome')[0]?.sessionId as string;
+    const b = await h.client(srv);
+    const w = await b.handshake({ sessionId: id, channels: ['feed'] });
+    expect(w.resume?.outcome).toBe(ResumeOutcome.RESUMED);
+    expect((await a.waitForClose()).code).toBe(codeOf('SESSION_TAKEN_OVER'));
+    srv.publish('feed', { payload: enc('only-b') });
+    await b.waitForBody('message');
+    expect(a.bodies('message')).toHaveLength(0);
+    expect(srv.stats().sessions).toBe(1);
+  });
+
+  test('RS-9 CH-3 on resume the subscriptions become Hello.channels: kept ones without a new snapshot, added ones with one', async () => {
+    const srv = await h.server({ snapshot: (ch) => (ch === 'feed' ? undefined : { version: 1n, state: enc(ch) }) });
+    const a = await h.session(srv, { channels: ['a', 'b'] });
+    const id = a.bodies('welcome')[0]?.sessionId as string;
+    await a.waitForCount('snapshot', 2);
+    a.ackAll();
+    await vi.waitFor(() => expect(srv.session(id)?.stats().lastAckedSeq).toBe(2n));
+    a.destroy();
+    await detached(srv, id);
+    const b = await h.client(srv);
+    const w = await b.handshake({ sessionId: id, lastServerSeq: 2n, channels: ['b', 'c'] });
+    expect(w.resume?.outcome).toBe(ResumeOutcome.RESUMED);
+    const s = await b.waitForBody('snapshot');
+    expect(s).toMatchObject({ channel: 'c', reason: SnapshotReason.SUBSCRIBED, seq: 3n });
+    expect([...(srv.session(id)?.subscriptions ?? [])].sort()).toEqual(['b', 'c']);
+    srv.publish('a', { payload: enc('gone') });
+    srv.publish('b', { payload: enc('kept') });
+    const m = await b.waitForBody('message');
+    expect(dec(m.payload)).toBe('kept');
+    expect(b.bodies('snapshot')).toHaveLength(1);
+  });
+});
+
+describe('client sequencing', () => {
+  test('SEQ-3 SEQ-9 client messages replayed after a resume take effect once; duplicates are still acked', async () => {
+    const got: string[] = [];
+    const srv = await h.server({ ackDelayMs: 60_000, receiveWindow: 256, onMessage: (m) => void got.push(dec(m.payload)) });
+    const a = await h.session(srv);
+    const id = a.bodies('welcome')[0]?.sessionId as string;
+    for (const p of ['one', 'two', 'three']) a.message({ payload: enc(p) });
+    await vi.waitFor(() => expect(got).toHaveLength(3));
+    a.destroy(); // no ack was sent (long ack delay)
+    await detached(srv, id);
+    const b = await h.client(srv);
+    const w = await b.handshake({ sessionId: id });
+    expect(w.lastClientSeq).toBe(3n); // SEQ-9: the client replays only above this…
+    b.message({ seq: 2n, payload: enc('two') }); // …but a client that replays anyway changes nothing (SEQ-3)
+    b.message({ seq: 3n, payload: enc('three') });
+    await b.waitForBody('ack', 5000, (x) => x.seq === 3n); // duplicates are acked at once
+    b.message({ seq: 4n, payload: enc('four') });
+    await vi.waitFor(() => expect(got).toEqual(['one', 'two', 'three', 'four']));
+  });
+
+  test('SEQ-10 a message is acked only after the application has it: an async handler holds the ack', async () => {
+    let release: () => void = () => {};
+    const handled: bigint[] = [];
+    const srv = await h.server({
+      ackDelayMs: 1,
+      onMessage: (m: ClientMessage) => {
+        if (m.seq === 1n) return new Promise<void>((r) => (release = () => { handled.push(m.seq); r(); }));
+        handled.push(m.seq);
+        return undefined;
+      },
+    });
+    const c = await h.session(srv);
+    c.message({ payload: enc('slow') });
+    c.message({ payload: enc('fast') });
+    await new Promise((r) => setTimeout(r, 100)); // ample time for an ack that must not come
+    expect(c.bodies('ack')).toHaveLength(0);
+    expect(handled).toEqual([]); // in order: the second waits for the first
+    release();
+    await c.waitForBody('ack', 5000, (a) => a.seq === 2n);
+    expect(handled).toEqual([1n, 2n]);
+  });
+
+  test('SEQ-5 acks come within the ack delay, and at once when half the window is unacked', async () => {
+    const srv = await h.server({ ackDelayMs: 60_000, receiveWindow: 4 });
+    const c = await h.session(srv);
+    c.message({ payload: enc('1') });
+    await new Promise((r) => setTimeout(r, 50));
+    expect(c.bodies('ack')).toHaveLength(0);
+    c.message({ payload: enc('2') }); // 2 of 4 unacked: half the window
+    await c.waitForBody('ack', 5000, (a) => a.seq === 2n);
+    const srv2 = await h.server({ ackDelayMs: 20, receiveWindow: 256 });
+    const d = await h.session(srv2);
+    d.message({ payload: enc('x') });
+    await d.waitForBody('ack', 5000, (a) => a.seq === 1n);
+  });
+
+  test('SEQ-4 a client message that skips a seq closes 1002', async () => {
+    const srv = await h.server();
+    const c = await h.session(srv);
+    c.message({ seq: 1n, payload: enc('a') });
+    c.message({ seq: 3n, payload: enc('c') });
+    expect((await c.waitForClose()).code).toBe(codeOf('PROTOCOL_ERROR'));
+  });
+
+  test('SEQ-6 an Ack beyond the last sent seq closes 1002; a stale Ack is ignored', async () => {
+    const srv = await h.server();
+    const a = await h.session(srv, { channels: ['feed'] });
+    srv.publish('feed', { payload: enc('1') });
+    srv.publish('feed', { payload: enc('2') });
+    await a.waitForCount('message', 2);
+    a.ack(2n);
+    a.ack(1n); // stale: ignored
+    const id = a.heartbeat();
+    await a.waitForBody('heartbeatAck', 5000, (x) => x.id === id);
+    expect(a.isOpen).toBe(true);
+    a.ack(3n);
+    expect((await a.waitForClose()).code).toBe(codeOf('PROTOCOL_ERROR'));
+  });
+});
