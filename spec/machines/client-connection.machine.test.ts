@@ -1,0 +1,505 @@
+import { getAdjacencyMap, getShortestPaths } from '@xstate/graph';
+import fc from 'fast-check';
+import { __unsafe_getAllOwnEventDescriptors, createActor, fromPromise, SimulatedClock, type AnyTransitionDefinition, type StateNode } from 'xstate';
+import { describe, expect, test } from 'vitest';
+import { backoffCeilingMs } from '../protocol/backoff.js';
+import { adviceForCode, adviceForHttpStatus, closeCodes, codeOf, type CloseRow } from '../protocol/close-codes.js';
+import {
+  clientConnectionMachine,
+  clientStateName,
+  reconnectDelayFor,
+  type ClientConnectionContext,
+  type ClientConnectionEvent,
+  type ClientConnectionInput,
+} from './client-connection.machine.js';
+
+type Snap = ReturnType<ReturnType<typeof createActor<typeof clientConnectionMachine>>['getSnapshot']>;
+// Events the model explores, plus the getToken actor's done/error events (sent directly in replays).
+type ModelEvent = ClientConnectionEvent | { type: 'xstate.done.actor.getToken'; output: string } | { type: 'xstate.error.actor.getToken'; error: string };
+
+const input: ClientConnectionInput = {
+  random: () => 0.5,
+  reconnectBaseMs: 100,
+  reconnectCapMs: 1000,
+  reconnectMaxAttempts: 2,
+  suspendedRetryMs: 5000,
+  handshakeTimeoutMs: 50,
+  heartbeatIntervalMs: 20,
+  heartbeatMissedMax: 2,
+};
+
+const welcome: ModelEvent = { type: 'frame.welcome', sessionId: 's1', heartbeatIntervalMs: 20, heartbeatMissedMax: 2 };
+const modelEvents: ModelEvent[] = [
+  { type: 'app.connect' },
+  { type: 'app.close' },
+  { type: 'app.reconnect' },
+  { type: 'network.online' },
+  { type: 'socket.opened' },
+  { type: 'socket.closed', code: codeOf('NORMAL'), reason: '' }, // none
+  { type: 'socket.closed', code: codeOf('ABNORMAL'), reason: '' }, // backoff
+  { type: 'socket.closed', code: codeOf('TOKEN_EXPIRED'), reason: '' }, // refresh-token
+  { type: 'socket.closed', code: codeOf('SERVICE_RESTART'), reason: '' }, // server-delay, none given
+  { type: 'socket.closed', code: codeOf('PROTOCOL_ERROR'), reason: '' }, // backoff + reset session
+  { type: 'socket.refused', status: 503, retryAfterMs: 300 },
+  { type: 'socket.refused', status: 403 },
+  { type: 'frame.invalid', code: codeOf('PROTOCOL_ERROR'), reason: 'WIRE-7' },
+  { type: 'frame.invalid', code: codeOf('UNSUPPORTED_DATA'), reason: 'WIRE-1' },
+  welcome,
+  { type: 'frame.heartbeatAck', intervalMs: 40 },
+  { type: 'frame.heartbeatAck', intervalMs: 0 },
+  { type: 'frame.drainNotice', reconnectAfterMs: 70, target: '' },
+  { type: 'frame.any' },
+  { type: 'xstate.done.actor.getToken', output: 'tok' },
+  { type: 'xstate.error.actor.getToken', error: 'no token' },
+];
+
+/** The abstraction of a snapshot the model distinguishes (finite: failures ≤ max attempts). */
+function serialize(s: Snap): string {
+  const c = s.context;
+  return JSON.stringify({
+    v: s.value,
+    f: c.failures,
+    sid: c.sessionId !== '',
+    fr: c.forceRefresh,
+    hb: c.heartbeatIntervalMs,
+  });
+}
+
+interface Recorded {
+  readonly opens: number;
+  readonly closes: { code: number; reason: string }[];
+  readonly hellos: { sessionId: string; token: string | undefined }[];
+  readonly heartbeats: number[];
+  readonly tokenInputs: { forceRefresh: boolean }[];
+  readonly welcomes: number;
+}
+
+function harness(inp: ClientConnectionInput = input) {
+  const clock = new SimulatedClock();
+  const rec = { opens: 0, closes: [] as { code: number; reason: string }[], hellos: [] as { sessionId: string; token: string | undefined }[], heartbeats: [] as number[], tokenInputs: [] as { forceRefresh: boolean }[], welcomes: 0 };
+  const transitions: AnyTransitionDefinition[] = [];
+  const machine = clientConnectionMachine.provide({
+    // Never settles by itself: the test delivers getToken's outcome as the actor's done/error event.
+    actors: {
+      getToken: fromPromise<string | undefined, { forceRefresh: boolean; sessionId: string }>(({ input: i }) => {
+        rec.tokenInputs.push({ forceRefresh: i.forceRefresh });
+        return new Promise(() => {});
+      }),
+    },
+    actions: {
+      openSocket: () => { rec.opens++; },
+      closeSocket: (_, p) => { rec.closes.push(p); },
+      sendHello: (_, p) => { rec.hellos.push(p); },
+      sendHeartbeat: () => { rec.heartbeats.push(clock.now()); },
+      acceptWelcome: () => { rec.welcomes++; },
+    },
+  });
+  const actor = createActor(machine, {
+    clock,
+    input: inp,
+    inspect: (ev) => {
+      if (ev.type === '@xstate.microstep') transitions.push(...ev._transitions);
+    },
+  });
+  actor.start();
+  /** Advance simulated time one timer deadline at a time, as real time would (SimulatedClock alone jumps). */
+  const advance = (ms: number) => {
+    const end = clock.now() + ms;
+    const timers = (clock as unknown as { timeouts: Map<number, { start: number; timeout: number }> }).timeouts;
+    for (;;) {
+      let next = Infinity;
+      for (const t of timers.values()) next = Math.min(next, t.start + t.timeout);
+      if (next > end) break;
+      clock.set(Math.max(next, clock.now()));
+    }
+    clock.set(end);
+  };
+  return { clock, actor, rec: rec as Recorded, transitions, advance };
+}
+
+const delayFns = (clientConnectionMachine.implementations.delays ?? {}) as Record<string, (a: { context: ClientConnectionContext }) => number>;
+
+/** Play one model event on a real actor: delays become clock time, the rest are sent as is. */
+function play(h: ReturnType<typeof harness>, ev: ModelEvent) {
+  if (h.actor.getSnapshot().status !== 'active') return; // closed is final: nothing more to deliver
+  if (ev.type.startsWith('xstate.after.')) {
+    const name = ev.type.split('.')[2] as string;
+    const fn = delayFns[name];
+    if (!fn) throw new Error(`unknown delay ${name}`);
+    h.advance(fn({ context: h.actor.getSnapshot().context }));
+  } else if (ev.type.startsWith('xstate.') && !h.actor.getSnapshot().matches({ connecting: 'authorizing' })) {
+    // getToken settles only while it runs (an unhandled actor error event would be rethrown).
+  } else {
+    h.actor.send(ev as ClientConnectionEvent);
+  }
+}
+
+function allStateNodes(node: StateNode<ClientConnectionContext, ClientConnectionEvent>): StateNode<ClientConnectionContext, ClientConnectionEvent>[] {
+  return [node, ...Object.values(node.states).flatMap((n) => allStateNodes(n as StateNode<ClientConnectionContext, ClientConnectionEvent>))];
+}
+
+function transitionKey(t: AnyTransitionDefinition): string {
+  const list = (t.source.transitions.get(t.eventType) ?? []) as AnyTransitionDefinition[];
+  return `${t.source.id} --${t.eventType}#${list.indexOf(t)}`;
+}
+
+describe('client connection machine: model coverage', () => {
+  // Per state: the model events it listens to, plus a bare event for each of its own delays and actor
+  // completions (an events array would replace @xstate/graph's own discovery of `after` transitions).
+  const eventsFor = (s: Snap): ClientConnectionEvent[] =>
+    __unsafe_getAllOwnEventDescriptors(s).flatMap((type) => {
+      const matching = modelEvents.filter((e) => e.type === type);
+      return (matching.length ? matching : [{ type }]) as ClientConnectionEvent[];
+    });
+  const traversal = { events: eventsFor, serializeState: (s: Snap) => serialize(s), input };
+  const adjacency = getAdjacencyMap(clientConnectionMachine, traversal);
+  const paths = getShortestPaths(clientConnectionMachine, traversal);
+  const pathTo = new Map(paths.map((p) => [serialize(p.state as Snap), p.steps.map((s) => s.event as ModelEvent)]));
+
+  test('RC-1 every state and every transition is reached by graph paths replayed on real actors', () => {
+    const taken = new Set<string>();
+    const reached = new Set<string>();
+    let replays = 0;
+    for (const [from, entry] of Object.entries(adjacency)) {
+      const prefix = pathTo.get(from);
+      expect(prefix, `no path to ${from}`).toBeDefined();
+      for (const { event, state: expected } of Object.values(entry.transitions) as { event: ModelEvent; state: Snap }[]) {
+        const h = harness();
+        for (const n of h.actor.getSnapshot()._nodes) reached.add(n.id);
+        for (const ev of [...(prefix as ModelEvent[]), event as ModelEvent]) {
+          play(h, ev);
+          for (const n of h.actor.getSnapshot()._nodes) reached.add(n.id);
+        }
+        expect(serialize(h.actor.getSnapshot())).toBe(serialize(expected as Snap));
+        for (const t of h.transitions) taken.add(transitionKey(t));
+        h.actor.stop();
+        replays++;
+      }
+    }
+    const nodes = allStateNodes(clientConnectionMachine.root as StateNode<ClientConnectionContext, ClientConnectionEvent>);
+    expect([...nodes.map((n) => n.id)].filter((id) => !reached.has(id))).toEqual([]);
+    const defined = nodes.flatMap((n) => [...n.transitions.values()].flat().map((t) => transitionKey(t as AnyTransitionDefinition)));
+    expect(defined.length).toBeGreaterThan(30);
+    expect(defined.filter((k) => !taken.has(k))).toEqual([]);
+    expect(replays).toBeGreaterThan(100);
+    console.log(`client machine model: ${Object.keys(adjacency).length} states, ${replays} edge replays, ${defined.length} transitions covered`);
+  });
+
+  test('RC-1 every top-level state is one of the eight the spec names', () => {
+    expect(Object.keys(clientConnectionMachine.root.states).sort()).toEqual(
+      ['closed', 'connected', 'connecting', 'failed', 'handshaking', 'idle', 'reconnecting', 'suspended'],
+    );
+  });
+
+  test('RC-1 transitions that enforce a rule cite a spec id', () => {
+    const nodes = allStateNodes(clientConnectionMachine.root as StateNode<ClientConnectionContext, ClientConnectionEvent>);
+    const uncited = nodes
+      .flatMap((n) => [...n.transitions.values()].flat())
+      .filter((t) => !(t.meta as { spec?: string } | undefined)?.spec)
+      .map((t) => transitionKey(t as AnyTransitionDefinition));
+    expect(uncited).toEqual([]);
+  });
+});
+
+/** Drive a fresh actor to `connected`. */
+function connect(h: ReturnType<typeof harness>, token = 'tok') {
+  play(h, { type: 'app.connect' });
+  play(h, { type: 'xstate.done.actor.getToken', output: token });
+  play(h, { type: 'socket.opened' });
+  play(h, welcome);
+}
+
+describe('client connection machine: rules', () => {
+  test('HS-10 no Welcome within the handshake timeout closes 4201 and reconnects', () => {
+    const h = harness();
+    play(h, { type: 'app.connect' });
+    play(h, { type: 'xstate.done.actor.getToken', output: 't' });
+    play(h, { type: 'socket.opened' });
+    h.advance(49);
+    expect(clientStateName(h.actor.getSnapshot().value)).toBe('handshaking');
+    h.advance(1);
+    expect(h.rec.closes.at(-1)?.code).toBe(codeOf('HANDSHAKE_TIMEOUT'));
+    expect(clientStateName(h.actor.getSnapshot().value)).toBe('reconnecting');
+  });
+
+  test('HB-4 HB-8 silence for interval × (missed + 1) closes 4200; any frame restarts the clock', () => {
+    const h = harness();
+    connect(h);
+    h.advance(50);
+    play(h, { type: 'frame.any' }); // HB-8
+    h.advance(59);
+    expect(clientStateName(h.actor.getSnapshot().value)).toBe('connected');
+    h.advance(1);
+    expect(h.rec.closes.at(-1)?.code).toBe(codeOf('HEARTBEAT_TIMEOUT'));
+    expect(clientStateName(h.actor.getSnapshot().value)).toBe('reconnecting');
+  });
+
+  test('HB-5 HB-11 one heartbeat per interval in force; HeartbeatAck.interval_ms changes it', () => {
+    const h = harness();
+    connect(h);
+    for (let i = 0; i < 5; i++) { h.advance(10); play(h, { type: 'frame.any' }); }
+    expect(h.rec.heartbeats).toEqual([20, 40]);
+    play(h, { type: 'frame.heartbeatAck', intervalMs: 40 });
+    const t0 = h.clock.now();
+    for (let i = 0; i < 12; i++) { h.advance(10); play(h, { type: 'frame.any' }); }
+    expect(h.rec.heartbeats.filter((t) => t > t0).map((t) => t - t0)).toEqual([40, 80, 120]);
+    // The dead-peer bound follows the interval in force: 40 × 3.
+    h.advance(119);
+    expect(clientStateName(h.actor.getSnapshot().value)).toBe('connected');
+    h.advance(1);
+    expect(clientStateName(h.actor.getSnapshot().value)).toBe('reconnecting');
+  });
+
+  test('RC-4 RC-10 the attempt count resets on Welcome and the next Hello resumes the session', () => {
+    const h = harness({ ...input, reconnectMaxAttempts: 5 });
+    play(h, { type: 'app.connect' });
+    play(h, { type: 'xstate.done.actor.getToken', output: 't' });
+    play(h, { type: 'socket.closed', code: 1006, reason: '' });
+    expect(h.actor.getSnapshot().context.failures).toBe(1);
+    h.advance(h.actor.getSnapshot().context.reconnectDelayMs);
+    play(h, { type: 'xstate.done.actor.getToken', output: 't' });
+    play(h, { type: 'socket.opened' });
+    play(h, welcome);
+    expect(h.actor.getSnapshot().context.failures).toBe(0);
+    play(h, { type: 'socket.closed', code: 1006, reason: '' });
+    h.advance(h.actor.getSnapshot().context.reconnectDelayMs);
+    play(h, { type: 'xstate.done.actor.getToken', output: 't' });
+    play(h, { type: 'socket.opened' });
+    expect(h.rec.hellos.map((x) => x.sessionId)).toEqual(['', 's1']);
+  });
+
+  test('RC-5 getToken runs before every attempt, with forceRefresh after a refresh-token advice', () => {
+    const h = harness({ ...input, reconnectMaxAttempts: 5 });
+    connect(h);
+    play(h, { type: 'socket.closed', code: codeOf('TOKEN_EXPIRED'), reason: '' });
+    expect(h.actor.getSnapshot().context.sessionId).toBe('s1'); // 4100 keeps the session
+    h.advance(h.actor.getSnapshot().context.reconnectDelayMs);
+    expect(h.rec.tokenInputs).toEqual([{ forceRefresh: false }, { forceRefresh: true }]);
+    play(h, { type: 'xstate.done.actor.getToken', output: 'fresh' });
+    play(h, { type: 'socket.opened' });
+    expect(h.rec.hellos.at(-1)).toEqual({ sessionId: 's1', token: 'fresh' });
+    play(h, { type: 'socket.closed', code: 1006, reason: '' });
+    h.advance(h.actor.getSnapshot().context.reconnectDelayMs);
+    expect(h.rec.tokenInputs.at(-1)).toEqual({ forceRefresh: false });
+  });
+
+  test('RC-5 HS-4 an HTTP 401 refusal refreshes the token before the next attempt', () => {
+    const h = harness({ ...input, reconnectMaxAttempts: 5 });
+    play(h, { type: 'app.connect' });
+    play(h, { type: 'xstate.done.actor.getToken', output: 't' });
+    play(h, { type: 'socket.refused', status: 401 });
+    h.advance(h.actor.getSnapshot().context.reconnectDelayMs);
+    expect(h.rec.tokenInputs.at(-1)).toEqual({ forceRefresh: true });
+  });
+
+  test('RC-3 after reconnectMaxAttempts failed attempts the client is suspended until reconnect, online or its retry timer', () => {
+    for (const leave of ['app.reconnect', 'network.online', 'timer'] as const) {
+      const h = harness({ ...input, reconnectMaxAttempts: 3 });
+      play(h, { type: 'app.connect' });
+      for (let i = 0; i < 3; i++) {
+        expect(clientStateName(h.actor.getSnapshot().value)).toBe('connecting');
+        play(h, { type: 'xstate.done.actor.getToken', output: 't' });
+        play(h, { type: 'socket.closed', code: 1006, reason: '' });
+        if (i < 2) h.advance(h.actor.getSnapshot().context.reconnectDelayMs);
+      }
+      expect(clientStateName(h.actor.getSnapshot().value)).toBe('suspended');
+      const opens = h.rec.opens;
+      h.advance(4999);
+      expect(h.rec.opens).toBe(opens);
+      if (leave === 'timer') h.advance(1);
+      else play(h, { type: leave });
+      expect(clientStateName(h.actor.getSnapshot().value)).toBe('connecting');
+      play(h, { type: 'xstate.done.actor.getToken', output: 't' });
+      play(h, { type: 'socket.closed', code: 1006, reason: '' });
+      // An explicit reconnect or online signal starts a fresh cycle; the timer retries once.
+      expect(clientStateName(h.actor.getSnapshot().value)).toBe(leave === 'timer' ? 'suspended' : 'reconnecting');
+    }
+  });
+
+  test('RC-6 CC-6 a close whose advice is none ends in failed and nothing reconnects', () => {
+    const h = harness();
+    connect(h);
+    play(h, { type: 'socket.closed', code: codeOf('NORMAL'), reason: 'bye' });
+    expect(clientStateName(h.actor.getSnapshot().value)).toBe('failed');
+    const opens = h.rec.opens;
+    h.advance(10 * 60_000);
+    expect(h.rec.opens).toBe(opens);
+    play(h, { type: 'network.online' });
+    expect(clientStateName(h.actor.getSnapshot().value)).toBe('failed');
+  });
+
+  test('RC-9 close() sends NORMAL, ends in closed and never reconnects', () => {
+    for (const prefix of [[], [{ type: 'app.connect' }], [{ type: 'app.connect' }, { type: 'xstate.done.actor.getToken', output: 't' }, { type: 'socket.opened' }, welcome]] as ModelEvent[][]) {
+      const h = harness();
+      for (const e of prefix) play(h, e);
+      play(h, { type: 'app.close' });
+      expect(h.actor.getSnapshot().status).toBe('done');
+      expect(h.rec.closes.at(-1)?.code).toBe(codeOf('NORMAL'));
+      const opens = h.rec.opens;
+      h.advance(10 * 60_000);
+      expect(h.rec.opens).toBe(opens);
+    }
+  });
+
+  test('DR-6 a DrainNotice reconnects after reconnect_after_ms from receipt, not before, closed or not', () => {
+    for (const serverClosesFirst of [false, true]) {
+      const h = harness();
+      connect(h);
+      play(h, { type: 'frame.drainNotice', reconnectAfterMs: 300, target: 'ws://127.0.0.1:1/other' });
+      expect(clientStateName(h.actor.getSnapshot().value)).toBe('reconnecting');
+      h.advance(100);
+      if (serverClosesFirst) play(h, { type: 'socket.closed', code: codeOf('SERVICE_RESTART'), reason: 'drain' });
+      h.advance(199);
+      expect(h.rec.tokenInputs.length).toBe(1);
+      h.advance(1);
+      expect(clientStateName(h.actor.getSnapshot().value)).toBe('connecting');
+      play(h, { type: 'xstate.done.actor.getToken', output: 't' });
+      expect(h.actor.getSnapshot().context.target).toBe('ws://127.0.0.1:1/other');
+      play(h, { type: 'socket.opened' });
+      expect(h.rec.hellos.at(-1)?.sessionId).toBe('s1'); // DR-6 reconnects resume (1012 keeps the session)
+    }
+  });
+
+  test('RC-8 HS-6 a 503 refusal waits its Retry-After; server-delay with no delay given backs off', () => {
+    const h = harness({ ...input, reconnectMaxAttempts: 5 });
+    play(h, { type: 'app.connect' });
+    play(h, { type: 'xstate.done.actor.getToken', output: 't' });
+    play(h, { type: 'socket.refused', status: 503, retryAfterMs: 2500 });
+    expect(h.actor.getSnapshot().context.reconnectDelayMs).toBe(2500);
+    h.advance(2500);
+    play(h, { type: 'xstate.done.actor.getToken', output: 't' });
+    play(h, { type: 'socket.refused', status: 503 });
+    const d = h.actor.getSnapshot().context.reconnectDelayMs;
+    expect(d).toBeGreaterThanOrEqual(closeCodes.HTTP_DRAINING.minDelayMs);
+    expect(d).toBeLessThanOrEqual(Math.max(closeCodes.HTTP_DRAINING.minDelayMs, backoffCeilingMs(2, input as Required<ClientConnectionInput>)));
+  });
+
+  test('RC-7 advice immediate reconnects at once on the first attempt only', () => {
+    const immediate = { retry: 'immediate', resetSession: false, minDelayMs: 0 } as const;
+    expect(reconnectDelayFor(immediate, 0, () => 0.99, { reconnectBaseMs: 1000, reconnectCapMs: 30_000 })).toBe(0);
+    expect(reconnectDelayFor(immediate, 1, () => 0.99, { reconnectBaseMs: 1000, reconnectCapMs: 30_000 })).toBeGreaterThan(1000);
+  });
+
+  // Iterate the registry: every code's reaction follows its row (CC-2), unregistered codes their class (CC-3).
+  const registered = Object.entries(closeCodes) as [string, CloseRow][];
+  const unregistered = [3000, 4050, 4150, 4250, 4350, 4999, 1016];
+  const registryCases = [
+    ...registered.filter(([, r]) => r.code !== undefined).map(([name, r]) => [name, r.code as number, 'code'] as const),
+    ...registered.filter(([, r]) => r.http !== undefined).map(([name, r]) => [name, r.http as number, 'http'] as const),
+    ...unregistered.map((c) => [`unregistered ${c}`, c, 'code'] as const),
+  ];
+  for (const [name, value, kind] of registryCases) test(`CC-2 CC-3 CC-4 CC-7 RC-2 RC-6 RC-8 RC-10 ${name} (${value}) is answered by its advice, with its delay bounds`, () => {
+    const advice = kind === 'code' ? adviceForCode(value) : adviceForHttpStatus(value);
+    const h = harness({ ...input, reconnectMaxAttempts: 5 });
+    connect(h);
+    play(h, { type: 'socket.closed', code: 1006, reason: '' });
+    h.advance(h.actor.getSnapshot().context.reconnectDelayMs);
+    play(h, { type: 'xstate.done.actor.getToken', output: 't' });
+    const ev: ClientConnectionEvent = kind === 'code'
+      ? { type: 'socket.closed', code: value, reason: '' }
+      : { type: 'socket.refused', status: value };
+    play(h, ev);
+    const snap = h.actor.getSnapshot();
+    if (advice.retry === 'none') {
+      expect(clientStateName(snap.value)).toBe('failed');
+      return;
+    }
+    expect(clientStateName(snap.value)).toBe('reconnecting');
+    expect(snap.context.sessionId).toBe(advice.resetSession ? '' : 's1'); // RC-10
+    expect(snap.context.forceRefresh).toBe(advice.retry === 'refresh-token');
+    const d = snap.context.reconnectDelayMs;
+    expect(d).toBeGreaterThanOrEqual(advice.minDelayMs);
+    expect(d).toBeLessThanOrEqual(Math.max(advice.minDelayMs, backoffCeilingMs(1, { reconnectBaseMs: 100, reconnectCapMs: 1000 })));
+    // Not before the delay, and at it.
+    const tokens = h.rec.tokenInputs.length;
+    if (d > 0) { h.advance(d - 1); expect(h.rec.tokenInputs.length).toBe(tokens); }
+    h.advance(1);
+    expect(h.rec.tokenInputs.length).toBe(tokens + 1);
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// Properties over arbitrary event sequences.
+
+type Cmd = { kind: 'event'; ev: ModelEvent } | { kind: 'tick'; ms: number };
+const cmdArb: fc.Arbitrary<Cmd> = fc.oneof(
+  { weight: 5, arbitrary: fc.constantFrom(...modelEvents).map((ev): Cmd => ({ kind: 'event', ev })) },
+  { weight: 1, arbitrary: fc.constantFrom(...[410, 4050, 4150, 4250, 4350, 1011, 1013, 4203]).map((code): Cmd => ({ kind: 'event', ev: { type: 'socket.closed', code, reason: '' } })) },
+  { weight: 2, arbitrary: fc.integer({ min: 1, max: 2000 }).map((ms): Cmd => ({ kind: 'tick', ms })) },
+);
+
+function adviceOfEvent(ev: ModelEvent) {
+  if (ev.type === 'socket.closed' || ev.type === 'frame.invalid') return adviceForCode(ev.code);
+  if (ev.type === 'socket.refused') return adviceForHttpStatus(ev.status);
+  return undefined;
+}
+
+/** Whether an event ends the connection in a state (where the machine listens for it). */
+function endsConnection(ev: ModelEvent, state: string): boolean {
+  if (ev.type === 'socket.closed') return ['connecting', 'handshaking', 'connected'].includes(state);
+  if (ev.type === 'socket.refused') return state === 'connecting';
+  if (ev.type === 'frame.invalid') return ['handshaking', 'connected'].includes(state);
+  return false;
+}
+
+describe('client connection machine: properties', () => {
+  test('RC-1 RC-2 RC-3 RC-6 RC-9 invariants hold over arbitrary event sequences', () => {
+    fc.assert(
+      fc.property(fc.array(cmdArb, { maxLength: 80 }), fc.array(fc.double({ min: 0, max: 1, maxExcluded: true, noNaN: true }), { minLength: 1, maxLength: 16 }), (cmds, randoms) => {
+        let i = 0;
+        const opts = { ...input, random: () => randoms[i++ % randoms.length] as number };
+        const h = harness(opts);
+        let welcomeThisConnection = false;
+        let failedSince: number | undefined; // opens count when failed was entered
+        let closedCalled = false;
+        let opensAtClose = 0;
+        let lastOpens = 0;
+        for (const c of cmds) {
+          const before = h.actor.getSnapshot();
+          const stateBefore = clientStateName(before.value);
+          if (c.kind === 'tick') h.advance(c.ms);
+          else play(h, c.ev);
+          const after = h.actor.getSnapshot();
+          const state = clientStateName(after.value);
+          if (h.rec.opens !== lastOpens) { welcomeThisConnection = false; lastOpens = h.rec.opens; }
+          if (c.kind === 'event' && c.ev.type === 'frame.welcome' && stateBefore === 'handshaking') welcomeThisConnection = true;
+          // Never connected without a Welcome in this connection.
+          if (state === 'connected') expect(welcomeThisConnection).toBe(true);
+          // RC-6: a close whose advice is none, seen by a live connection, ends in failed.
+          if (c.kind === 'event' && endsConnection(c.ev, stateBefore) && adviceOfEvent(c.ev)?.retry === 'none') {
+            expect(state).toBe('failed');
+          }
+          if (state === 'failed' && stateBefore !== 'failed') failedSince = h.rec.opens;
+          if (state !== 'failed' && stateBefore === 'failed') {
+            // Only an explicit reconnect (or close) leaves it.
+            expect(c.kind === 'event' && (c.ev.type === 'app.reconnect' || c.ev.type === 'app.close')).toBe(true);
+            failedSince = undefined;
+          }
+          if (failedSince !== undefined && state === 'failed') expect(h.rec.opens).toBe(failedSince);
+          // RC-2 every backoff delay lies in its window.
+          if (state === 'reconnecting' && stateBefore !== 'reconnecting' && c.kind === 'event' && c.ev.type !== 'frame.drainNotice') {
+            const end = after.context.lastEnd;
+            if (end) {
+              const min = end.advice.minDelayMs;
+              const n = stateBefore === 'connected' ? 0 : after.context.failures;
+              const serverDelay = c.ev.type === 'socket.refused' && end.advice.retry === 'server-delay' ? c.ev.retryAfterMs ?? 0 : 0;
+              const d = after.context.reconnectDelayMs;
+              expect(d).toBeGreaterThanOrEqual(min);
+              expect(d).toBeLessThanOrEqual(Math.max(min, backoffCeilingMs(n, { reconnectBaseMs: 100, reconnectCapMs: 1000 }), serverDelay));
+            }
+          }
+          // RC-3: never more consecutive failures than the limit.
+          expect(after.context.failures).toBeLessThanOrEqual(2);
+          // RC-9: closed is final, and nothing opens after close().
+          if (closedCalled) {
+            expect(state).toBe('closed');
+            expect(h.rec.opens).toBe(opensAtClose);
+          }
+          if (state === 'closed' && !closedCalled) { closedCalled = true; opensAtClose = h.rec.opens; }
+        }
+        h.actor.stop();
+      }),
+      { numRuns: 300 },
+    );
+  });
+});

@@ -1,0 +1,490 @@
+/**
+ * The client connection lifecycle (spec §15, RC-1): idle → connecting → handshaking → connected,
+ * and on any loss reconnecting / suspended / failed, until close() makes it closed.
+ *
+ * Part of the specification: pure. No sockets, no clock, no randomness of its own (`random` comes
+ * from input), no timers except the named delays below, whose values come from input or from the
+ * server (Welcome, HeartbeatAck, DrainNotice, Retry-After). Effects are named action stubs that
+ * client/ supplies with `.provide()`. How a close is answered comes from the close-code registry
+ * (CC-2, CC-3), never from a table of its own.
+ */
+import { assign, fromPromise, setup } from 'xstate';
+import { backoffDelayMs } from '../protocol/backoff.js';
+import { adviceForCode, adviceForHttpStatus, codeOf, type Advice } from '../protocol/close-codes.js';
+import { defaults } from '../protocol/defaults.js';
+
+/** Timing and policy options of the machine; every value carries its unit. */
+export interface ClientConnectionOptions {
+  readonly reconnectBaseMs: number;
+  readonly reconnectCapMs: number;
+  /** Consecutive failed attempts before `suspended` (RC-3). */
+  readonly reconnectMaxAttempts: number;
+  /** Retry interval while suspended (RC-3). */
+  readonly suspendedRetryMs: number;
+  /** No socket open, or no Welcome, within this: HANDSHAKE_TIMEOUT (HS-10). */
+  readonly handshakeTimeoutMs: number;
+  /** Used until a Welcome states the server's values (HB-4, HB-5). */
+  readonly heartbeatIntervalMs: number;
+  readonly heartbeatMissedMax: number;
+}
+
+export interface ClientConnectionInput extends Partial<ClientConnectionOptions> {
+  /** Uniform in [0, 1): the jitter source (RC-2), injected so runs replay. */
+  readonly random: () => number;
+}
+
+/** What the machine remembers about the way the last connection ended. */
+export interface ConnectionEnd {
+  /** WebSocket close code, or HTTP status for a refused upgrade. */
+  readonly code?: number;
+  readonly status?: number;
+  readonly reason: string;
+  readonly advice: Advice;
+}
+
+export interface ClientConnectionContext {
+  readonly opts: ClientConnectionOptions;
+  readonly random: () => number;
+  /** Consecutive failed attempts since the last Welcome (RC-3, RC-4); also the backoff exponent n. */
+  failures: number;
+  /** Session id of the last Welcome; '' when the next Hello asks for a new session (RC-10). */
+  sessionId: string;
+  /** Credential from the last getToken (RC-5); sent in Hello.token. */
+  token: string | undefined;
+  /** The next getToken must bypass any cache (advice refresh-token, RC-5). */
+  forceRefresh: boolean;
+  /** Heartbeat interval and missed threshold in force (Welcome, HB-11). */
+  heartbeatIntervalMs: number;
+  heartbeatMissedMax: number;
+  /** Delay of the current `reconnecting` wait, in ms (RC-2, RC-7, RC-8, DR-6). */
+  reconnectDelayMs: number;
+  /** URL to use instead of the configured one (DrainNotice.target, DR-6); '' = configured. */
+  target: string;
+  lastEnd: ConnectionEnd | undefined;
+}
+
+export interface WelcomeFacts {
+  readonly sessionId: string;
+  readonly heartbeatIntervalMs: number;
+  readonly heartbeatMissedMax: number;
+}
+
+export type ClientConnectionEvent =
+  | { readonly type: 'app.connect' }
+  | { readonly type: 'app.close' }
+  | { readonly type: 'app.reconnect' }
+  | { readonly type: 'network.online' }
+  | { readonly type: 'socket.opened' }
+  | { readonly type: 'socket.closed'; readonly code: number; readonly reason: string }
+  /** The upgrade was answered with an HTTP status (Node only; browsers see 1006). */
+  | { readonly type: 'socket.refused'; readonly status: number; readonly retryAfterMs?: number }
+  /** The client found the server breaking a rule; it closes with `code` (a ProtocolError's code). */
+  | { readonly type: 'frame.invalid'; readonly code: number; readonly reason: string }
+  | ({ readonly type: 'frame.welcome' } & WelcomeFacts)
+  | { readonly type: 'frame.heartbeatAck'; readonly intervalMs: number }
+  | { readonly type: 'frame.drainNotice'; readonly reconnectAfterMs: number; readonly target: string }
+  /** Any other frame from the server: proof of life (HB-8). */
+  | { readonly type: 'frame.any' };
+
+export interface GetTokenInput {
+  readonly forceRefresh: boolean;
+  readonly sessionId: string;
+}
+
+export interface OpenSocketParams {
+  /** '' = the configured URL. */
+  readonly target: string;
+  readonly token: string | undefined;
+}
+export interface SendHelloParams {
+  /** '' asks for a new session. */
+  readonly sessionId: string;
+  readonly token: string | undefined;
+}
+export interface CloseSocketParams {
+  readonly code: number;
+  readonly reason: string;
+}
+
+export const clientConnectionDefaults: ClientConnectionOptions = {
+  reconnectBaseMs: defaults.reconnectBaseMs,
+  reconnectCapMs: defaults.reconnectCapMs,
+  reconnectMaxAttempts: defaults.reconnectMaxAttempts,
+  suspendedRetryMs: defaults.suspendedRetryMs,
+  handshakeTimeoutMs: defaults.handshakeTimeoutMs,
+  heartbeatIntervalMs: defaults.heartbeatIntervalMs,
+  heartbeatMissedMax: defaults.heartbeatMissedMax,
+};
+
+/**
+ * The delay before the next attempt (RC-2, RC-7, RC-8). `n` is the number of failed attempts since
+ * the last Welcome. Exported so tests and other implementations check the same arithmetic.
+ */
+export function reconnectDelayFor(
+  advice: Advice,
+  n: number,
+  random: () => number,
+  opts: Pick<ClientConnectionOptions, 'reconnectBaseMs' | 'reconnectCapMs'>,
+  serverDelayMs?: number,
+): number {
+  if (advice.retry === 'immediate' && n === 0) return 0; // RC-7: first attempt only
+  if (advice.retry === 'server-delay' && serverDelayMs !== undefined) {
+    return Math.max(advice.minDelayMs, serverDelayMs); // RC-8
+  }
+  return backoffDelayMs(n, random, opts, advice.minDelayMs); // RC-2 (and RC-8 with no delay given)
+}
+
+/** The advice and facts of an event that ended a connection (CC-2, CC-3). */
+function endOf(event: ClientConnectionEvent): { end: ConnectionEnd; serverDelayMs?: number } {
+  switch (event.type) {
+    case 'socket.closed':
+    case 'frame.invalid':
+      return { end: { code: event.code, reason: event.reason, advice: adviceForCode(event.code) } };
+    case 'socket.refused': {
+      const end: ConnectionEnd = { status: event.status, reason: `HTTP ${event.status}`, advice: adviceForHttpStatus(event.status) };
+      return event.retryAfterMs === undefined ? { end } : { end, serverDelayMs: event.retryAfterMs };
+    }
+    default:
+      // A failure with no code of its own (getToken rejected): plain backoff.
+      return { end: { reason: event.type, advice: adviceForCode(codeOf('ABNORMAL')) } };
+  }
+}
+
+function localEnd(name: 'HANDSHAKE_TIMEOUT' | 'HEARTBEAT_TIMEOUT', reason: string): ConnectionEnd {
+  const code = codeOf(name);
+  return { code, reason, advice: adviceForCode(code) };
+}
+
+/** Context after a connection ended: session reset, token refresh, next delay (CC-2, RC-5, RC-10). */
+function afterEnd(ctx: ClientConnectionContext, end: ConnectionEnd, countFailure: boolean, serverDelayMs?: number) {
+  // Saturates at the limit: a failed retry from `suspended` returns there without counting on.
+  const failures = countFailure ? Math.min(ctx.failures + 1, Math.max(1, ctx.opts.reconnectMaxAttempts)) : ctx.failures;
+  return {
+    lastEnd: end,
+    failures,
+    sessionId: end.advice.resetSession ? '' : ctx.sessionId, // RC-10: a reset drops the session id
+    forceRefresh: ctx.forceRefresh || end.advice.retry === 'refresh-token', // RC-5
+    // A failed attempt backs off from its own count; a drop of a live session starts at n = 0.
+    reconnectDelayMs: reconnectDelayFor(end.advice, countFailure ? failures : 0, ctx.random, ctx.opts, serverDelayMs),
+  };
+}
+
+const HANDSHAKE_REASON = 'HS-10: no Welcome within the handshake timeout';
+const HEARTBEAT_REASON = 'HB-4: nothing from the server within interval × (missed + 1)';
+
+export const clientConnectionMachine = setup({
+  types: {} as {
+    context: ClientConnectionContext;
+    events: ClientConnectionEvent;
+    input: ClientConnectionInput;
+  },
+  actors: {
+    /** Credentials before every attempt (RC-5); client/ provides the application's getToken. */
+    getToken: fromPromise<string | undefined, GetTokenInput>(async () => undefined),
+  },
+  actions: {
+    /** Open a WebSocket (replacing any socket still open after a DrainNotice, with GOING_AWAY). */
+    openSocket: (_, _params: OpenSocketParams) => {},
+    /** Send Hello with the session id to resume and the last processed server seq (HS-8, RS-10). */
+    sendHello: (_, _params: SendHelloParams) => {},
+    /** Welcome arrived: rebase the inbound cursor, replay or renumber unacked sends (RS-10, SEQ-9). */
+    acceptWelcome: (_, _params: WelcomeFacts) => {},
+    /** Send an application Heartbeat carrying the smoothed RTT (HB-5, HB-9). */
+    sendHeartbeat: () => {},
+    /** Close the current socket with a registry code (CC-1); no-op without a socket. */
+    closeSocket: (_, _params: CloseSocketParams) => {},
+    resetAttempts: assign({ failures: 0 }),
+    /** A connection attempt failed before Welcome: advice, session reset, next delay (CC-2, RC-3). */
+    recordFailedAttempt: assign(({ context, event }) => {
+      const { end, serverDelayMs } = endOf(event);
+      return afterEnd(context, end, true, serverDelayMs);
+    }),
+    /** A live session dropped: the first retry backs off from n = 0 (CC-2, RC-4). */
+    recordDroppedSession: assign(({ context, event }) => afterEnd(context, endOf(event).end, false)),
+    /** getToken rejected: a failed attempt with plain backoff (RC-5). */
+    recordTokenFailure: assign(({ context }) =>
+      afterEnd(context, { reason: 'getToken failed', advice: adviceForCode(codeOf('ABNORMAL')) }, true),
+    ),
+    recordHandshakeTimeout: assign(({ context }) => afterEnd(context, localEnd('HANDSHAKE_TIMEOUT', HANDSHAKE_REASON), true)),
+    recordHeartbeatTimeout: assign(({ context }) => afterEnd(context, localEnd('HEARTBEAT_TIMEOUT', HEARTBEAT_REASON), false)),
+  },
+  guards: {
+    /** The advice of what ended the connection is none (RC-6). */
+    isAdviceNone: ({ event }) => endOf(event).end.advice.retry === 'none',
+    /** This failed attempt reaches reconnectMaxAttempts (RC-3). */
+    isLastAttempt: ({ context }) => context.failures + 1 >= Math.max(1, context.opts.reconnectMaxAttempts),
+    /** HeartbeatAck announces a different interval (HB-11). */
+    isIntervalChange: ({ context, event }) =>
+      event.type === 'frame.heartbeatAck' && event.intervalMs > 0 && event.intervalMs !== context.heartbeatIntervalMs,
+  },
+  delays: {
+    handshakeTimeout: ({ context }) => context.opts.handshakeTimeoutMs,
+    heartbeatInterval: ({ context }) => context.heartbeatIntervalMs,
+    /** HB-4: interval × (missed + 1) of silence means the server (or the path) is dead. */
+    deadPeer: ({ context }) => context.heartbeatIntervalMs * (context.heartbeatMissedMax + 1),
+    reconnectDelay: ({ context }) => context.reconnectDelayMs,
+    suspendedRetry: ({ context }) => context.opts.suspendedRetryMs,
+  },
+}).createMachine({
+  id: 'client',
+  initial: 'idle',
+  context: ({ input }) => {
+    const opts: ClientConnectionOptions = { ...clientConnectionDefaults, ...stripUndefined(input) };
+    return {
+      opts,
+      random: input.random,
+      failures: 0,
+      sessionId: '',
+      token: undefined,
+      forceRefresh: false,
+      heartbeatIntervalMs: opts.heartbeatIntervalMs,
+      heartbeatMissedMax: opts.heartbeatMissedMax,
+      reconnectDelayMs: 0,
+      target: '',
+      lastEnd: undefined,
+    };
+  },
+  on: {
+    // RC-9: close() from any live state sends NORMAL and ends for good.
+    'app.close': {
+      target: '.closed',
+      actions: { type: 'closeSocket', params: { code: codeOf('NORMAL'), reason: 'RC-9: client closed' } },
+      meta: { spec: 'RC-9' },
+    },
+  },
+  states: {
+    idle: {
+      on: { 'app.connect': { target: 'connecting', meta: { spec: 'RC-1' } } },
+    },
+
+    connecting: {
+      initial: 'authorizing',
+      states: {
+        authorizing: {
+          invoke: {
+            id: 'getToken',
+            src: 'getToken',
+            input: ({ context }) => ({ forceRefresh: context.forceRefresh, sessionId: context.sessionId }),
+            onDone: {
+              target: 'opening',
+              actions: assign({ token: ({ event }) => event.output, forceRefresh: false }),
+              meta: { spec: 'RC-5' },
+            },
+            // No credentials: a failed attempt, retried with backoff.
+            onError: [
+              { guard: 'isLastAttempt', target: '#client.suspended', actions: 'recordTokenFailure', meta: { spec: 'RC-3' } },
+              { target: '#client.reconnecting', actions: 'recordTokenFailure', meta: { spec: 'RC-5' } },
+            ],
+          },
+        },
+        opening: {
+          entry: {
+            type: 'openSocket',
+            params: ({ context }) => ({ target: context.target, token: context.token }),
+          },
+          on: { 'socket.opened': { target: '#client.handshaking', meta: { spec: 'HS-8' } } },
+          after: {
+            handshakeTimeout: [
+              {
+                guard: 'isLastAttempt',
+                target: '#client.suspended',
+                actions: [
+                  { type: 'closeSocket', params: { code: codeOf('HANDSHAKE_TIMEOUT'), reason: HANDSHAKE_REASON } },
+                  'recordHandshakeTimeout',
+                ],
+                meta: { spec: 'RC-3' },
+              },
+              {
+                target: '#client.reconnecting',
+                actions: [
+                  { type: 'closeSocket', params: { code: codeOf('HANDSHAKE_TIMEOUT'), reason: HANDSHAKE_REASON } },
+                  'recordHandshakeTimeout',
+                ],
+                meta: { spec: 'HS-10' },
+              },
+            ],
+          },
+        },
+      },
+      on: {
+        'socket.closed': [
+          { guard: 'isAdviceNone', target: '#client.failed', actions: 'recordFailedAttempt', meta: { spec: 'RC-6' } },
+          { guard: 'isLastAttempt', target: '#client.suspended', actions: 'recordFailedAttempt', meta: { spec: 'RC-3' } },
+          { target: '#client.reconnecting', actions: 'recordFailedAttempt', meta: { spec: 'CC-2' } },
+        ],
+        'socket.refused': [
+          { guard: 'isAdviceNone', target: '#client.failed', actions: 'recordFailedAttempt', meta: { spec: 'RC-6' } },
+          { guard: 'isLastAttempt', target: '#client.suspended', actions: 'recordFailedAttempt', meta: { spec: 'RC-3' } },
+          { target: '#client.reconnecting', actions: 'recordFailedAttempt', meta: { spec: 'CC-2' } },
+        ],
+      },
+    },
+
+    handshaking: {
+      entry: {
+        type: 'sendHello',
+        params: ({ context }) => ({ sessionId: context.sessionId, token: context.token }),
+      },
+      on: {
+        'frame.welcome': {
+          target: 'connected',
+          actions: [
+            assign(({ event }) => ({
+              sessionId: event.sessionId,
+              failures: 0, // RC-4
+              heartbeatIntervalMs: event.heartbeatIntervalMs,
+              heartbeatMissedMax: event.heartbeatMissedMax,
+              lastEnd: undefined,
+            })),
+            {
+              type: 'acceptWelcome',
+              params: ({ event }) => ({
+                sessionId: event.sessionId,
+                heartbeatIntervalMs: event.heartbeatIntervalMs,
+                heartbeatMissedMax: event.heartbeatMissedMax,
+              }),
+            },
+          ],
+          meta: { spec: 'RC-4' },
+        },
+        'socket.closed': [
+          { guard: 'isAdviceNone', target: '#client.failed', actions: 'recordFailedAttempt', meta: { spec: 'RC-6' } },
+          { guard: 'isLastAttempt', target: '#client.suspended', actions: 'recordFailedAttempt', meta: { spec: 'RC-3' } },
+          { target: '#client.reconnecting', actions: 'recordFailedAttempt', meta: { spec: 'CC-2' } },
+        ],
+        // The client found the server breaking a rule: close with that code, then follow its advice.
+        'frame.invalid': [
+          { guard: 'isAdviceNone', target: 'failed', actions: [{ type: 'closeSocket', params: ({ event }) => ({ code: event.code, reason: event.reason }) }, 'recordFailedAttempt'], meta: { spec: 'RC-6' } },
+          { guard: 'isLastAttempt', target: 'suspended', actions: [{ type: 'closeSocket', params: ({ event }) => ({ code: event.code, reason: event.reason }) }, 'recordFailedAttempt'], meta: { spec: 'RC-3' } },
+          { target: 'reconnecting', actions: [{ type: 'closeSocket', params: ({ event }) => ({ code: event.code, reason: event.reason }) }, 'recordFailedAttempt'], meta: { spec: 'CC-2' } },
+        ],
+      },
+      after: {
+        handshakeTimeout: [
+          {
+            guard: 'isLastAttempt',
+            target: 'suspended',
+            actions: [
+              { type: 'closeSocket', params: { code: codeOf('HANDSHAKE_TIMEOUT'), reason: HANDSHAKE_REASON } },
+              'recordHandshakeTimeout',
+            ],
+            meta: { spec: 'RC-3' },
+          },
+          {
+            target: 'reconnecting',
+            actions: [
+              { type: 'closeSocket', params: { code: codeOf('HANDSHAKE_TIMEOUT'), reason: HANDSHAKE_REASON } },
+              'recordHandshakeTimeout',
+            ],
+            meta: { spec: 'HS-10' },
+          },
+        ],
+      },
+    },
+
+    connected: {
+      type: 'parallel',
+      states: {
+        heartbeat: {
+          initial: 'waiting',
+          states: {
+            waiting: {
+              after: {
+                heartbeatInterval: { target: 'waiting', reenter: true, actions: 'sendHeartbeat', meta: { spec: 'HB-5' } },
+              },
+              on: {
+                'frame.heartbeatAck': {
+                  guard: 'isIntervalChange',
+                  target: 'waiting',
+                  reenter: true,
+                  actions: assign({ heartbeatIntervalMs: ({ event }) => event.intervalMs }),
+                  meta: { spec: 'HB-11' },
+                },
+              },
+            },
+          },
+        },
+        liveness: {
+          initial: 'alive',
+          states: {
+            alive: {
+              on: {
+                // HB-8: any frame restarts the dead-peer clock.
+                'frame.any': { target: 'alive', reenter: true, meta: { spec: 'HB-8' } },
+                'frame.heartbeatAck': { target: 'alive', reenter: true, meta: { spec: 'HB-8' } },
+              },
+              after: {
+                deadPeer: {
+                  target: '#client.reconnecting',
+                  actions: [
+                    { type: 'closeSocket', params: { code: codeOf('HEARTBEAT_TIMEOUT'), reason: HEARTBEAT_REASON } },
+                    'recordHeartbeatTimeout',
+                  ],
+                  meta: { spec: 'HB-4' },
+                },
+              },
+            },
+          },
+        },
+      },
+      on: {
+        // DR-6: wait reconnect_after_ms from receipt, then reconnect (to target), whether or not the
+        // server has closed by then. The socket stays open meanwhile so the server can flush (DR-4).
+        'frame.drainNotice': {
+          target: 'reconnecting',
+          actions: assign(({ event, context }) => ({
+            reconnectDelayMs: event.reconnectAfterMs,
+            target: event.target === '' ? context.target : event.target,
+          })),
+          meta: { spec: 'DR-6' },
+        },
+        'socket.closed': [
+          { guard: 'isAdviceNone', target: 'failed', actions: 'recordDroppedSession', meta: { spec: 'RC-6' } },
+          { target: 'reconnecting', actions: 'recordDroppedSession', meta: { spec: 'CC-2' } },
+        ],
+        'frame.invalid': [
+          { guard: 'isAdviceNone', target: 'failed', actions: [{ type: 'closeSocket', params: ({ event }) => ({ code: event.code, reason: event.reason }) }, 'recordDroppedSession'], meta: { spec: 'RC-6' } },
+          { target: 'reconnecting', actions: [{ type: 'closeSocket', params: ({ event }) => ({ code: event.code, reason: event.reason }) }, 'recordDroppedSession'], meta: { spec: 'CC-2' } },
+        ],
+      },
+    },
+
+    reconnecting: {
+      after: {
+        reconnectDelay: { target: 'connecting', meta: { spec: 'RC-2' } },
+      },
+    },
+
+    suspended: {
+      on: {
+        'app.reconnect': { target: 'connecting', actions: 'resetAttempts', meta: { spec: 'RC-3' } },
+        'network.online': { target: 'connecting', actions: 'resetAttempts', meta: { spec: 'RC-3' } },
+      },
+      // Keeps failures at the limit: a failed retry goes straight back to suspended.
+      after: { suspendedRetry: { target: 'connecting', meta: { spec: 'RC-3' } } },
+    },
+
+    // RC-6: no reconnect on its own; only an explicit reconnect() leaves it.
+    failed: {
+      on: { 'app.reconnect': { target: 'connecting', actions: 'resetAttempts', meta: { spec: 'RC-6' } } },
+    },
+
+    closed: { type: 'final' },
+  },
+});
+
+function stripUndefined<T extends object>(o: T): Partial<T> {
+  const out: Partial<T> = {};
+  for (const [k, v] of Object.entries(o)) if (v !== undefined && typeof v !== 'function') (out as Record<string, unknown>)[k] = v;
+  return out;
+}
+
+export type ClientConnectionMachine = typeof clientConnectionMachine;
+/** The top-level state names (RC-1). */
+export type ClientStateName = 'idle' | 'connecting' | 'handshaking' | 'connected' | 'reconnecting' | 'suspended' | 'failed' | 'closed';
+
+/** The RC-1 state of a snapshot value. */
+export function clientStateName(value: unknown): ClientStateName {
+  const top = typeof value === 'string' ? value : Object.keys(value as object)[0];
+  return top as ClientStateName;
+}
