@@ -79,6 +79,8 @@ export interface SessionStats {
   readonly clientRttMs: number | undefined;
   readonly queueLength: number;
   readonly queueBytes: number;
+  /** Snapshots waiting to be written (SD-8: at most one per channel). */
+  readonly pendingSnapshots: number;
   readonly inFlight: number;
   readonly lastSentSeq: bigint;
   readonly lastAckedSeq: bigint;
@@ -178,6 +180,7 @@ export class LiveSession implements SessionView, LifelineSession {
       clientRttMs: this.clientRttMs,
       queueLength: this.queue.length,
       queueBytes: this.queue.bytes,
+      pendingSnapshots: this.queue.pendingSnapshots.length,
       inFlight: this.log.inFlight,
       lastSentSeq: this.log.lastSent,
       lastAckedSeq: this.log.acked,
