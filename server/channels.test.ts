@@ -1,0 +1,127 @@
+import { afterEach, describe, expect, test } from 'vitest';
+import { SnapshotReason } from '../gen/lifeline/v1/envelope_pb.js';
+import type { LifelineServer } from './server.js';
+import { Harness } from './test-support.js';
+
+const h = new Harness();
+afterEach(() => h.cleanup());
+
+const enc = (s: string) => new TextEncoder().encode(s);
+const dec = (b: Uint8Array) => new TextDecoder().decode(b);
+
+/** State channels doc and doc2 (state = version as text); anything else is stream-only. */
+function stateful() {
+  const versions = new Map<string, bigint>([['doc', 1n], ['doc2', 1n]]);
+  return {
+    snapshot: (ch: string) => {
+      const v = versions.get(ch);
+      return v === undefined ? undefined : { version: v, state: enc(`${ch}@${v}`), digest: 7 };
+    },
+    patch: (srv: LifelineServer, ch: string) => {
+      const v = versions.get(ch) as bigint;
+      versions.set(ch, v + 1n);
+      srv.publishPatch(ch, { baseVersion: v, version: v + 1n, delta: enc(`+${v + 1n}`) });
+    },
+  };
+}
+
+describe('channels', () => {
+  test('CH-1 Subscribe sends a SUBSCRIBED snapshot of a state channel before any patch of it', async () => {
+    const app = stateful();
+    const srv = await h.server({ snapshot: app.snapshot });
+    const c = await h.session(srv, { receiveWindow: 1, channels: ['feed'] });
+    srv.publish('feed', { payload: enc('hold') }); // seq 1 holds the window
+    await c.waitForBody('message');
+    c.subscribe(['doc', 'feed2']);
+    await new Promise((r) => setTimeout(r, 30));
+    app.patch(srv, 'doc'); // published before the snapshot could be written
+    srv.publish('feed2', { payload: enc('stream') });
+    c.ackAll();
+    const snap = await c.waitForBody('snapshot');
+    expect(snap).toMatchObject({ seq: 2n, channel: 'doc', version: 2n, reason: SnapshotReason.SUBSCRIBED, digest: 7 });
+    expect(dec(snap.state)).toBe('doc@2'); // the patch is inside it
+    c.ackAll();
+    await c.waitForCount('message', 2);
+    expect(c.bodies('statePatch')).toEqual([]);
+    expect(c.bodies('snapshot')).toHaveLength(1); // a stream-only channel gets none
+    app.patch(srv, 'doc');
+    c.ackAll();
+    expect(await c.waitForBody('statePatch')).toMatchObject({ channel: 'doc', baseVersion: 2n, version: 3n });
+  });
+
+  test('CH-1 subscribing to a channel already subscribed sends nothing', async () => {
+    const app = stateful();
+    const srv = await h.server({ snapshot: app.snapshot });
+    const c = await h.session(srv, { channels: ['doc'] });
+    await c.waitForBody('snapshot');
+    c.subscribe(['doc']);
+    const id = c.heartbeat();
+    await c.waitForBody('heartbeatAck', 5000, (a) => a.id === id);
+    expect(c.bodies('snapshot')).toHaveLength(1);
+  });
+
+  test('CH-2 after Unsubscribe nothing more of the channel is sent, queued items included', async () => {
+    const srv = await h.server();
+    const c = await h.session(srv, { receiveWindow: 1, channels: ['feed', 'other'] });
+    srv.publish('feed', { payload: enc('f1') });
+    await c.waitForBody('message');
+    srv.publish('feed', { payload: enc('f2-queued') });
+    srv.publish('other', { payload: enc('o1') });
+    c.unsubscribe(['feed']);
+    const hb = c.heartbeat();
+    await c.waitForBody('heartbeatAck', 5000, (a) => a.id === hb); // the Unsubscribe was processed
+    srv.publish('feed', { payload: enc('f3') });
+    c.ackAll();
+    await c.waitForCount('message', 2);
+    c.ackAll();
+    await new Promise((r) => setTimeout(r, 50));
+    expect(c.bodies('message').map((m) => dec(m.payload))).toEqual(['f1', 'o1']);
+    expect(srv.sessions()[0]?.subscriptions.has('feed')).toBe(false);
+  });
+
+  test('SD-5 a StateDrift for a channel is answered with a DRIFT snapshot of it', async () => {
+    const app = stateful();
+    const srv = await h.server({ snapshot: app.snapshot });
+    const c = await h.session(srv, { channels: ['doc', 'doc2'] });
+    await c.waitForCount('snapshot', 2);
+    app.patch(srv, 'doc');
+    await c.waitForBody('statePatch');
+    c.drift({ channel: 'doc', expectedVersion: 1n, actualVersion: 0n });
+    const s = await c.waitForBody('snapshot', 5000, (x) => x.reason === SnapshotReason.DRIFT);
+    expect(s).toMatchObject({ channel: 'doc', version: 2n, seq: 4n });
+  });
+
+  test('SD-5 SD-4 a session-wide StateDrift gets the session re-baseline first, then every channel', async () => {
+    const app = stateful();
+    const srv = await h.server({ snapshot: app.snapshot });
+    const c = await h.session(srv, { channels: ['doc', 'doc2', 'feed'] });
+    await c.waitForCount('snapshot', 2);
+    c.drift({ channel: '' });
+    await c.waitForCount('snapshot', 5);
+    const drift = c.bodies('snapshot').slice(2);
+    expect(drift.map((s) => [s.channel, s.seq, s.reason])).toEqual([
+      ['', 3n, SnapshotReason.DRIFT],
+      ['doc', 4n, SnapshotReason.DRIFT],
+      ['doc2', 5n, SnapshotReason.DRIFT],
+    ]);
+    expect(drift[0]?.state).toHaveLength(0);
+  });
+
+  test('SD-8 drifts reported while a snapshot is pending are coalesced into it', async () => {
+    const app = stateful();
+    const srv = await h.server({ snapshot: app.snapshot });
+    const c = await h.session(srv, { receiveWindow: 1, channels: ['doc'] });
+    await c.waitForBody('snapshot'); // holds the window
+    c.drift({ channel: 'doc' });
+    c.drift({ channel: 'doc' });
+    c.drift({ channel: 'doc' });
+    const hb = c.heartbeat();
+    await c.waitForBody('heartbeatAck', 5000, (a) => a.id === hb);
+    expect(srv.sessions()[0]?.stats().pendingSnapshots).toBe(1);
+    c.ackAll();
+    await c.waitForCount('snapshot', 2);
+    c.ackAll();
+    await new Promise((r) => setTimeout(r, 50));
+    expect(c.bodies('snapshot')).toHaveLength(2);
+  });
+});
