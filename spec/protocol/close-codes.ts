@@ -1,11 +1,11 @@
 /**
- * The Lifeline close-code registry (spec §11). One table for every way a session
+ * The Lifeline close-code registry (spec §14). One table for every way a session
  * can end: WebSocket close codes after the upgrade, HTTP statuses before it.
  * The spec's registry table is generated from this file and checked by a test,
  * so the prose and the code cannot drift apart.
  */
 
-/** What a client does after a close (spec §11.1, CC-2). */
+/** What a client does after a close (spec §14.1, CC-2). */
 export type Retry =
   /** Never reconnect on its own: the client ends in `failed`. */
   | 'none'

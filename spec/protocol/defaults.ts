@@ -1,5 +1,5 @@
 /**
- * Defaults and limits of the protocol (spec §12). Every timing a machine uses is
+ * Defaults and limits of the protocol (spec §17). Every timing a machine uses is
  * named here and can be shrunk to milliseconds by tests (options carry units).
  */
 export const PROTOCOL_VERSION = 1;

@@ -216,14 +216,14 @@ export type Welcome = Message$1<"lifeline.v1.Welcome"> & {
   heartbeatMissedMax: number;
 
   /**
-   * Largest Envelope, in bytes, the server accepts (HS-11).
+   * Largest Envelope, in bytes, the server accepts (WIRE-4).
    *
    * @generated from field: uint32 max_payload_bytes = 4;
    */
   maxPayloadBytes: number;
 
   /**
-   * How long a detached session is kept for resume, in milliseconds (RS-2).
+   * How long a detached session is kept for resume, in milliseconds (RS-1).
    *
    * @generated from field: uint32 resume_ttl_ms = 5;
    */
@@ -311,8 +311,8 @@ export type ResumeResult = Message$1<"lifeline.v1.ResumeResult"> & {
   reason: ResumeReason;
 
   /**
-   * First server seq replayed (RESUMED) or the seq of the first Snapshot
-   * (SNAPSHOT); 0 when nothing follows.
+   * The server seq the client receives next (RS-5, RS-10): the first replayed
+   * message (RESUMED), the first Snapshot (SNAPSHOT, NEW), or the next live one.
    *
    * @generated from field: uint64 from_seq = 3;
    */
@@ -807,7 +807,7 @@ export enum ResumeReason {
   REPLAY_WINDOW_EXCEEDED = 5,
 
   /**
-   * last_server_seq is ahead of anything the server sent (drift, SD-6).
+   * last_server_seq is ahead of anything the server sent (RS-8).
    *
    * @generated from enum value: RESUME_REASON_CLIENT_AHEAD = 6;
    */
