@@ -1,0 +1,169 @@
+/**
+ * `lifeline serve`: the reference server from the command line. With --demo it
+ * runs the demo application (demo/app.ts) and serves the demo page (demo/public/
+ * at /, the browser bundle from dist/browser/ at /dist/browser/). SIGTERM and
+ * SIGINT drain (spec §13), then exit 0. Logs are pino JSON; tokens, tickets and
+ * cookies are never logged (SEC-2).
+ */
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { fileURLToPath } from 'node:url';
+import { pino, type Level } from 'pino';
+import { createDemoApp } from '../demo/app.js';
+import { staticHandler } from './http.js';
+import { policyByName, type LifelineServerOptions, type PolicyName } from './options.js';
+import { createServer } from './server.js';
+
+function int(name: string, min = 0) {
+  return (v: string): number => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < min) throw new InvalidArgumentError(`${name} must be an integer ≥ ${min}`);
+    return n;
+  };
+}
+
+function num(name: string) {
+  return (v: string): number => {
+    const n = Number(v);
+    if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError(`${name} must be a positive number`);
+    return n;
+  };
+}
+
+interface ServeFlags {
+  port: number;
+  host: string;
+  path: string;
+  allowedOrigin?: string[];
+  heartbeatIntervalMs?: number;
+  heartbeatMissedMax?: number;
+  handshakeTimeoutMs?: number;
+  maxPayloadBytes?: number;
+  policy?: PolicyName;
+  queueLimitMessages?: number;
+  queueLimitBytes?: number;
+  bufferedHighWaterBytes?: number;
+  replayWindowMessages?: number;
+  replayWindowBytes?: number;
+  resumeTtlMs?: number;
+  upgradeRatePerSecond?: number;
+  upgradeBurst?: number;
+  messageRatePerSecond?: number;
+  messageBurst?: number;
+  maxSessions?: number;
+  drainDeadlineMs?: number;
+  drainSpreadMs?: number;
+  sweepSlices?: number;
+  demo: boolean;
+  logLevel: Level;
+}
+
+/** Options for createServer from the flags; unset flags keep the spec's defaults (§17). */
+export function optionsFromFlags(f: ServeFlags): LifelineServerOptions {
+  const o: Record<string, unknown> = {
+    path: f.path,
+    allowedOrigins: f.allowedOrigin,
+    heartbeatIntervalMs: f.heartbeatIntervalMs,
+    heartbeatMissedMax: f.heartbeatMissedMax,
+    handshakeTimeoutMs: f.handshakeTimeoutMs,
+    maxPayloadBytes: f.maxPayloadBytes,
+    policy: f.policy,
+    queueLimitMessages: f.queueLimitMessages,
+    queueLimitBytes: f.queueLimitBytes,
+    bufferedAmountHighWaterBytes: f.bufferedHighWaterBytes,
+    replayWindowMessages: f.replayWindowMessages,
+    replayWindowBytes: f.replayWindowBytes,
+    resumeTtlMs: f.resumeTtlMs,
+    upgradeRatePerSecond: f.upgradeRatePerSecond,
+    upgradeBurst: f.upgradeBurst,
+    messageRatePerSecond: f.messageRatePerSecond,
+    messageBurst: f.messageBurst,
+    maxSessions: f.maxSessions,
+    drainDeadlineMs: f.drainDeadlineMs,
+    drainSpreadMs: f.drainSpreadMs,
+    sweepSlices: f.sweepSlices,
+  };
+  for (const k of Object.keys(o)) if (o[k] === undefined) delete o[k];
+  return o as LifelineServerOptions;
+}
+
+export function serveCommand(): Command {
+  const envPort = process.env.PORT === undefined ? 8080 : int('PORT')(process.env.PORT);
+  return new Command('serve')
+    .description('run the Lifeline reference server (with --demo, the live demo page)')
+    .option('-p, --port <port>', 'TCP port (0 = any free port; default $PORT or 8080)', int('port'), envPort)
+    .option('--host <host>', 'address to listen on', '127.0.0.1')
+    .option('--path <path>', 'the Lifeline WebSocket path', '/lifeline')
+    .option('--allowed-origin <origin...>', 'allowed Origin values (HS-2); repeatable; default any')
+    .option('--heartbeat-interval-ms <ms>', 'ping and heartbeat interval (HB-1, HB-10)', int('heartbeat interval', 1))
+    .option('--heartbeat-missed-max <n>', 'missed pings tolerated (HB-3)', int('missed max'))
+    .option('--handshake-timeout-ms <ms>', 'time allowed for Hello (HS-10)', int('handshake timeout', 1))
+    .option('--max-payload-bytes <bytes>', 'largest accepted frame (WIRE-4)', int('max payload', 1))
+    .addOption(new Option('--policy <policy>', 'default backpressure policy (BP-2)').choices(Object.keys(policyByName)))
+    .option('--queue-limit-messages <n>', 'outbound queue bound in items (BP-3)', int('queue limit', 1))
+    .option('--queue-limit-bytes <bytes>', 'outbound queue bound in bytes (BP-3)', int('queue limit bytes', 1))
+    .option('--buffered-high-water-bytes <bytes>', 'socket buffered-amount guard (BP-4)', int('high water', 1))
+    .option('--replay-window-messages <n>', 'replay buffer bound in messages (RS-3)', int('replay window', 1))
+    .option('--replay-window-bytes <bytes>', 'replay buffer bound in bytes (RS-3)', int('replay window bytes', 1))
+    .option('--resume-ttl-ms <ms>', 'how long a detached session is kept (RS-1)', int('resume ttl', 1))
+    .option('--upgrade-rate-per-second <rate>', 'per-IP upgrade rate limit (HS-5)', num('upgrade rate'))
+    .option('--upgrade-burst <n>', 'per-IP upgrade burst (HS-5)', int('upgrade burst', 1))
+    .option('--message-rate-per-second <rate>', 'per-session client message rate limit (BP-14)', num('message rate'))
+    .option('--message-burst <n>', 'per-session message burst (BP-14)', int('message burst', 1))
+    .option('--max-sessions <n>', 'session limit (CC-8)', int('max sessions', 1))
+    .option('--drain-deadline-ms <ms>', 'drain deadline on SIGTERM (DR-4, DR-5)', int('drain deadline', 1))
+    .option('--drain-spread-ms <ms>', 'reconnect spread window (DR-3)', int('drain spread'))
+    .option('--sweep-slices <n>', 'spread the liveness sweep over n slices of the interval', int('sweep slices', 1))
+    .option('--demo', 'run the demo application and serve its page', false)
+    .addOption(new Option('--log-level <level>', 'log level').choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info'))
+    .action(async (flags: ServeFlags) => {
+      await serve(flags);
+    });
+}
+
+async function serve(flags: ServeFlags): Promise<void> {
+  const log = pino({ level: flags.logLevel, redact: ['req.headers.cookie', 'req.headers.authorization', 'token', 'ticket'] });
+  const root = fileURLToPath(new URL('..', import.meta.url));
+  const demo = flags.demo ? createDemoApp() : undefined;
+  const srv = createServer({
+    ...optionsFromFlags(flags),
+    ...(demo ? demo.hooks : {}),
+    logger: log,
+    ...(demo
+      ? {
+          onRequest: staticHandler([
+            { prefix: '/dist/browser/', dir: `${root}dist/browser` },
+            { prefix: '/', dir: `${root}demo/public` },
+          ]),
+        }
+      : {}),
+  });
+  try {
+    await srv.listen(flags.port, flags.host);
+  } catch (err) {
+    console.error(`cannot listen on ${flags.host}:${flags.port}: ${err instanceof Error ? err.message : String(err)}`);
+    process.exit(1);
+  }
+  demo?.start(srv);
+  const http = srv.url().replace(/^ws/, 'http').replace(/\/[^/]*$/, '/');
+  console.log(`Lifeline server listening: ${srv.url()}${demo ? `\nDemo page: ${http}` : ''}`);
+  log.info({ url: srv.url(), demo: flags.demo }, 'listening');
+
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) {
+      log.warn({ signal }, 'second signal: exiting without waiting for the drain');
+      process.exit(1);
+    }
+    stopping = true;
+    log.info({ signal }, 'draining');
+    void (async () => {
+      await srv.drain();
+      demo?.stop();
+      await srv.close();
+      log.info('drained; exiting');
+      process.exit(0);
+    })();
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+}
