@@ -7,6 +7,8 @@
  *   npm run bench -- --quick      reduced sizes (< 2 min), CI proves it still runs
  *   npm run bench -- --only=echo,codec
  *   npm run bench -- --out=path.md
+ *   npm run bench -- --only=echo --profile=/tmp/prof   (node --cpu-prof per child;
+ *        summarise with `npx tsx bench/lib/profile-summary.ts <file>`)
  *
  * A benchmark never fails on a number: the exit code is non-zero only when the
  * harness itself breaks.
@@ -22,12 +24,16 @@ import type { RunContext, Section } from './lib/scenario.js';
 import { table } from './lib/stats.js';
 import { runCodecScenario } from './scenarios/codec.js';
 import { runEcho } from './scenarios/echo.js';
+import { runFanout } from './scenarios/fanout.js';
+import { runMemory } from './scenarios/memory.js';
 
 type Runner = (ctx: RunContext) => Promise<Section>;
 
 /** In report order. */
 const SCENARIOS: readonly (readonly [string, Runner])[] = [
   ['echo', runEcho],
+  ['memory', runMemory],
+  ['fanout', runFanout],
   ['codec', runCodecScenario],
 ];
 
@@ -47,10 +53,12 @@ async function main(): Promise<void> {
   if (hasLifeline) kinds.push('lifeline');
   const children = new Set<Child>();
   const t0 = performance.now();
+  const profileDir = arg('profile');
   const ctx: RunContext = {
     quick,
     kinds,
     children,
+    ...(profileDir ? { profileDir } : {}),
     log: (msg) => process.stderr.write(`[bench ${((performance.now() - t0) / 1000).toFixed(0).padStart(3)} s] ${msg}\n`),
   };
   const stopChildren = () => {

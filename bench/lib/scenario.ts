@@ -10,6 +10,8 @@ export interface RunContext {
   log(msg: string): void;
   /** Children started by the scenario, stopped by run.ts even if the scenario throws. */
   readonly children: Set<Child>;
+  /** Write a V8 CPU profile of every child here (`--profile=dir`). */
+  readonly profileDir?: string;
 }
 
 export interface Target {
@@ -31,7 +33,11 @@ export interface Section {
 
 /** Start a child, wait until its role registered its handlers, track it for cleanup. */
 export async function launch(ctx: RunContext, spec: ChildSpec, readyTimeoutMs = 60_000): Promise<Child> {
-  const child = startChild(spec);
+  const kind = (spec.config as { kind?: string } | undefined)?.kind ?? 'all';
+  const prof = ctx.profileDir
+    ? ['--cpu-prof', `--cpu-prof-dir=${ctx.profileDir}/${spec.scenario}-${spec.role}-${kind}`]
+    : [];
+  const child = startChild({ ...spec, nodeFlags: [...(spec.nodeFlags ?? []), ...prof] });
   ctx.children.add(child);
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`${child.label} not ready after ${readyTimeoutMs} ms`)), readyTimeoutMs);

@@ -71,6 +71,8 @@ export interface EchoResult {
   readonly seconds: number;
   readonly p50Ms: number;
   readonly p99Ms: number;
+  /** CPU of the load generator over the window, µs. */
+  readonly loadCpuUs: number;
 }
 
 export async function load(cfg: Record<string, unknown>, rpc: Rpc): Promise<void> {
@@ -117,15 +119,19 @@ export async function load(cfg: Record<string, unknown>, rpc: Rpc): Promise<void
     rpc.emit({ phase: 'start' });
     isMeasuring = true;
     const t0 = performance.now();
+    const c0 = process.cpuUsage();
     await new Promise((r) => setTimeout(r, measureMs));
     isMeasuring = false;
+    const c1 = process.cpuUsage(c0);
     const seconds = (performance.now() - t0) / 1000;
     rpc.emit({ phase: 'end' });
     isStopped = true;
     await new Promise((r) => setTimeout(r, 200));
     for (const c of all) c.close();
     const s = lat.sorted();
-    const result: EchoResult = { roundTrips: count, seconds, p50Ms: sortedQuantile(s, 0.5), p99Ms: sortedQuantile(s, 0.99) };
+    const result: EchoResult = {
+      roundTrips: count, seconds, p50Ms: sortedQuantile(s, 0.5), p99Ms: sortedQuantile(s, 0.99), loadCpuUs: c1.user + c1.system,
+    };
     return result;
   });
 }
@@ -139,6 +145,7 @@ interface Cell {
   readonly p50Ms: number;
   readonly p99Ms: number;
   readonly cpuUsPerRt: number;
+  readonly loadUsPerRt: number;
 }
 
 export async function runEcho(ctx: RunContext): Promise<Section> {
@@ -180,6 +187,7 @@ export async function runEcho(ctx: RunContext): Promise<Section> {
             p50Ms: res.p50Ms,
             p99Ms: res.p99Ms,
             cpuUsPerRt: res.roundTrips > 0 ? (cpu1 - cpu0) / res.roundTrips : Number.NaN,
+            loadUsPerRt: res.roundTrips > 0 ? res.loadCpuUs / res.roundTrips : Number.NaN,
           });
           cells.set(key, list);
           ctx.log(`echo ${LABEL[kind]} ${size} B rep ${r + 1}: ${fmt(res.roundTrips / res.seconds)} rt/s`);
@@ -201,7 +209,7 @@ export async function runEcho(ctx: RunContext): Promise<Section> {
       const cpu = med(kind, (c) => c.cpuUsPerRt);
       rows.push([
         `${size} B`, LABEL[kind], fmt(rt), ratio(rt, base), fmt(med(kind, (c) => c.p50Ms), 2), fmt(med(kind, (c) => c.p99Ms), 2),
-        fmt(cpu, 1), ratio(cpu, baseCpu),
+        fmt(cpu, 1), ratio(cpu, baseCpu), fmt(med(kind, (c) => c.loadUsPerRt), 1),
       ]);
     }
     const lf = med('lifeline', (c) => c.rtPerSec);
@@ -213,12 +221,12 @@ export async function runEcho(ctx: RunContext): Promise<Section> {
   }
   return {
     title: 'Echo (100 connections × 16 in flight)',
-    table: table(['payload', 'contender', 'round trips/s', '× raw ws', 'p50 ms', 'p99 ms', 'server CPU µs/rt', '× raw ws'], rows),
+    table: table(['payload', 'contender', 'round trips/s', '× raw ws', 'p50 ms', 'p99 ms', 'server CPU µs/rt', '× raw ws', 'load-gen CPU µs/rt'], rows),
     notes: [
       `${reps} repetition(s) per cell, median; contenders interleaved (rotated order per repetition); ${measureMs} ms measured after ${warmupMs} ms warm-up.`,
       'Each contender uses its own client: ws, socket.io-client (websocket transport), and for Lifeline the bench wire client (seq, cumulative acks, heartbeats) against the reference server.',
       `Lifeline: heartbeat interval ${HEARTBEAT_MS} ms, default receive window, replay buffer and ack delay.`,
-      'Server CPU µs/rt = server process CPU time (user+system) over the measured window ÷ round trips in it.',
+      'Server CPU µs/rt = server process CPU time (user+system) over the measured window ÷ round trips in it; load-gen the same for the client process. A process near 1,000,000 µs/s of CPU is the bottleneck of that row.',
     ],
     targets,
   };
