@@ -1,4 +1,6 @@
 import { request } from 'node:http';
+import { Writable } from 'node:stream';
+import { pino } from 'pino';
 import { afterEach, describe, expect, test } from 'vitest';
 import { tryConnect, type RawClient, type RawConnectOptions } from '../testkit/raw-client.js';
 import type { LifelineServer } from './server.js';
@@ -179,5 +181,31 @@ describe('admission at the upgrade', () => {
     expect((await fetch(httpUrl(srv, '/readyz'))).status).toBe(503);
     expect((await fetch(httpUrl(srv, '/healthz'))).status).toBe(200);
     expect((await fetch(httpUrl(srv, '/nothing-here'))).status).toBe(404);
+  });
+
+  test('SEC-2 HS-13 logs never carry the ticket, the Hello token or cookies', async () => {
+    let logs = '';
+    const sink = new Writable({
+      write(chunk: Buffer, _enc, cb) {
+        logs += chunk.toString();
+        cb();
+      },
+    });
+    const tickets = createTicketIssuer();
+    const srv = await h.server({
+      logger: pino({ level: 'trace' }, sink),
+      authenticate: ticketAuthenticator(tickets),
+      authenticateHello: (token) => (token === 'hello-secret-token' ? 'zoe' : undefined),
+    });
+    const t = tickets.issue('zoe');
+    const c = await h.client(srv, { headers: { Cookie: 'sid=cookie-secret-value' } }, `?ticket=${t}`);
+    await c.handshake({ token: 'hello-secret-token' });
+    expect((await refusal(srv, { headers: { Cookie: 'sid=cookie-secret-value' } }, `?ticket=${t}`)).status).toBe(401); // reused
+    const bad = await h.client(srv, {}, `?ticket=${tickets.issue('zoe')}`);
+    bad.hello({ token: 'wrong-secret-token' });
+    await bad.waitForClose();
+    await srv.drain({ deadlineMs: 100, spreadMs: 10 });
+    expect(logs.length).toBeGreaterThan(0);
+    for (const secret of [t, 'hello-secret-token', 'wrong-secret-token', 'cookie-secret-value']) expect(logs).not.toContain(secret);
   });
 });

@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, test } from 'vitest';
 import { SnapshotReason } from '../gen/lifeline/v1/envelope_pb.js';
+import { codeOf } from '../spec/protocol/close-codes.js';
 import type { LifelineServer } from './server.js';
 import { Harness } from './test-support.js';
 
@@ -123,5 +124,29 @@ describe('channels', () => {
     c.ackAll();
     await new Promise((r) => setTimeout(r, 50));
     expect(c.bodies('snapshot')).toHaveLength(2);
+  });
+
+  test('SEC-6 a channel the principal may not use closes FORBIDDEN 4001, in Hello or in Subscribe', async () => {
+    const srv = await h.server({ authorizeChannel: (ch) => !ch.startsWith('admin/') });
+    const bystander = await h.session(srv, { channels: ['public'] });
+    const a = await h.client(srv);
+    a.hello({ channels: ['public', 'admin/keys'] });
+    expect((await a.waitForClose()).code).toBe(codeOf('FORBIDDEN'));
+    expect(a.bodies('welcome')).toHaveLength(0);
+    const b = await h.session(srv, { channels: ['public'] });
+    b.subscribe(['admin/users']);
+    expect((await b.waitForClose()).code).toBe(codeOf('FORBIDDEN'));
+    const hb = bystander.heartbeat();
+    await bystander.waitForBody('heartbeatAck', 5000, (x) => x.id === hb);
+  });
+
+  test('SEC-7 more channels than the per-session bound closes POLICY_VIOLATION 1008', async () => {
+    const srv = await h.server({ maxChannelsPerSession: 3 });
+    const c = await h.session(srv, { channels: ['a', 'b'] });
+    c.subscribe(['b', 'c']); // 3 distinct: fine
+    const hb = c.heartbeat();
+    await c.waitForBody('heartbeatAck', 5000, (x) => x.id === hb);
+    c.subscribe(['d']);
+    expect((await c.waitForClose()).code).toBe(codeOf('POLICY_VIOLATION'));
   });
 });

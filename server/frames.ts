@@ -11,6 +11,21 @@ import { PROTOCOL_VERSION } from '../spec/protocol/defaults.js';
 import type { Connection } from './connection.js';
 import type { LifelineServer } from './server.js';
 
+const NO_HELLO_OBJECTIONS = {
+  isVersionSupported: true,
+  isAuthorized: true,
+  isResume: false,
+  isOverCapacity: false,
+  isForbidden: false,
+  isOverChannelLimit: false,
+} as const;
+
+/** SEC-6: a channel the application does not let this principal use. */
+function isAnyForbidden(srv: LifelineServer, channels: readonly string[], principal: string): boolean {
+  const authorize = srv.authorizeChannel;
+  return authorize !== undefined && channels.some((ch) => !authorize(ch, principal));
+}
+
 function toBytes(data: RawData): Uint8Array {
   if (Array.isArray(data)) return Buffer.concat(data);
   if (data instanceof ArrayBuffer) return new Uint8Array(data);
@@ -39,7 +54,7 @@ export function onFrame(srv: LifelineServer, conn: Connection, data: RawData, is
     const body = env.body;
     switch (body.case) {
       case 'hello':
-        if (session) srv.forward(conn, { type: 'frame.hello', isVersionSupported: true, isAuthorized: true, isResume: false, isOverCapacity: false });
+        if (session) srv.forward(conn, { ...NO_HELLO_OBJECTIONS, type: 'frame.hello' }); // a second Hello: WIRE-7
         else void onHello(srv, conn, body.value);
         return;
       case 'heartbeat':
@@ -60,9 +75,15 @@ export function onFrame(srv: LifelineServer, conn: Connection, data: RawData, is
       case 'stateDrift':
         srv.forward(conn, { type: 'frame.stateDrift' });
         return;
-      case 'subscribe':
-        srv.forward(conn, { type: 'frame.subscribe' });
+      case 'subscribe': {
+        const wanted = new Set([...(session?.subscriptions ?? []), ...body.value.channels]);
+        srv.forward(conn, {
+          type: 'frame.subscribe',
+          isForbidden: isAnyForbidden(srv, body.value.channels, session?.principal ?? conn.principal),
+          isOverChannelLimit: wanted.size > srv.opts.maxChannelsPerSession,
+        });
         return;
+      }
       case 'unsubscribe':
         srv.forward(conn, { type: 'frame.unsubscribe' });
         return;
@@ -123,7 +144,15 @@ async function onHello(srv: LifelineServer, conn: Connection, hello: Hello): Pro
             ? ResumeReason.EXPIRED
             : ResumeReason.UNKNOWN_SESSION;
     const isOverCapacity = !isResume && srv.store.size >= srv.opts.maxSessions;
-    srv.forward(conn, { type: 'frame.hello', isVersionSupported, isAuthorized, isResume, isOverCapacity });
+    srv.forward(conn, {
+      type: 'frame.hello',
+      isVersionSupported,
+      isAuthorized,
+      isResume,
+      isOverCapacity,
+      isForbidden: isAnyForbidden(srv, hello.channels, principal),
+      isOverChannelLimit: new Set(hello.channels).size > srv.opts.maxChannelsPerSession,
+    });
   } catch (err) {
     srv.failSession(actor, err);
   }

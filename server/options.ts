@@ -87,6 +87,10 @@ export interface LifelineServerOptions {
   readonly messageBurst?: number;
   /** Most live sessions; a new session beyond it is closed TRY_AGAIN_LATER (CC-8). */
   readonly maxSessions?: number;
+  /** Most channels one session may hold; more closes POLICY_VIOLATION 1008 (SEC-7, §12). Default 1024. */
+  readonly maxChannelsPerSession?: number;
+  /** May this principal use this channel? false closes FORBIDDEN 4001 (SEC-6). Default: every channel. */
+  readonly authorizeChannel?: (channel: string, principal: Principal) => boolean;
   readonly drainDeadlineMs?: number;
   readonly drainSpreadMs?: number;
   /** Retry-After of a 503 (HS-6), in seconds. */
@@ -134,6 +138,7 @@ export interface ResolvedOptions {
   readonly messageRatePerSecond: number | undefined;
   readonly messageBurst: number;
   readonly maxSessions: number;
+  readonly maxChannelsPerSession: number;
   readonly drainDeadlineMs: number;
   readonly drainSpreadMs: number;
   readonly retryAfterSeconds: number;
@@ -174,6 +179,7 @@ export function resolveOptions(o: LifelineServerOptions): ResolvedOptions {
     messageRatePerSecond: o.messageRatePerSecond,
     messageBurst: o.messageBurst ?? Math.max(1, Math.ceil(o.messageRatePerSecond ?? 1)),
     maxSessions: o.maxSessions ?? Number.POSITIVE_INFINITY,
+    maxChannelsPerSession: positive('maxChannelsPerSession', o.maxChannelsPerSession, defaults.maxChannelsPerFrame),
     drainDeadlineMs: positive('drainDeadlineMs', o.drainDeadlineMs, defaults.drainDeadlineMs),
     drainSpreadMs: Math.max(0, o.drainSpreadMs ?? defaults.drainSpreadMs),
     retryAfterSeconds: positive('retryAfterSeconds', o.retryAfterSeconds, 1),

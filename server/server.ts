@@ -95,6 +95,7 @@ export class LifelineServer extends TypedEmitter<ServerEvents> implements HostRe
   private onConnsEmpty: (() => void) | undefined;
   private readonly random: () => number;
   readonly authenticateHello: LifelineServerOptions['authenticateHello'];
+  readonly authorizeChannel: LifelineServerOptions['authorizeChannel'];
   private readonly onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer) => void this.handleUpgrade(req, socket, head);
   private readonly onRequest: (req: IncomingMessage, res: ServerResponse) => void;
 
@@ -105,6 +106,7 @@ export class LifelineServer extends TypedEmitter<ServerEvents> implements HostRe
     this.clock = options.clock ?? systemClock;
     this.random = options.random ?? Math.random;
     this.authenticateHello = options.authenticateHello;
+    this.authorizeChannel = options.authorizeChannel;
     // The stores hold the server's own session objects, which implement LifelineSession.
     this.store = (options.sessionStore as SessionStore<LiveSession> | undefined) ?? new MemorySessionStore<LiveSession>();
     this.fanOut = (options.fanOut as FanOut<LiveSession> | undefined) ?? new MemoryFanOut<LiveSession>();

@@ -18,7 +18,7 @@ const input: ServerSessionInput = { handshakeTimeoutMs: 50, resumeTtlMs: 500, he
 const missedMax = input.heartbeatMissedMax as number;
 
 const hello = (over: Partial<Extract<ServerSessionEvent, { type: 'frame.hello' }>> = {}): ServerSessionEvent => ({
-  type: 'frame.hello', isVersionSupported: true, isAuthorized: true, isResume: false, isOverCapacity: false, ...over,
+  type: 'frame.hello', isVersionSupported: true, isAuthorized: true, isResume: false, isOverCapacity: false, isForbidden: false, isOverChannelLimit: false, ...over,
 });
 const modelEvents: ServerSessionEvent[] = [
   hello(),
@@ -26,6 +26,8 @@ const modelEvents: ServerSessionEvent[] = [
   hello({ isAuthorized: false }),
   hello({ isResume: true }),
   hello({ isOverCapacity: true }),
+  hello({ isForbidden: true }),
+  hello({ isOverChannelLimit: true }),
   { type: 'frame.heartbeat' },
   { type: 'frame.heartbeatAck' },
   { type: 'frame.ack', isBeyondSent: false },
@@ -35,7 +37,9 @@ const modelEvents: ServerSessionEvent[] = [
   { type: 'frame.message', arrival: 'gap', isOverRate: false },
   { type: 'frame.message', arrival: 'next', isOverRate: true },
   { type: 'frame.stateDrift' },
-  { type: 'frame.subscribe' },
+  { type: 'frame.subscribe', isForbidden: false, isOverChannelLimit: false },
+  { type: 'frame.subscribe', isForbidden: true, isOverChannelLimit: false },
+  { type: 'frame.subscribe', isForbidden: false, isOverChannelLimit: true },
   { type: 'frame.unsubscribe' },
   { type: 'frame.invalid', closeName: 'INVALID_PAYLOAD', reason: 'WIRE-2' },
   { type: 'socket.pong' },
@@ -277,6 +281,17 @@ describe('server session machine: rules', () => {
     }
   });
 
+  test('SEC-6 SEC-7 a forbidden channel closes 4001, too many channels 1008, in Hello or in Subscribe', () => {
+    const h = harness();
+    play(h, hello({ isForbidden: true, isOverChannelLimit: true }));
+    expect(closes(h)).toEqual(['FORBIDDEN']);
+    const h2 = harness();
+    attach(h2);
+    play(h2, { type: 'frame.subscribe', isForbidden: false, isOverChannelLimit: true });
+    expect(closes(h2)).toEqual(['POLICY_VIOLATION']);
+    expect(h2.actor.getSnapshot().value).toBe('closed');
+  });
+
   test('HS-8 WIRE-7 any body before Hello closes 1002; a second Hello closes 1002 and ends the session', () => {
     const h = harness();
     play(h, { type: 'frame.heartbeat' });
@@ -453,7 +468,7 @@ describe('server session machine: rules', () => {
     const h = harness();
     attach(h);
     play(h, { type: 'frame.stateDrift' });
-    play(h, { type: 'frame.subscribe' });
+    play(h, { type: 'frame.subscribe', isForbidden: false, isOverChannelLimit: false });
     play(h, { type: 'frame.unsubscribe' });
     expect(h.actions.slice(-3).map((a) => a.name)).toEqual(['answerDrift', 'subscribe', 'unsubscribe']);
   });

@@ -61,6 +61,10 @@ export type ServerSessionEvent =
       readonly isResume: boolean;
       /** A new session would exceed the session limit (CC-8). */
       readonly isOverCapacity: boolean;
+      /** Hello.channels names a channel the principal may not use (SEC-6). */
+      readonly isForbidden: boolean;
+      /** Hello.channels exceeds the server's channels-per-session bound (SEC-7). */
+      readonly isOverChannelLimit: boolean;
     }
   | { readonly type: 'frame.heartbeat' }
   | { readonly type: 'frame.heartbeatAck' }
@@ -69,7 +73,8 @@ export type ServerSessionEvent =
   /** `isOverRate`: the per-session message rate limit is exceeded (BP-14). */
   | { readonly type: 'frame.message'; readonly arrival: Arrival; readonly isOverRate: boolean }
   | { readonly type: 'frame.stateDrift' }
-  | { readonly type: 'frame.subscribe' }
+  /** `isForbidden`: a channel the principal may not use (SEC-6); `isOverChannelLimit`: too many channels (SEC-7). */
+  | { readonly type: 'frame.subscribe'; readonly isForbidden: boolean; readonly isOverChannelLimit: boolean }
   | { readonly type: 'frame.unsubscribe' }
   /** A frame that failed: text (WIRE-1), undecodable (WIRE-2), no body (WIRE-3), too big (WIRE-4), … */
   | { readonly type: 'frame.invalid'; readonly closeName: WsCloseCodeName; readonly reason: string }
@@ -129,6 +134,8 @@ export const serverSessionMachine = setup({
     isAuthorized: ({ event }) => event.type === 'frame.hello' && event.isAuthorized,
     isResume: ({ event }) => event.type === 'frame.hello' && event.isResume,
     isOverCapacity: ({ event }) => event.type === 'frame.hello' && event.isOverCapacity,
+    isForbidden: ({ event }) => (event.type === 'frame.hello' || event.type === 'frame.subscribe') && event.isForbidden,
+    isOverChannelLimit: ({ event }) => (event.type === 'frame.hello' || event.type === 'frame.subscribe') && event.isOverChannelLimit,
     isAckBeyondSent: ({ event }) => event.type === 'frame.ack' && event.isBeyondSent,
     isOverRate: ({ event }) => event.type === 'frame.message' && event.isOverRate,
     isGap: ({ event }) => event.type === 'frame.message' && event.arrival === 'gap',
@@ -195,6 +202,8 @@ export const serverSessionMachine = setup({
         'frame.hello': [
           { guard: not('isVersionSupported'), target: 'closed', actions: close('VERSION_UNSUPPORTED'), meta: { spec: 'HS-11' } },
           { guard: not('isAuthorized'), target: 'closed', actions: close('UNAUTHORIZED'), meta: { spec: 'HS-12' } },
+          { guard: 'isForbidden', target: 'closed', actions: close('FORBIDDEN'), meta: { spec: 'SEC-6' } },
+          { guard: 'isOverChannelLimit', target: 'closed', actions: close('POLICY_VIOLATION'), meta: { spec: 'SEC-7' } },
           { guard: 'isResume', target: 'handedOver', actions: 'handOverSocket', meta: { spec: 'RS-2' } },
           { guard: 'isOverCapacity', target: 'closed', actions: close('TRY_AGAIN_LATER'), meta: { spec: 'CC-8' } },
           { target: 'attached', actions: 'createSession', meta: { spec: 'HS-7' } },
@@ -238,7 +247,11 @@ export const serverSessionMachine = setup({
           { actions: ['resetLiveness', 'deliverMessage'], meta: { spec: 'SEQ-10' } },
         ],
         'frame.stateDrift': { actions: ['resetLiveness', 'answerDrift'], meta: { spec: 'SD-5' } },
-        'frame.subscribe': { actions: ['resetLiveness', 'subscribe'], meta: { spec: 'CH-1' } },
+        'frame.subscribe': [
+          { guard: 'isForbidden', target: 'closed', actions: teardown('FORBIDDEN'), meta: { spec: 'SEC-6' } },
+          { guard: 'isOverChannelLimit', target: 'closed', actions: teardown('POLICY_VIOLATION'), meta: { spec: 'SEC-7' } },
+          { actions: ['resetLiveness', 'subscribe'], meta: { spec: 'CH-1' } },
+        ],
         'frame.unsubscribe': { actions: ['resetLiveness', 'unsubscribe'], meta: { spec: 'CH-2' } },
         // WIRE-1 … WIRE-5: every decode failure's code (1002, 1003, 1007, 1009) resets the session.
         'frame.invalid': {
