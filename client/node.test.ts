@@ -1,0 +1,106 @@
+import { afterEach, describe, expect, test, vi } from 'vitest';
+import WebSocket from 'ws';
+import { codeOf } from '../spec/protocol/close-codes.js';
+import type { ClientEvent, LifelineClient, TokenContext } from './create-client.js';
+import { createClient } from './create-client.js';
+import { createNodeClient, parseRetryAfterMs } from './node.js';
+import { bodies, env, FakeServer } from './test-support.js';
+import type { WebSocketConstructorLike } from './transport.js';
+
+let server: FakeServer | undefined;
+let client: LifelineClient | undefined;
+afterEach(async () => {
+  client?.close();
+  client = undefined;
+  await server?.close();
+  server = undefined;
+});
+
+const wait = { timeout: 5000, interval: 5 };
+
+describe('client over real loopback sockets', () => {
+  test('HS-3 HS-8 SEQ-5 the browser transport (ws as WebSocket) offers lifeline.v1, says Hello, sends and is acked', async () => {
+    server = await FakeServer.start();
+    client = createClient({ url: server.url, WebSocket: WebSocket as unknown as WebSocketConstructorLike, channels: ['a'] });
+    const conn = await server.conn(0);
+    expect(conn.req.headers['sec-websocket-protocol']).toBe('lifeline.v1');
+    const hello = await conn.hello();
+    expect(hello.channels).toEqual(['a']);
+    conn.welcome({ sessionId: 'S', heartbeatIntervalMs: 10_000 });
+    await vi.waitFor(() => expect(client?.state).toBe('connected'), wait);
+    const sent = client.send('hello');
+    const m = await conn.waitFor((f) => bodies(f, 'message')[0]);
+    expect(new TextDecoder().decode(m.payload)).toBe('hello');
+    conn.send(env.ack(m.seq));
+    await sent;
+    conn.send(env.message(1n, 'from server'));
+    const ack = await conn.waitFor((f) => bodies(f, 'ack')[0]);
+    expect(ack.seq).toBe(1n);
+  });
+
+  test('HB-4 a server that stops answering is closed with HEARTBEAT_TIMEOUT within interval × (missed + 1)', async () => {
+    server = await FakeServer.start();
+    const events: ClientEvent<Uint8Array>[] = [];
+    client = createNodeClient({ url: server.url, reconnectBaseMs: 5_000 });
+    client.subscribe((e) => events.push(e));
+    const conn = await server.conn(0);
+    await conn.hello();
+    const t0 = Date.now();
+    conn.welcome({ heartbeatIntervalMs: 30, heartbeatMissedMax: 1 });
+    const closed = await conn.closed;
+    const took = Date.now() - t0;
+    expect(closed.code).toBe(codeOf('HEARTBEAT_TIMEOUT'));
+    expect(took).toBeGreaterThanOrEqual(55); // 30 × 2, less timer granularity
+    expect(took).toBeLessThan(2000);
+    expect(bodies(conn.frames, 'heartbeat').length).toBeGreaterThanOrEqual(1); // HB-5
+    expect(client.state).toBe('reconnecting');
+  });
+
+  test('HS-6 RC-8 an HTTP 503 refusal is seen with its Retry-After and waited out', async () => {
+    server = await FakeServer.start({ refuse: () => ({ status: 503, headers: { 'Retry-After': '2' } }) });
+    const events: ClientEvent<Uint8Array>[] = [];
+    client = createNodeClient({ url: server.url });
+    client.subscribe((e) => events.push(e));
+    await vi.waitFor(() => expect(client?.state).toBe('reconnecting'), wait);
+    expect(events.find((e) => e.type === 'refused')).toMatchObject({ status: 503, retryAfterMs: 2000 });
+    expect(client.reconnectInfo.delayMs).toBe(2000);
+  });
+
+  test('HS-4 RC-5 an HTTP 401 refusal makes the next getToken a forced refresh; tokens may go in upgrade headers', async () => {
+    let refusals = 1;
+    const auth: (string | undefined)[] = [];
+    server = await FakeServer.start({
+      refuse: (req) => {
+        auth.push(req.headers.authorization);
+        return refusals-- > 0 ? { status: 401 } : undefined;
+      },
+    });
+    const tokens: TokenContext[] = [];
+    client = createNodeClient({
+      url: server.url,
+      reconnectBaseMs: 20,
+      getToken: (ctx) => {
+        tokens.push(ctx);
+        return `t${tokens.length}`;
+      },
+      headers: (token) => ({ authorization: `Bearer ${token}` }),
+    });
+    const conn = await server.conn(0);
+    expect((await conn.hello()).token).toBe('t2');
+    expect(tokens.map((t) => t.forceRefresh)).toEqual([false, true]);
+    expect(auth).toEqual(['Bearer t1', 'Bearer t2']);
+  });
+
+  test('RC-6 HS-2 an HTTP 403 refusal (advice none) ends in failed', async () => {
+    server = await FakeServer.start({ refuse: () => ({ status: 403 }) });
+    client = createNodeClient({ url: server.url });
+    await vi.waitFor(() => expect(client?.state).toBe('failed'), wait);
+  });
+
+  test('RC-8 Retry-After parses seconds and HTTP dates', () => {
+    expect(parseRetryAfterMs('3')).toBe(3000);
+    expect(parseRetryAfterMs(new Date(10_000 + 5000).toUTCString(), 10_000)).toBe(5000);
+    expect(parseRetryAfterMs(undefined)).toBeUndefined();
+    expect(parseRetryAfterMs('soon')).toBeUndefined();
+  });
+});

@@ -1,0 +1,165 @@
+/**
+ * The client's sending half: no loss, no duplicates (SEQ-2, SEQ-7, SEQ-9, BP-1, BP-13).
+ *
+ * A send waits in a bounded queue until it may be written (a Welcome on this connection, and room in
+ * the server's receive window), gets its seq from the OutboundLog as it is written, and stays there
+ * until the server's cumulative Ack covers it; then its promise resolves. After a resume the unacked
+ * messages are written again with their original seqs; after a NEW session they are renumbered from 1.
+ */
+import { create } from '@bufbuild/protobuf';
+import { EnvelopeSchema, MessageSchema, ResumeOutcome, type Welcome } from '../gen/lifeline/v1/envelope_pb.js';
+import { encode } from '../spec/protocol/codec.js';
+import { defaults } from '../spec/protocol/defaults.js';
+import { ProtocolError } from '../spec/protocol/errors.js';
+import { OutboundLog } from '../spec/protocol/outbound-log.js';
+import { PayloadTooLargeError, QueueFullError, type SendError } from './errors.js';
+
+export interface SendOptions {
+  readonly channel?: string;
+  /** Coalescing key (BP-8); meaningful to the server's policies only. */
+  readonly key?: string;
+  /** End-to-end dedupe id (SEQ-8); generated when absent so a resend after a NEW session can be deduped. */
+  readonly messageId?: string;
+}
+
+interface Pending {
+  readonly payload: Uint8Array;
+  readonly channel: string;
+  readonly key: string;
+  readonly messageId: string;
+  resolve(): void;
+  reject(err: SendError): void;
+}
+
+export interface OutboundOptions {
+  /** Most messages not yet acknowledged, queued and in flight together (BP-13). */
+  readonly queueLimitMessages: number;
+  /** Prefix of generated message ids. */
+  readonly idPrefix: string;
+}
+
+/** The largest seq a message can carry: sizing a frame with it gives an upper bound (WIRE-4). */
+const MAX_SEQ = (1n << 63n) - 1n;
+
+export class Outbound {
+  private readonly log = new OutboundLog<Pending>({ window: defaults.receiveWindow });
+  /** Accepted, not yet written (no seq yet). */
+  private queue: Pending[] = [];
+  private write: ((bytes: Uint8Array) => void) | undefined;
+  private maxPayloadBytes: number = defaults.maxPayloadBytes;
+  private nextId = 0;
+
+  constructor(private readonly opts: OutboundOptions) {}
+
+  /** Accepted and not acknowledged: queued plus in flight. */
+  get pendingCount(): number {
+    return this.queue.length + this.log.inFlight;
+  }
+  get queuedCount(): number {
+    return this.queue.length;
+  }
+  get inFlightCount(): number {
+    return this.log.inFlight;
+  }
+  /** Highest seq written on the current session (0 = none). */
+  get lastSentSeq(): bigint {
+    return this.log.lastSent;
+  }
+  get ackedSeq(): bigint {
+    return this.log.acked;
+  }
+
+  /** Queue one message; the promise settles when the server acks it, or with a SendError. */
+  send(payload: Uint8Array, o: SendOptions = {}): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      if (this.pendingCount >= this.opts.queueLimitMessages) {
+        reject(new QueueFullError(this.opts.queueLimitMessages)); // BP-13: visible, never silent
+        return;
+      }
+      const p: Pending = {
+        payload,
+        channel: o.channel ?? '',
+        key: o.key ?? '',
+        messageId: o.messageId ?? `${this.opts.idPrefix}${(this.nextId++).toString(36)}`,
+        resolve,
+        reject,
+      };
+      const size = this.encodeAt(p, MAX_SEQ).byteLength;
+      if (size > this.maxPayloadBytes) {
+        reject(new PayloadTooLargeError(size, this.maxPayloadBytes)); // WIRE-4: rejected locally
+        return;
+      }
+      this.queue.push(p);
+      this.pump();
+    });
+  }
+
+  /**
+   * A Welcome arrived on a new connection: adopt its window and payload limit, then resend what it
+   * did not get (SEQ-9) and start writing. `write` is the socket's send.
+   */
+  attach(welcome: Welcome, write: (bytes: Uint8Array) => void): void {
+    this.log.window = Math.max(1, welcome.receiveWindow || defaults.receiveWindow); // BP-1, BP-5
+    this.maxPayloadBytes = welcome.maxPayloadBytes || defaults.maxPayloadBytes;
+    this.write = write;
+    const outcome = welcome.resume?.outcome ?? ResumeOutcome.NEW;
+    if (outcome === ResumeOutcome.RESUMED || outcome === ResumeOutcome.SNAPSHOT) {
+      const peer = welcome.lastClientSeq;
+      if (peer > this.log.acked && peer <= this.log.lastSent) this.settle(this.log.ack(peer));
+      const replay = this.log.replayAfter(peer);
+      if (replay === undefined) {
+        // The server claims to have processed what was never sent, or forgot what it acked.
+        throw new ProtocolError('PROTOCOL_ERROR', 'SEQ-9', `Welcome.last_client_seq ${peer} outside acked ${this.log.acked}..sent ${this.log.lastSent}`);
+      }
+      // SEQ-9: every unacked message above last_client_seq, in order, with its original seq.
+      for (const s of replay) write(this.encodeAt(s.item, s.seq));
+    } else {
+      // SEQ-9: a NEW session renumbers from 1; resent before any new message (at-least-once).
+      this.queue = [...this.log.reset(), ...this.queue];
+    }
+    this.pump();
+  }
+
+  /** The socket is gone or no longer ours to write (reconnecting, drain). */
+  detach(): void {
+    this.write = undefined;
+  }
+
+  /** A cumulative Ack (SEQ-5). An ack beyond the last sent seq throws ProtocolError (SEQ-6). */
+  onAck(seq: bigint): void {
+    this.settle(this.log.ack(seq));
+    this.pump();
+  }
+
+  /** Reject every message not yet acknowledged (close(), failed). */
+  failAll(err: SendError): void {
+    const all = [...this.log.reset(), ...this.queue];
+    this.queue = [];
+    for (const p of all) p.reject(err);
+  }
+
+  /** Write queued messages while the window has room (BP-1). */
+  private pump(): void {
+    const write = this.write;
+    if (!write) return;
+    while (this.queue.length > 0 && this.log.hasRoom) {
+      const p = this.queue.shift() as Pending;
+      const bytes = this.encodeAt(p, this.log.next);
+      if (bytes.byteLength > this.maxPayloadBytes) {
+        p.reject(new PayloadTooLargeError(bytes.byteLength, this.maxPayloadBytes)); // the limit shrank
+        continue;
+      }
+      this.log.send(p, p.payload.byteLength); // SEQ-2: the seq is given as it is written
+      write(bytes);
+    }
+  }
+
+  private settle(released: readonly { item: Pending }[]): void {
+    for (const s of released) s.item.resolve();
+  }
+
+  private encodeAt(p: Pending, seq: bigint): Uint8Array {
+    const m = create(MessageSchema, { seq, messageId: p.messageId, channel: p.channel, key: p.key, payload: p.payload });
+    return encode(create(EnvelopeSchema, { body: { case: 'message', value: m } }));
+  }
+}
