@@ -8,7 +8,7 @@ import { createServerInspector } from './inspect.js';
 const [url = 'ws://127.0.0.1:9', mode = 'lifeline'] = process.argv.slice(2);
 const inspector = mode === 'upstream' ? createWebSocketInspector({ url }) : createServerInspector({ url, retryDelayMs: 200 });
 const actor = createActor(serverSessionMachine, { input: { handshakeTimeoutMs: 60_000 }, inspect: inspector.inspect }).start();
-actor.send({ type: 'frame.hello', isVersionSupported: true, isAuthorized: true, isResume: false, isOverCapacity: false });
+actor.send({ type: 'frame.hello', isVersionSupported: true, isAuthorized: true, isResume: false, isOverCapacity: false, isForbidden: false, isOverChannelLimit: false });
 setTimeout(() => {
   actor.stop();
   inspector.stop();

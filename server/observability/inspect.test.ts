@@ -34,7 +34,7 @@ async function startReceiver(): Promise<{ url: string; messages: Received[] }> {
   return { url: `ws://127.0.0.1:${(receiver.address() as AddressInfo).port}`, messages };
 }
 
-const hello = { type: 'frame.hello', isVersionSupported: true, isAuthorized: true, isResume: false, isOverCapacity: false } as const;
+const hello = { type: 'frame.hello', isVersionSupported: true, isAuthorized: true, isResume: false, isOverCapacity: false, isForbidden: false, isOverChannelLimit: false } as const;
 
 describe('server inspector', () => {
   test('streams a real session actor: its definition, events and snapshots', async () => {
