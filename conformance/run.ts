@@ -17,7 +17,7 @@ import { serverHarness } from './server-mode/harness.js';
 
 export interface ConformanceOptions {
   readonly server?: { readonly url: string; readonly config: ServerConfig; readonly hooks?: Hooks };
-  readonly client?: { readonly command: readonly string[]; readonly config: ClientConfig };
+  readonly client?: { readonly command: readonly string[]; readonly config: ClientConfig; readonly env?: Readonly<Record<string, string>> };
   /** `--case` patterns; empty = all. */
   readonly cases?: readonly string[];
   readonly seed?: number;
@@ -47,7 +47,7 @@ export async function runConformance(opts: ConformanceOptions): Promise<Conforma
     config.server = opts.server.config;
   }
   if (opts.client) {
-    harnesses.push(clientHarness(opts.client.command, opts.client.config));
+    harnesses.push(clientHarness(opts.client.command, opts.client.config, opts.client.env));
     config.client = opts.client.config;
   }
   const seed = opts.seed ?? freshSeed();

@@ -15,7 +15,7 @@ export interface ClientCaseContext extends CaseContext {
   start(opts?: { connect?: boolean }): Promise<ClientProcess>;
 }
 
-export function clientHarness(command: readonly string[], client: ClientConfig): ModeHarness {
+export function clientHarness(command: readonly string[], client: ClientConfig, extraEnv: Readonly<Record<string, string>> = {}): ModeHarness {
   return {
     mode: 'client',
     async extend(base: CaseContext): Promise<ClientCaseContext> {
@@ -26,7 +26,7 @@ export function clientHarness(command: readonly string[], client: ClientConfig):
         client,
         server,
         async start(opts = {}) {
-          const p = await ClientProcess.start(command, clientEnv(server.url, client), base.transcript);
+          const p = await ClientProcess.start(command, { ...clientEnv(server.url, client), ...extraEnv }, base.transcript);
           base.defer(() => p.stop());
           if (opts.connect ?? true) p.command({ cmd: 'connect' });
           return p;

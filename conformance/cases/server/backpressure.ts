@@ -21,12 +21,15 @@ async function blocked(ctx: ServerCaseContext, policy: PolicyName) {
   }
   await publishN(ctx, ch, 1, 'first');
   await peer.until(() => messagesOf(peer, ch).length >= 1, 2000, 'the first message');
-  return { ch, peer, limit: w.queueLimitMessages || ctx.server.queueLimitMessages };
+  // the declared limit is the bound: a Welcome that states a larger one does not widen it (BP-3)
+  return { ch, peer, limit: ctx.server.queueLimitMessages };
 }
 
 /** Ack whatever arrives until nothing more comes for `quietMs`; checks the window on the way (BP-1). */
+const ackedBy = new WeakMap<Peer, bigint>();
+
 async function drainWithAcks(peer: Peer, quietMs = 200): Promise<void> {
-  let acked = 0n;
+  let acked = ackedBy.get(peer) ?? 0n;
   let lastChange = performance.now();
   let seen = 0;
   while (performance.now() - lastChange < quietMs && !peer.closed) {
@@ -40,6 +43,7 @@ async function drainWithAcks(peer: Peer, quietMs = 200): Promise<void> {
     if (top > acked) {
       peer.send(envelope('ack', { seq: top }));
       acked = top;
+      ackedBy.set(peer, acked);
     }
     await sleep(10);
   }
@@ -84,25 +88,40 @@ export const backpressureCases: ServerCase[] = [
     const dropped = d.reduce((a, x) => a + x.droppedBefore, 0);
     checkEqual(dropped, n - d.length, 'sum of dropped_before (BP-10)');
   }),
-  policyCase(
-    'COALESCE_BY_KEY',
-    'BP-8/coalesce-latest-per-key',
-    ['BP-8', 'BP-3', 'BP-2'],
-    'COALESCE_BY_KEY: each key delivers its latest value, never an older value after a newer one',
-    (_ctx, d, n) => {
+  serverCase({
+    id: 'BP-8/coalesce-latest-per-key',
+    spec: ['BP-8', 'BP-3', 'BP-2'],
+    level: 'MUST',
+    requires: ['publish', 'policy:COALESCE_BY_KEY'],
+    description: 'COALESCE_BY_KEY: each key delivers its latest value, never an older value after a newer one',
+    async run(ctx) {
+      const { ch, peer, limit } = await blocked(ctx, 'COALESCE_BY_KEY');
+      const keyOf = (i: number) => `k${i % 3}`;
+      // phase 1: one value per key flows through (acked one by one)
+      await publishN(ctx, ch, 3, 'v', 0, keyOf);
+      await drainWithAcks(peer, 120);
+      // phase 2: many values per key behind a full window
+      const n = limit * 3;
+      await publishN(ctx, ch, n, 'v', 3, keyOf);
+      await sleep(30);
+      await drainWithAcks(peer);
+      const delivered = messagesOf(peer, ch).slice(1);
+      ctx.note(`delivered ${delivered.map((d) => `${d.key}=${d.text}`).join(' ')}`);
+      const queued = delivered.filter((d) => idx(d.text) >= 3);
+      check(queued.length <= limit, `${queued.length} queued items delivered with a queue limit of ${limit} (BP-3)`);
       const latest = new Map<string, number>();
-      for (let i = 0; i < n; i++) latest.set(`k${i % 3}`, i);
+      for (let i = 0; i < n + 3; i++) latest.set(keyOf(i), i);
       const seen = new Map<string, number>();
-      for (const x of d) {
+      for (const x of delivered) {
         const v = idx(x.text);
+        check(x.key === keyOf(v), `value ${x.text} arrived under key ${x.key}`);
         const prev = seen.get(x.key);
         if (prev !== undefined && v <= prev) throw new CaseFailure(`key ${x.key}: value ${v} delivered after ${prev} (BP-8: never older after newer)`);
         seen.set(x.key, v);
       }
       for (const [k, v] of latest) checkEqual(seen.get(k), v, `last value delivered for ${k}`);
     },
-    (i) => `k${i % 3}`,
-  ),
+  }),
   serverCase({
     id: 'BP-11/disconnect-slow-consumer-4202',
     spec: ['BP-11', 'BP-2'],
@@ -151,7 +170,7 @@ export const backpressureCases: ServerCase[] = [
       const peer = await ctx.peer();
       const w = await peer.handshake({ channels: [st], receiveWindow: 1, preferredPolicy: BackpressurePolicy.DROP_OLDEST });
       await peer.until(() => peer.sequenced().length >= 1, 2000, 'the first Snapshot');
-      const limit = w.queueLimitMessages || ctx.server.queueLimitMessages;
+      const limit = ctx.server.queueLimitMessages;
       const n = limit * 3;
       for (let i = 1; i <= n; i++) await ctx.hooks.patch(st, bytesOf(`s${i}`));
       await drainWithAcks(peer);

@@ -1,0 +1,70 @@
+/**
+ * `npm run conformance:mutants`: run the cases aimed at each mutant's rule
+ * against that mutant and check that at least one fails. Prints one line per
+ * mutant and `killed K/N`; exits non-zero unless every mutant is killed.
+ */
+import { fileURLToPath } from 'node:url';
+import { referenceClientConfig, referenceServerConfig } from '../config.js';
+import { runConformance } from '../run.js';
+import { referenceClientCommand, startReferenceServer } from '../targets/reference.js';
+import { clientMutants, type ClientMutant } from './client-mutants.js';
+import { startFrameProxy } from './frame-proxy.js';
+import { serverMutants, type ServerMutant } from './server-mutants.js';
+
+export type Mutant = ServerMutant | ClientMutant;
+export const mutants: readonly Mutant[] = [...serverMutants, ...clientMutants];
+
+export interface MutantResult {
+  readonly id: string;
+  readonly rule: string;
+  readonly killed: boolean;
+  /** Cases that failed (the killers). */
+  readonly by: readonly string[];
+  readonly ran: number;
+  readonly ms: number;
+}
+
+export async function runMutant(m: Mutant, seed: number): Promise<MutantResult> {
+  const t0 = performance.now();
+  let results;
+  if (m.side === 'server') {
+    const target = await startReferenceServer(referenceServerConfig, m.override, m.patch);
+    const proxy = m.proxy ? await startFrameProxy(target.url, m.proxy) : undefined;
+    try {
+      results = await runConformance({ server: { url: proxy?.url ?? target.url, config: target.config, hooks: target.hooks }, cases: m.cases, seed, replayBase: { server: `mutant ${m.id}` } });
+    } finally {
+      await proxy?.stop();
+      await target.stop();
+    }
+  } else {
+    results = await runConformance({
+      client: { command: referenceClientCommand(), config: referenceClientConfig, env: { LIFELINE_CLIENT_MUTANT: m.id } },
+      cases: m.cases,
+      seed,
+      replayBase: { client: `mutant ${m.id}` },
+    });
+  }
+  const rs = results.summary.results;
+  const by = rs.filter((r) => r.verdict === 'FAIL' || r.verdict === 'WARN').map((r) => r.id);
+  return { id: m.id, rule: m.rule, killed: by.length > 0, by, ran: rs.length, ms: Math.round(performance.now() - t0) };
+}
+
+export async function runMutants(list: readonly Mutant[] = mutants, seed = 1, log: (s: string) => void = console.log): Promise<MutantResult[]> {
+  const out: MutantResult[] = [];
+  for (const m of list) {
+    const r = await runMutant(m, seed);
+    out.push(r);
+    log(`${r.killed ? 'killed ' : 'SURVIVED'} ${m.side.padEnd(6)} ${m.id.padEnd(36)} ${m.rule.padEnd(6)} ${r.killed ? `by ${r.by.join(', ')}` : `(${r.ran} cases ran, none failed)`} ${r.ms} ms`);
+  }
+  return out;
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+  const only = process.argv.slice(2);
+  const list = only.length ? mutants.filter((m) => only.some((o) => m.id.includes(o))) : mutants;
+  const t0 = performance.now();
+  const rs = await runMutants(list);
+  const k = rs.filter((r) => r.killed).length;
+  console.log(`killed ${k}/${rs.length} in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+  process.exitCode = k === rs.length ? 0 : 1;
+}
