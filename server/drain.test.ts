@@ -63,9 +63,13 @@ describe('drain', () => {
   test('DR-3 the reconnect slots of one drain are spread: each client its own slice of the window', async () => {
     const n = 20;
     const spreadMs = 2000;
-    const srv = await h.server();
+    // Notices carry slot − time since the drain began (spec §13.2); a clock frozen for the drain
+    // makes that time 0, so the values are the slots themselves whatever the machine's load.
+    let frozenAt: number | undefined;
+    const srv = await h.server({ clock: { now: () => frozenAt ?? performance.now() } });
     const clients: RawClient[] = [];
     for (let i = 0; i < n; i++) clients.push(await h.session(srv));
+    frozenAt = performance.now();
     const drained = srv.drain({ deadlineMs: 800, spreadMs });
     const slots = await Promise.all(clients.map(async (c) => (await c.waitForBody('drainNotice')).reconnectAfterMs));
     const perSlice = new Map<number, number>();

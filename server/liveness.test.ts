@@ -42,7 +42,7 @@ describe('liveness', () => {
     // The server closes on the sweep tick that finds the count above missed_max: after (M+1)·I of
     // silence, at most one interval later (HB-3). Slack for a loaded machine on the upper side only.
     expect(elapsed).toBeGreaterThanOrEqual((M + 1) * I - 20);
-    expect(elapsed).toBeLessThanOrEqual((M + 2) * I + 400);
+    expect(elapsed).toBeLessThanOrEqual((M + 2) * I + 1500);
     expect([codeOf('HEARTBEAT_TIMEOUT'), codeOf('ABNORMAL')]).toContain(info.code);
     expect(zombie.pings).toBeGreaterThanOrEqual(M + 1); // HB-2: a ping per tick until the count exceeds M
     expect(bystander.isOpen).toBe(true);
