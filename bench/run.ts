@@ -25,6 +25,7 @@ import { table } from './lib/stats.js';
 import { runCodecScenario } from './scenarios/codec.js';
 import { runEcho } from './scenarios/echo.js';
 import { runFanout } from './scenarios/fanout.js';
+import { runLiveness } from './scenarios/liveness.js';
 import { runMemory } from './scenarios/memory.js';
 
 type Runner = (ctx: RunContext) => Promise<Section>;
@@ -33,6 +34,7 @@ type Runner = (ctx: RunContext) => Promise<Section>;
 const SCENARIOS: readonly (readonly [string, Runner])[] = [
   ['echo', runEcho],
   ['memory', runMemory],
+  ['liveness', runLiveness],
   ['fanout', runFanout],
   ['codec', runCodecScenario],
 ];
