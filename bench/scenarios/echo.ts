@@ -10,6 +10,7 @@ import type { WebSocket } from 'ws';
 import type { Rpc } from '../lib/child.js';
 import { connectIo, connectWs, startIoServer, startWsServer, type Kind } from '../contenders/baselines.js';
 import { startLifeline } from '../contenders/lifeline.js';
+import { connectReference, isClientAvailable } from '../contenders/lifeline-client.js';
 import { WireClient } from '../contenders/lifeline-wire.js';
 import { fmt, median, ratio, rotate, Samples, sortedQuantile, table } from '../lib/stats.js';
 import { LABEL, LOAD_CPU, SERVER_CPU, launch, stopAll, type RunContext, type Section } from '../lib/scenario.js';
@@ -62,7 +63,16 @@ async function connect(kind: Kind, port: number, onReply: () => void): Promise<C
     s.on('m', onReply);
     return { send: (b) => void s.emit('m', b), close: () => void s.disconnect() };
   }
-  const c = await WireClient.connect({ url: `ws://127.0.0.1:${port}/lifeline`, onMessage: onReply });
+  const url = `ws://127.0.0.1:${port}/lifeline`;
+  if (await isClientAvailable()) {
+    const c = await connectReference(url);
+    c.subscribe((e) => {
+      if (e.type === 'message') onReply();
+    });
+    // send() resolves on the server's cumulative Ack (SEQ-5); the echo is the reply.
+    return { send: (b) => void c.send(b).catch(() => undefined), close: () => c.close() };
+  }
+  const c = await WireClient.connect({ url, onMessage: onReply });
   return { send: (b) => c.send(b), close: () => c.close() };
 }
 
@@ -224,7 +234,7 @@ export async function runEcho(ctx: RunContext): Promise<Section> {
     table: table(['payload', 'contender', 'round trips/s', '× raw ws', 'p50 ms', 'p99 ms', 'server CPU µs/rt', '× raw ws', 'load-gen CPU µs/rt'], rows),
     notes: [
       `${reps} repetition(s) per cell, median; contenders interleaved (rotated order per repetition); ${measureMs} ms measured after ${warmupMs} ms warm-up.`,
-      'Each contender uses its own client: ws, socket.io-client (websocket transport), and for Lifeline the bench wire client (seq, cumulative acks, heartbeats) against the reference server.',
+      'Each contender uses its own client: ws, socket.io-client (websocket transport), and for Lifeline the reference client (client/node.ts createNodeClient: send() promises resolved by acks, inbound seq/acks, heartbeats) against the reference server (createServer, echo from the message event via session.send).',
       `Lifeline: heartbeat interval ${HEARTBEAT_MS} ms, default receive window, replay buffer and ack delay.`,
       'Server CPU µs/rt = server process CPU time (user+system) over the measured window ÷ round trips in it; load-gen the same for the client process. A process near 1,000,000 µs/s of CPU is the bottleneck of that row.',
     ],
