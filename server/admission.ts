@@ -7,6 +7,9 @@ import type { IncomingMessage } from 'node:http';
 import { STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { SUBPROTOCOL } from '../spec/protocol/defaults.js';
+import type { Logger } from 'pino';
+import type { Clock } from './clock.js';
+import type { MaybePromise } from './options.js';
 import type { KeyedBuckets } from './token-bucket.js';
 
 export interface Refusal {
@@ -89,4 +92,68 @@ export function refuse(socket: Duplex, r: Refusal): void {
   const t = setTimeout(() => socket.destroy(), 1000);
   t.unref();
   socket.once('close', () => clearTimeout(t));
+}
+
+export interface UpgradeContext {
+  readonly path: string;
+  /** The server owns the HTTP server: other paths get 404 (else they belong to the application). */
+  readonly isOwnServer: boolean;
+  /** Ready and not draining; read again after an asynchronous authenticate (HS-6). */
+  readonly isAccepting: () => boolean;
+  readonly retryAfterSeconds: number;
+  readonly allowedOrigins: ReadonlySet<string> | undefined;
+  readonly requireOrigin: boolean;
+  readonly upgradeBuckets: KeyedBuckets | undefined;
+  readonly clock: Clock;
+  readonly authenticate: ((req: IncomingMessage) => MaybePromise<string | undefined>) | undefined;
+  readonly log: Logger;
+}
+
+/**
+ * Run every upgrade check in the HS-7 order and answer a refusal on the raw
+ * socket. Resolves with the principal when the upgrade may proceed, undefined
+ * when it was refused (or is not ours).
+ */
+export async function admitUpgrade(req: IncomingMessage, socket: Duplex, c: UpgradeContext): Promise<string | undefined> {
+  const path = new URL(req.url ?? '/', 'http://localhost').pathname;
+  if (path !== c.path) {
+    // Another path on a shared server belongs to the application.
+    if (c.isOwnServer) refuse(socket, { status: 404, headers: {}, why: 'unknown path' });
+    return undefined;
+  }
+  socket.on('error', () => socket.destroy());
+  const refusal = checkUpgrade(req, {
+    isAcceptingUpgrades: c.isAccepting(),
+    retryAfterSeconds: c.retryAfterSeconds,
+    allowedOrigins: c.allowedOrigins,
+    requireOrigin: c.requireOrigin,
+    upgradeBuckets: c.upgradeBuckets,
+    nowMs: c.clock.now(),
+  });
+  if (refusal) {
+    // SEC-2: the path only; the query may carry a ticket.
+    c.log.info({ status: refusal.status, why: refusal.why, path, ip: clientAddress(req) }, 'upgrade refused');
+    refuse(socket, refusal);
+    return undefined;
+  }
+  let principal: string | undefined = 'anonymous';
+  if (c.authenticate) {
+    try {
+      const r = c.authenticate(req);
+      principal = r instanceof Promise ? await r : r;
+    } catch (err) {
+      c.log.warn({ err }, 'authenticate threw; refusing');
+      principal = undefined;
+    }
+    if (principal === undefined) {
+      refuse(socket, { status: 401, headers: {}, why: 'authentication failed' }); // HS-4
+      return undefined;
+    }
+  }
+  if (socket.destroyed) return undefined;
+  if (!c.isAccepting()) {
+    refuse(socket, { status: 503, headers: { 'Retry-After': String(c.retryAfterSeconds) }, why: 'draining' }); // HS-6
+    return undefined;
+  }
+  return principal;
 }

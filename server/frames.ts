@@ -67,7 +67,7 @@ export function onFrame(srv: LifelineServer, conn: Connection, data: RawData, is
         srv.forward(conn, { type: 'frame.ack', isBeyondSent: session !== undefined && body.value.seq > session.log.lastSent });
         return;
       case 'message': {
-        const arrival = session ? session.inbound.classify(body.value.seq) : 'next';
+        const arrival = session ? session.inbound.cursor.classify(body.value.seq) : 'next';
         const isOverRate = session?.messageBucket ? !session.messageBucket.take(srv.clock.now()) : false;
         srv.forward(conn, { type: 'frame.message', arrival, isOverRate });
         return;

@@ -1,6 +1,6 @@
 /** The Lifeline reference server: public API (`lifeline/server`). */
 export { createServer, LifelineServer } from './server.js';
-export type { DrainOptions, ResumeResultName, ServerEvents, ServerStats } from './server.js';
+export type { DrainOptions, ResumeResultName, ServerEvents, ServerStats } from './types.js';
 export type {
   ChannelState,
   ClientMessage,

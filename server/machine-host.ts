@@ -12,7 +12,7 @@ import { DrainReason, type Envelope, type Hello, type ResumeReason } from '../ge
 import { serverSessionMachine, type ServerSessionEvent } from '../spec/machines/server-session.machine.js';
 import { codeOf, type WsCloseCodeName } from '../spec/protocol/close-codes.js';
 import type { Connection } from './connection.js';
-import type { ServerEvents } from './server.js';
+import type { ServerEvents } from './types.js';
 import { LiveSession, type SessionEnv } from './session.js';
 import type { FanOut, SessionStore } from './stores.js';
 import type { LivenessSweep } from './sweep.js';

@@ -15,10 +15,10 @@ import { pino, type Logger } from 'pino';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { createActor, type AnyActorRef } from 'xstate';
 import { DrainReason, ResumeOutcome, ResumeReason } from '../gen/lifeline/v1/envelope_pb.js';
-import { serverSessionMachine, serverStateName, type ServerSessionEvent } from '../spec/machines/server-session.machine.js';
+import { serverStateName, type ServerSessionEvent } from '../spec/machines/server-session.machine.js';
 import { SUBPROTOCOL } from '../spec/protocol/defaults.js';
 import { drainSlots } from '../spec/protocol/drain-spread.js';
-import { checkUpgrade, clientAddress, refuse } from './admission.js';
+import { admitUpgrade, clientAddress } from './admission.js';
 import { systemClock, type Clock } from './clock.js';
 import { Connection } from './connection.js';
 import { TypedEmitter } from './emitter.js';
@@ -27,7 +27,6 @@ import { handleHealth } from './http.js';
 import { provideMachine, type Host, type HostRegistry } from './machine-host.js';
 import {
   resolveOptions,
-  type ClientMessage,
   type LifelineServerOptions,
   type LifelineSession,
   type PublishMessage,
@@ -36,37 +35,9 @@ import {
 } from './options.js';
 import { LiveSession, type SessionEnv } from './session.js';
 import { MemoryFanOut, MemorySessionStore, type FanOut, type SessionStore } from './stores.js';
-import { LivenessSweep, type SweepStats } from './sweep.js';
+import { LivenessSweep } from './sweep.js';
+import type { DrainOptions, ServerEvents, ServerStats } from './types.js';
 import { KeyedBuckets } from './token-bucket.js';
-
-export type ResumeResultName = 'resumed' | 'snapshot';
-
-export interface ServerEvents {
-  /** A new session was welcomed (outcome NEW). */
-  sessionOpened: [session: LifelineSession];
-  /** A session resumed on a new socket, by replay or by snapshot (RS-2, RS-4). */
-  sessionResumed: [session: LifelineSession, result: { readonly outcome: ResumeResultName; readonly reason: string }];
-  /** A client Message reached the application (also given to `onMessage`). */
-  message: [session: LifelineSession, message: ClientMessage];
-  /** A session's socket closed; the session may live on, detached (RS-1). */
-  sessionClosed: [session: LifelineSession, info: { readonly code: number; readonly byPeer: boolean }];
-  /** A session is over: ended, revoked, reset by a close, or expired (RS-1). */
-  sessionEnded: [session: LifelineSession, info: { readonly expired: boolean }];
-}
-
-export interface DrainOptions {
-  readonly deadlineMs?: number;
-  readonly spreadMs?: number;
-  readonly reason?: DrainReason;
-}
-
-export interface ServerStats {
-  readonly sessions: number;
-  readonly connections: number;
-  readonly sweep: SweepStats;
-  readonly isReady: boolean;
-  readonly isDraining: boolean;
-}
 
 /** Ids of recently expired sessions, so a late Hello hears EXPIRED rather than UNKNOWN_SESSION (RS-6). */
 const EXPIRED_MEMORY = 10_000;
@@ -218,48 +189,20 @@ export class LifelineServer extends TypedEmitter<ServerEvents> implements HostRe
   // ---- admission (HS-1 … HS-7) ----
 
   private async handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
-    const path = new URL(req.url ?? '/', 'http://localhost').pathname;
-    if (path !== this.opts.path) {
-      // Another path on a shared server belongs to the application.
-      if (this.isOwnServer) refuse(socket, { status: 404, headers: {}, why: 'unknown path' });
-      return;
-    }
-    socket.on('error', () => socket.destroy());
-    const refusal = checkUpgrade(req, {
-      isAcceptingUpgrades: this.isReady && !this.isDraining && !this.isClosed,
+    const principal = await admitUpgrade(req, socket, {
+      path: this.opts.path,
+      isOwnServer: this.isOwnServer,
+      isAccepting: () => this.isReady && !this.isDraining && !this.isClosed,
       retryAfterSeconds: this.opts.retryAfterSeconds,
       allowedOrigins: this.opts.allowedOrigins,
       requireOrigin: this.opts.requireOrigin,
       upgradeBuckets: this.upgradeBuckets,
-      nowMs: this.clock.now(),
+      clock: this.clock,
+      authenticate: this.options.authenticate,
+      log: this.log,
     });
-    if (refusal) {
-      // SEC-2: the path only; the query may carry a ticket.
-      this.log.info({ status: refusal.status, why: refusal.why, path, ip: clientAddress(req) }, 'upgrade refused');
-      refuse(socket, refusal);
-      return;
-    }
-    let principal: string | undefined = 'anonymous';
-    if (this.options.authenticate) {
-      try {
-        const r = this.options.authenticate(req);
-        principal = r instanceof Promise ? await r : r;
-      } catch (err) {
-        this.log.warn({ err }, 'authenticate threw; refusing');
-        principal = undefined;
-      }
-      if (principal === undefined) {
-        refuse(socket, { status: 401, headers: {}, why: 'authentication failed' }); // HS-4
-        return;
-      }
-    }
-    if (socket.destroyed) return;
-    if (this.isDraining || this.isClosed) {
-      refuse(socket, { status: 503, headers: { 'Retry-After': String(this.opts.retryAfterSeconds) }, why: 'draining' }); // HS-6
-      return;
-    }
-    const who = principal;
-    this.wss.handleUpgrade(req, socket, head, (ws) => this.accept(ws, req, who));
+    if (principal === undefined) return;
+    this.wss.handleUpgrade(req, socket, head, (ws) => this.accept(ws, req, principal));
   }
 
   /** The WebSocket exists: one actor in `handshaking`, no session state yet (HS-7). */

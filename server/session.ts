@@ -34,9 +34,9 @@ import {
 import { BackpressureQueue, SESSION_CHANNEL, SnapshotReason, type QueueItem } from '../spec/protocol/backpressure-queue.js';
 import { encode } from '../spec/protocol/codec.js';
 import { defaults } from '../spec/protocol/defaults.js';
-import { InboundCursor } from '../spec/protocol/inbound-cursor.js';
 import { OutboundLog } from '../spec/protocol/outbound-log.js';
 import type { Connection } from './connection.js';
+import { ClientInbound } from './inbound.js';
 import { serverStateName } from '../spec/machines/server-session.machine.js';
 import type { ChannelState, ClientMessage, LifelineSession, MaybePromise, PublishMessage, ResolvedOptions, SessionView } from './options.js';
 import { planResume } from './resume.js';
@@ -99,17 +99,8 @@ export class LiveSession implements SessionView, LifelineSession {
   readonly log: OutboundLog<Uint8Array>;
   readonly queue: BackpressureQueue<OutItem>;
   readonly policy: BackpressurePolicy;
-  /** Client seqs accepted for processing (SEQ-3, SEQ-4 classification). */
-  readonly inbound = new InboundCursor();
-  /** Highest client seq the application has received: the ack value (SEQ-10) and Welcome.last_client_seq (SEQ-9). */
-  private completed = 0n;
-  private ackedUpTo = 0n;
-  private isAckForced = false;
-  private ackTimer: ReturnType<typeof setTimeout> | undefined;
-  /** onMessage calls still running (async handlers run one at a time, in order). */
-  private handlerDepth = 0;
-  private handlerChain: Promise<void> = Promise.resolve();
-  private isHandlerBroken = false;
+  /** Client messages: dedupe, delivery to the application, acks (SEQ-3, SEQ-5, SEQ-10). */
+  readonly inbound: ClientInbound;
   /** DISCONNECT overflow: the next resume resyncs by snapshots (BP-11). */
   isContinuityLost = false;
   /** Welcome sent on the attached socket: sequenced writes may flow (HS-9). */
@@ -134,6 +125,20 @@ export class LiveSession implements SessionView, LifelineSession {
     this.messageBucket =
       o.messageRatePerSecond === undefined ? undefined : new TokenBucket({ ratePerSecond: o.messageRatePerSecond, burst: o.messageBurst }, env.clock.now());
     this.createdAt = env.clock.now();
+    this.inbound = new ClientInbound({
+      ackDelayMs: o.ackDelayMs,
+      receiveWindow: o.receiveWindow,
+      handle: (msg) => {
+        env.emitMessage(this, msg);
+        return env.onMessage?.(msg, this);
+      },
+      writeAck: (seq) => {
+        if (!this.conn || !this.isWritable) return false;
+        this.writeControl(create(EnvelopeSchema, { body: { case: 'ack', value: create(AckSchema, { seq }) } }));
+        return true;
+      },
+      fail: (err) => env.fail(this, err),
+    });
   }
 
   /** BP-5: 0 means the default; RS-3: never more in flight than the replay window keeps. */
@@ -171,7 +176,7 @@ export class LiveSession implements SessionView, LifelineSession {
   }
 
   get lastClientSeq(): bigint {
-    return this.completed;
+    return this.inbound.lastProcessed;
   }
 
   stats(): SessionStats {
@@ -184,7 +189,7 @@ export class LiveSession implements SessionView, LifelineSession {
       inFlight: this.log.inFlight,
       lastSentSeq: this.log.lastSent,
       lastAckedSeq: this.log.acked,
-      lastClientSeq: this.completed,
+      lastClientSeq: this.inbound.lastProcessed,
       drops: { ...this.queue.counters },
     };
   }
@@ -205,7 +210,6 @@ export class LiveSession implements SessionView, LifelineSession {
     this.pendingAttach = undefined;
     const hello = pending.hello;
     this.log.window = this.windowFor(hello);
-    this.isHandlerBroken = false;
     const plan = planResume(this.log, hello.lastServerSeq, this.isContinuityLost);
     this.isContinuityLost = false;
     const fromSeq = plan.replay[0]?.seq ?? this.log.next;
@@ -224,7 +228,7 @@ export class LiveSession implements SessionView, LifelineSession {
       // RS-4: a Snapshot of every subscribed channel before any StatePatch or Message.
       for (const ch of this.subscriptions) this.queue.requestSnapshot(ch, SnapshotReason.RESUME);
     }
-    if (this.completed > this.ackedUpTo) this.ackedUpTo = this.completed; // Welcome.last_client_seq acks them (SEQ-9)
+    this.inbound.welcomed(); // Welcome.last_client_seq acknowledged everything so far (SEQ-9)
     this.pump();
     return { outcome: plan.outcome, reason: plan.reason };
   }
@@ -242,7 +246,7 @@ export class LiveSession implements SessionView, LifelineSession {
           resumeTtlMs: o.resumeTtlMs,
           replayWindowMessages: o.replayWindowMessages,
           resume: create(ResumeResultSchema, { outcome, reason, fromSeq, replayed }),
-          lastClientSeq: this.completed,
+          lastClientSeq: this.inbound.lastProcessed,
           receiveWindow: o.receiveWindow,
           policy: this.policy,
           queueLimitMessages: o.queueLimitMessages,
@@ -259,8 +263,7 @@ export class LiveSession implements SessionView, LifelineSession {
     this.conn = undefined;
     this.isWritable = false;
     this.isDraining = false;
-    if (this.ackTimer) clearTimeout(this.ackTimer);
-    this.ackTimer = undefined;
+    this.inbound.stopTimer();
     return conn;
   }
 
@@ -398,93 +401,18 @@ export class LiveSession implements SessionView, LifelineSession {
     this.isDraining = true;
   }
 
-  // ---- inbound: client messages (SEQ-3, SEQ-5, SEQ-10) ----
+  // ---- inbound: client messages (server/inbound.ts) ----
 
-  /** A client Message classified 'next': hand it to the application, ack once it has it. */
   deliver(m: Message): void {
-    this.inbound.advance(m.seq);
-    const msg: ClientMessage = { seq: m.seq, channel: m.channel, key: m.key, messageId: m.messageId, payload: m.payload };
-    if (this.handlerDepth > 0) {
-      // An async handler is still running: keep order, one at a time.
-      this.handlerDepth++;
-      this.handlerChain = this.handlerChain
-        .then(() => (this.isHandlerBroken ? undefined : this.invoke(msg)))
-        .then(() => {
-          if (!this.isHandlerBroken) this.completeTo(msg.seq);
-        }, (err: unknown) => this.handlerFailed(err))
-        .finally(() => this.handlerDepth--);
-      return;
-    }
-    let r: MaybePromise<void>;
-    try {
-      r = this.invoke(msg);
-    } catch (err) {
-      this.handlerFailed(err);
-      return;
-    }
-    if (r instanceof Promise) {
-      this.handlerDepth = 1;
-      this.handlerChain = r
-        .then(() => this.completeTo(msg.seq), (err: unknown) => this.handlerFailed(err))
-        .finally(() => this.handlerDepth--);
-    } else {
-      this.completeTo(msg.seq);
-    }
+    this.inbound.deliver(m);
   }
 
-  private invoke(msg: ClientMessage): MaybePromise<void> {
-    this.env.emitMessage(this, msg);
-    return this.env.onMessage?.(msg, this);
-  }
-
-  private handlerFailed(err: unknown): void {
-    if (this.isHandlerBroken) return;
-    this.isHandlerBroken = true;
-    // Nothing the application did not receive may count as processed: the client resends it after resume.
-    this.inbound.rebase(this.completed + 1n);
-    this.env.fail(this, err); // CC-5
-  }
-
-  private completeTo(seq: bigint): void {
-    if (seq > this.completed) this.completed = seq; // SEQ-10: now it may be acked
-    this.scheduleAck();
-  }
-
-  /**
-   * SEQ-3: a duplicate is discarded, and still acknowledged, at once: the client
-   * resent it because it never saw the ack.
-   */
   ackDuplicate(): void {
-    this.isAckForced = true;
-    this.sendAck();
-  }
-
-  /** SEQ-5: within ackDelayMs, or at once when half the window is unacked. */
-  private scheduleAck(): void {
-    const unacked = Number(this.completed - this.ackedUpTo);
-    if (unacked * 2 >= Math.max(1, this.env.opts.receiveWindow)) {
-      this.sendAck();
-      return;
-    }
-    if (this.ackTimer === undefined) {
-      this.ackTimer = setTimeout(() => this.sendAck(), this.env.opts.ackDelayMs);
-    }
-  }
-
-  private sendAck(): void {
-    if (this.ackTimer) clearTimeout(this.ackTimer);
-    this.ackTimer = undefined;
-    if (!this.conn || !this.isWritable) return; // Welcome.last_client_seq carries it on resume (SEQ-9)
-    if (this.completed === this.ackedUpTo && !this.isAckForced) return;
-    this.isAckForced = false;
-    this.ackedUpTo = this.completed;
-    this.writeControl(create(EnvelopeSchema, { body: { case: 'ack', value: create(AckSchema, { seq: this.completed }) } }));
+    this.inbound.ackDuplicate();
   }
 
   /** Stop timers; the session is over. The socket, if any, is closed by the machine after this (CC-6). */
   dispose(): void {
-    if (this.ackTimer) clearTimeout(this.ackTimer);
-    this.ackTimer = undefined;
-    this.isHandlerBroken = true;
+    this.inbound.dispose();
   }
 }

@@ -127,7 +127,7 @@ function transitionKey(t: AnyTransitionDefinition): string {
 
 /** Every `always` transition, keyed like the others. */
 function alwaysKeys(nodes: StateNode<ServerSessionContext, ServerSessionEvent>[]): string[] {
-  return nodes.flatMap((n) => (n.always ?? []).map((t, i) => `${n.id} --always#${i}`));
+  return nodes.flatMap((n) => (n.always ?? []).map((_t, i) => `${n.id} --always#${i}`));
 }
 
 function takenKey(t: AnyTransitionDefinition): string {

@@ -1,0 +1,126 @@
+/**
+ * The server's receiving half of a session (SEQ-3, SEQ-5, SEQ-9, SEQ-10): client
+ * Messages go to the application once each and in order, and are acknowledged
+ * only after it has them. An async handler holds the ack, and the messages
+ * behind it, until it settles; a handler that throws fails the session (CC-5)
+ * and nothing it did not receive counts as processed.
+ */
+import type { Message } from '../gen/lifeline/v1/envelope_pb.js';
+import { InboundCursor } from '../spec/protocol/inbound-cursor.js';
+import type { ClientMessage, MaybePromise } from './options.js';
+
+export interface InboundHooks {
+  readonly ackDelayMs: number;
+  /** The window the server grants the client (Welcome.receive_window): ack at half of it (SEQ-5). */
+  readonly receiveWindow: number;
+  /** Hand a message to the application; may return a promise (SEQ-10). */
+  readonly handle: (m: ClientMessage) => MaybePromise<void>;
+  /** Write an Ack now; false when there is no socket (Welcome.last_client_seq carries it later). */
+  readonly writeAck: (seq: bigint) => boolean;
+  /** The handler failed (CC-5). */
+  readonly fail: (err: unknown) => void;
+}
+
+export class ClientInbound {
+  /** Client seqs accepted for processing: classifies arrivals (SEQ-3, SEQ-4). */
+  readonly cursor = new InboundCursor();
+  /** Highest client seq the application has received: the ack value and Welcome.last_client_seq. */
+  private completed = 0n;
+  private ackedUpTo = 0n;
+  private isAckForced = false;
+  private ackTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Handler calls still running; while > 0 new messages queue behind them. */
+  private depth = 0;
+  private chain: Promise<void> = Promise.resolve();
+  private isBroken = false;
+
+  constructor(private readonly hooks: InboundHooks) {}
+
+  /** Welcome.last_client_seq (SEQ-9). */
+  get lastProcessed(): bigint {
+    return this.completed;
+  }
+
+  /** A Message classified 'next' (the machine decided): deliver it, ack once the application has it. */
+  deliver(m: Message): void {
+    this.cursor.advance(m.seq);
+    const msg: ClientMessage = { seq: m.seq, channel: m.channel, key: m.key, messageId: m.messageId, payload: m.payload };
+    if (this.depth > 0) {
+      this.depth++;
+      this.chain = this.chain
+        .then(() => (this.isBroken ? undefined : this.hooks.handle(msg)))
+        .then(() => {
+          if (!this.isBroken) this.completeTo(msg.seq);
+        }, (err: unknown) => this.failed(err))
+        .finally(() => this.depth--);
+      return;
+    }
+    let r: MaybePromise<void>;
+    try {
+      r = this.hooks.handle(msg);
+    } catch (err) {
+      this.failed(err);
+      return;
+    }
+    if (r instanceof Promise) {
+      this.depth = 1;
+      this.chain = r.then(() => this.completeTo(msg.seq), (err: unknown) => this.failed(err)).finally(() => this.depth--);
+    } else {
+      this.completeTo(msg.seq);
+    }
+  }
+
+  private failed(err: unknown): void {
+    if (this.isBroken) return;
+    this.isBroken = true;
+    // The client resends what the application did not receive, after its resume.
+    this.cursor.rebase(this.completed + 1n);
+    this.hooks.fail(err);
+  }
+
+  private completeTo(seq: bigint): void {
+    if (seq > this.completed) this.completed = seq; // SEQ-10: now it may be acked
+    this.scheduleAck();
+  }
+
+  /** SEQ-3: a duplicate is discarded and still acknowledged, at once: it came for want of an ack. */
+  ackDuplicate(): void {
+    this.isAckForced = true;
+    this.sendAck();
+  }
+
+  /** SEQ-5: within the ack delay, or at once when half the window is unacked. */
+  private scheduleAck(): void {
+    const unacked = Number(this.completed - this.ackedUpTo);
+    if (unacked * 2 >= Math.max(1, this.hooks.receiveWindow)) {
+      this.sendAck();
+      return;
+    }
+    this.ackTimer ??= setTimeout(() => this.sendAck(), this.hooks.ackDelayMs);
+  }
+
+  private sendAck(): void {
+    this.stopTimer();
+    if (this.completed === this.ackedUpTo && !this.isAckForced) return;
+    if (!this.hooks.writeAck(this.completed)) return;
+    this.isAckForced = false;
+    this.ackedUpTo = this.completed;
+  }
+
+  /** A new socket's Welcome stated last_client_seq: that acknowledges everything so far (SEQ-9). */
+  welcomed(): void {
+    this.isBroken = false;
+    this.ackedUpTo = this.completed;
+  }
+
+  stopTimer(): void {
+    if (this.ackTimer) clearTimeout(this.ackTimer);
+    this.ackTimer = undefined;
+  }
+
+  /** The session is over: no more handler calls or acks. */
+  dispose(): void {
+    this.stopTimer();
+    this.isBroken = true;
+  }
+}
