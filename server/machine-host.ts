@@ -8,7 +8,7 @@
  * A failure while tearing down turns the close that follows into 1011 (CC-6).
  */
 import type { AnyActorRef } from 'xstate';
-import { DrainReason, type Envelope, type Hello, type ResumeReason } from '../gen/lifeline/v1/envelope_pb.js';
+import { DrainReason, ResumeOutcome, ResumeReason, type Envelope, type Hello } from '../gen/lifeline/v1/envelope_pb.js';
 import { serverSessionMachine, type ServerSessionEvent } from '../spec/machines/server-session.machine.js';
 import { codeOf, type WsCloseCodeName } from '../spec/protocol/close-codes.js';
 import type { Connection } from './connection.js';
@@ -143,7 +143,10 @@ export function provideMachine(reg: HostRegistry) {
         const s = sessionOf(self);
         if (s.pendingAttach) {
           const r = s.welcomeResume();
-          reg.emitEvent('sessionResumed', s.handle, { outcome: r.outcome === 3 ? 'snapshot' : 'resumed', reason: String(r.reason) });
+          reg.emitEvent('sessionResumed', s.handle, {
+            outcome: r.outcome === ResumeOutcome.SNAPSHOT ? 'snapshot' : 'resumed',
+            reason: ResumeReason[r.reason] ?? String(r.reason),
+          });
         } else {
           if (!h.hello) throw new Error('Welcome without Hello');
           s.welcomeNew(h.hello);

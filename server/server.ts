@@ -207,6 +207,10 @@ export class LifelineServer extends TypedEmitter<ServerEvents> implements HostRe
 
   /** The WebSocket exists: one actor in `handshaking`, no session state yet (HS-7). */
   private accept(ws: WebSocket, req: IncomingMessage, principal: string): void {
+    if (this.isClosed) {
+      ws.terminate();
+      return;
+    }
     const conn = new Connection(ws, principal, clientAddress(req), this.clock);
     this.conns.add(conn);
     const actor = createActor(this.machine, {
@@ -429,7 +433,10 @@ export class LifelineServer extends TypedEmitter<ServerEvents> implements HostRe
     if (this.isClosed) return;
     this.isClosed = true;
     this.sweep.stop();
-    for (const c of [...this.conns]) c.terminate('GOING_AWAY');
+    for (const c of [...this.conns]) {
+      c.terminate('GOING_AWAY');
+      this.owners.get(c)?.stop(); // a handshake's timer must not keep the process alive
+    }
     for (const s of [...this.store.values()]) {
       s.dispose();
       s.actor.stop();
