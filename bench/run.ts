@@ -27,6 +27,7 @@ import { runEcho } from './scenarios/echo.js';
 import { runFanout } from './scenarios/fanout.js';
 import { runLiveness } from './scenarios/liveness.js';
 import { runMemory } from './scenarios/memory.js';
+import { runResume } from './scenarios/resume.js';
 
 type Runner = (ctx: RunContext) => Promise<Section>;
 
@@ -36,6 +37,7 @@ const SCENARIOS: readonly (readonly [string, Runner])[] = [
   ['memory', runMemory],
   ['liveness', runLiveness],
   ['fanout', runFanout],
+  ['resume', runResume],
   ['codec', runCodecScenario],
 ];
 
