@@ -130,6 +130,16 @@ describe('client: handshake and liveness', () => {
   });
 });
 
+describe('client: inspection', () => {
+  test('RC-1 the connection actor can be inspected (the inspect option)', async () => {
+    const seen: string[] = [];
+    const t = setup({ inspect: (ev) => { if (ev.type === '@xstate.event') seen.push((ev.event as { type: string }).type); } });
+    await t.handshake();
+    expect(seen).toEqual(expect.arrayContaining(['app.connect', 'socket.opened', 'frame.welcome']));
+    t.client.close();
+  });
+});
+
 describe('client: reconnect policy', () => {
   test('RC-5 CC-2 after TOKEN_EXPIRED the next attempt gets a fresh token (forceRefresh) and resumes', async () => {
     const t = setup();

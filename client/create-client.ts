@@ -4,7 +4,7 @@
  * Outbound, built on the shared spec/protocol modules. Browser-safe: no Node API here.
  */
 import { create } from '@bufbuild/protobuf';
-import { createActor, fromPromise, type Actor } from 'xstate';
+import { createActor, fromPromise, type Actor, type InspectionEvent, type Observer } from 'xstate';
 import {
   BackpressurePolicy,
   EnvelopeSchema,
@@ -74,6 +74,11 @@ export interface ClientOptions<S = Uint8Array> extends Partial<Omit<ClientConnec
   readonly clock?: ClientClock;
   /** Connect at once (default true); else call connect(). */
   readonly autoConnect?: boolean;
+  /**
+   * XState inspection of the connection actor, e.g. `createClientInspector(o).inspect` from
+   * client/observability/inspect.ts (kept out of this module so the bundle does not carry it).
+   */
+  readonly inspect?: Observer<InspectionEvent> | ((event: InspectionEvent) => void);
 }
 
 export type ResumeOutcomeName = 'new' | 'resumed' | 'snapshot';
@@ -192,6 +197,7 @@ export class LifelineClient<S = Uint8Array> {
     });
     this.actor = createActor(machine, {
       clock: this.clock,
+      ...(options.inspect !== undefined && { inspect: options.inspect }),
       input: {
         random,
         ...(options.reconnectBaseMs !== undefined && { reconnectBaseMs: options.reconnectBaseMs }),

@@ -443,6 +443,33 @@ function endsConnection(ev: ModelEvent, state: string): boolean {
 }
 
 describe('client connection machine: properties', () => {
+  test('RC-2 RC-7 RC-8 every reconnect delay lies in its window, for every advice, attempt and draw', () => {
+    const retry = fc.constantFrom('immediate', 'backoff', 'refresh-token', 'server-delay') as fc.Arbitrary<'immediate' | 'backoff' | 'refresh-token' | 'server-delay'>;
+    fc.assert(
+      fc.property(
+        retry,
+        fc.integer({ min: 0, max: 5000 }),
+        fc.integer({ min: 0, max: 100 }),
+        fc.double({ min: 0, max: 1, maxExcluded: true, noNaN: true }),
+        fc.integer({ min: 1, max: 5000 }),
+        fc.integer({ min: 1, max: 60_000 }),
+        fc.option(fc.integer({ min: 0, max: 120_000 }), { nil: undefined }),
+        (r, minDelayMs, n, draw, base, cap, serverDelay) => {
+          const opts = { reconnectBaseMs: base, reconnectCapMs: cap };
+          const d = reconnectDelayFor({ retry: r, resetSession: false, minDelayMs }, n, () => draw, opts, serverDelay);
+          if (r === 'immediate' && n === 0) {
+            expect(d).toBe(0); // RC-7
+          } else if (r === 'server-delay' && serverDelay !== undefined) {
+            expect(d).toBe(Math.max(minDelayMs, serverDelay)); // RC-8
+          } else {
+            expect(d).toBeGreaterThanOrEqual(minDelayMs);
+            expect(d).toBeLessThanOrEqual(Math.max(minDelayMs, Math.min(cap, base * 2 ** n))); // RC-2
+          }
+        },
+      ),
+    );
+  });
+
   test('RC-1 RC-2 RC-3 RC-6 RC-9 invariants hold over arbitrary event sequences', () => {
     fc.assert(
       fc.property(fc.array(cmdArb, { maxLength: 80 }), fc.array(fc.double({ min: 0, max: 1, maxExcluded: true, noNaN: true }), { minLength: 1, maxLength: 16 }), (cmds, randoms) => {
