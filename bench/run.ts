@@ -28,6 +28,7 @@ import { runFanout } from './scenarios/fanout.js';
 import { runLiveness } from './scenarios/liveness.js';
 import { runMemory } from './scenarios/memory.js';
 import { runResume } from './scenarios/resume.js';
+import { runStorm } from './scenarios/storm.js';
 
 type Runner = (ctx: RunContext) => Promise<Section>;
 
@@ -38,6 +39,7 @@ const SCENARIOS: readonly (readonly [string, Runner])[] = [
   ['liveness', runLiveness],
   ['fanout', runFanout],
   ['resume', runResume],
+  ['storm', runStorm],
   ['codec', runCodecScenario],
 ];
 

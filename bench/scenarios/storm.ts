@@ -1,0 +1,149 @@
+/**
+ * Scenario 7 (issue 7): reconnect storm. 5,000 clients on server A; A goes away
+ * (deploy); every client reconnects to server B. Peak reconnects per 100 ms at B:
+ *  - raw ws: A closes every socket (1012), clients reconnect at once (what most
+ *    apps do);
+ *  - Lifeline: A drains (DR-1 … DR-5): each client gets a DrainNotice with its own
+ *    reconnect_after_ms slot spread over `spreadMs` (DR-3) and reconnects then
+ *    (DR-6). Target: peak ≤ 1.5× the even rate (N ÷ spread, per 100 ms).
+ */
+import type { WebSocket } from 'ws';
+import type { Rpc } from '../lib/child.js';
+import { connectWs, startWsServer, type Kind } from '../contenders/baselines.js';
+import { startLifeline } from '../contenders/lifeline.js';
+import { WireClient } from '../contenders/lifeline-wire.js';
+import { fmt, median, table } from '../lib/stats.js';
+import { LABEL, LOAD_CPU, SERVER_CPU, launch, sleep, stopAll, type RunContext, type Section } from '../lib/scenario.js';
+import { nowMs } from './fanout.js';
+import { openMany } from './memory.js';
+
+export async function server(cfg: Record<string, unknown>, rpc: Rpc): Promise<void> {
+  const kind = cfg['kind'] as Kind;
+  const accepts: number[] = [];
+  let port: number;
+  let count: () => number;
+  let goAway: (spreadMs: number) => void;
+  if (kind === 'ws') {
+    const s = await startWsServer(() => void accepts.push(nowMs()));
+    port = s.port;
+    count = () => s.wss.clients.size;
+    goAway = () => {
+      for (const c of s.wss.clients) c.close(1012, 'service restart');
+    };
+  } else {
+    const s = await startLifeline({});
+    s.srv.on('sessionOpened', () => void accepts.push(nowMs()));
+    port = s.port;
+    count = () => s.srv.stats().sessions;
+    goAway = (spreadMs) => void s.srv.drain({ spreadMs, deadlineMs: spreadMs + 2_000 });
+  }
+  rpc.on('port', () => port);
+  rpc.on('count', () => count());
+  rpc.on('goAway', (a) => {
+    const t = nowMs();
+    goAway(a['spreadMs'] as number);
+    return t;
+  });
+  rpc.on('accepts', () => accepts);
+}
+
+export function load(cfg: Record<string, unknown>, rpc: Rpc): void {
+  const kind = cfg['kind'] as Kind;
+  let reconnected = 0;
+  rpc.on('open', async (a) => {
+    const portA = a['portA'] as number;
+    const portB = a['portB'] as number;
+    const n = a['n'] as number;
+    if (kind === 'ws') {
+      await openMany(n, 100, async (): Promise<WebSocket> => {
+        const ws = await connectWs(portA);
+        ws.once('close', () => void connectWs(portB).then(() => reconnected++, () => undefined));
+        return ws;
+      });
+    } else {
+      const urlB = `ws://127.0.0.1:${portB}/lifeline`;
+      await openMany(n, 100, () =>
+        WireClient.connect({
+          url: `ws://127.0.0.1:${portA}/lifeline`,
+          // DR-6: not before reconnect_after_ms from receipt; to the new server.
+          onDrain: (notice) => {
+            setTimeout(() => void WireClient.connect({ url: urlB }).then(() => reconnected++, () => undefined), notice.reconnectAfterMs);
+          },
+        }),
+      );
+    }
+    return n;
+  });
+  rpc.on('reconnected', () => reconnected);
+}
+
+interface Cell {
+  readonly peak: number;
+  readonly even: number;
+  readonly spanMs: number;
+  readonly reconnected: number;
+}
+
+function buckets(accepts: readonly number[], t0: number, widthMs: number): number[] {
+  const out: number[] = [];
+  for (const t of accepts) {
+    const i = Math.max(0, Math.floor((t - t0) / widthMs));
+    out[i] = (out[i] ?? 0) + 1;
+  }
+  return Array.from(out, (x) => x ?? 0);
+}
+
+export async function runStorm(ctx: RunContext): Promise<Section> {
+  const n = ctx.quick ? 1_000 : 5_000;
+  const spreadMs = ctx.quick ? 2_000 : 10_000;
+  const reps = ctx.quick ? 1 : 2;
+  const even = n / (spreadMs / 100);
+  const kinds = ctx.kinds.filter((k) => k !== 'socketio');
+  const cells = new Map<Kind, Cell[]>();
+  for (let r = 0; r < reps; r++) {
+    for (const kind of r % 2 === 0 ? kinds : [...kinds].reverse()) {
+      const a = await launch(ctx, { scenario: 'storm', role: 'server', config: { kind }, cpu: SERVER_CPU });
+      const b = await launch(ctx, { scenario: 'storm', role: 'server', config: { kind }, cpu: SERVER_CPU });
+      const ld = await launch(ctx, { scenario: 'storm', role: 'load', config: { kind }, cpu: LOAD_CPU, maxOldSpaceMb: 4096 });
+      try {
+        const portA = await a.call<number>('port');
+        const portB = await b.call<number>('port');
+        await ld.call('open', { portA, portB, n }, 300_000);
+        const until = performance.now() + 60_000;
+        while ((await a.call<number>('count')) < n && performance.now() < until) await sleep(100);
+        const t0 = await a.call<number>('goAway', { spreadMs });
+        const deadline = performance.now() + spreadMs + 15_000;
+        while ((await ld.call<number>('reconnected')) < n && performance.now() < deadline) await sleep(200);
+        const accepts = await b.call<number[]>('accepts');
+        const bs = buckets(accepts, t0, 100);
+        const peak = Math.max(0, ...bs);
+        const spanMs = accepts.length > 0 ? Math.max(...accepts) - t0 : Number.NaN;
+        const list = cells.get(kind) ?? [];
+        list.push({ peak, even, spanMs, reconnected: accepts.length });
+        cells.set(kind, list);
+        ctx.log(`storm ${LABEL[kind]} rep ${r + 1}: peak ${peak}/100 ms (even ${fmt(even)}), ${accepts.length}/${n} in ${fmt(spanMs)} ms`);
+      } finally {
+        await stopAll(ctx, ld, a, b);
+      }
+    }
+  }
+  const med = (kind: Kind, f: (c: Cell) => number) => median((cells.get(kind) ?? []).map(f));
+  const rows = kinds.map((kind) => [
+    kind === 'ws' ? `${LABEL[kind]}, reconnect at once` : `${LABEL[kind]}, drain spread over ${spreadMs / 1000} s`,
+    fmt(med(kind, (c) => c.peak)), fmt(even), `${(med(kind, (c) => c.peak) / even).toFixed(2)}×`,
+    fmt(med(kind, (c) => c.spanMs)), `${fmt(med(kind, (c) => c.reconnected))} / ${n}`,
+  ]);
+  const lf = kinds.includes('lifeline');
+  const ratioLf = med('lifeline', (c) => c.peak) / even;
+  return {
+    title: `Reconnect storm (${n.toLocaleString('en-US')} clients, server replaced)`,
+    table: table(['contender', 'peak reconnects / 100 ms', 'even rate / 100 ms', 'peak ÷ even', 'last reconnect after, ms', 'reconnected'], rows),
+    notes: [
+      `Reconnects counted where they land: new connections (raw ws) or new sessions (Lifeline, Welcome sent) at server B, in 100 ms buckets from the moment A goes away; even rate = ${n.toLocaleString('en-US')} ÷ ${spreadMs / 100} buckets. Median of ${reps} run(s).`,
+      'Lifeline clients are the bench wire client, which reconnects to B after its DrainNotice.reconnect_after_ms (DR-6); the reference client would go back to the same URL unless the notice carries a target, and server.drain() has no target option yet.',
+    ],
+    targets: [
+      { what: 'reconnect storm: Lifeline peak ≤ 1.5× the even rate', measured: lf ? `${ratioLf.toFixed(2)}×` : 'not run', isMet: lf ? ratioLf <= 1.5 : undefined },
+    ],
+  };
+}
