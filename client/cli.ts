@@ -5,6 +5,17 @@
 import { Command, InvalidArgumentError } from 'commander';
 import type { ClientEvent } from './create-client.js';
 import { createNodeClient } from './node.js';
+import type { ChannelReducer } from './reducer.js';
+
+/**
+ * The CLI does not know the application's state format, so it shows snapshots and deltas as
+ * bytes and checks only the version chain (SD-1), not digests: a digest (SD-3) is over the
+ * application's canonical state, which a delta need not be.
+ */
+const rawReducer: ChannelReducer<Uint8Array> = {
+  snapshot: (_channel, state) => state,
+  apply: (_channel, _current, delta) => delta,
+};
 
 function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
@@ -52,7 +63,7 @@ export function eventToText(e: ClientEvent<Uint8Array>): string | undefined {
     case 'message':
       return `message #${e.seq}${e.channel ? ` [${e.channel}]` : ''} ${showBytes(e.payload)}`;
     case 'channel':
-      return `channel ${e.channel} v${e.version} (${e.cause}) ${showBytes(e.state)}`;
+      return `channel ${e.channel} v${e.version} ${e.cause === 'snapshot' ? 'snapshot' : 'patch delta'} ${showBytes(e.state)}`;
     case 'rtt':
       return `rtt ${e.rttMs.toFixed(1)} ms (smoothed ${e.smoothedRttMs.toFixed(1)} ms)`;
     case 'drift':
@@ -99,6 +110,7 @@ export function connectCommand(): Command {
         url,
         autoConnect: false, // subscribe first, so the first transition is printed too
         channels: flags.channel,
+        reducer: rawReducer,
         ...(token !== undefined && { getToken: () => token }),
         ...(flags.reconnectBaseMs !== undefined && { reconnectBaseMs: flags.reconnectBaseMs }),
         ...(flags.reconnectCapMs !== undefined && { reconnectCapMs: flags.reconnectCapMs }),
