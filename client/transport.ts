@@ -73,7 +73,11 @@ export function webSocketTransport(WebSocketImpl: WebSocketConstructorLike): Tra
       send: (bytes) => ws.send(bytes),
       close: (code, reason) => {
         try {
-          ws.close(code, reason);
+          // Browsers let a page send only 1000 and 3000–4999; for the registry's other codes
+          // (GOING_AWAY, PROTOCOL_ERROR, …) the close goes out without a code and the server
+          // observes 1005, whose advice (backoff, session kept) matches GOING_AWAY's.
+          if (code === 1000 || (code >= 3000 && code <= 4999)) ws.close(code, reason);
+          else ws.close();
         } catch {
           // Closing a socket that is still connecting or already closing can throw in some engines.
         }
