@@ -120,7 +120,10 @@ export class FakeSocket implements TransportSocket {
   deliverText(): void {
     this.h.onText();
   }
+  /** The connection ended from the server's side (or the network): no more reads or writes. */
+  isServerClosed = false;
   serverClose(code: number, reason = ''): void {
+    this.isServerClosed = true;
     this.h.onClose(code, reason);
   }
   refuse(status: number, retryAfterMs?: number): void {
