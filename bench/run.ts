@@ -28,6 +28,7 @@ import { runFanout } from './scenarios/fanout.js';
 import { runLiveness } from './scenarios/liveness.js';
 import { runMemory } from './scenarios/memory.js';
 import { runResume } from './scenarios/resume.js';
+import { runSlow } from './scenarios/slow.js';
 import { runStorm } from './scenarios/storm.js';
 
 type Runner = (ctx: RunContext) => Promise<Section>;
@@ -40,6 +41,7 @@ const SCENARIOS: readonly (readonly [string, Runner])[] = [
   ['fanout', runFanout],
   ['resume', runResume],
   ['storm', runStorm],
+  ['slow', runSlow],
   ['codec', runCodecScenario],
 ];
 
