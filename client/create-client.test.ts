@@ -385,6 +385,20 @@ describe('client: receiving', () => {
     t.client.close();
   });
 
+  test('SD-2 SD-5 channel Snapshots sent before the session Snapshot of a re-baseline are kept', async () => {
+    const t = setup();
+    await t.handshake();
+    const s = t.net.last;
+    s.deliver(env.snapshot(1n, 'c', 1n, 'v1'));
+    s.deliver(env.message(3n, 'gap'));
+    s.deliver(env.snapshot(4n, 'c', 5n, 'v5')); // this server answers channel first …
+    s.deliver(env.snapshot(5n, '', 0n)); // … then re-baselines the session
+    s.deliver(env.patch(6n, 'c', 5n, 6n, 'v6'));
+    expect(t.client.channel('c')).toMatchObject({ version: 6n });
+    expect(t.client.lastSeq).toBe(6n);
+    t.client.close();
+  });
+
   test('SD-1 SD-2 a patch whose base_version is not the local version is not applied; StateDrift{VERSION_GAP}; ignored until Snapshot', async () => {
     const t = setup();
     await t.handshake();

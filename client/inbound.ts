@@ -115,11 +115,17 @@ export class Inbound<S> {
     if (body.case !== 'message' && body.case !== 'statePatch' && body.case !== 'snapshot') return;
     const seq = body.value.seq;
     if (this.isSessionDrifting) {
-      // SD-2: nothing is processed until the session Snapshot re-baselines (SD-4, SD-5).
-      if (body.case === 'snapshot' && body.value.channel === SESSION_CHANNEL && seq > this.cursor.last) {
-        this.isSessionDrifting = false;
-        this.cursor.rebase(seq + 1n); // SD-5: expect snapshot.seq + 1
-        this.scheduleAck();
+      // SD-2: nothing is processed until the session Snapshot re-baselines (SD-4, SD-5) …
+      if (body.case === 'snapshot' && seq > this.cursor.last) {
+        if (body.value.channel === SESSION_CHANNEL) {
+          this.isSessionDrifting = false;
+          this.cursor.rebase(seq + 1n); // SD-5: expect snapshot.seq + 1
+          this.scheduleAck();
+        } else {
+          // … except whole channel states: SD-5 does not order the channel Snapshots and the
+          // session Snapshot, so one sent first must not be lost (it is newer than the gap).
+          this.applySnapshot(body.value);
+        }
       }
       return;
     }
