@@ -1,0 +1,41 @@
+import { create } from '@bufbuild/protobuf';
+import { describe, expect, test } from 'vitest';
+import {
+  AckSchema,
+  EnvelopeSchema,
+  HeartbeatAckSchema,
+  HeartbeatSchema,
+  MessageSchema,
+  SnapshotSchema,
+  StatePatchSchema,
+  StateDriftSchema,
+  DrainNoticeSchema,
+} from '../../gen/lifeline/v1/envelope_pb.js';
+import { decode, encode } from './codec.js';
+import { defaults } from './defaults.js';
+
+describe('envelope shape', () => {
+  test('SEQ-1 exactly Message, StatePatch and Snapshot carry a seq, and it must be ≥ 1', () => {
+    const sequenced = [MessageSchema, StatePatchSchema, SnapshotSchema];
+    const control = [HeartbeatSchema, HeartbeatAckSchema, AckSchema, StateDriftSchema, DrainNoticeSchema];
+    for (const s of sequenced) expect(s.fields.some((f) => f.name === 'seq'), s.typeName).toBe(true);
+    // Ack's `seq` is the cumulative ack value, not the frame's own number.
+    for (const s of control.filter((c) => c !== AckSchema)) expect(s.fields.some((f) => f.name === 'seq'), s.typeName).toBe(false);
+
+    const zero = [
+      create(EnvelopeSchema, { body: { case: 'message', value: create(MessageSchema, { seq: 0n }) } }),
+      create(EnvelopeSchema, { body: { case: 'statePatch', value: create(StatePatchSchema, { seq: 0n, channel: 'c', version: 1n }) } }),
+      create(EnvelopeSchema, { body: { case: 'snapshot', value: create(SnapshotSchema, { seq: 0n, channel: 'c' }) } }),
+    ];
+    for (const env of zero) expect(() => encode(env), env.body.case).toThrow(/seq must be ≥ 1/);
+    const one = create(EnvelopeSchema, { body: { case: 'snapshot', value: create(SnapshotSchema, { seq: 1n, channel: 'c' }) } });
+    expect(decode(encode(one)).ok).toBe(true);
+  });
+
+  test('HB-10 the default heartbeat detection fits under a 60 s proxy idle timeout', () => {
+    // A proxy (nginx proxy_read_timeout, AWS ALB idle timeout: both 60 s) reaps a flow idle that long;
+    // one heartbeat per interval keeps the flow busy only if the interval is below it.
+    expect(defaults.heartbeatIntervalMs).toBeLessThan(60_000);
+    expect(defaults.heartbeatIntervalMs).toBeGreaterThanOrEqual(1_000);
+  });
+});
