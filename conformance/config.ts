@@ -88,7 +88,7 @@ export const referenceClientConfig: ClientConfig = {
   reconnectCapMs: 320,
   reconnectMaxAttempts: 4,
   suspendedRetryMs: 60_000,
-  handshakeTimeoutMs: 300,
+  handshakeTimeoutMs: 1000,
   queueLimitMessages: 8,
   ackDelayMs: 20,
   slackMs: 250,

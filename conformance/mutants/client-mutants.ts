@@ -1,9 +1,15 @@
 /**
  * Deliberately broken variants of the reference client, each breaking one rule.
  * The adapter (conformance/adapters/reference-client.ts) applies the one named
- * by LIFELINE_CLIENT_MUTANT: client options, or a wrapper around the
- * WebSocket implementation it gives the client. Never a copy of client code.
+ * by LIFELINE_CLIENT_MUTANT: a client option, or a wrapper around the client's
+ * Transport that rewrites frames in or out. Never a copy of client code.
  */
+import type { ClientOptions } from '../../client/create-client.js';
+import type { Transport } from '../../client/transport.js';
+import type { Envelope } from '../../gen/lifeline/v1/envelope_pb.js';
+import { decode, encode } from '../../spec/protocol/codec.js';
+import { envelope } from '../server-mode/peer.js';
+
 export interface ClientMutant {
   readonly id: string;
   readonly side: 'client';
@@ -12,4 +18,175 @@ export interface ClientMutant {
   readonly cases: readonly string[];
 }
 
-export const clientMutants: readonly ClientMutant[] = [];
+/** What a mutant changes in the adapter's client. */
+export interface ClientMutation {
+  readonly options?: Partial<ClientOptions<Uint8Array>>;
+  readonly wrap?: (t: Transport) => Transport;
+}
+
+type Rewrite = (env: Envelope, state: Record<string, unknown>) => Envelope[] | 'pass';
+
+/** A Transport that rewrites decoded frames going in (server → client) or out, and close codes. */
+function rewriting(rules: { incoming?: Rewrite; outgoing?: Rewrite; observedClose?: (code: number) => number; sentClose?: (code: number) => number }): (t: Transport) => Transport {
+  return (inner) => (url, handlers, opts) => {
+    const state: Record<string, unknown> = {};
+    const apply = (rw: Rewrite | undefined, bytes: Uint8Array, deliver: (b: Uint8Array) => void) => {
+      if (!rw) return deliver(bytes);
+      const r = decode(bytes, { maxPayloadBytes: Number.MAX_SAFE_INTEGER });
+      if (!r.ok) return deliver(bytes);
+      const out = rw(r.envelope, state);
+      if (out === 'pass') return deliver(bytes);
+      for (const e of out) deliver(encode(e));
+    };
+    const sock = inner(
+      url,
+      {
+        ...handlers,
+        onBinary: (bytes) => apply(rules.incoming, bytes, (b) => handlers.onBinary(b)),
+        onClose: (code, reason) => handlers.onClose(rules.observedClose ? rules.observedClose(code) : code, reason),
+      },
+      opts,
+    );
+    return {
+      send: (bytes) => apply(rules.outgoing, bytes, (b) => sock.send(b)),
+      close: (code, reason) => sock.close(rules.sentClose ? rules.sentClose(code) : code, reason),
+      get bufferedAmount() {
+        return sock.bufferedAmount;
+      },
+    };
+  };
+}
+
+const drop = (kind: NonNullable<Envelope['body']['case']>): Rewrite => (env) => (env.body.case === kind ? [] : 'pass');
+
+const welcomeWith = (fields: Record<string, unknown>): Rewrite => (env) => (env.body.case === 'welcome' ? [envelope('welcome', { ...env.body.value, ...fields })] : 'pass');
+
+const mutations: Record<string, { rule: string; description: string; cases: string[]; mutation: ClientMutation }> = {
+  'rc-2-no-jitter': {
+    rule: 'RC-2',
+    description: 'the jitter source always returns 0.999…: every delay is the ceiling',
+    cases: ['RC-2/backoff-bounds-and-jitter'],
+    mutation: { options: { random: () => 0.9999 } },
+  },
+  'cc-2-ignores-close-advice': {
+    rule: 'CC-2',
+    description: 'every observed close code is taken as GOING_AWAY (1001): terminal codes are retried',
+    cases: ['CC-2/after-4000-version-unsupported', 'CC-2/after-4002-session-taken-over'],
+    mutation: { wrap: rewriting({ observedClose: () => 1001 }) },
+  },
+  'bp-13-unbounded-queue': {
+    rule: 'BP-13',
+    description: 'an outbound queue limit of a billion while 8 is declared',
+    cases: ['BP-13/queue-overflow-reported'],
+    mutation: { options: { queueLimitMessages: 1e9 } },
+  },
+  'hb-5-no-heartbeats': {
+    rule: 'HB-5',
+    description: 'application Heartbeats never leave the client',
+    cases: ['HB-5/heartbeat-each-interval'],
+    mutation: { wrap: rewriting({ outgoing: drop('heartbeat') }) },
+  },
+  'hb-6-skips-heartbeat-acks': {
+    rule: 'HB-6',
+    description: 'the client never answers a server Heartbeat',
+    cases: ['HB-6/answers-server-heartbeat'],
+    mutation: { wrap: rewriting({ outgoing: drop('heartbeatAck') }) },
+  },
+  'seq-3-no-dedupe': {
+    rule: 'SEQ-3',
+    description: 'repeated server seqs are renumbered past the last one, so the client delivers them again',
+    cases: ['SEQ-3/duplicates-discarded'],
+    mutation: {
+      wrap: rewriting({
+        incoming: (env, st) => {
+          if (env.body.case !== 'message') return 'pass';
+          const max = (st.max as bigint | undefined) ?? 0n;
+          const seq = env.body.value.seq <= max ? max + 1n : env.body.value.seq;
+          st.max = seq;
+          return [envelope('message', { ...env.body.value, seq })];
+        },
+      }),
+    },
+  },
+  'seq-9-resends-out-of-order': {
+    rule: 'SEQ-9',
+    description: 'after a resume the first two resent messages go out swapped',
+    cases: ['SEQ-9/ordered-replay-of-unacked'],
+    mutation: {
+      wrap: rewriting({
+        incoming: (env, st) => {
+          if (env.body.case === 'welcome' && env.body.value.resume?.outcome === 2) st.swap = 'armed';
+          return 'pass';
+        },
+        outgoing: (env, st) => {
+          if (env.body.case !== 'message' || !st.swap) return 'pass';
+          if (st.swap === 'armed') {
+            st.swap = env;
+            return [];
+          }
+          const held = st.swap as Envelope;
+          st.swap = undefined;
+          return [env, held];
+        },
+      }),
+    },
+  },
+  'hs-10-ignores-handshake-timeout': {
+    rule: 'HS-10',
+    description: 'a handshake timeout of ten minutes while 300 ms is declared',
+    cases: ['HS-10/client-handshake-timeout-4201'],
+    mutation: { options: { handshakeTimeoutMs: 600_000 } },
+  },
+  'rc-9-close-going-away': {
+    rule: 'RC-9',
+    description: 'close() sends GOING_AWAY (1001) instead of NORMAL (1000)',
+    cases: ['RC-9/close-sends-normal'],
+    mutation: { wrap: rewriting({ sentClose: (code) => (code === 1000 ? 1001 : code) }) },
+  },
+  'hb-4-never-times-out': {
+    rule: 'HB-4',
+    description: 'the client reads heartbeat_missed_max as 10 000: a silent server is never given up',
+    cases: ['HB-4/heartbeat-timeout-4200'],
+    mutation: { wrap: rewriting({ incoming: welcomeWith({ heartbeatMissedMax: 10_000 }) }) },
+  },
+  'dr-6-ignores-drain-notice': {
+    rule: 'DR-6',
+    description: 'DrainNotice frames are dropped: the client waits for the close',
+    cases: ['DR-6/drain-notice-delay'],
+    mutation: { wrap: rewriting({ incoming: drop('drainNotice') }) },
+  },
+  'sd-2-hides-seq-gap': {
+    rule: 'SD-2',
+    description: 'a seq gap is papered over by renumbering: no StateDrift, the frames after the gap are delivered',
+    cases: ['SD-2/seq-gap-resync'],
+    mutation: {
+      wrap: rewriting({
+        incoming: (env, st) => {
+          if (env.body.case !== 'message') return 'pass';
+          const next = ((st.last as bigint | undefined) ?? 0n) + 1n;
+          st.last = next;
+          return [envelope('message', { ...env.body.value, seq: next })];
+        },
+      }),
+    },
+  },
+  'wire-4-sends-oversized': {
+    rule: 'WIRE-4',
+    description: 'the client reads max_payload_bytes as 64 MiB and sends what the server refuses',
+    cases: ['WIRE-4/client-rejects-oversized-send'],
+    mutation: { wrap: rewriting({ incoming: welcomeWith({ maxPayloadBytes: 64 * 1024 * 1024 }) }) },
+  },
+  'bp-1-ignores-window': {
+    rule: 'BP-1',
+    description: 'the client reads receive_window as 1000: it floods a server that allows 2',
+    cases: ['BP-1/client-respects-window'],
+    mutation: { wrap: rewriting({ incoming: welcomeWith({ receiveWindow: 1000 }) }) },
+  },
+};
+
+export const clientMutants: readonly ClientMutant[] = Object.entries(mutations).map(([id, m]) => ({ id, side: 'client', rule: m.rule, description: m.description, cases: m.cases }));
+
+/** The mutation the adapter applies for LIFELINE_CLIENT_MUTANT; none for an unknown or empty id. */
+export function clientMutation(id: string | undefined): ClientMutation {
+  return (id && mutations[id]?.mutation) || {};
+}
