@@ -163,16 +163,18 @@ export async function runEcho(ctx: RunContext): Promise<Section> {
   const reps = ctx.quick ? 1 : 3;
   const conns = 100;
   const inflight = 16;
-  const warmupMs = ctx.quick ? 1_000 : 1_500;
-  const measureMs = ctx.quick ? 1_000 : 2_500;
+  const warmupMs = ctx.quick ? 700 : 1_500;
+  const measureMs = ctx.quick ? 700 : 2_500;
   const servers = new Map<Kind, Awaited<ReturnType<typeof launch>>>();
   const loads = new Map<Kind, Awaited<ReturnType<typeof launch>>>();
   const cells = new Map<string, Cell[]>();
   try {
-    for (const kind of ctx.kinds) {
-      servers.set(kind, await launch(ctx, { scenario: 'echo', role: 'server', config: { kind }, cpu: SERVER_CPU }));
-      loads.set(kind, await launch(ctx, { scenario: 'echo', role: 'load', config: { kind }, cpu: LOAD_CPU }));
-    }
+    await Promise.all(
+      ctx.kinds.map(async (kind) => {
+        servers.set(kind, await launch(ctx, { scenario: 'echo', role: 'server', config: { kind }, cpu: SERVER_CPU }));
+        loads.set(kind, await launch(ctx, { scenario: 'echo', role: 'load', config: { kind }, cpu: LOAD_CPU }));
+      }),
+    );
     for (let r = 0; r < reps; r++) {
       for (const size of sizes) {
         for (const kind of rotate(ctx.kinds, r)) {

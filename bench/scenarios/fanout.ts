@@ -161,7 +161,7 @@ interface Cell {
 }
 
 export async function runFanout(ctx: RunContext): Promise<Section> {
-  const sizes = ctx.quick ? [500, 2_000] : [2_000, 10_000];
+  const sizes = ctx.quick ? [1_000] : [2_000, 10_000];
   const reps = ctx.quick ? 1 : 2;
   const deliveriesPerSec = ctx.quick ? 20_000 : 40_000;
   const seconds = ctx.quick ? 1.5 : 3;
@@ -175,11 +175,19 @@ export async function runFanout(ctx: RunContext): Promise<Section> {
     const servers = new Map<Kind, Awaited<ReturnType<typeof launch>>>();
     const loads = new Map<Kind, Awaited<ReturnType<typeof launch>>>();
     try {
+      await Promise.all(
+        ctx.kinds.map(async (kind) => {
+          const [srv, ld] = await Promise.all([
+            launch(ctx, { scenario: 'fanout', role: 'server', config: { kind }, cpu: SERVER_CPU }),
+            launch(ctx, { scenario: 'fanout', role: 'load', config: { kind }, cpu: LOAD_CPU, maxOldSpaceMb: 4096 }),
+          ]);
+          servers.set(kind, srv);
+          loads.set(kind, ld);
+        }),
+      );
       for (const kind of ctx.kinds) {
-        const srv = await launch(ctx, { scenario: 'fanout', role: 'server', config: { kind }, cpu: SERVER_CPU });
-        const ld = await launch(ctx, { scenario: 'fanout', role: 'load', config: { kind }, cpu: LOAD_CPU, maxOldSpaceMb: 4096 });
-        servers.set(kind, srv);
-        loads.set(kind, ld);
+        const srv = servers.get(kind)!;
+        const ld = loads.get(kind)!;
         const port = await srv.call<number>('port');
         const open = await ld.call<{ seconds: number }>('open', { port, n }, 300_000);
         const deadline = performance.now() + 60_000;

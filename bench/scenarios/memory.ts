@@ -94,8 +94,10 @@ export async function runMemory(ctx: RunContext): Promise<Section> {
   const cells = new Map<Kind, Cell[]>();
   for (let r = 0; r < reps; r++) {
     for (const kind of rotate(ctx.kinds, r)) {
-      const srv = await launch(ctx, { scenario: 'memory', role: 'server', config: { kind }, cpu: SERVER_CPU });
-      const ld = await launch(ctx, { scenario: 'memory', role: 'load', config: { kind }, cpu: LOAD_CPU, maxOldSpaceMb: 4096 });
+      const [srv, ld] = await Promise.all([
+        launch(ctx, { scenario: 'memory', role: 'server', config: { kind }, cpu: SERVER_CPU }),
+        launch(ctx, { scenario: 'memory', role: 'load', config: { kind }, cpu: LOAD_CPU, maxOldSpaceMb: 4096 }),
+      ]);
       try {
         const port = await srv.call<number>('port');
         const before = await srv.call<MemorySample>('mem');

@@ -132,8 +132,10 @@ export async function runResume(ctx: RunContext): Promise<Section> {
   const cells = new Map<Kind, Cell[]>();
   for (let r = 0; r < reps; r++) {
     for (const kind of r % 2 === 0 ? kinds : [...kinds].reverse()) {
-      const srv = await launch(ctx, { scenario: 'resume', role: 'server', config: { kind }, cpu: SERVER_CPU, maxOldSpaceMb: 4096 });
-      const ld = await launch(ctx, { scenario: 'resume', role: 'load', config: { kind }, cpu: LOAD_CPU, maxOldSpaceMb: 4096 });
+      const [srv, ld] = await Promise.all([
+        launch(ctx, { scenario: 'resume', role: 'server', config: { kind }, cpu: SERVER_CPU, maxOldSpaceMb: 4096 }),
+        launch(ctx, { scenario: 'resume', role: 'load', config: { kind }, cpu: LOAD_CPU, maxOldSpaceMb: 4096 }),
+      ]);
       try {
         const port = await srv.call<number>('port');
         await ld.call('open', { port, n: clients }, 120_000);

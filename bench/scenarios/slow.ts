@@ -153,7 +153,7 @@ interface Run {
 export async function runSlow(ctx: RunContext): Promise<Section> {
   const rate = 500; // messages/s to every client
   const payloadBytes = 8192;
-  const seconds = ctx.quick ? 3 : 8;
+  const seconds = ctx.quick ? 2 : 8;
   const normal = 10;
   const slowPerSec = rate / 10;
   const runs: Run[] = [{ label: `${LABEL.ws}, no slow client`, kind: 'ws', isSlow: false }, { label: LABEL.ws, kind: 'ws', isSlow: true }];
@@ -166,8 +166,10 @@ export async function runSlow(ctx: RunContext): Promise<Section> {
   const rows: string[][] = [];
   const growth = new Map<string, number>();
   for (const run of runs) {
-    const srv = await launch(ctx, { scenario: 'slow', role: 'server', config: { kind: run.kind, policy: run.policy }, cpu: SERVER_CPU });
-    const ld = await launch(ctx, { scenario: 'slow', role: 'load', config: { kind: run.kind }, cpu: LOAD_CPU });
+    const [srv, ld] = await Promise.all([
+      launch(ctx, { scenario: 'slow', role: 'server', config: { kind: run.kind, policy: run.policy }, cpu: SERVER_CPU }),
+      launch(ctx, { scenario: 'slow', role: 'load', config: { kind: run.kind }, cpu: LOAD_CPU }),
+    ]);
     try {
       const port = await srv.call<number>('port');
       const n = await ld.call<number>('open', { port, normal, payloadBytes, slowPerSec: run.isSlow ? slowPerSec : undefined }, 120_000);

@@ -102,9 +102,11 @@ export async function runStorm(ctx: RunContext): Promise<Section> {
   const cells = new Map<Kind, Cell[]>();
   for (let r = 0; r < reps; r++) {
     for (const kind of r % 2 === 0 ? kinds : [...kinds].reverse()) {
-      const a = await launch(ctx, { scenario: 'storm', role: 'server', config: { kind }, cpu: SERVER_CPU });
-      const b = await launch(ctx, { scenario: 'storm', role: 'server', config: { kind }, cpu: SERVER_CPU });
-      const ld = await launch(ctx, { scenario: 'storm', role: 'load', config: { kind }, cpu: LOAD_CPU, maxOldSpaceMb: 4096 });
+      const [a, b, ld] = await Promise.all([
+        launch(ctx, { scenario: 'storm', role: 'server', config: { kind }, cpu: SERVER_CPU }),
+        launch(ctx, { scenario: 'storm', role: 'server', config: { kind }, cpu: SERVER_CPU }),
+        launch(ctx, { scenario: 'storm', role: 'load', config: { kind }, cpu: LOAD_CPU, maxOldSpaceMb: 4096 }),
+      ]);
       try {
         const portA = await a.call<number>('port');
         const portB = await b.call<number>('port');
