@@ -107,6 +107,8 @@ export interface UpgradeContext {
   readonly clock: Clock;
   readonly authenticate: ((req: IncomingMessage) => MaybePromise<string | undefined>) | undefined;
   readonly log: Logger;
+  /** Every refusal on the Lifeline path, by HTTP status (metrics). */
+  readonly onRefused?: (status: number) => void;
 }
 
 /**
@@ -133,6 +135,7 @@ export async function admitUpgrade(req: IncomingMessage, socket: Duplex, c: Upgr
   if (refusal) {
     // SEC-2: the path only; the query may carry a ticket.
     c.log.info({ status: refusal.status, why: refusal.why, path, ip: clientAddress(req) }, 'upgrade refused');
+    c.onRefused?.(refusal.status);
     refuse(socket, refusal);
     return undefined;
   }
@@ -146,12 +149,15 @@ export async function admitUpgrade(req: IncomingMessage, socket: Duplex, c: Upgr
       principal = undefined;
     }
     if (principal === undefined) {
+      c.log.info({ status: 401, path, ip: clientAddress(req) }, 'upgrade refused');
+      c.onRefused?.(401);
       refuse(socket, { status: 401, headers: {}, why: 'authentication failed' }); // HS-4
       return undefined;
     }
   }
   if (socket.destroyed) return undefined;
   if (!c.isAccepting()) {
+    c.onRefused?.(503);
     refuse(socket, { status: 503, headers: { 'Retry-After': String(c.retryAfterSeconds) }, why: 'draining' }); // HS-6
     return undefined;
   }

@@ -1,6 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import { afterEach, describe, expect, test } from 'vitest';
+import { afterEach, describe, expect, test, vi } from 'vitest';
+import { WebSocketServer } from 'ws';
 import { codeOf } from '../spec/protocol/close-codes.js';
 import { connectRaw, type RawClient } from '../testkit/raw-client.js';
 import { COUNTER_CHANNEL, TICKER_CHANNEL } from '../demo/demo-state.js';
@@ -9,9 +11,13 @@ const root = fileURLToPath(new URL('..', import.meta.url));
 const procs: ChildProcess[] = [];
 const clients: RawClient[] = [];
 
-afterEach(() => {
+let receiver: WebSocketServer | undefined;
+
+afterEach(async () => {
   for (const c of clients.splice(0)) c.terminate();
   for (const p of procs.splice(0)) if (p.exitCode === null && p.pid !== undefined) p.kill('SIGKILL');
+  await new Promise<void>((r) => (receiver ? receiver.close(() => r()) : r()));
+  receiver = undefined;
 });
 
 function lifeline(args: string[]): { proc: ChildProcess; out: () => string; exited: Promise<number | null> } {
@@ -48,6 +54,7 @@ describe('lifeline serve', () => {
     const [, url] = (await waitForOutput(out, /listening: (ws:\/\/\S+)/)) as RegExpMatchArray;
     const http = (url as string).replace(/^ws/, 'http').replace('/lifeline', '');
     expect((await fetch(`${http}/healthz`)).status).toBe(200);
+    expect(await (await fetch(`${http}/metrics`)).text()).toContain('lifeline_connections_open');
     expect([200, 404]).toContain((await fetch(`${http}/`)).status); // the page exists once the client side builds it
     const c = await connectRaw(url as string);
     clients.push(c);
@@ -58,5 +65,28 @@ describe('lifeline serve', () => {
     await c.waitForBody('drainNotice');
     expect((await c.waitForClose(5000)).code).toBe(codeOf('SERVICE_RESTART'));
     expect(await exited).toBe(0);
+  });
+
+  test('--inspect streams the session actors to a receiver, and the process still exits after the drain', async () => {
+    const messages: { type: string; event?: { type: string } }[] = [];
+    receiver = new WebSocketServer({ host: '127.0.0.1', port: 0 });
+    receiver.on('connection', (ws) => ws.on('message', (d) => messages.push(JSON.parse(String(d)) as (typeof messages)[number])));
+    await new Promise((r) => receiver?.once('listening', r));
+    const inspectUrl = `ws://127.0.0.1:${(receiver.address() as AddressInfo).port}`;
+    const { proc, out, exited } = lifeline(['serve', '--port', '0', '--log-level', 'warn', '--inspect', inspectUrl, '--drain-deadline-ms', '300', '--drain-spread-ms', '50']);
+    const [, url] = (await waitForOutput(out, /listening: (ws:\/\/\S+)/)) as RegExpMatchArray;
+    const c = await connectRaw(url as string);
+    clients.push(c);
+    await c.handshake();
+    await vi.waitFor(() => expect(messages.some((m) => m.type === '@xstate.event' && m.event?.type === 'frame.hello')).toBe(true), { timeout: 10_000 });
+    expect(messages.some((m) => m.type === '@xstate.actor')).toBe(true);
+    proc.kill('SIGTERM');
+    expect(await exited).toBe(0);
+  });
+
+  test('--inspect refuses a URL that is not ws:// or wss://', async () => {
+    const { out, exited } = lifeline(['serve', '--port', '0', '--inspect', 'http://127.0.0.1:1']);
+    expect(await exited).not.toBe(0);
+    expect(out()).toContain('ws://');
   });
 });

@@ -3,13 +3,17 @@
  * runs the demo application (demo/app.ts) and serves the demo page (demo/public/
  * at /, the browser bundle from dist/browser/ at /dist/browser/). SIGTERM and
  * SIGINT drain (spec §13), then exit 0. Logs are pino JSON; tokens, tickets and
- * cookies are never logged (SEC-2).
+ * cookies are never logged (SEC-2). Prometheus metrics on /metrics (issue 8);
+ * `--inspect <ws-url>` streams every session actor to an XState inspector (opt-in).
  */
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { fileURLToPath } from 'node:url';
-import { pino, type Level } from 'pino';
+import type { Level } from 'pino';
 import { createDemoApp } from '../demo/app.js';
 import { staticHandler } from './http.js';
+import { createServerInspector, type ServerInspector } from './observability/inspect.js';
+import { createLifelineLogger } from './observability/logger.js';
+import { createLifelineMetrics } from './observability/metrics.js';
 import { policyByName, type LifelineServerOptions, type PolicyName } from './options.js';
 import { createServer } from './server.js';
 
@@ -27,6 +31,18 @@ function num(name: string) {
     if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError(`${name} must be a positive number`);
     return n;
   };
+}
+
+/** A ws:// or wss:// URL (the inspector's receiver). */
+function wsUrl(v: string): string {
+  let u: URL;
+  try {
+    u = new URL(v);
+  } catch {
+    throw new InvalidArgumentError('must be a URL such as ws://127.0.0.1:8090');
+  }
+  if (u.protocol !== 'ws:' && u.protocol !== 'wss:') throw new InvalidArgumentError('must be a ws:// or wss:// URL');
+  return v;
 }
 
 interface ServeFlags {
@@ -55,6 +71,8 @@ interface ServeFlags {
   sweepSlices?: number;
   demo: boolean;
   logLevel: Level;
+  metrics: boolean;
+  inspect?: string;
 }
 
 /** Options for createServer from the flags; unset flags keep the spec's defaults (§17). */
@@ -115,19 +133,26 @@ export function serveCommand(): Command {
     .option('--sweep-slices <n>', 'spread the liveness sweep over n slices of the interval', int('sweep slices', 1))
     .option('--demo', 'run the demo application and serve its page', false)
     .addOption(new Option('--log-level <level>', 'log level').choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info'))
+    .option('--no-metrics', 'do not serve Prometheus metrics on /metrics')
+    .option('--inspect <ws-url>', 'stream session actors to an XState inspector at this WebSocket URL (e.g. ws://127.0.0.1:8090)', wsUrl)
     .action(async (flags: ServeFlags) => {
       await serve(flags);
     });
 }
 
 async function serve(flags: ServeFlags): Promise<void> {
-  const log = pino({ level: flags.logLevel, redact: ['req.headers.cookie', 'req.headers.authorization', 'token', 'ticket'] });
+  const log = createLifelineLogger({ level: flags.logLevel }); // SEC-2: redaction and URL sanitizing
+  // Strictly opt-in: the inspector reconnects to its receiver until stopped.
+  let inspector: ServerInspector | undefined;
+  if (flags.inspect !== undefined) inspector = createServerInspector({ url: flags.inspect });
   const root = fileURLToPath(new URL('..', import.meta.url));
   const demo = flags.demo ? createDemoApp() : undefined;
   const srv = createServer({
     ...optionsFromFlags(flags),
     ...(demo ? demo.hooks : {}),
     logger: log,
+    ...(flags.metrics ? { metrics: createLifelineMetrics({ defaultMetrics: true }) } : {}),
+    ...(inspector ? { inspect: inspector.inspect } : {}),
     ...(demo
       ? {
           onRequest: staticHandler([
@@ -145,7 +170,7 @@ async function serve(flags: ServeFlags): Promise<void> {
   }
   demo?.start(srv);
   const http = srv.url().replace(/^ws/, 'http').replace(/\/[^/]*$/, '/');
-  console.log(`Lifeline server listening: ${srv.url()}${demo ? `\nDemo page: ${http}` : ''}`);
+  console.log(`Lifeline server listening: ${srv.url()}${demo ? `\nDemo page: ${http}` : ''}${flags.metrics ? `\nMetrics: ${http}metrics` : ''}`);
   log.info({ url: srv.url(), demo: flags.demo }, 'listening');
 
   let stopping = false;
@@ -160,7 +185,9 @@ async function serve(flags: ServeFlags): Promise<void> {
       await srv.drain();
       demo?.stop();
       await srv.close();
+      inspector?.stop();
       log.info('drained; exiting');
+      log.flush();
       process.exit(0);
     })();
   };

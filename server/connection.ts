@@ -2,9 +2,11 @@
  * One accepted WebSocket: writes, closes, pings and RTT. It decides nothing; the
  * session machine (through server/machine-host.ts) says when to do what.
  */
+import type { Logger } from 'pino';
 import type { WebSocket } from 'ws';
 import { clampCloseReason, codeOf, type WsCloseCodeName } from '../spec/protocol/close-codes.js';
 import type { Clock } from './clock.js';
+import type { SessionSpan } from './observability/tracing.js';
 
 /** Smoothing of RTT samples, as TCP's SRTT (RFC 6298: α = 1/8). */
 const RTT_ALPHA = 0.125;
@@ -25,13 +27,21 @@ export class Connection {
   private onDrain: (() => void) | undefined;
   /** The close code we sent, or the peer's when it closed first. */
   closeCode: number | undefined;
+  /** When the WebSocket opened (clock ms), for the connection duration. */
+  readonly openedAt: number;
+  /** This connection's span (SEC-3), ended with its close code. */
+  span: SessionSpan | undefined;
 
   constructor(
     readonly ws: WebSocket,
     readonly principal: string,
     readonly address: string,
     private readonly clock: Clock,
-  ) {}
+    /** Records carry this connection's ids (conn, trace, then session). */
+    public log: Logger,
+  ) {
+    this.openedAt = clock.now();
+  }
 
   get bufferedAmount(): number {
     return this.ws.bufferedAmount;
@@ -65,12 +75,13 @@ export class Connection {
     this.ws.ping();
   }
 
-  /** A pong came back: an RTT sample when it answers our last ping. */
-  pong(): void {
-    if (this.pingSentAt === undefined) return;
+  /** A pong came back: the RTT sample in ms when it answers our last ping, else undefined. */
+  pong(): number | undefined {
+    if (this.pingSentAt === undefined) return undefined;
     const sample = Math.max(0, this.clock.now() - this.pingSentAt);
     this.pingSentAt = undefined;
     this.rttMs = this.rttMs === undefined ? sample : this.rttMs + RTT_ALPHA * (sample - this.rttMs);
+    return sample;
   }
 
   /** Close with a registry code (CC-1); the session stops using the socket at once. */

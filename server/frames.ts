@@ -36,16 +36,21 @@ function toBytes(data: RawData): Uint8Array {
 export function onFrame(srv: LifelineServer, conn: Connection, data: RawData, isBinary: boolean): void {
   if (conn.isEnded) return;
   try {
+    const bytes = toBytes(data);
+    const m = srv.metrics;
     if (!isBinary) {
+      m?.frame('received', undefined, bytes.byteLength);
       srv.forward(conn, { type: 'frame.invalid', closeName: 'UNSUPPORTED_DATA', reason: 'WIRE-1: text frame' });
       return;
     }
-    const r = decode(toBytes(data), { from: 'client', maxPayloadBytes: srv.opts.maxPayloadBytes });
+    const r = decode(bytes, { from: 'client', maxPayloadBytes: srv.opts.maxPayloadBytes });
     if (!r.ok) {
+      m?.frame('received', undefined, bytes.byteLength);
       srv.forward(conn, { type: 'frame.invalid', closeName: r.error.closeName, reason: r.error.reason });
       return;
     }
     const env = r.envelope;
+    m?.frame('received', env.body.case, bytes.byteLength);
     const actor = srv.ownerOf(conn);
     const host = actor && srv.hostOf(actor);
     if (!actor || !host) return;
@@ -73,6 +78,7 @@ export function onFrame(srv: LifelineServer, conn: Connection, data: RawData, is
         return;
       }
       case 'stateDrift':
+        m?.drift(body.value.reason); // SD-2, SD-3: DIGEST_MISMATCH always means a bug somewhere
         srv.forward(conn, { type: 'frame.stateDrift' });
         return;
       case 'subscribe': {

@@ -17,6 +17,8 @@ import { LiveSession, type SessionEnv } from './session.js';
 import type { FanOut, SessionStore } from './stores.js';
 import type { LivenessSweep } from './sweep.js';
 import type { Logger } from 'pino';
+import { sessionLogger } from './observability/logger.js';
+import { sessionIdPrefix } from './telemetry.js';
 
 /** Everything an actor's actions need. */
 export interface Host {
@@ -141,16 +143,32 @@ export function provideMachine(reg: HostRegistry) {
       sendWelcome: safe('sendWelcome', ({ self }) => {
         const h = hostOf(self);
         const s = sessionOf(self);
+        let outcome: ResumeOutcome;
+        let reason: ResumeReason;
         if (s.pendingAttach) {
-          const r = s.welcomeResume();
-          reg.emitEvent('sessionResumed', s.handle, {
-            outcome: r.outcome === ResumeOutcome.SNAPSHOT ? 'snapshot' : 'resumed',
-            reason: ResumeReason[r.reason] ?? String(r.reason),
-          });
+          ({ outcome, reason } = s.welcomeResume());
         } else {
           if (!h.hello) throw new Error('Welcome without Hello');
           s.welcomeNew(h.hello);
-          reg.emitEvent('sessionOpened', s.handle);
+          outcome = ResumeOutcome.NEW;
+          reason = s.newReason;
+        }
+        const conn = s.conn;
+        if (conn) {
+          const id = sessionIdPrefix(s.id); // §16.3: the full id is a capability; logs and spans get a prefix
+          conn.log = sessionLogger(conn.log, { sessionId: id });
+          conn.span?.setSessionId(id);
+          conn.span?.setHeartbeatInterval(reg.env.opts.heartbeatIntervalMs);
+          conn.span?.setResume(outcome, reason);
+          conn.log.debug({ outcome: ResumeOutcome[outcome], reason: ResumeReason[reason] }, 'welcome');
+        }
+        reg.env.metrics?.resume(outcome, reason); // RS-5
+        if (outcome === ResumeOutcome.NEW) reg.emitEvent('sessionOpened', s.handle);
+        else {
+          reg.emitEvent('sessionResumed', s.handle, {
+            outcome: outcome === ResumeOutcome.SNAPSHOT ? 'snapshot' : 'resumed',
+            reason: ResumeReason[reason] ?? String(reason),
+          });
         }
       }),
       closeSocket: safe<{ name: WsCloseCodeName }>('closeSocket', (a, p) => endSocket(a, p.name, 'close')),

@@ -3,10 +3,13 @@
  * carries its unit and can be shrunk to milliseconds by tests.
  */
 import type { IncomingMessage, Server as HttpServer, ServerResponse } from 'node:http';
+import type { Tracer } from '@opentelemetry/api';
 import type { Logger } from 'pino';
+import type { InspectionEvent, Observer } from 'xstate';
 import { BackpressurePolicy } from '../gen/lifeline/v1/envelope_pb.js';
 import { defaults } from '../spec/protocol/defaults.js';
 import type { Clock } from './clock.js';
+import type { LifelineMetrics } from './observability/metrics.js';
 import type { SessionStats } from './session.js';
 import type { FanOut, SessionStore } from './stores.js';
 
@@ -112,7 +115,14 @@ export interface LifelineServerOptions {
   readonly clock?: Clock;
   /** Uniform in [0, 1), for drain slots (DR-3). */
   readonly random?: () => number;
+  /** Structured logs (pino); `createLifelineLogger` keeps credentials out (SEC-2). Default: silent. */
   readonly logger?: Logger;
+  /** Prometheus metrics (`createLifelineMetrics()`); when set, `/metrics` serves them. Default: none. */
+  readonly metrics?: LifelineMetrics;
+  /** XState inspection of every session actor (`createServerInspector(...).inspect`). Strictly opt-in. */
+  readonly inspect?: Observer<InspectionEvent> | ((event: InspectionEvent) => void);
+  /** Tracer for session spans (SEC-3); default the global provider's `lifeline` tracer (a no-op without an SDK). */
+  readonly tracer?: Tracer;
 }
 
 export interface ResolvedOptions {

@@ -13,6 +13,7 @@ import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { pino, type Logger } from 'pino';
 import { WebSocketServer, type WebSocket } from 'ws';
+import { isSpanContextValid } from '@opentelemetry/api';
 import { createActor, type AnyActorRef } from 'xstate';
 import { DrainReason, ResumeOutcome, ResumeReason } from '../gen/lifeline/v1/envelope_pb.js';
 import { serverStateName, type ServerSessionEvent } from '../spec/machines/server-session.machine.js';
@@ -33,11 +34,15 @@ import {
   type PublishPatch,
   type ResolvedOptions,
 } from './options.js';
+import type { LifelineMetrics } from './observability/metrics.js';
+import { serializeRequest, sessionLogger } from './observability/logger.js';
+import { startSessionSpan } from './observability/tracing.js';
 import { LiveSession, type SessionEnv } from './session.js';
 import { MemoryFanOut, MemorySessionStore, type FanOut, type SessionStore } from './stores.js';
 import { LivenessSweep } from './sweep.js';
 import type { DrainOptions, ServerEvents, ServerStats } from './types.js';
 import { KeyedBuckets } from './token-bucket.js';
+import { gaugeReading } from './telemetry.js';
 
 /** Ids of recently expired sessions, so a late Hello hears EXPIRED rather than UNKNOWN_SESSION (RS-6). */
 const EXPIRED_MEMORY = 10_000;
@@ -47,6 +52,8 @@ export class LifelineServer extends TypedEmitter<ServerEvents> implements HostRe
   readonly opts: ResolvedOptions;
   readonly log: Logger;
   readonly clock: Clock;
+  /** Prometheus metrics when the application asked for them (issue 8). */
+  readonly metrics: LifelineMetrics | undefined;
   private readonly isOwnServer: boolean;
   private readonly wss: WebSocketServer;
   readonly sweep: LivenessSweep<Connection>;
@@ -63,6 +70,7 @@ export class LifelineServer extends TypedEmitter<ServerEvents> implements HostRe
   private isDraining = false;
   private isClosed = false;
   private drainPromise: Promise<void> | undefined;
+  private drainNotices = 0;
   private onConnsEmpty: (() => void) | undefined;
   private readonly random: () => number;
   readonly authenticateHello: LifelineServerOptions['authenticateHello'];
@@ -75,6 +83,7 @@ export class LifelineServer extends TypedEmitter<ServerEvents> implements HostRe
     this.opts = resolveOptions(options);
     this.log = options.logger ?? pino({ level: 'silent' });
     this.clock = options.clock ?? systemClock;
+    this.metrics = options.metrics;
     this.random = options.random ?? Math.random;
     this.authenticateHello = options.authenticateHello;
     this.authorizeChannel = options.authorizeChannel;
@@ -100,16 +109,23 @@ export class LifelineServer extends TypedEmitter<ServerEvents> implements HostRe
       onMessage: options.onMessage,
       emitMessage: (s, m) => this.emit('message', this.listenerError, s.handle, m),
       fail: (s, err) => this.failSession(s.actor, err),
+      metrics: this.metrics,
+      onDrainNotice: () => this.drainNotices++,
     };
     this.machine = provideMachine(this);
     this.sweep = new LivenessSweep<Connection>({
       intervalMs: this.opts.heartbeatIntervalMs,
       slices: this.opts.sweepSlices,
       clock: this.clock,
-      visit: (conn) => this.forward(conn, { type: 'sweep.tick' }),
+      visit: (conn) => this.onSweepVisit(conn),
       onCycle: () => this.upgradeBuckets?.prune(this.clock.now()),
       onLagAlarm: (lagMs) => this.log.warn({ lagMs }, 'liveness sweep late by more than an interval: event loop lag'),
+      onTick: (lagMs, sliceMs) => {
+        this.metrics?.sweepTick(lagMs / 1000, this.opts.heartbeatIntervalMs / 1000);
+        this.metrics?.sweepDuration(sliceMs / 1000);
+      },
     });
+    this.metrics?.setGaugeSource(() => gaugeReading(this.store.values(), this.conns, this.isDraining ? { noticesSent: this.drainNotices } : undefined));
     this.sweep.start();
     this.isOwnServer = options.httpServer === undefined;
     this.httpServer = options.httpServer ?? createHttpServer();
@@ -158,6 +174,10 @@ export class LifelineServer extends TypedEmitter<ServerEvents> implements HostRe
 
   /** Answer /healthz, /readyz and plain requests on the Lifeline path (HS-1); false for others. */
   handleRequest(req: IncomingMessage, res: ServerResponse): boolean {
+    if (this.metrics && new URL(req.url ?? '/', 'http://localhost').pathname === '/metrics') {
+      void this.metrics.metricsHandler(req, res);
+      return true;
+    }
     return handleHealth(req, res, { path: this.opts.path, isLive: !this.isClosed, isReady: this.isReady && !this.isDraining });
   }
 
@@ -189,6 +209,7 @@ export class LifelineServer extends TypedEmitter<ServerEvents> implements HostRe
   // ---- admission (HS-1 … HS-7) ----
 
   private async handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
+    const upgradeStartedAtMs = Date.now(); // epoch ms: the session span starts at the upgrade request
     const principal = await admitUpgrade(req, socket, {
       path: this.opts.path,
       isOwnServer: this.isOwnServer,
@@ -200,18 +221,27 @@ export class LifelineServer extends TypedEmitter<ServerEvents> implements HostRe
       clock: this.clock,
       authenticate: this.options.authenticate,
       log: this.log,
+      onRefused: (status) => this.metrics?.upgradeRejected(status),
     });
     if (principal === undefined) return;
-    this.wss.handleUpgrade(req, socket, head, (ws) => this.accept(ws, req, principal));
+    this.wss.handleUpgrade(req, socket, head, (ws) => this.accept(ws, req, principal, upgradeStartedAtMs));
   }
 
   /** The WebSocket exists: one actor in `handshaking`, no session state yet (HS-7). */
-  private accept(ws: WebSocket, req: IncomingMessage, principal: string): void {
+  private accept(ws: WebSocket, req: IncomingMessage, principal: string, upgradeStartedAtMs: number): void {
     if (this.isClosed) {
       ws.terminate();
       return;
     }
-    const conn = new Connection(ws, principal, clientAddress(req), this.clock);
+    // SEC-3: only a well-formed traceparent becomes the span's parent (tracing.ts).
+    const span = startSessionSpan(req.headers, { upgradeStartedAtMs, ...(this.options.tracer ? { tracer: this.options.tracer } : {}) });
+    span.upgraded();
+    const traceId = isSpanContextValid(span.spanContext) ? span.spanContext.traceId : undefined;
+    const conn = new Connection(ws, principal, clientAddress(req), this.clock, this.log);
+    conn.log = sessionLogger(this.log, { connId: conn.id, ...(traceId ? { traceId } : {}) });
+    conn.span = span;
+    // SEC-2: the request through the sanitizer (no cookie, no ticket, no Authorization value).
+    conn.log.debug({ upgrade: serializeRequest(req), principal }, 'upgrade accepted');
     this.conns.add(conn);
     const actor = createActor(this.machine, {
       input: {
@@ -219,6 +249,7 @@ export class LifelineServer extends TypedEmitter<ServerEvents> implements HostRe
         resumeTtlMs: this.opts.resumeTtlMs,
         heartbeatMissedMax: this.opts.heartbeatMissedMax,
       },
+      ...(this.options.inspect ? { inspect: this.options.inspect } : {}),
     });
     this.hosts.set(actor, { conn, principal, session: undefined, frame: undefined, hello: undefined, existing: undefined, newReason: ResumeReason.NOT_REQUESTED, peerCloseCode: undefined, isTeardownFailed: false });
     this.owners.set(conn, actor);
@@ -226,10 +257,11 @@ export class LifelineServer extends TypedEmitter<ServerEvents> implements HostRe
     actor.start();
     ws.on('message', (data, isBinary) => onFrame(this, conn, data, isBinary));
     ws.on('pong', () => {
-      conn.pong();
+      const rttMs = conn.pong();
+      if (rttMs !== undefined) this.metrics?.heartbeatRtt(rttMs / 1000, 'ping');
       this.forward(conn, { type: 'socket.pong' });
     });
-    ws.on('error', (err) => this.log.debug({ err: err.message, conn: conn.id }, 'socket error'));
+    ws.on('error', (err) => conn.log.debug({ err: err.message }, 'socket error'));
     ws.on('close', (code) => this.onSocketClose(conn, code));
   }
 
@@ -245,10 +277,25 @@ export class LifelineServer extends TypedEmitter<ServerEvents> implements HostRe
     }
   }
 
+  /** One visit of the shared sweep: the liveness tick, and a sample of the session's queue (BP-3). */
+  private onSweepVisit(conn: Connection): void {
+    if (this.metrics) {
+      const actor = this.owners.get(conn);
+      const s = actor && this.hosts.get(actor)?.session;
+      if (s) this.metrics.queueDepth(s.queue.length);
+    }
+    this.forward(conn, { type: 'sweep.tick' });
+  }
+
   private onSocketClose(conn: Connection, code: number): void {
     conn.isClosed = true;
     this.conns.delete(conn);
     this.sweep.delete(conn);
+    // The code we sent, else what the peer's close frame said (1005/1006 when there was none).
+    const effective = conn.closeCode ?? code;
+    this.metrics?.connectionClosed(effective, (this.clock.now() - conn.openedAt) / 1000);
+    conn.span?.end(effective);
+    conn.log.debug({ code: effective, byPeer: conn.closeCode === undefined }, 'socket closed');
     if (!conn.isEnded) {
       const actor = this.owners.get(conn);
       const host = actor && this.hosts.get(actor);
@@ -260,7 +307,8 @@ export class LifelineServer extends TypedEmitter<ServerEvents> implements HostRe
 
   /** CC-5: serving one session failed; close it 1011, touch nothing else. */
   failSession(actor: AnyActorRef, err: unknown): void {
-    this.log.error({ err }, 'session failed');
+    const host = this.hosts.get(actor);
+    ((host?.session?.conn ?? host?.conn)?.log ?? this.log).error({ err }, 'session failed');
     try {
       actor.send({ type: 'app.fail', reason: err instanceof Error ? err.message : String(err) });
     } catch {
@@ -294,6 +342,7 @@ export class LifelineServer extends TypedEmitter<ServerEvents> implements HostRe
       baseVersion: 0n,
       version: 0n,
       digest: 0,
+      enqueuedAt: this.clock.now(),
     };
     return this.fan(channel, item);
   }
@@ -311,6 +360,7 @@ export class LifelineServer extends TypedEmitter<ServerEvents> implements HostRe
       baseVersion: patch.baseVersion,
       version: patch.version,
       digest: patch.digest ?? 0,
+      enqueuedAt: this.clock.now(),
     };
     return this.fan(channel, item);
   }
@@ -352,6 +402,7 @@ export class LifelineServer extends TypedEmitter<ServerEvents> implements HostRe
   drain(opts: DrainOptions = {}): Promise<void> {
     if (this.drainPromise) return this.drainPromise;
     const startedAt = this.clock.now();
+    this.drainNotices = 0;
     this.isReady = false; // DR-1: readiness off first …
     this.isDraining = true; // … then upgrades get 503 (HS-6)
     const deadlineMs = opts.deadlineMs ?? this.opts.drainDeadlineMs;

@@ -43,6 +43,8 @@ import { planResume } from './resume.js';
 import type { FanOut } from './stores.js';
 import { TokenBucket } from './token-bucket.js';
 import type { Clock } from './clock.js';
+import type { LifelineMetrics } from './observability/metrics.js';
+import { bodyOfFrame } from './telemetry.js';
 
 /** A queued Message or StatePatch, before it has a seq. */
 export interface OutItem extends QueueItem {
@@ -52,6 +54,8 @@ export interface OutItem extends QueueItem {
   readonly baseVersion: bigint;
   readonly version: bigint;
   readonly digest: number;
+  /** Clock ms when published: delivery latency is measured from here to the socket write. */
+  readonly enqueuedAt: number;
 }
 
 /** What a session needs from its server. */
@@ -65,6 +69,10 @@ export interface SessionEnv {
   readonly emitMessage: (session: LiveSession, message: ClientMessage) => void;
   /** Serving this session failed: close 1011 for it alone (CC-5). */
   readonly fail: (session: LiveSession, err: unknown) => void;
+  /** Prometheus metrics, when the application asked for them. */
+  readonly metrics: LifelineMetrics | undefined;
+  /** A DrainNotice went out (drain progress). */
+  readonly onDrainNotice: () => void;
 }
 
 /** A resume waiting for the machine to attach its socket (RS-2). */
@@ -108,6 +116,8 @@ export class LiveSession implements SessionView, LifelineSession {
   isDraining = false;
   private isFlowBlocked = false;
   clientRttMs: number | undefined;
+  /** When the last client Heartbeat arrived on this socket (clock ms), for heartbeat jitter. */
+  private lastHeartbeatAt: number | undefined;
   readonly messageBucket: TokenBucket | undefined;
   readonly createdAt: number;
 
@@ -137,7 +147,10 @@ export class LiveSession implements SessionView, LifelineSession {
         this.writeControl(create(EnvelopeSchema, { body: { case: 'ack', value: create(AckSchema, { seq }) } }));
         return true;
       },
-      fail: (err) => env.fail(this, err),
+      fail: (err) => {
+        env.metrics?.messageFailed();
+        env.fail(this, err);
+      },
     });
   }
 
@@ -167,6 +180,7 @@ export class LiveSession implements SessionView, LifelineSession {
       baseVersion: 0n,
       version: 0n,
       digest: 0,
+      enqueuedAt: this.env.clock.now(),
     });
   }
 
@@ -218,7 +232,11 @@ export class LiveSession implements SessionView, LifelineSession {
     // RS-5: the Welcome says exactly what follows.
     this.writeControl(this.welcome(plan.outcome, plan.reason, fromSeq, plan.replay.length));
     // RS-2: the replay, original seqs, before any other sequenced message.
-    for (const s of plan.replay) this.conn?.write(s.item, this.env.opts.bufferedAmountHighWaterBytes);
+    const m = this.env.metrics;
+    for (const s of plan.replay) {
+      this.conn?.write(s.item, this.env.opts.bufferedAmountHighWaterBytes);
+      m?.frame('sent', bodyOfFrame(s.item), s.item.byteLength);
+    }
     // RS-9: Hello.channels is authoritative (Subscribe/Unsubscribe may have been lost with the old
     // socket); CH-3: what it restates stays subscribed without a new Snapshot.
     const wanted = new Set(hello.channels);
@@ -263,6 +281,7 @@ export class LiveSession implements SessionView, LifelineSession {
     this.conn = undefined;
     this.isWritable = false;
     this.isDraining = false;
+    this.lastHeartbeatAt = undefined;
     this.inbound.stopTimer();
     return conn;
   }
@@ -271,11 +290,23 @@ export class LiveSession implements SessionView, LifelineSession {
 
   /** Queue a Message or StatePatch under the policy (BP-2), then move what the gates allow. */
   enqueue(item: OutItem): void {
-    if (this.queue.push(item) === 'overflow') {
+    const m = this.env.metrics;
+    const before = m ? this.dropTotal() : 0;
+    const result = this.queue.push(item);
+    if (m) {
+      const dropped = this.dropTotal() - before; // BP-6 … BP-11: whatever the policy removed for this item
+      if (dropped > 0) m.dropped(this.policy, dropped);
+    }
+    if (result === 'overflow') {
       this.actor.send({ type: 'queue.overflow' }); // BP-11: the machine decides (close 4202 or, detached, lose continuity)
       return;
     }
     this.pump();
+  }
+
+  private dropTotal(): number {
+    const c = this.queue.counters;
+    return c.dropOldest + c.dropNewest + c.coalesced + c.disconnect;
   }
 
   /** Write queued items while every gate is open (BP-1, BP-4, RS-3, SD-7). */
@@ -315,9 +346,12 @@ export class LiveSession implements SessionView, LifelineSession {
     const bytes = encode(env);
     this.log.send(bytes, bytes.byteLength); // SEQ-7: kept until acked
     this.conn?.write(bytes, this.env.opts.bufferedAmountHighWaterBytes);
+    this.env.metrics?.frame('sent', env.body.case, bytes.byteLength);
   }
 
   private writeItem(it: OutItem, droppedBefore: number): void {
+    const m = this.env.metrics;
+    if (m) m.deliveryLatency((this.env.clock.now() - it.enqueuedAt) / 1000);
     if (it.kind === 'message') {
       const m = create(MessageSchema, { messageId: it.messageId, channel: it.channel, key: it.key, payload: it.payload, droppedBefore });
       this.writeSequenced(create(EnvelopeSchema, { body: { case: 'message', value: m } }), m);
@@ -347,7 +381,11 @@ export class LiveSession implements SessionView, LifelineSession {
   /** A control body: not sequenced, not held by the window or the policy (BP-12). */
   writeControl(env: Envelope): void {
     // Control frames ignore the high-water mark; the huge value only keeps the drain callback off.
-    this.conn?.write(encode(env), Number.MAX_SAFE_INTEGER);
+    const conn = this.conn;
+    if (!conn) return;
+    const bytes = encode(env);
+    conn.write(bytes, Number.MAX_SAFE_INTEGER);
+    this.env.metrics?.frame('sent', env.body.case, bytes.byteLength);
   }
 
   /** A cumulative ack from the client (SEQ-6 checked by the caller): release, then refill the window. */
@@ -358,6 +396,14 @@ export class LiveSession implements SessionView, LifelineSession {
 
   heartbeatAck(id: number, sentAtMs: bigint, clientRttMs: number): void {
     if (clientRttMs > 0) this.clientRttMs = clientRttMs; // HB-9: the client's own smoothed RTT
+    const m = this.env.metrics;
+    if (m) {
+      const now = this.env.clock.now();
+      if (clientRttMs > 0) m.heartbeatRtt(clientRttMs / 1000, 'client');
+      // Jitter: how far this Heartbeat's gap is from the interval the client follows (HB-5).
+      if (this.lastHeartbeatAt !== undefined) m.heartbeatJitter((now - this.lastHeartbeatAt - this.env.opts.heartbeatIntervalMs) / 1000);
+      this.lastHeartbeatAt = now;
+    }
     const ack = create(HeartbeatAckSchema, { id, echoSentAtMs: sentAtMs, intervalMs: 0 });
     this.writeControl(create(EnvelopeSchema, { body: { case: 'heartbeatAck', value: ack } })); // HB-6: at once
   }
@@ -399,6 +445,8 @@ export class LiveSession implements SessionView, LifelineSession {
     const n = create(DrainNoticeSchema, { reason, reconnectAfterMs, deadlineMs });
     this.writeControl(create(EnvelopeSchema, { body: { case: 'drainNotice', value: n } }));
     this.isDraining = true;
+    this.env.onDrainNotice();
+    this.conn?.span?.event('lifeline.drain_notice', { 'lifeline.drain.reconnect_after_ms': reconnectAfterMs, 'lifeline.drain.deadline_ms': deadlineMs });
   }
 
   // ---- inbound: client messages (server/inbound.ts) ----

@@ -18,6 +18,8 @@ export interface SweepOptions<T> {
   readonly onCycle?: () => void;
   /** Called when a tick is later than a whole interval (the loop is wedged). */
   readonly onLagAlarm?: (lagMs: number) => void;
+  /** After every tick: how late it fired and how long its slice took, in ms (metrics). */
+  readonly onTick?: (lagMs: number, sliceMs: number) => void;
 }
 
 export interface SweepStats {
@@ -96,5 +98,6 @@ export class LivenessSweep<T> {
     this.slice = (this.slice + 1) % this.opts.slices;
     if (this.slice === 0) this.cycle = [];
     this.lastSliceMs = this.opts.clock.now() - now;
+    this.opts.onTick?.(this.lagMs, this.lastSliceMs);
   }
 }

@@ -22,6 +22,7 @@ import {
   ResumeReasonSchema,
 } from '../../gen/lifeline/v1/envelope_pb.js';
 import { closeCodes, type CloseRow } from '../../spec/protocol/close-codes.js';
+import { FastHistogram } from './fast-metrics.js';
 
 export type Direction = 'sent' | 'received';
 /** Where an RTT sample comes from: the server's ping → pong, or the client's Heartbeat.rtt_ms (HB-9). */
@@ -252,24 +253,39 @@ export function createLifelineMetrics(options: LifelineMetricsOptions = {}): Lif
     buckets: SWEEP_BUCKETS,
     registers,
   });
-  const frames = new Counter({
+  // Per-frame metrics are the hot path (every write and read): plain counters flushed into
+  // prom-client at scrape time, and fixed-label histogram cells (fast-metrics.ts).
+  const bodyList = [...bodyNames, OTHER];
+  const otherBody = bodyList.length - 1;
+  const bodyIndex = new Map(bodyList.map((b, i) => [b, i]));
+  const sizes = new FastHistogram('lifeline_frame_size_bytes', 'Encoded Envelope size, by direction.', FRAME_BUCKETS, registers);
+  const tally = (d: Direction) => ({ direction: d, frames: new Float64Array(bodyList.length), bytes: 0, size: sizes.cell({ direction: d }) });
+  const tallies = { sent: tally('sent'), received: tally('received') };
+  new Counter({
     name: 'lifeline_messages_total',
     help: 'Frames (one Envelope each) written and read, by direction and body.',
     labelNames: ['direction', 'body'] as const,
     registers,
+    collect() {
+      for (const t of [tallies.sent, tallies.received]) {
+        t.frames.forEach((n, i) => {
+          if (n > 0) this.inc({ direction: t.direction, body: bodyList[i] as string }, n);
+        });
+        t.frames.fill(0);
+      }
+    },
   });
-  const bytes = new Counter({
+  new Counter({
     name: 'lifeline_bytes_total',
     help: 'Encoded Envelope bytes written and read, by direction.',
     labelNames: ['direction'] as const,
     registers,
-  });
-  const frameSizes = new Histogram({
-    name: 'lifeline_frame_size_bytes',
-    help: 'Encoded Envelope size, by direction.',
-    labelNames: ['direction'] as const,
-    buckets: FRAME_BUCKETS,
-    registers,
+    collect() {
+      for (const t of [tallies.sent, tallies.received]) {
+        if (t.bytes > 0) this.inc({ direction: t.direction }, t.bytes);
+        t.bytes = 0;
+      }
+    },
   });
   const depth = new Histogram({
     name: 'lifeline_queue_depth',
@@ -277,12 +293,7 @@ export function createLifelineMetrics(options: LifelineMetricsOptions = {}): Lif
     buckets: QUEUE_BUCKETS,
     registers,
   });
-  const latency = new Histogram({
-    name: 'lifeline_delivery_latency_seconds',
-    help: 'Publish to socket write of a sequenced message.',
-    buckets: RTT_BUCKETS,
-    registers,
-  });
+  const latency = new FastHistogram('lifeline_delivery_latency_seconds', 'Publish to socket write of a sequenced message.', RTT_BUCKETS, registers).cell();
   const failed = new Counter({
     name: 'lifeline_messages_failed_total',
     help: 'Client messages the application handler failed on, and sends the server rejected.',
@@ -306,8 +317,6 @@ export function createLifelineMetrics(options: LifelineMetricsOptions = {}): Lif
     labelNames: ['outcome', 'reason'] as const,
     registers,
   });
-
-  const direction = (d: Direction) => (d === 'received' ? 'received' : 'sent');
 
   return {
     registry,
@@ -348,10 +357,12 @@ export function createLifelineMetrics(options: LifelineMetricsOptions = {}): Lif
       drifts.inc({ reason: driftNames.get(reason) ?? OTHER });
     },
     frame(dir, body, size) {
-      const d = direction(dir);
-      frames.inc({ direction: d, body: body !== undefined && bodyNames.has(body) ? body : OTHER });
-      bytes.inc({ direction: d }, finite(size));
-      frameSizes.observe({ direction: d }, finite(size));
+      const t = dir === 'received' ? tallies.received : tallies.sent;
+      const n = finite(size);
+      const i = body === undefined ? otherBody : (bodyIndex.get(body) ?? otherBody);
+      t.frames[i] = (t.frames[i] as number) + 1;
+      t.bytes += n;
+      t.size.observe(n);
     },
     dropped(policy, count = 1) {
       if (count <= 0 || !Number.isFinite(count)) return;
