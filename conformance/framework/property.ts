@@ -15,6 +15,11 @@ function printInput(value: unknown): string {
   }
 }
 
+/** The fc.commands replay path carried in `--path p|replayPath`, if any. */
+export function commandsReplayPath(ctx: CaseContext): string | undefined {
+  return ctx.path?.split('|')[1];
+}
+
 /**
  * Check `predicate` on `runs` inputs from `arb`. A predicate fails by throwing
  * (a CaseFailure, usually). On failure the shrunk input is replayed once with a
@@ -33,7 +38,7 @@ export async function checkProperty<T>(
     endOnFailure: false,
     interruptAfterTimeLimit: 60_000,
     markInterruptAsFailure: false,
-    ...(ctx.path ? { path: ctx.path } : {}),
+    ...(ctx.path ? { path: (ctx.path.split('|')[0] as string) } : {}),
   };
   const details = await fc.check(
     fc.asyncProperty(arb, async (input) => {
@@ -53,10 +58,12 @@ export async function checkProperty<T>(
   } catch (err) {
     message = err instanceof Error ? err.message : String(err);
   }
+  // fc.commands need their own replay path beside fast-check's: carry both as `path|replayPath`.
+  const replayPath = /replayPath="([^"]+)"/.exec(printInput(input))?.[1];
   throw new CaseFailure(`${message}\n  counterexample: ${printInput(input)}`, {
     input: printInput(input),
     seed: details.seed,
-    path: details.counterexamplePath ?? '',
+    path: `${details.counterexamplePath ?? ''}${replayPath ? `|${replayPath}` : ''}`,
     numRuns: details.numRuns,
     replay: '',
   });

@@ -9,7 +9,7 @@
 import fc from 'fast-check';
 import { ResumeOutcome } from '../../../gen/lifeline/v1/envelope_pb.js';
 import { CaseFailure, check, checkEqual } from '../../framework/failure.js';
-import { checkProperty } from '../../framework/property.js';
+import { checkProperty, commandsReplayPath } from '../../framework/property.js';
 import type { ServerCaseContext } from '../../server-mode/harness.js';
 import { envelope, type Peer } from '../../server-mode/peer.js';
 import { bytesOf, roundTrip, textOf } from './util.js';
@@ -196,7 +196,7 @@ export async function runSeqModel(ctx: ServerCaseContext): Promise<void> {
       fc.constant(new AckAll()),
       fc.tuple(fc.constantFrom<'silent' | 'clean'>('silent', 'clean'), fc.integer({ min: 0, max: q })).map(([how, n]) => new Disconnect(how, n)),
     ],
-    { maxCommands: ctx.thorough ? 30 : 10 },
+    { maxCommands: ctx.thorough ? 30 : 10, ...(commandsReplayPath(ctx) ? { replayPath: commandsReplayPath(ctx) as string } : {}) },
   );
   let round = 0;
   await checkProperty(ctx, commands, async (cmds) => {
