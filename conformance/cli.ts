@@ -124,6 +124,7 @@ export function conformanceCommand(): Command {
           ...(target ? { server: { url: target.url, config: target.config, hooks: target.hooks } } : {}),
           ...(wantClient ? { client: { command: referenceClientCommand(), config: referenceClientConfig } } : {}),
           replayBase: { server: 'lifeline conformance self --only server', client: 'lifeline conformance self --only client' },
+          runReplay: `lifeline conformance self${flags.only ? ` --only ${flags.only}` : ''}`,
         },
         flags,
       );

@@ -62,7 +62,7 @@ export interface ImplConfig {
 /** Values the reference implementations run with in `conformance self` (ms intervals, CONVENTIONS §7). */
 export const referenceServerConfig: ServerConfig = {
   features: [
-    'publish', 'state', 'resume', 'inbox', 'drain', 'revoke', 'origin-allowlist', 'upgrade-auth', 'hello-auth', 'tickets',
+    'publish', 'state', 'resume', 'inbox', 'drain', 'revoke', 'expire', 'throw', 'origin-allowlist', 'upgrade-auth', 'hello-auth', 'tickets',
     'upgrade-rate-limit', 'message-rate-limit', 'policy:DROP_OLDEST', 'policy:DROP_NEWEST', 'policy:COALESCE_BY_KEY', 'policy:DISCONNECT',
   ],
   heartbeatIntervalMs: 60,

@@ -26,6 +26,8 @@ export interface ConformanceOptions {
   readonly path?: string;
   readonly timeoutMs?: number;
   readonly replayBase?: Partial<Record<Mode, string>>;
+  /** Command line that replays the whole run (without --seed); default the replay base of the first mode. */
+  readonly runReplay?: string;
   readonly onResult?: (r: CaseResult) => void;
 }
 
@@ -67,7 +69,7 @@ export async function runConformance(opts: ConformanceOptions): Promise<Conforma
     ...(opts.onResult ? { onResult: opts.onResult } : {}),
   });
   const coverage = computeCoverage(catalogue);
-  const base = replayBase.server ?? replayBase.client ?? 'lifeline conformance';
+  const base = opts.runReplay ?? replayBase.server ?? replayBase.client ?? 'lifeline conformance';
   return { summary, coverage, report: jsonReport(summary, coverage), table: renderTable(summary, coverage, base) };
 }
 

@@ -21,6 +21,8 @@ export const FEATURES = [
   'inbox', // test hook: what the application received from each session (SEQ-10)
   'drain', // test hooks: drain and reset
   'revoke', // test hook: revoke a session's principal (SEC-6)
+  'expire', // test hook: the credential of a session's principal expired (SEC-5)
+  'throw', // the application's message handler throws on the payload lifeline-conformance:throw (CC-5)
   'origin-allowlist', // an Origin allowlist (HS-2)
   'upgrade-auth', // authentication at the upgrade (HS-4)
   'hello-auth', // authentication by Hello.token (HS-12)

@@ -223,6 +223,20 @@ export const serverMutants: readonly ServerMutant[] = [
     proxy: { forwardText: false },
   }),
   mutant({
+    id: 'cc-5-failure-closed-normal',
+    rule: 'CC-5',
+    description: 'an application failure closes the session with NORMAL (1000) instead of INTERNAL_ERROR (1011)',
+    cases: ['CC-5/application-failure-1011'],
+    proxy: { closeCode: (code) => (code === codeOf('INTERNAL_ERROR') ? codeOf('NORMAL') : code) },
+  }),
+  mutant({
+    id: 'sec-5-expiry-as-forbidden',
+    rule: 'SEC-5',
+    description: 'an expired credential is closed with FORBIDDEN (4001, terminal) instead of TOKEN_EXPIRED (4100)',
+    cases: ['SEC-5/expired-credential-4100'],
+    proxy: { closeCode: (code) => (code === codeOf('TOKEN_EXPIRED') ? codeOf('FORBIDDEN') : code) },
+  }),
+  mutant({
     id: 'seq-6-accepts-ack-beyond',
     rule: 'SEQ-6',
     description: 'an Ack beyond anything sent is clamped and accepted instead of closed with 1002',

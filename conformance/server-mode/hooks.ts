@@ -22,6 +22,8 @@ export interface Hooks {
   reset(): Promise<void>;
   /** Revoke the principal of a session (SEC-6). */
   revoke(sessionId: string): Promise<void>;
+  /** The credential of a session's principal expired (SEC-5). */
+  expire(sessionId: string): Promise<void>;
   /** Payloads the application received from a session, in order (SEQ-10). */
   inbox(sessionId: string): Promise<Uint8Array[]>;
   /** A fresh single-use ticket for the query string (HS-13), and the query parameter name. */
@@ -65,6 +67,10 @@ export class HttpHooks implements Hooks {
 
   async revoke(sessionId: string): Promise<void> {
     await this.call({ action: 'revoke', sessionId });
+  }
+
+  async expire(sessionId: string): Promise<void> {
+    await this.call({ action: 'expire', sessionId });
   }
 
   async inbox(sessionId: string): Promise<Uint8Array[]> {

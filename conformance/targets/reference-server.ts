@@ -17,6 +17,8 @@ import { HttpHooks, type Hooks } from '../server-mode/hooks.js';
 /** The one principal of the target: revoke closes every session of it. */
 const PRINCIPAL = 'conformance';
 const TICKET_PARAM = 'ticket';
+/** A client Message with this payload makes the application's handler throw (spec/conformance-control.md §3.3). */
+export const THROW_PAYLOAD = 'lifeline-conformance:throw';
 
 export interface ReferenceServerTarget {
   readonly url: string;
@@ -73,6 +75,8 @@ function optionsFor(config: ServerConfig, app: AppState, tickets: ReturnType<typ
       return c ? { version: c.version, state: c.state, digest: stateDigest(c.state) } : undefined;
     },
     onMessage: (m, session) => {
+      // CC-5 fixture: the application fails on this payload (feature 'throw')
+      if (features.includes('throw') && new TextDecoder().decode(m.payload) === THROW_PAYLOAD) throw new Error('conformance: the application failed on purpose');
       const list = app.inbox.get(session.id) ?? [];
       list.push(m.payload);
       app.inbox.set(session.id, list);
@@ -140,6 +144,11 @@ export async function startReferenceServerTarget(config: ServerConfig, override:
       case 'revoke': {
         const s = server.session(String(body.sessionId));
         server.revoke(s?.principal ?? PRINCIPAL);
+        return {};
+      }
+      case 'expire': {
+        const s = server.session(String(body.sessionId));
+        server.expireCredential(s?.principal ?? PRINCIPAL);
         return {};
       }
       case 'inbox':

@@ -6,6 +6,7 @@ import { BackpressurePolicy, DriftReason, SnapshotReason } from '../../../gen/li
 import { CaseFailure, check, checkEqual } from '../../framework/failure.js';
 import type { ServerCaseContext } from '../../server-mode/harness.js';
 import { envelope, isRefusal, type Peer } from '../../server-mode/peer.js';
+import { rawEnvelope } from '../../wire.js';
 import { bytesOf, checkClose, expectClose, messagesOf, publishN, roundTrip, serverCase, session, sleep, type ServerCase } from './util.js';
 
 function drainOf(ctx: ServerCaseContext) {
@@ -176,6 +177,58 @@ export const closeCodeCases: ServerCase[] = [
       const { peer, welcome } = await session(ctx, []);
       await ctx.hooks.revoke(welcome.sessionId);
       await expectClose(peer, ['REVOKED'], 1000 + ctx.slackMs);
+    },
+  }),
+  serverCase({
+    id: 'SEC-5/expired-credential-4100',
+    spec: ['SEC-5'],
+    level: 'MUST',
+    requires: ['expire'],
+    description: 'a session whose credential expired is closed with TOKEN_EXPIRED (4100) and may resume',
+    async run(ctx) {
+      const { peer, welcome } = await session(ctx, []);
+      await ctx.hooks.expire(welcome.sessionId);
+      await expectClose(peer, ['TOKEN_EXPIRED'], 1000 + ctx.slackMs);
+      if (ctx.server.features.includes('resume')) {
+        const again = await ctx.peer();
+        const w = await again.handshake({ sessionId: welcome.sessionId });
+        check(w.resume?.outcome !== 1, 'the session could not be resumed after TOKEN_EXPIRED, whose advice keeps it');
+      }
+    },
+  }),
+  serverCase({
+    id: 'CC-5/application-failure-1011',
+    spec: ['CC-5', 'SEC-4'],
+    level: 'MUST',
+    requires: ['throw'],
+    description: 'when the application fails while serving a session, that session is closed with INTERNAL_ERROR (1011) and no other is disturbed',
+    async run(ctx) {
+      const b = await session(ctx, []);
+      const { peer } = await session(ctx, []);
+      peer.send(envelope('message', { seq: 1n, payload: bytesOf('lifeline-conformance:throw') }));
+      await expectClose(peer, ['INTERNAL_ERROR'], 2000);
+      await roundTrip(b.peer);
+    },
+  }),
+  serverCase({
+    id: 'CC-1/closes-are-registered',
+    spec: ['CC-1'],
+    level: 'MUST',
+    description: 'every close the server sends for a protocol fault uses a registry code and a reason of at most 123 bytes',
+    async run(ctx) {
+      const faults: [string, (p: Peer) => void][] = [
+        ['text frame', (p) => p.sendText('x'.repeat(200))],
+        ['garbage', (p) => p.sendBytes(new Uint8Array(300).fill(0xff))],
+        ['a long out-of-range channel', (p) => p.sendBytes(rawEnvelope('message', [{ no: 1, varint: 1 }, { no: 3, str: 'é'.repeat(400) }]))],
+        ['an Ack far beyond', (p) => p.send(envelope('ack', { seq: 99_999_999n }))],
+      ];
+      for (const [what, fault] of faults) {
+        const { peer } = await session(ctx, []);
+        ctx.transcript.event('runner', what);
+        fault(peer);
+        const closed = await peer.waitClose(2000);
+        checkClose(closed, ['UNSUPPORTED_DATA', 'INVALID_PAYLOAD', 'PROTOCOL_ERROR', 'MESSAGE_TOO_BIG']);
+      }
     },
   }),
   serverCase({
