@@ -146,6 +146,7 @@ export class LifelineClient<S = Uint8Array> {
   private readonly dedupeWindow: number;
   private readonly recentIds = new Set<string>();
   private socket: TransportSocket | undefined;
+  private isSocketOpen = false;
   /** The Welcome of the current socket, once it arrived (HS-9). */
   private welcome: Welcome | undefined;
   private currentState: ClientStateName = 'idle';
@@ -325,7 +326,9 @@ export class LifelineClient<S = Uint8Array> {
     try {
       sock = this.transport(url, {
         onOpen: () => {
-          if (isMine()) this.actor.send({ type: 'socket.opened' });
+          if (!isMine()) return;
+          this.isSocketOpen = true;
+          this.actor.send({ type: 'socket.opened' });
         },
         onBinary: (bytes) => {
           if (isMine()) this.onFrame(bytes);
@@ -513,13 +516,16 @@ export class LifelineClient<S = Uint8Array> {
 
   private sendControl(env: Envelope): boolean {
     const sock = this.socket;
-    if (!sock) return false;
+    // Only an open socket carries frames (send() throws while CONNECTING), and before its Welcome
+    // only the Hello (HS-8): an ack timer left from the previous socket waits for the next Welcome.
+    if (!sock || !this.isSocketOpen || (!this.welcome && env.body.case !== 'hello')) return false;
     sock.send(encode(env));
     return true;
   }
 
   private dropSocket(): void {
     this.socket = undefined;
+    this.isSocketOpen = false;
     this.welcome = undefined;
     this.outbound.detach();
   }
