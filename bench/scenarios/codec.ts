@@ -13,7 +13,7 @@ export async function runCodecScenario(ctx: RunContext): Promise<Section> {
   const child = await launch(ctx, { scenario: 'codec', role: 'bench', config: {}, cpu: 0 });
   let rows: CodecRow[];
   try {
-    rows = await child.call<CodecRow[]>('run', ctx.quick ? { reps: 5, batchMs: 10 } : { reps: 11, batchMs: 20 }, 300_000);
+    rows = await child.call<CodecRow[]>('run', ctx.quick ? { reps: 5, batchMs: 10 } : { reps: 9, batchMs: 15 }, 300_000);
   } finally {
     await stopAll(ctx, child);
   }

@@ -163,8 +163,8 @@ export async function runEcho(ctx: RunContext): Promise<Section> {
   const reps = ctx.quick ? 1 : 3;
   const conns = 100;
   const inflight = 16;
-  const warmupMs = ctx.quick ? 700 : 1_500;
-  const measureMs = ctx.quick ? 700 : 2_500;
+  const warmupMs = ctx.quick ? 700 : 1_200;
+  const measureMs = ctx.quick ? 700 : 2_000;
   const servers = new Map<Kind, Awaited<ReturnType<typeof launch>>>();
   const loads = new Map<Kind, Awaited<ReturnType<typeof launch>>>();
   const cells = new Map<string, Cell[]>();

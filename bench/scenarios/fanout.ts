@@ -164,7 +164,7 @@ export async function runFanout(ctx: RunContext): Promise<Section> {
   const sizes = ctx.quick ? [1_000] : [2_000, 10_000];
   const reps = ctx.quick ? 1 : 2;
   const deliveriesPerSec = ctx.quick ? 20_000 : 40_000;
-  const seconds = ctx.quick ? 1.5 : 3;
+  const seconds = ctx.quick ? 1.5 : 2.5;
   const payloadBytes = 64;
   const cells = new Map<string, Cell[]>();
   const rates = new Map<number, number>();

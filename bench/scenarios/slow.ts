@@ -153,7 +153,7 @@ interface Run {
 export async function runSlow(ctx: RunContext): Promise<Section> {
   const rate = 500; // messages/s to every client
   const payloadBytes = 8192;
-  const seconds = ctx.quick ? 2 : 8;
+  const seconds = ctx.quick ? 2 : 5;
   const normal = 10;
   const slowPerSec = rate / 10;
   const runs: Run[] = [{ label: `${LABEL.ws}, no slow client`, kind: 'ws', isSlow: false }, { label: LABEL.ws, kind: 'ws', isSlow: true }];

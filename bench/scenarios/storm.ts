@@ -95,7 +95,7 @@ function buckets(accepts: readonly number[], t0: number, widthMs: number): numbe
 
 export async function runStorm(ctx: RunContext): Promise<Section> {
   const n = ctx.quick ? 1_000 : 5_000;
-  const spreadMs = ctx.quick ? 2_000 : 10_000;
+  const spreadMs = ctx.quick ? 2_000 : 5_000;
   const reps = ctx.quick ? 1 : 2;
   const even = n / (spreadMs / 100);
   const kinds = ctx.kinds.filter((k) => k !== 'socketio');
