@@ -21,6 +21,7 @@ import {
   type CounterState,
   type TickerState,
 } from './demo-state.js';
+import { mountDemoRoutes, type DemoRoutes } from './demo-routes.js';
 
 export interface DemoAppOptions {
   /** Ticker period in ms. */
@@ -54,6 +55,7 @@ export function createDemoApp(opts: DemoAppOptions = {}): DemoApp {
   ticker.bytes = encodeTicker(ticker.state);
   let server: LifelineServer | undefined;
   let timer: ReturnType<typeof setInterval> | undefined;
+  let routes: DemoRoutes | undefined;
 
   const snapshot = (channel: string): ChannelState | undefined => {
     const ch = channel === COUNTER_CHANNEL ? counter : channel === TICKER_CHANNEL ? ticker : undefined;
@@ -83,6 +85,7 @@ export function createDemoApp(opts: DemoAppOptions = {}): DemoApp {
     hooks: { snapshot, onMessage },
     start(s) {
       server = s;
+      routes ??= mountDemoRoutes(s); // the page's fault buttons (/demo/close, /demo/drain)
       if (!timer) {
         timer = setInterval(tick, tickMs);
         timer.unref();
@@ -92,6 +95,8 @@ export function createDemoApp(opts: DemoAppOptions = {}): DemoApp {
       if (timer) clearInterval(timer);
       timer = undefined;
       server = undefined;
+      routes?.unmount();
+      routes = undefined;
     },
     get counter() {
       return counter.state;

@@ -1,12 +1,21 @@
 /**
  * The demo page's script (bundled to dist/browser/demo.js): the reference client in the browser,
- * showing connection state, RTT, last seq and the live demo.counter and demo.ticker channels,
- * applied with the same pure reducer the server uses (demo/demo-state.ts; SD-1, SD-3).
+ * with its lifecycle drawn live from the client connection machine (issue 8), connection numbers
+ * (RTT HB-9, last seq, outbound queue BP-13, gaps), the demo.counter and demo.ticker channels
+ * (applied with the server's own reducer, SD-1, SD-3), and three fault buttons:
  *
- * Query parameters tune the client for tests and experiments: url, reconnectBaseMs,
- * reconnectCapMs, reconnectMaxAttempts, handshakeTimeoutMs.
+ * - Drop silently: the transport swallows frames both ways (page-faults.ts); the client's
+ *   dead-peer timer closes HEARTBEAT_TIMEOUT and resumes (HB-4).
+ * - Close: the server closes this socket GOING_AWAY (CC-7); the client backs off and resumes.
+ * - Drain server: the server drains (DR-1 … DR-5); the client reconnects after its slot (DR-6).
+ *
+ * Query parameters (page-options.ts): url, reconnectBaseMs, reconnectCapMs, reconnectMaxAttempts,
+ * handshakeTimeoutMs, drainDeadlineMs, drainSpreadMs, inspect.
  */
-import { createBrowserClient, type ChannelReducer, type ClientEvent } from '../client/browser.js';
+import type { InspectionEvent } from 'xstate';
+import { createClient, webSocketTransport, type ChannelReducer, type ClientEvent, type WebSocketConstructorLike } from '../client/index.js';
+import { createClientInspector } from '../client/observability/inspect.js';
+import { clientConnectionMachine } from '../spec/machines/client-connection.machine.js';
 import {
   COUNTER_CHANNEL,
   DEMO_CHANNELS,
@@ -19,24 +28,16 @@ import {
   type DemoState,
   type TickerState,
 } from './demo-state.js';
+import { LiveChart } from './page-chart.js';
+import { faultTransport } from './page-faults.js';
+import { pageOptions } from './page-options.js';
+import { SeqWatch } from './page-seq-watch.js';
 
-const reducer: ChannelReducer<DemoState> = {
-  snapshot: decodeDemoState,
-  apply: applyDemoPatch,
-  encode: encodeDemoState,
-};
+type Mermaid = typeof import('mermaid').default;
 
-const params = new URLSearchParams(location.search);
-const num = (name: string): number | undefined => {
-  const v = params.get(name);
-  return v === null || !Number.isFinite(Number(v)) ? undefined : Number(v);
-};
-const wsUrl = params.get('url') ?? `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/lifeline`;
-const tuning = Object.fromEntries(
-  ['reconnectBaseMs', 'reconnectCapMs', 'reconnectMaxAttempts', 'handshakeTimeoutMs']
-    .map((k) => [k, num(k)] as const)
-    .filter((e): e is readonly [string, number] => e[1] !== undefined),
-);
+const reducer: ChannelReducer<DemoState> = { snapshot: decodeDemoState, apply: applyDemoPatch, encode: encodeDemoState };
+const opts = pageOptions(location.search, location);
+const query = new URLSearchParams(location.search);
 
 const $ = (id: string): HTMLElement => {
   const el = document.getElementById(id);
@@ -44,16 +45,98 @@ const $ = (id: string): HTMLElement => {
   return el;
 };
 
-const client = createBrowserClient<DemoState>({ url: wsUrl, channels: [...DEMO_CHANNELS], reducer, autoConnect: false, ...tuning });
-(globalThis as { lifeline?: unknown }).lifeline = client; // for the console and tests
-
 function log(line: string): void {
   const li = document.createElement('li');
   li.textContent = `${new Date().toISOString().slice(11, 23)} ${line}`;
   const list = $('log');
   list.prepend(li);
-  while (list.children.length > 40) list.lastElementChild?.remove();
+  while (list.children.length > 60) list.lastElementChild?.remove();
 }
+
+// ---- the live chart ----
+
+// Mermaid ships as prebuilt ESM copied beside this bundle (scripts/build-browser.ts): offline, no CDN.
+const MERMAID_URL = new URL('./vendor/mermaid/mermaid.esm.min.mjs', import.meta.url).href;
+let mermaid: Promise<Mermaid> | undefined;
+function loadMermaid(): Promise<Mermaid> {
+  mermaid ??= (import(/* @vite-ignore */ MERMAID_URL) as Promise<{ default: Mermaid }>).then((m) => {
+    // strict: no HTML in labels, no click handlers, no scripts from the diagram text.
+    m.default.initialize({ startOnLoad: false, securityLevel: 'strict', theme: 'neutral', state: { useMaxWidth: true, nodeSpacing: 20, rankSpacing: 20, padding: 4 } });
+    return m.default;
+  });
+  return mermaid;
+}
+
+const chartEl = $('chart');
+const chart = new LiveChart({
+  machine: clientConnectionMachine,
+  render: async (id, source) => (await (await loadMermaid()).render(id, source)).svg,
+  onRendered: (svg, paths) => {
+    chartEl.innerHTML = svg; // Mermaid's output with securityLevel strict (sanitized by Mermaid)
+    chartEl.dataset.active = paths.join(' ');
+    $('chart-active').textContent = paths.join(', ');
+    followCurrent();
+  },
+  onError: (err) => {
+    chartEl.dataset.error = err instanceof Error ? err.message : String(err);
+    log(`chart: ${chartEl.dataset.error}`);
+  },
+});
+chart.show('idle');
+
+/** At full size the chart is larger than the window: keep the current state in view. */
+function followCurrent(): void {
+  if (chartEl.dataset.zoom !== 'actual') return;
+  const node = chartEl.querySelector('svg .current');
+  if (!node) return;
+  const box = chartEl.getBoundingClientRect();
+  const at = node.getBoundingClientRect();
+  chartEl.scrollTo({
+    left: chartEl.scrollLeft + at.left - box.left - (box.width - at.width) / 2,
+    top: chartEl.scrollTop + at.top - box.top - (box.height - at.height) / 2,
+    behavior: 'smooth',
+  });
+}
+
+$('chart-zoom').addEventListener('click', (ev) => {
+  const isFit = chartEl.dataset.zoom !== 'actual';
+  chartEl.dataset.zoom = isFit ? 'actual' : 'fit';
+  (ev.currentTarget as HTMLElement).textContent = isFit ? 'Fit' : 'Full size';
+  followCurrent();
+});
+
+/** The connection actor's snapshots (XState inspection), for the chart; child actors are skipped. */
+function onInspect(ev: InspectionEvent): void {
+  if (ev.type !== '@xstate.snapshot' || ev.actorRef.sessionId !== ev.rootId) return;
+  chart.show((ev.snapshot as { value?: unknown }).value);
+}
+
+// Opt-in only (?inspect): the Stately inspector opens a window and needs the internet.
+const inspector = opts.isInspecting ? createClientInspector({ browser: true }) : undefined;
+
+// ---- the client ----
+
+const faults = faultTransport(webSocketTransport(WebSocket as unknown as WebSocketConstructorLike));
+const watch = new SeqWatch();
+const client = createClient<DemoState>({
+  url: opts.wsUrl,
+  channels: [...DEMO_CHANNELS],
+  reducer,
+  autoConnect: false,
+  transport: faults.transport,
+  inspect: (ev: InspectionEvent) => {
+    onInspect(ev);
+    inspector?.inspect.next?.(ev);
+  },
+  ...opts.tuning,
+});
+(globalThis as { lifeline?: unknown }).lifeline = client; // for the console and tests
+addEventListener('online', () => client.networkOnline()); // RC-3
+$('inspect-note').hidden = !opts.isInspecting;
+
+let lastSeqBeforeWelcome = 0n;
+/** The fault in progress: its name and when its button was pressed (performance.now()). */
+let pending: { name: string; at: number } | undefined;
 
 function renderChannel(channel: string, version: bigint, state: DemoState): void {
   if (channel === COUNTER_CHANNEL) {
@@ -61,8 +144,7 @@ function renderChannel(channel: string, version: bigint, state: DemoState): void
     $('counter-version').textContent = String(version);
   } else if (channel === TICKER_CHANNEL) {
     const t = state as TickerState;
-    const body = $('ticker');
-    body.replaceChildren(
+    $('ticker').replaceChildren(
       ...Object.keys(t).sort().map((sym) => {
         const tr = document.createElement('tr');
         tr.dataset.symbol = sym;
@@ -78,6 +160,20 @@ function renderChannel(channel: string, version: bigint, state: DemoState): void
   }
 }
 
+function renderNumbers(): void {
+  const s = client.stats();
+  watch.observe(client.lastSeq);
+  $('seq').textContent = String(client.lastSeq);
+  $('queue').textContent = `${s.queued} queued · ${s.inFlight} in flight`;
+  $('queue').dataset.depth = String(s.queued + s.inFlight);
+  const w = watch.state;
+  $('gaps').textContent = String(w.gaps);
+  $('gaps').dataset.gaps = String(w.gaps);
+  $('welcomes').textContent = `${w.welcomes.new} new · ${w.welcomes.resumed} resumed · ${w.welcomes.snapshot} snapshot`;
+  const sw = faults.swallowed;
+  $('swallowed').textContent = faults.isDropping ? `dropping (${sw.sent} out, ${sw.received} in swallowed)` : sw.sent + sw.received > 0 ? `${sw.sent} out, ${sw.received} in swallowed so far` : 'none';
+}
+
 client.subscribe((e: ClientEvent<DemoState>) => {
   switch (e.type) {
     case 'state': {
@@ -85,15 +181,28 @@ client.subscribe((e: ClientEvent<DemoState>) => {
       el.textContent = e.state;
       el.dataset.state = e.state;
       log(`state ${e.previous} → ${e.state}`);
+      if (e.state !== 'connected') lastSeqBeforeWelcome = client.lastSeq;
       break;
     }
-    case 'welcome':
+    case 'welcome': {
+      watch.onWelcome(e.outcome, e.fromSeq, lastSeqBeforeWelcome);
       $('session').textContent = e.sessionId;
-      $('resume').textContent = `${e.outcome} (${e.reason})`;
-      $('resume').dataset.outcome = e.outcome;
-      $('resume').dataset.reason = e.reason;
-      log(`welcome ${e.outcome} ${e.reason} from seq ${e.fromSeq}`);
+      const r = $('resume');
+      r.textContent = `${e.outcome.toUpperCase()} (${e.reason}), from seq ${e.fromSeq}, ${e.replayed} replayed`;
+      r.dataset.outcome = e.outcome;
+      r.dataset.reason = e.reason;
+      $('heartbeat').textContent = `${e.heartbeatIntervalMs} ms`;
+      log(`welcome ${e.outcome} ${e.reason} from seq ${e.fromSeq}, replayed ${e.replayed}`);
+      if (pending) {
+        const ms = performance.now() - pending.at;
+        const status = $('fault-status');
+        status.textContent = `${pending.name}: recovered in ${(ms / 1000).toFixed(1)} s, ${e.outcome.toUpperCase()} (${e.reason}), ${e.replayed} replayed`;
+        status.dataset.recovered = pending.name;
+        status.dataset.ms = String(Math.round(ms));
+        pending = undefined;
+      }
       break;
+    }
     case 'channel':
       renderChannel(e.channel, e.version, e.state);
       break;
@@ -101,23 +210,29 @@ client.subscribe((e: ClientEvent<DemoState>) => {
       $('rtt').textContent = `${e.smoothedRttMs.toFixed(1)} ms`;
       break;
     case 'drift':
+      watch.onDrift(e.from, e.reason);
       log(`drift ${e.from} ${e.channel || '(session)'} ${e.reason}`);
       break;
     case 'drain':
-      log(`drain notice: reconnect in ${e.reconnectAfterMs} ms`);
+      log(`drain notice: reconnect in ${e.reconnectAfterMs} ms (DR-6), deadline ${e.deadlineMs} ms`);
       break;
     case 'closed':
-      log(`closed ${e.code}${e.reason ? ` ${e.reason}` : ''}`);
+      log(`closed ${e.code}${e.reason ? ` ${e.reason}` : ''} (${e.byClient ? 'by the client' : 'by the server or network'})`);
+      break;
+    case 'refused':
+      log(`refused: HTTP ${e.status}`);
       break;
     case 'error':
       log(`error ${e.error.message}`);
       break;
     case 'message':
-    case 'refused':
       break;
   }
-  $('seq').textContent = String(client.lastSeq);
+  renderNumbers();
 });
+setInterval(renderNumbers, 250); // the queue and swallowed counts move without client events
+
+// ---- buttons ----
 
 $('increment').addEventListener('click', () => {
   const status = $('send-status');
@@ -126,6 +241,55 @@ $('increment').addEventListener('click', () => {
     () => (status.textContent = 'acknowledged'),
     (err: unknown) => (status.textContent = `failed: ${err instanceof Error ? err.message : String(err)}`),
   );
+  renderNumbers();
+});
+
+function startFault(name: string, note: string): void {
+  pending = { name, at: performance.now() };
+  const status = $('fault-status');
+  status.textContent = `${name}: ${note}`;
+  delete status.dataset.recovered;
+  log(`fault: ${name}`);
+}
+
+/** POST a demo route (demo/demo-routes.ts); the header proves the page, not another site, asks. */
+async function demoRoute(path: string): Promise<Record<string, unknown>> {
+  const res = await fetch(path, { method: 'POST', headers: { 'x-lifeline-demo': '1' } });
+  const body = (await res.json().catch(() => ({}))) as Record<string, unknown>;
+  if (!res.ok) throw new Error(`${path}: HTTP ${res.status} ${String(body.error ?? '')}`);
+  return body;
+}
+
+function failFault(err: unknown): void {
+  pending = undefined;
+  $('fault-status').textContent = `failed: ${err instanceof Error ? err.message : String(err)}`;
+}
+
+$('fault-drop').addEventListener('click', () => {
+  if (!faults.dropSilently()) return;
+  startFault('drop', 'frames vanish both ways; waiting for the client to notice the silence (HB-4)…');
+  renderNumbers();
+});
+
+$('fault-close').addEventListener('click', () => {
+  const id = client.sessionId;
+  if (!id) return;
+  startFault('close', 'the server closes this socket with 1001 GOING_AWAY (CC-7)…');
+  demoRoute(`/demo/close?session=${encodeURIComponent(id)}`).catch(failFault);
+});
+
+$('fault-drain').addEventListener('click', () => {
+  const q = new URLSearchParams();
+  for (const k of ['deadlineMs', 'spreadMs']) {
+    const v = query.get(`drain${k[0]?.toUpperCase()}${k.slice(1)}`);
+    if (v !== null) q.set(k, v);
+  }
+  startFault('drain', 'the server drains; the client waits for its slot, then reconnects (DR-6)…');
+  demoRoute(`/demo/drain${q.toString() === '' ? '' : `?${q}`}`).then(
+    (b) => log(`drain started: deadline ${String(b.deadlineMs)} ms, spread ${String(b.spreadMs)} ms`),
+    failFault,
+  );
 });
 
 client.connect();
+void loadMermaid().catch((err: unknown) => log(`chart: cannot load Mermaid: ${err instanceof Error ? err.message : String(err)}`));

@@ -1,0 +1,195 @@
+/**
+ * The demo's fault buttons, server side (only with `serve --demo`): HTTP routes that make the
+ * reference server do what a network or an operator would, so a person can watch the protocol
+ * recover on the demo page.
+ *
+ * - `POST /demo/close?session=ID`: close that session's socket with GOING_AWAY (1001, CC-7) and
+ *   keep the session: the client backs off and resumes (RESUMED, replay, no gap; RS-1, RS-2).
+ * - `POST /demo/drain[?deadlineMs=&spreadMs=]`: `server.drain()` with a short deadline and spread
+ *   (DR-1 … DR-5); the client follows its DrainNotice (DR-6). When the drain is over the same
+ *   server becomes ready again: it plays the replacement node of a rolling deploy, and still holds
+ *   the detached sessions, so the clients resume them.
+ * - `GET /demo/status`: readiness, drain state and counts (for the page and tests).
+ *
+ * POSTs need the header `x-lifeline-demo: 1`: a cross-site form cannot set it without a CORS
+ * preflight, which these routes never answer, so another site cannot press the buttons.
+ *
+ * Two things here reach past LifelineServer's public API, because it has no seam for them yet
+ * (each is checked at run time and fails loudly rather than silently doing nothing):
+ * closing one session's socket with a chosen code while keeping the session (wanted:
+ * `LifelineSession.disconnect(name)`), and leaving the draining state (wanted:
+ * `LifelineServer.endDrain()`; `setReady(true)` alone leaves upgrades refused, HS-6). Mounting
+ * wraps the HTTP server's `request` listeners (wanted: the CLI composing `onRequest`).
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { LifelineSession } from '../server/options.js';
+import type { LifelineServer } from '../server/server.js';
+import { clampCloseReason, codeOf } from '../spec/protocol/close-codes.js';
+
+export interface DemoRoutesOptions {
+  /** Drain deadline when the request names none; short, so a person sees the whole drain. */
+  readonly drainDeadlineMs?: number;
+  /** Spread of the reconnect slots (DR-3) when the request names none. */
+  readonly drainSpreadMs?: number;
+}
+
+export const demoRouteDefaults = { drainDeadlineMs: 4_000, drainSpreadMs: 1_500 } as const;
+
+export interface DemoStatus {
+  readonly isReady: boolean;
+  readonly isDraining: boolean;
+  readonly sessions: number;
+  readonly connections: number;
+  /** Drains run through /demo/drain since start. */
+  readonly drains: number;
+}
+
+export interface DemoRoutes {
+  /** Answer a /demo/ request; false for any other path. */
+  handle(req: IncomingMessage, res: ServerResponse): boolean;
+  status(): DemoStatus;
+  /** Resolves when no demo drain is running (the server is ready again). */
+  settled(): Promise<void>;
+  /** Take the routes off the HTTP server again (mountDemoRoutes only). */
+  unmount(): void;
+}
+
+const PREFIX = '/demo/';
+
+export function demoRoutes(srv: LifelineServer, o: DemoRoutesOptions = {}): DemoRoutes {
+  let drains = 0;
+  let draining: Promise<void> | undefined;
+
+  const status = (): DemoStatus => {
+    const s = srv.stats();
+    return { isReady: s.isReady, isDraining: s.isDraining, sessions: s.sessions, connections: s.connections, drains };
+  };
+
+  const close = (url: URL, res: ServerResponse): void => {
+    const id = url.searchParams.get('session') ?? '';
+    const session = id === '' ? undefined : srv.session(id);
+    if (!session) return json(res, 404, { error: 'no such session' });
+    const socket = socketOf(session);
+    if (socket === 'no-seam') return json(res, 501, { error: 'this server offers no way to close one socket' });
+    if (!socket) return json(res, 409, { error: `session is ${session.state}, not connected` });
+    // CC-7: the endpoint goes away without a drain; 1001's advice is backoff with the session kept.
+    socket.close(codeOf('GOING_AWAY'), clampCloseReason('demo: connection closed by the server'));
+    json(res, 200, { session: id, code: codeOf('GOING_AWAY') });
+  };
+
+  const drain = (url: URL, res: ServerResponse): void => {
+    if (draining || srv.stats().isDraining) return json(res, 409, { error: 'a drain is already running' });
+    const deadlineMs = positive(url.searchParams.get('deadlineMs')) ?? o.drainDeadlineMs ?? demoRouteDefaults.drainDeadlineMs;
+    const spreadMs = positive(url.searchParams.get('spreadMs')) ?? o.drainSpreadMs ?? demoRouteDefaults.drainSpreadMs;
+    const sessions = srv.stats().connections;
+    drains++;
+    draining = srv
+      .drain({ deadlineMs, spreadMs })
+      .then(() => endDrain(srv))
+      .catch((err: unknown) => srv.log.error({ err }, 'demo: drain or reopening failed'))
+      .finally(() => {
+        draining = undefined;
+      });
+    json(res, 202, { connections: sessions, deadlineMs, spreadMs });
+  };
+
+  const handle = (req: IncomingMessage, res: ServerResponse): boolean => {
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    if (!url.pathname.startsWith(PREFIX)) return false;
+    req.resume(); // no body is read; let the request end
+    const route = url.pathname.slice(PREFIX.length);
+    if (route === 'status') {
+      if (req.method !== 'GET' && req.method !== 'HEAD') json(res, 405, { error: 'GET only' }, { Allow: 'GET, HEAD' });
+      else json(res, 200, status());
+      return true;
+    }
+    if (route !== 'close' && route !== 'drain') {
+      json(res, 404, { error: 'no such demo route' });
+      return true;
+    }
+    if (req.method !== 'POST') json(res, 405, { error: 'POST only' }, { Allow: 'POST' });
+    else if (req.headers['x-lifeline-demo'] !== '1') json(res, 403, { error: 'missing x-lifeline-demo header' });
+    else if (route === 'close') close(url, res);
+    else drain(url, res);
+    return true;
+  };
+
+  return {
+    handle,
+    status,
+    async settled() {
+      while (draining) await draining;
+    },
+    unmount() {},
+  };
+}
+
+type Listener = (req: IncomingMessage, res: ServerResponse) => void;
+
+/**
+ * Put the demo routes in front of whatever answers the server's HTTP requests now (the
+ * LifelineServer's own handler: health, readiness, the static files of the demo).
+ */
+export function mountDemoRoutes(srv: LifelineServer, o: DemoRoutesOptions = {}): DemoRoutes {
+  const routes = demoRoutes(srv, o);
+  const http = srv.httpServer;
+  const behind = http.listeners('request') as Listener[];
+  const front: Listener = (req, res) => {
+    if (routes.handle(req, res)) return;
+    for (const l of behind) l.call(http, req, res);
+  };
+  for (const l of behind) http.off('request', l);
+  http.on('request', front);
+  let isMounted = true;
+  return {
+    ...routes,
+    unmount() {
+      if (!isMounted) return;
+      isMounted = false;
+      http.off('request', front);
+      // A closed server already took its own handler off; do not put it back then.
+      if (http.listening) for (const l of behind) http.on('request', l);
+    },
+  };
+}
+
+interface ClosableSocket {
+  close(code: number, reason: string): void;
+}
+
+/**
+ * The socket under a session, closed directly so the server sees an ordinary close and detaches
+ * the session (RS-1). Connection.close() would mark the socket as ended by the server, and the
+ * session would never hear of it. Undefined when the session has no socket now.
+ */
+function socketOf(session: LifelineSession): ClosableSocket | undefined | 'no-seam' {
+  const internals = session as unknown as { conn?: { ws?: Partial<ClosableSocket> & { readyState?: number; OPEN?: number } } };
+  if (!('conn' in (session as object))) return 'no-seam';
+  const ws = internals.conn?.ws;
+  if (!ws) return undefined;
+  if (typeof ws.close !== 'function') return 'no-seam';
+  if (ws.readyState !== undefined && ws.OPEN !== undefined && ws.readyState !== ws.OPEN) return undefined;
+  return ws as ClosableSocket;
+}
+
+/** Leave the draining state: the node is ready again, as its replacement would be (DR-1, HS-6). */
+function endDrain(srv: LifelineServer): void {
+  const internals = srv as unknown as { isDraining?: unknown; drainPromise?: unknown };
+  if (typeof internals.isDraining !== 'boolean') throw new Error('demo: this LifelineServer has no draining flag to reset (wanted seam: endDrain())');
+  internals.isDraining = false;
+  internals.drainPromise = undefined;
+  srv.setReady(true);
+  const s = srv.stats();
+  if (s.isDraining || !s.isReady) throw new Error('demo: the server stayed draining after endDrain');
+}
+
+function positive(v: string | null): number | undefined {
+  if (v === null || v.trim() === '') return undefined;
+  const n = Number(v);
+  return Number.isFinite(n) && n >= 0 ? n : undefined;
+}
+
+function json(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  res.writeHead(status, { 'Content-Type': 'application/json', 'Cache-Control': 'no-store', ...headers });
+  res.end(`${JSON.stringify(body)}\n`);
+}

@@ -1,0 +1,49 @@
+/**
+ * The demo page's settings from its query string. The defaults are for a person watching: a
+ * reconnect a few hundred ms after a close, not the protocol's 1 s base and 30 s cap (RC-2), and
+ * enough attempts that a drain (refused upgrades until the replacement is ready) never reaches
+ * `suspended`. Tests shrink them further. Inspection is opt-in (`?inspect`): the Stately
+ * inspector opens a window and needs the internet, so it is never on unless asked for.
+ */
+export interface PageTuning {
+  readonly reconnectBaseMs: number;
+  readonly reconnectCapMs: number;
+  readonly reconnectMaxAttempts: number;
+  readonly handshakeTimeoutMs?: number;
+}
+
+export interface PageOptions {
+  /** The Lifeline WebSocket URL. */
+  readonly wsUrl: string;
+  readonly tuning: PageTuning;
+  /** `?inspect`: stream the connection actor to the Stately browser inspector. */
+  readonly isInspecting: boolean;
+}
+
+export const demoPageDefaults = {
+  reconnectBaseMs: 300,
+  reconnectCapMs: 3_000,
+  reconnectMaxAttempts: 30,
+} as const satisfies PageTuning;
+
+/** Settings from `location.search` and the page's own location. */
+export function pageOptions(search: string, location: { readonly protocol: string; readonly host: string }): PageOptions {
+  const params = new URLSearchParams(search);
+  const num = (name: string): number | undefined => {
+    const v = params.get(name);
+    return v === null || v.trim() === '' || !Number.isFinite(Number(v)) ? undefined : Number(v);
+  };
+  const handshakeTimeoutMs = num('handshakeTimeoutMs');
+  const inspect = params.get('inspect');
+  return {
+    wsUrl: params.get('url') ?? `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/lifeline`,
+    tuning: {
+      reconnectBaseMs: num('reconnectBaseMs') ?? demoPageDefaults.reconnectBaseMs,
+      reconnectCapMs: num('reconnectCapMs') ?? demoPageDefaults.reconnectCapMs,
+      reconnectMaxAttempts: num('reconnectMaxAttempts') ?? demoPageDefaults.reconnectMaxAttempts,
+      ...(handshakeTimeoutMs !== undefined && { handshakeTimeoutMs }),
+    },
+    // Present and not explicitly off: `?inspect`, `?inspect=1`, `?inspect=true`.
+    isInspecting: inspect !== null && !['0', 'false', 'off', 'no'].includes(inspect.toLowerCase()),
+  };
+}
