@@ -51,6 +51,8 @@ interface ServeFlags {
   path: string;
   allowedOrigin?: string[];
   heartbeatIntervalMs?: number;
+  heartbeatIntervalMaxMs?: number;
+  heartbeatStableBeats?: number;
   heartbeatMissedMax?: number;
   handshakeTimeoutMs?: number;
   maxPayloadBytes?: number;
@@ -81,6 +83,8 @@ export function optionsFromFlags(f: ServeFlags): LifelineServerOptions {
     path: f.path,
     allowedOrigins: f.allowedOrigin,
     heartbeatIntervalMs: f.heartbeatIntervalMs,
+    heartbeatIntervalMaxMs: f.heartbeatIntervalMaxMs,
+    heartbeatStableBeats: f.heartbeatStableBeats,
     heartbeatMissedMax: f.heartbeatMissedMax,
     handshakeTimeoutMs: f.handshakeTimeoutMs,
     maxPayloadBytes: f.maxPayloadBytes,
@@ -113,6 +117,12 @@ export function serveCommand(): Command {
     .option('--path <path>', 'the Lifeline WebSocket path', '/lifeline')
     .option('--allowed-origin <origin...>', 'allowed Origin values (HS-2); repeatable; default any')
     .option('--heartbeat-interval-ms <ms>', 'ping and heartbeat interval (HB-1, HB-10)', int('heartbeat interval', 1))
+    .option(
+      '--heartbeat-interval-max-ms <ms>',
+      'adaptive heartbeat ceiling (HB-11); default the interval itself (off): only raise it when no proxy on the path has a shorter idle timeout (HB-10)',
+      int('heartbeat interval max', 1),
+    )
+    .option('--heartbeat-stable-beats <n>', 'stable heartbeats before the interval grows (HB-11)', int('stable beats', 1))
     .option('--heartbeat-missed-max <n>', 'missed pings tolerated (HB-3)', int('missed max'))
     .option('--handshake-timeout-ms <ms>', 'time allowed for Hello (HS-10)', int('handshake timeout', 1))
     .option('--max-payload-bytes <bytes>', 'largest accepted frame (WIRE-4)', int('max payload', 1))

@@ -8,8 +8,9 @@ import { clampCloseReason, codeOf, type WsCloseCodeName } from '../spec/protocol
 import type { Clock } from './clock.js';
 import type { SessionSpan } from './observability/tracing.js';
 
-/** Smoothing of RTT samples, as TCP's SRTT (RFC 6298: α = 1/8). */
+/** Smoothing of RTT samples, as TCP's SRTT and RTTVAR (RFC 6298: α = 1/8, β = 1/4; spec §8.6). */
 const RTT_ALPHA = 0.125;
+const RTT_BETA = 0.25;
 
 let nextConnectionId = 1;
 
@@ -21,6 +22,8 @@ export class Connection {
   isClosed = false;
   /** Smoothed RTT from ping → pong, in ms (undefined until the first pong). */
   rttMs: number | undefined;
+  /** RTT variation (RFC 6298 RTTVAR), in ms. */
+  rttVarMs: number | undefined;
   private pingSentAt: number | undefined;
   /** Writes whose completion must re-run the pump (BP-4). */
   private drainWaits = 0;
@@ -75,13 +78,32 @@ export class Connection {
     this.ws.ping();
   }
 
-  /** A pong came back: the RTT sample in ms when it answers our last ping, else undefined. */
-  pong(): number | undefined {
+  /**
+   * A pong came back: the RTT sample in ms when it answers our last ping (else undefined), and
+   * whether it is a spike, above SRTT + 4·RTTVAR (spec §8.8). `toleranceMs` is variation too small
+   * to mean anything on this path (timer and scheduling noise): never a spike below it.
+   */
+  pong(toleranceMs = 0): { readonly sampleMs: number; readonly isSpike: boolean } | undefined {
     if (this.pingSentAt === undefined) return undefined;
     const sample = Math.max(0, this.clock.now() - this.pingSentAt);
     this.pingSentAt = undefined;
-    this.rttMs = this.rttMs === undefined ? sample : this.rttMs + RTT_ALPHA * (sample - this.rttMs);
-    return sample;
+    const srtt = this.rttMs;
+    const rttvar = this.rttVarMs;
+    if (srtt === undefined || rttvar === undefined) {
+      this.rttMs = sample;
+      this.rttVarMs = sample / 2;
+      return { sampleMs: sample, isSpike: false };
+    }
+    const isSpike = sample > srtt + Math.max(4 * rttvar, toleranceMs);
+    this.rttVarMs = (1 - RTT_BETA) * rttvar + RTT_BETA * Math.abs(srtt - sample);
+    this.rttMs = srtt + RTT_ALPHA * (sample - srtt);
+    return { sampleMs: sample, isSpike };
+  }
+
+  /** The RTT varies little: RTTVAR ≤ SRTT / 4, or within `toleranceMs` (spec §8.8). False without samples. */
+  isRttStable(toleranceMs = 0): boolean {
+    if (this.rttMs === undefined || this.rttVarMs === undefined) return false;
+    return this.rttVarMs <= Math.max(this.rttMs / 4, toleranceMs);
   }
 
   /** Close with a registry code (CC-1); the session stops using the socket at once. */

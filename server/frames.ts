@@ -63,7 +63,7 @@ export function onFrame(srv: LifelineServer, conn: Connection, data: RawData, is
         else void onHello(srv, conn, body.value);
         return;
       case 'heartbeat':
-        srv.forward(conn, { type: 'frame.heartbeat' });
+        srv.forward(conn, { type: 'frame.heartbeat', isRttStable: conn.isRttStable(srv.opts.heartbeatRttToleranceMs) });
         return;
       case 'heartbeatAck':
         srv.forward(conn, { type: 'frame.heartbeatAck' });

@@ -115,6 +115,86 @@ describe('liveness', () => {
   });
 });
 
+describe('adaptive heartbeat (HB-11)', () => {
+  // Ceiling 3 base intervals, growth after 2 stable beats; RTT noise of a loaded test machine ignored.
+  const adaptive = { heartbeatIntervalMs: I, heartbeatIntervalMaxMs: 3 * I, heartbeatStableBeats: 2, heartbeatRttToleranceMs: 1000, heartbeatMissedMax: M };
+
+  /** A client that beats at the interval in force, as the last HeartbeatAck.interval_ms announced it. */
+  function beatAdaptively(c: RawClient): { stop(): void; intervalMs(): number } {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const intervalMs = () => {
+      const announced = c.bodies('heartbeatAck').filter((a) => a.intervalMs > 0);
+      return announced.at(-1)?.intervalMs ?? I;
+    };
+    const tick = () => {
+      if (!c.isOpen) return;
+      c.heartbeat(BigInt(Math.round(performance.now())), 1);
+      timer = setTimeout(tick, intervalMs());
+    };
+    tick();
+    return { stop: () => clearTimeout(timer), intervalMs };
+  }
+
+  test('HB-11 the interval grows while heartbeats are on time, announced in HeartbeatAck.interval_ms, up to the ceiling of Welcome', async () => {
+    const srv = await h.server(adaptive);
+    const c = await h.session(srv);
+    expect(c.bodies('welcome')[0]?.heartbeatIntervalMaxMs).toBe(3 * I);
+    const beat = beatAdaptively(c);
+    await c.waitForBody('heartbeatAck', 10_000, (a) => a.intervalMs === 2 * I);
+    await c.waitForBody('heartbeatAck', 10_000, (a) => a.intervalMs === 3 * I);
+    expect(c.bodies('heartbeatAck').every((a) => a.intervalMs <= 3 * I)).toBe(true);
+    expect(c.isOpen).toBe(true);
+    beat.stop();
+  });
+
+  test('HB-11 off by default: every HeartbeatAck says unchanged and Welcome states the base as the ceiling', async () => {
+    const srv = await h.server({ heartbeatIntervalMs: I, heartbeatMissedMax: M });
+    const c = await h.session(srv);
+    expect(c.bodies('welcome')[0]?.heartbeatIntervalMaxMs).toBe(I);
+    const stop = beat(c, I / 2);
+    await c.waitForCount('heartbeatAck', 12, 10_000);
+    expect(c.bodies('heartbeatAck').map((a) => a.intervalMs)).toEqual(new Array(c.bodies('heartbeatAck').length).fill(0));
+    stop();
+  });
+
+  test('HB-11 HB-3 a silent peer under an adapted interval is dropped within interval_in_force × (missed + 1) + one base interval', async () => {
+    const srv = await h.server(adaptive);
+    const closed = new Promise<{ code: number; at: number }>((resolve) => srv.on('sessionClosed', (_s, info) => resolve({ code: info.code, at: performance.now() })));
+    const c = await h.session(srv);
+    const beat = beatAdaptively(c);
+    await c.waitForBody('heartbeatAck', 10_000, (a) => a.intervalMs === 3 * I);
+    beat.stop();
+    c.pause(); // from now on: no pong, no frame
+    const silentFrom = performance.now();
+    const { code, at } = await closed;
+    expect(code).toBe(codeOf('HEARTBEAT_TIMEOUT'));
+    // Slack on the upper side only, for a loaded machine.
+    expect(at - silentFrom).toBeLessThanOrEqual(3 * I * (M + 1) + I + 1500);
+  });
+
+  test('HB-11 a missed ping resets the interval to the base, and the next HeartbeatAck announces it', async () => {
+    const srv = await h.server(adaptive);
+    const c = await h.session(srv, {}, { autoPong: false });
+    let isAnswering = true;
+    let skipped = 0;
+    c.ws.on('ping', (data) => {
+      if (isAnswering) c.ws.pong(data);
+      else {
+        skipped++;
+        isAnswering = true; // one ping goes unanswered, then the path is back
+      }
+    });
+    const beat = beatAdaptively(c);
+    await c.waitForBody('heartbeatAck', 10_000, (a) => a.intervalMs === 2 * I);
+    const acksBefore = c.bodies('heartbeatAck').length;
+    isAnswering = false;
+    await vi.waitFor(() => expect(skipped).toBe(1), { timeout: 10_000 });
+    await vi.waitFor(() => expect(c.bodies('heartbeatAck').slice(acksBefore).some((a) => a.intervalMs === I)).toBe(true), { timeout: 10_000 });
+    expect(c.isOpen).toBe(true); // a reset, not a drop
+    beat.stop();
+  });
+});
+
 describe('liveness sweep', () => {
   test('HB-1 with slices each member is still visited exactly once per interval', () => {
     const visits = new Map<number, number>();

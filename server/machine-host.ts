@@ -182,9 +182,15 @@ export function provideMachine(reg: HostRegistry) {
         if (h.session) reg.emitEvent('sessionClosed', h.session.handle, { code: h.peerCloseCode ?? codeOf('ABNORMAL'), byPeer: true });
       }),
       sendPing: safe('sendPing', ({ self }) => sessionOf(self).conn?.ping()),
-      sendHeartbeatAck: safe('sendHeartbeatAck', ({ self }) => {
+      sendHeartbeatAck: safe<{ intervalSteps: number; clientSteps: number }>('sendHeartbeatAck', ({ self }, p) => {
         const hb = frameBody(self, 'heartbeat');
-        sessionOf(self).heartbeatAck(hb.id, hb.sentAtMs, hb.rttMs);
+        const base = reg.env.opts.heartbeatIntervalMs;
+        const s = sessionOf(self);
+        s.heartbeatAck(hb.id, hb.sentAtMs, hb.rttMs, p.intervalSteps * base, p.clientSteps * base);
+        if (p.intervalSteps > 0) {
+          s.conn?.span?.setHeartbeatInterval(p.intervalSteps * base); // HB-11: the interval in force changed
+          s.conn?.log.debug({ intervalMs: p.intervalSteps * base }, 'heartbeat interval announced');
+        }
       }),
       deliverMessage: safe('deliverMessage', ({ self }) => sessionOf(self).deliver(frameBody(self, 'message'))),
       ackDuplicate: safe('ackDuplicate', ({ self }) => sessionOf(self).ackDuplicate()),

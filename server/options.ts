@@ -67,6 +67,18 @@ export interface LifelineServerOptions {
   readonly authenticateHello?: (token: string, upgradePrincipal: Principal) => MaybePromise<Principal | undefined>;
 
   readonly heartbeatIntervalMs?: number;
+  /**
+   * Ceiling of the adaptive heartbeat (HB-11), in ms; the interval in force stays a multiple of
+   * heartbeatIntervalMs at or below it. Default: heartbeatIntervalMs, which turns adaptation off
+   * (HB-10): an adapted interval is only safe when every proxy on the path has a longer idle
+   * timeout (nginx and AWS ALB: 60 s), which the server cannot know. Set it (e.g. 120 000, the
+   * spec's ceiling) only for paths without such proxies, or below their smallest idle timeout.
+   */
+  readonly heartbeatIntervalMaxMs?: number;
+  /** On-time Heartbeats with a stable RTT before the interval grows by one base interval (HB-11). Default 8. */
+  readonly heartbeatStableBeats?: number;
+  /** RTT variation below this many ms is noise, never instability or a spike (HB-11). Default 10. */
+  readonly heartbeatRttToleranceMs?: number;
   readonly heartbeatMissedMax?: number;
   readonly handshakeTimeoutMs?: number;
   readonly maxPayloadBytes?: number;
@@ -130,6 +142,11 @@ export interface ResolvedOptions {
   readonly allowedOrigins: ReadonlySet<string> | undefined;
   readonly requireOrigin: boolean;
   readonly heartbeatIntervalMs: number;
+  /** The adaptive ceiling, a multiple of the base (HB-11); equal to the base when adaptation is off. */
+  readonly heartbeatIntervalMaxMs: number;
+  readonly heartbeatIntervalStepsMax: number;
+  readonly heartbeatStableBeats: number;
+  readonly heartbeatRttToleranceMs: number;
   readonly heartbeatMissedMax: number;
   readonly handshakeTimeoutMs: number;
   readonly maxPayloadBytes: number;
@@ -166,11 +183,21 @@ export function resolveOptions(o: LifelineServerOptions): ResolvedOptions {
   if (typeof o.policy === 'string' && policy === undefined) throw new RangeError(`unknown policy ${o.policy}`);
   const path = o.path ?? '/lifeline';
   if (!path.startsWith('/')) throw new RangeError(`path must start with '/': ${path}`);
+  const heartbeatIntervalMs = positive('heartbeatIntervalMs', o.heartbeatIntervalMs, defaults.heartbeatIntervalMs);
+  // HB-10: off by default (max = base); see LifelineServerOptions.heartbeatIntervalMaxMs.
+  const maxMs = positive('heartbeatIntervalMaxMs', o.heartbeatIntervalMaxMs, heartbeatIntervalMs);
+  if (maxMs < heartbeatIntervalMs) throw new RangeError(`heartbeatIntervalMaxMs (${maxMs}) must be at least heartbeatIntervalMs (${heartbeatIntervalMs})`);
+  // Multiples of the base, so the one sweep serves every session (spec §8.8).
+  const heartbeatIntervalStepsMax = Math.max(1, Math.floor(maxMs / heartbeatIntervalMs));
   return {
     path,
     allowedOrigins: o.allowedOrigins ? new Set(o.allowedOrigins) : undefined,
     requireOrigin: o.requireOrigin ?? false,
-    heartbeatIntervalMs: positive('heartbeatIntervalMs', o.heartbeatIntervalMs, defaults.heartbeatIntervalMs),
+    heartbeatIntervalMs,
+    heartbeatIntervalMaxMs: heartbeatIntervalStepsMax * heartbeatIntervalMs,
+    heartbeatIntervalStepsMax,
+    heartbeatStableBeats: Math.max(1, Math.floor(o.heartbeatStableBeats ?? 8)),
+    heartbeatRttToleranceMs: Math.max(0, o.heartbeatRttToleranceMs ?? 10),
     heartbeatMissedMax: Math.max(0, Math.floor(o.heartbeatMissedMax ?? defaults.heartbeatMissedMax)),
     handshakeTimeoutMs: positive('handshakeTimeoutMs', o.handshakeTimeoutMs, defaults.handshakeTimeoutMs),
     maxPayloadBytes: positive('maxPayloadBytes', o.maxPayloadBytes, defaults.maxPayloadBytes),

@@ -248,6 +248,8 @@ export class LifelineServer extends TypedEmitter<ServerEvents> implements HostRe
         handshakeTimeoutMs: this.opts.handshakeTimeoutMs,
         resumeTtlMs: this.opts.resumeTtlMs,
         heartbeatMissedMax: this.opts.heartbeatMissedMax,
+        heartbeatIntervalStepsMax: this.opts.heartbeatIntervalStepsMax,
+        heartbeatStableBeats: this.opts.heartbeatStableBeats,
       },
       ...(this.options.inspect ? { inspect: this.options.inspect } : {}),
     });
@@ -257,9 +259,9 @@ export class LifelineServer extends TypedEmitter<ServerEvents> implements HostRe
     actor.start();
     ws.on('message', (data, isBinary) => onFrame(this, conn, data, isBinary));
     ws.on('pong', () => {
-      const rttMs = conn.pong();
-      if (rttMs !== undefined) this.metrics?.heartbeatRtt(rttMs / 1000, 'ping');
-      this.forward(conn, { type: 'socket.pong' });
+      const rtt = conn.pong(this.opts.heartbeatRttToleranceMs);
+      if (rtt) this.metrics?.heartbeatRtt(rtt.sampleMs / 1000, 'ping');
+      this.forward(conn, { type: 'socket.pong', isRttSpike: rtt?.isSpike ?? false });
     });
     ws.on('error', (err) => conn.log.debug({ err: err.message }, 'socket error'));
     ws.on('close', (code) => this.onSocketClose(conn, code));

@@ -269,7 +269,7 @@ export class LiveSession implements SessionView, LifelineSession {
           policy: this.policy,
           queueLimitMessages: o.queueLimitMessages,
           serverTimeMs: BigInt(Date.now()),
-          heartbeatIntervalMaxMs: o.heartbeatIntervalMs, // HB-11: no adaptation, the base is the ceiling
+          heartbeatIntervalMaxMs: o.heartbeatIntervalMaxMs, // HB-11: the base itself when adaptation is off
         }),
       },
     });
@@ -394,17 +394,21 @@ export class LiveSession implements SessionView, LifelineSession {
     this.pump();
   }
 
-  heartbeatAck(id: number, sentAtMs: bigint, clientRttMs: number): void {
+  /**
+   * HB-6: answer a Heartbeat at once. `intervalMs` > 0 announces a new interval in force (HB-11);
+   * `clientIntervalMs` is the one the client followed up to this Heartbeat (for jitter).
+   */
+  heartbeatAck(id: number, sentAtMs: bigint, clientRttMs: number, intervalMs = 0, clientIntervalMs = this.env.opts.heartbeatIntervalMs): void {
     if (clientRttMs > 0) this.clientRttMs = clientRttMs; // HB-9: the client's own smoothed RTT
     const m = this.env.metrics;
     if (m) {
       const now = this.env.clock.now();
       if (clientRttMs > 0) m.heartbeatRtt(clientRttMs / 1000, 'client');
       // Jitter: how far this Heartbeat's gap is from the interval the client follows (HB-5).
-      if (this.lastHeartbeatAt !== undefined) m.heartbeatJitter((now - this.lastHeartbeatAt - this.env.opts.heartbeatIntervalMs) / 1000);
+      if (this.lastHeartbeatAt !== undefined) m.heartbeatJitter((now - this.lastHeartbeatAt - clientIntervalMs) / 1000);
       this.lastHeartbeatAt = now;
     }
-    const ack = create(HeartbeatAckSchema, { id, echoSentAtMs: sentAtMs, intervalMs: 0 });
+    const ack = create(HeartbeatAckSchema, { id, echoSentAtMs: sentAtMs, intervalMs });
     this.writeControl(create(EnvelopeSchema, { body: { case: 'heartbeatAck', value: ack } })); // HB-6: at once
   }
 

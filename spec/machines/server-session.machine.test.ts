@@ -16,6 +16,9 @@ type Snap = ReturnType<ReturnType<typeof createActor<typeof serverSessionMachine
 
 const input: ServerSessionInput = { handshakeTimeoutMs: 50, resumeTtlMs: 500, heartbeatMissedMax: 1 };
 const missedMax = input.heartbeatMissedMax as number;
+/** The adaptive heartbeat on (HB-11): the interval may reach two base intervals after two stable beats. */
+const adaptive: ServerSessionInput = { ...input, heartbeatIntervalStepsMax: 2, heartbeatStableBeats: 2 };
+const stepsMax = adaptive.heartbeatIntervalStepsMax as number;
 
 const hello = (over: Partial<Extract<ServerSessionEvent, { type: 'frame.hello' }>> = {}): ServerSessionEvent => ({
   type: 'frame.hello', isVersionSupported: true, isAuthorized: true, isResume: false, isOverCapacity: false, isForbidden: false, isOverChannelLimit: false, ...over,
@@ -28,7 +31,8 @@ const modelEvents: ServerSessionEvent[] = [
   hello({ isOverCapacity: true }),
   hello({ isForbidden: true }),
   hello({ isOverChannelLimit: true }),
-  { type: 'frame.heartbeat' },
+  { type: 'frame.heartbeat', isRttStable: true },
+  { type: 'frame.heartbeat', isRttStable: false },
   { type: 'frame.heartbeatAck' },
   { type: 'frame.ack', isBeyondSent: false },
   { type: 'frame.ack', isBeyondSent: true },
@@ -42,7 +46,8 @@ const modelEvents: ServerSessionEvent[] = [
   { type: 'frame.subscribe', isForbidden: false, isOverChannelLimit: true },
   { type: 'frame.unsubscribe' },
   { type: 'frame.invalid', closeName: 'INVALID_PAYLOAD', reason: 'WIRE-2' },
-  { type: 'socket.pong' },
+  { type: 'socket.pong', isRttSpike: false },
+  { type: 'socket.pong', isRttSpike: true },
   { type: 'socket.closed', code: codeOf('NORMAL') },
   { type: 'socket.closed', code: codeOf('ABNORMAL') },
   { type: 'socket.attached', socketId: 2 },
@@ -59,7 +64,10 @@ const modelEvents: ServerSessionEvent[] = [
 
 function serialize(s: Snap): string {
   const c = s.context;
-  return JSON.stringify({ v: s.value, m: c.missed, t: c.silentTicks, w: c.welcomed, d: c.drainDeadlineMs });
+  return JSON.stringify({
+    v: s.value, m: c.missed, t: c.silentTicks, w: c.welcomed, d: c.drainDeadlineMs,
+    k: c.intervalSteps, kc: c.clientSteps, ka: c.announcedSteps, tv: c.ticksSinceVisit, sb: c.stableBeats,
+  });
 }
 
 type Rec = { name: string; params?: unknown };
@@ -145,17 +153,22 @@ const closes = (h: Harness) =>
   h.actions.filter((a) => a.name === 'closeSocket' || a.name === 'terminateSocket').map((a) => (a.params as { name: WsCloseCodeName }).name);
 
 describe('server session machine: model coverage', () => {
-  const eventsFor = (s: Snap): ServerSessionEvent[] =>
-    __unsafe_getAllOwnEventDescriptors(s).flatMap((type) => {
-      const matching = modelEvents.filter((e) => e.type === type);
-      return (matching.length ? matching : [{ type }]) as ServerSessionEvent[];
-    });
-  const traversal = { events: eventsFor, serializeState: (s: Snap) => serialize(s), input };
-  const adjacency = getAdjacencyMap(serverSessionMachine, traversal);
-  const paths = getShortestPaths(serverSessionMachine, traversal);
-  const pathTo = new Map(paths.map((p) => [serialize(p.state as Snap), p.steps.map((s) => s.event as ServerSessionEvent)]));
-
-  test('HS-9 HB-2 RS-1 every state and every transition is reached by graph paths replayed on real actors', () => {
+  /**
+   * Walk the machine's graph with these inputs and events, and replay every edge on a real actor:
+   * returns the transitions taken and the state nodes reached.
+   */
+  function traverse(inp: ServerSessionInput, events: readonly ServerSessionEvent[], isOnlyThese = false) {
+    const eventsFor = (s: Snap): ServerSessionEvent[] =>
+      __unsafe_getAllOwnEventDescriptors(s).flatMap((type) => {
+        const matching = events.filter((e) => e.type === type);
+        if (matching.length > 0) return matching;
+        // Delays are always taken; other events only when the walk is not restricted.
+        return (isOnlyThese && !type.startsWith('xstate.after.') ? [] : [{ type }]) as ServerSessionEvent[];
+      });
+    const traversal = { events: eventsFor, serializeState: (s: Snap) => serialize(s), input: inp };
+    const adjacency = getAdjacencyMap(serverSessionMachine, traversal);
+    const paths = getShortestPaths(serverSessionMachine, traversal);
+    const pathTo = new Map(paths.map((p) => [serialize(p.state as Snap), p.steps.map((s) => s.event as ServerSessionEvent)]));
     const taken = new Set<string>();
     const reached = new Set<string>();
     let replays = 0;
@@ -163,7 +176,7 @@ describe('server session machine: model coverage', () => {
       const prefix = pathTo.get(from);
       expect(prefix, `no path to ${from}`).toBeDefined();
       for (const { event, state: expected } of Object.values(entry.transitions) as { event: ServerSessionEvent; state: Snap }[]) {
-        const h = harness();
+        const h = harness(inp);
         for (const n of h.actor.getSnapshot()._nodes) reached.add(n.id);
         for (const ev of [...(prefix as ServerSessionEvent[]), event]) play(h, ev);
         expect(serialize(h.actor.getSnapshot())).toBe(serialize(expected));
@@ -173,6 +186,19 @@ describe('server session machine: model coverage', () => {
         replays++;
       }
     }
+    return { taken, reached, replays };
+  }
+
+  test('HS-9 HB-2 HB-11 RS-1 every state and every transition is reached by graph paths replayed on real actors', () => {
+    // Every event with the adaptation off, then the liveness events with it on (HB-11): the
+    // product of both would be too large a graph to walk.
+    const all = traverse(input, modelEvents);
+    const livenessEvents = modelEvents.filter((e) => ['frame.heartbeat', 'frame.ack', 'socket.pong', 'sweep.tick'].includes(e.type));
+    const adapted = traverse(adaptive, [hello(), ...livenessEvents], true);
+    const taken = new Set([...all.taken, ...adapted.taken]);
+    const reached = new Set([...all.reached, ...adapted.reached]);
+    const replays = all.replays + adapted.replays;
+    console.log(`server-session model: ${all.replays} + ${adapted.replays} (HB-11) edges replayed`);
     const nodes = allStateNodes(serverSessionMachine.root as StateNode<ServerSessionContext, ServerSessionEvent>);
     expect(nodes.map((n) => n.id).filter((id) => !reached.has(id))).toEqual([]);
     const defined = [
@@ -209,10 +235,13 @@ describe('server session machine: invariants over arbitrary event sequences', ()
     { weight: 1, arbitrary: fc.integer({ min: 1, max: 600 }).map((ms) => ({ type: 'advance' as const, ms })) },
   );
 
-  test('HS-9 HB-3 CC-6 never attached without Welcome; final states are final; no write after the socket ends; missed ≤ missed_max + 1', () => {
+  test.each([
+    ['', input],
+    ['HB-11 (adaptive heartbeat on) ', adaptive],
+  ])('HS-9 HB-3 CC-6 %snever attached without Welcome; final states are final; no write after the socket ends; missed ≤ missed_max + 1', (_, inp) => {
     fc.assert(
       fc.property(fc.array(step, { maxLength: 80 }), (steps) => {
-        const h = harness();
+        const h = harness(inp);
         let socketOpen = true; // the handshaking connection's socket
         let welcomedSocket = false;
         let seen = 0;
@@ -245,7 +274,9 @@ describe('server session machine: invariants over arbitrary event sequences', ()
             expect(welcomedSocket).toBe(true);
           }
           expect(snap.context.missed).toBeLessThanOrEqual(missedMax + 1);
-          expect(snap.context.silentTicks).toBeLessThanOrEqual(missedMax + 1);
+          expect(snap.context.silentTicks).toBeLessThanOrEqual((missedMax + 1) * stepsMax);
+          expect(snap.context.intervalSteps).toBeGreaterThanOrEqual(1);
+          expect(snap.context.intervalSteps).toBeLessThanOrEqual(stepsMax); // HB-11: within [base, max]
           if (snap.status === 'done') finalValue ??= String(snap.value);
           else expect(finalValue).toBeUndefined();
         }
@@ -349,11 +380,122 @@ describe('server session machine: rules', () => {
     expect(h.actions.at(-1)).toEqual({ name: 'closeSocket', params: { name: 'HEARTBEAT_TIMEOUT' } });
   });
 
+  test('HB-11 off by default: stable heartbeats never change the interval, every ack says unchanged', () => {
+    const h = harness({ ...input, heartbeatMissedMax: 2 });
+    attach(h);
+    for (let i = 0; i < 20; i++) play(h, { type: 'frame.heartbeat', isRttStable: true });
+    expect(h.actor.getSnapshot().context.intervalSteps).toBe(1);
+    const acks = h.actions.filter((a) => a.name === 'sendHeartbeatAck').map((a) => (a.params as { intervalSteps: number }).intervalSteps);
+    expect(acks).toEqual(new Array(20).fill(0));
+  });
+
+  test('HB-11 the interval grows one base interval per run of stable on-time heartbeats, announced in the ack, up to the ceiling', () => {
+    const h = harness({ ...input, heartbeatMissedMax: 2, heartbeatIntervalStepsMax: 3, heartbeatStableBeats: 2 });
+    attach(h);
+    const announce = () => (h.actions.filter((a) => a.name === 'sendHeartbeatAck').at(-1)?.params as { intervalSteps: number }).intervalSteps;
+    play(h, { type: 'frame.heartbeat', isRttStable: false });
+    play(h, { type: 'frame.heartbeat', isRttStable: false });
+    expect(announce()).toBe(0); // stable RTT required
+    play(h, { type: 'frame.heartbeat', isRttStable: true });
+    expect(announce()).toBe(2);
+    play(h, { type: 'frame.heartbeat', isRttStable: true });
+    expect(announce()).toBe(0);
+    play(h, { type: 'frame.heartbeat', isRttStable: true });
+    expect(announce()).toBe(3);
+    for (let i = 0; i < 5; i++) play(h, { type: 'frame.heartbeat', isRttStable: true });
+    expect(announce()).toBe(0);
+    expect(h.actor.getSnapshot().context).toMatchObject({ intervalSteps: 3, clientSteps: 3, announcedSteps: 3 });
+  });
+
+  /** Attach with the adaptive heartbeat and grow the interval to `k` base intervals. */
+  function adapted(k: number, missedMax = 2) {
+    const h = harness({ ...input, heartbeatMissedMax: missedMax, heartbeatIntervalStepsMax: 4, heartbeatStableBeats: 1 });
+    attach(h);
+    for (let i = 1; i < k; i++) play(h, { type: 'frame.heartbeat', isRttStable: true });
+    expect(h.actor.getSnapshot().context.intervalSteps).toBe(k);
+    return h;
+  }
+  const pings = (h: Harness) => h.actions.filter((a) => a.name === 'sendPing').length;
+
+  test('HB-11 HB-1 HB-3 at k base intervals a session is pinged on every k-th tick, and a silent peer is dropped within k·I × (missed_max + 1) + I', () => {
+    for (const k of [2, 3, 4]) {
+      for (const M of [1, 2]) {
+        const h = adapted(k, M);
+        // A pong answers each ping for a while: one ping per k ticks.
+        for (let t = 1; t <= 3 * k; t++) {
+          play(h, { type: 'sweep.tick' });
+          if (h.actions.at(-1)?.name === 'sendPing') play(h, { type: 'socket.pong', isRttSpike: false });
+          if (t % k === 0) play(h, { type: 'frame.heartbeat', isRttStable: false }); // on time, keeps HB-7 quiet
+        }
+        expect(pings(h)).toBe(3);
+        // Then silence (the last proof of life was just now): count base ticks to the drop.
+        let ticks = 0;
+        while (h.actor.getSnapshot().matches('attached')) {
+          play(h, { type: 'sweep.tick' });
+          ticks++;
+          expect(ticks).toBeLessThanOrEqual(k * (M + 1) + 1); // HB-3 under HB-11
+        }
+        expect(h.actions.at(-1)).toEqual({ name: 'terminateSocket', params: { name: 'HEARTBEAT_TIMEOUT' } });
+      }
+    }
+  });
+
+  test('HB-11 a ping unanswered at the next visit resets to the base interval; the next ack announces it; HB-7 keeps the longer bound until then', () => {
+    const h = adapted(3);
+    for (let t = 0; t < 3; t++) play(h, { type: 'sweep.tick' }); // the 3rd tick pings; no pong comes
+    expect(pings(h)).toBe(1);
+    play(h, { type: 'sweep.tick' }); // the next tick finds it unanswered: base interval, ping again
+    expect(pings(h)).toBe(2);
+    expect(h.actor.getSnapshot().context).toMatchObject({ intervalSteps: 1, clientSteps: 3, missed: 2 });
+    play(h, { type: 'socket.pong', isRttSpike: false }); // the path is back
+    // The client still beats every 3 base intervals: HB-7 must not fire before its next Heartbeat.
+    for (let t = 0; t < 2; t++) {
+      play(h, { type: 'sweep.tick' });
+      play(h, { type: 'socket.pong', isRttSpike: false });
+    }
+    expect(h.actor.getSnapshot().matches('attached')).toBe(true);
+    play(h, { type: 'frame.heartbeat', isRttStable: false });
+    expect(h.actions.at(-1)).toEqual({ name: 'sendHeartbeatAck', params: { intervalSteps: 1, clientSteps: 3 } });
+    expect(h.actor.getSnapshot().context).toMatchObject({ intervalSteps: 1, announcedSteps: 1, clientSteps: 3 });
+    play(h, { type: 'frame.heartbeat', isRttStable: false }); // the first Heartbeat after the announcement
+    expect(h.actor.getSnapshot().context.clientSteps).toBe(1);
+  });
+
+  test('HB-11 an RTT spike or a late Heartbeat resets to the base interval', () => {
+    const h = adapted(2);
+    play(h, { type: 'socket.pong', isRttSpike: true });
+    expect(h.actor.getSnapshot().context.intervalSteps).toBe(1);
+    const h2 = adapted(2);
+    // No frame for more than the interval plus a base tick: a late Heartbeat.
+    for (let t = 0; t < 3; t++) {
+      play(h2, { type: 'sweep.tick' });
+      play(h2, { type: 'socket.pong', isRttSpike: false });
+    }
+    expect(h2.actor.getSnapshot().context.intervalSteps).toBe(2);
+    for (let t = 0; t < 1; t++) {
+      play(h2, { type: 'sweep.tick' });
+      play(h2, { type: 'socket.pong', isRttSpike: false });
+    }
+    expect(h2.actor.getSnapshot().context.intervalSteps).toBe(1);
+    // A spike without adaptation changes nothing.
+    const h3 = harness();
+    attach(h3);
+    play(h3, { type: 'socket.pong', isRttSpike: true });
+    expect(h3.actor.getSnapshot().context.intervalSteps).toBe(1);
+  });
+
+  test('HB-11 a new socket (resume) starts again at the base interval', () => {
+    const h = adapted(3);
+    play(h, { type: 'socket.closed', code: codeOf('ABNORMAL') });
+    play(h, { type: 'socket.attached', socketId: 9 });
+    expect(h.actor.getSnapshot().context).toMatchObject({ intervalSteps: 1, clientSteps: 1, announcedSteps: 1, stableBeats: 0 });
+  });
+
   test('HB-6 a Heartbeat is answered at once', () => {
     const h = harness();
     attach(h);
     play(h, { type: 'frame.heartbeat' });
-    expect(h.actions.at(-1)?.name).toBe('sendHeartbeatAck');
+    expect(h.actions.at(-1)).toEqual({ name: 'sendHeartbeatAck', params: { intervalSteps: 0, clientSteps: 1 } });
   });
 
   test('SEQ-3 SEQ-4 SEQ-10 BP-14 client messages: next is delivered, a duplicate only acked, a gap closes 1002, over rate closes 4203', () => {

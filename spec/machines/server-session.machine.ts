@@ -17,6 +17,14 @@
  * One actor per connection until `Hello`: a Hello that resumes another session
  * hands the socket to that session's actor (`handedOver`); a valid new Hello makes
  * this actor the session (HS-7: no session state before a valid Hello).
+ *
+ * Liveness counts ticks of the server's one sweep, which runs at the base interval
+ * I (HB-1). The adaptive heartbeat (HB-11, spec §8.8) keeps the interval in force a
+ * multiple k·I of it: the session pings on every k-th tick, grows k by one after
+ * `heartbeatStableBeats` on-time Heartbeats with a stable RTT, returns to I on any
+ * miss or RTT spike, and announces each change in a HeartbeatAck. HB-3 and HB-7 apply
+ * to the interval in force and are checked on every base tick, so a silent peer is
+ * dropped within k·I × (missed_max + 1) + I.
  */
 import { assign, not, setup } from 'xstate';
 import { closeCodes, type WsCloseCodeName } from '../protocol/close-codes.js';
@@ -30,6 +38,13 @@ export interface ServerSessionOptions {
   readonly resumeTtlMs: number;
   /** Unanswered pings (and silent sweep ticks) tolerated (HB-3, HB-7). */
   readonly heartbeatMissedMax: number;
+  /**
+   * Largest interval in force, in base intervals (HB-11): heartbeatIntervalMaxMs ÷ the base,
+   * rounded down. 1 turns adaptation off.
+   */
+  readonly heartbeatIntervalStepsMax: number;
+  /** On-time Heartbeats with a stable RTT before the interval grows by one base interval (HB-11). */
+  readonly heartbeatStableBeats: number;
 }
 
 export type ServerSessionInput = Partial<ServerSessionOptions>;
@@ -38,8 +53,22 @@ export interface ServerSessionContext {
   readonly opts: ServerSessionOptions;
   /** Pings sent since the last pong or frame (HB-2). At most missedMax + 1. */
   missed: number;
-  /** Sweep ticks since the last frame of any kind (HB-7, HB-8). At most missedMax + 1. */
+  /** Sweep (base) ticks since the last frame of any kind (HB-7, HB-8). At most (missedMax + 1) · clientSteps. */
   silentTicks: number;
+  /** The interval in force for pings and HB-3, in base intervals (HB-11). 1 = the base. */
+  intervalSteps: number;
+  /**
+   * The interval HB-7 allows the client, in base intervals: the last one announced to it. After a
+   * reset it stays at the longer interval until the client's next Heartbeat, which is the first
+   * one it can send after hearing of the reset (spec §8.8).
+   */
+  clientSteps: number;
+  /** The interval last announced to the client (Welcome: the base). */
+  announcedSteps: number;
+  /** Base ticks since the last ping (the session is pinged when it reaches intervalSteps). */
+  ticksSinceVisit: number;
+  /** On-time Heartbeats since the interval last changed (HB-11). */
+  stableBeats: number;
   /** A Welcome was sent on the socket now attached (HS-9). */
   welcomed: boolean;
   /** This session's drain deadline, in ms from its notice (DrainNotice.deadline_ms, DR-4). */
@@ -66,7 +95,8 @@ export type ServerSessionEvent =
       /** Hello.channels exceeds the server's channels-per-session bound (SEC-7). */
       readonly isOverChannelLimit: boolean;
     }
-  | { readonly type: 'frame.heartbeat' }
+  /** `isRttStable`: the smoothed RTT varies little (RTTVAR ≤ SRTT / 4, spec §8.8); absent = false. */
+  | { readonly type: 'frame.heartbeat'; readonly isRttStable?: boolean }
   | { readonly type: 'frame.heartbeatAck' }
   /** `isBeyondSent`: the ack names a seq never sent (SEQ-6). */
   | { readonly type: 'frame.ack'; readonly isBeyondSent: boolean }
@@ -78,7 +108,8 @@ export type ServerSessionEvent =
   | { readonly type: 'frame.unsubscribe' }
   /** A frame that failed: text (WIRE-1), undecodable (WIRE-2), no body (WIRE-3), too big (WIRE-4), … */
   | { readonly type: 'frame.invalid'; readonly closeName: WsCloseCodeName; readonly reason: string }
-  | { readonly type: 'socket.pong' }
+  /** `isRttSpike`: this pong's RTT sample exceeds SRTT + 4·RTTVAR (spec §8.8); absent = false. */
+  | { readonly type: 'socket.pong'; readonly isRttSpike?: boolean }
   /** The attached socket closed (peer close, or the transport died). */
   | { readonly type: 'socket.closed'; readonly code: number }
   /** A new connection's Hello resumed this session: it takes the socket (RS-2, RS-7). */
@@ -104,6 +135,8 @@ export const serverSessionDefaults: ServerSessionOptions = {
   handshakeTimeoutMs: defaults.handshakeTimeoutMs,
   resumeTtlMs: defaults.resumeTtlMs,
   heartbeatMissedMax: defaults.heartbeatMissedMax,
+  heartbeatIntervalStepsMax: 1,
+  heartbeatStableBeats: 8,
 };
 
 /** Whether closing with this code ends the session instead of keeping it for resume (RS-1). */
@@ -115,6 +148,14 @@ export function closeResetsSession(code: number): boolean {
 }
 
 const close = (name: WsCloseCodeName) => ({ type: 'closeSocket', params: { name } }) as const;
+/** HB-6 at once; announces the interval in force when the client has not heard it yet (HB-11). */
+const heartbeatAck = {
+  type: 'sendHeartbeatAck',
+  params: ({ context }: { context: ServerSessionContext }) => ({
+    intervalSteps: context.intervalSteps === context.announcedSteps ? 0 : context.intervalSteps,
+    clientSteps: context.clientSteps,
+  }),
+} as const;
 /** CC-6 teardown order: out of every channel, then out of the store, then the close. */
 const teardown = (name: WsCloseCodeName) => ['leaveChannels', 'deleteSession', close(name)] as const;
 
@@ -143,9 +184,23 @@ export const serverSessionMachine = setup({
     isPeerCloseResetting: ({ event }) => event.type === 'socket.closed' && closeResetsSession(event.code),
     // HB-2, HB-3: the count exceeds missed_max when a tick comes round again.
     isMissedTooMany: ({ context }) => context.missed > context.opts.heartbeatMissedMax,
-    // HB-7: this tick makes the silence reach interval × (missed_max + 1) (ticks are an interval apart).
-    isSilentTooLong: ({ context }) => context.silentTicks + 1 > context.opts.heartbeatMissedMax + 1,
+    // HB-7: this tick makes the silence reach the client's interval × (missed_max + 1) (base ticks).
+    isSilentTooLong: ({ context }) => context.silentTicks + 1 > (context.opts.heartbeatMissedMax + 1) * context.clientSteps,
     isLivenessClear: ({ context }) => context.missed === 0,
+    // HB-1, HB-11: a session at k·I is pinged on every k-th tick of the base-rate sweep.
+    isVisitDue: ({ context }) => context.ticksSinceVisit + 1 >= context.intervalSteps,
+    // HB-11, a miss under an adapted interval: "a ping still unanswered at the next tick", or "a
+    // Heartbeat later than I_cur" (by more than one base tick, the sweep's granularity).
+    isMissWhileAdapted: ({ context }) =>
+      context.intervalSteps > 1 && (context.missed > 0 || context.silentTicks + 1 > context.clientSteps + 1),
+    isRttSpikeWhileAdapted: ({ context, event }) => context.intervalSteps > 1 && event.type === 'socket.pong' && event.isRttSpike === true,
+    // HB-11: enough on-time Heartbeats, a stable RTT, room below the ceiling, no reset still unannounced.
+    mayGrowInterval: ({ context, event }) =>
+      event.type === 'frame.heartbeat' &&
+      event.isRttStable === true &&
+      context.stableBeats + 1 >= context.opts.heartbeatStableBeats &&
+      context.intervalSteps < context.opts.heartbeatIntervalStepsMax &&
+      context.announcedSteps === context.intervalSteps,
   },
   actions: {
     /** A valid Hello for a new session: create it (id, seq spaces, buffers, subscriptions). */
@@ -163,7 +218,8 @@ export const serverSessionMachine = setup({
     /** The peer's socket is gone; forget it. */
     forgetSocket: () => {},
     sendPing: () => {},
-    sendHeartbeatAck: () => {},
+    /** HeartbeatAck at once (HB-6); `intervalSteps` > 0 announces a new interval in force (HB-11), `clientSteps` is the one the client follows. */
+    sendHeartbeatAck: (_, _p: { intervalSteps: number; clientSteps: number }) => {},
     /** Hand a client Message to the application, then ack once it has it (SEQ-10, SEQ-5). */
     deliverMessage: () => {},
     /** A duplicate: discard, still acknowledge (SEQ-3). */
@@ -182,6 +238,30 @@ export const serverSessionMachine = setup({
     /** Remove the session from the store (CC-6: second). */
     deleteSession: () => {},
     resetLiveness: assign({ missed: 0, silentTicks: 0 }),
+    /** A Heartbeat arrived: the client follows what was announced before it (spec §8.8). */
+    countBeat: assign({
+      clientSteps: ({ context }) => context.announcedSteps,
+      // Counted only below the ceiling (nothing to grow into above it), and only up to "enough".
+      stableBeats: ({ context }) =>
+        context.intervalSteps < context.opts.heartbeatIntervalStepsMax ? Math.min(context.stableBeats + 1, context.opts.heartbeatStableBeats) : 0,
+    }),
+    growInterval: assign({ intervalSteps: ({ context }) => context.intervalSteps + 1, stableBeats: 0 }),
+    /** Back to the base interval (HB-11); announced with the next HeartbeatAck. */
+    resetInterval: assign({ intervalSteps: 1, stableBeats: 0 }),
+    /** The HeartbeatAck just sent told the client the interval in force; HB-7 allows it the longer of old and new. */
+    noteAnnounced: assign({
+      announcedSteps: ({ context }) => context.intervalSteps,
+      clientSteps: ({ context }) => Math.max(context.clientSteps, context.intervalSteps),
+    }),
+    visit: assign({
+      missed: ({ context }) => context.missed + 1,
+      silentTicks: ({ context }) => context.silentTicks + 1,
+      ticksSinceVisit: 0,
+    }),
+    skipVisit: assign({
+      silentTicks: ({ context }) => context.silentTicks + 1,
+      ticksSinceVisit: ({ context }) => context.ticksSinceVisit + 1,
+    }),
   },
 }).createMachine({
   id: 'serverSession',
@@ -189,6 +269,11 @@ export const serverSessionMachine = setup({
     opts: { ...serverSessionDefaults, ...input },
     missed: 0,
     silentTicks: 0,
+    intervalSteps: 1,
+    clientSteps: 1,
+    announcedSteps: 1,
+    ticksSinceVisit: 0,
+    stableBeats: 0,
     welcomed: false,
     drainDeadlineMs: 0,
   }),
@@ -228,13 +313,20 @@ export const serverSessionMachine = setup({
 
     attached: {
       type: 'parallel',
-      // HS-9: Welcome is the first frame on every socket the session takes.
-      entry: [assign({ welcomed: true, missed: 0, silentTicks: 0 }), 'sendWelcome'],
+      // HS-9: Welcome is the first frame on every socket the session takes. It states the base
+      // interval, so each socket starts there (HB-11).
+      entry: [
+        assign({ welcomed: true, missed: 0, silentTicks: 0, intervalSteps: 1, clientSteps: 1, announcedSteps: 1, ticksSinceVisit: 0, stableBeats: 0 }),
+        'sendWelcome',
+      ],
       exit: assign({ welcomed: false }),
       on: {
         'frame.hello': { target: 'closed', actions: teardown('PROTOCOL_ERROR'), meta: { spec: 'WIRE-7' } },
         // HB-8: every frame that keeps the session attached is proof of life ('resetLiveness').
-        'frame.heartbeat': { actions: ['resetLiveness', 'sendHeartbeatAck'], meta: { spec: 'HB-6' } },
+        'frame.heartbeat': [
+          { guard: 'mayGrowInterval', actions: ['resetLiveness', 'countBeat', 'growInterval', heartbeatAck, 'noteAnnounced'], meta: { spec: 'HB-11' } },
+          { actions: ['resetLiveness', 'countBeat', heartbeatAck, 'noteAnnounced'], meta: { spec: 'HB-6' } },
+        ],
         'frame.heartbeatAck': { actions: 'resetLiveness', meta: { spec: 'HB-8' } },
         'frame.ack': [
           { guard: 'isAckBeyondSent', target: 'closed', actions: teardown('PROTOCOL_ERROR'), meta: { spec: 'SEQ-6' } },
@@ -305,6 +397,8 @@ export const serverSessionMachine = setup({
         liveness: {
           initial: 'alive',
           on: {
+            // Every tick of the base-rate sweep: HB-3 and HB-7 are checked on each, pings go out on
+            // the session's k-th (HB-1, HB-11).
             'sweep.tick': [
               {
                 guard: 'isMissedTooMany',
@@ -313,13 +407,14 @@ export const serverSessionMachine = setup({
                 meta: { spec: 'HB-3' },
               },
               { guard: 'isSilentTooLong', target: '#serverSession.detached', actions: close('HEARTBEAT_TIMEOUT'), meta: { spec: 'HB-7' } },
-              {
-                target: '.suspect',
-                actions: [assign({ missed: ({ context }) => context.missed + 1, silentTicks: ({ context }) => context.silentTicks + 1 }), 'sendPing'],
-                meta: { spec: 'HB-1' },
-              },
+              { guard: 'isMissWhileAdapted', target: '.suspect', actions: ['resetInterval', 'visit', 'sendPing'], meta: { spec: 'HB-11' } },
+              { guard: 'isVisitDue', target: '.suspect', actions: ['visit', 'sendPing'], meta: { spec: 'HB-1' } },
+              { actions: 'skipVisit', meta: { spec: 'HB-11' } },
             ],
-            'socket.pong': { actions: assign({ missed: 0 }), meta: { spec: 'HB-2' } },
+            'socket.pong': [
+              { guard: 'isRttSpikeWhileAdapted', actions: [assign({ missed: 0 }), 'resetInterval'], meta: { spec: 'HB-11' } },
+              { actions: assign({ missed: 0 }), meta: { spec: 'HB-2' } },
+            ],
             // Frames are handled on `attached` (a region's handler would hide the parent's in XState 5),
             // and each one resets the counts there (HB-8).
           },
