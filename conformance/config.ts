@@ -84,14 +84,17 @@ export const referenceServerConfig: ServerConfig = {
 
 export const referenceClientConfig: ClientConfig = {
   features: ['http-status', 'client-state', 'client-token'],
-  reconnectBaseMs: 40,
-  reconnectCapMs: 320,
-  reconnectMaxAttempts: 4,
+  // ceilings 100, 200, 400, 800 ms: wide enough apart that jitter and the attempt reset stay visible
+  // through the scheduling noise of a loaded 2-core machine
+  reconnectBaseMs: 100,
+  reconnectCapMs: 1600,
+  reconnectMaxAttempts: 5,
   suspendedRetryMs: 60_000,
   handshakeTimeoutMs: 1000,
   queueLimitMessages: 8,
   ackDelayMs: 20,
-  slackMs: 250,
+  // a client under test is a separate process that asks the runner for each token: more latency than a socket
+  slackMs: 800,
 };
 
 const NUMERIC_SERVER = ['heartbeatIntervalMs', 'heartbeatMissedMax', 'handshakeTimeoutMs', 'maxPayloadBytes', 'resumeTtlMs', 'replayWindowMessages', 'queueLimitMessages', 'receiveWindow', 'ackDelayMs', 'slackMs'] as const;

@@ -8,7 +8,7 @@ import { codeOf } from '../../../spec/protocol/close-codes.js';
 import { check, checkEqual } from '../../framework/failure.js';
 import type { ClientCaseContext } from '../../client-mode/harness.js';
 import { envelope } from '../../server-mode/peer.js';
-import { attempt, backoffBoundMs, clientCase, connected, noAttemptWithin, sleep, type ClientCase } from './util.js';
+import { attempt, backoffBoundMs, clientCase, connected, noAttemptWithin, ownWaits, sleep, type ClientCase } from './util.js';
 
 /** Fail every attempt right after its Hello with INTERNAL_ERROR (advice backoff), never welcoming it. */
 function failEveryAttempt(ctx: ClientCaseContext, from = 0): () => void {
@@ -70,14 +70,7 @@ export const reconnectClientCases: ClientCase[] = [
         // the bound, measured by the runner: close frame sent → next upgrade (includes every latency)
         const ds = delaysBetween(ctx, first, max - 1);
         // the jitter, measured by the client's own reports: reconnecting → connecting (latency cancels out)
-        const evs = client.events.slice(from);
-        const waits: number[] = [];
-        for (let i = 0; i < evs.length; i++) {
-          const e = evs[i] as (typeof evs)[number];
-          if (e.e.event !== 'state' || e.e.state !== 'reconnecting') continue;
-          const next = evs.slice(i + 1).find((x) => x.e.event === 'state');
-          if (next && next.e.event === 'state' && next.e.state === 'connecting') waits.push(Math.round(next.at - e.at));
-        }
+        const waits = ownWaits(client, from);
         ds.forEach((delay, n) => samples.push({ n, delay, wait: waits[n] ?? delay, ceiling: backoffCeilingMs(n, ctx.client) }));
         client.command({ cmd: 'reconnect' });
       }
@@ -129,10 +122,16 @@ export const reconnectClientCases: ClientCase[] = [
         const { conn } = await ctx.server.acceptSession(n, 10_000, { sessionId: `sess-${trial}` });
         await ctx.server.until(() => client.states().filter((s) => s === 'connected').length > before, 3000, 'connected');
         const t0 = performance.now();
+        const mark = client.events.length;
         conn.close(codeOf('GOING_AWAY'), 'drop');
         const at = await attempt(ctx, n + 1, 10_000);
         const bound = backoffBoundMs(ctx, 0);
-        check(at - t0 <= bound, `after a Welcome, reconnect waited ${Math.round(at - t0)} ms > first window ${bound} ms: attempts not reset (RC-4)`);
+        check(at - t0 <= bound, `after a Welcome, reconnect came ${Math.round(at - t0)} ms after the drop > first window ${bound} ms: attempts not reset (RC-4)`);
+        // the client's own wait must fit the first window; a client that kept counting would draw from ceiling(3)
+        await ctx.server.until(() => ownWaits(client, mark).length > 0, 2000, 'the client reporting its reconnect wait');
+        const own = ownWaits(client, mark)[0] as number;
+        const tight = backoffCeilingMs(0, ctx.client) + ctx.slackMs / 4;
+        check(own <= tight, `after a Welcome the client waited ${own} ms > ${tight} ms (first window + slack/4): attempts not reset (RC-4)`);
         await ctx.server.conn(n + 1, 3000);
         from = n; // the new connection is the next trial's first failure
       }

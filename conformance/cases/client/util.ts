@@ -48,3 +48,19 @@ export async function noAttemptWithin(ctx: ClientCaseContext, count: number, ms:
     void u;
   }
 }
+
+/**
+ * The client's own reconnect waits, from its reports: each `reconnecting` → next `connecting`
+ * state change after event index `from`. Stdout and token latency cancel out; timer lateness remains.
+ */
+export function ownWaits(client: ClientProcess, from = 0): number[] {
+  const evs = client.events.slice(from);
+  const waits: number[] = [];
+  for (let i = 0; i < evs.length; i++) {
+    const e = evs[i] as (typeof evs)[number];
+    if (e.e.event !== 'state' || e.e.state !== 'reconnecting') continue;
+    const next = evs.slice(i + 1).find((x) => x.e.event === 'state');
+    if (next && next.e.event === 'state' && next.e.state === 'connecting') waits.push(Math.round(next.at - e.at));
+  }
+  return waits;
+}
