@@ -1,0 +1,174 @@
+/**
+ * The demo page's fault buttons in headless Chromium (issue 8 item 6): the page connects and draws
+ * the client machine with its current state highlighted; then each fault in turn: a silent drop
+ * (frames vanish both ways, the client's dead-peer timer fires, HB-4), a server close with
+ * GOING_AWAY (CC-7), and a server drain (DR-1 … DR-6) after which the same server is ready again.
+ * After each the page must be `connected` again by resuming the session (RESUMED, RS-2), with last
+ * seq still increasing, no seq gap, the chart on the current state, and the counter right: an
+ * increment pressed while the socket is a black hole arrives exactly once (SEQ-9, BP-13).
+ * Screenshots go to test-results/ (gitignored).
+ */
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, test, vi } from 'vitest';
+import { createDemoApp, type DemoApp } from '../demo/app.js';
+import { buildBrowser } from '../scripts/build-browser.js';
+import { createServer, staticHandler, type LifelineServer } from '../server/index.js';
+import { port } from './support.js';
+
+const CHROMIUM = '/usr/bin/chromium';
+const root = fileURLToPath(new URL('..', import.meta.url));
+const shots = join(root, 'test-results');
+const hasChromium = existsSync(CHROMIUM);
+if (!hasChromium) console.warn(`e2e/demo-page.test.ts skipped: ${CHROMIUM} missing (scripts/install-system-deps.sh installs it)`);
+
+// Millisecond-scale liveness: a silent peer is detected within 300 × (2 + 1) ms (HB-4).
+const HEARTBEAT_INTERVAL_MS = 300;
+const HEARTBEAT_MISSED_MAX = 2;
+const CONNECTED = ['connected.heartbeat.waiting', 'connected.liveness.alive'];
+
+let outDir = '';
+let profileDir = '';
+let context: BrowserContext | undefined;
+let srv: LifelineServer | undefined;
+let demo: DemoApp | undefined;
+
+beforeAll(async () => {
+  outDir = await mkdtemp(join(tmpdir(), 'lifeline-demo-bundle-'));
+  profileDir = await mkdtemp(join(tmpdir(), 'lifeline-demo-chromium-'));
+  await mkdir(shots, { recursive: true });
+}, 60_000);
+
+afterAll(async () => {
+  await context?.close();
+  demo?.stop();
+  await srv?.close();
+  await rm(outDir, { recursive: true, force: true });
+  await rm(profileDir, { recursive: true, force: true });
+}, 60_000);
+
+const wait = { timeout: 20_000, interval: 50 };
+const text = async (page: Page, sel: string) => (await page.locator(sel).textContent()) ?? '';
+const attr = async (page: Page, sel: string, name: string) => (await page.locator(sel).getAttribute(name)) ?? '';
+
+/** The page is connected, its chart shows exactly the connected leaves, and nothing went missing. */
+async function expectRecovered(page: Page, counter: number): Promise<void> {
+  await vi.waitFor(async () => expect(await text(page, '#state')).toBe('connected'), wait);
+  await vi.waitFor(async () => {
+    expect((await attr(page, '#chart', 'data-active')).split(' ')).toEqual(CONNECTED);
+    // Read the SVG itself: exactly the two active leaves carry the highlight class.
+    const ids = await page.locator('#chart svg .current').evaluateAll((els) => els.map((e) => e.id));
+    expect(ids).toHaveLength(2);
+    expect(ids.some((id) => id.includes('connected_heartbeat_waiting'))).toBe(true);
+    expect(ids.some((id) => id.includes('connected_liveness_alive'))).toBe(true);
+  }, wait);
+  expect(await attr(page, '#gaps', 'data-gaps')).toBe('0');
+  await vi.waitFor(async () => expect(await text(page, '#counter-value')).toBe(String(counter)), wait);
+  expect(demo?.counter.value).toBe(counter);
+}
+
+const seqOf = async (page: Page) => Number(await text(page, '#seq'));
+
+/** Waits until the page reports it recovered from `fault`; returns the page's own timing (ms). */
+async function recoveredFrom(page: Page, fault: string): Promise<number> {
+  await vi.waitFor(async () => expect(await attr(page, '#fault-status', 'data-recovered')).toBe(fault), wait);
+  expect(await attr(page, '#resume', 'data-outcome')).toBe('resumed');
+  return Number(await attr(page, '#fault-status', 'data-ms'));
+}
+
+describe.skipIf(!hasChromium)('e2e: demo page fault buttons in headless Chromium', () => {
+  test('HB-4 CC-7 DR-6 RS-2 SEQ-9 the page recovers from a silent drop, a server close and a drain with no gap', async () => {
+    const t0 = performance.now();
+    const built = await buildBrowser(outDir);
+    expect(built.mermaidFiles).toBeGreaterThan(10);
+    demo = createDemoApp({ tickMs: 50 });
+    srv = createServer({
+      ...demo.hooks,
+      heartbeatIntervalMs: HEARTBEAT_INTERVAL_MS,
+      heartbeatMissedMax: HEARTBEAT_MISSED_MAX,
+      handshakeTimeoutMs: 2000,
+      onRequest: staticHandler([
+        { prefix: '/dist/browser/', dir: outDir },
+        { prefix: '/', dir: `${root}demo/public` },
+      ]),
+    });
+    await srv.listen(0, '127.0.0.1');
+    demo.start(srv); // mounts /demo/close and /demo/drain
+    const base = `http://127.0.0.1:${port(srv)}`;
+
+    context = await chromium.launchPersistentContext(profileDir, {
+      executablePath: CHROMIUM,
+      headless: true,
+      viewport: { width: 1400, height: 1000 },
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    });
+    const page = context.pages()[0] ?? (await context.newPage());
+    const pageErrors: string[] = [];
+    page.on('pageerror', (e) => pageErrors.push(e.message));
+    const timings: Record<string, number> = {};
+    const t1 = performance.now();
+    await page.goto(`${base}/?reconnectBaseMs=100&reconnectCapMs=500&drainDeadlineMs=2000&drainSpreadMs=300`);
+
+    // Connected, live, chart drawn with the current state highlighted.
+    await vi.waitFor(async () => expect(await text(page, '#state')).toBe('connected'), wait);
+    for (let i = 0; i < 2; i++) await page.click('#increment');
+    await expectRecovered(page, 2);
+    // The first Welcome was NEW. (On a loaded machine Mermaid's first render can stall the page past
+    // the ms-scale dead-peer bound; the page then resumes once more on its own, which is fine here.)
+    expect(await text(page, '#welcomes')).toMatch(/^1 new · \d+ resumed · 0 snapshot$/);
+    expect(await text(page, '#heartbeat')).toBe(`${HEARTBEAT_INTERVAL_MS} ms`);
+    const session = await text(page, '#session');
+    timings.connect = performance.now() - t1;
+    await page.screenshot({ path: join(shots, 'demo-connected.png'), fullPage: true });
+
+    // 1. Drop silently: frames vanish both ways; the client's own timer notices (HB-4, close 4200).
+    let seq = await seqOf(page);
+    await page.click('#fault-drop');
+    await vi.waitFor(async () => expect(await text(page, '#swallowed')).toMatch(/^dropping/), wait);
+    await page.click('#increment'); // queued behind the black hole, replayed after the resume
+    await vi.waitFor(async () => expect(Number(await attr(page, '#queue', 'data-depth'))).toBeGreaterThan(0), wait);
+    timings.drop = await recoveredFrom(page, 'drop');
+    expect(await text(page, '#log')).toContain('closed 4200'); // HEARTBEAT_TIMEOUT, sent by the client
+    expect(timings.drop).toBeGreaterThanOrEqual(HEARTBEAT_INTERVAL_MS); // not before the silence was long enough
+    await expectRecovered(page, 3);
+    await vi.waitFor(async () => expect(await seqOf(page)).toBeGreaterThan(seq), wait);
+    expect(await text(page, '#session')).toBe(session);
+    await page.screenshot({ path: join(shots, 'demo-after-drop.png'), fullPage: true });
+
+    // 2. Close: the server closes this socket with 1001 and keeps the session (CC-7, RS-1).
+    seq = await seqOf(page);
+    await page.click('#fault-close');
+    timings.close = await recoveredFrom(page, 'close');
+    expect(await text(page, '#log')).toContain('closed 1001');
+    await page.click('#increment');
+    await expectRecovered(page, 4);
+    await vi.waitFor(async () => expect(await seqOf(page)).toBeGreaterThan(seq), wait);
+    expect(await text(page, '#session')).toBe(session);
+    await page.screenshot({ path: join(shots, 'demo-after-close.png'), fullPage: true });
+
+    // 3. Drain: DrainNotice, reconnect after the slot (DR-6); the server is ready again afterwards.
+    seq = await seqOf(page);
+    await page.click('#fault-drain');
+    timings.drain = await recoveredFrom(page, 'drain');
+    expect(await text(page, '#log')).toContain('drain notice');
+    await page.click('#increment');
+    await expectRecovered(page, 5);
+    await vi.waitFor(async () => expect(await seqOf(page)).toBeGreaterThan(seq), wait);
+    expect(await text(page, '#session')).toBe(session);
+    const status = (await (await fetch(`${base}/demo/status`)).json()) as { isReady: boolean; isDraining: boolean; drains: number };
+    expect(status).toMatchObject({ isReady: true, isDraining: false, drains: 1 });
+    // Every recovery resumed the one session: no NEW after the first, no SNAPSHOT (RS-2).
+    expect(await text(page, '#welcomes')).toMatch(/^1 new · ([3-9]|\d\d+) resumed · 0 snapshot$/);
+    await page.screenshot({ path: join(shots, 'demo-after-drain.png'), fullPage: true });
+
+    expect(pageErrors).toEqual([]);
+    console.log(
+      `demo page: build+start ${Math.round(t1 - t0)} ms, connect+chart ${Math.round(timings.connect)} ms; recovery as the page measured it: ` +
+        `drop ${timings.drop} ms, close ${timings.close} ms, drain ${timings.drain} ms; total ${Math.round(performance.now() - t0)} ms`,
+    );
+  }, 120_000);
+});
