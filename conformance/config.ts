@@ -34,7 +34,7 @@ export interface ServerConfig {
     /** An Origin on the allowlist (origin-allowlist); any other is refused. */
     readonly allowedOrigin?: string;
   };
-  /** Upgrades per second from one IP that the rate limit allows (upgrade-rate-limit). */
+  /** Upgrades per second from one IP the runner asks for in `reset` limits (upgrade-rate-limit). */
   readonly upgradeRatePerSecond?: number;
   /** Client messages per second a session may send (message-rate-limit). */
   readonly messageRatePerSecond?: number;
@@ -63,7 +63,7 @@ export interface ImplConfig {
 export const referenceServerConfig: ServerConfig = {
   features: [
     'publish', 'state', 'resume', 'inbox', 'drain', 'revoke', 'expire', 'throw', 'origin-allowlist', 'upgrade-auth', 'hello-auth', 'tickets',
-    'upgrade-rate-limit', 'message-rate-limit', 'policy:DROP_OLDEST', 'policy:DROP_NEWEST', 'policy:COALESCE_BY_KEY', 'policy:DISCONNECT',
+    'upgrade-rate-limit', 'session-limit', 'message-rate-limit', 'policy:DROP_OLDEST', 'policy:DROP_NEWEST', 'policy:COALESCE_BY_KEY', 'policy:DISCONNECT',
   ],
   heartbeatIntervalMs: 60,
   heartbeatMissedMax: 2,
@@ -77,7 +77,7 @@ export const referenceServerConfig: ServerConfig = {
   defaultPolicy: 'DROP_OLDEST',
   drain: { deadlineMs: 600, spreadMs: 400 },
   auth: { upgradeHeaders: { authorization: 'Bearer conformance' }, helloToken: 'hello-ok', allowedOrigin: 'http://allowed.test' },
-  upgradeRatePerSecond: 200,
+  upgradeRatePerSecond: 10,
   messageRatePerSecond: 400,
   slackMs: 250,
 };

@@ -27,7 +27,8 @@ export const FEATURES = [
   'upgrade-auth', // authentication at the upgrade (HS-4)
   'hello-auth', // authentication by Hello.token (HS-12)
   'tickets', // single-use query tickets (HS-13) via the ticket hook
-  'upgrade-rate-limit', // per-IP upgrade rate limit (HS-5)
+  'upgrade-rate-limit', // per-IP upgrade rate limit, set by reset limits (HS-5)
+  'session-limit', // a session limit, set by reset limits (CC-8)
   'message-rate-limit', // per-session message rate limit (BP-14)
   'policy:DROP_OLDEST',
   'policy:DROP_NEWEST',

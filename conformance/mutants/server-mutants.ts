@@ -223,6 +223,20 @@ export const serverMutants: readonly ServerMutant[] = [
     proxy: { forwardText: false },
   }),
   mutant({
+    id: 'hs-5-no-upgrade-rate-limit',
+    rule: 'HS-5',
+    description: 'the per-IP upgrade rate limit asked for by reset is ignored',
+    cases: ['HS-5/upgrade-rate-429'],
+    override: ({ upgradeRatePerSecond: _r, upgradeBurst: _b, ...o }) => o,
+  }),
+  mutant({
+    id: 'cc-8-no-session-limit',
+    rule: 'CC-8',
+    description: 'the session limit asked for by reset is ignored',
+    cases: ['CC-8/session-limit-1013'],
+    override: ({ maxSessions: _m, ...o }) => o,
+  }),
+  mutant({
     id: 'cc-5-failure-closed-normal',
     rule: 'CC-5',
     description: 'an application failure closes the session with NORMAL (1000) instead of INTERNAL_ERROR (1011)',

@@ -11,6 +11,12 @@ export interface PublishItem {
   readonly messageId?: string;
 }
 
+/** Limits a `reset` may switch on until the next reset (HS-5, CC-8): they would disturb other cases. */
+export interface ResetLimits {
+  readonly upgradeRatePerSecond?: number;
+  readonly maxSessions?: number;
+}
+
 export interface Hooks {
   /** Publish Messages on a channel to every session subscribed to it, in order. */
   publish(channel: string, items: readonly PublishItem[]): Promise<void>;
@@ -18,8 +24,8 @@ export interface Hooks {
   patch(channel: string, state: Uint8Array, key?: string): Promise<{ version: bigint }>;
   /** Start a drain (DR-1..DR-5); resolves once the drain has started. */
   drain(deadlineMs: number, spreadMs: number): Promise<void>;
-  /** Bring the server back to a fresh, ready state (after a drain). */
-  reset(): Promise<void>;
+  /** Bring the server back to a fresh, ready state (after a drain), optionally with limits until the next reset. */
+  reset(limits?: ResetLimits): Promise<void>;
   /** Revoke the principal of a session (SEC-6). */
   revoke(sessionId: string): Promise<void>;
   /** The credential of a session's principal expired (SEC-5). */
@@ -61,8 +67,8 @@ export class HttpHooks implements Hooks {
     await this.call({ action: 'drain', deadlineMs, spreadMs });
   }
 
-  async reset(): Promise<void> {
-    await this.call({ action: 'reset' });
+  async reset(limits?: ResetLimits): Promise<void> {
+    await this.call({ action: 'reset', ...(limits ? { limits } : {}) });
   }
 
   async revoke(sessionId: string): Promise<void> {

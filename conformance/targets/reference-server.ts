@@ -101,10 +101,15 @@ export async function startReferenceServerTarget(config: ServerConfig, override:
   const addr = await server.listen(0, '127.0.0.1');
   const port = addr.port;
 
-  const reset = async () => {
+  const reset = async (limits: { upgradeRatePerSecond?: number; maxSessions?: number } = {}) => {
     await server.close().catch(() => undefined);
     app = { channels: new Map(), inbox: new Map() };
-    server = createServer(override(optionsFor(config, app, tickets)));
+    const withLimits = {
+      ...optionsFor(config, app, tickets),
+      ...(limits.upgradeRatePerSecond ? { upgradeRatePerSecond: limits.upgradeRatePerSecond, upgradeBurst: Math.max(1, Math.ceil(limits.upgradeRatePerSecond)) } : {}),
+      ...(limits.maxSessions ? { maxSessions: limits.maxSessions } : {}),
+    };
+    server = createServer(override(withLimits));
     patch?.(server);
     for (let i = 0; ; i++) {
       try {
@@ -139,7 +144,7 @@ export async function startReferenceServerTarget(config: ServerConfig, override:
         void server.drain({ deadlineMs: Number(body.deadlineMs), spreadMs: Number(body.spreadMs) });
         return {};
       case 'reset':
-        await reset();
+        await reset((body.limits as { upgradeRatePerSecond?: number; maxSessions?: number } | undefined) ?? {});
         return {};
       case 'revoke': {
         const s = server.session(String(body.sessionId));

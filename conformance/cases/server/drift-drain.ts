@@ -79,6 +79,45 @@ async function crowd(ctx: ServerCaseContext, n: number): Promise<Peer[]> {
 
 export const drainCases: ServerCase[] = [
   serverCase({
+    id: 'HS-5/upgrade-rate-429',
+    spec: ['HS-5'],
+    level: 'MUST',
+    requires: ['upgrade-rate-limit'],
+    destructive: true,
+    description: 'upgrades beyond the per-IP rate (switched on by reset limits) get 429 with Retry-After',
+    async run(ctx) {
+      const rate = ctx.server.upgradeRatePerSecond ?? 10;
+      await ctx.hooks.reset({ upgradeRatePerSecond: rate });
+      const first = await ctx.tryPeer();
+      if (isRefusal(first)) throw new CaseFailure(`the first upgrade was refused with ${first.status}`);
+      let refusal;
+      for (let i = 0; i < rate * 4 && !refusal; i++) {
+        const p = await ctx.tryPeer();
+        if (isRefusal(p)) refusal = p;
+        else p.destroy();
+      }
+      if (!refusal) throw new CaseFailure(`${rate * 4} upgrades in a burst at a declared ${rate}/s and no refusal`);
+      checkEqual(refusal.status, 429, 'status of an upgrade over the rate');
+      check(refusal.headers['retry-after'] !== undefined, '429 without Retry-After');
+    },
+  }),
+  serverCase({
+    id: 'CC-8/session-limit-1013',
+    spec: ['CC-8'],
+    level: 'MUST',
+    requires: ['session-limit'],
+    destructive: true,
+    description: 'a session beyond the server\'s session limit (2, switched on by reset limits) is closed with TRY_AGAIN_LATER (1013)',
+    async run(ctx) {
+      await ctx.hooks.reset({ maxSessions: 2 });
+      await session(ctx, []);
+      await session(ctx, []);
+      const third = await ctx.peer();
+      third.hello({});
+      await expectClose(third, ['TRY_AGAIN_LATER'], 2000);
+    },
+  }),
+  serverCase({
     id: 'DR-1+HS-6/not-ready-then-503',
     spec: ['DR-1', 'HS-6'],
     level: 'MUST',
