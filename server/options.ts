@@ -9,6 +9,7 @@ import type { InspectionEvent, Observer } from 'xstate';
 import { BackpressurePolicy } from '../gen/lifeline/v1/envelope_pb.js';
 import { defaults } from '../spec/protocol/defaults.js';
 import type { Clock } from './clock.js';
+import type { MessageIdDedupeOptions } from './message-ids.js';
 import type { LifelineMetrics } from './observability/metrics.js';
 import type { SessionStats } from './session.js';
 import type { FanOut, SessionStore } from './stores.js';
@@ -115,6 +116,11 @@ export interface LifelineServerOptions {
 
   /** A channel's current state, for Snapshots (CH-1, RS-4, SD-5, BP-9); undefined = no state channel. */
   readonly snapshot?: (channel: string, session: SessionView) => ChannelState | undefined;
+  /**
+   * Deduplicate client Messages by message_id across sessions of a principal (SEQ-8): a message
+   * resent in a NEW session reaches onMessage once. Off by default; true = the default bounds.
+   */
+  readonly dedupeMessageIds?: boolean | MessageIdDedupeOptions;
   /** Receives each client Message once, in order; acked only after it returns or resolves (SEQ-10). */
   readonly onMessage?: (message: ClientMessage, session: SessionView) => MaybePromise<void>;
   /** Requests the server does not answer itself, when it owns the HTTP server; default 404. */

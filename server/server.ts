@@ -17,7 +17,7 @@ import { isSpanContextValid } from '@opentelemetry/api';
 import { createActor, type AnyActorRef } from 'xstate';
 import { DrainReason, ResumeOutcome, ResumeReason } from '../gen/lifeline/v1/envelope_pb.js';
 import { serverStateName, type ServerSessionEvent } from '../spec/machines/server-session.machine.js';
-import { SUBPROTOCOL } from '../spec/protocol/defaults.js';
+import { defaults, SUBPROTOCOL } from '../spec/protocol/defaults.js';
 import { drainSlots } from '../spec/protocol/drain-spread.js';
 import { admitUpgrade, clientAddress } from './admission.js';
 import { systemClock, type Clock } from './clock.js';
@@ -43,6 +43,7 @@ import { LivenessSweep } from './sweep.js';
 import type { DrainOptions, ServerEvents, ServerStats } from './types.js';
 import { KeyedBuckets } from './token-bucket.js';
 import { gaugeReading } from './telemetry.js';
+import { RecentMessageIds } from './message-ids.js';
 
 /** Ids of recently expired sessions, so a late Hello hears EXPIRED rather than UNKNOWN_SESSION (RS-6). */
 const EXPIRED_MEMORY = 10_000;
@@ -111,6 +112,7 @@ export class LifelineServer extends TypedEmitter<ServerEvents> implements HostRe
       fail: (s, err) => this.failSession(s.actor, err),
       metrics: this.metrics,
       onDrainNotice: () => this.drainNotices++,
+      messageIds: messageIdsFor(options, this.opts, this.clock),
     };
     this.machine = provideMachine(this);
     this.sweep = new LivenessSweep<Connection>({
@@ -509,6 +511,14 @@ export class LifelineServer extends TypedEmitter<ServerEvents> implements HostRe
   stateOf(actor: AnyActorRef): string {
     return serverStateName((actor.getSnapshot() as { value: unknown }).value);
   }
+}
+
+/** SEQ-8: the dedupe memory, when asked for; ids kept for resume TTL + reconnect cap by default (spec §7.6). */
+function messageIdsFor(o: LifelineServerOptions, r: ResolvedOptions, clock: Clock): RecentMessageIds | undefined {
+  const d = o.dedupeMessageIds;
+  if (d === undefined || d === false) return undefined;
+  const c = d === true ? {} : d;
+  return new RecentMessageIds(Math.max(1, c.maxIds ?? 10_000), Math.max(1, c.windowMs ?? r.resumeTtlMs + defaults.reconnectCapMs), clock);
 }
 
 /** Create a Lifeline server; call listen() unless it shares an existing HTTP server. */

@@ -43,6 +43,7 @@ import { planResume } from './resume.js';
 import type { FanOut } from './stores.js';
 import { TokenBucket } from './token-bucket.js';
 import type { Clock } from './clock.js';
+import type { RecentMessageIds } from './message-ids.js';
 import type { LifelineMetrics } from './observability/metrics.js';
 import { bodyOfFrame } from './telemetry.js';
 
@@ -73,6 +74,8 @@ export interface SessionEnv {
   readonly metrics: LifelineMetrics | undefined;
   /** A DrainNotice went out (drain progress). */
   readonly onDrainNotice: () => void;
+  /** Client message ids recently processed, by principal (SEQ-8); undefined = no dedupe. */
+  readonly messageIds: RecentMessageIds | undefined;
 }
 
 /** A resume waiting for the machine to attach its socket (RS-2). */
@@ -139,8 +142,15 @@ export class LiveSession implements SessionView, LifelineSession {
       ackDelayMs: o.ackDelayMs,
       receiveWindow: o.receiveWindow,
       handle: (msg) => {
+        const ids = env.messageIds;
+        if (ids?.has(principal, msg.messageId)) return; // SEQ-8: seen through another path; processed (and acked) once
         env.emitMessage(this, msg);
-        return env.onMessage?.(msg, this);
+        const r = env.onMessage?.(msg, this);
+        if (!ids || msg.messageId === '') return r;
+        // Remembered once the application has it (SEQ-10): a handler that fails has not processed it.
+        if (r instanceof Promise) return r.then(() => ids.add(principal, msg.messageId));
+        ids.add(principal, msg.messageId);
+        return r;
       },
       writeAck: (seq) => {
         if (!this.conn || !this.isWritable) return false;
