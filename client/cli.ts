@@ -1,9 +1,13 @@
 /**
  * `lifeline connect <url>` (Node): connects the reference client and prints what happens: state
  * transitions (RC-1), RTT (HB-9), Welcome outcomes (RS-5), received messages and channel state.
+ * With --inspect <ws-url> the connection actor streams to an XState inspector receiver (issue 8).
  */
 import { Command, InvalidArgumentError } from 'commander';
+import { WebSocket } from 'ws';
+import type { InspectWebSocketConstructor } from '../spec/charts/inspect-socket.js';
 import type { ClientEvent } from './create-client.js';
+import { createClientInspector } from './observability/inspect.js';
 import { createNodeClient } from './node.js';
 import type { ChannelReducer } from './reducer.js';
 
@@ -91,6 +95,7 @@ interface ConnectFlags {
   reconnectBaseMs?: number;
   reconnectCapMs?: number;
   reconnectMaxAttempts?: number;
+  inspect?: string;
 }
 
 export function connectCommand(): Command {
@@ -104,8 +109,12 @@ export function connectCommand(): Command {
     .option('--reconnect-base-ms <ms>', 'backoff base (RC-2)', positiveInt)
     .option('--reconnect-cap-ms <ms>', 'backoff cap (RC-2)', positiveInt)
     .option('--reconnect-max-attempts <n>', 'failed attempts before suspended (RC-3)', positiveInt)
+    .option('--inspect <ws-url>', 'stream the connection actor to an XState inspector receiver (opt-in; the token is never sent)')
     .action((url: string, flags: ConnectFlags) => {
       const token = flags.token;
+      // Strictly opt-in: an inspector retries while nothing listens (stopped below, with the client).
+      const inspector =
+        flags.inspect === undefined ? undefined : createClientInspector({ url: flags.inspect, WebSocket: WebSocket as unknown as InspectWebSocketConstructor });
       const client = createNodeClient({
         url,
         autoConnect: false, // subscribe first, so the first transition is printed too
@@ -115,6 +124,7 @@ export function connectCommand(): Command {
         ...(flags.reconnectBaseMs !== undefined && { reconnectBaseMs: flags.reconnectBaseMs }),
         ...(flags.reconnectCapMs !== undefined && { reconnectCapMs: flags.reconnectCapMs }),
         ...(flags.reconnectMaxAttempts !== undefined && { reconnectMaxAttempts: flags.reconnectMaxAttempts }),
+        ...(inspector && { inspect: inspector.inspect }),
       });
       let isFirstWelcome = true;
       client.subscribe((e) => {
@@ -133,7 +143,10 @@ export function connectCommand(): Command {
         }
         if (e.type === 'state' && (e.state === 'failed' || e.state === 'closed')) {
           process.exitCode = e.state === 'failed' ? 1 : 0;
-          setTimeout(() => process.exit(), 50);
+          setTimeout(() => {
+            inspector?.stop(); // after the final snapshot went out
+            process.exit();
+          }, 50);
         }
       });
       client.connect();
