@@ -60,6 +60,28 @@ describe('drain', () => {
     expect(srv.stats().connections).toBe(0);
   });
 
+  test('DR-6 DR-4 DR-5 a rebalance drain names its target in every DrainNotice and closes 4300 instead of 1012', async () => {
+    const srv = await h.server();
+    const target = 'wss://node-b.example/lifeline';
+    const a = await h.session(srv);
+    const b = await h.session(srv, {}, {});
+    b.pause(); // reads nothing: still open at the drain deadline, destroyed then (DR-5)
+    const drained = srv.drain({ deadlineMs: 500, spreadMs: 100, target });
+    const n = await a.waitForBody('drainNotice');
+    expect(n).toMatchObject({ target, reason: DrainReason.REBALANCE });
+    expect((await a.waitForClose(5000)).code).toBe(codeOf('RECONNECT_ELSEWHERE'));
+    await drained;
+    expect(srv.stats().connections).toBe(0);
+    // RS-1: 4300 keeps the sessions for a resume (on this node or, with a shared store, the target).
+    expect(srv.sessions().map((s) => s.state)).toEqual(['detached', 'detached']);
+  });
+
+  test('DR-6 a drain target longer than the codec allows is refused before anything changes', async () => {
+    const srv = await h.server();
+    await expect(srv.drain({ target: `wss://x.example/${'a'.repeat(2048)}` })).rejects.toThrow(RangeError);
+    expect(srv.stats()).toMatchObject({ isReady: true, isDraining: false });
+  });
+
   test('DR-3 the reconnect slots of one drain are spread: each client its own slice of the window', async () => {
     const n = 20;
     const spreadMs = 2000;

@@ -39,6 +39,8 @@ export interface Host {
   /** A teardown step failed: the close becomes 1011 (CC-6). */
   isTeardownFailed: boolean;
   drainReason?: DrainReason;
+  /** DrainNotice.target of a rebalance drain (spec §13.3). */
+  drainTarget?: string;
 }
 
 /** What the actions need from the server. */
@@ -199,7 +201,8 @@ export function provideMachine(reg: HostRegistry) {
       subscribe: safe('subscribe', ({ self }) => sessionOf(self).subscribe(frameBody(self, 'subscribe').channels)),
       unsubscribe: safe('unsubscribe', ({ self }) => sessionOf(self).unsubscribe(frameBody(self, 'unsubscribe').channels)),
       sendDrainNotice: safe<{ reconnectAfterMs: number; deadlineMs: number }>('sendDrainNotice', ({ self }, p) => {
-        sessionOf(self).drainNotice(p.reconnectAfterMs, p.deadlineMs, hostOf(self).drainReason ?? DrainReason.DEPLOY);
+        const h = hostOf(self);
+        sessionOf(self).drainNotice(p.reconnectAfterMs, p.deadlineMs, h.drainReason ?? DrainReason.DEPLOY, h.drainTarget ?? '');
       }),
       loseContinuity: safe('loseContinuity', ({ self }) => {
         sessionOf(self).isContinuityLost = true;

@@ -35,7 +35,7 @@ import {
   type ResolvedOptions,
 } from './options.js';
 import type { LifelineMetrics } from './observability/metrics.js';
-import { serializeRequest, sessionLogger } from './observability/logger.js';
+import { sanitizeUrl, serializeRequest, sessionLogger } from './observability/logger.js';
 import { startSessionSpan } from './observability/tracing.js';
 import { LiveSession, type SessionEnv } from './session.js';
 import { MemoryFanOut, MemorySessionStore, type FanOut, type SessionStore } from './stores.js';
@@ -44,6 +44,9 @@ import type { DrainOptions, ServerEvents, ServerStats } from './types.js';
 import { KeyedBuckets } from './token-bucket.js';
 import { gaugeReading } from './telemetry.js';
 import { RecentMessageIds } from './message-ids.js';
+
+/** DrainNotice.target's bound in the codec (spec §17.2). */
+const MAX_DRAIN_TARGET_BYTES = 2048;
 
 /** Ids of recently expired sessions, so a late Hello hears EXPIRED rather than UNKNOWN_SESSION (RS-6). */
 const EXPIRED_MEMORY = 10_000;
@@ -405,6 +408,12 @@ export class LifelineServer extends TypedEmitter<ServerEvents> implements HostRe
    */
   drain(opts: DrainOptions = {}): Promise<void> {
     if (this.drainPromise) return this.drainPromise;
+    const target = opts.target ?? '';
+    // The codec's bound on DrainNotice.target (spec §17.2): refuse before anything changes.
+    if (new TextEncoder().encode(target).byteLength > MAX_DRAIN_TARGET_BYTES) {
+      return Promise.reject(new RangeError(`drain target longer than ${MAX_DRAIN_TARGET_BYTES} bytes`));
+    }
+    const isRebalance = target !== '';
     const startedAt = this.clock.now();
     this.drainNotices = 0;
     this.isReady = false; // DR-1: readiness off first …
@@ -428,14 +437,18 @@ export class LifelineServer extends TypedEmitter<ServerEvents> implements HostRe
       [attached[i], attached[j]] = [attached[j] as LiveSession, attached[i] as LiveSession];
     }
     const slots = drainSlots(attached.length, { spreadMs, random: this.random }); // DR-3
-    this.log.info({ sessions: attached.length, deadlineMs, spreadMs }, 'draining');
+    this.log.info({ sessions: attached.length, deadlineMs, spreadMs, ...(isRebalance ? { target: sanitizeUrl(target) } : {}) }, 'draining');
     for (const actor of handshaking) actor.send({ type: 'app.drain', reconnectAfterMs: 0, deadlineMs });
     attached.forEach((s, i) => {
       const elapsed = this.clock.now() - startedAt;
       const host = this.hosts.get(s.actor);
-      if (host) host.drainReason = opts.reason ?? DrainReason.DEPLOY;
+      if (host) {
+        host.drainReason = opts.reason ?? (isRebalance ? DrainReason.REBALANCE : DrainReason.DEPLOY);
+        host.drainTarget = target;
+      }
       s.actor.send({
         type: 'app.drain',
+        isRebalance,
         // The slots are absolute from the drain's start; the notice says how long from its receipt.
         reconnectAfterMs: Math.max(0, Math.round((slots[i] ?? 0) - elapsed)),
         deadlineMs: Math.max(0, Math.round(deadlineMs - elapsed - closeMarginMs)),
@@ -448,7 +461,7 @@ export class LifelineServer extends TypedEmitter<ServerEvents> implements HostRe
         resolve();
       };
       const deadline = setTimeout(() => {
-        for (const c of [...this.conns]) c.terminate('SERVICE_RESTART'); // DR-5
+        for (const c of [...this.conns]) c.terminate(isRebalance ? 'RECONNECT_ELSEWHERE' : 'SERVICE_RESTART'); // DR-5
         if (this.conns.size === 0) done();
       }, Math.max(0, deadlineMs - (this.clock.now() - startedAt)));
       this.onConnsEmpty = done;

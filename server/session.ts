@@ -455,8 +455,8 @@ export class LiveSession implements SessionView, LifelineSession {
 
   // ---- drain (DR-2, DR-4) ----
 
-  drainNotice(reconnectAfterMs: number, deadlineMs: number, reason: DrainReason = DrainReason.DEPLOY): void {
-    const n = create(DrainNoticeSchema, { reason, reconnectAfterMs, deadlineMs });
+  drainNotice(reconnectAfterMs: number, deadlineMs: number, reason: DrainReason = DrainReason.DEPLOY, target = ''): void {
+    const n = create(DrainNoticeSchema, { reason, reconnectAfterMs, deadlineMs, target });
     this.writeControl(create(EnvelopeSchema, { body: { case: 'drainNotice', value: n } }));
     this.isDraining = true;
     this.env.onDrainNotice();

@@ -21,7 +21,14 @@ export interface ServerEvents {
 export interface DrainOptions {
   readonly deadlineMs?: number;
   readonly spreadMs?: number;
+  /** Default DEPLOY, or REBALANCE when a target is named. */
   readonly reason?: DrainReason;
+  /**
+   * A rebalance: where clients should reconnect (a URL, at most 2048 bytes), sent in every
+   * DrainNotice; sessions close RECONNECT_ELSEWHERE (4300) instead of SERVICE_RESTART (1012)
+   * (spec §13.3). Clients follow it only if it is on their endpoint list or same-origin (§16.9).
+   */
+  readonly target?: string;
 }
 
 export interface ServerStats {

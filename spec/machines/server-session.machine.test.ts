@@ -56,6 +56,7 @@ const modelEvents: ServerSessionEvent[] = [
   { type: 'queue.flowing' },
   { type: 'queue.overflow' },
   { type: 'app.drain', reconnectAfterMs: 5, deadlineMs: 30 },
+  { type: 'app.drain', reconnectAfterMs: 5, deadlineMs: 30, isRebalance: true },
   { type: 'app.revoke' },
   { type: 'app.credentialExpired' },
   { type: 'app.end' },
@@ -65,7 +66,7 @@ const modelEvents: ServerSessionEvent[] = [
 function serialize(s: Snap): string {
   const c = s.context;
   return JSON.stringify({
-    v: s.value, m: c.missed, t: c.silentTicks, w: c.welcomed, d: c.drainDeadlineMs,
+    v: s.value, m: c.missed, t: c.silentTicks, w: c.welcomed, d: c.drainDeadlineMs, r: c.isRebalance,
     k: c.intervalSteps, kc: c.clientSteps, ka: c.announcedSteps, tv: c.ticksSinceVisit, sb: c.stableBeats,
   });
 }
@@ -587,6 +588,15 @@ describe('server session machine: rules', () => {
     h.advance(1);
     expect(closes(h)).toEqual(['SERVICE_RESTART']);
     expect(h.actor.getSnapshot().value).toBe('detached'); // RS-1: 1012 keeps the session
+  });
+
+  test('DR-6 DR-4 a rebalance drain (a target named) closes 4300 at the session deadline instead of 1012', () => {
+    const h = harness();
+    attach(h);
+    play(h, { type: 'app.drain', reconnectAfterMs: 5, deadlineMs: 30, isRebalance: true });
+    h.advance(30);
+    expect(closes(h)).toEqual(['RECONNECT_ELSEWHERE']);
+    expect(h.actor.getSnapshot().value).toBe('detached');
   });
 
   test('SEC-6 CC-6 CC-5 revoke ends the session 4102, end closes 1000 after leaving channels and store, a failure closes 1011', () => {

@@ -73,6 +73,8 @@ export interface ServerSessionContext {
   welcomed: boolean;
   /** This session's drain deadline, in ms from its notice (DrainNotice.deadline_ms, DR-4). */
   drainDeadlineMs: number;
+  /** The drain names a target: a rebalance, closed RECONNECT_ELSEWHERE (spec §13.3). */
+  isRebalance: boolean;
 }
 
 /** How a client sequenced message relates to what was processed (InboundCursor.classify). */
@@ -121,7 +123,8 @@ export type ServerSessionEvent =
   | { readonly type: 'queue.flowing' }
   /** DISCONNECT policy: the queue would exceed its limit (BP-11). */
   | { readonly type: 'queue.overflow' }
-  | { readonly type: 'app.drain'; readonly reconnectAfterMs: number; readonly deadlineMs: number }
+  /** `isRebalance`: the DrainNotice names a target; the close is 4300 instead of 1012 (spec §13.3). */
+  | { readonly type: 'app.drain'; readonly reconnectAfterMs: number; readonly deadlineMs: number; readonly isRebalance?: boolean }
   /** The principal's access was revoked (SEC-6). */
   | { readonly type: 'app.revoke' }
   /** The principal's credential expired (SEC-5). */
@@ -187,6 +190,7 @@ export const serverSessionMachine = setup({
     // HB-7: this tick makes the silence reach the client's interval × (missed_max + 1) (base ticks).
     isSilentTooLong: ({ context }) => context.silentTicks + 1 > (context.opts.heartbeatMissedMax + 1) * context.clientSteps,
     isLivenessClear: ({ context }) => context.missed === 0,
+    isRebalance: ({ context }) => context.isRebalance,
     // HB-1, HB-11: a session at k·I is pinged on every k-th tick of the base-rate sweep.
     isVisitDue: ({ context }) => context.ticksSinceVisit + 1 >= context.intervalSteps,
     // HB-11, a miss under an adapted interval: "a ping still unanswered at the next tick", or "a
@@ -276,6 +280,7 @@ export const serverSessionMachine = setup({
     stableBeats: 0,
     welcomed: false,
     drainDeadlineMs: 0,
+    isRebalance: false,
   }),
   initial: 'handshaking',
   states: {
@@ -377,7 +382,7 @@ export const serverSessionMachine = setup({
                 'app.drain': {
                   target: 'draining',
                   actions: [
-                    assign({ drainDeadlineMs: ({ event }) => event.deadlineMs }),
+                    assign({ drainDeadlineMs: ({ event }) => event.deadlineMs, isRebalance: ({ event }) => event.isRebalance === true }),
                     { type: 'sendDrainNotice', params: ({ event }) => ({ reconnectAfterMs: event.reconnectAfterMs, deadlineMs: event.deadlineMs }) },
                   ],
                   meta: { spec: 'DR-2' },
@@ -389,7 +394,11 @@ export const serverSessionMachine = setup({
             // deadline, is the server's: it spans every connection.
             draining: {
               after: {
-                drainDeadline: { target: '#serverSession.detached', actions: close('SERVICE_RESTART'), meta: { spec: 'DR-4' } },
+                drainDeadline: [
+                  // A rebalance names where to go: RECONNECT_ELSEWHERE, whose advice matches 1012's (DR-6).
+                  { guard: 'isRebalance', target: '#serverSession.detached', actions: close('RECONNECT_ELSEWHERE'), meta: { spec: 'DR-6' } },
+                  { target: '#serverSession.detached', actions: close('SERVICE_RESTART'), meta: { spec: 'DR-4' } },
+                ],
               },
             },
           },
