@@ -62,6 +62,7 @@ interface ServeFlags {
   bufferedHighWaterBytes?: number;
   replayWindowMessages?: number;
   replayWindowBytes?: number;
+  replayWindowMs?: number;
   resumeTtlMs?: number;
   upgradeRatePerSecond?: number;
   upgradeBurst?: number;
@@ -94,6 +95,7 @@ export function optionsFromFlags(f: ServeFlags): LifelineServerOptions {
     bufferedAmountHighWaterBytes: f.bufferedHighWaterBytes,
     replayWindowMessages: f.replayWindowMessages,
     replayWindowBytes: f.replayWindowBytes,
+    replayWindowMs: f.replayWindowMs,
     resumeTtlMs: f.resumeTtlMs,
     upgradeRatePerSecond: f.upgradeRatePerSecond,
     upgradeBurst: f.upgradeBurst,
@@ -132,6 +134,7 @@ export function serveCommand(): Command {
     .option('--buffered-high-water-bytes <bytes>', 'socket buffered-amount guard (BP-4)', int('high water', 1))
     .option('--replay-window-messages <n>', 'replay buffer bound in messages (RS-3)', int('replay window', 1))
     .option('--replay-window-bytes <bytes>', 'replay buffer bound in bytes (RS-3)', int('replay window bytes', 1))
+    .option('--replay-window-ms <ms>', 'how long a detached session keeps messages for replay (RS-3); default the resume ttl', int('replay window ms', 1))
     .option('--resume-ttl-ms <ms>', 'how long a detached session is kept (RS-1)', int('resume ttl', 1))
     .option('--upgrade-rate-per-second <rate>', 'per-IP upgrade rate limit (HS-5)', num('upgrade rate'))
     .option('--upgrade-burst <n>', 'per-IP upgrade burst (HS-5)', int('upgrade burst', 1))

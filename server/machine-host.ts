@@ -207,6 +207,7 @@ export function provideMachine(reg: HostRegistry) {
       loseContinuity: safe('loseContinuity', ({ self }) => {
         sessionOf(self).isContinuityLost = true;
       }),
+      releaseReplay: safe('releaseReplay', ({ self }) => sessionOf(self).releaseReplay()),
       // CC-6, in this order: channels, store, then the close.
       leaveChannels: teardownStep('leaveChannels', ({ self }) => {
         const s = hostOf(self).session;

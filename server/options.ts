@@ -86,6 +86,12 @@ export interface LifelineServerOptions {
   readonly resumeTtlMs?: number;
   readonly replayWindowMessages?: number;
   readonly replayWindowBytes?: number;
+  /**
+   * How long a detached session keeps its sent-unacked messages for replay, in ms (RS-3 by time);
+   * a resume after that needs a SNAPSHOT. The session itself lives for resumeTtlMs. Default: the
+   * resume TTL (kept as long as the session).
+   */
+  readonly replayWindowMs?: number;
   /** How many client messages may be in flight to the server (Welcome.receive_window, BP-1). */
   readonly receiveWindow?: number;
   readonly policy?: BackpressurePolicy | PolicyName;
@@ -159,6 +165,7 @@ export interface ResolvedOptions {
   readonly resumeTtlMs: number;
   readonly replayWindowMessages: number;
   readonly replayWindowBytes: number;
+  readonly replayWindowMs: number;
   readonly receiveWindow: number;
   readonly policy: BackpressurePolicy;
   readonly acceptPreferredPolicy: boolean;
@@ -210,6 +217,7 @@ export function resolveOptions(o: LifelineServerOptions): ResolvedOptions {
     resumeTtlMs: positive('resumeTtlMs', o.resumeTtlMs, defaults.resumeTtlMs),
     replayWindowMessages: positive('replayWindowMessages', o.replayWindowMessages, defaults.replayWindowMessages),
     replayWindowBytes: positive('replayWindowBytes', o.replayWindowBytes, defaults.replayWindowBytes),
+    replayWindowMs: positive('replayWindowMs', o.replayWindowMs, o.resumeTtlMs ?? defaults.resumeTtlMs),
     receiveWindow: positive('receiveWindow', o.receiveWindow, defaults.receiveWindow),
     policy: policy === undefined || policy === BackpressurePolicy.UNSPECIFIED ? BackpressurePolicy.DROP_OLDEST : policy,
     acceptPreferredPolicy: o.acceptPreferredPolicy ?? true,

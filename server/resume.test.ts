@@ -122,6 +122,39 @@ describe('resume', () => {
     expect(s).toMatchObject({ seq: 1n, channel: 'doc', reason: SnapshotReason.SUBSCRIBED });
   });
 
+  test('RS-3 RS-4 RS-5 a detached session keeps its replay for replayWindowMs only: a later resume that needs it is a SNAPSHOT', async () => {
+    /** Session with a snapshot (seq 1) and three messages (2–4), none acked, then its socket dies. */
+    const detachedWithUnacked = async (srv: LifelineServer): Promise<string> => {
+      const a = await h.session(srv, { channels: ['doc', 'feed'] });
+      await a.waitForBody('snapshot');
+      for (let i = 1; i <= 3; i++) srv.publish('feed', { payload: enc(`m${i}`) });
+      await a.waitForCount('message', 3);
+      const id = a.bodies('welcome')[0]?.sessionId as string;
+      a.destroy();
+      await detached(srv, id);
+      return id;
+    };
+    const app = docApp();
+    // Within the window (the default: the whole TTL): replay.
+    const kept = await h.server({ ...app.opts, resumeTtlMs: 5000 });
+    const id1 = await detachedWithUnacked(kept);
+    const b1 = await h.client(kept);
+    const w1 = await b1.handshake({ sessionId: id1, lastServerSeq: 1n, channels: ['doc', 'feed'] });
+    expect(w1.resume).toMatchObject({ outcome: ResumeOutcome.RESUMED, fromSeq: 2n, replayed: 3 });
+    // Past it: the session is there, its replay is not.
+    const short = await h.server({ ...app.opts, resumeTtlMs: 5000, replayWindowMs: 100 });
+    const id2 = await detachedWithUnacked(short);
+    await vi.waitFor(() => expect(short.session(id2)?.stats().inFlight).toBe(0), { timeout: 5000 });
+    expect(short.session(id2)?.state).toBe('detached');
+    const b2 = await h.client(short);
+    const w2 = await b2.handshake({ sessionId: id2, lastServerSeq: 1n, channels: ['doc', 'feed'] });
+    expect(w2.sessionId).toBe(id2);
+    expect(w2.resume).toMatchObject({ outcome: ResumeOutcome.SNAPSHOT, reason: ResumeReason.REPLAY_WINDOW_EXCEEDED, fromSeq: 5n, replayed: 0 });
+    const snap = await b2.waitForBody('snapshot');
+    expect(snap).toMatchObject({ seq: 5n, channel: 'doc', reason: SnapshotReason.RESUME });
+    expect(b2.bodies('message')).toHaveLength(0); // never a partial replay
+  });
+
   test('RS-1 RS-6 a detached session is kept for resume_ttl, then expires: a late Hello gets NEW with EXPIRED', async () => {
     const srv = await h.server({ resumeTtlMs: 150 });
     const a = await h.session(srv);

@@ -252,6 +252,7 @@ export class LifelineServer extends TypedEmitter<ServerEvents> implements HostRe
       input: {
         handshakeTimeoutMs: this.opts.handshakeTimeoutMs,
         resumeTtlMs: this.opts.resumeTtlMs,
+        replayWindowMs: this.opts.replayWindowMs,
         heartbeatMissedMax: this.opts.heartbeatMissedMax,
         heartbeatIntervalStepsMax: this.opts.heartbeatIntervalStepsMax,
         heartbeatStableBeats: this.opts.heartbeatStableBeats,

@@ -285,6 +285,16 @@ export class LiveSession implements SessionView, LifelineSession {
     });
   }
 
+  /**
+   * RS-3 by time: a detached session's replay window ran out. Its sent-unacked messages are
+   * released; a resume that needs one is answered SNAPSHOT (REPLAY_WINDOW_EXCEEDED, never a partial
+   * replay), one that needs none is still RESUMED. The queue, subscriptions and seqs stay.
+   */
+  releaseReplay(): void {
+    if (this.conn) return; // attached: SEQ-7 keeps every unacked message
+    this.log.ack(this.log.lastSent);
+  }
+
   /** The socket is gone or closing: nothing more is written to it. */
   detach(): Connection | undefined {
     const conn = this.conn;

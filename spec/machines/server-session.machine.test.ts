@@ -14,7 +14,7 @@ import {
 
 type Snap = ReturnType<ReturnType<typeof createActor<typeof serverSessionMachine>>['getSnapshot']>;
 
-const input: ServerSessionInput = { handshakeTimeoutMs: 50, resumeTtlMs: 500, heartbeatMissedMax: 1 };
+const input: ServerSessionInput = { handshakeTimeoutMs: 50, resumeTtlMs: 500, replayWindowMs: 200, heartbeatMissedMax: 1 };
 const missedMax = input.heartbeatMissedMax as number;
 /** The adaptive heartbeat on (HB-11): the interval may reach two base intervals after two stable beats. */
 const adaptive: ServerSessionInput = { ...input, heartbeatIntervalStepsMax: 2, heartbeatStableBeats: 2 };
@@ -85,7 +85,7 @@ function harness(inp: ServerSessionInput = input) {
   const names = [
     'createSession', 'handOverSocket', 'attachSocket', 'sendWelcome', 'closeSocket', 'terminateSocket', 'forgetSocket',
     'sendPing', 'sendHeartbeatAck', 'deliverMessage', 'ackDuplicate', 'applyAck', 'answerDrift', 'subscribe',
-    'unsubscribe', 'sendDrainNotice', 'loseContinuity', 'leaveChannels', 'deleteSession',
+    'unsubscribe', 'sendDrainNotice', 'loseContinuity', 'releaseReplay', 'leaveChannels', 'deleteSession',
   ] as const;
   const machine = serverSessionMachine.provide({ actions: Object.fromEntries(names.map((n) => [n, rec(n)])) });
   const actor = createActor(machine, {
@@ -534,6 +534,25 @@ describe('server session machine: rules', () => {
     h.advance(500);
     expect(h.actor.getSnapshot().value).toBe('expired');
     expect(h.actions.slice(-2).map((a) => a.name)).toEqual(['leaveChannels', 'deleteSession']);
+  });
+
+  test('RS-3 a detached session releases its replay buffer after replayWindowMs and lives on until resume_ttl', () => {
+    const h = harness();
+    attach(h);
+    play(h, { type: 'socket.closed', code: codeOf('ABNORMAL') });
+    h.advance(199);
+    expect(h.actions.map((a) => a.name)).not.toContain('releaseReplay');
+    h.advance(1);
+    expect(h.actions.at(-1)?.name).toBe('releaseReplay');
+    expect(h.actor.getSnapshot().value).toBe('detached');
+    h.advance(300);
+    expect(h.actor.getSnapshot().value).toBe('expired');
+    // Not below the TTL: nothing is released early.
+    const h2 = harness({ ...input, replayWindowMs: 500 });
+    attach(h2);
+    play(h2, { type: 'socket.closed', code: codeOf('ABNORMAL') });
+    h2.advance(500);
+    expect(h2.actions.map((a) => a.name)).not.toContain('releaseReplay');
   });
 
   test('RS-1 CC-6 a peer close whose advice resets the session ends it', () => {

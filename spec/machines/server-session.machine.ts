@@ -36,6 +36,11 @@ export interface ServerSessionOptions {
   readonly handshakeTimeoutMs: number;
   /** A detached session is kept this long for resume (RS-1). */
   readonly resumeTtlMs: number;
+  /**
+   * A detached session keeps its sent-unacked messages this long (RS-3, by time); a later resume
+   * that needs them is a SNAPSHOT. Not below resumeTtlMs = kept for the whole TTL.
+   */
+  readonly replayWindowMs: number;
   /** Unanswered pings (and silent sweep ticks) tolerated (HB-3, HB-7). */
   readonly heartbeatMissedMax: number;
   /**
@@ -137,6 +142,7 @@ export type ServerSessionEvent =
 export const serverSessionDefaults: ServerSessionOptions = {
   handshakeTimeoutMs: defaults.handshakeTimeoutMs,
   resumeTtlMs: defaults.resumeTtlMs,
+  replayWindowMs: defaults.resumeTtlMs,
   heartbeatMissedMax: defaults.heartbeatMissedMax,
   heartbeatIntervalStepsMax: 1,
   heartbeatStableBeats: 8,
@@ -171,6 +177,7 @@ export const serverSessionMachine = setup({
   delays: {
     handshakeTimeout: ({ context }) => context.opts.handshakeTimeoutMs,
     resumeTtl: ({ context }) => context.opts.resumeTtlMs,
+    replayWindow: ({ context }) => Math.min(context.opts.replayWindowMs, context.opts.resumeTtlMs),
     drainDeadline: ({ context }) => context.drainDeadlineMs,
   },
   guards: {
@@ -191,6 +198,7 @@ export const serverSessionMachine = setup({
     isSilentTooLong: ({ context }) => context.silentTicks + 1 > (context.opts.heartbeatMissedMax + 1) * context.clientSteps,
     isLivenessClear: ({ context }) => context.missed === 0,
     isRebalance: ({ context }) => context.isRebalance,
+    isReplayWindowShorter: ({ context }) => context.opts.replayWindowMs < context.opts.resumeTtlMs,
     // HB-1, HB-11: a session at k·I is pinged on every k-th tick of the base-rate sweep.
     isVisitDue: ({ context }) => context.ticksSinceVisit + 1 >= context.intervalSteps,
     // HB-11, a miss under an adapted interval: "a ping still unanswered at the next tick", or "a
@@ -237,6 +245,8 @@ export const serverSessionMachine = setup({
     sendDrainNotice: (_, _p: { reconnectAfterMs: number; deadlineMs: number }) => {},
     /** DISCONNECT overflow: the next resume must resync by snapshots (BP-11). */
     loseContinuity: () => {},
+    /** Release the replay buffer of a detached session (RS-3 by time): a resume that needs it is a SNAPSHOT. */
+    releaseReplay: () => {},
     /** Remove the session from every channel (CC-6: first). */
     leaveChannels: () => {},
     /** Remove the session from the store (CC-6: second). */
@@ -446,6 +456,8 @@ export const serverSessionMachine = setup({
     detached: {
       after: {
         resumeTtl: { target: 'expired', actions: ['leaveChannels', 'deleteSession'], meta: { spec: 'RS-1' } },
+        // RS-3 by time: the session lives on (RS-1), its replay does not (never a partial replay).
+        replayWindow: { guard: 'isReplayWindowShorter', actions: 'releaseReplay', meta: { spec: 'RS-3' } },
       },
       on: {
         'socket.attached': {
