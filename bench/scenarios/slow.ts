@@ -206,7 +206,7 @@ export async function runSlow(ctx: RunContext): Promise<Section> {
     table: table(['contender / policy', 'server RSS max MiB', 'RSS max growth MiB', 'RSS held after GC, growth MiB', 'ArrayBuffers held MiB', "others' p50 ms", "others' p99 ms", 'slow client read'], rows),
     notes: [
       `${seconds} s per run, one run each (fresh processes); RSS sampled every 50 ms in the server; "max growth" = max − value after a forced GC before producing (includes garbage not yet collected); "held" = RSS after forced GCs at the end − the same start value, i.e. what stays buffered or queued. Latency of the ${normal} normal clients from each message's scheduled send time.`,
-      'The slow client pauses its TCP socket and resumes it every 100 ms until it has read its quota, so its kernel buffers fill and the server must hold or drop the rest. raw ws has no backpressure: its send buffer for that socket grows without bound.',
+      'The slow client pauses its TCP socket and resumes it periodically (every 64 KiB-read worth of its quota, ≥ 100 ms) until it has read its quota, so its kernel buffers fill and the server must hold or drop the rest. raw ws has no backpressure: its send buffer for that socket grows without bound.',
       'Lifeline: default queue limits (1,024 messages / 1 MiB) and bufferedAmount high-water mark (1 MiB); 16 coalescing keys; clients are the bench wire client.',
       'Bounded is read as: ArrayBuffers (where payloads and encoded frames live) still held after forced GCs at the end ≤ 8 MiB; Lifeline\'s own bounds for one session are queueLimitBytes 1 MiB + bufferedAmount high-water 1 MiB + replayWindowBytes 4 MiB. RSS is shown too, but V8 keeps freed pages, so RSS after GC overstates what is held.',
     ],
