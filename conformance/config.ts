@@ -21,6 +21,10 @@ export interface ServerConfig {
   readonly receiveWindow: number;
   /** Ack delay for client messages (SEQ-5). */
   readonly ackDelayMs: number;
+  /** Bytes kept for replay (RS-3); absent = the default 4 MiB. */
+  readonly replayWindowBytes?: number;
+  /** The socket buffered-amount high-water mark (BP-4); absent = the default 1 MiB. */
+  readonly bufferedAmountHighWaterBytes?: number;
   /** Policy the server applies when Hello states none. */
   readonly defaultPolicy: 'DROP_OLDEST' | 'DROP_NEWEST' | 'COALESCE_BY_KEY' | 'DISCONNECT';
   readonly drain?: { readonly deadlineMs: number; readonly spreadMs: number };
@@ -70,10 +74,12 @@ export const referenceServerConfig: ServerConfig = {
   handshakeTimeoutMs: 300,
   maxPayloadBytes: 64 * 1024,
   resumeTtlMs: 600,
-  replayWindowMessages: 32,
+  replayWindowMessages: 1024,
   queueLimitMessages: 8,
   receiveWindow: 64,
   ackDelayMs: 20,
+  replayWindowBytes: 64 * 1024 * 1024,
+  bufferedAmountHighWaterBytes: 64 * 1024,
   defaultPolicy: 'DROP_OLDEST',
   drain: { deadlineMs: 600, spreadMs: 400 },
   auth: { upgradeHeaders: { authorization: 'Bearer conformance' }, helloToken: 'hello-ok', allowedOrigin: 'http://allowed.test' },

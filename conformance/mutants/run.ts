@@ -46,6 +46,7 @@ export async function runMutant(m: Mutant, seed: number): Promise<MutantResult> 
   }
   const rs = results.summary.results;
   const by = rs.filter((r) => r.verdict === 'FAIL' || r.verdict === 'WARN').map((r) => r.id);
+  if (process.env.LIFELINE_MUTANT_DEBUG) for (const r of rs) console.log(r.id, r.verdict, r.message ?? '', r.notes.join('; '));
   return { id: m.id, rule: m.rule, killed: by.length > 0, by, ran: rs.length, ms: Math.round(performance.now() - t0) };
 }
 

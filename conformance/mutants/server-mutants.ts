@@ -88,6 +88,13 @@ export const serverMutants: readonly ServerMutant[] = [
     override: (o) => ({ ...o, queueLimitMessages: 1_000_000 }),
   }),
   mutant({
+    id: 'bp-4-no-high-water',
+    rule: 'BP-4',
+    description: 'a high-water mark of a terabyte: everything in the window is written to a client that reads nothing',
+    cases: ['BP-4/high-water-holds-writes'],
+    override: (o) => ({ ...o, bufferedAmountHighWaterBytes: 2 ** 40 }),
+  }),
+  mutant({
     id: 'bp-2-ignores-policy',
     rule: 'BP-2',
     description: 'the server ignores Hello.preferred_policy although it declares every policy',

@@ -54,6 +54,8 @@ function optionsFor(config: ServerConfig, app: AppState, tickets: ReturnType<typ
     queueLimitMessages: config.queueLimitMessages,
     receiveWindow: config.receiveWindow,
     ackDelayMs: config.ackDelayMs,
+    ...(config.replayWindowBytes ? { replayWindowBytes: config.replayWindowBytes } : {}),
+    ...(config.bufferedAmountHighWaterBytes ? { bufferedAmountHighWaterBytes: config.bufferedAmountHighWaterBytes } : {}),
     policy: config.defaultPolicy.toLowerCase().replace(/_/g, '-') as 'drop-oldest',
     acceptPreferredPolicy: true,
     ...(config.drain ? { drainDeadlineMs: config.drain.deadlineMs, drainSpreadMs: config.drain.spreadMs } : {}),

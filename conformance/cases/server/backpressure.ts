@@ -3,7 +3,7 @@
  * queue fills; each policy must keep its promise when the client acks again.
  */
 import { BackpressurePolicy, ResumeOutcome } from '../../../gen/lifeline/v1/envelope_pb.js';
-import { CaseFailure, check, checkEqual } from '../../framework/failure.js';
+import { CaseFailure, NotApplicable, check, checkEqual } from '../../framework/failure.js';
 import type { Feature } from '../../framework/types.js';
 import type { ServerCaseContext } from '../../server-mode/harness.js';
 import { envelope, type Peer } from '../../server-mode/peer.js';
@@ -28,7 +28,7 @@ async function blocked(ctx: ServerCaseContext, policy: PolicyName) {
 /** Ack whatever arrives until nothing more comes for `quietMs`; checks the window on the way (BP-1). */
 const ackedBy = new WeakMap<Peer, bigint>();
 
-async function drainWithAcks(peer: Peer, quietMs = 200): Promise<void> {
+async function drainWithAcks(peer: Peer, quietMs = 200, window = 1): Promise<void> {
   let acked = ackedBy.get(peer) ?? 0n;
   let lastChange = performance.now();
   let seen = 0;
@@ -39,7 +39,7 @@ async function drainWithAcks(peer: Peer, quietMs = 200): Promise<void> {
       lastChange = performance.now();
     }
     const top = seqs.length ? (seqs[seqs.length - 1] as { seq: bigint }).seq : 0n;
-    if (top - acked > 1n) throw new CaseFailure(`${top - acked} messages unacked with a receive window of 1 (BP-1)`);
+    if (top - acked > BigInt(window)) throw new CaseFailure(`${top - acked} messages unacked with a receive window of ${window} (BP-1)`);
     if (top > acked) {
       peer.send(envelope('ack', { seq: top }));
       acked = top;
@@ -156,6 +156,39 @@ export const backpressureCases: ServerCase[] = [
       await peer.until(() => peer.sequenced().length >= 6, 2000, 'the next 3 after the ack');
       await sleep(50);
       checkEqual(peer.sequenced().length, 6, 'messages after acking 3');
+    },
+  }),
+  serverCase({
+    id: 'BP-4/high-water-holds-writes',
+    spec: ['BP-4', 'BP-3'],
+    level: 'MUST',
+    requires: ['publish', 'policy:DROP_OLDEST'],
+    description: 'a client that stops reading gets no more than the high-water mark written past its socket: the rest waits in the bounded queue, whose policy drops',
+    async run(ctx) {
+      const ch = ctx.channel();
+      const peer = await ctx.peer();
+      const w = await peer.handshake({ channels: [ch], receiveWindow: 65_535, preferredPolicy: BackpressurePolicy.DROP_OLDEST });
+      const size = Math.min(16 * 1024, Math.floor(ctx.server.maxPayloadBytes / 2));
+      const highWater = ctx.server.bufferedAmountHighWaterBytes ?? 1024 * 1024;
+      // the window the server grants (it may clamp ours to its replay window, RS-3)
+      // the window the server grants: ours clamped to its replay window, in messages and bytes (RS-3)
+      const window = Math.min(65_535, ctx.server.replayWindowMessages, Math.floor((ctx.server.replayWindowBytes ?? 4 * 1024 * 1024) / size));
+      void w;
+      if (window * size < highWater + 12 * 1024 * 1024) throw new NotApplicable(`a window of ${window} × ${size} B cannot outgrow the high-water mark plus socket buffers`);
+      const n = window * 2;
+      peer.pauseReading();
+      const body = new Uint8Array(size);
+      for (let i = 0; i < n; i += 64) {
+        await ctx.hooks.publish(ch, Array.from({ length: Math.min(64, n - i) }, (_, k) => ({ payload: body.map((_x, j) => (j < 8 ? (((i + k) >> (j * 4)) & 15) + 48 : 0)) })));
+      }
+      await sleep(100);
+      peer.resumeReading();
+      await drainWithAcks(peer, 400, window);
+      const got = messagesOf(peer, ch);
+      const dropped = got.reduce((a, m) => a + m.droppedBefore, 0);
+      ctx.note(`${n} messages of ${size} B published to a paused reader with a window of ${window}: ${got.length} delivered, ${dropped} dropped`);
+      check(got.length < window * 0.75, `${got.length} of ${n} messages (${(got.length * size) >> 20} MiB) were written to a client that read nothing, about the whole window: no high-water mark (BP-4)`);
+      checkEqual(got.length + dropped, n, 'delivered + dropped_before (BP-10)');
     },
   }),
   serverCase({
