@@ -138,6 +138,48 @@ export const deliveryClientCases: ClientCase[] = [
     },
   }),
   clientCase({
+    id: 'SEQ-8/dedupe-by-message-id',
+    spec: ['SEQ-8'],
+    level: 'SHOULD',
+    description: 'the same message_id under two seqs (a broker redelivery) reaches the application once',
+    async run(ctx) {
+      const { client, conn } = await connected(ctx);
+      conn.message(enc('x'), { messageId: 'm-1' });
+      conn.message(enc('x again'), { messageId: 'm-1' });
+      conn.message(enc('y'), { messageId: 'm-2' });
+      await conn.untilFrame(() => conn.bodies('ack').some((a) => a.seq >= 3n), 1000 + ctx.slackMs, 'Ack 3');
+      await sleep(30);
+      checkEqual(delivered(client).join(','), 'x,y', 'delivered to the application');
+    },
+  }),
+  clientCase({
+    id: 'WIRE-6/client-ignores-unknown-fields',
+    spec: ['WIRE-6'],
+    level: 'MUST',
+    description: 'a Welcome with unknown fields and unknown enum values, and a Message with an unknown field, are accepted',
+    async run(ctx) {
+      const client = await ctx.start();
+      const conn = await ctx.server.conn(1, 5000);
+      await conn.hello(2000);
+      conn.sendBytes(
+        rawEnvelope('welcome', [
+          { no: 1, str: 'sess-u' },
+          { no: 2, varint: 1000 },
+          { no: 3, varint: 2 },
+          { no: 4, varint: 1 << 20 },
+          { no: 7, msg: [{ no: 1, varint: 1 }, { no: 3, varint: 1 }, { no: 99, str: 'future' }] },
+          { no: 9, varint: 64 },
+          { no: 10, varint: 77 },
+          { no: 50, str: 'a field from v2' },
+        ]),
+      );
+      await client.until((e) => e.event === 'state' && e.state === 'connected', 2000, 'connected after a Welcome with unknown fields');
+      conn.sendBytes(rawEnvelope('message', [{ no: 1, varint: 1 }, { no: 5, bytes: enc('hi') }, { no: 42, varint: 7 }]));
+      await client.until(() => delivered(client).includes('hi'), 2000, 'the Message with an unknown field delivered');
+      check(!conn.closed, `closed ${conn.closed?.code}`);
+    },
+  }),
+  clientCase({
     id: 'SEQ-5/acks-within-delay',
     spec: ['SEQ-5'],
     level: 'MUST',
