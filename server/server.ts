@@ -351,6 +351,7 @@ export class LifelineServer extends TypedEmitter<ServerEvents> implements HostRe
       version: 0n,
       digest: 0,
       enqueuedAt: this.clock.now(),
+      share: { writes: 0, frame: undefined }, // one encoding for all subscribers (shared-frame.ts)
     };
     return this.fan(channel, item);
   }
@@ -369,6 +370,7 @@ export class LifelineServer extends TypedEmitter<ServerEvents> implements HostRe
       version: patch.version,
       digest: patch.digest ?? 0,
       enqueuedAt: this.clock.now(),
+      share: { writes: 0, frame: undefined },
     };
     return this.fan(channel, item);
   }

@@ -46,6 +46,7 @@ import type { Clock } from './clock.js';
 import type { RecentMessageIds } from './message-ids.js';
 import type { LifelineMetrics } from './observability/metrics.js';
 import { bodyOfFrame } from './telemetry.js';
+import { sharedFrame, type FanOutShare } from './shared-frame.js';
 
 /** A queued Message or StatePatch, before it has a seq. */
 export interface OutItem extends QueueItem {
@@ -57,6 +58,8 @@ export interface OutItem extends QueueItem {
   readonly digest: number;
   /** Clock ms when published: delivery latency is measured from here to the socket write. */
   readonly enqueuedAt: number;
+  /** Set on published items: their deliveries share one encoding (server/shared-frame.ts). */
+  readonly share?: FanOutShare;
 }
 
 /** What a session needs from its server. */
@@ -100,6 +103,24 @@ export interface SessionStats {
 }
 
 const EMPTY = new Uint8Array(0);
+
+/** The Message or StatePatch envelope of a queued item, seq to be set. */
+function envelopeOf(it: OutItem, droppedBefore: number): Envelope & { body: { case: 'message' | 'statePatch' } } {
+  if (it.kind === 'message') {
+    const m = create(MessageSchema, { messageId: it.messageId, channel: it.channel, key: it.key, payload: it.payload, droppedBefore });
+    return create(EnvelopeSchema, { body: { case: 'message', value: m } }) as Envelope & { body: { case: 'message' } };
+  }
+  const p = create(StatePatchSchema, {
+    messageId: it.messageId,
+    channel: it.channel,
+    baseVersion: it.baseVersion,
+    version: it.version,
+    delta: it.payload,
+    digest: it.digest,
+    droppedBefore,
+  });
+  return create(EnvelopeSchema, { body: { case: 'statePatch', value: p } }) as Envelope & { body: { case: 'statePatch' } };
+}
 
 export class LiveSession implements SessionView, LifelineSession {
   conn: Connection | undefined;
@@ -363,30 +384,28 @@ export class LiveSession implements SessionView, LifelineSession {
 
   private writeSequenced(env: Envelope, body: { seq: bigint }): void {
     body.seq = this.log.next; // SEQ-2: the seq is given as the item goes onto the socket
-    const bytes = encode(env);
+    this.writeNumbered(encode(env), env.body.case);
+  }
+
+  /** Bytes already carrying seq = log.next: keep them for replay, then write them. */
+  private writeNumbered(bytes: Uint8Array, body: Envelope['body']['case']): void {
     this.log.send(bytes, bytes.byteLength); // SEQ-7: kept until acked
     this.conn?.write(bytes, this.env.opts.bufferedAmountHighWaterBytes);
-    this.env.metrics?.frame('sent', env.body.case, bytes.byteLength);
+    this.env.metrics?.frame('sent', body, bytes.byteLength);
   }
 
   private writeItem(it: OutItem, droppedBefore: number): void {
     const m = this.env.metrics;
     if (m) m.deliveryLatency((this.env.clock.now() - it.enqueuedAt) / 1000);
-    if (it.kind === 'message') {
-      const m = create(MessageSchema, { messageId: it.messageId, channel: it.channel, key: it.key, payload: it.payload, droppedBefore });
-      this.writeSequenced(create(EnvelopeSchema, { body: { case: 'message', value: m } }), m);
-    } else {
-      const p = create(StatePatchSchema, {
-        messageId: it.messageId,
-        channel: it.channel,
-        baseVersion: it.baseVersion,
-        version: it.version,
-        delta: it.payload,
-        digest: it.digest,
-        droppedBefore,
-      });
-      this.writeSequenced(create(EnvelopeSchema, { body: { case: 'statePatch', value: p } }), p);
+    const share = it.share;
+    if (share !== undefined && share.writes++ > 0) {
+      // A published item's second delivery on: encoded once, seq and dropped_before spliced in.
+      share.frame ??= sharedFrame(envelopeOf(it, 0));
+      this.writeNumbered(share.frame.encode(this.log.next, droppedBefore), it.kind === 'message' ? 'message' : 'statePatch');
+      return;
     }
+    const env = envelopeOf(it, droppedBefore);
+    this.writeSequenced(env, env.body.value);
   }
 
   private writeSnapshot(channel: string, reason: SnapshotReason): void {
