@@ -28,6 +28,20 @@ describe('handshake', () => {
     expect(srv.stats().sessions).toBe(1);
   });
 
+  test('session ids are capabilities: 128 random bits each (spec §16.3), never repeated', async () => {
+    const srv = await h.server();
+    const ids = new Set<string>();
+    for (let i = 0; i < 40; i++) {
+      const c = await h.session(srv);
+      const id = c.bodies('welcome')[0]?.sessionId as string;
+      expect(id).toMatch(/^[A-Za-z0-9_-]{22}$/); // base64url of 16 bytes from crypto.randomBytes
+      expect(Buffer.from(id, 'base64url')).toHaveLength(16);
+      ids.add(id);
+      c.terminate();
+    }
+    expect(ids.size).toBe(40);
+  });
+
   test('HS-10 no Hello within the handshake timeout closes 4201, other sessions unaffected', async () => {
     const srv = await h.server({ handshakeTimeoutMs: 150 });
     const bystander = await h.session(srv);

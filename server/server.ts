@@ -165,6 +165,7 @@ export class LifelineServer extends TypedEmitter<ServerEvents> implements HostRe
   wasExpired(id: string): boolean {
     return this.expiredIds.has(id);
   }
+  /** Spec §16.3: a session id is a capability; 128 bits from the CSPRNG. */
   newSessionId(): string {
     return randomBytes(16).toString('base64url');
   }
