@@ -23,26 +23,93 @@ describe('demo page: live chart', () => {
     expect(chart.sourceFor(drawn[0] ?? [])).toContain('class connected_heartbeat_waiting,connected_liveness_alive current');
   });
 
-  test('renders are serialized and coalesced: the newest state is drawn last, repeats are skipped', async () => {
+  test('states are drawn in order, one render at a time, each held for minDwellMs; repeats are skipped', async () => {
+    const r = manualRender();
+    const drawn: string[] = [];
+    const waits: number[] = [];
+    const chart = new LiveChart({
+      machine: clientConnectionMachine,
+      render: r.render,
+      onRendered: (svg) => drawn.push(svg),
+      minDwellMs: 400,
+      delay: async (ms) => {
+        waits.push(ms);
+      },
+    });
+    const connected = { connected: { heartbeat: 'waiting', liveness: 'alive' } };
+    chart.show(connected);
+    chart.show(connected); // the same state again (a context-only snapshot)
+    await tick();
+    chart.show('reconnecting');
+    chart.show({ connecting: 'opening' });
+    chart.show('handshaking');
+    chart.show(connected);
+    expect(r.calls).toHaveLength(1); // one render at a time
+    for (const name of ['connected', 'reconnecting', 'opening', 'handshaking', 'connected']) {
+      r.calls.at(-1)?.resolve(name);
+      await tick();
+    }
+    await chart.idle();
+    expect(drawn).toEqual(['connected', 'reconnecting', 'opening', 'handshaking', 'connected']);
+    expect(r.calls[2]?.source).toContain('class connecting_opening current');
+    expect(waits).toEqual([400, 400, 400, 400]); // a hold between states, none after the last
+    expect(chart.renderCount).toBe(5);
+    expect(chart.shownPaths).toEqual(['connected.heartbeat.waiting', 'connected.liveness.alive']);
+  });
+
+  test('the backlog is bounded: the oldest waiting states go, the newest is always drawn last', async () => {
+    const drawn: (readonly string[])[] = [];
+    const chart = new LiveChart({ machine: clientConnectionMachine, render: async () => '<svg/>', onRendered: (_s, p) => drawn.push(p), maxBacklog: 2 });
+    for (const v of ['idle', 'reconnecting', 'suspended', 'failed', 'closed']) chart.show(v);
+    await chart.idle();
+    expect(drawn.at(-1)).toEqual(['closed']);
+    expect(drawn.length).toBeLessThanOrEqual(3);
+  });
+
+  test('a state shown while another is being drawn is drawn after it, even if it equals the one before', async () => {
     const r = manualRender();
     const drawn: string[] = [];
     const chart = new LiveChart({ machine: clientConnectionMachine, render: r.render, onRendered: (svg) => drawn.push(svg) });
+    chart.show('idle');
+    await tick();
+    r.calls[0]?.resolve('idle');
+    await chart.idle();
     chart.show('reconnecting');
     await tick();
-    chart.show({ connecting: 'opening' });
-    chart.show('handshaking');
-    chart.show({ connected: { heartbeat: 'waiting', liveness: 'alive' } });
-    expect(r.calls).toHaveLength(1); // one render at a time
-    r.calls[0]?.resolve('reconnecting');
+    chart.show('idle'); // back where the screen still is, while 'reconnecting' is in flight
+    r.calls[1]?.resolve('reconnecting');
     await tick();
-    expect(r.calls).toHaveLength(2); // the intermediate states were skipped
-    expect(r.calls[1]?.source).toContain('class connected_heartbeat_waiting,connected_liveness_alive current');
-    chart.show({ connected: { heartbeat: 'waiting', liveness: 'alive' } }); // same state again
-    r.calls[1]?.resolve('connected');
+    r.calls[2]?.resolve('idle');
     await chart.idle();
-    expect(drawn).toEqual(['reconnecting', 'connected']);
-    expect(chart.renderCount).toBe(2);
-    expect(chart.shownPaths).toEqual(['connected.heartbeat.waiting', 'connected.liveness.alive']);
+    expect(drawn).toEqual(['idle', 'reconnecting', 'idle']);
+  });
+
+  test('after the first render, states are restyled on the SVG on screen; a failed restyle renders again', async () => {
+    const rendered: (readonly string[])[] = [];
+    const shown: (readonly string[])[] = [];
+    let canRestyle = true;
+    const restyled: (readonly string[])[] = [];
+    const chart = new LiveChart({
+      machine: clientConnectionMachine,
+      render: async () => '<svg/>',
+      onRendered: (_svg, p) => rendered.push(p),
+      onShown: (p) => shown.push(p),
+      restyle: (p) => {
+        if (canRestyle) restyled.push(p);
+        return canRestyle;
+      },
+    });
+    chart.show('idle');
+    await chart.idle();
+    chart.show('reconnecting');
+    await chart.idle();
+    canRestyle = false;
+    chart.show('closed');
+    await chart.idle();
+    expect(rendered).toEqual([['idle'], ['closed']]);
+    expect(restyled).toEqual([['reconnecting']]);
+    expect(shown).toEqual([['idle'], ['reconnecting'], ['closed']]);
+    expect([chart.renderCount, chart.restyleCount]).toEqual([2, 1]);
   });
 
   test('a failing render is reported once and the chart keeps working', async () => {

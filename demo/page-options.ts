@@ -2,7 +2,7 @@
  * The demo page's settings from its query string. The defaults are for a person watching: a
  * reconnect a few hundred ms after a close, not the protocol's 1 s base and 30 s cap (RC-2), and
  * enough attempts that a drain (refused upgrades until the replacement is ready) never reaches
- * `suspended`. Tests shrink them further. Inspection is opt-in (`?inspect`): the Stately
+ * `suspended`. The chart holds each state it plays back for `chartDwellMs`. Tests shrink them. Inspection is opt-in (`?inspect`): the Stately
  * inspector opens a window and needs the internet, so it is never on unless asked for.
  */
 export interface PageTuning {
@@ -18,6 +18,8 @@ export interface PageOptions {
   readonly tuning: PageTuning;
   /** `?inspect`: stream the connection actor to the Stately browser inspector. */
   readonly isInspecting: boolean;
+  /** Least time the chart holds each state it plays back (page-chart.ts). */
+  readonly chartDwellMs: number;
 }
 
 export const demoPageDefaults = {
@@ -25,6 +27,9 @@ export const demoPageDefaults = {
   reconnectCapMs: 3_000,
   reconnectMaxAttempts: 30,
 } as const satisfies PageTuning;
+
+/** Long enough to read a state's name as the chart steps through a recovery. */
+export const defaultChartDwellMs = 450;
 
 /** Settings from `location.search` and the page's own location. */
 export function pageOptions(search: string, location: { readonly protocol: string; readonly host: string }): PageOptions {
@@ -45,5 +50,6 @@ export function pageOptions(search: string, location: { readonly protocol: strin
     },
     // Present and not explicitly off: `?inspect`, `?inspect=1`, `?inspect=true`.
     isInspecting: inspect !== null && !['0', 'false', 'off', 'no'].includes(inspect.toLowerCase()),
+    chartDwellMs: num('chartDwellMs') ?? defaultChartDwellMs,
   };
 }

@@ -10,11 +10,12 @@
  * - Drain server: the server drains (DR-1 … DR-5); the client reconnects after its slot (DR-6).
  *
  * Query parameters (page-options.ts): url, reconnectBaseMs, reconnectCapMs, reconnectMaxAttempts,
- * handshakeTimeoutMs, drainDeadlineMs, drainSpreadMs, inspect.
+ * handshakeTimeoutMs, drainDeadlineMs, drainSpreadMs, chartDwellMs, inspect.
  */
 import type { InspectionEvent } from 'xstate';
 import { createClient, webSocketTransport, type ChannelReducer, type ClientEvent, type WebSocketConstructorLike } from '../client/index.js';
 import { createClientInspector } from '../client/observability/inspect.js';
+import { mermaidId } from '../spec/charts/mermaid.js';
 import { clientConnectionMachine } from '../spec/machines/client-connection.machine.js';
 import {
   COUNTER_CHANNEL,
@@ -67,22 +68,58 @@ function loadMermaid(): Promise<Mermaid> {
   return mermaid;
 }
 
+const escapeRegExp = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
 const chartEl = $('chart');
 const chart = new LiveChart({
   machine: clientConnectionMachine,
   render: async (id, source) => (await (await loadMermaid()).render(id, source)).svg,
-  onRendered: (svg, paths) => {
+  onRendered: (svg) => {
     chartEl.innerHTML = svg; // Mermaid's output with securityLevel strict (sanitized by Mermaid)
+    // Mermaid also inlines the classDef's fill on the highlighted shapes; the SVG's own
+    // `.current>*` rule draws the same, and unlike the inline copy it follows the class in restyle.
+    chartEl.querySelectorAll('svg g.node.current > *').forEach((el) => el.removeAttribute('style'));
+  },
+  restyle: (paths) => {
+    const svg = chartEl.querySelector('svg');
+    if (!svg) return false;
+    // Mermaid's node ids are `<svg id>-state-<mermaidId(path)>-<n>`.
+    const nodes = paths.map((p) => {
+      const re = new RegExp(`^${escapeRegExp(svg.id)}-state-${escapeRegExp(mermaidId(p))}-\\d+$`);
+      return Array.from(svg.querySelectorAll('g.node')).find((g) => re.test(g.id));
+    });
+    if (nodes.some((n) => n === undefined)) return false;
+    svg.querySelectorAll('g.node.current').forEach((g) => g.classList.remove('current'));
+    for (const g of nodes) g?.classList.add('current');
+    return true;
+  },
+  onShown: (paths) => {
     chartEl.dataset.active = paths.join(' ');
     $('chart-active').textContent = paths.join(', ');
+    addToTrail(paths[0]?.split('.')[0] ?? '');
     followCurrent();
   },
+  minDwellMs: opts.chartDwellMs,
   onError: (err) => {
     chartEl.dataset.error = err instanceof Error ? err.message : String(err);
     log(`chart: ${chartEl.dataset.error}`);
   },
 });
 chart.show('idle');
+
+/** The top-level states the chart has drawn, newest last: the path of the last recoveries. */
+const trail: string[] = [];
+let trailSteps = 0;
+function addToTrail(state: string): void {
+  if (state === '' || trail.at(-1) === state) return;
+  trail.push(state);
+  trailSteps++;
+  if (trail.length > 12) trail.splice(0, trail.length - 12);
+  const el = $('chart-trail');
+  el.textContent = trail.join(' → ');
+  el.dataset.trail = trail.join(' ');
+  el.dataset.steps = String(trailSteps);
+}
 
 /** At full size the chart is larger than the window: keep the current state in view. */
 function followCurrent(): void {

@@ -4,7 +4,8 @@
  * (frames vanish both ways, the client's dead-peer timer fires, HB-4), a server close with
  * GOING_AWAY (CC-7), and a server drain (DR-1 … DR-6) after which the same server is ready again.
  * After each the page must be `connected` again by resuming the session (RESUMED, RS-2), with last
- * seq still increasing, no seq gap, the chart on the current state, and the counter right: an
+ * seq still increasing, no seq gap, the chart having drawn the way back (reconnecting, connecting,
+ * handshaking) and resting on the current state, and the counter right: an
  * increment pressed while the socket is a black hole arrives exactly once (SEQ-9, BP-13).
  * Screenshots go to test-results/ (gitignored).
  */
@@ -65,6 +66,8 @@ async function expectRecovered(page: Page, counter: number): Promise<void> {
     expect(ids).toHaveLength(2);
     expect(ids.some((id) => id.includes('connected_heartbeat_waiting'))).toBe(true);
     expect(ids.some((id) => id.includes('connected_liveness_alive'))).toBe(true);
+    // No state highlighted earlier keeps a fill of its own.
+    expect(await page.locator('#chart svg g.node:not(.current) > [style*="fill"]').count()).toBe(0);
   }, wait);
   expect(await attr(page, '#gaps', 'data-gaps')).toBe('0');
   await vi.waitFor(async () => expect(await text(page, '#counter-value')).toBe(String(counter)), wait);
@@ -73,10 +76,19 @@ async function expectRecovered(page: Page, counter: number): Promise<void> {
 
 const seqOf = async (page: Page) => Number(await text(page, '#seq'));
 
-/** Waits until the page reports it recovered from `fault`; returns the page's own timing (ms). */
-async function recoveredFrom(page: Page, fault: string): Promise<number> {
+const chartSteps = async (page: Page) => Number(await attr(page, '#chart-trail', 'data-steps'));
+
+/**
+ * Waits until the page reports it recovered from `fault` (the page's own timing, ms, is returned)
+ * and the chart has played the way back: … reconnecting → connecting → handshaking → connected.
+ */
+async function recoveredFrom(page: Page, fault: string, stepsBefore: number): Promise<number> {
   await vi.waitFor(async () => expect(await attr(page, '#fault-status', 'data-recovered')).toBe(fault), wait);
   expect(await attr(page, '#resume', 'data-outcome')).toBe('resumed');
+  await vi.waitFor(async () => {
+    expect(await chartSteps(page)).toBeGreaterThanOrEqual(stepsBefore + 4);
+    expect(await attr(page, '#chart-trail', 'data-trail')).toMatch(/reconnecting connecting handshaking connected$/);
+  }, wait);
   return Number(await attr(page, '#fault-status', 'data-ms'));
 }
 
@@ -111,7 +123,7 @@ describe.skipIf(!hasChromium)('e2e: demo page fault buttons in headless Chromium
     page.on('pageerror', (e) => pageErrors.push(e.message));
     const timings: Record<string, number> = {};
     const t1 = performance.now();
-    await page.goto(`${base}/?reconnectBaseMs=100&reconnectCapMs=500&drainDeadlineMs=2000&drainSpreadMs=300`);
+    await page.goto(`${base}/?reconnectBaseMs=100&reconnectCapMs=500&drainDeadlineMs=2000&drainSpreadMs=300&chartDwellMs=50`);
 
     // Connected, live, chart drawn with the current state highlighted.
     await vi.waitFor(async () => expect(await text(page, '#state')).toBe('connected'), wait);
@@ -127,11 +139,12 @@ describe.skipIf(!hasChromium)('e2e: demo page fault buttons in headless Chromium
 
     // 1. Drop silently: frames vanish both ways; the client's own timer notices (HB-4, close 4200).
     let seq = await seqOf(page);
+    let steps = await chartSteps(page);
     await page.click('#fault-drop');
     await vi.waitFor(async () => expect(await text(page, '#swallowed')).toMatch(/^dropping/), wait);
     await page.click('#increment'); // queued behind the black hole, replayed after the resume
     await vi.waitFor(async () => expect(Number(await attr(page, '#queue', 'data-depth'))).toBeGreaterThan(0), wait);
-    timings.drop = await recoveredFrom(page, 'drop');
+    timings.drop = await recoveredFrom(page, 'drop', steps);
     expect(await text(page, '#log')).toContain('closed 4200'); // HEARTBEAT_TIMEOUT, sent by the client
     expect(timings.drop).toBeGreaterThanOrEqual(HEARTBEAT_INTERVAL_MS); // not before the silence was long enough
     await expectRecovered(page, 3);
@@ -141,8 +154,9 @@ describe.skipIf(!hasChromium)('e2e: demo page fault buttons in headless Chromium
 
     // 2. Close: the server closes this socket with 1001 and keeps the session (CC-7, RS-1).
     seq = await seqOf(page);
+    steps = await chartSteps(page);
     await page.click('#fault-close');
-    timings.close = await recoveredFrom(page, 'close');
+    timings.close = await recoveredFrom(page, 'close', steps);
     expect(await text(page, '#log')).toContain('closed 1001');
     await page.click('#increment');
     await expectRecovered(page, 4);
@@ -152,8 +166,9 @@ describe.skipIf(!hasChromium)('e2e: demo page fault buttons in headless Chromium
 
     // 3. Drain: DrainNotice, reconnect after the slot (DR-6); the server is ready again afterwards.
     seq = await seqOf(page);
+    steps = await chartSteps(page);
     await page.click('#fault-drain');
-    timings.drain = await recoveredFrom(page, 'drain');
+    timings.drain = await recoveredFrom(page, 'drain', steps);
     expect(await text(page, '#log')).toContain('drain notice');
     await page.click('#increment');
     await expectRecovered(page, 5);
