@@ -9,6 +9,7 @@
  * insertion order serves as LRU and expiry queue at once. A flood of ids from one principal can
  * push out another's early, which makes a duplicate possible again, never a loss.
  */
+import { defaults } from '../spec/protocol/defaults.js';
 import type { Clock } from './clock.js';
 
 export interface MessageIdDedupeOptions {
@@ -55,3 +56,11 @@ export class RecentMessageIds {
 
 // Length-prefixed, so no principal and id pair can spell another's key.
 const key = (principal: string, messageId: string) => `${principal.length}:${principal}${messageId}`;
+
+/** The server's dedupe memory for its `dedupeMessageIds` option; undefined when off (the default). */
+export function recentMessageIdsFor(option: boolean | MessageIdDedupeOptions | undefined, resumeTtlMs: number, clock: Clock): RecentMessageIds | undefined {
+  if (option === undefined || option === false) return undefined;
+  const o = option === true ? {} : option;
+  // Spec §7.6: at least resume_ttl_ms plus the reconnect cap.
+  return new RecentMessageIds(Math.max(1, o.maxIds ?? 10_000), Math.max(1, o.windowMs ?? resumeTtlMs + defaults.reconnectCapMs), clock);
+}

@@ -15,10 +15,9 @@ import { pino, type Logger } from 'pino';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { isSpanContextValid } from '@opentelemetry/api';
 import { createActor, type AnyActorRef } from 'xstate';
-import { DrainReason, ResumeOutcome, ResumeReason } from '../gen/lifeline/v1/envelope_pb.js';
+import { ResumeOutcome, ResumeReason } from '../gen/lifeline/v1/envelope_pb.js';
 import { serverStateName, type ServerSessionEvent } from '../spec/machines/server-session.machine.js';
-import { defaults, SUBPROTOCOL } from '../spec/protocol/defaults.js';
-import { drainSlots } from '../spec/protocol/drain-spread.js';
+import { SUBPROTOCOL } from '../spec/protocol/defaults.js';
 import { admitUpgrade, clientAddress } from './admission.js';
 import { systemClock, type Clock } from './clock.js';
 import { Connection } from './connection.js';
@@ -43,10 +42,9 @@ import { LivenessSweep } from './sweep.js';
 import type { DrainOptions, ServerEvents, ServerStats } from './types.js';
 import { KeyedBuckets } from './token-bucket.js';
 import { gaugeReading } from './telemetry.js';
-import { RecentMessageIds } from './message-ids.js';
-
-/** DrainNotice.target's bound in the codec (spec §17.2). */
-const MAX_DRAIN_TARGET_BYTES = 2048;
+import { planDrain, sendDrainNotices } from './drain.js';
+import { messageItem, patchItem, type OutItem } from './outbound.js';
+import { recentMessageIdsFor } from './message-ids.js';
 
 /** Ids of recently expired sessions, so a late Hello hears EXPIRED rather than UNKNOWN_SESSION (RS-6). */
 const EXPIRED_MEMORY = 10_000;
@@ -115,7 +113,7 @@ export class LifelineServer extends TypedEmitter<ServerEvents> implements HostRe
       fail: (s, err) => this.failSession(s.actor, err),
       metrics: this.metrics,
       onDrainNotice: () => this.drainNotices++,
-      messageIds: messageIdsFor(options, this.opts, this.clock),
+      messageIds: recentMessageIdsFor(options.dedupeMessageIds, this.opts.resumeTtlMs, this.clock),
     };
     this.machine = provideMachine(this);
     this.sweep = new LivenessSweep<Connection>({
@@ -341,42 +339,15 @@ export class LifelineServer extends TypedEmitter<ServerEvents> implements HostRe
 
   /** Queue a Message for every session subscribed to `channel`; returns how many. */
   publish(channel: string, message: Omit<PublishMessage, 'channel'>): number {
-    const item = {
-      kind: 'message' as const,
-      channel,
-      key: message.key ?? '',
-      messageId: message.messageId ?? '',
-      payload: message.payload,
-      bytes: message.payload.byteLength,
-      baseVersion: 0n,
-      version: 0n,
-      digest: 0,
-      enqueuedAt: this.clock.now(),
-      share: { writes: 0, frame: undefined }, // one encoding for all subscribers (shared-frame.ts)
-    };
-    return this.fan(channel, item);
+    return this.fan(channel, messageItem(channel, message, this.clock.now(), true));
   }
 
   /** Queue a StatePatch for every session subscribed to `channel`; returns how many. */
   publishPatch(channel: string, patch: PublishPatch): number {
-    if (patch.version <= patch.baseVersion) throw new RangeError('StatePatch.version must exceed base_version (SD-1)');
-    const item = {
-      kind: 'patch' as const,
-      channel,
-      key: '', // StatePatch has no key on the wire: patches never coalesce (spec §11.6)
-      messageId: patch.messageId ?? '',
-      payload: patch.delta,
-      bytes: patch.delta.byteLength,
-      baseVersion: patch.baseVersion,
-      version: patch.version,
-      digest: patch.digest ?? 0,
-      enqueuedAt: this.clock.now(),
-      share: { writes: 0, frame: undefined },
-    };
-    return this.fan(channel, item);
+    return this.fan(channel, patchItem(channel, patch, this.clock.now()));
   }
 
-  private fan(channel: string, item: Parameters<LiveSession['enqueue']>[0]): number {
+  private fan(channel: string, item: OutItem): number {
     let n = 0;
     for (const s of this.fanOut.members(channel)) {
       try {
@@ -412,20 +383,12 @@ export class LifelineServer extends TypedEmitter<ServerEvents> implements HostRe
    */
   drain(opts: DrainOptions = {}): Promise<void> {
     if (this.drainPromise) return this.drainPromise;
-    const target = opts.target ?? '';
-    // The codec's bound on DrainNotice.target (spec §17.2): refuse before anything changes.
-    if (new TextEncoder().encode(target).byteLength > MAX_DRAIN_TARGET_BYTES) {
-      return Promise.reject(new RangeError(`drain target longer than ${MAX_DRAIN_TARGET_BYTES} bytes`));
-    }
-    const isRebalance = target !== '';
+    const plan = planDrain(opts, this.opts);
+    if (plan instanceof RangeError) return Promise.reject(plan); // before anything changes
     const startedAt = this.clock.now();
     this.drainNotices = 0;
     this.isReady = false; // DR-1: readiness off first …
     this.isDraining = true; // … then upgrades get 503 (HS-6)
-    const deadlineMs = opts.deadlineMs ?? this.opts.drainDeadlineMs;
-    const spreadMs = opts.spreadMs ?? this.opts.drainSpreadMs;
-    // Each session closes a little before the drain deadline, so its 1012 is not raced by DR-5.
-    const closeMarginMs = Math.min(1000, Math.floor(deadlineMs / 10));
     const attached: LiveSession[] = [];
     const handshaking: AnyActorRef[] = [];
     for (const conn of this.conns) {
@@ -435,29 +398,8 @@ export class LifelineServer extends TypedEmitter<ServerEvents> implements HostRe
       if (host?.session && host.session.conn === conn) attached.push(host.session);
       else if (!host?.session) handshaking.push(actor);
     }
-    // Shuffle so the same clients are not always last (spec §13.2).
-    for (let i = attached.length - 1; i > 0; i--) {
-      const j = Math.floor(this.random() * (i + 1));
-      [attached[i], attached[j]] = [attached[j] as LiveSession, attached[i] as LiveSession];
-    }
-    const slots = drainSlots(attached.length, { spreadMs, random: this.random }); // DR-3
-    this.log.info({ sessions: attached.length, deadlineMs, spreadMs, ...(isRebalance ? { target: sanitizeUrl(target) } : {}) }, 'draining');
-    for (const actor of handshaking) actor.send({ type: 'app.drain', reconnectAfterMs: 0, deadlineMs });
-    attached.forEach((s, i) => {
-      const elapsed = this.clock.now() - startedAt;
-      const host = this.hosts.get(s.actor);
-      if (host) {
-        host.drainReason = opts.reason ?? (isRebalance ? DrainReason.REBALANCE : DrainReason.DEPLOY);
-        host.drainTarget = target;
-      }
-      s.actor.send({
-        type: 'app.drain',
-        isRebalance,
-        // The slots are absolute from the drain's start; the notice says how long from its receipt.
-        reconnectAfterMs: Math.max(0, Math.round((slots[i] ?? 0) - elapsed)),
-        deadlineMs: Math.max(0, Math.round(deadlineMs - elapsed - closeMarginMs)),
-      });
-    });
+    this.log.info({ sessions: attached.length, deadlineMs: plan.deadlineMs, spreadMs: plan.spreadMs, ...(plan.isRebalance ? { target: sanitizeUrl(plan.target) } : {}) }, 'draining');
+    sendDrainNotices(attached, handshaking, plan, { startedAt, clock: this.clock, random: this.random, hostOf: (a) => this.hosts.get(a) });
     this.drainPromise = new Promise<void>((resolve) => {
       const done = () => {
         clearTimeout(deadline);
@@ -465,9 +407,9 @@ export class LifelineServer extends TypedEmitter<ServerEvents> implements HostRe
         resolve();
       };
       const deadline = setTimeout(() => {
-        for (const c of [...this.conns]) c.terminate(isRebalance ? 'RECONNECT_ELSEWHERE' : 'SERVICE_RESTART'); // DR-5
+        for (const c of [...this.conns]) c.terminate(plan.isRebalance ? 'RECONNECT_ELSEWHERE' : 'SERVICE_RESTART'); // DR-5
         if (this.conns.size === 0) done();
-      }, Math.max(0, deadlineMs - (this.clock.now() - startedAt)));
+      }, Math.max(0, plan.deadlineMs - (this.clock.now() - startedAt)));
       this.onConnsEmpty = done;
       if (this.conns.size === 0) done();
     });
@@ -528,14 +470,6 @@ export class LifelineServer extends TypedEmitter<ServerEvents> implements HostRe
   stateOf(actor: AnyActorRef): string {
     return serverStateName((actor.getSnapshot() as { value: unknown }).value);
   }
-}
-
-/** SEQ-8: the dedupe memory, when asked for; ids kept for resume TTL + reconnect cap by default (spec §7.6). */
-function messageIdsFor(o: LifelineServerOptions, r: ResolvedOptions, clock: Clock): RecentMessageIds | undefined {
-  const d = o.dedupeMessageIds;
-  if (d === undefined || d === false) return undefined;
-  const c = d === true ? {} : d;
-  return new RecentMessageIds(Math.max(1, c.maxIds ?? 10_000), Math.max(1, c.windowMs ?? r.resumeTtlMs + defaults.reconnectCapMs), clock);
 }
 
 /** Create a Lifeline server; call listen() unless it shares an existing HTTP server. */

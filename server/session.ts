@@ -18,20 +18,16 @@ import {
   DrainReason,
   EnvelopeSchema,
   HeartbeatAckSchema,
-  MessageSchema,
   ResumeOutcome,
   ResumeReason,
-  ResumeResultSchema,
   SnapshotSchema,
-  StatePatchSchema,
-  WelcomeSchema,
   type BackpressurePolicy,
   type Envelope,
   type Hello,
   type Message,
   type StateDrift,
 } from '../gen/lifeline/v1/envelope_pb.js';
-import { BackpressureQueue, SESSION_CHANNEL, SnapshotReason, type QueueItem } from '../spec/protocol/backpressure-queue.js';
+import { BackpressureQueue, SESSION_CHANNEL, SnapshotReason } from '../spec/protocol/backpressure-queue.js';
 import { encode } from '../spec/protocol/codec.js';
 import { defaults } from '../spec/protocol/defaults.js';
 import { OutboundLog } from '../spec/protocol/outbound-log.js';
@@ -46,21 +42,9 @@ import type { Clock } from './clock.js';
 import type { RecentMessageIds } from './message-ids.js';
 import type { LifelineMetrics } from './observability/metrics.js';
 import { bodyOfFrame } from './telemetry.js';
-import { sharedFrame, type FanOutShare } from './shared-frame.js';
+import { sharedFrame } from './shared-frame.js';
+import { envelopeOf, messageItem, welcomeEnvelope, type OutItem } from './outbound.js';
 
-/** A queued Message or StatePatch, before it has a seq. */
-export interface OutItem extends QueueItem {
-  readonly messageId: string;
-  /** Message payload or StatePatch delta. */
-  readonly payload: Uint8Array;
-  readonly baseVersion: bigint;
-  readonly version: bigint;
-  readonly digest: number;
-  /** Clock ms when published: delivery latency is measured from here to the socket write. */
-  readonly enqueuedAt: number;
-  /** Set on published items: their deliveries share one encoding (server/shared-frame.ts). */
-  readonly share?: FanOutShare;
-}
 
 /** What a session needs from its server. */
 export interface SessionEnv {
@@ -104,23 +88,7 @@ export interface SessionStats {
 
 const EMPTY = new Uint8Array(0);
 
-/** The Message or StatePatch envelope of a queued item, seq to be set. */
-function envelopeOf(it: OutItem, droppedBefore: number): Envelope & { body: { case: 'message' | 'statePatch' } } {
-  if (it.kind === 'message') {
-    const m = create(MessageSchema, { messageId: it.messageId, channel: it.channel, key: it.key, payload: it.payload, droppedBefore });
-    return create(EnvelopeSchema, { body: { case: 'message', value: m } }) as Envelope & { body: { case: 'message' } };
-  }
-  const p = create(StatePatchSchema, {
-    messageId: it.messageId,
-    channel: it.channel,
-    baseVersion: it.baseVersion,
-    version: it.version,
-    delta: it.payload,
-    digest: it.digest,
-    droppedBefore,
-  });
-  return create(EnvelopeSchema, { body: { case: 'statePatch', value: p } }) as Envelope & { body: { case: 'statePatch' } };
-}
+
 
 export class LiveSession implements SessionView, LifelineSession {
   conn: Connection | undefined;
@@ -201,18 +169,7 @@ export class LiveSession implements SessionView, LifelineSession {
   }
 
   send(message: PublishMessage): void {
-    this.enqueue({
-      kind: 'message',
-      channel: message.channel ?? '',
-      key: message.key ?? '',
-      messageId: message.messageId ?? '',
-      payload: message.payload,
-      bytes: message.payload.byteLength,
-      baseVersion: 0n,
-      version: 0n,
-      digest: 0,
-      enqueuedAt: this.env.clock.now(),
-    });
+    this.enqueue(messageItem(message.channel ?? '', message, this.env.clock.now(), false));
   }
 
   /** CC-6: the machine leaves channels, deletes, then closes 1000. */
@@ -244,7 +201,7 @@ export class LiveSession implements SessionView, LifelineSession {
   /** A new session's Welcome: subscribe Hello.channels, each with a Snapshot (RS-6, CH-1). */
   welcomeNew(hello: Hello): void {
     this.isWritable = true;
-    this.writeControl(this.welcome(ResumeOutcome.NEW, this.newReason, this.log.next, 0));
+    this.writeControl(welcomeEnvelope(this.env.opts, { sessionId: this.id, policy: this.policy, lastClientSeq: this.inbound.lastProcessed }, ResumeOutcome.NEW, this.newReason, this.log.next, 0));
     this.subscribe(hello.channels);
   }
 
@@ -261,7 +218,7 @@ export class LiveSession implements SessionView, LifelineSession {
     this.isWritable = true;
     this.isFlowBlocked = false;
     // RS-5: the Welcome says exactly what follows.
-    this.writeControl(this.welcome(plan.outcome, plan.reason, fromSeq, plan.replay.length));
+    this.writeControl(welcomeEnvelope(this.env.opts, { sessionId: this.id, policy: this.policy, lastClientSeq: this.inbound.lastProcessed }, plan.outcome, plan.reason, fromSeq, plan.replay.length));
     // RS-2: the replay, original seqs, before any other sequenced message.
     const m = this.env.metrics;
     for (const s of plan.replay) {
@@ -282,29 +239,6 @@ export class LiveSession implements SessionView, LifelineSession {
     return { outcome: plan.outcome, reason: plan.reason };
   }
 
-  private welcome(outcome: ResumeOutcome, reason: ResumeReason, fromSeq: bigint, replayed: number): Envelope {
-    const o = this.env.opts;
-    return create(EnvelopeSchema, {
-      body: {
-        case: 'welcome',
-        value: create(WelcomeSchema, {
-          sessionId: this.id,
-          heartbeatIntervalMs: o.heartbeatIntervalMs,
-          heartbeatMissedMax: o.heartbeatMissedMax,
-          maxPayloadBytes: o.maxPayloadBytes,
-          resumeTtlMs: o.resumeTtlMs,
-          replayWindowMessages: o.replayWindowMessages,
-          resume: create(ResumeResultSchema, { outcome, reason, fromSeq, replayed }),
-          lastClientSeq: this.inbound.lastProcessed,
-          receiveWindow: o.receiveWindow,
-          policy: this.policy,
-          queueLimitMessages: o.queueLimitMessages,
-          serverTimeMs: BigInt(Date.now()),
-          heartbeatIntervalMaxMs: o.heartbeatIntervalMaxMs, // HB-11: the base itself when adaptation is off
-        }),
-      },
-    });
-  }
 
   /**
    * RS-3 by time: a detached session's replay window ran out. Its sent-unacked messages are

@@ -16,7 +16,8 @@ import { systemClock } from '../clock.js';
 import { Connection } from '../connection.js';
 import { createLifelineMetrics } from '../observability/metrics.js';
 import { resolveOptions } from '../options.js';
-import { LiveSession, type OutItem, type SessionEnv } from '../session.js';
+import type { OutItem } from '../outbound.js';
+import { LiveSession, type SessionEnv } from '../session.js';
 import { MemoryFanOut } from '../stores.js';
 
 const isMain = import.meta.url === pathToFileURL(process.argv[1] ?? '').href;
