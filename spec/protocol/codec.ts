@@ -90,6 +90,9 @@ function byteLength(s: string): number {
 }
 
 function tooLong(field: string, s: string, max: number): ProtocolError | undefined {
+  // A string of n UTF-16 units is at most 3n UTF-8 bytes (a surrogate pair is 2 units, 4 bytes),
+  // so short strings — nearly all of them — need no encoding or scan at all (WIRE-5).
+  if (s.length * 3 <= max) return undefined;
   return byteLength(s) > max
     ? new ProtocolError('PROTOCOL_ERROR', 'WIRE-5', `${field} longer than ${max} bytes`)
     : undefined;
