@@ -1,8 +1,10 @@
 /**
  * The demo's fault routes against the real server and the reference Node client over loopback
  * (ms timings): close keeps the session (CC-7, RS-1), drain goes the whole way and the server is
- * ready again afterwards (DR-1, HS-6, DR-6), and the routes guard themselves.
+ * ready again afterwards (DR-1, DR-6), and the routes guard themselves.
  */
+import { createServer as createHttpServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, test, vi } from 'vitest';
 import { createNodeClient } from '../client/node.js';
 import type { ClientEvent, LifelineClient } from '../client/index.js';
@@ -10,7 +12,7 @@ import { createServer, staticHandler, type LifelineServer } from '../server/inde
 import { codeOf } from '../spec/protocol/close-codes.js';
 import { createDemoApp, type DemoApp } from './app.js';
 import { DEMO_CHANNELS, applyDemoPatch, decodeDemoState, encodeDemoState, type DemoState } from './demo-state.js';
-import { mountDemoRoutes } from './demo-routes.js';
+import { demoRoutes, mountDemoRoutes } from './demo-routes.js';
 
 let srv: LifelineServer | undefined;
 let app: DemoApp | undefined;
@@ -65,16 +67,18 @@ describe('demo routes', () => {
     expect(events.filter((e) => e.type === 'drift')).toEqual([]);
   });
 
-  test('DR-1 HS-6 DR-6 /demo/drain drains, refuses upgrades meanwhile, then the server is ready again and the client resumes', async () => {
+  test('DR-1 DR-6 /demo/drain drains, then the server is ready again and the client resumes', async () => {
     const { base, events, c } = await start();
+    const server = srv as LifelineServer;
     const id = c.sessionId ?? '';
+    // DR-1: when the notice reaches the client (it has not moved yet) the server is not ready.
+    const atNotice: { isReady: boolean; isDraining: boolean }[] = [];
+    c.subscribe((e) => e.type === 'drain' && atNotice.push(server.stats()));
     const res = await post(`${base}/demo/drain?deadlineMs=1500&spreadMs=100`);
     expect(res.status).toBe(202);
     expect(await res.json()).toEqual({ connections: 1, deadlineMs: 1500, spreadMs: 100 });
-    // DR-1: readiness is off at once; a second drain is refused while this one runs.
-    expect((await fetch(`${base}/readyz`)).status).toBe(503);
-    expect((await post(`${base}/demo/drain`)).status).toBe(409);
-    await vi.waitFor(() => expect(events.some((e) => e.type === 'drain')).toBe(true), wait);
+    await vi.waitFor(() => expect(atNotice).toHaveLength(1), wait);
+    expect(atNotice[0]).toMatchObject({ isReady: false, isDraining: true });
     await vi.waitFor(() => expect(welcomes(events)).toHaveLength(2), wait);
     expect(welcomes(events)[1]).toMatchObject({ sessionId: id, outcome: 'resumed' });
     // The replacement node: ready and accepting again.
@@ -84,6 +88,52 @@ describe('demo routes', () => {
     expect((await post(`${base}/demo/drain?deadlineMs=1500&spreadMs=0`)).status).toBe(202);
     await vi.waitFor(() => expect(welcomes(events)).toHaveLength(3), wait);
     expect(welcomes(events)[2]).toMatchObject({ sessionId: id, outcome: 'resumed' });
+    expect(events.filter((e) => e.type === 'drift')).toEqual([]);
+  });
+
+  test('DR-1 a second drain is refused while one runs; the end of a drain makes the node ready again', async () => {
+    // A stand-in server whose drain ends when the test says so (the real one ends when its sockets do).
+    let finish = () => {};
+    const calls: string[] = [];
+    const fake = {
+      isDraining: false,
+      isReady: true,
+      drainPromise: undefined as Promise<void> | undefined,
+      log: { error: (o: unknown) => calls.push(`error ${String(o)}`) },
+      stats() {
+        return { isReady: this.isReady, isDraining: this.isDraining, sessions: 1, connections: 1 };
+      },
+      setReady(v: boolean) {
+        calls.push(`setReady ${v}`);
+        this.isReady = v;
+      },
+      drain(o: { deadlineMs: number; spreadMs: number }) {
+        calls.push(`drain ${o.deadlineMs} ${o.spreadMs}`);
+        this.isDraining = true;
+        this.isReady = false;
+        this.drainPromise = new Promise<void>((r) => (finish = r));
+        return this.drainPromise;
+      },
+    };
+    const routes = demoRoutes(fake as unknown as LifelineServer, { drainDeadlineMs: 700, drainSpreadMs: 300 });
+    const http = createHttpServer((req, res) => {
+      if (!routes.handle(req, res)) res.writeHead(404).end();
+    });
+    await new Promise<void>((r) => http.listen(0, '127.0.0.1', r));
+    try {
+      const base = `http://127.0.0.1:${(http.address() as AddressInfo).port}`;
+      expect((await post(`${base}/demo/drain`)).status).toBe(202);
+      expect((await post(`${base}/demo/drain`)).status).toBe(409);
+      expect(routes.status()).toMatchObject({ isReady: false, isDraining: true, drains: 1 });
+      finish();
+      await routes.settled();
+      expect(routes.status()).toMatchObject({ isReady: true, isDraining: false, drains: 1 });
+      expect(fake.drainPromise).toBeUndefined(); // so the next drain() starts a new drain
+      expect(calls).toEqual(['drain 700 300', 'setReady true']);
+      expect((await post(`${base}/demo/drain`)).status).toBe(202);
+    } finally {
+      await new Promise<void>((r) => http.close(() => r()));
+    }
   });
 
   test('the routes need POST and the demo header, name real sessions, and leave other paths alone', async () => {
