@@ -112,6 +112,14 @@ export interface UpgradeContext {
 }
 
 /**
+ * Module-level on purpose: a closure made inside admitUpgrade would share the async
+ * function's context and so keep the upgrade `req` alive as long as the socket (~1 KB per session).
+ */
+function destroyOnError(this: Duplex): void {
+  this.destroy();
+}
+
+/**
  * Run every upgrade check in the HS-7 order and answer a refusal on the raw
  * socket. Resolves with the principal when the upgrade may proceed, undefined
  * when it was refused (or is not ours).
@@ -123,7 +131,7 @@ export async function admitUpgrade(req: IncomingMessage, socket: Duplex, c: Upgr
     if (c.isOwnServer) refuse(socket, { status: 404, headers: {}, why: 'unknown path' });
     return undefined;
   }
-  socket.on('error', () => socket.destroy());
+  socket.on('error', destroyOnError);
   const refusal = checkUpgrade(req, {
     isAcceptingUpgrades: c.isAccepting(),
     retryAfterSeconds: c.retryAfterSeconds,
