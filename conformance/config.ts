@@ -69,9 +69,10 @@ export const referenceServerConfig: ServerConfig = {
     'publish', 'state', 'resume', 'inbox', 'drain', 'revoke', 'expire', 'throw', 'origin-allowlist', 'upgrade-auth', 'hello-auth', 'tickets',
     'upgrade-rate-limit', 'session-limit', 'message-rate-limit', 'policy:DROP_OLDEST', 'policy:DROP_NEWEST', 'policy:COALESCE_BY_KEY', 'policy:DISCONNECT',
   ],
-  heartbeatIntervalMs: 60,
+  heartbeatIntervalMs: 100,
   heartbeatMissedMax: 2,
-  handshakeTimeoutMs: 300,
+  // the runner and the reference server share one process in `self`: 300 ms was too tight at load 11
+  handshakeTimeoutMs: 1000,
   maxPayloadBytes: 64 * 1024,
   resumeTtlMs: 600,
   replayWindowMessages: 1024,
