@@ -137,6 +137,8 @@ export class LifelineClient<S = Uint8Array> {
   private readonly actor: Actor<typeof clientConnectionMachine>;
   private readonly transport: Transport;
   private readonly clock: ClientClock;
+  /** When the last frame arrived, on `clock` (HB-8). */
+  private lastFrameAtMs = 0;
   private readonly inbound: Inbound<S>;
   private readonly outbound: Outbound;
   private readonly listeners = new Set<(e: ClientEvent<S>) => void>();
@@ -201,6 +203,7 @@ export class LifelineClient<S = Uint8Array> {
       ...(options.inspect !== undefined && { inspect: options.inspect }),
       input: {
         random,
+        silenceMs: () => this.clock.now() - this.lastFrameAtMs,
         ...(options.reconnectBaseMs !== undefined && { reconnectBaseMs: options.reconnectBaseMs }),
         ...(options.reconnectCapMs !== undefined && { reconnectCapMs: options.reconnectCapMs }),
         ...(options.reconnectMaxAttempts !== undefined && { reconnectMaxAttempts: options.reconnectMaxAttempts }),
@@ -413,6 +416,9 @@ export class LifelineClient<S = Uint8Array> {
   // ---- frames ----
 
   private onFrame(bytes: Uint8Array): void {
+    // HB-8: every frame is proof of life; the machine reads this when its dead-peer delay fires
+    // (no XState event per frame).
+    this.lastFrameAtMs = this.clock.now();
     const r = decode(bytes, { from: 'server', maxPayloadBytes: this.maxPayloadBytes });
     if (!r.ok) {
       this.violation(r.error); // WIRE-2 … WIRE-7
@@ -437,7 +443,6 @@ export class LifelineClient<S = Uint8Array> {
         // HB-6: answered at once, ahead of anything queued.
         const ack = create(HeartbeatAckSchema, { id: body.value.id, echoSentAtMs: body.value.sentAtMs });
         this.sendControl(create(EnvelopeSchema, { body: { case: 'heartbeatAck', value: ack } }));
-        this.actor.send({ type: 'frame.any' });
         return;
       }
       case 'heartbeatAck': {
@@ -458,17 +463,14 @@ export class LifelineClient<S = Uint8Array> {
           }
           throw err;
         }
-        this.actor.send({ type: 'frame.any' });
         return;
       case 'message':
       case 'statePatch':
       case 'snapshot':
         this.inbound.receive(r.envelope);
-        this.actor.send({ type: 'frame.any' });
         return;
       case 'stateDrift':
         this.emit({ type: 'drift', channel: body.value.channel, reason: 'server', from: 'server' }); // SD-6
-        this.actor.send({ type: 'frame.any' });
         return;
       case 'drainNotice': {
         const n = body.value;

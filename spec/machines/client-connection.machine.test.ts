@@ -176,6 +176,15 @@ describe('client connection machine: model coverage', () => {
         replays++;
       }
     }
+    {
+      // The dead-peer re-check (HB-8) depends on input.silenceMs, outside the model's events: one
+      // replay with a peer that always just spoke.
+      const h = harness({ ...input, silenceMs: () => 0 });
+      connect(h);
+      h.advance(60);
+      for (const t of h.transitions) taken.add(transitionKey(t));
+      h.actor.stop();
+    }
     const nodes = allStateNodes(clientConnectionMachine.root as StateNode<ClientConnectionContext, ClientConnectionEvent>);
     expect([...nodes.map((n) => n.id)].filter((id) => !reached.has(id))).toEqual([]);
     const defined = nodes.flatMap((n) => [...n.transitions.values()].flat().map((t) => transitionKey(t as AnyTransitionDefinition)));
@@ -230,6 +239,23 @@ describe('client connection machine: rules', () => {
     h.advance(59);
     expect(clientStateName(h.actor.getSnapshot().value)).toBe('connected');
     h.advance(1);
+    expect(h.rec.closes.at(-1)?.code).toBe(codeOf('HEARTBEAT_TIMEOUT'));
+    expect(clientStateName(h.actor.getSnapshot().value)).toBe('reconnecting');
+  });
+
+  test('HB-4 HB-8 with silenceMs and no frame events: a frame during the wait re-arms for the rest, silence then closes 4200', () => {
+    let lastFrameAt = 0;
+    let clockRef: SimulatedClock | undefined;
+    const h = harness({ ...input, silenceMs: () => (clockRef?.now() ?? 0) - lastFrameAt });
+    clockRef = h.clock;
+    connect(h);
+    lastFrameAt = h.clock.now(); // the Welcome
+    h.advance(50);
+    lastFrameAt = h.clock.now(); // a frame, recorded by the adapter only (HB-8)
+    h.advance(59); // 60 ms after Welcome the delay fires, sees 10 ms of silence, waits 50 more
+    expect(clientStateName(h.actor.getSnapshot().value)).toBe('connected');
+    expect(h.rec.closes).toEqual([]);
+    h.advance(1); // 60 ms after the last frame: interval × (missed + 1)
     expect(h.rec.closes.at(-1)?.code).toBe(codeOf('HEARTBEAT_TIMEOUT'));
     expect(clientStateName(h.actor.getSnapshot().value)).toBe('reconnecting');
   });

@@ -7,6 +7,11 @@
  * server (Welcome, HeartbeatAck, DrainNotice, Retry-After). Effects are named action stubs that
  * client/ supplies with `.provide()`. How a close is answered comes from the close-code registry
  * (CC-2, CC-3), never from a table of its own.
+ *
+ * Liveness (HB-4, HB-8) without a per-frame event: the adapter records when the last frame arrived
+ * and supplies `silenceMs` in input. The dead-peer delay fires after interval × (missed + 1); if a
+ * frame came meanwhile it re-arms for the rest of that span from the frame, else it closes 4200.
+ * `frame.any` and `frame.heartbeatAck` still restart the delay outright.
  */
 import { assign, fromPromise, setup } from 'xstate';
 import { backoffDelayMs } from '../protocol/backoff.js';
@@ -31,6 +36,12 @@ export interface ClientConnectionOptions {
 export interface ClientConnectionInput extends Partial<ClientConnectionOptions> {
   /** Uniform in [0, 1): the jitter source (RC-2), injected so runs replay. */
   readonly random: () => number;
+  /**
+   * Ms since the adapter last received a frame, on the actor's clock (HB-8). With it the adapter
+   * need not send `frame.any` per frame: the dead-peer delay re-checks when it fires. Without it
+   * only `frame.any`/`frame.heartbeatAck` count as proof of life.
+   */
+  readonly silenceMs?: () => number;
 }
 
 /** What the machine remembers about the way the last connection ended. */
@@ -45,6 +56,9 @@ export interface ConnectionEnd {
 export interface ClientConnectionContext {
   readonly opts: ClientConnectionOptions;
   readonly random: () => number;
+  readonly silenceMs: (() => number) | undefined;
+  /** The current dead-peer wait in ms (HB-4); 0 = the full interval × (missed + 1). */
+  deadPeerWaitMs: number;
   /** Consecutive failed attempts since the last Welcome (RC-3, RC-4); also the backoff exponent n. */
   failures: number;
   /** Session id of the last Welcome; '' when the next Hello asks for a new session (RC-10). */
@@ -172,6 +186,11 @@ function afterEnd(ctx: ClientConnectionContext, end: ConnectionEnd, countFailure
 const HANDSHAKE_REASON = 'HS-10: no Welcome within the handshake timeout';
 const HEARTBEAT_REASON = 'HB-4: nothing from the server within interval × (missed + 1)';
 
+/** HB-4: interval × (missed + 1) of silence means the server (or the path) is dead. */
+function deadPeerMs(c: ClientConnectionContext): number {
+  return c.heartbeatIntervalMs * (c.heartbeatMissedMax + 1);
+}
+
 export const clientConnectionMachine = setup({
   types: {} as {
     context: ClientConnectionContext;
@@ -214,6 +233,8 @@ export const clientConnectionMachine = setup({
     /** This failed attempt reaches reconnectMaxAttempts (RC-3). */
     isLastAttempt: ({ context }) => context.failures + 1 >= Math.max(1, context.opts.reconnectMaxAttempts),
     /** HeartbeatAck announces a different interval (HB-11). */
+    /** HB-8: a frame arrived while the dead-peer delay ran (the adapter's silence is shorter). */
+    isFrameSinceArmed: ({ context }) => context.silenceMs !== undefined && context.silenceMs() < deadPeerMs(context),
     isIntervalChange: ({ context, event }) =>
       event.type === 'frame.heartbeatAck' && event.intervalMs > 0 && event.intervalMs !== context.heartbeatIntervalMs,
   },
@@ -221,7 +242,7 @@ export const clientConnectionMachine = setup({
     handshakeTimeout: ({ context }) => context.opts.handshakeTimeoutMs,
     heartbeatInterval: ({ context }) => context.heartbeatIntervalMs,
     /** HB-4: interval × (missed + 1) of silence means the server (or the path) is dead. */
-    deadPeer: ({ context }) => context.heartbeatIntervalMs * (context.heartbeatMissedMax + 1),
+    deadPeer: ({ context }) => context.deadPeerWaitMs || deadPeerMs(context),
     reconnectDelay: ({ context }) => context.reconnectDelayMs,
     suspendedRetry: ({ context }) => context.opts.suspendedRetryMs,
   },
@@ -233,6 +254,8 @@ export const clientConnectionMachine = setup({
     return {
       opts,
       random: input.random,
+      silenceMs: input.silenceMs,
+      deadPeerWaitMs: 0,
       failures: 0,
       sessionId: '',
       token: undefined,
@@ -332,6 +355,7 @@ export const clientConnectionMachine = setup({
             assign(({ event }) => ({
               sessionId: event.sessionId,
               failures: 0, // RC-4
+              deadPeerWaitMs: 0, // HB-4: a new socket gets the full dead-peer wait
               heartbeatIntervalMs: event.heartbeatIntervalMs,
               heartbeatMissedMax: event.heartbeatMissedMax,
               lastEnd: undefined,
@@ -410,18 +434,29 @@ export const clientConnectionMachine = setup({
             alive: {
               on: {
                 // HB-8: any frame restarts the dead-peer clock.
-                'frame.any': { target: 'alive', reenter: true, meta: { spec: 'HB-8' } },
-                'frame.heartbeatAck': { target: 'alive', reenter: true, meta: { spec: 'HB-8' } },
+                'frame.any': { target: 'alive', reenter: true, actions: assign({ deadPeerWaitMs: 0 }), meta: { spec: 'HB-8' } },
+                'frame.heartbeatAck': { target: 'alive', reenter: true, actions: assign({ deadPeerWaitMs: 0 }), meta: { spec: 'HB-8' } },
               },
               after: {
-                deadPeer: {
-                  target: '#client.reconnecting',
-                  actions: [
-                    { type: 'closeSocket', params: { code: codeOf('HEARTBEAT_TIMEOUT'), reason: HEARTBEAT_REASON } },
-                    'recordHeartbeatTimeout',
-                  ],
-                  meta: { spec: 'HB-4' },
-                },
+                deadPeer: [
+                  {
+                    // HB-8 without a per-frame event: a frame came since the delay was armed, so wait
+                    // out the rest of interval × (missed + 1) from that frame, then check again.
+                    guard: 'isFrameSinceArmed',
+                    target: 'alive',
+                    reenter: true,
+                    actions: assign({ deadPeerWaitMs: ({ context }) => Math.max(1, deadPeerMs(context) - (context.silenceMs?.() ?? 0)) }),
+                    meta: { spec: 'HB-8' },
+                  },
+                  {
+                    target: '#client.reconnecting',
+                    actions: [
+                      { type: 'closeSocket', params: { code: codeOf('HEARTBEAT_TIMEOUT'), reason: HEARTBEAT_REASON } },
+                      'recordHeartbeatTimeout',
+                    ],
+                    meta: { spec: 'HB-4' },
+                  },
+                ],
               },
             },
           },
