@@ -25,6 +25,12 @@ export class Connection {
   /** RTT variation (RFC 6298 RTTVAR), in ms. */
   rttVarMs: number | undefined;
   private pingSentAt: number | undefined;
+  /**
+   * Fixed-interval liveness counted here, not in the machine (issue 7): pings sent since the last
+   * pong or frame (HB-2, HB-3), sweep ticks since the last frame (HB-7, HB-8).
+   */
+  missedPings = 0;
+  silentTicks = 0;
   /** Writes whose completion must re-run the pump (BP-4). */
   private drainWaits = 0;
   private onDrain: (() => void) | undefined;

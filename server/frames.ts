@@ -51,6 +51,9 @@ export function onFrame(srv: LifelineServer, conn: Connection, data: RawData, is
     }
     const env = r.envelope;
     m?.frame('received', env.body.case, bytes.byteLength);
+    // HB-8: a valid frame is proof of life (the sweep's fixed-interval counts; the machine resets its own).
+    conn.missedPings = 0;
+    conn.silentTicks = 0;
     const actor = srv.ownerOf(conn);
     const host = actor && srv.hostOf(actor);
     if (!actor || !host) return;

@@ -30,6 +30,24 @@ describe('liveness', () => {
     stopB();
   });
 
+  test('HB-1 HB-2 with a fixed interval the sweep pings and counts without an event per tick to the session machine', async () => {
+    const events: string[] = [];
+    const srv = await h.server({
+      heartbeatIntervalMs: I,
+      heartbeatMissedMax: M,
+      inspect: (ev) => {
+        if (ev.type === '@xstate.event') events.push(ev.event.type);
+      },
+    });
+    const a = await h.session(srv);
+    const stop = beat(a, I / 2);
+    await vi.waitFor(() => expect(a.pings).toBeGreaterThanOrEqual(3), { timeout: 5000 });
+    stop();
+    expect(a.isOpen).toBe(true);
+    expect(events).toContain('frame.heartbeat'); // the probe sees the actor's events
+    expect(events.filter((t) => t === 'sweep.tick' || t === 'liveness.expired')).toEqual([]);
+  });
+
   test('HB-2 HB-3 a zombie that answers nothing is terminated within interval × (missed + 1) plus one interval', async () => {
     const srv = await h.server({ heartbeatIntervalMs: I, heartbeatMissedMax: M });
     const bystander = await h.session(srv);

@@ -264,6 +264,7 @@ export class LifelineServer extends TypedEmitter<ServerEvents> implements HostRe
     actor.start();
     ws.on('message', (data, isBinary) => onFrame(this, conn, data, isBinary));
     ws.on('pong', () => {
+      conn.missedPings = 0; // HB-2
       const rtt = conn.pong(this.opts.heartbeatRttToleranceMs);
       if (rtt) this.metrics?.heartbeatRtt(rtt.sampleMs / 1000, 'ping');
       this.forward(conn, { type: 'socket.pong', isRttSpike: rtt?.isSpike ?? false });
@@ -291,7 +292,24 @@ export class LifelineServer extends TypedEmitter<ServerEvents> implements HostRe
       const s = actor && this.hosts.get(actor)?.session;
       if (s) this.metrics.queueDepth(s.queue.length);
     }
-    this.forward(conn, { type: 'sweep.tick' });
+    if (this.opts.heartbeatIntervalStepsMax > 1) {
+      this.forward(conn, { type: 'sweep.tick' }); // HB-11: the machine counts ticks of an adapting interval
+      return;
+    }
+    // Fixed interval: count here and tell the machine only when a threshold is crossed (issue 7);
+    // the same guards as the machine's sweep.tick transitions.
+    const missedMax = this.opts.heartbeatMissedMax;
+    if (conn.missedPings > missedMax) {
+      this.forward(conn, { type: 'liveness.expired', rule: 'HB-3' }); // HB-3: a ping unanswered past missed_max
+      return;
+    }
+    if (conn.silentTicks + 1 > missedMax + 1) {
+      this.forward(conn, { type: 'liveness.expired', rule: 'HB-7' }); // HB-7: no frame for interval × (missed_max + 1)
+      return;
+    }
+    conn.missedPings++;
+    conn.silentTicks++;
+    conn.ping(); // HB-1
   }
 
   private onSocketClose(conn: Connection, code: number): void {

@@ -52,6 +52,8 @@ const modelEvents: ServerSessionEvent[] = [
   { type: 'socket.closed', code: codeOf('ABNORMAL') },
   { type: 'socket.attached', socketId: 2 },
   { type: 'sweep.tick' },
+  { type: 'liveness.expired', rule: 'HB-3' },
+  { type: 'liveness.expired', rule: 'HB-7' },
   { type: 'queue.blocked' },
   { type: 'queue.flowing' },
   { type: 'queue.overflow' },

@@ -25,6 +25,13 @@
  * miss or RTT spike, and announces each change in a HeartbeatAck. HB-3 and HB-7 apply
  * to the interval in force and are checked on every base tick, so a silent peer is
  * dropped within k·I × (missed_max + 1) + I.
+ *
+ * Hot paths (issue 7): with a fixed interval (heartbeatIntervalStepsMax = 1, the default, HB-10)
+ * the server's sweep does not send `sweep.tick`: it keeps the unanswered-ping and silent-tick
+ * counts as plain fields on the connection (reset by every frame, HB-8, and pongs, HB-2), pings
+ * from the sweep loop (HB-1), and sends `liveness.expired` only when HB-3 or HB-7 is crossed.
+ * The counting transitions below remain the spec of that count and run as is when the
+ * interval adapts (HB-11).
  */
 import { assign, not, setup } from 'xstate';
 import { closeCodes, type WsCloseCodeName } from '../protocol/close-codes.js';
@@ -123,6 +130,11 @@ export type ServerSessionEvent =
   | { readonly type: 'socket.attached'; readonly socketId: number }
   /** One visit of the shared liveness sweep (HB-1). */
   | { readonly type: 'sweep.tick' }
+  /**
+   * The adapter's own per-tick count crossed a threshold (fixed interval only, see the header):
+   * HB-3, pings unanswered beyond missed_max; HB-7, no frame for interval × (missed_max + 1).
+   */
+  | { readonly type: 'liveness.expired'; readonly rule: 'HB-3' | 'HB-7' }
   /** Outbound flow, reported by the adapter's pump. */
   | { readonly type: 'queue.blocked' }
   | { readonly type: 'queue.flowing' }
@@ -197,6 +209,7 @@ export const serverSessionMachine = setup({
     // HB-7: this tick makes the silence reach the client's interval × (missed_max + 1) (base ticks).
     isSilentTooLong: ({ context }) => context.silentTicks + 1 > (context.opts.heartbeatMissedMax + 1) * context.clientSteps,
     isLivenessClear: ({ context }) => context.missed === 0,
+    isZombie: ({ event }) => event.type === 'liveness.expired' && event.rule === 'HB-3',
     isRebalance: ({ context }) => context.isRebalance,
     isReplayWindowShorter: ({ context }) => context.opts.replayWindowMs < context.opts.resumeTtlMs,
     // HB-1, HB-11: a session at k·I is pinged on every k-th tick of the base-rate sweep.
@@ -429,6 +442,16 @@ export const serverSessionMachine = setup({
               { guard: 'isMissWhileAdapted', target: '.suspect', actions: ['resetInterval', 'visit', 'sendPing'], meta: { spec: 'HB-11' } },
               { guard: 'isVisitDue', target: '.suspect', actions: ['visit', 'sendPing'], meta: { spec: 'HB-1' } },
               { actions: 'skipVisit', meta: { spec: 'HB-11' } },
+            ],
+            // The fixed-interval fast path: the adapter counted, these are the decisions (HB-3, HB-7).
+            'liveness.expired': [
+              {
+                guard: 'isZombie',
+                target: '#serverSession.detached',
+                actions: { type: 'terminateSocket', params: { name: 'HEARTBEAT_TIMEOUT' } },
+                meta: { spec: 'HB-3' },
+              },
+              { target: '#serverSession.detached', actions: close('HEARTBEAT_TIMEOUT'), meta: { spec: 'HB-7' } },
             ],
             'socket.pong': [
               { guard: 'isRttSpikeWhileAdapted', actions: [assign({ missed: 0 }), 'resetInterval'], meta: { spec: 'HB-11' } },
