@@ -5,6 +5,7 @@
  * sent (SEQ-6), the message rate (BP-14). The machine decides what they mean.
  */
 import type { RawData } from 'ws';
+import type { AnyActorRef } from 'xstate';
 import { ResumeReason, type Hello } from '../gen/lifeline/v1/envelope_pb.js';
 import { decode } from '../spec/protocol/codec.js';
 import { PROTOCOL_VERSION } from '../spec/protocol/defaults.js';
@@ -24,6 +25,25 @@ const NO_HELLO_OBJECTIONS = {
 function isAnyForbidden(srv: LifelineServer, channels: readonly string[], principal: string): boolean {
   const authorize = srv.authorizeChannel;
   return authorize !== undefined && channels.some((ch) => !authorize(ch, principal));
+}
+
+/**
+ * Hot bodies bypass the session machine (issue 7) when nothing about them is exceptional: the
+ * session is attached and the interval is fixed (with HB-11 the machine counts every frame). The
+ * machine stays the spec of these transitions (server-session.machine.ts, header); only a gap,
+ * an ack beyond what was sent, an over-rate message or another state goes through it.
+ */
+function isHotPath(srv: LifelineServer, actor: AnyActorRef): boolean {
+  return srv.opts.heartbeatIntervalStepsMax <= 1 && actor.getSnapshot().matches('attached');
+}
+
+/** Run a hot-path session call as the machine's action would: a failure fails this session only (CC-5). */
+function runHot(srv: LifelineServer, actor: AnyActorRef, fn: () => void): void {
+  try {
+    fn();
+  } catch (err) {
+    srv.failSession(actor, err);
+  }
 }
 
 function toBytes(data: RawData): Uint8Array {
@@ -69,15 +89,28 @@ export function onFrame(srv: LifelineServer, conn: Connection, data: RawData, is
         srv.forward(conn, { type: 'frame.heartbeat', isRttStable: conn.isRttStable(srv.opts.heartbeatRttToleranceMs) });
         return;
       case 'heartbeatAck':
+        if (session && isHotPath(srv, actor)) return; // HB-8: proof of life, counted above
         srv.forward(conn, { type: 'frame.heartbeatAck' });
         return;
-      case 'ack':
-        srv.forward(conn, { type: 'frame.ack', isBeyondSent: session !== undefined && body.value.seq > session.log.lastSent });
+      case 'ack': {
+        const isBeyondSent = session !== undefined && body.value.seq > session.log.lastSent;
+        if (session && !isBeyondSent && isHotPath(srv, actor)) {
+          const seq = body.value.seq;
+          runHot(srv, actor, () => session.applyAck(seq)); // SEQ-7
+          return;
+        }
+        srv.forward(conn, { type: 'frame.ack', isBeyondSent }); // SEQ-6 in the machine
         return;
+      }
       case 'message': {
         const arrival = session ? session.inbound.cursor.classify(body.value.seq) : 'next';
         const isOverRate = session?.messageBucket ? !session.messageBucket.take(srv.clock.now()) : false;
-        srv.forward(conn, { type: 'frame.message', arrival, isOverRate });
+        if (session && !isOverRate && arrival !== 'gap' && isHotPath(srv, actor)) {
+          const msg = body.value;
+          runHot(srv, actor, () => (arrival === 'duplicate' ? session.ackDuplicate() : session.deliver(msg))); // SEQ-3, SEQ-10
+          return;
+        }
+        srv.forward(conn, { type: 'frame.message', arrival, isOverRate }); // BP-14, SEQ-4 in the machine
         return;
       }
       case 'stateDrift':

@@ -304,3 +304,30 @@ describe('client sequencing', () => {
     expect((await a.waitForClose()).code).toBe(codeOf('PROTOCOL_ERROR'));
   });
 });
+
+describe('hot inbound path (issue 7)', () => {
+  test('SEQ-10 SEQ-3 SEQ-7 SEQ-4 next, duplicate and in-range ack bypass the session machine; a gap still reaches it and closes 1002', async () => {
+    const events: string[] = [];
+    const got: string[] = [];
+    const srv = await h.server({
+      onMessage: (m: ClientMessage) => void got.push(new TextDecoder().decode(m.payload)),
+      inspect: (ev) => {
+        if (ev.type === '@xstate.event') events.push(ev.event.type);
+      },
+    });
+    const c = await h.session(srv, { channels: ['feed'] });
+    c.message({ seq: 1n, payload: enc('a') });
+    c.message({ seq: 1n, payload: enc('a') }); // duplicate: acked, not delivered again (SEQ-3)
+    c.message({ seq: 2n, payload: enc('b') });
+    srv.publish('feed', { payload: enc('1') });
+    await c.waitForCount('message', 1);
+    c.ack(1n);
+    await vi.waitFor(() => expect(got).toEqual(['a', 'b']), { timeout: 5000 });
+    await vi.waitFor(() => expect(c.bodies('ack').some((a) => a.seq === 2n)).toBe(true), { timeout: 5000 });
+    expect(events.filter((t) => t === 'frame.message' || t === 'frame.ack')).toEqual([]);
+    c.message({ seq: 4n, payload: enc('d') }); // a gap: the machine's SEQ-4
+    expect((await c.waitForClose()).code).toBe(codeOf('PROTOCOL_ERROR'));
+    expect(events).toContain('frame.message');
+    expect(got).toEqual(['a', 'b']);
+  });
+});

@@ -32,6 +32,12 @@
  * from the sweep loop (HB-1), and sends `liveness.expired` only when HB-3 or HB-7 is crossed.
  * The counting transitions below remain the spec of that count and run as is when the
  * interval adapts (HB-11).
+ *
+ * Likewise, with a fixed interval the adapter (server/frames.ts) handles the hot inbound bodies
+ * of an attached session itself, through the same session methods the actions call: a Message
+ * that is next or a duplicate and within the rate (SEQ-10, SEQ-3), an Ack within what was sent
+ * (SEQ-7), a HeartbeatAck (HB-8). Only the exceptions reach the machine as `frame.*` events: a
+ * gap (SEQ-4), an ack beyond the last sent seq (SEQ-6), over the rate (BP-14), any other state.
  */
 import { assign, not, setup } from 'xstate';
 import { closeCodes, type WsCloseCodeName } from '../protocol/close-codes.js';
