@@ -266,18 +266,5 @@ export class FakeServer {
   }
 }
 
-/**
- * Advance a SimulatedClock one timer deadline at a time, as real time would: SimulatedClock's own
- * increment() jumps, so a timer re-armed while flushing would be scheduled from the end time.
- */
-export function advanceClock(clock: { now(): number; set(t: number): void }, ms: number): void {
-  const end = clock.now() + ms;
-  const timers = (clock as unknown as { timeouts: Map<number, { start: number; timeout: number }> }).timeouts;
-  for (;;) {
-    let next = Infinity;
-    for (const t of timers.values()) next = Math.min(next, t.start + t.timeout);
-    if (next > end) break;
-    clock.set(Math.max(next, clock.now()));
-  }
-  clock.set(end);
-}
+/** Advance a SimulatedClock one timer deadline at a time (shared with the machine tests). */
+export { advanceClock } from '../spec/machines/simulated-time.js';

@@ -1,4 +1,5 @@
 import { getAdjacencyMap, getShortestPaths } from '@xstate/graph';
+import { advanceClock } from './simulated-time.js';
 import fc from 'fast-check';
 import { __unsafe_getAllOwnEventDescriptors, createActor, SimulatedClock, type AnyTransitionDefinition, type StateNode } from 'xstate';
 import { describe, expect, test } from 'vitest';
@@ -98,18 +99,7 @@ function harness(inp: ServerSessionInput = input) {
     },
   });
   actor.start();
-  /** Advance simulated time one timer deadline at a time, as real time would. */
-  const advance = (ms: number) => {
-    const end = clock.now() + ms;
-    const timers = (clock as unknown as { timeouts: Map<number, { start: number; timeout: number }> }).timeouts;
-    for (;;) {
-      let next = Infinity;
-      for (const t of timers.values()) next = Math.min(next, t.start + t.timeout);
-      if (next > end) break;
-      clock.set(Math.max(next, clock.now()));
-    }
-    clock.set(end);
-  };
+  const advance = (ms: number) => advanceClock(clock, ms);
   return { clock, actor, actions, transitions, advance };
 }
 type Harness = ReturnType<typeof harness>;
