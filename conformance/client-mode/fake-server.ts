@@ -15,6 +15,7 @@ export type WelcomeInit = Omit<MessageInitShape<typeof WelcomeSchema>, '$typeNam
 import { decode, encode } from '../../spec/protocol/codec.js';
 import { SUBPROTOCOL } from '../../spec/protocol/defaults.js';
 import { CaseFailure } from '../framework/failure.js';
+import { Waiters } from '../framework/waiters.js';
 import type { Transcript } from '../framework/transcript.js';
 import { envelope, type Body, type BodyOf } from '../server-mode/peer.js';
 
@@ -37,7 +38,7 @@ export class FakeServer {
   refusals: Refuse[] = [];
   /** Refuse every upgrade with this until cleared. */
   refuseAll: Refuse | undefined;
-  private waiters: (() => void)[] = [];
+  private readonly waits = new Waiters();
   private readonly wss = new WebSocketServer({ noServer: true, autoPong: true, maxPayload: 64 * 1024 * 1024, handleProtocols: (p) => (p.has(SUBPROTOCOL) ? SUBPROTOCOL : false) });
   private constructor(
     private readonly http: Server,
@@ -57,27 +58,12 @@ export class FakeServer {
   }
 
   private wake(): void {
-    const w = this.waiters;
-    this.waiters = [];
-    for (const f of w) f();
+    this.waits.wake();
   }
 
   /** Re-check `cond` on every connection event; fail after timeoutMs. */
   async until<T>(cond: () => T | undefined | false, timeoutMs: number, what: string): Promise<T> {
-    const deadline = performance.now() + timeoutMs;
-    for (;;) {
-      const v = cond();
-      if (v !== undefined && v !== false) return v;
-      const left = deadline - performance.now();
-      if (left <= 0) throw new CaseFailure(`${what} did not happen within ${Math.round(timeoutMs)} ms`);
-      await new Promise<void>((resolve) => {
-        const t = setTimeout(resolve, Math.min(left, 50));
-        this.waiters.push(() => {
-          clearTimeout(t);
-          resolve();
-        });
-      });
-    }
+    return this.waits.until(cond, timeoutMs, what);
   }
 
   notify(): void {

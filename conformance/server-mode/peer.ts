@@ -19,6 +19,7 @@ import {
 import { decode, encode } from '../../spec/protocol/codec.js';
 import { PROTOCOL_VERSION, SUBPROTOCOL } from '../../spec/protocol/defaults.js';
 import { CaseFailure } from '../framework/failure.js';
+import { Waiters } from '../framework/waiters.js';
 import type { Transcript } from '../framework/transcript.js';
 
 export type Body = NonNullable<Envelope['body']['case']>;
@@ -94,7 +95,7 @@ export class Peer {
   /** Bytes of frames that did not decode (the server sent garbage). */
   readonly undecodable: Uint8Array[] = [];
   textFrames = 0;
-  private waiters: (() => void)[] = [];
+  private readonly waits = new Waiters();
   private hbTimer: NodeJS.Timeout | undefined;
   private hbId = 0;
   private readonly t0 = performance.now();
@@ -152,27 +153,12 @@ export class Peer {
   }
 
   private wake(): void {
-    const ws = this.waiters;
-    this.waiters = [];
-    for (const w of ws) w();
+    this.waits.wake();
   }
 
   /** Resolve when `cond` holds, re-checked on every frame, ping and close; fail after timeoutMs. */
   async until<T>(cond: () => T | undefined | false, timeoutMs: number, what: string): Promise<T> {
-    const deadline = performance.now() + timeoutMs;
-    for (;;) {
-      const v = cond();
-      if (v !== undefined && v !== false) return v;
-      const left = deadline - performance.now();
-      if (left <= 0) throw new CaseFailure(`${this.label}: ${what} did not happen within ${Math.round(timeoutMs)} ms`);
-      await new Promise<void>((resolve) => {
-        const t = setTimeout(resolve, Math.min(left, 50));
-        this.waiters.push(() => {
-          clearTimeout(t);
-          resolve();
-        });
-      });
-    }
+    return this.waits.until(cond, timeoutMs, `${this.label}: ${what}`);
   }
 
   send(env: Envelope): void {

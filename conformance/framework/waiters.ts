@@ -1,0 +1,35 @@
+/**
+ * Waiting on a condition that socket events change: the fake server and the raw
+ * peer both re-check a case's condition on every event they see, and fall back to
+ * a 50 ms poll so a condition that depends on time alone still gets checked.
+ */
+import { CaseFailure } from './failure.js';
+
+export class Waiters {
+  private waiters: (() => void)[] = [];
+
+  /** Something happened (a frame, a ping, a close): re-check every pending condition. */
+  wake(): void {
+    const ws = this.waiters;
+    this.waiters = [];
+    for (const w of ws) w();
+  }
+
+  /** Resolve with `cond()` once it holds; fail the case after timeoutMs, naming `what`. */
+  async until<T>(cond: () => T | undefined | false, timeoutMs: number, what: string): Promise<T> {
+    const deadline = performance.now() + timeoutMs;
+    for (;;) {
+      const v = cond();
+      if (v !== undefined && v !== false) return v;
+      const left = deadline - performance.now();
+      if (left <= 0) throw new CaseFailure(`${what} did not happen within ${Math.round(timeoutMs)} ms`);
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, Math.min(left, 50));
+        this.waiters.push(() => {
+          clearTimeout(t);
+          resolve();
+        });
+      });
+    }
+  }
+}
