@@ -1,5 +1,6 @@
 import { getAdjacencyMap, getShortestPaths } from '@xstate/graph';
 import { advanceClock } from './simulated-time.js';
+import { allStateNodes, transitionKey } from './model-coverage.js';
 import fc from 'fast-check';
 import { __unsafe_getAllOwnEventDescriptors, createActor, fromPromise, SimulatedClock, type AnyTransitionDefinition, type StateNode } from 'xstate';
 import { describe, expect, test } from 'vitest';
@@ -122,15 +123,6 @@ function play(h: ReturnType<typeof harness>, ev: ModelEvent) {
   } else {
     h.actor.send(ev as ClientConnectionEvent);
   }
-}
-
-function allStateNodes(node: StateNode<ClientConnectionContext, ClientConnectionEvent>): StateNode<ClientConnectionContext, ClientConnectionEvent>[] {
-  return [node, ...Object.values(node.states).flatMap((n) => allStateNodes(n as StateNode<ClientConnectionContext, ClientConnectionEvent>))];
-}
-
-function transitionKey(t: AnyTransitionDefinition): string {
-  const list = (t.source.transitions.get(t.eventType) ?? []) as AnyTransitionDefinition[];
-  return `${t.source.id} --${t.eventType}#${list.indexOf(t)}`;
 }
 
 describe('client connection machine: model coverage', () => {

@@ -1,5 +1,6 @@
 import { getAdjacencyMap, getShortestPaths } from '@xstate/graph';
 import { advanceClock } from './simulated-time.js';
+import { allStateNodes, transitionKey } from './model-coverage.js';
 import fc from 'fast-check';
 import { __unsafe_getAllOwnEventDescriptors, createActor, SimulatedClock, type AnyTransitionDefinition, type StateNode } from 'xstate';
 import { describe, expect, test } from 'vitest';
@@ -115,15 +116,6 @@ function play(h: Harness, ev: ServerSessionEvent | { type: string }) {
   } else {
     h.actor.send(ev as ServerSessionEvent);
   }
-}
-
-function allStateNodes(node: StateNode<ServerSessionContext, ServerSessionEvent>): StateNode<ServerSessionContext, ServerSessionEvent>[] {
-  return [node, ...Object.values(node.states).flatMap((n) => allStateNodes(n as StateNode<ServerSessionContext, ServerSessionEvent>))];
-}
-
-function transitionKey(t: AnyTransitionDefinition): string {
-  const list = (t.source.transitions.get(t.eventType) ?? []) as AnyTransitionDefinition[];
-  return `${t.source.id} --${t.eventType}#${list.indexOf(t)}`;
 }
 
 /** Every `always` transition, keyed like the others. */
