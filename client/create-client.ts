@@ -16,6 +16,7 @@ import {
   SubscribeSchema,
   UnsubscribeSchema,
   type Envelope,
+  type Message,
   type Welcome,
 } from '../gen/lifeline/v1/envelope_pb.js';
 import {
@@ -142,6 +143,8 @@ export class LifelineClient<S = Uint8Array> {
   private readonly inbound: Inbound<S>;
   private readonly outbound: Outbound;
   private readonly listeners = new Set<(e: ClientEvent<S>) => void>();
+  /** The listeners as an array, rebuilt after a change (emit runs per inbound message). */
+  private listenerList: ((e: ClientEvent<S>) => void)[] | undefined;
   private readonly channelSet: Set<string>;
   private readonly receiveWindow: number;
   private readonly maxPayloadBytes: number;
@@ -177,7 +180,7 @@ export class LifelineClient<S = Uint8Array> {
       clock: this.clock,
       sendControl: (env) => this.sendControl(env),
       events: {
-        message: (m) => this.deliver({ seq: m.seq, channel: m.channel, key: m.key, messageId: m.messageId, payload: m.payload, droppedBefore: m.droppedBefore }),
+        message: (m) => this.deliver(m),
         channel: (channel, view, cause) => this.emit({ type: 'channel', channel, version: view.version, state: view.state, cause }),
         drift: (channel, reason) => this.emit({ type: 'drift', channel, reason, from: 'client' }),
       },
@@ -316,7 +319,11 @@ export class LifelineClient<S = Uint8Array> {
   /** Every client event; returns the unsubscribe function. */
   subscribe(fn: (e: ClientEvent<S>) => void): () => void {
     this.listeners.add(fn);
-    return () => this.listeners.delete(fn);
+    this.listenerList = undefined;
+    return () => {
+      this.listenerList = undefined;
+      return this.listeners.delete(fn);
+    };
   }
 
   // ---- machine actions ----
@@ -501,7 +508,7 @@ export class LifelineClient<S = Uint8Array> {
     }
   }
 
-  private deliver(m: InboundMessage): void {
+  private deliver(m: Message): void {
     if (this.dedupeWindow > 0 && m.messageId !== '') {
       // SEQ-8: the same application message through another path (a broker redelivery).
       if (this.recentIds.has(m.messageId)) {
@@ -511,7 +518,8 @@ export class LifelineClient<S = Uint8Array> {
       this.recentIds.add(m.messageId);
       if (this.recentIds.size > this.dedupeWindow) this.recentIds.delete(this.recentIds.values().next().value as string);
     }
-    this.emit({ type: 'message', ...m });
+    // One object per message (a spread of a copy cost two on the hot path, issue 7).
+    this.emit({ type: 'message', seq: m.seq, channel: m.channel, key: m.key, messageId: m.messageId, payload: m.payload, droppedBefore: m.droppedBefore });
   }
 
   // ---- plumbing ----
@@ -565,7 +573,9 @@ export class LifelineClient<S = Uint8Array> {
   }
 
   private emit(e: ClientEvent<S>): void {
-    for (const fn of [...this.listeners]) {
+    // A snapshot, as before: a listener added or removed while emitting takes effect from the next event.
+    const list = (this.listenerList ??= [...this.listeners]);
+    for (const fn of list) {
       try {
         fn(e);
       } catch {

@@ -5,7 +5,6 @@
  */
 import { create } from '@bufbuild/protobuf';
 import {
-  AckSchema,
   DriftReason,
   EnvelopeSchema,
   ResumeOutcome,
@@ -17,6 +16,7 @@ import {
   type Welcome,
 } from '../gen/lifeline/v1/envelope_pb.js';
 import { stateDigest } from '../spec/protocol/digest.js';
+import { ackEnvelope } from '../spec/protocol/fast-codec.js';
 import { InboundCursor } from '../spec/protocol/inbound-cursor.js';
 import type { ClientClock } from './clock.js';
 import type { ChannelReducer } from './reducer.js';
@@ -237,7 +237,7 @@ export class Inbound<S> {
     this.cancelAck();
     if (this.cursor.last === 0n) return; // nothing processed in this seq space yet
     const seq = this.cursor.last;
-    if (this.o.sendControl(create(EnvelopeSchema, { body: { case: 'ack', value: create(AckSchema, { seq }) } }))) {
+    if (this.o.sendControl(ackEnvelope(seq))) {
       this.cursor.markAcked();
       this.isAckOwed = false;
     }

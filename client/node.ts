@@ -25,12 +25,54 @@ export function parseRetryAfterMs(value: string | string[] | undefined, nowMs = 
   return Number.isNaN(at) ? undefined : Math.max(0, at - nowMs);
 }
 
+/** The part of net.Socket the write batching uses. */
+interface Corkable {
+  cork(): void;
+  uncork(): void;
+}
+
+/**
+ * Holds one socket's writes until the current callback returns (issue 7): the sends an inbound
+ * chunk causes (the application's replies, Acks, HeartbeatAcks) leave in one writev instead of one
+ * write each. Every frame stays its own WebSocket frame with one Envelope (WIRE-1); nothing waits
+ * for a timer.
+ */
+class WriteBatch {
+  private held: Corkable | undefined;
+  constructor(private readonly ws: WebSocket) {}
+
+  hold(): void {
+    if (this.held !== undefined) return;
+    // ws keeps its net.Socket in `_socket` (stable across ws 7 and 8); without one, do nothing.
+    const sock = (this.ws as unknown as { _socket?: Corkable })._socket;
+    if (sock === undefined || typeof sock.cork !== 'function') return;
+    this.held = sock;
+    sock.cork();
+    if (batches.push(this) === 1) process.nextTick(releaseAll);
+  }
+
+  release(): void {
+    const sock = this.held;
+    this.held = undefined;
+    sock?.uncork();
+  }
+}
+
+let batches: WriteBatch[] = [];
+
+function releaseAll(): void {
+  const list = batches;
+  batches = [];
+  for (const b of list) b.release();
+}
+
 export function nodeTransport(o: NodeTransportOptions = {}): Transport {
   return (url, handlers, { token }) => {
     const ws = new WebSocket(url, [SUBPROTOCOL], {
       headers: o.headers?.(token) ?? {},
       maxPayload: o.maxPayloadBytes ?? defaults.maxPayloadBytes,
     });
+    const batch = new WriteBatch(ws);
     let isDone = false;
     const done = () => {
       isDone = true;
@@ -40,6 +82,7 @@ export function nodeTransport(o: NodeTransportOptions = {}): Transport {
     ws.on('open', () => !isDone && handlers.onOpen());
     ws.on('message', (data: WebSocket.RawData, isBinary: boolean) => {
       if (isDone) return;
+      batch.hold();
       if (!isBinary) {
         handlers.onText();
         return;

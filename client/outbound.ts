@@ -6,11 +6,11 @@
  * until the server's cumulative Ack covers it; then its promise resolves. After a resume the unacked
  * messages are written again with their original seqs; after a NEW session they are renumbered from 1.
  */
-import { create } from '@bufbuild/protobuf';
-import { EnvelopeSchema, MessageSchema, ResumeOutcome, type Welcome } from '../gen/lifeline/v1/envelope_pb.js';
-import { encode } from '../spec/protocol/codec.js';
+import { ResumeOutcome, type Welcome } from '../gen/lifeline/v1/envelope_pb.js';
+import { encode, validate } from '../spec/protocol/codec.js';
 import { defaults } from '../spec/protocol/defaults.js';
 import { ProtocolError } from '../spec/protocol/errors.js';
+import { messageEnvelope, messageFrameBytes } from '../spec/protocol/fast-codec.js';
 import { OutboundLog } from '../spec/protocol/outbound-log.js';
 import { PayloadTooLargeError, QueueFullError, type SendError } from './errors.js';
 
@@ -84,7 +84,7 @@ export class Outbound {
         resolve,
         reject,
       };
-      const size = this.encodeAt(p, MAX_SEQ).byteLength;
+      const size = this.sizeAt(p, MAX_SEQ);
       if (size > this.maxPayloadBytes) {
         reject(new PayloadTooLargeError(size, this.maxPayloadBytes)); // WIRE-4: rejected locally
         return;
@@ -159,7 +159,17 @@ export class Outbound {
   }
 
   private encodeAt(p: Pending, seq: bigint): Uint8Array {
-    const m = create(MessageSchema, { seq, messageId: p.messageId, channel: p.channel, key: p.key, payload: p.payload });
-    return encode(create(EnvelopeSchema, { body: { case: 'message', value: m } }));
+    return encode(messageEnvelope(seq, p.messageId, p.channel, p.key, p.payload, 0));
+  }
+
+  /**
+   * The frame's length without writing it: encoding here copied every payload once more (issue 7).
+   * Throws what encode() throws (WIRE-5), as encoding did.
+   */
+  private sizeAt(p: Pending, seq: bigint): number {
+    const env = messageEnvelope(seq, p.messageId, p.channel, p.key, p.payload, 0);
+    const problem = validate(env);
+    if (problem) throw problem;
+    return messageFrameBytes(env.body.value) ?? encode(env).byteLength;
   }
 }

@@ -6,7 +6,6 @@
 import { create } from '@bufbuild/protobuf';
 import {
   EnvelopeSchema,
-  MessageSchema,
   ResumeResultSchema,
   StatePatchSchema,
   WelcomeSchema,
@@ -16,6 +15,7 @@ import {
   type ResumeReason,
 } from '../gen/lifeline/v1/envelope_pb.js';
 import type { QueueItem } from '../spec/protocol/backpressure-queue.js';
+import { messageEnvelope } from '../spec/protocol/fast-codec.js';
 import type { PublishMessage, PublishPatch, ResolvedOptions } from './options.js';
 import type { FanOutShare } from './shared-frame.js';
 
@@ -30,7 +30,7 @@ export interface OutItem extends QueueItem {
   /** Clock ms when published: delivery latency is measured from here to the socket write. */
   readonly enqueuedAt: number;
   /** Set on published items: their deliveries share one encoding (server/shared-frame.ts). */
-  readonly share?: FanOutShare;
+  readonly share?: FanOutShare | undefined;
 }
 
 /** A Message item; `isPublished` items share one encoding among their subscribers. */
@@ -46,7 +46,8 @@ export function messageItem(channel: string, m: Omit<PublishMessage, 'channel'>,
     version: 0n,
     digest: 0,
     enqueuedAt: nowMs,
-    ...(isPublished ? { share: { writes: 0, frame: undefined } } : {}), // shared-frame.ts
+    // One object shape for every item: a conditional spread built a dictionary-mode object per send.
+    share: isPublished ? { writes: 0, frame: undefined } : undefined, // shared-frame.ts
   };
 }
 
@@ -70,10 +71,8 @@ export function patchItem(channel: string, p: PublishPatch, nowMs: number): OutI
 
 /** The Message or StatePatch envelope of a queued item, seq to be set. */
 export function envelopeOf(it: OutItem, droppedBefore: number): Envelope & { body: { case: 'message' | 'statePatch' } } {
-  if (it.kind === 'message') {
-    const m = create(MessageSchema, { messageId: it.messageId, channel: it.channel, key: it.key, payload: it.payload, droppedBefore });
-    return create(EnvelopeSchema, { body: { case: 'message', value: m } }) as Envelope & { body: { case: 'message' } };
-  }
+  // The Message envelope as create() builds it, without its per-call schema walk (issue 7).
+  if (it.kind === 'message') return messageEnvelope(0n, it.messageId, it.channel, it.key, it.payload, droppedBefore);
   const p = create(StatePatchSchema, {
     messageId: it.messageId,
     channel: it.channel,

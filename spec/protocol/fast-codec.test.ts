@@ -18,7 +18,7 @@ import {
 } from '../../gen/lifeline/v1/envelope_pb.js';
 import { decode, encode, validate, type DecodeResult } from './codec.js';
 import { ProtocolError } from './errors.js';
-import { decodeFast, encodeFast } from './fast-codec.js';
+import { ackEnvelope, decodeFast, encodeFast, messageEnvelope, messageFrameBytes } from './fast-codec.js';
 
 // --- arbitraries: every field over its whole range, edges weighted in ---------
 
@@ -404,5 +404,38 @@ describe('fast codec', () => {
     }
     // All but the non-minimal length prefix fall back (that one decodes identically).
     expect(fellBack).toBeGreaterThanOrEqual(examples.length - 1);
+  });
+  test('WIRE-1 messageEnvelope and ackEnvelope build exactly what create() builds', () => {
+    fc.assert(
+      fc.property(hotBodies.message, u64, (m, seq) => {
+        const built = messageEnvelope(m.seq, m.messageId, m.channel, m.key, m.payload, m.droppedBefore);
+        expect(built).toStrictEqual(create(EnvelopeSchema, { body: { case: 'message', value: m } }));
+        expect(hex(encodeFast(built) as Uint8Array)).toBe(hex(toBinary(EnvelopeSchema, built)));
+        expect(ackEnvelope(seq)).toStrictEqual(create(EnvelopeSchema, { body: { case: 'ack', value: create(AckSchema, { seq }) } }));
+      }),
+      { numRuns: 1000 },
+    );
+  });
+
+  test('WIRE-4 messageFrameBytes is the length of the frame protobuf-es writes', () => {
+    fc.assert(
+      fc.property(hotBodies.message, (m) => {
+        const env = create(EnvelopeSchema, { body: { case: 'message', value: m } });
+        expect(messageFrameBytes(m)).toBe(toBinary(EnvelopeSchema, env).byteLength);
+      }),
+      { numRuns: 2000 },
+    );
+    const foreign = { ...create(MessageSchema, { seq: 1n }), $unknown: [{ no: 99, wireType: 0, data: new Uint8Array([1]) }] };
+    expect(messageFrameBytes(foreign)).toBeUndefined(); // unusual: the caller measures with encode()
+  });
+
+  test('WIRE-1 frames carved from the shared slab never overlap: every frame kept keeps its bytes', () => {
+    const kept: [Uint8Array, string][] = [];
+    for (let i = 0; i < 400; i++) {
+      const payload = new Uint8Array((i * 97) % 4200).fill(i & 0xff);
+      const env = messageEnvelope(BigInt(i + 1), `id-${i}`, 'ch', '', payload, 0);
+      kept.push([encode(env), hex(toBinary(EnvelopeSchema, env))]);
+    }
+    for (const [frame, want] of kept) expect(hex(frame)).toBe(want);
   });
 });

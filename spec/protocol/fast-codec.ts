@@ -175,21 +175,23 @@ function bytesFieldSize(b: Uint8Array): number {
 
 // Output buffers. V8 keeps typed arrays of ≤ 64 bytes on the JS heap (~30 ns),
 // but a larger one gets its own zeroed off-heap backing store, measured at
-// ~700 ns for 232 bytes: more than the whole StatePatch encode. Frames of
-// 65 B … 1 KiB are therefore carved from an 8 KiB slab, bump-allocated and
+// ~700 ns for 90 bytes as for 1,100: more than the whole Message encode. Frames
+// of 65 B … 4 KiB are therefore carved from a 32 KiB slab, bump-allocated and
 // never reused, as Node's Buffer pool does: each frame is a view of its own
-// bytes; a frame kept alive (replay buffer) pins at most its 8 KiB slab.
-const SLAB_BYTES = 8 * 1024;
-const SLAB_MAX_FRAME = 1024;
-let slab: Uint8Array = new Uint8Array(0);
+// bytes; a frame kept alive (replay buffer) pins at most its slab. A view made
+// with `new Uint8Array(buffer, offset, length)` costs ~30 ns, half a
+// `subarray()` (measured, issue 7 echo: 1 KiB echoes spent 0.7 µs per frame here).
+const SLAB_BYTES = 32 * 1024;
+const SLAB_MAX_FRAME = 4 * 1024;
+let slab = new ArrayBuffer(0);
 let slabPos = 0;
 function alloc(n: number): Uint8Array {
   if (n <= 64 || n > SLAB_MAX_FRAME) return new Uint8Array(n);
-  if (slabPos + n > slab.length) {
-    slab = new Uint8Array(SLAB_BYTES);
+  if (slabPos + n > slab.byteLength) {
+    slab = new ArrayBuffer(SLAB_BYTES);
     slabPos = 0;
   }
-  const out = slab.subarray(slabPos, slabPos + n);
+  const out = new Uint8Array(slab, slabPos, n);
   slabPos += n;
   return out;
 }
@@ -256,8 +258,9 @@ function encodeAck(v: Ack): Uint8Array | undefined {
   return buf;
 }
 
-function encodeMessage(v: Message): Uint8Array | undefined {
-  if (v.$typeName !== T_MESSAGE || v.$unknown !== undefined) return undefined;
+/** Checks the fast path's conditions for a Message and sizes its body; -1 = step aside. */
+function sizeMessage(v: Message): number {
+  if (v.$typeName !== T_MESSAGE || v.$unknown !== undefined) return -1;
   const seq: unknown = v.seq;
   const messageId: unknown = v.messageId;
   const channel: unknown = v.channel;
@@ -268,18 +271,26 @@ function encodeMessage(v: Message): Uint8Array | undefined {
     !isU64(seq) || typeof messageId !== 'string' || typeof channel !== 'string' || typeof key !== 'string' ||
     !(payload instanceof Uint8Array) || !isU32(dropped)
   ) {
-    return undefined;
+    return -1;
   }
   split(seq);
-  const sLo = LO;
-  const sHi = HI;
   strA.set(messageId);
   strB.set(channel);
   strC.set(key);
-  const len =
-    (sLo === 0 && sHi === 0 ? 0 : 1 + varint64Size(sLo, sHi)) +
+  return (
+    (LO === 0 && HI === 0 ? 0 : 1 + varint64Size(LO, HI)) +
     strA.size() + strB.size() + strC.size() + bytesFieldSize(payload) +
-    (dropped === 0 ? 0 : 1 + varint32Size(dropped));
+    (dropped === 0 ? 0 : 1 + varint32Size(dropped))
+  );
+}
+
+function encodeMessage(v: Message): Uint8Array | undefined {
+  const len = sizeMessage(v);
+  if (len < 0) return undefined;
+  // sizeMessage left seq split in LO/HI and the strings measured in strA…strC.
+  const sLo = LO;
+  const sHi = HI;
+  const { messageId, channel, key, payload, droppedBefore: dropped } = v;
   const { buf } = frame(TAG_MESSAGE, len);
   let pos = HDR.pos;
   if (sLo !== 0 || sHi !== 0) {
@@ -300,6 +311,17 @@ function encodeMessage(v: Message): Uint8Array | undefined {
     writeVarint32(buf, pos, dropped);
   }
   return buf;
+}
+
+/**
+ * The length of the frame `encode()` writes for a Message envelope, without writing it (the
+ * client checks WIRE-4 when a send is accepted; encoding twice cost a copy of the payload), or
+ * undefined when the fast path would step aside: the caller then encodes to measure.
+ */
+export function messageFrameBytes(v: Message): number | undefined {
+  if (!ENABLED) return undefined;
+  const len = sizeMessage(v);
+  return len < 0 ? undefined : 1 + varint32Size(len) + len;
 }
 
 function encodeStatePatch(v: StatePatch): Uint8Array | undefined {
@@ -395,6 +417,37 @@ export function encodeFast(env: Envelope): Uint8Array | undefined {
     default:
       return undefined;
   }
+}
+
+// ---------------------------------------------------------------------------
+// Building hot envelopes
+// ---------------------------------------------------------------------------
+
+/** A Message envelope whose body is certain to be a Message. */
+export type MessageEnvelope = Envelope & { body: { case: 'message'; value: Message } };
+
+/**
+ * Exactly what `create(EnvelopeSchema, { body: { case: 'message', value: create(MessageSchema,
+ * { seq, messageId, channel, key, payload, droppedBefore }) } })` returns (plain objects, fields
+ * in schema order), built as literals: create() walks the schema on every call, 3–5 % of the echo
+ * CPU on each side (issue 7). fast-codec.test.ts proves the two equal.
+ */
+export function messageEnvelope(
+  seq: bigint,
+  messageId: string,
+  channel: string,
+  key: string,
+  payload: Uint8Array,
+  droppedBefore: number,
+): MessageEnvelope {
+  const value: Message = { $typeName: T_MESSAGE, seq, messageId, channel, key, payload, droppedBefore };
+  return { $typeName: T_ENVELOPE, body: { case: 'message', value } };
+}
+
+/** Exactly what `create(EnvelopeSchema, { body: { case: 'ack', value: create(AckSchema, { seq }) } })` returns. */
+export function ackEnvelope(seq: bigint): Envelope {
+  const value: Ack = { $typeName: T_ACK, seq };
+  return { $typeName: T_ENVELOPE, body: { case: 'ack', value } };
 }
 
 // ---------------------------------------------------------------------------
