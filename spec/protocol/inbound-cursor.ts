@@ -45,7 +45,8 @@ export class InboundCursor {
 
   /** An ack is due at once when half the peer's window is processed but unacked (SEQ-5). */
   ackDueNow(peerWindow: number): boolean {
-    return this.unackedCount > 0 && this.unackedCount * 2 >= Math.max(1, peerWindow);
+    const unacked = this.unackedCount; // once: each read subtracts two bigints (runs per message)
+    return unacked > 0 && unacked * 2 >= Math.max(1, peerWindow);
   }
 
   /** Record that an Ack for `last` was sent; returns the seq to put in it. */
