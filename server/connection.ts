@@ -2,10 +2,11 @@
  * One accepted WebSocket: writes, closes, pings and RTT. It decides nothing; the
  * session machine (through server/machine-host.ts) says when to do what.
  */
-import type { Logger } from 'pino';
 import type { WebSocket } from 'ws';
 import { clampCloseReason, codeOf, type WsCloseCodeName } from '../spec/protocol/close-codes.js';
 import type { Clock } from './clock.js';
+import type { Logger } from 'pino';
+import { SessionLog } from './observability/logger.js';
 import type { SessionSpan } from './observability/tracing.js';
 
 /** Smoothing of RTT samples, as TCP's SRTT and RTTVAR (RFC 6298: α = 1/8, β = 1/4; spec §8.6). */
@@ -36,6 +37,8 @@ export class Connection {
   private onDrain: (() => void) | undefined;
   /** The close code we sent, or the peer's when it closed first. */
   closeCode: number | undefined;
+  /** Records carry this connection's ids (conn, trace, then session once Welcome names it). */
+  log: SessionLog;
   /** When the WebSocket opened (clock ms), for the connection duration. */
   readonly openedAt: number;
   /** This connection's span (SEC-3), ended with its close code. */
@@ -46,10 +49,12 @@ export class Connection {
     readonly principal: string,
     readonly address: string,
     private readonly clock: Clock,
-    /** Records carry this connection's ids (conn, trace, then session). */
-    public log: Logger,
+    logger: Logger,
+    /** From the connection's span, so its records lead to its trace (SEC-3). */
+    traceId?: string,
   ) {
     this.openedAt = clock.now();
+    this.log = new SessionLog(logger, { connId: this.id, ...(traceId ? { traceId } : {}) });
   }
 
   get bufferedAmount(): number {

@@ -3,7 +3,7 @@
  * session with its own reconnect slot (DR-2, DR-3). The server owns the rest (readiness, the
  * deadline, DR-5).
  */
-import type { AnyActorRef } from 'xstate';
+import type { SessionActor } from './session-actor.js';
 import { DrainReason } from '../gen/lifeline/v1/envelope_pb.js';
 import { drainSlots } from '../spec/protocol/drain-spread.js';
 import type { Clock } from './clock.js';
@@ -47,14 +47,14 @@ export interface NoticeContext {
   readonly startedAt: number;
   readonly clock: Clock;
   readonly random: () => number;
-  readonly hostOf: (actor: AnyActorRef) => Host | undefined;
+  readonly hostOf: (actor: SessionActor) => Host | undefined;
 }
 
 /**
  * DR-2, DR-3: every attached session gets its notice with its own slot; a connection still
  * handshaking has no session to notify and is closed (its machine decides how).
  */
-export function sendDrainNotices(attached: LiveSession[], handshaking: readonly AnyActorRef[], plan: DrainPlan, c: NoticeContext): void {
+export function sendDrainNotices(attached: LiveSession[], handshaking: readonly SessionActor[], plan: DrainPlan, c: NoticeContext): void {
   // Shuffle so the same clients are not always last (spec §13.2).
   for (let i = attached.length - 1; i > 0; i--) {
     const j = Math.floor(c.random() * (i + 1));

@@ -5,7 +5,7 @@
  * sent (SEQ-6), the message rate (BP-14). The machine decides what they mean.
  */
 import type { RawData } from 'ws';
-import type { AnyActorRef } from 'xstate';
+import type { SessionActor } from './session-actor.js';
 import { ResumeReason, type Hello } from '../gen/lifeline/v1/envelope_pb.js';
 import { decode } from '../spec/protocol/codec.js';
 import { PROTOCOL_VERSION } from '../spec/protocol/defaults.js';
@@ -33,12 +33,12 @@ function isAnyForbidden(srv: LifelineServer, channels: readonly string[], princi
  * machine stays the spec of these transitions (server-session.machine.ts, header); only a gap,
  * an ack beyond what was sent, an over-rate message or another state goes through it.
  */
-function isHotPath(srv: LifelineServer, actor: AnyActorRef): boolean {
+function isHotPath(srv: LifelineServer, actor: SessionActor): boolean {
   return srv.opts.heartbeatIntervalStepsMax <= 1 && actor.getSnapshot().matches('attached');
 }
 
 /** Run a hot-path session call as the machine's action would: a failure fails this session only (CC-5). */
-function runHot(srv: LifelineServer, actor: AnyActorRef, fn: () => void): void {
+function runHot(srv: LifelineServer, actor: SessionActor, fn: () => void): void {
   try {
     fn();
   } catch (err) {

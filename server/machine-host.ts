@@ -8,6 +8,7 @@
  * A failure while tearing down turns the close that follows into 1011 (CC-6).
  */
 import type { AnyActorRef } from 'xstate';
+import type { SessionActor } from './session-actor.js';
 import { DrainReason, ResumeOutcome, ResumeReason, type Envelope, type Hello } from '../gen/lifeline/v1/envelope_pb.js';
 import { serverSessionMachine, type ServerSessionEvent } from '../spec/machines/server-session.machine.js';
 import { codeOf, type WsCloseCodeName } from '../spec/protocol/close-codes.js';
@@ -17,7 +18,6 @@ import { LiveSession, type SessionEnv } from './session.js';
 import type { FanOut, SessionStore } from './stores.js';
 import type { LivenessSweep } from './sweep.js';
 import type { Logger } from 'pino';
-import { sessionLogger } from './observability/logger.js';
 import { sessionIdPrefix } from './telemetry.js';
 
 /** Everything an actor's actions need. */
@@ -50,12 +50,12 @@ export interface HostRegistry {
   readonly fanOut: FanOut<LiveSession>;
   readonly sweep: LivenessSweep<Connection>;
   readonly log: Logger;
-  hostOf(actor: AnyActorRef): Host | undefined;
-  setOwner(conn: Connection, actor: AnyActorRef): void;
+  hostOf(actor: SessionActor): Host | undefined;
+  setOwner(conn: Connection, actor: SessionActor): void;
   newSessionId(): string;
   rememberExpired(id: string): void;
   emitEvent<K extends keyof ServerEvents>(event: K, ...args: ServerEvents[K]): void;
-  failSession(actor: AnyActorRef, err: unknown): void;
+  failSession(actor: SessionActor, err: unknown): void;
 }
 
 type Args = { self: AnyActorRef; event: ServerSessionEvent };
@@ -158,7 +158,7 @@ export function provideMachine(reg: HostRegistry) {
         const conn = s.conn;
         if (conn) {
           const id = sessionIdPrefix(s.id); // §16.3: the full id is a capability; logs and spans get a prefix
-          conn.log = sessionLogger(conn.log, { sessionId: id });
+          conn.log = conn.log.with({ sessionId: id });
           conn.span?.setSessionId(id);
           conn.span?.setHeartbeatInterval(reg.env.opts.heartbeatIntervalMs);
           conn.span?.setResume(outcome, reason);

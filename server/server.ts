@@ -1,6 +1,6 @@
 /**
  * The Lifeline reference server on `ws` (issue 3): admission at the HTTP upgrade,
- * one session machine actor per connection/session, the shared liveness sweep,
+ * one session machine per connection/session (server/session-actor.ts), the shared liveness sweep,
  * channels and publishing, drain, revoke and health.
  *
  * Thin by design (CONVENTIONS §1): socket events become machine events carrying
@@ -14,7 +14,7 @@ import type { Duplex } from 'node:stream';
 import { pino, type Logger } from 'pino';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { isSpanContextValid } from '@opentelemetry/api';
-import { createActor, type AnyActorRef } from 'xstate';
+import { createActor } from 'xstate';
 import { ResumeOutcome, ResumeReason } from '../gen/lifeline/v1/envelope_pb.js';
 import { serverStateName, type ServerSessionEvent } from '../spec/machines/server-session.machine.js';
 import { SUBPROTOCOL } from '../spec/protocol/defaults.js';
@@ -25,6 +25,7 @@ import { TypedEmitter } from './emitter.js';
 import { onFrame } from './frames.js';
 import { handleHealth } from './http.js';
 import { provideMachine, type Host, type HostRegistry } from './machine-host.js';
+import { LeanSessionRuntime, type SessionActor, type SessionInput } from './session-actor.js';
 import {
   resolveOptions,
   type LifelineServerOptions,
@@ -34,7 +35,7 @@ import {
   type ResolvedOptions,
 } from './options.js';
 import type { LifelineMetrics } from './observability/metrics.js';
-import { sanitizeUrl, serializeRequest, sessionLogger } from './observability/logger.js';
+import { sanitizeUrl, serializeRequest } from './observability/logger.js';
 import { startSessionSpan } from './observability/tracing.js';
 import { LiveSession, type SessionEnv } from './session.js';
 import { MemoryFanOut, MemorySessionStore, type FanOut, type SessionStore } from './stores.js';
@@ -61,12 +62,14 @@ export class LifelineServer extends TypedEmitter<ServerEvents> implements HostRe
   readonly sweep: LivenessSweep<Connection>;
   readonly store: SessionStore<LiveSession>;
   readonly fanOut: FanOut<LiveSession>;
-  private readonly hosts = new WeakMap<AnyActorRef, Host>();
-  private readonly owners = new WeakMap<Connection, AnyActorRef>();
+  private readonly hosts = new WeakMap<SessionActor, Host>();
+  private readonly owners = new WeakMap<Connection, SessionActor>();
   private readonly conns = new Set<Connection>();
   private readonly expiredIds = new Map<string, true>();
   private readonly upgradeBuckets: KeyedBuckets | undefined;
   private readonly machine: ReturnType<typeof provideMachine>;
+  /** Steps the session machines when no inspector is attached (no XState actor per session). */
+  private readonly runtime: LeanSessionRuntime;
   readonly env: SessionEnv;
   private isReady = true;
   private isDraining = false;
@@ -116,6 +119,7 @@ export class LifelineServer extends TypedEmitter<ServerEvents> implements HostRe
       messageIds: recentMessageIdsFor(options.dedupeMessageIds, this.opts.resumeTtlMs, this.clock),
     };
     this.machine = provideMachine(this);
+    this.runtime = new LeanSessionRuntime(this.machine, (actor, err) => this.onActorCrash(actor, err));
     this.sweep = new LivenessSweep<Connection>({
       intervalMs: this.opts.heartbeatIntervalMs,
       slices: this.opts.sweepSlices,
@@ -147,13 +151,13 @@ export class LifelineServer extends TypedEmitter<ServerEvents> implements HostRe
 
   // ---- HostRegistry (for machine-host.ts and frames.ts) ----
 
-  hostOf(actor: AnyActorRef): Host | undefined {
+  hostOf(actor: SessionActor): Host | undefined {
     return this.hosts.get(actor);
   }
-  ownerOf(conn: Connection): AnyActorRef | undefined {
+  ownerOf(conn: Connection): SessionActor | undefined {
     return this.owners.get(conn);
   }
-  setOwner(conn: Connection, actor: AnyActorRef): void {
+  setOwner(conn: Connection, actor: SessionActor): void {
     this.owners.set(conn, actor);
   }
   rememberExpired(id: string): void {
@@ -241,27 +245,21 @@ export class LifelineServer extends TypedEmitter<ServerEvents> implements HostRe
     const span = startSessionSpan(req.headers, { upgradeStartedAtMs, ...(this.options.tracer ? { tracer: this.options.tracer } : {}) });
     span.upgraded();
     const traceId = isSpanContextValid(span.spanContext) ? span.spanContext.traceId : undefined;
-    const conn = new Connection(ws, principal, clientAddress(req), this.clock, this.log);
-    conn.log = sessionLogger(this.log, { connId: conn.id, ...(traceId ? { traceId } : {}) });
+    const conn = new Connection(ws, principal, clientAddress(req), this.clock, this.log, traceId);
     conn.span = span;
     // SEC-2: the request through the sanitizer (no cookie, no ticket, no Authorization value).
     conn.log.debug({ upgrade: serializeRequest(req), principal }, 'upgrade accepted');
     this.conns.add(conn);
-    const actor = createActor(this.machine, {
-      input: {
-        handshakeTimeoutMs: this.opts.handshakeTimeoutMs,
-        resumeTtlMs: this.opts.resumeTtlMs,
-        replayWindowMs: this.opts.replayWindowMs,
-        heartbeatMissedMax: this.opts.heartbeatMissedMax,
-        heartbeatIntervalStepsMax: this.opts.heartbeatIntervalStepsMax,
-        heartbeatStableBeats: this.opts.heartbeatStableBeats,
-      },
-      ...(this.options.inspect ? { inspect: this.options.inspect } : {}),
-    });
-    this.hosts.set(actor, { conn, principal, session: undefined, frame: undefined, hello: undefined, existing: undefined, newReason: ResumeReason.NOT_REQUESTED, peerCloseCode: undefined, isTeardownFailed: false });
-    this.owners.set(conn, actor);
-    actor.subscribe({ error: (err) => this.onActorCrash(actor, err) });
-    actor.start();
+    const input: SessionInput = {
+      handshakeTimeoutMs: this.opts.handshakeTimeoutMs,
+      resumeTtlMs: this.opts.resumeTtlMs,
+      replayWindowMs: this.opts.replayWindowMs,
+      heartbeatMissedMax: this.opts.heartbeatMissedMax,
+      heartbeatIntervalStepsMax: this.opts.heartbeatIntervalStepsMax,
+      heartbeatStableBeats: this.opts.heartbeatStableBeats,
+    };
+    const host: Host = { conn, principal, session: undefined, frame: undefined, hello: undefined, existing: undefined, newReason: ResumeReason.NOT_REQUESTED, peerCloseCode: undefined, isTeardownFailed: false };
+    this.owners.set(conn, this.startActor(input, host));
     ws.on('message', (data, isBinary) => onFrame(this, conn, data, isBinary));
     ws.on('pong', () => {
       conn.missedPings = 0; // HB-2
@@ -271,6 +269,23 @@ export class LifelineServer extends TypedEmitter<ServerEvents> implements HostRe
     });
     ws.on('error', (err) => conn.log.debug({ err: err.message }, 'socket error'));
     ws.on('close', (code) => this.onSocketClose(conn, code));
+  }
+
+  /**
+   * The session machine for a new connection. An inspector observes actors, so with `inspect`
+   * every session is a real XState actor; otherwise a lean one (issue 7: memory per session).
+   */
+  private startActor(input: SessionInput, host: Host): SessionActor {
+    const inspect = this.options.inspect;
+    if (!inspect) {
+      // The host is known before the initial step runs (it may schedule the handshake timeout).
+      return this.runtime.create(input, (actor) => this.hosts.set(actor, host));
+    }
+    const actor = createActor(this.machine, { input, inspect });
+    this.hosts.set(actor, host);
+    actor.subscribe({ error: (err) => this.onActorCrash(actor, err) });
+    actor.start();
+    return actor;
   }
 
   /** Send a socket's event to the actor that owns it, unless the session stopped using it. */
@@ -331,7 +346,7 @@ export class LifelineServer extends TypedEmitter<ServerEvents> implements HostRe
   }
 
   /** CC-5: serving one session failed; close it 1011, touch nothing else. */
-  failSession(actor: AnyActorRef, err: unknown): void {
+  failSession(actor: SessionActor, err: unknown): void {
     const host = this.hosts.get(actor);
     ((host?.session?.conn ?? host?.conn)?.log ?? this.log).error({ err }, 'session failed');
     try {
@@ -341,7 +356,7 @@ export class LifelineServer extends TypedEmitter<ServerEvents> implements HostRe
     }
   }
 
-  private onActorCrash(actor: AnyActorRef, err: unknown): void {
+  private onActorCrash(actor: SessionActor, err: unknown): void {
     this.log.error({ err }, 'session machine crashed');
     const host = this.hosts.get(actor);
     const conn = host?.session?.conn ?? host?.conn;
@@ -408,7 +423,7 @@ export class LifelineServer extends TypedEmitter<ServerEvents> implements HostRe
     this.isReady = false; // DR-1: readiness off first …
     this.isDraining = true; // … then upgrades get 503 (HS-6)
     const attached: LiveSession[] = [];
-    const handshaking: AnyActorRef[] = [];
+    const handshaking: SessionActor[] = [];
     for (const conn of this.conns) {
       const actor = this.owners.get(conn);
       if (!actor || conn.isEnded) continue;
@@ -485,8 +500,8 @@ export class LifelineServer extends TypedEmitter<ServerEvents> implements HostRe
   }
 
   /** The spec's state name of an actor (for handles). */
-  stateOf(actor: AnyActorRef): string {
-    return serverStateName((actor.getSnapshot() as { value: unknown }).value);
+  stateOf(actor: SessionActor): string {
+    return serverStateName(actor.getSnapshot().value);
   }
 }
 

@@ -11,7 +11,7 @@
  * Lifecycle decisions are the machine's; this class carries them out.
  */
 import { create } from '@bufbuild/protobuf';
-import type { AnyActorRef } from 'xstate';
+import type { SessionActor } from './session-actor.js';
 import {
   AckSchema,
   DrainNoticeSchema,
@@ -116,7 +116,7 @@ export class LiveSession implements SessionView, LifelineSession {
   constructor(
     readonly id: string,
     readonly principal: string,
-    readonly actor: AnyActorRef,
+    readonly actor: SessionActor,
     private readonly env: SessionEnv,
     hello: Hello,
   ) {

@@ -3,7 +3,7 @@ import { createServer, request, type IncomingMessage, type Server } from 'node:h
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, test } from 'vitest';
 import { EnvelopeSchema, HelloSchema } from '../../gen/lifeline/v1/envelope_pb.js';
-import { createLifelineLogger, REDACTED, sanitizeUrl, sessionLogger } from './logger.js';
+import { createLifelineLogger, REDACTED, sanitizeUrl, SessionLog, sessionLogger } from './logger.js';
 
 const SECRET = 's3cr3t-Tok3n-42';
 
@@ -123,5 +123,28 @@ describe('lifeline logger', () => {
     log.warn('shown');
     log.flush();
     expect(lines.map((l) => JSON.parse(l).msg)).toEqual(['shown']);
+  });
+});
+
+describe('SessionLog (a pino child only when a record is written)', () => {
+  test('records carry the connection, trace and session ids; levels below the logger\'s write nothing', () => {
+    const { lines, destination } = capture();
+    const base = createLifelineLogger({ level: 'info', destination });
+    let children = 0;
+    const child = base.child.bind(base);
+    base.child = ((...a: Parameters<typeof child>) => (children++, child(...a))) as typeof base.child;
+    const conn = new SessionLog(base, { connId: 7, traceId: 'abc' });
+    conn.debug({ x: 1 }, 'below the level');
+    const session = conn.with({ sessionId: 'S1' });
+    session.debug({ x: 2 }, 'below the level');
+    expect(children).toBe(0); // nothing written: no child logger made
+    session.info({ x: 3 }, 'welcome');
+    conn.warn({ x: 4 }, 'socket error');
+    expect(children).toBe(2);
+    const records = lines.map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(records).toHaveLength(2);
+    expect(records[0]).toMatchObject({ conn: 7, trace_id: 'abc', session: 'S1', x: 3, msg: 'welcome', level: 30 });
+    expect(records[1]).toMatchObject({ conn: 7, trace_id: 'abc', x: 4, level: 40 });
+    expect(records[1]).not.toHaveProperty('session');
   });
 });

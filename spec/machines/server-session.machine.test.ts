@@ -1,5 +1,6 @@
 import { getAdjacencyMap, getShortestPaths } from '@xstate/graph';
 import { advanceClock } from './simulated-time.js';
+import { helloEvent, serverModelEvents } from './server-session.events.js';
 import { allStateNodes, transitionKey } from './model-coverage.js';
 import fc from 'fast-check';
 import { __unsafe_getAllOwnEventDescriptors, createActor, SimulatedClock, type AnyTransitionDefinition, type StateNode } from 'xstate';
@@ -22,50 +23,8 @@ const missedMax = input.heartbeatMissedMax as number;
 const adaptive: ServerSessionInput = { ...input, heartbeatIntervalStepsMax: 2, heartbeatStableBeats: 2 };
 const stepsMax = adaptive.heartbeatIntervalStepsMax as number;
 
-const hello = (over: Partial<Extract<ServerSessionEvent, { type: 'frame.hello' }>> = {}): ServerSessionEvent => ({
-  type: 'frame.hello', isVersionSupported: true, isAuthorized: true, isResume: false, isOverCapacity: false, isForbidden: false, isOverChannelLimit: false, ...over,
-});
-const modelEvents: ServerSessionEvent[] = [
-  hello(),
-  hello({ isVersionSupported: false }),
-  hello({ isAuthorized: false }),
-  hello({ isResume: true }),
-  hello({ isOverCapacity: true }),
-  hello({ isForbidden: true }),
-  hello({ isOverChannelLimit: true }),
-  { type: 'frame.heartbeat', isRttStable: true },
-  { type: 'frame.heartbeat', isRttStable: false },
-  { type: 'frame.heartbeatAck' },
-  { type: 'frame.ack', isBeyondSent: false },
-  { type: 'frame.ack', isBeyondSent: true },
-  { type: 'frame.message', arrival: 'next', isOverRate: false },
-  { type: 'frame.message', arrival: 'duplicate', isOverRate: false },
-  { type: 'frame.message', arrival: 'gap', isOverRate: false },
-  { type: 'frame.message', arrival: 'next', isOverRate: true },
-  { type: 'frame.stateDrift' },
-  { type: 'frame.subscribe', isForbidden: false, isOverChannelLimit: false },
-  { type: 'frame.subscribe', isForbidden: true, isOverChannelLimit: false },
-  { type: 'frame.subscribe', isForbidden: false, isOverChannelLimit: true },
-  { type: 'frame.unsubscribe' },
-  { type: 'frame.invalid', closeName: 'INVALID_PAYLOAD', reason: 'WIRE-2' },
-  { type: 'socket.pong', isRttSpike: false },
-  { type: 'socket.pong', isRttSpike: true },
-  { type: 'socket.closed', code: codeOf('NORMAL') },
-  { type: 'socket.closed', code: codeOf('ABNORMAL') },
-  { type: 'socket.attached', socketId: 2 },
-  { type: 'sweep.tick' },
-  { type: 'liveness.expired', rule: 'HB-3' },
-  { type: 'liveness.expired', rule: 'HB-7' },
-  { type: 'queue.blocked' },
-  { type: 'queue.flowing' },
-  { type: 'queue.overflow' },
-  { type: 'app.drain', reconnectAfterMs: 5, deadlineMs: 30 },
-  { type: 'app.drain', reconnectAfterMs: 5, deadlineMs: 30, isRebalance: true },
-  { type: 'app.revoke' },
-  { type: 'app.credentialExpired' },
-  { type: 'app.end' },
-  { type: 'app.fail', reason: 'boom' },
-];
+const hello = helloEvent;
+const modelEvents = serverModelEvents;
 
 function serialize(s: Snap): string {
   const c = s.context;

@@ -1,0 +1,122 @@
+import fc from 'fast-check';
+import { createActor, SimulatedClock, type AnyActorRef } from 'xstate';
+import { describe, expect, test } from 'vitest';
+import { serverSessionMachine, type ServerSessionEvent, type ServerSessionInput } from '../spec/machines/server-session.machine.js';
+import { helloEvent, serverModelEvents } from '../spec/machines/server-session.events.js';
+import { advanceClock } from '../spec/machines/simulated-time.js';
+import { LeanSessionRuntime, type SessionActor } from './session-actor.js';
+
+const input: ServerSessionInput = { handshakeTimeoutMs: 50, resumeTtlMs: 500, replayWindowMs: 200, heartbeatMissedMax: 1 };
+const adaptive: ServerSessionInput = { ...input, heartbeatIntervalStepsMax: 2, heartbeatStableBeats: 2 };
+
+const ACTIONS = [
+  'createSession', 'handOverSocket', 'attachSocket', 'sendWelcome', 'closeSocket', 'terminateSocket', 'forgetSocket',
+  'sendPing', 'sendHeartbeatAck', 'deliverMessage', 'ackDuplicate', 'applyAck', 'answerDrift', 'subscribe',
+  'unsubscribe', 'sendDrainNotice', 'loseContinuity', 'releaseReplay', 'leaveChannels', 'deleteSession',
+] as const;
+
+/**
+ * The machine with recording actions. Two are not plain recorders, to exercise what an actor
+ * adds to the pure machine: createSession sends the actor an event from inside a transition
+ * (the mailbox), and answerDrift throws (the actor fails).
+ */
+function recordingMachine(log: unknown[]) {
+  const rec = (name: string) => ({ self }: { self: AnyActorRef }, params?: unknown) => {
+    log.push(params === undefined ? name : [name, params]);
+    if (name === 'createSession') self.send({ type: 'sweep.tick' });
+    if (name === 'answerDrift') throw new Error('boom');
+  };
+  return serverSessionMachine.provide({ actions: Object.fromEntries(ACTIONS.map((n) => [n, rec(n)])) });
+}
+
+/** The same machine run twice on one simulated clock: as an XState actor and on the lean runtime. */
+function pair(inp: ServerSessionInput) {
+  const clock = new SimulatedClock();
+  const real = { log: [] as unknown[], crashes: 0, actor: undefined as unknown as SessionActor };
+  const lean = { log: [] as unknown[], crashes: 0, actor: undefined as unknown as SessionActor };
+  const actor = createActor(recordingMachine(real.log), { clock, input: inp });
+  actor.subscribe({ error: () => real.crashes++ });
+  actor.start();
+  real.actor = actor;
+  const runtime = new LeanSessionRuntime(recordingMachine(lean.log), () => lean.crashes++, clock);
+  lean.actor = runtime.create(inp, () => {});
+  return { clock, real, lean };
+}
+
+/** The lean runtime alone, on a clock of its own (so its timers can be counted). */
+function leanAlone(inp: ServerSessionInput) {
+  const clock = new SimulatedClock();
+  const log: unknown[] = [];
+  const actor = new LeanSessionRuntime(recordingMachine(log), () => {}, clock).create(inp, () => {});
+  const timers = (clock as unknown as { timeouts: Map<unknown, unknown> }).timeouts;
+  return { clock, lean: { actor, log }, timers };
+}
+
+function view(a: SessionActor) {
+  const s = a.getSnapshot();
+  return { value: s.value, status: s.status, context: s.context };
+}
+
+describe('lean session runtime (issue 7: no XState actor per session)', () => {
+  const step = fc.oneof(
+    { weight: 6, arbitrary: fc.constantFrom(...serverModelEvents) },
+    { weight: 1, arbitrary: fc.integer({ min: 1, max: 600 }).map((ms) => ({ type: 'advance' as const, ms })) },
+  );
+
+  test.each([
+    ['', input],
+    ['HB-11 (adaptive heartbeat on) ', adaptive],
+  ])('HS-9 %sruns the machine exactly as an XState actor: same states, context, actions in order, timers and failures', (_, inp) => {
+    fc.assert(
+      fc.property(fc.array(step, { maxLength: 60 }), (steps) => {
+        const { clock, real, lean } = pair(inp);
+        expect(view(lean.actor)).toEqual(view(real.actor));
+        for (const s of steps) {
+          if (s.type === 'advance') advanceClock(clock, s.ms);
+          else {
+            // An actor ignores events once stopped (and warns); the lean one must ignore them silently.
+            if (real.actor.getSnapshot().status === 'active') real.actor.send(s);
+            lean.actor.send(s);
+          }
+          expect(view(lean.actor)).toEqual(view(real.actor));
+          expect(lean.log).toEqual(real.log);
+          expect(lean.crashes).toBe(real.crashes);
+        }
+      }),
+      { numRuns: 150 },
+    );
+  });
+
+  test('HS-10 the handshake timeout fires on the lean runtime, and a final state leaves no timer behind', () => {
+    const { clock, lean, timers } = leanAlone(input);
+    expect(timers.size).toBe(1); // handshakeTimeout
+    advanceClock(clock, 49);
+    expect(lean.actor.getSnapshot().value).toBe('handshaking');
+    advanceClock(clock, 1);
+    expect(lean.actor.getSnapshot().value).toBe('closed');
+    expect(lean.log).toContainEqual(['closeSocket', { name: 'HANDSHAKE_TIMEOUT' }]);
+    expect(timers.size).toBe(0);
+  });
+
+  test('RS-1 a detached session holds its timers only while detached; a resume cancels them', () => {
+    const { clock, lean, timers } = leanAlone(input);
+    lean.actor.send(helloEvent());
+    expect(timers.size).toBe(0); // attached and idle: no timer at all
+    lean.actor.send({ type: 'socket.closed', code: 1006 });
+    expect(lean.actor.getSnapshot().value).toBe('detached');
+    expect(timers.size).toBe(2); // resumeTtl, replayWindow
+    lean.actor.send({ type: 'socket.attached', socketId: 2 });
+    expect(timers.size).toBe(0);
+    advanceClock(clock, 1000);
+    expect(lean.actor.getSnapshot().status).toBe('active');
+  });
+
+  test('stop() ends the session machine: no timer, later events ignored', () => {
+    const { clock, lean, timers } = leanAlone(input);
+    lean.actor.stop();
+    expect(timers.size).toBe(0);
+    lean.actor.send(helloEvent());
+    expect(lean.log).toEqual([]);
+    expect(lean.actor.getSnapshot().status).toBe('stopped');
+  });
+});
