@@ -102,36 +102,52 @@ export function startSessionSpan(headers: IncomingHttpHeaders, options: SessionS
     // Not `root: true`: the SDK would drop the validated parent too. ROOT_CONTEXT already is a root.
     parentContext(headers),
   );
-  let isEnded = false;
-  return {
-    spanContext: span.spanContext(),
-    upgraded(atMs = Date.now()) {
-      if (!isEnded) span.setAttribute('lifeline.upgrade.duration_ms', Math.max(0, atMs - startedAt));
-    },
-    setSessionId(sessionId) {
-      if (!isEnded) span.setAttribute('lifeline.session.id', sessionId);
-    },
-    setHeartbeatInterval(intervalMs) {
-      if (!isEnded) span.setAttribute('lifeline.heartbeat.interval_ms', intervalMs);
-    },
-    setResume(outcome, reason) {
-      if (isEnded) return;
-      span.setAttributes({
-        'lifeline.resume.outcome': enumName(ResumeOutcomeSchema.values, outcome),
-        'lifeline.resume.reason': enumName(ResumeReasonSchema.values, reason),
-      });
-    },
-    event(name, attributes) {
-      if (!isEnded) span.addEvent(name, attributes);
-    },
-    end(code, atMs = Date.now()) {
-      if (isEnded) return;
-      isEnded = true;
-      const name = closeCodeName(code) ?? 'other';
-      span.setAttributes({ 'lifeline.close.code': code, 'lifeline.close.name': name });
-      // A server failure is an error of this span; every other close is the protocol working.
-      if (name === 'INTERNAL_ERROR') span.setStatus({ code: SpanStatusCode.ERROR, message: name });
-      span.end(atMs);
-    },
-  };
+  return new OtelSessionSpan(span, startedAt);
+}
+
+/** A class, not an object of closures: one exists per connection (issue 7, memory per session). */
+class OtelSessionSpan implements SessionSpan {
+  readonly spanContext: SpanContext;
+  private isEnded = false;
+
+  constructor(
+    private readonly span: Span,
+    private readonly startedAt: number,
+  ) {
+    this.spanContext = span.spanContext();
+  }
+
+  upgraded(atMs = Date.now()): void {
+    if (!this.isEnded) this.span.setAttribute('lifeline.upgrade.duration_ms', Math.max(0, atMs - this.startedAt));
+  }
+
+  setSessionId(sessionId: string): void {
+    if (!this.isEnded) this.span.setAttribute('lifeline.session.id', sessionId);
+  }
+
+  setHeartbeatInterval(intervalMs: number): void {
+    if (!this.isEnded) this.span.setAttribute('lifeline.heartbeat.interval_ms', intervalMs);
+  }
+
+  setResume(outcome: ResumeOutcome, reason: ResumeReason): void {
+    if (this.isEnded) return;
+    this.span.setAttributes({
+      'lifeline.resume.outcome': enumName(ResumeOutcomeSchema.values, outcome),
+      'lifeline.resume.reason': enumName(ResumeReasonSchema.values, reason),
+    });
+  }
+
+  event(name: string, attributes?: Attributes): void {
+    if (!this.isEnded) this.span.addEvent(name, attributes);
+  }
+
+  end(code: number, atMs = Date.now()): void {
+    if (this.isEnded) return;
+    this.isEnded = true;
+    const name = closeCodeName(code) ?? 'other';
+    this.span.setAttributes({ 'lifeline.close.code': code, 'lifeline.close.name': name });
+    // A server failure is an error of this span; every other close is the protocol working.
+    if (name === 'INTERNAL_ERROR') this.span.setStatus({ code: SpanStatusCode.ERROR, message: name });
+    this.span.end(atMs);
+  }
 }
