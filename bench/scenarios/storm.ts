@@ -45,11 +45,20 @@ export async function server(cfg: Record<string, unknown>, rpc: Rpc): Promise<vo
     return t;
   });
   rpc.on('accepts', () => accepts);
+  rpc.on('cpuMs', () => cpuMs());
+}
+
+/** This process's CPU time so far (user + system), in ms. */
+function cpuMs(): number {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1000;
 }
 
 export function load(cfg: Record<string, unknown>, rpc: Rpc): void {
   const kind = cfg['kind'] as Kind;
   let reconnected = 0;
+  /** When each client's reconnect timer fired: what the drain notice controls (DR-3), before any queueing. */
+  const attempts: number[] = [];
   rpc.on('open', async (a) => {
     const portA = a['portA'] as number;
     const portB = a['portB'] as number;
@@ -67,7 +76,10 @@ export function load(cfg: Record<string, unknown>, rpc: Rpc): void {
           url: `ws://127.0.0.1:${portA}/lifeline`,
           // DR-6: not before reconnect_after_ms from receipt; to the new server.
           onDrain: (notice) => {
-            setTimeout(() => void WireClient.connect({ url: urlB }).then(() => reconnected++, () => undefined), notice.reconnectAfterMs);
+            setTimeout(() => {
+              attempts.push(nowMs());
+              void WireClient.connect({ url: urlB }).then(() => reconnected++, () => undefined);
+            }, notice.reconnectAfterMs);
           },
         }),
       );
@@ -75,10 +87,17 @@ export function load(cfg: Record<string, unknown>, rpc: Rpc): void {
     return n;
   });
   rpc.on('reconnected', () => reconnected);
+  rpc.on('attempts', () => attempts);
+  rpc.on('cpuMs', () => cpuMs());
 }
 
 interface Cell {
   readonly peak: number;
+  /** Peak of reconnect attempts (timers fired at the clients) per 100 ms; NaN for raw ws. */
+  readonly attemptPeak: number;
+  /** Share of one core that server B and the load generator used over the storm. */
+  readonly serverBusy: number;
+  readonly loadBusy: number;
   readonly even: number;
   readonly spanMs: number;
   readonly reconnected: number;
@@ -113,17 +132,22 @@ export async function runStorm(ctx: RunContext): Promise<Section> {
         await ld.call('open', { portA, portB, n }, 300_000);
         const until = performance.now() + 60_000;
         while ((await a.call<number>('count')) < n && performance.now() < until) await sleep(100);
+        const [cpuB0, cpuL0] = [await b.call<number>('cpuMs'), await ld.call<number>('cpuMs')];
         const t0 = await a.call<number>('goAway', { spreadMs });
         const deadline = performance.now() + spreadMs + 15_000;
         while ((await ld.call<number>('reconnected')) < n && performance.now() < deadline) await sleep(200);
+        const [cpuB1, cpuL1] = [await b.call<number>('cpuMs'), await ld.call<number>('cpuMs')];
         const accepts = await b.call<number[]>('accepts');
+        const attempts = await ld.call<number[]>('attempts');
         const bs = buckets(accepts, t0, 100);
         const peak = Math.max(0, ...bs);
+        const attemptPeak = attempts.length > 0 ? Math.max(...buckets(attempts, t0, 100)) : Number.NaN;
         const spanMs = accepts.length > 0 ? Math.max(...accepts) - t0 : Number.NaN;
+        const wallMs = Math.max(1, nowMs() - t0);
         const list = cells.get(kind) ?? [];
-        list.push({ peak, even, spanMs, reconnected: accepts.length });
+        list.push({ peak, attemptPeak, even, spanMs, reconnected: accepts.length, serverBusy: (cpuB1 - cpuB0) / wallMs, loadBusy: (cpuL1 - cpuL0) / wallMs });
         cells.set(kind, list);
-        ctx.log(`storm ${LABEL[kind]} rep ${r + 1}: peak ${peak}/100 ms (even ${fmt(even)}), ${accepts.length}/${n} in ${fmt(spanMs)} ms`);
+        ctx.log(`storm ${LABEL[kind]} rep ${r + 1}: peak ${peak}/100 ms (attempts ${attemptPeak}, even ${fmt(even)}), ${accepts.length}/${n} in ${fmt(spanMs)} ms; landed per 100 ms: ${bs.join(' ')}`);
       } finally {
         await stopAll(ctx, ld, a, b);
       }
@@ -133,16 +157,18 @@ export async function runStorm(ctx: RunContext): Promise<Section> {
   const rows = kinds.map((kind) => [
     kind === 'ws' ? `${LABEL[kind]}, reconnect at once` : `${LABEL[kind]}, drain spread over ${spreadMs / 1000} s`,
     fmt(med(kind, (c) => c.peak)), fmt(even), `${(med(kind, (c) => c.peak) / even).toFixed(2)}×`,
+    kind === 'ws' ? '—' : `${fmt(med(kind, (c) => c.attemptPeak))} (${(med(kind, (c) => c.attemptPeak) / even).toFixed(2)}×)`,
+    `${(100 * med(kind, (c) => c.serverBusy)).toFixed(0)} % / ${(100 * med(kind, (c) => c.loadBusy)).toFixed(0)} %`,
     fmt(med(kind, (c) => c.spanMs)), `${fmt(med(kind, (c) => c.reconnected))} / ${n}`,
   ]);
   const lf = kinds.includes('lifeline');
   const ratioLf = med('lifeline', (c) => c.peak) / even;
   return {
     title: `Reconnect storm (${n.toLocaleString('en-US')} clients, server replaced)`,
-    table: table(['contender', 'peak reconnects / 100 ms', 'even rate / 100 ms', 'peak ÷ even', 'last reconnect after, ms', 'reconnected'], rows),
+    table: table(['contender', 'peak reconnects / 100 ms', 'even rate / 100 ms', 'peak ÷ even', 'peak attempts / 100 ms (÷ even)', 'CPU server B / load-gen', 'last reconnect after, ms', 'reconnected'], rows),
     notes: [
       `Reconnects counted where they land: new connections (raw ws) or new sessions (Lifeline, Welcome sent) at server B, in 100 ms buckets from the moment A goes away; even rate = ${n.toLocaleString('en-US')} ÷ ${spreadMs / 100} buckets. Median of ${reps} run(s).`,
-      'Lifeline clients are the bench wire client, which reconnects to B after its DrainNotice.reconnect_after_ms (DR-6); the reference client would go back to the same URL unless the notice carries a target, and server.drain() has no target option yet.',
+      'Lifeline clients are the bench wire client, which reconnects to B after its DrainNotice.reconnect_after_ms (DR-6). Attempts are when those timers fired at the clients (what the drain spread controls, DR-3); reconnects are when B sent Welcome. Where the two differ, a process was behind: the CPU column is each process\'s share of its one core over the storm (a process near 100 % queues reconnects and releases them in bursts).',
     ],
     targets: [
       { what: 'reconnect storm: Lifeline peak ≤ 1.5× the even rate', measured: lf ? `${ratioLf.toFixed(2)}×` : 'not run', isMet: lf ? ratioLf <= 1.5 : undefined },
