@@ -114,6 +114,13 @@ describe('demo routes', () => {
         this.drainPromise = new Promise<void>((r) => (finish = r));
         return this.drainPromise;
       },
+      async endDrain() {
+        await this.drainPromise;
+        calls.push('endDrain');
+        this.isDraining = false;
+        this.drainPromise = undefined;
+        this.setReady(true);
+      },
     };
     const routes = demoRoutes(fake as unknown as LifelineServer, { drainDeadlineMs: 700, drainSpreadMs: 300 });
     const http = createHttpServer((req, res) => {
@@ -129,7 +136,7 @@ describe('demo routes', () => {
       await routes.settled();
       expect(routes.status()).toMatchObject({ isReady: true, isDraining: false, drains: 1 });
       expect(fake.drainPromise).toBeUndefined(); // so the next drain() starts a new drain
-      expect(calls).toEqual(['drain 700 300', 'setReady true']);
+      expect(calls).toEqual(['drain 700 300', 'endDrain', 'setReady true']);
       expect((await post(`${base}/demo/drain`)).status).toBe(202);
     } finally {
       await new Promise<void>((r) => http.close(() => r()));

@@ -36,6 +36,23 @@ describe('drain', () => {
     await drained;
   });
 
+  test('DR-1 HS-6 endDrain() after the drain resolves reopens the node: ready again, upgrades accepted, a new drain possible', async () => {
+    const srv = await h.server();
+    const c = await h.session(srv);
+    const drained = srv.drain({ deadlineMs: 300, spreadMs: 50 });
+    const reopened = srv.endDrain(); // called early: waits for the drain, never reopens mid-drain
+    await c.waitForBody('drainNotice');
+    expect(srv.stats()).toMatchObject({ isReady: false, isDraining: true });
+    await drained;
+    await reopened;
+    expect(srv.stats()).toMatchObject({ isReady: true, isDraining: false });
+    expect((await fetch(httpUrl(srv, '/readyz'))).status).toBe(200);
+    const again = await h.session(srv); // HS-6: accepted again
+    const second = srv.drain({ deadlineMs: 200, spreadMs: 50 });
+    await again.waitForBody('drainNotice'); // a new drain, not the settled one
+    await second;
+  });
+
   test('DR-2 DR-4 every session gets a DrainNotice, is served until its deadline, then closed 1012', async () => {
     const srv = await h.server();
     const a = await h.session(srv, { channels: ['feed'] });

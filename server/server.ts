@@ -449,6 +449,21 @@ export class LifelineServer extends TypedEmitter<ServerEvents> implements HostRe
     return this.drainPromise;
   }
 
+  /**
+   * Leave the draining state once drain() has resolved: upgrades are accepted again (HS-6) and
+   * readiness is on (DR-1). For a node that stays in service after a drain (a rebalance that
+   * moved its clients, a demo, a test); a node being replaced simply exits instead.
+   */
+  async endDrain(): Promise<void> {
+    const drained = this.drainPromise;
+    if (!drained) return;
+    await drained; // never reopen while sessions are still leaving
+    if (this.drainPromise !== drained) return; // a later drain() owns the state now
+    this.isDraining = false;
+    this.drainPromise = undefined;
+    this.setReady(true);
+  }
+
   /** Close every session of `principal` with REVOKED (4102) at once, and forget them (SEC-6). */
   revoke(principal: string): number {
     let n = 0;
