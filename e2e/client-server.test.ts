@@ -118,8 +118,10 @@ describe('e2e: reference client and server', () => {
     // … and HB-3: the server terminates its side too, keeping the session for resume (RS-1).
     await vi.waitFor(() => expect(server.stats().connections).toBe(0), wait);
     const serverDetectMs = performance.now() - t0;
-    expect(clientDetectMs).toBeLessThan(50 * 3 + 1000);
-    expect(serverDetectMs).toBeLessThan(50 * 4 + 1000);
+    // The bounds themselves are checked exactly on SimulatedClock (machine tests); here real sockets
+    // on a loaded 2-core machine only have to detect it within the bound plus generous slack.
+    expect(clientDetectMs).toBeLessThan(50 * 3 + 4000);
+    expect(serverDetectMs).toBeLessThan(50 * 4 + 4000);
     await sleep(300); // attempts through the blackhole hang and time out (HS-10)
     expect(client.state).not.toBe('connected');
 
