@@ -26,7 +26,7 @@ import {
   type ClientStateName,
 } from '../spec/machines/client-connection.machine.js';
 import { clampCloseReason, codeOf } from '../spec/protocol/close-codes.js';
-import { decode, encode } from '../spec/protocol/codec.js';
+import { decode, encode, type DecodeOptions } from '../spec/protocol/codec.js';
 import { defaults, PROTOCOL_VERSION } from '../spec/protocol/defaults.js';
 import { isProtocolError, ProtocolError } from '../spec/protocol/errors.js';
 import { systemClock, type ClientClock } from './clock.js';
@@ -148,6 +148,8 @@ export class LifelineClient<S = Uint8Array> {
   private readonly channelSet: Set<string>;
   private readonly receiveWindow: number;
   private readonly maxPayloadBytes: number;
+  /** Built once: decode() runs per frame. */
+  private readonly decodeOptions: DecodeOptions;
   private readonly dedupeWindow: number;
   private readonly recentIds = new Set<string>();
   private socket: TransportSocket | undefined;
@@ -164,6 +166,7 @@ export class LifelineClient<S = Uint8Array> {
     this.clock = options.clock ?? systemClock;
     this.receiveWindow = options.receiveWindow ?? defaults.receiveWindow;
     this.maxPayloadBytes = options.maxPayloadBytes ?? defaults.maxPayloadBytes;
+    this.decodeOptions = { from: 'server', maxPayloadBytes: this.maxPayloadBytes };
     this.dedupeWindow = options.dedupeWindow ?? 1024;
     this.channelSet = new Set(options.channels ?? []);
     this.transport = options.transport ?? webSocketTransport(options.WebSocket ?? globalWebSocket());
@@ -426,7 +429,7 @@ export class LifelineClient<S = Uint8Array> {
     // HB-8: every frame is proof of life; the machine reads this when its dead-peer delay fires
     // (no XState event per frame).
     this.lastFrameAtMs = this.clock.now();
-    const r = decode(bytes, { from: 'server', maxPayloadBytes: this.maxPayloadBytes });
+    const r = decode(bytes, this.decodeOptions);
     if (!r.ok) {
       this.violation(r.error); // WIRE-2 … WIRE-7
       return;

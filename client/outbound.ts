@@ -70,7 +70,7 @@ export class Outbound {
   }
 
   /** Queue one message; the promise settles when the server acks it, or with a SendError. */
-  send(payload: Uint8Array, o: SendOptions = {}): Promise<void> {
+  send(payload: Uint8Array, o?: SendOptions): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       if (this.pendingCount >= this.opts.queueLimitMessages) {
         reject(new QueueFullError(this.opts.queueLimitMessages)); // BP-13: visible, never silent
@@ -78,9 +78,9 @@ export class Outbound {
       }
       const p: Pending = {
         payload,
-        channel: o.channel ?? '',
-        key: o.key ?? '',
-        messageId: o.messageId ?? `${this.opts.idPrefix}${(this.nextId++).toString(36)}`,
+        channel: o?.channel ?? '',
+        key: o?.key ?? '',
+        messageId: o?.messageId ?? `${this.opts.idPrefix}${(this.nextId++).toString(36)}`,
         resolve,
         reject,
       };
@@ -170,6 +170,6 @@ export class Outbound {
     const env = messageEnvelope(seq, p.messageId, p.channel, p.key, p.payload, 0);
     const problem = validate(env);
     if (problem) throw problem;
-    return messageFrameBytes(env.body.value) ?? encode(env).byteLength;
+    return messageFrameBytes(env.body.value, seq) ?? encode(env).byteLength;
   }
 }

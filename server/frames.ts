@@ -11,6 +11,7 @@ import { decode } from '../spec/protocol/codec.js';
 import { PROTOCOL_VERSION } from '../spec/protocol/defaults.js';
 import type { Connection } from './connection.js';
 import type { LifelineServer } from './server.js';
+import { batchWrites } from './write-batch.js';
 
 const NO_HELLO_OBJECTIONS = {
   isVersionSupported: true,
@@ -37,15 +38,6 @@ function isHotPath(srv: LifelineServer, actor: SessionActor): boolean {
   return srv.opts.heartbeatIntervalStepsMax <= 1 && actor.getSnapshot().matches('attached');
 }
 
-/** Run a hot-path session call as the machine's action would: a failure fails this session only (CC-5). */
-function runHot(srv: LifelineServer, actor: SessionActor, fn: () => void): void {
-  try {
-    fn();
-  } catch (err) {
-    srv.failSession(actor, err);
-  }
-}
-
 function toBytes(data: RawData): Uint8Array {
   if (Array.isArray(data)) return Buffer.concat(data);
   if (data instanceof ArrayBuffer) return new Uint8Array(data);
@@ -55,6 +47,7 @@ function toBytes(data: RawData): Uint8Array {
 /** One WebSocket message from a client. Never throws (SEC-4). */
 export function onFrame(srv: LifelineServer, conn: Connection, data: RawData, isBinary: boolean): void {
   if (conn.isEnded) return;
+  batchWrites(conn.ws); // whatever this chunk of frames makes the server write leaves in one writev
   try {
     const bytes = toBytes(data);
     const m = srv.metrics;
@@ -95,8 +88,13 @@ export function onFrame(srv: LifelineServer, conn: Connection, data: RawData, is
       case 'ack': {
         const isBeyondSent = session !== undefined && body.value.seq > session.log.lastSent;
         if (session && !isBeyondSent && isHotPath(srv, actor)) {
-          const seq = body.value.seq;
-          runHot(srv, actor, () => session.applyAck(seq)); // SEQ-7
+          // As the machine's action would: a failure fails this session only (CC-5). Inline, not a
+          // closure per frame (issue 7).
+          try {
+            session.applyAck(body.value.seq); // SEQ-7
+          } catch (err) {
+            srv.failSession(actor, err);
+          }
           return;
         }
         srv.forward(conn, { type: 'frame.ack', isBeyondSent }); // SEQ-6 in the machine
@@ -106,8 +104,12 @@ export function onFrame(srv: LifelineServer, conn: Connection, data: RawData, is
         const arrival = session ? session.inbound.cursor.classify(body.value.seq) : 'next';
         const isOverRate = session?.messageBucket ? !session.messageBucket.take(srv.clock.now()) : false;
         if (session && !isOverRate && arrival !== 'gap' && isHotPath(srv, actor)) {
-          const msg = body.value;
-          runHot(srv, actor, () => (arrival === 'duplicate' ? session.ackDuplicate() : session.deliver(msg))); // SEQ-3, SEQ-10
+          try {
+            if (arrival === 'duplicate') session.ackDuplicate(); // SEQ-3
+            else session.deliver(body.value); // SEQ-10
+          } catch (err) {
+            srv.failSession(actor, err); // CC-5
+          }
           return;
         }
         srv.forward(conn, { type: 'frame.message', arrival, isOverRate }); // BP-14, SEQ-4 in the machine

@@ -13,7 +13,6 @@
 import { create } from '@bufbuild/protobuf';
 import type { SessionActor } from './session-actor.js';
 import {
-  AckSchema,
   DrainNoticeSchema,
   DrainReason,
   EnvelopeSchema,
@@ -30,6 +29,7 @@ import {
 import { BackpressureQueue, SESSION_CHANNEL, SnapshotReason } from '../spec/protocol/backpressure-queue.js';
 import { encode } from '../spec/protocol/codec.js';
 import { defaults } from '../spec/protocol/defaults.js';
+import { ackEnvelope } from '../spec/protocol/fast-codec.js';
 import { OutboundLog } from '../spec/protocol/outbound-log.js';
 import type { Connection } from './connection.js';
 import { ClientInbound } from './inbound.js';
@@ -143,7 +143,7 @@ export class LiveSession implements SessionView, LifelineSession {
       },
       writeAck: (seq) => {
         if (!this.conn || !this.isWritable) return false;
-        this.writeControl(create(EnvelopeSchema, { body: { case: 'ack', value: create(AckSchema, { seq }) } }));
+        this.writeControl(ackEnvelope(seq)); // SEQ-5: as create() builds it, without the schema walk
         return true;
       },
       fail: (err) => {
@@ -169,7 +169,9 @@ export class LiveSession implements SessionView, LifelineSession {
   }
 
   send(message: PublishMessage): void {
-    this.enqueue(messageItem(message.channel ?? '', message, this.env.clock.now(), false));
+    // The enqueue time only feeds the delivery-latency metric: no clock read per send without it.
+    const now = this.env.metrics ? this.env.clock.now() : 0;
+    this.enqueue(messageItem(message.channel ?? '', message, now, false));
   }
 
   /** CC-6: the machine leaves channels, deletes, then closes 1000. */

@@ -419,9 +419,12 @@ describe('fast codec', () => {
 
   test('WIRE-4 messageFrameBytes is the length of the frame protobuf-es writes', () => {
     fc.assert(
-      fc.property(hotBodies.message, (m) => {
+      fc.property(hotBodies.message, u64, (m, other) => {
         const env = create(EnvelopeSchema, { body: { case: 'message', value: m } });
         expect(messageFrameBytes(m)).toBe(toBinary(EnvelopeSchema, env).byteLength);
+        const atOther = create(EnvelopeSchema, { body: { case: 'message', value: { ...m, seq: other } } });
+        expect(messageFrameBytes(m, other)).toBe(toBinary(EnvelopeSchema, atOther).byteLength);
+        expect(messageFrameBytes(m, other)).toBe(toBinary(EnvelopeSchema, atOther).byteLength); // the kept answer
       }),
       { numRuns: 2000 },
     );

@@ -258,8 +258,11 @@ function encodeAck(v: Ack): Uint8Array | undefined {
   return buf;
 }
 
-/** Checks the fast path's conditions for a Message and sizes its body; -1 = step aside. */
-function sizeMessage(v: Message): number {
+/**
+ * Checks the fast path's conditions for a Message and sizes its body without the seq field;
+ * -1 = step aside. Leaves the strings measured in strA…strC.
+ */
+function sizeMessageRest(v: Message): number {
   if (v.$typeName !== T_MESSAGE || v.$unknown !== undefined) return -1;
   const seq: unknown = v.seq;
   const messageId: unknown = v.messageId;
@@ -273,15 +276,18 @@ function sizeMessage(v: Message): number {
   ) {
     return -1;
   }
-  split(seq);
   strA.set(messageId);
   strB.set(channel);
   strC.set(key);
-  return (
-    (LO === 0 && HI === 0 ? 0 : 1 + varint64Size(LO, HI)) +
-    strA.size() + strB.size() + strC.size() + bytesFieldSize(payload) +
-    (dropped === 0 ? 0 : 1 + varint32Size(dropped))
-  );
+  return strA.size() + strB.size() + strC.size() + bytesFieldSize(payload) + (dropped === 0 ? 0 : 1 + varint32Size(dropped));
+}
+
+/** Checks and sizes a Message body; leaves its seq split in LO/HI. -1 = step aside. */
+function sizeMessage(v: Message): number {
+  const rest = sizeMessageRest(v);
+  if (rest < 0) return -1;
+  split(v.seq);
+  return (LO === 0 && HI === 0 ? 0 : 1 + varint64Size(LO, HI)) + rest;
 }
 
 function encodeMessage(v: Message): Uint8Array | undefined {
@@ -314,14 +320,30 @@ function encodeMessage(v: Message): Uint8Array | undefined {
 }
 
 /**
- * The length of the frame `encode()` writes for a Message envelope, without writing it (the
- * client checks WIRE-4 when a send is accepted; encoding twice cost a copy of the payload), or
- * undefined when the fast path would step aside: the caller then encodes to measure.
+ * The length of the frame `encode()` would write for this Message were its seq `seq` (default its
+ * own), without writing it: the client checks WIRE-4 at the largest seq when a send is accepted,
+ * and encoding to measure cost a copy of the payload (issue 7). undefined when the fast path would
+ * step aside: the caller then encodes to measure.
  */
-export function messageFrameBytes(v: Message): number | undefined {
-  if (!ENABLED) return undefined;
-  const len = sizeMessage(v);
-  return len < 0 ? undefined : 1 + varint32Size(len) + len;
+export function messageFrameBytes(v: Message, seq: bigint = v.seq): number | undefined {
+  if (!ENABLED || !isU64(seq)) return undefined;
+  const rest = sizeMessageRest(v);
+  if (rest < 0) return undefined;
+  const len = seqFieldBytes(seq) + rest;
+  return 1 + varint32Size(len) + len;
+}
+
+// The client sizes every send at the same (largest) seq: splitting it is bigint work, so the last
+// answer is kept.
+let sizedSeq = -1n;
+let sizedSeqBytes = 0;
+function seqFieldBytes(seq: bigint): number {
+  if (seq !== sizedSeq) {
+    split(seq);
+    sizedSeqBytes = LO === 0 && HI === 0 ? 0 : 1 + varint64Size(LO, HI);
+    sizedSeq = seq;
+  }
+  return sizedSeqBytes;
 }
 
 function encodeStatePatch(v: StatePatch): Uint8Array | undefined {
