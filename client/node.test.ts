@@ -1,3 +1,4 @@
+import { Socket } from 'node:net';
 import { afterEach, describe, expect, test, vi } from 'vitest';
 import WebSocket from 'ws';
 import { codeOf } from '../spec/protocol/close-codes.js';
@@ -102,5 +103,54 @@ describe('client over real loopback sockets', () => {
     expect(parseRetryAfterMs(new Date(10_000 + 5000).toUTCString(), 10_000)).toBe(5000);
     expect(parseRetryAfterMs(undefined)).toBeUndefined();
     expect(parseRetryAfterMs('soon')).toBeUndefined();
+  });
+});
+
+describe('write batching (issue 7)', () => {
+  test('WIRE-1 SEQ-2 sends made while handling a burst of frames leave in one write, one Envelope per frame', async () => {
+    server = await FakeServer.start();
+    const c = createNodeClient({ url: server.url });
+    client = c;
+    const conn = await server.conn(0);
+    await conn.hello();
+    conn.welcome({ sessionId: 'S', heartbeatIntervalMs: 10_000 });
+    await vi.waitFor(() => expect(c.state).toBe('connected'), wait);
+    c.subscribe((e) => {
+      if (e.type === 'message') void c.send(e.payload).catch(() => undefined); // reply to each
+    });
+    // The client's socket is the one whose local port the server saw as the peer's.
+    const clientPort = conn.req.socket.remotePort;
+    const writes: number[] = [];
+    type Writes = { _writev(c: unknown[], cb: () => void): void; _write(c: unknown, e: string, cb: () => void): void };
+    const proto = Socket.prototype as unknown as Writes;
+    const writev = proto._writev;
+    const write = proto._write;
+    const spyV = vi.spyOn(proto, '_writev').mockImplementation(function (this: Socket, chunks, cb) {
+      if (this.localPort === clientPort) writes.push(chunks.length);
+      writev.call(this, chunks, cb);
+    });
+    const spyW = vi.spyOn(proto, '_write').mockImplementation(function (this: Socket, chunk, enc, cb) {
+      if (this.localPort === clientPort) writes.push(1);
+      write.call(this, chunk, enc, cb);
+    });
+    try {
+      // Five Messages in one TCP write: the client reads them as one chunk.
+      const serverSock = (conn.ws as unknown as { _socket: Socket })._socket;
+      serverSock.cork();
+      for (let i = 1; i <= 5; i++) conn.send(env.message(BigInt(i), `m${i}`));
+      serverSock.uncork();
+      const replies = await conn.waitFor((f) => {
+        const ms = bodies(f, 'message');
+        return ms.length >= 5 ? ms : undefined;
+      });
+      expect(replies.map((m) => m.seq)).toEqual([1n, 2n, 3n, 4n, 5n]); // SEQ-2: each its own frame and seq
+      expect(replies.map((m) => new TextDecoder().decode(m.payload))).toEqual(['m1', 'm2', 'm3', 'm4', 'm5']);
+      // Without batching: one write per reply (5). With it: the burst's replies share a write.
+      expect(writes.length).toBeGreaterThan(0);
+      expect(writes.length).toBeLessThan(5);
+    } finally {
+      spyV.mockRestore();
+      spyW.mockRestore();
+    }
   });
 });

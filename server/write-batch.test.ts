@@ -1,0 +1,67 @@
+import type { Socket } from 'node:net';
+import { afterEach, describe, expect, test, vi } from 'vitest';
+import type { WebSocket } from 'ws';
+import { batchWrites } from './write-batch.js';
+import { Harness } from './test-support.js';
+
+const h = new Harness();
+afterEach(() => h.cleanup());
+
+const nextTick = () => new Promise<void>((r) => process.nextTick(r));
+
+function fakeWs() {
+  const sock = { cork: vi.fn(), uncork: vi.fn() };
+  return { ws: { _socket: sock } as unknown as WebSocket, sock };
+}
+
+describe('write batching (issue 7)', () => {
+  test('WIRE-1 a burst corks its socket once and uncorks it on the next tick, for each socket', async () => {
+    const a = fakeWs();
+    const b = fakeWs();
+    batchWrites(a.ws);
+    batchWrites(a.ws);
+    batchWrites(b.ws);
+    expect(a.sock.cork).toHaveBeenCalledTimes(1);
+    expect(b.sock.cork).toHaveBeenCalledTimes(1);
+    expect(a.sock.uncork).not.toHaveBeenCalled();
+    await nextTick();
+    expect(a.sock.uncork).toHaveBeenCalledTimes(1);
+    expect(b.sock.uncork).toHaveBeenCalledTimes(1);
+    batchWrites(a.ws); // a new burst corks again
+    expect(a.sock.cork).toHaveBeenCalledTimes(2);
+    await nextTick();
+    expect(a.sock.uncork).toHaveBeenCalledTimes(2);
+    batchWrites({} as WebSocket); // no socket (closed, or not ws's): nothing to hold
+  });
+
+  test('WIRE-1 SEQ-2 replies to a burst of Messages leave in one write, still one Envelope per WebSocket frame', async () => {
+    const srv = await h.server();
+    srv.on('message', (session, m) => session.send({ payload: m.payload }));
+    const c = await h.session(srv);
+    // The server's side of this connection, counted at the stream's write calls.
+    const session = srv.sessions()[0] as unknown as { conn: { ws: { _socket: Socket } } };
+    const sock = session.conn.ws._socket as Socket & { _writev: (c: unknown[], cb: () => void) => void; _write: (c: unknown, e: string, cb: () => void) => void };
+    const writes: number[] = [];
+    const writev = sock._writev.bind(sock);
+    const write = sock._write.bind(sock);
+    sock._writev = (chunks, cb) => {
+      writes.push(chunks.length);
+      writev(chunks, cb);
+    };
+    sock._write = (chunk, enc, cb) => {
+      writes.push(1);
+      write(chunk, enc, cb);
+    };
+    // Five Messages in one TCP write: the server reads them as one chunk.
+    c.socket.cork();
+    for (let i = 0; i < 5; i++) c.message({ payload: new Uint8Array([i]) });
+    c.socket.uncork();
+    const echoes = await c.waitForCount('message', 5);
+    expect(echoes.map((m) => m.seq)).toEqual([1n, 2n, 3n, 4n, 5n]); // SEQ-2: each its own frame and seq
+    expect(echoes.map((m) => m.payload[0])).toEqual([0, 1, 2, 3, 4]);
+    // Without batching: one write per echo (5). With it: the burst's echoes share a write.
+    expect(writes.length).toBeGreaterThan(0);
+    expect(writes.length).toBeLessThan(5);
+    expect(writes.reduce((a, b) => a + b, 0)).toBeGreaterThanOrEqual(5);
+  });
+});
