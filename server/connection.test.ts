@@ -52,3 +52,14 @@ describe('connection RTT (spec §8.6, §8.8)', () => {
     expect(conn.rttMs).toBeUndefined();
   });
 });
+
+describe('connection writes', () => {
+  test('WIRE-12 a frame over the client\'s 1 MiB limit is never written: the write throws and the socket sees nothing', () => {
+    const sent: number[] = [];
+    const ws = { readyState: 1, OPEN: 1, CONNECTING: 0, bufferedAmount: 0, ping() {}, send: (b: Uint8Array) => void sent.push(b.byteLength), close() {}, terminate() {} } as unknown as WebSocket;
+    const conn = new Connection(ws, 'p', '127.0.0.1', { now: () => 0 }, pino({ level: 'silent' }));
+    expect(() => conn.write(new Uint8Array(1024 * 1024 + 1), Infinity)).toThrow(/WIRE-12/);
+    conn.write(new Uint8Array(1024 * 1024), Infinity);
+    expect(sent).toEqual([1024 * 1024]);
+  });
+});

@@ -6,6 +6,7 @@ import type { WebSocket } from 'ws';
 import { clampCloseReason, codeOf, type WsCloseCodeName } from '../spec/protocol/close-codes.js';
 import type { Clock } from './clock.js';
 import type { Logger } from 'pino';
+import { assertFrameFits } from './frame-limit.js';
 import { SessionLog } from './observability/logger.js';
 import type { SessionSpan } from './observability/tracing.js';
 
@@ -67,6 +68,7 @@ export class Connection {
    */
   write(bytes: Uint8Array, highWater: number): void {
     if (this.isEnded || this.ws.readyState !== this.ws.OPEN) return;
+    assertFrameFits(bytes); // WIRE-12: the caller fails this session (CC-5); nothing oversized is sent
     if (this.ws.bufferedAmount + bytes.byteLength > highWater) {
       this.drainWaits++;
       this.ws.send(bytes, { binary: true }, () => {
@@ -117,12 +119,23 @@ export class Connection {
     return this.rttVarMs <= Math.max(this.rttMs / 4, toleranceMs);
   }
 
+  /**
+   * CC-10: how long a close frame we sent may wait for the peer's before the transport is
+   * destroyed (the server sets the handshake timeout; ws's own wait is 30 s).
+   */
+  closeTimeoutMs = 5_000;
+
   /** Close with a registry code (CC-1); the session stops using the socket at once. */
   close(name: WsCloseCodeName, reason = ''): void {
     this.isEnded = true;
     if (this.closeCode === undefined) this.closeCode = codeOf(name);
     if (this.ws.readyState === this.ws.CONNECTING || this.ws.readyState === this.ws.OPEN) {
       this.ws.close(codeOf(name), clampCloseReason(reason || name));
+      // CC-10: a peer that never answers the close frame (half-open, not reading) is destroyed.
+      const ws = this.ws;
+      setTimeout(() => {
+        if (ws.readyState !== ws.CLOSED) ws.terminate();
+      }, this.closeTimeoutMs).unref();
     }
   }
 

@@ -25,6 +25,7 @@ import { TypedEmitter } from './emitter.js';
 import { onFrame } from './frames.js';
 import { handleHealth } from './http.js';
 import { provideMachine, type Host, type HostRegistry } from './machine-host.js';
+import { assertMessageFits, assertPatchFits } from './frame-limit.js';
 import { LeanSessionRuntime, type SessionActor, type SessionInput } from './session-actor.js';
 import {
   resolveOptions,
@@ -246,6 +247,7 @@ export class LifelineServer extends TypedEmitter<ServerEvents> implements HostRe
     span.upgraded();
     const traceId = isSpanContextValid(span.spanContext) ? span.spanContext.traceId : undefined;
     const conn = new Connection(ws, principal, clientAddress(req), this.clock, this.log, traceId);
+    conn.closeTimeoutMs = this.opts.handshakeTimeoutMs; // CC-10: the recommended close timeout
     conn.span = span;
     // SEC-2: the request through the sanitizer (no cookie, no ticket, no Authorization value).
     conn.log.debug({ upgrade: serializeRequest(req), principal }, 'upgrade accepted');
@@ -370,13 +372,15 @@ export class LifelineServer extends TypedEmitter<ServerEvents> implements HostRe
 
   // ---- publishing (CH-1, CH-2, BP-2) ----
 
-  /** Queue a Message for every session subscribed to `channel`; returns how many. */
+  /** Queue a Message for every session subscribed to `channel`; returns how many. RangeError if it cannot fit a client's frame (WIRE-12). */
   publish(channel: string, message: Omit<PublishMessage, 'channel'>): number {
+    assertMessageFits(channel, message);
     return this.fan(channel, messageItem(channel, message, this.clock.now(), true));
   }
 
-  /** Queue a StatePatch for every session subscribed to `channel`; returns how many. */
+  /** Queue a StatePatch for every session subscribed to `channel`; returns how many. RangeError if it cannot fit a client's frame (WIRE-12). */
   publishPatch(channel: string, patch: PublishPatch): number {
+    assertPatchFits(channel, patch);
     return this.fan(channel, patchItem(channel, patch, this.clock.now()));
   }
 

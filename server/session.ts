@@ -12,6 +12,7 @@
  */
 import { create } from '@bufbuild/protobuf';
 import type { SessionActor } from './session-actor.js';
+import { assertMessageFits } from './frame-limit.js';
 import {
   DrainNoticeSchema,
   DrainReason,
@@ -169,6 +170,7 @@ export class LiveSession implements SessionView, LifelineSession {
   }
 
   send(message: PublishMessage): void {
+    assertMessageFits(message.channel ?? '', message); // WIRE-12: RangeError to the caller, the session untouched
     // The enqueue time only feeds the delivery-latency metric: no clock read per send without it.
     const now = this.env.metrics ? this.env.clock.now() : 0;
     this.enqueue(messageItem(message.channel ?? '', message, now, false));
@@ -304,7 +306,14 @@ export class LiveSession implements SessionView, LifelineSession {
       }
       if (conn.bufferedAmount > o.bufferedAmountHighWaterBytes) {
         isBlocked = true; // BP-4, SD-7: wait for the socket to flush
-        conn.whenDrained(() => this.pump());
+        conn.whenDrained(() => {
+          // From the socket's write callback: a throw here would escape into the event loop (SEC-4).
+          try {
+            this.pump();
+          } catch (err) {
+            this.env.fail(this, err); // CC-5
+          }
+        });
         break;
       }
       const d = this.queue.next();
