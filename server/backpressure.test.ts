@@ -100,7 +100,7 @@ describe('backpressure', () => {
     expect(received(c)).toEqual([['m1', 0], ['MSFT=2', 3], ['GOOG=1', 0], ['TSLA=1', 0]]);
   });
 
-  test('BP-9 dropped patches become one BACKPRESSURE snapshot of the channel: the version chain never breaks', async () => {
+  test('BP-9 SD-10 dropped patches become one BACKPRESSURE snapshot of the channel: the version chain never breaks, the next patch has the snapshot\'s version as base', async () => {
     let version = 1n;
     const srv = await h.server({ queueLimitMessages: 3, snapshot: (ch) => (ch === 'doc' ? { version, state: enc(`v${version}`) } : undefined) });
     const c = await h.session(srv, { receiveWindow: 1, preferredPolicy: BackpressurePolicy.DROP_OLDEST, channels: ['doc'] });
@@ -122,7 +122,7 @@ describe('backpressure', () => {
     expect(p).toMatchObject({ baseVersion: 11n, version: 12n, droppedBefore: 0 }); // patches replaced do not count (BP-10)
   });
 
-  test('BP-11 DISCONNECT closes 4202 when the queue would overflow; the session resumes with SNAPSHOT', async () => {
+  test('BP-11 BP-15 DISCONNECT closes 4202 when the queue would overflow; the session resumes with SNAPSHOT', async () => {
     const srv = await h.server({ queueLimitMessages: 2, snapshot: () => undefined });
     const { c, id } = await blocked(srv, BackpressurePolicy.DISCONNECT);
     for (let i = 2; i <= 4; i++) srv.publish('feed', { payload: enc(`m${i}`) });
@@ -134,6 +134,29 @@ describe('backpressure', () => {
     expect(w.resume).toMatchObject({ outcome: ResumeOutcome.SNAPSHOT, reason: ResumeReason.REPLAY_WINDOW_EXCEEDED });
     await b.waitForCount('message', 2); // what was queued still comes, after the (stateless) resync
     expect(received(b)).toEqual([['m2', 1], ['m3', 0]]);
+  });
+
+  test('BP-15 a DISCONNECT overflow while detached breaks continuity: the resume is SNAPSHOT (REPLAY_WINDOW_EXCEEDED), never RESUMED', async () => {
+    const srv = await h.server({ queueLimitMessages: 2, snapshot: () => undefined });
+    const { c, id } = await blocked(srv, BackpressurePolicy.DISCONNECT);
+    c.ackAll();
+    c.terminate(); // detached, not by the policy
+    await vi.waitFor(() => expect(srv.session(id)?.state).toBe('detached'));
+    for (let i = 2; i <= 4; i++) srv.publish('feed', { payload: enc(`m${i}`) }); // 3 > limit 2: one cannot be queued
+    expect(srv.session(id)?.stats().drops.disconnect).toBe(1);
+    const b = await h.client(srv);
+    const w = await b.handshake({ sessionId: id, lastServerSeq: 1n, channels: ['feed'] });
+    expect(w.resume).toMatchObject({ outcome: ResumeOutcome.SNAPSHOT, reason: ResumeReason.REPLAY_WINDOW_EXCEEDED });
+    // A detached session whose queue did not overflow resumes as RESUMED: the overflow decided it.
+    const srv2 = await h.server({ queueLimitMessages: 2, snapshot: () => undefined });
+    const q = await blocked(srv2, BackpressurePolicy.DISCONNECT);
+    q.c.ackAll();
+    q.c.terminate();
+    await vi.waitFor(() => expect(srv2.session(q.id)?.state).toBe('detached'));
+    srv2.publish('feed', { payload: enc('m2') });
+    const b2 = await h.client(srv2);
+    const w2 = await b2.handshake({ sessionId: q.id, lastServerSeq: 1n, channels: ['feed'] });
+    expect(w2.resume?.outcome).toBe(ResumeOutcome.RESUMED);
   });
 
   test('BP-3 the queue stays within its message and byte bounds whatever the producer does', async () => {

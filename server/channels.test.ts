@@ -92,7 +92,7 @@ describe('channels', () => {
     expect(s).toMatchObject({ channel: 'doc', version: 2n, seq: 4n });
   });
 
-  test('SD-5 SD-4 a session-wide StateDrift gets the session re-baseline first, then every channel', async () => {
+  test('SD-5 SD-4 SD-11 a session-wide StateDrift gets the session re-baseline first, then every channel', async () => {
     const app = stateful();
     const srv = await h.server({ snapshot: app.snapshot });
     const c = await h.session(srv, { channels: ['doc', 'doc2', 'feed'] });

@@ -131,6 +131,26 @@ const mutations: Record<string, { rule: string; description: string; cases: stri
       }),
     },
   },
+  'seq-11-trusts-last-client-seq': {
+    rule: 'SEQ-11',
+    description: 'a Welcome.last_client_seq beyond what was sent is read as 0, so the client resends everything instead of closing 1002',
+    cases: ['SEQ-11/last-client-seq-beyond-sent'],
+    mutation: { wrap: rewriting({ incoming: (env) => (env.body.case === 'welcome' && env.body.value.lastClientSeq > 2n ? [envelope('welcome', { ...env.body.value, lastClientSeq: 0n })] : 'pass') }) },
+  },
+  'sd-9-no-drift-repeat': {
+    rule: 'SD-9',
+    description: 'StateDrift never leaves the client after a RESUMED Welcome: a report lost with the old socket is never repeated',
+    cases: ['SD-9/drift-resent-after-resumed'],
+    mutation: {
+      wrap: rewriting({
+        incoming: (env, st) => {
+          if (env.body.case === 'welcome' && env.body.value.resume?.outcome === 2) st.resumed = true;
+          return 'pass';
+        },
+        outgoing: (env, st) => (env.body.case === 'stateDrift' && st.resumed ? [] : 'pass'),
+      }),
+    },
+  },
   'hs-10-ignores-handshake-timeout': {
     rule: 'HS-10',
     description: 'a handshake timeout of ten minutes while 300 ms is declared',

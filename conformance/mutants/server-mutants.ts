@@ -131,6 +131,33 @@ export const serverMutants: readonly ServerMutant[] = [
     proxy: { down: (env) => ((seqOf(env) ?? 0n) >= 3n ? [withSeq(env, (seqOf(env) as bigint) + 1n)] : 'pass') },
   }),
   mutant({
+    id: 'hs-14-new-with-client-seq',
+    rule: 'HS-14',
+    description: 'a NEW Welcome claims last_client_seq 3',
+    cases: ['HS-14/new-welcome-last-client-seq-zero'],
+    proxy: { down: (env) => (env.body.case === 'welcome' && (env.body.value.resume?.outcome ?? 1) === 1 ? [envelope('welcome', { ...env.body.value, lastClientSeq: 3n })] : 'pass') },
+  }),
+  mutant({
+    id: 'sd-11-channel-snapshot-first',
+    rule: 'SD-11',
+    description: 'the session Snapshot of a resync goes out after the channel Snapshots (swapped with the next one)',
+    cases: ['SD-11/session-snapshot-first'],
+    proxy: {
+      down: (env, c) => {
+        const b = env.body;
+        if (b.case !== 'snapshot' || b.value.reason !== 3) return 'pass';
+        if (b.value.channel === '' && !c.state.held) {
+          c.state.held = env;
+          return [];
+        }
+        const held = c.state.held as Envelope | undefined;
+        if (!held) return 'pass';
+        c.state.held = undefined;
+        return [env, held];
+      },
+    },
+  }),
+  mutant({
     id: 'seq-7-ignores-acks',
     rule: 'SEQ-7',
     description: 'client Acks never reach the session: nothing is released, the window stays shut',

@@ -38,4 +38,28 @@ describe('envelope shape', () => {
     expect(defaults.heartbeatIntervalMs).toBeLessThan(60_000);
     expect(defaults.heartbeatIntervalMs).toBeGreaterThanOrEqual(1_000);
   });
+
+  test('WIRE-10 the bodies an implementation can send are exactly the twelve of v1: a new body fails here until it is gated on the peer\'s announcement', () => {
+    const bodies = EnvelopeSchema.oneofs.find((o) => o.name === 'body')?.fields.map((f) => f.localName).sort();
+    expect(bodies).toEqual(
+      ['hello', 'welcome', 'heartbeat', 'heartbeatAck', 'ack', 'message', 'statePatch', 'snapshot', 'stateDrift', 'drainNotice', 'subscribe', 'unsubscribe'].sort(),
+    );
+  });
+
+  test('WIRE-11 uint64 fields keep every bit above 2^53, through the fast path and protobuf-es alike', () => {
+    for (const v of [2n ** 53n + 1n, 2n ** 63n + 12345n, 2n ** 64n - 1n]) {
+      const envs = [
+        create(EnvelopeSchema, { body: { case: 'ack', value: create(AckSchema, { seq: v }) } }),
+        create(EnvelopeSchema, { body: { case: 'message', value: create(MessageSchema, { seq: v, payload: new Uint8Array([1]) }) } }),
+        create(EnvelopeSchema, { body: { case: 'statePatch', value: create(StatePatchSchema, { seq: v, channel: 'c', baseVersion: v - 1n, version: v }) } }),
+        create(EnvelopeSchema, { body: { case: 'heartbeat', value: create(HeartbeatSchema, { id: 1, sentAtMs: v }) } }),
+        create(EnvelopeSchema, { body: { case: 'heartbeatAck', value: create(HeartbeatAckSchema, { id: 1, echoSentAtMs: v }) } }),
+        create(EnvelopeSchema, { body: { case: 'snapshot', value: create(SnapshotSchema, { seq: v, channel: 'c', version: v }) } }),
+      ];
+      for (const env of envs) {
+        const r = decode(encode(env), { from: env.body.case === 'heartbeat' || env.body.case === 'ack' ? 'client' : 'server' });
+        expect(r.ok && r.envelope.body, `${env.body.case} ${v}`).toEqual(env.body);
+      }
+    }
+  });
 });

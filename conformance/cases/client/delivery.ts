@@ -361,6 +361,45 @@ export const deliveryClientCases: ClientCase[] = [
       checkEqual(c2.code, codeOf('PROTOCOL_ERROR'), 'close code for seq 0');
     },
   }),
+  clientCase({
+    id: 'SEQ-11/last-client-seq-beyond-sent',
+    spec: ['SEQ-11', 'SEQ-9'],
+    level: 'MUST',
+    description: 'a resuming Welcome whose last_client_seq is above the highest seq the client sent is a protocol error: close 1002',
+    async run(ctx) {
+      const { client, conn } = await connected(ctx, { sessionId: 'sess-l' });
+      conn.autoAck = false;
+      send(client, 's1', 'c1');
+      send(client, 's2', 'c2');
+      await conn.untilFrame(() => clientMessages(conn).length >= 2, 2000, '2 client messages');
+      conn.terminate();
+      const conn2 = await ctx.server.conn(2, backoffBoundMs(ctx, 0) + 2000);
+      await conn2.hello(2000);
+      conn2.welcome({ sessionId: 'sess-l', lastClientSeq: 7n, resume: { outcome: ResumeOutcome.RESUMED, reason: ResumeReason.REPLAYED, fromSeq: 1n, replayed: 0 } });
+      const closed = await conn2.waitClosed(2000 + ctx.slackMs);
+      check(!closed.byServer, 'the runner closed the connection, not the client');
+      checkEqual(closed.code, codeOf('PROTOCOL_ERROR'), 'close code for last_client_seq 7 after sending 2');
+    },
+  }),
+  clientCase({
+    id: 'SD-9/drift-resent-after-resumed',
+    spec: ['SD-9', 'SD-1'],
+    level: 'MUST',
+    requires: ['client-state'],
+    description: 'a client still waiting for a channel snapshot when a new Welcome says RESUMED sends that StateDrift again: the first may have died with the socket',
+    async run(ctx) {
+      const { client, conn } = await connected(ctx, { sessionId: 'sess-g' });
+      const ch = 'conf.state';
+      conn.send(envelope('snapshot', { seq: 1n, channel: ch, version: 1n, state: enc('v1'), reason: SnapshotReason.SUBSCRIBED }));
+      await client.until(() => channelVersion(client, ch)?.version === 1n, 2000, 'version 1');
+      conn.send(envelope('statePatch', { seq: 2n, channel: ch, baseVersion: 3n, version: 4n, delta: enc('v4') }));
+      await conn.untilFrame(() => conn.bodies('stateDrift')[0], 1000 + ctx.slackMs, 'StateDrift VERSION_GAP');
+      conn.terminate(); // the runner never answers it: the report is lost with the socket
+      const conn2 = await ctx.server.conn(2, backoffBoundMs(ctx, 0) + 2000);
+      await conn2.hello(2000);
+      conn2.welcome({ sessionId: 'sess-g', resume: { outcome: ResumeOutcome.RESUMED, reason: ResumeReason.REPLAYED, fromSeq: 3n, replayed: 0 } });
+      const again = await conn2.untilFrame(() => conn2.bodies('stateDrift')[0], 1000 + ctx.slackMs, 'the StateDrift sent again after RESUMED');
+      checkEqual(again.channel, ch, 'StateDrift.channel on the new connection');
+    },
+  }),
 ];
-
-

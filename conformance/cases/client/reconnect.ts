@@ -338,5 +338,23 @@ export const reconnectClientCases: ClientCase[] = [
       checkEqual(hello.sessionId, 'sess-d', 'Hello.session_id after a drain (resume)');
     },
   }),
+  clientCase({
+    id: 'HB-12/reconnect-without-close-handshake',
+    spec: ['HB-12', 'HB-4'],
+    level: 'MUST',
+    description: 'a client that declared its connection dead reconnects within the backoff bound, without waiting for a close handshake the silent server never completes',
+    async run(ctx) {
+      const interval = 100;
+      const missed = 2;
+      const { client, conn } = await connected(ctx, { heartbeatIntervalMs: interval, heartbeatMissedMax: missed });
+      conn.goSilent(); // reads nothing from now on: the client's close frame is never answered
+      const gaveUp = await client.until((e) => e.event === 'closed' || (e.event === 'state' && e.state !== 'connected'), interval * (missed + 1) + ctx.slackMs + 1000, 'the client giving up the silent connection');
+      const bound = backoffBoundMs(ctx, 0);
+      const at = await attempt(ctx, 2, bound + 2000);
+      const waited = Math.round(at - gaveUp.at);
+      ctx.note(`reconnected ${waited} ms after giving up (backoff bound ${bound} ms)`);
+      check(conn.closed === undefined || conn.closed.byServer, 'the silent connection saw a close handshake complete, so this case proves nothing');
+      check(waited <= bound, `reconnected ${waited} ms after giving up > the backoff bound ${bound} ms: it waited for the close handshake (HB-12)`);
+    },
+  }),
 ];
-

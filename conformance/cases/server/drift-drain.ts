@@ -38,6 +38,28 @@ export const driftCases: ServerCase[] = [
     },
   }),
   serverCase({
+    id: 'SD-11/session-snapshot-first',
+    spec: ['SD-11', 'SD-5'],
+    level: 'MUST',
+    requires: ['state'],
+    description: 'an empty-channel StateDrift is answered with the session Snapshot before any channel Snapshot, the session one at the lowest seq',
+    async run(ctx) {
+      const a = ctx.channel('a');
+      const b = ctx.channel('b');
+      await ctx.hooks.patch(a, bytesOf('A1'));
+      await ctx.hooks.patch(b, bytesOf('B1'));
+      const { peer } = await session(ctx, [a, b]);
+      await peer.until(() => peer.bodies('snapshot').length >= 2, 2000, 'initial Snapshots');
+      const before = peer.bodies('snapshot').length;
+      peer.send(envelope('stateDrift', { channel: '', reason: DriftReason.SEQ_GAP }));
+      await peer.until(() => peer.bodies('snapshot').slice(before).length >= 3, 2000, 'the session Snapshot and both channels');
+      const after = peer.bodies('snapshot').slice(before);
+      checkEqual(after[0]?.channel, '', 'channel of the first Snapshot after the StateDrift');
+      const sessionSeq = after[0]?.seq ?? 0n;
+      check(after.slice(1).every((s) => s.seq > sessionSeq), 'a channel Snapshot has a lower seq than the session Snapshot');
+    },
+  }),
+  serverCase({
     id: 'SD-8/one-pending-snapshot',
     spec: ['SD-8', 'SD-7'],
     level: 'MUST',

@@ -2,6 +2,7 @@
  * Admission and handshake (spec §5, §6): upgrade answers, subprotocol,
  * handshake timeout, Hello/Welcome, version, authentication.
  */
+import { ResumeOutcome } from '../../../gen/lifeline/v1/envelope_pb.js';
 import { SUBPROTOCOL } from '../../../spec/protocol/defaults.js';
 import { CaseFailure, check, checkEqual } from '../../framework/failure.js';
 import { isRefusal, type Refusal } from '../../server-mode/peer.js';
@@ -173,6 +174,39 @@ export const handshakeCases: ServerCase[] = [
       const p = await ctx.peer({ headers: { traceparent: 'zz-not-a-trace-<script>' } });
       await p.handshake();
       await roundTrip(p);
+    },
+  }),
+  serverCase({
+    id: 'HS-14/new-welcome-last-client-seq-zero',
+    spec: ['HS-14'],
+    level: 'MUST',
+    description: 'a Welcome with outcome NEW has last_client_seq 0, also when the Hello asked to resume a session the server does not know',
+    async run(ctx) {
+      const fresh = await (await ctx.peer()).handshake();
+      checkEqual(fresh.lastClientSeq, 0n, 'last_client_seq of a new session');
+      const w = await (await ctx.peer()).handshake({ sessionId: 'conformance-unknown-session-0000', lastServerSeq: 5n });
+      checkEqual(w.resume?.outcome, ResumeOutcome.NEW, 'outcome for an unknown session id');
+      checkEqual(w.lastClientSeq, 0n, 'last_client_seq of the NEW session');
+    },
+  }),
+  serverCase({
+    id: 'SEC-8/session-ids-128-bits',
+    spec: ['SEC-8'],
+    level: 'MUST',
+    description: 'session ids are long enough to carry 128 bits (at least 16 bytes) and never repeat; sequential or time-based ids share long prefixes',
+    async run(ctx) {
+      const ids: string[] = [];
+      for (let i = 0; i < 16; i++) {
+        const p = await ctx.peer();
+        ids.push((await p.handshake()).sessionId);
+        p.close(1000);
+      }
+      const short = ids.filter((id) => new TextEncoder().encode(id).byteLength < 16);
+      check(short.length === 0, `session ids shorter than 16 bytes cannot carry 128 bits: ${short.join(', ')}`);
+      checkEqual(new Set(ids).size, ids.length, 'distinct session ids among 16');
+      // 16 random ids almost never share their first 4 characters; a counter or a clock does.
+      const prefixes = new Set(ids.map((id) => id.slice(0, 4)));
+      check(prefixes.size >= 12, `only ${prefixes.size} distinct 4-character prefixes among 16 ids: predictable ids (${ids.slice(0, 4).join(', ')} …)`);
     },
   }),
 ];
