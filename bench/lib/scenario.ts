@@ -12,6 +12,8 @@ export interface RunContext {
   readonly children: Set<Child>;
   /** Write a V8 CPU profile of every child here (`--profile=dir`). */
   readonly profileDir?: string;
+  /** The fan-out subscribers' ack delay (`--fanout-ack-delay-ms=`, default 50: SEQ-5's default). */
+  readonly fanoutAckDelayMs: number;
 }
 
 export interface Target {
