@@ -10,7 +10,7 @@ import { ResumeOutcome, type Welcome } from '../gen/lifeline/v1/envelope_pb.js';
 import { encode, validate } from '../spec/protocol/codec.js';
 import { defaults } from '../spec/protocol/defaults.js';
 import { ProtocolError } from '../spec/protocol/errors.js';
-import { messageEnvelope, messageFrameBytes } from '../spec/protocol/fast-codec.js';
+import { messageEnvelope, messageFrameBytes, type MessageEnvelope } from '../spec/protocol/fast-codec.js';
 import { OutboundLog } from '../spec/protocol/outbound-log.js';
 import { PayloadTooLargeError, QueueFullError, type SendError } from './errors.js';
 
@@ -40,6 +40,7 @@ export interface OutboundOptions {
 
 /** The largest seq a message can carry: sizing a frame with it gives an upper bound (WIRE-4). */
 const MAX_SEQ = (1n << 63n) - 1n;
+const EMPTY = new Uint8Array(0);
 
 export class Outbound {
   private readonly log = new OutboundLog<Pending>({ window: defaults.receiveWindow });
@@ -48,6 +49,7 @@ export class Outbound {
   private write: ((bytes: Uint8Array) => void) | undefined;
   private maxPayloadBytes: number = defaults.maxPayloadBytes;
   private nextId = 0;
+  private readonly scratch = messageEnvelope(0n, '', '', '', new Uint8Array(0), 0);
 
   constructor(private readonly opts: OutboundOptions) {}
 
@@ -159,7 +161,12 @@ export class Outbound {
   }
 
   private encodeAt(p: Pending, seq: bigint): Uint8Array {
-    return encode(messageEnvelope(seq, p.messageId, p.channel, p.key, p.payload, 0));
+    const env = this.fill(p, seq);
+    try {
+      return encode(env); // the bytes are new; the envelope is not kept
+    } finally {
+      env.body.value.payload = EMPTY;
+    }
   }
 
   /**
@@ -167,9 +174,25 @@ export class Outbound {
    * Throws what encode() throws (WIRE-5), as encoding did.
    */
   private sizeAt(p: Pending, seq: bigint): number {
-    const env = messageEnvelope(seq, p.messageId, p.channel, p.key, p.payload, 0);
-    const problem = validate(env);
-    if (problem) throw problem;
-    return messageFrameBytes(env.body.value, seq) ?? encode(env).byteLength;
+    const env = this.fill(p, seq);
+    try {
+      const problem = validate(env);
+      if (problem) throw problem;
+      return messageFrameBytes(env.body.value, seq) ?? encode(env).byteLength;
+    } finally {
+      env.body.value.payload = EMPTY;
+    }
+  }
+
+  /** The one scratch envelope, filled for `p` at `seq`: a Message envelope per send showed in the heap profile. */
+  private fill(p: Pending, seq: bigint): MessageEnvelope {
+    const env = this.scratch;
+    const m = env.body.value;
+    m.seq = seq;
+    m.messageId = p.messageId;
+    m.channel = p.channel;
+    m.key = p.key;
+    m.payload = p.payload;
+    return env;
   }
 }
