@@ -599,8 +599,12 @@ function readString(buf: Uint8Array, end: number, cache?: StringCache): string |
 }
 
 /** Short ASCII without TextDecoder's call overhead; undefined at the first non-ASCII byte. */
+// One code array per length (≤ 32), reused: a new array per string was the largest temporary of a
+// decoded Message (its message_id, issue 7). Single-threaded and never kept past the call.
+const CODES: number[][] = Array.from({ length: 33 }, (_, n) => new Array<number>(n).fill(0));
+
 function asciiString(buf: Uint8Array, start: number, stop: number): string | undefined {
-  const codes = new Array<number>(stop - start);
+  const codes = CODES[stop - start] ?? new Array<number>(stop - start);
   for (let i = start; i < stop; i++) {
     const b = buf[i] as number;
     if (b > 0x7f) return undefined;
