@@ -3,7 +3,8 @@
  * Lifeline (once server/ exists) interleaved, each cell a median of repetitions;
  * prints one Markdown report and writes it to bench/RESULTS.md.
  *
- *   npm run bench                 full run (< 10 min on the 2-core machine)
+ *   npm run bench                 full run (< 10 min on the 2-core machine); compiles to
+ *                                 .bench-build/ first and runs plain JavaScript (lib/paths.ts)
  *   npm run bench -- --quick      reduced sizes (< 2 min), CI proves it still runs
  *   npm run bench -- --only=echo,codec
  *   npm run bench -- --out=path.md
@@ -15,10 +16,10 @@
  * harness itself breaks.
  */
 import { writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import type { Kind } from './contenders/baselines.js';
 import { isLifelineAvailable } from './contenders/lifeline.js';
+import { REPO_ROOT } from './lib/paths.js';
 import { machineInfo } from './lib/machine.js';
 import type { Child } from './lib/proc.js';
 import type { RunContext, Section } from './lib/scenario.js';
@@ -46,7 +47,6 @@ const SCENARIOS: readonly (readonly [string, Runner])[] = [
   ['codec', runCodecScenario],
 ];
 
-const HERE = dirname(fileURLToPath(import.meta.url));
 
 function arg(name: string): string | undefined {
   const hit = process.argv.find((a) => a.startsWith(`--${name}=`));
@@ -56,7 +56,7 @@ function arg(name: string): string | undefined {
 async function main(): Promise<void> {
   const quick = process.argv.includes('--quick');
   const only = arg('only')?.split(',');
-  const out = arg('out') ?? join(HERE, 'RESULTS.md');
+  const out = arg('out') ?? join(REPO_ROOT, 'bench', 'RESULTS.md');
   const kinds: Kind[] = ['ws', 'socketio'];
   const hasLifeline = await isLifelineAvailable();
   if (hasLifeline) kinds.push('lifeline');

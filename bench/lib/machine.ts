@@ -3,9 +3,10 @@ import { readFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { IS_COMPILED, REPO_ROOT } from './paths.js';
 import { CORES, HAS_TASKSET } from './proc.js';
 
-const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const ROOT = REPO_ROOT;
 
 function version(pkg: string): string {
   try {
@@ -34,6 +35,7 @@ export async function machineInfo(): Promise<[string, string][]> {
     ['load average at end (1/5/15 min)', loadavg().map((x) => x.toFixed(2)).join(' / ')],
     ['open files (soft / hard)', hardNofile()],
     ['Node', process.version],
+    ['code run', IS_COMPILED ? 'JavaScript compiled by tsc (tsconfig.bench.json), plain node: as the package ships' : 'TypeScript under tsx (esbuild keepNames: every named closure carries an own name property); not representative'],
     ['ws', version('ws')],
     ['socket.io / socket.io-client', `${version('socket.io')} / ${version('socket.io-client')}`],
     ['@bufbuild/protobuf', version('@bufbuild/protobuf')],

@@ -7,11 +7,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { benchFile, IS_COMPILED, REPO_ROOT } from './paths.js';
 
-const HERE = dirname(fileURLToPath(import.meta.url));
-const CHILD = join(HERE, 'child.ts');
+const CHILD = benchFile('child.ts');
 export const HAS_TASKSET = existsSync('/usr/bin/taskset');
 export const CORES = availableParallelism();
 
@@ -118,7 +116,8 @@ export class Child {
  */
 export function startChild(spec: ChildSpec, nofile = 65_536): Child {
   const node = process.execPath;
-  const flags = ['--import', 'tsx', '--expose-gc', ...(spec.nodeFlags ?? [])];
+  // Compiled: plain node, as in production. Under tsx (tests, `tsx bench/run.ts`): the loader.
+  const flags = [...(IS_COMPILED ? [] : ['--import', 'tsx']), '--expose-gc', ...(spec.nodeFlags ?? [])];
   if (spec.maxOldSpaceMb) flags.push(`--max-old-space-size=${spec.maxOldSpaceMb}`);
   const argv = [node, ...flags, CHILD, spec.scenario, spec.role, JSON.stringify(spec.config ?? {})];
   const pin = HAS_TASKSET && spec.cpu !== undefined && spec.cpu < CORES ? ['taskset', '-c', String(spec.cpu)] : [];
@@ -126,7 +125,7 @@ export function startChild(spec: ChildSpec, nofile = 65_536): Child {
   const script = `ulimit -n ${nofile} 2>/dev/null || ulimit -n $(ulimit -Hn) 2>/dev/null; exec ${cmd}`;
   const proc = spawn('bash', ['-c', script], {
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-    cwd: join(HERE, '..', '..'),
+    cwd: REPO_ROOT,
     env: { ...process.env, NODE_ENV: 'production' },
   });
   return new Child(proc, `${spec.scenario}/${spec.role}`);
