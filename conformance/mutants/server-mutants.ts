@@ -4,7 +4,7 @@
  * change to the live server object, or by a frame-rewriting proxy in front of
  * a correct server. Never a copy of server code.
  */
-import type { Envelope } from '../../gen/lifeline/v1/envelope_pb.js';
+import { ResumeOutcome, ResumeReason, type Envelope } from '../../gen/lifeline/v1/envelope_pb.js';
 import { codeOf } from '../../spec/protocol/close-codes.js';
 import { envelope } from '../server-mode/peer.js';
 import type { ServerOverride, ServerPatch } from '../targets/reference-server.js';
@@ -155,6 +155,18 @@ export const serverMutants: readonly ServerMutant[] = [
         c.state.held = undefined;
         return [env, held];
       },
+    },
+  }),
+  mutant({
+    id: 'bp-15-resumes-after-loss',
+    rule: 'BP-15',
+    description: 'a resume after a DISCONNECT overflow while detached is announced RESUMED/REPLAYED, as if nothing was lost',
+    cases: ['BP-15/detached-overflow-never-resumed'],
+    proxy: {
+      down: (env) =>
+        env.body.case === 'welcome' && env.body.value.resume?.reason === ResumeReason.REPLAY_WINDOW_EXCEEDED
+          ? [envelope('welcome', { ...env.body.value, resume: { ...env.body.value.resume, outcome: ResumeOutcome.RESUMED, reason: ResumeReason.REPLAYED } })]
+          : 'pass',
     },
   }),
   mutant({

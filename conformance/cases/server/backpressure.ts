@@ -2,7 +2,7 @@
  * Backpressure (spec §11): with a receive window of 1 and no ack, the session's
  * queue fills; each policy must keep its promise when the client acks again.
  */
-import { BackpressurePolicy, ResumeOutcome } from '../../../gen/lifeline/v1/envelope_pb.js';
+import { BackpressurePolicy, ResumeOutcome, ResumeReason } from '../../../gen/lifeline/v1/envelope_pb.js';
 import { CaseFailure, NotApplicable, check, checkEqual } from '../../framework/failure.js';
 import type { Feature } from '../../framework/types.js';
 import type { ServerCaseContext } from '../../server-mode/harness.js';
@@ -136,6 +136,26 @@ export const backpressureCases: ServerCase[] = [
       const again = await ctx.peer();
       const w = await again.handshake({ sessionId, lastServerSeq: 1n, channels: [ch] });
       check(w.resume?.outcome !== ResumeOutcome.NEW, `resume after 4202 started a NEW session (reason ${w.resume?.reason}): BP-11 keeps it resumable`);
+    },
+  }),
+  serverCase({
+    id: 'BP-15/detached-overflow-never-resumed',
+    spec: ['BP-15', 'BP-11'],
+    level: 'MUST',
+    requires: ['publish', 'resume', 'policy:DISCONNECT'],
+    description: 'DISCONNECT: a detached session whose queue overflowed lost an item, so its resume is SNAPSHOT (REPLAY_WINDOW_EXCEEDED), never RESUMED',
+    async run(ctx) {
+      const { ch, peer, limit } = await blocked(ctx, 'DISCONNECT');
+      const sessionId = peer.bodies('welcome')[0]?.sessionId ?? '';
+      peer.send(envelope('ack', { seq: 1n }));
+      await sleep(50);
+      peer.vanish(); // detached by the network, not by the policy
+      await sleep(200); // the server notices the socket is gone
+      await publishN(ctx, ch, limit + 2);
+      const again = await ctx.peer();
+      const w = await again.handshake({ sessionId, lastServerSeq: 1n, channels: [ch] });
+      checkEqual(ResumeOutcome[w.resume?.outcome ?? 0], 'SNAPSHOT', 'resume outcome after an overflow while detached');
+      checkEqual(ResumeReason[w.resume?.reason ?? 0], 'REPLAY_WINDOW_EXCEEDED', 'resume reason');
     },
   }),
   serverCase({

@@ -58,6 +58,23 @@ export const wireCases: ServerCase[] = [
     },
   }),
   serverCase({
+    id: 'CC-9/close-reason-no-credential',
+    spec: ['CC-9'],
+    level: 'MUST',
+    description: 'close reasons never echo a credential: a text frame carrying a token, and a Hello whose token comes with an unsupported version',
+    async run(ctx) {
+      const secret = 'conformance-secret-tok-7Qx2';
+      const a = await ctx.peer();
+      a.sendText(`{"token":"${secret}"}`);
+      const ca = await expectClose(a, ['UNSUPPORTED_DATA'], 2000);
+      check(!ca.reason.includes(secret), `the close reason "${ca.reason}" contains the token`);
+      const b = await ctx.peer();
+      b.hello({ protocolVersion: 99, token: secret });
+      const cb = await expectClose(b, ['VERSION_UNSUPPORTED'], 2000);
+      check(!cb.reason.includes(secret), `the close reason "${cb.reason}" contains the token`);
+    },
+  }),
+  serverCase({
     id: 'WIRE-2/malformed-vectors',
     spec: ['WIRE-2', 'WIRE-3', 'SEC-4'],
     level: 'MUST',
