@@ -41,6 +41,8 @@ export interface PeerOptions {
   readonly answerHeartbeats?: boolean;
   /** Hello fields every Hello of this peer starts from (a valid token for hello-auth). */
   readonly helloDefaults?: Partial<Omit<Hello, '$typeName'>>;
+  /** Offer permessage-deflate (default true, as ws does); false = a peer without it (WIRE-8). */
+  readonly perMessageDeflate?: boolean;
 }
 
 export interface Refusal {
@@ -71,6 +73,7 @@ export async function openPeer(url: string, label: string, transcript: Transcrip
     // The runner must see oversized frames from the server too; it never limits what it reads.
     maxPayload: 256 * 1024 * 1024,
     handshakeTimeout: 5000,
+    perMessageDeflate: opts.perMessageDeflate ?? true,
   });
   return new Promise<Peer | Refusal>((resolve, reject) => {
     ws.once('unexpected-response', (_req, res) => {

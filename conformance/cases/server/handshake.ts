@@ -209,4 +209,19 @@ export const handshakeCases: ServerCase[] = [
       check(prefixes.size >= 12, `only ${prefixes.size} distinct 4-character prefixes among 16 ids: predictable ids (${ids.slice(0, 4).join(', ')} …)`);
     },
   }),
+  serverCase({
+    id: 'WIRE-8/peer-without-deflate',
+    spec: ['WIRE-8'],
+    level: 'MUST',
+    description: 'a client that does not offer permessage-deflate is served like one that does: Welcome, then a heartbeat round trip',
+    async run(ctx) {
+      for (const perMessageDeflate of [false, true]) {
+        const p = await ctx.peer({ perMessageDeflate });
+        if (!perMessageDeflate) checkEqual(p.ws.extensions, '', 'extensions negotiated with a peer that offered none');
+        await p.handshake();
+        await roundTrip(p);
+        p.close(1000);
+      }
+    },
+  }),
 ];
