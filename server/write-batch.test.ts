@@ -1,7 +1,7 @@
 import type { Socket } from 'node:net';
 import { afterEach, describe, expect, test, vi } from 'vitest';
 import type { WebSocket } from 'ws';
-import { batchWrites } from './write-batch.js';
+import { batchWrites, flushWrites } from './write-batch.js';
 import { Harness } from './test-support.js';
 
 const h = new Harness();
@@ -32,6 +32,18 @@ describe('write batching (issue 7)', () => {
     await nextTick();
     expect(a.sock.uncork).toHaveBeenCalledTimes(2);
     batchWrites({} as WebSocket); // no socket (closed, or not ws's): nothing to hold
+  });
+
+  test('WIRE-1 flushWrites writes a held burst at once (before a terminate), and the tick does not uncork twice', async () => {
+    const a = fakeWs();
+    batchWrites(a.ws);
+    flushWrites(a.ws);
+    expect(a.sock.uncork).toHaveBeenCalledTimes(1);
+    await nextTick();
+    expect(a.sock.uncork).toHaveBeenCalledTimes(1);
+    flushWrites(a.ws); // nothing held: nothing to do
+    flushWrites({} as WebSocket);
+    expect(a.sock.uncork).toHaveBeenCalledTimes(1);
   });
 
   test('WIRE-1 SEQ-2 replies to a burst of Messages leave in one write, still one Envelope per WebSocket frame', async () => {

@@ -24,10 +24,13 @@ let corked: Tagged[] = [];
 function flush(): void {
   const list = corked;
   corked = [];
-  for (const s of list) {
-    s[kCorked] = false;
-    s.uncork();
-  }
+  for (const s of list) release(s);
+}
+
+function release(s: Tagged): void {
+  if (s[kCorked] !== true) return; // released early by flushWrites
+  s[kCorked] = false;
+  s.uncork();
 }
 
 /** Hold this socket's writes until the current callback returns (one writev for the burst). */
@@ -38,4 +41,14 @@ export function batchWrites(ws: WebSocket): void {
   sock[kCorked] = true;
   sock.cork();
   if (corked.push(sock) === 1) process.nextTick(flush);
+}
+
+/**
+ * Write what this socket's burst holds now. For a caller about to destroy the transport
+ * (`ws.terminate()`, HB-3, DR-5): destroying a corked socket drops its pending writes, the
+ * best-effort close frame included.
+ */
+export function flushWrites(ws: WebSocket): void {
+  const sock = (ws as unknown as { _socket?: Tagged })._socket;
+  if (sock !== undefined) release(sock);
 }
