@@ -30,6 +30,7 @@ export const FEATURES = [
   'upgrade-rate-limit', // per-IP upgrade rate limit, set by reset limits (HS-5)
   'session-limit', // a session limit, set by reset limits (CC-8)
   'message-rate-limit', // per-session message rate limit (BP-14)
+  'channel-limit', // a bound on channels per session, declared as maxChannelsPerSession (SEC-7)
   'policy:DROP_OLDEST',
   'policy:DROP_NEWEST',
   'policy:COALESCE_BY_KEY',

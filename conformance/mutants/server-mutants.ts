@@ -170,6 +170,13 @@ export const serverMutants: readonly ServerMutant[] = [
     },
   }),
   mutant({
+    id: 'sec-7-no-channel-bound',
+    rule: 'SEC-7',
+    description: 'a channel bound of a million while 16 is declared',
+    cases: ['SEC-7/too-many-channels-1008'],
+    override: (o) => ({ ...o, maxChannelsPerSession: 1_000_000 }),
+  }),
+  mutant({
     id: 'seq-7-ignores-acks',
     rule: 'SEQ-7',
     description: 'client Acks never reach the session: nothing is released, the window stays shut',

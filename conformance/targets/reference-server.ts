@@ -61,6 +61,7 @@ function optionsFor(config: ServerConfig, app: AppState, tickets: ReturnType<typ
     ...(config.drain ? { drainDeadlineMs: config.drain.deadlineMs, drainSpreadMs: config.drain.spreadMs } : {}),
     ...(features.includes('origin-allowlist') && auth.allowedOrigin ? { allowedOrigins: [auth.allowedOrigin] } : {}),
     ...(features.includes('message-rate-limit') && config.messageRatePerSecond ? { messageRatePerSecond: config.messageRatePerSecond } : {}),
+    ...(features.includes('channel-limit') && config.maxChannelsPerSession ? { maxChannelsPerSession: config.maxChannelsPerSession } : {}),
     authenticate: (req: IncomingMessage) => {
       if (features.includes('tickets')) {
         const ticket = new URL(req.url ?? '/', 'http://localhost').searchParams.get(TICKET_PARAM);

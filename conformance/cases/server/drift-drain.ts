@@ -229,6 +229,26 @@ export const drainCases: ServerCase[] = [
 
 export const closeCodeCases: ServerCase[] = [
   serverCase({
+    id: 'SEC-7/too-many-channels-1008',
+    spec: ['SEC-7'],
+    level: 'MUST',
+    requires: ['channel-limit'],
+    description: 'more channels than the declared per-session bound, in Hello or by Subscribe, closes POLICY_VIOLATION (1008); at the bound the session is served',
+    async run(ctx) {
+      const max = ctx.server.maxChannelsPerSession;
+      if (!max) throw new CaseFailure('channel-limit is declared without maxChannelsPerSession');
+      const names = (n: number, tag: string) => Array.from({ length: n }, (_, i) => ctx.channel(`${tag}${i}`));
+      const atBound = await ctx.peer();
+      await atBound.handshake({ channels: names(max, 'b') });
+      await roundTrip(atBound);
+      atBound.send(envelope('subscribe', { channels: [ctx.channel('one-more')] }));
+      await expectClose(atBound, ['POLICY_VIOLATION'], 2000);
+      const over = await ctx.peer();
+      over.hello({ channels: names(max + 1, 'o') });
+      await expectClose(over, ['POLICY_VIOLATION'], 2000);
+    },
+  }),
+  serverCase({
     id: 'SEC-6/revoke-4102',
     spec: ['SEC-6'],
     level: 'MUST',
