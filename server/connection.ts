@@ -7,6 +7,7 @@ import { clampCloseReason, codeOf, type WsCloseCodeName } from '../spec/protocol
 import type { Clock } from './clock.js';
 import type { Logger } from 'pino';
 import { assertFrameFits } from './frame-limit.js';
+import { flushWrites } from './write-batch.js';
 import { SessionLog } from './observability/logger.js';
 import type { SessionSpan } from './observability/tracing.js';
 
@@ -142,6 +143,7 @@ export class Connection {
   /** Close frame best-effort, then destroy the transport without waiting (HB-3, DR-5). */
   terminate(name: WsCloseCodeName, reason = ''): void {
     this.close(name, reason);
+    flushWrites(this.ws); // a burst held by write batching would be dropped with the transport, close frame included
     this.ws.terminate();
   }
 

@@ -4,6 +4,7 @@ import { codeOf } from '../spec/protocol/close-codes.js';
 import type { RawClient } from '../testkit/raw-client.js';
 import type { ChannelState, ClientMessage, LifelineServerOptions } from './options.js';
 import type { LifelineServer } from './server.js';
+import type { LiveSession } from './session.js';
 import { Harness } from './test-support.js';
 
 const h = new Harness();
@@ -329,5 +330,29 @@ describe('hot inbound path (issue 7)', () => {
     expect((await c.waitForClose()).code).toBe(codeOf('PROTOCOL_ERROR'));
     expect(events).toContain('frame.message');
     expect(got).toEqual(['a', 'b']);
+  });
+});
+
+describe('replay buffer memory', () => {
+  test('RS-1 SEQ-7 a detached session keeps its unacked frames in buffers of their own, not views pinning shared slabs; the replay is byte-identical', async () => {
+    const srv = await h.server();
+    const c = await h.session(srv, { channels: ['feed'], receiveWindow: 100 });
+    const id = c.bodies('welcome')[0]?.sessionId as string;
+    for (let i = 0; i < 20; i++) srv.publish('feed', { payload: new Uint8Array(100).fill(i) });
+    await c.waitForCount('message', 20);
+    const session = srv.sessions()[0] as unknown as LiveSession;
+    const held = () => session.log.pending().map((s) => s.item);
+    // Attached, the frames are views into shared slabs (fast-codec), which is what makes them cheap.
+    expect(held().some((b) => b.buffer.byteLength > b.byteLength)).toBe(true);
+    const sent = held().map((b) => [...b]);
+    c.terminate();
+    await vi.waitFor(() => expect(srv.session(id)?.state).toBe('detached'));
+    expect(held().every((b) => b.buffer.byteLength === b.byteLength)).toBe(true);
+    expect(held().map((b) => [...b])).toEqual(sent);
+    const b = await h.client(srv);
+    const w = await b.handshake({ sessionId: id, lastServerSeq: 0n, channels: ['feed'] });
+    expect(w.resume?.outcome).toBe(ResumeOutcome.RESUMED);
+    await b.waitForCount('message', 20);
+    expect(b.bodies('message').map((m) => m.payload[0])).toEqual([...Array(20).keys()]);
   });
 });

@@ -89,6 +89,15 @@ export interface SessionStats {
 
 const EMPTY = new Uint8Array(0);
 
+/**
+ * A frame with a buffer of its own. fast-codec carves small frames from shared 32 KiB slabs; one
+ * kept for long would pin its whole slab (a detached session's 1,024 frames: 32 MiB instead of
+ * 100 KB). Copies only views into a larger buffer.
+ */
+function ownBytes(b: Uint8Array): Uint8Array {
+  return b.byteLength === b.buffer.byteLength ? b : b.slice();
+}
+
 
 
 export class LiveSession implements SessionView, LifelineSession {
@@ -262,6 +271,7 @@ export class LiveSession implements SessionView, LifelineSession {
     this.isDraining = false;
     this.lastHeartbeatAt = undefined;
     this.inbound.stopTimer();
+    this.log.compact(ownBytes); // held until a resume or the TTL: release the slabs they were cut from
     return conn;
   }
 
@@ -297,6 +307,7 @@ export class LiveSession implements SessionView, LifelineSession {
     for (;;) {
       if (this.queue.isEmpty) break;
       if (!this.log.hasRoom) {
+        if (!this.isFlowBlocked) this.log.compact(ownBytes); // a slow reader holds a window of frames
         isBlocked = true; // BP-1: the receive window is full
         break;
       }

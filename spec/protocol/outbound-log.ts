@@ -103,6 +103,19 @@ export class OutboundLog<T> {
     return this.unacked.slice(this.head);
   }
 
+  /**
+   * Replace every unacked item by `copy(item)`, in place: for a sender that will hold them a while
+   * (a detached session, a full window), so a retained frame stops pinning whatever larger buffer
+   * it was carved from (fast-codec's slabs). Seqs and byte counts are unchanged.
+   */
+  compact(copy: (item: T) => T): void {
+    for (let i = this.head; i < this.unacked.length; i++) {
+      const s = this.unacked[i] as Sent<T>;
+      const item = copy(s.item);
+      if (item !== s.item) this.unacked[i] = { seq: s.seq, item, bytes: s.bytes };
+    }
+  }
+
   /** All unacked items, oldest first (client resend after a NEW session, SEQ-9). */
   pending(): Sent<T>[] {
     return this.unacked.slice(this.head);
