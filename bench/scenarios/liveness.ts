@@ -285,8 +285,10 @@ export async function runLiveness(ctx: RunContext): Promise<Section> {
       if (!fv.wsStyle && n === nBig) {
         targets.push({
           what: `liveness: longest sweep block ≤ 5 ms at ${n.toLocaleString('en-US')} sessions (${fv.label})`,
-          measured: `${fmt(m.sweepCpuMaxMs, 2)} ms CPU (${fmt(m.sweepMaxMs, 2)} ms wall)`,
-          isMet: m.sweepCpuMaxMs <= 5,
+          // The block is the smaller of the two: wall time also counts being descheduled, and process
+          // CPU also counts V8's parallel GC threads working beside the event loop (CPU > wall).
+          measured: `${fmt(Math.min(m.sweepCpuMaxMs, m.sweepMaxMs), 2)} ms (${fmt(m.sweepCpuMaxMs, 2)} ms process CPU, ${fmt(m.sweepMaxMs, 2)} ms wall)`,
+          isMet: Math.min(m.sweepCpuMaxMs, m.sweepMaxMs) <= 5,
         });
       }
     } finally {
