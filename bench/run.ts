@@ -8,7 +8,7 @@
  *   npm run bench -- --quick      reduced sizes (< 2 min), CI proves it still runs
  *   npm run bench -- --only=echo,codec
  *   npm run bench -- --out=path.md
- *   npm run bench -- --only=fanout --fanout-ack-delay-ms=250   (what acks cost the fan-out)
+ *   npm run bench -- --only=fanout --fanout-client-ack-delay-ms=250   (SEQ-12: what acks cost the fan-out)
  *   npm run bench -- --only=echo --profile=/tmp/prof   (node --cpu-prof per child;
  *        summarise with `npx tsx bench/lib/profile-summary.ts <file>`)
  *
@@ -68,7 +68,7 @@ async function main(): Promise<void> {
     kinds,
     children,
     ...(profileDir ? { profileDir } : {}),
-    fanoutAckDelayMs: Number(arg('fanout-ack-delay-ms') ?? 50),
+    fanoutClientAckDelayMs: Number(arg('fanout-client-ack-delay-ms') ?? 0),
     log: (msg) => process.stderr.write(`[bench ${((performance.now() - t0) / 1000).toFixed(0).padStart(3)} s] ${msg}\n`),
   };
   const stopChildren = () => {

@@ -70,8 +70,12 @@ export class Inbound<S> {
   private isSessionDrifting = false;
   private ackTimer: unknown;
   private isAckOwed = false;
+  /** The ack delay in force: the Welcome's when it states one (SEQ-12), else the client's own (SEQ-5). */
+  private ackDelayMs: number;
 
-  constructor(private readonly o: InboundOptions<S>) {}
+  constructor(private readonly o: InboundOptions<S>) {
+    this.ackDelayMs = o.ackDelayMs;
+  }
 
   /** Highest server seq processed contiguously: Hello.last_server_seq on resume (RS-10). */
   get lastSeq(): bigint {
@@ -93,6 +97,7 @@ export class Inbound<S> {
   /** A Welcome on a new connection: where the server's stream continues (RS-10, RS-6, RS-4). */
   onWelcome(w: Welcome): void {
     this.cancelAck();
+    this.ackDelayMs = w.clientAckDelayMs > 0 ? w.clientAckDelayMs : this.o.ackDelayMs; // SEQ-12
     const outcome = w.resume?.outcome ?? ResumeOutcome.NEW;
     const fromSeq = w.resume?.fromSeq ?? 0n;
     if (outcome === ResumeOutcome.NEW) this.cursor = new InboundCursor(); // a new seq space
@@ -218,7 +223,7 @@ export class Inbound<S> {
     this.o.sendControl(driftEnvelope(channel, reason, 0n, this.cursor.last, expected, actual));
   }
 
-  /** SEQ-5: ack at once at half the window, else within ackDelayMs. */
+  /** SEQ-5, SEQ-12: ack at once at half the window, else within the ack delay in force. */
   private scheduleAck(isOwedAnyway = false): void {
     if (isOwedAnyway) this.isAckOwed = true;
     if (this.cursor.ackDueNow(this.o.receiveWindow)) {
@@ -229,7 +234,7 @@ export class Inbound<S> {
       this.ackTimer = this.o.clock.setTimeout(() => {
         this.ackTimer = undefined;
         this.flushAck();
-      }, this.o.ackDelayMs);
+      }, this.ackDelayMs);
     }
   }
 

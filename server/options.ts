@@ -101,6 +101,12 @@ export interface LifelineServerOptions {
   readonly queueLimitBytes?: number;
   readonly bufferedAmountHighWaterBytes?: number;
   readonly ackDelayMs?: number;
+  /**
+   * The ack delay clients are asked to use for this server's bodies (Welcome.client_ack_delay_ms,
+   * SEQ-12). Default 0: each client uses its own (50 ms). Fan-out-heavy servers raise it (e.g. 250)
+   * to receive fewer Acks; replay buffers then hold a little longer.
+   */
+  readonly clientAckDelayMs?: number;
   /** Per-IP upgrade rate (HS-5); absent = unlimited. */
   readonly upgradeRatePerSecond?: number;
   readonly upgradeBurst?: number;
@@ -177,6 +183,7 @@ export interface ResolvedOptions {
   readonly queueLimitBytes: number;
   readonly bufferedAmountHighWaterBytes: number;
   readonly ackDelayMs: number;
+  readonly clientAckDelayMs: number;
   readonly upgradeRatePerSecond: number | undefined;
   readonly upgradeBurst: number;
   readonly messageRatePerSecond: number | undefined;
@@ -229,6 +236,7 @@ export function resolveOptions(o: LifelineServerOptions): ResolvedOptions {
     queueLimitBytes: positive('queueLimitBytes', o.queueLimitBytes, defaults.queueLimitBytes),
     bufferedAmountHighWaterBytes: positive('bufferedAmountHighWaterBytes', o.bufferedAmountHighWaterBytes, defaults.bufferedAmountHighWaterBytes),
     ackDelayMs: Math.max(0, o.ackDelayMs ?? defaults.ackDelayMs),
+    clientAckDelayMs: Math.max(0, Math.floor(o.clientAckDelayMs ?? 0)),
     upgradeRatePerSecond: o.upgradeRatePerSecond,
     upgradeBurst: o.upgradeBurst ?? Math.max(1, Math.ceil(o.upgradeRatePerSecond ?? 1)),
     messageRatePerSecond: o.messageRatePerSecond,

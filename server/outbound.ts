@@ -112,6 +112,7 @@ export function welcomeEnvelope(o: ResolvedOptions, s: WelcomeFacts, outcome: Re
         queueLimitMessages: o.queueLimitMessages,
         serverTimeMs: BigInt(Date.now()),
         heartbeatIntervalMaxMs: o.heartbeatIntervalMaxMs, // HB-11: the base itself when adaptation is off
+        clientAckDelayMs: o.clientAckDelayMs, // SEQ-12: 0 = the client's own
       }),
     },
   });

@@ -99,3 +99,12 @@ describe('transport and frame limits', () => {
     expect(performance.now() - t0).toBeGreaterThanOrEqual(250); // it did wait for the close timeout
   });
 });
+
+describe('ack delay stated in Welcome', () => {
+  test('SEQ-12 Welcome.client_ack_delay_ms is 0 by default (the client keeps its own) and states clientAckDelayMs when set', async () => {
+    const plain = await h.server();
+    expect((await h.session(plain)).bodies('welcome')[0]?.clientAckDelayMs).toBe(0);
+    const fanOut = await h.server({ clientAckDelayMs: 250 });
+    expect((await h.session(fanOut)).bodies('welcome')[0]?.clientAckDelayMs).toBe(250);
+  });
+});

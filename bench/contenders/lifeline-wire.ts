@@ -150,7 +150,9 @@ export class WireClient {
       this.sendAck();
       return;
     }
-    if (!this.ackTimer) this.ackTimer = setTimeout(() => this.sendAck(), this.o.ackDelayMs ?? 20);
+    // SEQ-12: the Welcome's ack delay when it states one.
+    const delay = this.welcome?.clientAckDelayMs || (this.o.ackDelayMs ?? 20);
+    if (!this.ackTimer) this.ackTimer = setTimeout(() => this.sendAck(), delay);
   }
 
   private sendAck(): void {

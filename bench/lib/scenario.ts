@@ -12,8 +12,8 @@ export interface RunContext {
   readonly children: Set<Child>;
   /** Write a V8 CPU profile of every child here (`--profile=dir`). */
   readonly profileDir?: string;
-  /** The fan-out subscribers' ack delay (`--fanout-ack-delay-ms=`, default 50: SEQ-5's default). */
-  readonly fanoutAckDelayMs: number;
+  /** Welcome.client_ack_delay_ms of the fan-out server (`--fanout-client-ack-delay-ms=`, default 0: the clients' own 50 ms). */
+  readonly fanoutClientAckDelayMs: number;
 }
 
 export interface Target {

@@ -55,7 +55,7 @@ export async function server(cfg: Record<string, unknown>, rpc: Rpc): Promise<vo
     count = () => s.io.engine.clientsCount;
     broadcast = (b) => void s.io.emit('m', b);
   } else {
-    const s = await startLifeline({ heartbeatIntervalMs: 25_000 });
+    const s = await startLifeline({ heartbeatIntervalMs: 25_000, clientAckDelayMs: cfg['clientAckDelayMs'] as number });
     port = s.port;
     count = () => s.srv.stats().sessions;
     broadcast = (b) => void s.srv.publish(CHANNEL, { payload: b });
@@ -129,7 +129,7 @@ export function load(cfg: Record<string, unknown>, rpc: Rpc): void {
     } else {
       const url = `ws://127.0.0.1:${port}/lifeline`;
       await openMany(n, 100, (i) =>
-        WireClient.connect({ url, channels: [CHANNEL], ackDelayMs: cfg['ackDelayMs'] as number, onMessage: (p) => onPayload(i, p) }),
+        WireClient.connect({ url, channels: [CHANNEL], ackDelayMs: 50, onMessage: (p) => onPayload(i, p) }),
       );
     }
     return { seconds: (performance.now() - t0) / 1000 };
@@ -178,8 +178,8 @@ export async function runFanout(ctx: RunContext): Promise<Section> {
       await Promise.all(
         ctx.kinds.map(async (kind) => {
           const [srv, ld] = await Promise.all([
-            launch(ctx, { scenario: 'fanout', role: 'server', config: { kind }, cpu: SERVER_CPU }),
-            launch(ctx, { scenario: 'fanout', role: 'load', config: { kind, ackDelayMs: ctx.fanoutAckDelayMs }, cpu: LOAD_CPU, maxOldSpaceMb: 4096 }),
+            launch(ctx, { scenario: 'fanout', role: 'server', config: { kind, clientAckDelayMs: ctx.fanoutClientAckDelayMs }, cpu: SERVER_CPU }),
+            launch(ctx, { scenario: 'fanout', role: 'load', config: { kind }, cpu: LOAD_CPU, maxOldSpaceMb: 4096 }),
           ]);
           servers.set(kind, srv);
           loads.set(kind, ld);
@@ -257,7 +257,9 @@ export async function runFanout(ctx: RunContext): Promise<Section> {
       `${payloadBytes}-byte payloads, rate chosen for ~${deliveriesPerSec.toLocaleString('en-US')} deliveries/s, ${seconds} s per run; latency from each message's scheduled send time to its arrival at each subscriber.`,
       `Connections opened once per contender and size; ${reps} publish run(s) each, contenders interleaved (rotated), median.`,
       '"publisher max lag" = how late the publish loop ran against its schedule; "lost" = deliveries missing 5 s after the last publish.',
-      `Lifeline subscribers ack (SEQ-5, ${ctx.fanoutAckDelayMs} ms ack delay) so the server trims its replay buffer.`,
+      ctx.fanoutClientAckDelayMs > 0
+        ? `Lifeline subscribers ack so the server trims its replay buffer, with the ${ctx.fanoutClientAckDelayMs} ms delay the server states in Welcome (SEQ-12; their own is 50 ms).`
+        : 'Lifeline subscribers ack (SEQ-5, their default 50 ms ack delay; the server states none, SEQ-12) so the server trims its replay buffer.',
       'Server CPU µs/delivery = server CPU from the first publish until the tail arrived (acks included) ÷ deliveries.',
     ],
     targets,

@@ -151,6 +151,12 @@ const mutations: Record<string, { rule: string; description: string; cases: stri
       }),
     },
   },
+  'seq-12-ignores-welcome-ack-delay': {
+    rule: 'SEQ-12',
+    description: 'Welcome.client_ack_delay_ms is dropped on the way in: the client acks at its own delay',
+    cases: ['SEQ-12/acks-coalesced-to-welcome-delay'],
+    mutation: { wrap: rewriting({ incoming: welcomeWith({ clientAckDelayMs: 0 }) }) },
+  },
   'hs-10-ignores-handshake-timeout': {
     rule: 'HS-10',
     description: 'a handshake timeout of ten minutes while 300 ms is declared',

@@ -193,6 +193,40 @@ export const deliveryClientCases: ClientCase[] = [
     },
   }),
   clientCase({
+    id: 'SEQ-12/acks-within-welcome-delay',
+    spec: ['SEQ-12', 'SEQ-5'],
+    level: 'MUST',
+    description: 'a Welcome that states client_ack_delay_ms bounds the client\'s ack delay: server messages are acked within it',
+    async run(ctx) {
+      const delay = 600;
+      const { conn } = await connected(ctx, { clientAckDelayMs: delay });
+      const t0 = performance.now();
+      for (let i = 0; i < 3; i++) conn.message(enc(`m${i}`));
+      await conn.untilFrame(() => conn.bodies('ack').some((a) => a.seq === 3n), delay + ctx.slackMs, 'Ack{seq: 3} within the Welcome\'s delay');
+      ctx.note(`Ack 3 after ${Math.round(performance.now() - t0)} ms (Welcome.client_ack_delay_ms ${delay})`);
+    },
+  }),
+  clientCase({
+    id: 'SEQ-12/acks-coalesced-to-welcome-delay',
+    spec: ['SEQ-12'],
+    level: 'SHOULD',
+    description: 'with client_ack_delay_ms stated, the client does not ack sooner at its own shorter delay: one Ack covers messages sent over a few hundred ms',
+    async run(ctx) {
+      const delay = 600;
+      const { conn } = await connected(ctx, { clientAckDelayMs: delay });
+      const t0 = performance.now();
+      for (let i = 0; i < 4; i++) {
+        conn.message(enc(`m${i}`));
+        await sleep(60);
+      }
+      await conn.untilFrame(() => conn.bodies('ack').some((a) => a.seq === 4n), delay + ctx.slackMs, 'Ack{seq: 4}');
+      const first = Math.round((conn.frames.find((f) => f.env.body.case === 'ack')?.at ?? performance.now()) - t0);
+      const acks = conn.bodies('ack').length;
+      ctx.note(`first Ack after ${first} ms, ${acks} Ack(s) for 4 messages (own delay ${ctx.client.ackDelayMs} ms)`);
+      check(first >= delay / 2, `acked after ${first} ms although Welcome asked for ${delay} ms: the client used its own delay (SEQ-12)`);
+    },
+  }),
+  clientCase({
     id: 'SD-2/seq-gap-resync',
     spec: ['SD-2', 'SEQ-4', 'SD-4', 'SD-5'],
     level: 'MUST',
