@@ -56,6 +56,7 @@ interface ServeFlags {
   heartbeatMissedMax?: number;
   handshakeTimeoutMs?: number;
   maxPayloadBytes?: number;
+  clientAckDelayMs?: number;
   policy?: PolicyName;
   queueLimitMessages?: number;
   queueLimitBytes?: number;
@@ -89,6 +90,7 @@ export function optionsFromFlags(f: ServeFlags): LifelineServerOptions {
     heartbeatMissedMax: f.heartbeatMissedMax,
     handshakeTimeoutMs: f.handshakeTimeoutMs,
     maxPayloadBytes: f.maxPayloadBytes,
+    clientAckDelayMs: f.clientAckDelayMs,
     policy: f.policy,
     queueLimitMessages: f.queueLimitMessages,
     queueLimitBytes: f.queueLimitBytes,
@@ -128,6 +130,7 @@ export function serveCommand(): Command {
     .option('--heartbeat-missed-max <n>', 'missed pings tolerated (HB-3)', int('missed max'))
     .option('--handshake-timeout-ms <ms>', 'time allowed for Hello (HS-10)', int('handshake timeout', 1))
     .option('--max-payload-bytes <bytes>', 'largest accepted frame (WIRE-4)', int('max payload', 1))
+    .option('--client-ack-delay-ms <ms>', 'ack delay asked of clients in Welcome; raise it for large fan-outs (SEQ-12; default: their own)', int('client ack delay'))
     .addOption(new Option('--policy <policy>', 'default backpressure policy (BP-2)').choices(Object.keys(policyByName)))
     .option('--queue-limit-messages <n>', 'outbound queue bound in items (BP-3)', int('queue limit', 1))
     .option('--queue-limit-bytes <bytes>', 'outbound queue bound in bytes (BP-3)', int('queue limit bytes', 1))
