@@ -57,6 +57,35 @@ function rewriting(rules: { incoming?: Rewrite; outgoing?: Rewrite; observedClos
   };
 }
 
+/**
+ * A client that waits for the close handshake of a connection it gave up (HB-12), as one would that
+ * awaits the socket's close event: after it closes a socket, its next socket opens only when ws's
+ * own close timeout (30 s) would have let the old one go.
+ */
+function waitingForCloseHandshake(inner: Transport): Transport {
+  let closedAt: number | undefined;
+  return (url, handlers, opts) => {
+    const waitMs = closedAt === undefined ? 0 : Math.max(0, closedAt + 30_000 - Date.now());
+    let sock: ReturnType<Transport> | undefined;
+    let isCancelled = false;
+    const timer = setTimeout(() => {
+      if (!isCancelled) sock = inner(url, handlers, opts);
+    }, waitMs);
+    return {
+      send: (bytes) => sock?.send(bytes),
+      close: (code, reason) => {
+        closedAt = Date.now();
+        isCancelled = true;
+        clearTimeout(timer);
+        sock?.close(code, reason);
+      },
+      get bufferedAmount() {
+        return sock?.bufferedAmount ?? 0;
+      },
+    };
+  };
+}
+
 const drop = (kind: NonNullable<Envelope['body']['case']>): Rewrite => (env) => (env.body.case === kind ? [] : 'pass');
 
 const welcomeWith = (fields: Record<string, unknown>): Rewrite => (env) => (env.body.case === 'welcome' ? [envelope('welcome', { ...env.body.value, ...fields })] : 'pass');
@@ -156,6 +185,12 @@ const mutations: Record<string, { rule: string; description: string; cases: stri
     description: 'Welcome.client_ack_delay_ms is dropped on the way in: the client acks at its own delay',
     cases: ['SEQ-12/acks-coalesced-to-welcome-delay'],
     mutation: { wrap: rewriting({ incoming: welcomeWith({ clientAckDelayMs: 0 }) }) },
+  },
+  'hb-12-waits-for-close-handshake': {
+    rule: 'HB-12',
+    description: 'after giving a connection up, the next socket opens only when the dead one\'s close handshake could have timed out (30 s)',
+    cases: ['HB-12/reconnect-without-close-handshake'],
+    mutation: { wrap: waitingForCloseHandshake },
   },
   'hs-10-ignores-handshake-timeout': {
     rule: 'HS-10',
