@@ -407,9 +407,8 @@ export const deliveryClientCases: ClientCase[] = [
       send(client, 's2', 'c2');
       await conn.untilFrame(() => clientMessages(conn).length >= 2, 2000, '2 client messages');
       conn.terminate();
-      const conn2 = await ctx.server.conn(2, backoffBoundMs(ctx, 0) + 2000);
-      await conn2.hello(2000);
-      conn2.welcome({ sessionId: 'sess-l', lastClientSeq: 7n, resume: { outcome: ResumeOutcome.RESUMED, reason: ResumeReason.REPLAYED, fromSeq: 1n, replayed: 0 } });
+      const resumed = { outcome: ResumeOutcome.RESUMED, reason: ResumeReason.REPLAYED, fromSeq: 1n, replayed: 0 };
+      const { conn: conn2 } = await ctx.server.acceptSession(2, backoffBoundMs(ctx, 0) + 2000, { sessionId: 'sess-l', lastClientSeq: 7n, resume: resumed });
       const closed = await conn2.waitClosed(2000 + ctx.slackMs);
       check(!closed.byServer, 'the runner closed the connection, not the client');
       checkEqual(closed.code, codeOf('PROTOCOL_ERROR'), 'close code for last_client_seq 7 after sending 2');
@@ -429,9 +428,8 @@ export const deliveryClientCases: ClientCase[] = [
       conn.send(envelope('statePatch', { seq: 2n, channel: ch, baseVersion: 3n, version: 4n, delta: enc('v4') }));
       await conn.untilFrame(() => conn.bodies('stateDrift')[0], 1000 + ctx.slackMs, 'StateDrift VERSION_GAP');
       conn.terminate(); // the runner never answers it: the report is lost with the socket
-      const conn2 = await ctx.server.conn(2, backoffBoundMs(ctx, 0) + 2000);
-      await conn2.hello(2000);
-      conn2.welcome({ sessionId: 'sess-g', resume: { outcome: ResumeOutcome.RESUMED, reason: ResumeReason.REPLAYED, fromSeq: 3n, replayed: 0 } });
+      const resumed = { outcome: ResumeOutcome.RESUMED, reason: ResumeReason.REPLAYED, fromSeq: 3n, replayed: 0 };
+      const { conn: conn2 } = await ctx.server.acceptSession(2, backoffBoundMs(ctx, 0) + 2000, { sessionId: 'sess-g', resume: resumed });
       const again = await conn2.untilFrame(() => conn2.bodies('stateDrift')[0], 1000 + ctx.slackMs, 'the StateDrift sent again after RESUMED');
       checkEqual(again.channel, ch, 'StateDrift.channel on the new connection');
     },

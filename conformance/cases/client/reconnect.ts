@@ -6,6 +6,7 @@
 import { backoffCeilingMs } from '../../../spec/protocol/backoff.js';
 import { codeOf } from '../../../spec/protocol/close-codes.js';
 import { check, checkEqual } from '../../framework/failure.js';
+import type { ClientProcess } from '../../client-mode/control.js';
 import type { ClientCaseContext } from '../../client-mode/harness.js';
 import { envelope } from '../../server-mode/peer.js';
 import { attempt, backoffBoundMs, clientCase, connected, noAttemptWithin, ownWaits, sleep, type ClientCase } from './util.js';
@@ -42,6 +43,12 @@ function delaysBetween(ctx: ClientCaseContext, fromConn: number, count: number):
   }
   return out;
 }
+
+/** Heartbeats of the silent-server cases (HB-4, HB-12): given up within 300 ms plus slack. */
+const SILENT = { interval: 100, missed: 2 } as const;
+
+/** The client's first sign of giving a connection up: its close, or leaving `connected`. */
+const givesUp: Parameters<ClientProcess['until']>[0] = (e) => e.event === 'closed' || (e.event === 'state' && e.state !== 'connected');
 
 export const reconnectClientCases: ClientCase[] = [
   clientCase({
@@ -223,15 +230,14 @@ export const reconnectClientCases: ClientCase[] = [
     level: 'MUST',
     description: 'a server that goes silent (half-open) is given up within interval × (missed + 1) + slack: close 4200 and a reconnect',
     async run(ctx) {
-      const interval = 100;
-      const missed = 2;
+      const { interval, missed } = SILENT;
       const { client, conn } = await connected(ctx, { heartbeatIntervalMs: interval, heartbeatMissedMax: missed });
       await sleep(interval * 2); // live traffic first: acks keep it alive (HB-8)
       check(!conn.closed, `closed a live connection (${conn.closed?.code})`);
       const t0 = performance.now();
       conn.goSilent();
       const bound = interval * (missed + 1) + ctx.slackMs;
-      const ev = await client.until((e) => e.event === 'closed' || (e.event === 'state' && e.state !== 'connected'), bound + 1000, 'the client giving up the silent connection');
+      const ev = await client.until(givesUp, bound + 1000, 'the client giving up the silent connection');
       const elapsed = Math.round(ev.at - t0);
       ctx.note(`gave up ${elapsed} ms after the server went silent (bound ${bound} ms)`);
       check(elapsed <= bound, `gave up after ${elapsed} ms > ${bound} ms (HB-4)`);
@@ -344,11 +350,10 @@ export const reconnectClientCases: ClientCase[] = [
     level: 'MUST',
     description: 'a client that declared its connection dead reconnects within the backoff bound, without waiting for a close handshake the silent server never completes',
     async run(ctx) {
-      const interval = 100;
-      const missed = 2;
+      const { interval, missed } = SILENT;
       const { client, conn } = await connected(ctx, { heartbeatIntervalMs: interval, heartbeatMissedMax: missed });
       conn.goSilent(); // reads nothing from now on: the client's close frame is never answered
-      const gaveUp = await client.until((e) => e.event === 'closed' || (e.event === 'state' && e.state !== 'connected'), interval * (missed + 1) + ctx.slackMs + 1000, 'the client giving up the silent connection');
+      const gaveUp = await client.until(givesUp, interval * (missed + 1) + ctx.slackMs + 1000, 'the client giving up the silent connection');
       const bound = backoffBoundMs(ctx, 0);
       const at = await attempt(ctx, 2, bound + 2000);
       const waited = Math.round(at - gaveUp.at);

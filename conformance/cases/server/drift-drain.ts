@@ -13,6 +13,17 @@ function drainOf(ctx: ServerCaseContext) {
   return ctx.server.drain ?? { deadlineMs: 1000, spreadMs: 500 };
 }
 
+/** A session on two state channels, a and b, holding their initial Snapshots. */
+async function twoStateChannels(ctx: ServerCaseContext): Promise<{ a: string; b: string; peer: Peer }> {
+  const a = ctx.channel('a');
+  const b = ctx.channel('b');
+  await ctx.hooks.patch(a, bytesOf('A1'));
+  await ctx.hooks.patch(b, bytesOf('B1'));
+  const { peer } = await session(ctx, [a, b]);
+  await peer.until(() => peer.bodies('snapshot').length >= 2, 2000, 'initial Snapshots');
+  return { a, b, peer };
+}
+
 export const driftCases: ServerCase[] = [
   serverCase({
     id: 'SD-5/drift-answered-with-snapshot',
@@ -21,12 +32,7 @@ export const driftCases: ServerCase[] = [
     requires: ['state'],
     description: 'a StateDrift for a channel gets a Snapshot (DRIFT) of it; an empty-channel StateDrift gets every channel and a session Snapshot',
     async run(ctx) {
-      const a = ctx.channel('a');
-      const b = ctx.channel('b');
-      await ctx.hooks.patch(a, bytesOf('A1'));
-      await ctx.hooks.patch(b, bytesOf('B1'));
-      const { peer } = await session(ctx, [a, b]);
-      await peer.until(() => peer.bodies('snapshot').length >= 2, 2000, 'initial Snapshots');
+      const { a, b, peer } = await twoStateChannels(ctx);
       peer.send(envelope('stateDrift', { channel: a, reason: DriftReason.VERSION_GAP, expectedVersion: 1n, actualVersion: 0n }));
       const drift = await peer.until(() => peer.bodies('snapshot').find((s) => s.channel === a && s.reason === SnapshotReason.DRIFT), 2000, 'Snapshot DRIFT of the channel');
       checkEqual(new TextDecoder().decode(drift.state), 'A1', 'state in the DRIFT Snapshot');
@@ -44,12 +50,7 @@ export const driftCases: ServerCase[] = [
     requires: ['state'],
     description: 'an empty-channel StateDrift is answered with the session Snapshot before any channel Snapshot, the session one at the lowest seq',
     async run(ctx) {
-      const a = ctx.channel('a');
-      const b = ctx.channel('b');
-      await ctx.hooks.patch(a, bytesOf('A1'));
-      await ctx.hooks.patch(b, bytesOf('B1'));
-      const { peer } = await session(ctx, [a, b]);
-      await peer.until(() => peer.bodies('snapshot').length >= 2, 2000, 'initial Snapshots');
+      const { peer } = await twoStateChannels(ctx);
       const before = peer.bodies('snapshot').length;
       peer.send(envelope('stateDrift', { channel: '', reason: DriftReason.SEQ_GAP }));
       await peer.until(() => peer.bodies('snapshot').slice(before).length >= 3, 2000, 'the session Snapshot and both channels');
