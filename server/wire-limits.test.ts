@@ -41,6 +41,9 @@ describe('transport and frame limits', () => {
     expect(() => session.send({ payload: big })).toThrow(/WIRE-12/);
     expect(() => srv.publish('feed', { payload: big })).toThrow(/WIRE-12/);
     expect(() => srv.publishPatch('feed', { baseVersion: 0n, version: 1n, delta: big })).toThrow(/WIRE-12/);
+    // Strings near the limit are measured in UTF-8: 100 ASCII characters fit beside 1 MiB − 200, 100 'é' do not.
+    expect(() => srv.publish(`ascii-${'c'.repeat(94)}`, { payload: new Uint8Array(CLIENT_FRAME_LIMIT_BYTES - 200) })).not.toThrow();
+    expect(() => srv.publish('é'.repeat(100), { payload: new Uint8Array(CLIENT_FRAME_LIMIT_BYTES - 200) })).toThrow(/WIRE-12/);
     // A payload just inside the limit still goes, in one frame under 1 MiB.
     session.send({ payload: new Uint8Array(CLIENT_FRAME_LIMIT_BYTES - 200) });
     srv.publish('feed', { payload: new Uint8Array([7]) });
