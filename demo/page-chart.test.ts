@@ -1,7 +1,8 @@
 import { describe, expect, test } from 'vitest';
 import { clientConnectionMachine } from '../spec/machines/client-connection.machine.js';
 import { machineToMermaid } from '../spec/charts/mermaid.js';
-import { LiveChart } from './page-chart.js';
+import { machineOverviewToMermaid } from '../spec/charts/overview.js';
+import { LiveChart, type LiveChartOptions } from './page-chart.js';
 
 /** A render the test completes by hand, to see what is drawn while a render is in progress. */
 function manualRender() {
@@ -11,120 +12,109 @@ function manualRender() {
 }
 
 const tick = () => new Promise((r) => setTimeout(r, 0));
+const connected = { connected: { heartbeat: 'waiting', liveness: 'alive' } };
+const CONNECTED_LEAVES = ['connected.heartbeat.waiting', 'connected.liveness.alive'];
+
+/** A chart whose SVG is a fake: restyle records what it highlighted. */
+function recorder(extra: Partial<LiveChartOptions> = {}) {
+  const rendered: (readonly string[])[] = [];
+  const restyled: (readonly string[])[] = [];
+  const shown: { paths: readonly string[]; leaves: readonly string[] }[] = [];
+  let canRestyle = true;
+  const chart = new LiveChart({
+    machine: clientConnectionMachine,
+    render: async () => '<svg/>',
+    onRendered: (_svg, p) => rendered.push(p),
+    restyle: (p) => {
+      if (canRestyle) restyled.push(p);
+      return canRestyle;
+    },
+    onShown: (paths, leaves) => shown.push({ paths, leaves }),
+    ...extra,
+  });
+  return { chart, rendered, restyled, shown, setRestyle: (v: boolean) => (canRestyle = v) };
+}
 
 describe('demo page: live chart', () => {
-  test('draws the machine with the active leaf states highlighted', async () => {
-    const drawn: (readonly string[])[] = [];
-    const chart = new LiveChart({ machine: clientConnectionMachine, render: async (_id, s) => `<svg>${s.length}</svg>`, onRendered: (_svg, paths) => drawn.push(paths) });
-    expect(chart.source).toBe(machineToMermaid(clientConnectionMachine));
-    chart.show({ connected: { heartbeat: 'waiting', liveness: 'alive' } });
-    await chart.idle();
-    expect(drawn).toEqual([['connected.heartbeat.waiting', 'connected.liveness.alive']]);
-    expect(chart.sourceFor(drawn[0] ?? [])).toContain('class connected_heartbeat_waiting,connected_liveness_alive current');
+  test('draws the overview of the machine with the current top-level state highlighted', async () => {
+    const r = recorder();
+    expect(r.chart.source).toBe(machineOverviewToMermaid(clientConnectionMachine));
+    r.chart.show(connected);
+    await r.chart.idle();
+    expect(r.rendered).toEqual([['connected']]);
+    expect(r.shown).toEqual([{ paths: ['connected'], leaves: CONNECTED_LEAVES }]);
+    expect(r.chart.sourceFor(['connected'])).toContain('class connected current');
   });
 
-  test('states are drawn in order, one render at a time, each held for minDwellMs; repeats are skipped', async () => {
-    const r = manualRender();
-    const drawn: string[] = [];
-    const waits: number[] = [];
-    const chart = new LiveChart({
-      machine: clientConnectionMachine,
-      render: r.render,
-      onRendered: (svg) => drawn.push(svg),
-      minDwellMs: 400,
-      delay: async (ms) => {
-        waits.push(ms);
-      },
-    });
-    const connected = { connected: { heartbeat: 'waiting', liveness: 'alive' } };
-    chart.show(connected);
-    chart.show(connected); // the same state again (a context-only snapshot)
-    await tick();
-    chart.show('reconnecting');
-    chart.show({ connecting: 'opening' });
-    chart.show('handshaking');
-    chart.show(connected);
-    expect(r.calls).toHaveLength(1); // one render at a time
-    for (const name of ['connected', 'reconnecting', 'opening', 'handshaking', 'connected']) {
-      r.calls.at(-1)?.resolve(name);
-      await tick();
+  test('the full view highlights the leaves', async () => {
+    const r = recorder({ view: 'full' });
+    expect(r.chart.source).toBe(machineToMermaid(clientConnectionMachine));
+    r.chart.show(connected);
+    await r.chart.idle();
+    expect(r.rendered).toEqual([CONNECTED_LEAVES]);
+  });
+
+  test('once drawn, each state is highlighted before show() returns: no queue, no hold, no render', async () => {
+    const r = recorder();
+    r.chart.show('idle');
+    await r.chart.idle();
+    for (const v of ['reconnecting', { connecting: 'opening' }, 'handshaking', connected]) {
+      r.chart.show(v);
+      expect(r.chart.shownPaths).toEqual([typeof v === 'string' ? v : Object.keys(v)[0]]); // same tick
     }
-    await chart.idle();
-    expect(drawn).toEqual(['connected', 'reconnecting', 'opening', 'handshaking', 'connected']);
-    expect(r.calls[2]?.source).toContain('class connecting_opening current');
-    expect(waits).toEqual([400, 400, 400, 400]); // a hold between states, none after the last
-    expect(chart.renderCount).toBe(5);
-    expect(chart.shownPaths).toEqual(['connected.heartbeat.waiting', 'connected.liveness.alive']);
+    expect(r.restyled).toEqual([['reconnecting'], ['connecting'], ['handshaking'], ['connected']]);
+    expect([r.chart.renderCount, r.chart.restyleCount]).toEqual([1, 4]);
+    // Every state reaches onShown, in order: the page's trail shows the path the protocol took.
+    expect(r.shown.map((s) => s.paths[0])).toEqual(['idle', 'reconnecting', 'connecting', 'handshaking', 'connected']);
   });
 
-  test('the backlog is bounded: the oldest waiting states go, the newest is always drawn last', async () => {
-    const drawn: (readonly string[])[] = [];
-    const chart = new LiveChart({ machine: clientConnectionMachine, render: async () => '<svg/>', onRendered: (_s, p) => drawn.push(p), maxBacklog: 2 });
-    for (const v of ['idle', 'reconnecting', 'suspended', 'failed', 'closed']) chart.show(v);
-    await chart.idle();
-    expect(drawn.at(-1)).toEqual(['closed']);
-    expect(drawn.length).toBeLessThanOrEqual(3);
+  test('a leaf that moves inside the highlighted state is named without restyling', async () => {
+    const r = recorder();
+    r.chart.show({ connecting: 'authorizing' });
+    await r.chart.idle();
+    r.chart.show({ connecting: 'opening' });
+    r.chart.show({ connecting: 'opening' }); // a context-only snapshot
+    expect(r.restyled).toEqual([]);
+    expect(r.shown.map((s) => s.leaves)).toEqual([['connecting.authorizing'], ['connecting.opening']]);
   });
 
-  test('a state shown while another is being drawn is drawn after it, even if it equals the one before', async () => {
-    const r = manualRender();
-    const drawn: string[] = [];
-    const chart = new LiveChart({ machine: clientConnectionMachine, render: r.render, onRendered: (svg) => drawn.push(svg) });
-    chart.show('idle');
+  test('states that arrive during the first render are not played back: the render ends on the newest', async () => {
+    const m = manualRender();
+    const r = recorder({ render: m.render });
+    r.chart.show('idle');
     await tick();
-    r.calls[0]?.resolve('idle');
-    await chart.idle();
-    chart.show('reconnecting');
-    await tick();
-    chart.show('idle'); // back where the screen still is, while 'reconnecting' is in flight
-    r.calls[1]?.resolve('reconnecting');
-    await tick();
-    r.calls[2]?.resolve('idle');
-    await chart.idle();
-    expect(drawn).toEqual(['idle', 'reconnecting', 'idle']);
+    r.chart.show({ connecting: 'opening' });
+    r.chart.show('handshaking');
+    expect(m.calls).toHaveLength(1); // one render at a time
+    m.calls[0]?.resolve('<svg/>');
+    await r.chart.idle();
+    expect(m.calls[0]?.source).toContain('class idle current');
+    expect(r.restyled).toEqual([['handshaking']]);
+    expect(r.chart.shownPaths).toEqual(['handshaking']);
+    expect(r.shown.map((s) => s.paths[0])).toEqual(['idle', 'handshaking']);
   });
 
-  test('after the first render, states are restyled on the SVG on screen; a failed restyle renders again', async () => {
-    const rendered: (readonly string[])[] = [];
-    const shown: (readonly string[])[] = [];
-    let canRestyle = true;
-    const restyled: (readonly string[])[] = [];
-    const chart = new LiveChart({
-      machine: clientConnectionMachine,
-      render: async () => '<svg/>',
-      onRendered: (_svg, p) => rendered.push(p),
-      onShown: (p) => shown.push(p),
-      restyle: (p) => {
-        if (canRestyle) restyled.push(p);
-        return canRestyle;
-      },
-    });
-    chart.show('idle');
-    await chart.idle();
-    chart.show('reconnecting');
-    await chart.idle();
-    canRestyle = false;
-    chart.show('closed');
-    await chart.idle();
-    expect(rendered).toEqual([['idle'], ['closed']]);
-    expect(restyled).toEqual([['reconnecting']]);
-    expect(shown).toEqual([['idle'], ['reconnecting'], ['closed']]);
-    expect([chart.renderCount, chart.restyleCount]).toEqual([2, 1]);
-  });
-
-  test('a failing render is reported once and the chart keeps working', async () => {
-    const r = manualRender();
+  test('a failed restyle renders again; a failing render is reported once and the next state tries again', async () => {
+    const m = manualRender();
     const errors: unknown[] = [];
-    const chart = new LiveChart({ machine: clientConnectionMachine, render: r.render, onRendered: () => {}, onError: (e) => errors.push(e) });
-    chart.show('idle');
+    const r = recorder({ render: m.render, onError: (e) => errors.push(e) });
+    r.chart.show('idle');
     await tick();
-    r.calls[0]?.reject(new Error('boom'));
-    await chart.idle();
+    m.calls[0]?.reject(new Error('boom'));
+    await r.chart.idle();
     expect(errors).toHaveLength(1);
-    chart.show('closed');
+    expect(r.chart.shownPaths).toBeUndefined();
+    r.chart.show('reconnecting');
     await tick();
-    r.calls[1]?.resolve('<svg/>');
-    await chart.idle();
-    expect(chart.shownPaths).toEqual(['closed']);
+    m.calls[1]?.resolve('<svg/>');
+    await r.chart.idle();
+    expect(r.chart.shownPaths).toEqual(['reconnecting']);
+    r.setRestyle(false);
+    r.chart.show('closed');
+    await tick();
+    expect(m.calls[2]?.source).toContain('class closed current');
+    m.calls[2]?.resolve('<svg/>');
+    await r.chart.idle();
+    expect(r.rendered).toEqual([['reconnecting'], ['closed']]);
   });
 });

@@ -1,31 +1,34 @@
 /**
- * The demo page's live state chart: the client connection machine drawn by machineToMermaid
- * (spec/charts/mermaid.ts, the same text the spec embeds), re-rendered with the active leaf states
- * highlighted whenever the actor's snapshot value moves to other states.
+ * The demo page's live state chart: the client connection machine drawn by
+ * machineOverviewToMermaid (spec/charts/overview.ts: its top-level states, legible at page size),
+ * with the actor's current top-level state highlighted and its active leaves named beside it.
  *
- * A recovery on loopback passes reconnecting → connecting → handshaking → connected in a few ms,
- * faster than Mermaid renders (tens of ms) and far faster than a person reads. So the chart plays
- * the states back in order, each held for at least `minDwellMs`: it may trail the live state by a
- * second or two, but it shows the path the protocol took. Renders are serialized; consecutive
- * repeats are skipped; the backlog is bounded (the newest states are kept).
+ * The highlight moves in the same tick as the snapshot that moved it (issue 17: it trailed the
+ * status badge by 1–1.5 s). Only the first state costs a Mermaid render (hundreds of ms on a small
+ * machine); every later state is applied synchronously to the SVG already on screen by `restyle`,
+ * which moves the `current` class that highlightStates' `class` line gave the nodes (so the same
+ * classDef styles them). States that arrive while a render is in flight are not queued: the render
+ * is followed by a restyle to the newest state. The page draws the path the protocol took (the
+ * trail, a fade on the state just left) from `onShown`, which sees every state.
  *
- * Only the first state costs a Mermaid render (machineToMermaid + highlightStates): a render of
- * this chart takes a good part of a second of main-thread time on a small machine, time the page
- * also needs for its socket. Later states are applied to the SVG already on screen by `restyle`,
- * which moves the same `current` class that highlightStates' `class` line gave the nodes (so the
- * same classDef styles them); when it cannot (no such node), the chart is rendered again.
- * Rendering, restyling and waiting are injected (Mermaid, the DOM and timers in the page, fakes in
- * unit tests).
+ * Rendering and restyling are injected (Mermaid and the DOM in the page, fakes in unit tests).
  */
 import type { AnyStateMachine } from 'xstate';
 import { activePaths, highlightStates, machineToMermaid, type MermaidOptions } from '../spec/charts/mermaid.js';
+import { machineToChart } from '../spec/charts/chart.js';
+import { machineOverviewToMermaid, overviewEdges, overviewFootnotes, topLevelStates } from '../spec/charts/overview.js';
 
 /** Mermaid source → SVG markup. `id` is unique per call (Mermaid uses it for the element ids). */
 export type RenderSvg = (id: string, source: string) => Promise<string>;
 
+/** `overview`: top-level states (the page's chart); `full`: every leaf (the spec's chart). */
+export type ChartView = 'overview' | 'full';
+
 export interface LiveChartOptions {
   readonly machine: AnyStateMachine;
   readonly render: RenderSvg;
+  /** Default `overview`. */
+  readonly view?: ChartView;
   /** A render finished: put the SVG in the page. `paths` are the highlighted state paths. */
   readonly onRendered: (svg: string, paths: readonly string[]) => void;
   /**
@@ -33,24 +36,25 @@ export interface LiveChartOptions {
    * Without it every state is a full render.
    */
   readonly restyle?: (paths: readonly string[]) => boolean;
-  /** `paths` are on screen now (after a render or a restyle). */
-  readonly onShown?: (paths: readonly string[]) => void;
+  /**
+   * `paths` are highlighted now (after a render or a restyle); `leaves` are the active leaf states
+   * of the same snapshot (`connected.heartbeat.waiting`, …), for naming beside the chart.
+   */
+  readonly onShown?: (paths: readonly string[], leaves: readonly string[]) => void;
   readonly onError?: (err: unknown) => void;
   readonly mermaid?: MermaidOptions;
-  /** Least time a drawn state stays on screen while newer ones wait. Default 0. */
-  readonly minDwellMs?: number;
-  /** States waiting to be drawn, at most; the oldest waiting are dropped first. Default 16. */
-  readonly maxBacklog?: number;
-  /** Waits `ms`; default setTimeout. */
-  readonly delay?: (ms: number) => Promise<void>;
 }
 
 export class LiveChart {
-  /** The chart without highlights: exactly machineToMermaid(machine). */
+  /** The chart without highlights. */
   readonly source: string;
+  /** The overview's footnotes (edges whose label is a mark such as `(1)`), to print beside it. */
+  readonly footnotes: readonly string[];
   private readonly o: LiveChartOptions;
-  private readonly backlog: (readonly string[])[] = [];
+  /** The newest snapshot's highlighted paths and leaves. */
+  private wanted: { paths: readonly string[]; leaves: readonly string[] } | undefined;
   private shown: readonly string[] | undefined;
+  private shownLeaves: readonly string[] | undefined;
   private running: Promise<void> | undefined;
   private renders = 0;
   private restyles = 0;
@@ -58,20 +62,37 @@ export class LiveChart {
 
   constructor(o: LiveChartOptions) {
     this.o = o;
-    this.source = machineToMermaid(o.machine, o.mermaid);
+    const isFull = (o.view ?? 'overview') === 'full';
+    this.source = isFull ? machineToMermaid(o.machine, o.mermaid) : machineOverviewToMermaid(o.machine, o.mermaid);
+    this.footnotes = isFull ? [] : overviewFootnotes(overviewEdges(machineToChart(o.machine), o.mermaid));
   }
 
-  /** The actor's snapshot value (it may not have moved): queue it if its active states differ. */
+  /**
+   * The actor's snapshot value (it may not have moved). Once the chart is on screen, the
+   * highlight has moved when this returns.
+   */
   show(value: unknown): void {
-    const paths = activePaths(value);
-    if (samePaths(paths, this.backlog.at(-1) ?? (this.running ? undefined : this.shown))) return;
-    this.backlog.push(paths);
-    const max = this.o.maxBacklog ?? 16;
-    if (this.backlog.length > max) this.backlog.splice(0, this.backlog.length - max);
-    this.running ??= this.loop();
+    const leaves = activePaths(value);
+    const paths = (this.o.view ?? 'overview') === 'full' ? leaves : topLevelStates(value);
+    this.wanted = { paths, leaves };
+    if (this.running) return; // the render in flight ends with the newest state
+    if (!this.hasSvg) {
+      this.running = this.renderLoop();
+      return;
+    }
+    if (samePaths(paths, this.shown)) {
+      if (!samePaths(leaves, this.shownLeaves)) this.announce(paths, leaves); // a leaf moved inside the state
+      return;
+    }
+    if (this.o.restyle?.(paths) === true) {
+      this.restyles++;
+      this.announce(paths, leaves);
+    } else {
+      this.running = this.renderLoop();
+    }
   }
 
-  /** The highlighted paths of the last finished render. */
+  /** The highlighted paths on screen. */
   get shownPaths(): readonly string[] | undefined {
     return this.shown;
   }
@@ -86,42 +107,51 @@ export class LiveChart {
     return this.restyles;
   }
 
-  /** Resolves when nothing is left to draw. */
+  /** Resolves when no render is in flight. */
   async idle(): Promise<void> {
     while (this.running) await this.running;
   }
 
-  /** The Mermaid text for these active paths. */
+  /** The Mermaid text for these highlighted paths. */
   sourceFor(paths: readonly string[]): string {
     return this.source + highlightStates(paths);
   }
 
-  private async loop(): Promise<void> {
-    const delay = this.o.delay ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
-    // Yield first: a loop of restyles alone never awaits, and would run its `finally` before
-    // show() had stored its promise in `running`, leaving `running` set for good.
+  private announce(paths: readonly string[], leaves: readonly string[]): void {
+    this.shown = paths;
+    this.shownLeaves = leaves;
+    this.o.onShown?.(paths, leaves);
+  }
+
+  /** Render the newest state; if newer ones came meanwhile, restyle to the newest (or render again). */
+  private async renderLoop(): Promise<void> {
+    // Yield first: `running` must be set before the `finally` below can clear it.
     await Promise.resolve();
     try {
-      for (let paths = this.backlog.shift(); paths; paths = this.backlog.shift()) {
-        if (samePaths(paths, this.shown)) continue;
-        if (this.hasSvg && this.o.restyle?.(paths) === true) {
-          this.restyles++;
-          this.shown = paths;
-          this.o.onShown?.(paths);
-        } else {
-          this.renders++;
-          try {
-            const svg = await this.o.render(`lifeline-chart-${this.renders}`, this.sourceFor(paths));
-            this.shown = paths;
-            this.hasSvg = true;
-            this.o.onRendered(svg, paths);
-            this.o.onShown?.(paths);
-          } catch (err) {
-            this.o.onError?.(err);
-            this.shown = paths; // do not retry the same failing text in a loop
-          }
+      for (;;) {
+        const want = this.wanted;
+        if (!want) return;
+        this.renders++;
+        try {
+          const svg = await this.o.render(`lifeline-chart-${this.renders}`, this.sourceFor(want.paths));
+          this.hasSvg = true;
+          this.o.onRendered(svg, want.paths);
+          this.announce(want.paths, want.leaves);
+        } catch (err) {
+          this.o.onError?.(err);
+          return; // do not retry the same failing text in a loop; the next state tries again
         }
-        if (this.backlog.length > 0 && (this.o.minDwellMs ?? 0) > 0) await delay(this.o.minDwellMs ?? 0);
+        const now = this.wanted;
+        if (now === want || now === undefined) return;
+        if (samePaths(now.paths, this.shown)) {
+          if (!samePaths(now.leaves, this.shownLeaves)) this.announce(now.paths, now.leaves);
+          return;
+        }
+        if (this.o.restyle?.(now.paths) === true) {
+          this.restyles++;
+          this.announce(now.paths, now.leaves);
+          return;
+        }
       }
     } finally {
       this.running = undefined;

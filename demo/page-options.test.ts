@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest';
-import { defaultChartDwellMs, demoPageDefaults, pageOptions } from './page-options.js';
+import { demoPageDefaults, pageOptions } from './page-options.js';
 
 const here = { protocol: 'http:', host: '127.0.0.1:8080' };
 
@@ -24,7 +24,5 @@ describe('demo page options', () => {
       reconnectMaxAttempts: demoPageDefaults.reconnectMaxAttempts,
       handshakeTimeoutMs: 900,
     });
-    expect(pageOptions('', here).chartDwellMs).toBe(defaultChartDwellMs);
-    expect(pageOptions('?chartDwellMs=0', here).chartDwellMs).toBe(0);
   });
 });

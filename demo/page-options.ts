@@ -2,8 +2,8 @@
  * The demo page's settings from its query string. The defaults are for a person watching: a
  * reconnect a few hundred ms after a close, not the protocol's 1 s base and 30 s cap (RC-2), and
  * enough attempts that a drain (refused upgrades until the replacement is ready) never reaches
- * `suspended`. The chart holds each state it plays back for `chartDwellMs`. Tests shrink them. Inspection is opt-in (`?inspect`): the Stately
- * inspector opens a window and needs the internet, so it is never on unless asked for.
+ * `suspended`. Tests shrink them. Inspection is opt-in (`?inspect`): the Stately inspector
+ * opens a window and needs the internet, so it is never on unless asked for.
  */
 export interface PageTuning {
   readonly reconnectBaseMs: number;
@@ -18,8 +18,6 @@ export interface PageOptions {
   readonly tuning: PageTuning;
   /** `?inspect`: stream the connection actor to the Stately browser inspector. */
   readonly isInspecting: boolean;
-  /** Least time the chart holds each state it plays back (page-chart.ts). */
-  readonly chartDwellMs: number;
 }
 
 export const demoPageDefaults = {
@@ -27,9 +25,6 @@ export const demoPageDefaults = {
   reconnectCapMs: 3_000,
   reconnectMaxAttempts: 30,
 } as const satisfies PageTuning;
-
-/** Long enough to read a state's name as the chart steps through a recovery. */
-export const defaultChartDwellMs = 450;
 
 /** Settings from `location.search` and the page's own location. */
 export function pageOptions(search: string, location: { readonly protocol: string; readonly host: string }): PageOptions {
@@ -50,6 +45,5 @@ export function pageOptions(search: string, location: { readonly protocol: strin
     },
     // Present and not explicitly off: `?inspect`, `?inspect=1`, `?inspect=true`.
     isInspecting: inspect !== null && !['0', 'false', 'off', 'no'].includes(inspect.toLowerCase()),
-    chartDwellMs: num('chartDwellMs') ?? defaultChartDwellMs,
   };
 }

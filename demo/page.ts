@@ -10,12 +10,13 @@
  * - Drain server: the server drains (DR-1 … DR-5); the client reconnects after its slot (DR-6).
  *
  * Query parameters (page-options.ts): url, reconnectBaseMs, reconnectCapMs, reconnectMaxAttempts,
- * handshakeTimeoutMs, drainDeadlineMs, drainSpreadMs, chartDwellMs, inspect.
+ * handshakeTimeoutMs, drainDeadlineMs, drainSpreadMs, inspect.
  */
 import type { InspectionEvent } from 'xstate';
 import { createClient, webSocketTransport, type ChannelReducer, type ClientEvent, type WebSocketConstructorLike } from '../client/index.js';
 import { createClientInspector } from '../client/observability/inspect.js';
 import { mermaidId } from '../spec/charts/mermaid.js';
+import { topLevelStates } from '../spec/charts/overview.js';
 import { clientConnectionMachine } from '../spec/machines/client-connection.machine.js';
 import {
   COUNTER_CHANNEL,
@@ -62,7 +63,16 @@ let mermaid: Promise<Mermaid> | undefined;
 function loadMermaid(): Promise<Mermaid> {
   mermaid ??= (import(/* @vite-ignore */ MERMAID_URL) as Promise<{ default: Mermaid }>).then((m) => {
     // strict: no HTML in labels, no click handlers, no scripts from the diagram text.
-    m.default.initialize({ startOnLoad: false, securityLevel: 'strict', theme: 'neutral', state: { useMaxWidth: true, nodeSpacing: 20, rankSpacing: 20, padding: 4 } });
+    // useMaxWidth off: the page's CSS sizes the SVG (fit to the column, or its own size).
+    // Labels are one line each (no wrapping at Mermaid's 200 px): the overview keeps them short.
+    m.default.initialize({
+      startOnLoad: false,
+      securityLevel: 'strict',
+      theme: 'neutral',
+      markdownAutoWrap: false,
+      flowchart: { wrappingWidth: 600 },
+      state: { useMaxWidth: false, nodeSpacing: 30, rankSpacing: 40, padding: 8 },
+    });
     return m.default;
   });
   return mermaid;
@@ -76,9 +86,10 @@ const chart = new LiveChart({
   render: async (id, source) => (await (await loadMermaid()).render(id, source)).svg,
   onRendered: (svg) => {
     chartEl.innerHTML = svg; // Mermaid's output with securityLevel strict (sanitized by Mermaid)
-    // Mermaid also inlines the classDef's fill on the highlighted shapes; the SVG's own
-    // `.current>*` rule draws the same, and unlike the inline copy it follows the class in restyle.
-    chartEl.querySelectorAll('svg g.node.current > *').forEach((el) => el.removeAttribute('style'));
+    // Mermaid also inlines the classDef's fill on the highlighted shapes (nested one level deeper
+    // in a titled state); the page's `g.node.current` rule draws the same, and unlike the inline
+    // copy it follows the class in restyle.
+    chartEl.querySelectorAll('svg g.node.current [style*="fill"]').forEach((el) => el.removeAttribute('style'));
   },
   restyle: (paths) => {
     const svg = chartEl.querySelector('svg');
@@ -93,21 +104,30 @@ const chart = new LiveChart({
     for (const g of nodes) g?.classList.add('current');
     return true;
   },
-  onShown: (paths) => {
+  onShown: (paths, leaves) => {
     chartEl.dataset.active = paths.join(' ');
+    chartEl.dataset.leaves = leaves.join(' ');
     $('chart-active').textContent = paths.join(', ');
-    addToTrail(paths[0]?.split('.')[0] ?? '');
+    // The active leaves, named beside the chart: `heartbeat.waiting ∥ liveness.alive`.
+    const inner = leaves.map((l) => l.split('.').slice(1).join('.')).filter((l) => l !== '');
+    $('chart-leaves').textContent = inner.length > 0 ? inner.join(' ∥ ') : '';
     followCurrent();
   },
-  minDwellMs: opts.chartDwellMs,
   onError: (err) => {
     chartEl.dataset.error = err instanceof Error ? err.message : String(err);
     log(`chart: ${chartEl.dataset.error}`);
   },
 });
+$('chart-notes').replaceChildren(
+  ...chart.footnotes.map((note) => {
+    const li = document.createElement('li');
+    li.textContent = note;
+    return li;
+  }),
+);
 chart.show('idle');
 
-/** The top-level states the chart has drawn, newest last: the path of the last recoveries. */
+/** The top-level states the actor passed through, newest last: the path of the last recoveries. */
 const trail: string[] = [];
 let trailSteps = 0;
 function addToTrail(state: string): void {
@@ -125,7 +145,7 @@ function addToTrail(state: string): void {
 function followCurrent(): void {
   if (chartEl.dataset.zoom !== 'actual') return;
   const node = chartEl.querySelector('svg .current');
-  if (!node) return;
+  if (!node || (chartEl.scrollWidth <= chartEl.clientWidth && chartEl.scrollHeight <= chartEl.clientHeight)) return;
   const box = chartEl.getBoundingClientRect();
   const at = node.getBoundingClientRect();
   chartEl.scrollTo({
@@ -138,6 +158,7 @@ function followCurrent(): void {
 $('chart-zoom').addEventListener('click', (ev) => {
   const isFit = chartEl.dataset.zoom !== 'actual';
   chartEl.dataset.zoom = isFit ? 'actual' : 'fit';
+  $('live').dataset.zoom = chartEl.dataset.zoom;
   (ev.currentTarget as HTMLElement).textContent = isFit ? 'Fit' : 'Full size';
   followCurrent();
 });
@@ -145,7 +166,9 @@ $('chart-zoom').addEventListener('click', (ev) => {
 /** The connection actor's snapshots (XState inspection), for the chart; child actors are skipped. */
 function onInspect(ev: InspectionEvent): void {
   if (ev.type !== '@xstate.snapshot' || ev.actorRef.sessionId !== ev.rootId) return;
-  chart.show((ev.snapshot as { value?: unknown }).value);
+  const value = (ev.snapshot as { value?: unknown }).value;
+  chart.show(value);
+  addToTrail(topLevelStates(value)[0] ?? '');
 }
 
 // Opt-in only (?inspect): the Stately inspector opens a window and needs the internet.
