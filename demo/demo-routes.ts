@@ -10,6 +10,9 @@
  *   server becomes ready again: it plays the replacement node of a rolling deploy, and still holds
  *   the detached sessions, so the clients resume them.
  * - `GET /demo/status`: readiness, drain state and counts (for the page and tests).
+ * - `GET /demo/refusal?attempt=ID`: the HTTP status and Retry-After the server answered the page's
+ *   upgrade attempt ID with (demo/refusal-journal.ts), which the browser hides behind a 1006;
+ *   404 when that attempt was not refused.
  *
  * POSTs need the header `x-lifeline-demo: 1`: a cross-site form cannot set it without a CORS
  * preflight, which these routes never answer, so another site cannot press the buttons.
@@ -25,12 +28,15 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { LifelineSession } from '../server/options.js';
 import type { LifelineServer } from '../server/server.js';
 import { clampCloseReason, codeOf } from '../spec/protocol/close-codes.js';
+import { mountRefusalJournal, type RefusalRecord } from './refusal-journal.js';
 
 export interface DemoRoutesOptions {
   /** Drain deadline when the request names none; short, so a person sees the whole drain. */
   readonly drainDeadlineMs?: number;
   /** Spread of the reconnect slots (DR-3) when the request names none. */
   readonly drainSpreadMs?: number;
+  /** Refused upgrades by attempt id (mountDemoRoutes supplies it). */
+  readonly refusals?: { get(attempt: string): RefusalRecord | undefined };
 }
 
 export const demoRouteDefaults = { drainDeadlineMs: 4_000, drainSpreadMs: 1_500 } as const;
@@ -93,14 +99,21 @@ export function demoRoutes(srv: LifelineServer, o: DemoRoutesOptions = {}): Demo
     json(res, 202, { connections: sessions, deadlineMs, spreadMs });
   };
 
+  const refusal = (url: URL, res: ServerResponse): void => {
+    const r = o.refusals?.get(url.searchParams.get('attempt') ?? '');
+    if (r) json(res, 200, r);
+    else json(res, 404, { error: 'no refusal recorded for this attempt' });
+  };
+
   const handle = (req: IncomingMessage, res: ServerResponse): boolean => {
     const url = new URL(req.url ?? '/', 'http://localhost');
     if (!url.pathname.startsWith(PREFIX)) return false;
     req.resume(); // no body is read; let the request end
     const route = url.pathname.slice(PREFIX.length);
-    if (route === 'status') {
+    if (route === 'status' || route === 'refusal') {
       if (req.method !== 'GET' && req.method !== 'HEAD') json(res, 405, { error: 'GET only' }, { Allow: 'GET, HEAD' });
-      else json(res, 200, status());
+      else if (route === 'status') json(res, 200, status());
+      else refusal(url, res);
       return true;
     }
     if (route !== 'close' && route !== 'drain') {
@@ -131,8 +144,9 @@ type Listener = (req: IncomingMessage, res: ServerResponse) => void;
  * LifelineServer's own handler: health, readiness, the static files of the demo).
  */
 export function mountDemoRoutes(srv: LifelineServer, o: DemoRoutesOptions = {}): DemoRoutes {
-  const routes = demoRoutes(srv, o);
   const http = srv.httpServer;
+  const journal = mountRefusalJournal(http);
+  const routes = demoRoutes(srv, { refusals: journal, ...o });
   const behind = http.listeners('request') as Listener[];
   const front: Listener = (req, res) => {
     if (routes.handle(req, res)) return;
@@ -146,6 +160,7 @@ export function mountDemoRoutes(srv: LifelineServer, o: DemoRoutesOptions = {}):
     unmount() {
       if (!isMounted) return;
       isMounted = false;
+      journal.unmount();
       http.off('request', front);
       // A closed server already took its own handler off; do not put it back then.
       if (http.listening) for (const l of behind) http.on('request', l);

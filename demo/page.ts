@@ -32,6 +32,7 @@ import {
 } from './demo-state.js';
 import { LiveChart } from './page-chart.js';
 import { faultTransport } from './page-faults.js';
+import { attemptTransport, explainUnopened } from './page-refusals.js';
 import { pageOptions } from './page-options.js';
 import { SeqWatch } from './page-seq-watch.js';
 
@@ -47,12 +48,28 @@ const $ = (id: string): HTMLElement => {
   return el;
 };
 
-function log(line: string): void {
+/** Add a line to the event log; returns a setter that rewrites it (its time stays). */
+function log(line: string): (line: string) => void {
   const li = document.createElement('li');
-  li.textContent = `${new Date().toISOString().slice(11, 23)} ${line}`;
+  const at = new Date().toISOString().slice(11, 23);
+  li.textContent = `${at} ${line}`;
   const list = $('log');
   list.prepend(li);
   while (list.children.length > 60) list.lastElementChild?.remove();
+  return (next) => {
+    li.textContent = `${at} ${next}`;
+  };
+}
+
+/**
+ * A close as the log tells it. A socket that never opened and closed 1006 is, in a browser, most
+ * often a refused upgrade whose status the browser hides: the line is rewritten with what the
+ * server answered (page-refusals.ts), e.g. "refused 503 Service Unavailable, Retry-After 1 s".
+ */
+function logClose(code: number, reason: string, byClient: boolean): void {
+  const attempt = byClient || code !== 1006 ? undefined : attempts.lastUnopened();
+  const set = log(`closed ${code}${reason ? ` ${reason}` : ''} (${byClient ? 'by the client' : 'by the server or network'})`);
+  if (attempt !== undefined) void explainUnopened(opts.wsUrl, attempt).then(set);
 }
 
 // ---- the live chart ----
@@ -176,7 +193,8 @@ const inspector = opts.isInspecting ? createClientInspector({ browser: true }) :
 
 // ---- the client ----
 
-const faults = faultTransport(webSocketTransport(WebSocket as unknown as WebSocketConstructorLike));
+const attempts = attemptTransport(webSocketTransport(WebSocket as unknown as WebSocketConstructorLike));
+const faults = faultTransport(attempts.transport);
 const watch = new SeqWatch();
 const client = createClient<DemoState>({
   url: opts.wsUrl,
@@ -277,7 +295,7 @@ client.subscribe((e: ClientEvent<DemoState>) => {
       log(`drain notice: reconnect in ${e.reconnectAfterMs} ms (DR-6), deadline ${e.deadlineMs} ms`);
       break;
     case 'closed':
-      log(`closed ${e.code}${e.reason ? ` ${e.reason}` : ''} (${e.byClient ? 'by the client' : 'by the server or network'})`);
+      logClose(e.code, e.reason, e.byClient);
       break;
     case 'refused':
       log(`refused: HTTP ${e.status}`);

@@ -9,6 +9,8 @@
  * increment pressed while the socket is a black hole arrives exactly once (SEQ-9, BP-13).
  * Screenshots go to test-results/ (gitignored).
  */
+import { create } from '@bufbuild/protobuf';
+import { once } from 'node:events';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -16,10 +18,14 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, test, vi } from 'vitest';
+import { WebSocket } from 'ws';
+import { EnvelopeSchema, HelloSchema } from '../gen/lifeline/v1/envelope_pb.js';
 import { createDemoApp, type DemoApp } from '../demo/app.js';
 import { buildBrowser } from '../scripts/build-browser.js';
 import { createServer, staticHandler, type LifelineServer } from '../server/index.js';
 import { clientConnectionMachine } from '../spec/machines/client-connection.machine.js';
+import { decodeOrThrow, encode } from '../spec/protocol/codec.js';
+import { PROTOCOL_VERSION, SUBPROTOCOL } from '../spec/protocol/defaults.js';
 import { LEGIBLE_LABEL_PX, badgeAndHighlight, badgeRecords, chartGeometry, isInside, overlaps, watchBadge } from './demo-chart-geometry.js';
 import { port } from './support.js';
 
@@ -97,6 +103,17 @@ async function expectChartInStep(page: Page, recordsBefore: number): Promise<voi
 }
 
 const seqOf = async (page: Page) => Number(await text(page, '#seq'));
+
+/** A raw client with an attached session that answers pings and nothing else (no DrainNotice). */
+async function attachedSession(url: string): Promise<WebSocket> {
+  const ws = new WebSocket(url, [SUBPROTOCOL]);
+  await once(ws, 'open');
+  const hello = create(HelloSchema, { protocolVersion: PROTOCOL_VERSION, capabilities: ['drain'] });
+  ws.send(encode(create(EnvelopeSchema, { body: { case: 'hello', value: hello } })));
+  const [first] = (await once(ws, 'message')) as [Buffer];
+  expect(decodeOrThrow(new Uint8Array(first)).body.case).toBe('welcome');
+  return ws;
+}
 
 const chartSteps = async (page: Page) => Number(await attr(page, '#chart-trail', 'data-steps'));
 
@@ -219,10 +236,17 @@ describe.skipIf(!hasChromium)('e2e: demo page fault buttons in headless Chromium
     seq = await seqOf(page);
     steps = await chartSteps(page);
     recordsBefore = (await badgeRecords(page)).length;
+    // A second client that ignores its DrainNotice holds the drain open until the deadline (DR-4,
+    // DR-5), so the page's reconnect after its slot (DR-6) is refused with 503 (HS-6) at least
+    // once; the browser reports that as 1006, the log must say what the server answered.
+    const holder = await attachedSession(srv.url());
     await page.click('#fault-drain');
     await expectChartInStep(page, recordsBefore);
     timings.drain = await recoveredFrom(page, 'drain', steps);
     expect(await text(page, '#log')).toContain('drain notice');
+    await vi.waitFor(async () => expect(await text(page, '#log')).toMatch(/refused 503 Service Unavailable, Retry-After \d+ s/), wait);
+    expect(await text(page, '#log')).not.toContain('closed 1006');
+    holder.terminate();
     await page.click('#increment');
     await expectRecovered(page, 5);
     await vi.waitFor(async () => expect(await seqOf(page)).toBeGreaterThan(seq), wait);
