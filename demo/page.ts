@@ -117,7 +117,11 @@ const chart = new LiveChart({
       return Array.from(svg.querySelectorAll('g.node')).find((g) => re.test(g.id));
     });
     if (nodes.some((n) => n === undefined)) return false;
-    svg.querySelectorAll('g.node.current').forEach((g) => g.classList.remove('current'));
+    svg.querySelectorAll('g.node.left').forEach((g) => g.classList.remove('left'));
+    svg.querySelectorAll('g.node.current').forEach((g) => {
+      g.classList.remove('current');
+      if (!nodes.includes(g)) g.classList.add('left'); // the fade of the state just left
+    });
     for (const g of nodes) g?.classList.add('current');
     return true;
   },
