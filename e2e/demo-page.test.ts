@@ -4,9 +4,16 @@
  * (frames vanish both ways, the client's dead-peer timer fires, HB-4), a server close with
  * GOING_AWAY (CC-7), and a server drain (DR-1 … DR-6) after which the same server is ready again.
  * After each the page must be `connected` again by resuming the session (RESUMED, RS-2), with last
- * seq still increasing, no seq gap, the chart having drawn the way back (reconnecting, connecting,
- * handshaking) and resting on the current state, and the counter right: an
+ * seq still increasing, no seq gap, the trail showing the way back (reconnecting, connecting,
+ * handshaking) and the chart resting on the current state, and the counter right: an
  * increment pressed while the socket is a black hole arrives exactly once (SEQ-9, BP-13).
+ *
+ * Issue 17, at 1366 × 900: the chart's labels are at least 11 px on screen, no node boxes or edge
+ * labels overlap, every top-level state is drawn under its own name, at full size every one of
+ * them (`closed` included) is inside the chart and the window; at every change of the status badge
+ * the chart already highlights the same state (read in the page, in the task that changed it);
+ * and a reconnect refused with 503 during the drain is logged with its status and Retry-After,
+ * not as the 1006 the browser reports.
  * Screenshots go to test-results/ (gitignored).
  */
 import { create } from '@bufbuild/protobuf';
