@@ -6,7 +6,7 @@ import { SimulatedClock } from 'xstate';
 import { afterEach, describe, expect, test } from 'vitest';
 import { codeOf } from '../spec/protocol/close-codes.js';
 import { createClient, type ClientEvent, type ClientOptions } from './create-client.js';
-import { ClientClosedError, ClientFailedError, InvalidMessageError, PayloadTooLargeError, QueueFullError } from './errors.js';
+import { ClientClosedError, ClientFailedError, InvalidMessageError, PayloadTooLargeError, QueueFullError, SubscribeError } from './errors.js';
 import { advanceClock, env, fakeNetwork, flushMicrotasks, type WelcomeInit } from './test-support.js';
 
 function setup(o: Partial<ClientOptions> = {}) {
@@ -251,5 +251,54 @@ describe('client API: subscribe() and unsubscribe()', () => {
     t.client.close();
     await expect(p2).rejects.toBeInstanceOf(ClientClosedError);
     await expect(t.client.subscribe('d')).rejects.toBeInstanceOf(ClientClosedError);
+  });
+
+  test('CH-4 with a server that confirms, subscribe() resolves on its Subscribed, matched in order; a channel left out is refused', async () => {
+    const t = setup({ channels: ['a'] });
+    await flushMicrotasks();
+    t.net.last.open();
+    expect(t.net.last.hello?.capabilities).toContain('subscribed'); // WIRE-10: announced
+    t.net.last.welcome({ capabilities: ['subscribed'] });
+    const p1 = t.client.subscribe(['x', 'y']);
+    const p2 = t.client.subscribe('z');
+    const p3 = t.client.subscribe(['x', 'z']); // nothing new to send: waits for the two answers
+    expect(t.net.last.of('subscribe').map((m) => m.channels)).toEqual([['x', 'y'], ['z']]);
+    expect(await stateOf(p1)).toBe('pending');
+    t.net.last.deliver(env.subscribed(['x'])); // answers the first Subscribe: y refused
+    await expect(p1).rejects.toBeInstanceOf(SubscribeError);
+    await expect(p1).rejects.toMatchObject({ kind: 'refused', channels: ['y'] });
+    expect(t.client.channels).toEqual(['a', 'x', 'z']);
+    expect(await stateOf(p2)).toBe('pending');
+    expect(await stateOf(p3)).toBe('pending');
+    t.net.last.deliver(env.subscribed(['z']));
+    await expect(p2).resolves.toBeUndefined();
+    await expect(p3).resolves.toBeUndefined();
+    t.net.last.deliver(env.subscribed(['q'])); // answers nothing: ignored, the connection stays
+    expect(t.client.state).toBe('connected');
+    t.client.close();
+  });
+
+  test('CH-4 an answer lost with its socket: the next Hello restates the channel and its Welcome confirms it', async () => {
+    const t = setup();
+    await t.handshake({ sessionId: 's1', capabilities: ['subscribed'] });
+    const p = t.client.subscribe('b');
+    t.net.last.serverClose(codeOf('GOING_AWAY'));
+    t.advance(t.client.reconnectInfo.delayMs);
+    await flushMicrotasks();
+    t.net.last.open();
+    expect(t.net.last.hello?.channels).toEqual(['b']);
+    expect(await stateOf(p)).toBe('pending');
+    t.net.last.welcome({ sessionId: 's1', outcome: 2, capabilities: ['subscribed'] });
+    await expect(p).resolves.toBeUndefined();
+    t.client.close();
+  });
+
+  test('CH-4 WIRE-10 with a server that does not confirm (no subscribed in Welcome), subscribe() resolves once the Subscribe is written', async () => {
+    const t = setup();
+    await t.handshake();
+    const p = t.client.subscribe('b');
+    expect(t.net.last.of('subscribe').map((m) => m.channels)).toEqual([['b']]);
+    await expect(p).resolves.toBeUndefined();
+    t.client.close();
   });
 });

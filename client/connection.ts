@@ -19,7 +19,7 @@ import {
 import { clientConnectionMachine, clientStateName, type ClientStateName } from '../spec/machines/client-connection.machine.js';
 import { clampCloseReason, codeOf } from '../spec/protocol/close-codes.js';
 import { decode, encode, type DecodeOptions } from '../spec/protocol/codec.js';
-import { defaults, PROTOCOL_VERSION } from '../spec/protocol/defaults.js';
+import { defaults, PROTOCOL_VERSION, SUBSCRIBED_CAPABILITY } from '../spec/protocol/defaults.js';
 import { isProtocolError, ProtocolError } from '../spec/protocol/errors.js';
 import { systemClock, type ClientClock } from './clock.js';
 import { ClientClosedError, ClientFailedError } from './errors.js';
@@ -57,6 +57,8 @@ export class ClientConnection<S> {
   /** Built once: decode() runs per frame. */
   private readonly decodeOptions: DecodeOptions;
   private readonly dedupeWindow: number;
+  /** Hello.capabilities (§6.1). */
+  private readonly capabilities: readonly string[];
   private readonly recentIds = new Set<string>();
   private socket: TransportSocket | undefined;
   private isSocketOpen = false;
@@ -77,6 +79,7 @@ export class ClientConnection<S> {
     this.maxPayloadBytes = options.maxPayloadBytes ?? defaults.maxPayloadBytes;
     this.decodeOptions = { from: 'server', maxPayloadBytes: this.maxPayloadBytes };
     this.dedupeWindow = options.dedupeWindow ?? 1024;
+    this.capabilities = options.capabilities ?? ['state', 'drain', SUBSCRIBED_CAPABILITY];
     this.subs = new ClientSubscriptions(options.channels ?? [], (env) => this.sendControl(env));
     this.transport = options.transport ?? webSocketTransport(options.WebSocket ?? globalWebSocket());
     const reducer = options.reducer ?? (bytesReducer as unknown as ChannelReducer<S>);
@@ -192,7 +195,7 @@ export class ClientConnection<S> {
       lastServerSeq: sessionId ? this.inbound.lastSeq : 0n,
       receiveWindow: this.receiveWindow,
       token: token ?? '',
-      capabilities: [...(this.options.capabilities ?? ['state', 'drain'])],
+      capabilities: [...this.capabilities], // WIRE-10: what the server may send beyond v1
       channels: this.subs.forHello(), // RS-9
       preferredPolicy: this.options.preferredPolicy ?? BackpressurePolicy.UNSPECIFIED,
       agent: this.options.agent ?? 'lifeline-js/0.1',
@@ -208,7 +211,8 @@ export class ClientConnection<S> {
     this.outbound.attach(w, (bytes) => sock.send(bytes)); // SEQ-9, BP-1
     const info = welcomeInfo(w);
     this.lastWelcomeInfo = info;
-    this.subs.onWelcome(false); // §12.2: the Hello's channels are in effect
+    // CH-4: the Hello's channels are in effect; later Subscribes are confirmed when both ends said so.
+    this.subs.onWelcome(w.capabilities.includes(SUBSCRIBED_CAPABILITY) && this.capabilities.includes(SUBSCRIBED_CAPABILITY));
     this.emit({ type: 'welcome', ...info });
   }
 
@@ -295,6 +299,9 @@ export class ClientConnection<S> {
         this.actor.send({ type: 'frame.drainNotice', reconnectAfterMs: n.reconnectAfterMs, target: n.target }); // DR-6
         return;
       }
+      case 'subscribed':
+        this.subs.onSubscribed(body.value.channels); // CH-4
+        return;
       case 'hello':
       case 'subscribe':
       case 'unsubscribe':

@@ -157,7 +157,7 @@ export class LifelineClient<S = Uint8Array> {
   /**
    * Subscribe to channels (Subscribe, CH-1); they stay subscribed across reconnects (RS-9, CH-3).
    * Resolves when the server confirms every one of them (its `Subscribed`, or the Welcome for a
-   * channel sent in Hello, §12.2): from then on, whatever is published to them reaches this client.
+   * channel sent in Hello, CH-4): from then on, whatever is published to them reaches this client.
    * Channels already subscribed resolve at once. While disconnected the subscription waits for the
    * next Welcome. Rejects with SubscribeError (the server refused a channel, or `unsubscribe()` came
    * first), ClientFailedError (`failed`, RC-6) or ClientClosedError (close()). Marked handled, like

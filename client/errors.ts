@@ -75,7 +75,7 @@ export type SubscribeErrorKind = 'refused' | 'cancelled';
 
 /**
  * A subscription that did not come into effect: the server left the channels out of its
- * `Subscribed` (refused, §12.2), or `unsubscribe()` was called before the confirmation (cancelled).
+ * `Subscribed` (refused, CH-4), or `unsubscribe()` was called before the confirmation (cancelled).
  */
 export class SubscribeError extends Error {
   readonly kind: SubscribeErrorKind;

@@ -1,12 +1,12 @@
 /**
  * The client's channel subscriptions: what every Hello restates (RS-9), and which `subscribe()`
- * promises wait for a confirmation (§12.2). Browser-safe.
+ * promises wait for a confirmation (CH-4). Browser-safe.
  *
  * A channel is confirmed by the Welcome that answers a Hello listing it, or by the `Subscribed` that
  * answers the `Subscribe` adding it. The server answers Subscribes in order, one `Subscribed` each, so
  * the client matches them first in, first out; a channel missing from its answer was refused. A server
  * that does not announce `subscribed` in its Welcome never confirms: there a channel counts as
- * confirmed once its Subscribe is written, which is the most the client can know (spec §12.2).
+ * confirmed once its Subscribe is written, which is the most the client can know (CH-4).
  */
 import { create } from '@bufbuild/protobuf';
 import { EnvelopeSchema, SubscribeSchema, UnsubscribeSchema, type Envelope } from '../gen/lifeline/v1/envelope_pb.js';
@@ -28,7 +28,7 @@ export class ClientSubscriptions {
   private waiters: Waiter[] = [];
   /** The channels of this connection's Hello: its Welcome confirms them. */
   private helloChannels: readonly string[] = [];
-  /** Subscribes written on this connection and not yet answered, oldest first (§12.2). */
+  /** Subscribes written on this connection and not yet answered, oldest first (CH-4). */
   private outstanding: (readonly string[])[] = [];
   /** The server of this connection confirms with Subscribed (Welcome.capabilities). */
   private doesServerConfirm = false;
@@ -55,7 +55,7 @@ export class ClientSubscriptions {
   }
 
   /**
-   * The Welcome arrived: the Hello's channels are subscribed (§12.2). Channels added while the
+   * The Welcome arrived: the Hello's channels are subscribed (CH-4). Channels added while the
    * handshake ran (after the Hello was written, before the Welcome) are subscribed now.
    */
   onWelcome(doesServerConfirm: boolean): void {
@@ -75,7 +75,7 @@ export class ClientSubscriptions {
     this.helloChannels = [];
   }
 
-  /** Add channels; the promise resolves when every one of them is confirmed (§12.2). */
+  /** Add channels; the promise resolves when every one of them is confirmed (CH-4). */
   subscribe(channels: readonly string[]): Promise<void> {
     const added = channels.filter((c) => !this.wanted.has(c));
     for (const c of added) {
@@ -106,7 +106,7 @@ export class ClientSubscriptions {
   }
 
   /**
-   * A Subscribed (§12.2): it answers the oldest unanswered Subscribe. Its channels are in effect; a
+   * A Subscribed (CH-4): it answers the oldest unanswered Subscribe. Its channels are in effect; a
    * channel of that Subscribe it leaves out was refused. One nothing asked for changes nothing.
    */
   onSubscribed(channels: readonly string[]): void {
@@ -136,7 +136,7 @@ export class ClientSubscriptions {
     const env = create(EnvelopeSchema, { body: { case: 'subscribe', value: create(SubscribeSchema, { channels: [...channels] }) } });
     if (!this.sendControl(env)) return; // the next Hello (or Welcome, onWelcome) carries them
     if (this.doesServerConfirm) this.outstanding.push(channels);
-    else this.confirm(channels); // provisional: written is all a client can know here (§12.2)
+    else this.confirm(channels); // provisional: written is all a client can know here (CH-4)
   }
 
   private writeUnsubscribe(channels: readonly string[]): void {
