@@ -78,6 +78,7 @@ export type SubscribeErrorKind = 'refused' | 'cancelled';
  * `Subscribed` (refused, CH-4), or `unsubscribe()` was called before the confirmation (cancelled).
  */
 export class SubscribeError extends Error {
+  /** `refused`: the server left the channels out of its Subscribed; `cancelled`: unsubscribe() came first. */
   readonly kind: SubscribeErrorKind;
   /** The channels concerned. */
   readonly channels: readonly string[];
