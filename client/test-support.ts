@@ -17,6 +17,7 @@ import {
   ResumeResultSchema,
   SnapshotSchema,
   StatePatchSchema,
+  SubscribedSchema,
   WelcomeSchema,
   type Envelope,
   type Hello,
@@ -41,6 +42,8 @@ export interface WelcomeInit {
   readonly heartbeatIntervalMs?: number;
   readonly heartbeatMissedMax?: number;
   readonly maxPayloadBytes?: number;
+  /** Welcome.capabilities, e.g. ['subscribed'] (CH-4). */
+  readonly capabilities?: readonly string[];
 }
 
 export function welcomeEnvelope(w: WelcomeInit = {}): Envelope {
@@ -53,6 +56,7 @@ export function welcomeEnvelope(w: WelcomeInit = {}): Envelope {
     resumeTtlMs: 120_000,
     replayWindowMessages: 1024,
     receiveWindow: w.receiveWindow ?? 256,
+    capabilities: [...(w.capabilities ?? [])],
     lastClientSeq: w.lastClientSeq ?? 0n,
     resume: create(ResumeResultSchema, {
       outcome,
@@ -78,6 +82,7 @@ export const env = {
       body: { case: 'statePatch', value: create(StatePatchSchema, { seq, channel, baseVersion, version, delta: typeof delta === 'string' ? new TextEncoder().encode(delta) : delta, digest }) },
     }),
   ack: (seq: bigint): Envelope => create(EnvelopeSchema, { body: { case: 'ack', value: create(AckSchema, { seq }) } }),
+  subscribed: (channels: string[]): Envelope => create(EnvelopeSchema, { body: { case: 'subscribed', value: create(SubscribedSchema, { channels }) } }),
   drain: (reconnectAfterMs: number, deadlineMs = 10_000, target = ''): Envelope =>
     create(EnvelopeSchema, { body: { case: 'drainNotice', value: create(DrainNoticeSchema, { reconnectAfterMs, deadlineMs, target }) } }),
   of: (body: MessageInitShape<typeof EnvelopeSchema>['body']): Envelope => create(EnvelopeSchema, { body }),

@@ -69,7 +69,7 @@ export interface ImplConfig {
 export const referenceServerConfig: ServerConfig = {
   features: [
     'publish', 'state', 'resume', 'inbox', 'drain', 'revoke', 'expire', 'throw', 'origin-allowlist', 'upgrade-auth', 'hello-auth', 'tickets',
-    'upgrade-rate-limit', 'session-limit', 'message-rate-limit', 'channel-limit', 'policy:DROP_OLDEST', 'policy:DROP_NEWEST', 'policy:COALESCE_BY_KEY', 'policy:DISCONNECT',
+    'upgrade-rate-limit', 'session-limit', 'message-rate-limit', 'channel-limit', 'subscribed', 'policy:DROP_OLDEST', 'policy:DROP_NEWEST', 'policy:COALESCE_BY_KEY', 'policy:DISCONNECT',
   ],
   heartbeatIntervalMs: 100,
   heartbeatMissedMax: 2,
@@ -95,7 +95,7 @@ export const referenceServerConfig: ServerConfig = {
 };
 
 export const referenceClientConfig: ClientConfig = {
-  features: ['http-status', 'client-state', 'client-token'],
+  features: ['http-status', 'client-state', 'client-token', 'client-subscribed'],
   // ceilings 100, 200, 400, 800 ms: wide enough apart that jitter and the attempt reset stay visible
   // through the scheduling noise of a loaded 2-core machine
   reconnectBaseMs: 100,

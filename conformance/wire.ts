@@ -50,6 +50,7 @@ export const BODY_FIELD = {
   drainNotice: 10,
   subscribe: 11,
   unsubscribe: 12,
+  subscribed: 13,
 } as const;
 
 /** An Envelope whose body is the given raw fields. */

@@ -61,6 +61,36 @@ describe('channels', () => {
     expect(c.bodies('snapshot')).toHaveLength(1);
   });
 
+  test('CH-4 a client that announced subscribed gets one Subscribed per Subscribe, once in effect; a publish after it arrives', async () => {
+    const app = stateful();
+    const srv = await h.server({ snapshot: app.snapshot });
+    const c = await h.session(srv, { capabilities: ['subscribed'], channels: ['feed'] });
+    expect(c.bodies('welcome')[0]?.capabilities).toEqual(['subscribed']);
+    c.subscribe(['doc', 'live']);
+    expect((await c.waitForBody('subscribed')).channels).toEqual(['doc', 'live']);
+    srv.publish('live', { payload: enc('right after') }); // ordered after the Subscribed
+    expect(dec((await c.waitForBody('message', 5000, (m) => m.channel === 'live')).payload)).toBe('right after');
+    expect(c.bodies('snapshot').map((x) => x.channel)).toEqual(['doc']); // CH-1 still: the state channel's Snapshot
+    c.subscribe(['doc']); // already subscribed: still answered, no second Snapshot
+    await c.waitForCount('subscribed', 2);
+    expect(c.bodies('subscribed')[1]?.channels).toEqual(['doc']);
+    const id = c.heartbeat();
+    await c.waitForBody('heartbeatAck', 5000, (a) => a.id === id);
+    expect(c.bodies('snapshot')).toHaveLength(1);
+  });
+
+  test('CH-4 WIRE-10 a client that did not announce subscribed gets no Subscribed and no capability in Welcome', async () => {
+    const srv = await h.server();
+    const c = await h.session(srv, { channels: ['feed'] });
+    expect(c.bodies('welcome')[0]?.capabilities).toEqual([]);
+    c.subscribe(['live']);
+    const id = c.heartbeat();
+    await c.waitForBody('heartbeatAck', 5000, (a) => a.id === id);
+    srv.publish('live', { payload: enc('x') });
+    await c.waitForBody('message', 5000, (m) => m.channel === 'live');
+    expect(c.bodies('subscribed')).toEqual([]);
+  });
+
   test('CH-2 after Unsubscribe nothing more of the channel is sent, queued items included', async () => {
     const srv = await h.server();
     const c = await h.session(srv, { receiveWindow: 1, channels: ['feed', 'other'] });

@@ -134,6 +134,7 @@ export function onFrame(srv: LifelineServer, conn: Connection, data: RawData, is
           type: 'frame.subscribe',
           isForbidden: isAnyForbidden(srv, body.value.channels, session?.principal ?? conn.principal),
           isOverChannelLimit: wanted.size > srv.opts.maxChannelsPerSession,
+          isConfirmAsked: session?.isConfirmAsked ?? false, // CH-4
         });
         return;
       }
@@ -145,6 +146,7 @@ export function onFrame(srv: LifelineServer, conn: Connection, data: RawData, is
       case 'statePatch':
       case 'snapshot':
       case 'drainNotice':
+      case 'subscribed':
       case undefined:
         srv.forward(conn, { type: 'frame.invalid', closeName: 'PROTOCOL_ERROR', reason: `WIRE-7: ${body.case ?? 'no body'}` });
         return;

@@ -1,6 +1,7 @@
 /** The Lifeline reference server: public API (`lifeline/server`). */
 export { createServer, LifelineServer } from './server.js';
 export type { DrainOptions, ResumeResultName, ServerEvents, ServerStats } from './types.js';
+export type { ListenOptions } from './listen.js';
 export type {
   ChannelState,
   ClientMessage,

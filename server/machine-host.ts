@@ -199,6 +199,7 @@ export function provideMachine(reg: HostRegistry) {
       applyAck: safe('applyAck', ({ self }) => sessionOf(self).applyAck(frameBody(self, 'ack').seq)),
       answerDrift: safe('answerDrift', ({ self }) => sessionOf(self).answerDrift(frameBody(self, 'stateDrift'))),
       subscribe: safe('subscribe', ({ self }) => sessionOf(self).subscribe(frameBody(self, 'subscribe').channels)),
+      confirmSubscribe: safe('confirmSubscribe', ({ self }) => sessionOf(self).confirmSubscribe(frameBody(self, 'subscribe').channels)), // CH-4
       unsubscribe: safe('unsubscribe', ({ self }) => sessionOf(self).unsubscribe(frameBody(self, 'unsubscribe').channels)),
       sendDrainNotice: safe<{ reconnectAfterMs: number; deadlineMs: number }>('sendDrainNotice', ({ self }, p) => {
         const h = hostOf(self);

@@ -91,6 +91,8 @@ export interface WelcomeFacts {
   readonly policy: BackpressurePolicy;
   /** Welcome.last_client_seq (SEQ-9). */
   readonly lastClientSeq: bigint;
+  /** Welcome.capabilities: what this server uses of the client's announced capabilities (CH-4). */
+  readonly capabilities?: readonly string[];
 }
 
 /** The Welcome of a session: the negotiated parameters (§6.6) and the resume result (RS-5). */
@@ -113,6 +115,7 @@ export function welcomeEnvelope(o: ResolvedOptions, s: WelcomeFacts, outcome: Re
         serverTimeMs: BigInt(Date.now()),
         heartbeatIntervalMaxMs: o.heartbeatIntervalMaxMs, // HB-11: the base itself when adaptation is off
         clientAckDelayMs: o.clientAckDelayMs, // SEQ-12: 0 = the client's own
+        capabilities: [...(s.capabilities ?? [])],
       }),
     },
   });

@@ -12,7 +12,7 @@ const adaptive: ServerSessionInput = { ...input, heartbeatIntervalStepsMax: 2, h
 const ACTIONS = [
   'createSession', 'handOverSocket', 'attachSocket', 'sendWelcome', 'closeSocket', 'terminateSocket', 'forgetSocket',
   'sendPing', 'sendHeartbeatAck', 'deliverMessage', 'ackDuplicate', 'applyAck', 'answerDrift', 'subscribe',
-  'unsubscribe', 'sendDrainNotice', 'loseContinuity', 'releaseReplay', 'leaveChannels', 'deleteSession',
+  'confirmSubscribe', 'unsubscribe', 'sendDrainNotice', 'loseContinuity', 'releaseReplay', 'leaveChannels', 'deleteSession',
 ] as const;
 
 /**

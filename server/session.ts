@@ -21,6 +21,7 @@ import {
   ResumeOutcome,
   ResumeReason,
   SnapshotSchema,
+  SubscribedSchema,
   type BackpressurePolicy,
   type Envelope,
   type Hello,
@@ -29,7 +30,7 @@ import {
 } from '../gen/lifeline/v1/envelope_pb.js';
 import { BackpressureQueue, SESSION_CHANNEL, SnapshotReason } from '../spec/protocol/backpressure-queue.js';
 import { encode } from '../spec/protocol/codec.js';
-import { defaults } from '../spec/protocol/defaults.js';
+import { defaults, SUBSCRIBED_CAPABILITY } from '../spec/protocol/defaults.js';
 import { ackEnvelope } from '../spec/protocol/fast-codec.js';
 import { OutboundLog } from '../spec/protocol/outbound-log.js';
 import type { Connection } from './connection.js';
@@ -44,7 +45,7 @@ import type { RecentMessageIds } from './message-ids.js';
 import type { LifelineMetrics } from './observability/metrics.js';
 import { bodyOfFrame } from './telemetry.js';
 import { sharedFrame } from './shared-frame.js';
-import { envelopeOf, messageItem, welcomeEnvelope, type OutItem } from './outbound.js';
+import { envelopeOf, messageItem, welcomeEnvelope, type OutItem, type WelcomeFacts } from './outbound.js';
 
 
 /** What a session needs from its server. */
@@ -116,6 +117,8 @@ export class LiveSession implements SessionView, LifelineSession {
   /** Welcome sent on the attached socket: sequenced writes may flow (HS-9). */
   private isWritable = false;
   isDraining = false;
+  /** The attached socket's Hello announced `subscribed`: Subscribes are answered (CH-4, WIRE-10). */
+  isConfirmAsked = false;
   private isFlowBlocked = false;
   clientRttMs: number | undefined;
   /** When the last client Heartbeat arrived on this socket (clock ms), for heartbeat jitter. */
@@ -211,10 +214,21 @@ export class LiveSession implements SessionView, LifelineSession {
 
   // ---- Welcome, resume (HS-9, RS-2 … RS-9) ----
 
+  /** What every Welcome states about this session; `subscribed` only to a client that announced it (WIRE-10). */
+  private welcomeFacts(): WelcomeFacts {
+    return {
+      sessionId: this.id,
+      policy: this.policy,
+      lastClientSeq: this.inbound.lastProcessed,
+      capabilities: this.isConfirmAsked ? [SUBSCRIBED_CAPABILITY] : [],
+    };
+  }
+
   /** A new session's Welcome: subscribe Hello.channels, each with a Snapshot (RS-6, CH-1). */
   welcomeNew(hello: Hello): void {
     this.isWritable = true;
-    this.writeControl(welcomeEnvelope(this.env.opts, { sessionId: this.id, policy: this.policy, lastClientSeq: this.inbound.lastProcessed }, ResumeOutcome.NEW, this.newReason, this.log.next, 0));
+    this.isConfirmAsked = hello.capabilities.includes(SUBSCRIBED_CAPABILITY);
+    this.writeControl(welcomeEnvelope(this.env.opts, this.welcomeFacts(), ResumeOutcome.NEW, this.newReason, this.log.next, 0));
     this.subscribe(hello.channels);
   }
 
@@ -231,7 +245,8 @@ export class LiveSession implements SessionView, LifelineSession {
     this.isWritable = true;
     this.isFlowBlocked = false;
     // RS-5: the Welcome says exactly what follows.
-    this.writeControl(welcomeEnvelope(this.env.opts, { sessionId: this.id, policy: this.policy, lastClientSeq: this.inbound.lastProcessed }, plan.outcome, plan.reason, fromSeq, plan.replay.length));
+    this.isConfirmAsked = hello.capabilities.includes(SUBSCRIBED_CAPABILITY); // per socket: the new Hello decides
+    this.writeControl(welcomeEnvelope(this.env.opts, this.welcomeFacts(), plan.outcome, plan.reason, fromSeq, plan.replay.length));
     // RS-2: the replay, original seqs, before any other sequenced message.
     const m = this.env.metrics;
     for (const s of plan.replay) {
@@ -269,6 +284,7 @@ export class LiveSession implements SessionView, LifelineSession {
     this.conn = undefined;
     this.isWritable = false;
     this.isDraining = false;
+    this.isConfirmAsked = false;
     this.lastHeartbeatAt = undefined;
     this.inbound.stopTimer();
     this.log.compact(ownBytes); // held until a resume or the TTL: release the slabs they were cut from
@@ -417,6 +433,16 @@ export class LiveSession implements SessionView, LifelineSession {
       this.queue.requestSnapshot(ch, SnapshotReason.SUBSCRIBED); // CH-1
     }
     if (shouldPump) this.pump();
+  }
+
+  /**
+   * CH-4: answer a Subscribe once its channels are in effect (subscribe() joined them to the fan-out,
+   * synchronously, just before), so a publish after this frame reaches the session. A control body
+   * (BP-12): not held behind the window, the queue or the channel's Snapshot.
+   */
+  confirmSubscribe(channels: readonly string[]): void {
+    const granted = channels.filter((ch) => this.subscriptions.has(ch));
+    this.writeControl(create(EnvelopeSchema, { body: { case: 'subscribed', value: create(SubscribedSchema, { channels: granted }) } })); // CH-4
   }
 
   unsubscribe(channels: readonly string[]): void {

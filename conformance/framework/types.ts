@@ -31,6 +31,7 @@ export const FEATURES = [
   'session-limit', // a session limit, set by reset limits (CC-8)
   'message-rate-limit', // per-session message rate limit (BP-14)
   'channel-limit', // a bound on channels per session, declared as maxChannelsPerSession (SEC-7)
+  'subscribed', // Subscribe answered by Subscribed for a client announcing `subscribed` (CH-4)
   'policy:DROP_OLDEST',
   'policy:DROP_NEWEST',
   'policy:COALESCE_BY_KEY',
@@ -39,6 +40,7 @@ export const FEATURES = [
   'http-status', // the client sees the HTTP status of a refused upgrade (Node, not browsers)
   'client-state', // the client applies StatePatch/Snapshot with the conformance reducer
   'client-token', // the client gets its token from the runner (control protocol `token`)
+  'client-subscribed', // the client announces `subscribed` and accepts Subscribed (CH-4)
 ] as const;
 export type Feature = (typeof FEATURES)[number];
 

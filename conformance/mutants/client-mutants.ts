@@ -109,6 +109,12 @@ const mutations: Record<string, { rule: string; description: string; cases: stri
     cases: ['BP-13/queue-overflow-reported'],
     mutation: { options: { queueLimitMessages: 1e9 } },
   },
+  'ch-4-rejects-subscribed': {
+    rule: 'CH-4',
+    description: 'the client announces subscribed but takes Subscribed for a body a server may not send (as a v1 client would): PROTOCOL_ERROR',
+    cases: ['CH-4/client-accepts-subscribed'],
+    mutation: { wrap: rewriting({ incoming: (env) => (env.body.case === 'subscribed' ? [envelope('subscribe', { channels: env.body.value.channels })] : 'pass') }) },
+  },
   'hb-5-no-heartbeats': {
     rule: 'HB-5',
     description: 'application Heartbeats never leave the client',

@@ -6,6 +6,7 @@
  */
 import { ResumeOutcome, ResumeReason, type Envelope } from '../../gen/lifeline/v1/envelope_pb.js';
 import { codeOf } from '../../spec/protocol/close-codes.js';
+import { MemoryFanOut } from '../../server/stores.js';
 import { envelope } from '../server-mode/peer.js';
 import type { ServerOverride, ServerPatch } from '../targets/reference-server.js';
 import type { ProxyRules } from './frame-proxy.js';
@@ -37,7 +38,41 @@ function seqOf(env: Envelope): bigint | undefined {
   return b.case === 'message' || b.case === 'statePatch' || b.case === 'snapshot' ? b.value.seq : undefined;
 }
 
+/**
+ * A fan-out whose membership takes effect a second after join() returns, like a broker subscription
+ * the server does not wait for: the server confirms a Subscribe before it is in effect (CH-4).
+ */
+class LateJoinFanOut<M> extends MemoryFanOut<M> {
+  override join(channel: string, member: M): void {
+    setTimeout(() => super.join(channel, member), 1000).unref();
+  }
+}
+
 export const serverMutants: readonly ServerMutant[] = [
+  mutant({
+    id: 'ch-4-never-confirms',
+    rule: 'CH-4',
+    description: 'a Subscribe is never answered with Subscribed although the client announced subscribed',
+    cases: ['CH-4/subscribe-confirmed-before-publish'],
+    proxy: { down: (env) => (env.body.case === 'subscribed' ? [] : 'pass') },
+  }),
+  mutant({
+    id: 'ch-4-confirms-before-effect',
+    rule: 'CH-4',
+    description: 'Subscribed is written while the subscription is not yet in effect (the fan-out joins a second later)',
+    cases: ['CH-4/subscribe-confirmed-before-publish'],
+    override: (o) => ({ ...o, fanOut: new LateJoinFanOut() }),
+  }),
+  mutant({
+    id: 'wire-10-subscribed-unasked',
+    rule: 'WIRE-10',
+    description: 'Subscribed is sent to a client that did not announce subscribed (and Welcome hides it)',
+    cases: ['WIRE-10/no-subscribed-unless-announced'],
+    proxy: {
+      up: (env) => (env.body.case === 'hello' ? [envelope('hello', { ...env.body.value, capabilities: [...env.body.value.capabilities, 'subscribed'] })] : 'pass'),
+      down: (env) => (env.body.case === 'welcome' ? [envelope('welcome', { ...env.body.value, capabilities: [] })] : 'pass'),
+    },
+  }),
   mutant({
     id: 'hb-1-never-pings',
     rule: 'HB-1',

@@ -191,6 +191,7 @@ function bodies(): VectorFile {
     valid({ name: 'subscribe', description: 'Subscribe to two channels', spec: ['CH-1'], from: 'client' }, env('subscribe', { channels: ['a', 'b'] })),
     valid({ name: 'subscribe-empty', description: 'Subscribe with no channel is a no-op, still valid', spec: ['CH-1'], from: 'client' }, env('subscribe', {})),
     valid({ name: 'unsubscribe', description: 'Unsubscribe', spec: ['CH-2'], from: 'client' }, env('unsubscribe', { channels: ['a'] })),
+    valid({ name: 'subscribed', description: 'Subscribed confirming two channels (a body added after v1, WIRE-10)', spec: ['CH-4'], from: 'server' }, env('subscribed', { channels: ['a', 'b'] })),
     valid(
       { name: 'payload-at-limit', description: 'a frame of exactly the receiver limit (64 B here) is accepted', spec: ['WIRE-4'], maxPayloadBytes: 64 },
       env('message', { seq: 1n, payload: new Uint8Array(58) }),
@@ -288,6 +289,7 @@ function wrongRole(): VectorFile {
     server('statePatch', { seq: 1n, channel: 'c', baseVersion: 0n, version: 1n }),
     server('snapshot', { seq: 1n, channel: 'c' }),
     server('drainNotice', { reconnectAfterMs: 1 }),
+    server('subscribed', { channels: ['a'] }),
     client('hello', { protocolVersion: 1 }),
     client('subscribe', { channels: ['a'] }),
     client('unsubscribe', { channels: ['a'] }),

@@ -29,6 +29,7 @@ export const serverModelEvents: readonly ServerSessionEvent[] = [
   { type: 'frame.message', arrival: 'next', isOverRate: true },
   { type: 'frame.stateDrift' },
   { type: 'frame.subscribe', isForbidden: false, isOverChannelLimit: false },
+  { type: 'frame.subscribe', isForbidden: false, isOverChannelLimit: false, isConfirmAsked: true },
   { type: 'frame.subscribe', isForbidden: true, isOverChannelLimit: false },
   { type: 'frame.subscribe', isForbidden: false, isOverChannelLimit: true },
   { type: 'frame.unsubscribe' },

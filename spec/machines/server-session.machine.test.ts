@@ -48,7 +48,7 @@ function harness(inp: ServerSessionInput = input) {
   const names = [
     'createSession', 'handOverSocket', 'attachSocket', 'sendWelcome', 'closeSocket', 'terminateSocket', 'forgetSocket',
     'sendPing', 'sendHeartbeatAck', 'deliverMessage', 'ackDuplicate', 'applyAck', 'answerDrift', 'subscribe',
-    'unsubscribe', 'sendDrainNotice', 'loseContinuity', 'releaseReplay', 'leaveChannels', 'deleteSession',
+    'confirmSubscribe', 'unsubscribe', 'sendDrainNotice', 'loseContinuity', 'releaseReplay', 'leaveChannels', 'deleteSession',
   ] as const;
   const machine = serverSessionMachine.provide({ actions: Object.fromEntries(names.map((n) => [n, rec(n)])) });
   const actor = createActor(machine, {
@@ -585,5 +585,17 @@ describe('server session machine: rules', () => {
     play(h, { type: 'frame.subscribe', isForbidden: false, isOverChannelLimit: false });
     play(h, { type: 'frame.unsubscribe' });
     expect(h.actions.slice(-3).map((a) => a.name)).toEqual(['answerDrift', 'subscribe', 'unsubscribe']);
+  });
+
+  test('CH-4 a Subscribe from a client that announced subscribed is confirmed after it took effect; otherwise not', () => {
+    const h = harness();
+    attach(h);
+    play(h, { type: 'frame.subscribe', isForbidden: false, isOverChannelLimit: false, isConfirmAsked: true });
+    expect(h.actions.slice(-2).map((a) => a.name)).toEqual(['subscribe', 'confirmSubscribe']);
+    play(h, { type: 'frame.subscribe', isForbidden: false, isOverChannelLimit: false });
+    expect(h.actions.at(-1)?.name).toBe('subscribe');
+    // SEC-7: a refused Subscribe closes; nothing is confirmed.
+    play(h, { type: 'frame.subscribe', isForbidden: false, isOverChannelLimit: true, isConfirmAsked: true });
+    expect(h.actions.map((a) => a.name).filter((n) => n === 'confirmSubscribe')).toHaveLength(1);
   });
 });

@@ -123,8 +123,11 @@ export type ServerSessionEvent =
   /** `isOverRate`: the per-session message rate limit is exceeded (BP-14). */
   | { readonly type: 'frame.message'; readonly arrival: Arrival; readonly isOverRate: boolean }
   | { readonly type: 'frame.stateDrift' }
-  /** `isForbidden`: a channel the principal may not use (SEC-6); `isOverChannelLimit`: too many channels (SEC-7). */
-  | { readonly type: 'frame.subscribe'; readonly isForbidden: boolean; readonly isOverChannelLimit: boolean }
+  /**
+   * `isForbidden`: a channel the principal may not use (SEC-6); `isOverChannelLimit`: too many channels
+   * (SEC-7); `isConfirmAsked`: the socket's Hello announced `subscribed` (CH-4); absent = false.
+   */
+  | { readonly type: 'frame.subscribe'; readonly isForbidden: boolean; readonly isOverChannelLimit: boolean; readonly isConfirmAsked?: boolean }
   | { readonly type: 'frame.unsubscribe' }
   /** A frame that failed: text (WIRE-1), undecodable (WIRE-2), no body (WIRE-3), too big (WIRE-4), … */
   | { readonly type: 'frame.invalid'; readonly closeName: WsCloseCodeName; readonly reason: string }
@@ -205,6 +208,7 @@ export const serverSessionMachine = setup({
     isOverCapacity: ({ event }) => event.type === 'frame.hello' && event.isOverCapacity,
     isForbidden: ({ event }) => (event.type === 'frame.hello' || event.type === 'frame.subscribe') && event.isForbidden,
     isOverChannelLimit: ({ event }) => (event.type === 'frame.hello' || event.type === 'frame.subscribe') && event.isOverChannelLimit,
+    isConfirmAsked: ({ event }) => event.type === 'frame.subscribe' && event.isConfirmAsked === true,
     isAckBeyondSent: ({ event }) => event.type === 'frame.ack' && event.isBeyondSent,
     isOverRate: ({ event }) => event.type === 'frame.message' && event.isOverRate,
     isGap: ({ event }) => event.type === 'frame.message' && event.arrival === 'gap',
@@ -260,6 +264,8 @@ export const serverSessionMachine = setup({
     /** Queue the Snapshot(s) a StateDrift asks for (SD-5, SD-8). */
     answerDrift: () => {},
     subscribe: () => {},
+    /** Answer the Subscribe with Subscribed, its channels now in effect (CH-4). */
+    confirmSubscribe: () => {},
     unsubscribe: () => {},
     sendDrainNotice: (_, _p: { reconnectAfterMs: number; deadlineMs: number }) => {},
     /** DISCONNECT overflow: the next resume must resync by snapshots (BP-11). */
@@ -376,6 +382,7 @@ export const serverSessionMachine = setup({
         'frame.subscribe': [
           { guard: 'isForbidden', target: 'closed', actions: teardown('FORBIDDEN'), meta: { spec: 'SEC-6' } },
           { guard: 'isOverChannelLimit', target: 'closed', actions: teardown('POLICY_VIOLATION'), meta: { spec: 'SEC-7' } },
+          { guard: 'isConfirmAsked', actions: ['resetLiveness', 'subscribe', 'confirmSubscribe'], meta: { spec: 'CH-4' } },
           { actions: ['resetLiveness', 'subscribe'], meta: { spec: 'CH-1' } },
         ],
         'frame.unsubscribe': { actions: ['resetLiveness', 'unsubscribe'], meta: { spec: 'CH-2' } },

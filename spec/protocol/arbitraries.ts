@@ -62,6 +62,7 @@ const bodies = {
   drainNotice: fc.record({ reason: enumOf(DrainReason), reconnectAfterMs: u32, deadlineMs: u32, target: str(40) }),
   subscribe: fc.record({ channels: fc.array(name, { maxLength: 5 }) }),
   unsubscribe: fc.record({ channels: fc.array(name, { maxLength: 5 }) }),
+  subscribed: fc.record({ channels: fc.array(name, { maxLength: 5 }) }),
 } as const;
 
 export type BodyName = keyof typeof bodies;

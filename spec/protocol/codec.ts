@@ -12,14 +12,14 @@ import { decodeFast, encodeFast } from './fast-codec.js';
 export type BodyCase = NonNullable<Envelope['body']['case']>;
 export type Role = 'client' | 'server';
 
-/** Bodies each role may send (WIRE-7). Subscribe/Unsubscribe/Hello are client-only. */
+/** Bodies each role may send (WIRE-7). Subscribe/Unsubscribe/Hello are client-only, Subscribed server-only. */
 const SENDABLE_BY: Record<Role, ReadonlySet<BodyCase>> = {
   client: new Set<BodyCase>([
     'hello', 'heartbeat', 'heartbeatAck', 'ack', 'message', 'stateDrift', 'subscribe', 'unsubscribe',
   ]),
   server: new Set<BodyCase>([
     'welcome', 'heartbeat', 'heartbeatAck', 'ack', 'message', 'statePatch', 'snapshot', 'stateDrift',
-    'drainNotice',
+    'drainNotice', 'subscribed',
   ]),
 };
 
@@ -157,7 +157,7 @@ export function validate(env: Envelope, from?: Role): ProtocolError | undefined 
       if (w.resume === undefined) {
         return new ProtocolError('PROTOCOL_ERROR', 'RS-5', 'Welcome.resume is required');
       }
-      return tooLong('Welcome.session_id', w.sessionId, d.maxSessionIdBytes);
+      return tooLong('Welcome.session_id', w.sessionId, d.maxSessionIdBytes) ?? badList('Welcome.capabilities', w.capabilities, d.maxCapabilities, 64);
     }
     case 'message': {
       const m = body.value;
@@ -193,6 +193,8 @@ export function validate(env: Envelope, from?: Role): ProtocolError | undefined 
       return badList('Subscribe.channels', body.value.channels, d.maxChannelsPerFrame, d.maxChannelBytes);
     case 'unsubscribe':
       return badList('Unsubscribe.channels', body.value.channels, d.maxChannelsPerFrame, d.maxChannelBytes);
+    case 'subscribed':
+      return badList('Subscribed.channels', body.value.channels, d.maxChannelsPerFrame, d.maxChannelBytes);
     case 'heartbeat':
     case 'heartbeatAck':
     case 'ack':

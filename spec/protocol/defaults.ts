@@ -6,6 +6,12 @@ export const PROTOCOL_VERSION = 1;
 /** The WebSocket subprotocol token (HS-3). */
 export const SUBPROTOCOL = 'lifeline.v1';
 
+/**
+ * The capability (Hello.capabilities, Welcome.capabilities) for the Subscribed body: a client that
+ * announces it accepts Subscribed (WIRE-10); a server that states it answers each Subscribe (CH-4).
+ */
+export const SUBSCRIBED_CAPABILITY = 'subscribed';
+
 export const defaults = {
   /** Heartbeat interval: below the 60 s idle timeout of nginx and AWS ALB (HB-10). */
   heartbeatIntervalMs: 25_000,

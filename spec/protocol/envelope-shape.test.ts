@@ -39,10 +39,13 @@ describe('envelope shape', () => {
     expect(defaults.heartbeatIntervalMs).toBeGreaterThanOrEqual(1_000);
   });
 
-  test('WIRE-10 the bodies an implementation can send are exactly the twelve of v1: a new body fails here until it is gated on the peer\'s announcement', () => {
+  test('WIRE-10 the bodies are the twelve of v1 plus the gated ones: a new body fails here until it is gated on the peer\'s announcement', () => {
     const bodies = EnvelopeSchema.oneofs.find((o) => o.name === 'body')?.fields.map((f) => f.localName).sort();
+    // Gated: Subscribed goes only to a client announcing `subscribed` (CH-4; server/channels.test.ts and
+    // the WIRE-10/no-subscribed-unless-announced conformance case check the gate).
+    const gated = ['subscribed'];
     expect(bodies).toEqual(
-      ['hello', 'welcome', 'heartbeat', 'heartbeatAck', 'ack', 'message', 'statePatch', 'snapshot', 'stateDrift', 'drainNotice', 'subscribe', 'unsubscribe'].sort(),
+      ['hello', 'welcome', 'heartbeat', 'heartbeatAck', 'ack', 'message', 'statePatch', 'snapshot', 'stateDrift', 'drainNotice', 'subscribe', 'unsubscribe', ...gated].sort(),
     );
   });
 

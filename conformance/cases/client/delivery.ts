@@ -434,4 +434,26 @@ export const deliveryClientCases: ClientCase[] = [
       checkEqual(again.channel, ch, 'StateDrift.channel on the new connection');
     },
   }),
+  clientCase({
+    id: 'CH-4/client-accepts-subscribed',
+    spec: ['CH-4', 'WIRE-10'],
+    level: 'MUST',
+    requires: ['client-subscribed'],
+    description: 'a client that announces subscribed takes the Subscribed answering its Subscribe in stride: it stays connected and delivers what follows on the channel',
+    async run(ctx) {
+      const client = await ctx.start();
+      const { conn, hello } = await ctx.server.acceptSession(1, 5000, { capabilities: ['subscribed'] });
+      check(hello.capabilities.includes('subscribed'), `Hello.capabilities lists subscribed (got ${JSON.stringify(hello.capabilities)})`);
+      await client.until((e) => e.event === 'state' && e.state === 'connected', 2000, 'the client to report connected');
+      const ch = 'conf.sub';
+      client.command({ cmd: 'subscribe', channels: [ch] });
+      const sub = await conn.untilFrame(() => conn.bodies('subscribe')[0], 2000, 'Subscribe');
+      check(sub.channels.includes(ch), `Subscribe lists ${ch}`);
+      conn.send(envelope('subscribed', { channels: sub.channels }));
+      conn.message(enc('after-confirm'), { channel: ch });
+      await client.until(() => delivered(client).includes('after-confirm'), 2000, 'the message that followed the Subscribed');
+      check(!client.events.some((t) => t.e.event === 'closed'), 'the client closed the connection after Subscribed');
+    },
+  }),
 ];
+

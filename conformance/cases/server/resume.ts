@@ -250,4 +250,47 @@ export const resumeCases: ServerCase[] = [
       checkEqual(messagesOf(peer, ch).length, 1, 'messages after Unsubscribe');
     },
   }),
+  serverCase({
+    id: 'CH-4/subscribe-confirmed-before-publish',
+    spec: ['CH-4', 'WIRE-10'],
+    level: 'MUST',
+    requires: ['publish', 'subscribed'],
+    description:
+      'with subscribed announced, Welcome states it and each Subscribe gets one Subscribed listing its channels, in order; a publish made once the Subscribed arrived reaches the session',
+    async run(ctx) {
+      const a = ctx.channel('a');
+      const b = ctx.channel('b');
+      const c = ctx.channel('c');
+      const { peer, welcome } = await session(ctx, [], { capabilities: ['subscribed'] });
+      check(welcome.capabilities.includes('subscribed'), `Welcome.capabilities lists subscribed (got ${JSON.stringify(welcome.capabilities)})`);
+      peer.send(envelope('subscribe', { channels: [a, b] }));
+      peer.send(envelope('subscribe', { channels: [c] }));
+      await peer.until(() => (peer.bodies('subscribed').length >= 2 ? true : peer.closed ? 'closed' : undefined), 2000, 'a Subscribed for each Subscribe');
+      const [first, second] = peer.bodies('subscribed');
+      checkEqual([...(first?.channels ?? [])].sort().join(' '), [a, b].sort().join(' '), 'channels of the first Subscribed');
+      checkEqual((second?.channels ?? []).join(' '), c, 'channels of the second Subscribed');
+      // Published only now that the Subscribed arrived: CH-4 says it reaches the session.
+      await publishN(ctx, b, 1, 'after-confirm');
+      await publishN(ctx, c, 1, 'after-confirm');
+      await peer.until(() => messagesOf(peer, b).length >= 1 && messagesOf(peer, c).length >= 1, 2000, 'the messages published after the Subscribed');
+    },
+  }),
+  serverCase({
+    id: 'WIRE-10/no-subscribed-unless-announced',
+    spec: ['WIRE-10', 'CH-4'],
+    level: 'MUST',
+    requires: ['publish'],
+    description: 'a client that did not announce subscribed gets no Subscribed body (added after v1) and no subscribed in Welcome.capabilities; its Subscribe still takes effect',
+    async run(ctx) {
+      const ch = ctx.channel();
+      const { peer, welcome } = await session(ctx, [], { capabilities: ['state', 'drain'] });
+      check(!welcome.capabilities.includes('subscribed'), `Welcome.capabilities without subscribed (got ${JSON.stringify(welcome.capabilities)})`);
+      peer.send(envelope('subscribe', { channels: [ch] }));
+      await roundTrip(peer); // frames are processed in order: the Subscribe is done
+      await publishN(ctx, ch, 1);
+      await peer.until(() => messagesOf(peer, ch).length >= 1, 2000, 'the message of the subscribed channel');
+      await roundTrip(peer);
+      checkEqual(peer.bodies('subscribed').length, 0, 'Subscribed bodies sent to a client that did not announce subscribed');
+    },
+  }),
 ];
