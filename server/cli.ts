@@ -7,9 +7,11 @@
  * `--inspect <ws-url>` streams every session actor to an XState inspector (opt-in).
  */
 import { Command, InvalidArgumentError, Option } from 'commander';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Level } from 'pino';
-import { createDemoApp } from '../demo/app.js';
+import type { DemoApp } from '../demo/app.js';
 import { staticHandler } from './http.js';
 import { createServerInspector, type ServerInspector } from './observability/inspect.js';
 import { createLifelineLogger } from './observability/logger.js';
@@ -156,13 +158,40 @@ export function serveCommand(): Command {
     });
 }
 
+/** The package root: above server/ in a clone, above dist/ when compiled (dist/server/cli.js). */
+function packageRoot(): string {
+  const up = fileURLToPath(new URL('..', import.meta.url));
+  return existsSync(join(up, 'package.json')) ? up : dirname(up);
+}
+
+/**
+ * The demo application, loaded only for --demo. The npm package leaves the demo out (its page
+ * bundles Mermaid: 3.5 MB in 200 files), so there the import fails and the user is told to clone.
+ */
+async function loadDemo(root: string): Promise<DemoApp> {
+  let mod: typeof import('../demo/app.js');
+  try {
+    mod = await import('../demo/app.js');
+  } catch (err) {
+    const code = (err as { code?: unknown }).code;
+    if (code === 'ERR_MODULE_NOT_FOUND' && String((err as Error).message).includes(join('demo', 'app.js'))) {
+      throw new Error('--demo runs from a clone of the Lifeline repository (`npm ci && npm start` there); the npm package does not ship the demo page');
+    }
+    throw err;
+  }
+  for (const file of [join('demo', 'public', 'index.html'), join('dist', 'browser', 'demo.js')]) {
+    if (!existsSync(join(root, file))) console.error(`warning: ${file} is missing, so the demo page will not load: run \`npm run build\` first (npm start does)`);
+  }
+  return mod.createDemoApp();
+}
+
 async function serve(flags: ServeFlags): Promise<void> {
   const log = createLifelineLogger({ level: flags.logLevel }); // SEC-2: redaction and URL sanitizing
+  const root = packageRoot();
+  const demo = flags.demo ? await loadDemo(root) : undefined;
   // Strictly opt-in: the inspector reconnects to its receiver until stopped.
   let inspector: ServerInspector | undefined;
   if (flags.inspect !== undefined) inspector = createServerInspector({ url: flags.inspect });
-  const root = fileURLToPath(new URL('..', import.meta.url));
-  const demo = flags.demo ? createDemoApp() : undefined;
   const srv = createServer({
     ...optionsFromFlags(flags),
     ...(demo ? demo.hooks : {}),
@@ -172,8 +201,8 @@ async function serve(flags: ServeFlags): Promise<void> {
     ...(demo
       ? {
           onRequest: staticHandler([
-            { prefix: '/dist/browser/', dir: `${root}dist/browser` },
-            { prefix: '/', dir: `${root}demo/public` },
+            { prefix: '/dist/browser/', dir: join(root, 'dist', 'browser') },
+            { prefix: '/', dir: join(root, 'demo', 'public') },
           ]),
         }
       : {}),
