@@ -4,6 +4,8 @@
  * (spec §4), the close-code registry (spec §14), the protocol's defaults (spec §17) and the pure
  * helpers both ends share. Browser-safe: nothing here uses a Node API.
  */
+// `create(EnvelopeSchema, …)` builds an Envelope; only the codec below turns it into bytes.
+export { create } from '@bufbuild/protobuf';
 export * from '../../gen/lifeline/v1/envelope_pb.js';
 export { decode, decodeOrThrow, encode, validate, type BodyCase, type DecodeOptions, type DecodeResult, type Role } from './codec.js';
 export {
