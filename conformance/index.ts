@@ -2,6 +2,8 @@
  * The conformance suite as a library (`lifeline/conformance`): run the catalogue against a server
  * URL or a client command from your own test runner, and write the JSON or JUnit report. The
  * `lifeline conformance` command is a thin shell over these.
+ *
+ * @module lifeline/conformance
  */
 export { DEFAULT_RUNS, DEFAULT_TIMEOUT_MS, runConformance, writeReports, type ConformanceOptions, type ConformanceResult } from './run.js';
 export { catalogue, selectCases } from './catalogue.js';

@@ -14,6 +14,8 @@
  *    condition) and loaded in headless Chromium from the example server: it connects, sends and
  *    receives.
  *
+ * 6. docs/api/ is what TypeDoc makes of the entry points' TSDoc now (scripts/api-docs.ts --check).
+ *
  * Prints the tarball's size and file count and the browser bundle's size. `--keep` keeps the temp
  * project; `--no-build` packs the dist/ already built (npm pack --ignore-scripts).
  */
@@ -27,6 +29,7 @@ import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import { build } from 'esbuild';
 import { chromium } from 'playwright-core';
+import { staleApiPages } from './api-docs.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const CHROMIUM = '/usr/bin/chromium';
@@ -257,6 +260,11 @@ async function main(): Promise<void> {
     server.child.kill('SIGTERM');
     const serverCode = await exited(server.child, 15_000);
     if (serverCode !== 0) fail(`server.mjs exited ${serverCode} on SIGTERM:\n${server.output()}`);
+
+    step('docs/api/ is the TSDoc of the public entry points (TypeDoc)');
+    const stale = await staleApiPages();
+    if (stale.length) fail(`docs/api/ is stale (${stale.join(', ')}): run \`npm run docs:api\` and commit the result`);
+    console.log('  docs/api/ is current');
 
     console.log(
       `\npack-test passed in ${((performance.now() - t0) / 1000).toFixed(1)} s: tarball ${(packed.size / 1024).toFixed(1)} KiB, ${packed.entryCount} files; ` +

@@ -3,6 +3,8 @@
  * or a tool that reads Lifeline frames: the Envelope messages (generated from proto/), the codec
  * (spec §4), the close-code registry (spec §14), the protocol's defaults (spec §17) and the pure
  * helpers both ends share. Browser-safe: nothing here uses a Node API.
+ *
+ * @module lifeline/protocol
  */
 // `create(EnvelopeSchema, …)` builds an Envelope; only the codec below turns it into bytes.
 export { create } from '@bufbuild/protobuf';
