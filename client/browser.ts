@@ -15,8 +15,8 @@ export function createBrowserClient<S = Uint8Array>(options: BrowserClientOption
   const target = globalThis as { addEventListener?: (t: string, fn: () => void) => void; removeEventListener?: (t: string, fn: () => void) => void };
   const onOnline = () => client.networkOnline();
   target.addEventListener?.('online', onOnline);
-  client.subscribe((e) => {
-    if (e.type === 'state' && e.state === 'closed') target.removeEventListener?.('online', onOnline);
+  client.on('state', (e) => {
+    if (e.state === 'closed') target.removeEventListener?.('online', onOnline);
   });
   return client;
 }

@@ -97,6 +97,8 @@ export function eventToText(e: ClientEvent<Uint8Array>): string | undefined {
       return `closed ${e.code}${e.reason ? ` "${e.reason}"` : ''} (${e.byClient ? 'by client' : 'by server or network'})`;
     case 'refused':
       return `refused: HTTP ${e.status}${e.retryAfterMs !== undefined ? `, retry after ${e.retryAfterMs} ms` : ''}`;
+    case 'sendFailed':
+      return `send failed ${e.messageId}: ${e.error.message}`;
     case 'error':
       return `error ${e.error.message}`;
     default: {
@@ -146,7 +148,7 @@ export function connectCommand(): Command {
         ...(inspector && { inspect: inspector.inspect }),
       });
       let isFirstWelcome = true;
-      client.subscribe((e) => {
+      client.onEvent((e) => {
         const line = flags.json ? JSON.stringify({ t: new Date().toISOString(), ...eventToJson(e) }) : eventToText(e);
         if (line !== undefined) process.stdout.write(`${flags.json ? '' : `${new Date().toISOString().slice(11, 23)} `}${line}\n`);
         if (e.type === 'welcome' && isFirstWelcome) {

@@ -31,7 +31,7 @@ function setup(o: Partial<ClientOptions> = {}) {
     channels: ['c'],
     ...o,
   });
-  client.subscribe((e) => events.push(e));
+  client.onEvent((e) => events.push(e));
   const advance = (ms: number) => advanceClock(clock, ms);
   /** Let getToken settle, open the newest socket and answer with a Welcome. */
   const handshake = async (w: WelcomeInit = {}) => {

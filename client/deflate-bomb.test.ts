@@ -35,7 +35,7 @@ describe('permessage-deflate on the Node client', () => {
     let peak = before;
     const sampler = setInterval(() => (peak = Math.max(peak, mem())), 1);
     client = createNodeClient({ url: `ws://127.0.0.1:${(wss.address() as AddressInfo).port}/lifeline`, reconnectBaseMs: 60_000 });
-    client.subscribe((e) => events.push(e));
+    client.onEvent((e) => events.push(e));
     await vi.waitFor(() => expect(events.some((e) => e.type === 'closed')).toBe(true), { timeout: 10_000 });
     expect(negotiated).toContain('permessage-deflate'); // the case WIRE-9 is about
     // The close frame the client sent says 1009; what the client itself reports may be 1006 when the

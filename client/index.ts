@@ -1,7 +1,17 @@
 /** The Lifeline reference client: public API (`lifeline/client`), browser-safe. */
 export { createClient, LifelineClient } from './create-client.js';
-export type { ClientEvent, ClientOptions, ClientStats, InboundMessage, ResumeOutcomeName, TokenContext, WelcomeInfo } from './create-client.js';
-export { ClientClosedError, ClientFailedError, PayloadTooLargeError, QueueFullError, SendError, type SendErrorKind } from './errors.js';
+export type { ClientEvent, ClientEventOf, ClientEventType, ClientOptions, ClientStats, InboundMessage, MaybePromise, ResumeOutcomeName, TokenContext, WelcomeInfo } from './create-client.js';
+export {
+  ClientClosedError,
+  ClientFailedError,
+  InvalidMessageError,
+  PayloadTooLargeError,
+  QueueFullError,
+  SendError,
+  SubscribeError,
+  type SendErrorKind,
+  type SubscribeErrorKind,
+} from './errors.js';
 export type { SendOptions } from './outbound.js';
 export type { ChannelView, DriftReasonName } from './inbound.js';
 export { bytesReducer, type ChannelReducer } from './reducer.js';

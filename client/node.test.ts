@@ -43,7 +43,7 @@ describe('client over real loopback sockets', () => {
     server = await FakeServer.start();
     const events: ClientEvent<Uint8Array>[] = [];
     client = createNodeClient({ url: server.url, reconnectBaseMs: 5_000 });
-    client.subscribe((e) => events.push(e));
+    client.onEvent((e) => events.push(e));
     const conn = await server.conn(0);
     await conn.hello();
     const t0 = Date.now();
@@ -61,7 +61,7 @@ describe('client over real loopback sockets', () => {
     server = await FakeServer.start({ refuse: () => ({ status: 503, headers: { 'Retry-After': '2' } }) });
     const events: ClientEvent<Uint8Array>[] = [];
     client = createNodeClient({ url: server.url });
-    client.subscribe((e) => events.push(e));
+    client.onEvent((e) => events.push(e));
     await vi.waitFor(() => expect(client?.state).toBe('reconnecting'), wait);
     expect(events.find((e) => e.type === 'refused')).toMatchObject({ status: 503, retryAfterMs: 2000 });
     expect(client.reconnectInfo.delayMs).toBe(2000);
@@ -115,7 +115,7 @@ describe('write batching (issue 7)', () => {
     await conn.hello();
     conn.welcome({ sessionId: 'S', heartbeatIntervalMs: 10_000 });
     await vi.waitFor(() => expect(c.state).toBe('connected'), wait);
-    c.subscribe((e) => {
+    c.onEvent((e) => {
       if (e.type === 'message') void c.send(e.payload).catch(() => undefined); // reply to each
     });
     // The client's socket is the one whose local port the server saw as the peer's.

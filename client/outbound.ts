@@ -3,16 +3,16 @@
  *
  * A send waits in a bounded queue until it may be written (a Welcome on this connection, and room in
  * the server's receive window), gets its seq from the OutboundLog as it is written, and stays there
- * until the server's cumulative Ack covers it; then its promise resolves. After a resume the unacked
+ * until the server's cumulative Ack covers it; then it is settled. After a resume the unacked
  * messages are written again with their original seqs; after a NEW session they are renumbered from 1.
  */
 import { ResumeOutcome, type Welcome } from '../gen/lifeline/v1/envelope_pb.js';
 import { encode, validate } from '../spec/protocol/codec.js';
 import { defaults } from '../spec/protocol/defaults.js';
-import { ProtocolError } from '../spec/protocol/errors.js';
+import { isProtocolError, ProtocolError } from '../spec/protocol/errors.js';
 import { messageEnvelope, messageFrameBytes, type MessageEnvelope } from '../spec/protocol/fast-codec.js';
 import { OutboundLog } from '../spec/protocol/outbound-log.js';
-import { PayloadTooLargeError, QueueFullError, type SendError } from './errors.js';
+import { InvalidMessageError, PayloadTooLargeError, QueueFullError, type SendError } from './errors.js';
 
 export interface SendOptions {
   readonly channel?: string;
@@ -22,13 +22,15 @@ export interface SendOptions {
   readonly messageId?: string;
 }
 
+/** Told once how a message ended: undefined when the server acknowledged it, else why it failed. */
+export type SendSettled = (error: SendError | undefined, messageId: string) => void;
+
 interface Pending {
   readonly payload: Uint8Array;
   readonly channel: string;
   readonly key: string;
   readonly messageId: string;
-  resolve(): void;
-  reject(err: SendError): void;
+  readonly settled: SendSettled;
 }
 
 export interface OutboundOptions {
@@ -71,29 +73,38 @@ export class Outbound {
     return this.log.acked;
   }
 
-  /** Queue one message; the promise settles when the server acks it, or with a SendError. */
-  send(payload: Uint8Array, o?: SendOptions): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
-      if (this.pendingCount >= this.opts.queueLimitMessages) {
-        reject(new QueueFullError(this.opts.queueLimitMessages)); // BP-13: visible, never silent
-        return;
-      }
-      const p: Pending = {
-        payload,
-        channel: o?.channel ?? '',
-        key: o?.key ?? '',
-        messageId: o?.messageId ?? `${this.opts.idPrefix}${(this.nextId++).toString(36)}`,
-        resolve,
-        reject,
-      };
-      const size = this.sizeAt(p, MAX_SEQ);
-      if (size > this.maxPayloadBytes) {
-        reject(new PayloadTooLargeError(size, this.maxPayloadBytes)); // WIRE-4: rejected locally
-        return;
-      }
-      this.queue.push(p);
-      this.pump();
-    });
+  /**
+   * Queue one message; `settled` is called once, when the server acks it or with a SendError (a
+   * refusal here is reported synchronously). Returns the message id. A callback, not a promise:
+   * `post()` costs no promise per message.
+   */
+  send(payload: Uint8Array, o: SendOptions | undefined, settled: SendSettled): string {
+    const messageId = this.messageIdFor(o);
+    if (this.pendingCount >= this.opts.queueLimitMessages) {
+      settled(new QueueFullError(this.opts.queueLimitMessages), messageId); // BP-13: visible, never silent
+      return messageId;
+    }
+    const p: Pending = { payload, channel: o?.channel ?? '', key: o?.key ?? '', messageId, settled };
+    let size: number;
+    try {
+      size = this.sizeAt(p, MAX_SEQ);
+    } catch (err) {
+      if (!isProtocolError(err)) throw err;
+      settled(new InvalidMessageError(err.reason), messageId); // WIRE-5: rejected locally
+      return messageId;
+    }
+    if (size > this.maxPayloadBytes) {
+      settled(new PayloadTooLargeError(size, this.maxPayloadBytes), messageId); // WIRE-4: rejected locally
+      return messageId;
+    }
+    this.queue.push(p);
+    this.pump();
+    return messageId;
+  }
+
+  /** The message's id: the application's, or a new one (SEQ-8: a resend after a NEW session can be deduped). */
+  messageIdFor(o: SendOptions | undefined): string {
+    return o?.messageId ?? `${this.opts.idPrefix}${(this.nextId++).toString(36)}`;
   }
 
   /**
@@ -137,7 +148,7 @@ export class Outbound {
   failAll(err: SendError): void {
     const all = [...this.log.reset(), ...this.queue];
     this.queue = [];
-    for (const p of all) p.reject(err);
+    for (const p of all) p.settled(err, p.messageId);
   }
 
   /** Write queued messages while the window has room (BP-1). */
@@ -148,7 +159,7 @@ export class Outbound {
       const p = this.queue.shift() as Pending;
       const bytes = this.encodeAt(p, this.log.next);
       if (bytes.byteLength > this.maxPayloadBytes) {
-        p.reject(new PayloadTooLargeError(bytes.byteLength, this.maxPayloadBytes)); // the limit shrank
+        p.settled(new PayloadTooLargeError(bytes.byteLength, this.maxPayloadBytes), p.messageId); // the limit shrank
         continue;
       }
       this.log.send(p, p.payload.byteLength); // SEQ-2: the seq is given as it is written
@@ -157,7 +168,7 @@ export class Outbound {
   }
 
   private settle(released: readonly { item: Pending }[]): void {
-    for (const s of released) s.item.resolve();
+    for (const s of released) s.item.settled(undefined, s.item.messageId);
   }
 
   private encodeAt(p: Pending, seq: bigint): Uint8Array {

@@ -31,7 +31,7 @@ describe('client: frames wait for an open, welcomed socket', () => {
     const clock = new SimulatedClock();
     const errors: Error[] = [];
     const client = createClient({ url: 'ws://127.0.0.1:1/lifeline', transport, clock, random: () => 0.5, reconnectBaseMs: 10, reconnectCapMs: 10, ackDelayMs: 50 });
-    client.subscribe((e) => e.type === 'error' && errors.push(e.error));
+    client.onEvent((e) => e.type === 'error' && errors.push(e.error));
     await flushMicrotasks();
     net.last.open();
     net.last.welcome({ sessionId: 'S' });

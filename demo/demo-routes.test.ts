@@ -42,7 +42,7 @@ async function start(): Promise<{ base: string; events: Events; c: LifelineClien
   // The page's reducer, so every ticker and counter patch is digest-checked (SD-3).
   const reducer = { snapshot: decodeDemoState, apply: applyDemoPatch, encode: encodeDemoState };
   const c = createNodeClient<DemoState>({ url: srv.url(), channels: [...DEMO_CHANNELS], reducer, reconnectBaseMs: 20, reconnectCapMs: 100, reconnectMaxAttempts: 1000, autoConnect: false });
-  c.subscribe((e) => events.push(e));
+  c.onEvent((e) => events.push(e));
   c.connect();
   client = c;
   await vi.waitFor(() => expect(c.state).toBe('connected'), wait);
@@ -73,7 +73,7 @@ describe('demo routes', () => {
     const id = c.sessionId ?? '';
     // DR-1: when the notice reaches the client (it has not moved yet) the server is not ready.
     const atNotice: { isReady: boolean; isDraining: boolean }[] = [];
-    c.subscribe((e) => e.type === 'drain' && atNotice.push(server.stats()));
+    c.onEvent((e) => e.type === 'drain' && atNotice.push(server.stats()));
     const res = await post(`${base}/demo/drain?deadlineMs=1500&spreadMs=100`);
     expect(res.status).toBe(202);
     expect(await res.json()).toEqual({ connections: 1, deadlineMs: 1500, spreadMs: 100 });

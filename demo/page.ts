@@ -211,7 +211,7 @@ function renderNumbers(): void {
   $('swallowed').textContent = faults.isDropping ? `dropping (${sw.sent} out, ${sw.received} in swallowed)` : sw.sent + sw.received > 0 ? `${sw.sent} out, ${sw.received} in swallowed so far` : 'none';
 }
 
-client.subscribe((e: ClientEvent<DemoState>) => {
+client.onEvent((e: ClientEvent<DemoState>) => {
   switch (e.type) {
     case 'state': {
       const el = $('state');

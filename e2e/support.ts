@@ -124,7 +124,7 @@ export class ClientLog {
   readonly events: { at: number; e: ClientEvent<Uint8Array> }[] = [];
 
   constructor(client: LifelineClient) {
-    client.subscribe((e) => this.events.push({ at: performance.now(), e }));
+    client.onEvent((e) => this.events.push({ at: performance.now(), e }));
   }
 
   of<T extends ClientEvent<Uint8Array>['type']>(t: T): Extract<ClientEvent<Uint8Array>, { type: T }>[] {

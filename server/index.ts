@@ -5,6 +5,7 @@
  */
 export { createServer, LifelineServer } from './server.js';
 export type { DrainOptions, ResumeResultName, ServerEvents, ServerStats } from './types.js';
+export type { ListenOptions } from './listen.js';
 export type {
   ChannelState,
   ClientMessage,

@@ -24,6 +24,7 @@ import { Connection } from './connection.js';
 import { TypedEmitter } from './emitter.js';
 import { onFrame } from './frames.js';
 import { handleHealth } from './http.js';
+import { listenOn, type ListenOptions } from './listen.js';
 import { provideMachine, type Host, type HostRegistry } from './machine-host.js';
 import { assertMessageFits, assertPatchFits } from './frame-limit.js';
 import { LeanSessionRuntime, type SessionActor, type SessionInput } from './session-actor.js';
@@ -190,16 +191,17 @@ export class LifelineServer extends TypedEmitter<ServerEvents> implements HostRe
     return handleHealth(req, res, { path: this.opts.path, isLive: !this.isClosed, isReady: this.isReady && !this.isDraining });
   }
 
-  /** Listen on a port of the server's own HTTP server; resolves with the address. */
-  listen(port = 0, host = '127.0.0.1'): Promise<AddressInfo> {
+  /**
+   * Listen on the server's own HTTP server (not one given as `options.server`); resolves with the
+   * bound address, rejects on a failure such as EADDRINUSE. `listen({ port: 8080, host: '0.0.0.0',
+   * backlog: 2048 })`, or the short form `listen(port, host)`. Default: a free port on 127.0.0.1.
+   */
+  listen(options?: ListenOptions): Promise<AddressInfo>;
+  listen(port?: number, host?: string): Promise<AddressInfo>;
+  listen(portOrOptions?: number | ListenOptions, host?: string): Promise<AddressInfo> {
     if (!this.isOwnServer) return Promise.reject(new Error('listen() is for a server that owns its HTTP server'));
-    return new Promise((resolve, reject) => {
-      this.httpServer.once('error', reject);
-      this.httpServer.listen(port, host, () => {
-        this.httpServer.off('error', reject);
-        resolve(this.httpServer.address() as AddressInfo);
-      });
-    });
+    const o: ListenOptions = typeof portOrOptions === 'object' ? portOrOptions : { ...(portOrOptions !== undefined && { port: portOrOptions }), ...(host !== undefined && { host }) };
+    return listenOn(this.httpServer, o);
   }
 
   /** ws:// URL of the Lifeline endpoint (loopback-friendly). */

@@ -10,15 +10,18 @@ export type { LifelineClient };
 export async function connectReference(url: string, opts: { channels?: readonly string[] } = {}): Promise<LifelineClient<Uint8Array>> {
   const { createNodeClient } = await import('../../client/node.js');
   const c = createNodeClient<Uint8Array>({ url, ...(opts.channels ? { channels: opts.channels } : {}) });
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error('no Welcome within 30 s')), 30_000);
-    const off = c.subscribe((e) => {
-      if (e.type !== 'welcome') return;
-      clearTimeout(timer);
-      off();
-      resolve();
-    });
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error('no Welcome within 30 s')), 30_000);
   });
+  try {
+    await Promise.race([c.ready(), timeout]);
+  } catch (err) {
+    c.close();
+    throw err;
+  } finally {
+    clearTimeout(timer);
+  }
   return c;
 }
 

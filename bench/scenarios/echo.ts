@@ -66,11 +66,9 @@ async function connect(kind: Kind, port: number, onReply: () => void): Promise<C
   const url = `ws://127.0.0.1:${port}/lifeline`;
   if (await isClientAvailable()) {
     const c = await connectReference(url);
-    c.subscribe((e) => {
-      if (e.type === 'message') onReply();
-    });
-    // send() resolves on the server's cumulative Ack (SEQ-5); the echo is the reply.
-    return { send: (b) => void c.send(b).catch(() => undefined), close: () => c.close() };
+    c.on('message', () => onReply());
+    // Fire and forget (no promise per message): the echo is the reply.
+    return { send: (b) => void c.post(b), close: () => c.close() };
   }
   const c = await WireClient.connect({ url, onMessage: onReply });
   return { send: (b) => c.send(b), close: () => c.close() };

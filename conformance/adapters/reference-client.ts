@@ -53,7 +53,7 @@ function start(): LifelineClient<Uint8Array> {
     ...(config.ackDelayMs !== undefined ? { ackDelayMs: config.ackDelayMs } : {}),
     ...(mutation.options ?? {}),
   });
-  c.subscribe((e: ClientEvent<Uint8Array>) => {
+  c.onEvent((e: ClientEvent<Uint8Array>) => {
     switch (e.type) {
       case 'state':
         out({ event: 'state', state: e.state });
@@ -107,7 +107,7 @@ function onCommand(c: Command): void {
       return;
     }
     case 'subscribe':
-      client?.addChannels(c.channels ?? []);
+      void client?.subscribe(c.channels ?? []);
       return;
     case 'close':
       client?.close();

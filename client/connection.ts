@@ -1,0 +1,428 @@
+/**
+ * The engine of the reference client: a thin adapter around the client connection machine
+ * (spec/machines). Socket events become machine events; machine actions become socket calls;
+ * sequencing lives in Inbound and Outbound, built on the shared spec/protocol modules. The public
+ * API is LifelineClient (create-client.ts), which wraps one of these. Browser-safe: no Node API here.
+ */
+import { create } from '@bufbuild/protobuf';
+import { createActor, fromPromise, type Actor } from 'xstate';
+import {
+  BackpressurePolicy,
+  EnvelopeSchema,
+  HeartbeatAckSchema,
+  HeartbeatSchema,
+  HelloSchema,
+  type Envelope,
+  type Message,
+  type Welcome,
+} from '../gen/lifeline/v1/envelope_pb.js';
+import { clientConnectionMachine, clientStateName, type ClientStateName } from '../spec/machines/client-connection.machine.js';
+import { clampCloseReason, codeOf } from '../spec/protocol/close-codes.js';
+import { decode, encode, type DecodeOptions } from '../spec/protocol/codec.js';
+import { defaults, PROTOCOL_VERSION } from '../spec/protocol/defaults.js';
+import { isProtocolError, ProtocolError } from '../spec/protocol/errors.js';
+import { systemClock, type ClientClock } from './clock.js';
+import { ClientClosedError, ClientFailedError } from './errors.js';
+import { ClientEmitter, welcomeInfo, type ClientEvent, type WelcomeInfo } from './events.js';
+import { handled } from './handled.js';
+import { Inbound } from './inbound.js';
+import type { ClientOptions } from './options.js';
+import { Outbound, type SendOptions, type SendSettled } from './outbound.js';
+import { bytesReducer, type ChannelReducer } from './reducer.js';
+import { ClientSubscriptions } from './subscriptions.js';
+import { webSocketTransport, type Transport, type TransportSocket, type WebSocketConstructorLike } from './transport.js';
+
+/** A pending `ready()`. */
+interface ReadyWaiter {
+  resolve(info: WelcomeInfo): void;
+  reject(err: Error): void;
+}
+
+const textEncoder = new TextEncoder();
+
+/** Internal: one client's connection, sockets, sequencing and events. Not part of the package API. */
+export class ClientConnection<S> {
+  readonly actor: Actor<typeof clientConnectionMachine>;
+  private readonly transport: Transport;
+  private readonly clock: ClientClock;
+  /** When the last frame arrived, on `clock` (HB-8). */
+  private lastFrameAtMs = 0;
+  readonly inbound: Inbound<S>;
+  readonly outbound: Outbound;
+  readonly events = new ClientEmitter<S>();
+  readonly subs: ClientSubscriptions;
+  private readyWaiters: ReadyWaiter[] = [];
+  private readonly receiveWindow: number;
+  private readonly maxPayloadBytes: number;
+  /** Built once: decode() runs per frame. */
+  private readonly decodeOptions: DecodeOptions;
+  private readonly dedupeWindow: number;
+  private readonly recentIds = new Set<string>();
+  private socket: TransportSocket | undefined;
+  private isSocketOpen = false;
+  /** The Welcome of the current socket, once it arrived (HS-9). */
+  private welcome: Welcome | undefined;
+  /** The RC-1 state, as last observed. */
+  state: ClientStateName = 'idle';
+  private heartbeatId = 0;
+  /** Smoothed RTT in ms (HB-9). */
+  smoothedRtt: number | undefined;
+  /** Server messages dropped as duplicates by id (SEQ-8). */
+  duplicates = 0;
+  lastWelcomeInfo: WelcomeInfo | undefined;
+
+  constructor(private readonly options: ClientOptions<S>) {
+    this.clock = options.clock ?? systemClock;
+    this.receiveWindow = options.receiveWindow ?? defaults.receiveWindow;
+    this.maxPayloadBytes = options.maxPayloadBytes ?? defaults.maxPayloadBytes;
+    this.decodeOptions = { from: 'server', maxPayloadBytes: this.maxPayloadBytes };
+    this.dedupeWindow = options.dedupeWindow ?? 1024;
+    this.subs = new ClientSubscriptions(options.channels ?? [], (env) => this.sendControl(env));
+    this.transport = options.transport ?? webSocketTransport(options.WebSocket ?? globalWebSocket());
+    const reducer = options.reducer ?? (bytesReducer as unknown as ChannelReducer<S>);
+    const random = options.random ?? Math.random;
+    this.outbound = new Outbound({
+      queueLimitMessages: options.queueLimitMessages ?? defaults.clientQueueLimitMessages,
+      idPrefix: `${Math.floor(random() * 2 ** 32).toString(36)}-`,
+    });
+    this.inbound = new Inbound<S>({
+      reducer,
+      receiveWindow: this.receiveWindow,
+      ackDelayMs: options.ackDelayMs ?? defaults.ackDelayMs,
+      clock: this.clock,
+      sendControl: (env) => this.sendControl(env),
+      events: {
+        message: (m) => this.deliver(m),
+        channel: (channel, view, cause) => this.emit({ type: 'channel', channel, version: view.version, state: view.state, cause }),
+        drift: (channel, reason) => this.emit({ type: 'drift', channel, reason, from: 'client' }),
+      },
+    });
+
+    const getToken = options.getToken;
+    const machine = clientConnectionMachine.provide({
+      actors: {
+        getToken: fromPromise<string | undefined, { forceRefresh: boolean; sessionId: string }>(async ({ input }) =>
+          getToken ? await getToken({ forceRefresh: input.forceRefresh, sessionId: input.sessionId || undefined }) : undefined,
+        ),
+      },
+      actions: {
+        openSocket: (_, p) => this.guarded(() => this.openSocket(p.target, p.token)),
+        sendHello: (_, p) => this.guarded(() => this.sendHello(p.sessionId, p.token)),
+        acceptWelcome: () => this.guarded(() => this.acceptWelcome()),
+        sendHeartbeat: () => this.guarded(() => this.sendHeartbeat()),
+        closeSocket: (_, p) => this.guarded(() => this.closeSocket(p.code, p.reason)),
+      },
+    });
+    this.actor = createActor(machine, {
+      clock: this.clock,
+      ...(options.inspect !== undefined && { inspect: options.inspect }),
+      input: {
+        random,
+        silenceMs: () => this.clock.now() - this.lastFrameAtMs,
+        ...(options.reconnectBaseMs !== undefined && { reconnectBaseMs: options.reconnectBaseMs }),
+        ...(options.reconnectCapMs !== undefined && { reconnectCapMs: options.reconnectCapMs }),
+        ...(options.reconnectMaxAttempts !== undefined && { reconnectMaxAttempts: options.reconnectMaxAttempts }),
+        ...(options.suspendedRetryMs !== undefined && { suspendedRetryMs: options.suspendedRetryMs }),
+        ...(options.handshakeTimeoutMs !== undefined && { handshakeTimeoutMs: options.handshakeTimeoutMs }),
+      },
+    });
+    this.actor.subscribe({
+      next: (snap) => this.onSnapshot(clientStateName(snap.value)),
+      error: (err) => this.emit({ type: 'error', error: err instanceof Error ? err : new Error(String(err)) }),
+    });
+    this.actor.start();
+  }
+
+  /** See LifelineClient.ready(). */
+  ready(): Promise<WelcomeInfo> {
+    const info = this.lastWelcomeInfo;
+    if (this.state === 'connected' && info) return Promise.resolve(info);
+    if (this.state === 'closed') return handled(Promise.reject(new ClientClosedError('it was ready')));
+    if (this.state === 'failed') return handled(Promise.reject(this.failedError('not connected')));
+    return handled(new Promise<WelcomeInfo>((resolve, reject) => this.readyWaiters.push({ resolve, reject })));
+  }
+
+
+  // ---- machine actions ----
+
+  private openSocket(target: string, token: string | undefined): void {
+    if (this.socket) this.closeSocket(codeOf('GOING_AWAY'), 'DR-6: reconnecting after a drain notice');
+    const url = target || this.options.url;
+    let sock: TransportSocket | undefined;
+    const isMine = () => sock !== undefined && sock === this.socket;
+    try {
+      sock = this.transport(url, {
+        onOpen: () => {
+          if (!isMine()) return;
+          this.isSocketOpen = true;
+          this.actor.send({ type: 'socket.opened' });
+        },
+        onBinary: (bytes) => {
+          if (isMine()) this.onFrame(bytes);
+        },
+        onText: () => {
+          if (isMine()) this.violation(new ProtocolError('UNSUPPORTED_DATA', 'WIRE-1', 'text frame'));
+        },
+        onClose: (code, reason) => {
+          if (!isMine()) return;
+          this.dropSocket();
+          this.emit({ type: 'closed', code, reason, byClient: false });
+          this.actor.send({ type: 'socket.closed', code, reason });
+        },
+        onRefused: (status, retryAfterMs) => {
+          if (!isMine()) return;
+          this.dropSocket();
+          this.emit({ type: 'refused', status, retryAfterMs });
+          this.actor.send(retryAfterMs === undefined ? { type: 'socket.refused', status } : { type: 'socket.refused', status, retryAfterMs });
+        },
+      }, { token });
+      this.socket = sock;
+    } catch (err) {
+      // A URL the platform refuses: observed like a connection that never opened (CC-4: backoff).
+      this.emit({ type: 'error', error: err instanceof Error ? err : new Error(String(err)) });
+      queueMicrotask(() => this.actor.send({ type: 'socket.closed', code: codeOf('ABNORMAL'), reason: 'cannot open' }));
+    }
+  }
+
+  private sendHello(sessionId: string, token: string | undefined): void {
+    const hello = create(HelloSchema, {
+      protocolVersion: PROTOCOL_VERSION,
+      sessionId,
+      // RS-10: resume from the highest seq processed contiguously.
+      lastServerSeq: sessionId ? this.inbound.lastSeq : 0n,
+      receiveWindow: this.receiveWindow,
+      token: token ?? '',
+      capabilities: [...(this.options.capabilities ?? ['state', 'drain'])],
+      channels: this.subs.forHello(), // RS-9
+      preferredPolicy: this.options.preferredPolicy ?? BackpressurePolicy.UNSPECIFIED,
+      agent: this.options.agent ?? 'lifeline-js/0.1',
+    });
+    this.sendControl(create(EnvelopeSchema, { body: { case: 'hello', value: hello } })); // HS-8
+  }
+
+  private acceptWelcome(): void {
+    const w = this.welcome;
+    const sock = this.socket;
+    if (!w || !sock) return;
+    this.inbound.onWelcome(w); // RS-10
+    this.outbound.attach(w, (bytes) => sock.send(bytes)); // SEQ-9, BP-1
+    const info = welcomeInfo(w);
+    this.lastWelcomeInfo = info;
+    this.subs.onWelcome(false); // §12.2: the Hello's channels are in effect
+    this.emit({ type: 'welcome', ...info });
+  }
+
+  private sendHeartbeat(): void {
+    const hb = create(HeartbeatSchema, {
+      id: (this.heartbeatId = (this.heartbeatId + 1) >>> 0),
+      sentAtMs: BigInt(Math.floor(this.clock.now())),
+      rttMs: Math.round(this.smoothedRtt ?? 0), // HB-9
+    });
+    this.sendControl(create(EnvelopeSchema, { body: { case: 'heartbeat', value: hb } })); // HB-5
+  }
+
+  private closeSocket(code: number, reason: string): void {
+    const sock = this.socket;
+    if (!sock) return;
+    this.dropSocket();
+    const r = clampCloseReason(reason); // CC-1
+    sock.close(code, r);
+    this.emit({ type: 'closed', code, reason: r, byClient: true });
+  }
+
+  // ---- frames ----
+
+  private onFrame(bytes: Uint8Array): void {
+    // HB-8: every frame is proof of life; the machine reads this when its dead-peer delay fires
+    // (no XState event per frame).
+    this.lastFrameAtMs = this.clock.now();
+    const r = decode(bytes, this.decodeOptions);
+    if (!r.ok) {
+      this.violation(r.error); // WIRE-2 … WIRE-7
+      return;
+    }
+    const body = r.envelope.body;
+    if (!this.welcome) {
+      if (body.case !== 'welcome') {
+        this.violation(new ProtocolError('PROTOCOL_ERROR', 'HS-9', `${body.case ?? 'no body'} before Welcome`));
+        return;
+      }
+      this.welcome = body.value;
+      const w = body.value;
+      this.actor.send({ type: 'frame.welcome', sessionId: w.sessionId, heartbeatIntervalMs: w.heartbeatIntervalMs, heartbeatMissedMax: w.heartbeatMissedMax });
+      return;
+    }
+    switch (body.case) {
+      case 'welcome':
+        this.violation(new ProtocolError('PROTOCOL_ERROR', 'WIRE-7', 'second Welcome'));
+        return;
+      case 'heartbeat': {
+        // HB-6: answered at once, ahead of anything queued.
+        const ack = create(HeartbeatAckSchema, { id: body.value.id, echoSentAtMs: body.value.sentAtMs });
+        this.sendControl(create(EnvelopeSchema, { body: { case: 'heartbeatAck', value: ack } }));
+        return;
+      }
+      case 'heartbeatAck': {
+        const rtt = Math.max(0, this.clock.now() - Number(body.value.echoSentAtMs)); // HB-9
+        // Smoothed like TCP's SRTT (RFC 6298, α = 1/8).
+        this.smoothedRtt = this.smoothedRtt === undefined ? rtt : this.smoothedRtt + (rtt - this.smoothedRtt) / 8;
+        this.emit({ type: 'rtt', rttMs: rtt, smoothedRttMs: this.smoothedRtt });
+        this.actor.send({ type: 'frame.heartbeatAck', intervalMs: body.value.intervalMs }); // HB-8, HB-11
+        return;
+      }
+      case 'ack':
+        try {
+          this.outbound.onAck(body.value.seq);
+        } catch (err) {
+          if (isProtocolError(err)) {
+            this.violation(err); // SEQ-6
+            return;
+          }
+          throw err;
+        }
+        return;
+      case 'message':
+      case 'statePatch':
+      case 'snapshot':
+        this.inbound.receive(r.envelope);
+        return;
+      case 'stateDrift':
+        this.emit({ type: 'drift', channel: body.value.channel, reason: 'server', from: 'server' }); // SD-6
+        return;
+      case 'drainNotice': {
+        const n = body.value;
+        this.emit({ type: 'drain', reconnectAfterMs: n.reconnectAfterMs, deadlineMs: n.deadlineMs, target: n.target });
+        this.actor.send({ type: 'frame.drainNotice', reconnectAfterMs: n.reconnectAfterMs, target: n.target }); // DR-6
+        return;
+      }
+      case 'hello':
+      case 'subscribe':
+      case 'unsubscribe':
+      case undefined:
+        this.violation(new ProtocolError('PROTOCOL_ERROR', 'WIRE-7', `${body.case ?? 'no body'} from a server`));
+        return;
+      default: {
+        const exhaustive: never = body;
+        return exhaustive;
+      }
+    }
+  }
+
+  /** The server broke a rule: close with its code and follow that code's advice (CC-2). */
+  private violation(err: ProtocolError): void {
+    this.emit({ type: 'error', error: err });
+    if (this.state === 'handshaking' || this.state === 'connected') {
+      this.actor.send({ type: 'frame.invalid', code: err.code, reason: err.reason });
+    } else {
+      this.closeSocket(err.code, err.reason); // e.g. a draining socket while waiting to reconnect
+    }
+  }
+
+  private deliver(m: Message): void {
+    if (this.dedupeWindow > 0 && m.messageId !== '') {
+      // SEQ-8: the same application message through another path (a broker redelivery).
+      if (this.recentIds.has(m.messageId)) {
+        this.duplicates++;
+        return;
+      }
+      this.recentIds.add(m.messageId);
+      if (this.recentIds.size > this.dedupeWindow) this.recentIds.delete(this.recentIds.values().next().value as string);
+    }
+    // One object per message (a spread of a copy cost two on the hot path, issue 7).
+    this.emit({ type: 'message', seq: m.seq, channel: m.channel, key: m.key, messageId: m.messageId, payload: m.payload, droppedBefore: m.droppedBefore });
+  }
+
+  // ---- plumbing ----
+
+  private sendControl(env: Envelope): boolean {
+    const sock = this.socket;
+    // Only an open socket carries frames (send() throws while CONNECTING), and before its Welcome
+    // only the Hello (HS-8): an ack timer left from the previous socket waits for the next Welcome.
+    if (!sock || !this.isSocketOpen || (!this.welcome && env.body.case !== 'hello')) return false;
+    sock.send(encode(env));
+    return true;
+  }
+
+  private dropSocket(): void {
+    this.socket = undefined;
+    this.isSocketOpen = false;
+    this.welcome = undefined;
+    this.outbound.detach();
+    this.subs.onDisconnect();
+  }
+
+  private onSnapshot(next: ClientStateName): void {
+    const previous = this.state;
+    if (next === previous) return;
+    this.state = next;
+    if (previous === 'connected') this.outbound.detach(); // new sends wait for the next Welcome
+    if (next === 'failed') {
+      this.outbound.failAll(this.failedError()); // RC-6
+      this.subs.failAll(this.failedError('subscription unconfirmed'));
+      this.settleReady(this.failedError('not connected'));
+    }
+    this.emit({ type: 'state', state: next, previous });
+    if (next === 'connected') this.settleReady(undefined);
+  }
+
+  shutdown(): void {
+    this.inbound.stop();
+    this.outbound.failAll(new ClientClosedError());
+    this.subs.failAll(new ClientClosedError('the subscription was confirmed'));
+    this.settleReady(new ClientClosedError('it was ready'));
+    this.actor.stop();
+  }
+
+  /** Settle every ready() waiting: with the Welcome's info, or with `err`. */
+  private settleReady(err: Error | undefined): void {
+    const info = this.lastWelcomeInfo;
+    if (err === undefined && info === undefined) return;
+    const all = this.readyWaiters;
+    this.readyWaiters = [];
+    for (const w of all) {
+      if (err) w.reject(err);
+      else w.resolve(info as WelcomeInfo);
+    }
+  }
+
+  /** RC-6: why the client is `failed`, from the end of its last attempt. */
+  failedError(what?: string): ClientFailedError {
+    const end = this.actor.getSnapshot().context.lastEnd;
+    return new ClientFailedError(end?.code ?? end?.status, end?.reason ?? '', what);
+  }
+
+  /** Queue a message for send()/post(); `settled` learns how it ended. Returns its message id. */
+  enqueue(payload: Uint8Array | string, opts: SendOptions | undefined, settled: SendSettled): string {
+    if (this.state === 'closed') {
+      const messageId = this.outbound.messageIdFor(opts);
+      settled(new ClientClosedError(), messageId); // RC-9
+      return messageId;
+    }
+    const bytes = typeof payload === 'string' ? textEncoder.encode(payload) : payload;
+    return this.outbound.send(bytes, opts, settled);
+  }
+
+  /** Run an action; a ProtocolError becomes a close with its code instead of stopping the actor. */
+  private guarded(fn: () => void): void {
+    try {
+      fn();
+    } catch (err) {
+      if (isProtocolError(err)) {
+        const e = err;
+        queueMicrotask(() => this.violation(e)); // after the current transition has settled
+      } else {
+        this.emit({ type: 'error', error: err instanceof Error ? err : new Error(String(err)) });
+      }
+    }
+  }
+
+  emit(e: ClientEvent<S>): void {
+    this.events.emit(e);
+  }
+}
+
+function globalWebSocket(): WebSocketConstructorLike {
+  const ws = (globalThis as { WebSocket?: WebSocketConstructorLike }).WebSocket;
+  if (!ws) throw new TypeError('no global WebSocket: pass options.WebSocket or use client/node.ts');
+  return ws;
+}
