@@ -7,7 +7,7 @@
  *    and every package the shipped JavaScript imports is a runtime dependency;
  * 2. examples/server.mjs (attached to an existing http.Server) and examples/node-client.mjs, which
  *    sends and receives through it; the server drains and exits 0 on SIGTERM;
- * 3. `lifeline --version`, `lifeline serve --help`, and `lifeline conformance self` on two cases
+ * 3. `lifeline --version`, `lifeline serve --help`, `serve --demo` saying it needs a clone, and `lifeline conformance self` on two cases
  *    (one of them runs the compiled reference client adapter as a child process);
  * 4. a TypeScript consumer of every export type-checks against the shipped `.d.ts` (this repo's tsc);
  * 5. examples/browser-client.js bundled from the installed package with esbuild (the `browser`
@@ -121,7 +121,7 @@ async function checkImports(project: string): Promise<number> {
 const CONSUMER = `// Every public entry point, as a TypeScript user imports it (issue 17).
 import { createServer as createHttpServer } from 'node:http';
 import { createServer, createTicketIssuer, ticketAuthenticator, type LifelineServerOptions, type LifelineSession } from '${pkg.name}/server';
-import { createClient, type ClientEvent, type WelcomeInfo } from '${pkg.name}/client';
+import { createBrowserClient, createClient, type ClientEvent, type WelcomeInfo } from '${pkg.name}/client';
 import { createNodeClient } from '${pkg.name}/client/node';
 import { catalogue, runConformance, type ConformanceOptions } from '${pkg.name}/conformance';
 import { closeCodes, decode, encode, create, EnvelopeSchema, type CloseCodeName } from '${pkg.name}/protocol';
@@ -138,6 +138,7 @@ const sent: Promise<void> = client.send('x');
 const id: string = client.post(new Uint8Array([1]));
 const subscribed: Promise<void> = client.subscribe(['a', 'b']);
 createClient({ url: 'ws://x/lifeline', autoConnect: false }).unsubscribe('a');
+createBrowserClient({ url: 'ws://x/lifeline', autoConnect: false, channels: ['chat'], getToken: () => 't' }).close();
 const name: CloseCodeName = 'HEARTBEAT_TIMEOUT';
 const code: number | undefined = closeCodes[name].code;
 const r = decode(encode(create(EnvelopeSchema, { body: { case: 'ack', value: { seq: 1n } } })));
@@ -234,6 +235,10 @@ async function main(): Promise<void> {
     const help = run(bin, ['serve', '--help'], project, env);
     for (const s of ['--port', '--auth-tokens-file', '(default: 25000)']) if (!help.includes(s)) fail(`serve --help lacks ${s}`);
     console.log(`  lifeline --version: ${version}; serve --help: ${help.split('\n').length} lines`);
+    // The package leaves the demo out (its page bundles Mermaid); --demo must say so, not crash.
+    const demo = spawnSync(bin, ['serve', '--demo', '--port', '0'], { cwd: project, env, encoding: 'utf8', timeout: 20_000 });
+    if (demo.status !== 1 || !demo.stderr.includes('--demo runs from a clone')) fail(`lifeline serve --demo in the package: exit ${demo.status}\n${demo.stdout}\n${demo.stderr}`);
+    console.log(`  lifeline serve --demo: ${demo.stderr.trim()}`);
 
     step('lifeline conformance self: one server-mode and one client-mode case (the compiled client adapter)');
     const conf = run(bin, ['conformance', 'self', '--quiet', '--case', 'HS-1/plain-get-426', 'HS-10/client-handshake-timeout-4201'], project, env);
