@@ -102,6 +102,32 @@ describe('lifeline serve', () => {
     expect(await exited).toBe(0);
   });
 
+  test('DR-4 a Ctrl-C echoed by npm (two SIGINTs at once) still drains; a later one exits at once', async () => {
+    const { proc, out, exited } = lifeline(['serve', '--port', '0', '--log-level', 'info', '--drain-deadline-ms', '1500', '--drain-spread-ms', '100']);
+    const [, url] = (await waitForOutput(out, /listening: (ws:\/\/\S+)/)) as RegExpMatchArray;
+    const c = await connectRaw(url as string);
+    clients.push(c);
+    await c.handshake();
+    proc.kill('SIGINT');
+    proc.kill('SIGINT'); // what the terminal and npm's forwarding deliver for one Ctrl-C
+    await c.waitForBody('drainNotice');
+    expect(await exited).toBe(0); // drained until the deadline, not cut short
+    expect(out()).not.toContain('second signal');
+
+    const second = lifeline(['serve', '--port', '0', '--log-level', 'info', '--drain-deadline-ms', '20000']);
+    const [, url2] = (await waitForOutput(second.out, /listening: (ws:\/\/\S+)/)) as RegExpMatchArray;
+    const c2 = await connectRaw(url2 as string);
+    clients.push(c2);
+    await c2.handshake();
+    second.proc.kill('SIGINT');
+    await c2.waitForBody('drainNotice');
+    await waitForOutput(second.out, /"msg":"draining"/);
+    await new Promise((r) => setTimeout(r, 1100)); // past the echo window: a person pressing Ctrl-C again
+    second.proc.kill('SIGINT');
+    expect(await second.exited).toBe(1);
+    expect(second.out()).toContain('second signal: exiting without waiting for the drain');
+  }, 40_000);
+
   test('--inspect streams the session actors to a receiver, and the process still exits after the drain', async () => {
     const messages: { type: string; event?: { type: string } }[] = [];
     receiver = new WebSocketServer({ host: '127.0.0.1', port: 0 });

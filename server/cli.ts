@@ -208,6 +208,9 @@ export function serveCommand(): Command {
   return describeDefaults(cmd);
 }
 
+/** A second signal within this long after the first is the same Ctrl-C, echoed (see serve()). */
+const SIGNAL_ECHO_MS = 1000;
+
 /** The package root: above server/ in a clone, above dist/ when compiled (dist/server/cli.js). */
 function packageRoot(): string {
   const up = fileURLToPath(new URL('..', import.meta.url));
@@ -268,13 +271,16 @@ async function serve(flags: ServeFlags): Promise<void> {
   console.log(`Lifeline server listening: ${srv.url()}${demo ? `\nDemo page: ${http}` : ''}${flags.metrics ? `\nMetrics: ${http}metrics` : ''}`);
   log.info({ url: srv.url(), demo: flags.demo }, 'listening');
 
-  let stopping = false;
+  let stoppingAtMs: number | undefined;
   const stop = (signal: string) => {
-    if (stopping) {
+    if (stoppingAtMs !== undefined) {
+      // One Ctrl-C under `npm start` arrives twice: the terminal signals the whole process group,
+      // and npm forwards what it got to its child. Only a later one means "stop waiting".
+      if (Date.now() - stoppingAtMs < SIGNAL_ECHO_MS) return;
       log.warn({ signal }, 'second signal: exiting without waiting for the drain');
       process.exit(1);
     }
-    stopping = true;
+    stoppingAtMs = Date.now();
     log.info({ signal }, 'draining');
     void (async () => {
       await srv.drain();
