@@ -70,10 +70,11 @@ describe('lifeline serve', () => {
   test('HS-4 --auth-tokens-file: a malformed file stops the start with its line number', async () => {
     const file = join(tmpdir(), `lifeline-tokens-${process.pid}.txt`);
     writeFileSync(file, 'tok-a alice\nsecret-without-principal\n');
-    const { out, exited } = lifeline(['serve', '--port', '0', '--auth-tokens-file', file]);
-    expect(await exited).not.toBe(0);
-    expect(out()).toContain('line 2: expected "<token> <principal>"');
-    expect(out()).not.toContain('secret-without-principal'); // SEC-2
+    let err = '';
+    const cmd = serveCommand().exitOverride().configureOutput({ writeErr: (s) => (err += s) });
+    await expect(cmd.parseAsync(['--port', '0', '--auth-tokens-file', file], { from: 'user' })).rejects.toThrow(/invalid/);
+    expect(err).toContain('line 2: expected "<token> <principal>"');
+    expect(err).not.toContain('secret-without-principal'); // SEC-2
   });
 
   test('--help lists the flags', async () => {
