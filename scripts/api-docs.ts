@@ -9,7 +9,7 @@
  *
  * TypeDoc takes 15-50 s on two busy cores, too slow for the vitest suite; hence a CI step.
  */
-import { spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { createRequire } from 'node:module';
@@ -27,17 +27,23 @@ async function listFiles(dir: string): Promise<string[]> {
   return out.sort();
 }
 
-function typedoc(outDir: string): void {
+function typedoc(outDir: string): Promise<void> {
   const bin = join(createRequire(import.meta.url).resolve('typedoc/package.json'), '..', 'bin', 'typedoc');
-  const r = spawnSync(process.execPath, [bin, '--options', join(root, 'typedoc.json'), '--out', outDir], { cwd: root, encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`typedoc failed (exit ${r.status}):\n${r.stdout}\n${r.stderr}`);
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [bin, '--options', join(root, 'typedoc.json'), '--out', outDir], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+    child.on('error', reject);
+    child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`typedoc failed (exit ${code}):\n${out}`))));
+  });
 }
 
 /** Pages that differ between docs/api/ and a fresh generation; empty when current. */
 export async function staleApiPages(): Promise<string[]> {
   const fresh = await mkdtemp(join(tmpdir(), 'lifeline-api-docs-'));
   try {
-    typedoc(fresh);
+    await typedoc(fresh);
     const [want, have] = [await listFiles(fresh), await listFiles(API_DOCS_DIR)];
     const stale = new Set([...want.filter((f) => !have.includes(f)), ...have.filter((f) => !want.includes(f))]);
     for (const f of want.filter((x) => have.includes(x))) {
@@ -60,7 +66,7 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
       console.log('docs/api/ matches the TSDoc of the public entry points');
       return;
     }
-    typedoc(API_DOCS_DIR);
+    await typedoc(API_DOCS_DIR);
     console.log(`docs/api/: ${(await listFiles(API_DOCS_DIR)).length} pages`);
   };
   main().catch((err: unknown) => {

@@ -63,6 +63,19 @@ function run(cmd: string, argv: readonly string[], cwd: string, env: NodeJS.Proc
   return r.stdout;
 }
 
+/** run(), without blocking the steps that go on meanwhile. */
+function runAsync(cmd: string, argv: readonly string[], cwd: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, argv, { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    children.push(child);
+    let out = '';
+    child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr?.on('data', (d: Buffer) => (out += d.toString()));
+    child.on('error', reject);
+    child.on('exit', (code) => (code === 0 ? resolve(out) : reject(new Error(`${cmd} ${argv.join(' ')} (in ${cwd}) exited ${code}:\n${out}`))));
+  });
+}
+
 /** Start a long-running child; resolves with the first match of `ready` in its stdout. */
 function start(cmd: string, argv: readonly string[], cwd: string, ready: RegExp, env: NodeJS.ProcessEnv = process.env): Promise<{ child: ChildProcess; match: RegExpMatchArray; output: () => string }> {
   const child = spawn(cmd, argv, { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -170,7 +183,7 @@ async function typeCheck(project: string): Promise<void> {
     }),
   );
   const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
-  run(process.execPath, [tsc, '-p', join(project, 'tsconfig.json')], project);
+  await runAsync(process.execPath, [tsc, '-p', join(project, 'tsconfig.json')], project);
 }
 
 async function browserCheck(project: string, httpUrl: string): Promise<number> {
@@ -218,6 +231,10 @@ async function main(): Promise<void> {
     const tarball = join(work, packed.filename);
     console.log(`  ${packed.filename}: ${(packed.size / 1024).toFixed(1)} KiB, ${packed.entryCount} files (${(packed.unpackedSize / 1024).toFixed(1)} KiB unpacked)`);
 
+    // TypeDoc needs only the sources: it runs beside the steps below (two cores), awaited at the end.
+    const docsCheck = staleApiPages();
+    docsCheck.catch(() => {}); // awaited below; not unhandled meanwhile
+
     step('install the tarball into an empty project (no dev dependencies)');
     await cp(join(root, 'examples'), project, { recursive: true });
     await writeFile(join(project, 'package.json'), JSON.stringify({ name: 'lifeline-pack-test-app', private: true, type: 'module' }, null, 2));
@@ -228,6 +245,10 @@ async function main(): Promise<void> {
     // Nothing of this repository may be found from the project: plain node, its own node_modules.
     const env = { ...process.env, NODE_OPTIONS: '', NODE_PATH: '', PORT: '0' };
     const bin = join(project, 'node_modules', '.bin', 'lifeline');
+
+    // tsc on the consumer runs beside the node steps below, awaited after them.
+    const typeChecked = typeCheck(project);
+    typeChecked.catch(() => {});
 
     step('lifeline --version, lifeline serve --help');
     const version = run(bin, ['--version'], project, env).trim();
@@ -254,9 +275,6 @@ async function main(): Promise<void> {
     if (clientCode !== 0) fail(`node-client.mjs exited ${clientCode}:\n${client.output()}`);
     console.log(`  node-client.mjs: ${client.output().trim()}`);
 
-    step('a TypeScript consumer against the shipped .d.ts');
-    await typeCheck(project);
-    console.log('  consumer.ts type-checks (strict, NodeNext, skipLibCheck false)');
 
     step('the browser client bundled from the package with esbuild, in headless Chromium');
     const bundleBytes = await browserCheck(project, httpUrl);
@@ -266,8 +284,12 @@ async function main(): Promise<void> {
     const serverCode = await exited(server.child, 15_000);
     if (serverCode !== 0) fail(`server.mjs exited ${serverCode} on SIGTERM:\n${server.output()}`);
 
-    step('docs/api/ is the TSDoc of the public entry points (TypeDoc)');
-    const stale = await staleApiPages();
+    step('a TypeScript consumer against the shipped .d.ts (started after the install)');
+    await typeChecked;
+    console.log('  consumer.ts type-checks (strict, NodeNext, skipLibCheck false)');
+
+    step('docs/api/ is the TSDoc of the public entry points (TypeDoc, started after npm pack)');
+    const stale = await docsCheck;
     if (stale.length) fail(`docs/api/ is stale (${stale.join(', ')}): run \`npm run docs:api\` and commit the result`);
     console.log('  docs/api/ is current');
 
