@@ -148,7 +148,12 @@ function describeDefaults(cmd: Command): Command {
   const marker = Symbol('flag');
   for (const opt of cmd.options) {
     if (opt.defaultValue !== undefined || opt.negate || opt.isBoolean() || /\bdefault\b/.test(opt.description)) continue;
-    const mapped = optionsFromFlags({ [opt.attributeName()]: marker } as unknown as ServeFlags) as Record<string, unknown>;
+    let mapped: Record<string, unknown>;
+    try {
+      mapped = optionsFromFlags({ [opt.attributeName()]: marker } as unknown as ServeFlags) as Record<string, unknown>;
+    } catch {
+      continue; // a flag optionsFromFlags computes with (a symbol does not multiply): it describes its own default
+    }
     const key = Object.keys(mapped).find((k) => mapped[k] === marker);
     if (key === undefined || !(key in resolved)) continue;
     const value = key === 'policy' ? Object.keys(policyByName).find((n) => policyByName[n as PolicyName] === resolved.policy) : resolved[key];
