@@ -1,10 +1,11 @@
-#!/usr/bin/env -S npx tsx
+#!/usr/bin/env node
 /**
  * The `lifeline` command: one entry point, each subcommand owned by its area
  * (server/cli.ts, client/cli.ts, conformance/cli.ts) and loaded only when used,
  * so `lifeline connect` never loads the server and vice versa.
  */
 import { Command } from 'commander';
+import { existsSync, readFileSync } from 'node:fs';
 
 interface SubcommandModule {
   readonly load: () => Promise<Command>;
@@ -26,8 +27,21 @@ const subcommands: readonly SubcommandModule[] = [
   { name: 'conformance', summary: 'run the conformance suite against a server URL or a client command', load: () => loadCommand('conformance', 'conformanceCommand') },
 ];
 
+/** This package's version: package.json is beside bin/ in a clone and one level higher from dist/bin/. */
+function packageVersion(): string {
+  for (const rel of ['../package.json', '../../package.json']) {
+    const url = new URL(rel, import.meta.url);
+    if (!existsSync(url)) continue;
+    const pkg = JSON.parse(readFileSync(url, 'utf8')) as { name?: unknown; version?: unknown };
+    if (pkg.name === 'lifeline' && typeof pkg.version === 'string') return pkg.version;
+  }
+  return 'unknown';
+}
+
 async function main(argv: string[]): Promise<void> {
-  const program = new Command('lifeline').description('Lifeline: a WebSocket session protocol with a reference server, client and conformance suite');
+  const program = new Command('lifeline')
+    .description('Lifeline: a WebSocket session protocol with a reference server, client and conformance suite')
+    .version(packageVersion(), '-V, --version', 'print the version of the lifeline package');
   const wanted = argv[2];
   for (const sub of subcommands) {
     if (sub.name === wanted) program.addCommand(await sub.load());

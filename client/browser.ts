@@ -1,7 +1,10 @@
 /**
- * The browser entry (bundled to dist/browser/lifeline-client.js by scripts/build-browser.ts): the
- * reference client on the page's own WebSocket, with the browser's `online` event wired to
- * networkOnline() so a suspended client comes back with the network (RC-3).
+ * The reference client (`lifeline/client`), browser-safe: `createClient` on any WebSocket, and
+ * `createBrowserClient` on the page's own, with the browser's `online` event wired to
+ * networkOnline() so a suspended client comes back with the network (RC-3). Bundled to
+ * dist/browser/lifeline-client.js by scripts/build-browser.ts (the export's `browser` condition).
+ *
+ * @module lifeline/client
  */
 import { createClient, type ClientOptions, type LifelineClient } from './create-client.js';
 

@@ -2,7 +2,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, test, vi } from 'vitest';
 import { codeOf } from '../spec/protocol/close-codes.js';
-import { eventToJson, eventToText } from './cli.js';
+import { defaults } from '../spec/protocol/defaults.js';
+import { eventToJson, eventToText, parseSend } from './cli.js';
 import { env, FakeServer } from './test-support.js';
 
 let server: FakeServer | undefined;
@@ -42,4 +43,30 @@ describe('lifeline connect', () => {
     expect(eventToText({ type: 'rtt', rttMs: 1.25, smoothedRttMs: 2 })).toBe('rtt 1.3 ms (smoothed 2.0 ms)');
     expect(eventToJson({ type: 'channel', channel: 'c', version: 3n, state: new Uint8Array([0, 255]), cause: 'patch' })).toEqual({ type: 'channel', channel: 'c', version: '3', state: 'base64:AP8=', cause: 'patch' });
   });
+
+  test('--send: TEXT on the session, CHANNEL:TEXT on a channel, :TEXT for a text with a colon', () => {
+    expect(parseSend('hello')).toEqual([{ channel: '', text: 'hello' }]);
+    expect(parseSend('chat:hi: there', [{ channel: '', text: 'a' }])).toEqual([
+      { channel: '', text: 'a' },
+      { channel: 'chat', text: 'hi: there' },
+    ]);
+    expect(parseSend(':12:30 lunch')).toEqual([{ channel: '', text: '12:30 lunch' }]);
+  });
+
+  test('WIRE-5 --send rejects an empty text and a channel over maxChannelBytes, naming the format', () => {
+    expect(() => parseSend('')).toThrow(/empty message; the format is "TEXT" sends TEXT/);
+    expect(() => parseSend('chat:')).toThrow(/nothing to send after "chat:"/);
+    expect(() => parseSend(':')).toThrow(/nothing to send after ":"/);
+    expect(() => parseSend(`${'c'.repeat(defaults.maxChannelBytes + 1)}:x`)).toThrow(`more than ${defaults.maxChannelBytes}`);
+    expect(parseSend(`${'c'.repeat(defaults.maxChannelBytes)}:x`)).toHaveLength(1);
+  });
+
+  test('a malformed --send stops before connecting, with the format in the message', async () => {
+    child = spawn(process.execPath, ['--import', 'tsx', 'bin/lifeline.ts', 'connect', 'ws://127.0.0.1:9/lifeline', '--send', 'chat:'], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+    let err = '';
+    child.stderr?.on('data', (d: Buffer) => (err += d.toString()));
+    const code = await new Promise<number | null>((resolve) => child?.on('exit', resolve));
+    expect(code).not.toBe(0);
+    expect(err).toContain(`option '--send <message>' argument 'chat:' is invalid. nothing to send after "chat:"`);
+  }, 30_000);
 });

@@ -5,6 +5,7 @@
  */
 import { Command, InvalidArgumentError } from 'commander';
 import { WebSocket } from 'ws';
+import { defaults } from '../spec/protocol/defaults.js';
 import type { InspectWebSocketConstructor } from '../spec/charts/inspect-socket.js';
 import type { ClientEvent } from './create-client.js';
 import { createClientInspector } from './observability/inspect.js';
@@ -32,6 +33,24 @@ function positiveInt(value: string): number {
 }
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+/** One --send: the text and its channel ('' = the session itself). */
+export interface SendSpec {
+  readonly channel: string;
+  readonly text: string;
+}
+
+export const SEND_FORMAT = '"TEXT" sends TEXT on the session; "CHANNEL:TEXT" sends on CHANNEL (split at the first ":"; ":TEXT" sends a TEXT that contains ":" on the session)';
+
+/** Parse one --send value (commander argParser; repeatable). Rejects what would not be sent as meant. */
+export function parseSend(value: string, previous: readonly SendSpec[] = []): SendSpec[] {
+  const i = value.indexOf(':');
+  const [channel, text] = i >= 0 ? [value.slice(0, i), value.slice(i + 1)] : ['', value];
+  if (text === '') throw new InvalidArgumentError(i >= 0 ? `nothing to send after "${channel}:"; the format is ${SEND_FORMAT}` : `empty message; the format is ${SEND_FORMAT}`);
+  const channelBytes = new TextEncoder().encode(channel).length;
+  if (channelBytes > defaults.maxChannelBytes) throw new InvalidArgumentError(`the channel before ":" is ${channelBytes} bytes, more than ${defaults.maxChannelBytes} (WIRE-5)`);
+  return [...previous, { channel, text }];
+}
 
 /** Printable UTF-8 as text, anything else as base64. */
 export function showBytes(b: Uint8Array): string {
@@ -93,7 +112,7 @@ interface ConnectFlags {
   channel: string[];
   json?: boolean;
   token?: string;
-  send: string[];
+  send: SendSpec[];
   reconnectBaseMs?: number;
   reconnectCapMs?: number;
   reconnectMaxAttempts?: number;
@@ -107,10 +126,10 @@ export function connectCommand(): Command {
     .option('-c, --channel <name>', 'subscribe to a channel (repeatable)', collect, [])
     .option('--json', 'print one JSON object per event')
     .option('--token <token>', 'send this token in Hello (never printed)')
-    .option('--send <text>', 'send a message once connected (repeatable); "channel:text" sends on a channel', collect, [])
-    .option('--reconnect-base-ms <ms>', 'backoff base (RC-2)', positiveInt)
-    .option('--reconnect-cap-ms <ms>', 'backoff cap (RC-2)', positiveInt)
-    .option('--reconnect-max-attempts <n>', 'failed attempts before suspended (RC-3)', positiveInt)
+    .option('--send <message>', `send a message once connected (repeatable): ${SEND_FORMAT}`, parseSend, [])
+    .option('--reconnect-base-ms <ms>', `backoff base (RC-2; default ${defaults.reconnectBaseMs})`, positiveInt)
+    .option('--reconnect-cap-ms <ms>', `backoff cap (RC-2; default ${defaults.reconnectCapMs})`, positiveInt)
+    .option('--reconnect-max-attempts <n>', `failed attempts before suspended (RC-3; default ${defaults.reconnectMaxAttempts})`, positiveInt)
     .option('--inspect <ws-url>', 'stream the connection actor to an XState inspector receiver (opt-in; the token is never sent)')
     .action((url: string, flags: ConnectFlags) => {
       const token = flags.token;
@@ -134,9 +153,7 @@ export function connectCommand(): Command {
         if (line !== undefined) process.stdout.write(`${flags.json ? '' : `${new Date().toISOString().slice(11, 23)} `}${line}\n`);
         if (e.type === 'welcome' && isFirstWelcome) {
           isFirstWelcome = false;
-          for (const s of flags.send) {
-            const i = s.indexOf(':');
-            const [channel, text] = i > 0 ? [s.slice(0, i), s.slice(i + 1)] : ['', s];
+          for (const { channel, text } of flags.send) {
             client.send(text, { channel }).then(
               () => process.stdout.write(flags.json ? `${JSON.stringify({ type: 'sent', text })}\n` : `sent (acked) ${text}\n`),
               (err: unknown) => process.stderr.write(`send failed: ${err instanceof Error ? err.message : String(err)}\n`),

@@ -1,6 +1,9 @@
 /**
  * The Node entry: the reference client over `ws`. Node sees what browsers hide: the HTTP status and
  * Retry-After of a refused upgrade (HS-4 … HS-6, RC-8), and it may send credentials as upgrade headers.
+ * Everything of `lifeline/client` is exported here too.
+ *
+ * @module lifeline/client/node
  */
 import WebSocket from 'ws';
 import { SUBPROTOCOL, defaults } from '../spec/protocol/defaults.js';

@@ -57,7 +57,9 @@ export async function buildBrowser(outDir = `${root}dist/browser`): Promise<Buil
     absWorkingDir: root,
   };
   const [client, demo, mermaidFiles] = await Promise.all([
-    build({ ...common, entryPoints: { 'lifeline-client': 'client/browser.ts' }, outdir: outDir }),
+    // The package ships this bundle (exports ./client, browser condition): its map gives positions
+    // without a copy of every source, which would be 5× the bundle (issue 17).
+    build({ ...common, sourcesContent: false, entryPoints: { 'lifeline-client': 'client/browser.ts' }, outdir: outDir }),
     build({ ...common, entryPoints: { demo: 'demo/page.ts' }, outdir: outDir }),
     copyMermaid(outDir),
   ]);

@@ -6,6 +6,11 @@ import { WebSocketServer } from 'ws';
 import { codeOf } from '../spec/protocol/close-codes.js';
 import { connectRaw, type RawClient } from '../testkit/raw-client.js';
 import { COUNTER_CHANNEL, TICKER_CHANNEL } from '../demo/demo-state.js';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { defaults } from '../spec/protocol/defaults.js';
+import { serveCommand } from './cli.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const procs: ChildProcess[] = [];
@@ -40,7 +45,38 @@ async function waitForOutput(out: () => string, re: RegExp, timeoutMs = 15_000):
   }
 }
 
+describe('lifeline', () => {
+  test('--version prints the version in package.json', async () => {
+    const { out, exited } = lifeline(['--version']);
+    expect(await exited).toBe(0);
+    expect(out().trim()).toBe((JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string }).version);
+  });
+});
+
 describe('lifeline serve', () => {
+  test('--help shows a default for every option that takes a value', () => {
+    const cmd = serveCommand();
+    // An option's help entry starts on a line "  -…" and runs until the next one.
+    const entries = cmd.helpInformation().split(/\n(?= {2}-)/).map((e) => e.replace(/\s+/g, ' ').trim());
+    const entry = (flags: string) => entries.find((e) => e.startsWith(`${flags} `)) ?? `(no entry for ${flags})`;
+    for (const opt of cmd.options.filter((o) => o.required || o.optional)) expect(entry(opt.flags), opt.flags).toMatch(/default/);
+    // The values are the server's own defaults (spec §17), not copies.
+    expect(entry('--heartbeat-interval-ms <ms>')).toContain(`(default: ${defaults.heartbeatIntervalMs})`);
+    expect(entry('--resume-ttl-ms <ms>')).toContain(`(default: ${defaults.resumeTtlMs})`);
+    expect(entry('--policy <policy>')).toContain('(default: drop-oldest)');
+    expect(entry('--max-sessions <n>')).toContain('(default: unlimited)');
+  });
+
+  test('HS-4 --auth-tokens-file: a malformed file stops the start with its line number', async () => {
+    const file = join(tmpdir(), `lifeline-tokens-${process.pid}.txt`);
+    writeFileSync(file, 'tok-a alice\nsecret-without-principal\n');
+    let err = '';
+    const cmd = serveCommand().exitOverride().configureOutput({ writeErr: (s) => (err += s) });
+    await expect(cmd.parseAsync(['--port', '0', '--auth-tokens-file', file], { from: 'user' })).rejects.toThrow(/invalid/);
+    expect(err).toContain('line 2: expected "<token> <principal>"');
+    expect(err).not.toContain('secret-without-principal'); // SEC-2
+  });
+
   test('--help lists the flags', async () => {
     const { out, exited } = lifeline(['serve', '--help']);
     expect(await exited).toBe(0);
@@ -66,6 +102,32 @@ describe('lifeline serve', () => {
     expect((await c.waitForClose(5000)).code).toBe(codeOf('SERVICE_RESTART'));
     expect(await exited).toBe(0);
   });
+
+  test('DR-4 a Ctrl-C echoed by npm (two SIGINTs at once) still drains; a later one exits at once', async () => {
+    const { proc, out, exited } = lifeline(['serve', '--port', '0', '--log-level', 'info', '--drain-deadline-ms', '1500', '--drain-spread-ms', '100']);
+    const [, url] = (await waitForOutput(out, /listening: (ws:\/\/\S+)/)) as RegExpMatchArray;
+    const c = await connectRaw(url as string);
+    clients.push(c);
+    await c.handshake();
+    proc.kill('SIGINT');
+    proc.kill('SIGINT'); // what the terminal and npm's forwarding deliver for one Ctrl-C
+    await c.waitForBody('drainNotice');
+    expect(await exited).toBe(0); // drained until the deadline, not cut short
+    expect(out()).not.toContain('second signal');
+
+    const second = lifeline(['serve', '--port', '0', '--log-level', 'info', '--drain-deadline-ms', '20000']);
+    const [, url2] = (await waitForOutput(second.out, /listening: (ws:\/\/\S+)/)) as RegExpMatchArray;
+    const c2 = await connectRaw(url2 as string);
+    clients.push(c2);
+    await c2.handshake();
+    second.proc.kill('SIGINT');
+    await c2.waitForBody('drainNotice');
+    await waitForOutput(second.out, /"msg":"draining"/);
+    await new Promise((r) => setTimeout(r, 1100)); // past the echo window: a person pressing Ctrl-C again
+    second.proc.kill('SIGINT');
+    expect(await second.exited).toBe(1);
+    expect(second.out()).toContain('second signal: exiting without waiting for the drain');
+  }, 40_000);
 
   test('--inspect streams the session actors to a receiver, and the process still exits after the drain', async () => {
     const messages: { type: string; event?: { type: string } }[] = [];

@@ -7,14 +7,17 @@
  * `--inspect <ws-url>` streams every session actor to an XState inspector (opt-in).
  */
 import { Command, InvalidArgumentError, Option } from 'commander';
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Level } from 'pino';
-import { createDemoApp } from '../demo/app.js';
+import type { DemoApp } from '../demo/app.js';
 import { staticHandler } from './http.js';
 import { createServerInspector, type ServerInspector } from './observability/inspect.js';
 import { createLifelineLogger } from './observability/logger.js';
 import { createLifelineMetrics } from './observability/metrics.js';
-import { policyByName, type LifelineServerOptions, type PolicyName } from './options.js';
+import { parseTokensFile, tokenAuthentication } from './cli-auth.js';
+import { policyByName, resolveOptions, type LifelineServerOptions, type PolicyName, type Principal } from './options.js';
 import { createServer } from './server.js';
 
 function int(name: string, min = 0) {
@@ -45,11 +48,27 @@ function wsUrl(v: string): string {
   return v;
 }
 
+/** A tokens file read and checked while the flags are parsed, so a bad file stops the start (server/cli-auth.ts). */
+function tokensFile(path: string): Map<string, Principal> {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new InvalidArgumentError(`cannot read it: ${err instanceof Error ? err.message : String(err)}`);
+  }
+  try {
+    return parseTokensFile(text);
+  } catch (err) {
+    throw new InvalidArgumentError(err instanceof Error ? err.message : String(err));
+  }
+}
+
 interface ServeFlags {
   port: number;
   host: string;
   path: string;
   allowedOrigin?: string[];
+  authTokensFile?: Map<string, Principal>;
   heartbeatIntervalMs?: number;
   heartbeatIntervalMaxMs?: number;
   heartbeatStableBeats?: number;
@@ -109,17 +128,54 @@ export function optionsFromFlags(f: ServeFlags): LifelineServerOptions {
     sweepSlices: f.sweepSlices,
   };
   for (const k of Object.keys(o)) if (o[k] === undefined) delete o[k];
-  return o as LifelineServerOptions;
+  return { ...(o as LifelineServerOptions), ...(f.authTokensFile ? tokenAuthentication(f.authTokensFile) : {}) };
+}
+
+function showValue(v: unknown): string | undefined {
+  if (v === undefined) return 'off';
+  if (v === Number.POSITIVE_INFINITY) return 'unlimited';
+  if (typeof v === 'number' || typeof v === 'string' || typeof v === 'boolean') return String(v);
+  return undefined;
+}
+
+/**
+ * Append "(default: …)" to every option that has no default of its own and does not describe it:
+ * the value is the server's own (resolveOptions({}), spec §17), found by passing a marker through
+ * optionsFromFlags, so a flag added there later shows its default without more code here.
+ */
+function describeDefaults(cmd: Command): Command {
+  const resolved = resolveOptions({}) as unknown as Record<string, unknown>;
+  const marker = Symbol('flag');
+  for (const opt of cmd.options) {
+    if (opt.defaultValue !== undefined || opt.negate || opt.isBoolean() || /\bdefault\b/.test(opt.description)) continue;
+    let mapped: Record<string, unknown>;
+    try {
+      mapped = optionsFromFlags({ [opt.attributeName()]: marker } as unknown as ServeFlags) as Record<string, unknown>;
+    } catch {
+      continue; // a flag optionsFromFlags computes with (a symbol does not multiply): it describes its own default
+    }
+    const key = Object.keys(mapped).find((k) => mapped[k] === marker);
+    if (key === undefined || !(key in resolved)) continue;
+    const value = key === 'policy' ? Object.keys(policyByName).find((n) => policyByName[n as PolicyName] === resolved.policy) : resolved[key];
+    const shown = showValue(value);
+    if (shown !== undefined) opt.description += ` (default: ${shown})`;
+  }
+  return cmd;
 }
 
 export function serveCommand(): Command {
   const envPort = process.env.PORT === undefined ? 8080 : int('PORT')(process.env.PORT);
-  return new Command('serve')
+  const cmd = new Command('serve')
     .description('run the Lifeline reference server (with --demo, the live demo page)')
-    .option('-p, --port <port>', 'TCP port (0 = any free port; default $PORT or 8080)', int('port'), envPort)
+    .option('-p, --port <port>', 'TCP port (0 = any free port; $PORT when set)', int('port'), envPort)
     .option('--host <host>', 'address to listen on', '127.0.0.1')
     .option('--path <path>', 'the Lifeline WebSocket path', '/lifeline')
     .option('--allowed-origin <origin...>', 'allowed Origin values (HS-2); repeatable; default any')
+    .option(
+      '--auth-tokens-file <file>',
+      'require a token: lines of "<token> <principal>"; a client sends one as Hello.token (connect --token, the client\'s getToken) or as an "Authorization: Bearer" upgrade header (HS-4, HS-12); default none, everyone is "anonymous"',
+      tokensFile,
+    )
     .option('--heartbeat-interval-ms <ms>', 'ping and heartbeat interval (HB-1, HB-10)', int('heartbeat interval', 1))
     .option(
       '--heartbeat-interval-max-ms <ms>',
@@ -131,7 +187,7 @@ export function serveCommand(): Command {
     .option('--handshake-timeout-ms <ms>', 'time allowed for Hello (HS-10)', int('handshake timeout', 1))
     .option('--max-payload-bytes <bytes>', 'largest accepted frame (WIRE-4)', int('max payload', 1))
     .option('--client-ack-delay-ms <ms>', 'ack delay asked of clients in Welcome; raise it for large fan-outs (SEQ-12; default: their own)', int('client ack delay'))
-    .addOption(new Option('--policy <policy>', 'default backpressure policy (BP-2)').choices(Object.keys(policyByName)))
+    .addOption(new Option('--policy <policy>', 'backpressure policy for clients that state none (BP-2)').choices(Object.keys(policyByName)))
     .option('--queue-limit-messages <n>', 'outbound queue bound in items (BP-3)', int('queue limit', 1))
     .option('--queue-limit-bytes <bytes>', 'outbound queue bound in bytes (BP-3)', int('queue limit bytes', 1))
     .option('--buffered-high-water-bytes <bytes>', 'socket buffered-amount guard (BP-4)', int('high water', 1))
@@ -140,29 +196,60 @@ export function serveCommand(): Command {
     .option('--replay-window-ms <ms>', 'how long a detached session keeps messages for replay (RS-3); default the resume ttl', int('replay window ms', 1))
     .option('--resume-ttl-ms <ms>', 'how long a detached session is kept (RS-1)', int('resume ttl', 1))
     .option('--upgrade-rate-per-second <rate>', 'per-IP upgrade rate limit (HS-5)', num('upgrade rate'))
-    .option('--upgrade-burst <n>', 'per-IP upgrade burst (HS-5)', int('upgrade burst', 1))
+    .option('--upgrade-burst <n>', 'per-IP upgrade burst (HS-5); default the rate, rounded up', int('upgrade burst', 1))
     .option('--message-rate-per-second <rate>', 'per-session client message rate limit (BP-14)', num('message rate'))
-    .option('--message-burst <n>', 'per-session message burst (BP-14)', int('message burst', 1))
+    .option('--message-burst <n>', 'per-session message burst (BP-14); default the rate, rounded up', int('message burst', 1))
     .option('--max-sessions <n>', 'session limit (CC-8)', int('max sessions', 1))
     .option('--drain-deadline-ms <ms>', 'drain deadline on SIGTERM (DR-4, DR-5)', int('drain deadline', 1))
     .option('--drain-spread-ms <ms>', 'reconnect spread window (DR-3)', int('drain spread'))
-    .option('--sweep-slices <n>', 'spread the liveness sweep over n slices of the interval', int('sweep slices', 1))
+    .option('--sweep-slices <n>', 'spread the liveness sweep over n slices of the interval; default one per second of it, 1 to 10', int('sweep slices', 1))
     .option('--demo', 'run the demo application and serve its page', false)
     .addOption(new Option('--log-level <level>', 'log level').choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info'))
     .option('--no-metrics', 'do not serve Prometheus metrics on /metrics')
-    .option('--inspect <ws-url>', 'stream session actors to an XState inspector at this WebSocket URL (e.g. ws://127.0.0.1:8090)', wsUrl)
+    .option('--inspect <ws-url>', 'stream session actors to an XState inspector at this WebSocket URL (e.g. ws://127.0.0.1:8090); default off', wsUrl)
     .action(async (flags: ServeFlags) => {
       await serve(flags);
     });
+  return describeDefaults(cmd);
+}
+
+/** A second signal within this long after the first is the same Ctrl-C, echoed (see serve()). */
+const SIGNAL_ECHO_MS = 1000;
+
+/** The package root: above server/ in a clone, above dist/ when compiled (dist/server/cli.js). */
+function packageRoot(): string {
+  const up = fileURLToPath(new URL('..', import.meta.url));
+  return existsSync(join(up, 'package.json')) ? up : dirname(up);
+}
+
+/**
+ * The demo application, loaded only for --demo. The npm package leaves the demo out (its page
+ * bundles Mermaid: 3.5 MB in 200 files), so there the import fails and the user is told to clone.
+ */
+async function loadDemo(root: string): Promise<DemoApp> {
+  let mod: typeof import('../demo/app.js');
+  try {
+    mod = await import('../demo/app.js');
+  } catch (err) {
+    const code = (err as { code?: unknown }).code;
+    if (code === 'ERR_MODULE_NOT_FOUND' && String((err as Error).message).includes(join('demo', 'app.js'))) {
+      throw new Error('--demo runs from a clone of the Lifeline repository (`npm ci && npm start` there); the npm package does not ship the demo page');
+    }
+    throw err;
+  }
+  for (const file of [join('demo', 'public', 'index.html'), join('dist', 'browser', 'demo.js')]) {
+    if (!existsSync(join(root, file))) console.error(`warning: ${file} is missing, so the demo page will not load: run \`npm run build\` first (npm start does)`);
+  }
+  return mod.createDemoApp();
 }
 
 async function serve(flags: ServeFlags): Promise<void> {
   const log = createLifelineLogger({ level: flags.logLevel }); // SEC-2: redaction and URL sanitizing
+  const root = packageRoot();
+  const demo = flags.demo ? await loadDemo(root) : undefined;
   // Strictly opt-in: the inspector reconnects to its receiver until stopped.
   let inspector: ServerInspector | undefined;
   if (flags.inspect !== undefined) inspector = createServerInspector({ url: flags.inspect });
-  const root = fileURLToPath(new URL('..', import.meta.url));
-  const demo = flags.demo ? createDemoApp() : undefined;
   const srv = createServer({
     ...optionsFromFlags(flags),
     ...(demo ? demo.hooks : {}),
@@ -172,8 +259,8 @@ async function serve(flags: ServeFlags): Promise<void> {
     ...(demo
       ? {
           onRequest: staticHandler([
-            { prefix: '/dist/browser/', dir: `${root}dist/browser` },
-            { prefix: '/', dir: `${root}demo/public` },
+            { prefix: '/dist/browser/', dir: join(root, 'dist', 'browser') },
+            { prefix: '/', dir: join(root, 'demo', 'public') },
           ]),
         }
       : {}),
@@ -189,13 +276,16 @@ async function serve(flags: ServeFlags): Promise<void> {
   console.log(`Lifeline server listening: ${srv.url()}${demo ? `\nDemo page: ${http}` : ''}${flags.metrics ? `\nMetrics: ${http}metrics` : ''}`);
   log.info({ url: srv.url(), demo: flags.demo }, 'listening');
 
-  let stopping = false;
+  let stoppingAtMs: number | undefined;
   const stop = (signal: string) => {
-    if (stopping) {
+    if (stoppingAtMs !== undefined) {
+      // One Ctrl-C under `npm start` arrives twice: the terminal signals the whole process group,
+      // and npm forwards what it got to its child. Only a later one means "stop waiting".
+      if (Date.now() - stoppingAtMs < SIGNAL_ECHO_MS) return;
       log.warn({ signal }, 'second signal: exiting without waiting for the drain');
       process.exit(1);
     }
-    stopping = true;
+    stoppingAtMs = Date.now();
     log.info({ signal }, 'draining');
     void (async () => {
       await srv.drain();

@@ -1,4 +1,8 @@
-/** The Lifeline reference server: public API (`lifeline/server`). */
+/**
+ * The Lifeline reference server: public API (`lifeline/server`).
+ *
+ * @module lifeline/server
+ */
 export { createServer, LifelineServer } from './server.js';
 export type { DrainOptions, ResumeResultName, ServerEvents, ServerStats } from './types.js';
 export type { ListenOptions } from './listen.js';
