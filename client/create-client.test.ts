@@ -450,6 +450,25 @@ describe('client: receiving', () => {
     t.client.close();
   });
 
+  test('SD-1 a channel without a Snapshot is at version 0, empty: a patch from 0 applies, another is VERSION_GAP drift, never a close', async () => {
+    const t = setup();
+    await t.handshake({ sessionId: 'S' });
+    const s = t.net.last;
+    s.deliver(env.patch(1n, 'fresh', 0n, 1n, 'f1'));
+    expect(t.client.channel('fresh')).toMatchObject({ version: 1n });
+    s.deliver(env.patch(2n, 'other', 7n, 8n, 'o8'));
+    expect(s.closedWith).toBeUndefined();
+    expect(s.of('stateDrift')).toEqual([expect.objectContaining({ channel: 'other', reason: DriftReason.VERSION_GAP, expectedVersion: 7n, actualVersion: 0n })]);
+    // A NEW Welcome discards channel state: back to version 0 before the snapshots that follow.
+    s.serverClose(codeOf('GOING_AWAY'), 'bye');
+    await t.waitReconnect();
+    await t.handshake({ sessionId: 'S2', outcome: ResumeOutcome.NEW });
+    expect(t.client.channel('fresh')).toBeUndefined();
+    t.net.last.deliver(env.patch(1n, 'fresh', 0n, 1n, 'again'));
+    expect(str(t.client.channel('fresh')?.state ?? new Uint8Array())).toBe('again');
+    t.client.close();
+  });
+
   test('SD-3 a patch whose digest differs from the CRC-32C of the canonical state sends StateDrift{DIGEST_MISMATCH}', async () => {
     const t = setup();
     await t.handshake();
