@@ -297,6 +297,20 @@ Object.assign(mutations, {
       }),
     },
   },
+  'sd-1-patch-needs-snapshot': {
+    rule: 'SD-1',
+    description: 'patches of a channel the client has no Snapshot of are dropped on the way in (as if it waited for a Snapshot)',
+    cases: ['SD-1/patch-without-snapshot-is-drift'],
+    mutation: {
+      wrap: rewriting({
+        incoming: (env, state) => {
+          const seen = (state.snapshotted ??= new Set<string>()) as Set<string>;
+          if (env.body.case === 'snapshot') seen.add(env.body.value.channel);
+          return env.body.case === 'statePatch' && !seen.has(env.body.value.channel) ? [] : 'pass';
+        },
+      }),
+    },
+  },
   'hs-10-token-fetch-unbounded': {
     rule: 'HS-10',
     description: 'no handshake deadline bounds the token fetch: an unanswered tokenRequest holds the client in connecting',

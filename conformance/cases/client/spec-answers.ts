@@ -4,11 +4,21 @@
  * handshake deadline that also bounds the token fetch (HS-10). Expectations come from the spec's
  * prose (§14.1 CC-2, §6.2, §13.4, §6.3), not from the reference client.
  */
-import { ResumeOutcome, ResumeReason } from '../../../gen/lifeline/v1/envelope_pb.js';
+import { DriftReason, ResumeOutcome, ResumeReason } from '../../../gen/lifeline/v1/envelope_pb.js';
 import { codeOf } from '../../../spec/protocol/close-codes.js';
 import { check, checkEqual } from '../../framework/failure.js';
 import { envelope } from '../../server-mode/peer.js';
-import { attempt, backoffBoundMs, clientCase, connected, sleep, type ClientCase } from './util.js';
+import type { ClientProcess } from '../../client-mode/control.js';
+import { attempt, backoffBoundMs, clientCase, connected, sleep, unb64, type ClientCase } from './util.js';
+
+const enc = (s: string) => new TextEncoder().encode(s);
+
+/** The last `channel` event the client reported for a channel. */
+function lastChannel(client: ClientProcess, channel: string): { version: bigint; state: string } | undefined {
+  const evs = client.events.filter((t) => t.e.event === 'channel' && t.e.channel === channel);
+  const last = evs[evs.length - 1]?.e;
+  return last && last.event === 'channel' ? { version: BigInt(last.version), state: unb64(last.state) } : undefined;
+}
 
 /** PROTOCOL_ERROR's minimum delay, written from the spec's table (§14.2), not read from the registry. */
 const PROTOCOL_ERROR_MIN_DELAY_MS = 1000;
@@ -103,6 +113,26 @@ export const specAnswerClientCases: ClientCase[] = [
       check(elapsed <= t + ctx.slackMs, `still connecting ${elapsed} ms after an unanswered tokenRequest > handshake timeout ${t} + slack ${ctx.slackMs} (HS-10)`);
       check(elapsed >= t * 0.5, `gave the token fetch up after ${elapsed} ms, before half the declared handshake timeout`);
       await client.until((e) => e.event === 'tokenRequest', backoffBoundMs(ctx, 0) + 2000, 'a second tokenRequest', client.events.indexOf(gaveUp));
+    },
+  }),
+  clientCase({
+    id: 'SD-1/patch-without-snapshot-is-drift',
+    spec: ['SD-1', 'SD-2'],
+    level: 'MUST',
+    requires: ['client-state'],
+    description: 'a channel without a Snapshot is at version 0, empty: a patch from 0 applies; a patch from 5 is a VERSION_GAP drift (actual 0), never a close',
+    async run(ctx) {
+      const { client, conn } = await connected(ctx, { sessionId: 'sess-v0' });
+      conn.send(envelope('statePatch', { seq: 1n, channel: 'conf.fresh', baseVersion: 0n, version: 1n, delta: enc('first') }));
+      await client.until(() => lastChannel(client, 'conf.fresh')?.version === 1n, 1000 + ctx.slackMs, 'the patch from version 0 applied (SD-1)');
+      checkEqual(lastChannel(client, 'conf.fresh')?.state, 'first', 'state after the first patch');
+      conn.send(envelope('statePatch', { seq: 2n, channel: 'conf.unknown', baseVersion: 5n, version: 6n, delta: enc('six') }));
+      const drift = await conn.untilFrame(() => conn.bodies('stateDrift')[0], 1000 + ctx.slackMs, 'StateDrift VERSION_GAP');
+      checkEqual(drift.channel, 'conf.unknown', 'StateDrift.channel');
+      checkEqual(drift.reason, DriftReason.VERSION_GAP, 'StateDrift.reason');
+      checkEqual(drift.actualVersion, 0n, 'StateDrift.actual_version of a channel without a Snapshot');
+      await sleep(50);
+      check(!conn.closed, `closed ${conn.closed?.code} on a patch it could not chain: drift is not a protocol error (SD-1)`);
     },
   }),
 ];
