@@ -304,6 +304,13 @@ export const serverMutants: readonly ServerMutant[] = [
     proxy: { closeCode: (code) => (code === codeOf('TOKEN_EXPIRED') ? codeOf('FORBIDDEN') : code) },
   }),
   mutant({
+    id: 'sd-5-ignores-drift-on-stateless',
+    rule: 'SD-5',
+    description: 'a drift on a channel without state goes unanswered (its version-0 Snapshot never reaches the client)',
+    cases: ['SD-5/drift-on-stateless-channel'],
+    proxy: { down: (env) => (env.body.case === 'snapshot' && env.body.value.channel !== '' && env.body.value.version === 0n && env.body.value.state.length === 0 ? [] : 'pass') },
+  }),
+  mutant({
     id: 'seq-6-accepts-ack-beyond',
     rule: 'SEQ-6',
     description: 'an Ack beyond anything sent is clamped and accepted instead of closed with 1002',

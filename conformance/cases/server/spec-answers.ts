@@ -1,0 +1,34 @@
+/**
+ * Server cases for answers spec 1.1 settled (issue 18): a drift on a channel without state
+ * (SD-5, SD-1: every channel starts at version 0, empty). Expectations come from the spec's prose.
+ */
+import { DriftReason, SnapshotReason } from '../../../gen/lifeline/v1/envelope_pb.js';
+import { check, checkEqual } from '../../framework/failure.js';
+import { envelope } from '../../server-mode/peer.js';
+import { roundTrip, serverCase, session, type ServerCase } from './util.js';
+
+export const specAnswerServerCases: ServerCase[] = [
+  serverCase({
+    id: 'SD-5/drift-on-stateless-channel',
+    spec: ['SD-5', 'SD-1'],
+    level: 'MUST',
+    requires: ['state'],
+    description: 'a StateDrift for a subscribed channel never patched gets a Snapshot at version 0 with the empty state; one for a channel not subscribed gets nothing and no close',
+    async run(ctx) {
+      const quiet = ctx.channel('never-patched');
+      const { peer } = await session(ctx, [quiet]);
+      await roundTrip(peer);
+      checkEqual(peer.bodies('snapshot').length, 0, 'Snapshots on subscribe to a channel never patched (§12.3)');
+      peer.send(envelope('stateDrift', { channel: ctx.channel('not-subscribed'), reason: DriftReason.VERSION_GAP, expectedVersion: 3n }));
+      peer.send(envelope('stateDrift', { channel: quiet, reason: DriftReason.VERSION_GAP, expectedVersion: 3n }));
+      const snap = await peer.until(() => peer.bodies('snapshot').find((s) => s.channel === quiet), 2000 + ctx.slackMs, 'a Snapshot of the channel without state (SD-5)');
+      checkEqual(snap.version, 0n, 'Snapshot.version of a channel never patched (SD-1)');
+      checkEqual(snap.state.length, 0, 'Snapshot.state length of a channel never patched');
+      checkEqual(snap.reason, SnapshotReason.DRIFT, 'Snapshot.reason');
+      await roundTrip(peer);
+      check(!peer.closed, `closed ${peer.closed?.code} on a StateDrift for a channel not subscribed`);
+      const others = peer.bodies('snapshot').filter((s) => s.channel !== quiet);
+      checkEqual(others.length, 0, 'Snapshots for a channel not subscribed');
+    },
+  }),
+];
