@@ -311,6 +311,17 @@ export const serverMutants: readonly ServerMutant[] = [
     proxy: { down: (env) => (env.body.case === 'snapshot' && env.body.value.channel !== '' && env.body.value.version === 0n && env.body.value.state.length === 0 ? [] : 'pass') },
   }),
   mutant({
+    id: 'hs-13-headers-rescue-used-ticket',
+    rule: 'HS-13',
+    description: 'a ticket that fails falls back to the request\'s headers, so a replayed ticket with valid headers passes',
+    cases: ['HS-13/used-ticket-not-rescued-by-headers'],
+    override: (o) => ({
+      ...o,
+      authenticate: async (req) =>
+        (await o.authenticate?.(req)) ?? (await o.authenticate?.({ headers: req.headers, url: (req.url ?? '/').split('?')[0] } as typeof req)),
+    }),
+  }),
+  mutant({
     id: 'seq-6-accepts-ack-beyond',
     rule: 'SEQ-6',
     description: 'an Ack beyond anything sent is clamped and accepted instead of closed with 1002',

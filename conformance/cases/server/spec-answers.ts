@@ -3,8 +3,8 @@
  * (SD-5, SD-1: every channel starts at version 0, empty). Expectations come from the spec's prose.
  */
 import { DriftReason, SnapshotReason } from '../../../gen/lifeline/v1/envelope_pb.js';
-import { check, checkEqual } from '../../framework/failure.js';
-import { envelope } from '../../server-mode/peer.js';
+import { CaseFailure, check, checkEqual } from '../../framework/failure.js';
+import { envelope, isRefusal, openPeer } from '../../server-mode/peer.js';
 import { roundTrip, serverCase, session, type ServerCase } from './util.js';
 
 export const specAnswerServerCases: ServerCase[] = [
@@ -29,6 +29,27 @@ export const specAnswerServerCases: ServerCase[] = [
       check(!peer.closed, `closed ${peer.closed?.code} on a StateDrift for a channel not subscribed`);
       const others = peer.bodies('snapshot').filter((s) => s.channel !== quiet);
       checkEqual(others.length, 0, 'Snapshots for a channel not subscribed');
+    },
+  }),
+  serverCase({
+    id: 'HS-13/used-ticket-not-rescued-by-headers',
+    spec: ['HS-13', 'HS-4'],
+    level: 'MUST',
+    requires: ['tickets', 'upgrade-auth'],
+    description: 'a ticket presented a second time gets 401 even when the same upgrade also carries valid credentials: the ticket alone decides (§5.4.2)',
+    async run(ctx) {
+      const { param, ticket } = await ctx.hooks.ticket();
+      const sep = ctx.url.includes('?') ? '&' : '?';
+      const url = `${ctx.url}${sep}${encodeURIComponent(param)}=${encodeURIComponent(ticket)}`;
+      const first = await openPeer(url, 't1', ctx.transcript, { headers: ctx.authHeaders });
+      if (isRefusal(first)) throw new CaseFailure(`first use of a fresh ticket refused with HTTP ${first.status}`);
+      ctx.defer(() => first.destroy());
+      const second = await openPeer(url, 't2', ctx.transcript, { headers: ctx.authHeaders });
+      if (!isRefusal(second)) {
+        second.destroy();
+        throw new CaseFailure('a used ticket was accepted because valid headers came with it (HS-13)');
+      }
+      checkEqual(second.status, 401, 'second use of a ticket, with valid headers');
     },
   }),
 ];
