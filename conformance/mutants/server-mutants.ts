@@ -322,6 +322,13 @@ export const serverMutants: readonly ServerMutant[] = [
     }),
   }),
   mutant({
+    id: 'bp-5-zero-window-unbounded',
+    rule: 'BP-5',
+    description: 'a Hello window of 0 is read as 1000 (a server-side default of its own) instead of 256',
+    cases: ['BP-5/window-zero-means-256'],
+    proxy: { up: (env) => (env.body.case === 'hello' && env.body.value.receiveWindow === 0 ? [envelope('hello', { ...env.body.value, receiveWindow: 1000 })] : 'pass') },
+  }),
+  mutant({
     id: 'seq-6-accepts-ack-beyond',
     rule: 'SEQ-6',
     description: 'an Ack beyond anything sent is clamped and accepted instead of closed with 1002',

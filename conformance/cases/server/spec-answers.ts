@@ -2,10 +2,10 @@
  * Server cases for answers spec 1.1 settled (issue 18): a drift on a channel without state
  * (SD-5, SD-1: every channel starts at version 0, empty). Expectations come from the spec's prose.
  */
-import { DriftReason, SnapshotReason } from '../../../gen/lifeline/v1/envelope_pb.js';
+import { BackpressurePolicy, DriftReason, SnapshotReason } from '../../../gen/lifeline/v1/envelope_pb.js';
 import { CaseFailure, check, checkEqual } from '../../framework/failure.js';
 import { envelope, isRefusal, openPeer } from '../../server-mode/peer.js';
-import { roundTrip, serverCase, session, type ServerCase } from './util.js';
+import { publishN, roundTrip, serverCase, session, sleep, type ServerCase } from './util.js';
 
 export const specAnswerServerCases: ServerCase[] = [
   serverCase({
@@ -50,6 +50,23 @@ export const specAnswerServerCases: ServerCase[] = [
         throw new CaseFailure('a used ticket was accepted because valid headers came with it (HS-13)');
       }
       checkEqual(second.status, 401, 'second use of a ticket, with valid headers');
+    },
+  }),
+  serverCase({
+    id: 'BP-5/window-zero-means-256',
+    spec: ['BP-5', 'BP-1'],
+    level: 'MUST',
+    requires: ['publish', 'policy:DROP_NEWEST'],
+    description: 'a Hello with receive_window 0 gets the §17 default window, 256 (bounded by the declared replay window): exactly that many unacked messages, not more, not fewer',
+    async run(ctx) {
+      const ch = ctx.channel();
+      const peer = await ctx.peer();
+      await peer.handshake({ channels: [ch], receiveWindow: 0, preferredPolicy: BackpressurePolicy.DROP_NEWEST });
+      const window = Math.min(256, ctx.server.replayWindowMessages);
+      await publishN(ctx, ch, window + 40);
+      await peer.until(() => peer.sequenced().length >= window, 3000 + ctx.slackMs, `${window} messages in flight`);
+      await sleep(100);
+      checkEqual(peer.sequenced().length, window, 'messages in flight with receive_window 0 and no ack (BP-5: 0 means 256)');
     },
   }),
 ];
