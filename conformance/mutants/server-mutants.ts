@@ -329,6 +329,13 @@ export const serverMutants: readonly ServerMutant[] = [
     proxy: { up: (env) => (env.body.case === 'hello' && env.body.value.receiveWindow === 0 ? [envelope('hello', { ...env.body.value, receiveWindow: 1000 })] : 'pass') },
   }),
   mutant({
+    id: 'bp-8-coalesced-not-counted',
+    rule: 'BP-8',
+    description: 'values replaced by coalescing are not counted: dropped_before stays 0 on the wire',
+    cases: ['BP-8/coalesce-below-the-limit'],
+    proxy: { down: (env) => (env.body.case === 'message' && env.body.value.droppedBefore > 0 ? [envelope('message', { ...env.body.value, droppedBefore: 0 })] : 'pass') },
+  }),
+  mutant({
     id: 'seq-6-accepts-ack-beyond',
     rule: 'SEQ-6',
     description: 'an Ack beyond anything sent is clamped and accepted instead of closed with 1002',

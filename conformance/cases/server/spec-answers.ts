@@ -5,7 +5,7 @@
 import { BackpressurePolicy, DriftReason, SnapshotReason } from '../../../gen/lifeline/v1/envelope_pb.js';
 import { CaseFailure, check, checkEqual } from '../../framework/failure.js';
 import { envelope, isRefusal, openPeer } from '../../server-mode/peer.js';
-import { publishN, roundTrip, serverCase, session, sleep, type ServerCase } from './util.js';
+import { bytesOf, messagesOf, publishN, roundTrip, serverCase, session, sleep, type ServerCase } from './util.js';
 
 export const specAnswerServerCases: ServerCase[] = [
   serverCase({
@@ -67,6 +67,31 @@ export const specAnswerServerCases: ServerCase[] = [
       await peer.until(() => peer.sequenced().length >= window, 3000 + ctx.slackMs, `${window} messages in flight`);
       await sleep(100);
       checkEqual(peer.sequenced().length, window, 'messages in flight with receive_window 0 and no ack (BP-5: 0 means 256)');
+    },
+  }),
+  serverCase({
+    id: 'BP-8/coalesce-below-the-limit',
+    spec: ['BP-8', 'BP-10'],
+    level: 'MUST',
+    requires: ['publish', 'policy:COALESCE_BY_KEY'],
+    description: 'COALESCE_BY_KEY replaces a queued value of the same key even when the queue is far from full, and the replaced value counts in dropped_before',
+    async run(ctx) {
+      const ch = ctx.channel();
+      const peer = await ctx.peer();
+      await peer.handshake({ channels: [ch], receiveWindow: 1, preferredPolicy: BackpressurePolicy.COALESCE_BY_KEY });
+      await ctx.hooks.publish(ch, [{ payload: bytesOf('head') }]); // in flight: the window of 1 is full
+      await peer.until(() => messagesOf(peer, ch).length >= 1, 2000 + ctx.slackMs, 'the first message');
+      await ctx.hooks.publish(ch, [{ payload: bytesOf('v1'), key: 'k' }, { payload: bytesOf('v2'), key: 'k' }]); // 2 of a limit ≥ 2: not full
+      await sleep(30);
+      peer.send(envelope('ack', { seq: messagesOf(peer, ch)[0]?.seq ?? 1n }));
+      await peer.until(() => messagesOf(peer, ch).length >= 2, 2000 + ctx.slackMs, 'the coalesced value');
+      const second = messagesOf(peer, ch)[1];
+      checkEqual(second?.text, 'v2', 'the value delivered for key k (BP-8: the latest, replaced in place)');
+      checkEqual(second?.droppedBefore, 1, 'dropped_before of the coalesced value (the replaced v1 counts, BP-10)');
+      peer.send(envelope('ack', { seq: second?.seq ?? 2n }));
+      await roundTrip(peer);
+      await sleep(50);
+      check(!messagesOf(peer, ch).some((m) => m.text === 'v1'), 'v1 was delivered: the queue held two values of one key');
     },
   }),
 ];
