@@ -336,6 +336,13 @@ export const serverMutants: readonly ServerMutant[] = [
     proxy: { down: (env) => (env.body.case === 'message' && env.body.value.droppedBefore > 0 ? [envelope('message', { ...env.body.value, droppedBefore: 0 })] : 'pass') },
   }),
   mutant({
+    id: 'dr-4-handshaking-closed-as-timeout',
+    rule: 'DR-4',
+    description: 'a drain closes a connection still before its Hello with HANDSHAKE_TIMEOUT (4201) instead of SERVICE_RESTART (1012)',
+    cases: ['DR-4/handshaking-socket-closed-1012'],
+    proxy: { closeCode: (code) => (code === codeOf('SERVICE_RESTART') ? codeOf('HANDSHAKE_TIMEOUT') : code) },
+  }),
+  mutant({
     id: 'seq-6-accepts-ack-beyond',
     rule: 'SEQ-6',
     description: 'an Ack beyond anything sent is clamped and accepted instead of closed with 1002',

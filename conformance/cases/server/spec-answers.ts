@@ -5,7 +5,7 @@
 import { BackpressurePolicy, DriftReason, SnapshotReason } from '../../../gen/lifeline/v1/envelope_pb.js';
 import { CaseFailure, check, checkEqual } from '../../framework/failure.js';
 import { envelope, isRefusal, openPeer } from '../../server-mode/peer.js';
-import { bytesOf, messagesOf, publishN, roundTrip, serverCase, session, sleep, type ServerCase } from './util.js';
+import { bytesOf, expectClose, messagesOf, publishN, roundTrip, serverCase, session, sleep, type ServerCase } from './util.js';
 
 export const specAnswerServerCases: ServerCase[] = [
   serverCase({
@@ -92,6 +92,26 @@ export const specAnswerServerCases: ServerCase[] = [
       await roundTrip(peer);
       await sleep(50);
       check(!messagesOf(peer, ch).some((m) => m.text === 'v1'), 'v1 was delivered: the queue held two values of one key');
+    },
+  }),
+  serverCase({
+    id: 'DR-4/handshaking-socket-closed-1012',
+    spec: ['DR-4', 'DR-2'],
+    level: 'MUST',
+    requires: ['drain'],
+    destructive: true,
+    description: 'a connection still before its Hello when the drain starts gets no DrainNotice: it is closed with SERVICE_RESTART (1012) at once, not left to its handshake timeout',
+    async run(ctx) {
+      const d = ctx.server.drain ?? { deadlineMs: 1000, spreadMs: 500 };
+      const peer = await ctx.peer({ heartbeatMs: 0 }); // upgraded, no Hello
+      await sleep(20);
+      const t0 = performance.now();
+      await ctx.hooks.drain(d.deadlineMs, d.spreadMs);
+      const closed = await expectClose(peer, ['SERVICE_RESTART'], Math.max(d.deadlineMs, ctx.server.handshakeTimeoutMs) + ctx.slackMs);
+      const elapsed = Math.round(performance.now() - t0);
+      ctx.note(`closed ${elapsed} ms after the drain began (handshake timeout ${ctx.server.handshakeTimeoutMs} ms)`);
+      checkEqual(peer.bodies('drainNotice').length, 0, 'DrainNotices to a connection without a session');
+      check(elapsed < Math.min(d.deadlineMs, ctx.server.handshakeTimeoutMs), `closed only after ${elapsed} ms: not at once (§13.2)`);
     },
   }),
 ];
