@@ -181,12 +181,24 @@ describe('client: reconnect policy', () => {
     t.client.close();
   });
 
-  test('WIRE-1 a text frame closes UNSUPPORTED_DATA (1003), whose advice is none', async () => {
+  test('WIRE-1 CC-2 a text frame closes UNSUPPORTED_DATA (1003); the client resets its session and backs off from 1 s', async () => {
     const t = setup();
-    await t.handshake();
+    await t.handshake({ sessionId: 'S' });
     t.net.last.deliverText();
     expect(t.net.last.closedWith?.code).toBe(codeOf('UNSUPPORTED_DATA'));
-    expect(t.client.state).toBe('failed');
+    expect(t.client.state).toBe('reconnecting'); // 1003's advice none is for the offender, not the detector
+    expect(t.client.reconnectInfo.delayMs).toBeGreaterThanOrEqual(1000);
+    await t.waitReconnect();
+    t.net.last.open();
+    expect(t.net.last.hello?.sessionId).toBe('');
+    t.client.close();
+  });
+
+  test('SEQ-11 HS-14 a NEW Welcome with last_client_seq above 0 closes PROTOCOL_ERROR', async () => {
+    const t = setup();
+    await t.handshake({ sessionId: 'S', outcome: ResumeOutcome.NEW, lastClientSeq: 2n });
+    expect(t.net.last.closedWith?.code).toBe(codeOf('PROTOCOL_ERROR'));
+    expect(t.client.state).toBe('reconnecting');
     t.client.close();
   });
 
@@ -218,6 +230,28 @@ describe('client: reconnect policy', () => {
     expect(t.net.sockets[0]?.closedWith?.code).toBe(codeOf('GOING_AWAY')); // never NORMAL: the session lives on
     t.net.last.open();
     expect(t.net.last.hello?.sessionId).toBe('S');
+    t.client.close();
+  });
+
+  test('DR-6 while it waits for its drain slot the client stays connected: heartbeats and sends go on', async () => {
+    const t = setup();
+    await t.handshake({ sessionId: 'S', heartbeatIntervalMs: 100, heartbeatMissedMax: 2 });
+    const s = t.net.last;
+    s.deliver(env.drain(1000, 5000));
+    expect(t.client.state).toBe('connected');
+    const sent = t.client.send('during-wait');
+    for (let i = 0; i < 19; i++) {
+      t.advance(50);
+      s.deliver(env.ack(0n)); // the server keeps talking (HB-8)
+    }
+    expect(s.of('heartbeat').length).toBeGreaterThanOrEqual(9);
+    expect(s.of('message').map((m) => str(m.payload))).toEqual(['during-wait']);
+    s.deliver(env.ack(1n));
+    await expect(sent).resolves.toBeUndefined();
+    t.advance(50);
+    await flushMicrotasks();
+    expect(s.closedWith?.code).toBe(codeOf('GOING_AWAY'));
+    expect(t.net.sockets).toHaveLength(2);
     t.client.close();
   });
 
@@ -413,6 +447,25 @@ describe('client: receiving', () => {
     s.deliver(env.patch(5n, 'c', 3n, 4n, 'v4'));
     expect(t.client.channel('c')).toMatchObject({ version: 4n });
     expect(of(t.events, 'channel').map((e) => [e.cause, e.version])).toEqual([['snapshot', 1n], ['snapshot', 3n], ['patch', 4n]]);
+    t.client.close();
+  });
+
+  test('SD-1 a channel without a Snapshot is at version 0, empty: a patch from 0 applies, another is VERSION_GAP drift, never a close', async () => {
+    const t = setup();
+    await t.handshake({ sessionId: 'S' });
+    const s = t.net.last;
+    s.deliver(env.patch(1n, 'fresh', 0n, 1n, 'f1'));
+    expect(t.client.channel('fresh')).toMatchObject({ version: 1n });
+    s.deliver(env.patch(2n, 'other', 7n, 8n, 'o8'));
+    expect(s.closedWith).toBeUndefined();
+    expect(s.of('stateDrift')).toEqual([expect.objectContaining({ channel: 'other', reason: DriftReason.VERSION_GAP, expectedVersion: 7n, actualVersion: 0n })]);
+    // A NEW Welcome discards channel state: back to version 0 before the snapshots that follow.
+    s.serverClose(codeOf('GOING_AWAY'), 'bye');
+    await t.waitReconnect();
+    await t.handshake({ sessionId: 'S2', outcome: ResumeOutcome.NEW });
+    expect(t.client.channel('fresh')).toBeUndefined();
+    t.net.last.deliver(env.patch(1n, 'fresh', 0n, 1n, 'again'));
+    expect(str(t.client.channel('fresh')?.state ?? new Uint8Array())).toBe('again');
     t.client.close();
   });
 

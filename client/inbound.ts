@@ -23,6 +23,8 @@ import type { ChannelReducer } from './reducer.js';
 
 /** The session-wide channel: a Snapshot with it re-baselines the session after a seq gap (SD-4). */
 const SESSION_CHANNEL = '';
+/** The state every channel starts from, at version 0 (SD-1). */
+const EMPTY_STATE = new Uint8Array(0);
 
 export type DriftReasonName = 'seq-gap' | 'version-gap' | 'digest-mismatch' | 'apply-failed';
 
@@ -108,8 +110,9 @@ export class Inbound<S> {
         // A drift report may have died with the old socket: ask again (SD-8 coalesces on the server).
         if (e.isDrifting) this.reportDrift(name, 'version-gap', e.version, e.version);
       } else {
-        // NEW and SNAPSHOT resend every channel's Snapshot (RS-4, RS-6): wait for it, silently.
-        e.isDrifting = true;
+        // SD-1: NEW and SNAPSHOT discard channel state; every state channel's Snapshot comes before
+        // any patch (RS-4, RS-6), and a channel without one is back at version 0, empty.
+        this.channels.delete(name);
       }
     }
   }
@@ -187,9 +190,21 @@ export class Inbound<S> {
   }
 
   private applyPatch(p: StatePatch): void {
-    const e = this.channels.get(p.channel);
+    let e = this.channels.get(p.channel);
     if (e?.isDrifting) return; // SD-2: ignored until the channel's Snapshot
-    if (!e || e.state === undefined || e.version !== p.baseVersion) {
+    if (!e) {
+      // SD-1: a channel without a Snapshot is at version 0 with the empty state.
+      let empty: S;
+      try {
+        empty = this.o.reducer.snapshot(p.channel, EMPTY_STATE);
+      } catch {
+        this.markDrift(p.channel, 'apply-failed', p.baseVersion, 0n);
+        return;
+      }
+      e = { version: 0n, state: empty, isDrifting: false };
+      this.channels.set(p.channel, e);
+    }
+    if (e.state === undefined || e.version !== p.baseVersion) {
       // SD-1, SD-2: not applied; report VERSION_GAP.
       this.markDrift(p.channel, 'version-gap', p.baseVersion, e?.version ?? 0n);
       return;

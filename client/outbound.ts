@@ -127,6 +127,11 @@ export class Outbound {
       // SEQ-9: every unacked message above last_client_seq, in order, with its original seq.
       for (const s of replay) write(this.encodeAt(s.item, s.seq));
     } else {
+      // HS-14, SEQ-11: a NEW session has processed nothing of this client; a claim otherwise is a
+      // broken server, and replaying from it would skip messages.
+      if (welcome.lastClientSeq !== 0n) {
+        throw new ProtocolError('PROTOCOL_ERROR', 'SEQ-11', `Welcome NEW with last_client_seq ${welcome.lastClientSeq}`);
+      }
       // SEQ-9: a NEW session renumbers from 1; resent before any new message (at-least-once).
       this.queue = [...this.log.reset(), ...this.queue];
     }

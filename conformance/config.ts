@@ -57,6 +57,11 @@ export interface ClientConfig {
   readonly handshakeTimeoutMs: number;
   readonly queueLimitMessages: number;
   readonly ackDelayMs: number;
+  /**
+   * The window the client states in Hello.receive_window (SEQ-5: acks are due at half of it);
+   * absent = the client's own, read from its Hello (0 there = 256, BP-5).
+   */
+  readonly receiveWindow?: number;
   readonly slackMs: number;
 }
 

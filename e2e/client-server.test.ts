@@ -75,7 +75,7 @@ describe('e2e: reference client and server', () => {
     publishNumbered(a, 1, 40);
     const drained = a.drain({ deadlineMs: 1500, spreadMs: 300 });
     await vi.waitFor(() => expect(log.of('drain')).toHaveLength(1), wait);
-    const more = sendNumbered(client, 41, 60); // after the notice: queued for the next server
+    const more = sendNumbered(client, 41, 60); // after the notice: the client is still connected until its slot (DR-6)
     await drained;
     await a.close();
     const b = await rig.server({}, p);
@@ -91,6 +91,7 @@ describe('e2e: reference client and server', () => {
       expect(nextAttempt.at - noticeAt.at).toBeGreaterThanOrEqual(notice.reconnectAfterMs - 2);
     }
     expect(log.messages()).toEqual(numbered('S', 1, 40)); // DR-4: flushed before the close, once each
+    await vi.waitFor(() => expect(log.of('welcome').length).toBeGreaterThanOrEqual(2), wait); // on the new server now
     publishNumbered(b, 41, 50);
     await vi.waitFor(() => expect(log.messages()).toEqual(numbered('S', 1, 50)), wait);
     expect(rig.app.deliveredOnce().payloads).toEqual(numbered('C', 1, 60));

@@ -138,6 +138,21 @@ describe('channels', () => {
     expect(drift[0]?.state).toHaveLength(0);
   });
 
+  test('SD-5 SD-1 a drift on a subscribed channel without state is answered at version 0, empty; an unsubscribed one gets nothing', async () => {
+    const app = stateful();
+    const srv = await h.server({ snapshot: app.snapshot });
+    const c = await h.session(srv, { channels: ['doc', 'feed'] });
+    await c.waitForCount('snapshot', 1);
+    c.drift({ channel: 'elsewhere' });
+    c.drift({ channel: 'feed' });
+    await c.waitForCount('snapshot', 2);
+    const s = c.bodies('snapshot')[1];
+    expect([s?.channel, s?.version, s?.state.length, s?.reason]).toEqual(['feed', 0n, 0, SnapshotReason.DRIFT]);
+    const hb = c.heartbeat();
+    await c.waitForBody('heartbeatAck', 5000, (a) => a.id === hb);
+    expect(c.bodies('snapshot').map((x) => x.channel)).toEqual(['doc', 'feed']);
+  });
+
   test('SD-8 drifts reported while a snapshot is pending are coalesced into it', async () => {
     const app = stateful();
     const srv = await h.server({ snapshot: app.snapshot });

@@ -124,6 +124,8 @@ export class LiveSession implements SessionView, LifelineSession {
   /** When the last client Heartbeat arrived on this socket (clock ms), for heartbeat jitter. */
   private lastHeartbeatAt: number | undefined;
   readonly messageBucket: TokenBucket | undefined;
+  /** Channels a client reported drift on: their Snapshot goes out at version 0 when they have no state (SD-5). */
+  private readonly driftedStateless = new Set<string>();
   readonly createdAt: number;
 
   constructor(
@@ -383,7 +385,11 @@ export class LiveSession implements SessionView, LifelineSession {
   private writeSnapshot(channel: string, reason: SnapshotReason): void {
     let state: ChannelState | undefined;
     if (channel === SESSION_CHANNEL) state = { version: 0n, state: EMPTY }; // SD-4: the session re-baseline
-    else if (this.subscriptions.has(channel)) state = this.env.snapshot?.(channel, this);
+    else if (this.subscriptions.has(channel)) {
+      // SD-5: a drift on a channel without state is answered at version 0, empty (SD-1), so the client stops waiting.
+      state = this.env.snapshot?.(channel, this) ?? (this.driftedStateless.has(channel) ? { version: 0n, state: EMPTY } : undefined);
+      this.driftedStateless.delete(channel);
+    }
     if (!state) return; // not a state channel: nothing to send
     const s = create(SnapshotSchema, { channel, version: state.version, state: state.state, digest: state.digest ?? 0, reason });
     this.writeSequenced(create(EnvelopeSchema, { body: { case: 'snapshot', value: s } }), s);
@@ -450,6 +456,7 @@ export class LiveSession implements SessionView, LifelineSession {
       if (!this.subscriptions.delete(ch)) continue;
       this.env.fanOut.leave(ch, this);
       this.queue.removeChannel(ch); // CH-2: nothing more of it, queued items included
+      this.driftedStateless.delete(ch);
     }
   }
 
@@ -459,6 +466,7 @@ export class LiveSession implements SessionView, LifelineSession {
       this.queue.requestSnapshot(SESSION_CHANNEL, SnapshotReason.DRIFT);
       for (const ch of this.subscriptions) this.queue.requestSnapshot(ch, SnapshotReason.DRIFT);
     } else if (this.subscriptions.has(d.channel)) {
+      this.driftedStateless.add(d.channel); // SD-5: answered even if the channel has no state (at version 0)
       this.queue.requestSnapshot(d.channel, SnapshotReason.DRIFT);
     }
     this.pump();

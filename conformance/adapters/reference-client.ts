@@ -28,7 +28,7 @@ const out = (event: Record<string, unknown>): void => {
 const b64 = (b: Uint8Array) => Buffer.from(b).toString('base64');
 
 let tokenId = 0;
-const tokenWaiters = new Map<number, (token: string) => void>();
+const tokenWaiters = new Map<number, { resolve: (token: string) => void; reject: (err: Error) => void }>();
 let client: LifelineClient<Uint8Array> | undefined;
 
 function start(): LifelineClient<Uint8Array> {
@@ -39,9 +39,9 @@ function start(): LifelineClient<Uint8Array> {
     reducer: bytesReducer,
     autoConnect: false,
     getToken: ({ forceRefresh }) =>
-      new Promise<string>((resolve) => {
+      new Promise<string>((resolve, reject) => {
         const id = ++tokenId;
-        tokenWaiters.set(id, resolve);
+        tokenWaiters.set(id, { resolve, reject });
         out({ event: 'tokenRequest', id, forceRefresh });
       }),
     ...(config.reconnectBaseMs !== undefined ? { reconnectBaseMs: config.reconnectBaseMs } : {}),
@@ -51,6 +51,7 @@ function start(): LifelineClient<Uint8Array> {
     ...(config.handshakeTimeoutMs !== undefined ? { handshakeTimeoutMs: config.handshakeTimeoutMs } : {}),
     ...(config.queueLimitMessages !== undefined ? { queueLimitMessages: config.queueLimitMessages } : {}),
     ...(config.ackDelayMs !== undefined ? { ackDelayMs: config.ackDelayMs } : {}),
+    ...(config.receiveWindow !== undefined ? { receiveWindow: config.receiveWindow } : {}),
     ...(mutation.options ?? {}),
   });
   c.onEvent((e: ClientEvent<Uint8Array>) => {
@@ -66,6 +67,9 @@ function start(): LifelineClient<Uint8Array> {
         break;
       case 'closed':
         out({ event: 'closed', code: e.code, reason: e.reason });
+        break;
+      case 'refused':
+        out({ event: 'refused', status: e.status, ...(e.retryAfterMs !== undefined ? { retryAfterMs: e.retryAfterMs } : {}) });
         break;
       default:
         break;
@@ -84,6 +88,7 @@ interface Command {
   messageId?: string;
   channels?: string[];
   token?: string;
+  error?: string;
 }
 
 function onCommand(c: Command): void {
@@ -109,6 +114,9 @@ function onCommand(c: Command): void {
     case 'subscribe':
       void client?.subscribe(c.channels ?? []);
       return;
+    case 'unsubscribe':
+      client?.unsubscribe(c.channels ?? []);
+      return;
     case 'close':
       client?.close();
       return;
@@ -121,7 +129,9 @@ function onCommand(c: Command): void {
     case 'token': {
       const w = tokenWaiters.get(Number(c.id));
       tokenWaiters.delete(Number(c.id));
-      w?.(c.token ?? '');
+      // A token command with `error` is a failed token fetch (RC-5: a failed attempt, backoff).
+      if (c.error !== undefined) w?.reject(new Error(c.error));
+      else w?.resolve(c.token ?? '');
       return;
     }
     case 'exit':

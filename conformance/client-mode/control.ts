@@ -42,6 +42,9 @@ export class ClientProcess {
   private tokenCounter = 0;
   /** Tokens handed out, in order, with the forceRefresh flag of their request. */
   readonly tokens: { token: string; forceRefresh: boolean; at: number }[] = [];
+  /** The next `holdTokens` token requests are answered only after `holdTokenMs` (HS-10: a slow getToken). */
+  holdTokens = 0;
+  holdTokenMs = 0;
 
   private constructor(
     private readonly child: ChildProcess,
@@ -92,7 +95,14 @@ export class ClientProcess {
     if (e.event === 'tokenRequest') {
       const token = `tok-${++this.tokenCounter}`;
       this.tokens.push({ token, forceRefresh: e.forceRefresh, at: performance.now() });
-      this.command({ cmd: 'token', id: e.id, token });
+      const answer = { cmd: 'token', id: e.id, token } as const;
+      if (this.holdTokens > 0) {
+        this.holdTokens--;
+        const timer = setTimeout(() => this.exited === undefined && this.command(answer), this.holdTokenMs);
+        timer.unref();
+      } else {
+        this.command(answer);
+      }
     }
     if (e.event !== 'message' && e.event !== 'channel') this.transcript.event('client', `reports ${JSON.stringify(e)}`);
     this.wake();

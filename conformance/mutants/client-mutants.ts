@@ -86,6 +86,23 @@ function waitingForCloseHandshake(inner: Transport): Transport {
   };
 }
 
+/**
+ * A client that takes the advice of the code it sent itself (CC-2): on a text frame it closes 1003,
+ * then sees that same 1003 as if the server had sent it, whose advice is none.
+ */
+function followingOwnTextFrameClose(inner: Transport): Transport {
+  return (url, handlers, opts) => {
+    const sock = inner(url, {
+      ...handlers,
+      onText: () => {
+        sock.close(1003, 'WIRE-1: text frame');
+        handlers.onClose(1003, 'WIRE-1: text frame');
+      },
+    }, opts);
+    return sock;
+  };
+}
+
 const drop = (kind: NonNullable<Envelope['body']['case']>): Rewrite => (env) => (env.body.case === kind ? [] : 'pass');
 
 const welcomeWith = (fields: Record<string, unknown>): Rewrite => (env) => (env.body.case === 'welcome' ? [envelope('welcome', { ...env.body.value, ...fields })] : 'pass');
@@ -250,6 +267,63 @@ const mutations: Record<string, { rule: string; description: string; cases: stri
     mutation: { wrap: rewriting({ incoming: welcomeWith({ receiveWindow: 1000 }) }) },
   },
 };
+
+// Issue 18 (spec 1.1 answers): one mutant per new case in conformance/cases/client/spec-answers.ts.
+Object.assign(mutations, {
+  'cc-2-follows-own-1003-advice': {
+    rule: 'CC-2',
+    description: 'after closing 1003 for a text frame the client follows 1003\'s advice (none) and stays failed',
+    cases: ['CC-2/client-detected-fault-backs-off'],
+    mutation: { wrap: followingOwnTextFrameClose },
+  },
+  'seq-11-accepts-new-with-client-seqs': {
+    rule: 'SEQ-11',
+    description: 'a NEW Welcome\'s last_client_seq is read as 0: a claim of client seqs in a new session goes unnoticed',
+    cases: ['SEQ-11/new-welcome-claims-client-seqs'],
+    mutation: {
+      wrap: rewriting({
+        incoming: (env) =>
+          env.body.case === 'welcome' && (env.body.value.resume?.outcome ?? 1) === 1 && env.body.value.lastClientSeq > 0n
+            ? [envelope('welcome', { ...env.body.value, lastClientSeq: 0n })]
+            : 'pass',
+      }),
+    },
+  },
+  'dr-6-stops-heartbeats-while-waiting': {
+    rule: 'DR-6',
+    description: 'after a DrainNotice the client sends no more heartbeats while it waits for its slot (as one that left connected)',
+    cases: ['DR-6/connected-until-slot'],
+    mutation: {
+      wrap: rewriting({
+        incoming: (env, state) => {
+          if (env.body.case === 'drainNotice') state.isWaiting = true;
+          return 'pass';
+        },
+        outgoing: (env, state) => (state.isWaiting === true && env.body.case === 'heartbeat' ? [] : 'pass'),
+      }),
+    },
+  },
+  'sd-1-patch-needs-snapshot': {
+    rule: 'SD-1',
+    description: 'patches of a channel the client has no Snapshot of are dropped on the way in (as if it waited for a Snapshot)',
+    cases: ['SD-1/patch-without-snapshot-is-drift'],
+    mutation: {
+      wrap: rewriting({
+        incoming: (env, state) => {
+          const seen = (state.snapshotted ??= new Set<string>()) as Set<string>;
+          if (env.body.case === 'snapshot') seen.add(env.body.value.channel);
+          return env.body.case === 'statePatch' && !seen.has(env.body.value.channel) ? [] : 'pass';
+        },
+      }),
+    },
+  },
+  'hs-10-token-fetch-unbounded': {
+    rule: 'HS-10',
+    description: 'no handshake deadline bounds the token fetch: an unanswered tokenRequest holds the client in connecting',
+    cases: ['HS-10/token-fetch-within-handshake-timeout'],
+    mutation: { options: { handshakeTimeoutMs: 600_000 } },
+  },
+} satisfies typeof mutations);
 
 export const clientMutants: readonly ClientMutant[] = Object.entries(mutations).map(([id, m]) => ({ id, side: 'client', rule: m.rule, description: m.description, cases: m.cases }));
 

@@ -339,6 +339,45 @@ export const serverMutants: readonly ServerMutant[] = [
     proxy: { closeCode: (code) => (code === codeOf('TOKEN_EXPIRED') ? codeOf('FORBIDDEN') : code) },
   }),
   mutant({
+    id: 'sd-5-ignores-drift-on-stateless',
+    rule: 'SD-5',
+    description: 'a drift on a channel without state goes unanswered (its version-0 Snapshot never reaches the client)',
+    cases: ['SD-5/drift-on-stateless-channel'],
+    proxy: { down: (env) => (env.body.case === 'snapshot' && env.body.value.channel !== '' && env.body.value.version === 0n && env.body.value.state.length === 0 ? [] : 'pass') },
+  }),
+  mutant({
+    id: 'hs-13-headers-rescue-used-ticket',
+    rule: 'HS-13',
+    description: 'a ticket that fails falls back to the request\'s headers, so a replayed ticket with valid headers passes',
+    cases: ['HS-13/used-ticket-not-rescued-by-headers'],
+    override: (o) => ({
+      ...o,
+      authenticate: async (req) =>
+        (await o.authenticate?.(req)) ?? (await o.authenticate?.({ headers: req.headers, url: (req.url ?? '/').split('?')[0] } as typeof req)),
+    }),
+  }),
+  mutant({
+    id: 'bp-5-zero-window-unbounded',
+    rule: 'BP-5',
+    description: 'a Hello window of 0 is read as 1000 (a server-side default of its own) instead of 256',
+    cases: ['BP-5/window-zero-means-256'],
+    proxy: { up: (env) => (env.body.case === 'hello' && env.body.value.receiveWindow === 0 ? [envelope('hello', { ...env.body.value, receiveWindow: 1000 })] : 'pass') },
+  }),
+  mutant({
+    id: 'bp-8-coalesced-not-counted',
+    rule: 'BP-8',
+    description: 'values replaced by coalescing are not counted: dropped_before stays 0 on the wire',
+    cases: ['BP-8/coalesce-below-the-limit'],
+    proxy: { down: (env) => (env.body.case === 'message' && env.body.value.droppedBefore > 0 ? [envelope('message', { ...env.body.value, droppedBefore: 0 })] : 'pass') },
+  }),
+  mutant({
+    id: 'dr-4-handshaking-closed-as-timeout',
+    rule: 'DR-4',
+    description: 'a drain closes a connection still before its Hello with HANDSHAKE_TIMEOUT (4201) instead of SERVICE_RESTART (1012)',
+    cases: ['DR-4/handshaking-socket-closed-1012'],
+    proxy: { closeCode: (code) => (code === codeOf('SERVICE_RESTART') ? codeOf('HANDSHAKE_TIMEOUT') : code) },
+  }),
+  mutant({
     id: 'seq-6-accepts-ack-beyond',
     rule: 'SEQ-6',
     description: 'an Ack beyond anything sent is clamped and accepted instead of closed with 1002',

@@ -87,6 +87,10 @@ function optionsFor(config: ServerConfig, app: AppState, tickets: ReturnType<typ
   };
 }
 
+/** A hook answer for an unknown session (spec/conformance-control.md §3.2). */
+const NOT_FOUND = Symbol('not found');
+const BAD_REQUEST = Symbol('bad request');
+
 async function readJson(req: IncomingMessage): Promise<Record<string, unknown>> {
   const chunks: Buffer[] = [];
   for await (const c of req) chunks.push(c as Buffer);
@@ -128,6 +132,7 @@ export async function startReferenceServerTarget(config: ServerConfig, override:
   const handle = async (body: Record<string, unknown>): Promise<unknown> => {
     switch (body.action) {
       case 'publish': {
+        if (String(body.channel ?? '') === '') return BAD_REQUEST; // conformance-control §3.2
         const items = (body.items as { payload: string; key?: string; messageId?: string }[]) ?? [];
         for (const it of items) {
           server.publish(String(body.channel), { payload: unb64(it.payload), ...(it.key ? { key: it.key } : {}), ...(it.messageId ? { messageId: it.messageId } : {}) });
@@ -151,12 +156,14 @@ export async function startReferenceServerTarget(config: ServerConfig, override:
         return {};
       case 'revoke': {
         const s = server.session(String(body.sessionId));
-        server.revoke(s?.principal ?? PRINCIPAL);
+        if (!s) return NOT_FOUND; // conformance-control §3.2: an unknown session is 404, not "everyone"
+        server.revoke(s.principal);
         return {};
       }
       case 'expire': {
         const s = server.session(String(body.sessionId));
-        server.expireCredential(s?.principal ?? PRINCIPAL);
+        if (!s) return NOT_FOUND;
+        server.expireCredential(s.principal);
         return {};
       }
       case 'inbox':
@@ -173,6 +180,8 @@ export async function startReferenceServerTarget(config: ServerConfig, override:
       try {
         const out = await handle(await readJson(req));
         if (out === undefined) res.writeHead(501).end();
+        else if (out === NOT_FOUND) res.writeHead(404).end('unknown session');
+        else if (out === BAD_REQUEST) res.writeHead(400).end('publish needs a channel');
         else res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(out));
       } catch (err) {
         res.writeHead(500).end(err instanceof Error ? err.message : String(err));

@@ -49,7 +49,7 @@ const modelEvents: ModelEvent[] = [
   welcome,
   { type: 'frame.heartbeatAck', intervalMs: 40 },
   { type: 'frame.heartbeatAck', intervalMs: 0 },
-  { type: 'frame.drainNotice', reconnectAfterMs: 70, target: '' },
+  { type: 'frame.drainNotice', reconnectAfterMs: 100_000, target: '' }, // the slot comes only as the model's own event
   { type: 'frame.any' },
   { type: 'xstate.done.actor.getToken', output: 'tok' },
   { type: 'xstate.error.actor.getToken', error: 'no token' },
@@ -64,6 +64,7 @@ function serialize(s: Snap): string {
     sid: c.sessionId !== '',
     fr: c.forceRefresh,
     hb: c.heartbeatIntervalMs,
+    dp: c.isDrainPending,
   });
 }
 
@@ -191,6 +192,14 @@ describe('client connection machine: model coverage', () => {
     expect(uncited).toEqual([]);
   });
 });
+
+/** Let `ms` pass with the server speaking every 10 ms (HB-8), so the watchdog stays quiet. */
+function live(h: ReturnType<typeof harness>, ms: number) {
+  for (let t = 0; t < ms; t += 10) {
+    h.advance(Math.min(10, ms - t));
+    if (clientStateName(h.actor.getSnapshot().value) === 'connected') play(h, { type: 'frame.any' });
+  }
+}
 
 /** Drive a fresh actor to `connected`. */
 function connect(h: ReturnType<typeof harness>, token = 'tok') {
@@ -354,17 +363,117 @@ describe('client connection machine: rules', () => {
       const h = harness();
       connect(h);
       play(h, { type: 'frame.drainNotice', reconnectAfterMs: 300, target: 'ws://127.0.0.1:1/other' });
-      expect(clientStateName(h.actor.getSnapshot().value)).toBe('reconnecting');
-      h.advance(100);
+      // The client stays connected while it waits for its slot: heartbeats and the watchdog go on.
+      expect(clientStateName(h.actor.getSnapshot().value)).toBe('connected');
+      const beats = h.rec.heartbeats.length;
+      for (let i = 0; i < 5; i++) { h.advance(20); play(h, { type: 'frame.any' }); }
+      expect(h.rec.heartbeats.length).toBe(beats + 5);
       if (serverClosesFirst) play(h, { type: 'socket.closed', code: codeOf('SERVICE_RESTART'), reason: 'drain' });
-      h.advance(199);
+      live(h, 199);
       expect(h.rec.tokenInputs.length).toBe(1);
       h.advance(1);
       expect(clientStateName(h.actor.getSnapshot().value)).toBe('connecting');
+      if (!serverClosesFirst) expect(h.rec.closes.at(-1)?.code).toBe(codeOf('GOING_AWAY'));
       play(h, { type: 'xstate.done.actor.getToken', output: 't' });
       expect(h.actor.getSnapshot().context.target).toBe('ws://127.0.0.1:1/other');
       play(h, { type: 'socket.opened' });
       expect(h.rec.hellos.at(-1)?.sessionId).toBe('s1'); // DR-6 reconnects resume (1012 keeps the session)
+      play(h, welcome);
+      expect(h.actor.getSnapshot().context.target).toBe(''); // the target held until this Welcome
+      expect(h.actor.getSnapshot().context.retries).toBe(0);
+    }
+  });
+
+  test('DR-6 a drop during the drain wait reconnects at the later of the slot and its own delay; advice none cancels the slot', () => {
+    // A backoff close (min 1 s) 100 ms into a 300 ms wait: its own delay ends later than the slot.
+    const h = harness({ ...input, random: () => 0 });
+    connect(h);
+    play(h, { type: 'frame.drainNotice', reconnectAfterMs: 300, target: '' });
+    live(h, 100);
+    play(h, { type: 'socket.closed', code: codeOf('PROTOCOL_ERROR'), reason: '' });
+    h.advance(999);
+    expect(h.rec.tokenInputs.length).toBe(1);
+    h.advance(1);
+    expect(h.rec.tokenInputs.length).toBe(2);
+    // A 1006 with a short backoff: not before the slot.
+    const g = harness({ ...input, random: () => 0 });
+    connect(g);
+    play(g, { type: 'frame.drainNotice', reconnectAfterMs: 300, target: '' });
+    play(g, { type: 'socket.closed', code: codeOf('ABNORMAL'), reason: '' });
+    g.advance(299);
+    expect(clientStateName(g.actor.getSnapshot().value)).toBe('reconnecting');
+    g.advance(1);
+    expect(clientStateName(g.actor.getSnapshot().value)).toBe('connecting');
+    // Advice none during the wait: failed, and the slot reconnects nothing.
+    const f = harness();
+    connect(f);
+    play(f, { type: 'frame.drainNotice', reconnectAfterMs: 300, target: '' });
+    play(f, { type: 'socket.closed', code: codeOf('SESSION_TAKEN_OVER'), reason: '' });
+    f.advance(10_000);
+    expect(clientStateName(f.actor.getSnapshot().value)).toBe('failed');
+    expect(f.rec.opens).toBe(1);
+  });
+
+  test('HS-10 one handshake deadline per attempt covers the token, the socket opening and the Welcome', () => {
+    // 30 ms to open leaves 20 ms for the Welcome (50 in all), not a fresh 50.
+    const h = harness();
+    play(h, { type: 'app.connect' });
+    h.advance(10);
+    play(h, { type: 'xstate.done.actor.getToken', output: 't' });
+    h.advance(20);
+    play(h, { type: 'socket.opened' });
+    h.advance(19);
+    expect(clientStateName(h.actor.getSnapshot().value)).toBe('handshaking');
+    h.advance(1);
+    expect(h.rec.closes.at(-1)?.code).toBe(codeOf('HANDSHAKE_TIMEOUT'));
+    expect(clientStateName(h.actor.getSnapshot().value)).toBe('reconnecting');
+    // A getToken that never answers fails the attempt at the same deadline.
+    const g = harness();
+    play(g, { type: 'app.connect' });
+    g.advance(49);
+    expect(clientStateName(g.actor.getSnapshot().value)).toBe('connecting');
+    g.advance(1);
+    expect(clientStateName(g.actor.getSnapshot().value)).toBe('reconnecting');
+    expect(g.actor.getSnapshot().context.lastEnd?.code).toBe(codeOf('HANDSHAKE_TIMEOUT'));
+    expect(g.rec.opens).toBe(0);
+    // A Welcome in time cancels it: nothing fires later.
+    const w = harness();
+    connect(w);
+    w.advance(45);
+    play(w, { type: 'frame.any' });
+    w.advance(10);
+    expect(w.rec.closes).toEqual([]);
+  });
+
+  test('RC-2 the first delay of a series is n = 0, after a failed first attempt as after a drop', () => {
+    const opts = { reconnectBaseMs: 100, reconnectCapMs: 1000 };
+    const h = harness({ ...input, random: () => 0.999, reconnectMaxAttempts: 8 });
+    play(h, { type: 'app.connect' });
+    const seen: number[] = [];
+    for (let k = 0; k < 4; k++) {
+      play(h, { type: 'xstate.done.actor.getToken', output: 't' });
+      play(h, { type: 'socket.closed', code: codeOf('ABNORMAL'), reason: '' });
+      seen.push(h.actor.getSnapshot().context.reconnectDelayMs);
+      h.advance(h.actor.getSnapshot().context.reconnectDelayMs);
+    }
+    expect(seen).toEqual([0, 1, 2, 3].map((n) => Math.floor(0.999 * backoffCeilingMs(n, opts))));
+    play(h, { type: 'xstate.done.actor.getToken', output: 't' });
+    play(h, { type: 'socket.opened' });
+    play(h, welcome);
+    play(h, { type: 'socket.closed', code: codeOf('ABNORMAL'), reason: '' });
+    expect(h.actor.getSnapshot().context.reconnectDelayMs).toBe(Math.floor(0.999 * backoffCeilingMs(0, opts)));
+  });
+
+  test('CC-2 a close the client sends for the server\'s fault resets the session and backs off from 1 s, whatever the code', () => {
+    for (const code of [codeOf('UNSUPPORTED_DATA'), codeOf('MESSAGE_TOO_BIG'), codeOf('INVALID_PAYLOAD'), codeOf('PROTOCOL_ERROR')]) {
+      const h = harness({ ...input, random: () => 0 });
+      connect(h);
+      play(h, { type: 'frame.invalid', code, reason: 'x' });
+      const snap = h.actor.getSnapshot();
+      expect(h.rec.closes.at(-1)?.code).toBe(code);
+      expect(clientStateName(snap.value)).toBe('reconnecting');
+      expect(snap.context.sessionId).toBe('');
+      expect(snap.context.reconnectDelayMs).toBe(closeCodes.PROTOCOL_ERROR.minDelayMs);
     }
   });
 

@@ -13,7 +13,7 @@
  * frame came meanwhile it re-arms for the rest of that span from the frame, else it closes 4200.
  * `frame.any` and `frame.heartbeatAck` still restart the delay outright.
  */
-import { assign, fromPromise, setup } from 'xstate';
+import { assign, cancel, fromPromise, raise, setup } from 'xstate';
 import { backoffDelayMs } from '../protocol/backoff.js';
 import { adviceForCode, adviceForHttpStatus, codeOf, type Advice } from '../protocol/close-codes.js';
 import { defaults } from '../protocol/defaults.js';
@@ -59,8 +59,14 @@ export interface ClientConnectionContext {
   readonly silenceMs: (() => number) | undefined;
   /** The current dead-peer wait in ms (HB-4); 0 = the full interval × (missed + 1). */
   deadPeerWaitMs: number;
-  /** Consecutive failed attempts since the last Welcome (RC-3, RC-4); also the backoff exponent n. */
+  /** Consecutive failed attempts since the last Welcome (RC-3, RC-4). */
   failures: number;
+  /**
+   * Reconnect delays computed since the last Welcome, connect(), reconnect() or online signal: the
+   * backoff exponent n of the next delay (RC-2). The first delay of a series is n = 0, whether it
+   * follows the drop of a live session or a failed first attempt.
+   */
+  retries: number;
   /** Session id of the last Welcome; '' when the next Hello asks for a new session (RC-10). */
   sessionId: string;
   /** Credential from the last getToken (RC-5); sent in Hello.token. */
@@ -72,8 +78,15 @@ export interface ClientConnectionContext {
   heartbeatMissedMax: number;
   /** Delay of the current `reconnecting` wait, in ms (RC-2, RC-7, RC-8, DR-6). */
   reconnectDelayMs: number;
-  /** URL to use instead of the configured one (DrainNotice.target, DR-6); '' = configured. */
+  /**
+   * URL to use instead of the configured one (DrainNotice.target, DR-6); '' = configured. It holds
+   * for the attempts after the notice until one gets a Welcome, or until suspended/failed.
+   */
   target: string;
+  /** A DrainNotice's slot has not come yet (DR-6): no reconnect before `deadline.drainSlot`. */
+  isDrainPending: boolean;
+  /** reconnect_after_ms of the last DrainNotice, from its receipt (DR-6). */
+  drainDelayMs: number;
   lastEnd: ConnectionEnd | undefined;
 }
 
@@ -98,7 +111,11 @@ export type ClientConnectionEvent =
   | { readonly type: 'frame.heartbeatAck'; readonly intervalMs: number }
   | { readonly type: 'frame.drainNotice'; readonly reconnectAfterMs: number; readonly target: string }
   /** Any other frame from the server: proof of life (HB-8). */
-  | { readonly type: 'frame.any' };
+  | { readonly type: 'frame.any' }
+  /** The attempt's one handshake deadline passed (HS-10); raised by the machine itself. */
+  | { readonly type: 'deadline.handshake' }
+  /** reconnect_after_ms since the DrainNotice passed (DR-6); raised by the machine itself. */
+  | { readonly type: 'deadline.drainSlot' };
 
 export interface GetTokenInput {
   readonly forceRefresh: boolean;
@@ -152,8 +169,12 @@ export function reconnectDelayFor(
 function endOf(event: ClientConnectionEvent): { end: ConnectionEnd; serverDelayMs?: number } {
   switch (event.type) {
     case 'socket.closed':
-    case 'frame.invalid':
       return { end: { code: event.code, reason: event.reason, advice: adviceForCode(event.code) } };
+    case 'frame.invalid':
+      // CC-2: the client closed because the server broke a rule. Whatever code it sent, it resets
+      // the session and backs off from PROTOCOL_ERROR's minimum; a code's own advice (1003, 1009:
+      // none) is written for the peer that receives it, the offender.
+      return { end: { code: event.code, reason: event.reason, advice: adviceForCode(codeOf('PROTOCOL_ERROR')) } };
     case 'socket.refused': {
       const end: ConnectionEnd = { status: event.status, reason: `HTTP ${event.status}`, advice: adviceForHttpStatus(event.status) };
       return event.retryAfterMs === undefined ? { end } : { end, serverDelayMs: event.retryAfterMs };
@@ -173,13 +194,17 @@ function localEnd(name: 'HANDSHAKE_TIMEOUT' | 'HEARTBEAT_TIMEOUT', reason: strin
 function afterEnd(ctx: ClientConnectionContext, end: ConnectionEnd, countFailure: boolean, serverDelayMs?: number) {
   // Saturates at the limit: a failed retry from `suspended` returns there without counting on.
   const failures = countFailure ? Math.min(ctx.failures + 1, Math.max(1, ctx.opts.reconnectMaxAttempts)) : ctx.failures;
+  // DR-6: while a drain slot is pending, a server-delay close (1012, 4300) waits for the slot alone
+  // (`reconnecting.slot`); any other code waits for the later of the slot and its own delay.
+  const given = ctx.isDrainPending && end.advice.retry === 'server-delay' ? 0 : serverDelayMs;
   return {
     lastEnd: end,
     failures,
     sessionId: end.advice.resetSession ? '' : ctx.sessionId, // RC-10: a reset drops the session id
     forceRefresh: ctx.forceRefresh || end.advice.retry === 'refresh-token', // RC-5
-    // A failed attempt backs off from its own count; a drop of a live session starts at n = 0.
-    reconnectDelayMs: reconnectDelayFor(end.advice, countFailure ? failures : 0, ctx.random, ctx.opts, serverDelayMs),
+    // RC-2: n is the number of delays already computed in this series, from 0.
+    reconnectDelayMs: reconnectDelayFor(end.advice, ctx.retries, ctx.random, ctx.opts, given),
+    retries: ctx.retries + 1,
   };
 }
 
@@ -190,6 +215,24 @@ const HEARTBEAT_REASON = 'HB-4: nothing from the server within interval × (miss
 function deadPeerMs(c: ClientConnectionContext): number {
   return c.heartbeatIntervalMs * (c.heartbeatMissedMax + 1);
 }
+
+/** Close 4201, then a failed attempt: suspended at the limit, else reconnecting (HS-10, RC-3). */
+const handshakeExpired = [
+  {
+    guard: 'isLastAttempt',
+    target: '#client.suspended',
+    actions: [{ type: 'closeSocket', params: { code: codeOf('HANDSHAKE_TIMEOUT'), reason: HANDSHAKE_REASON } }, 'recordHandshakeTimeout'],
+    meta: { spec: 'RC-3' },
+  },
+  {
+    target: '#client.reconnecting',
+    actions: [{ type: 'closeSocket', params: { code: codeOf('HANDSHAKE_TIMEOUT'), reason: HANDSHAKE_REASON } }, 'recordHandshakeTimeout'],
+    meta: { spec: 'HS-10' },
+  },
+] as const;
+
+/** The client found the server breaking a rule: close with that rule's code, then back off (CC-2). */
+const closeForViolation = { type: 'closeSocket', params: ({ event }: { event: ClientConnectionEvent }) => (event.type === 'frame.invalid' ? { code: event.code, reason: event.reason } : { code: codeOf('PROTOCOL_ERROR'), reason: '' }) } as const;
 
 export const clientConnectionMachine = setup({
   types: {} as {
@@ -212,7 +255,8 @@ export const clientConnectionMachine = setup({
     sendHeartbeat: () => {},
     /** Close the current socket with a registry code (CC-1); no-op without a socket. */
     closeSocket: (_, _params: CloseSocketParams) => {},
-    resetAttempts: assign({ failures: 0 }),
+    /** An explicit reconnect() or online signal starts a fresh series (RC-3, RC-6). */
+    resetAttempts: assign({ failures: 0, retries: 0 }),
     /** A connection attempt failed before Welcome: advice, session reset, next delay (CC-2, RC-3). */
     recordFailedAttempt: assign(({ context, event }) => {
       const { end, serverDelayMs } = endOf(event);
@@ -226,17 +270,26 @@ export const clientConnectionMachine = setup({
     ),
     recordHandshakeTimeout: assign(({ context }) => afterEnd(context, localEnd('HANDSHAKE_TIMEOUT', HANDSHAKE_REASON), true)),
     recordHeartbeatTimeout: assign(({ context }) => afterEnd(context, localEnd('HEARTBEAT_TIMEOUT', HEARTBEAT_REASON), false)),
+    /** HS-10: one deadline per attempt, from entering `connecting` (token, socket and Welcome). */
+    armHandshakeDeadline: raise({ type: 'deadline.handshake' }, { id: 'handshakeDeadline', delay: 'handshakeTimeout' }),
+    cancelHandshakeDeadline: cancel('handshakeDeadline'),
+    /** DR-6: the slot of the last DrainNotice; a later notice replaces it. */
+    armDrainSlot: raise({ type: 'deadline.drainSlot' }, { id: 'drainSlot', delay: 'drainSlot' }),
+    /** No reconnect waits for a slot any more: advice none or suspended ended the series (DR-6). */
+    cancelDrainSlot: cancel('drainSlot'),
   },
   guards: {
     /** The advice of what ended the connection is none (RC-6). */
     isAdviceNone: ({ event }) => endOf(event).end.advice.retry === 'none',
     /** This failed attempt reaches reconnectMaxAttempts (RC-3). */
     isLastAttempt: ({ context }) => context.failures + 1 >= Math.max(1, context.opts.reconnectMaxAttempts),
-    /** HeartbeatAck announces a different interval (HB-11). */
     /** HB-8: a frame arrived while the dead-peer delay ran (the adapter's silence is shorter). */
     isFrameSinceArmed: ({ context }) => context.silenceMs !== undefined && context.silenceMs() < deadPeerMs(context),
+    /** HeartbeatAck announces a different interval (HB-11). */
     isIntervalChange: ({ context, event }) =>
       event.type === 'frame.heartbeatAck' && event.intervalMs > 0 && event.intervalMs !== context.heartbeatIntervalMs,
+    /** A DrainNotice's slot is still to come (DR-6). */
+    isDrainPending: ({ context }) => context.isDrainPending,
   },
   delays: {
     handshakeTimeout: ({ context }) => context.opts.handshakeTimeoutMs,
@@ -245,6 +298,7 @@ export const clientConnectionMachine = setup({
     deadPeer: ({ context }) => context.deadPeerWaitMs || deadPeerMs(context),
     reconnectDelay: ({ context }) => context.reconnectDelayMs,
     suspendedRetry: ({ context }) => context.opts.suspendedRetryMs,
+    drainSlot: ({ context }) => context.drainDelayMs,
   },
 }).createMachine({
   id: 'client',
@@ -257,6 +311,7 @@ export const clientConnectionMachine = setup({
       silenceMs: input.silenceMs,
       deadPeerWaitMs: 0,
       failures: 0,
+      retries: 0,
       sessionId: '',
       token: undefined,
       forceRefresh: false,
@@ -264,6 +319,8 @@ export const clientConnectionMachine = setup({
       heartbeatMissedMax: opts.heartbeatMissedMax,
       reconnectDelayMs: 0,
       target: '',
+      isDrainPending: false,
+      drainDelayMs: 0,
       lastEnd: undefined,
     };
   },
@@ -282,6 +339,8 @@ export const clientConnectionMachine = setup({
 
     connecting: {
       initial: 'authorizing',
+      // HS-10: the attempt's one handshake deadline starts here and runs through `handshaking`.
+      entry: 'armHandshakeDeadline',
       states: {
         authorizing: {
           invoke: {
@@ -306,30 +365,11 @@ export const clientConnectionMachine = setup({
             params: ({ context }) => ({ target: context.target, token: context.token }),
           },
           on: { 'socket.opened': { target: '#client.handshaking', meta: { spec: 'HS-8' } } },
-          after: {
-            handshakeTimeout: [
-              {
-                guard: 'isLastAttempt',
-                target: '#client.suspended',
-                actions: [
-                  { type: 'closeSocket', params: { code: codeOf('HANDSHAKE_TIMEOUT'), reason: HANDSHAKE_REASON } },
-                  'recordHandshakeTimeout',
-                ],
-                meta: { spec: 'RC-3' },
-              },
-              {
-                target: '#client.reconnecting',
-                actions: [
-                  { type: 'closeSocket', params: { code: codeOf('HANDSHAKE_TIMEOUT'), reason: HANDSHAKE_REASON } },
-                  'recordHandshakeTimeout',
-                ],
-                meta: { spec: 'HS-10' },
-              },
-            ],
-          },
         },
       },
       on: {
+        // HS-10: a token fetch or a socket that has not opened by the deadline fails the attempt.
+        'deadline.handshake': handshakeExpired,
         'socket.closed': [
           { guard: 'isAdviceNone', target: '#client.failed', actions: 'recordFailedAttempt', meta: { spec: 'RC-6' } },
           { guard: 'isLastAttempt', target: '#client.suspended', actions: 'recordFailedAttempt', meta: { spec: 'RC-3' } },
@@ -352,9 +392,12 @@ export const clientConnectionMachine = setup({
         'frame.welcome': {
           target: 'connected',
           actions: [
+            'cancelHandshakeDeadline',
             assign(({ event }) => ({
               sessionId: event.sessionId,
               failures: 0, // RC-4
+              retries: 0, // RC-2: the next drop starts a new series at n = 0
+              target: '', // DR-6: a drain target holds until a Welcome; later reconnects go home
               deadPeerWaitMs: 0, // HB-4: a new socket gets the full dead-peer wait
               heartbeatIntervalMs: event.heartbeatIntervalMs,
               heartbeatMissedMax: event.heartbeatMissedMax,
@@ -376,33 +419,13 @@ export const clientConnectionMachine = setup({
           { guard: 'isLastAttempt', target: '#client.suspended', actions: 'recordFailedAttempt', meta: { spec: 'RC-3' } },
           { target: '#client.reconnecting', actions: 'recordFailedAttempt', meta: { spec: 'CC-2' } },
         ],
-        // The client found the server breaking a rule: close with that code, then follow its advice.
+        // CC-2: the server broke a rule; close with that code, reset the session and back off.
         'frame.invalid': [
-          { guard: 'isAdviceNone', target: 'failed', actions: [{ type: 'closeSocket', params: ({ event }) => ({ code: event.code, reason: event.reason }) }, 'recordFailedAttempt'], meta: { spec: 'RC-6' } },
-          { guard: 'isLastAttempt', target: 'suspended', actions: [{ type: 'closeSocket', params: ({ event }) => ({ code: event.code, reason: event.reason }) }, 'recordFailedAttempt'], meta: { spec: 'RC-3' } },
-          { target: 'reconnecting', actions: [{ type: 'closeSocket', params: ({ event }) => ({ code: event.code, reason: event.reason }) }, 'recordFailedAttempt'], meta: { spec: 'CC-2' } },
+          { guard: 'isLastAttempt', target: 'suspended', actions: [closeForViolation, 'recordFailedAttempt'], meta: { spec: 'RC-3' } },
+          { target: 'reconnecting', actions: [closeForViolation, 'recordFailedAttempt'], meta: { spec: 'CC-2' } },
         ],
-      },
-      after: {
-        handshakeTimeout: [
-          {
-            guard: 'isLastAttempt',
-            target: 'suspended',
-            actions: [
-              { type: 'closeSocket', params: { code: codeOf('HANDSHAKE_TIMEOUT'), reason: HANDSHAKE_REASON } },
-              'recordHandshakeTimeout',
-            ],
-            meta: { spec: 'RC-3' },
-          },
-          {
-            target: 'reconnecting',
-            actions: [
-              { type: 'closeSocket', params: { code: codeOf('HANDSHAKE_TIMEOUT'), reason: HANDSHAKE_REASON } },
-              'recordHandshakeTimeout',
-            ],
-            meta: { spec: 'HS-10' },
-          },
-        ],
+        // HS-10: the same deadline as in `connecting`, not a second one.
+        'deadline.handshake': handshakeExpired,
       },
     },
 
@@ -463,34 +486,59 @@ export const clientConnectionMachine = setup({
         },
       },
       on: {
-        // DR-6: wait reconnect_after_ms from receipt, then reconnect (to target), whether or not the
-        // server has closed by then. The socket stays open meanwhile so the server can flush (DR-4).
+        // DR-6: stay connected until the slot (heartbeats, watchdog, acks and sends go on, so the
+        // server can flush, DR-4), then leave with GOING_AWAY and reconnect (to target).
         'frame.drainNotice': {
-          target: 'reconnecting',
-          actions: assign(({ event, context }) => ({
-            reconnectDelayMs: event.reconnectAfterMs,
-            target: event.target === '' ? context.target : event.target,
-          })),
+          actions: [
+            assign(({ event, context }) => ({
+              drainDelayMs: event.reconnectAfterMs,
+              isDrainPending: true,
+              target: event.target === '' ? context.target : event.target,
+            })),
+            'cancelDrainSlot',
+            'armDrainSlot',
+          ],
+          meta: { spec: 'DR-6' },
+        },
+        'deadline.drainSlot': {
+          target: 'connecting',
+          actions: [
+            assign({ isDrainPending: false }),
+            { type: 'closeSocket', params: { code: codeOf('GOING_AWAY'), reason: 'DR-6: reconnecting at the drain slot' } },
+          ],
           meta: { spec: 'DR-6' },
         },
         'socket.closed': [
           { guard: 'isAdviceNone', target: 'failed', actions: 'recordDroppedSession', meta: { spec: 'RC-6' } },
           { target: 'reconnecting', actions: 'recordDroppedSession', meta: { spec: 'CC-2' } },
         ],
-        'frame.invalid': [
-          { guard: 'isAdviceNone', target: 'failed', actions: [{ type: 'closeSocket', params: ({ event }) => ({ code: event.code, reason: event.reason }) }, 'recordDroppedSession'], meta: { spec: 'RC-6' } },
-          { target: 'reconnecting', actions: [{ type: 'closeSocket', params: ({ event }) => ({ code: event.code, reason: event.reason }) }, 'recordDroppedSession'], meta: { spec: 'CC-2' } },
-        ],
+        'frame.invalid': { target: 'reconnecting', actions: [closeForViolation, 'recordDroppedSession'], meta: { spec: 'CC-2' } },
       },
     },
 
     reconnecting: {
-      after: {
-        reconnectDelay: { target: 'connecting', meta: { spec: 'RC-2' } },
+      initial: 'waiting',
+      entry: 'cancelHandshakeDeadline',
+      states: {
+        waiting: {
+          after: {
+            reconnectDelay: [
+              // DR-6: a connection lost before its drain slot is not retried before the slot.
+              { guard: 'isDrainPending', target: 'slot', meta: { spec: 'DR-6' } },
+              { target: '#client.connecting', meta: { spec: 'RC-2' } },
+            ],
+          },
+          on: { 'deadline.drainSlot': { actions: assign({ isDrainPending: false }), meta: { spec: 'DR-6' } } },
+        },
+        slot: {
+          on: { 'deadline.drainSlot': { target: '#client.connecting', actions: assign({ isDrainPending: false }), meta: { spec: 'DR-6' } } },
+        },
       },
     },
 
     suspended: {
+      // RC-3: slow retries go to the configured URL; no drain slot survives giving up.
+      entry: ['cancelHandshakeDeadline', 'cancelDrainSlot', assign({ target: '', isDrainPending: false })],
       on: {
         'app.reconnect': { target: 'connecting', actions: 'resetAttempts', meta: { spec: 'RC-3' } },
         'network.online': { target: 'connecting', actions: 'resetAttempts', meta: { spec: 'RC-3' } },
@@ -501,6 +549,7 @@ export const clientConnectionMachine = setup({
 
     // RC-6: no reconnect on its own; only an explicit reconnect() leaves it.
     failed: {
+      entry: ['cancelHandshakeDeadline', 'cancelDrainSlot', assign({ target: '', isDrainPending: false })],
       on: { 'app.reconnect': { target: 'connecting', actions: 'resetAttempts', meta: { spec: 'RC-6' } } },
     },
 

@@ -203,7 +203,9 @@ export const drainCases: ServerCase[] = [
       for (const v of values) slices.set(Math.floor(v / 100), (slices.get(Math.floor(v / 100)) ?? 0) + 1);
       const share = (n * 100) / Math.max(100, d.spreadMs);
       const worst = Math.max(...slices.values());
-      check(worst <= Math.max(1, Math.ceil(1.5 * share)), `${worst} of ${n} clients in one 100 ms slice; even share ${share.toFixed(1)} (DR-3)`);
+      // DR-3's exact bound (§13.2): max(⌈e⌉, 1.5 e) clients, and counts are integers.
+      const bound = Math.max(Math.ceil(share), Math.floor(1.5 * share + 1e-9));
+      check(worst <= bound, `${worst} of ${n} clients in one 100 ms slice > ${bound}; even share ${share.toFixed(2)} (DR-3)`);
     },
   }),
   serverCase({

@@ -5,6 +5,7 @@ import { handshakeCases } from './handshake.js';
 import { livenessCases } from './liveness.js';
 import { resumeCases } from './resume.js';
 import { sequencingCases } from './sequencing.js';
+import { specAnswerServerCases } from './spec-answers.js';
 import { wireCases } from './wire.js';
 
 /** Every server-mode case, in report order. */
@@ -18,4 +19,5 @@ export const serverCases: readonly ServerCase[] = [
   ...driftCases,
   ...closeCodeCases,
   ...drainCases,
+  ...specAnswerServerCases,
 ];
