@@ -1,6 +1,6 @@
 /**
  * Upgrade admission (spec §5): every check that answers with an HTTP status
- * before the WebSocket exists, in the order HS-7 fixes: 426, 503, 429, 403, 400
+ * before the WebSocket exists, in the order HS-7 fixes: 426 (HS-1, HS-17), 503, 429, 403, 400 (HS-3, HS-18)
  * (401 follows, in the server, because authentication may be asynchronous).
  */
 import type { IncomingMessage } from 'node:http';
@@ -48,6 +48,12 @@ export function checkUpgrade(req: IncomingMessage, s: AdmissionState): Refusal |
   if ((req.headers.upgrade ?? '').toLowerCase() !== 'websocket') {
     return { status: 426, headers: { Upgrade: 'websocket' }, why: 'not a websocket upgrade' };
   }
+  const wsVersion = req.headers['sec-websocket-version'];
+  if (wsVersion !== undefined && wsVersion !== '13') {
+    // HS-17 (RFC 6455 §4.4): name the version this server speaks (and Upgrade, which RFC 9110 asks of a 426);
+    // part of the first (426) check.
+    return { status: 426, headers: { Upgrade: 'websocket', 'Sec-WebSocket-Version': '13' }, why: 'unsupported websocket version' };
+  }
   if (!s.isAcceptingUpgrades) {
     // HS-6, DR-1: draining or not ready.
     return { status: 503, headers: { 'Retry-After': String(s.retryAfterSeconds) }, why: 'draining or not ready' };
@@ -69,8 +75,12 @@ export function checkUpgrade(req: IncomingMessage, s: AdmissionState): Refusal |
   }
   // HS-3 "a malformed upgrade request": what ws would refuse later, refused here, in order.
   const key = req.headers['sec-websocket-key'];
-  if (req.method !== 'GET' || req.headers['sec-websocket-version'] !== '13' || typeof key !== 'string' || !KEY_RE.test(key.trim())) {
+  if (req.method !== 'GET' || wsVersion !== '13' || typeof key !== 'string' || !KEY_RE.test(key.trim())) {
     return { status: 400, headers: {}, why: 'malformed websocket upgrade' };
+  }
+  // HS-18 (RFC 6455 §4.1): a WebSocket upgrade needs HTTP/1.1 or later; an HTTP/1.0 one is malformed.
+  if (req.httpVersionMajor < 1 || (req.httpVersionMajor === 1 && req.httpVersionMinor < 1)) {
+    return { status: 400, headers: {}, why: 'websocket upgrade over HTTP/1.0' };
   }
   return undefined;
 }
