@@ -9,6 +9,8 @@ import type { InspectionEvent, Observer } from 'xstate';
 import { BackpressurePolicy } from '../gen/lifeline/v1/envelope_pb.js';
 import { defaults } from '../spec/protocol/defaults.js';
 import type { Clock } from './clock.js';
+import type { ServerOptions as HttpServerOptions } from 'node:http';
+import { checkIntervalFor, httpServerTimeouts } from './http-phase.js';
 import type { MessageIdDedupeOptions } from './message-ids.js';
 import type { LifelineMetrics } from './observability/metrics.js';
 import type { SessionStats } from './session.js';
@@ -157,6 +159,24 @@ export interface LifelineServerOptions {
   readonly inspect?: Observer<InspectionEvent> | ((event: InspectionEvent) => void);
   /** Tracer for session spans (SEC-3); default the global provider's `lifeline` tracer (a no-op without an SDK). */
   readonly tracer?: Tracer;
+
+  // ---- HTTP phase (issue 13, spec §5.6) ----
+  /**
+   * A connection's request head must be complete within this many ms (HS-15; Node's `headersTimeout`,
+   * checked every quarter of it, at most every second). Default: the handshake timeout (5 s).
+   * Applied to the HTTP server the library creates; a shared `httpServer` keeps its own timeouts:
+   * create it with `lifelineHttpServerOptions(...)` (the server logs a warning when they are looser).
+   */
+  readonly headersTimeoutMs?: number;
+  /** The whole HTTP request must be complete within this many ms (HS-15). Default 2 × headersTimeoutMs. */
+  readonly requestTimeoutMs?: number;
+  /**
+   * Connections that are not yet WebSockets, per client address (HS-16): one over it is closed at once.
+   * Default 64. Behind a proxy every connection comes from the proxy's address: raise it there.
+   */
+  readonly maxPendingUpgradesPerIp?: number;
+  /** Connections that are not yet WebSockets, in total (HS-16). Default 1024. */
+  readonly maxPendingUpgrades?: number;
 }
 
 export interface ResolvedOptions {
@@ -194,6 +214,12 @@ export interface ResolvedOptions {
   readonly drainSpreadMs: number;
   readonly retryAfterSeconds: number;
   readonly sweepSlices: number;
+  // HTTP phase (HS-15, HS-16)
+  readonly headersTimeoutMs: number;
+  readonly requestTimeoutMs: number;
+  readonly httpCheckIntervalMs: number;
+  readonly maxPendingUpgradesPerIp: number;
+  readonly maxPendingUpgrades: number;
 }
 
 function positive(name: string, v: number | undefined, fallback: number): number {
@@ -247,6 +273,31 @@ export function resolveOptions(o: LifelineServerOptions): ResolvedOptions {
     drainSpreadMs: Math.max(0, o.drainSpreadMs ?? defaults.drainSpreadMs),
     retryAfterSeconds: positive('retryAfterSeconds', o.retryAfterSeconds, 1),
     sweepSlices: Math.max(1, Math.floor(o.sweepSlices ?? defaultSweepSlices(o.heartbeatIntervalMs ?? defaults.heartbeatIntervalMs))),
+    ...httpPhase(o),
+  };
+}
+
+/**
+ * Options for `http.createServer` that enforce HS-15 with these Lifeline options. The server uses
+ * them for the HTTP server it creates; an application that shares its own server creates it with
+ * them (`createHttpServer(lifelineHttpServerOptions(opts))`): Node reads the check interval only
+ * at creation.
+ */
+export function lifelineHttpServerOptions(o: LifelineServerOptions = {}): HttpServerOptions {
+  return httpServerTimeouts(httpPhase(o));
+}
+
+/** HS-15, HS-16: the header timeout follows the handshake timeout unless set; Node wants headers ≤ request. */
+function httpPhase(o: LifelineServerOptions): Pick<ResolvedOptions, 'headersTimeoutMs' | 'requestTimeoutMs' | 'httpCheckIntervalMs' | 'maxPendingUpgradesPerIp' | 'maxPendingUpgrades'> {
+  const headersTimeoutMs = positive('headersTimeoutMs', o.headersTimeoutMs, o.handshakeTimeoutMs ?? defaults.headersTimeoutMs);
+  const requestTimeoutMs = positive('requestTimeoutMs', o.requestTimeoutMs, o.headersTimeoutMs === undefined && o.handshakeTimeoutMs === undefined ? defaults.requestTimeoutMs : 2 * headersTimeoutMs);
+  if (requestTimeoutMs < headersTimeoutMs) throw new RangeError(`requestTimeoutMs (${requestTimeoutMs}) must be at least headersTimeoutMs (${headersTimeoutMs})`);
+  return {
+    headersTimeoutMs,
+    requestTimeoutMs,
+    httpCheckIntervalMs: checkIntervalFor(headersTimeoutMs),
+    maxPendingUpgradesPerIp: Math.floor(positive('maxPendingUpgradesPerIp', o.maxPendingUpgradesPerIp, defaults.maxPendingUpgradesPerIp)),
+    maxPendingUpgrades: Math.floor(positive('maxPendingUpgrades', o.maxPendingUpgrades, defaults.maxPendingUpgrades)),
   };
 }
 

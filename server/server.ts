@@ -9,7 +9,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { pino, type Logger } from 'pino';
 import { WebSocketServer, type WebSocket } from 'ws';
@@ -24,6 +24,7 @@ import { Connection } from './connection.js';
 import { TypedEmitter } from './emitter.js';
 import { onFrame } from './frames.js';
 import { handleHealth } from './http.js';
+import { httpServerTimeouts, PendingUpgrades } from './http-phase.js';
 import { provideMachine, type Host, type HostRegistry } from './machine-host.js';
 import { assertMessageFits, assertPatchFits } from './frame-limit.js';
 import { LeanSessionRuntime, type SessionActor, type SessionInput } from './session-actor.js';
@@ -68,6 +69,8 @@ export class LifelineServer extends TypedEmitter<ServerEvents> implements HostRe
   private readonly conns = new Set<Connection>();
   private readonly expiredIds = new Map<string, true>();
   private readonly upgradeBuckets: KeyedBuckets | undefined;
+  /** Connections that are not yet WebSockets (HS-16). */
+  private readonly pending: PendingUpgrades;
   private readonly machine: ReturnType<typeof provideMachine>;
   /** Steps the session machines when no inspector is attached (no XState actor per session). */
   private readonly runtime: LeanSessionRuntime;
@@ -136,7 +139,10 @@ export class LifelineServer extends TypedEmitter<ServerEvents> implements HostRe
     this.metrics?.setGaugeSource(() => gaugeReading(this.store.values(), this.conns, this.isDraining ? { noticesSent: this.drainNotices } : undefined));
     this.sweep.start();
     this.isOwnServer = options.httpServer === undefined;
-    this.httpServer = options.httpServer ?? createHttpServer();
+    this.pending = new PendingUpgrades(this.opts);
+    this.httpServer = options.httpServer ?? createHttpServer(httpServerTimeouts(this.opts)); // HS-15
+    if (this.isOwnServer) this.httpServer.on('connection', this.onConnection); // HS-16
+    else this.warnLooseSharedServer(this.httpServer);
     this.httpServer.on('upgrade', this.onUpgrade);
     this.onRequest = (req, res) => {
       if (this.handleRequest(req, res)) return;
@@ -231,9 +237,35 @@ export class LifelineServer extends TypedEmitter<ServerEvents> implements HostRe
       authenticate: this.options.authenticate,
       log: this.log,
       onRefused: (status) => this.metrics?.upgradeRejected(status),
+      handshakeTimeoutMs: this.opts.handshakeTimeoutMs,
+      // HS-16: the own server counts every connection at accept; a shared one counts upgrades to this path.
+      ...(this.isOwnServer ? {} : { admitPending: (s: Duplex, ip: string) => this.pending.admit(s, ip) }),
     });
     if (principal === undefined) return;
-    this.wss.handleUpgrade(req, socket, head, (ws) => this.accept(ws, req, principal, upgradeStartedAtMs));
+    this.wss.handleUpgrade(req, socket, head, (ws) => {
+      this.pending.release(socket); // a WebSocket now: the handshake timeout bounds it (HS-10)
+      this.accept(ws, req, principal, upgradeStartedAtMs);
+    });
+  }
+
+  /** HS-16 on the own server: a connection over a pending cap is closed at once, before any byte is read. */
+  private readonly onConnection = (socket: Socket): void => {
+    const ip = socket.remoteAddress ?? 'unknown';
+    if (this.pending.admit(socket, ip)) return;
+    this.metrics?.upgradeRejected(503);
+    this.log.debug({ ip, pending: this.pending.size }, 'connection over the pending-upgrade cap closed');
+    socket.destroy(); // HS-16: no request read yet, so no response to give
+  };
+
+  /** HS-15 on a shared server: its timeouts are the application's; say so when they are looser than ours. */
+  private warnLooseSharedServer(server: HttpServer): void {
+    const o = this.opts;
+    const loose = server.headersTimeout === 0 || server.headersTimeout > o.headersTimeoutMs || server.requestTimeout === 0 || server.requestTimeout > o.requestTimeoutMs;
+    if (!loose) return;
+    this.log.warn(
+      { headersTimeout: server.headersTimeout, requestTimeout: server.requestTimeout, wantHeadersTimeoutMs: o.headersTimeoutMs, wantRequestTimeoutMs: o.requestTimeoutMs },
+      'shared HTTP server: half-finished requests are bounded only by its own timeouts (HS-15); create it with lifelineHttpServerOptions()',
+    );
   }
 
   /** The WebSocket exists: one actor in `handshaking`, no session state yet (HS-7). */
@@ -509,8 +541,10 @@ export class LifelineServer extends TypedEmitter<ServerEvents> implements HostRe
     }
     this.wss.close();
     this.httpServer.off('upgrade', this.onUpgrade);
+    this.pending.destroyAll(); // HS-16: upgrades still waiting for authentication
     if (this.isOwnServer) {
       this.httpServer.off('request', this.onRequest);
+      this.httpServer.off('connection', this.onConnection);
       await new Promise<void>((resolve) => {
         this.httpServer.close(() => resolve());
         this.httpServer.closeAllConnections();

@@ -21,8 +21,8 @@ export interface RawHttpAnswer {
 
 export interface RawHttpOptions {
   readonly timeoutMs?: number;
-  /** Write the request in pieces this many ms apart (a slow client); default all at once. */
-  readonly chunks?: readonly string[];
+  /** Local address to connect from (another loopback address is another client address). */
+  readonly localAddress?: string;
 }
 
 /**
@@ -33,7 +33,7 @@ export function rawHttp(host: string, port: number, request: string, opts: RawHt
   const timeoutMs = opts.timeoutMs ?? 5000;
   return new Promise((resolve) => {
     const t0 = performance.now();
-    const s = connect(port, host);
+    const s = connect({ port, host, ...(opts.localAddress ? { localAddress: opts.localAddress } : {}) });
     let buf = '';
     let done = false;
     const finish = (status: number, version: string, headers: Record<string, string>, closed: boolean) => {

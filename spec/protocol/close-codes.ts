@@ -178,7 +178,7 @@ export const closeCodes = {
   },
   HTTP_DRAINING: {
     http: 503, retry: 'server-delay', resetSession: false, minDelayMs: 1000, sender: 'server', spec: 'HS-6',
-    when: 'The server is draining or not ready; Retry-After gives the delay.',
+    when: 'The server is draining or not ready, or too many upgrades are pending or one was not answered in time (HS-16); Retry-After gives the delay.',
   },
 } as const satisfies Record<string, CloseRow>;
 
