@@ -5,7 +5,7 @@ import { pino } from 'pino';
 import { afterEach, describe, expect, test } from 'vitest';
 import { rawHttp, upgradeRequest } from '../testkit/raw-http.js';
 import { tryConnect, type RawClient, type RawConnectOptions } from '../testkit/raw-client.js';
-import type { LifelineServer } from './server.js';
+import { createServer, type LifelineServer } from './server.js';
 import { Harness, httpUrl } from './test-support.js';
 import { createTicketIssuer, ticketAuthenticator } from './tickets.js';
 
@@ -87,6 +87,23 @@ describe('admission at the upgrade', () => {
     expect((await refusal(srv, { origin: 'https://app.example' })).status).toBe(101);
     expect(srv.stats().connections).toBe(2); // the refused one never became a socket
     await expectAlive(bystander);
+  });
+
+  test('SEC-10 SEC-1 a server whose authentication reads cookies refuses to start without an Origin allowlist', async () => {
+    expect(() => createServer({ authentication: 'cookie', authenticate: () => 'alice' })).toThrow(/allowedOrigins.*SEC-1/s); // SEC-10
+    const srv = await h.server({ authentication: 'cookie', allowedOrigins: ['https://app.example'], authenticate: (req) => (req.headers.cookie === 'sid=ok' ? 'alice' : undefined) });
+    expect((await refusal(srv, { origin: 'https://evil.example', headers: { Cookie: 'sid=ok' } })).status).toBe(403);
+    expect((await refusal(srv, { origin: 'https://app.example', headers: { Cookie: 'sid=ok' } })).status).toBe(101);
+  });
+
+  test('HS-2 allowOrigins() replaces the allowlist in force (the demo, once its port is known)', async () => {
+    const srv = await h.server();
+    expect((await refusal(srv, { origin: 'https://evil.example' })).status).toBe(101);
+    srv.allowOrigins(['https://app.example']);
+    expect(srv.originAllowlist()).toEqual(['https://app.example']);
+    expect((await refusal(srv, { origin: 'https://evil.example' })).status).toBe(403);
+    expect((await refusal(srv, { origin: 'https://app.example' })).status).toBe(101);
+    expect(() => srv.allowOrigins(['https://app.example/'])).toThrow(RangeError);
   });
 
   test('HS-3 an upgrade without lifeline.v1 gets 400; with it, lifeline.v1 is selected', async () => {

@@ -74,7 +74,7 @@ export function checkUpgrade(req: IncomingMessage, s: AdmissionState): Refusal |
   }
   const origin = req.headers.origin;
   if (origin === undefined ? s.requireOrigin : s.allowedOrigins !== undefined && !s.allowedOrigins.has(origin)) {
-    return { status: 403, headers: {}, why: 'origin not allowed' }; // HS-2, SEC-1
+    return { status: 403, headers: {}, why: 'origin not allowed' }; // HS-2, SEC-1, SEC-9 (exact: Set.has)
   }
   if (!offeredProtocols(req).includes(SUBPROTOCOL)) {
     return { status: 400, headers: {}, why: `subprotocol ${SUBPROTOCOL} not offered` }; // HS-3

@@ -60,8 +60,19 @@ export interface LifelineServerOptions {
   readonly httpServer?: HttpServer;
   /** The Lifeline path (HS-1). Default '/lifeline'. */
   readonly path?: string;
-  /** Allowed Origin values; an upgrade with another Origin gets 403 (HS-2, SEC-1). Absent = any. */
+  /**
+   * Allowed Origin values, compared exactly (HS-2, SEC-1): each a serialized origin such as
+   * 'https://app.example.com' (scheme, host, port; no path, no trailing slash, lower case); an upgrade
+   * with any other Origin gets 403. Absent = any Origin. Required with `authentication: 'cookie'`.
+   */
   readonly allowedOrigins?: readonly string[];
+  /**
+   * What `authenticate` reads (SEC-1): 'cookie' when it trusts credentials a browser attaches on its
+   * own (cookies, HTTP auth), which any site's page can make it send; such a server refuses to start
+   * without `allowedOrigins`. 'token' (the default) for tickets, headers or Hello tokens, which a
+   * cross-site page cannot send.
+   */
+  readonly authentication?: 'cookie' | 'token';
   /** Refuse upgrades that carry no Origin header (only browsers send one). Default false. */
   readonly requireOrigin?: boolean;
   /** Authenticate the upgrade (cookie, ticket, header); undefined → 401 (HS-4). Default: everyone is 'anonymous'. */
@@ -241,7 +252,7 @@ export function resolveOptions(o: LifelineServerOptions): ResolvedOptions {
   const heartbeatIntervalStepsMax = Math.max(1, Math.floor(maxMs / heartbeatIntervalMs));
   return {
     path,
-    allowedOrigins: o.allowedOrigins ? new Set(o.allowedOrigins) : undefined,
+    allowedOrigins: o.allowedOrigins ? originAllowlist(o.allowedOrigins) : cookieNeedsAllowlist(o),
     requireOrigin: o.requireOrigin ?? false,
     heartbeatIntervalMs,
     heartbeatIntervalMaxMs: heartbeatIntervalStepsMax * heartbeatIntervalMs,
@@ -285,6 +296,37 @@ export function resolveOptions(o: LifelineServerOptions): ResolvedOptions {
  */
 export function lifelineHttpServerOptions(o: LifelineServerOptions = {}): HttpServerOptions {
   return httpServerTimeouts(httpPhase(o));
+}
+
+/**
+ * SEC-1: an allowlist of serialized origins, matched exactly. An entry a browser can never send
+ * (a path, a trailing slash, upper case, 'null') would silently refuse everyone or, for 'null',
+ * admit every sandboxed page: refused here with what to write instead.
+ */
+export function originAllowlist(origins: readonly string[]): ReadonlySet<string> {
+  for (const o of origins) {
+    if (o === 'null') throw new RangeError(`allowedOrigins: 'null' is the opaque origin every sandboxed page and file shares; it cannot be allowed (SEC-1)`);
+    let serialized: string;
+    try {
+      serialized = new URL(o).origin;
+    } catch {
+      throw new RangeError(`allowedOrigins: '${o}' is not an origin; write scheme://host[:port], e.g. 'https://app.example.com'`);
+    }
+    if (serialized === 'null' || !/^https?:$/.test(new URL(o).protocol)) throw new RangeError(`allowedOrigins: '${o}' is not an http(s) origin`);
+    if (serialized !== o) throw new RangeError(`allowedOrigins: '${o}' is not how a browser writes an origin; did you mean '${serialized}'? (matching is exact, SEC-9)`);
+  }
+  return new Set(origins); // SEC-9: Set.has is an exact, case-sensitive comparison
+}
+
+function cookieNeedsAllowlist(o: LifelineServerOptions): undefined {
+  if (o.authentication === 'cookie') {
+    // SEC-10: refuse to start rather than serve cookie-authenticated browsers to every site.
+    throw new Error(
+      "authentication: 'cookie' needs allowedOrigins: browsers send cookies with WebSocket upgrades from any site (there is no CORS for them), " +
+        "so without an Origin allowlist any page can open a session as its visitor (SEC-1). Set allowedOrigins: ['https://your.app.example'].",
+    );
+  }
+  return undefined;
 }
 
 /** HS-15, HS-16: the header timeout follows the handshake timeout unless set; Node wants headers ≤ request. */

@@ -29,6 +29,7 @@ import { provideMachine, type Host, type HostRegistry } from './machine-host.js'
 import { assertMessageFits, assertPatchFits } from './frame-limit.js';
 import { LeanSessionRuntime, type SessionActor, type SessionInput } from './session-actor.js';
 import {
+  originAllowlist,
   resolveOptions,
   type LifelineServerOptions,
   type LifelineSession,
@@ -71,6 +72,8 @@ export class LifelineServer extends TypedEmitter<ServerEvents> implements HostRe
   private readonly upgradeBuckets: KeyedBuckets | undefined;
   /** Connections that are not yet WebSockets (HS-16). */
   private readonly pending: PendingUpgrades;
+  /** The Origin allowlist in force (HS-2); allowOrigins() replaces it once a listen port is known. */
+  private allowedOrigins: ReadonlySet<string> | undefined;
   private readonly machine: ReturnType<typeof provideMachine>;
   /** Steps the session machines when no inspector is attached (no XState actor per session). */
   private readonly runtime: LeanSessionRuntime;
@@ -90,6 +93,7 @@ export class LifelineServer extends TypedEmitter<ServerEvents> implements HostRe
   constructor(private readonly options: LifelineServerOptions = {}) {
     super();
     this.opts = resolveOptions(options);
+    this.allowedOrigins = this.opts.allowedOrigins;
     this.log = options.logger ?? pino({ level: 'silent' });
     this.clock = options.clock ?? systemClock;
     this.metrics = options.metrics;
@@ -216,6 +220,19 @@ export class LifelineServer extends TypedEmitter<ServerEvents> implements HostRe
     return `ws://${host}:${a.port}${this.opts.path}`;
   }
 
+  /**
+   * Replace the Origin allowlist (HS-2, SEC-1), e.g. with the server's own origin once its port is
+   * known (the demo). Exact, serialized origins only (see LifelineServerOptions.allowedOrigins).
+   */
+  allowOrigins(origins: readonly string[]): void {
+    this.allowedOrigins = originAllowlist(origins);
+  }
+
+  /** The Origin allowlist in force; undefined = any Origin. */
+  originAllowlist(): readonly string[] | undefined {
+    return this.allowedOrigins && [...this.allowedOrigins];
+  }
+
   /** Readiness for /readyz and HS-6 (a server may start not ready). */
   setReady(isReady: boolean): void {
     this.isReady = isReady;
@@ -230,7 +247,7 @@ export class LifelineServer extends TypedEmitter<ServerEvents> implements HostRe
       isOwnServer: this.isOwnServer,
       isAccepting: () => this.isReady && !this.isDraining && !this.isClosed,
       retryAfterSeconds: this.opts.retryAfterSeconds,
-      allowedOrigins: this.opts.allowedOrigins,
+      allowedOrigins: this.allowedOrigins,
       requireOrigin: this.opts.requireOrigin,
       upgradeBuckets: this.upgradeBuckets,
       clock: this.clock,

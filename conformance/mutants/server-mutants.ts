@@ -313,7 +313,7 @@ export const serverMutants: readonly ServerMutant[] = [
 ];
 
 
-// ---- issue 13 (harden-b): admission answers (HS-17, HS-18) and exact Origin matching (HS-2, SEC-1) ----
+// ---- issue 13 (harden-b): admission answers (HS-17, HS-18) and exact Origin matching (SEC-9) ----
 // (Imports of this section stay here, beside it, so parallel appends to this file do not collide.)
 import type { IncomingMessage } from 'node:http';
 import type { LifelineServer } from '../../server/server.js';
@@ -328,15 +328,15 @@ function beforeAdmission(rewrite: (req: IncomingMessage, s: LifelineServer) => v
 /** The first allowed origin a loose matcher would map `origin` to. */
 function looselyAllowed(s: LifelineServer, origin: string | undefined, match: (origin: string, allowed: string) => boolean): string | undefined {
   if (origin === undefined) return undefined;
-  return [...(s.opts.allowedOrigins ?? [])].find((a) => a !== origin && match(origin, a));
+  return (s.originAllowlist() ?? []).find((a) => a !== origin && match(origin, a));
 }
 
 function originMutant(id: string, description: string, match: (origin: string, allowed: string) => boolean): ServerMutant {
   return mutant({
     id,
-    rule: 'HS-2',
+    rule: 'SEC-9',
     description,
-    cases: ['HS-2/origin-exact-match'],
+    cases: ['SEC-9/origin-exact-match'],
     patch: beforeAdmission((req, s) => {
       const a = looselyAllowed(s, req.headers.origin, match);
       if (a !== undefined) req.headers.origin = a;
@@ -365,8 +365,8 @@ export const admissionMutants: readonly ServerMutant[] = [
       req.httpVersion = '1.1';
     }),
   }),
-  originMutant('hs-2-origin-prefix-match', 'an Origin that starts with an allowed origin is accepted', (o, a) => o.startsWith(a)),
-  originMutant('hs-2-origin-suffix-match', 'an Origin whose host ends with an allowed host (same scheme) is accepted', (o, a) => {
+  originMutant('sec-9-origin-prefix-match', 'an Origin that starts with an allowed origin is accepted', (o, a) => o.startsWith(a)),
+  originMutant('sec-9-origin-suffix-match', 'an Origin whose host ends with an allowed host (same scheme) is accepted', (o, a) => {
     try {
       const [ou, au] = [new URL(o), new URL(a)];
       return ou.protocol === au.protocol && ou.port === au.port && ou.hostname.endsWith(au.hostname);
@@ -374,5 +374,5 @@ export const admissionMutants: readonly ServerMutant[] = [
       return false;
     }
   }),
-  originMutant('hs-2-origin-case-insensitive', 'Origins are compared case-insensitively', (o, a) => o.toLowerCase() === a.toLowerCase()),
+  originMutant('sec-9-origin-case-insensitive', 'Origins are compared case-insensitively', (o, a) => o.toLowerCase() === a.toLowerCase()),
 ];

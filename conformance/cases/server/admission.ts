@@ -1,7 +1,7 @@
 /**
  * Admission answers that need a raw HTTP request or a look-alike Origin (spec §5.1):
  * the WebSocket version (HS-17), the HTTP version (HS-18) and exact Origin
- * matching (HS-2, SEC-1). `ws` always sends a well-formed HTTP/1.1 upgrade, so
+ * matching (SEC-9, HS-2, SEC-1). `ws` always sends a well-formed HTTP/1.1 upgrade, so
  * the first two go over a raw TCP socket.
  */
 import { SUBPROTOCOL } from '../../../spec/protocol/defaults.js';
@@ -77,8 +77,8 @@ export const admissionCases: ServerCase[] = [
     },
   }),
   serverCase({
-    id: 'HS-2/origin-exact-match',
-    spec: ['HS-2', 'SEC-1'],
+    id: 'SEC-9/origin-exact-match',
+    spec: ['SEC-9', 'HS-2', 'SEC-1'],
     level: 'MUST',
     requires: ['origin-allowlist'],
     description: 'Origin matching is exact: null, case tricks, a prefix, suffix or subdomain of the allowed host, another port or scheme get 403',
