@@ -293,7 +293,7 @@ function keepingFrames(): fc.Arbitrary<{ kind: 'body' | 'message' | 'duplicate';
       payload: fc.uint8Array({ maxLength: 64 }),
       text,
     }),
-    { maxLength: 12 },
+    { maxLength: 24, size: 'max' }, // fast-check's default size would cap it near 10
   );
 }
 

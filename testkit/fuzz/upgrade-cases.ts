@@ -59,8 +59,15 @@ export function requestText(c: UpgradeCase, host: string): string {
   return `${lines.join('\r\n')}\r\n\r\n`;
 }
 
-function optional(name: string, values: readonly string[]): fc.Arbitrary<Record<string, string>> {
-  return fc.option(fc.constantFrom(...values), { nil: undefined, freq: 6 }).map((v) => (v === undefined ? {} : { [name]: v }));
+/** A header that is right most of the time, sometimes absent, sometimes wrong (each wrong value alike). */
+function mostly(name: string, right: readonly string[], wrong: readonly string[]): fc.Arbitrary<Record<string, string>> {
+  return fc
+    .oneof(
+      { weight: 14, arbitrary: fc.constantFrom(...right) },
+      { weight: 1, arbitrary: fc.constant(undefined) },
+      { weight: 2, arbitrary: fc.constantFrom(...wrong) },
+    )
+    .map((v): Record<string, string> => (v === undefined ? {} : { [name]: v }));
 }
 
 /** Upgrade requests: mostly almost right, each header sometimes wrong, absent or in another case. */
@@ -68,15 +75,17 @@ export function upgradeCase(allowedOrigin: string): fc.Arbitrary<UpgradeCase> {
   const u = new URL(allowedOrigin);
   const lookAlikes = ['null', allowedOrigin.toUpperCase(), `${allowedOrigin}.evil.invalid`, `${u.protocol}//evil${u.host}`, `${u.protocol}//sub.${u.host}`, `${u.protocol}//${u.hostname}:8443`, `${u.protocol === 'https:' ? 'http:' : 'https:'}//${u.host}`, `${allowedOrigin}/`];
   return fc.record({
-    method: fc.constantFrom('GET', 'GET', 'GET', 'GET', 'GET', 'GET', 'POST', 'PUT'),
-    path: fc.constantFrom(LIFELINE_PATH, LIFELINE_PATH, LIFELINE_PATH, LIFELINE_PATH, `${LIFELINE_PATH}?ticket=x`, `${LIFELINE_PATH}?`, '/other', `${LIFELINE_PATH}/x`, '/LIFELINE'),
-    httpVersion: fc.constantFrom<'1.0' | '1.1'>('1.1', '1.1', '1.1', '1.1', '1.1', '1.0'),
-    upgrade: optional('Upgrade', ['websocket', 'websocket', 'websocket', 'WebSocket', 'h2c', 'websockets']),
-    connection: optional('Connection', ['Upgrade', 'Upgrade', 'upgrade', 'keep-alive, Upgrade', 'keep-alive', 'close']),
-    version: optional('Sec-WebSocket-Version', ['13', '13', '13', '13', '8', '14', '12', '13, 8', 'thirteen']),
-    key: optional('Sec-WebSocket-Key', ['dGhlIHNhbXBsZSBub25jZQ==', 'dGhlIHNhbXBsZSBub25jZQ==', 'AQIDBAUGBwgJCgsMDQ4PEA==', 'short', 'dGhlIHNhbXBsZSBub25jZQ', 'dGhlIHNhbXBsZSBub25jZQ=!']),
-    protocol: optional('Sec-WebSocket-Protocol', [SUBPROTOCOL, SUBPROTOCOL, SUBPROTOCOL, `chat, ${SUBPROTOCOL}`, 'chat', 'LIFELINE.V1', 'lifeline.v0', `${SUBPROTOCOL}x`]),
-    origin: fc.option(fc.constantFrom(allowedOrigin, allowedOrigin, allowedOrigin, ...lookAlikes), { nil: undefined, freq: 4 }).map((v): Record<string, string> => (v === undefined ? {} : { Origin: v })),
+    method: fc.oneof({ weight: 14, arbitrary: fc.constant('GET') }, { weight: 1, arbitrary: fc.constantFrom('POST', 'PUT') }),
+    path: fc.oneof({ weight: 12, arbitrary: fc.constantFrom(LIFELINE_PATH, `${LIFELINE_PATH}?ticket=x`, `${LIFELINE_PATH}?`) }, { weight: 1, arbitrary: fc.constantFrom('/other', `${LIFELINE_PATH}/x`, '/LIFELINE') }),
+    httpVersion: fc.oneof({ weight: 14, arbitrary: fc.constant<'1.0' | '1.1'>('1.1') }, { weight: 1, arbitrary: fc.constant<'1.0' | '1.1'>('1.0') }),
+    upgrade: mostly('Upgrade', ['websocket', 'WebSocket'], ['h2c', 'websockets']),
+    connection: mostly('Connection', ['Upgrade', 'upgrade', 'keep-alive, Upgrade'], ['keep-alive', 'close']),
+    version: mostly('Sec-WebSocket-Version', ['13'], ['8', '14', '12', '13, 8', 'thirteen']),
+    key: mostly('Sec-WebSocket-Key', ['dGhlIHNhbXBsZSBub25jZQ==', 'AQIDBAUGBwgJCgsMDQ4PEA=='], ['short', 'dGhlIHNhbXBsZSBub25jZQ', 'dGhlIHNhbXBsZSBub25jZQ=!']),
+    protocol: mostly('Sec-WebSocket-Protocol', [SUBPROTOCOL, `chat, ${SUBPROTOCOL}`], ['chat', 'LIFELINE.V1', 'lifeline.v0', `${SUBPROTOCOL}x`]),
+    origin: fc
+      .oneof({ weight: 10, arbitrary: fc.constant(allowedOrigin) }, { weight: 3, arbitrary: fc.constant(undefined) }, { weight: 3, arbitrary: fc.constantFrom(...lookAlikes) })
+      .map((v): Record<string, string> => (v === undefined ? {} : { Origin: v })),
     extra: fc.constantFrom<Record<string, string>>({}, {}, { traceparent: 'zz-bad' }, { 'X-Pad': 'a'.repeat(200) }),
   }).map((r) => ({
     method: r.method,
