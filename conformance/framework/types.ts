@@ -31,6 +31,7 @@ export const FEATURES = [
   'session-limit', // a session limit, set by reset limits (CC-8)
   'message-rate-limit', // per-session message rate limit (BP-14)
   'channel-limit', // a bound on channels per session, declared as maxChannelsPerSession (SEC-7)
+  'http-timeouts', // an incomplete request head is closed within the declared headersTimeoutMs (HS-15)
   'policy:DROP_OLDEST',
   'policy:DROP_NEWEST',
   'policy:COALESCE_BY_KEY',

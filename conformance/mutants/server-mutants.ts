@@ -365,6 +365,13 @@ export const admissionMutants: readonly ServerMutant[] = [
       req.httpVersion = '1.1';
     }),
   }),
+  mutant({
+    id: 'hs-15-node-default-timeouts',
+    rule: 'HS-15',
+    description: "Node's default header and request timeouts (60 s, 300 s) while a 500 ms bound is declared",
+    cases: ['HS-15/header-trickle-cut'],
+    override: (o) => ({ ...o, headersTimeoutMs: 60_000, requestTimeoutMs: 300_000 }),
+  }),
   originMutant('sec-9-origin-prefix-match', 'an Origin that starts with an allowed origin is accepted', (o, a) => o.startsWith(a)),
   originMutant('sec-9-origin-suffix-match', 'an Origin whose host ends with an allowed host (same scheme) is accepted', (o, a) => {
     try {

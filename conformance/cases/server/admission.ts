@@ -4,6 +4,7 @@
  * matching (SEC-9, HS-2, SEC-1). `ws` always sends a well-formed HTTP/1.1 upgrade, so
  * the first two go over a raw TCP socket.
  */
+import { connect } from 'node:net';
 import { SUBPROTOCOL } from '../../../spec/protocol/defaults.js';
 import { CaseFailure, check, checkEqual } from '../../framework/failure.js';
 import type { ServerCaseContext } from '../../server-mode/harness.js';
@@ -49,6 +50,34 @@ export function lookAlikeOrigins(allowed: string): { what: string; origin: strin
   return list.filter((l) => l.origin !== allowed);
 }
 
+/** Open a TCP connection to the server, write `first`, then one byte of `rest` every `everyMs`; resolves when the server closes it. */
+function trickle(ctx: ServerCaseContext, first: string, rest: string, everyMs: number, giveUpMs: number): Promise<{ closedAfterMs: number | undefined; sent: number }> {
+  const u = new URL(ctx.url);
+  return new Promise((resolve) => {
+    const t0 = performance.now();
+    const s = connect({ host: u.hostname.replace(/^\[|\]$/g, ''), port: Number(u.port || 80) });
+    let sent = 0;
+    let timer: NodeJS.Timeout | undefined;
+    const done = (closedAfterMs: number | undefined) => {
+      clearInterval(timer);
+      clearTimeout(giveUp);
+      s.destroy();
+      resolve({ closedAfterMs, sent });
+    };
+    const giveUp = setTimeout(() => done(undefined), giveUpMs);
+    s.on('error', () => undefined);
+    s.resume();
+    s.on('close', () => done(performance.now() - t0));
+    s.on('connect', () => {
+      if (first) s.write(first);
+      timer = setInterval(() => {
+        if (sent < rest.length && !s.destroyed) s.write(rest[sent++]!);
+      }, everyMs);
+    });
+    ctx.defer(() => s.destroy());
+  });
+}
+
 export const admissionCases: ServerCase[] = [
   serverCase({
     id: 'HS-17/websocket-version-426',
@@ -62,6 +91,29 @@ export const admissionCases: ServerCase[] = [
         checkEqual(r.headers['sec-websocket-version'], '13', `Sec-WebSocket-Version header of the 426 for version ${v}`);
       }
       checkEqual((await upgrade(ctx, {})).status, 101, 'status for Sec-WebSocket-Version 13 (the control)');
+    },
+  }),
+  serverCase({
+    id: 'HS-15/header-trickle-cut',
+    spec: ['HS-15'],
+    level: 'MUST',
+    requires: ['http-timeouts'],
+    description: 'an upgrade request whose head trickles in one byte at a time, and a connection that sends nothing, are closed within the declared headersTimeoutMs (plus slack)',
+    async run(ctx) {
+      const t = ctx.server.headersTimeoutMs;
+      if (!t) throw new CaseFailure('http-timeouts is declared without headersTimeoutMs');
+      const u = new URL(ctx.url);
+      const head = upgradeRequest(`${u.pathname}${u.search}`, u.host, { ...ctx.authHeaders, 'X-Pad': 'a'.repeat(4096) });
+      const bound = t + ctx.slackMs;
+      const [slow, silent] = await Promise.all([
+        trickle(ctx, '', head, Math.max(5, Math.floor(t / 20)), bound + 2000),
+        trickle(ctx, '', '', 1000, bound + 2000),
+      ]);
+      ctx.transcript.event('http', `trickle closed after ${slow.closedAfterMs?.toFixed(0) ?? 'never'} ms (${slow.sent} bytes); silent closed after ${silent.closedAfterMs?.toFixed(0) ?? 'never'} ms`);
+      ctx.note(`trickle cut after ${slow.closedAfterMs?.toFixed(0)} ms, silent after ${silent.closedAfterMs?.toFixed(0)} ms (declared ${t} ms)`);
+      if (slow.closedAfterMs === undefined || slow.closedAfterMs > bound) throw new CaseFailure(`a header trickle was still open after ${bound} ms (declared headersTimeoutMs ${t} + slack)`);
+      if (silent.closedAfterMs === undefined || silent.closedAfterMs > bound) throw new CaseFailure(`a connection that sent nothing was still open after ${bound} ms (declared headersTimeoutMs ${t} + slack)`);
+      check(slow.closedAfterMs >= t * 0.5, `the trickle was cut after ${slow.closedAfterMs.toFixed(0)} ms, before half the declared ${t} ms`);
     },
   }),
   serverCase({
