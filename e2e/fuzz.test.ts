@@ -104,6 +104,10 @@ describe('fuzz (issue 13)', () => {
           pool<ConnectionPlan>(plans, 16, async (p) => {
             const r = await runFramePlan(server, p, limits, { checkResume: resetCloses++ % 10 === 0 });
             c.connections++;
+            if (isThorough && c.connections % 1000 === 0) {
+              const mem = process.memoryUsage();
+              console.log(`  … ${c.frameCases + c.upgradeCases} cases, ${((performance.now() - t0) / 1000).toFixed(0)} s, heap ${(mem.heapUsed / MB).toFixed(0)} MB, sessions ${server.stats().sessions}, connections ${server.stats().connections}, unexpected ${c.unexpected.length}`);
+            }
             c.frameCases += r.cases;
             if (r.unexpected) c.unexpected.push(r.unexpected);
             if (r.isWsFault) c.wsFaultCloses++;

@@ -58,7 +58,8 @@ export async function runFramePlan(srv: LifelineServer, plan: ConnectionPlan, li
   const { closeAt, expected } = expectPlan(full, limits);
   const origins = [...(plan.hello ? ['hello'] : []), ...full.frames.map((f) => f.origin)];
   const cases = origins.length - (closing ? 0 : 1);
-  const r = await tryConnect(srv.url(), { origin: ALLOWED_ORIGIN, timeoutMs: 10_000 });
+  const r = await tryConnect(srv.url(), { origin: ALLOWED_ORIGIN, timeoutMs: 20_000 }).catch((err: unknown) => err as Error);
+  if (r instanceof Error) return { cases, unexpected: `connect failed: ${r.message}`, survivedReset: false, isWsFault: false, origins };
   if (!r.ok) return { cases, unexpected: `upgrade refused with ${r.refusal.status}`, survivedReset: false, isWsFault: false, origins };
   const c = r.client;
   try {
