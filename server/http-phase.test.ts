@@ -47,7 +47,7 @@ function halfUpgrade(srv: LifelineServer, localAddress = '127.0.0.1'): { socket:
 
 describe('HTTP phase: timeouts (HS-15)', () => {
   test('HS-15 a 1-byte header trickle and a silent connection are cut within headersTimeoutMs + check interval', async () => {
-    const srv = await h.server({ headersTimeoutMs: 300, requestTimeoutMs: 600 });
+    const srv = await h.server({ headersTimeoutMs: 300, requestTimeoutMs: 600, heartbeatIntervalMs: 30_000 }); // the bystander sends no Heartbeats (HB-7)
     const bystander = await h.session(srv);
     const { host, port } = addr(srv);
     const bound = srv.opts.headersTimeoutMs + srv.opts.httpCheckIntervalMs + ALLOWANCE_MS;
@@ -110,7 +110,7 @@ describe('HTTP phase: pending upgrades (HS-16)', () => {
   test('HS-16 half-finished upgrades from one address hold at most maxPendingUpgradesPerIp connections; other addresses still get in', async () => {
     const cap = 20;
     // Long timeouts: only the cap may bound them here.
-    const srv = await h.server({ headersTimeoutMs: 60_000, maxPendingUpgradesPerIp: cap, maxPendingUpgrades: 1000 });
+    const srv = await h.server({ headersTimeoutMs: 60_000, maxPendingUpgradesPerIp: cap, maxPendingUpgrades: 1000, heartbeatIntervalMs: 30_000 });
     const bystander = await h.session(srv);
     const conns = Array.from({ length: 100 }, () => halfUpgrade(srv));
     await vi.waitFor(async () => {
