@@ -177,6 +177,7 @@ describe('fuzz (issue 13)', () => {
       if (r.isWsFault) closes++;
       if (r.survivedReset) survivors++;
     }
+    console.log(`ws-level protocol-error closes: ${closes}; sessions that survived them: ${survivors} (issue 13 defect 2)`);
     expect(closes).toBeGreaterThan(0);
     expect(survivors).toBe(0);
   }, 60_000);
