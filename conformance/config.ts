@@ -44,6 +44,11 @@ export interface ServerConfig {
   readonly messageRatePerSecond?: number;
   /** Most channels one session may hold (channel-limit); more closes 1008 (SEC-7). */
   readonly maxChannelsPerSession?: number;
+  /**
+   * HS-15 (http-timeouts): a connection whose request head is incomplete is closed within this many
+   * ms, the server's check interval included.
+   */
+  readonly headersTimeoutMs?: number;
   /** Added to every timing bound, in ms. */
   readonly slackMs: number;
 }
@@ -74,7 +79,7 @@ export interface ImplConfig {
 export const referenceServerConfig: ServerConfig = {
   features: [
     'publish', 'state', 'resume', 'inbox', 'drain', 'revoke', 'expire', 'throw', 'origin-allowlist', 'upgrade-auth', 'hello-auth', 'tickets',
-    'upgrade-rate-limit', 'session-limit', 'message-rate-limit', 'channel-limit', 'subscribed', 'policy:DROP_OLDEST', 'policy:DROP_NEWEST', 'policy:COALESCE_BY_KEY', 'policy:DISCONNECT',
+    'upgrade-rate-limit', 'session-limit', 'message-rate-limit', 'channel-limit', 'subscribed', 'http-timeouts', 'policy:DROP_OLDEST', 'policy:DROP_NEWEST', 'policy:COALESCE_BY_KEY', 'policy:DISCONNECT',
   ],
   heartbeatIntervalMs: 100,
   heartbeatMissedMax: 2,
@@ -94,6 +99,7 @@ export const referenceServerConfig: ServerConfig = {
   upgradeRatePerSecond: 10,
   messageRatePerSecond: 400,
   maxChannelsPerSession: 16,
+  headersTimeoutMs: 500,
   // Upper bounds only: a CI machine under load once missed 650 ms (HB-7: 100 × 4 + 250) by a late
   // sweep tick. The mutants this suite must kill are off by orders of magnitude, not by a second.
   slackMs: 1000,

@@ -1,9 +1,11 @@
 import { request } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { afterEach, describe, expect, test } from 'vitest';
+import { rawHttp, upgradeRequest } from '../testkit/raw-http.js';
 import { tryConnect, type RawClient, type RawConnectOptions } from '../testkit/raw-client.js';
-import type { LifelineServer } from './server.js';
+import { createServer, type LifelineServer } from './server.js';
 import { Harness, httpUrl } from './test-support.js';
 import { createTicketIssuer, ticketAuthenticator } from './tickets.js';
 
@@ -87,6 +89,23 @@ describe('admission at the upgrade', () => {
     await expectAlive(bystander);
   });
 
+  test('SEC-10 SEC-1 a server whose authentication reads cookies refuses to start without an Origin allowlist', async () => {
+    expect(() => createServer({ authentication: 'cookie', authenticate: () => 'alice' })).toThrow(/allowedOrigins.*SEC-1/s); // SEC-10
+    const srv = await h.server({ authentication: 'cookie', allowedOrigins: ['https://app.example'], authenticate: (req) => (req.headers.cookie === 'sid=ok' ? 'alice' : undefined) });
+    expect((await refusal(srv, { origin: 'https://evil.example', headers: { Cookie: 'sid=ok' } })).status).toBe(403);
+    expect((await refusal(srv, { origin: 'https://app.example', headers: { Cookie: 'sid=ok' } })).status).toBe(101);
+  });
+
+  test('HS-2 allowOrigins() replaces the allowlist in force (the demo, once its port is known)', async () => {
+    const srv = await h.server();
+    expect((await refusal(srv, { origin: 'https://evil.example' })).status).toBe(101);
+    srv.allowOrigins(['https://app.example']);
+    expect(srv.originAllowlist()).toEqual(['https://app.example']);
+    expect((await refusal(srv, { origin: 'https://evil.example' })).status).toBe(403);
+    expect((await refusal(srv, { origin: 'https://app.example' })).status).toBe(101);
+    expect(() => srv.allowOrigins(['https://app.example/'])).toThrow(RangeError);
+  });
+
   test('HS-3 an upgrade without lifeline.v1 gets 400; with it, lifeline.v1 is selected', async () => {
     const srv = await h.server();
     const bystander = await h.session(srv);
@@ -101,12 +120,37 @@ describe('admission at the upgrade', () => {
     await expectAlive(bystander);
   });
 
-  test('HS-3 a malformed websocket upgrade (bad key, wrong version) gets 400', async () => {
+  test('HS-3 a malformed websocket upgrade (bad key, no version) gets 400', async () => {
     const srv = await h.server();
     const base = { Upgrade: 'websocket', 'Sec-WebSocket-Protocol': 'lifeline.v1', 'Sec-WebSocket-Version': '13' };
     expect((await rawUpgrade(srv, { ...base, 'Sec-WebSocket-Key': 'short' })).status).toBe(400);
-    expect((await rawUpgrade(srv, { ...base, 'Sec-WebSocket-Key': 'dGhlIHNhbXBsZSBub25jZQ==', 'Sec-WebSocket-Version': '8' })).status).toBe(400);
+    const { 'Sec-WebSocket-Version': _v, ...noVersion } = base;
+    expect((await rawUpgrade(srv, { ...noVersion, 'Sec-WebSocket-Key': 'dGhlIHNhbXBsZSBub25jZQ==' })).status).toBe(400);
     expect((await rawUpgrade(srv, { ...base, 'Sec-WebSocket-Key': 'dGhlIHNhbXBsZSBub25jZQ==' })).status).toBe(101);
+  });
+
+  test('HS-17 an upgrade of another WebSocket version gets 426 with Sec-WebSocket-Version: 13, before the 503 check', async () => {
+    const srv = await h.server();
+    const base = { Upgrade: 'websocket', 'Sec-WebSocket-Protocol': 'lifeline.v1', 'Sec-WebSocket-Key': 'dGhlIHNhbXBsZSBub25jZQ==' };
+    for (const v of ['8', '12', '14', '13, 8', ' 13x']) {
+      const r = await rawUpgrade(srv, { ...base, 'Sec-WebSocket-Version': v });
+      expect(r.status, `version ${v}`).toBe(426);
+      expect(r.headers['sec-websocket-version']).toBe('13');
+      expect(r.headers.upgrade).toBe('websocket');
+    }
+    srv.setReady(false); // HS-7: the 426 check comes first
+    expect((await rawUpgrade(srv, { ...base, 'Sec-WebSocket-Version': '8' })).status).toBe(426);
+  });
+
+  test('HS-18 an upgrade over HTTP/1.0 gets 400; the same request over HTTP/1.1 gets 101', async () => {
+    const srv = await h.server();
+    const { port, address } = srv.httpServer.address() as AddressInfo;
+    const bystander = await h.session(srv);
+    const r10 = await rawHttp(address, port, upgradeRequest(srv.opts.path, `${address}:${port}`, {}, '1.0'));
+    expect(r10.status).toBe(400);
+    const r11 = await rawHttp(address, port, upgradeRequest(srv.opts.path, `${address}:${port}`, {}, '1.1'));
+    expect(r11.status).toBe(101);
+    await expectAlive(bystander);
   });
 
   test('HS-4 an upgrade that authentication rejects gets 401', async () => {

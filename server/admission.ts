@@ -1,6 +1,6 @@
 /**
  * Upgrade admission (spec §5): every check that answers with an HTTP status
- * before the WebSocket exists, in the order HS-7 fixes: 426, 503, 429, 403, 400
+ * before the WebSocket exists, in the order HS-7 fixes: 426 (HS-1, HS-17), 503, 429, 403, 400 (HS-3, HS-18)
  * (401 follows, in the server, because authentication may be asynchronous).
  */
 import type { IncomingMessage } from 'node:http';
@@ -26,6 +26,8 @@ export interface AdmissionState {
   readonly requireOrigin: boolean;
   readonly upgradeBuckets: KeyedBuckets | undefined;
   readonly nowMs: number;
+  /** Count this upgrade as pending (HS-16, shared server); false when a cap is reached. */
+  readonly admitPending?: () => boolean;
 }
 
 /** The subprotocols a request offers (Sec-WebSocket-Protocol is a comma-separated list). */
@@ -48,9 +50,19 @@ export function checkUpgrade(req: IncomingMessage, s: AdmissionState): Refusal |
   if ((req.headers.upgrade ?? '').toLowerCase() !== 'websocket') {
     return { status: 426, headers: { Upgrade: 'websocket' }, why: 'not a websocket upgrade' };
   }
+  const wsVersion = req.headers['sec-websocket-version'];
+  if (wsVersion !== undefined && wsVersion !== '13') {
+    // HS-17 (RFC 6455 §4.4): name the version this server speaks (and Upgrade, which RFC 9110 asks of a 426);
+    // part of the first (426) check.
+    return { status: 426, headers: { Upgrade: 'websocket', 'Sec-WebSocket-Version': '13' }, why: 'unsupported websocket version' };
+  }
   if (!s.isAcceptingUpgrades) {
     // HS-6, DR-1: draining or not ready.
     return { status: 503, headers: { 'Retry-After': String(s.retryAfterSeconds) }, why: 'draining or not ready' };
+  }
+  if (s.admitPending && !s.admitPending()) {
+    // HS-16: too many upgrades waiting for an answer (per address or in total); the 503 step of HS-7.
+    return { status: 503, headers: { 'Retry-After': String(s.retryAfterSeconds) }, why: 'too many pending upgrades' };
   }
   if (s.upgradeBuckets) {
     const r = s.upgradeBuckets.take(clientAddress(req), s.nowMs);
@@ -62,22 +74,26 @@ export function checkUpgrade(req: IncomingMessage, s: AdmissionState): Refusal |
   }
   const origin = req.headers.origin;
   if (origin === undefined ? s.requireOrigin : s.allowedOrigins !== undefined && !s.allowedOrigins.has(origin)) {
-    return { status: 403, headers: {}, why: 'origin not allowed' }; // HS-2, SEC-1
+    return { status: 403, headers: {}, why: 'origin not allowed' }; // HS-2, SEC-1, SEC-9 (exact: Set.has)
   }
   if (!offeredProtocols(req).includes(SUBPROTOCOL)) {
     return { status: 400, headers: {}, why: `subprotocol ${SUBPROTOCOL} not offered` }; // HS-3
   }
   // HS-3 "a malformed upgrade request": what ws would refuse later, refused here, in order.
   const key = req.headers['sec-websocket-key'];
-  if (req.method !== 'GET' || req.headers['sec-websocket-version'] !== '13' || typeof key !== 'string' || !KEY_RE.test(key.trim())) {
+  if (req.method !== 'GET' || wsVersion !== '13' || typeof key !== 'string' || !KEY_RE.test(key.trim())) {
     return { status: 400, headers: {}, why: 'malformed websocket upgrade' };
+  }
+  // HS-18 (RFC 6455 §4.1): a WebSocket upgrade needs HTTP/1.1 or later; an HTTP/1.0 one is malformed.
+  if (req.httpVersionMajor < 1 || (req.httpVersionMajor === 1 && req.httpVersionMinor < 1)) {
+    return { status: 400, headers: {}, why: 'websocket upgrade over HTTP/1.0' };
   }
   return undefined;
 }
 
 /** Answer a refused upgrade on the raw socket and close it; no WebSocket ever exists (HS-2). */
 export function refuse(socket: Duplex, r: Refusal): void {
-  if (socket.destroyed) return;
+  if (socket.destroyed || socket.writableEnded) return; // answered already (HS-16's deadline, say)
   const body = `${r.status} ${STATUS_CODES[r.status] ?? ''}\n`;
   const head = [
     `HTTP/1.1 ${r.status} ${STATUS_CODES[r.status] ?? ''}`,
@@ -109,6 +125,10 @@ export interface UpgradeContext {
   readonly log: Logger;
   /** Every refusal on the Lifeline path, by HTTP status (metrics). */
   readonly onRefused?: (status: number) => void;
+  /** Count the upgrade as pending (HS-16); set on a shared server, where connections are not counted at accept. */
+  readonly admitPending?: (socket: Duplex, ip: string) => boolean;
+  /** An upgrade whose request is complete is answered within this, else 503 (HS-16). */
+  readonly handshakeTimeoutMs: number;
 }
 
 /**
@@ -132,6 +152,7 @@ export async function admitUpgrade(req: IncomingMessage, socket: Duplex, c: Upgr
     return undefined;
   }
   socket.on('error', destroyOnError);
+  const admit = c.admitPending;
   const refusal = checkUpgrade(req, {
     isAcceptingUpgrades: c.isAccepting(),
     retryAfterSeconds: c.retryAfterSeconds,
@@ -139,6 +160,7 @@ export async function admitUpgrade(req: IncomingMessage, socket: Duplex, c: Upgr
     requireOrigin: c.requireOrigin,
     upgradeBuckets: c.upgradeBuckets,
     nowMs: c.clock.now(),
+    ...(admit ? { admitPending: () => admit(socket, clientAddress(req)) } : {}),
   });
   if (refusal) {
     // SEC-2: the path only; the query may carry a ticket.
@@ -149,13 +171,23 @@ export async function admitUpgrade(req: IncomingMessage, socket: Duplex, c: Upgr
   }
   let principal: string | undefined = 'anonymous';
   if (c.authenticate) {
+    // HS-16: an authentication that never answers must not hold the connection past the handshake timeout.
+    const deadline = setTimeout(() => {
+      c.log.warn({ path, ip: clientAddress(req), timeoutMs: c.handshakeTimeoutMs }, 'upgrade not answered within the handshake timeout');
+      c.onRefused?.(503);
+      refuse(socket, { status: 503, headers: { 'Retry-After': String(c.retryAfterSeconds) }, why: 'upgrade not answered in time' }); // HS-16
+    }, c.handshakeTimeoutMs);
+    deadline.unref();
     try {
       const r = c.authenticate(req);
       principal = r instanceof Promise ? await r : r;
     } catch (err) {
       c.log.warn({ err }, 'authenticate threw; refusing');
       principal = undefined;
+    } finally {
+      clearTimeout(deadline);
     }
+    if (socket.destroyed || socket.writableEnded) return undefined; // answered by the deadline
     if (principal === undefined) {
       c.log.info({ status: 401, path, ip: clientAddress(req) }, 'upgrade refused');
       c.onRefused?.(401);

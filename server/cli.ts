@@ -9,6 +9,7 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import type { Level } from 'pino';
 import type { DemoApp } from '../demo/app.js';
@@ -18,6 +19,7 @@ import { createLifelineLogger } from './observability/logger.js';
 import { createLifelineMetrics } from './observability/metrics.js';
 import { parseTokensFile, tokenAuthentication } from './cli-auth.js';
 import { policyByName, resolveOptions, type LifelineServerOptions, type PolicyName, type Principal } from './options.js';
+import { ownOrigins } from './own-origins.js';
 import { createServer } from './server.js';
 
 function int(name: string, min = 0) {
@@ -92,6 +94,9 @@ interface ServeFlags {
   drainDeadlineMs?: number;
   drainSpreadMs?: number;
   sweepSlices?: number;
+  headersTimeoutMs?: number;
+  maxPendingUpgradesPerIp?: number;
+  maxPendingUpgrades?: number;
   demo: boolean;
   logLevel: Level;
   metrics: boolean;
@@ -126,6 +131,9 @@ export function optionsFromFlags(f: ServeFlags): LifelineServerOptions {
     drainDeadlineMs: f.drainDeadlineMs,
     drainSpreadMs: f.drainSpreadMs,
     sweepSlices: f.sweepSlices,
+    headersTimeoutMs: f.headersTimeoutMs,
+    maxPendingUpgradesPerIp: f.maxPendingUpgradesPerIp,
+    maxPendingUpgrades: f.maxPendingUpgrades,
   };
   for (const k of Object.keys(o)) if (o[k] === undefined) delete o[k];
   return { ...(o as LifelineServerOptions), ...(f.authTokensFile ? tokenAuthentication(f.authTokensFile) : {}) };
@@ -170,7 +178,11 @@ export function serveCommand(): Command {
     .option('-p, --port <port>', 'TCP port (0 = any free port; $PORT when set)', int('port'), envPort)
     .option('--host <host>', 'address to listen on', '127.0.0.1')
     .option('--path <path>', 'the Lifeline WebSocket path', '/lifeline')
-    .option('--allowed-origin <origin...>', 'allowed Origin values (HS-2); repeatable; default any')
+    .option(
+      '--allowed-origin <origin...>',
+      'allowed browser Origin, matched exactly (scheme://host[:port], e.g. https://app.example.com); repeatable. ' +
+        'Others get 403 (HS-2). Required when browsers connect with cookies (SEC-1). Default: any Origin; with --demo, the demo\'s own origin',
+    )
     .option(
       '--auth-tokens-file <file>',
       'require a token: lines of "<token> <principal>"; a client sends one as Hello.token (connect --token, the client\'s getToken) or as an "Authorization: Bearer" upgrade header (HS-4, HS-12); default none, everyone is "anonymous"',
@@ -203,6 +215,9 @@ export function serveCommand(): Command {
     .option('--drain-deadline-ms <ms>', 'drain deadline on SIGTERM (DR-4, DR-5)', int('drain deadline', 1))
     .option('--drain-spread-ms <ms>', 'reconnect spread window (DR-3)', int('drain spread'))
     .option('--sweep-slices <n>', 'spread the liveness sweep over n slices of the interval; default one per second of it, 1 to 10', int('sweep slices', 1))
+    .option('--headers-timeout-ms <ms>', 'close a connection whose request head is incomplete after this (HS-15; default the handshake timeout, 5000)', int('headers timeout', 1))
+    .option('--max-pending-upgrades-per-ip <n>', 'connections not yet WebSockets per client address (HS-16; default 64; raise behind a proxy)', int('max pending upgrades per ip', 1))
+    .option('--max-pending-upgrades <n>', 'connections not yet WebSockets in total (HS-16; default 1024)', int('max pending upgrades', 1))
     .option('--demo', 'run the demo application and serve its page', false)
     .addOption(new Option('--log-level <level>', 'log level').choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info'))
     .option('--no-metrics', 'do not serve Prometheus metrics on /metrics')
@@ -271,10 +286,17 @@ async function serve(flags: ServeFlags): Promise<void> {
     console.error(`cannot listen on ${flags.host}:${flags.port}: ${err instanceof Error ? err.message : String(err)}`);
     process.exit(1);
   }
+  if (demo) {
+    // SEC-1: the demo page's own origin (from the listen address and port) plus any --allowed-origin.
+    const { port } = srv.httpServer.address() as AddressInfo;
+    srv.allowOrigins([...new Set([...ownOrigins(flags.host, port), ...(flags.allowedOrigin ?? [])])]);
+  }
   demo?.start(srv);
   const http = srv.url().replace(/^ws/, 'http').replace(/\/[^/]*$/, '/');
   console.log(`Lifeline server listening: ${srv.url()}${demo ? `\nDemo page: ${http}` : ''}${flags.metrics ? `\nMetrics: ${http}metrics` : ''}`);
-  log.info({ url: srv.url(), demo: flags.demo }, 'listening');
+  const origins = srv.originAllowlist();
+  console.log(origins ? `Allowed origins: ${origins.join(' ')}` : 'Allowed origins: any (no --allowed-origin; never serve cookie-authenticated browsers like this, SEC-1)');
+  log.info({ url: srv.url(), demo: flags.demo, allowedOrigins: origins ?? 'any' }, 'listening');
 
   let stoppingAtMs: number | undefined;
   const stop = (signal: string) => {

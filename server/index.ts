@@ -17,7 +17,7 @@ export type {
   PublishPatch,
   SessionView,
 } from './options.js';
-export { policyByName } from './options.js';
+export { lifelineHttpServerOptions, policyByName } from './options.js';
 export type { SessionStats } from './session.js';
 export type { SweepStats } from './sweep.js';
 export { createTicketIssuer, ticketAuthenticator, type TicketIssuer, type TicketIssuerOptions } from './tickets.js';

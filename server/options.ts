@@ -9,6 +9,8 @@ import type { InspectionEvent, Observer } from 'xstate';
 import { BackpressurePolicy } from '../gen/lifeline/v1/envelope_pb.js';
 import { defaults } from '../spec/protocol/defaults.js';
 import type { Clock } from './clock.js';
+import type { ServerOptions as HttpServerOptions } from 'node:http';
+import { checkIntervalFor, httpServerTimeouts } from './http-phase.js';
 import type { MessageIdDedupeOptions } from './message-ids.js';
 import type { LifelineMetrics } from './observability/metrics.js';
 import type { SessionStats } from './session.js';
@@ -58,8 +60,19 @@ export interface LifelineServerOptions {
   readonly httpServer?: HttpServer;
   /** The Lifeline path (HS-1). Default '/lifeline'. */
   readonly path?: string;
-  /** Allowed Origin values; an upgrade with another Origin gets 403 (HS-2, SEC-1). Absent = any. */
+  /**
+   * Allowed Origin values, compared exactly (HS-2, SEC-1): each a serialized origin such as
+   * 'https://app.example.com' (scheme, host, port; no path, no trailing slash, lower case); an upgrade
+   * with any other Origin gets 403. Absent = any Origin. Required with `authentication: 'cookie'`.
+   */
   readonly allowedOrigins?: readonly string[];
+  /**
+   * What `authenticate` reads (SEC-1): 'cookie' when it trusts credentials a browser attaches on its
+   * own (cookies, HTTP auth), which any site's page can make it send; such a server refuses to start
+   * without `allowedOrigins`. 'token' (the default) for tickets, headers or Hello tokens, which a
+   * cross-site page cannot send.
+   */
+  readonly authentication?: 'cookie' | 'token';
   /** Refuse upgrades that carry no Origin header (only browsers send one). Default false. */
   readonly requireOrigin?: boolean;
   /** Authenticate the upgrade (cookie, ticket, header); undefined → 401 (HS-4). Default: everyone is 'anonymous'. */
@@ -157,6 +170,24 @@ export interface LifelineServerOptions {
   readonly inspect?: Observer<InspectionEvent> | ((event: InspectionEvent) => void);
   /** Tracer for session spans (SEC-3); default the global provider's `lifeline` tracer (a no-op without an SDK). */
   readonly tracer?: Tracer;
+
+  // ---- HTTP phase (issue 13, spec §5.6) ----
+  /**
+   * A connection's request head must be complete within this many ms (HS-15; Node's `headersTimeout`,
+   * checked every quarter of it, at most every second). Default: the handshake timeout (5 s).
+   * Applied to the HTTP server the library creates; a shared `httpServer` keeps its own timeouts:
+   * create it with `lifelineHttpServerOptions(...)` (the server logs a warning when they are looser).
+   */
+  readonly headersTimeoutMs?: number;
+  /** The whole HTTP request must be complete within this many ms (HS-15). Default 2 × headersTimeoutMs. */
+  readonly requestTimeoutMs?: number;
+  /**
+   * Connections that are not yet WebSockets, per client address (HS-16): one over it is closed at once.
+   * Default 64. Behind a proxy every connection comes from the proxy's address: raise it there.
+   */
+  readonly maxPendingUpgradesPerIp?: number;
+  /** Connections that are not yet WebSockets, in total (HS-16). Default 1024. */
+  readonly maxPendingUpgrades?: number;
 }
 
 export interface ResolvedOptions {
@@ -194,6 +225,12 @@ export interface ResolvedOptions {
   readonly drainSpreadMs: number;
   readonly retryAfterSeconds: number;
   readonly sweepSlices: number;
+  // HTTP phase (HS-15, HS-16)
+  readonly headersTimeoutMs: number;
+  readonly requestTimeoutMs: number;
+  readonly httpCheckIntervalMs: number;
+  readonly maxPendingUpgradesPerIp: number;
+  readonly maxPendingUpgrades: number;
 }
 
 function positive(name: string, v: number | undefined, fallback: number): number {
@@ -215,7 +252,7 @@ export function resolveOptions(o: LifelineServerOptions): ResolvedOptions {
   const heartbeatIntervalStepsMax = Math.max(1, Math.floor(maxMs / heartbeatIntervalMs));
   return {
     path,
-    allowedOrigins: o.allowedOrigins ? new Set(o.allowedOrigins) : undefined,
+    allowedOrigins: o.allowedOrigins ? originAllowlist(o.allowedOrigins) : cookieNeedsAllowlist(o),
     requireOrigin: o.requireOrigin ?? false,
     heartbeatIntervalMs,
     heartbeatIntervalMaxMs: heartbeatIntervalStepsMax * heartbeatIntervalMs,
@@ -247,6 +284,62 @@ export function resolveOptions(o: LifelineServerOptions): ResolvedOptions {
     drainSpreadMs: Math.max(0, o.drainSpreadMs ?? defaults.drainSpreadMs),
     retryAfterSeconds: positive('retryAfterSeconds', o.retryAfterSeconds, 1),
     sweepSlices: Math.max(1, Math.floor(o.sweepSlices ?? defaultSweepSlices(o.heartbeatIntervalMs ?? defaults.heartbeatIntervalMs))),
+    ...httpPhase(o),
+  };
+}
+
+/**
+ * Options for `http.createServer` that enforce HS-15 with these Lifeline options. The server uses
+ * them for the HTTP server it creates; an application that shares its own server creates it with
+ * them (`createHttpServer(lifelineHttpServerOptions(opts))`): Node reads the check interval only
+ * at creation.
+ */
+export function lifelineHttpServerOptions(o: LifelineServerOptions = {}): HttpServerOptions {
+  return httpServerTimeouts(httpPhase(o));
+}
+
+/**
+ * SEC-1: an allowlist of serialized origins, matched exactly. An entry a browser can never send
+ * (a path, a trailing slash, upper case, 'null') would silently refuse everyone or, for 'null',
+ * admit every sandboxed page: refused here with what to write instead.
+ */
+export function originAllowlist(origins: readonly string[]): ReadonlySet<string> {
+  for (const o of origins) {
+    if (o === 'null') throw new RangeError(`allowedOrigins: 'null' is the opaque origin every sandboxed page and file shares; it cannot be allowed (SEC-1)`);
+    let serialized: string;
+    try {
+      serialized = new URL(o).origin;
+    } catch {
+      throw new RangeError(`allowedOrigins: '${o}' is not an origin; write scheme://host[:port], e.g. 'https://app.example.com'`);
+    }
+    if (serialized === 'null' || !/^https?:$/.test(new URL(o).protocol)) throw new RangeError(`allowedOrigins: '${o}' is not an http(s) origin`);
+    if (serialized !== o) throw new RangeError(`allowedOrigins: '${o}' is not how a browser writes an origin; did you mean '${serialized}'? (matching is exact, SEC-9)`);
+  }
+  return new Set(origins); // SEC-9: Set.has is an exact, case-sensitive comparison
+}
+
+function cookieNeedsAllowlist(o: LifelineServerOptions): undefined {
+  if (o.authentication === 'cookie') {
+    // SEC-10: refuse to start rather than serve cookie-authenticated browsers to every site.
+    throw new Error(
+      "authentication: 'cookie' needs allowedOrigins: browsers send cookies with WebSocket upgrades from any site (there is no CORS for them), " +
+        "so without an Origin allowlist any page can open a session as its visitor (SEC-1). Set allowedOrigins: ['https://your.app.example'].",
+    );
+  }
+  return undefined;
+}
+
+/** HS-15, HS-16: the header timeout follows the handshake timeout unless set; Node wants headers ≤ request. */
+function httpPhase(o: LifelineServerOptions): Pick<ResolvedOptions, 'headersTimeoutMs' | 'requestTimeoutMs' | 'httpCheckIntervalMs' | 'maxPendingUpgradesPerIp' | 'maxPendingUpgrades'> {
+  const headersTimeoutMs = positive('headersTimeoutMs', o.headersTimeoutMs, o.handshakeTimeoutMs ?? defaults.headersTimeoutMs);
+  const requestTimeoutMs = positive('requestTimeoutMs', o.requestTimeoutMs, o.headersTimeoutMs === undefined && o.handshakeTimeoutMs === undefined ? defaults.requestTimeoutMs : 2 * headersTimeoutMs);
+  if (requestTimeoutMs < headersTimeoutMs) throw new RangeError(`requestTimeoutMs (${requestTimeoutMs}) must be at least headersTimeoutMs (${headersTimeoutMs})`);
+  return {
+    headersTimeoutMs,
+    requestTimeoutMs,
+    httpCheckIntervalMs: checkIntervalFor(headersTimeoutMs),
+    maxPendingUpgradesPerIp: Math.floor(positive('maxPendingUpgradesPerIp', o.maxPendingUpgradesPerIp, defaults.maxPendingUpgradesPerIp)),
+    maxPendingUpgrades: Math.floor(positive('maxPendingUpgrades', o.maxPendingUpgrades, defaults.maxPendingUpgrades)),
   };
 }
 

@@ -9,7 +9,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { pino, type Logger } from 'pino';
 import { WebSocketServer, type WebSocket } from 'ws';
@@ -25,10 +25,12 @@ import { TypedEmitter } from './emitter.js';
 import { onFrame } from './frames.js';
 import { handleHealth } from './http.js';
 import { listenOn, type ListenOptions } from './listen.js';
+import { httpServerTimeouts, PendingUpgrades } from './http-phase.js';
 import { provideMachine, type Host, type HostRegistry } from './machine-host.js';
 import { assertMessageFits, assertPatchFits } from './frame-limit.js';
 import { LeanSessionRuntime, type SessionActor, type SessionInput } from './session-actor.js';
 import {
+  originAllowlist,
   resolveOptions,
   type LifelineServerOptions,
   type LifelineSession,
@@ -69,6 +71,10 @@ export class LifelineServer extends TypedEmitter<ServerEvents> implements HostRe
   private readonly conns = new Set<Connection>();
   private readonly expiredIds = new Map<string, true>();
   private readonly upgradeBuckets: KeyedBuckets | undefined;
+  /** Connections that are not yet WebSockets (HS-16). */
+  private readonly pending: PendingUpgrades;
+  /** The Origin allowlist in force (HS-2); allowOrigins() replaces it once a listen port is known. */
+  private allowedOrigins: ReadonlySet<string> | undefined;
   private readonly machine: ReturnType<typeof provideMachine>;
   /** Steps the session machines when no inspector is attached (no XState actor per session). */
   private readonly runtime: LeanSessionRuntime;
@@ -88,6 +94,7 @@ export class LifelineServer extends TypedEmitter<ServerEvents> implements HostRe
   constructor(private readonly options: LifelineServerOptions = {}) {
     super();
     this.opts = resolveOptions(options);
+    this.allowedOrigins = this.opts.allowedOrigins;
     this.log = options.logger ?? pino({ level: 'silent' });
     this.clock = options.clock ?? systemClock;
     this.metrics = options.metrics;
@@ -137,7 +144,10 @@ export class LifelineServer extends TypedEmitter<ServerEvents> implements HostRe
     this.metrics?.setGaugeSource(() => gaugeReading(this.store.values(), this.conns, this.isDraining ? { noticesSent: this.drainNotices } : undefined));
     this.sweep.start();
     this.isOwnServer = options.httpServer === undefined;
-    this.httpServer = options.httpServer ?? createHttpServer();
+    this.pending = new PendingUpgrades(this.opts);
+    this.httpServer = options.httpServer ?? createHttpServer(httpServerTimeouts(this.opts)); // HS-15
+    if (this.isOwnServer) this.httpServer.on('connection', this.onConnection); // HS-16
+    else this.warnLooseSharedServer(this.httpServer);
     this.httpServer.on('upgrade', this.onUpgrade);
     this.onRequest = (req, res) => {
       if (this.handleRequest(req, res)) return;
@@ -212,6 +222,19 @@ export class LifelineServer extends TypedEmitter<ServerEvents> implements HostRe
     return `ws://${host}:${a.port}${this.opts.path}`;
   }
 
+  /**
+   * Replace the Origin allowlist (HS-2, SEC-1), e.g. with the server's own origin once its port is
+   * known (the demo). Exact, serialized origins only (see LifelineServerOptions.allowedOrigins).
+   */
+  allowOrigins(origins: readonly string[]): void {
+    this.allowedOrigins = originAllowlist(origins);
+  }
+
+  /** The Origin allowlist in force; undefined = any Origin. */
+  originAllowlist(): readonly string[] | undefined {
+    return this.allowedOrigins && [...this.allowedOrigins];
+  }
+
   /** Readiness for /readyz and HS-6 (a server may start not ready). */
   setReady(isReady: boolean): void {
     this.isReady = isReady;
@@ -226,16 +249,42 @@ export class LifelineServer extends TypedEmitter<ServerEvents> implements HostRe
       isOwnServer: this.isOwnServer,
       isAccepting: () => this.isReady && !this.isDraining && !this.isClosed,
       retryAfterSeconds: this.opts.retryAfterSeconds,
-      allowedOrigins: this.opts.allowedOrigins,
+      allowedOrigins: this.allowedOrigins,
       requireOrigin: this.opts.requireOrigin,
       upgradeBuckets: this.upgradeBuckets,
       clock: this.clock,
       authenticate: this.options.authenticate,
       log: this.log,
       onRefused: (status) => this.metrics?.upgradeRejected(status),
+      handshakeTimeoutMs: this.opts.handshakeTimeoutMs,
+      // HS-16: the own server counts every connection at accept; a shared one counts upgrades to this path.
+      ...(this.isOwnServer ? {} : { admitPending: (s: Duplex, ip: string) => this.pending.admit(s, ip) }),
     });
     if (principal === undefined) return;
-    this.wss.handleUpgrade(req, socket, head, (ws) => this.accept(ws, req, principal, upgradeStartedAtMs));
+    this.wss.handleUpgrade(req, socket, head, (ws) => {
+      this.pending.release(socket); // a WebSocket now: the handshake timeout bounds it (HS-10)
+      this.accept(ws, req, principal, upgradeStartedAtMs);
+    });
+  }
+
+  /** HS-16 on the own server: a connection over a pending cap is closed at once, before any byte is read. */
+  private readonly onConnection = (socket: Socket): void => {
+    const ip = socket.remoteAddress ?? 'unknown';
+    if (this.pending.admit(socket, ip)) return;
+    this.metrics?.upgradeRejected(503);
+    this.log.debug({ ip, pending: this.pending.size }, 'connection over the pending-upgrade cap closed');
+    socket.destroy(); // HS-16: no request read yet, so no response to give
+  };
+
+  /** HS-15 on a shared server: its timeouts are the application's; say so when they are looser than ours. */
+  private warnLooseSharedServer(server: HttpServer): void {
+    const o = this.opts;
+    const loose = server.headersTimeout === 0 || server.headersTimeout > o.headersTimeoutMs || server.requestTimeout === 0 || server.requestTimeout > o.requestTimeoutMs;
+    if (!loose) return;
+    this.log.warn(
+      { headersTimeout: server.headersTimeout, requestTimeout: server.requestTimeout, wantHeadersTimeoutMs: o.headersTimeoutMs, wantRequestTimeoutMs: o.requestTimeoutMs },
+      'shared HTTP server: half-finished requests are bounded only by its own timeouts (HS-15); create it with lifelineHttpServerOptions()',
+    );
   }
 
   /** The WebSocket exists: one actor in `handshaking`, no session state yet (HS-7). */
@@ -511,8 +560,10 @@ export class LifelineServer extends TypedEmitter<ServerEvents> implements HostRe
     }
     this.wss.close();
     this.httpServer.off('upgrade', this.onUpgrade);
+    this.pending.destroyAll(); // HS-16: upgrades still waiting for authentication
     if (this.isOwnServer) {
       this.httpServer.off('request', this.onRequest);
+      this.httpServer.off('connection', this.onConnection);
       await new Promise<void>((resolve) => {
         this.httpServer.close(() => resolve());
         this.httpServer.closeAllConnections();

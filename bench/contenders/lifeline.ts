@@ -10,7 +10,9 @@ export type { LifelineServer };
 
 export async function startLifeline(options: LifelineServerOptions): Promise<{ srv: LifelineServer; port: number; url: string }> {
   const { createServer } = await import('../../server/server.js');
-  const srv = createServer(options);
+  // Every bench client comes from one loopback address, thousands at once (storms, resume):
+  // the per-address pending-upgrade cap (HS-16, default 64) is for hostile peers, not for this.
+  const srv = createServer({ maxPendingUpgradesPerIp: 1_000_000, maxPendingUpgrades: 1_000_000, ...options });
   const addr = await srv.listen(0, '127.0.0.1');
   return { srv, port: addr.port, url: srv.url() };
 }

@@ -32,6 +32,7 @@ export const FEATURES = [
   'message-rate-limit', // per-session message rate limit (BP-14)
   'channel-limit', // a bound on channels per session, declared as maxChannelsPerSession (SEC-7)
   'subscribed', // Subscribe answered by Subscribed for a client announcing `subscribed` (CH-4)
+  'http-timeouts', // an incomplete request head is closed within the declared headersTimeoutMs (HS-15)
   'policy:DROP_OLDEST',
   'policy:DROP_NEWEST',
   'policy:COALESCE_BY_KEY',

@@ -9,10 +9,10 @@ import { runConformance } from '../run.js';
 import { referenceClientCommand, startReferenceServer } from '../targets/reference.js';
 import { clientMutants, type ClientMutant } from './client-mutants.js';
 import { startFrameProxy } from './frame-proxy.js';
-import { serverMutants, type ServerMutant } from './server-mutants.js';
+import { admissionMutants, serverMutants, type ServerMutant } from './server-mutants.js';
 
 export type Mutant = ServerMutant | ClientMutant;
-export const mutants: readonly Mutant[] = [...serverMutants, ...clientMutants];
+export const mutants: readonly Mutant[] = [...serverMutants, ...admissionMutants, ...clientMutants];
 
 export interface MutantResult {
   readonly id: string;

@@ -386,3 +386,74 @@ export const serverMutants: readonly ServerMutant[] = [
   }),
 ];
 
+
+// ---- issue 13 (harden-b): admission answers (HS-17, HS-18) and exact Origin matching (SEC-9) ----
+// (Imports of this section stay here, beside it, so parallel appends to this file do not collide.)
+import type { IncomingMessage } from 'node:http';
+import type { LifelineServer } from '../../server/server.js';
+
+/** Before the server sees an upgrade, rewrite its request: a server whose check is broken this way. */
+function beforeAdmission(rewrite: (req: IncomingMessage, s: LifelineServer) => void): ServerPatch {
+  return (s) => {
+    s.httpServer.prependListener('upgrade', (req: IncomingMessage) => rewrite(req, s));
+  };
+}
+
+/** The first allowed origin a loose matcher would map `origin` to. */
+function looselyAllowed(s: LifelineServer, origin: string | undefined, match: (origin: string, allowed: string) => boolean): string | undefined {
+  if (origin === undefined) return undefined;
+  return (s.originAllowlist() ?? []).find((a) => a !== origin && match(origin, a));
+}
+
+function originMutant(id: string, description: string, match: (origin: string, allowed: string) => boolean): ServerMutant {
+  return mutant({
+    id,
+    rule: 'SEC-9',
+    description,
+    cases: ['SEC-9/origin-exact-match'],
+    patch: beforeAdmission((req, s) => {
+      const a = looselyAllowed(s, req.headers.origin, match);
+      if (a !== undefined) req.headers.origin = a;
+    }),
+  });
+}
+
+export const admissionMutants: readonly ServerMutant[] = [
+  mutant({
+    id: 'hs-17-wrong-version-400',
+    rule: 'HS-17',
+    description: 'an upgrade of another WebSocket version gets 400 (as a malformed request) instead of 426 with Sec-WebSocket-Version: 13',
+    cases: ['HS-17/websocket-version-426'],
+    patch: beforeAdmission((req) => {
+      if (req.headers['sec-websocket-version'] !== '13') delete req.headers['sec-websocket-version'];
+    }),
+  }),
+  mutant({
+    id: 'hs-18-accepts-http10',
+    rule: 'HS-18',
+    description: 'an upgrade over HTTP/1.0 is treated as HTTP/1.1 and accepted with 101',
+    cases: ['HS-18/http10-upgrade-400'],
+    patch: beforeAdmission((req) => {
+      req.httpVersionMajor = 1;
+      req.httpVersionMinor = 1;
+      req.httpVersion = '1.1';
+    }),
+  }),
+  mutant({
+    id: 'hs-15-node-default-timeouts',
+    rule: 'HS-15',
+    description: "Node's default header and request timeouts (60 s, 300 s) while a 500 ms bound is declared",
+    cases: ['HS-15/header-trickle-cut'],
+    override: (o) => ({ ...o, headersTimeoutMs: 60_000, requestTimeoutMs: 300_000 }),
+  }),
+  originMutant('sec-9-origin-prefix-match', 'an Origin that starts with an allowed origin is accepted', (o, a) => o.startsWith(a)),
+  originMutant('sec-9-origin-suffix-match', 'an Origin whose host ends with an allowed host (same scheme) is accepted', (o, a) => {
+    try {
+      const [ou, au] = [new URL(o), new URL(a)];
+      return ou.protocol === au.protocol && ou.port === au.port && ou.hostname.endsWith(au.hostname);
+    } catch {
+      return false;
+    }
+  }),
+  originMutant('sec-9-origin-case-insensitive', 'Origins are compared case-insensitively', (o, a) => o.toLowerCase() === a.toLowerCase()),
+];

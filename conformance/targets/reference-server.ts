@@ -48,6 +48,8 @@ function optionsFor(config: ServerConfig, app: AppState, tickets: ReturnType<typ
     heartbeatIntervalMs: config.heartbeatIntervalMs,
     heartbeatMissedMax: config.heartbeatMissedMax,
     handshakeTimeoutMs: config.handshakeTimeoutMs,
+    // HS-15: the declared bound includes the check interval, a quarter of the timeout (server/http-phase.ts).
+    ...(features.includes('http-timeouts') && config.headersTimeoutMs ? { headersTimeoutMs: Math.floor(config.headersTimeoutMs * 0.8) } : {}),
     maxPayloadBytes: config.maxPayloadBytes,
     resumeTtlMs: config.resumeTtlMs,
     replayWindowMessages: config.replayWindowMessages,

@@ -158,7 +158,7 @@ export const closeCodes = {
   // --- HTTP answers before the upgrade (HS-1 … HS-6). No WebSocket exists yet. ---
   HTTP_BAD_REQUEST: {
     http: 400, retry: 'none', resetSession: false, minDelayMs: 0, sender: 'server', spec: 'HS-3',
-    when: 'Upgrade without the lifeline.v1 subprotocol, or a malformed upgrade request.',
+    when: 'Upgrade without the lifeline.v1 subprotocol, a malformed upgrade request, or one over HTTP/1.0 (HS-18).',
   },
   HTTP_UNAUTHORIZED: {
     http: 401, retry: 'refresh-token', resetSession: false, minDelayMs: 0, sender: 'server', spec: 'HS-4',
@@ -170,7 +170,7 @@ export const closeCodes = {
   },
   HTTP_UPGRADE_REQUIRED: {
     http: 426, retry: 'none', resetSession: false, minDelayMs: 0, sender: 'server', spec: 'HS-1',
-    when: 'A plain HTTP request on the Lifeline path.',
+    when: 'A plain HTTP request on the Lifeline path; with Sec-WebSocket-Version: 13, an upgrade of another WebSocket version (HS-17).',
   },
   HTTP_TOO_MANY_REQUESTS: {
     http: 429, retry: 'server-delay', resetSession: false, minDelayMs: 1000, sender: 'server', spec: 'HS-5',
@@ -178,7 +178,7 @@ export const closeCodes = {
   },
   HTTP_DRAINING: {
     http: 503, retry: 'server-delay', resetSession: false, minDelayMs: 1000, sender: 'server', spec: 'HS-6',
-    when: 'The server is draining or not ready; Retry-After gives the delay.',
+    when: 'The server is draining or not ready, or too many upgrades are pending or one was not answered in time (HS-16); Retry-After gives the delay.',
   },
 } as const satisfies Record<string, CloseRow>;
 

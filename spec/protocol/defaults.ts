@@ -59,6 +59,15 @@ export const defaults = {
   maxTokenBytes: 8192,
   maxChannelsPerFrame: 1024,
   maxCapabilities: 64,
+  // HTTP phase (issue 13, spec §5.6): what a connection may hold before it is a WebSocket.
+  /** Request head complete within this, from the connection's start (HS-15); the handshake timeout's value. */
+  headersTimeoutMs: 5_000,
+  /** Whole HTTP request complete within this (HS-15). */
+  requestTimeoutMs: 10_000,
+  /** Connections not yet WebSockets per client address (HS-16). */
+  maxPendingUpgradesPerIp: 64,
+  /** Connections not yet WebSockets in total (HS-16). */
+  maxPendingUpgrades: 1024,
 } as const;
 
 export type Defaults = typeof defaults;

@@ -1,4 +1,5 @@
 import type { ServerCase } from './util.js';
+import { admissionCases } from './admission.js';
 import { backpressureCases } from './backpressure.js';
 import { closeCodeCases, drainCases, driftCases } from './drift-drain.js';
 import { handshakeCases } from './handshake.js';
@@ -11,6 +12,7 @@ import { wireCases } from './wire.js';
 /** Every server-mode case, in report order. */
 export const serverCases: readonly ServerCase[] = [
   ...handshakeCases,
+  ...admissionCases,
   ...wireCases,
   ...livenessCases,
   ...sequencingCases,
