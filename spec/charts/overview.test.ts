@@ -88,7 +88,7 @@ describe('machine overview (top-level states only)', () => {
     const edges = overviewEdges(machineToChart(clientConnectionMachine));
     for (const e of edges) expect(e.label.length).toBeLessThanOrEqual(24);
     const notes = overviewFootnotes(edges).join('\n');
-    expect(notes).toContain('connected → reconnecting: frame.drainNotice/invalid, socket.closed, after(deadPeer) (DR-6, CC-2, HB-4)');
+    expect(notes).toContain('connected → reconnecting: socket.closed, frame.invalid, after(deadPeer) (CC-2, HB-4)');
   });
 
   test('helpers', () => {
