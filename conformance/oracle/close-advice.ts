@@ -110,3 +110,9 @@ export function exponentAfter(failedAttemptsSinceWelcome: number): number {
 export function largestDelayMs(n: number, c: BackoffConfig, minDelayMs = 0): number {
   return Math.max(minDelayMs, ceilingMs(n, c));
 }
+
+/** The code of a registry name, from the oracle (what a client must send, or what the runner sends). */
+export function codeNamed(name: string): number {
+  for (const [code, r] of closeCodeOracle) if (r.name === name) return code;
+  throw new Error(`no close code named ${name} in the oracle`);
+}

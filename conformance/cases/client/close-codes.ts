@@ -5,7 +5,7 @@
  * as the session-reset flag says. Measured from the runner's close frame to the
  * client's next upgrade.
  */
-import { adviceForCode, closeCodes, type CloseRow } from '../../../spec/protocol/close-codes.js';
+import { expectedAdvice as adviceForCode, serverSendableCodes, type OracleRow } from '../../oracle/close-advice.js';
 import { CaseFailure, check, checkEqual } from '../../framework/failure.js';
 import type { ClientCaseContext } from '../../client-mode/harness.js';
 import { attempt, backoffBoundMs, clientCase, connected, noAttemptWithin, type ClientCase } from './util.js';
@@ -51,10 +51,11 @@ async function closeAndObserve(ctx: ClientCaseContext, code: number): Promise<vo
   }
 }
 
-const sendable = (Object.entries(closeCodes) as [string, CloseRow][]).filter(([, r]) => r.code !== undefined && (r.sender === 'server' || r.sender === 'either'));
+/** Every code a server may send, from the suite's own oracle (issue 18: not the registry the reference runs). */
+const sendable: [string, OracleRow & { code: number }][] = serverSendableCodes().map(([code, r]) => [r.name, { ...r, code }]);
 
-function specFor(name: string, row: CloseRow): string[] {
-  const a = adviceForCode(row.code as number);
+function specFor(name: string, row: OracleRow & { code: number }): string[] {
+  const a = adviceForCode(row.code);
   const ids = new Set<string>(['CC-2']);
   if (a.retry === 'none') ids.add('RC-6');
   if (a.retry === 'refresh-token') ids.add('RC-5');

@@ -4,7 +4,7 @@
  * bounds, and the client as a receiver of malformed frames.
  */
 import { ResumeOutcome, ResumeReason, DriftReason, SnapshotReason } from '../../../gen/lifeline/v1/envelope_pb.js';
-import { codeOf } from '../../../spec/protocol/close-codes.js';
+import { codeNamed as codeOf } from '../../oracle/close-advice.js';
 import { stateDigest } from '../../../spec/protocol/digest.js';
 import type { ClientProcess } from '../../client-mode/control.js';
 import type { ServerConn } from '../../client-mode/fake-server.js';

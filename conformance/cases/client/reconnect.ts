@@ -3,8 +3,8 @@
  * jitter, suspended, attempt reset, tokens, server delays, close(), handshake
  * and heartbeat timeouts, heartbeats, drain notices.
  */
-import { backoffCeilingMs } from '../../../spec/protocol/backoff.js';
-import { codeOf } from '../../../spec/protocol/close-codes.js';
+import { ceilingMs as backoffCeilingMs } from '../../oracle/close-advice.js';
+import { codeNamed as codeOf } from '../../oracle/close-advice.js';
 import { check, checkEqual } from '../../framework/failure.js';
 import type { ClientProcess } from '../../client-mode/control.js';
 import type { ClientCaseContext } from '../../client-mode/harness.js';

@@ -1,6 +1,7 @@
 import type { ServerCase } from './util.js';
 import { backpressureCases } from './backpressure.js';
 import { closeCodeCases, drainCases, driftCases } from './drift-drain.js';
+import { frameCases } from './frames.js';
 import { handshakeCases } from './handshake.js';
 import { livenessCases } from './liveness.js';
 import { resumeCases } from './resume.js';
@@ -11,6 +12,7 @@ import { wireCases } from './wire.js';
 export const serverCases: readonly ServerCase[] = [
   ...handshakeCases,
   ...wireCases,
+  ...frameCases,
   ...livenessCases,
   ...sequencingCases,
   ...resumeCases,
