@@ -164,12 +164,12 @@ export interface SlackInfo {
 }
 
 /** Floor of a derived slack: loopback latency, a timer's ms granularity, a JSON line on a pipe. */
-export const SLACK_FLOOR_MS = 40;
+export const SLACK_FLOOR_MS = 60;
 /** Client mode adds a process hop: every attempt asks the runner for a token over stdio and reports back. */
 export const CLIENT_HOP_MS = 40;
 
 /** Lateness (ms) of `samples` sequential `intervalMs` timers in this process: the event loop's own noise. */
-export async function measureTimerLatenessMs(samples = 25, intervalMs = 5): Promise<number[]> {
+export async function measureTimerLatenessMs(samples = 40, intervalMs = 5): Promise<number[]> {
   const out: number[] = [];
   for (let i = 0; i < samples; i++) {
     const t0 = performance.now();
@@ -183,7 +183,7 @@ export async function measureTimerLatenessMs(samples = 25, intervalMs = 5): Prom
  * The slack of a mode whose config declares none: a floor plus four times the worst timer lateness
  * measured now (a timed case stacks about four scheduling delays: the implementation's timer, its
  * write, the runner's read and the runner's own timer), plus a process hop in client mode. On an idle
- * machine this is about 50 ms server, 90 ms client: far below the off-by-one bugs issue 18 found
+ * machine this is about 80 ms server, 120 ms client: far below the off-by-one bugs issue 18 found
  * (a backoff window doubled, a watchdog two intervals late), and it grows with the load it measures.
  */
 export async function deriveSlack(mode: 'server' | 'client', lateness?: readonly number[]): Promise<SlackInfo> {

@@ -226,16 +226,19 @@ export const drainCases: ServerCase[] = [
       await peer.handshake({ channels: [ch], receiveWindow: 1 });
       await publishN(ctx, ch, 4);
       await peer.until(() => messagesOf(peer, ch).length >= 1, 2000, 'first message');
-      const t0 = performance.now();
       await ctx.hooks.drain(d.deadlineMs, d.spreadMs);
+      // the hook resolves once the drain has started (spec/conformance-control.md §3): measured from
+      // there, not from before the HTTP call, whose own latency (tens of ms under load) is not the server's
+      const t0 = performance.now();
       const closed = await peer.waitClose(d.deadlineMs + ctx.slackMs + 1000);
-      checkWithin(ctx, 'closed after the drain began', closed.at - t0, { max: d.deadlineMs + ctx.slackMs }, 'DR-5');
+      checkWithin(ctx, 'closed after the drain hook returned', closed.at - t0, { max: d.deadlineMs + ctx.slackMs }, 'DR-5');
       // issue 18: nor far earlier than the deadline its DrainNotice announced: the queue cannot flush, so
-      // the server keeps trying until then (DR-4). A leftover timer of an older drain closes early.
+      // the server keeps trying until then (DR-4). A leftover timer of an older drain closes early. The
+      // slack covers the runner reading the notice late (which makes the close look early).
       const noticeAt = peer.frames.find((f) => f.env.body.case === 'drainNotice');
       if (!noticeAt || noticeAt.env.body.case !== 'drainNotice') throw new CaseFailure('closed without a DrainNotice (DR-2)');
       const announced = noticeAt.env.body.value.deadlineMs;
-      checkWithin(ctx, `closed after the DrainNotice announcing deadline_ms ${announced}`, closed.at - noticeAt.at, { min: announced - 10 }, 'DR-4, DR-5');
+      checkWithin(ctx, `closed after the DrainNotice announcing deadline_ms ${announced}`, closed.at - noticeAt.at, { min: announced - ctx.slackMs }, 'DR-4, DR-5');
     },
   }),
 ];
