@@ -2,10 +2,12 @@ import type { Case, CaseContext } from '../../framework/types.js';
 import { closeCodeClientCases } from './close-codes.js';
 import { deliveryClientCases } from './delivery.js';
 import { reconnectClientCases } from './reconnect.js';
+import { strictClientCases } from './strict.js';
 
 /** Every client-mode case, in report order. */
 export const clientCases: readonly Case<CaseContext>[] = [
   ...deliveryClientCases,
   ...reconnectClientCases,
   ...closeCodeClientCases,
+  ...strictClientCases,
 ] as readonly Case<never>[] as readonly Case<CaseContext>[];
