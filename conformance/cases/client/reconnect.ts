@@ -92,6 +92,13 @@ export const reconnectClientCases: ClientCase[] = [
       const tightest = samples.reduce((a, s) => (s.ceiling - s.delay < a.ceiling - a.delay ? s : a));
       checkWithin(ctx, `the tightest wait (n = ${tightest.n}, ceiling ${tightest.ceiling} ms)`, tightest.delay, { max: tightest.ceiling + ctx.slackMs }, 'RC-2');
       for (const s of samples) checkWithin({ note: () => undefined }, `attempt after ${s.n} failures waited`, s.delay, { max: s.ceiling + ctx.slackMs }, s.ceiling < ctx.client.reconnectBaseMs * 2 ** s.n ? 'RC-2: the cap' : 'RC-2');
+      // The client's own waits: both reports cross the same pipe, so the process hop cancels out and what
+      // is left is timer lateness on either side: a quarter of the slack (at least 20 ms), not all of it.
+      // This is what sees a window twice too wide (an exponent one too high) through a 130 ms slack.
+      const ownAllowance = Math.max(20, Math.round(ctx.slackMs / 4));
+      const tightestOwn = samples.reduce((a, s) => (s.ceiling - s.wait < a.ceiling - a.wait ? s : a));
+      checkWithin(ctx, `the client's own tightest wait (n = ${tightestOwn.n}, ceiling ${tightestOwn.ceiling} ms)`, tightestOwn.wait, { max: tightestOwn.ceiling + ownAllowance }, 'RC-2');
+      for (const s of samples) checkWithin({ note: () => undefined }, `the client's own wait after ${s.n} failures`, s.wait, { max: s.ceiling + ownAllowance }, s.ceiling < ctx.client.reconnectBaseMs * 2 ** s.n ? 'RC-2: the cap' : 'RC-2');
       const jittered = samples.filter((s) => s.wait < 0.75 * s.ceiling).length;
       // full jitter: each wait is below 75 % of its ceiling with probability 3/4; all of 18 above it practically never
       check(jittered >= 1, `no wait below 75 % of its ceiling in ${samples.length} attempts: no full jitter (RC-2)`);
