@@ -90,3 +90,16 @@ describe('the conformance oracle agrees with the spec prose (issue 18)', () => {
     for (const r of rows) expect(ceilingMs(r.n, { reconnectBaseMs: 1000, reconnectCapMs: 30_000 }), `n = ${r.n}`).toBe(r.ceilingS * 1000);
   });
 });
+
+describe('client cases use the oracle, not the registry the reference client runs (issue 18)', () => {
+  test('no client-mode case imports spec/protocol/close-codes or spec/protocol/backoff', async () => {
+    const { readdirSync } = await import('node:fs');
+    const dir = new URL('../cases/client/', import.meta.url);
+    const files = readdirSync(dir).filter((f) => f.endsWith('.ts'));
+    expect(files.length).toBeGreaterThan(3);
+    for (const f of files) {
+      const text = readFileSync(new URL(f, dir), 'utf8');
+      expect(text, f).not.toMatch(/spec\/protocol\/(close-codes|backoff)(\.js)?['"]/);
+    }
+  });
+});
