@@ -64,3 +64,15 @@ export function ownWaits(client: ClientProcess, from = 0): number[] {
   }
   return waits;
 }
+
+/**
+ * When the client observed the loss of its connection: its first `closed` report (or leaving
+ * `connected`) after event index `from`, else `fallback` (when the runner acted). Upper bounds on a
+ * reconnect delay count from here: RC-2's delay starts when the client sees the close, and a client
+ * process the machine's load delays in reading the close frame is not waiting too long (issue 18).
+ * Lower bounds keep counting from the runner's own action, which only makes the delay look longer.
+ */
+export function observedLossAt(client: ClientProcess, from: number, fallback: number): number {
+  const ev = client.events.slice(from).find((t) => t.e.event === 'closed' || (t.e.event === 'state' && t.e.state !== 'connected'));
+  return ev ? Math.max(ev.at, fallback) : fallback;
+}
