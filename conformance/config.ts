@@ -168,8 +168,12 @@ export const SLACK_FLOOR_MS = 60;
 /** Client mode adds a process hop: every attempt asks the runner for a token over stdio and reports back. */
 export const CLIENT_HOP_MS = 40;
 
-/** Lateness (ms) of `samples` sequential `intervalMs` timers in this process: the event loop's own noise. */
-export async function measureTimerLatenessMs(samples = 40, intervalMs = 5): Promise<number[]> {
+/**
+ * Lateness (ms) of `samples` sequential `intervalMs` timers in this process: the event loop's own noise.
+ * About a second of sampling: a shorter window on a shared machine missed the bursts of other load that
+ * later stalled a sweep tick by 150 ms (HB-7 failed once at a 155 ms slack derived from 0.2 s).
+ */
+export async function measureTimerLatenessMs(samples = 100, intervalMs = 10): Promise<number[]> {
   const out: number[] = [];
   for (let i = 0; i < samples; i++) {
     const t0 = performance.now();
