@@ -24,10 +24,12 @@ export const frameCases: ServerCase[] = [
     spec: ['WIRE-10', 'WIRE-3'],
     level: 'MUST',
     requires: ['publish'],
-    description: 'to a client that announced no capabilities, every frame of a busy session (Welcome, messages, acks, heartbeats) carries one of the twelve v1 bodies',
+    description: 'to a client that announced no capabilities, every frame of a busy session (Welcome, messages, acks, heartbeats, after a Subscribe) carries one of the twelve v1 bodies',
     async run(ctx) {
       const ch = ctx.channel();
       const { peer } = await session(ctx, [ch], { capabilities: [] });
+      // a Subscribe too: its confirmation body came after v1 and goes only to a client that announced it
+      peer.send(envelope('subscribe', { channels: [ctx.channel('later')] }));
       await publishN(ctx, ch, 5);
       peer.send(envelope('message', { seq: 1n, payload: bytesOf('hello server') }));
       await peer.until(() => messagesOf(peer, ch).length >= 5 && peer.bodies('ack').length > 0, 2000, '5 messages and an Ack');
