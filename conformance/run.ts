@@ -5,7 +5,7 @@
  */
 import { writeFileSync } from 'node:fs';
 import { catalogue, selectCases } from './catalogue.js';
-import type { ClientConfig, ImplConfig, ServerConfig } from './config.js';
+import { resolveSlack, slackHeader, type ClientConfig, type ImplConfig, type ServerConfig, type SlackInfo } from './config.js';
 import { clientHarness } from './client-mode/harness.js';
 import { computeCoverage, type Coverage } from './framework/coverage.js';
 import { freshSeed } from './framework/random.js';
@@ -34,8 +34,10 @@ export interface ConformanceOptions {
 export interface ConformanceResult {
   readonly summary: RunSummary;
   readonly coverage: Coverage;
-  readonly report: JsonReport;
+  readonly report: JsonReport & { readonly slack: readonly SlackInfo[] };
   readonly table: string;
+  /** Each mode's timing slack and where it came from (declared, or derived from a measurement). */
+  readonly slack: readonly SlackInfo[];
 }
 
 export const DEFAULT_RUNS = 8;
@@ -43,14 +45,16 @@ export const DEFAULT_TIMEOUT_MS = 20_000;
 
 export async function runConformance(opts: ConformanceOptions): Promise<ConformanceResult> {
   const harnesses: ModeHarness[] = [];
+  // issue 18: a config without slackMs gets a small slack derived from this machine's measured lateness
+  const { config: resolved, slack } = await resolveSlack({ ...(opts.server ? { server: opts.server.config } : {}), ...(opts.client ? { client: opts.client.config } : {}) });
   const config: { server?: ServerConfig; client?: ClientConfig } = {};
-  if (opts.server) {
-    harnesses.push(serverHarness(opts.server.url, opts.server.config, ...(opts.server.hooks ? [opts.server.hooks] : [])));
-    config.server = opts.server.config;
+  if (opts.server && resolved.server) {
+    harnesses.push(serverHarness(opts.server.url, resolved.server, ...(opts.server.hooks ? [opts.server.hooks] : [])));
+    config.server = resolved.server;
   }
-  if (opts.client) {
-    harnesses.push(clientHarness(opts.client.command, opts.client.config, opts.client.env));
-    config.client = opts.client.config;
+  if (opts.client && resolved.client) {
+    harnesses.push(clientHarness(opts.client.command, resolved.client, opts.client.env));
+    config.client = resolved.client;
   }
   const seed = opts.seed ?? freshSeed();
   const modes = harnesses.map((h) => h.mode);
@@ -70,7 +74,7 @@ export async function runConformance(opts: ConformanceOptions): Promise<Conforma
   });
   const coverage = computeCoverage(catalogue);
   const base = opts.runReplay ?? replayBase.server ?? replayBase.client ?? 'lifeline conformance';
-  return { summary, coverage, report: jsonReport(summary, coverage), table: renderTable(summary, coverage, base) };
+  return { summary, coverage, report: { ...jsonReport(summary, coverage), slack }, table: `${slackHeader(slack)}\n${renderTable(summary, coverage, base)}`, slack };
 }
 
 export function writeReports(r: ConformanceResult, files: { json?: string; junit?: string }): void {

@@ -32,7 +32,7 @@ const tokenWaiters = new Map<number, { resolve: (token: string) => void; reject:
 let client: LifelineClient<Uint8Array> | undefined;
 
 function start(): LifelineClient<Uint8Array> {
-  const transport = nodeTransport({ closeGraceMs: 200 });
+  const transport = nodeTransport({ closeGraceMs: 200, ...(mutation.transportOptions ?? {}) });
   const c = createClient<Uint8Array>({
     url: url as string,
     transport: mutation.wrap ? mutation.wrap(transport) : transport,

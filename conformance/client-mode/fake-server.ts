@@ -129,6 +129,8 @@ export class ServerConn {
   answerHeartbeats = true;
   /** Ack client messages at once, cumulatively (default true). */
   autoAck = true;
+  /** When the runner last wrote a frame on this connection (HB-4 measures the client's silence from it). */
+  lastSentAt = performance.now();
   /** Set by close()/terminate() so the close event says who closed. */
   private closingByServer = false;
   private nextSeq = 1n;
@@ -176,12 +178,14 @@ export class ServerConn {
     if (!this.open || this.silent) return;
     this.transcript.frame(this.label, '→', env);
     this.ws.send(encode(env));
+    this.lastSentAt = performance.now();
   }
 
   sendBytes(bytes: Uint8Array): void {
     if (!this.open) return;
     this.transcript.frame(this.label, '→', bytes);
     this.ws.send(bytes, { binary: true });
+    this.lastSentAt = performance.now();
   }
 
   sendText(text: string): void {

@@ -5,6 +5,7 @@
  * Transport that rewrites frames in or out. Never a copy of client code.
  */
 import type { ClientOptions } from '../../client/create-client.js';
+import type { NodeTransportOptions } from '../../client/node.js';
 import type { Transport } from '../../client/transport.js';
 import type { Envelope } from '../../gen/lifeline/v1/envelope_pb.js';
 import { decode, encode } from '../../spec/protocol/codec.js';
@@ -22,6 +23,8 @@ export interface ClientMutant {
 export interface ClientMutation {
   readonly options?: Partial<ClientOptions<Uint8Array>>;
   readonly wrap?: (t: Transport) => Transport;
+  /** Options of the Node transport (its close grace, CC-10). */
+  readonly transportOptions?: NodeTransportOptions;
 }
 
 type Rewrite = (env: Envelope, state: Record<string, unknown>) => Envelope[] | 'pass';
@@ -102,6 +105,14 @@ function followingOwnTextFrameClose(inner: Transport): Transport {
     return sock;
   };
 }
+
+/** A Transport that drops incoming binary frames for which `isDropped(bytes)` holds, before the client decodes them. */
+function droppingIncoming(isDropped: (bytes: Uint8Array) => boolean): (t: Transport) => Transport {
+  return (inner) => (url, handlers, opts) => inner(url, { ...handlers, onBinary: (bytes) => (isDropped(bytes) ? undefined : handlers.onBinary(bytes)) }, opts);
+}
+
+/** The highest seq of the client's own Messages that went out (SEQ-6 mutants track it). */
+const sentTop = (st: Record<string, unknown>) => (st.sentTop as bigint | undefined) ?? 0n;
 
 const drop = (kind: NonNullable<Envelope['body']['case']>): Rewrite => (env) => (env.body.case === kind ? [] : 'pass');
 
@@ -259,6 +270,84 @@ const mutations: Record<string, { rule: string; description: string; cases: stri
     description: 'the client reads max_payload_bytes as 64 MiB and sends what the server refuses',
     cases: ['WIRE-4/client-rejects-oversized-send'],
     mutation: { wrap: rewriting({ incoming: welcomeWith({ maxPayloadBytes: 64 * 1024 * 1024 }) }) },
+  },
+  // --- issue 18: one mutant per new or tightened client case ---
+  'rc-2-exponent-off-by-one': {
+    rule: 'RC-2',
+    description: 'each window is twice the declared one (base 200 ms while 100 is declared): the exponent is one too high',
+    cases: ['RC-2/backoff-bounds-and-jitter', 'RC-4/attempts-reset-on-welcome', 'CC-7/after-1001-going-away', 'CC-4/abnormal-drop-backoff'],
+    mutation: { options: { reconnectBaseMs: 200 } },
+  },
+  'rc-2-no-cap': {
+    rule: 'RC-2',
+    description: 'no cap: the window keeps doubling past the declared 800 ms',
+    cases: ['RC-2/backoff-bounds-and-jitter'],
+    mutation: { options: { reconnectCapMs: 1e9 } },
+  },
+  'hb-4-watchdog-two-intervals-late': {
+    rule: 'HB-4',
+    description: 'the watchdog gives a silent server two intervals more (reads heartbeat_missed_max as 2 more)',
+    cases: ['HB-4/heartbeat-timeout-4200'],
+    mutation: { wrap: rewriting({ incoming: (env) => (env.body.case === 'welcome' ? [envelope('welcome', { ...env.body.value, heartbeatMissedMax: env.body.value.heartbeatMissedMax + 2 })] : 'pass') }) },
+  },
+  'hb-4-watchdog-early': {
+    rule: 'HB-4',
+    description: 'the watchdog gives up one interval early (reads heartbeat_missed_max as 1 less)',
+    cases: ['HB-4/heartbeat-timeout-4200'],
+    mutation: { wrap: rewriting({ incoming: (env) => (env.body.case === 'welcome' ? [envelope('welcome', { ...env.body.value, heartbeatMissedMax: Math.max(0, env.body.value.heartbeatMissedMax - 1) })] : 'pass') }) },
+  },
+  'seq-3-client-no-ack-for-duplicate': {
+    rule: 'SEQ-3',
+    description: 'a duplicate server message is discarded but never acknowledged (an Ack that does not advance never leaves)',
+    cases: ['SEQ-3/duplicates-discarded'],
+    mutation: {
+      wrap: rewriting({
+        outgoing: (env, st) => {
+          if (env.body.case !== 'ack') return 'pass';
+          const top = (st.acked as bigint | undefined) ?? 0n;
+          if (env.body.value.seq <= top) return [];
+          st.acked = env.body.value.seq;
+          return 'pass';
+        },
+      }),
+    },
+  },
+  'seq-6-ignores-ack-beyond': {
+    rule: 'SEQ-6',
+    description: 'an Ack beyond the highest seq the client sent is dropped instead of closed with 1002',
+    cases: ['SEQ-6/client-ack-beyond-sent-1002'],
+    mutation: {
+      wrap: rewriting({
+        outgoing: (env, st) => {
+          if (env.body.case === 'message' && env.body.value.seq > sentTop(st)) st.sentTop = env.body.value.seq;
+          return 'pass';
+        },
+        incoming: (env, st) => (env.body.case === 'ack' && env.body.value.seq > sentTop(st) ? [] : 'pass'),
+      }),
+    },
+  },
+  'wire-3-ignores-empty-envelope': {
+    rule: 'WIRE-3',
+    description: 'an Envelope with no body is ignored instead of closed with 1002',
+    cases: ['WIRE-3/client-closes-empty-envelope'],
+    mutation: {
+      wrap: droppingIncoming((bytes) => {
+        const r = decode(bytes, { maxPayloadBytes: Number.MAX_SAFE_INTEGER });
+        return !r.ok && r.error.closeName === 'PROTOCOL_ERROR' && (bytes.byteLength === 0 || bytes[0] === 0xc2);
+      }),
+    },
+  },
+  'dr-6-ignores-target': {
+    rule: 'DR-6',
+    description: 'the target of a DrainNotice is dropped: the client comes back to the draining endpoint',
+    cases: ['DR-6/drain-notice-target'],
+    mutation: { wrap: rewriting({ incoming: (env) => (env.body.case === 'drainNotice' && env.body.value.target ? [envelope('drainNotice', { ...env.body.value, target: '' })] : 'pass') }) },
+  },
+  'cc-10-never-destroys': {
+    rule: 'CC-10',
+    description: 'after its close frame the client waits a minute for the server\'s (ws\'s own 30 s close timeout ends it first)',
+    cases: ['CC-10/client-destroys-unanswered-close'],
+    mutation: { transportOptions: { closeGraceMs: 60_000 } },
   },
   'bp-1-ignores-window': {
     rule: 'BP-1',

@@ -24,11 +24,19 @@ export interface ProxyRules {
   readonly forwardText?: boolean;
   /** Close code the server sent → code the runner sees. */
   readonly closeCode?: (code: number) => number;
+  /** Close reason the server sent → reason the runner sees (with the code the server sent). */
+  readonly closeReason?: (code: number, reason: string, conn: ProxyConn) => string;
+  /** Upgrade headers of the runner → headers the server sees (lower-case names). */
+  readonly upgradeHeaders?: (headers: Record<string, string>) => Record<string, string>;
 }
 
-/** Per-connection state a rewrite may keep. */
+/** Per-connection state a rewrite may keep, and a way to write to either side unasked. */
 export interface ProxyConn {
   readonly state: Record<string, unknown>;
+  /** Write bytes to the runner as if the server sent them. */
+  sendDown(bytes: Uint8Array): void;
+  /** Write bytes to the server as if the runner sent them. */
+  sendUp(bytes: Uint8Array): void;
 }
 
 const canSend = (code: number) => (code >= 1000 && code <= 1014 && ![1004, 1005, 1006].includes(code)) || (code >= 3000 && code <= 4999);
@@ -58,7 +66,8 @@ export async function startFrameProxy(target: string, rules: ProxyRules): Promis
     for (const [k, v] of Object.entries(req.headers)) {
       if (typeof v === 'string' && !/^(sec-websocket-|connection|upgrade|host)/i.test(k)) headers[k] = v;
     }
-    const up = new WebSocket(`${upstream.origin.replace(/^http/, 'ws')}${req.url ?? ''}`, protocols, { headers, autoPong: false, maxPayload: 256 * 1024 * 1024 });
+    const sentHeaders = rules.upgradeHeaders ? rules.upgradeHeaders(headers) : headers;
+    const up = new WebSocket(`${upstream.origin.replace(/^http/, 'ws')}${req.url ?? ''}`, protocols, { headers: sentHeaders, autoPong: false, maxPayload: 256 * 1024 * 1024 });
     up.once('unexpected-response', (_r, res) => {
       const extra = Object.entries(res.headers).filter(([k]) => /^(retry-after|upgrade|www-authenticate)$/i.test(k)).map(([k, v]) => `${k}: ${String(v)}\r\n`).join('');
       socket.end(`HTTP/1.1 ${res.statusCode} Refused\r\nConnection: close\r\nContent-Length: 0\r\n${extra}\r\n`);
@@ -69,7 +78,11 @@ export async function startFrameProxy(target: string, rules: ProxyRules): Promis
     up.once('open', () => {
       wss.handleUpgrade(req, socket, head, (down) => {
         live.add(up).add(down);
-        const conn: ProxyConn = { state: {} };
+        const conn: ProxyConn = {
+          state: {},
+          sendDown: (bytes) => down.readyState === WebSocket.OPEN && down.send(bytes, { binary: true }),
+          sendUp: (bytes) => up.readyState === WebSocket.OPEN && up.send(bytes, { binary: true }),
+        };
         const relay = (from: WebSocket, to: WebSocket, rewrite: Rewrite | undefined, isDown: boolean) => {
           from.on('message', (data, isBinary) => {
             if (to.readyState !== WebSocket.OPEN) return;
@@ -90,7 +103,8 @@ export async function startFrameProxy(target: string, rules: ProxyRules): Promis
           from.on('close', (code, reason) => {
             live.delete(from);
             const mapped = isDown && rules.closeCode ? rules.closeCode(code) : code;
-            if (to.readyState === WebSocket.OPEN && canSend(mapped)) to.close(mapped, reason);
+            const text = isDown && rules.closeReason ? rules.closeReason(code, reason.toString(), conn) : reason;
+            if (to.readyState === WebSocket.OPEN && canSend(mapped)) to.close(mapped, text);
             else to.terminate();
           });
           from.on('error', () => undefined);

@@ -7,6 +7,7 @@
 import { ResumeOutcome, ResumeReason, type Envelope } from '../../gen/lifeline/v1/envelope_pb.js';
 import { codeOf } from '../../spec/protocol/close-codes.js';
 import { MemoryFanOut } from '../../server/stores.js';
+import { encode } from '../../spec/protocol/codec.js';
 import { envelope } from '../server-mode/peer.js';
 import type { ServerOverride, ServerPatch } from '../targets/reference-server.js';
 import type { ProxyRules } from './frame-proxy.js';
@@ -383,6 +384,165 @@ export const serverMutants: readonly ServerMutant[] = [
     description: 'an Ack beyond anything sent is clamped and accepted instead of closed with 1002',
     cases: ['SEQ-6/ack-beyond-sent-1002'],
     proxy: { up: (env) => (env.body.case === 'ack' && env.body.value.seq >= 1000n ? [] : 'pass') },
+  }),
+  // --- issue 18: one mutant per new or tightened case, each off by the smallest step the case must see ---
+  mutant({
+    id: 'hb-3-drops-a-tick-early',
+    rule: 'HB-3',
+    description: 'drops a silent peer after missed_max pings (one tick early): runs with 1, announces the declared 2',
+    cases: ['HB-3/drops-zombie'],
+    override: (o) => ({ ...o, heartbeatMissedMax: 1 }),
+    proxy: { down: (env) => (env.body.case === 'welcome' ? [envelope('welcome', { ...env.body.value, heartbeatMissedMax: 2 })] : 'pass') },
+  }),
+  mutant({
+    id: 'hb-3-drops-a-tick-late',
+    rule: 'HB-3',
+    description: 'drops a silent peer one tick late (after missed_max + 2 pings): runs with 3, announces the declared 2',
+    cases: ['HB-3/drops-zombie'],
+    override: (o) => ({ ...o, heartbeatMissedMax: 3 }),
+    proxy: { down: (env) => (env.body.case === 'welcome' ? [envelope('welcome', { ...env.body.value, heartbeatMissedMax: 2 })] : 'pass') },
+  }),
+  mutant({
+    id: 'hs-2-prefix-origin-match',
+    rule: 'HS-2',
+    description: 'the allowlist matches any Origin that starts with an allowed one (http://allowed.test.evil.invalid passes)',
+    cases: ['HS-2+SEC-1/origin-exact-match'],
+    proxy: { upgradeHeaders: (h) => (h.origin?.startsWith('http://allowed.test') ? { ...h, origin: 'http://allowed.test' } : h) },
+  }),
+  mutant({
+    id: 'cc-9-echoes-rejected-token',
+    rule: 'CC-9',
+    description: 'the 4101 that rejects a Hello token names the token in its reason',
+    cases: ['CC-9/rejected-token-not-echoed'],
+    proxy: {
+      up: (env, c) => {
+        if (env.body.case === 'hello') c.state.token = env.body.value.token;
+        return 'pass';
+      },
+      closeReason: (code, reason, c) => (code === codeOf('UNAUTHORIZED') ? `bad token ${String(c.state.token ?? '')}` : reason),
+    },
+  }),
+  mutant({
+    id: 'seq-3-no-ack-for-duplicate',
+    rule: 'SEQ-3',
+    description: 'a duplicate client message is discarded but never acknowledged (an Ack that does not advance is not sent)',
+    cases: ['SEQ-3/client-duplicate-discarded'],
+    proxy: {
+      down: (env, c) => {
+        if (env.body.case !== 'ack') return 'pass';
+        const top = (c.state.acked as bigint | undefined) ?? 0n;
+        if (env.body.value.seq <= top) return [];
+        c.state.acked = env.body.value.seq;
+        return 'pass';
+      },
+    },
+  }),
+  mutant({
+    id: 'seq-6-off-by-one',
+    rule: 'SEQ-6',
+    description: 'an Ack of one more than the highest seq sent is taken as an Ack of the highest (off by one)',
+    cases: ['SEQ-6/ack-one-beyond-sent-1002'],
+    proxy: {
+      down: (env, c) => {
+        const seq = seqOf(env);
+        if (seq !== undefined && seq > ((c.state.top as bigint | undefined) ?? 0n)) c.state.top = seq;
+        return 'pass';
+      },
+      up: (env, c) => {
+        const top = (c.state.top as bigint | undefined) ?? 0n;
+        return env.body.case === 'ack' && top > 0n && env.body.value.seq === top + 1n ? [envelope('ack', { seq: top })] : 'pass';
+      },
+    },
+  }),
+  mutant({
+    id: 'seq-10-acks-on-arrival',
+    rule: 'SEQ-10',
+    description: 'each client message is acknowledged on arrival, before the application has it',
+    cases: ['SEQ-10/ack-only-what-the-application-has'],
+    proxy: {
+      up: (env, c) => {
+        if (env.body.case === 'message') c.sendDown(encode(envelope('ack', { seq: env.body.value.seq })));
+        return 'pass';
+      },
+    },
+  }),
+  mutant({
+    id: 'ch-2-keeps-queued-items',
+    rule: 'CH-2',
+    description: 'Unsubscribe leaves the channel\'s queued, unnumbered items in the queue: they go out when the window reopens',
+    cases: ['CH-2/unsubscribe-drops-queued'],
+    // observably the same: the Unsubscribe takes effect only after the next Ack has released the window
+    proxy: {
+      up: (env, c) => {
+        if (env.body.case === 'unsubscribe') {
+          c.state.held = env;
+          return [];
+        }
+        const held = c.state.held as Envelope | undefined;
+        if (env.body.case === 'ack' && held) {
+          c.state.held = undefined;
+          return [env, held];
+        }
+        return 'pass';
+      },
+    },
+  }),
+  mutant({
+    id: 'sd-5-no-channel-resend',
+    rule: 'SD-5',
+    description: 'an empty-channel StateDrift gets the session Snapshot but no Snapshot of the channels',
+    cases: ['SD-5/drift-answered-with-snapshot'],
+    proxy: {
+      down: (env, c) => {
+        const b = env.body;
+        if (b.case !== 'snapshot' || b.value.reason !== 3) return 'pass';
+        if (b.value.channel === '') {
+          c.state.resync = true;
+          return 'pass';
+        }
+        return c.state.resync ? [] : 'pass';
+      },
+    },
+  }),
+  mutant({
+    id: 'dr-5-closes-before-announced-deadline',
+    rule: 'DR-5',
+    description: 'the DrainNotice announces a deadline three times later than the one the server keeps',
+    cases: ['DR-5/deadline-destroys'],
+    proxy: { down: (env) => (env.body.case === 'drainNotice' ? [envelope('drainNotice', { ...env.body.value, deadlineMs: env.body.value.deadlineMs * 3 })] : 'pass') },
+  }),
+  mutant({
+    id: 'wire-10-unannounced-body',
+    rule: 'WIRE-10',
+    description: 'after Welcome the server sends a body from a later version (field 40) to a peer that announced no capability',
+    cases: ['WIRE-10/only-v1-bodies'],
+    proxy: {
+      down: (env, c) => {
+        if (env.body.case === 'welcome') setTimeout(() => c.sendDown(new Uint8Array([0xc2, 0x02, 0x02, 0x08, 0x01])), 5); // field 40, a message { 1: 1 }
+        return 'pass';
+      },
+    },
+  }),
+  mutant({
+    id: 'wire-11-uint64-as-double',
+    rule: 'WIRE-11',
+    description: 'uint64 fields pass through a double: HeartbeatAck.echo_sent_at_ms loses the low bits above 2⁵³',
+    cases: ['WIRE-11/uint64-exact'],
+    proxy: { down: (env) => (env.body.case === 'heartbeatAck' ? [envelope('heartbeatAck', { ...env.body.value, echoSentAtMs: BigInt.asUintN(64, BigInt(Number(env.body.value.echoSentAtMs))) })] : 'pass') },
+  }),
+  mutant({
+    id: 'wire-12-oversized-frame',
+    rule: 'WIRE-12',
+    description: 'a message goes out in a frame over the client\'s 1 MiB default limit',
+    cases: ['WIRE-12/no-frame-over-client-limit'],
+    proxy: { down: (env) => (env.body.case === 'message' && new TextDecoder().decode(env.body.value.payload) === 'after0' ? [envelope('message', { ...env.body.value, payload: new Uint8Array(1024 * 1024 + 1) })] : 'pass') },
+  }),
+  mutant({
+    id: 'cc-10-waits-for-close-handshake',
+    rule: 'CC-10',
+    description: 'after its close frame the server waits for the peer\'s for ws\'s own 30 s before destroying (a proxy that relays the close)',
+    cases: ['CC-10/unanswered-close-destroyed'],
+    proxy: {},
   }),
 ];
 

@@ -61,6 +61,8 @@ export interface Closed {
 export interface Received {
   readonly env: Envelope;
   readonly at: number;
+  /** Bytes of the WebSocket message (after any inflation): WIRE-12 bounds it. */
+  readonly size: number;
 }
 
 /** Connect; resolves with the open peer or the HTTP refusal. */
@@ -98,6 +100,8 @@ export class Peer {
   /** Bytes of frames that did not decode (the server sent garbage). */
   readonly undecodable: Uint8Array[] = [];
   textFrames = 0;
+  /** Largest WebSocket message received, in bytes, whatever it held (WIRE-12). */
+  largestFrameBytes = 0;
   private readonly waits = new Waiters();
   private hbTimer: NodeJS.Timeout | undefined;
   private hbId = 0;
@@ -111,6 +115,7 @@ export class Peer {
   ) {
     ws.on('message', (data, isBinary) => {
       const bytes = toBytes(data);
+      if (bytes.byteLength > this.largestFrameBytes) this.largestFrameBytes = bytes.byteLength;
       if (!isBinary) {
         this.textFrames++;
         transcript.event(label, `← text frame (${bytes.length} B)`);
@@ -122,7 +127,7 @@ export class Peer {
       if (!r.ok) {
         this.undecodable.push(bytes);
       } else {
-        this.frames.push({ env: r.envelope, at: performance.now() });
+        this.frames.push({ env: r.envelope, at: performance.now(), size: bytes.byteLength });
         if (r.envelope.body.case === 'heartbeat' && (opts.answerHeartbeats ?? true)) {
           const hb = r.envelope.body.value;
           this.send(envelope('heartbeatAck', { id: hb.id, echoSentAtMs: hb.sentAtMs }));

@@ -4,7 +4,8 @@
  * bounds, and the client as a receiver of malformed frames.
  */
 import { ResumeOutcome, ResumeReason, DriftReason, SnapshotReason } from '../../../gen/lifeline/v1/envelope_pb.js';
-import { codeOf } from '../../../spec/protocol/close-codes.js';
+import { codeNamed as codeOf } from '../../oracle/close-advice.js';
+import { checkWithin } from '../timing.js';
 import { stateDigest } from '../../../spec/protocol/digest.js';
 import type { ClientProcess } from '../../client-mode/control.js';
 import type { ServerConn } from '../../client-mode/fake-server.js';
@@ -124,7 +125,7 @@ export const deliveryClientCases: ClientCase[] = [
     id: 'SEQ-3/duplicates-discarded',
     spec: ['SEQ-3', 'SEQ-5'],
     level: 'MUST',
-    description: 'a repeated server seq is delivered once and still acknowledged',
+    description: 'a repeated server seq is delivered once and still acknowledged: a duplicate sent after Ack 3 gets an Ack of its own',
     async run(ctx) {
       const { client, conn } = await connected(ctx);
       conn.message(enc('a'), { seq: 1n });
@@ -135,6 +136,16 @@ export const deliveryClientCases: ClientCase[] = [
       await conn.untilFrame(() => conn.bodies('ack').some((a) => a.seq >= 3n), 1000 + ctx.slackMs, 'Ack 3');
       await sleep(50);
       checkEqual(delivered(client).join(','), 'a,b,c', 'delivered to the application');
+      // issue 18: the originals' pending ack covered the duplicates above; now nothing is pending
+      await sleep(ctx.client.ackDelayMs + 20);
+      const acksBefore = conn.bodies('ack').length;
+      const t0 = performance.now();
+      conn.message(enc('b'), { seq: 2n });
+      const ack = await conn.untilFrame(() => conn.bodies('ack').slice(acksBefore)[0], ctx.client.ackDelayMs + ctx.slackMs + 1000, 'an Ack for a duplicate sent after everything was acked (SEQ-3)');
+      checkWithin(ctx, 'acked the late duplicate', performance.now() - t0, { max: ctx.client.ackDelayMs + ctx.slackMs }, 'SEQ-3, SEQ-5');
+      check(ack.seq >= 2n && ack.seq <= 3n, `Ack ${ack.seq} for a duplicate of 2 after 3 was processed (cumulative: 3)`);
+      await sleep(30);
+      checkEqual(delivered(client).join(','), 'a,b,c', 'delivered to the application after the late duplicate');
     },
   }),
   clientCase({

@@ -3,6 +3,7 @@ import { closeCodeClientCases } from './close-codes.js';
 import { deliveryClientCases } from './delivery.js';
 import { reconnectClientCases } from './reconnect.js';
 import { specAnswerClientCases } from './spec-answers.js';
+import { strictClientCases } from './strict.js';
 
 /** Every client-mode case, in report order. */
 export const clientCases: readonly Case<CaseContext>[] = [
@@ -10,4 +11,5 @@ export const clientCases: readonly Case<CaseContext>[] = [
   ...reconnectClientCases,
   ...closeCodeClientCases,
   ...specAnswerClientCases,
+  ...strictClientCases,
 ] as readonly Case<never>[] as readonly Case<CaseContext>[];

@@ -5,7 +5,7 @@
  * prose (§14.1 CC-2, §6.2, §13.4, §6.3), not from the reference client.
  */
 import { DriftReason, ResumeOutcome, ResumeReason } from '../../../gen/lifeline/v1/envelope_pb.js';
-import { codeOf } from '../../../spec/protocol/close-codes.js';
+import { codeNamed as codeOf } from '../../oracle/close-advice.js';
 import { check, checkEqual } from '../../framework/failure.js';
 import { envelope } from '../../server-mode/peer.js';
 import type { ClientProcess } from '../../client-mode/control.js';

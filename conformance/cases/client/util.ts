@@ -2,7 +2,7 @@
  * Helpers for client-mode cases: typed definition, connection timing, and the
  * common "start, accept, welcome" prologue.
  */
-import { backoffCeilingMs } from '../../../spec/protocol/backoff.js';
+import { largestDelayMs } from '../../oracle/close-advice.js';
 import type { ClientCaseContext } from '../../client-mode/harness.js';
 import type { ClientProcess } from '../../client-mode/control.js';
 import type { ServerConn, WelcomeInit } from '../../client-mode/fake-server.js';
@@ -20,9 +20,9 @@ export const b64 = (s: string | Uint8Array) => Buffer.from(typeof s === 'string'
 export const unb64 = (s: string) => new TextDecoder().decode(Buffer.from(s, 'base64'));
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
-/** The largest delay attempt n may take (RC-2), plus slack. */
+/** The largest delay attempt n may take (RC-2, from the suite's own oracle), plus slack. */
 export function backoffBoundMs(ctx: ClientCaseContext, attempt: number, minDelayMs = 0): number {
-  return Math.max(minDelayMs, backoffCeilingMs(attempt, ctx.client)) + ctx.slackMs;
+  return largestDelayMs(attempt, ctx.client, minDelayMs) + ctx.slackMs;
 }
 
 /** Start the client, accept its first connection and welcome it. */
@@ -63,4 +63,16 @@ export function ownWaits(client: ClientProcess, from = 0): number[] {
     if (next && next.e.event === 'state' && next.e.state === 'connecting') waits.push(Math.round(next.at - e.at));
   }
   return waits;
+}
+
+/**
+ * When the client observed the loss of its connection: its first `closed` report (or leaving
+ * `connected`) after event index `from`, else `fallback` (when the runner acted). Upper bounds on a
+ * reconnect delay count from here: RC-2's delay starts when the client sees the close, and a client
+ * process the machine's load delays in reading the close frame is not waiting too long (issue 18).
+ * Lower bounds keep counting from the runner's own action, which only makes the delay look longer.
+ */
+export function observedLossAt(client: ClientProcess, from: number, fallback: number): number {
+  const ev = client.events.slice(from).find((t) => t.e.event === 'closed' || (t.e.event === 'state' && t.e.state !== 'connected'));
+  return ev ? Math.max(ev.at, fallback) : fallback;
 }

@@ -7,6 +7,7 @@ import { CaseFailure, check, checkEqual } from '../../framework/failure.js';
 import type { ServerCaseContext } from '../../server-mode/harness.js';
 import { envelope, isRefusal, type Peer } from '../../server-mode/peer.js';
 import { rawEnvelope } from '../../wire.js';
+import { checkWithin } from '../timing.js';
 import { bytesOf, checkClose, expectClose, messagesOf, publishN, roundTrip, serverCase, session, sleep, type ServerCase } from './util.js';
 
 function drainOf(ctx: ServerCaseContext) {
@@ -39,8 +40,13 @@ export const driftCases: ServerCase[] = [
       const before = peer.bodies('snapshot').length;
       peer.send(envelope('stateDrift', { channel: '', reason: DriftReason.SEQ_GAP }));
       await peer.until(() => peer.bodies('snapshot').slice(before).some((s) => s.channel === ''), 2000, 'the session Snapshot (empty channel)');
-      const after = peer.bodies('snapshot').slice(before);
-      check(after.some((s) => s.channel === a) && after.some((s) => s.channel === b), 'an empty-channel StateDrift did not resend every subscribed channel');
+      // issue 18: decide only once the follow-up channel Snapshots had their time to arrive
+      const all = () => {
+        const after = peer.bodies('snapshot').slice(before);
+        return after.some((s) => s.channel === a) && after.some((s) => s.channel === b);
+      };
+      await peer.until(() => all() || (peer.closed ? 'closed' : undefined), 2000 + ctx.slackMs, 'a Snapshot of each subscribed channel after an empty-channel StateDrift').catch(() => undefined);
+      check(all(), 'an empty-channel StateDrift did not resend every subscribed channel (SD-5)');
     },
   }),
   serverCase({
@@ -222,10 +228,19 @@ export const drainCases: ServerCase[] = [
       await peer.handshake({ channels: [ch], receiveWindow: 1 });
       await publishN(ctx, ch, 4);
       await peer.until(() => messagesOf(peer, ch).length >= 1, 2000, 'first message');
-      const t0 = performance.now();
       await ctx.hooks.drain(d.deadlineMs, d.spreadMs);
-      await peer.waitClose(d.deadlineMs + ctx.slackMs);
-      ctx.note(`closed ${Math.round(performance.now() - t0)} ms into a ${d.deadlineMs} ms drain`);
+      // the hook resolves once the drain has started (spec/conformance-control.md §3): measured from
+      // there, not from before the HTTP call, whose own latency (tens of ms under load) is not the server's
+      const t0 = performance.now();
+      const closed = await peer.waitClose(d.deadlineMs + ctx.slackMs + 1000);
+      checkWithin(ctx, 'closed after the drain hook returned', closed.at - t0, { max: d.deadlineMs + ctx.slackMs }, 'DR-5');
+      // issue 18: nor far earlier than the deadline its DrainNotice announced: the queue cannot flush, so
+      // the server keeps trying until then (DR-4). A leftover timer of an older drain closes early. The
+      // slack covers the runner reading the notice late (which makes the close look early).
+      const noticeAt = peer.frames.find((f) => f.env.body.case === 'drainNotice');
+      if (!noticeAt || noticeAt.env.body.case !== 'drainNotice') throw new CaseFailure('closed without a DrainNotice (DR-2)');
+      const announced = noticeAt.env.body.value.deadlineMs;
+      checkWithin(ctx, `closed after the DrainNotice announcing deadline_ms ${announced}`, closed.at - noticeAt.at, { min: announced - ctx.slackMs }, 'DR-4, DR-5');
     },
   }),
 ];

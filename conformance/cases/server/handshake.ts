@@ -64,6 +64,32 @@ export const handshakeCases: ServerCase[] = [
     },
   }),
   serverCase({
+    id: 'HS-2+SEC-1/origin-exact-match',
+    spec: ['HS-2', 'SEC-1'],
+    level: 'MUST',
+    requires: ['origin-allowlist'],
+    description: 'the allowlist matches whole origins: the allowed one with another scheme, port, a longer or shorter host, a subdomain, or "null" is refused with 403; the allowed one passes',
+    async run(ctx) {
+      const allowed = ctx.server.auth?.allowedOrigin ?? 'http://allowed.test';
+      const u = new URL(allowed);
+      const otherScheme = u.protocol === 'https:' ? 'http:' : 'https:';
+      // an origin is scheme, host and port, compared whole (RFC 6454): no prefix, suffix or substring match
+      const nearMisses = [
+        `${otherScheme}//${u.host}`,
+        `${u.protocol}//${u.hostname}:${Number(u.port || (u.protocol === 'https:' ? 443 : 80)) + 1}`,
+        `${u.protocol}//${u.host}.evil.invalid`,
+        `${u.protocol}//evil.${u.host}`,
+        `${u.protocol}//evil${u.host}`,
+        `${u.protocol}//${u.host.slice(0, -1)}`,
+        'null',
+      ];
+      for (const origin of nearMisses) refused(await ctx.tryPeer({ origin }), 403, `Origin ${origin} (allowlist: ${allowed})`);
+      const ok = await ctx.peer({ origin: allowed });
+      await ok.handshake();
+      await roundTrip(ok);
+    },
+  }),
+  serverCase({
     id: 'HS-4/unauthenticated-401',
     spec: ['HS-4'],
     level: 'MUST',

@@ -2,6 +2,7 @@ import type { ServerCase } from './util.js';
 import { admissionCases } from './admission.js';
 import { backpressureCases } from './backpressure.js';
 import { closeCodeCases, drainCases, driftCases } from './drift-drain.js';
+import { frameCases } from './frames.js';
 import { handshakeCases } from './handshake.js';
 import { livenessCases } from './liveness.js';
 import { resumeCases } from './resume.js';
@@ -14,6 +15,7 @@ export const serverCases: readonly ServerCase[] = [
   ...handshakeCases,
   ...admissionCases,
   ...wireCases,
+  ...frameCases,
   ...livenessCases,
   ...sequencingCases,
   ...resumeCases,

@@ -5,6 +5,7 @@
 import { BackpressurePolicy } from '../../../gen/lifeline/v1/envelope_pb.js';
 import { check, checkEqual } from '../../framework/failure.js';
 import { envelope } from '../../server-mode/peer.js';
+import { checkWithin } from '../timing.js';
 import { expectClose, publishN, roundTrip, serverCase, sleep, type ServerCase } from './util.js';
 
 export const livenessCases: ServerCase[] = [
@@ -30,13 +31,31 @@ export const livenessCases: ServerCase[] = [
     id: 'HB-3/drops-zombie',
     spec: ['HB-3', 'HB-2'],
     level: 'MUST',
-    description: 'a peer that answers no ping and sends nothing is dropped within interval × (missed + 1) + one interval + slack',
+    description: 'a peer that answers no ping and sends nothing after its last frame gets exactly missed_max + 1 pings, then is dropped at the next tick: no sooner than interval × (missed + 1), within one more interval + slack',
     async run(ctx) {
       const p = await ctx.peer({ autoPong: false, heartbeatMs: 0 });
       await p.handshake();
-      const t0 = p.now();
-      const closed = await expectClose(p, ['HEARTBEAT_TIMEOUT'], ctx.deadBoundMs, { allowAbnormal: true });
-      ctx.note(`dropped after ${Math.round(p.now() - t0)} ms (${closed.abnormal ? 'no close frame' : closed.code}); bound ${ctx.deadBoundMs} ms`);
+      // the declared values: a server that announces a huge missed_max and never drops must still fail here
+      const interval = ctx.server.heartbeatIntervalMs;
+      const missed = ctx.server.heartbeatMissedMax;
+      // stamp each ping as it arrives: one parsed from the same TCP chunk as the ack below fires before
+      // any awaiting code resumes, so a count read after the await would already include it
+      const pingTimes: number[] = [];
+      p.ws.on('ping', () => pingTimes.push(performance.now()));
+      // the last frame: the server clears its count on it (HB-2, HB-8); pings after its ack were raised after it
+      p.send(envelope('heartbeat', { id: 0x3eef, sentAtMs: 1n }));
+      const mark = await p.until(() => p.frames.find((f) => f.env.body.case === 'heartbeatAck' && f.env.body.value.id === 0x3eef), 2000, 'HeartbeatAck of the last frame');
+      const bound = interval * (missed + 2) + ctx.slackMs;
+      const closed = await expectClose(p, ['HEARTBEAT_TIMEOUT'], bound + 1000, { allowAbnormal: true });
+      const pings = pingTimes.filter((t) => t > mark.at && t <= closed.at).length;
+      ctx.note(`${pings} pings after the last frame, then ${closed.abnormal ? 'dropped without a close frame' : `closed ${closed.code}`} (interval ${interval} ms, missed_max ${missed})`);
+      // The server machine (spec §18.6, normative) checks the count on each tick before raising it:
+      // `missed > missed_max` closes, else raise and ping (HB-1, HB-2). So missed_max + 1 pings go out
+      // unanswered and the tick after the last of them closes. Fewer = dropped early, more = late.
+      // (§8.2's pseudo-code raises first and would send one ping fewer; the machine wins, §18.6.)
+      check(pings === missed + 1, `${pings} unanswered pings before the close, expected heartbeat_missed_max + 1 = ${missed + 1} (HB-2, HB-3: ${pings <= missed ? 'dropped a tick early' : 'dropped late'})`);
+      // the first tick after the last frame comes within one interval, the close missed_max + 1 ticks later
+      checkWithin(ctx, 'dropped after its last frame', closed.at - mark.at, { min: interval * (missed + 1) - 5, max: bound }, 'HB-3');
     },
   }),
   serverCase({

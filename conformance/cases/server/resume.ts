@@ -293,4 +293,26 @@ export const resumeCases: ServerCase[] = [
       checkEqual(peer.bodies('subscribed').length, 0, 'Subscribed bodies sent to a client that did not announce subscribed');
     },
   }),
+  serverCase({
+    id: 'CH-2/unsubscribe-drops-queued',
+    spec: ['CH-2', 'SEQ-2'],
+    level: 'MUST',
+    requires: ['publish'],
+    description: 'items of a channel still queued, not yet numbered, when Unsubscribe is processed are removed: after the window reopens none of them arrives',
+    async run(ctx) {
+      const ch = ctx.channel();
+      const { peer } = await session(ctx, [ch], { receiveWindow: 1 });
+      await publishN(ctx, ch, 4, 'q');
+      await peer.until(() => messagesOf(peer, ch).length >= 1, 2000, 'the first message (the window of 1 holds the other 3 in the queue)');
+      await roundTrip(peer);
+      peer.send(envelope('unsubscribe', { channels: [ch] }));
+      await roundTrip(peer); // frames are processed in order: the Unsubscribe is done
+      const top = peer.sequenced().reduce((a, x) => (x.seq > a ? x.seq : a), 0n);
+      peer.send(envelope('ack', { seq: top })); // the window reopens: anything still queued would go out now
+      await sleep(100 + ctx.server.ackDelayMs);
+      await roundTrip(peer);
+      const got = messagesOf(peer, ch).map((m) => m.text);
+      checkEqual(got.join(','), 'q0', 'messages of the channel after Unsubscribe (§12.3: queued items of it are removed)');
+    },
+  }),
 ];

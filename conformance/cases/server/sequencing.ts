@@ -2,7 +2,9 @@
  * Sequencing and acknowledgement (spec §7), one rule per case, plus the
  * model-based sequence check of seq-model.ts.
  */
+import { ResumeOutcome } from '../../../gen/lifeline/v1/envelope_pb.js';
 import { check, checkEqual } from '../../framework/failure.js';
+import { checkWithin } from '../timing.js';
 import { envelope } from '../../server-mode/peer.js';
 import { runSeqModel } from './seq-model.js';
 import { bytesOf, checkContiguous, expectClose, messagesOf, publishN, roundTrip, serverCase, session, sleep, textOf, type ServerCase } from './util.js';
@@ -39,7 +41,7 @@ export const sequencingCases: ServerCase[] = [
     spec: ['SEQ-3', 'SEQ-10'],
     level: 'MUST',
     requires: ['inbox'],
-    description: 'a repeated client seq is discarded (the application gets it once) and still acknowledged',
+    description: 'a repeated client seq is discarded (the application gets it once) and still acknowledged: a duplicate sent after Ack 3 gets an Ack of its own',
     async run(ctx) {
       const { peer, welcome } = await session(ctx, []);
       const send = (seq: number, text: string) => peer.send(envelope('message', { seq: BigInt(seq), payload: bytesOf(text) }));
@@ -49,6 +51,14 @@ export const sequencingCases: ServerCase[] = [
       send(1, 'a-again');
       send(3, 'c');
       await peer.until(() => peer.bodies('ack').some((a) => a.seq >= 3n), 1000 + ctx.slackMs, 'Ack 3');
+      // issue 18: the pending ack of the originals covered the duplicates above; now nothing is pending
+      await sleep(ctx.server.ackDelayMs + 20);
+      const acksBefore = peer.bodies('ack').length;
+      const t0 = performance.now();
+      send(2, 'b-late-again');
+      const ack = await peer.until(() => peer.bodies('ack').slice(acksBefore)[0], ctx.server.ackDelayMs + ctx.slackMs + 1000, 'an Ack for a duplicate sent after everything was acked (SEQ-3)');
+      checkWithin(ctx, 'acked the late duplicate', performance.now() - t0, { max: ctx.server.ackDelayMs + ctx.slackMs }, 'SEQ-3, SEQ-5');
+      check(ack.seq >= 2n && ack.seq <= 3n, `Ack ${ack.seq} for a duplicate of 2 after 3 was processed (cumulative: 3)`);
       const inbox = (await ctx.hooks.inbox(welcome.sessionId)).map(textOf);
       checkEqual(inbox.join(','), 'a,b,c', 'what the application received');
       check(!peer.closed, 'closed on a duplicate');
@@ -97,6 +107,49 @@ export const sequencingCases: ServerCase[] = [
       check(!peer.closed, 'closed on a stale Ack');
       peer.send(envelope('ack', { seq: 1000n }));
       await expectClose(peer, ['PROTOCOL_ERROR'], 2000);
+    },
+  }),
+  serverCase({
+    id: 'SEQ-6/ack-one-beyond-sent-1002',
+    spec: ['SEQ-6'],
+    level: 'MUST',
+    requires: ['publish'],
+    description: 'the exact bound: an Ack of the highest seq sent is accepted, an Ack of one more is closed with 1002',
+    async run(ctx) {
+      const ch = ctx.channel();
+      const { peer } = await session(ctx, [ch]);
+      await publishN(ctx, ch, 3);
+      await peer.until(() => messagesOf(peer, ch).length >= 3, 2000, '3 messages');
+      await roundTrip(peer);
+      const top = peer.sequenced().reduce((a, x) => (x.seq > a ? x.seq : a), 0n);
+      peer.send(envelope('ack', { seq: top }));
+      await roundTrip(peer);
+      check(!peer.closed, `closed on an Ack of ${top}, the highest seq sent (SEQ-6)`);
+      peer.send(envelope('ack', { seq: top + 1n }));
+      await expectClose(peer, ['PROTOCOL_ERROR'], 2000);
+    },
+  }),
+  serverCase({
+    id: 'SEQ-10/ack-only-what-the-application-has',
+    spec: ['SEQ-10', 'CC-5'],
+    level: 'MUST',
+    requires: ['throw', 'resume'],
+    description: 'a message the application failed on is never acknowledged: no Ack covers it, and a resume names the last one the application has in last_client_seq',
+    async run(ctx) {
+      const { peer, welcome } = await session(ctx, []);
+      peer.send(envelope('message', { seq: 1n, payload: bytesOf('kept') }));
+      await peer.until(() => peer.bodies('ack').some((a) => a.seq >= 1n), ctx.server.ackDelayMs + ctx.slackMs + 1000, 'Ack 1');
+      peer.send(envelope('message', { seq: 2n, payload: bytesOf('lifeline-conformance:throw') }));
+      await expectClose(peer, ['INTERNAL_ERROR'], 2000);
+      const acked = peer.bodies('ack').reduce((a, x) => (x.seq > a ? x.seq : a), 0n);
+      checkEqual(acked, 1n, 'highest Ack: the application never received seq 2 (SEQ-10)');
+      const again = await ctx.peer();
+      const w = await again.handshake({ sessionId: welcome.sessionId, lastServerSeq: 0n });
+      if (w.resume?.outcome === ResumeOutcome.NEW) {
+        ctx.note('the session was not kept after 1011: nothing to check in last_client_seq');
+        return;
+      }
+      checkEqual(w.lastClientSeq, 1n, 'Welcome.last_client_seq after a handler failure on seq 2 (SEQ-10: a client releases what it names)');
     },
   }),
   serverCase({

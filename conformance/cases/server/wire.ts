@@ -75,6 +75,25 @@ export const wireCases: ServerCase[] = [
     },
   }),
   serverCase({
+    id: 'CC-9/rejected-token-not-echoed',
+    spec: ['CC-9', 'HS-12'],
+    level: 'MUST',
+    requires: ['hello-auth'],
+    description: 'the close that rejects a Hello token (4101), and the 1002 for a second Hello carrying one, never echo the token in their reason',
+    async run(ctx) {
+      const secret = 'conformance-rejected-tok-Zq81';
+      const bad = await ctx.peer();
+      bad.hello({ token: secret });
+      const c1 = await expectClose(bad, ['UNAUTHORIZED'], 2000);
+      check(!c1.reason.includes(secret), `the 4101 close reason "${c1.reason}" contains the rejected token (CC-9)`);
+      const twice = await ctx.peer();
+      await twice.handshake();
+      twice.hello({ token: secret });
+      const c2 = await expectClose(twice, ['PROTOCOL_ERROR'], 2000);
+      check(!c2.reason.includes(secret), `the 1002 close reason "${c2.reason}" contains the token of the second Hello (CC-9)`);
+    },
+  }),
+  serverCase({
     id: 'WIRE-2/malformed-vectors',
     spec: ['WIRE-2', 'WIRE-3', 'SEC-4'],
     level: 'MUST',
