@@ -8,6 +8,8 @@ import { catalogue, selectCases } from './catalogue.js';
 import type { ClientConfig, ImplConfig, ServerConfig } from './config.js';
 import { clientHarness } from './client-mode/harness.js';
 import { computeCoverage, type Coverage } from './framework/coverage.js';
+import type { KnownFailing } from './framework/known-failing.js';
+import { DEFAULT_REPLAY_BASE } from './framework/run-case.js';
 import { freshSeed } from './framework/random.js';
 import { jsonReport, junitXml, renderTable, type JsonReport } from './framework/report.js';
 import { runSuite, type ModeHarness, type RunSummary } from './framework/runner.js';
@@ -29,6 +31,14 @@ export interface ConformanceOptions {
   /** Command line that replays the whole run (without --seed); default the replay base of the first mode. */
   readonly runReplay?: string;
   readonly onResult?: (r: CaseResult) => void;
+  /** Cases at once (client-mode cases run side by side; server-mode ones one at a time). Default 1. */
+  readonly jobs?: number;
+  /** The whole run's budget, ms (default: none). */
+  readonly runTimeoutMs?: number;
+  /** Cases known to fail, with reasons (`--known-failing <file>`). */
+  readonly knownFailing?: readonly KnownFailing[];
+  /** Reruns of a case that failed while the runner stalled (default 1). */
+  readonly stallRetries?: number;
 }
 
 export interface ConformanceResult {
@@ -67,9 +77,13 @@ export async function runConformance(opts: ConformanceOptions): Promise<Conforma
     timeoutMs: opts.timeoutMs ?? DEFAULT_TIMEOUT_MS,
     replayBase,
     ...(opts.onResult ? { onResult: opts.onResult } : {}),
+    ...(opts.jobs !== undefined ? { jobs: opts.jobs } : {}),
+    ...(opts.runTimeoutMs !== undefined ? { runTimeoutMs: opts.runTimeoutMs } : {}),
+    ...(opts.knownFailing ? { knownFailing: opts.knownFailing } : {}),
+    ...(opts.stallRetries !== undefined ? { stallRetries: opts.stallRetries } : {}),
   });
   const coverage = computeCoverage(catalogue);
-  const base = opts.runReplay ?? replayBase.server ?? replayBase.client ?? 'lifeline conformance';
+  const base = opts.runReplay ?? replayBase.server ?? replayBase.client ?? DEFAULT_REPLAY_BASE;
   return { summary, coverage, report: jsonReport(summary, coverage), table: renderTable(summary, coverage, base) };
 }
 

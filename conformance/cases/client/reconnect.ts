@@ -16,7 +16,8 @@ function failEveryAttempt(ctx: ClientCaseContext, from = 0): () => void {
   let stopped = false;
   let handled = from;
   const loop = async () => {
-    while (!stopped) {
+    // the case's signal ends the loop too: a case that fails before calling stop() must not leave it running (issue 18, runner item 11)
+    while (!stopped && !ctx.signal.aborted) {
       const c = ctx.server.conns[handled];
       if (c) {
         handled++;
@@ -235,9 +236,10 @@ export const reconnectClientCases: ClientCase[] = [
       await sleep(interval * 2); // live traffic first: acks keep it alive (HB-8)
       check(!conn.closed, `closed a live connection (${conn.closed?.code})`);
       const t0 = performance.now();
+      const from = client.mark(); // its give-up comes after the silence, not its first `connecting` (issue 18, runner item 1)
       conn.goSilent();
       const bound = interval * (missed + 1) + ctx.slackMs;
-      const ev = await client.until(givesUp, bound + 1000, 'the client giving up the silent connection');
+      const ev = await client.until(givesUp, bound + 1000, 'the client giving up the silent connection', from);
       const elapsed = Math.round(ev.at - t0);
       ctx.note(`gave up ${elapsed} ms after the server went silent (bound ${bound} ms)`);
       check(elapsed <= bound, `gave up after ${elapsed} ms > ${bound} ms (HB-4)`);
@@ -352,8 +354,9 @@ export const reconnectClientCases: ClientCase[] = [
     async run(ctx) {
       const { interval, missed } = SILENT;
       const { client, conn } = await connected(ctx, { heartbeatIntervalMs: interval, heartbeatMissedMax: missed });
+      const from = client.mark(); // measure from the give-up, not from the client's first `connecting` (issue 18, runner item 1)
       conn.goSilent(); // reads nothing from now on: the client's close frame is never answered
-      const gaveUp = await client.until(givesUp, interval * (missed + 1) + ctx.slackMs + 1000, 'the client giving up the silent connection');
+      const gaveUp = await client.until(givesUp, interval * (missed + 1) + ctx.slackMs + 1000, 'the client giving up the silent connection', from);
       const bound = backoffBoundMs(ctx, 0);
       const at = await attempt(ctx, 2, bound + 2000);
       const waited = Math.round(at - gaveUp.at);
