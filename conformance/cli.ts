@@ -8,7 +8,7 @@ import { loadConfig, referenceClientConfig, referenceServerConfig, type ImplConf
 import { computeCoverage } from './framework/coverage.js';
 import { loadKnownFailing, staleEntries } from './framework/known-failing.js';
 import type { CaseResult } from './framework/types.js';
-import { DEFAULT_RUNS, DEFAULT_TIMEOUT_MS, runConformance, writeReports, type ConformanceOptions } from './run.js';
+import { DEFAULT_RUNS, DEFAULT_TIMEOUT_MS, SELF_JOBS, runConformance, writeReports, type ConformanceOptions } from './run.js';
 
 interface RunFlags {
   seed?: string;
@@ -96,9 +96,6 @@ export function exitSoon(code: number, graceMs = EXIT_GRACE_MS): void {
     process.exit(code);
   }, graceMs).unref();
 }
-
-/** `self` runs client-mode cases four at a time: they wait on the protocol's timers, not the CPU. */
-const SELF_JOBS = 4;
 
 function quote(args: readonly string[]): string {
   return args.map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`)).join(' ');

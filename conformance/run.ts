@@ -50,6 +50,11 @@ export interface ConformanceResult {
 
 export const DEFAULT_RUNS = 8;
 export const DEFAULT_TIMEOUT_MS = 20_000;
+/**
+ * Cases at once in `conformance self` and npm test: client-mode cases wait on the protocol's
+ * timers, not the CPU (59 client cases: 186 s one at a time, 70 s four at a time, load average 17).
+ */
+export const SELF_JOBS = 4;
 
 export async function runConformance(opts: ConformanceOptions): Promise<ConformanceResult> {
   const harnesses: ModeHarness[] = [];

@@ -1,0 +1,33 @@
+/**
+ * The reference server passes every server case (CONVENTIONS §7), with a fixed seed. Its own file,
+ * so vitest runs it beside the client run (conformance-client.test.ts).
+ */
+import { afterAll, beforeAll, expect, test } from 'vitest';
+import { referenceServerConfig } from './config.js';
+import { junitXml } from './framework/report.js';
+import { runConformance } from './run.js';
+import { notPassed, SELF_RUN_BUDGET_MS, SELF_SEED, SELF_TEST_TIMEOUT_MS } from './self-run.js';
+import { startReferenceServer, type ServerTarget } from './targets/reference.js';
+
+let target: ServerTarget;
+beforeAll(async () => {
+  target = await startReferenceServer(referenceServerConfig);
+});
+afterAll(async () => {
+  await target.stop();
+});
+
+// The run ends with its report within its budget (per-case deadlines, a run budget), before vitest's timeout.
+test('the reference server passes every server case', { timeout: SELF_TEST_TIMEOUT_MS }, async () => {
+  const r = await runConformance({
+    server: { url: target.url, config: target.config, hooks: target.hooks },
+    seed: SELF_SEED,
+    runs: 5,
+    runTimeoutMs: SELF_RUN_BUDGET_MS,
+    replayBase: { server: 'npx lifeline conformance self --only server' },
+  });
+  expect(notPassed(r)).toEqual([]);
+  expect(r.summary.results.length).toBeGreaterThan(50);
+  expect(r.report.coverage.uncovered.length).toBeLessThan(r.report.coverage.testableMust / 5);
+  expect(junitXml(r.summary)).toContain('<testsuite name="lifeline-conformance-server"');
+});
