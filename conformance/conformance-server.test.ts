@@ -8,6 +8,7 @@ import { junitXml } from './framework/report.js';
 import { runConformance } from './run.js';
 import { notPassed, SELF_RUN_BUDGET_MS, SELF_SEED, SELF_TEST_TIMEOUT_MS } from './self-run.js';
 import { startReferenceServer, type ServerTarget } from './targets/reference.js';
+import { tryConnect } from '../testkit/raw-client.js';
 
 let target: ServerTarget;
 beforeAll(async () => {
@@ -30,4 +31,9 @@ test('the reference server passes every server case', { timeout: SELF_TEST_TIMEO
   expect(r.summary.results.length).toBeGreaterThan(50);
   expect(r.report.coverage.uncovered.length).toBeLessThan(r.report.coverage.testableMust / 5);
   expect(junitXml(r.summary)).toContain('<testsuite name="lifeline-conformance-server"');
+  // The run ended with its drain cases (destructive, last) and reset the server after them: the next
+  // client (a replay, a second run) is served, not refused with 503 (issue 18, runner item 7).
+  const next = await tryConnect(target.url, { headers: target.config.auth?.upgradeHeaders ?? {} });
+  expect(next.ok ? 'upgraded' : `refused with HTTP ${next.refusal.status}`).toBe('upgraded');
+  if (next.ok) next.client.terminate();
 });
