@@ -27,6 +27,7 @@ export function renderTable(summary: RunSummary, coverage: Coverage, replayBase:
   const known = summary.knownFailures > 0 ? `; ${summary.knownFailures} known failing` : '';
   const listed = summary.unexpectedPasses.length > 0 ? `; ${summary.unexpectedPasses.length} listed as known failing but passed` : '';
   out.push(`${rows.length} cases: ${c.PASS} pass, ${c.FAIL} fail, ${c.WARN} warn, ${c['N/A']} n/a, ${c.ERROR} error${known}${listed} in ${(summary.ms / 1000).toFixed(1)} s${summary.jobs > 1 ? ` (${summary.jobs} cases at once)` : ''}`);
+  if (summary.worstStallMs > 0) out.push(`the runner's event loop stalled up to ${summary.worstStallMs} ms during a case (timing bounds allow the declared slackMs; a failure during a longer stall is rerun, then reported as ERROR)`);
   out.push(`spec coverage: ${coverage.covered.length}/${coverage.testableMust} testable MUST ids have a case${coverage.uncovered.length ? `; none for ${coverage.uncovered.join(' ')}` : ''}`);
   out.push(`seed ${summary.seed}; replay the run: ${replayBase.includes(' -- ') ? replayBase.replace(' -- ', ` --seed ${summary.seed} -- `) : `${replayBase} --seed ${summary.seed}`}`);
   return out.join('\n');

@@ -11,8 +11,10 @@ import { catalogue } from '../catalogue.js';
 import { clientHarness, type ClientCaseContext } from '../client-mode/harness.js';
 import { referenceClientConfig, referenceServerConfig, type ClientConfig } from '../config.js';
 import { referenceClientCommand } from '../targets/reference.js';
+import { computeCoverage } from './coverage.js';
 import { CaseFailure } from './failure.js';
 import { parseKnownFailing, staleEntries } from './known-failing.js';
+import { junitXml, renderTable } from './report.js';
 import { runSuite, type ModeHarness, type RunOptions } from './runner.js';
 import type { Case } from './types.js';
 import { Waiters } from './waiters.js';
@@ -242,12 +244,16 @@ describe('known-failing lists (runner item 12)', () => {
     expect(s.failed).toBe(false);
     expect(s.knownFailures).toBe(1);
     expect(s.results[0]?.knownFailing).toEqual({ reason: 'watchdog one interval late (issue 12)', passed: false });
+    expect(renderTable(s, computeCoverage([fails, passes]), 'npx lifeline conformance')).toMatch(/known failing \(does not fail the run\): watchdog one interval late \(issue 12\)[\s\S]*1 known failing/);
+    expect(junitXml(s)).toContain('<skipped message="known failing: watchdog one interval late (issue 12)"/>');
   });
 
   test('a listed case that passes fails the run', async () => {
     const s = await runSuite(opts([fails, passes], [countingHarness('server')], { knownFailing: parseKnownFailing('HB-3/*   both listed by a glob\n') }));
     expect(s.failed).toBe(true);
     expect(s.unexpectedPasses).toEqual(['HB-3/fine']);
+    expect(renderTable(s, computeCoverage([fails, passes]), 'npx lifeline conformance')).toContain('PASS HB-3/fine: listed as known failing (both listed by a glob) but it passed: take it off the list; this fails the run');
+    expect(junitXml(s)).toContain('<failure message="listed as known failing but passed: take it off the list" type="known-failing">both listed by a glob</failure>');
   });
 
   test('an entry needs a reason, and an entry naming no case is found', () => {

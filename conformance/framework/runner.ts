@@ -68,6 +68,8 @@ export interface RunSummary {
   readonly unexpectedPasses: readonly string[];
   /** Cases at once. */
   readonly jobs: number;
+  /** The runner's worst event-loop stall during any case, ms: what the machine's load cost the timings. */
+  readonly worstStallMs: number;
 }
 
 /** Order: non-destructive cases first (they share one target), destructive ones last. */
@@ -187,6 +189,7 @@ export async function runSuite(opts: RunOptions): Promise<RunSummary> {
     knownFailures: ordered.filter((r) => r.knownFailing && !r.knownFailing.passed && (isBad(r) || r.verdict === 'WARN')).length,
     unexpectedPasses,
     jobs,
+    worstStallMs: Math.max(0, ...ordered.map((r) => r.stallMs ?? 0)),
   };
 }
 
