@@ -36,7 +36,7 @@ function addRunOptions(cmd: Command): Command {
     .option('--junit <file>', 'write JUnit XML')
     .option('--timeout <ms>', `per-case timeout (default ${DEFAULT_TIMEOUT_MS})`)
     .addOption(new Option('--path <path>', 'fast-check path of a counterexample to replay (with --seed and one --case)'))
-    .option('--jobs <n>', 'cases at once: client-mode cases run side by side (each has its own fake server and client process), server-mode cases one at a time (default 1; self: 4)')
+    .option('--jobs <n>', 'cases at once: client-mode cases run side by side (each has its own fake server and client process); a server-mode case runs alone (default 1; self: 4)')
     .option('--known-failing <file>', 'cases known to fail, one per line with its reason: they do not fail the run, but a listed case that passes does')
     .option('--run-timeout <ms>', 'budget for the whole run: what is still running then is stopped and reported (default: none)')
     .option('--quiet', 'print only the summary table');

@@ -1,12 +1,11 @@
 /**
  * Runs the selected cases against the targets and turns what happens into verdicts.
  *
- * Server-mode cases share one server, so they run one at a time (non-destructive first, the
- * destructive ones last), with the server reset before the first and after the last so that a run
- * neither starts nor leaves it draining (issue 18, runner item 7). Client-mode cases share
+ * Server-mode cases share one server, so they run one at a time and alone (non-destructive first,
+ * the destructive ones last), with the server reset before the first and after the last so that a
+ * run neither starts nor leaves it draining (issue 18, runner item 7). Client-mode cases share
  * nothing (each has its own fake server and its own client process), so with `jobs` > 1 up to
- * that many cases run at once, the server lane beside them: the suite's time is mostly the
- * protocol's own waits (backoffs, timeouts), not CPU. Every timing bound carries the declared
+ * that many run at once: their time is mostly the protocol's own waits (backoffs, timeouts), not CPU. Every timing bound carries the declared
  * slack, and a failure during a stall of the runner's own event loop is retried once and, if the
  * runner stalls again, reported as the runner's ERROR (issue 18, runner item 6).
  *
@@ -45,7 +44,7 @@ export interface RunOptions {
   readonly replayBase: Partial<Record<Mode, string>>;
   /** Called after each case (progress output). */
   readonly onResult?: (r: CaseResult) => void;
-  /** Cases at once (default 1): server-mode cases stay one at a time, client-mode cases fill the rest. */
+  /** Client-mode cases at once (default 1); a server-mode case always runs alone. */
   readonly jobs?: number;
   /** The whole run's budget, ms: what is still running then is stopped, what has not started is not run. */
   readonly runTimeoutMs?: number;
@@ -142,12 +141,19 @@ export async function runSuite(opts: RunOptions): Promise<RunSummary> {
     finish(p, r);
   };
 
-  // The scheduler: at most `jobs` cases at once, at most one server-mode case at a time.
+  // The scheduler, in the order of `pending`: up to `jobs` client-mode cases at once, a server-mode case alone.
   await new Promise<void>((done) => {
     let running = 0;
     const pump = () => {
       while (running < jobs) {
-        const i = pending.findIndex((p) => p.c.mode !== 'server' || (lanes.get('server')?.running ?? 0) === 0);
+        // a server-mode case runs alone: its timings share this event loop (in `self` the server's
+        // too), and client cases starting processes beside it cost HB-1 its pings (2 in 600 ms at
+        // 100 ms under load); client-mode cases wait for it, and it waits for them
+        const serverBusy = (lanes.get('server')?.running ?? 0) > 0;
+        const first = pending[0];
+        if (!first || serverBusy) break;
+        const othersBusy = running > 0;
+        const i = first.c.mode === 'server' ? (othersBusy ? -1 : 0) : pending.findIndex((p) => p.c.mode !== 'server');
         if (i < 0) break;
         const p = pending.splice(i, 1)[0] as Pending;
         const dead = fatal.get(p.c.mode);
