@@ -89,11 +89,11 @@ async function finish(opts: ConformanceOptions, flags: RunFlags): Promise<void> 
  * summary and never exited). The timer is unref'd, so a clean run exits at once as usual.
  */
 export const EXIT_GRACE_MS = 2000;
-export function exitSoon(code: number, graceMs = EXIT_GRACE_MS): void {
+export function exitSoon(code: number, graceMs = EXIT_GRACE_MS, exit: (code: number) => void = (c) => process.exit(c), log: (line: string) => void = (l) => process.stderr.write(l)): void {
   setTimeout(() => {
-    const left = process.getActiveResourcesInfo().filter((t) => t !== 'TTYWrap' && t !== 'Timeout');
-    process.stderr.write(`conformance: the run is over but ${left.length ? left.join(', ') : 'something'} kept the process alive; exiting ${code}\n`);
-    process.exit(code);
+    const left = process.getActiveResourcesInfo().filter((t) => t !== 'TTYWrap');
+    log(`conformance: the run is over but ${left.length ? left.join(', ') : 'something'} kept the process alive; exiting ${code}\n`);
+    exit(code);
   }, graceMs).unref();
 }
 
