@@ -198,6 +198,21 @@ describe('the runner stalls: its own ERROR, not the implementation\'s FAIL (runn
     expect(s.results.map((r) => r.verdict)).toEqual(['PASS', 'FAIL']);
     expect(s.results[0]?.notes[0]).toMatch(/^rerun: attempt 1 FAIL while the runner stalled \d+ ms/);
   });
+
+  test('with a large slack, a failure during a stall of 100 ms or more is still run again, and FAILs if it recurs without one', async () => {
+    let runs = 0;
+    const config = { server: { ...referenceServerConfig, slackMs: 1000 } };
+    const s = await runSuite({
+      ...opts([serverCase('HB-3/counts', async () => {
+        if (++runs === 1) block(150); // a count in a window loses to a stall far below the slack
+        throw new CaseFailure('2 pings in 600 ms');
+      })], [countingHarness('server')]),
+      config,
+    });
+    expect(runs).toBe(2);
+    expect(s.results[0]?.verdict).toBe('FAIL');
+    expect(s.results[0]?.notes[0]).toMatch(/^rerun: attempt 1 FAIL while the runner stalled \d+ ms: 2 pings in 600 ms/);
+  });
 });
 
 describe('client mode fails fast (runner item 4) and strictly (runner item 5)', () => {

@@ -15,7 +15,7 @@
  */
 import type { ImplConfig } from '../config.js';
 import { knownEntryFor, type KnownFailing } from './known-failing.js';
-import { DEFAULT_REPLAY_BASE, replayCommand, runCaseOnce, slackOf, stallThresholdMs, type Attempt } from './run-case.js';
+import { DEFAULT_REPLAY_BASE, replayCommand, runCaseOnce, slackOf, stallRerunThresholdMs, stallThresholdMs, type Attempt } from './run-case.js';
 import type { Case, CaseContext, CaseResult, Mode, Verdict } from './types.js';
 
 export { replayCommand } from './run-case.js';
@@ -121,10 +121,11 @@ export async function runSuite(opts: RunOptions): Promise<RunSummary> {
     if (p.harness.reset && (!lane.started || p.c.destructive)) await p.harness.reset();
     lane.started = true;
     const threshold = stallThresholdMs(slackOf(opts, p.c.mode));
+    const rerunAt = stallRerunThresholdMs(slackOf(opts, p.c.mode));
     let attempt: Attempt = await runCaseOnce(p.c, p.harness, opts, runAbort.signal);
     const earlier: string[] = [];
-    for (let retry = 0; retry < (opts.stallRetries ?? 1) && isSpoiledByStall(attempt, threshold) && !runAbort.signal.aborted; retry++) {
-      earlier.push(`attempt ${retry + 1} ${attempt.result.verdict} while the runner stalled ${attempt.result.stallMs} ms (slack ${threshold} ms): ${firstLine(attempt.result.message)}`);
+    for (let retry = 0; retry < (opts.stallRetries ?? 1) && isSpoiledByStall(attempt, rerunAt) && !runAbort.signal.aborted; retry++) {
+      earlier.push(`attempt ${retry + 1} ${attempt.result.verdict} while the runner stalled ${attempt.result.stallMs} ms: ${firstLine(attempt.result.message)}`);
       if (p.harness.reset && p.c.destructive) await p.harness.reset();
       attempt = await runCaseOnce(p.c, p.harness, opts, runAbort.signal);
     }
