@@ -14,5 +14,5 @@ export const SELF_TEST_TIMEOUT_MS = 240_000;
 export function notPassed(r: ConformanceResult): string[] {
   return r.summary.results
     .filter((x) => x.verdict !== 'PASS')
-    .map((x) => `${x.verdict} ${x.id}: ${x.message ?? ''}${x.notes.length ? `\n  notes: ${x.notes.join('; ')}` : ''}\n  replay: ${x.counterexample?.replay ?? x.replay}`);
+    .map((x) => `${x.verdict} ${x.id}: ${x.message ?? ''}${x.notes.length ? `\n  notes: ${x.notes.join('; ')}` : ''}${x.stallMs !== undefined ? `\n  the runner stalled up to ${x.stallMs} ms` : ''}\n  replay: ${x.counterexample?.replay ?? x.replay}`);
 }
