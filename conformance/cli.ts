@@ -6,8 +6,9 @@ import { Command, Option } from 'commander';
 import { catalogue } from './catalogue.js';
 import { loadConfig, referenceClientConfig, referenceServerConfig, type ImplConfig } from './config.js';
 import { computeCoverage } from './framework/coverage.js';
+import { loadKnownFailing, staleEntries } from './framework/known-failing.js';
 import type { CaseResult } from './framework/types.js';
-import { DEFAULT_RUNS, DEFAULT_TIMEOUT_MS, runConformance, writeReports, type ConformanceOptions } from './run.js';
+import { DEFAULT_RUNS, DEFAULT_TIMEOUT_MS, SELF_JOBS, runConformance, writeReports, type ConformanceOptions } from './run.js';
 
 interface RunFlags {
   seed?: string;
@@ -20,6 +21,9 @@ interface RunFlags {
   path?: string;
   config?: string;
   quiet?: boolean;
+  jobs?: string;
+  knownFailing?: string;
+  runTimeout?: string;
 }
 
 function addRunOptions(cmd: Command): Command {
@@ -32,11 +36,28 @@ function addRunOptions(cmd: Command): Command {
     .option('--junit <file>', 'write JUnit XML')
     .option('--timeout <ms>', `per-case timeout (default ${DEFAULT_TIMEOUT_MS})`)
     .addOption(new Option('--path <path>', 'fast-check path of a counterexample to replay (with --seed and one --case)'))
+    .option('--jobs <n>', 'cases at once: client-mode cases run side by side (each has its own fake server and client process); a server-mode case runs alone (default 1; self: 4)')
+    .option('--known-failing <file>', 'cases known to fail, one per line with its reason: they do not fail the run, but a listed case that passes does')
+    .option('--run-timeout <ms>', 'budget for the whole run: what is still running then is stopped and reported (default: none)')
     .option('--quiet', 'print only the summary table');
 }
 
-function common(flags: RunFlags): Omit<ConformanceOptions, 'server' | 'client' | 'replayBase'> {
+function positive(flag: string, v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`${flag} wants a positive integer, got ${JSON.stringify(v)}`);
+  return n;
+}
+
+function common(flags: RunFlags, defaultJobs = 1): Omit<ConformanceOptions, 'server' | 'client' | 'replayBase'> {
+  const knownFailing = flags.knownFailing ? loadKnownFailing(flags.knownFailing) : undefined;
+  if (knownFailing) {
+    const stale = staleEntries(knownFailing, catalogue.map((c) => c.id));
+    if (stale.length > 0) throw new Error(`${flags.knownFailing}: ${stale.map((k) => `line ${k.line} "${k.pattern}"`).join(', ')} names no case of the catalogue (lifeline conformance list)`);
+  }
   return {
+    jobs: flags.jobs !== undefined ? positive('--jobs', flags.jobs) : defaultJobs,
+    ...(flags.runTimeout !== undefined ? { runTimeoutMs: positive('--run-timeout', flags.runTimeout) } : {}),
+    ...(knownFailing ? { knownFailing } : {}),
     cases: flags.case ?? [],
     ...(flags.seed !== undefined ? { seed: Number(flags.seed) | 0 } : {}),
     ...(flags.runs !== undefined ? { runs: Math.max(1, Number(flags.runs)) } : {}),
@@ -59,6 +80,21 @@ async function finish(opts: ConformanceOptions, flags: RunFlags): Promise<void> 
   if (flags.json) console.log(`JSON report: ${flags.json}`);
   if (flags.junit) console.log(`JUnit XML: ${flags.junit}`);
   process.exitCode = r.summary.failed ? 1 : 0;
+  exitSoon(process.exitCode);
+}
+
+/**
+ * The report is out: the process ends within EXIT_GRACE_MS even if something a case started (a
+ * socket, a timer, a child) is still alive (issue 18, runner item 11: a run once printed its
+ * summary and never exited). The timer is unref'd, so a clean run exits at once as usual.
+ */
+export const EXIT_GRACE_MS = 2000;
+export function exitSoon(code: number, graceMs = EXIT_GRACE_MS, exit: (code: number) => void = (c) => process.exit(c), log: (line: string) => void = (l) => process.stderr.write(l)): void {
+  setTimeout(() => {
+    const left = process.getActiveResourcesInfo().filter((t) => t !== 'TTYWrap');
+    log(`conformance: the run is over but ${left.length ? left.join(', ') : 'something'} kept the process alive; exiting ${code}\n`);
+    exit(code);
+  }, graceMs).unref();
 }
 
 function quote(args: readonly string[]): string {
@@ -92,7 +128,7 @@ export function conformanceCommand(): Command {
   ).action(async (url: string, flags: RunFlags) => {
     const config: ImplConfig = loadConfig(flags.config as string);
     if (!config.server) throw new Error(`${flags.config} has no "server" section`);
-    await finish({ ...common(flags), server: { url, config: config.server }, replayBase: { server: `lifeline conformance server ${url} --config ${flags.config}` } }, flags);
+    await finish({ ...common(flags), server: { url, config: config.server }, replayBase: { server: `npx lifeline conformance server ${url} --config ${flags.config}` } }, flags);
   });
 
   addRunOptions(
@@ -104,7 +140,7 @@ export function conformanceCommand(): Command {
   ).action(async (command: string[], flags: RunFlags) => {
     const config: ImplConfig = loadConfig(flags.config as string);
     if (!config.client) throw new Error(`${flags.config} has no "client" section`);
-    await finish({ ...common(flags), client: { command, config: config.client }, replayBase: { client: `lifeline conformance client --config ${flags.config} -- ${quote(command)}` } }, flags);
+    await finish({ ...common(flags), client: { command, config: config.client }, replayBase: { client: `npx lifeline conformance client --config ${flags.config} -- ${quote(command)}` } }, flags);
   });
 
   addRunOptions(
@@ -120,11 +156,11 @@ export function conformanceCommand(): Command {
     try {
       await finish(
         {
-          ...common(flags),
+          ...common(flags, SELF_JOBS),
           ...(target ? { server: { url: target.url, config: target.config, hooks: target.hooks } } : {}),
           ...(wantClient ? { client: { command: referenceClientCommand(), config: referenceClientConfig } } : {}),
-          replayBase: { server: 'lifeline conformance self --only server', client: 'lifeline conformance self --only client' },
-          runReplay: `lifeline conformance self${flags.only ? ` --only ${flags.only}` : ''}`,
+          replayBase: { server: 'npx lifeline conformance self --only server', client: 'npx lifeline conformance self --only client' },
+          runReplay: `npx lifeline conformance self${flags.only ? ` --only ${flags.only}` : ''}`,
         },
         flags,
       );

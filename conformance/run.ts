@@ -8,6 +8,8 @@ import { catalogue, selectCases } from './catalogue.js';
 import { resolveSlack, slackHeader, type ClientConfig, type ImplConfig, type ServerConfig, type SlackInfo } from './config.js';
 import { clientHarness } from './client-mode/harness.js';
 import { computeCoverage, type Coverage } from './framework/coverage.js';
+import type { KnownFailing } from './framework/known-failing.js';
+import { DEFAULT_REPLAY_BASE } from './framework/run-case.js';
 import { freshSeed } from './framework/random.js';
 import { jsonReport, junitXml, renderTable, type JsonReport } from './framework/report.js';
 import { runSuite, type ModeHarness, type RunSummary } from './framework/runner.js';
@@ -29,6 +31,14 @@ export interface ConformanceOptions {
   /** Command line that replays the whole run (without --seed); default the replay base of the first mode. */
   readonly runReplay?: string;
   readonly onResult?: (r: CaseResult) => void;
+  /** Cases at once (client-mode cases run side by side; server-mode ones one at a time). Default 1. */
+  readonly jobs?: number;
+  /** The whole run's budget, ms (default: none). */
+  readonly runTimeoutMs?: number;
+  /** Cases known to fail, with reasons (`--known-failing <file>`). */
+  readonly knownFailing?: readonly KnownFailing[];
+  /** Reruns of a case that failed while the runner stalled (default 1). */
+  readonly stallRetries?: number;
 }
 
 export interface ConformanceResult {
@@ -42,6 +52,11 @@ export interface ConformanceResult {
 
 export const DEFAULT_RUNS = 8;
 export const DEFAULT_TIMEOUT_MS = 20_000;
+/**
+ * Cases at once in `conformance self` and npm test: client-mode cases wait on the protocol's
+ * timers, not the CPU (59 client cases: 186 s one at a time, 70 s four at a time, load average 17).
+ */
+export const SELF_JOBS = 4;
 
 export async function runConformance(opts: ConformanceOptions): Promise<ConformanceResult> {
   const harnesses: ModeHarness[] = [];
@@ -71,9 +86,13 @@ export async function runConformance(opts: ConformanceOptions): Promise<Conforma
     timeoutMs: opts.timeoutMs ?? DEFAULT_TIMEOUT_MS,
     replayBase,
     ...(opts.onResult ? { onResult: opts.onResult } : {}),
+    ...(opts.jobs !== undefined ? { jobs: opts.jobs } : {}),
+    ...(opts.runTimeoutMs !== undefined ? { runTimeoutMs: opts.runTimeoutMs } : {}),
+    ...(opts.knownFailing ? { knownFailing: opts.knownFailing } : {}),
+    ...(opts.stallRetries !== undefined ? { stallRetries: opts.stallRetries } : {}),
   });
   const coverage = computeCoverage(catalogue);
-  const base = opts.runReplay ?? replayBase.server ?? replayBase.client ?? 'lifeline conformance';
+  const base = opts.runReplay ?? replayBase.server ?? replayBase.client ?? DEFAULT_REPLAY_BASE;
   return { summary, coverage, report: { ...jsonReport(summary, coverage), slack }, table: `${slackHeader(slack)}\n${renderTable(summary, coverage, base)}`, slack };
 }
 

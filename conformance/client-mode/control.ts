@@ -6,7 +6,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import type { ClientConfig } from '../config.js';
-import { CaseFailure } from '../framework/failure.js';
+import { waitingFor } from '../framework/activity.js';
+import { AdapterProtocolError, CaseFailure, HarnessFatal } from '../framework/failure.js';
 import type { Transcript } from '../framework/transcript.js';
 
 export type ClientCommand =
@@ -40,6 +41,12 @@ export class ClientProcess {
   exited: { code: number | null; signal: string | null } | undefined;
   private waiters: (() => void)[] = [];
   private tokenCounter = 0;
+  private lineNo = 0;
+  private spawnError: Error | undefined;
+  /** The first break of the control protocol seen on stdout (issue 18, runner item 5). */
+  protocolError: AdapterProtocolError | undefined;
+  /** Called once with the first protocol error (the harness ends the case with it). */
+  onProtocolError: ((err: AdapterProtocolError) => void) | undefined;
   /** Tokens handed out, in order, with the forceRefresh flag of their request. */
   readonly tokens: { token: string; forceRefresh: boolean; at: number }[] = [];
   /** The next `holdTokens` token requests are answered only after `holdTokenMs` (HS-10: a slow getToken). */
@@ -65,15 +72,33 @@ export class ClientProcess {
     });
   }
 
-  static async start(command: readonly string[], env: Record<string, string>, transcript: Transcript, startTimeoutMs = 15_000): Promise<ClientProcess> {
+  /**
+   * Start the adapter and wait for `ready`. A command that cannot be spawned, an adapter that exits
+   * or breaks the protocol before `ready`, fail with HarnessFatal at once: every other case would
+   * fail the same way (issue 18, runner item 4). Only a slow start waits out `startTimeoutMs`.
+   */
+  static async start(command: readonly string[], env: Record<string, string>, transcript: Transcript, startTimeoutMs = 30_000): Promise<ClientProcess> {
     const [cmd, ...args] = command;
-    if (!cmd) throw new Error('no client command given');
+    if (!cmd) throw new HarnessFatal('no client command given');
     const child = spawn(cmd, args, { env: { ...process.env, ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
     const p = new ClientProcess(child, transcript);
-    child.on('error', (err) => p.stderr.push(`spawn failed: ${err.message}`));
-    await p.until((e) => e.event === 'ready', startTimeoutMs, 'the client to report ready').catch((err: unknown) => {
-      throw new Error(`${err instanceof Error ? err.message : String(err)}; stderr: ${p.stderr.slice(-5).join(' | ')}`);
+    child.on('error', (err) => {
+      p.spawnError = err;
+      p.stderr.push(`spawn failed: ${err.message}`);
+      p.wake();
     });
+    child.stdin?.on('error', () => undefined); // EPIPE after a crash: the exit is what we report
+    try {
+      await p.until((e) => e.event === 'ready', startTimeoutMs, 'the client adapter to report ready');
+    } catch (err) {
+      if (p.exited) await Promise.race([new Promise((r) => child.stderr?.once('end', r)), new Promise((r) => setTimeout(r, 500))]);
+      const stderr = p.stderr.length > 0 ? `\nthe adapter's stderr (last ${p.stderr.length} lines):\n  ${p.stderr.join('\n  ')}` : '';
+      if (p.spawnError) throw new HarnessFatal(`could not start the client command ${JSON.stringify(command.join(' '))}: ${p.spawnError.message}`);
+      if (p.protocolError) throw new HarnessFatal(`the client adapter broke the control protocol before ready: ${p.protocolError.message}${stderr}`);
+      if (p.exited) throw new HarnessFatal(`the client adapter ${JSON.stringify(command.join(' '))} exited (${p.exited.code ?? p.exited.signal}) before reporting ready${stderr}`);
+      child.kill('SIGKILL');
+      throw new Error(`${err instanceof Error ? err.message : String(err)}${stderr}`);
+    }
     return p;
   }
 
@@ -83,14 +108,29 @@ export class ClientProcess {
     for (const f of w) f();
   }
 
-  private onLine(line: string): void {
+  /** spec/conformance-control.md §4.1: stdout carries nothing but event lines; logs go to stderr. */
+  private protocolBreak(why: string): void {
+    this.transcript.event('client', `adapter protocol error: ${why}`);
+    if (this.protocolError) return;
+    this.protocolError = new AdapterProtocolError(`${why} (spec/conformance-control.md §4.1: standard output carries nothing but JSON event lines; logs go to standard error)`);
+    this.onProtocolError?.(this.protocolError);
+    this.wake();
+  }
+
+  private onLine(raw: string): void {
+    this.lineNo++;
+    const line = raw.endsWith('\r') ? raw.slice(0, -1) : raw;
+    if (line.trim() === '') return; // an empty line carries nothing
+    const shown = JSON.stringify(line.length > 120 ? `${line.slice(0, 117)}...` : line);
     let e: ClientEvent;
     try {
       e = JSON.parse(line) as ClientEvent;
     } catch {
-      return; // not a control line: a log the adapter printed on stdout
+      return this.protocolBreak(`stdout line ${this.lineNo} is not JSON: ${shown}`);
     }
-    if (typeof e !== 'object' || e === null || !('event' in e)) return;
+    if (typeof e !== 'object' || e === null || Array.isArray(e) || typeof (e as { event?: unknown }).event !== 'string') {
+      return this.protocolBreak(`stdout line ${this.lineNo} is not an event object ({"event": …}): ${shown}`);
+    }
     this.events.push({ e, at: performance.now() });
     if (e.event === 'tokenRequest') {
       const token = `tok-${++this.tokenCounter}`;
@@ -113,12 +153,23 @@ export class ClientProcess {
     this.child.stdin?.write(`${JSON.stringify(c)}\n`);
   }
 
+  /** The index the next event will get: pass it as `from` to wait only for what comes after now. */
+  mark(): number {
+    return this.events.length;
+  }
+
   /** Wait for an event (among those after index `from`) matching `pred`. */
   async until(pred: (e: ClientEvent) => boolean, timeoutMs: number, what: string, from = 0): Promise<Timed<ClientEvent>> {
+    return waitingFor(`${what} (client event, up to ${Math.round(timeoutMs)} ms)`, this.untilInner(pred, timeoutMs, what, from));
+  }
+
+  private async untilInner(pred: (e: ClientEvent) => boolean, timeoutMs: number, what: string, from: number): Promise<Timed<ClientEvent>> {
     const deadline = performance.now() + timeoutMs;
     for (;;) {
       const found = this.events.slice(from).find((t) => pred(t.e));
       if (found) return found;
+      if (this.protocolError) throw this.protocolError;
+      if (this.spawnError) throw new HarnessFatal(`the client command could not be started: ${this.spawnError.message}`);
       if (this.exited) throw new CaseFailure(`the client exited (${this.exited.code ?? this.exited.signal}) while waiting for ${what}; stderr: ${this.stderr.slice(-3).join(' | ')}`);
       const left = deadline - performance.now();
       if (left <= 0) throw new CaseFailure(`${what} did not happen within ${Math.round(timeoutMs)} ms`);

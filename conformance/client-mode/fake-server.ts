@@ -14,6 +14,7 @@ import { BackpressurePolicy, ResumeOutcome, ResumeReason, type Envelope, type He
 export type WelcomeInit = Omit<MessageInitShape<typeof WelcomeSchema>, '$typeName'>;
 import { decode, encode } from '../../spec/protocol/codec.js';
 import { SUBPROTOCOL } from '../../spec/protocol/defaults.js';
+import { waitingFor } from '../framework/activity.js';
 import { CaseFailure } from '../framework/failure.js';
 import { Waiters } from '../framework/waiters.js';
 import type { Transcript } from '../framework/transcript.js';
@@ -38,6 +39,8 @@ export class FakeServer {
   refusals: Refuse[] = [];
   /** Refuse every upgrade with this until cleared. */
   refuseAll: Refuse | undefined;
+  /** Delays (ms) before answering the next upgrades, in order: a slow server or network (runner self-tests). */
+  holdUpgrades: number[] = [];
   private readonly waits = new Waiters();
   private readonly wss = new WebSocketServer({ noServer: true, autoPong: true, maxPayload: 64 * 1024 * 1024, handleProtocols: (p) => (p.has(SUBPROTOCOL) ? SUBPROTOCOL : false) });
   private constructor(
@@ -71,6 +74,12 @@ export class FakeServer {
   }
 
   private onUpgrade(req: IncomingMessage, socket: Socket, head: Buffer): void {
+    const hold = this.holdUpgrades.shift();
+    if (hold !== undefined && hold > 0) {
+      this.transcript.event('server', `holds upgrade #${this.upgrades.length + 1} for ${hold} ms`);
+      setTimeout(() => this.onUpgrade(req, socket, head), hold);
+      return;
+    }
     const refusal = this.refusals.shift() ?? this.refuseAll;
     this.upgrades.push({ at: performance.now(), url: req.url ?? '', headers: req.headers, ...(refusal ? { refused: refusal.status } : {}) });
     if (refusal) {
@@ -235,6 +244,10 @@ export class ServerConn {
   }
 
   async untilFrame<T>(cond: () => T | undefined | false, timeoutMs: number, what: string): Promise<T> {
+    return waitingFor(`${this.label}: ${what} (up to ${Math.round(timeoutMs)} ms)`, this.pollFrame(cond, timeoutMs, what));
+  }
+
+  private async pollFrame<T>(cond: () => T | undefined | false, timeoutMs: number, what: string): Promise<T> {
     const deadline = performance.now() + timeoutMs;
     for (;;) {
       const v = cond();

@@ -21,6 +21,29 @@ export class NotApplicable extends Error {
   }
 }
 
+/**
+ * The target cannot be run at all (the client command does not exist, the adapter crashes before
+ * `ready`): ERROR for this case, and the mode's remaining cases are not run (issue 18, runner
+ * item 4: a typo must not cost a timeout per case).
+ */
+export class HarnessFatal extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'HarnessFatal';
+  }
+}
+
+/**
+ * The adapter broke the control protocol (spec/conformance-control.md §4: a line on stdout that is
+ * not a JSON event): ERROR, the adapter's fault, not a verdict on the client.
+ */
+export class AdapterProtocolError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'AdapterProtocolError';
+  }
+}
+
 /** Fail the case unless `cond` holds. */
 export function check(cond: unknown, message: string): asserts cond {
   if (!cond) throw new CaseFailure(message);

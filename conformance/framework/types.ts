@@ -67,6 +67,13 @@ export interface CaseContext {
   note(text: string): void;
   /** Tolerance for every timing bound, from the config (declared slack). */
   readonly slackMs: number;
+  /**
+   * End the case now with this error (a CaseFailure fails it; anything else is an ERROR). For
+   * faults seen outside the case's own awaits: an adapter protocol error, a crashed harness.
+   */
+  abortCase(err: Error): void;
+  /** Move the case's deadline by `ms` (later if positive): time spent starting the target is not the case's. */
+  extendDeadline(ms: number): void;
 }
 
 export interface Case<C extends CaseContext = CaseContext> {
@@ -113,4 +120,12 @@ export interface CaseResult {
   /** Decoded frames of the failing run (at most a few hundred lines). */
   readonly frames?: readonly string[];
   readonly replay: string;
+  /** The runner's worst event-loop stall while the case ran, ms (issue 18, runner item 6). */
+  readonly stallMs?: number;
+  /** The case is on the run's known-failing list (issue 18, runner item 12). */
+  readonly knownFailing?: {
+    readonly reason: string;
+    /** It passed although listed: that fails the run (take it off the list). */
+    readonly passed: boolean;
+  };
 }

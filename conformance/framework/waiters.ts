@@ -3,6 +3,7 @@
  * peer both re-check a case's condition on every event they see, and fall back to
  * a 50 ms poll so a condition that depends on time alone still gets checked.
  */
+import { waitingFor } from './activity.js';
 import { CaseFailure } from './failure.js';
 
 export class Waiters {
@@ -17,6 +18,10 @@ export class Waiters {
 
   /** Resolve with `cond()` once it holds; fail the case after timeoutMs, naming `what`. */
   async until<T>(cond: () => T | undefined | false, timeoutMs: number, what: string): Promise<T> {
+    return waitingFor(`${what} (up to ${Math.round(timeoutMs)} ms)`, this.poll(cond, timeoutMs, what));
+  }
+
+  private async poll<T>(cond: () => T | undefined | false, timeoutMs: number, what: string): Promise<T> {
     const deadline = performance.now() + timeoutMs;
     for (;;) {
       const v = cond();

@@ -5,7 +5,7 @@
  */
 import { fileURLToPath } from 'node:url';
 import { referenceClientConfig, referenceServerConfig } from '../config.js';
-import { runConformance } from '../run.js';
+import { runConformance, SELF_JOBS } from '../run.js';
 import { referenceClientCommand, startReferenceServer } from '../targets/reference.js';
 import { clientMutants, type ClientMutant } from './client-mutants.js';
 import { startFrameProxy } from './frame-proxy.js';
@@ -41,6 +41,7 @@ export async function runMutant(m: Mutant, seed: number): Promise<MutantResult> 
       client: { command: referenceClientCommand(), config: referenceClientConfig, env: { LIFELINE_CLIENT_MUTANT: m.id } },
       cases: m.cases,
       seed,
+      jobs: SELF_JOBS, // client cases share nothing: as in conformance self
       replayBase: { client: `mutant ${m.id}` },
     });
   }

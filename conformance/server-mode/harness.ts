@@ -26,11 +26,18 @@ export interface ServerCaseContext extends CaseContext {
   readonly deadBoundMs: number;
 }
 
+const RESET_TIMEOUT_MS = 10_000;
+
 export function serverHarness(url: string, server: ServerConfig, hooks: Hooks = server.hooks ? new HttpHooks(server.hooks.url) : noHooks): ModeHarness {
   let channelCounter = 0;
   return {
     mode: 'server',
-    reset: () => hooks.reset().catch(() => undefined),
+    // Bounded: a hook endpoint that never answers must not hold the run (issue 18, runner item 11).
+    reset: async () => {
+      let t: NodeJS.Timeout | undefined;
+      await Promise.race([hooks.reset().catch(() => undefined), new Promise((r) => (t = setTimeout(r, RESET_TIMEOUT_MS)))]);
+      clearTimeout(t);
+    },
     async extend(base: CaseContext, c: Case): Promise<ServerCaseContext> {
       let n = 0;
       const authHeaders = { ...(server.auth?.upgradeHeaders ?? {}) };

@@ -153,7 +153,7 @@ describe('client connection machine: model coverage', () => {
           play(h, ev);
           for (const n of h.actor.getSnapshot()._nodes) reached.add(n.id);
         }
-        expect(serialize(h.actor.getSnapshot())).toBe(serialize(expected as Snap));
+        expect(serialize(h.actor.getSnapshot()), `edge ${from} --${JSON.stringify(event)}--> (after ${(prefix as ModelEvent[]).length} steps)`).toBe(serialize(expected as Snap));
         for (const t of h.transitions) taken.add(transitionKey(t));
         h.actor.stop();
         replays++;

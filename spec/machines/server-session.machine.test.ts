@@ -1,7 +1,8 @@
-import { getAdjacencyMap, getShortestPaths } from '@xstate/graph';
+import { getAdjacencyMap } from '@xstate/graph';
 import { advanceClock } from './simulated-time.js';
 import { helloEvent, serverModelEvents } from './server-session.events.js';
 import { allStateNodes, transitionKey } from './model-coverage.js';
+import { transitionTour } from './model-tour.js';
 import fc from 'fast-check';
 import { __unsafe_getAllOwnEventDescriptors, createActor, SimulatedClock, type AnyTransitionDefinition, type StateNode } from 'xstate';
 import { describe, expect, test } from 'vitest';
@@ -98,7 +99,8 @@ const closes = (h: Harness) =>
 
 describe('server session machine: model coverage', () => {
   /**
-   * Walk the machine's graph with these inputs and events, and replay every edge on a real actor:
+   * Walk the machine's graph with these inputs and events, and replay every edge on real actors (a
+   * transition tour: each actor walks from edge to edge, checking every state it lands in):
    * returns the transitions taken and the state nodes reached.
    */
   function traverse(inp: ServerSessionInput, events: readonly ServerSessionEvent[], isOnlyThese = false) {
@@ -111,26 +113,25 @@ describe('server session machine: model coverage', () => {
       });
     const traversal = { events: eventsFor, serializeState: (s: Snap) => serialize(s), input: inp };
     const adjacency = getAdjacencyMap(serverSessionMachine, traversal);
-    const paths = getShortestPaths(serverSessionMachine, traversal);
-    const pathTo = new Map(paths.map((p) => [serialize(p.state as Snap), p.steps.map((s) => s.event as ServerSessionEvent)]));
     const taken = new Set<string>();
     const reached = new Set<string>();
-    let replays = 0;
-    for (const [from, entry] of Object.entries(adjacency)) {
-      const prefix = pathTo.get(from);
-      expect(prefix, `no path to ${from}`).toBeDefined();
-      for (const { event, state: expected } of Object.values(entry.transitions) as { event: ServerSessionEvent; state: Snap }[]) {
-        const h = harness(inp);
-        for (const n of h.actor.getSnapshot()._nodes) reached.add(n.id);
-        for (const ev of [...(prefix as ServerSessionEvent[]), event]) play(h, ev);
-        expect(serialize(h.actor.getSnapshot())).toBe(serialize(expected));
-        for (const t of h.transitions) taken.add(takenKey(t));
-        for (const n of h.actor.getSnapshot()._nodes) reached.add(n.id);
-        h.actor.stop();
-        replays++;
-      }
-    }
-    return { taken, reached, replays };
+    let h: Harness | undefined;
+    const note = (x: Harness) => {
+      for (const n of x.actor.getSnapshot()._nodes) reached.add(n.id);
+      return serialize(x.actor.getSnapshot());
+    };
+    const tour = transitionTour<ServerSessionEvent, typeof adjacency>(adjacency, serialize, {
+      start: () => note((h = harness(inp))),
+      step: (ev) => {
+        play(h as Harness, ev);
+        return note(h as Harness);
+      },
+      end: () => {
+        for (const t of (h as Harness).transitions) taken.add(takenKey(t));
+        h?.actor.stop();
+      },
+    });
+    return { taken, reached, replays: tour.edges, tour };
   }
 
   test('HS-9 HB-2 HB-11 RS-1 every state and every transition is reached by graph paths replayed on real actors', () => {
@@ -142,7 +143,7 @@ describe('server session machine: model coverage', () => {
     const taken = new Set([...all.taken, ...adapted.taken]);
     const reached = new Set([...all.reached, ...adapted.reached]);
     const replays = all.replays + adapted.replays;
-    console.log(`server-session model: ${all.replays} + ${adapted.replays} (HB-11) edges replayed`);
+    console.log(`server-session model: ${all.replays} + ${adapted.replays} (HB-11) edges replayed in ${all.tour.steps + adapted.tour.steps} steps on ${all.tour.actors + adapted.tour.actors} actors`);
     const nodes = allStateNodes(serverSessionMachine.root as StateNode<ServerSessionContext, ServerSessionEvent>);
     expect(nodes.map((n) => n.id).filter((id) => !reached.has(id))).toEqual([]);
     const defined = [

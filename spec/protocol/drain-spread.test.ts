@@ -31,7 +31,8 @@ describe('drain spread', () => {
           const n = (spreadMs / DRAIN_SLICE_MS) * sharePerSlice + (seed & 7);
           const slots = drainSlots(n, { spreadMs, random: seeded(seed) });
           const share = (n * DRAIN_SLICE_MS) / spreadMs;
-          for (const c of sliceCounts(slots, spreadMs)) expect(c).toBeLessThanOrEqual(1.5 * share);
+          // one expect per run, not per slice: 200 runs × 300 slices of expect() cost seconds (issue 17 point 5)
+          expect(Math.max(...sliceCounts(slots, spreadMs))).toBeLessThanOrEqual(1.5 * share);
         },
       ),
       { numRuns: 200 },
@@ -45,11 +46,8 @@ describe('drain spread', () => {
         const slots = drainSlots(n, { spreadMs, random: seeded(seed) });
         const counts = sliceCounts(slots, spreadMs);
         expect(Math.max(...counts)).toBe(1);
-        for (const s of slots) {
-          expect(Number.isInteger(s)).toBe(true);
-          expect(s).toBeGreaterThanOrEqual(0);
-          expect(s).toBeLessThan(spreadMs);
-        }
+        // the slots that break a rule (one expect per run: per-slot expects cost ~4 s)
+        expect(slots.filter((s) => !Number.isInteger(s) || s < 0 || s >= spreadMs)).toEqual([]);
         if (n > 1) expect(Math.max(...slots)).toBeGreaterThanOrEqual(spreadMs * (1 - 2 / n) - DRAIN_SLICE_MS);
       }),
       { numRuns: 200 },

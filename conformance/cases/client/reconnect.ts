@@ -17,7 +17,8 @@ function failEveryAttempt(ctx: ClientCaseContext, from = 0): () => void {
   let stopped = false;
   let handled = from;
   const loop = async () => {
-    while (!stopped) {
+    // the case's signal ends the loop too: a case that fails before calling stop() must not leave it running (issue 18, runner item 11)
+    while (!stopped && !ctx.signal.aborted) {
       const c = ctx.server.conns[handled];
       if (c) {
         handled++;
