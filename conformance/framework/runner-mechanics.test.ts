@@ -287,7 +287,9 @@ describe('known-failing lists (runner item 12)', () => {
 
 describe('timings are measured from the event the rule names (runner item 1)', () => {
   test('HB-4 HB-12 against the reference client whose first attempt is slow: give-up and reconnect times exclude the first attempt', { timeout: 90_000 }, async () => {
-    const config: ClientConfig = { ...referenceClientConfig, handshakeTimeoutMs: 5000 };
+    // A wide slack: this test checks what the timings are measured from (a slow first attempt must not
+    // count), not how tight the bounds are; the suite's own runs check those at the derived slack.
+    const config: ClientConfig = { ...referenceClientConfig, handshakeTimeoutMs: 5000, slackMs: 1000 };
     const inner = clientHarness(referenceClientCommand(), config);
     const HOLD_MS = 1500;
     const slowFirst: ModeHarness = {
@@ -306,8 +308,10 @@ describe('timings are measured from the event the rule names (runner item 1)', (
     const hb12 = byId.get('HB-12/reconnect-without-close-handshake');
     expect([hb4?.verdict, hb4?.message]).toEqual(['PASS', undefined]);
     expect([hb12?.verdict, hb12?.message]).toEqual(['PASS', undefined]);
-    const gaveUp = Number(/gave up (-?\d+) ms after the server went silent/.exec(hb4?.notes.join(' ') ?? '')?.[1]);
+    // HB-4 measures from the last frame the client could receive (margin note): far below the 1.5 s hold
+    const gaveUp = Number(/margin: gave up after the last frame: (-?\d+) ms/.exec(hb4?.notes.join(' ') ?? '')?.[1]);
     expect(gaveUp).toBeGreaterThanOrEqual(0);
+    expect(gaveUp).toBeLessThan(HOLD_MS);
     const reconnected = Number(/reconnected (-?\d+) ms after giving up/.exec(hb12?.notes.join(' ') ?? '')?.[1]);
     expect(reconnected).toBeGreaterThanOrEqual(0);
     expect(reconnected).toBeLessThan(HOLD_MS);
