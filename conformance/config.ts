@@ -42,6 +42,9 @@ export interface ServerConfig {
   readonly upgradeRatePerSecond?: number;
   /** Client messages per second a session may send (message-rate-limit). */
   readonly messageRatePerSecond?: number;
+  /** Client control bodies per second a session may send, and the burst (control-rate-limit, BP-16). */
+  readonly controlRatePerSecond?: number;
+  readonly controlBurst?: number;
   /** Most channels one session may hold (channel-limit); more closes 1008 (SEC-7). */
   readonly maxChannelsPerSession?: number;
   /** Added to every timing bound, in ms. */
@@ -69,7 +72,7 @@ export interface ImplConfig {
 export const referenceServerConfig: ServerConfig = {
   features: [
     'publish', 'state', 'resume', 'inbox', 'drain', 'revoke', 'expire', 'throw', 'origin-allowlist', 'upgrade-auth', 'hello-auth', 'tickets',
-    'upgrade-rate-limit', 'session-limit', 'message-rate-limit', 'channel-limit', 'policy:DROP_OLDEST', 'policy:DROP_NEWEST', 'policy:COALESCE_BY_KEY', 'policy:DISCONNECT',
+    'upgrade-rate-limit', 'session-limit', 'message-rate-limit', 'channel-limit', 'control-rate-limit', 'hold', 'policy:DROP_OLDEST', 'policy:DROP_NEWEST', 'policy:COALESCE_BY_KEY', 'policy:DISCONNECT',
   ],
   heartbeatIntervalMs: 100,
   heartbeatMissedMax: 2,
@@ -88,6 +91,8 @@ export const referenceServerConfig: ServerConfig = {
   auth: { upgradeHeaders: { authorization: 'Bearer conformance' }, helloToken: 'hello-ok', allowedOrigin: 'http://allowed.test' },
   upgradeRatePerSecond: 10,
   messageRatePerSecond: 400,
+  controlRatePerSecond: 200,
+  controlBurst: 1000,
   maxChannelsPerSession: 16,
   // Upper bounds only: a CI machine under load once missed 650 ms (HB-7: 100 × 4 + 250) by a late
   // sweep tick. The mutants this suite must kill are off by orders of magnitude, not by a second.

@@ -8,9 +8,21 @@ import type { LifelineServerOptions } from '../../server/options.js';
 
 export type { LifelineServer };
 
+const unlimited = Number.POSITIVE_INFINITY;
+/** Every rate and cap off (issue 13 made them default): a bench opens thousands of sockets from 127.0.0.1. */
+const benchUnlimited: LifelineServerOptions = {
+  upgradeRatePerSecond: unlimited,
+  messageRatePerSecond: unlimited,
+  controlRatePerSecond: unlimited,
+  maxSessions: unlimited,
+  maxDetachedSessions: unlimited,
+  detachedBudgetBytes: unlimited,
+};
+
 export async function startLifeline(options: LifelineServerOptions): Promise<{ srv: LifelineServer; port: number; url: string }> {
   const { createServer } = await import('../../server/server.js');
-  const srv = createServer(options);
+  // A bench measures throughput from one address: the limits of issue 13 would measure themselves.
+  const srv = createServer({ ...benchUnlimited, ...options });
   const addr = await srv.listen(0, '127.0.0.1');
   return { srv, port: addr.port, url: srv.url() };
 }

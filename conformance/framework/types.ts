@@ -31,6 +31,8 @@ export const FEATURES = [
   'session-limit', // a session limit, set by reset limits (CC-8)
   'message-rate-limit', // per-session message rate limit (BP-14)
   'channel-limit', // a bound on channels per session, declared as maxChannelsPerSession (SEC-7)
+  'control-rate-limit', // per-session control-body rate limit (BP-16), declared as controlRatePerSecond and controlBurst
+  'hold', // the application's message handler holds (does not finish) the payload lifeline-conformance:hold (BP-17)
   'policy:DROP_OLDEST',
   'policy:DROP_NEWEST',
   'policy:COALESCE_BY_KEY',

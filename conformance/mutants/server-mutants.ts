@@ -106,7 +106,7 @@ export const serverMutants: readonly ServerMutant[] = [
     rule: 'BP-14',
     description: 'no per-session message rate limit although one is declared',
     cases: ['BP-14/message-rate-4203'],
-    override: ({ messageRatePerSecond: _drop, ...o }) => o,
+    override: (o) => ({ ...o, messageRatePerSecond: Number.POSITIVE_INFINITY }), // absent would be the default (issue 13)
   }),
   mutant({
     id: 'seq-2-reuses-seq',
@@ -280,14 +280,14 @@ export const serverMutants: readonly ServerMutant[] = [
     rule: 'HS-5',
     description: 'the per-IP upgrade rate limit asked for by reset is ignored',
     cases: ['HS-5/upgrade-rate-429'],
-    override: ({ upgradeRatePerSecond: _r, upgradeBurst: _b, ...o }) => o,
+    override: ({ upgradeBurst: _b, ...o }) => ({ ...o, upgradeRatePerSecond: Number.POSITIVE_INFINITY }),
   }),
   mutant({
     id: 'cc-8-no-session-limit',
     rule: 'CC-8',
     description: 'the session limit asked for by reset is ignored',
     cases: ['CC-8/session-limit-1013'],
-    override: ({ maxSessions: _m, ...o }) => o,
+    override: (o) => ({ ...o, maxSessions: Number.POSITIVE_INFINITY }),
   }),
   mutant({
     id: 'cc-5-failure-closed-normal',
