@@ -310,5 +310,30 @@ export const serverMutants: readonly ServerMutant[] = [
     cases: ['SEQ-6/ack-beyond-sent-1002'],
     proxy: { up: (env) => (env.body.case === 'ack' && env.body.value.seq >= 1000n ? [] : 'pass') },
   }),
+  // Issue 13: hostile peers (CC-11, BP-16, BP-17).
+  mutant({
+    id: 'cc-11-ws-close-keeps-session',
+    rule: 'CC-11',
+    description: 'closes raised by ws itself (1007, 1002, 1009) never reach the session machine: the session stays resumable',
+    cases: ['CC-11/ws-layer-errors-reset'],
+    patch: (s) => {
+      s.onSocketError = () => undefined;
+    },
+  }),
+  mutant({
+    id: 'bp-16-no-control-rate',
+    rule: 'BP-16',
+    description: 'no control-body rate limit although one is declared: a Heartbeat flood is answered forever',
+    cases: ['BP-16/control-flood-1008'],
+    override: (o) => ({ ...o, controlRatePerSecond: Number.POSITIVE_INFINITY }),
+  }),
+  mutant({
+    id: 'bp-17-window-not-enforced',
+    rule: 'BP-17',
+    description: 'Welcome announces a window of 64 while the server enforces a million',
+    cases: ['BP-17/window-overrun-1002'],
+    override: (o) => ({ ...o, receiveWindow: 1_000_000 }),
+    proxy: { down: (env) => (env.body.case === 'welcome' ? [envelope('welcome', { ...env.body.value, receiveWindow: 64 })] : 'pass') },
+  }),
 ];
 

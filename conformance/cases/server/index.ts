@@ -2,6 +2,7 @@ import type { ServerCase } from './util.js';
 import { backpressureCases } from './backpressure.js';
 import { closeCodeCases, drainCases, driftCases } from './drift-drain.js';
 import { handshakeCases } from './handshake.js';
+import { hardeningCases } from './hardening.js';
 import { livenessCases } from './liveness.js';
 import { resumeCases } from './resume.js';
 import { sequencingCases } from './sequencing.js';
@@ -18,4 +19,5 @@ export const serverCases: readonly ServerCase[] = [
   ...driftCases,
   ...closeCodeCases,
   ...drainCases,
+  ...hardeningCases,
 ];
