@@ -44,6 +44,9 @@ export interface ServerConfig {
   readonly upgradeRatePerSecond?: number;
   /** Client messages per second a session may send (message-rate-limit). */
   readonly messageRatePerSecond?: number;
+  /** Client control bodies per second a session may send, and the burst (control-rate-limit, BP-16). */
+  readonly controlRatePerSecond?: number;
+  readonly controlBurst?: number;
   /** Most channels one session may hold (channel-limit); more closes 1008 (SEC-7). */
   readonly maxChannelsPerSession?: number;
   /**
@@ -86,7 +89,7 @@ export interface ImplConfig {
 export const referenceServerConfig: ServerConfig = {
   features: [
     'publish', 'state', 'resume', 'inbox', 'drain', 'revoke', 'expire', 'throw', 'origin-allowlist', 'upgrade-auth', 'hello-auth', 'tickets',
-    'upgrade-rate-limit', 'session-limit', 'message-rate-limit', 'channel-limit', 'subscribed', 'http-timeouts', 'policy:DROP_OLDEST', 'policy:DROP_NEWEST', 'policy:COALESCE_BY_KEY', 'policy:DISCONNECT',
+    'upgrade-rate-limit', 'session-limit', 'message-rate-limit', 'channel-limit', 'subscribed', 'http-timeouts', 'control-rate-limit', 'hold', 'policy:DROP_OLDEST', 'policy:DROP_NEWEST', 'policy:COALESCE_BY_KEY', 'policy:DISCONNECT',
   ],
   heartbeatIntervalMs: 100,
   heartbeatMissedMax: 2,
@@ -105,6 +108,8 @@ export const referenceServerConfig: ServerConfig = {
   auth: { upgradeHeaders: { authorization: 'Bearer conformance' }, helloToken: 'hello-ok', allowedOrigin: 'http://allowed.test' },
   upgradeRatePerSecond: 10,
   messageRatePerSecond: 400,
+  controlRatePerSecond: 200,
+  controlBurst: 1000,
   maxChannelsPerSession: 16,
   headersTimeoutMs: 500,
   // no slackMs: the run derives it from the machine's measured scheduling lateness (deriveSlack)

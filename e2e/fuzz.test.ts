@@ -159,11 +159,9 @@ describe('fuzz (issue 13)', () => {
     isThorough ? 3_600_000 : 120_000,
   );
 
-  // Issue 13, defect 2 (branch harden-a): closes raised by `ws` itself (RSV bits, unmasked
-  // frames, invalid UTF-8 text, frames over max payload) leave the session resumable. This check
-  // fails until that fix merges; then vitest reports this test.fails as passing unexpectedly, and
-  // it becomes a plain test.
-  test.fails('WIRE-4 RS-1 no session survives a protocol-error close raised by ws itself (fails until issue 13 defect 2 merges)', async () => {
+  // Issue 13, defect 2: closes raised by `ws` itself (RSV bits, unmasked frames, invalid UTF-8 text,
+  // frames over max payload) once left the session resumable (70 of 71 survived); CC-11 ends them.
+  test('CC-11 WIRE-4 RS-1 no session survives a protocol-error close raised by ws itself', async () => {
     srv = await startFuzzServer();
     const plans = fc.sample(
       connectionPlan(limits, { withWsFaults: true }).filter((p) => p.hello !== undefined && p.frames.some((f) => f.wire.kind === 'raw' || (f.wire.kind === 'binary' && f.wire.bytes.byteLength > limits.maxPayloadBytes))),
@@ -177,7 +175,7 @@ describe('fuzz (issue 13)', () => {
       if (r.isWsFault) closes++;
       if (r.survivedReset) survivors++;
     }
-    console.log(`ws-level protocol-error closes: ${closes}; sessions that survived them: ${survivors} (issue 13 defect 2)`);
+    console.log(`ws-level protocol-error closes: ${closes}; sessions that survived them: ${survivors} (CC-11)`);
     expect(closes).toBeGreaterThan(0);
     expect(survivors).toBe(0);
   }, 60_000);

@@ -16,6 +16,8 @@ export const serverTimings: LifelineServerOptions = {
   ackDelayMs: 5,
   drainDeadlineMs: 2000,
   drainSpreadMs: 300,
+  // Every client of an e2e test connects from 127.0.0.1, over and over (restarts, drains).
+  upgradeRatePerSecond: Number.POSITIVE_INFINITY,
 };
 
 export const clientTimings = {

@@ -83,6 +83,15 @@ describe('lifeline serve', () => {
     for (const flag of ['--port', '--host', '--path', '--allowed-origin', '--heartbeat-interval-ms', '--policy', '--replay-window-messages', '--resume-ttl-ms', '--drain-deadline-ms', '--demo']) {
       expect(out()).toContain(flag);
     }
+    // Issue 13: every limit is on by default and --help says at what.
+    const help = out().replace(/\s+/g, ' ');
+    for (const [flag, value] of [
+      ['--upgrade-rate-per-second', 20], ['--upgrade-burst', 50], ['--message-rate-per-second', 200], ['--message-burst', 1500],
+      ['--control-rate-per-second', 200], ['--control-burst', 1000], ['--max-sessions', 10000], ['--max-detached-sessions', 5000],
+      ['--detached-budget-bytes', 268435456], ['--no-dedupe', 10000],
+    ] as const) {
+      expect(help).toMatch(new RegExp(`${flag} .*?default[^)]*?${value}`));
+    }
   });
 
   test('DR-1 DR-2 DR-4 serve --demo prints its URL, serves the demo channels and health, and drains on SIGTERM then exits 0', async () => {

@@ -21,6 +21,7 @@ import { parseTokensFile, tokenAuthentication } from './cli-auth.js';
 import { policyByName, resolveOptions, type LifelineServerOptions, type PolicyName, type Principal } from './options.js';
 import { ownOrigins } from './own-origins.js';
 import { createServer } from './server.js';
+import { defaults } from '../spec/protocol/defaults.js';
 
 function int(name: string, min = 0) {
   return (v: string): number => {
@@ -34,6 +35,16 @@ function num(name: string) {
   return (v: string): number => {
     const n = Number(v);
     if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError(`${name} must be a positive number`);
+    return n;
+  };
+}
+
+/** A positive limit, or 'Infinity' (also 'off') to turn it off. */
+function limitArg(name: string) {
+  return (v: string): number => {
+    if (v === 'Infinity' || v === 'off') return Number.POSITIVE_INFINITY;
+    const n = Number(v);
+    if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError(`${name} must be a positive number, or Infinity to turn it off`);
     return n;
   };
 }
@@ -90,7 +101,12 @@ interface ServeFlags {
   upgradeBurst?: number;
   messageRatePerSecond?: number;
   messageBurst?: number;
+  controlRatePerSecond?: number;
+  controlBurst?: number;
   maxSessions?: number;
+  maxDetachedSessions?: number;
+  detachedBudgetBytes?: number;
+  dedupe: boolean;
   drainDeadlineMs?: number;
   drainSpreadMs?: number;
   sweepSlices?: number;
@@ -127,7 +143,12 @@ export function optionsFromFlags(f: ServeFlags): LifelineServerOptions {
     upgradeBurst: f.upgradeBurst,
     messageRatePerSecond: f.messageRatePerSecond,
     messageBurst: f.messageBurst,
+    controlRatePerSecond: f.controlRatePerSecond,
+    controlBurst: f.controlBurst,
     maxSessions: f.maxSessions,
+    maxDetachedSessions: f.maxDetachedSessions,
+    detachedBudgetBytes: f.detachedBudgetBytes,
+    dedupeMessageIds: f.dedupe === false ? false : undefined,
     drainDeadlineMs: f.drainDeadlineMs,
     drainSpreadMs: f.drainSpreadMs,
     sweepSlices: f.sweepSlices,
@@ -207,11 +228,17 @@ export function serveCommand(): Command {
     .option('--replay-window-bytes <bytes>', 'replay buffer bound in bytes (RS-3)', int('replay window bytes', 1))
     .option('--replay-window-ms <ms>', 'how long a detached session keeps messages for replay (RS-3); default the resume ttl', int('replay window ms', 1))
     .option('--resume-ttl-ms <ms>', 'how long a detached session is kept (RS-1)', int('resume ttl', 1))
-    .option('--upgrade-rate-per-second <rate>', 'per-IP upgrade rate limit (HS-5)', num('upgrade rate'))
-    .option('--upgrade-burst <n>', 'per-IP upgrade burst (HS-5); default the rate, rounded up', int('upgrade burst', 1))
-    .option('--message-rate-per-second <rate>', 'per-session client message rate limit (BP-14)', num('message rate'))
-    .option('--message-burst <n>', 'per-session message burst (BP-14); default the rate, rounded up', int('message burst', 1))
-    .option('--max-sessions <n>', 'session limit (CC-8)', int('max sessions', 1))
+    // Limits (issue 13): on by default at the values of spec §17; 'Infinity' turns a rate or a cap off.
+    .option('--upgrade-rate-per-second <rate>', `per-IP upgrade rate limit, 429 beyond it (HS-5; default ${defaults.upgradeRatePerSecond})`, limitArg('upgrade rate'))
+    .option('--upgrade-burst <n>', `per-IP upgrade burst (HS-5; default ${defaults.upgradeBurst})`, limitArg('upgrade burst'))
+    .option('--message-rate-per-second <rate>', `per-session client message rate, closed 4203 beyond it (BP-14; default ${defaults.messageRatePerSecond})`, limitArg('message rate'))
+    .option('--message-burst <n>', `per-session message burst (BP-14; default ${defaults.messageBurst})`, limitArg('message burst'))
+    .option('--control-rate-per-second <rate>', `per-session control-frame rate (heartbeats, acks, subscribes), closed 1008 beyond it (BP-16; default ${defaults.controlRatePerSecond})`, limitArg('control rate'))
+    .option('--control-burst <n>', `per-session control-frame burst (BP-16; default ${defaults.controlBurst})`, limitArg('control burst'))
+    .option('--max-sessions <n>', `session limit, attached and detached; the oldest detached is evicted first, then 1013 (CC-8, RS-11; default ${defaults.maxSessions})`, limitArg('max sessions'))
+    .option('--max-detached-sessions <n>', `detached sessions kept for resume before the oldest is evicted (RS-11; default ${defaults.maxDetachedSessions})`, limitArg('max detached sessions'))
+    .option('--detached-budget-bytes <bytes>', `bytes all detached sessions may hold together before the oldest is evicted (RS-11; default ${defaults.detachedBudgetBytes})`, limitArg('detached budget'))
+    .option('--no-dedupe', `do not deduplicate client messages by message id (SEQ-8; default on, ${defaults.dedupeMaxIds} ids)`)
     .option('--drain-deadline-ms <ms>', 'drain deadline on SIGTERM (DR-4, DR-5)', int('drain deadline', 1))
     .option('--drain-spread-ms <ms>', 'reconnect spread window (DR-3)', int('drain spread'))
     .option('--sweep-slices <n>', 'spread the liveness sweep over n slices of the interval; default one per second of it, 1 to 10', int('sweep slices', 1))

@@ -81,6 +81,11 @@ export class Connection {
     }
   }
 
+  /** A write above the high-water mark has not flushed yet: `whenDrained` will fire. */
+  get isAwaitingDrain(): boolean {
+    return this.drainWaits > 0;
+  }
+
   /** Run `fn` when the writes above the high-water mark have flushed. */
   whenDrained(fn: () => void): void {
     this.onDrain = fn;
@@ -130,8 +135,10 @@ export class Connection {
   close(name: WsCloseCodeName, reason = ''): void {
     this.isEnded = true;
     if (this.closeCode === undefined) this.closeCode = codeOf(name);
-    if (this.ws.readyState === this.ws.CONNECTING || this.ws.readyState === this.ws.OPEN) {
-      this.ws.close(codeOf(name), clampCloseReason(reason || name));
+    const state = this.ws.readyState;
+    if (state === this.ws.CONNECTING || state === this.ws.OPEN || state === this.ws.CLOSING) {
+      // CLOSING: ws sent its own close frame for a protocol error (CC-11); only the timer is ours.
+      if (state !== this.ws.CLOSING) this.ws.close(codeOf(name), clampCloseReason(reason || name));
       // CC-10: a peer that never answers the close frame (half-open, not reading) is destroyed.
       const ws = this.ws;
       setTimeout(() => {

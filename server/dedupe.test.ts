@@ -44,8 +44,21 @@ describe('deduplication by message_id (SEQ-8)', () => {
     expect(got).toEqual(['one', 'two']);
   });
 
-  test('SEQ-8 without the option (the default) the resent message is delivered again: at-least-once', async () => {
+  test('SEQ-8 dedupe is on by default (issue 13): a resent message reaches the application once with default options', async () => {
     const { srv, got } = await recordingServer({});
+    await resendInNewSession(srv, got);
+    expect(got).toEqual(['one', 'two']);
+  });
+
+  test('SEQ-8 the default memory is bounded: 10 000 ids, kept resume TTL + reconnect cap', async () => {
+    const { srv } = await recordingServer({});
+    const ids = srv.env.messageIds;
+    expect(ids).toBeDefined();
+    expect(ids?.bounds).toEqual({ maxIds: 10_000, windowMs: 150 + 30_000 });
+  });
+
+  test('SEQ-8 dedupeMessageIds: false turns it off: the resent message is delivered again (at-least-once)', async () => {
+    const { srv, got } = await recordingServer({ dedupeMessageIds: false });
     await resendInNewSession(srv, got);
     expect(got).toEqual(['one', 'one', 'two']);
   });

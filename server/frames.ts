@@ -82,6 +82,12 @@ export function onFrame(srv: LifelineServer, conn: Connection, data: RawData, is
     host.frame = env;
     const session = host.session;
     const body = env.body;
+    // BP-16: every control body counts against the session's control rate (a Heartbeat flood
+    // makes the server write a reply per frame; an Ack flood costs a pump per frame).
+    if (session?.controlBucket && body.case !== 'message' && body.case !== 'hello' && !session.controlBucket.take(srv.clock.now())) {
+      srv.forward(conn, { type: 'frame.controlOverRate' }); // BP-16
+      return;
+    }
     switch (body.case) {
       case 'hello':
         if (session) srv.forward(conn, { ...NO_HELLO_OBJECTIONS, type: 'frame.hello' }); // a second Hello: WIRE-7
@@ -112,7 +118,9 @@ export function onFrame(srv: LifelineServer, conn: Connection, data: RawData, is
       case 'message': {
         const arrival = session ? session.inbound.cursor.classify(body.value.seq) : 'next';
         const isOverRate = session?.messageBucket ? !session.messageBucket.take(srv.clock.now()) : false;
-        if (session && !isOverRate && arrival !== 'gap' && isHotPath(srv, actor)) {
+        // BP-17: beyond the last ack the server sent plus the window it granted in Welcome.
+        const isBeyondWindow = session !== undefined && body.value.seq > session.inbound.lastAckSent + BigInt(srv.opts.receiveWindow);
+        if (session && !isOverRate && !isBeyondWindow && arrival !== 'gap' && isHotPath(srv, actor)) {
           try {
             if (arrival === 'duplicate') session.ackDuplicate(); // SEQ-3
             else session.deliver(body.value); // SEQ-10
@@ -121,7 +129,7 @@ export function onFrame(srv: LifelineServer, conn: Connection, data: RawData, is
           }
           return;
         }
-        srv.forward(conn, { type: 'frame.message', arrival, isOverRate }); // BP-14, SEQ-4 in the machine
+        srv.forward(conn, { type: 'frame.message', arrival, isOverRate, isBeyondWindow }); // BP-14, BP-17, SEQ-4 in the machine
         return;
       }
       case 'stateDrift':
@@ -195,19 +203,14 @@ async function onHello(srv: LifelineServer, conn: Connection, hello: Hello): Pro
         ? ResumeReason.NOT_REQUESTED
         : isLive
           ? ResumeReason.PRINCIPAL_MISMATCH
-          : srv.wasExpired(hello.sessionId)
-            ? ResumeReason.EXPIRED
-            : ResumeReason.UNKNOWN_SESSION;
-    const isOverCapacity = !isResume && srv.store.size >= srv.opts.maxSessions;
-    srv.forward(conn, {
-      type: 'frame.hello',
-      isVersionSupported,
-      isAuthorized,
-      isResume,
-      isOverCapacity,
-      isForbidden: isAnyForbidden(srv, hello.channels, principal),
-      isOverChannelLimit: new Set(hello.channels).size > srv.opts.maxChannelsPerSession,
-    });
+          : (srv.endedReason(hello.sessionId) ?? ResumeReason.UNKNOWN_SESSION); // RS-6 EXPIRED, RS-11 EVICTED
+    const isForbidden = isAnyForbidden(srv, hello.channels, principal);
+    const isOverChannelLimit = new Set(hello.channels).size > srv.opts.maxChannelsPerSession;
+    const isRefused = !isVersionSupported || !isAuthorized || isForbidden || isOverChannelLimit;
+    // CC-8: full even after evicting detached sessions (RS-11: a client here now goes first); a
+    // Hello refused for another reason evicts nothing.
+    const isOverCapacity = !isResume && !isRefused && !srv.makeRoomForSession();
+    srv.forward(conn, { type: 'frame.hello', isVersionSupported, isAuthorized, isResume, isOverCapacity, isForbidden, isOverChannelLimit });
   } catch (err) {
     srv.failSession(actor, err);
   }

@@ -36,6 +36,14 @@ export class ClientInbound {
 
   constructor(private readonly hooks: InboundHooks) {}
 
+  /**
+   * The highest client seq the server has acknowledged (an Ack written or held, or a Welcome's
+   * last_client_seq): a client may have at most the receive window beyond it (BP-1, BP-17).
+   */
+  get lastAckSent(): bigint {
+    return this.ackedUpTo;
+  }
+
   /** Welcome.last_client_seq (SEQ-9). */
   get lastProcessed(): bigint {
     return this.completed;

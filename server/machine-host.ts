@@ -16,6 +16,7 @@ import type { Connection } from './connection.js';
 import type { ServerEvents } from './types.js';
 import { LiveSession, type SessionEnv } from './session.js';
 import type { FanOut, SessionStore } from './stores.js';
+import type { DetachedSessions } from './detached-sessions.js';
 import type { LivenessSweep } from './sweep.js';
 import type { Logger } from 'pino';
 import { sessionIdPrefix } from './telemetry.js';
@@ -53,7 +54,11 @@ export interface HostRegistry {
   hostOf(actor: SessionActor): Host | undefined;
   setOwner(conn: Connection, actor: SessionActor): void;
   newSessionId(): string;
-  rememberExpired(id: string): void;
+  /** Why a session id is gone, for a later Hello naming it (RS-6: EXPIRED; RS-11: EVICTED). */
+  rememberEnded(id: string, reason: ResumeReason): void;
+  readonly detachedSessions: DetachedSessions<LiveSession>;
+  /** Check the detached limits soon (RS-11): not inside the transition that detached a session. */
+  scheduleDetachedCheck(): void;
   emitEvent<K extends keyof ServerEvents>(event: K, ...args: ServerEvents[K]): void;
   failSession(actor: SessionActor, err: unknown): void;
 }
@@ -209,6 +214,14 @@ export function provideMachine(reg: HostRegistry) {
         sessionOf(self).isContinuityLost = true;
       }),
       releaseReplay: safe('releaseReplay', ({ self }) => sessionOf(self).releaseReplay()),
+      markDetached: safe('markDetached', ({ self }) => {
+        reg.detachedSessions.add(sessionOf(self)); // RS-11
+        reg.scheduleDetachedCheck();
+      }),
+      unmarkDetached: safe('unmarkDetached', ({ self }) => {
+        const s = hostOf(self).session;
+        if (s) reg.detachedSessions.remove(s);
+      }),
       // CC-6, in this order: channels, store, then the close.
       leaveChannels: teardownStep('leaveChannels', ({ self }) => {
         const s = hostOf(self).session;
@@ -219,9 +232,11 @@ export function provideMachine(reg: HostRegistry) {
         if (!s) return;
         reg.store.delete(s.id);
         const expired = event.type.startsWith('xstate.after.');
-        if (expired) reg.rememberExpired(s.id); // RS-6: a late Hello hears EXPIRED
+        const evicted = event.type === 'app.evict';
+        if (expired) reg.rememberEnded(s.id, ResumeReason.EXPIRED); // RS-6: a late Hello hears EXPIRED
+        else if (evicted) reg.rememberEnded(s.id, ResumeReason.EVICTED); // RS-11: … or EVICTED
         s.dispose();
-        reg.emitEvent('sessionEnded', s.handle, { expired });
+        reg.emitEvent('sessionEnded', s.handle, { expired, evicted });
       }),
     },
   });

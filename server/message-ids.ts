@@ -13,7 +13,7 @@ import { defaults } from '../spec/protocol/defaults.js';
 import type { Clock } from './clock.js';
 
 export interface MessageIdDedupeOptions {
-  /** Most ids remembered, over all principals. Default 10 000. */
+  /** Most ids remembered, over all principals. Default 10 000 (§17 dedupeMaxIds). */
   readonly maxIds?: number;
   /** How long an id is remembered, in ms. Default resume TTL + reconnect cap (150 s with the defaults). */
   readonly windowMs?: number;
@@ -31,6 +31,11 @@ export class RecentMessageIds {
 
   get size(): number {
     return this.seen.size;
+  }
+
+  /** The bounds in force (count, ms). */
+  get bounds(): { readonly maxIds: number; readonly windowMs: number } {
+    return { maxIds: this.maxIds, windowMs: this.windowMs };
   }
 
   /** The application already received this message from this principal, within the window. */
@@ -57,10 +62,13 @@ export class RecentMessageIds {
 // Length-prefixed, so no principal and id pair can spell another's key.
 const key = (principal: string, messageId: string) => `${principal.length}:${principal}${messageId}`;
 
-/** The server's dedupe memory for its `dedupeMessageIds` option; undefined when off (the default). */
+/**
+ * The server's dedupe memory for its `dedupeMessageIds` option: on unless the option is false
+ * (issue 13: the spec's §9.12 promise holds with the defaults), with the bounds of §17.
+ */
 export function recentMessageIdsFor(option: boolean | MessageIdDedupeOptions | undefined, resumeTtlMs: number, clock: Clock): RecentMessageIds | undefined {
-  if (option === undefined || option === false) return undefined;
-  const o = option === true ? {} : option;
+  if (option === false) return undefined;
+  const o = option === undefined || option === true ? {} : option;
   // Spec §7.6: at least resume_ttl_ms plus the reconnect cap.
-  return new RecentMessageIds(Math.max(1, o.maxIds ?? 10_000), Math.max(1, o.windowMs ?? resumeTtlMs + defaults.reconnectCapMs), clock);
+  return new RecentMessageIds(Math.max(1, o.maxIds ?? defaults.dedupeMaxIds), Math.max(1, o.windowMs ?? resumeTtlMs + defaults.reconnectCapMs), clock); // SEQ-8
 }

@@ -120,14 +120,38 @@ export interface LifelineServerOptions {
    * to receive fewer Acks; replay buffers then hold a little longer.
    */
   readonly clientAckDelayMs?: number;
-  /** Per-IP upgrade rate (HS-5); absent = unlimited. */
+  /**
+   * Per-IP upgrade rate, a token bucket (HS-5); beyond it 429 with Retry-After. Default 20 per
+   * second with a burst of 50 (§17). Infinity turns it off (tests and benches that open many
+   * sockets from one address; a server behind a proxy that limits per client instead).
+   */
   readonly upgradeRatePerSecond?: number;
+  /** Per-IP upgrade burst (HS-5). Default 50, or one second of `upgradeRatePerSecond` when only that is set. */
   readonly upgradeBurst?: number;
-  /** Per-session client message rate (BP-14); absent = unlimited. */
+  /** Per-session client Message rate (BP-14), closed RATE_LIMITED 4203 beyond it. Default 200 per second; Infinity = off. */
   readonly messageRatePerSecond?: number;
+  /** Per-session Message burst (BP-14). Default 1500, or one second of `messageRatePerSecond` when only that is set. */
   readonly messageBurst?: number;
-  /** Most live sessions; a new session beyond it is closed TRY_AGAIN_LATER (CC-8). */
+  /**
+   * Per-session rate of client control bodies (Heartbeat, HeartbeatAck, Ack, StateDrift, Subscribe,
+   * Unsubscribe; BP-16), closed POLICY_VIOLATION 1008 beyond it: a Heartbeat flood. Default 200 per
+   * second; Infinity = off.
+   */
+  readonly controlRatePerSecond?: number;
+  /** Per-session control-body burst (BP-16). Default 1000, or one second of `controlRatePerSecond` when only that is set. */
+  readonly controlBurst?: number;
+  /**
+   * Most sessions, attached and detached (CC-8). A new session beyond it evicts the oldest detached
+   * session (RS-11), else is closed TRY_AGAIN_LATER 1013. Default 10 000; Infinity = off.
+   */
   readonly maxSessions?: number;
+  /** Most detached sessions kept for resume; beyond it the oldest is evicted (RS-11). Default 5 000. */
+  readonly maxDetachedSessions?: number;
+  /**
+   * Bytes all detached sessions may hold together (queued items + replay buffers); beyond it the
+   * oldest detached sessions are evicted (RS-11). Default 256 MiB.
+   */
+  readonly detachedBudgetBytes?: number;
   /** Most channels one session may hold; more closes POLICY_VIOLATION 1008 (SEC-7, §12). Default 1024. */
   readonly maxChannelsPerSession?: number;
   /** May this principal use this channel? false closes FORBIDDEN 4001 (SEC-6). Default: every channel. */
@@ -147,7 +171,8 @@ export interface LifelineServerOptions {
   readonly snapshot?: (channel: string, session: SessionView) => ChannelState | undefined;
   /**
    * Deduplicate client Messages by message_id across sessions of a principal (SEQ-8): a message
-   * resent in a NEW session reaches onMessage once. Off by default; true = the default bounds.
+   * resent in a NEW session reaches onMessage once. On by default, bounded to 10 000 ids kept for
+   * resume TTL + reconnect cap (§17); false turns it off (an application that dedupes itself).
    */
   readonly dedupeMessageIds?: boolean | MessageIdDedupeOptions;
   /** Receives each client Message once, in order; acked only after it returns or resolves (SEQ-10). */
@@ -215,11 +240,17 @@ export interface ResolvedOptions {
   readonly bufferedAmountHighWaterBytes: number;
   readonly ackDelayMs: number;
   readonly clientAckDelayMs: number;
+  /** undefined = no limit (the option was Infinity). */
   readonly upgradeRatePerSecond: number | undefined;
   readonly upgradeBurst: number;
   readonly messageRatePerSecond: number | undefined;
   readonly messageBurst: number;
+  readonly controlRatePerSecond: number | undefined;
+  readonly controlBurst: number;
+  /** Infinity = no limit. */
   readonly maxSessions: number;
+  readonly maxDetachedSessions: number;
+  readonly detachedBudgetBytes: number;
   readonly maxChannelsPerSession: number;
   readonly drainDeadlineMs: number;
   readonly drainSpreadMs: number;
@@ -231,6 +262,23 @@ export interface ResolvedOptions {
   readonly httpCheckIntervalMs: number;
   readonly maxPendingUpgradesPerIp: number;
   readonly maxPendingUpgrades: number;
+}
+
+/** A positive limit; Infinity turns it off. */
+function limit(name: string, v: number | undefined, fallback: number): number {
+  const x = v ?? fallback;
+  if (Number.isNaN(x) || x <= 0) throw new RangeError(`${name} must be a positive number or Infinity, got ${v}`);
+  return x;
+}
+
+/**
+ * A token bucket's rate and burst (HS-5, BP-14, BP-16): the defaults when neither is set; one
+ * second of the rate as the burst when only the rate is; undefined rate = no bucket (Infinity).
+ */
+function bucket(name: string, rate: number | undefined, burst: number | undefined, defaultRate: number, defaultBurst: number): { rate: number | undefined; burst: number } {
+  const r = limit(`${name}RatePerSecond`, rate, defaultRate);
+  const b = limit(`${name}Burst`, burst, rate === undefined ? defaultBurst : Math.max(1, Math.ceil(r)));
+  return { rate: Number.isFinite(r) && Number.isFinite(b) ? r : undefined, burst: Number.isFinite(b) ? Math.max(1, b) : 1 };
 }
 
 function positive(name: string, v: number | undefined, fallback: number): number {
@@ -250,6 +298,10 @@ export function resolveOptions(o: LifelineServerOptions): ResolvedOptions {
   if (maxMs < heartbeatIntervalMs) throw new RangeError(`heartbeatIntervalMaxMs (${maxMs}) must be at least heartbeatIntervalMs (${heartbeatIntervalMs})`);
   // Multiples of the base, so the one sweep serves every session (spec §8.8).
   const heartbeatIntervalStepsMax = Math.max(1, Math.floor(maxMs / heartbeatIntervalMs));
+  // On by default (issue 13): HS-5, BP-14, BP-16 with the values of §17.
+  const upgrade = bucket('upgrade', o.upgradeRatePerSecond, o.upgradeBurst, defaults.upgradeRatePerSecond, defaults.upgradeBurst);
+  const message = bucket('message', o.messageRatePerSecond, o.messageBurst, defaults.messageRatePerSecond, defaults.messageBurst);
+  const control = bucket('control', o.controlRatePerSecond, o.controlBurst, defaults.controlRatePerSecond, defaults.controlBurst);
   return {
     path,
     allowedOrigins: o.allowedOrigins ? originAllowlist(o.allowedOrigins) : cookieNeedsAllowlist(o),
@@ -274,11 +326,15 @@ export function resolveOptions(o: LifelineServerOptions): ResolvedOptions {
     bufferedAmountHighWaterBytes: positive('bufferedAmountHighWaterBytes', o.bufferedAmountHighWaterBytes, defaults.bufferedAmountHighWaterBytes),
     ackDelayMs: Math.max(0, o.ackDelayMs ?? defaults.ackDelayMs),
     clientAckDelayMs: Math.max(0, Math.floor(o.clientAckDelayMs ?? 0)),
-    upgradeRatePerSecond: o.upgradeRatePerSecond,
-    upgradeBurst: o.upgradeBurst ?? Math.max(1, Math.ceil(o.upgradeRatePerSecond ?? 1)),
-    messageRatePerSecond: o.messageRatePerSecond,
-    messageBurst: o.messageBurst ?? Math.max(1, Math.ceil(o.messageRatePerSecond ?? 1)),
-    maxSessions: o.maxSessions ?? Number.POSITIVE_INFINITY,
+    upgradeRatePerSecond: upgrade.rate,
+    upgradeBurst: upgrade.burst,
+    messageRatePerSecond: message.rate,
+    messageBurst: message.burst,
+    controlRatePerSecond: control.rate,
+    controlBurst: control.burst,
+    maxSessions: limit('maxSessions', o.maxSessions, defaults.maxSessions),
+    maxDetachedSessions: limit('maxDetachedSessions', o.maxDetachedSessions, defaults.maxDetachedSessions),
+    detachedBudgetBytes: limit('detachedBudgetBytes', o.detachedBudgetBytes, defaults.detachedBudgetBytes),
     maxChannelsPerSession: positive('maxChannelsPerSession', o.maxChannelsPerSession, defaults.maxChannelsPerFrame),
     drainDeadlineMs: positive('drainDeadlineMs', o.drainDeadlineMs, defaults.drainDeadlineMs),
     drainSpreadMs: Math.max(0, o.drainSpreadMs ?? defaults.drainSpreadMs),

@@ -50,6 +50,8 @@ import { gaugeReading } from './telemetry.js';
 import { planDrain, sendDrainNotices } from './drain.js';
 import { messageItem, patchItem, type OutItem } from './outbound.js';
 import { recentMessageIdsFor } from './message-ids.js';
+import { wsProtocolErrorName } from './ws-errors.js';
+import { DetachedSessions } from './detached-sessions.js';
 
 /** Ids of recently expired sessions, so a late Hello hears EXPIRED rather than UNKNOWN_SESSION (RS-6). */
 const EXPIRED_MEMORY = 10_000;
@@ -69,7 +71,11 @@ export class LifelineServer extends TypedEmitter<ServerEvents> implements HostRe
   private readonly hosts = new WeakMap<SessionActor, Host>();
   private readonly owners = new WeakMap<Connection, SessionActor>();
   private readonly conns = new Set<Connection>();
-  private readonly expiredIds = new Map<string, true>();
+  /** Why recently ended sessions are gone (RS-6 EXPIRED, RS-11 EVICTED), oldest first. */
+  private readonly endedIds = new Map<string, ResumeReason>();
+  /** Detached sessions within their global limits (RS-11). */
+  readonly detachedSessions: DetachedSessions<LiveSession>;
+  private isDetachedCheckScheduled = false;
   private readonly upgradeBuckets: KeyedBuckets | undefined;
   /** Connections that are not yet WebSockets (HS-16). */
   private readonly pending: PendingUpgrades;
@@ -104,6 +110,16 @@ export class LifelineServer extends TypedEmitter<ServerEvents> implements HostRe
     // The stores hold the server's own session objects, which implement LifelineSession.
     this.store = (options.sessionStore as SessionStore<LiveSession> | undefined) ?? new MemorySessionStore<LiveSession>();
     this.fanOut = (options.fanOut as FanOut<LiveSession> | undefined) ?? new MemoryFanOut<LiveSession>();
+    this.detachedSessions = new DetachedSessions<LiveSession>(
+      { maxCount: this.opts.maxDetachedSessions, budgetBytes: this.opts.detachedBudgetBytes },
+      (s) => {
+        try {
+          s.actor.send({ type: 'app.evict' }); // RS-11
+        } catch (err) {
+          this.failSession(s.actor, err);
+        }
+      },
+    );
     this.upgradeBuckets =
       this.opts.upgradeRatePerSecond === undefined
         ? undefined
@@ -134,7 +150,10 @@ export class LifelineServer extends TypedEmitter<ServerEvents> implements HostRe
       slices: this.opts.sweepSlices,
       clock: this.clock,
       visit: (conn) => this.onSweepVisit(conn),
-      onCycle: () => this.upgradeBuckets?.prune(this.clock.now()),
+      onCycle: () => {
+        this.upgradeBuckets?.prune(this.clock.now());
+        this.enforceDetachedLimits(); // RS-11: detached queues keep filling from their channels
+      },
       onLagAlarm: (lagMs) => this.log.warn({ lagMs }, 'liveness sweep late by more than an interval: event loop lag'),
       onTick: (lagMs, sliceMs) => {
         this.metrics?.sweepTick(lagMs / 1000, this.opts.heartbeatIntervalMs / 1000);
@@ -172,12 +191,36 @@ export class LifelineServer extends TypedEmitter<ServerEvents> implements HostRe
   setOwner(conn: Connection, actor: SessionActor): void {
     this.owners.set(conn, actor);
   }
-  rememberExpired(id: string): void {
-    this.expiredIds.set(id, true);
-    if (this.expiredIds.size > EXPIRED_MEMORY) this.expiredIds.delete(this.expiredIds.keys().next().value as string);
+  rememberEnded(id: string, reason: ResumeReason): void {
+    this.endedIds.set(id, reason);
+    if (this.endedIds.size > EXPIRED_MEMORY) this.endedIds.delete(this.endedIds.keys().next().value as string);
   }
-  wasExpired(id: string): boolean {
-    return this.expiredIds.has(id);
+  /** Why this session id is gone, if the server remembers (RS-6, RS-11). */
+  endedReason(id: string): ResumeReason | undefined {
+    return this.endedIds.get(id);
+  }
+  scheduleDetachedCheck(): void {
+    if (this.isDetachedCheckScheduled || this.isClosed) return;
+    this.isDetachedCheckScheduled = true;
+    setImmediate(() => {
+      this.isDetachedCheckScheduled = false;
+      if (!this.isClosed) this.enforceDetachedLimits();
+    });
+  }
+  /** RS-11: evict the oldest detached sessions until the count and byte limits hold. */
+  enforceDetachedLimits(): void {
+    const n = this.detachedSessions.enforce();
+    if (n > 0) this.log.info({ evicted: n, detached: this.detachedSessions.size }, 'detached sessions evicted (RS-11)');
+  }
+  /**
+   * CC-8, RS-11: a new session at maxSessions takes the place of the oldest detached session;
+   * true when there is room (or was made).
+   */
+  makeRoomForSession(): boolean {
+    while (this.store.size >= this.opts.maxSessions) {
+      if (!this.detachedSessions.evictOldest()) return false;
+    }
+    return true;
   }
   /** Spec §16.3: a session id is a capability; 128 bits from the CSPRNG. */
   newSessionId(): string {
@@ -320,7 +363,7 @@ export class LifelineServer extends TypedEmitter<ServerEvents> implements HostRe
       if (rtt) this.metrics?.heartbeatRtt(rtt.sampleMs / 1000, 'ping');
       this.forward(conn, { type: 'socket.pong', isRttSpike: rtt?.isSpike ?? false });
     });
-    ws.on('error', (err) => conn.log.debug({ err: err.message }, 'socket error'));
+    ws.on('error', (err) => this.onSocketError(conn, err));
     ws.on('close', (code) => this.onSocketClose(conn, code));
   }
 
@@ -378,6 +421,18 @@ export class LifelineServer extends TypedEmitter<ServerEvents> implements HostRe
     conn.missedPings++;
     conn.silentTicks++;
     conn.ping(); // HB-1
+  }
+
+  /**
+   * CC-11: ws closed this socket for a protocol error it caught itself (server/ws-errors.ts); the
+   * machine hears it as the same invalid frame the codec reports, so the session ends as the
+   * registry says (1002, 1007, 1009 reset it) instead of detaching. Public so a conformance mutant
+   * can undo it.
+   */
+  onSocketError(conn: Connection, err: Error): void {
+    conn.log.debug({ err: err.message }, 'socket error');
+    const name = wsProtocolErrorName(err);
+    if (name !== undefined) this.forward(conn, { type: 'frame.invalid', closeName: name, reason: `CC-11: ${err.message}` }); // CC-11
   }
 
   private onSocketClose(conn: Connection, code: number): void {

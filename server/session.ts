@@ -90,6 +90,9 @@ export interface SessionStats {
 
 const EMPTY = new Uint8Array(0);
 
+/** The control replies a peer can ask for, one held per kind (BP-16). */
+type ControlReply = 'ack' | 'heartbeatAck';
+
 /**
  * A frame with a buffer of its own. fast-codec carves small frames from shared 32 KiB slabs; one
  * kept for long would pin its whole slab (a detached session's 1,024 frames: 32 MiB instead of
@@ -126,6 +129,16 @@ export class LiveSession implements SessionView, LifelineSession {
   readonly messageBucket: TokenBucket | undefined;
   /** Channels a client reported drift on: their Snapshot goes out at version 0 when they have no state (SD-5). */
   private readonly driftedStateless = new Set<string>();
+  /** Client control bodies (BP-16). */
+  readonly controlBucket: TokenBucket | undefined;
+  /**
+   * Control replies waiting while the socket is over its high-water mark (BP-16): only the latest
+   * of each kind, since an Ack is cumulative and a HeartbeatAck answers the newest Heartbeat. A
+   * peer that asks without reading holds at most these two, never a growing buffer.
+   */
+  private readonly heldReplies = new Map<ControlReply, Envelope>();
+  /** When the session last lost its socket (clock ms), for the oldest-first eviction (RS-11). */
+  detachedAt = 0;
   readonly createdAt: number;
 
   constructor(
@@ -141,6 +154,8 @@ export class LiveSession implements SessionView, LifelineSession {
     this.queue = new BackpressureQueue<OutItem>({ policy: this.policy, limitMessages: o.queueLimitMessages, limitBytes: o.queueLimitBytes });
     this.messageBucket =
       o.messageRatePerSecond === undefined ? undefined : new TokenBucket({ ratePerSecond: o.messageRatePerSecond, burst: o.messageBurst }, env.clock.now());
+    this.controlBucket =
+      o.controlRatePerSecond === undefined ? undefined : new TokenBucket({ ratePerSecond: o.controlRatePerSecond, burst: o.controlBurst }, env.clock.now());
     this.createdAt = env.clock.now();
     this.inbound = new ClientInbound({
       ackDelayMs: o.ackDelayMs,
@@ -158,7 +173,7 @@ export class LiveSession implements SessionView, LifelineSession {
       },
       writeAck: (seq) => {
         if (!this.conn || !this.isWritable) return false;
-        this.writeControl(ackEnvelope(seq)); // SEQ-5: as create() builds it, without the schema walk
+        this.writeReply('ack', ackEnvelope(seq)); // SEQ-5: as create() builds it, without the schema walk
         return true;
       },
       fail: (err) => {
@@ -188,6 +203,16 @@ export class LiveSession implements SessionView, LifelineSession {
     // The enqueue time only feeds the delivery-latency metric: no clock read per send without it.
     const now = this.env.metrics ? this.env.clock.now() : 0;
     this.enqueue(messageItem(message.channel ?? '', message, now, false));
+  }
+
+  /** Control replies held past the high-water mark (BP-16): at most one per kind. */
+  get heldReplyCount(): number {
+    return this.heldReplies.size;
+  }
+
+  /** Bytes held for the client: queued items plus sent-unacked messages (the detached budget, RS-11). */
+  heldBytes(): number {
+    return this.queue.bytes + this.log.inFlightBytes;
   }
 
   /** CC-6: the machine leaves channels, deletes, then closes 1000. */
@@ -289,6 +314,8 @@ export class LiveSession implements SessionView, LifelineSession {
     this.isConfirmAsked = false;
     this.lastHeartbeatAt = undefined;
     this.inbound.stopTimer();
+    this.heldReplies.clear(); // a resume's Welcome restates the ack (SEQ-9); a HeartbeatAck is for the old socket
+    this.detachedAt = this.env.clock.now();
     this.log.compact(ownBytes); // held until a resume or the TTL: release the slabs they were cut from
     return conn;
   }
@@ -335,14 +362,7 @@ export class LiveSession implements SessionView, LifelineSession {
       }
       if (conn.bufferedAmount > o.bufferedAmountHighWaterBytes) {
         isBlocked = true; // BP-4, SD-7: wait for the socket to flush
-        conn.whenDrained(() => {
-          // From the socket's write callback: a throw here would escape into the event loop (SEC-4).
-          try {
-            this.pump();
-          } catch (err) {
-            this.env.fail(this, err); // CC-5
-          }
-        });
+        conn.whenDrained(this.onDrained);
         break;
       }
       const d = this.queue.next();
@@ -395,15 +415,48 @@ export class LiveSession implements SessionView, LifelineSession {
     this.writeSequenced(create(EnvelopeSchema, { body: { case: 'snapshot', value: s } }), s);
   }
 
-  /** A control body: not sequenced, not held by the window or the policy (BP-12). */
+  /**
+   * A control body: not sequenced, not held by the window or the policy (BP-12). Written at once,
+   * past the high-water mark; a write that crosses it carries the drain callback, so replies held
+   * meanwhile (writeReply) go out when the socket has flushed.
+   */
   writeControl(env: Envelope): void {
-    // Control frames ignore the high-water mark; the huge value only keeps the drain callback off.
     const conn = this.conn;
     if (!conn) return;
     const bytes = encode(env);
-    conn.write(bytes, Number.MAX_SAFE_INTEGER);
+    conn.write(bytes, this.env.opts.bufferedAmountHighWaterBytes);
     this.env.metrics?.frame('sent', env.body.case, bytes.byteLength);
   }
+
+  /**
+   * A reply the peer asked for (an Ack, a HeartbeatAck). BP-16: while the socket is over its
+   * high-water mark and a write is waiting to flush, only the latest of each kind is kept (at most
+   * two envelopes per session), written when the socket drains. Issue 13: written unconditionally,
+   * one peer that sent Heartbeats without reading grew the heap from 11 MB to 144–228 MB in 30 s.
+   */
+  private writeReply(kind: ControlReply, env: Envelope): void {
+    const conn = this.conn;
+    if (!conn) return;
+    if (conn.bufferedAmount > this.env.opts.bufferedAmountHighWaterBytes && conn.isAwaitingDrain) {
+      this.heldReplies.set(kind, env); // BP-16: the newest replaces the held one
+      conn.whenDrained(this.onDrained);
+      return;
+    }
+    this.writeControl(env);
+  }
+
+  /** The socket flushed what was above its high-water mark: held replies first (BP-12), then the queue. */
+  private readonly onDrained = (): void => {
+    // From the socket's write callback: a throw here would escape into the event loop (SEC-4).
+    try {
+      const held = [...this.heldReplies.values()];
+      this.heldReplies.clear();
+      for (const env of held) this.writeControl(env);
+      this.pump();
+    } catch (err) {
+      this.env.fail(this, err); // CC-5
+    }
+  };
 
   /** A cumulative ack from the client (SEQ-6 checked by the caller): release, then refill the window. */
   applyAck(seq: bigint): void {
@@ -426,7 +479,7 @@ export class LiveSession implements SessionView, LifelineSession {
       this.lastHeartbeatAt = now;
     }
     const ack = create(HeartbeatAckSchema, { id, echoSentAtMs: sentAtMs, intervalMs });
-    this.writeControl(create(EnvelopeSchema, { body: { case: 'heartbeatAck', value: ack } })); // HB-6: at once
+    this.writeReply('heartbeatAck', create(EnvelopeSchema, { body: { case: 'heartbeatAck', value: ack } })); // HB-6: at once, BP-16: coalesced past the high-water mark
   }
 
   // ---- channels (CH-1, CH-2, SD-5) ----

@@ -14,8 +14,8 @@ export interface ServerEvents {
   message: [session: LifelineSession, message: ClientMessage];
   /** A session's socket closed; the session may live on, detached (RS-1). */
   sessionClosed: [session: LifelineSession, info: { readonly code: number; readonly byPeer: boolean }];
-  /** A session is over: ended, revoked, reset by a close, or expired (RS-1). */
-  sessionEnded: [session: LifelineSession, info: { readonly expired: boolean }];
+  /** A session is over: ended, revoked, reset by a close, expired (RS-1) or evicted while detached (RS-11). */
+  sessionEnded: [session: LifelineSession, info: { readonly expired: boolean; readonly evicted: boolean }];
 }
 
 export interface DrainOptions {

@@ -23,6 +23,7 @@ import {
   type Welcome,
 } from '../gen/lifeline/v1/envelope_pb.js';
 import { decode, encode } from '../spec/protocol/codec.js';
+import { wsFrame, type WsFrameSpec } from '../conformance/wire.js';
 import { PROTOCOL_VERSION, SUBPROTOCOL } from '../spec/protocol/defaults.js';
 
 export type BodyCase = NonNullable<Envelope['body']['case']>;
@@ -207,6 +208,17 @@ export class RawClient {
   }
 
   // ---- misbehaving ----
+
+  /** Write one hand-built WebSocket frame under ws (invalid UTF-8, RSV bits, unmasked: CC-11). */
+  sendFrame(f: WsFrameSpec): void {
+    this.socket.write(wsFrame(f));
+  }
+
+  /** The code of the server's close frame once it arrived (before the TCP close ws waits for), else undefined. */
+  closeFrameCode(): number | undefined {
+    const w = this.ws as unknown as { _closeFrameReceived: boolean; _closeCode: number };
+    return w._closeFrameReceived ? w._closeCode : undefined;
+  }
 
   /** Stop reading: the server's writes pile up in TCP buffers, then in its bufferedAmount. */
   pause(): void {

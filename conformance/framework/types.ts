@@ -33,6 +33,8 @@ export const FEATURES = [
   'channel-limit', // a bound on channels per session, declared as maxChannelsPerSession (SEC-7)
   'subscribed', // Subscribe answered by Subscribed for a client announcing `subscribed` (CH-4)
   'http-timeouts', // an incomplete request head is closed within the declared headersTimeoutMs (HS-15)
+  'control-rate-limit', // per-session control-body rate limit (BP-16), declared as controlRatePerSecond and controlBurst
+  'hold', // the application's message handler holds (does not finish) the payload lifeline-conformance:hold (BP-17)
   'policy:DROP_OLDEST',
   'policy:DROP_NEWEST',
   'policy:COALESCE_BY_KEY',

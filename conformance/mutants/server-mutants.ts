@@ -142,7 +142,7 @@ export const serverMutants: readonly ServerMutant[] = [
     rule: 'BP-14',
     description: 'no per-session message rate limit although one is declared',
     cases: ['BP-14/message-rate-4203'],
-    override: ({ messageRatePerSecond: _drop, ...o }) => o,
+    override: (o) => ({ ...o, messageRatePerSecond: Number.POSITIVE_INFINITY }), // absent would be the default (issue 13)
   }),
   mutant({
     id: 'seq-2-reuses-seq',
@@ -316,14 +316,14 @@ export const serverMutants: readonly ServerMutant[] = [
     rule: 'HS-5',
     description: 'the per-IP upgrade rate limit asked for by reset is ignored',
     cases: ['HS-5/upgrade-rate-429'],
-    override: ({ upgradeRatePerSecond: _r, upgradeBurst: _b, ...o }) => o,
+    override: ({ upgradeBurst: _b, ...o }) => ({ ...o, upgradeRatePerSecond: Number.POSITIVE_INFINITY }),
   }),
   mutant({
     id: 'cc-8-no-session-limit',
     rule: 'CC-8',
     description: 'the session limit asked for by reset is ignored',
     cases: ['CC-8/session-limit-1013'],
-    override: ({ maxSessions: _m, ...o }) => o,
+    override: (o) => ({ ...o, maxSessions: Number.POSITIVE_INFINITY }),
   }),
   mutant({
     id: 'cc-5-failure-closed-normal',
@@ -543,6 +543,31 @@ export const serverMutants: readonly ServerMutant[] = [
     description: 'after its close frame the server waits for the peer\'s for ws\'s own 30 s before destroying (a proxy that relays the close)',
     cases: ['CC-10/unanswered-close-destroyed'],
     proxy: {},
+  }),
+  // Issue 13: hostile peers (CC-11, BP-16, BP-17).
+  mutant({
+    id: 'cc-11-ws-close-keeps-session',
+    rule: 'CC-11',
+    description: 'closes raised by ws itself (1007, 1002, 1009) never reach the session machine: the session stays resumable',
+    cases: ['CC-11/ws-layer-errors-reset'],
+    patch: (s) => {
+      s.onSocketError = () => undefined;
+    },
+  }),
+  mutant({
+    id: 'bp-16-no-control-rate',
+    rule: 'BP-16',
+    description: 'no control-body rate limit although one is declared: a Heartbeat flood is answered forever',
+    cases: ['BP-16/control-flood-1008'],
+    override: (o) => ({ ...o, controlRatePerSecond: Number.POSITIVE_INFINITY }),
+  }),
+  mutant({
+    id: 'bp-17-window-not-enforced',
+    rule: 'BP-17',
+    description: 'Welcome announces a window of 64 while the server enforces a million',
+    cases: ['BP-17/window-overrun-1002'],
+    override: (o) => ({ ...o, receiveWindow: 1_000_000 }),
+    proxy: { down: (env) => (env.body.case === 'welcome' ? [envelope('welcome', { ...env.body.value, receiveWindow: 64 })] : 'pass') },
   }),
 ];
 

@@ -4,6 +4,7 @@
  * stop reading, arbitrary bytes, text and fragmented frames, skipped or repeated
  * seqs, vanish without a close frame). Every frame goes into the transcript.
  */
+import { wsFrame, type WsFrameSpec } from '../wire.js';
 import { create } from '@bufbuild/protobuf';
 import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
@@ -182,6 +183,12 @@ export class Peer {
   sendText(text: string): void {
     this.transcript.event(this.label, `→ text frame ${JSON.stringify(text.slice(0, 40))}`);
     this.ws.send(text, { binary: false });
+  }
+
+  /** One hand-built WebSocket frame written under ws (invalid UTF-8, RSV bits, unmasked: CC-11). */
+  sendRawFrame(f: WsFrameSpec, what: string): void {
+    this.transcript.event(this.label, `→ raw frame: ${what}`);
+    this.rawSocket()?.write(wsFrame(f));
   }
 
   /** One message split over several WebSocket frames (continuation frames). */

@@ -19,6 +19,8 @@ const PRINCIPAL = 'conformance';
 const TICKET_PARAM = 'ticket';
 /** A client Message with this payload makes the application's handler throw (spec/conformance-control.md §3.3). */
 export const THROW_PAYLOAD = 'lifeline-conformance:throw';
+/** A client Message with this payload is held by the application's handler for 10 s (spec/conformance-control.md §3.4). */
+export const HOLD_PAYLOAD = 'lifeline-conformance:hold';
 
 export interface ReferenceServerTarget {
   readonly url: string;
@@ -62,7 +64,14 @@ function optionsFor(config: ServerConfig, app: AppState, tickets: ReturnType<typ
     acceptPreferredPolicy: true,
     ...(config.drain ? { drainDeadlineMs: config.drain.deadlineMs, drainSpreadMs: config.drain.spreadMs } : {}),
     ...(features.includes('origin-allowlist') && auth.allowedOrigin ? { allowedOrigins: [auth.allowedOrigin] } : {}),
-    ...(features.includes('message-rate-limit') && config.messageRatePerSecond ? { messageRatePerSecond: config.messageRatePerSecond } : {}),
+    // The runner opens many sockets from 127.0.0.1 and drives sessions hard: limits it does not
+    // test are off (Infinity), the ones it tests are the declared values (issue 13: on by default).
+    upgradeRatePerSecond: Number.POSITIVE_INFINITY,
+    maxSessions: Number.POSITIVE_INFINITY,
+    messageRatePerSecond: features.includes('message-rate-limit') && config.messageRatePerSecond ? config.messageRatePerSecond : Number.POSITIVE_INFINITY,
+    ...(features.includes('control-rate-limit') && config.controlRatePerSecond
+      ? { controlRatePerSecond: config.controlRatePerSecond, ...(config.controlBurst ? { controlBurst: config.controlBurst } : {}) }
+      : { controlRatePerSecond: Number.POSITIVE_INFINITY }),
     ...(features.includes('channel-limit') && config.maxChannelsPerSession ? { maxChannelsPerSession: config.maxChannelsPerSession } : {}),
     authenticate: (req: IncomingMessage) => {
       if (features.includes('tickets')) {
@@ -81,7 +90,10 @@ function optionsFor(config: ServerConfig, app: AppState, tickets: ReturnType<typ
     },
     onMessage: (m, session) => {
       // CC-5 fixture: the application fails on this payload (feature 'throw')
-      if (features.includes('throw') && new TextDecoder().decode(m.payload) === THROW_PAYLOAD) throw new Error('conformance: the application failed on purpose');
+      const text = new TextDecoder().decode(m.payload);
+      if (features.includes('throw') && text === THROW_PAYLOAD) throw new Error('conformance: the application failed on purpose');
+      // BP-17 fixture: the handler does not finish, so the message cannot be acknowledged (feature 'hold')
+      if (features.includes('hold') && text === HOLD_PAYLOAD) return new Promise<void>((r) => setTimeout(r, 10_000).unref());
       const list = app.inbox.get(session.id) ?? [];
       list.push(m.payload);
       app.inbox.set(session.id, list);

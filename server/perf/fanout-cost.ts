@@ -29,6 +29,7 @@ async function run(label: string, extra: LifelineServerOptions): Promise<number>
   const window = perRound * 2;
   const srv = createServer({
     heartbeatIntervalMs: 60_000,
+    upgradeRatePerSecond: Number.POSITIVE_INFINITY, // many sockets from 127.0.0.1 (issue 13 defaults)
     receiveWindow: window,
     replayWindowMessages: window,
     queueLimitMessages: window,

@@ -27,6 +27,8 @@ export const serverModelEvents: readonly ServerSessionEvent[] = [
   { type: 'frame.message', arrival: 'duplicate', isOverRate: false },
   { type: 'frame.message', arrival: 'gap', isOverRate: false },
   { type: 'frame.message', arrival: 'next', isOverRate: true },
+  { type: 'frame.message', arrival: 'next', isOverRate: false, isBeyondWindow: true },
+  { type: 'frame.controlOverRate' },
   { type: 'frame.stateDrift' },
   { type: 'frame.subscribe', isForbidden: false, isOverChannelLimit: false },
   { type: 'frame.subscribe', isForbidden: false, isOverChannelLimit: false, isConfirmAsked: true },
@@ -50,5 +52,6 @@ export const serverModelEvents: readonly ServerSessionEvent[] = [
   { type: 'app.revoke' },
   { type: 'app.credentialExpired' },
   { type: 'app.end' },
+  { type: 'app.evict' },
   { type: 'app.fail', reason: 'boom' },
 ];

@@ -120,8 +120,13 @@ export type ServerSessionEvent =
   | { readonly type: 'frame.heartbeatAck' }
   /** `isBeyondSent`: the ack names a seq never sent (SEQ-6). */
   | { readonly type: 'frame.ack'; readonly isBeyondSent: boolean }
-  /** `isOverRate`: the per-session message rate limit is exceeded (BP-14). */
-  | { readonly type: 'frame.message'; readonly arrival: Arrival; readonly isOverRate: boolean }
+  /**
+   * `isOverRate`: the per-session message rate limit is exceeded (BP-14). `isBeyondWindow`: its seq
+   * exceeds the last ack the server sent plus the receive window it granted (BP-17); absent = false.
+   */
+  | { readonly type: 'frame.message'; readonly arrival: Arrival; readonly isOverRate: boolean; readonly isBeyondWindow?: boolean }
+  /** A control body (not Message, not Hello) beyond the per-session control rate (BP-16). */
+  | { readonly type: 'frame.controlOverRate' }
   | { readonly type: 'frame.stateDrift' }
   /**
    * `isForbidden`: a channel the principal may not use (SEC-6); `isOverChannelLimit`: too many channels
@@ -157,6 +162,8 @@ export type ServerSessionEvent =
   | { readonly type: 'app.credentialExpired' }
   /** The application ends the session on purpose (CC-6). */
   | { readonly type: 'app.end' }
+  /** The server evicts this detached session to stay within its detached-session limits (RS-11). */
+  | { readonly type: 'app.evict' }
   /** Serving this session failed (an exception in a handler, CC-5). */
   | { readonly type: 'app.fail'; readonly reason: string };
 
@@ -211,6 +218,7 @@ export const serverSessionMachine = setup({
     isConfirmAsked: ({ event }) => event.type === 'frame.subscribe' && event.isConfirmAsked === true,
     isAckBeyondSent: ({ event }) => event.type === 'frame.ack' && event.isBeyondSent,
     isOverRate: ({ event }) => event.type === 'frame.message' && event.isOverRate,
+    isBeyondWindow: ({ event }) => event.type === 'frame.message' && event.isBeyondWindow === true,
     isGap: ({ event }) => event.type === 'frame.message' && event.arrival === 'gap',
     isDuplicate: ({ event }) => event.type === 'frame.message' && event.arrival === 'duplicate',
     isPeerCloseResetting: ({ event }) => event.type === 'socket.closed' && closeResetsSession(event.code),
@@ -272,6 +280,10 @@ export const serverSessionMachine = setup({
     loseContinuity: () => {},
     /** Release the replay buffer of a detached session (RS-3 by time): a resume that needs it is a SNAPSHOT. */
     releaseReplay: () => {},
+    /** The session is kept detached: count it against the server's detached limits (RS-11). */
+    markDetached: () => {},
+    /** No longer detached (attached again, ended, expired or evicted). */
+    unmarkDetached: () => {},
     /** Remove the session from every channel (CC-6: first). */
     leaveChannels: () => {},
     /** Remove the session from the store (CC-6: second). */
@@ -340,6 +352,7 @@ export const serverSessionMachine = setup({
         'frame.ack': { target: 'closed', actions: close('PROTOCOL_ERROR'), meta: { spec: 'HS-8' } },
         'frame.message': { target: 'closed', actions: close('PROTOCOL_ERROR'), meta: { spec: 'HS-8' } },
         'frame.stateDrift': { target: 'closed', actions: close('PROTOCOL_ERROR'), meta: { spec: 'HS-8' } },
+        'frame.controlOverRate': { target: 'closed', actions: close('PROTOCOL_ERROR'), meta: { spec: 'HS-8' } },
         'frame.subscribe': { target: 'closed', actions: close('PROTOCOL_ERROR'), meta: { spec: 'HS-8' } },
         'frame.unsubscribe': { target: 'closed', actions: close('PROTOCOL_ERROR'), meta: { spec: 'HS-8' } },
         'socket.closed': { target: 'closed', actions: 'forgetSocket', meta: { spec: 'HS-7' } },
@@ -374,11 +387,15 @@ export const serverSessionMachine = setup({
         ],
         'frame.message': [
           { guard: 'isOverRate', target: 'detached', actions: close('RATE_LIMITED'), meta: { spec: 'BP-14' } },
+          // BP-17: a client past the window it was granted; checked before the gap (a flood is contiguous).
+          { guard: 'isBeyondWindow', target: 'closed', actions: teardown('PROTOCOL_ERROR'), meta: { spec: 'BP-17' } },
           { guard: 'isGap', target: 'closed', actions: teardown('PROTOCOL_ERROR'), meta: { spec: 'SEQ-4' } },
           { guard: 'isDuplicate', actions: ['resetLiveness', 'ackDuplicate'], meta: { spec: 'SEQ-3' } },
           { actions: ['resetLiveness', 'deliverMessage'], meta: { spec: 'SEQ-10' } },
         ],
         'frame.stateDrift': { actions: ['resetLiveness', 'answerDrift'], meta: { spec: 'SD-5' } },
+        // BP-16: a control flood (Heartbeats past the rate): ended, 1008 resets the session.
+        'frame.controlOverRate': { target: 'closed', actions: teardown('POLICY_VIOLATION'), meta: { spec: 'BP-16' } },
         'frame.subscribe': [
           { guard: 'isForbidden', target: 'closed', actions: teardown('FORBIDDEN'), meta: { spec: 'SEC-6' } },
           { guard: 'isOverChannelLimit', target: 'closed', actions: teardown('POLICY_VIOLATION'), meta: { spec: 'SEC-7' } },
@@ -490,6 +507,8 @@ export const serverSessionMachine = setup({
     },
 
     detached: {
+      entry: 'markDetached',
+      exit: 'unmarkDetached',
       after: {
         resumeTtl: { target: 'expired', actions: ['leaveChannels', 'deleteSession'], meta: { spec: 'RS-1' } },
         // RS-3 by time: the session lives on (RS-1), its replay does not (never a partial replay).
@@ -505,13 +524,15 @@ export const serverSessionMachine = setup({
         'queue.overflow': { actions: 'loseContinuity', meta: { spec: 'BP-11' } },
         'app.revoke': { target: 'closed', actions: ['leaveChannels', 'deleteSession'], meta: { spec: 'SEC-6' } },
         'app.end': { target: 'closed', actions: ['leaveChannels', 'deleteSession'], meta: { spec: 'CC-6' } },
+        // RS-11: over the detached limits, oldest first; a later Hello naming it hears NEW/EVICTED.
+        'app.evict': { target: 'expired', actions: ['leaveChannels', 'deleteSession'], meta: { spec: 'RS-11' } },
       },
     },
 
     /** The socket was handed to the session its Hello resumed; this actor's job is done. */
     handedOver: { type: 'final' },
     closed: { type: 'final' },
-    /** The resume window ran out (RS-1); a later Hello naming it gets NEW/EXPIRED (RS-6). */
+    /** The resume window ran out (RS-1), or the session was evicted (RS-11); a later Hello naming it gets NEW/EXPIRED or NEW/EVICTED (RS-6). */
     expired: { type: 'final' },
   },
 });

@@ -43,6 +43,22 @@ export const defaults = {
   drainDeadlineMs: 25_000,
   /** Drain: reconnect_after_ms values are spread over [0, this) (DR-3). */
   drainSpreadMs: 20_000,
+  /** Server: per-IP upgrades per second and burst (HS-5); the burst lets an office behind one NAT reconnect at once. */
+  upgradeRatePerSecond: 20,
+  upgradeBurst: 50,
+  /** Server: client Messages per second and burst per session (BP-14); the burst covers a client's whole backlog (window + queue). */
+  messageRatePerSecond: 200,
+  messageBurst: 1500,
+  /** Server: client control bodies per second and burst per session (BP-16); a heartbeat flood is closed 1008. */
+  controlRatePerSecond: 200,
+  controlBurst: 1000,
+  /** Server: sessions per process, attached and detached (CC-8); detached ones are evicted first (RS-11). */
+  maxSessions: 10_000,
+  /** Server: detached sessions kept, and the bytes they may hold together (queues + replay buffers), before the oldest is evicted (RS-11). */
+  maxDetachedSessions: 5_000,
+  detachedBudgetBytes: 256 * 1024 * 1024,
+  /** Server: client message ids remembered for dedupe across sessions (SEQ-8), for resume TTL + reconnect cap. */
+  dedupeMaxIds: 10_000,
   /** Client backoff: base, cap and attempts before `suspended` (RC-2, RC-3). */
   reconnectBaseMs: 1_000,
   reconnectCapMs: 30_000,

@@ -4,6 +4,7 @@ import { backpressureCases } from './backpressure.js';
 import { closeCodeCases, drainCases, driftCases } from './drift-drain.js';
 import { frameCases } from './frames.js';
 import { handshakeCases } from './handshake.js';
+import { hardeningCases } from './hardening.js';
 import { livenessCases } from './liveness.js';
 import { resumeCases } from './resume.js';
 import { sequencingCases } from './sequencing.js';
@@ -24,4 +25,5 @@ export const serverCases: readonly ServerCase[] = [
   ...closeCodeCases,
   ...drainCases,
   ...specAnswerServerCases,
+  ...hardeningCases,
 ];

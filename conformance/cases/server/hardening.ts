@@ -1,0 +1,88 @@
+/**
+ * Hostile peers (issue 13): closes raised by the WebSocket layer follow the registry's reset rule
+ * (CC-11), a control-body flood is closed 1008 (BP-16), and a client past the receive window it was
+ * granted is closed 1002 (BP-17).
+ */
+import { ResumeOutcome } from '../../../gen/lifeline/v1/envelope_pb.js';
+import { CaseFailure, check, checkEqual } from '../../framework/failure.js';
+import { envelope } from '../../server-mode/peer.js';
+import { rawEnvelope, type WsFrameSpec } from '../../wire.js';
+import type { WsCloseCodeName } from '../../../spec/protocol/close-codes.js';
+import { bystander, bytesOf, expectClose, roundTrip, serverCase, type ServerCase } from './util.js';
+
+/** The payload the application holds (spec/conformance-control.md §3.4). */
+const HOLD = 'lifeline-conformance:hold';
+
+const heartbeat = rawEnvelope('heartbeat', [{ no: 1, varint: 1 }]);
+
+const wsLayerErrors: { what: string; frame: WsFrameSpec; name: WsCloseCodeName }[] = [
+  { what: 'text frame with invalid UTF-8', frame: { opcode: 1, payload: new Uint8Array([0xc3, 0x28]) }, name: 'INVALID_PAYLOAD' },
+  { what: 'binary frame with RSV1 set, no extension negotiated', frame: { opcode: 2, payload: heartbeat, rsv1: true }, name: 'PROTOCOL_ERROR' },
+  { what: 'unmasked client frame', frame: { opcode: 2, payload: heartbeat, masked: false }, name: 'PROTOCOL_ERROR' },
+];
+
+export const hardeningCases: ServerCase[] = [
+  serverCase({
+    id: 'CC-11/ws-layer-errors-reset',
+    spec: ['CC-11', 'RS-1', 'WIRE-2'],
+    level: 'MUST',
+    requires: ['resume'],
+    description: 'invalid UTF-8 in a text frame (1007), RSV1 (1002) and an unmasked frame (1002) end the session: a resume that names it gets NEW',
+    async run(ctx) {
+      const b = await bystander(ctx);
+      for (const e of wsLayerErrors) {
+        const p = await ctx.peer();
+        const w = await p.handshake();
+        p.sendRawFrame(e.frame, e.what);
+        // The close timeout (CC-10, about the handshake timeout) may pass before the TCP close.
+        await expectClose(p, [e.name], ctx.server.handshakeTimeoutMs + 3000);
+        const again = await ctx.peer();
+        const w2 = await again.handshake({ sessionId: w.sessionId, lastServerSeq: 0n });
+        const r = w2.resume;
+        if (r?.outcome !== ResumeOutcome.NEW) {
+          throw new CaseFailure(`after a ${e.what} closed ${e.name}, a resume of the session got outcome ${r?.outcome} reason ${r?.reason}: the reset rule (RS-1) was not applied`);
+        }
+        again.close();
+      }
+      await b.assertUnharmed();
+    },
+  }),
+  serverCase({
+    id: 'BP-16/control-flood-1008',
+    spec: ['BP-16', 'SEC-4'],
+    level: 'MUST',
+    requires: ['control-rate-limit'],
+    description: 'a client sending Heartbeats far faster than the declared control rate is closed with POLICY_VIOLATION (1008); another session is unharmed',
+    async run(ctx) {
+      const rate = ctx.server.controlRatePerSecond ?? 200;
+      const burst = ctx.server.controlBurst ?? rate;
+      const b = await bystander(ctx);
+      const p = await ctx.peer({ heartbeatMs: 0 });
+      await p.handshake();
+      const n = 2 * (burst + rate); // twice what a second of the limit allows, sent at once
+      ctx.transcript.event('runner', `${n} Heartbeats at once (rate ${rate}/s, burst ${burst})`);
+      for (let i = 1; i <= n && !p.closed; i++) p.send(envelope('heartbeat', { id: i, sentAtMs: 1n }));
+      await expectClose(p, ['POLICY_VIOLATION'], 3000 + ctx.slackMs);
+      await b.assertUnharmed();
+    },
+  }),
+  serverCase({
+    id: 'BP-17/window-overrun-1002',
+    spec: ['BP-17', 'BP-1'],
+    level: 'MUST',
+    requires: ['hold'],
+    description: 'with its first message held by the application, a client may send up to Welcome.receive_window messages; one more is closed with PROTOCOL_ERROR (1002)',
+    async run(ctx) {
+      const p = await ctx.peer({ heartbeatMs: 0 });
+      const w = await p.handshake();
+      const window = w.receiveWindow;
+      check(window > 0, 'Welcome.receive_window is 0');
+      p.send(envelope('message', { seq: 1n, payload: bytesOf(HOLD) }));
+      for (let seq = 2; seq <= window; seq++) p.send(envelope('message', { seq: BigInt(seq), payload: bytesOf(`m${seq}`) }));
+      await roundTrip(p, 2000); // exactly the window in flight: still served
+      checkEqual(p.closed, undefined, 'closed within the window');
+      p.send(envelope('message', { seq: BigInt(window + 1), payload: bytesOf('one past the window') }));
+      await expectClose(p, ['PROTOCOL_ERROR'], 2000 + ctx.slackMs);
+    },
+  }),
+];
