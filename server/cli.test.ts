@@ -64,7 +64,7 @@ describe('lifeline serve', () => {
     expect(entry('--heartbeat-interval-ms <ms>')).toContain(`(default: ${defaults.heartbeatIntervalMs})`);
     expect(entry('--resume-ttl-ms <ms>')).toContain(`(default: ${defaults.resumeTtlMs})`);
     expect(entry('--policy <policy>')).toContain('(default: drop-oldest)');
-    expect(entry('--max-sessions <n>')).toContain('(default: unlimited)');
+    expect(entry('--max-sessions <n>')).toContain(`default ${defaults.maxSessions}`); // on by default since issue 13
   });
 
   test('HS-4 --auth-tokens-file: a malformed file stops the start with its line number', async () => {
