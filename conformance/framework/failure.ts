@@ -14,6 +14,24 @@ export class CaseFailure extends Error {
   }
 }
 
+/**
+ * A failure no runner stall can explain: a count or a content the implementation produced, measured
+ * after everything it sent was accounted for. It stays a FAIL when the runner stalled during the case
+ * (a case that writes megabytes stalls its own event loop; turning its verdict into the runner's
+ * ERROR let a server with no high-water mark pass as 'not judged').
+ */
+export class CountFailure extends CaseFailure {
+  constructor(message: string) {
+    super(message);
+    this.name = 'CountFailure';
+  }
+}
+
+/** Fail the case unless `cond` holds: a count or content check that no scheduling delay can spoil. */
+export function checkCount(cond: unknown, message: string): asserts cond {
+  if (!cond) throw new CountFailure(message);
+}
+
 export class NotApplicable extends Error {
   constructor(message: string) {
     super(message);

@@ -5,7 +5,7 @@
  */
 import { declared } from '../config.js';
 import { CaseActivity, withActivity } from './activity.js';
-import { AdapterProtocolError, CaseFailure, HarnessFatal, NotApplicable } from './failure.js';
+import { AdapterProtocolError, CaseFailure, CountFailure, HarnessFatal, NotApplicable } from './failure.js';
 import { caseSeed, mulberry32 } from './random.js';
 import { STALL_FLOOR_MS, stalls } from './stall.js';
 import { Transcript } from './transcript.js';
@@ -33,6 +33,8 @@ export interface Attempt {
   readonly fatal: boolean;
   /** Timed out (its deadline or the run's). */
   readonly timedOut: boolean;
+  /** The failure was a CountFailure: a runner stall does not excuse it. */
+  readonly isStallProof?: boolean;
 }
 
 export async function runCaseOnce(c: Case, harness: ModeHarness, opts: RunOptions, runSignal: AbortSignal): Promise<Attempt> {
@@ -98,6 +100,7 @@ export async function runCaseOnce(c: Case, harness: ModeHarness, opts: RunOption
   let message: string | undefined;
   let counterexample: CaseResult['counterexample'];
   let fatal = false;
+  let isStallProof = false;
   stalls.start();
   try {
     if (runSignal.aborted) onRunAbort();
@@ -114,6 +117,7 @@ export async function runCaseOnce(c: Case, harness: ModeHarness, opts: RunOption
     } else if (err instanceof CaseFailure) {
       verdict = c.level === 'MUST' ? 'FAIL' : 'WARN';
       message = err.message;
+      isStallProof = err instanceof CountFailure;
       if (err.counterexample) {
         counterexample = {
           ...err.counterexample,
@@ -147,7 +151,7 @@ export async function runCaseOnce(c: Case, harness: ModeHarness, opts: RunOption
     ...(failedRun ? { frames: transcript.snapshot() } : {}),
     ...(stallMs >= STALL_FLOOR_MS ? { stallMs } : {}),
   };
-  return { result, fatal, timedOut };
+  return { result, fatal, timedOut, isStallProof };
 }
 
 /** Cleanups last first, each bounded, all together bounded: a stuck cleanup cannot hold the run. */

@@ -11,7 +11,7 @@ import { clientHarness, type ClientCaseContext } from '../client-mode/harness.js
 import { referenceClientConfig, referenceServerConfig, type ClientConfig } from '../config.js';
 import { referenceClientCommand } from '../targets/reference.js';
 import { computeCoverage } from './coverage.js';
-import { CaseFailure } from './failure.js';
+import { CaseFailure, CountFailure } from './failure.js';
 import { parseKnownFailing, staleEntries } from './known-failing.js';
 import { junitXml, renderTable } from './report.js';
 import { runSuite, type ModeHarness, type RunOptions } from './runner.js';
@@ -177,6 +177,21 @@ describe('the runner stalls: its own ERROR, not the implementation\'s FAIL (runn
     expect(r?.message).toMatch(/the runner stalled: its event loop was blocked up to \d+ ms during the case, above the 30 ms its timing bounds allow/);
     expect(r?.message).toContain('dropped after 450 ms');
     expect(r?.notes.some((n) => n.startsWith('rerun: attempt 1 FAIL while the runner stalled'))).toBe(true);
+  });
+
+  test('a count failure (CountFailure) stays a FAIL even when the runner stalled: a stall cannot explain a count', async () => {
+    let runs = 0;
+    const s = await runSuite(
+      opts([serverCase('BP-4/counts', async () => {
+        runs++;
+        block(150); // the case's own megabytes stall the loop, as BP-4's do
+        throw new CountFailure('1032 of 2048 messages were written to a client that read nothing');
+      })], [countingHarness('server')]),
+    );
+    const r = s.results[0];
+    expect(runs).toBe(2); // still run again once: a rerun costs nothing when the implementation is right
+    expect(r?.verdict).toBe('FAIL');
+    expect(r?.message).toBe('1032 of 2048 messages were written to a client that read nothing');
   });
 
   test('a failure that does not recur without the stall passes, with a note; a failure without a stall stays a FAIL', async () => {

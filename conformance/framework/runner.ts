@@ -131,7 +131,7 @@ export async function runSuite(opts: RunOptions): Promise<RunSummary> {
     }
     let r = attempt.result;
     if (earlier.length > 0) r = { ...r, notes: [...earlier.map((e) => `rerun: ${e}`), ...r.notes] };
-    if (isSpoiledByStall(attempt, threshold)) {
+    if (isSpoiledByStall(attempt, threshold) && attempt.isStallProof !== true) {
       r = {
         ...r,
         verdict: 'ERROR',
