@@ -7,7 +7,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import type { ClientConfig } from '../config.js';
 import { waitingFor } from '../framework/activity.js';
-import { AdapterProtocolError, CaseFailure, HarnessFatal } from '../framework/failure.js';
+import { AdapterProtocolError, CaseFailure, HarnessFatal, WaitFailure } from '../framework/failure.js';
 import type { Transcript } from '../framework/transcript.js';
 
 export type ClientCommand =
@@ -172,7 +172,7 @@ export class ClientProcess {
       if (this.spawnError) throw new HarnessFatal(`the client command could not be started: ${this.spawnError.message}`);
       if (this.exited) throw new CaseFailure(`the client exited (${this.exited.code ?? this.exited.signal}) while waiting for ${what}; stderr: ${this.stderr.slice(-3).join(' | ')}`);
       const left = deadline - performance.now();
-      if (left <= 0) throw new CaseFailure(`${what} did not happen within ${Math.round(timeoutMs)} ms`);
+      if (left <= 0) throw new WaitFailure(what, timeoutMs);
       await new Promise<void>((resolve) => {
         const t = setTimeout(resolve, Math.min(left, 50));
         this.waiters.push(() => {

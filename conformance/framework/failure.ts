@@ -27,6 +27,30 @@ export class CountFailure extends CaseFailure {
   }
 }
 
+/**
+ * A wait that ran out: what the case waited for did not happen within `waitedMs`. A runner stall
+ * explains it only when the stall is a sizable part of the wait (see `isExcusedByStall`): a 3 s wait
+ * for a message is not spoiled by a 270 ms stall.
+ */
+export class WaitFailure extends CaseFailure {
+  readonly waitedMs: number;
+  constructor(what: string, waitedMs: number) {
+    super(`${what} did not happen within ${Math.round(waitedMs)} ms`);
+    this.name = 'WaitFailure';
+    this.waitedMs = waitedMs;
+  }
+}
+
+/** A wait at least this many times the runner's worst stall is not explained by that stall. */
+export const WAIT_TO_STALL_RATIO = 4;
+
+/** Whether a runner stall of `stallMs` can explain this failure (else it stays the implementation's). */
+export function isExcusedByStall(err: CaseFailure, stallMs: number): boolean {
+  if (err instanceof CountFailure) return false;
+  if (err instanceof WaitFailure) return err.waitedMs < WAIT_TO_STALL_RATIO * stallMs;
+  return true;
+}
+
 /** Fail the case unless `cond` holds: a count or content check that no scheduling delay can spoil. */
 export function checkCount(cond: unknown, message: string): asserts cond {
   if (!cond) throw new CountFailure(message);

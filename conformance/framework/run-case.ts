@@ -5,7 +5,7 @@
  */
 import { declared } from '../config.js';
 import { CaseActivity, withActivity } from './activity.js';
-import { AdapterProtocolError, CaseFailure, CountFailure, HarnessFatal, NotApplicable } from './failure.js';
+import { AdapterProtocolError, CaseFailure, HarnessFatal, isExcusedByStall, NotApplicable } from './failure.js';
 import { caseSeed, mulberry32 } from './random.js';
 import { STALL_FLOOR_MS, stalls } from './stall.js';
 import { Transcript } from './transcript.js';
@@ -33,7 +33,7 @@ export interface Attempt {
   readonly fatal: boolean;
   /** Timed out (its deadline or the run's). */
   readonly timedOut: boolean;
-  /** The failure was a CountFailure: a runner stall does not excuse it. */
+  /** The failure is one the runner's worst stall cannot explain (a count, or a wait far longer than the stall). */
   readonly isStallProof?: boolean;
 }
 
@@ -100,7 +100,7 @@ export async function runCaseOnce(c: Case, harness: ModeHarness, opts: RunOption
   let message: string | undefined;
   let counterexample: CaseResult['counterexample'];
   let fatal = false;
-  let isStallProof = false;
+  let failure: CaseFailure | undefined;
   stalls.start();
   try {
     if (runSignal.aborted) onRunAbort();
@@ -117,7 +117,7 @@ export async function runCaseOnce(c: Case, harness: ModeHarness, opts: RunOption
     } else if (err instanceof CaseFailure) {
       verdict = c.level === 'MUST' ? 'FAIL' : 'WARN';
       message = err.message;
-      isStallProof = err instanceof CountFailure;
+      failure = err;
       if (err.counterexample) {
         counterexample = {
           ...err.counterexample,
@@ -137,6 +137,7 @@ export async function runCaseOnce(c: Case, harness: ModeHarness, opts: RunOption
   }
   // the case's window ends here, before its cleanups (which may legitimately wait)
   const stallMs = stalls.worst(t0);
+  const isStallProof = failure !== undefined && !isExcusedByStall(failure, stallMs);
   await runCleanups(cleanups);
   stalls.stop();
   const ms = Math.round(performance.now() - t0);

@@ -11,7 +11,7 @@ import { clientHarness, type ClientCaseContext } from '../client-mode/harness.js
 import { referenceClientConfig, referenceServerConfig, type ClientConfig } from '../config.js';
 import { referenceClientCommand } from '../targets/reference.js';
 import { computeCoverage } from './coverage.js';
-import { CaseFailure, CountFailure } from './failure.js';
+import { CaseFailure, CountFailure, WaitFailure } from './failure.js';
 import { parseKnownFailing, staleEntries } from './known-failing.js';
 import { junitXml, renderTable } from './report.js';
 import { runSuite, type ModeHarness, type RunOptions } from './runner.js';
@@ -192,6 +192,28 @@ describe('the runner stalls: its own ERROR, not the implementation\'s FAIL (runn
     expect(runs).toBe(2); // still run again once: a rerun costs nothing when the implementation is right
     expect(r?.verdict).toBe('FAIL');
     expect(r?.message).toBe('1032 of 2048 messages were written to a client that read nothing');
+  });
+
+  test('a wait many times longer than the stall stays a FAIL; a wait the stall could have eaten is the runner\'s ERROR', async () => {
+    const s = await runSuite(
+      opts(
+        [
+          serverCase('WIRE-12/long-wait', async () => {
+            block(150);
+            throw new WaitFailure('the message after the oversized one', 3000);
+          }),
+          serverCase('HB-1/short-wait', async () => {
+            block(150);
+            throw new WaitFailure('a ping', 200);
+          }),
+        ],
+        [countingHarness('server')],
+      ),
+    );
+    const byId = new Map(s.results.map((r) => [r.id, r]));
+    expect(byId.get('WIRE-12/long-wait')?.verdict).toBe('FAIL');
+    expect(byId.get('WIRE-12/long-wait')?.message).toBe('the message after the oversized one did not happen within 3000 ms');
+    expect(byId.get('HB-1/short-wait')?.verdict).toBe('ERROR');
   });
 
   test('a failure that does not recur without the stall passes, with a note; a failure without a stall stays a FAIL', async () => {

@@ -4,7 +4,7 @@
  * a 50 ms poll so a condition that depends on time alone still gets checked.
  */
 import { waitingFor } from './activity.js';
-import { CaseFailure } from './failure.js';
+import { WaitFailure } from './failure.js';
 
 export class Waiters {
   private waiters: (() => void)[] = [];
@@ -27,7 +27,7 @@ export class Waiters {
       const v = cond();
       if (v !== undefined && v !== false) return v;
       const left = deadline - performance.now();
-      if (left <= 0) throw new CaseFailure(`${what} did not happen within ${Math.round(timeoutMs)} ms`);
+      if (left <= 0) throw new WaitFailure(what, timeoutMs);
       await new Promise<void>((resolve) => {
         const t = setTimeout(resolve, Math.min(left, 50));
         this.waiters.push(() => {
