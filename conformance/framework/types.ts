@@ -34,6 +34,7 @@ export const FEATURES = [
   'subscribed', // Subscribe answered by Subscribed for a client announcing `subscribed` (CH-4)
   'http-timeouts', // an incomplete request head is closed within the declared headersTimeoutMs (HS-15)
   'control-rate-limit', // per-session control-body rate limit (BP-16), declared as controlRatePerSecond and controlBurst
+  'detached-limit', // `reset` with limits { maxDetachedSessions } bounds detached sessions; the one that detached first is ended (RS-11)
   'hold', // the application's message handler holds (does not finish) the payload lifeline-conformance:hold (BP-17)
   'policy:DROP_OLDEST',
   'policy:DROP_NEWEST',

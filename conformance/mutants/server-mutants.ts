@@ -555,6 +555,13 @@ export const serverMutants: readonly ServerMutant[] = [
     },
   }),
   mutant({
+    id: 'rs-11-no-detached-limit',
+    rule: 'RS-11',
+    description: 'the bound on detached sessions asked for by reset is ignored: every detached session is kept until its TTL',
+    cases: ['RS-11/oldest-detached-evicted'],
+    override: (o) => ({ ...o, maxDetachedSessions: Number.POSITIVE_INFINITY }),
+  }),
+  mutant({
     id: 'bp-16-no-control-rate',
     rule: 'BP-16',
     description: 'no control-body rate limit although one is declared: a Heartbeat flood is answered forever',

@@ -11,10 +11,12 @@ export interface PublishItem {
   readonly messageId?: string;
 }
 
-/** Limits a `reset` may switch on until the next reset (HS-5, CC-8): they would disturb other cases. */
+/** Limits a `reset` may switch on until the next reset (HS-5, CC-8, RS-11): they would disturb other cases. */
 export interface ResetLimits {
   readonly upgradeRatePerSecond?: number;
   readonly maxSessions?: number;
+  /** Detached sessions kept for resume before the one that detached first is ended (RS-11). */
+  readonly maxDetachedSessions?: number;
 }
 
 export interface Hooks {

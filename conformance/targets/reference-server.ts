@@ -12,7 +12,7 @@ import type { LifelineServerOptions } from '../../server/options.js';
 import { createTicketIssuer } from '../../server/tickets.js';
 import { stateDigest } from '../../spec/protocol/digest.js';
 import type { ServerConfig } from '../config.js';
-import { HttpHooks, type Hooks } from '../server-mode/hooks.js';
+import { HttpHooks, type Hooks, type ResetLimits } from '../server-mode/hooks.js';
 
 /** The one principal of the target: revoke closes every session of it. */
 const PRINCIPAL = 'conformance';
@@ -122,13 +122,14 @@ export async function startReferenceServerTarget(config: ServerConfig, override:
   const addr = await server.listen(0, '127.0.0.1');
   const port = addr.port;
 
-  const reset = async (limits: { upgradeRatePerSecond?: number; maxSessions?: number } = {}) => {
+  const reset = async (limits: ResetLimits = {}) => {
     await server.close().catch(() => undefined);
     app = { channels: new Map(), inbox: new Map() };
     const withLimits = {
       ...optionsFor(config, app, tickets),
       ...(limits.upgradeRatePerSecond ? { upgradeRatePerSecond: limits.upgradeRatePerSecond, upgradeBurst: Math.max(1, Math.ceil(limits.upgradeRatePerSecond)) } : {}),
       ...(limits.maxSessions ? { maxSessions: limits.maxSessions } : {}),
+      ...(limits.maxDetachedSessions ? { maxDetachedSessions: limits.maxDetachedSessions } : {}),
     };
     server = createServer(override(withLimits));
     patch?.(server);
@@ -166,7 +167,7 @@ export async function startReferenceServerTarget(config: ServerConfig, override:
         void server.drain({ deadlineMs: Number(body.deadlineMs), spreadMs: Number(body.spreadMs) });
         return {};
       case 'reset':
-        await reset((body.limits as { upgradeRatePerSecond?: number; maxSessions?: number } | undefined) ?? {});
+        await reset((body.limits as ResetLimits | undefined) ?? {});
         return {};
       case 'revoke': {
         const s = server.session(String(body.sessionId));

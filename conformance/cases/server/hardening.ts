@@ -3,12 +3,12 @@
  * (CC-11), a control-body flood is closed 1008 (BP-16), and a client past the receive window it was
  * granted is closed 1002 (BP-17).
  */
-import { ResumeOutcome } from '../../../gen/lifeline/v1/envelope_pb.js';
+import { ResumeOutcome, ResumeReason } from '../../../gen/lifeline/v1/envelope_pb.js';
 import { CaseFailure, check, checkEqual } from '../../framework/failure.js';
 import { envelope } from '../../server-mode/peer.js';
 import { rawEnvelope, type WsFrameSpec } from '../../wire.js';
 import type { WsCloseCodeName } from '../../../spec/protocol/close-codes.js';
-import { bystander, bytesOf, expectClose, roundTrip, serverCase, type ServerCase } from './util.js';
+import { bystander, bytesOf, expectClose, roundTrip, serverCase, session, type ServerCase } from './util.js';
 
 /** The payload the application holds (spec/conformance-control.md §3.4). */
 const HOLD = 'lifeline-conformance:hold';
@@ -83,6 +83,37 @@ export const hardeningCases: ServerCase[] = [
       checkEqual(p.closed, undefined, 'closed within the window');
       p.send(envelope('message', { seq: BigInt(window + 1), payload: bytesOf('one past the window') }));
       await expectClose(p, ['PROTOCOL_ERROR'], 2000 + ctx.slackMs);
+    },
+  }),
+  serverCase({
+    id: 'RS-11/oldest-detached-evicted',
+    spec: ['RS-11', 'RS-1'],
+    level: 'MUST',
+    requires: ['resume', 'detached-limit'],
+    destructive: true,
+    description: 'with at most 2 detached sessions (switched on by reset limits), a third that detaches ends the one that detached first: its resume gets NEW with EVICTED (or UNKNOWN_SESSION); the other two resume',
+    async run(ctx) {
+      await ctx.hooks.reset({ maxDetachedSessions: 2 });
+      const ids: string[] = [];
+      for (let i = 0; i < 3; i++) {
+        const { peer, welcome } = await session(ctx, []);
+        ids.push(welcome.sessionId);
+        // one at a time, in order: the server sees each socket end before the next one (RS-11 is by detach order)
+        peer.vanish();
+        await peer.waitClose(1000);
+        await roundTrip((await session(ctx, [])).peer); // a fresh round trip: the server has processed the drop
+      }
+      const resumeOf = async (sessionId: string) => (await (await ctx.peer()).handshake({ sessionId, lastServerSeq: 0n, channels: [] })).resume;
+      // newest first: resuming the oldest first would, on a server that evicts the wrong one, hide it
+      const third = await resumeOf(ids[2] as string);
+      const second = await resumeOf(ids[1] as string);
+      const first = await resumeOf(ids[0] as string);
+      const name = (r: typeof first) => `${ResumeOutcome[r?.outcome ?? 0]}/${ResumeReason[r?.reason ?? 0]}`;
+      ctx.note(`resumes after 3 detaches with a limit of 2: first ${name(first)}, second ${name(second)}, third ${name(third)}`);
+      check(third?.outcome === ResumeOutcome.RESUMED, `the session that detached last was not kept: ${name(third)} (RS-11 ends the one that detached first)`);
+      check(second?.outcome === ResumeOutcome.RESUMED, `the session that detached second was not kept: ${name(second)} (RS-11 ends the one that detached first)`);
+      checkEqual(ResumeOutcome[first?.outcome ?? 0], 'NEW', 'outcome of a resume of the session that detached first');
+      check(first?.reason === ResumeReason.EVICTED || first?.reason === ResumeReason.UNKNOWN_SESSION, `reason ${name(first)}: RS-11 asks for EVICTED (or UNKNOWN_SESSION)`);
     },
   }),
 ];
