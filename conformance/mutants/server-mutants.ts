@@ -555,6 +555,18 @@ export const serverMutants: readonly ServerMutant[] = [
     },
   }),
   mutant({
+    id: 'rs-4-snapshot-drops-queue',
+    rule: 'RS-4',
+    description: 'a SNAPSHOT resume also discards the outbound queue: Messages never numbered are lost with the replay buffer',
+    cases: ['RS-4/snapshot-resume-keeps-queued'],
+    proxy: {
+      down: (env, c) => {
+        if (env.body.case === 'welcome') c.state.isSnapshotResume = env.body.value.resume?.outcome === ResumeOutcome.SNAPSHOT;
+        return env.body.case === 'message' && c.state.isSnapshotResume === true ? [] : 'pass';
+      },
+    },
+  }),
+  mutant({
     id: 'rs-11-no-detached-limit',
     rule: 'RS-11',
     description: 'the bound on detached sessions asked for by reset is ignored: every detached session is kept until its TTL',

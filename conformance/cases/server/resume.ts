@@ -315,4 +315,45 @@ export const resumeCases: ServerCase[] = [
       checkEqual(got.join(','), 'q0', 'messages of the channel after Unsubscribe (§12.3: queued items of it are removed)');
     },
   }),
+  serverCase({
+    id: 'RS-4/snapshot-resume-keeps-queued',
+    spec: ['RS-4', 'RS-3', 'SEQ-2'],
+    level: 'MUST',
+    requires: ['publish', 'state', 'resume'],
+    description: 'a SNAPSHOT resume loses the sent, unacked Messages but not the queued ones (never numbered, §9.4): they follow the Snapshots in order, on fresh seqs; a channel the Hello adds gets its Snapshot too',
+    async run(ctx) {
+      const ch = ctx.channel('msgs');
+      const st = ctx.channel('state');
+      const added = ctx.channel('added');
+      await ctx.hooks.patch(st, bytesOf('{"v":1}'));
+      await ctx.hooks.patch(added, bytesOf('{"a":1}'));
+      const { peer: first, welcome } = await session(ctx, [ch, st], { receiveWindow: 2 });
+      await first.until(() => first.bodies('snapshot').some((x) => x.channel === st), 2000, 'Snapshot of the state channel');
+      const snapSeq = first.sequenced()[0]?.seq ?? 1n;
+      first.send(envelope('ack', { seq: snapSeq })); // released: a resume from before it cannot replay (RS-3)
+      await roundTrip(first);
+      await publishN(ctx, ch, 6, 'q');
+      // a window of 2: q0 and q1 are numbered and sent, q2..q5 wait in the queue, never numbered (§7.2)
+      await first.until(() => messagesOf(first, ch).length >= 2, 2000, 'the first two messages (window 2)');
+      await roundTrip(first);
+      checkEqual(messagesOf(first, ch).length, 2, 'messages sent within a window of 2');
+      first.vanish();
+      await first.waitClose(1000);
+      const peer = await ctx.peer();
+      const w = await peer.handshake({ sessionId: welcome.sessionId, lastServerSeq: 0n, channels: [ch, st, added], receiveWindow: 64 });
+      checkEqual(ResumeOutcome[w.resume?.outcome ?? 0], 'SNAPSHOT', 'Welcome.resume.outcome (seq 1 was acked and released)');
+      await peer.until(() => messagesOf(peer, ch).length >= 4, 2000, 'the four queued messages after the Snapshots');
+      await roundTrip(peer);
+      const seq = peer.sequenced();
+      const got = messagesOf(peer, ch).map((m) => m.text);
+      checkEqual(got.join(','), 'q2,q3,q4,q5', 'messages after a SNAPSHOT resume: the queued ones, in order, and not the lost q0, q1 (§9.4)');
+      for (const c of [st, added]) {
+        const i = seq.findIndex((x) => x.env.body.case === 'snapshot' && x.env.body.value.channel === c);
+        const firstMsg = seq.findIndex((x) => x.env.body.case === 'message');
+        check(i >= 0, `no Snapshot of ${c} after the SNAPSHOT resume (RS-4)`);
+        check(i < firstMsg, `the Snapshot of ${c} came after a Message (RS-4)`);
+      }
+      check((seq[0]?.seq ?? 0n) > 3n, `the resume reuses seq ${seq[0]?.seq}: 1..3 were already sent (SEQ-2)`);
+    },
+  }),
 ];
