@@ -21,6 +21,8 @@ export interface MutantResult {
   /** Cases that failed (the killers). */
   readonly by: readonly string[];
   readonly ran: number;
+  /** Cases that ended in ERROR: they did not judge the mutant. */
+  readonly notJudged: number;
   readonly ms: number;
 }
 
@@ -48,15 +50,19 @@ export async function runMutant(m: Mutant, seed: number): Promise<MutantResult> 
   const rs = results.summary.results;
   const by = rs.filter((r) => r.verdict === 'FAIL' || r.verdict === 'WARN').map((r) => r.id);
   if (process.env.LIFELINE_MUTANT_DEBUG) for (const r of rs) console.log(r.id, r.verdict, r.message ?? '', r.notes.join('; '));
-  return { id: m.id, rule: m.rule, killed: by.length > 0, by, ran: rs.length, ms: Math.round(performance.now() - t0) };
+  const notJudged = rs.filter((r) => r.verdict === 'ERROR').length;
+  return { id: m.id, rule: m.rule, killed: by.length > 0, by, ran: rs.length, notJudged, ms: Math.round(performance.now() - t0) };
 }
 
 export async function runMutants(list: readonly Mutant[] = mutants, seed = 1, log: (s: string) => void = console.log): Promise<MutantResult[]> {
   const out: MutantResult[] = [];
   for (const m of list) {
-    const r = await runMutant(m, seed);
+    let r = await runMutant(m, seed);
+    // A case that ended in ERROR did not judge the mutant (the runner stalled, say): run it once more
+    // rather than report a survivor nobody measured. A FAIL is never rerun: it is a kill.
+    if (!r.killed && r.notJudged > 0) r = await runMutant(m, seed + 1);
     out.push(r);
-    log(`${r.killed ? 'killed ' : 'SURVIVED'} ${m.side.padEnd(6)} ${m.id.padEnd(36)} ${m.rule.padEnd(6)} ${r.killed ? `by ${r.by.join(', ')}` : `(${r.ran} cases ran, none failed)`} ${r.ms} ms`);
+    log(`${r.killed ? 'killed ' : 'SURVIVED'} ${m.side.padEnd(6)} ${m.id.padEnd(36)} ${m.rule.padEnd(6)} ${r.killed ? `by ${r.by.join(', ')}` : `(${r.ran} cases ran, none failed${r.notJudged > 0 ? `, ${r.notJudged} not judged (ERROR) twice` : ''})`} ${r.ms} ms`);
   }
   return out;
 }
