@@ -47,6 +47,14 @@ describe('limits are on by default (issue 13)', () => {
     expect(() => resolveOptions({ maxSessions: 0 })).toThrow(RangeError);
   });
 
+  test('HS-16 Infinity turns the pending-upgrade caps off too, as every other limit (the benches run so)', () => {
+    const off = resolveOptions({ maxPendingUpgradesPerIp: Infinity, maxPendingUpgrades: Infinity });
+    expect(off.maxPendingUpgradesPerIp).toBe(Infinity);
+    expect(off.maxPendingUpgrades).toBe(Infinity);
+    expect(() => resolveOptions({ maxPendingUpgradesPerIp: 0 })).toThrow(RangeError);
+    expect(() => resolveOptions({ maxPendingUpgrades: Number.NaN })).toThrow(RangeError);
+  });
+
   test('HS-5 with default options the 51st upgrade from one address within a second gets 429 with Retry-After', async () => {
     const srv = createServer({ clock: { now: () => 1000 } }); // time stands still: the burst alone, no refill
     servers.push(srv);

@@ -208,7 +208,7 @@ export interface LifelineServerOptions {
   readonly requestTimeoutMs?: number;
   /**
    * Connections that are not yet WebSockets, per client address (HS-16): one over it is closed at once.
-   * Default 64. Behind a proxy every connection comes from the proxy's address: raise it there.
+   * Default 64. Behind a proxy every connection comes from the proxy's address: raise it there. `Infinity` turns it off.
    */
   readonly maxPendingUpgradesPerIp?: number;
   /** Connections that are not yet WebSockets, in total (HS-16). Default 1024. */
@@ -279,6 +279,11 @@ function bucket(name: string, rate: number | undefined, burst: number | undefine
   const r = limit(`${name}RatePerSecond`, rate, defaultRate);
   const b = limit(`${name}Burst`, burst, rate === undefined ? defaultBurst : Math.max(1, Math.ceil(r)));
   return { rate: Number.isFinite(r) && Number.isFinite(b) ? r : undefined, burst: Number.isFinite(b) ? Math.max(1, b) : 1 };
+}
+
+/** A cap that `Infinity` turns off, like every limit of issue 13; else a positive number. */
+function positiveOrOff(name: string, v: number | undefined, fallback: number): number {
+  return v === Number.POSITIVE_INFINITY ? v : positive(name, v, fallback);
 }
 
 function positive(name: string, v: number | undefined, fallback: number): number {
@@ -394,8 +399,8 @@ function httpPhase(o: LifelineServerOptions): Pick<ResolvedOptions, 'headersTime
     headersTimeoutMs,
     requestTimeoutMs,
     httpCheckIntervalMs: checkIntervalFor(headersTimeoutMs),
-    maxPendingUpgradesPerIp: Math.floor(positive('maxPendingUpgradesPerIp', o.maxPendingUpgradesPerIp, defaults.maxPendingUpgradesPerIp)),
-    maxPendingUpgrades: Math.floor(positive('maxPendingUpgrades', o.maxPendingUpgrades, defaults.maxPendingUpgrades)),
+    maxPendingUpgradesPerIp: Math.floor(positiveOrOff('maxPendingUpgradesPerIp', o.maxPendingUpgradesPerIp, defaults.maxPendingUpgradesPerIp)),
+    maxPendingUpgrades: Math.floor(positiveOrOff('maxPendingUpgrades', o.maxPendingUpgrades, defaults.maxPendingUpgrades)),
   };
 }
 
