@@ -110,3 +110,17 @@ describe('deduplication by message_id (SEQ-8)', () => {
     expect(ids.size).toBe(1);
   });
 });
+
+describe('closing the server (SEQ-5)', () => {
+  test('SEQ-5 close() sends the Ack still waiting for its delay before the sockets close, so a restart never sees the message again', async () => {
+    // A long ack delay: without the flush, the Ack would still be waiting when close() runs.
+    const { srv, got } = await recordingServer({ ackDelayMs: 60_000 });
+    const a = await h.session(srv);
+    a.message({ messageId: 'm-1', payload: text('one') });
+    await vi.waitFor(() => expect(got).toContain('one'), { timeout: 5000 });
+    expect(a.bodies('ack')).toHaveLength(0); // processed, its Ack waiting for the delay
+    await srv.close();
+    await a.waitForClose(5000);
+    expect(a.bodies('ack').map((x) => x.seq)).toEqual([1n]);
+  });
+});

@@ -115,6 +115,14 @@ export class ClientInbound {
     this.ackedUpTo = this.completed;
   }
 
+  /**
+   * Send the Ack a timer is waiting to send, now (SEQ-5): before the server closes the socket, so a
+   * message it processed is never re-sent by the client to the next process and applied twice.
+   */
+  flushAck(): void {
+    if (this.ackTimer !== undefined) this.sendAck();
+  }
+
   /** A new socket's Welcome stated last_client_seq: that acknowledges everything so far (SEQ-9). */
   welcomed(): void {
     this.isBroken = false;

@@ -605,6 +605,9 @@ export class LifelineServer extends TypedEmitter<ServerEvents> implements HostRe
     if (this.isClosed) return;
     this.isClosed = true;
     this.sweep.stop();
+    // SEQ-5: acks still waiting for their delay go out before the sockets close; a restart would
+    // otherwise see the client re-send, in a NEW session, messages this process already processed.
+    for (const s of this.store.values()) s.inbound.flushAck();
     for (const c of [...this.conns]) {
       c.terminate('GOING_AWAY');
       this.owners.get(c)?.stop(); // a handshake's timer must not keep the process alive
