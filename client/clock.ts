@@ -1,16 +1,10 @@
 /**
- * Time for the client: a monotonic `now()` for RTT (HB-9) and timers. XState's SimulatedClock fits
- * this shape, so tests drive the machine and the adapter's own timers (ack delay) from one clock.
+ * Time for the client: the one Clock of spec/protocol, a monotonic `now()` for RTT (HB-9) and timers.
+ * XState's SimulatedClock fits this shape, so tests drive the machine and the adapter's own timers
+ * (ack delay) from one clock.
  */
-export interface ClientClock {
-  now(): number;
-  setTimeout(fn: () => void, ms: number): unknown;
-  clearTimeout(id: unknown): void;
-}
+import type { Clock } from '../spec/protocol/clock.js';
+export { systemClock } from '../spec/protocol/clock.js';
 
-/** performance.now() exists in browsers and Node and never goes backwards, unlike Date.now(). */
-export const systemClock: ClientClock = {
-  now: () => performance.now(),
-  setTimeout: (fn, ms) => globalThis.setTimeout(fn, ms),
-  clearTimeout: (id) => globalThis.clearTimeout(id as ReturnType<typeof globalThis.setTimeout>),
-};
+/** @deprecated the same type as `Clock` of `lifeline/protocol`; kept as a name of the public client API. */
+export type ClientClock = Clock;

@@ -30,3 +30,4 @@ export { isProtocolError, ProtocolError } from './errors.js';
 export { defaults, PROTOCOL_VERSION, SUBPROTOCOL, type Defaults } from './defaults.js';
 export { crc32c, stateDigest } from './digest.js';
 export { backoffCeilingMs, backoffDelayMs, type BackoffOptions } from './backoff.js';
+export { backgroundTimers, systemClock, type Clock, type TimerHandle } from './clock.js';
