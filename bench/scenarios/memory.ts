@@ -135,6 +135,7 @@ export async function runMemory(ctx: RunContext): Promise<Section> {
     notes: [
       `Server process memory after 3 forced full GCs (--expose-gc), after minus before the ${n.toLocaleString('en-US')} clients connected, ÷ connections; median of ${reps} run(s), contenders in rotated order, a fresh server process per run.`,
       'Lifeline sessions are fully established (Hello → Welcome), default options (25 s heartbeats, 1,024-message replay window, empty).',
+      'Where a session\'s bytes go (heap snapshot breakdown per session, by part, owner field and class): `npx tsc -p tsconfig.bench.json && node .bench-build/bench/probes/session-heap.js` (bench/probes/session-heap.md).',
     ],
     targets: [
       { what: `memory/session: Lifeline RSS ≤ 1.3× raw ws`, measured: lf ? ratio(lfRss, baseRss) : 'not run', isMet: lf ? lfRss / baseRss <= 1.3 : undefined },
