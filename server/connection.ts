@@ -32,9 +32,9 @@ let nextConnectionId = 1;
 
 export class Connection implements PeerSink {
   readonly id = nextConnectionId++;
-  /** The session (or handshake) stopped using this socket: nothing more is written or forwarded. */
+  /** The session (or handshake) stopped using this transport: nothing more is written or forwarded. */
   isEnded = false;
-  /** The socket itself closed. */
+  /** The transport itself closed. */
   isClosed = false;
   /** Smoothed RTT from ping → pong, in ms (undefined until the first pong). */
   rttMs: number | undefined;
@@ -54,7 +54,7 @@ export class Connection implements PeerSink {
   closeCode: number | undefined;
   /** Records carry this connection's ids (conn, trace, then session once Welcome names it). */
   log: SessionLog;
-  /** When the WebSocket opened (clock ms), for the connection duration. */
+  /** When the transport opened (clock ms), for the connection duration. */
   readonly openedAt: number;
   /** This connection's span (SEC-3), ended with its close code. */
   span: SessionSpan | undefined;
@@ -93,8 +93,8 @@ export class Connection implements PeerSink {
   }
 
   /**
-   * Write one frame. A write that leaves the socket above `highWater` carries a
-   * callback, so the pump runs again once the socket has flushed it (BP-4).
+   * Write one frame. A write that leaves the transport above `highWater` carries a
+   * callback, so the pump runs again once the transport has flushed it (BP-4).
    */
   write(bytes: Uint8Array, highWater: number): void {
     const t = this.transport;
@@ -180,7 +180,7 @@ export class Connection implements PeerSink {
     this.transport.terminate();
   }
 
-  /** The session no longer uses this socket (the peer closed it). */
+  /** The session no longer uses this transport (the peer closed it). */
   forget(): void {
     this.isEnded = true;
   }
