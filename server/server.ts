@@ -17,7 +17,7 @@ import { createActor } from 'xstate';
 import { ResumeOutcome, ResumeReason } from '../gen/lifeline/v1/envelope_pb.js';
 import { serverStateName, type ServerSessionEvent } from '../spec/machines/server-session.machine.js';
 import { backgroundTimers, systemClock as systemTimers } from '../spec/protocol/clock.js';
-import { admitUpgrade, clientAddress } from './admission.js';
+import { clientAddress } from './admission.js';
 import { systemClock, type Clock } from './clock.js';
 import { Connection, type PeerEvents } from './connection.js';
 import { TypedEmitter } from './emitter.js';
