@@ -27,7 +27,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { LifelineSession } from '../server/options.js';
 import type { LifelineServer } from '../server/server.js';
-import { clampCloseReason, codeOf } from '../spec/protocol/close-codes.js';
+import { codeOf, type WsCloseCodeName } from '../spec/protocol/close-codes.js';
 import { mountRefusalJournal, type RefusalRecord } from './refusal-journal.js';
 
 export interface DemoRoutesOptions {
@@ -79,7 +79,7 @@ export function demoRoutes(srv: LifelineServer, o: DemoRoutesOptions = {}): Demo
     if (socket === 'no-seam') return json(res, 501, { error: 'this server offers no way to close one socket' });
     if (!socket) return json(res, 409, { error: `session is ${session.state}, not connected` });
     // CC-7: the endpoint goes away without a drain; 1001's advice is backoff with the session kept.
-    socket.close(codeOf('GOING_AWAY'), clampCloseReason('demo: connection closed by the server'));
+    socket.close('GOING_AWAY', 'demo: connection closed by the server');
     json(res, 200, { session: id, code: codeOf('GOING_AWAY') });
   };
 
@@ -168,23 +168,25 @@ export function mountDemoRoutes(srv: LifelineServer, o: DemoRoutesOptions = {}):
   };
 }
 
+/** The part of the server's PeerTransport (server/transport.ts) this route uses. */
 interface ClosableSocket {
-  close(code: number, reason: string): void;
+  readonly isOpen?: boolean;
+  close(name: WsCloseCodeName, reason: string): void;
 }
 
 /**
- * The socket under a session, closed directly so the server sees an ordinary close and detaches
+ * The transport under a session, closed directly so the server sees an ordinary close and detaches
  * the session (RS-1). Connection.close() would mark the socket as ended by the server, and the
  * session would never hear of it. Undefined when the session has no socket now.
  */
 function socketOf(session: LifelineSession): ClosableSocket | undefined | 'no-seam' {
-  const internals = session as unknown as { conn?: { ws?: Partial<ClosableSocket> & { readyState?: number; OPEN?: number } } };
+  const internals = session as unknown as { conn?: { transport?: Partial<ClosableSocket> } };
   if (!('conn' in (session as object))) return 'no-seam';
-  const ws = internals.conn?.ws;
-  if (!ws) return undefined;
-  if (typeof ws.close !== 'function') return 'no-seam';
-  if (ws.readyState !== undefined && ws.OPEN !== undefined && ws.readyState !== ws.OPEN) return undefined;
-  return ws as ClosableSocket;
+  const transport = internals.conn?.transport;
+  if (!transport) return undefined;
+  if (typeof transport.close !== 'function') return 'no-seam';
+  if (transport.isOpen === false) return undefined;
+  return transport as ClosableSocket;
 }
 
 function positive(v: string | null): number | undefined {

@@ -1,19 +1,40 @@
 import { pino } from 'pino';
 import { describe, expect, test } from 'vitest';
-import type { WebSocket } from 'ws';
-import { Connection } from './connection.js';
+import { Connection, type PeerEvents } from './connection.js';
+import type { PeerTransport } from './transport.js';
 
-/** A Connection on a fake socket, with a clock the test moves. */
-function connection() {
+/** A transport that records what the connection asks of it (no socket). */
+function fakeTransport(o: { hasPing?: boolean } = {}) {
+  const calls: string[] = [];
+  const flushes: (() => void)[] = [];
+  const t: PeerTransport & { isOpen: boolean; bufferedAmount: number } = {
+    kind: 'ws',
+    isOpen: true,
+    bufferedAmount: 0,
+    write(bytes: Uint8Array, onFlushed?: () => void) {
+      calls.push(`write ${bytes.byteLength}`);
+      if (onFlushed) flushes.push(onFlushed);
+    },
+    close: (name: string, reason: string) => void calls.push(`close ${name} ${reason}`),
+    terminate: () => void calls.push('terminate'),
+    ...(o.hasPing === false ? {} : { ping: () => void calls.push('ping') }),
+  };
+  return { t, calls, flushes };
+}
+
+const noEvents: PeerEvents = { frame() {}, pong() {}, closed() {}, protocolError() {} };
+
+/** A Connection on a fake transport, with a clock the test moves. */
+function connection(o: { hasPing?: boolean; events?: PeerEvents } = {}) {
   let now = 0;
-  const ws = { readyState: 1, OPEN: 1, CONNECTING: 0, bufferedAmount: 0, ping() {}, send() {}, close() {}, terminate() {} } as unknown as WebSocket;
-  const conn = new Connection(ws, 'p', '127.0.0.1', { now: () => now }, pino({ level: 'silent' }));
+  const fake = fakeTransport(o);
+  const conn = new Connection(fake.t, o.events ?? noEvents, 'p', '127.0.0.1', { now: () => now }, pino({ level: 'silent' }));
   const rtt = (ms: number, toleranceMs = 0) => {
     conn.ping();
     now += ms;
-    return conn.pong(toleranceMs);
+    return conn.measurePong(toleranceMs);
   };
-  return { conn, rtt };
+  return { conn, rtt, ...fake };
 }
 
 describe('connection RTT (spec §8.6, §8.8)', () => {
@@ -48,18 +69,86 @@ describe('connection RTT (spec §8.6, §8.8)', () => {
 
   test('a pong that answers no ping is no sample', () => {
     const { conn } = connection();
-    expect(conn.pong()).toBeUndefined();
+    expect(conn.measurePong()).toBeUndefined();
     expect(conn.rttMs).toBeUndefined();
   });
 });
 
 describe('connection writes', () => {
-  test('WIRE-12 a frame over the client\'s 1 MiB limit is never written: the write throws and the socket sees nothing', () => {
-    const sent: number[] = [];
-    const ws = { readyState: 1, OPEN: 1, CONNECTING: 0, bufferedAmount: 0, ping() {}, send: (b: Uint8Array) => void sent.push(b.byteLength), close() {}, terminate() {} } as unknown as WebSocket;
-    const conn = new Connection(ws, 'p', '127.0.0.1', { now: () => 0 }, pino({ level: 'silent' }));
+  test('WIRE-12 a frame over the client\'s 1 MiB limit is never written: the write throws and the transport sees nothing', () => {
+    const { conn, calls } = connection();
     expect(() => conn.write(new Uint8Array(1024 * 1024 + 1), Infinity)).toThrow(/WIRE-12/);
     conn.write(new Uint8Array(1024 * 1024), Infinity);
-    expect(sent).toEqual([1024 * 1024]);
+    expect(calls).toEqual([`write ${1024 * 1024}`]);
+  });
+
+  test('BP-4 a write above the high-water mark waits for the transport\'s flush, then the pump runs again', () => {
+    const { conn, t, flushes } = connection();
+    let drained = 0;
+    conn.whenDrained(() => drained++);
+    conn.write(new Uint8Array(10), 100); // below: no flush callback asked for
+    expect(flushes).toHaveLength(0);
+    t.bufferedAmount = 95;
+    conn.write(new Uint8Array(10), 100);
+    conn.write(new Uint8Array(10), 100);
+    expect(conn.isAwaitingDrain).toBe(true);
+    flushes[0]?.();
+    expect(drained).toBe(0); // one write still unflushed
+    flushes[1]?.();
+    expect(drained).toBe(1);
+    expect(conn.isAwaitingDrain).toBe(false);
+  });
+
+  test('nothing is written once the session stopped using the transport, or the transport is not open', () => {
+    const a = connection();
+    a.t.isOpen = false;
+    a.conn.write(new Uint8Array(1), Infinity);
+    a.conn.ping();
+    const b = connection();
+    b.conn.forget();
+    b.conn.write(new Uint8Array(1), Infinity);
+    expect([...a.calls, ...b.calls]).toEqual([]);
+  });
+});
+
+describe('connection over the transport seam (issue 12)', () => {
+  test('CC-1 close goes to the transport by registry name and records the code sent; terminate closes, then destroys', () => {
+    const { conn, calls } = connection();
+    conn.terminate('HEARTBEAT_TIMEOUT', 'HB-3');
+    expect(conn.isEnded).toBe(true);
+    expect(conn.closeCode).toBe(4200);
+    expect(calls).toEqual(['close HEARTBEAT_TIMEOUT HB-3', 'terminate']);
+    conn.close('GOING_AWAY');
+    expect(conn.closeCode).toBe(4200); // the first close is the one sent
+  });
+
+  test('HB-1 HB-2 a transport without a protocol ping sends none and leaves no ping outstanding (HB-7 alone applies)', () => {
+    const { conn, calls } = connection({ hasPing: false });
+    conn.missedPings++; // as the sweep does before pinging (HB-2)
+    conn.ping();
+    expect(conn.missedPings).toBe(0);
+    expect(conn.measurePong()).toBeUndefined();
+    expect(calls).toEqual([]);
+  });
+
+  test('the peer\'s events reach the server\'s handlers with their connection', () => {
+    const seen: unknown[] = [];
+    const events: PeerEvents = {
+      frame: (c, bytes, isBinary) => seen.push(['frame', c, bytes.byteLength, isBinary]),
+      pong: (c) => seen.push(['pong', c]),
+      closed: (c, code) => seen.push(['closed', c, code]),
+      protocolError: (c, name, reason) => seen.push(['protocolError', c, name, reason]),
+    };
+    const { conn } = connection({ events });
+    conn.frame(new Uint8Array(3), true);
+    conn.pong();
+    conn.protocolError('MESSAGE_TOO_BIG', 'CC-11');
+    conn.closed(1006);
+    expect(seen).toEqual([
+      ['frame', conn, 3, true],
+      ['pong', conn],
+      ['protocolError', conn, 'MESSAGE_TOO_BIG', 'CC-11'],
+      ['closed', conn, 1006],
+    ]);
   });
 });

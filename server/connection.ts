@@ -1,27 +1,40 @@
 /**
- * One accepted WebSocket: writes, closes, pings and RTT. It decides nothing; the
- * session machine (through server/machine-host.ts) says when to do what.
+ * The core's attachment to one peer, whatever its transport (issue 12, finding 6): writes with the
+ * drain signal (BP-4), closes by registry name, pings and RTT, the fixed-interval liveness counters,
+ * the log and span. Outbound calls go to its PeerTransport; inbound, it is the PeerSink the core gives
+ * the transport, and passes each event on with itself to the server's handlers. It decides nothing;
+ * the session machine (through server/machine-host.ts) says when to do what.
  */
-import type { WebSocket } from 'ws';
-import { clampCloseReason, codeOf, type WsCloseCodeName } from '../spec/protocol/close-codes.js';
+import { codeOf, type WsCloseCodeName } from '../spec/protocol/close-codes.js';
 import type { Clock } from './clock.js';
 import type { Logger } from 'pino';
 import { assertFrameFits } from './frame-limit.js';
-import { flushWrites } from './write-batch.js';
 import { SessionLog } from './observability/logger.js';
 import type { SessionSpan } from './observability/tracing.js';
+import type { PeerSink, PeerTransport } from './transport.js';
 
 /** Smoothing of RTT samples, as TCP's SRTT and RTTVAR (RFC 6298: α = 1/8, β = 1/4; spec §8.6). */
 const RTT_ALPHA = 0.125;
 const RTT_BETA = 0.25;
 
+/**
+ * The server's handlers of peer events, one object per server: a connection passes itself along, so
+ * a peer costs no closures (memory per idle session, issue 7).
+ */
+export interface PeerEvents {
+  frame(conn: Connection, bytes: Uint8Array, isBinary: boolean): void;
+  pong(conn: Connection): void;
+  closed(conn: Connection, code: number): void;
+  protocolError(conn: Connection, closeName: WsCloseCodeName, reason: string): void;
+}
+
 let nextConnectionId = 1;
 
-export class Connection {
+export class Connection implements PeerSink {
   readonly id = nextConnectionId++;
-  /** The session (or handshake) stopped using this socket: nothing more is written or forwarded. */
+  /** The session (or handshake) stopped using this transport: nothing more is written or forwarded. */
   isEnded = false;
-  /** The socket itself closed. */
+  /** The transport itself closed. */
   isClosed = false;
   /** Smoothed RTT from ping → pong, in ms (undefined until the first pong). */
   rttMs: number | undefined;
@@ -41,13 +54,14 @@ export class Connection {
   closeCode: number | undefined;
   /** Records carry this connection's ids (conn, trace, then session once Welcome names it). */
   log: SessionLog;
-  /** When the WebSocket opened (clock ms), for the connection duration. */
+  /** When the transport opened (clock ms), for the connection duration. */
   readonly openedAt: number;
   /** This connection's span (SEC-3), ended with its close code. */
   span: SessionSpan | undefined;
 
   constructor(
-    readonly ws: WebSocket,
+    readonly transport: PeerTransport,
+    private readonly events: PeerEvents,
     readonly principal: string,
     readonly address: string,
     private readonly clock: Clock,
@@ -60,24 +74,40 @@ export class Connection {
   }
 
   get bufferedAmount(): number {
-    return this.ws.bufferedAmount;
+    return this.transport.bufferedAmount;
+  }
+
+  // ---- PeerSink: the transport's events, passed on to the server with this connection ----
+
+  frame(bytes: Uint8Array, isBinary: boolean): void {
+    this.events.frame(this, bytes, isBinary);
+  }
+  pong(): void {
+    this.events.pong(this);
+  }
+  closed(code: number): void {
+    this.events.closed(this, code);
+  }
+  protocolError(closeName: WsCloseCodeName, reason: string): void {
+    this.events.protocolError(this, closeName, reason);
   }
 
   /**
-   * Write one frame. A write that leaves the socket above `highWater` carries a
-   * callback, so the pump runs again once the socket has flushed it (BP-4).
+   * Write one frame. A write that leaves the transport above `highWater` carries a
+   * callback, so the pump runs again once the transport has flushed it (BP-4).
    */
   write(bytes: Uint8Array, highWater: number): void {
-    if (this.isEnded || this.ws.readyState !== this.ws.OPEN) return;
+    const t = this.transport;
+    if (this.isEnded || !t.isOpen) return;
     assertFrameFits(bytes); // WIRE-12: the caller fails this session (CC-5); nothing oversized is sent
-    if (this.ws.bufferedAmount + bytes.byteLength > highWater) {
+    if (t.bufferedAmount + bytes.byteLength > highWater) {
       this.drainWaits++;
-      this.ws.send(bytes, { binary: true }, () => {
+      t.write(bytes, () => {
         this.drainWaits--;
         if (this.drainWaits === 0 && this.onDrain) this.onDrain();
       });
     } else {
-      this.ws.send(bytes, { binary: true });
+      t.write(bytes);
     }
   }
 
@@ -91,10 +121,19 @@ export class Connection {
     this.onDrain = fn;
   }
 
+  /**
+   * A protocol ping (HB-1). A transport without one sends nothing, and no ping is outstanding: the
+   * count of unanswered pings stays 0 (HB-2, HB-3), so only HB-7's silence ends such a peer (§8.2).
+   */
   ping(): void {
-    if (this.isEnded || this.ws.readyState !== this.ws.OPEN) return;
+    const t = this.transport;
+    if (this.isEnded || !t.isOpen) return;
+    if (t.ping === undefined) {
+      this.missedPings = 0; // the sweep raised it before calling here (HB-2): nothing was sent
+      return;
+    }
     this.pingSentAt = this.clock.now();
-    this.ws.ping();
+    t.ping();
   }
 
   /**
@@ -102,7 +141,7 @@ export class Connection {
    * whether it is a spike, above SRTT + 4·RTTVAR (spec §8.8). `toleranceMs` is variation too small
    * to mean anything on this path (timer and scheduling noise): never a spike below it.
    */
-  pong(toleranceMs = 0): { readonly sampleMs: number; readonly isSpike: boolean } | undefined {
+  measurePong(toleranceMs = 0): { readonly sampleMs: number; readonly isSpike: boolean } | undefined {
     if (this.pingSentAt === undefined) return undefined;
     const sample = Math.max(0, this.clock.now() - this.pingSentAt);
     this.pingSentAt = undefined;
@@ -126,35 +165,22 @@ export class Connection {
   }
 
   /**
-   * CC-10: how long a close frame we sent may wait for the peer's before the transport is
-   * destroyed (the server sets the handshake timeout; ws's own wait is 30 s).
+   * Close with a registry code (CC-1); the session stops using the transport at once. The transport
+   * destroys a peer that never completes the close (CC-10).
    */
-  closeTimeoutMs = 5_000;
-
-  /** Close with a registry code (CC-1); the session stops using the socket at once. */
   close(name: WsCloseCodeName, reason = ''): void {
     this.isEnded = true;
     if (this.closeCode === undefined) this.closeCode = codeOf(name);
-    const state = this.ws.readyState;
-    if (state === this.ws.CONNECTING || state === this.ws.OPEN || state === this.ws.CLOSING) {
-      // CLOSING: ws sent its own close frame for a protocol error (CC-11); only the timer is ours.
-      if (state !== this.ws.CLOSING) this.ws.close(codeOf(name), clampCloseReason(reason || name));
-      // CC-10: a peer that never answers the close frame (half-open, not reading) is destroyed.
-      const ws = this.ws;
-      setTimeout(() => {
-        if (ws.readyState !== ws.CLOSED) ws.terminate();
-      }, this.closeTimeoutMs).unref();
-    }
+    this.transport.close(name, reason);
   }
 
-  /** Close frame best-effort, then destroy the transport without waiting (HB-3, DR-5). */
+  /** Close best-effort, then destroy the transport without waiting (HB-3, DR-5). */
   terminate(name: WsCloseCodeName, reason = ''): void {
     this.close(name, reason);
-    flushWrites(this.ws); // a burst held by write batching would be dropped with the transport, close frame included
-    this.ws.terminate();
+    this.transport.terminate();
   }
 
-  /** The session no longer uses this socket (the peer closed it). */
+  /** The session no longer uses this transport (the peer closed it). */
   forget(): void {
     this.isEnded = true;
   }

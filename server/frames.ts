@@ -4,14 +4,12 @@
  * RS-2, CC-8), the seq classification (SEQ-3, SEQ-4), an ack beyond what was
  * sent (SEQ-6), the message rate (BP-14). The machine decides what they mean.
  */
-import type { RawData } from 'ws';
 import type { SessionActor } from './session-actor.js';
 import { ResumeReason, type Hello } from '../gen/lifeline/v1/envelope_pb.js';
 import { decode } from '../spec/protocol/codec.js';
 import { PROTOCOL_VERSION } from '../spec/protocol/defaults.js';
 import type { Connection } from './connection.js';
 import type { LifelineServer } from './server.js';
-import { batchWrites } from './write-batch.js';
 
 const NO_HELLO_OBJECTIONS = {
   isVersionSupported: true,
@@ -47,18 +45,13 @@ export function isAttached(value: unknown): boolean {
   return value === 'attached' || (typeof value === 'object' && value !== null && 'attached' in value);
 }
 
-function toBytes(data: RawData): Uint8Array {
-  if (Array.isArray(data)) return Buffer.concat(data);
-  if (data instanceof ArrayBuffer) return new Uint8Array(data);
-  return data;
-}
-
-/** One WebSocket message from a client. Never throws (SEC-4). */
-export function onFrame(srv: LifelineServer, conn: Connection, data: RawData, isBinary: boolean): void {
+/**
+ * One frame from a client, as its transport delivered it (server/transport.ts; the ws transport
+ * batches the writes this causes). Never throws (SEC-4).
+ */
+export function onFrame(srv: LifelineServer, conn: Connection, bytes: Uint8Array, isBinary: boolean): void {
   if (conn.isEnded) return;
-  batchWrites(conn.ws); // whatever this chunk of frames makes the server write leaves in one writev
   try {
-    const bytes = toBytes(data);
     const m = srv.metrics;
     if (!isBinary) {
       m?.frame('received', undefined, bytes.byteLength);

@@ -12,15 +12,14 @@ import { createServer as createHttpServer, type IncomingMessage, type Server as 
 import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { pino, type Logger } from 'pino';
-import { WebSocketServer, type WebSocket } from 'ws';
 import { isSpanContextValid } from '@opentelemetry/api';
 import { createActor } from 'xstate';
 import { ResumeOutcome, ResumeReason } from '../gen/lifeline/v1/envelope_pb.js';
 import { serverStateName, type ServerSessionEvent } from '../spec/machines/server-session.machine.js';
-import { SUBPROTOCOL } from '../spec/protocol/defaults.js';
-import { admitUpgrade, clientAddress } from './admission.js';
+import { backgroundTimers, systemClock as systemTimers } from '../spec/protocol/clock.js';
+import { clientAddress } from './admission.js';
 import { systemClock, type Clock } from './clock.js';
-import { Connection } from './connection.js';
+import { Connection, type PeerEvents } from './connection.js';
 import { TypedEmitter } from './emitter.js';
 import { onFrame } from './frames.js';
 import { handleHealth } from './http.js';
@@ -50,7 +49,9 @@ import { gaugeReading } from './telemetry.js';
 import { planDrain, sendDrainNotices } from './drain.js';
 import { messageItem, patchItem, type OutItem } from './outbound.js';
 import { recentMessageIdsFor } from './message-ids.js';
-import { wsProtocolErrorName } from './ws-errors.js';
+import type { WsCloseCodeName } from '../spec/protocol/close-codes.js';
+import type { PeerInfo, PeerSink, PeerTransport } from './transport.js';
+import { WsTransport } from './transports/ws.js';
 import { DetachedSessions } from './detached-sessions.js';
 
 /** Ids of recently expired sessions, so a late Hello hears EXPIRED rather than UNKNOWN_SESSION (RS-6). */
@@ -64,7 +65,16 @@ export class LifelineServer extends TypedEmitter<ServerEvents> implements HostRe
   /** Prometheus metrics when the application asked for them (issue 8). */
   readonly metrics: LifelineMetrics | undefined;
   private readonly isOwnServer: boolean;
-  private readonly wss: WebSocketServer;
+  /** The WebSocket transport (server/transports/ws.ts); the core sees its peers as PeerTransports. */
+  private readonly wsTransport: WsTransport;
+  /** What peers tell the core, for every connection of every transport (server/transport.ts). */
+  private readonly peerEvents: PeerEvents = {
+    frame: (conn, bytes, isBinary) => onFrame(this, conn, bytes, isBinary),
+    pong: (conn) => this.onPong(conn),
+    closed: (conn, code) => this.onSocketClose(conn, code),
+    // Through the method at call time: a conformance mutant replaces onSocketError (CC-11).
+    protocolError: (conn, closeName, reason) => this.onSocketError(conn, closeName, reason),
+  };
   readonly sweep: LivenessSweep<Connection>;
   readonly store: SessionStore<LiveSession>;
   readonly fanOut: FanOut<LiveSession>;
@@ -124,13 +134,14 @@ export class LifelineServer extends TypedEmitter<ServerEvents> implements HostRe
       this.opts.upgradeRatePerSecond === undefined
         ? undefined
         : new KeyedBuckets({ ratePerSecond: this.opts.upgradeRatePerSecond, burst: this.opts.upgradeBurst });
-    this.wss = new WebSocketServer({
-      noServer: true,
-      maxPayload: this.opts.maxPayloadBytes, // WIRE-4: enforced before buffering; ws closes 1009
-      perMessageDeflate: false,
-      clientTracking: false,
-      handleProtocols: (protocols) => (protocols.has(SUBPROTOCOL) ? SUBPROTOCOL : false), // HS-3
-    });
+    this.wsTransport = new WsTransport(
+      {
+        maxPayloadBytes: this.opts.maxPayloadBytes, // WIRE-4
+        closeTimeoutMs: this.opts.handshakeTimeoutMs, // CC-10: the recommended close timeout
+        timers: backgroundTimers(systemTimers),
+      },
+      (peer, info) => this.accept(peer, info),
+    );
     this.env = {
       opts: this.opts,
       clock: this.clock,
@@ -285,9 +296,9 @@ export class LifelineServer extends TypedEmitter<ServerEvents> implements HostRe
 
   // ---- admission (HS-1 … HS-7) ----
 
-  private async handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
-    const upgradeStartedAtMs = Date.now(); // epoch ms: the session span starts at the upgrade request
-    const principal = await admitUpgrade(req, socket, {
+  /** An upgrade request: the ws transport runs the shared admission (HS-1 … HS-7) with this state, then upgrades. */
+  private handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
+    return this.wsTransport.upgrade(req, socket, head, {
       path: this.opts.path,
       isOwnServer: this.isOwnServer,
       isAccepting: () => this.isReady && !this.isDraining && !this.isClosed,
@@ -302,11 +313,6 @@ export class LifelineServer extends TypedEmitter<ServerEvents> implements HostRe
       handshakeTimeoutMs: this.opts.handshakeTimeoutMs,
       // HS-16: the own server counts every connection at accept; a shared one counts upgrades to this path.
       ...(this.isOwnServer ? {} : { admitPending: (s: Duplex, ip: string) => this.pending.admit(s, ip) }),
-    });
-    if (principal === undefined) return;
-    this.wss.handleUpgrade(req, socket, head, (ws) => {
-      this.pending.release(socket); // a WebSocket now: the handshake timeout bounds it (HS-10)
-      this.accept(ws, req, principal, upgradeStartedAtMs);
     });
   }
 
@@ -330,21 +336,27 @@ export class LifelineServer extends TypedEmitter<ServerEvents> implements HostRe
     );
   }
 
-  /** The WebSocket exists: one actor in `handshaking`, no session state yet (HS-7). */
-  private accept(ws: WebSocket, req: IncomingMessage, principal: string, upgradeStartedAtMs: number): void {
+  /**
+   * A peer passed admission on some transport (server/transport.ts): one actor in `handshaking`, no
+   * session state yet (HS-7). Returns the sink for the peer's events; undefined when closing.
+   *
+   * @internal The core's entry for transports (and the seam's tests); not for applications.
+   */
+  accept(peer: PeerTransport, info: PeerInfo): PeerSink | undefined {
+    const { req, principal } = info;
+    this.pending.release(req.socket); // a peer now, no longer an HTTP request: the handshake timeout bounds it (HS-10, HS-16)
     if (this.isClosed) {
-      ws.terminate();
-      return;
+      peer.terminate();
+      return undefined;
     }
     // SEC-3: only a well-formed traceparent becomes the span's parent (tracing.ts).
-    const span = startSessionSpan(req.headers, { upgradeStartedAtMs, ...(this.options.tracer ? { tracer: this.options.tracer } : {}) });
+    const span = startSessionSpan(req.headers, { upgradeStartedAtMs: info.upgradeStartedAtMs, ...(this.options.tracer ? { tracer: this.options.tracer } : {}) });
     span.upgraded();
     const traceId = isSpanContextValid(span.spanContext) ? span.spanContext.traceId : undefined;
-    const conn = new Connection(ws, principal, clientAddress(req), this.clock, this.log, traceId);
-    conn.closeTimeoutMs = this.opts.handshakeTimeoutMs; // CC-10: the recommended close timeout
+    const conn = new Connection(peer, this.peerEvents, principal, clientAddress(req), this.clock, this.log, traceId);
     conn.span = span;
     // SEC-2: the request through the sanitizer (no cookie, no ticket, no Authorization value).
-    conn.log.debug({ upgrade: serializeRequest(req), principal }, 'upgrade accepted');
+    conn.log.debug({ upgrade: serializeRequest(req), principal, transport: peer.kind }, 'upgrade accepted');
     this.conns.add(conn);
     const input: SessionInput = {
       handshakeTimeoutMs: this.opts.handshakeTimeoutMs,
@@ -356,15 +368,15 @@ export class LifelineServer extends TypedEmitter<ServerEvents> implements HostRe
     };
     const host: Host = { conn, principal, session: undefined, frame: undefined, hello: undefined, existing: undefined, newReason: ResumeReason.NOT_REQUESTED, peerCloseCode: undefined, isTeardownFailed: false };
     this.owners.set(conn, this.startActor(input, host));
-    ws.on('message', (data, isBinary) => onFrame(this, conn, data, isBinary));
-    ws.on('pong', () => {
-      conn.missedPings = 0; // HB-2
-      const rtt = conn.pong(this.opts.heartbeatRttToleranceMs);
-      if (rtt) this.metrics?.heartbeatRtt(rtt.sampleMs / 1000, 'ping');
-      this.forward(conn, { type: 'socket.pong', isRttSpike: rtt?.isSpike ?? false });
-    });
-    ws.on('error', (err) => this.onSocketError(conn, err));
-    ws.on('close', (code) => this.onSocketClose(conn, code));
+    return conn;
+  }
+
+  /** A pong from the peer (HB-2): proof of the path, and an RTT sample when it answers our ping. */
+  private onPong(conn: Connection): void {
+    conn.missedPings = 0; // HB-2
+    const rtt = conn.measurePong(this.opts.heartbeatRttToleranceMs);
+    if (rtt) this.metrics?.heartbeatRtt(rtt.sampleMs / 1000, 'ping');
+    this.forward(conn, { type: 'socket.pong', isRttSpike: rtt?.isSpike ?? false });
   }
 
   /**
@@ -424,15 +436,14 @@ export class LifelineServer extends TypedEmitter<ServerEvents> implements HostRe
   }
 
   /**
-   * CC-11: ws closed this socket for a protocol error it caught itself (server/ws-errors.ts); the
-   * machine hears it as the same invalid frame the codec reports, so the session ends as the
-   * registry says (1002, 1007, 1009 reset it) instead of detaching. Public so a conformance mutant
-   * can undo it.
+   * CC-11: the transport closed this peer for a protocol error it caught itself (for ws:
+   * server/transports/ws-errors.ts); the machine hears it as the same invalid frame the codec
+   * reports, so the session ends as the registry says (1002, 1007, 1009 reset it) instead of
+   * detaching. Public so a conformance mutant can undo it.
    */
-  onSocketError(conn: Connection, err: Error): void {
-    conn.log.debug({ err: err.message }, 'socket error');
-    const name = wsProtocolErrorName(err);
-    if (name !== undefined) this.forward(conn, { type: 'frame.invalid', closeName: name, reason: `CC-11: ${err.message}` }); // CC-11
+  onSocketError(conn: Connection, closeName: WsCloseCodeName, reason: string): void {
+    conn.log.debug({ closeName, reason }, 'socket error');
+    this.forward(conn, { type: 'frame.invalid', closeName, reason }); // CC-11
   }
 
   private onSocketClose(conn: Connection, code: number): void {
@@ -616,7 +627,7 @@ export class LifelineServer extends TypedEmitter<ServerEvents> implements HostRe
       s.dispose();
       s.actor.stop();
     }
-    this.wss.close();
+    this.wsTransport.close();
     this.httpServer.off('upgrade', this.onUpgrade);
     this.pending.destroyAll(); // HS-16: upgrades still waiting for authentication
     if (this.isOwnServer) {

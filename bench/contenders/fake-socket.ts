@@ -4,9 +4,9 @@
  * connections on each side, so the socket part is faked and everything above it
  * (Connection, frames, session machine, sweep) is the real server.
  *
- * Attaching a fake uses the server's private accept() (the same call a real
- * upgrade ends in): bench-only, and the one place the bench relies on server/
- * internals rather than its public API.
+ * Attaching a fake uses the server's private ws transport, `adopt()` (the same
+ * call a real upgrade ends in): bench-only, and the one place the bench relies
+ * on server/ internals rather than its public API.
  */
 import { create } from '@bufbuild/protobuf';
 import { EventEmitter } from 'node:events';
@@ -71,11 +71,11 @@ export class FakePeers {
   constructor(private readonly srv: LifelineServer, private readonly batch = 100) {}
 
   async attach(n: number): Promise<void> {
-    const accept = (this.srv as unknown as { accept(ws: unknown, req: unknown, principal: string): void }).accept.bind(this.srv);
+    const ws = (this.srv as unknown as { wsTransport: { adopt(ws: unknown, info: { principal: string; req: unknown; upgradeStartedAtMs: number }): unknown } }).wsTransport;
     for (let i = 0; i < n; i++) {
       const s = new FakeSocket();
       s.onPing = (x) => this.queuePong(x);
-      accept(s, { socket: { remoteAddress: '127.0.0.1' }, headers: {} }, 'anonymous');
+      ws.adopt(s, { principal: 'anonymous', req: { socket: { remoteAddress: '127.0.0.1' }, headers: {} }, upgradeStartedAtMs: Date.now() });
       s.emit('message', helloBytes, true);
       this.sockets.push(s);
       if (i % 1000 === 999) await new Promise((r) => setImmediate(r));

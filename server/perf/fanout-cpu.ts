@@ -8,25 +8,26 @@
  */
 import { create } from '@bufbuild/protobuf';
 import type { AnyActorRef } from 'xstate';
-import type { WebSocket } from 'ws';
 import { HelloSchema } from '../../gen/lifeline/v1/envelope_pb.js';
 import { pathToFileURL } from 'node:url';
 import { pino } from 'pino';
 import { systemClock } from '../clock.js';
-import { Connection } from '../connection.js';
+import { Connection, type PeerEvents } from '../connection.js';
 import { createLifelineMetrics } from '../observability/metrics.js';
 import { resolveOptions } from '../options.js';
 import type { OutItem } from '../outbound.js';
 import { LiveSession, type SessionEnv } from '../session.js';
 import { MemoryFanOut } from '../stores.js';
+import type { PeerTransport } from '../transport.js';
 
 const isMain = import.meta.url === pathToFileURL(process.argv[1] ?? '').href;
 const [sessions = 1000, messages = 200, payloadBytes = 64] = isMain ? process.argv.slice(2).map(Number) : [];
 
-/** Enough of a ws WebSocket for Connection.write: always open, never buffered. */
-function fakeWs(): WebSocket {
-  return { readyState: 1, OPEN: 1, CONNECTING: 0, bufferedAmount: 0, send() {}, close() {}, terminate() {}, ping() {} } as unknown as WebSocket;
+/** A transport for Connection.write: always open, never buffered. */
+function fakePeer(): PeerTransport {
+  return { kind: 'ws', isOpen: true, bufferedAmount: 0, write() {}, close() {}, terminate() {}, ping() {} };
 }
+const noEvents: PeerEvents = { frame() {}, pong() {}, closed() {}, protocolError() {} };
 
 const actor = { send() {} } as unknown as AnyActorRef;
 const silent = pino({ level: 'silent' });
@@ -53,7 +54,7 @@ export function measure(withMetrics: boolean, isShared = true): number {
   const all: LiveSession[] = [];
   for (let i = 0; i < sessions; i++) {
     const s = new LiveSession(`s${i}`, 'p', actor, env, hello);
-    s.conn = new Connection(fakeWs(), 'p', '127.0.0.1', systemClock, silent);
+    s.conn = new Connection(fakePeer(), noEvents, 'p', '127.0.0.1', systemClock, silent);
     s.welcomeNew(hello);
     all.push(s);
   }

@@ -6,7 +6,7 @@
  * stayed resumable. Mapped here to the registry name the same error caught by the codec gets, so
  * both layers end the session by the registry's reset rule.
  */
-import { closeCodeName, type WsCloseCodeName } from '../spec/protocol/close-codes.js';
+import { closeCodeName, type WsCloseCodeName } from '../../spec/protocol/close-codes.js';
 
 /** ws's error codes (ws/lib/receiver.js) and the close code ws sends for each. */
 const byWsCode: Readonly<Record<string, number>> = {

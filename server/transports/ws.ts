@@ -1,0 +1,176 @@
+/**
+ * The WebSocket transport (issue 12, finding 6): everything `ws` behind the PeerTransport seam
+ * (server/transport.ts). The upgrade after the shared admission (HS-1 … HS-7, HS-15 … HS-18 in
+ * server/admission.ts), maxPayload (WIRE-4) and the subprotocol (HS-3), ws events turned into sink
+ * calls, cork-per-burst write batching, ws's own protocol errors (CC-11), ping/pong (HB-1, HB-2) and
+ * the close timeout (CC-10). It decides nothing about sessions.
+ */
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { WebSocketServer, type RawData, type WebSocket } from 'ws';
+import { clampCloseReason, codeOf, type WsCloseCodeName } from '../../spec/protocol/close-codes.js';
+import type { Clock, TimerHandle } from '../../spec/protocol/clock.js';
+import { SUBPROTOCOL } from '../../spec/protocol/defaults.js';
+import { admitUpgrade, type UpgradeContext } from '../admission.js';
+import type { AcceptPeer, PeerInfo, PeerSink, PeerTransport } from '../transport.js';
+import { batchWrites, flushWrites } from './write-batch.js';
+import { wsProtocolErrorName } from './ws-errors.js';
+
+export interface WsTransportOptions {
+  /** WIRE-4: ws refuses a larger frame before buffering it, and closes 1009 (CC-11). */
+  readonly maxPayloadBytes: number;
+  /** CC-10: how long a close frame we sent may wait for the peer's before the socket is destroyed. */
+  readonly closeTimeoutMs: number;
+  /** Where the close timer runs (timers that do not hold the process open). */
+  readonly timers: Clock;
+}
+
+/** The peer of a ws socket, kept on the socket so its event handlers can be shared (no closures per socket). */
+const kPeer = Symbol('lifeline.peer');
+type PeerSocket = WebSocket & { [kPeer]?: WsPeer };
+
+/** ws's send options for every Lifeline frame; one object, not one per write. */
+const BINARY = { binary: true } as const;
+
+/** One accepted WebSocket as a PeerTransport. */
+export class WsPeer implements PeerTransport {
+  readonly kind = 'ws';
+  sink: PeerSink | undefined;
+  private closeTimer: TimerHandle | undefined;
+
+  constructor(
+    /** The socket (tests reach its net.Socket; nothing else outside this file should). */
+    readonly ws: WebSocket,
+    private readonly o: WsTransportOptions,
+  ) {}
+
+  get isOpen(): boolean {
+    return this.ws.readyState === this.ws.OPEN;
+  }
+
+  get bufferedAmount(): number {
+    return this.ws.bufferedAmount;
+  }
+
+  write(bytes: Uint8Array, onFlushed?: () => void): void {
+    if (onFlushed) this.ws.send(bytes, BINARY, onFlushed);
+    else this.ws.send(bytes, BINARY);
+  }
+
+  ping(): void {
+    this.ws.ping(); // HB-1
+  }
+
+  close(name: WsCloseCodeName, reason: string): void {
+    const ws = this.ws;
+    const state = ws.readyState;
+    if (state !== ws.CONNECTING && state !== ws.OPEN && state !== ws.CLOSING) return;
+    // CLOSING: ws sent its own close frame for a protocol error (CC-11); only the timer is ours.
+    if (state !== ws.CLOSING) ws.close(codeOf(name), clampCloseReason(reason || name)); // CC-1
+    // CC-10: a peer that never answers the close frame (half-open, not reading) is destroyed; ws's own
+    // wait is 30 s.
+    if (this.closeTimer === undefined) {
+      this.closeTimer = this.o.timers.setTimeout(() => {
+        if (ws.readyState !== ws.CLOSED) ws.terminate();
+      }, this.o.closeTimeoutMs);
+    }
+  }
+
+  terminate(): void {
+    flushWrites(this.ws); // a burst held by write batching would be dropped with the socket, close frame included
+    this.ws.terminate();
+  }
+
+  /** The socket closed: the close timer has nothing left to do. */
+  ended(): void {
+    if (this.closeTimer !== undefined) this.o.timers.clearTimeout(this.closeTimer);
+    this.closeTimer = undefined;
+  }
+}
+
+function toBytes(data: RawData): Uint8Array {
+  if (Array.isArray(data)) return Buffer.concat(data);
+  if (data instanceof ArrayBuffer) return new Uint8Array(data);
+  return data;
+}
+
+// Shared handlers: `this` is the socket (EventEmitter calls listeners so), its peer is on it.
+function onMessage(this: PeerSocket, data: RawData, isBinary: boolean): void {
+  const sink = this[kPeer]?.sink;
+  if (sink === undefined) return;
+  batchWrites(this); // whatever this chunk of frames makes the server write leaves in one writev
+  sink.frame(toBytes(data), isBinary);
+}
+
+function onPong(this: PeerSocket): void {
+  this[kPeer]?.sink?.pong(); // HB-2
+}
+
+function onError(this: PeerSocket, err: Error): void {
+  // CC-11: ws closed this socket for a protocol error it caught itself; other errors (ECONNRESET,
+  // EPIPE) are a transport that died, and the close event that follows says so (RS-1).
+  const name = wsProtocolErrorName(err);
+  if (name !== undefined) this[kPeer]?.sink?.protocolError(name, `CC-11: ${err.message}`);
+}
+
+function onClose(this: PeerSocket, code: number): void {
+  const peer = this[kPeer];
+  if (peer === undefined) return;
+  peer.ended();
+  peer.sink?.closed(code);
+}
+
+/**
+ * Hand an open WebSocket to the core as a peer and wire its events to the sink the core returns.
+ * Exported for in-process stand-ins of sockets (the liveness bench at 50,000 sessions).
+ */
+export function adoptWebSocket(ws: WebSocket, info: PeerInfo, accept: AcceptPeer, o: WsTransportOptions): WsPeer | undefined {
+  const peer = new WsPeer(ws, o);
+  const sink = accept(peer, info);
+  if (sink === undefined) return undefined; // refused: the core terminated it
+  peer.sink = sink;
+  const s = ws as PeerSocket;
+  s[kPeer] = peer;
+  s.on('message', onMessage);
+  s.on('pong', onPong);
+  s.on('error', onError);
+  s.on('close', onClose);
+  return peer;
+}
+
+/** The server's WebSocket endpoint: admission, then the upgrade, then a peer for the core. */
+export class WsTransport {
+  private readonly wss: WebSocketServer;
+
+  constructor(
+    private readonly o: WsTransportOptions,
+    private readonly accept: AcceptPeer,
+  ) {
+    this.wss = new WebSocketServer({
+      noServer: true,
+      maxPayload: o.maxPayloadBytes, // WIRE-4: enforced before buffering; ws closes 1009
+      perMessageDeflate: false,
+      clientTracking: false,
+      handleProtocols: (protocols) => (protocols.has(SUBPROTOCOL) ? SUBPROTOCOL : false), // HS-3
+    });
+  }
+
+  /** An HTTP upgrade on the server: the shared admission first (HS-1 … HS-7), then the WebSocket. */
+  async upgrade(req: IncomingMessage, socket: Duplex, head: Buffer, admission: UpgradeContext): Promise<void> {
+    const upgradeStartedAtMs = Date.now(); // epoch ms: the session span starts at the upgrade request
+    const principal = await admitUpgrade(req, socket, admission);
+    if (principal === undefined) return;
+    this.wss.handleUpgrade(req, socket, head, (ws) => {
+      this.adopt(ws, { principal, req, upgradeStartedAtMs });
+    });
+  }
+
+  /** A WebSocket whose upgrade completed, handed to the core. */
+  adopt(ws: WebSocket, info: PeerInfo): WsPeer | undefined {
+    return adoptWebSocket(ws, info, this.accept, this.o);
+  }
+
+  close(): void {
+    this.wss.close();
+  }
+}
