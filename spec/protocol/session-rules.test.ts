@@ -58,16 +58,16 @@ describe('session rules (spec §7.10)', () => {
   test('HB-3 HB-7 liveness thresholds', () => {
     expect(isMissedTooMany(2, 2)).toBe(false);
     expect(isMissedTooMany(3, 2)).toBe(true);
-    // M = 2: the third silent tick reaches I × (M + 1); at an interval of 2·I, the sixth.
-    expect(isSilentTooLong(1, 2, 1)).toBe(false);
-    expect(isSilentTooLong(2, 2, 1)).toBe(true);
-    expect(isSilentTooLong(4, 2, 2)).toBe(false);
-    expect(isSilentTooLong(5, 2, 2)).toBe(true);
+    // M = 2: the fourth tick after three silent ones makes I × (M + 1) pass; at 2·I, the seventh.
+    expect(isSilentTooLong(2, 2, 1)).toBe(false);
+    expect(isSilentTooLong(3, 2, 1)).toBe(true);
+    expect(isSilentTooLong(5, 2, 2)).toBe(false);
+    expect(isSilentTooLong(6, 2, 2)).toBe(true);
   });
 
   test('HB-1 HB-3 HB-7 a fixed-interval tick drops for unanswered pings first, then for silence, else pings', () => {
     expect(fixedIntervalTick(3, 3, 2)).toBe('HB-3');
-    expect(fixedIntervalTick(0, 2, 2)).toBe('HB-7');
+    expect(fixedIntervalTick(0, 3, 2)).toBe('HB-7');
     expect(fixedIntervalTick(2, 1, 2)).toBe('ping');
     expect(fixedIntervalTick(0, 0, 0)).toBe('ping');
     expect(fixedIntervalTick(1, 0, 0)).toBe('HB-3');
