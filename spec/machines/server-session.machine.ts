@@ -5,10 +5,12 @@
  *
  * Part of the specification: pure. No sockets, no clock, no timers except the
  * named delays below (values from input or from the drain event). Effects are
- * named action stubs that server/ supplies with `.provide()`. Events carry facts
- * the adapter observed (the decode result, the seq classification of the
- * InboundCursor, whether an ack is beyond the last sent seq); the machine decides
- * what they mean.
+ * named action stubs that server/ supplies (a runner's handler table, or `.provide()`;
+ * ServerSessionEffects lists them with their params). Events carry the decoded body
+ * their actions use and the facts the adapter observed (the decode result, the rate
+ * limiter's verdict, the seqs the sequencing rules compare); the machine decides what
+ * they mean, its sequencing and liveness guards calling the rule functions of
+ * spec/protocol/session-rules.ts (spec §7.10).
  *
  * The hot outbound path (each published message) does not go through the machine:
  * the adapter runs it through the pure BackpressureQueue and OutboundLog and tells
@@ -26,18 +28,22 @@
  * to the interval in force and are checked on every base tick, so a silent peer is
  * dropped within k·I × (missed_max + 1) + I.
  *
- * Hot paths (issue 7): with a fixed interval (heartbeatIntervalStepsMax = 1, the default, HB-10)
- * the server's sweep does not send `sweep.tick`: it keeps the unanswered-ping and silent-tick
- * counts as plain fields on the connection (reset by every frame, HB-8, and pongs, HB-2), pings
- * from the sweep loop (HB-1), and sends `liveness.expired` only when HB-3 or HB-7 is crossed.
- * The counting transitions below remain the spec of that count and run as is when the
- * interval adapts (HB-11).
- *
- * Likewise, with a fixed interval the adapter (server/frames.ts) handles the hot inbound bodies
- * of an attached session itself, through the same session methods the actions call: a Message
- * that is next or a duplicate and within the rate (SEQ-10, SEQ-3), an Ack within what was sent
- * (SEQ-7), a HeartbeatAck (HB-8). Only the exceptions reach the machine as `frame.*` events: a
- * gap (SEQ-4), an ack beyond the last sent seq (SEQ-6), over the rate (BP-14), any other state.
+ * Hot paths (issue 7, issue 12): a step of this machine with XState's transition() costs about
+ * 27 µs, so with a fixed interval (heartbeatIntervalStepsMax = 1, the default, HB-10) two paths
+ * skip it, deciding with the same rule functions as the guards below, in their order:
+ * - the server's sweep does not send `sweep.tick`: it keeps the unanswered-ping and silent-tick
+ *   counts as plain fields on the connection (reset by every frame, HB-8, and pongs, HB-2), asks
+ *   `fixedIntervalTick` (the `sweep.tick` guards isMissedTooMany, isSilentTooLong), pings (HB-1),
+ *   and sends `liveness.expired` only when HB-3 or HB-7 is crossed;
+ * - the adapter (server/frames.ts) handles the hot inbound bodies of an attached session itself,
+ *   through the same session methods the actions call: a Message that `decideClientMessage` (the
+ *   `frame.message` guards) delivers or acks as a duplicate (SEQ-10, SEQ-3), an Ack that is not
+ *   `isAckBeyondSent` (SEQ-7), a HeartbeatAck (HB-8). Only the exceptions reach the machine as
+ *   `frame.*` events: over the rate (BP-14), beyond the window (BP-17), a gap (SEQ-4), an ack
+ *   beyond the last sent seq (SEQ-6), any other state.
+ * The counting transitions below remain the spec of both and run as is when the interval adapts
+ * (HB-11). server/hot-path.test.ts steps this machine on random inputs to prove each hot path's
+ * decision is the transition taken here.
  */
 import { assign, not, setup } from 'xstate';
 import type { Heartbeat, Hello, Message, StateDrift } from '../../gen/lifeline/v1/envelope_pb.js';
