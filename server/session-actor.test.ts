@@ -100,6 +100,13 @@ describe('session runner on transition() (issue 7: no XState actor per session; 
     );
   });
 
+  test('RC-1 the handler table names every effect the machine has: each action stub but its own context updates (assign)', () => {
+    const stubs = Object.entries(serverSessionMachine.implementations.actions)
+      .filter(([, impl]) => (impl as { type?: string }).type !== 'xstate.assign')
+      .map(([name]) => name);
+    expect(stubs.sort()).toEqual([...ACTIONS].sort());
+  });
+
   test('HS-10 the handshake timeout fires on the lean runtime, and a final state leaves no timer behind', () => {
     const { clock, lean, timers } = leanAlone(input);
     expect(timers.size).toBe(1); // handshakeTimeout
