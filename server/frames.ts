@@ -124,16 +124,16 @@ export function onFrame(srv: LifelineServer, conn: Connection, data: RawData, is
         return;
       }
       case 'message': {
-        const m = body.value;
+        const msg = body.value;
         const isOverRate = session?.messageBucket ? !session.messageBucket.take(srv.clock.now()) : false; // BP-14: one token per Message
         const window = srv.opts.receiveWindow;
         if (session && isHotPath(srv, actor)) {
           const inbound = session.inbound;
-          const rule = decideClientMessage(m.seq, isOverRate, inbound.cursor.last, inbound.lastAckSent, window);
+          const rule = decideClientMessage(msg.seq, isOverRate, inbound.cursor.last, inbound.lastAckSent, window);
           if (rule === 'SEQ-10' || rule === 'SEQ-3') {
             try {
               if (rule === 'SEQ-3') session.ackDuplicate();
-              else session.deliver(m);
+              else session.deliver(msg);
             } catch (err) {
               srv.failSession(actor, err); // CC-5
             }
@@ -143,7 +143,7 @@ export function onFrame(srv: LifelineServer, conn: Connection, data: RawData, is
         const at: InboundPosition = session
           ? { lastAccepted: session.inbound.cursor.last, lastAckSent: session.inbound.lastAckSent, receiveWindow: window }
           : { ...NO_POSITION, receiveWindow: window };
-        srv.forward(conn, { type: 'frame.message', message: m, isOverRate, inbound: at }); // BP-14, BP-17, SEQ-4 in the machine
+        srv.forward(conn, { type: 'frame.message', message: msg, isOverRate, inbound: at }); // BP-14, BP-17, SEQ-4 in the machine
         return;
       }
       case 'stateDrift':
