@@ -1,15 +1,21 @@
 /**
- * Inbound frames → machine events carrying what the adapter observed (spec §4,
- * §6, §7): the decode result (WIRE-1 … WIRE-7), the Hello facts (HS-11, HS-12,
- * RS-2, CC-8), the seq classification (SEQ-3, SEQ-4), an ack beyond what was
- * sent (SEQ-6), the message rate (BP-14). The machine decides what they mean.
+ * Inbound frames → machine events carrying the decoded body and what the adapter
+ * observed (spec §4, §6, §7): the decode result (WIRE-1 … WIRE-7), the Hello facts
+ * (HS-11, HS-12, RS-2, CC-8), where the session stands in the client's seq space
+ * (SEQ-3, SEQ-4, BP-17), the last seq sent (SEQ-6), the message rate (BP-14). The
+ * machine decides what they mean, with the rule functions of
+ * spec/protocol/session-rules.ts; the hot path below calls the same functions.
  */
 import type { SessionActor } from './session-actor.js';
 import { ResumeReason, type Hello } from '../gen/lifeline/v1/envelope_pb.js';
 import { decode } from '../spec/protocol/codec.js';
 import { PROTOCOL_VERSION } from '../spec/protocol/defaults.js';
+import { decideClientMessage, isAckBeyondSent, type InboundPosition } from '../spec/protocol/session-rules.js';
 import type { Connection } from './connection.js';
 import type { LifelineServer } from './server.js';
+
+/** Where a connection without a session stands in the client's seq space: nowhere (the machine refuses its Message, HS-8). */
+const NO_POSITION = { lastAccepted: 0n, lastAckSent: 0n } as const;
 
 const NO_HELLO_OBJECTIONS = {
   isVersionSupported: true,
@@ -27,10 +33,12 @@ function isAnyForbidden(srv: LifelineServer, channels: readonly string[], princi
 }
 
 /**
- * Hot bodies bypass the session machine (issue 7) when nothing about them is exceptional: the
- * session is attached and the interval is fixed (with HB-11 the machine counts every frame). The
- * machine stays the spec of these transitions (server-session.machine.ts, header); only a gap,
- * an ack beyond what was sent, an over-rate message or another state goes through it.
+ * Hot bodies bypass the session machine (issue 7: a machine step costs ~27 µs) when nothing about
+ * them is exceptional: the session is attached and the interval is fixed (with HB-11 the machine
+ * counts every frame). The decision is the machine's own rule functions (session-rules.ts), in its
+ * guard order; server/hot-path.test.ts steps the machine to prove the two agree. Only a gap, a
+ * Message beyond the window or over the rate, an ack beyond what was sent, or another state goes
+ * through the machine.
  */
 function isHotPath(srv: LifelineServer, actor: SessionActor): boolean {
   return srv.opts.heartbeatIntervalStepsMax <= 1 && isAttached(actor.getSnapshot().value);
@@ -72,7 +80,6 @@ export function onFrame(srv: LifelineServer, conn: Connection, bytes: Uint8Array
     const actor = srv.ownerOf(conn);
     const host = actor && srv.hostOf(actor);
     if (!actor || !host) return;
-    host.frame = env;
     const session = host.session;
     const body = env.body;
     // BP-16: every control body counts against the session's control rate (a Heartbeat flood
@@ -83,56 +90,64 @@ export function onFrame(srv: LifelineServer, conn: Connection, bytes: Uint8Array
     }
     switch (body.case) {
       case 'hello':
-        if (session) srv.forward(conn, { ...NO_HELLO_OBJECTIONS, type: 'frame.hello' }); // a second Hello: WIRE-7
+        if (session) srv.forward(conn, { ...NO_HELLO_OBJECTIONS, type: 'frame.hello', hello: body.value }); // a second Hello: WIRE-7
         else void onHello(srv, conn, body.value);
         return;
       case 'heartbeat':
-        srv.forward(conn, { type: 'frame.heartbeat', isRttStable: conn.isRttStable(srv.opts.heartbeatRttToleranceMs) });
+        srv.forward(conn, { type: 'frame.heartbeat', heartbeat: body.value, isRttStable: conn.isRttStable(srv.opts.heartbeatRttToleranceMs) });
         return;
       case 'heartbeatAck':
         if (session && isHotPath(srv, actor)) return; // HB-8: proof of life, counted above
         srv.forward(conn, { type: 'frame.heartbeatAck' });
         return;
       case 'ack': {
-        const isBeyondSent = session !== undefined && body.value.seq > session.log.lastSent;
-        if (session && !isBeyondSent && isHotPath(srv, actor)) {
+        const seq = body.value.seq;
+        const lastSent = session ? session.log.lastSent : 0n;
+        if (session && !isAckBeyondSent(seq, lastSent) && isHotPath(srv, actor)) {
           // As the machine's action would: a failure fails this session only (CC-5). Inline, not a
           // closure per frame (issue 7).
           try {
-            session.applyAck(body.value.seq); // SEQ-7
+            session.applyAck(seq); // SEQ-7
           } catch (err) {
             srv.failSession(actor, err);
           }
           return;
         }
-        srv.forward(conn, { type: 'frame.ack', isBeyondSent }); // SEQ-6 in the machine
+        srv.forward(conn, { type: 'frame.ack', seq, lastSent }); // SEQ-6 in the machine
         return;
       }
       case 'message': {
-        const arrival = session ? session.inbound.cursor.classify(body.value.seq) : 'next';
-        const isOverRate = session?.messageBucket ? !session.messageBucket.take(srv.clock.now()) : false;
-        // BP-17: beyond the last ack the server sent plus the window it granted in Welcome.
-        const isBeyondWindow = session !== undefined && body.value.seq > session.inbound.lastAckSent + BigInt(srv.opts.receiveWindow);
-        if (session && !isOverRate && !isBeyondWindow && arrival !== 'gap' && isHotPath(srv, actor)) {
-          try {
-            if (arrival === 'duplicate') session.ackDuplicate(); // SEQ-3
-            else session.deliver(body.value); // SEQ-10
-          } catch (err) {
-            srv.failSession(actor, err); // CC-5
+        const msg = body.value;
+        const isOverRate = session?.messageBucket ? !session.messageBucket.take(srv.clock.now()) : false; // BP-14: one token per Message
+        const window = srv.opts.receiveWindow;
+        if (session && isHotPath(srv, actor)) {
+          const inbound = session.inbound;
+          const rule = decideClientMessage(msg.seq, isOverRate, inbound.cursor.last, inbound.lastAckSent, window);
+          if (rule === 'SEQ-10' || rule === 'SEQ-3') {
+            try {
+              if (rule === 'SEQ-3') session.ackDuplicate();
+              else session.deliver(msg);
+            } catch (err) {
+              srv.failSession(actor, err); // CC-5
+            }
+            return;
           }
-          return;
         }
-        srv.forward(conn, { type: 'frame.message', arrival, isOverRate, isBeyondWindow }); // BP-14, BP-17, SEQ-4 in the machine
+        const at: InboundPosition = session
+          ? { lastAccepted: session.inbound.cursor.last, lastAckSent: session.inbound.lastAckSent, receiveWindow: window }
+          : { ...NO_POSITION, receiveWindow: window };
+        srv.forward(conn, { type: 'frame.message', message: msg, isOverRate, inbound: at }); // BP-14, BP-17, SEQ-4 in the machine
         return;
       }
       case 'stateDrift':
         m?.drift(body.value.reason); // SD-2, SD-3: DIGEST_MISMATCH always means a bug somewhere
-        srv.forward(conn, { type: 'frame.stateDrift' });
+        srv.forward(conn, { type: 'frame.stateDrift', drift: body.value });
         return;
       case 'subscribe': {
         const wanted = new Set([...(session?.subscriptions ?? []), ...body.value.channels]);
         srv.forward(conn, {
           type: 'frame.subscribe',
+          channels: body.value.channels,
           isForbidden: isAnyForbidden(srv, body.value.channels, session?.principal ?? conn.principal),
           isOverChannelLimit: wanted.size > srv.opts.maxChannelsPerSession,
           isConfirmAsked: session?.isConfirmAsked ?? false, // CH-4
@@ -140,7 +155,7 @@ export function onFrame(srv: LifelineServer, conn: Connection, bytes: Uint8Array
         return;
       }
       case 'unsubscribe':
-        srv.forward(conn, { type: 'frame.unsubscribe' });
+        srv.forward(conn, { type: 'frame.unsubscribe', channels: body.value.channels });
         return;
       // decode({ from: 'client' }) already refuses these (WIRE-7); kept for exhaustiveness.
       case 'welcome':
@@ -186,7 +201,6 @@ async function onHello(srv: LifelineServer, conn: Connection, hello: Hello): Pro
       if (p !== undefined) principal = p;
     }
     host.principal = principal;
-    host.hello = hello;
     const existing = hello.sessionId === '' ? undefined : srv.store.get(hello.sessionId);
     const isLive = existing !== undefined && ['active', 'draining', 'attached', 'detached'].includes(srv.stateOf(existing.actor));
     const isResume = isLive && existing.principal === principal;
@@ -203,7 +217,7 @@ async function onHello(srv: LifelineServer, conn: Connection, hello: Hello): Pro
     // CC-8: full even after evicting detached sessions (RS-11: a client here now goes first); a
     // Hello refused for another reason evicts nothing.
     const isOverCapacity = !isResume && !isRefused && !srv.makeRoomForSession();
-    srv.forward(conn, { type: 'frame.hello', isVersionSupported, isAuthorized, isResume, isOverCapacity, isForbidden, isOverChannelLimit });
+    srv.forward(conn, { type: 'frame.hello', hello, isVersionSupported, isAuthorized, isResume, isOverCapacity, isForbidden, isOverChannelLimit });
   } catch (err) {
     srv.failSession(actor, err);
   }

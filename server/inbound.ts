@@ -7,6 +7,7 @@
  */
 import type { Message } from '../gen/lifeline/v1/envelope_pb.js';
 import { InboundCursor } from '../spec/protocol/inbound-cursor.js';
+import { isAckDueNow } from '../spec/protocol/session-rules.js';
 import type { ClientMessage, MaybePromise } from './options.js';
 
 export interface InboundHooks {
@@ -99,8 +100,7 @@ export class ClientInbound {
 
   /** SEQ-5: within the ack delay, or at once when half the window is unacked. */
   private scheduleAck(): void {
-    const unacked = Number(this.completed - this.ackedUpTo);
-    if (unacked * 2 >= Math.max(1, this.hooks.receiveWindow)) {
+    if (isAckDueNow(Number(this.completed - this.ackedUpTo), this.hooks.receiveWindow)) {
       this.sendAck();
       return;
     }

@@ -1,16 +1,17 @@
 /**
- * The server session machine's actions, supplied once per server with
- * `.provide()`. Each action finds its actor's Host (connection, session, the
- * frame being handled) and calls the session data; it decides nothing.
+ * The server session machine's actions as a handler table, one per server:
+ * `(host, event, params) => void` per action. The runner (session-actor.ts)
+ * calls them with the session's Host and the event the action ran for, whose
+ * payload (the Hello, Message, Heartbeat, …) is all the frame there is; each
+ * handler calls the session data and decides nothing.
  *
  * An exception in an action must not crash the process or touch other sessions
  * (CC-5, SEC-4): every action is wrapped, and a failure becomes `app.fail` (1011).
  * A failure while tearing down turns the close that follows into 1011 (CC-6).
  */
-import type { AnyActorRef } from 'xstate';
-import type { SessionActor } from './session-actor.js';
-import { DrainReason, ResumeOutcome, ResumeReason, type Envelope, type Hello } from '../gen/lifeline/v1/envelope_pb.js';
-import { serverSessionMachine, type ServerSessionEvent } from '../spec/machines/server-session.machine.js';
+import type { ActionTable, HostEvent, SessionActor } from './session-actor.js';
+import { DrainReason, ResumeOutcome, ResumeReason } from '../gen/lifeline/v1/envelope_pb.js';
+import type { ServerSessionEvent } from '../spec/machines/server-session.machine.js';
 import { codeOf, type WsCloseCodeName } from '../spec/protocol/close-codes.js';
 import type { Connection } from './connection.js';
 import type { ServerEvents } from './types.js';
@@ -27,11 +28,10 @@ export interface Host {
   readonly conn: Connection;
   /** Principal from the upgrade, or from authenticateHello (HS-12). */
   principal: string;
+  /** The session machine this host serves (set when it starts). */
+  actor?: SessionActor;
   /** Set by createSession: this actor is the session. */
   session: LiveSession | undefined;
-  /** The envelope whose event is being handled. */
-  frame: Envelope | undefined;
-  hello: Hello | undefined;
   /** The session a resuming Hello named (RS-2). */
   existing: LiveSession | undefined;
   /** Why a Hello got a new session (RS-6). */
@@ -63,53 +63,49 @@ export interface HostRegistry {
   failSession(actor: SessionActor, err: unknown): void;
 }
 
-type Args = { self: AnyActorRef; event: ServerSessionEvent };
-
-function reasonOf(ev: ServerSessionEvent, name: WsCloseCodeName): string {
+function reasonOf(ev: HostEvent, name: WsCloseCodeName): string {
   if (ev.type === 'frame.invalid') return ev.reason;
   if (ev.type === 'app.fail') return `CC-5: ${ev.reason}`;
   return name;
 }
 
-export function provideMachine(reg: HostRegistry) {
-  const hostOf = (self: AnyActorRef): Host => {
-    const h = reg.hostOf(self);
-    if (!h) throw new Error('actor without host');
-    return h;
-  };
-  const sessionOf = (self: AnyActorRef): LiveSession => {
-    const s = hostOf(self).session;
-    if (!s) throw new Error('no session yet');
-    return s;
-  };
-  const frameBody = <C extends NonNullable<Envelope['body']['case']>>(self: AnyActorRef, c: C) => {
-    const f = hostOf(self).frame;
-    if (!f || f.body.case !== c) throw new Error(`expected a ${c} frame`);
-    return f.body.value as Extract<Envelope['body'], { case: C }>['value'];
+/** The event an action ran for, as the type its payload comes from (the machine only runs it on that event). */
+function eventOf<T extends ServerSessionEvent['type']>(ev: HostEvent, type: T): Extract<ServerSessionEvent, { type: T }> {
+  if (ev.type !== type) throw new Error(`expected ${type}, got ${ev.type}`);
+  return ev as Extract<ServerSessionEvent, { type: T }>;
+}
+
+/** What an action handler receives: the session's host and the event the action ran for. */
+type Args = { host: Host; event: HostEvent };
+
+export function sessionActions(reg: HostRegistry): ActionTable<Host> {
+  const sessionOf = (h: Host): LiveSession => {
+    if (!h.session) throw new Error('no session yet');
+    return h.session;
   };
   /** Run an action; an exception fails this session only (CC-5). */
   const safe =
     <P>(name: string, fn: (a: Args, p: P) => void, onError?: (a: Args) => void) =>
-    (a: Args, p: P): void => {
+    (host: Host, event: HostEvent, p: P): void => {
+      const a = { host, event };
       try {
         fn(a, p);
       } catch (err) {
         reg.log.error({ err, action: name }, 'session action failed');
         onError?.(a);
-        reg.failSession(a.self, err);
+        if (host.actor) reg.failSession(host.actor, err);
       }
     };
   const teardownStep = (name: string, fn: (a: Args) => void) =>
-    safe<unknown>(name, fn, ({ self }) => {
-      const h = reg.hostOf(self);
-      if (h) h.isTeardownFailed = true;
+    safe<undefined>(name, fn, ({ host }) => {
+      host.isTeardownFailed = true;
     });
 
   /** The socket the actor writes to: the session's, or the handshake's. */
   const socketOf = (h: Host): Connection | undefined => (h.session ? h.session.detach() : h.conn.isEnded ? undefined : h.conn);
 
   const endSocket = (a: Args, name: WsCloseCodeName, how: 'close' | 'terminate') => {
-    const h = hostOf(a.self);
+    const h = a.host;
     const effective: WsCloseCodeName = h.isTeardownFailed ? 'INTERNAL_ERROR' : name; // CC-6: teardown errors → 1011
     const conn = socketOf(h);
     if (!conn) return;
@@ -119,44 +115,41 @@ export function provideMachine(reg: HostRegistry) {
     if (h.session) reg.emitEvent('sessionClosed', h.session.handle, { code: codeOf(effective), byPeer: false });
   };
 
-  return serverSessionMachine.provide({
-    actions: {
-      createSession: safe('createSession', ({ self }) => {
-        const h = hostOf(self);
-        if (!h.hello) throw new Error('createSession without Hello');
-        const s = new LiveSession(reg.newSessionId(), h.principal, self, reg.env, h.hello);
+  return {
+      createSession: safe('createSession', ({ host: h, event }) => {
+        const { hello } = eventOf(event, 'frame.hello');
+        if (!h.actor) throw new Error('createSession without an actor');
+        const s = new LiveSession(reg.newSessionId(), h.principal, h.actor, reg.env, hello);
         s.newReason = h.newReason;
         s.conn = h.conn;
         h.session = s;
         reg.store.set(s.id, s);
         reg.sweep.add(h.conn);
       }),
-      handOverSocket: safe('handOverSocket', ({ self }) => {
-        const h = hostOf(self);
+      handOverSocket: safe('handOverSocket', ({ host: h, event }) => {
+        const { hello } = eventOf(event, 'frame.hello');
         const target = h.existing;
-        if (!target || !h.hello) throw new Error('handOver without a session');
-        target.pendingAttach = { conn: h.conn, hello: h.hello };
+        if (!target) throw new Error('handOver without a session');
+        target.pendingAttach = { conn: h.conn, hello };
         reg.setOwner(h.conn, target.actor);
         target.actor.send({ type: 'socket.attached', socketId: h.conn.id });
       }),
-      attachSocket: safe('attachSocket', ({ self }) => {
-        const s = sessionOf(self);
+      attachSocket: safe<{ socketId: number }>('attachSocket', ({ host: h }) => {
+        const s = sessionOf(h);
         const pending = s.pendingAttach;
         if (!pending) throw new Error('attach without a pending socket');
         s.conn = pending.conn;
-        hostOf(self).isTeardownFailed = false;
+        h.isTeardownFailed = false;
         reg.sweep.add(pending.conn);
       }),
-      sendWelcome: safe('sendWelcome', ({ self }) => {
-        const h = hostOf(self);
-        const s = sessionOf(self);
+      sendWelcome: safe('sendWelcome', ({ host: h, event }) => {
+        const s = sessionOf(h);
         let outcome: ResumeOutcome;
         let reason: ResumeReason;
         if (s.pendingAttach) {
           ({ outcome, reason } = s.welcomeResume());
         } else {
-          if (!h.hello) throw new Error('Welcome without Hello');
-          s.welcomeNew(h.hello);
+          s.welcomeNew(eventOf(event, 'frame.hello').hello); // a new session: the Hello that created it
           outcome = ResumeOutcome.NEW;
           reason = s.newReason;
         }
@@ -180,55 +173,53 @@ export function provideMachine(reg: HostRegistry) {
       }),
       closeSocket: safe<{ name: WsCloseCodeName }>('closeSocket', (a, p) => endSocket(a, p.name, 'close')),
       terminateSocket: safe<{ name: WsCloseCodeName }>('terminateSocket', (a, p) => endSocket(a, p.name, 'terminate')),
-      forgetSocket: safe('forgetSocket', ({ self }) => {
-        const h = hostOf(self);
+      forgetSocket: safe('forgetSocket', ({ host: h }) => {
         const conn = h.session ? h.session.detach() : h.conn;
         if (!conn) return;
         conn.forget();
         reg.sweep.delete(conn);
         if (h.session) reg.emitEvent('sessionClosed', h.session.handle, { code: h.peerCloseCode ?? codeOf('ABNORMAL'), byPeer: true });
       }),
-      sendPing: safe('sendPing', ({ self }) => sessionOf(self).conn?.ping()),
-      sendHeartbeatAck: safe<{ intervalSteps: number; clientSteps: number }>('sendHeartbeatAck', ({ self }, p) => {
-        const hb = frameBody(self, 'heartbeat');
+      sendPing: safe('sendPing', ({ host }) => sessionOf(host).conn?.ping()),
+      sendHeartbeatAck: safe<{ intervalSteps: number; clientSteps: number }>('sendHeartbeatAck', ({ host, event }, p) => {
+        const hb = eventOf(event, 'frame.heartbeat').heartbeat;
         const base = reg.env.opts.heartbeatIntervalMs;
-        const s = sessionOf(self);
+        const s = sessionOf(host);
         s.heartbeatAck(hb.id, hb.sentAtMs, hb.rttMs, p.intervalSteps * base, p.clientSteps * base);
         if (p.intervalSteps > 0) {
           s.conn?.span?.setHeartbeatInterval(p.intervalSteps * base); // HB-11: the interval in force changed
           s.conn?.log.debug({ intervalMs: p.intervalSteps * base }, 'heartbeat interval announced');
         }
       }),
-      deliverMessage: safe('deliverMessage', ({ self }) => sessionOf(self).deliver(frameBody(self, 'message'))),
-      ackDuplicate: safe('ackDuplicate', ({ self }) => sessionOf(self).ackDuplicate()),
-      applyAck: safe('applyAck', ({ self }) => sessionOf(self).applyAck(frameBody(self, 'ack').seq)),
-      answerDrift: safe('answerDrift', ({ self }) => sessionOf(self).answerDrift(frameBody(self, 'stateDrift'))),
-      subscribe: safe('subscribe', ({ self }) => sessionOf(self).subscribe(frameBody(self, 'subscribe').channels)),
-      confirmSubscribe: safe('confirmSubscribe', ({ self }) => sessionOf(self).confirmSubscribe(frameBody(self, 'subscribe').channels)), // CH-4
-      unsubscribe: safe('unsubscribe', ({ self }) => sessionOf(self).unsubscribe(frameBody(self, 'unsubscribe').channels)),
-      sendDrainNotice: safe<{ reconnectAfterMs: number; deadlineMs: number }>('sendDrainNotice', ({ self }, p) => {
-        const h = hostOf(self);
-        sessionOf(self).drainNotice(p.reconnectAfterMs, p.deadlineMs, h.drainReason ?? DrainReason.DEPLOY, h.drainTarget ?? '');
+      deliverMessage: safe('deliverMessage', ({ host, event }) => sessionOf(host).deliver(eventOf(event, 'frame.message').message)),
+      ackDuplicate: safe('ackDuplicate', ({ host }) => sessionOf(host).ackDuplicate()),
+      applyAck: safe('applyAck', ({ host, event }) => sessionOf(host).applyAck(eventOf(event, 'frame.ack').seq)),
+      answerDrift: safe('answerDrift', ({ host, event }) => sessionOf(host).answerDrift(eventOf(event, 'frame.stateDrift').drift)),
+      subscribe: safe('subscribe', ({ host, event }) => sessionOf(host).subscribe(eventOf(event, 'frame.subscribe').channels)),
+      confirmSubscribe: safe('confirmSubscribe', ({ host, event }) => sessionOf(host).confirmSubscribe(eventOf(event, 'frame.subscribe').channels)), // CH-4
+      unsubscribe: safe('unsubscribe', ({ host, event }) => sessionOf(host).unsubscribe(eventOf(event, 'frame.unsubscribe').channels)),
+      sendDrainNotice: safe<{ reconnectAfterMs: number; deadlineMs: number }>('sendDrainNotice', ({ host: h }, p) => {
+        sessionOf(h).drainNotice(p.reconnectAfterMs, p.deadlineMs, h.drainReason ?? DrainReason.DEPLOY, h.drainTarget ?? '');
       }),
-      loseContinuity: safe('loseContinuity', ({ self }) => {
-        sessionOf(self).isContinuityLost = true;
+      loseContinuity: safe('loseContinuity', ({ host }) => {
+        sessionOf(host).isContinuityLost = true;
       }),
-      releaseReplay: safe('releaseReplay', ({ self }) => sessionOf(self).releaseReplay()),
-      markDetached: safe('markDetached', ({ self }) => {
-        reg.detachedSessions.add(sessionOf(self)); // RS-11
+      releaseReplay: safe('releaseReplay', ({ host }) => sessionOf(host).releaseReplay()),
+      markDetached: safe('markDetached', ({ host }) => {
+        reg.detachedSessions.add(sessionOf(host)); // RS-11
         reg.scheduleDetachedCheck();
       }),
-      unmarkDetached: safe('unmarkDetached', ({ self }) => {
-        const s = hostOf(self).session;
+      unmarkDetached: safe('unmarkDetached', ({ host }) => {
+        const s = host.session;
         if (s) reg.detachedSessions.remove(s);
       }),
       // CC-6, in this order: channels, store, then the close.
-      leaveChannels: teardownStep('leaveChannels', ({ self }) => {
-        const s = hostOf(self).session;
+      leaveChannels: teardownStep('leaveChannels', ({ host }) => {
+        const s = host.session;
         if (s) reg.fanOut.leaveAll(s);
       }),
-      deleteSession: teardownStep('deleteSession', ({ self, event }) => {
-        const s = hostOf(self).session;
+      deleteSession: teardownStep('deleteSession', ({ host, event }) => {
+        const s = host.session;
         if (!s) return;
         reg.store.delete(s.id);
         const expired = event.type.startsWith('xstate.after.');
@@ -238,6 +229,5 @@ export function provideMachine(reg: HostRegistry) {
         s.dispose();
         reg.emitEvent('sessionEnded', s.handle, { expired, evicted });
       }),
-    },
-  });
+  };
 }

@@ -13,9 +13,9 @@ import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { pino, type Logger } from 'pino';
 import { isSpanContextValid } from '@opentelemetry/api';
-import { createActor } from 'xstate';
 import { ResumeOutcome, ResumeReason } from '../gen/lifeline/v1/envelope_pb.js';
-import { serverStateName, type ServerSessionEvent } from '../spec/machines/server-session.machine.js';
+import { serverSessionMachine, serverStateName, type ServerSessionEvent } from '../spec/machines/server-session.machine.js';
+import { fixedIntervalTick } from '../spec/protocol/session-rules.js';
 import { backgroundTimers, systemClock as systemTimers } from '../spec/protocol/clock.js';
 import { clientAddress } from './admission.js';
 import { systemClock, type Clock } from './clock.js';
@@ -25,9 +25,9 @@ import { onFrame } from './frames.js';
 import { handleHealth } from './http.js';
 import { listenOn, type ListenOptions } from './listen.js';
 import { httpServerTimeouts, PendingUpgrades } from './http-phase.js';
-import { provideMachine, type Host, type HostRegistry } from './machine-host.js';
+import { sessionActions, type Host, type HostRegistry } from './machine-host.js';
 import { assertMessageFits, assertPatchFits } from './frame-limit.js';
-import { LeanSessionRuntime, type SessionActor, type SessionInput } from './session-actor.js';
+import { inspectedSession, SessionRuntime, type ActionTable, type SessionActor, type SessionInput } from './session-actor.js';
 import {
   originAllowlist,
   resolveOptions,
@@ -91,9 +91,10 @@ export class LifelineServer extends TypedEmitter<ServerEvents> implements HostRe
   private readonly pending: PendingUpgrades;
   /** The Origin allowlist in force (HS-2); allowOrigins() replaces it once a listen port is known. */
   private allowedOrigins: ReadonlySet<string> | undefined;
-  private readonly machine: ReturnType<typeof provideMachine>;
+  /** The machine's actions, for the runner and for inspected actors alike. */
+  private readonly actions: ActionTable<Host>;
   /** Steps the session machines when no inspector is attached (no XState actor per session). */
-  private readonly runtime: LeanSessionRuntime;
+  private readonly runtime: SessionRuntime<Host>;
   readonly env: SessionEnv;
   private isReady = true;
   private isDraining = false;
@@ -154,8 +155,8 @@ export class LifelineServer extends TypedEmitter<ServerEvents> implements HostRe
       onDrainNotice: () => this.drainNotices++,
       messageIds: recentMessageIdsFor(options.dedupeMessageIds, this.opts.resumeTtlMs, this.clock),
     };
-    this.machine = provideMachine(this);
-    this.runtime = new LeanSessionRuntime(this.machine, (actor, err) => this.onActorCrash(actor, err));
+    this.actions = sessionActions(this);
+    this.runtime = new SessionRuntime(serverSessionMachine, this.actions, (actor, err) => this.onActorCrash(actor, err));
     this.sweep = new LivenessSweep<Connection>({
       intervalMs: this.opts.heartbeatIntervalMs,
       slices: this.opts.sweepSlices,
@@ -366,7 +367,7 @@ export class LifelineServer extends TypedEmitter<ServerEvents> implements HostRe
       heartbeatIntervalStepsMax: this.opts.heartbeatIntervalStepsMax,
       heartbeatStableBeats: this.opts.heartbeatStableBeats,
     };
-    const host: Host = { conn, principal, session: undefined, frame: undefined, hello: undefined, existing: undefined, newReason: ResumeReason.NOT_REQUESTED, peerCloseCode: undefined, isTeardownFailed: false };
+    const host: Host = { conn, principal, session: undefined, existing: undefined, newReason: ResumeReason.NOT_REQUESTED, peerCloseCode: undefined, isTeardownFailed: false };
     this.owners.set(conn, this.startActor(input, host));
     return conn;
   }
@@ -386,12 +387,14 @@ export class LifelineServer extends TypedEmitter<ServerEvents> implements HostRe
   private startActor(input: SessionInput, host: Host): SessionActor {
     const inspect = this.options.inspect;
     if (!inspect) {
-      // The host is known before the initial step runs (it may schedule the handshake timeout).
-      return this.runtime.create(input, (actor) => this.hosts.set(actor, host));
+      const runner = this.runtime.create(input, host); // its initial step only schedules the handshake timeout
+      host.actor = runner;
+      this.hosts.set(runner, host);
+      return runner;
     }
-    const actor = createActor(this.machine, { input, inspect });
+    const actor = inspectedSession(serverSessionMachine, this.actions, host, input, inspect, (a, err) => this.onActorCrash(a, err));
+    host.actor = actor;
     this.hosts.set(actor, host);
-    actor.subscribe({ error: (err) => this.onActorCrash(actor, err) });
     actor.start();
     return actor;
   }
@@ -419,15 +422,11 @@ export class LifelineServer extends TypedEmitter<ServerEvents> implements HostRe
       this.forward(conn, { type: 'sweep.tick' }); // HB-11: the machine counts ticks of an adapting interval
       return;
     }
-    // Fixed interval: count here and tell the machine only when a threshold is crossed (issue 7);
-    // the same guards as the machine's sweep.tick transitions.
-    const missedMax = this.opts.heartbeatMissedMax;
-    if (conn.missedPings > missedMax) {
-      this.forward(conn, { type: 'liveness.expired', rule: 'HB-3' }); // HB-3: a ping unanswered past missed_max
-      return;
-    }
-    if (conn.silentTicks + 1 > missedMax + 1) {
-      this.forward(conn, { type: 'liveness.expired', rule: 'HB-7' }); // HB-7: no frame for interval × (missed_max + 1)
+    // Fixed interval: count here and tell the machine only when a threshold is crossed (issue 7), by
+    // the rules its sweep.tick guards call, in their order (server/hot-path.test.ts holds them together).
+    const rule = fixedIntervalTick(conn.missedPings, conn.silentTicks, this.opts.heartbeatMissedMax);
+    if (rule !== 'ping') {
+      this.forward(conn, { type: 'liveness.expired', rule }); // HB-3: pings unanswered past missed_max; HB-7: no frame for I × (M + 1)
       return;
     }
     conn.missedPings++;

@@ -1,53 +1,66 @@
 import fc from 'fast-check';
-import { createActor, SimulatedClock, type AnyActorRef } from 'xstate';
+import { createActor, SimulatedClock } from 'xstate';
 import { describe, expect, test } from 'vitest';
-import { serverSessionMachine, type ServerSessionEvent, type ServerSessionInput } from '../spec/machines/server-session.machine.js';
+import { serverSessionMachine, type ServerSessionEffects, type ServerSessionInput } from '../spec/machines/server-session.machine.js';
 import { helloEvent, serverModelEvents } from '../spec/machines/server-session.events.js';
 import { advanceClock } from '../spec/machines/simulated-time.js';
-import { LeanSessionRuntime, type SessionActor } from './session-actor.js';
+import { bindActions, SessionRuntime, type ActionTable, type SessionActor } from './session-actor.js';
 
 const input: ServerSessionInput = { handshakeTimeoutMs: 50, resumeTtlMs: 500, replayWindowMs: 200, heartbeatMissedMax: 1 };
 const adaptive: ServerSessionInput = { ...input, heartbeatIntervalStepsMax: 2, heartbeatStableBeats: 2 };
 
-const ACTIONS = [
+/** Every effect the machine names (ServerSessionEffects); the runner's table must have each. */
+const ACTIONS: readonly (keyof ServerSessionEffects)[] = [
   'createSession', 'handOverSocket', 'attachSocket', 'sendWelcome', 'closeSocket', 'terminateSocket', 'forgetSocket',
   'sendPing', 'sendHeartbeatAck', 'deliverMessage', 'ackDuplicate', 'applyAck', 'answerDrift', 'subscribe',
-  'confirmSubscribe', 'unsubscribe', 'sendDrainNotice', 'loseContinuity', 'releaseReplay', 'leaveChannels', 'deleteSession',
-] as const;
+  'confirmSubscribe', 'unsubscribe', 'sendDrainNotice', 'loseContinuity', 'releaseReplay', 'markDetached', 'unmarkDetached',
+  'leaveChannels', 'deleteSession',
+];
 
-/**
- * The machine with recording actions. Two are not plain recorders, to exercise what an actor
- * adds to the pure machine: createSession sends the actor an event from inside a transition
- * (the mailbox), and answerDrift throws (the actor fails).
- */
-function recordingMachine(log: unknown[]) {
-  const rec = (name: string) => ({ self }: { self: AnyActorRef }, params?: unknown) => {
-    log.push(params === undefined ? name : [name, params]);
-    if (name === 'createSession') self.send({ type: 'sweep.tick' });
-    if (name === 'answerDrift') throw new Error('boom');
-  };
-  return serverSessionMachine.provide({ actions: Object.fromEntries(ACTIONS.map((n) => [n, rec(n)])) });
+/** What the recording handlers act on: the log and the actor (to send to it from inside a step). */
+interface RecHost {
+  readonly log: unknown[];
+  actor?: SessionActor;
 }
 
-/** The same machine run twice on one simulated clock: as an XState actor and on the lean runtime. */
+/**
+ * A handler table that records. Two are not plain recorders, to exercise what an actor adds to the
+ * pure machine: createSession sends the actor an event from inside a step (the mailbox), and
+ * answerDrift throws (the actor fails).
+ */
+const recording = Object.fromEntries(
+  ACTIONS.map((name) => [
+    name,
+    (host: RecHost, _event: unknown, params: unknown) => {
+      host.log.push(params === undefined ? name : [name, params]);
+      if (name === 'createSession') host.actor?.send({ type: 'sweep.tick' });
+      if (name === 'answerDrift') throw new Error('boom');
+    },
+  ]),
+) as unknown as ActionTable<RecHost>;
+
+/** The same machine run twice on one simulated clock: as an XState actor (the table through .provide()) and on the runner. */
 function pair(inp: ServerSessionInput) {
   const clock = new SimulatedClock();
   const real = { log: [] as unknown[], crashes: 0, actor: undefined as unknown as SessionActor };
   const lean = { log: [] as unknown[], crashes: 0, actor: undefined as unknown as SessionActor };
-  const actor = createActor(recordingMachine(real.log), { clock, input: inp });
+  const realHost: RecHost = { log: real.log };
+  const actor = createActor(serverSessionMachine.provide({ actions: bindActions(recording, realHost) }), { clock, input: inp });
+  realHost.actor = actor;
   actor.subscribe({ error: () => real.crashes++ });
   actor.start();
   real.actor = actor;
-  const runtime = new LeanSessionRuntime(recordingMachine(lean.log), () => lean.crashes++, clock);
-  lean.actor = runtime.create(inp, () => {});
+  const leanHost: RecHost = { log: lean.log };
+  lean.actor = leanHost.actor = new SessionRuntime(serverSessionMachine, recording, () => lean.crashes++, clock).create(inp, leanHost);
   return { clock, real, lean };
 }
 
-/** The lean runtime alone, on a clock of its own (so its timers can be counted). */
+/** The runner alone, on a clock of its own (so its timers can be counted). */
 function leanAlone(inp: ServerSessionInput) {
   const clock = new SimulatedClock();
   const log: unknown[] = [];
-  const actor = new LeanSessionRuntime(recordingMachine(log), () => {}, clock).create(inp, () => {});
+  const host: RecHost = { log };
+  const actor = (host.actor = new SessionRuntime(serverSessionMachine, recording, () => {}, clock).create(inp, host));
   const timers = (clock as unknown as { timeouts: Map<unknown, unknown> }).timeouts;
   return { clock, lean: { actor, log }, timers };
 }
@@ -57,7 +70,7 @@ function view(a: SessionActor) {
   return { value: s.value, status: s.status, context: s.context };
 }
 
-describe('lean session runtime (issue 7: no XState actor per session)', () => {
+describe('session runner on transition() (issue 7: no XState actor per session; issue 12: only public XState)', () => {
   const step = fc.oneof(
     { weight: 6, arbitrary: fc.constantFrom(...serverModelEvents) },
     { weight: 1, arbitrary: fc.integer({ min: 1, max: 600 }).map((ms) => ({ type: 'advance' as const, ms })) },
@@ -74,7 +87,7 @@ describe('lean session runtime (issue 7: no XState actor per session)', () => {
         for (const s of steps) {
           if (s.type === 'advance') advanceClock(clock, s.ms);
           else {
-            // An actor ignores events once stopped (and warns); the lean one must ignore them silently.
+            // An actor ignores events once stopped (and warns); the runner must ignore them silently.
             if (real.actor.getSnapshot().status === 'active') real.actor.send(s);
             lean.actor.send(s);
           }
@@ -85,6 +98,13 @@ describe('lean session runtime (issue 7: no XState actor per session)', () => {
       }),
       { numRuns: 150 },
     );
+  });
+
+  test('RC-1 the handler table names every effect the machine has: each action stub but its own context updates (assign)', () => {
+    const stubs = Object.entries(serverSessionMachine.implementations.actions)
+      .filter(([, impl]) => (impl as { type?: string }).type !== 'xstate.assign')
+      .map(([name]) => name);
+    expect(stubs.sort()).toEqual([...ACTIONS].sort());
   });
 
   test('HS-10 the handshake timeout fires on the lean runtime, and a final state leaves no timer behind', () => {

@@ -1,28 +1,42 @@
 /**
- * How the server runs one session machine per connection/session without an
- * XState actor per session (issue 7, memory per idle session).
+ * How the server runs one session machine per connection/session without an XState actor per
+ * session (issue 7: memory per idle session; issue 12: only XState's public API).
  *
- * An XState actor carries its own actor system, mailbox, observers and a score
- * of closures: about 4.8 KB of heap each, a third of what an idle session cost.
- * The machine itself is pure, so the server keeps only each session's snapshot
- * (about 0.7 KB) and steps it with the machine's own `transition()`, through
- * one actor scope shared by every session of the server. What an actor would
- * add is done here, and only what this machine uses: a mailbox for events sent
- * while a transition runs, the delayed events of `after` (a timer only while a
- * session sits in a state that has one), and stopping at a final state.
+ * An XState actor carries its own actor system, mailbox, observers and a score of closures: about
+ * 4.8 KB of heap each, a third of what an idle session cost. The machine is pure, so the server
+ * keeps only each session's snapshot and steps it with XState's public pure functions,
+ * `initialTransition(machine, input)` and `transition(machine, snapshot, event)`, which return the
+ * next snapshot and the actions to execute. The runner executes them itself, in order, by action
+ * type, through a handler table (server/machine-host.ts): `(host, event, params) => void`. What an
+ * actor would add is done here, and only what this machine uses: the delayed events of `after`
+ * (`xstate.raise` with a delay, `xstate.cancel`; a timer only while a session sits in a state that
+ * has one, from a Clock whose timers never keep the process alive), a mailbox for events sent while
+ * a step runs, and stopping at a final status.
  *
- * The machine's semantics stay XState's: transitions, guards, assign and the
- * order of actions are computed by XState; the actions run at once, in order,
- * as an actor runs them. With inspection on (`inspect`, strictly opt-in) the
- * server uses real XState actors instead, because the inspector observes
- * actors; both satisfy `SessionActor`.
+ * A step costs about 27 µs (`transition()` builds an inert actor scope each call): the hot inbound
+ * bodies and the fixed-interval sweep stay off it (server/frames.ts, server.ts onSweepVisit), calling
+ * the same rule functions as the machine's guards (spec/protocol/session-rules.ts).
+ *
+ * With inspection on (`inspect`, strictly opt-in) the server uses real XState actors instead,
+ * because the inspector observes actors: `inspectedSession` gives one the same handler table through
+ * `.provide()`. Both satisfy `SessionActor`.
  */
-import type { AnyActorRef, AnyActorScope, EventObject } from 'xstate';
-import type { ServerSessionEvent, serverSessionMachine } from '../spec/machines/server-session.machine.js';
+import { createActor, initialTransition, transition, type InspectionEvent, type Observer } from 'xstate';
+import { backgroundTimers, systemClock, type Clock, type TimerHandle } from '../spec/protocol/clock.js';
+import type { ServerSessionEffects, ServerSessionEvent, ServerSessionInput, serverSessionMachine } from '../spec/machines/server-session.machine.js';
 
 export type SessionMachine = typeof serverSessionMachine;
 export type SessionSnapshot = ReturnType<SessionMachine['getInitialSnapshot']>;
-export type SessionInput = Parameters<SessionMachine['getInitialSnapshot']>[1];
+export type SessionInput = ServerSessionInput;
+
+/** The event an action ran for: a machine event, or XState's own (`xstate.after.…` of a delay). */
+export type HostEvent = ServerSessionEvent | { readonly type: `xstate.${string}` };
+
+/** One effect of the machine, done by the adapter on the session's host. */
+export type ActionHandler<H, P> = (host: H, event: HostEvent, params: P) => void;
+
+/** Every effect the machine names (its action stubs), with its params. */
+export type ActionTable<H> = { readonly [K in keyof ServerSessionEffects]: ActionHandler<H, ServerSessionEffects[K]> };
 
 /** What the server needs of a session's running machine: the part of an XState actor it uses. */
 export interface SessionActor {
@@ -32,114 +46,58 @@ export interface SessionActor {
   stop(): void;
 }
 
-/** Timers for the delayed events of `after`: the real ones, or XState's SimulatedClock in tests. */
-export interface TimerClock {
-  setTimeout(fn: () => void, ms: number): unknown;
-  clearTimeout(id: unknown): void;
+/** An action as `transition()` returns it (XState's ExecutableActionObject, the fields read here). */
+interface Executable {
+  readonly type: string;
+  readonly info: { readonly event: unknown };
+  readonly params: unknown;
 }
 
-const realTimers: TimerClock = {
-  setTimeout: (fn, ms) => {
-    const t = setTimeout(fn, ms);
-    t.unref(); // like the sweep: a pending handshake or resume timeout never keeps the process alive
-    return t;
-  },
-  clearTimeout: (id) => clearTimeout(id as ReturnType<typeof setTimeout>),
-};
+/** The params of XState's built-in `raise` (`after` schedules one with a delay) and `cancel`. */
+interface RaiseParams {
+  readonly event: ServerSessionEvent;
+  readonly delay: number | undefined;
+  readonly id: string | undefined;
+}
+interface CancelParams {
+  readonly sendId: string;
+}
 
-/** A delayed event of `after`, scheduled by XState's built-in raise action. */
+/** A delayed event of `after`, pending. */
 interface Delayed {
   readonly id: string;
-  readonly timer: unknown;
+  readonly timer: TimerHandle;
 }
 
-/**
- * Runs every lean actor of one server: the shared actor scope and the error
- * sink. `self` in the scope is set to the actor whose transition is running;
- * transitions never interleave (an event sent during one waits in the mailbox).
- */
-export class LeanSessionRuntime {
-  private current: LeanSessionActor | undefined;
-  private readonly deferred: (() => void)[] = [];
-  readonly scope: AnyActorScope;
-
+/** What every session of one server shares: the machine, the handler table, the clock, the crash sink. */
+export class SessionRuntime<H> {
   constructor(
     readonly machine: SessionMachine,
-    /** The machine threw (not an action: those are wrapped by the host); the session is broken. */
-    readonly onCrash: (actor: LeanSessionActor, err: unknown) => void,
-    readonly clock: TimerClock = realTimers,
-  ) {
-    const runtime = this;
-    const scheduler = {
-      schedule: (_source: AnyActorRef, _target: AnyActorRef, event: EventObject, delay: number, id: string | undefined) =>
-        runtime.running().schedule(event as ServerSessionEvent, delay, id ?? ''),
-      cancel: (_source: AnyActorRef, id: string) => runtime.running().cancel(id),
-      cancelAll: () => runtime.running().cancelAll(),
-    };
-    // Only what `transition()` of this machine touches: the built-in raise/cancel of `after`
-    // go through defer + system.scheduler, and actions receive `self`.
-    this.scope = {
-      get self() {
-        return runtime.running() as unknown as AnyActorRef; // actions find their Host by this object
-      },
-      id: '',
-      sessionId: '',
-      logger: () => {},
-      defer: (fn: () => void) => void runtime.deferred.push(fn),
-      emit: () => {},
-      stopChild: () => {},
-      actionExecutor: (action: { exec?: ((info: unknown, params: unknown) => void) | undefined; info: unknown; params: unknown }) => action.exec?.(action.info, action.params),
-      // No inspector sees lean actors (inspection uses real actors) and this machine has no children.
-      system: { scheduler, _sendInspectionEvent: () => {}, _unregister: () => {}, _relay: () => {} } as unknown as AnyActorScope['system'],
-    } as unknown as AnyActorScope;
-  }
+    readonly actions: ActionTable<H>,
+    /** The machine or an unwrapped handler threw: the session is broken (its actor is in error). */
+    readonly onCrash: (actor: SessionRunner<H>, err: unknown) => void,
+    readonly clock: Clock = backgroundTimers(systemClock),
+  ) {}
 
-  private running(): LeanSessionActor {
-    if (!this.current) throw new Error('no session transition is running');
-    return this.current;
-  }
-
-  /** A session machine in its initial state; `register` runs first, so its actions can find their host. */
-  create(input: SessionInput, register: (actor: LeanSessionActor) => void): LeanSessionActor {
-    return new LeanSessionActor(this, input, register);
-  }
-
-  /** Step `actor` with `event` (or compute its initial snapshot), then run what XState deferred. */
-  step(actor: LeanSessionActor, compute: () => SessionSnapshot): SessionSnapshot | undefined {
-    const outer = this.current;
-    this.current = actor;
-    try {
-      const next = compute();
-      actor.snapshot = next;
-      let fn: (() => void) | undefined;
-      while ((fn = this.deferred.shift())) fn();
-      return next;
-    } catch (err) {
-      this.deferred.length = 0;
-      actor.crash(err);
-      this.onCrash(actor, err);
-      return undefined;
-    } finally {
-      this.current = outer;
-    }
+  /** A session machine in its initial state, its initial actions executed on `host`. */
+  create(input: SessionInput, host: H): SessionRunner<H> {
+    return new SessionRunner(this, host, input);
   }
 }
 
-export class LeanSessionActor implements SessionActor {
-  /** Set by the runtime after each step. */
-  snapshot!: SessionSnapshot;
+export class SessionRunner<H> implements SessionActor {
+  private snapshot!: SessionSnapshot;
   private mailbox: ServerSessionEvent[] | undefined;
   private isProcessing = false;
   private delayed: Delayed[] | undefined;
 
   constructor(
-    private readonly runtime: LeanSessionRuntime,
+    private readonly runtime: SessionRuntime<H>,
+    readonly host: H,
     input: SessionInput,
-    register: (actor: LeanSessionActor) => void,
   ) {
-    register(this);
     this.isProcessing = true;
-    runtime.step(this, () => runtime.machine.getInitialSnapshot(runtime.scope, input));
+    this.step(() => initialTransition(runtime.machine, input));
     this.drainMailbox();
   }
 
@@ -150,7 +108,7 @@ export class LeanSessionActor implements SessionActor {
   send(event: ServerSessionEvent): void {
     if (this.snapshot.status !== 'active') return; // stopped, like an actor: later events are dropped
     if (this.isProcessing) {
-      (this.mailbox ??= []).push(event); // sent from an action: after this transition, as an actor does
+      (this.mailbox ??= []).push(event); // sent from an action: after this step, as an actor does
       return;
     }
     this.isProcessing = true;
@@ -158,10 +116,49 @@ export class LeanSessionActor implements SessionActor {
     this.drainMailbox();
   }
 
+  stop(): void {
+    this.cancelAll();
+    if (this.snapshot.status === 'active') this.snapshot = { ...this.snapshot, status: 'stopped' } as SessionSnapshot;
+  }
+
   private process(event: ServerSessionEvent): void {
-    const { machine, scope } = this.runtime;
-    const next = this.runtime.step(this, () => machine.transition(this.snapshot, event, scope));
-    if (next && next.status !== 'active') this.cancelAll(); // final state: no timer outlives it
+    this.step(() => transition(this.runtime.machine, this.snapshot, event));
+    if (this.snapshot.status !== 'active') this.cancelAll(); // final state: no timer outlives it
+  }
+
+  /**
+   * Compute a step, execute its actions in order, then take its snapshot: as in an actor, an action
+   * that reads the session's state still sees the state the event found.
+   */
+  private step(compute: () => readonly [SessionSnapshot, readonly Executable[]]): void {
+    try {
+      const [next, actions] = compute();
+      for (const a of actions) this.execute(a);
+      this.snapshot = next;
+    } catch (err) {
+      this.crash(err);
+      this.runtime.onCrash(this, err);
+    }
+  }
+
+  private execute(a: Executable): void {
+    switch (a.type) {
+      case 'xstate.raise': {
+        const p = a.params as RaiseParams;
+        // Only `after` raises in this machine, always with a delay; an undelayed raise is applied
+        // inside transition() itself and never reaches here.
+        if (typeof p.delay === 'number') this.schedule(p.event, p.delay, p.id ?? p.event.type);
+        return;
+      }
+      case 'xstate.cancel':
+        this.cancel((a.params as CancelParams).sendId);
+        return;
+      default: {
+        const handler = (this.runtime.actions as Readonly<Record<string, ActionHandler<H, unknown> | undefined>>)[a.type];
+        if (!handler) throw new Error(`no handler for the machine's action ${a.type}`);
+        handler(this.host, a.info.event as HostEvent, a.params);
+      }
+    }
   }
 
   private drainMailbox(): void {
@@ -177,13 +174,7 @@ export class LeanSessionActor implements SessionActor {
     }
   }
 
-  stop(): void {
-    this.cancelAll();
-    if (this.snapshot.status === 'active') this.snapshot = { ...this.snapshot, status: 'stopped' } as SessionSnapshot;
-  }
-
-  /** @internal the runtime's scheduler: a delayed event of `after`. */
-  schedule(event: ServerSessionEvent, delayMs: number, id: string): void {
+  private schedule(event: ServerSessionEvent, delayMs: number, id: string): void {
     const clock = this.runtime.clock;
     const timer = clock.setTimeout(() => {
       this.delayed = this.delayed?.filter((d) => d.timer !== timer);
@@ -193,23 +184,50 @@ export class LeanSessionActor implements SessionActor {
     (this.delayed ??= []).push({ id, timer });
   }
 
-  /** @internal */
-  cancel(id: string): void {
+  private cancel(id: string): void {
     if (!this.delayed) return;
     for (const d of this.delayed) if (d.id === id) this.runtime.clock.clearTimeout(d.timer);
     this.delayed = this.delayed.filter((d) => d.id !== id);
     if (this.delayed.length === 0) this.delayed = undefined;
   }
 
-  /** @internal */
-  cancelAll(): void {
+  private cancelAll(): void {
     for (const d of this.delayed ?? []) this.runtime.clock.clearTimeout(d.timer);
     this.delayed = undefined;
   }
 
-  /** @internal the machine threw: like an actor in error, it takes no more events. */
-  crash(err: unknown): void {
+  /** Like an actor in error: it takes no more events and holds no timer. */
+  private crash(err: unknown): void {
     this.cancelAll();
     this.snapshot = { ...this.snapshot, status: 'error', error: err } as SessionSnapshot;
   }
+}
+
+/**
+ * The machine's action implementations for `.provide()`, bound to one host: the same handler table
+ * the runner uses, for a real XState actor (inspection).
+ */
+export function bindActions<H>(table: ActionTable<H>, host: H): Record<string, (args: { event: HostEvent }, params: unknown) => void> {
+  const out: Record<string, (args: { event: HostEvent }, params: unknown) => void> = {};
+  for (const [name, handler] of Object.entries(table) as [string, ActionHandler<H, unknown>][]) {
+    out[name] = ({ event }, params) => handler(host, event, params);
+  }
+  return out;
+}
+
+/**
+ * A real XState actor (inspection is opt-in: the inspector observes actors) on the same handler
+ * table, not started yet: the caller registers it first, as its initial step may need that.
+ */
+export function inspectedSession<H>(
+  machine: SessionMachine,
+  table: ActionTable<H>,
+  host: H,
+  input: SessionInput,
+  inspect: Observer<InspectionEvent> | ((event: InspectionEvent) => void),
+  onCrash: (actor: SessionActor, err: unknown) => void,
+): SessionActor & { start(): unknown } {
+  const actor = createActor(machine.provide({ actions: bindActions(table, host) }), { input, inspect });
+  actor.subscribe({ error: (err) => onCrash(actor, err) });
+  return actor;
 }

@@ -5,6 +5,7 @@ import { afterEach, describe, expect, test, vi } from 'vitest';
 import { WebSocketServer } from 'ws';
 import { createActor, SimulatedClock } from 'xstate';
 import { serverSessionMachine } from '../../spec/machines/server-session.machine.js';
+import { heartbeatEvent, helloEvent } from '../../spec/machines/server-session.events.js';
 import { createServerInspector, type ServerInspector } from './inspect.js';
 
 interface Received {
@@ -34,7 +35,7 @@ async function startReceiver(): Promise<{ url: string; messages: Received[] }> {
   return { url: `ws://127.0.0.1:${(receiver.address() as AddressInfo).port}`, messages };
 }
 
-const hello = { type: 'frame.hello', isVersionSupported: true, isAuthorized: true, isResume: false, isOverCapacity: false, isForbidden: false, isOverChannelLimit: false } as const;
+const hello = helloEvent();
 
 describe('server inspector', () => {
   test('streams a real session actor: its definition, events and snapshots', async () => {
@@ -44,7 +45,7 @@ describe('server inspector', () => {
     const actor = createActor(serverSessionMachine, { input: { heartbeatMissedMax: 2 }, clock, inspect: inspector.inspect }).start();
     actor.send(hello);
     actor.send({ type: 'sweep.tick' });
-    actor.send({ type: 'frame.heartbeat' });
+    actor.send(heartbeatEvent());
     actor.send({ type: 'app.drain', reconnectAfterMs: 100, deadlineMs: 1000 });
     clock.increment(1000);
     await vi.waitFor(

@@ -1,6 +1,6 @@
 import { getAdjacencyMap } from '@xstate/graph';
 import { advanceClock } from './simulated-time.js';
-import { helloEvent, serverModelEvents } from './server-session.events.js';
+import { ackEvent, driftEvent, heartbeatEvent, helloEvent, messageEvent, serverModelEvents, subscribeEvent, unsubscribeEvent } from './server-session.events.js';
 import { allStateNodes, transitionKey } from './model-coverage.js';
 import { transitionTour } from './model-tour.js';
 import fc from 'fast-check';
@@ -111,7 +111,9 @@ describe('server session machine: model coverage', () => {
         // Delays are always taken; other events only when the walk is not restricted.
         return (isOnlyThese && !type.startsWith('xstate.after.') ? [] : [{ type }]) as ServerSessionEvent[];
       });
-    const traversal = { events: eventsFor, serializeState: (s: Snap) => serialize(s), input: inp };
+    // Events carry decoded bodies, whose seqs are bigints (JSON has none).
+    const serializeEvent = (e: ServerSessionEvent) => JSON.stringify(e, (_, v: unknown) => (typeof v === 'bigint' ? `${v}n` : v));
+    const traversal = { events: eventsFor, serializeState: (s: Snap) => serialize(s), serializeEvent, input: inp };
     const adjacency = getAdjacencyMap(serverSessionMachine, traversal);
     const taken = new Set<string>();
     const reached = new Set<string>();
@@ -130,7 +132,7 @@ describe('server session machine: model coverage', () => {
         for (const t of (h as Harness).transitions) taken.add(takenKey(t));
         h?.actor.stop();
       },
-    });
+    }, serializeEvent);
     return { taken, reached, replays: tour.edges, tour };
   }
 
@@ -264,14 +266,14 @@ describe('server session machine: rules', () => {
     expect(closes(h)).toEqual(['FORBIDDEN']);
     const h2 = harness();
     attach(h2);
-    play(h2, { type: 'frame.subscribe', isForbidden: false, isOverChannelLimit: true });
+    play(h2, subscribeEvent({ isOverChannelLimit: true }));
     expect(closes(h2)).toEqual(['POLICY_VIOLATION']);
     expect(h2.actor.getSnapshot().value).toBe('closed');
   });
 
   test('HS-8 WIRE-7 any body before Hello closes 1002; a second Hello closes 1002 and ends the session', () => {
     const h = harness();
-    play(h, { type: 'frame.heartbeat' });
+    play(h, heartbeatEvent());
     expect(closes(h)).toEqual(['PROTOCOL_ERROR']);
     const h2 = harness();
     attach(h2);
@@ -310,7 +312,7 @@ describe('server session machine: rules', () => {
     expect(h.actor.getSnapshot().context.missed).toBe(0);
     expect(h.actor.getSnapshot().matches({ attached: { liveness: 'alive' } })).toBe(true);
     play(h, { type: 'sweep.tick' });
-    play(h, { type: 'frame.ack', isBeyondSent: false });
+    play(h, ackEvent(false));
     expect(h.actor.getSnapshot().context).toMatchObject({ missed: 0, silentTicks: 0 });
   });
 
@@ -329,7 +331,7 @@ describe('server session machine: rules', () => {
   test('HB-11 off by default: stable heartbeats never change the interval, every ack says unchanged', () => {
     const h = harness({ ...input, heartbeatMissedMax: 2 });
     attach(h);
-    for (let i = 0; i < 20; i++) play(h, { type: 'frame.heartbeat', isRttStable: true });
+    for (let i = 0; i < 20; i++) play(h, heartbeatEvent(true));
     expect(h.actor.getSnapshot().context.intervalSteps).toBe(1);
     const acks = h.actions.filter((a) => a.name === 'sendHeartbeatAck').map((a) => (a.params as { intervalSteps: number }).intervalSteps);
     expect(acks).toEqual(new Array(20).fill(0));
@@ -339,16 +341,16 @@ describe('server session machine: rules', () => {
     const h = harness({ ...input, heartbeatMissedMax: 2, heartbeatIntervalStepsMax: 3, heartbeatStableBeats: 2 });
     attach(h);
     const announce = () => (h.actions.filter((a) => a.name === 'sendHeartbeatAck').at(-1)?.params as { intervalSteps: number }).intervalSteps;
-    play(h, { type: 'frame.heartbeat', isRttStable: false });
-    play(h, { type: 'frame.heartbeat', isRttStable: false });
+    play(h, heartbeatEvent(false));
+    play(h, heartbeatEvent(false));
     expect(announce()).toBe(0); // stable RTT required
-    play(h, { type: 'frame.heartbeat', isRttStable: true });
+    play(h, heartbeatEvent(true));
     expect(announce()).toBe(2);
-    play(h, { type: 'frame.heartbeat', isRttStable: true });
+    play(h, heartbeatEvent(true));
     expect(announce()).toBe(0);
-    play(h, { type: 'frame.heartbeat', isRttStable: true });
+    play(h, heartbeatEvent(true));
     expect(announce()).toBe(3);
-    for (let i = 0; i < 5; i++) play(h, { type: 'frame.heartbeat', isRttStable: true });
+    for (let i = 0; i < 5; i++) play(h, heartbeatEvent(true));
     expect(announce()).toBe(0);
     expect(h.actor.getSnapshot().context).toMatchObject({ intervalSteps: 3, clientSteps: 3, announcedSteps: 3 });
   });
@@ -357,7 +359,7 @@ describe('server session machine: rules', () => {
   function adapted(k: number, missedMax = 2) {
     const h = harness({ ...input, heartbeatMissedMax: missedMax, heartbeatIntervalStepsMax: 4, heartbeatStableBeats: 1 });
     attach(h);
-    for (let i = 1; i < k; i++) play(h, { type: 'frame.heartbeat', isRttStable: true });
+    for (let i = 1; i < k; i++) play(h, heartbeatEvent(true));
     expect(h.actor.getSnapshot().context.intervalSteps).toBe(k);
     return h;
   }
@@ -371,7 +373,7 @@ describe('server session machine: rules', () => {
         for (let t = 1; t <= 3 * k; t++) {
           play(h, { type: 'sweep.tick' });
           if (h.actions.at(-1)?.name === 'sendPing') play(h, { type: 'socket.pong', isRttSpike: false });
-          if (t % k === 0) play(h, { type: 'frame.heartbeat', isRttStable: false }); // on time, keeps HB-7 quiet
+          if (t % k === 0) play(h, heartbeatEvent(false)); // on time, keeps HB-7 quiet
         }
         expect(pings(h)).toBe(3);
         // Then silence (the last proof of life was just now): count base ticks to the drop.
@@ -400,10 +402,10 @@ describe('server session machine: rules', () => {
       play(h, { type: 'socket.pong', isRttSpike: false });
     }
     expect(h.actor.getSnapshot().matches('attached')).toBe(true);
-    play(h, { type: 'frame.heartbeat', isRttStable: false });
+    play(h, heartbeatEvent(false));
     expect(h.actions.at(-1)).toEqual({ name: 'sendHeartbeatAck', params: { intervalSteps: 1, clientSteps: 3 } });
     expect(h.actor.getSnapshot().context).toMatchObject({ intervalSteps: 1, announcedSteps: 1, clientSteps: 3 });
-    play(h, { type: 'frame.heartbeat', isRttStable: false }); // the first Heartbeat after the announcement
+    play(h, heartbeatEvent(false)); // the first Heartbeat after the announcement
     expect(h.actor.getSnapshot().context.clientSteps).toBe(1);
   });
 
@@ -440,21 +442,21 @@ describe('server session machine: rules', () => {
   test('HB-6 a Heartbeat is answered at once', () => {
     const h = harness();
     attach(h);
-    play(h, { type: 'frame.heartbeat' });
+    play(h, heartbeatEvent());
     expect(h.actions.at(-1)).toEqual({ name: 'sendHeartbeatAck', params: { intervalSteps: 0, clientSteps: 1 } });
   });
 
   test('SEQ-3 SEQ-4 SEQ-10 BP-14 client messages: next is delivered, a duplicate only acked, a gap closes 1002, over rate closes 4203', () => {
     const h = harness();
     attach(h);
-    play(h, { type: 'frame.message', arrival: 'next', isOverRate: false });
-    play(h, { type: 'frame.message', arrival: 'duplicate', isOverRate: false });
+    play(h, messageEvent('next'));
+    play(h, messageEvent('duplicate'));
     expect(h.actions.slice(-2).map((a) => a.name)).toEqual(['deliverMessage', 'ackDuplicate']);
-    play(h, { type: 'frame.message', arrival: 'gap', isOverRate: false });
+    play(h, messageEvent('gap'));
     expect(closes(h)).toEqual(['PROTOCOL_ERROR']);
     const h2 = harness();
     attach(h2);
-    play(h2, { type: 'frame.message', arrival: 'next', isOverRate: true });
+    play(h2, messageEvent('next', { isOverRate: true }));
     expect(closes(h2)).toEqual(['RATE_LIMITED']);
     expect(h2.actor.getSnapshot().value).toBe('detached');
   });
@@ -462,7 +464,7 @@ describe('server session machine: rules', () => {
   test('SEQ-6 an ack beyond the last sent seq closes 1002', () => {
     const h = harness();
     attach(h);
-    play(h, { type: 'frame.ack', isBeyondSent: true });
+    play(h, ackEvent(true));
     expect(closes(h)).toEqual(['PROTOCOL_ERROR']);
   });
 
@@ -545,7 +547,7 @@ describe('server session machine: rules', () => {
     play(h, { type: 'app.drain', reconnectAfterMs: 5, deadlineMs: 30 });
     expect(h.actions.at(-1)).toEqual({ name: 'sendDrainNotice', params: { reconnectAfterMs: 5, deadlineMs: 30 } });
     expect(serverStateName(h.actor.getSnapshot().value)).toBe('draining');
-    play(h, { type: 'frame.heartbeat' });
+    play(h, heartbeatEvent());
     expect(h.actions.at(-1)?.name).toBe('sendHeartbeatAck');
     h.advance(29);
     expect(closes(h)).toEqual([]);
@@ -583,21 +585,21 @@ describe('server session machine: rules', () => {
   test('SD-5 CH-1 CH-2 drift and subscriptions are passed to the adapter while attached', () => {
     const h = harness();
     attach(h);
-    play(h, { type: 'frame.stateDrift' });
-    play(h, { type: 'frame.subscribe', isForbidden: false, isOverChannelLimit: false });
-    play(h, { type: 'frame.unsubscribe' });
+    play(h, driftEvent);
+    play(h, subscribeEvent());
+    play(h, unsubscribeEvent);
     expect(h.actions.slice(-3).map((a) => a.name)).toEqual(['answerDrift', 'subscribe', 'unsubscribe']);
   });
 
   test('CH-4 a Subscribe from a client that announced subscribed is confirmed after it took effect; otherwise not', () => {
     const h = harness();
     attach(h);
-    play(h, { type: 'frame.subscribe', isForbidden: false, isOverChannelLimit: false, isConfirmAsked: true });
+    play(h, subscribeEvent({ isConfirmAsked: true }));
     expect(h.actions.slice(-2).map((a) => a.name)).toEqual(['subscribe', 'confirmSubscribe']);
-    play(h, { type: 'frame.subscribe', isForbidden: false, isOverChannelLimit: false });
+    play(h, subscribeEvent());
     expect(h.actions.at(-1)?.name).toBe('subscribe');
     // SEC-7: a refused Subscribe closes; nothing is confirmed.
-    play(h, { type: 'frame.subscribe', isForbidden: false, isOverChannelLimit: true, isConfirmAsked: true });
+    play(h, subscribeEvent({ isOverChannelLimit: true, isConfirmAsked: true }));
     expect(h.actions.map((a) => a.name).filter((n) => n === 'confirmSubscribe')).toHaveLength(1);
   });
 });

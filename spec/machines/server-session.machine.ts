@@ -5,10 +5,12 @@
  *
  * Part of the specification: pure. No sockets, no clock, no timers except the
  * named delays below (values from input or from the drain event). Effects are
- * named action stubs that server/ supplies with `.provide()`. Events carry facts
- * the adapter observed (the decode result, the seq classification of the
- * InboundCursor, whether an ack is beyond the last sent seq); the machine decides
- * what they mean.
+ * named action stubs that server/ supplies (a runner's handler table, or `.provide()`;
+ * ServerSessionEffects lists them with their params). Events carry the decoded body
+ * their actions use and the facts the adapter observed (the decode result, the rate
+ * limiter's verdict, the seqs the sequencing rules compare); the machine decides what
+ * they mean, its sequencing and liveness guards calling the rule functions of
+ * spec/protocol/session-rules.ts (spec §7.10).
  *
  * The hot outbound path (each published message) does not go through the machine:
  * the adapter runs it through the pure BackpressureQueue and OutboundLog and tells
@@ -26,22 +28,28 @@
  * to the interval in force and are checked on every base tick, so a silent peer is
  * dropped within k·I × (missed_max + 1) + I.
  *
- * Hot paths (issue 7): with a fixed interval (heartbeatIntervalStepsMax = 1, the default, HB-10)
- * the server's sweep does not send `sweep.tick`: it keeps the unanswered-ping and silent-tick
- * counts as plain fields on the connection (reset by every frame, HB-8, and pongs, HB-2), pings
- * from the sweep loop (HB-1), and sends `liveness.expired` only when HB-3 or HB-7 is crossed.
- * The counting transitions below remain the spec of that count and run as is when the
- * interval adapts (HB-11).
- *
- * Likewise, with a fixed interval the adapter (server/frames.ts) handles the hot inbound bodies
- * of an attached session itself, through the same session methods the actions call: a Message
- * that is next or a duplicate and within the rate (SEQ-10, SEQ-3), an Ack within what was sent
- * (SEQ-7), a HeartbeatAck (HB-8). Only the exceptions reach the machine as `frame.*` events: a
- * gap (SEQ-4), an ack beyond the last sent seq (SEQ-6), over the rate (BP-14), any other state.
+ * Hot paths (issue 7, issue 12): a step of this machine with XState's transition() costs about
+ * 27 µs, so with a fixed interval (heartbeatIntervalStepsMax = 1, the default, HB-10) two paths
+ * skip it, deciding with the same rule functions as the guards below, in their order:
+ * - the server's sweep does not send `sweep.tick`: it keeps the unanswered-ping and silent-tick
+ *   counts as plain fields on the connection (reset by every frame, HB-8, and pongs, HB-2), asks
+ *   `fixedIntervalTick` (the `sweep.tick` guards isMissedTooMany, isSilentTooLong), pings (HB-1),
+ *   and sends `liveness.expired` only when HB-3 or HB-7 is crossed;
+ * - the adapter (server/frames.ts) handles the hot inbound bodies of an attached session itself,
+ *   through the same session methods the actions call: a Message that `decideClientMessage` (the
+ *   `frame.message` guards) delivers or acks as a duplicate (SEQ-10, SEQ-3), an Ack that is not
+ *   `isAckBeyondSent` (SEQ-7), a HeartbeatAck (HB-8). Only the exceptions reach the machine as
+ *   `frame.*` events: over the rate (BP-14), beyond the window (BP-17), a gap (SEQ-4), an ack
+ *   beyond the last sent seq (SEQ-6), any other state.
+ * The counting transitions below remain the spec of both and run as is when the interval adapts
+ * (HB-11). server/hot-path.test.ts steps this machine on random inputs to prove each hot path's
+ * decision is the transition taken here.
  */
 import { assign, not, setup } from 'xstate';
+import type { Heartbeat, Hello, Message, StateDrift } from '../../gen/lifeline/v1/envelope_pb.js';
 import { closeCodes, type WsCloseCodeName } from '../protocol/close-codes.js';
 import { defaults } from '../protocol/defaults.js';
+import { arrivalOf, isAckBeyondSent, isBeyondWindow, isMissedTooMany, isSilentTooLong, type InboundPosition } from '../protocol/session-rules.js';
 
 /** Timing options of the machine; every value carries its unit. */
 export interface ServerSessionOptions {
@@ -95,13 +103,13 @@ export interface ServerSessionContext {
   isRebalance: boolean;
 }
 
-/** How a client sequenced message relates to what was processed (InboundCursor.classify). */
-export type Arrival = 'next' | 'duplicate' | 'gap';
+export type { Arrival, InboundPosition } from '../protocol/session-rules.js';
 
 export type ServerSessionEvent =
   /** A decoded Hello, with what the adapter found out about it. */
   | {
       readonly type: 'frame.hello';
+      readonly hello: Hello;
       /** Hello.protocol_version is one this server speaks (HS-11). */
       readonly isVersionSupported: boolean;
       /** The Hello token passed authenticateHello, or no Hello auth is configured (HS-12). */
@@ -116,24 +124,30 @@ export type ServerSessionEvent =
       readonly isOverChannelLimit: boolean;
     }
   /** `isRttStable`: the smoothed RTT varies little (RTTVAR ≤ SRTT / 4, spec §8.8); absent = false. */
-  | { readonly type: 'frame.heartbeat'; readonly isRttStable?: boolean }
+  | { readonly type: 'frame.heartbeat'; readonly heartbeat: Heartbeat; readonly isRttStable?: boolean }
   | { readonly type: 'frame.heartbeatAck' }
-  /** `isBeyondSent`: the ack names a seq never sent (SEQ-6). */
-  | { readonly type: 'frame.ack'; readonly isBeyondSent: boolean }
+  /** `lastSent`: the highest seq the server has sent in this session (SEQ-6); 0 before a session. */
+  | { readonly type: 'frame.ack'; readonly seq: bigint; readonly lastSent: bigint }
   /**
-   * `isOverRate`: the per-session message rate limit is exceeded (BP-14). `isBeyondWindow`: its seq
-   * exceeds the last ack the server sent plus the receive window it granted (BP-17); absent = false.
+   * `isOverRate`: the per-session message rate limit's verdict for this Message (BP-14). `inbound`:
+   * where the server stands in the client's seq space (SEQ-3, SEQ-4, BP-17); zeros before a session.
    */
-  | { readonly type: 'frame.message'; readonly arrival: Arrival; readonly isOverRate: boolean; readonly isBeyondWindow?: boolean }
+  | { readonly type: 'frame.message'; readonly message: Message; readonly isOverRate: boolean; readonly inbound: InboundPosition }
   /** A control body (not Message, not Hello) beyond the per-session control rate (BP-16). */
   | { readonly type: 'frame.controlOverRate' }
-  | { readonly type: 'frame.stateDrift' }
+  | { readonly type: 'frame.stateDrift'; readonly drift: StateDrift }
   /**
    * `isForbidden`: a channel the principal may not use (SEC-6); `isOverChannelLimit`: too many channels
    * (SEC-7); `isConfirmAsked`: the socket's Hello announced `subscribed` (CH-4); absent = false.
    */
-  | { readonly type: 'frame.subscribe'; readonly isForbidden: boolean; readonly isOverChannelLimit: boolean; readonly isConfirmAsked?: boolean }
-  | { readonly type: 'frame.unsubscribe' }
+  | {
+      readonly type: 'frame.subscribe';
+      readonly channels: readonly string[];
+      readonly isForbidden: boolean;
+      readonly isOverChannelLimit: boolean;
+      readonly isConfirmAsked?: boolean;
+    }
+  | { readonly type: 'frame.unsubscribe'; readonly channels: readonly string[] }
   /** A frame that failed: text (WIRE-1), undecodable (WIRE-2), no body (WIRE-3), too big (WIRE-4), … */
   | { readonly type: 'frame.invalid'; readonly closeName: WsCloseCodeName; readonly reason: string }
   /** `isRttSpike`: this pong's RTT sample exceeds SRTT + 4·RTTVAR (spec §8.8); absent = false. */
@@ -166,6 +180,37 @@ export type ServerSessionEvent =
   | { readonly type: 'app.evict' }
   /** Serving this session failed (an exception in a handler, CC-5). */
   | { readonly type: 'app.fail'; readonly reason: string };
+
+/**
+ * The effects the machine names, with their params: its action stubs below, which server/ supplies
+ * (a runner's handler table, or `.provide()` for an inspected actor). The context updates (`assign`)
+ * are the machine's own and are not listed.
+ */
+export interface ServerSessionEffects {
+  readonly createSession: undefined;
+  readonly handOverSocket: undefined;
+  readonly attachSocket: { readonly socketId: number };
+  readonly sendWelcome: undefined;
+  readonly closeSocket: { readonly name: WsCloseCodeName };
+  readonly terminateSocket: { readonly name: WsCloseCodeName };
+  readonly forgetSocket: undefined;
+  readonly sendPing: undefined;
+  readonly sendHeartbeatAck: { readonly intervalSteps: number; readonly clientSteps: number };
+  readonly deliverMessage: undefined;
+  readonly ackDuplicate: undefined;
+  readonly applyAck: undefined;
+  readonly answerDrift: undefined;
+  readonly subscribe: undefined;
+  readonly confirmSubscribe: undefined;
+  readonly unsubscribe: undefined;
+  readonly sendDrainNotice: { readonly reconnectAfterMs: number; readonly deadlineMs: number };
+  readonly loseContinuity: undefined;
+  readonly releaseReplay: undefined;
+  readonly markDetached: undefined;
+  readonly unmarkDetached: undefined;
+  readonly leaveChannels: undefined;
+  readonly deleteSession: undefined;
+}
 
 export const serverSessionDefaults: ServerSessionOptions = {
   handshakeTimeoutMs: defaults.handshakeTimeoutMs,
@@ -216,16 +261,19 @@ export const serverSessionMachine = setup({
     isForbidden: ({ event }) => (event.type === 'frame.hello' || event.type === 'frame.subscribe') && event.isForbidden,
     isOverChannelLimit: ({ event }) => (event.type === 'frame.hello' || event.type === 'frame.subscribe') && event.isOverChannelLimit,
     isConfirmAsked: ({ event }) => event.type === 'frame.subscribe' && event.isConfirmAsked === true,
-    isAckBeyondSent: ({ event }) => event.type === 'frame.ack' && event.isBeyondSent,
-    isOverRate: ({ event }) => event.type === 'frame.message' && event.isOverRate,
-    isBeyondWindow: ({ event }) => event.type === 'frame.message' && event.isBeyondWindow === true,
-    isGap: ({ event }) => event.type === 'frame.message' && event.arrival === 'gap',
-    isDuplicate: ({ event }) => event.type === 'frame.message' && event.arrival === 'duplicate',
+    // The sequencing guards are the rules of spec/protocol/session-rules.ts, which the adapter's hot
+    // path composes in this order (decideClientMessage); a property test holds the two together.
+    isAckBeyondSent: ({ event }) => event.type === 'frame.ack' && isAckBeyondSent(event.seq, event.lastSent), // SEQ-6
+    isOverRate: ({ event }) => event.type === 'frame.message' && event.isOverRate, // BP-14
+    isBeyondWindow: ({ event }) =>
+      event.type === 'frame.message' && isBeyondWindow(event.message.seq, event.inbound.lastAckSent, event.inbound.receiveWindow), // BP-17
+    isGap: ({ event }) => event.type === 'frame.message' && arrivalOf(event.message.seq, event.inbound.lastAccepted) === 'gap', // SEQ-4
+    isDuplicate: ({ event }) => event.type === 'frame.message' && arrivalOf(event.message.seq, event.inbound.lastAccepted) === 'duplicate', // SEQ-3
     isPeerCloseResetting: ({ event }) => event.type === 'socket.closed' && closeResetsSession(event.code),
     // HB-2, HB-3: the count exceeds missed_max when a tick comes round again.
-    isMissedTooMany: ({ context }) => context.missed > context.opts.heartbeatMissedMax,
+    isMissedTooMany: ({ context }) => isMissedTooMany(context.missed, context.opts.heartbeatMissedMax),
     // HB-7: this tick makes the silence reach the client's interval × (missed_max + 1) (base ticks).
-    isSilentTooLong: ({ context }) => context.silentTicks + 1 > (context.opts.heartbeatMissedMax + 1) * context.clientSteps,
+    isSilentTooLong: ({ context }) => isSilentTooLong(context.silentTicks, context.opts.heartbeatMissedMax, context.clientSteps),
     isLivenessClear: ({ context }) => context.missed === 0,
     isZombie: ({ event }) => event.type === 'liveness.expired' && event.rule === 'HB-3',
     isRebalance: ({ context }) => context.isRebalance,

@@ -1,8 +1,11 @@
 /**
  * The receiver's half of a sequenced direction (SEQ-3, SEQ-4, SEQ-5): classifies
  * each arriving seq, remembers the highest processed, and says when an ack is due.
+ * The rules themselves are the pure functions of session-rules.ts.
  */
-export type Arrival = 'next' | 'duplicate' | 'gap';
+import { arrivalOf, isAckDueNow, type Arrival } from './session-rules.js';
+
+export type { Arrival };
 
 export class InboundCursor {
   private processed: bigint;
@@ -26,10 +29,9 @@ export class InboundCursor {
     return Number(this.processed - this.ackedUpTo);
   }
 
+  /** SEQ-3, SEQ-4. */
   classify(seq: bigint): Arrival {
-    if (seq <= this.processed) return 'duplicate'; // SEQ-3
-    if (seq === this.processed + 1n) return 'next';
-    return 'gap'; // SEQ-4
+    return arrivalOf(seq, this.processed);
   }
 
   /** Mark the next seq processed. Call only after classify() said 'next'. */
@@ -45,8 +47,7 @@ export class InboundCursor {
 
   /** An ack is due at once when half the peer's window is processed but unacked (SEQ-5). */
   ackDueNow(peerWindow: number): boolean {
-    const unacked = this.unackedCount; // once: each read subtracts two bigints (runs per message)
-    return unacked > 0 && unacked * 2 >= Math.max(1, peerWindow);
+    return isAckDueNow(this.unackedCount, peerWindow); // unackedCount read once: it subtracts two bigints
   }
 
   /** Record that an Ack for `last` was sent; returns the seq to put in it. */
