@@ -25,7 +25,7 @@
  * wraps the HTTP server's `request` listeners (wanted: the CLI composing `onRequest`).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { LifelineSession } from '../server/options.js';
+import type { LifelineSession } from '../server/types.js';
 import type { LifelineServer } from '../server/server.js';
 import { clampCloseReason, codeOf } from '../spec/protocol/close-codes.js';
 import { mountRefusalJournal, type RefusalRecord } from './refusal-journal.js';

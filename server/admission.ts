@@ -9,7 +9,7 @@ import type { Duplex } from 'node:stream';
 import { SUBPROTOCOL } from '../spec/protocol/defaults.js';
 import type { Logger } from 'pino';
 import type { Clock } from './clock.js';
-import type { MaybePromise } from './options.js';
+import type { MaybePromise } from './types.js';
 import type { KeyedBuckets } from './token-bucket.js';
 
 export interface Refusal {

@@ -18,7 +18,8 @@ import { createServerInspector, type ServerInspector } from './observability/ins
 import { createLifelineLogger } from './observability/logger.js';
 import { createLifelineMetrics } from './observability/metrics.js';
 import { parseTokensFile, tokenAuthentication } from './cli-auth.js';
-import { policyByName, resolveOptions, type LifelineServerOptions, type PolicyName, type Principal } from './options.js';
+import { policyByName, resolveOptions, type LifelineServerOptions } from './options.js';
+import type { PolicyName, Principal } from './types.js';
 import { ownOrigins } from './own-origins.js';
 import { createServer } from './server.js';
 import { defaults } from '../spec/protocol/defaults.js';

@@ -7,7 +7,7 @@
  */
 import type { Message } from '../gen/lifeline/v1/envelope_pb.js';
 import { InboundCursor } from '../spec/protocol/inbound-cursor.js';
-import type { ClientMessage, MaybePromise } from './options.js';
+import type { ClientMessage, MaybePromise } from './types.js';
 
 export interface InboundHooks {
   readonly ackDelayMs: number;

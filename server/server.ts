@@ -33,11 +33,9 @@ import {
   originAllowlist,
   resolveOptions,
   type LifelineServerOptions,
-  type LifelineSession,
-  type PublishMessage,
-  type PublishPatch,
   type ResolvedOptions,
 } from './options.js';
+import type { LifelineSession, PublishMessage, PublishPatch } from './types.js';
 import type { LifelineMetrics } from './observability/metrics.js';
 import { sanitizeUrl, serializeRequest } from './observability/logger.js';
 import { startSessionSpan } from './observability/tracing.js';

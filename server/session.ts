@@ -36,7 +36,8 @@ import { OutboundLog } from '../spec/protocol/outbound-log.js';
 import type { Connection } from './connection.js';
 import { ClientInbound } from './inbound.js';
 import { serverStateName } from '../spec/machines/server-session.machine.js';
-import type { ChannelState, ClientMessage, LifelineSession, MaybePromise, PublishMessage, ResolvedOptions, SessionView } from './options.js';
+import type { ResolvedOptions } from './options.js';
+import type { ChannelState, ClientMessage, LifelineSession, MaybePromise, PublishMessage, SessionStats, SessionView } from './types.js';
 import { planResume } from './resume.js';
 import type { FanOut } from './stores.js';
 import { TokenBucket } from './token-bucket.js';
@@ -71,21 +72,6 @@ export interface SessionEnv {
 export interface PendingAttach {
   readonly conn: Connection;
   readonly hello: Hello;
-}
-
-/** Per-session numbers the application and metrics read. */
-export interface SessionStats {
-  readonly rttMs: number | undefined;
-  readonly clientRttMs: number | undefined;
-  readonly queueLength: number;
-  readonly queueBytes: number;
-  /** Snapshots waiting to be written (SD-8: at most one per channel). */
-  readonly pendingSnapshots: number;
-  readonly inFlight: number;
-  readonly lastSentSeq: bigint;
-  readonly lastAckedSeq: bigint;
-  readonly lastClientSeq: bigint;
-  readonly drops: Readonly<{ dropOldest: number; dropNewest: number; coalesced: number; disconnect: number; patchesReplaced: number }>;
 }
 
 const EMPTY = new Uint8Array(0);
