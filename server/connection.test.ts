@@ -2,12 +2,13 @@ import { pino } from 'pino';
 import { describe, expect, test } from 'vitest';
 import type { WebSocket } from 'ws';
 import { Connection } from './connection.js';
+import { clockAt } from '../test/support/clock.js';
 
 /** A Connection on a fake socket, with a clock the test moves. */
 function connection() {
   let now = 0;
   const ws = { readyState: 1, OPEN: 1, CONNECTING: 0, bufferedAmount: 0, ping() {}, send() {}, close() {}, terminate() {} } as unknown as WebSocket;
-  const conn = new Connection(ws, 'p', '127.0.0.1', { now: () => now }, pino({ level: 'silent' }));
+  const conn = new Connection(ws, 'p', '127.0.0.1', clockAt(() => now), pino({ level: 'silent' }));
   const rtt = (ms: number, toleranceMs = 0) => {
     conn.ping();
     now += ms;
@@ -57,7 +58,7 @@ describe('connection writes', () => {
   test('WIRE-12 a frame over the client\'s 1 MiB limit is never written: the write throws and the socket sees nothing', () => {
     const sent: number[] = [];
     const ws = { readyState: 1, OPEN: 1, CONNECTING: 0, bufferedAmount: 0, ping() {}, send: (b: Uint8Array) => void sent.push(b.byteLength), close() {}, terminate() {} } as unknown as WebSocket;
-    const conn = new Connection(ws, 'p', '127.0.0.1', { now: () => 0 }, pino({ level: 'silent' }));
+    const conn = new Connection(ws, 'p', '127.0.0.1', clockAt(() => 0), pino({ level: 'silent' }));
     expect(() => conn.write(new Uint8Array(1024 * 1024 + 1), Infinity)).toThrow(/WIRE-12/);
     conn.write(new Uint8Array(1024 * 1024), Infinity);
     expect(sent).toEqual([1024 * 1024]);

@@ -3,8 +3,8 @@ import { rawEnvelope, wsFrame } from '../conformance/wire.js';
 import { codeOf } from '../spec/protocol/close-codes.js';
 import type { RawClient } from '../testkit/raw-client.js';
 import type { LifelineServer } from './server.js';
-import { heapAfterGcMiB } from './test-memory.js';
-import { Harness } from './test-support.js';
+import { heapAfterGcMiB } from '../test/support/memory.js';
+import { Harness } from '../test/support/server.js';
 
 const h = new Harness();
 afterEach(() => h.cleanup());

@@ -6,7 +6,7 @@ import type { LifelineServerOptions } from './options.js';
 import type { ChannelState, ClientMessage } from './types.js';
 import type { LifelineServer } from './server.js';
 import type { LiveSession } from './session.js';
-import { Harness } from './test-support.js';
+import { Harness } from '../test/support/server.js';
 
 const h = new Harness();
 afterEach(() => h.cleanup());

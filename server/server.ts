@@ -543,11 +543,12 @@ export class LifelineServer extends TypedEmitter<ServerEvents> implements HostRe
     sendDrainNotices(attached, handshaking, plan, { startedAt, clock: this.clock, random: this.random, hostOf: (a) => this.hosts.get(a) });
     this.drainPromise = new Promise<void>((resolve) => {
       const done = () => {
-        clearTimeout(deadline);
+        this.clock.clearTimeout(deadline);
         this.onConnsEmpty = undefined;
         resolve();
       };
-      const deadline = setTimeout(() => {
+      // On the server's clock, and not a background timer: a drain awaited by a script keeps it alive until the deadline.
+      const deadline = this.clock.setTimeout(() => {
         for (const c of [...this.conns]) c.terminate(plan.isRebalance ? 'RECONNECT_ELSEWHERE' : 'SERVICE_RESTART'); // DR-5
         if (this.conns.size === 0) done();
       }, Math.max(0, plan.deadlineMs - (this.clock.now() - startedAt)));

@@ -145,6 +145,7 @@ export class LiveSession implements SessionView, LifelineSession {
     this.createdAt = env.clock.now();
     this.inbound = new ClientInbound({
       ackDelayMs: o.ackDelayMs,
+      clock: env.clock,
       receiveWindow: o.receiveWindow,
       handle: (msg) => {
         const ids = env.messageIds;

@@ -2,7 +2,7 @@ import type { Socket } from 'node:net';
 import { afterEach, describe, expect, test, vi } from 'vitest';
 import type { WebSocket } from 'ws';
 import { batchWrites, flushWrites } from './write-batch.js';
-import { Harness } from './test-support.js';
+import { Harness } from '../test/support/server.js';
 
 const h = new Harness();
 afterEach(() => h.cleanup());
