@@ -4,7 +4,7 @@
  * queue, the gate, the seq, the encode, the metrics and the bookkeeping, not the kernel.
  * Complements fanout-cost.ts (which includes ws and writev and is dominated by them).
  *
- *   npx tsx server/perf/fanout-cpu.ts [sessions=1000] [messages=200] [payloadBytes=64]
+ *   npx tsx bench/perf/fanout-cpu.ts [sessions=1000] [messages=200] [payloadBytes=64]
  */
 import { create } from '@bufbuild/protobuf';
 import type { AnyActorRef } from 'xstate';
@@ -12,13 +12,13 @@ import type { WebSocket } from 'ws';
 import { HelloSchema } from '../../gen/lifeline/v1/envelope_pb.js';
 import { pathToFileURL } from 'node:url';
 import { pino } from 'pino';
-import { systemClock } from '../clock.js';
-import { Connection } from '../connection.js';
-import { createLifelineMetrics } from '../observability/metrics.js';
-import { resolveOptions } from '../options.js';
-import type { OutItem } from '../outbound.js';
-import { LiveSession, type SessionEnv } from '../session.js';
-import { MemoryFanOut } from '../stores.js';
+import { systemClock } from '../../server/clock.js';
+import { Connection } from '../../server/connection.js';
+import { createLifelineMetrics } from '../../server/observability/metrics.js';
+import { resolveOptions } from '../../server/options.js';
+import type { OutItem } from '../../server/outbound.js';
+import { LiveSession, type SessionEnv } from '../../server/session.js';
+import { MemoryFanOut } from '../../server/stores.js';
 
 const isMain = import.meta.url === pathToFileURL(process.argv[1] ?? '').href;
 const [sessions = 1000, messages = 200, payloadBytes = 64] = isMain ? process.argv.slice(2).map(Number) : [];
