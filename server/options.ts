@@ -154,6 +154,11 @@ export interface LifelineServerOptions {
   readonly sessionStore?: SessionStore<LifelineSession>;
   /** Channel membership (default in memory). */
   readonly fanOut?: FanOut<LifelineSession>;
+  /**
+   * Where the server reads time and sets every timer (the one Clock of \`lifeline/protocol\`): tests
+   * pass a simulated clock. Default: performance.now() and the platform's timers, of which the
+   * server's housekeeping ones (liveness sweep, upgrade deadlines) never keep the process alive.
+   */
   readonly clock?: Clock;
   /** Uniform in [0, 1), for drain slots (DR-3). */
   readonly random?: () => number;
