@@ -1,5 +1,8 @@
 import { describe, expect, test } from 'vitest';
-import { findCycles, importSpecifiers } from './check-cycles.js';
+import { fileURLToPath } from 'node:url';
+import { buildGraph, findCycles, importSpecifiers } from './check-cycles.js';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
 
 describe('check-cycles', () => {
   test('finds a two-file and a three-file loop, one report each, and no false one', () => {
@@ -34,5 +37,14 @@ describe('check-cycles', () => {
       "const lazy = () => import('./e.js');",
     ].join('\n');
     expect(importSpecifiers('x.ts', text)).toEqual(['./a.js', './b.js', './c.js', './d.js', 'node:fs']);
+    expect(importSpecifiers('x.ts', `${text}\ntype M = typeof import('./f.js');`, true)).toEqual(['./e.js', './f.js', './a.js', './b.js', './c.js', './d.js', 'node:fs']);
+  });
+
+  test('boundaries (issue 12): library code never imports demo/, bench/ or test/, not even lazily; server/types.ts imports no server module', () => {
+    const graph = buildGraph(root, ['server', 'client', 'spec', 'conformance'], { dynamic: true });
+    const library = [...graph.entries()].filter(([file]) => /^(server|client|spec|conformance)\//.test(file) && !file.endsWith('.test.ts'));
+    const outward = library.flatMap(([file, targets]) => targets.filter((t) => /^(demo|bench|test|e2e)\//.test(t)).map((t) => `${file} → ${t}`));
+    expect(outward).toEqual([]);
+    expect(graph.get('server/types.ts')?.filter((t) => t.startsWith('server/'))).toEqual([]);
   });
 });

@@ -18,10 +18,25 @@ const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const DEFAULT_FOLDERS = ['server', 'client', 'spec', 'conformance'];
 const SKIP_DIRS = new Set(['node_modules', 'dist', '.bench-build', '.git']);
 
-/** Static import and re-export specifiers of one file, type-only ones included. */
-export function importSpecifiers(fileName: string, text: string): string[] {
-  const source = ts.createSourceFile(fileName, text, ts.ScriptTarget.Latest, false, ts.ScriptKind.TS);
+/**
+ * Static import and re-export specifiers of one file, type-only ones included; with `dynamic`, also
+ * `import('…')` with a literal path (a boundary holds for lazy loads too; a cycle does not).
+ */
+export function importSpecifiers(fileName: string, text: string, dynamic = false): string[] {
+  const source = ts.createSourceFile(fileName, text, ts.ScriptTarget.Latest, dynamic, ts.ScriptKind.TS);
   const out: string[] = [];
+  if (dynamic) {
+    const visit = (node: ts.Node): void => {
+      if (ts.isCallExpression(node) && node.expression.kind === ts.SyntaxKind.ImportKeyword) {
+        const arg = node.arguments[0];
+        if (arg && ts.isStringLiteralLike(arg)) out.push(arg.text);
+      } else if (ts.isImportTypeNode(node) && ts.isLiteralTypeNode(node.argument) && ts.isStringLiteral(node.argument.literal)) {
+        out.push(node.argument.literal.text);
+      }
+      ts.forEachChild(node, visit);
+    };
+    visit(source);
+  }
   for (const st of source.statements) {
     if ((ts.isImportDeclaration(st) || ts.isExportDeclaration(st)) && st.moduleSpecifier && ts.isStringLiteral(st.moduleSpecifier)) {
       out.push(st.moduleSpecifier.text);
@@ -54,9 +69,10 @@ function tsFiles(dir: string, out: string[] = []): string[] {
 
 /**
  * The import graph of the given folders, followed wherever their imports lead (a cycle through
- * another folder still counts). Keys and targets are paths relative to `root`, with '/'.
+ * another folder still counts). Keys and targets are paths relative to `root`, with '/'. With
+ * `dynamic`, lazy `import()`s are edges too (for boundary checks, not for cycles).
  */
-export function buildGraph(root: string, folders: readonly string[]): Map<string, string[]> {
+export function buildGraph(root: string, folders: readonly string[], opts: { readonly dynamic?: boolean } = {}): Map<string, string[]> {
   const graph = new Map<string, string[]>();
   const rel = (p: string) => relative(root, p).split(sep).join('/');
   const todo = folders.flatMap((f) => tsFiles(join(root, f)));
@@ -65,7 +81,7 @@ export function buildGraph(root: string, folders: readonly string[]): Map<string
     const key = rel(file);
     if (graph.has(key)) continue;
     const targets = new Set<string>();
-    for (const spec of importSpecifiers(file, readFileSync(file, 'utf8'))) {
+    for (const spec of importSpecifiers(file, readFileSync(file, 'utf8'), opts.dynamic)) {
       const target = resolveSpecifier(file, spec);
       if (target === undefined) continue;
       targets.add(rel(target));

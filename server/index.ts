@@ -19,11 +19,11 @@ export type {
   ServerStats,
   SessionStats,
   SessionView,
+  SweepStats,
 } from './types.js';
 export type { LifelineServerOptions } from './options.js';
 export type { ListenOptions } from './listen.js';
 export { lifelineHttpServerOptions, policyByName } from './options.js';
-export type { SweepStats } from './sweep.js';
 export { createTicketIssuer, ticketAuthenticator, type TicketIssuer, type TicketIssuerOptions } from './tickets.js';
 export { MemoryFanOut, MemorySessionStore, type FanOut, type SessionStore } from './stores.js';
 export { staticHandler, type StaticMount } from './http.js';

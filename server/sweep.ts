@@ -8,6 +8,7 @@
  * event loop's lag at that moment.
  */
 import { serverTimers, type Clock, type TimerHandle } from './clock.js';
+import type { SweepStats } from './types.js';
 
 export interface SweepOptions<T> {
   readonly intervalMs: number;
@@ -20,17 +21,6 @@ export interface SweepOptions<T> {
   readonly onLagAlarm?: (lagMs: number) => void;
   /** After every tick: how late it fired and how long its slice took, in ms (metrics). */
   readonly onTick?: (lagMs: number, sliceMs: number) => void;
-}
-
-export interface SweepStats {
-  /** How late the last tick fired, in ms. */
-  readonly lagMs: number;
-  /** The worst lag seen, in ms. */
-  readonly maxLagMs: number;
-  /** How long the last slice's work took, in ms. */
-  readonly lastSliceMs: number;
-  readonly ticks: number;
-  readonly members: number;
 }
 
 export class LivenessSweep<T> {

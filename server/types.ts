@@ -1,11 +1,10 @@
 /**
  * The server's public types, in one module (issue 12): what the application hands the server and
  * gets back (sessions, messages, channel state, events, stats). Types only, importing no other
- * server module but the sweep's stats, so any module may import it without closing a cycle;
+ * server module, so any module may import it without closing a cycle;
  * options.ts keeps the options and their resolution, index.ts exports from here.
  */
 import type { DrainReason } from '../gen/lifeline/v1/envelope_pb.js';
-import type { SweepStats } from './sweep.js';
 
 /** A channel's whole state as the application owns it (SD-4). */
 export interface ChannelState {
@@ -112,6 +111,18 @@ export interface DrainOptions {
    * (spec §13.3). Clients follow it only if it is on their endpoint list or same-origin (§16.9).
    */
   readonly target?: string;
+}
+
+/** The liveness sweep's own health (HB-1): how late it ticks and how long a slice takes. */
+export interface SweepStats {
+  /** How late the last tick fired, in ms. */
+  readonly lagMs: number;
+  /** The worst lag seen, in ms. */
+  readonly maxLagMs: number;
+  /** How long the last slice's work took, in ms. */
+  readonly lastSliceMs: number;
+  readonly ticks: number;
+  readonly members: number;
 }
 
 export interface ServerStats {
