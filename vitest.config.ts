@@ -20,7 +20,7 @@ class LongestFirst extends BaseSequencer {
 
 export default defineConfig({
   test: {
-    include: ['{spec,server,client,conformance,bench,scripts,testkit,e2e,demo}/**/*.test.ts'],
+    include: ['{spec,server,client,conformance,bench,scripts,test,testkit,e2e,demo}/**/*.test.ts'],
     testTimeout: 20_000,
     hookTimeout: 20_000,
     // Socket tests share loopback ports and timers; two workers match the 2-core machines.

@@ -4,7 +4,7 @@ import { afterEach, describe, expect, test, vi } from 'vitest';
 import { codeOf } from '../spec/protocol/close-codes.js';
 import { defaults } from '../spec/protocol/defaults.js';
 import { eventToJson, eventToText, parseSend } from './cli.js';
-import { env, FakeServer } from './test-support.js';
+import { env, FakeServer } from '../test/support/client.js';
 
 let server: FakeServer | undefined;
 let child: ChildProcess | undefined;

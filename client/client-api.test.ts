@@ -7,7 +7,7 @@ import { afterEach, describe, expect, test } from 'vitest';
 import { codeOf } from '../spec/protocol/close-codes.js';
 import { createClient, type ClientEvent, type ClientOptions } from './create-client.js';
 import { ClientClosedError, ClientFailedError, InvalidMessageError, PayloadTooLargeError, QueueFullError, SubscribeError } from './errors.js';
-import { advanceClock, env, fakeNetwork, flushMicrotasks, type WelcomeInit } from './test-support.js';
+import { advanceClock, env, fakeNetwork, flushMicrotasks, type WelcomeInit } from '../test/support/client.js';
 
 function setup(o: Partial<ClientOptions> = {}) {
   const net = fakeNetwork();

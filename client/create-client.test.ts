@@ -5,7 +5,7 @@ import { codeOf } from '../spec/protocol/close-codes.js';
 import { stateDigest } from '../spec/protocol/digest.js';
 import { createClient, type ClientEvent, type ClientOptions, type TokenContext } from './create-client.js';
 import { ClientClosedError, ClientFailedError, PayloadTooLargeError, QueueFullError } from './errors.js';
-import { advanceClock, env, fakeNetwork, flushMicrotasks, type WelcomeInit } from './test-support.js';
+import { advanceClock, env, fakeNetwork, flushMicrotasks, type WelcomeInit } from '../test/support/client.js';
 
 const text = new TextEncoder();
 const str = (b: Uint8Array) => new TextDecoder().decode(b);

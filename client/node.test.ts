@@ -5,7 +5,7 @@ import { codeOf } from '../spec/protocol/close-codes.js';
 import type { ClientEvent, LifelineClient, TokenContext } from './create-client.js';
 import { createClient } from './create-client.js';
 import { createNodeClient, parseRetryAfterMs } from './node.js';
-import { bodies, env, FakeServer } from './test-support.js';
+import { bodies, env, FakeServer } from '../test/support/client.js';
 import type { WebSocketConstructorLike } from './transport.js';
 
 let server: FakeServer | undefined;

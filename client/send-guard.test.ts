@@ -7,7 +7,7 @@ import { describe, expect, test } from 'vitest';
 import { SimulatedClock } from 'xstate';
 import { codeOf } from '../spec/protocol/close-codes.js';
 import { createClient } from './create-client.js';
-import { advanceClock, env, fakeNetwork, flushMicrotasks } from './test-support.js';
+import { advanceClock, env, fakeNetwork, flushMicrotasks } from '../test/support/client.js';
 import type { Transport } from './transport.js';
 
 describe('client: frames wait for an open, welcomed socket', () => {

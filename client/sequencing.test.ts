@@ -5,7 +5,7 @@ import { ResumeOutcome, ResumeReason } from '../gen/lifeline/v1/envelope_pb.js';
 import { InboundCursor } from '../spec/protocol/inbound-cursor.js';
 import { createClient } from './create-client.js';
 import { QueueFullError } from './errors.js';
-import { advanceClock, env, fakeNetwork, flushMicrotasks, type FakeSocket } from './test-support.js';
+import { advanceClock, env, fakeNetwork, flushMicrotasks, type FakeSocket } from '../test/support/client.js';
 
 type Cmd =
   | { t: 'send'; n: number }

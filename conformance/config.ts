@@ -6,7 +6,7 @@
  * (issue 18: an 800 ms slack let an off-by-one backoff exponent pass).
  */
 import { readFileSync } from 'node:fs';
-import { FEATURES, type Feature } from './framework/types.js';
+import { FEATURES, type Feature } from './framework/features.js';
 
 export interface ServerConfig {
   /** WebSocket URL of the Lifeline endpoint; the CLI argument overrides it. */

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, test } from 'vitest';
 import { SnapshotReason } from '../gen/lifeline/v1/envelope_pb.js';
-import { Harness } from '../server/test-support.js';
+import { Harness } from '../test/support/server.js';
 import { stateDigest } from '../spec/protocol/digest.js';
 import { createDemoApp, type DemoApp } from './app.js';
 import {

@@ -4,7 +4,8 @@
  * `{"op":"increment"}` messages into counter patches and publishes a ticker
  * patch every ~500 ms. The formats live in demo/demo-state.ts, shared with the page.
  */
-import type { ChannelState, ClientMessage, LifelineServerOptions } from '../server/options.js';
+import type { LifelineServerOptions } from '../server/options.js';
+import type { ChannelState, ClientMessage } from '../server/types.js';
 import type { LifelineServer } from '../server/server.js';
 import { stateDigest } from '../spec/protocol/digest.js';
 import {

@@ -25,7 +25,8 @@
  * wraps the HTTP server's `request` listeners (wanted: the CLI composing `onRequest`).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { LifelineSession } from '../server/options.js';
+import { sessionBehind } from '../server/session-handle.js';
+import type { LifelineSession } from '../server/types.js';
 import type { LifelineServer } from '../server/server.js';
 import { codeOf, type WsCloseCodeName } from '../spec/protocol/close-codes.js';
 import { mountRefusalJournal, type RefusalRecord } from './refusal-journal.js';
@@ -177,9 +178,11 @@ interface ClosableSocket {
 /**
  * The transport under a session, closed directly so the server sees an ordinary close and detaches
  * the session (RS-1). Connection.close() would mark the socket as ended by the server, and the
- * session would never hear of it. Undefined when the session has no socket now.
+ * session would never hear of it. Undefined when the session has no socket now. The public
+ * handle has no socket (issue 12); the demo, part of this repository, looks behind it.
  */
-function socketOf(session: LifelineSession): ClosableSocket | undefined | 'no-seam' {
+function socketOf(handle: LifelineSession): ClosableSocket | undefined | 'no-seam' {
+  const session = sessionBehind(handle) ?? handle;
   const internals = session as unknown as { conn?: { transport?: Partial<ClosableSocket> } };
   if (!('conn' in (session as object))) return 'no-seam';
   const transport = internals.conn?.transport;

@@ -37,7 +37,7 @@ const args = new Set(process.argv.slice(2));
 const pkg = JSON.parse(await readFile(join(root, 'package.json'), 'utf8')) as { name: string; version: string; dependencies: Record<string, string> };
 
 /** What must never be in the tarball (issue 17: no tests, bench, e2e, CI). */
-const FORBIDDEN = [/\.test\.[cm]?[jt]s/, /^(bench|e2e|testkit|scripts|\.ci|demo|examples|node_modules)\//, /^dist\/(demo|browser\/vendor)\//, /test-support/, /\/mutants\/run\./, /(?<!\.d)\.ts$/];
+const FORBIDDEN = [/\.test\.[cm]?[jt]s/, /^(bench|e2e|test|testkit|scripts|\.ci|demo|examples|node_modules)\//, /^dist\/(demo|test|browser\/vendor)\//, /test-support/, /\/mutants\/run\./, /(?<!\.d)\.ts$/];
 const REQUIRED = ['LICENSE', 'README.md', 'package.json', 'dist/bin/lifeline.js', 'dist/browser/lifeline-client.js', 'dist/spec/lifeline.md'];
 
 interface PackResult {

@@ -6,7 +6,7 @@ import { afterEach, describe, expect, test } from 'vitest';
 import { rawHttp, upgradeRequest } from '../testkit/raw-http.js';
 import { tryConnect, type RawClient, type RawConnectOptions } from '../testkit/raw-client.js';
 import { createServer, type LifelineServer } from './server.js';
-import { Harness, httpUrl } from './test-support.js';
+import { Harness, httpUrl } from '../test/support/server.js';
 import { createTicketIssuer, ticketAuthenticator } from './tickets.js';
 
 const h = new Harness();

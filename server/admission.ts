@@ -8,8 +8,8 @@ import { STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { SUBPROTOCOL } from '../spec/protocol/defaults.js';
 import type { Logger } from 'pino';
-import type { Clock } from './clock.js';
-import type { MaybePromise } from './options.js';
+import { serverTimers, systemClock, type Clock } from './clock.js';
+import type { MaybePromise } from './types.js';
 import type { KeyedBuckets } from './token-bucket.js';
 
 export interface Refusal {
@@ -91,8 +91,11 @@ export function checkUpgrade(req: IncomingMessage, s: AdmissionState): Refusal |
   return undefined;
 }
 
-/** Answer a refused upgrade on the raw socket and close it; no WebSocket ever exists (HS-2). */
-export function refuse(socket: Duplex, r: Refusal): void {
+/**
+ * Answer a refused upgrade on the raw socket and close it; no WebSocket ever exists (HS-2). The
+ * timer that destroys a socket whose peer never reads runs on `clock` (the server's).
+ */
+export function refuse(socket: Duplex, r: Refusal, clock: Clock = systemClock): void {
   if (socket.destroyed || socket.writableEnded) return; // answered already (HS-16's deadline, say)
   const body = `${r.status} ${STATUS_CODES[r.status] ?? ''}\n`;
   const head = [
@@ -105,9 +108,9 @@ export function refuse(socket: Duplex, r: Refusal): void {
   socket.once('error', () => socket.destroy());
   socket.end(`${head.join('\r\n')}\r\n\r\n${body}`);
   // A peer that never reads must not keep the descriptor.
-  const t = setTimeout(() => socket.destroy(), 1000);
-  t.unref();
-  socket.once('close', () => clearTimeout(t));
+  const timers = serverTimers(clock);
+  const t = timers.setTimeout(() => socket.destroy(), 1000);
+  socket.once('close', () => timers.clearTimeout(t));
 }
 
 export interface UpgradeContext {
@@ -148,7 +151,7 @@ export async function admitUpgrade(req: IncomingMessage, socket: Duplex, c: Upgr
   const path = new URL(req.url ?? '/', 'http://localhost').pathname;
   if (path !== c.path) {
     // Another path on a shared server belongs to the application.
-    if (c.isOwnServer) refuse(socket, { status: 404, headers: {}, why: 'unknown path' });
+    if (c.isOwnServer) refuse(socket, { status: 404, headers: {}, why: 'unknown path' }, c.clock);
     return undefined;
   }
   socket.on('error', destroyOnError);
@@ -166,18 +169,18 @@ export async function admitUpgrade(req: IncomingMessage, socket: Duplex, c: Upgr
     // SEC-2: the path only; the query may carry a ticket.
     c.log.info({ status: refusal.status, why: refusal.why, path, ip: clientAddress(req) }, 'upgrade refused');
     c.onRefused?.(refusal.status);
-    refuse(socket, refusal);
+    refuse(socket, refusal, c.clock);
     return undefined;
   }
   let principal: string | undefined = 'anonymous';
   if (c.authenticate) {
     // HS-16: an authentication that never answers must not hold the connection past the handshake timeout.
-    const deadline = setTimeout(() => {
+    const timers = serverTimers(c.clock);
+    const deadline = timers.setTimeout(() => {
       c.log.warn({ path, ip: clientAddress(req), timeoutMs: c.handshakeTimeoutMs }, 'upgrade not answered within the handshake timeout');
       c.onRefused?.(503);
-      refuse(socket, { status: 503, headers: { 'Retry-After': String(c.retryAfterSeconds) }, why: 'upgrade not answered in time' }); // HS-16
+      refuse(socket, { status: 503, headers: { 'Retry-After': String(c.retryAfterSeconds) }, why: 'upgrade not answered in time' }, c.clock); // HS-16
     }, c.handshakeTimeoutMs);
-    deadline.unref();
     try {
       const r = c.authenticate(req);
       principal = r instanceof Promise ? await r : r;
@@ -185,20 +188,20 @@ export async function admitUpgrade(req: IncomingMessage, socket: Duplex, c: Upgr
       c.log.warn({ err }, 'authenticate threw; refusing');
       principal = undefined;
     } finally {
-      clearTimeout(deadline);
+      timers.clearTimeout(deadline);
     }
     if (socket.destroyed || socket.writableEnded) return undefined; // answered by the deadline
     if (principal === undefined) {
       c.log.info({ status: 401, path, ip: clientAddress(req) }, 'upgrade refused');
       c.onRefused?.(401);
-      refuse(socket, { status: 401, headers: {}, why: 'authentication failed' }); // HS-4
+      refuse(socket, { status: 401, headers: {}, why: 'authentication failed' }, c.clock); // HS-4
       return undefined;
     }
   }
   if (socket.destroyed) return undefined;
   if (!c.isAccepting()) {
     c.onRefused?.(503);
-    refuse(socket, { status: 503, headers: { 'Retry-After': String(c.retryAfterSeconds) }, why: 'draining' }); // HS-6
+    refuse(socket, { status: 503, headers: { 'Retry-After': String(c.retryAfterSeconds) }, why: 'draining' }, c.clock); // HS-6
     return undefined;
   }
   return principal;

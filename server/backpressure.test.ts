@@ -3,7 +3,7 @@ import { BackpressurePolicy, ResumeOutcome, ResumeReason, SnapshotReason } from 
 import { codeOf } from '../spec/protocol/close-codes.js';
 import type { RawClient } from '../testkit/raw-client.js';
 import type { LifelineServer } from './server.js';
-import { Harness } from './test-support.js';
+import { Harness } from '../test/support/server.js';
 
 const h = new Harness();
 afterEach(() => h.cleanup());

@@ -2,7 +2,7 @@ import { afterEach, describe, expect, test } from 'vitest';
 import { SnapshotReason } from '../gen/lifeline/v1/envelope_pb.js';
 import { codeOf } from '../spec/protocol/close-codes.js';
 import type { LifelineServer } from './server.js';
-import { Harness } from './test-support.js';
+import { Harness } from '../test/support/server.js';
 
 const h = new Harness();
 afterEach(() => h.cleanup());

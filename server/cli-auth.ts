@@ -9,7 +9,8 @@
  * after it (close 4101 UNAUTHORIZED, HS-12). Tokens are never logged (SEC-2).
  */
 import type { IncomingMessage } from 'node:http';
-import type { LifelineServerOptions, Principal } from './options.js';
+import type { LifelineServerOptions } from './options.js';
+import type { Principal } from './types.js';
 
 /** The upgrade principal of a connection that sent no Authorization header: Hello decides. */
 const UNPROVEN = '\u0000unproven';

@@ -10,7 +10,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { defaults } from '../spec/protocol/defaults.js';
-import { serveCommand } from './cli.js';
+import { DEMO_NEEDS_CLONE, serveCommand } from './cli.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const procs: ChildProcess[] = [];
@@ -75,6 +75,11 @@ describe('lifeline serve', () => {
     await expect(cmd.parseAsync(['--port', '0', '--auth-tokens-file', file], { from: 'user' })).rejects.toThrow(/invalid/);
     expect(err).toContain('line 2: expected "<token> <principal>"');
     expect(err).not.toContain('secret-without-principal'); // SEC-2
+  });
+
+  test('--demo without a registered demo (the library alone, as in the npm package) says it needs a clone', async () => {
+    const cmd = serveCommand().exitOverride();
+    await expect(cmd.parseAsync(['--demo', '--port', '0', '--log-level', 'error'], { from: 'user' })).rejects.toThrow(DEMO_NEEDS_CLONE);
   });
 
   test('--help lists the flags', async () => {

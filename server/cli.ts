@@ -1,7 +1,8 @@
 /**
  * `lifeline serve`: the reference server from the command line. With --demo it
- * runs the demo application (demo/app.ts) and serves the demo page (demo/public/
- * at /, the browser bundle from dist/browser/ at /dist/browser/). SIGTERM and
+ * runs the application the caller registered as the demo (the bin registers
+ * demo/serve.ts: the demo application and its page); this folder never imports
+ * demo/, which the npm package leaves out (issue 12). SIGTERM and
  * SIGINT drain (spec §13), then exit 0. Logs are pino JSON; tokens, tickets and
  * cookies are never logged (SEC-2). Prometheus metrics on /metrics (issue 8);
  * `--inspect <ws-url>` streams every session actor to an XState inspector (opt-in).
@@ -12,15 +13,14 @@ import { dirname, join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import type { Level } from 'pino';
-import type { DemoApp } from '../demo/app.js';
-import { staticHandler } from './http.js';
 import { createServerInspector, type ServerInspector } from './observability/inspect.js';
 import { createLifelineLogger } from './observability/logger.js';
 import { createLifelineMetrics } from './observability/metrics.js';
 import { parseTokensFile, tokenAuthentication } from './cli-auth.js';
-import { policyByName, resolveOptions, type LifelineServerOptions, type PolicyName, type Principal } from './options.js';
+import { policyByName, resolveOptions, type LifelineServerOptions } from './options.js';
+import type { PolicyName, Principal } from './types.js';
 import { ownOrigins } from './own-origins.js';
-import { createServer } from './server.js';
+import { createServer, type LifelineServer } from './server.js';
 import { defaults } from '../spec/protocol/defaults.js';
 
 function int(name: string, min = 0) {
@@ -192,7 +192,23 @@ function describeDefaults(cmd: Command): Command {
   return cmd;
 }
 
-export function serveCommand(): Command {
+/** An application `lifeline serve` runs beside the server (--demo): its hooks, then start after listen and stop before close. */
+export interface ServeApp {
+  /** Passed to createServer (the demo: its channel state, its messages, its page). */
+  readonly hooks: Pick<LifelineServerOptions, 'snapshot' | 'onMessage' | 'onRequest'>;
+  start(server: LifelineServer): void;
+  stop(): void;
+}
+
+export interface ServeCommandOptions {
+  /**
+   * Loads the --demo application from the package root; the bin supplies it. Without one, or when
+   * it throws, --demo fails with that message (the npm package: "runs from a clone").
+   */
+  readonly loadDemo?: (root: string) => Promise<ServeApp>;
+}
+
+export function serveCommand(options: ServeCommandOptions = {}): Command {
   const envPort = process.env.PORT === undefined ? 8080 : int('PORT')(process.env.PORT);
   const cmd = new Command('serve')
     .description('run the Lifeline reference server (with --demo, the live demo page)')
@@ -250,7 +266,7 @@ export function serveCommand(): Command {
     .option('--no-metrics', 'do not serve Prometheus metrics on /metrics')
     .option('--inspect <ws-url>', 'stream session actors to an XState inspector at this WebSocket URL (e.g. ws://127.0.0.1:8090); default off', wsUrl)
     .action(async (flags: ServeFlags) => {
-      await serve(flags);
+      await serve(flags, options);
     });
   return describeDefaults(cmd);
 }
@@ -264,31 +280,18 @@ function packageRoot(): string {
   return existsSync(join(up, 'package.json')) ? up : dirname(up);
 }
 
-/**
- * The demo application, loaded only for --demo. The npm package leaves the demo out (its page
- * bundles Mermaid: 3.5 MB in 200 files), so there the import fails and the user is told to clone.
- */
-async function loadDemo(root: string): Promise<DemoApp> {
-  let mod: typeof import('../demo/app.js');
-  try {
-    mod = await import('../demo/app.js');
-  } catch (err) {
-    const code = (err as { code?: unknown }).code;
-    if (code === 'ERR_MODULE_NOT_FOUND' && String((err as Error).message).includes(join('demo', 'app.js'))) {
-      throw new Error('--demo runs from a clone of the Lifeline repository (`npm ci && npm start` there); the npm package does not ship the demo page');
-    }
-    throw err;
-  }
-  for (const file of [join('demo', 'public', 'index.html'), join('dist', 'browser', 'demo.js')]) {
-    if (!existsSync(join(root, file))) console.error(`warning: ${file} is missing, so the demo page will not load: run \`npm run build\` first (npm start does)`);
-  }
-  return mod.createDemoApp();
-}
+/** What --demo says where no demo was registered: the npm package leaves it out (its page bundles Mermaid). */
+export const DEMO_NEEDS_CLONE =
+  '--demo runs from a clone of the Lifeline repository (`npm ci && npm start` there); the npm package does not ship the demo page';
 
-async function serve(flags: ServeFlags): Promise<void> {
+async function serve(flags: ServeFlags, options: ServeCommandOptions): Promise<void> {
   const log = createLifelineLogger({ level: flags.logLevel }); // SEC-2: redaction and URL sanitizing
   const root = packageRoot();
-  const demo = flags.demo ? await loadDemo(root) : undefined;
+  let demo: ServeApp | undefined;
+  if (flags.demo) {
+    if (!options.loadDemo) throw new Error(DEMO_NEEDS_CLONE);
+    demo = await options.loadDemo(root);
+  }
   // Strictly opt-in: the inspector reconnects to its receiver until stopped.
   let inspector: ServerInspector | undefined;
   if (flags.inspect !== undefined) inspector = createServerInspector({ url: flags.inspect });
@@ -298,14 +301,6 @@ async function serve(flags: ServeFlags): Promise<void> {
     logger: log,
     ...(flags.metrics ? { metrics: createLifelineMetrics({ defaultMetrics: true }) } : {}),
     ...(inspector ? { inspect: inspector.inspect } : {}),
-    ...(demo
-      ? {
-          onRequest: staticHandler([
-            { prefix: '/dist/browser/', dir: join(root, 'dist', 'browser') },
-            { prefix: '/', dir: join(root, 'demo', 'public') },
-          ]),
-        }
-      : {}),
   });
   try {
     await srv.listen(flags.port, flags.host);

@@ -2,6 +2,7 @@ import { pino } from 'pino';
 import { describe, expect, test } from 'vitest';
 import { Connection, type PeerEvents } from './connection.js';
 import type { PeerTransport } from './transport.js';
+import { clockAt } from '../test/support/clock.js';
 
 /** A transport that records what the connection asks of it (no socket). */
 function fakeTransport(o: { hasPing?: boolean } = {}) {
@@ -28,7 +29,7 @@ const noEvents: PeerEvents = { frame() {}, pong() {}, closed() {}, protocolError
 function connection(o: { hasPing?: boolean; events?: PeerEvents } = {}) {
   let now = 0;
   const fake = fakeTransport(o);
-  const conn = new Connection(fake.t, o.events ?? noEvents, 'p', '127.0.0.1', { now: () => now }, pino({ level: 'silent' }));
+  const conn = new Connection(fake.t, o.events ?? noEvents, 'p', '127.0.0.1', clockAt(() => now), pino({ level: 'silent' }));
   const rtt = (ms: number, toleranceMs = 0) => {
     conn.ping();
     now += ms;

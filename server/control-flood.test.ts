@@ -3,8 +3,9 @@ import { rawEnvelope, wsFrame } from '../conformance/wire.js';
 import { codeOf } from '../spec/protocol/close-codes.js';
 import type { RawClient } from '../testkit/raw-client.js';
 import type { LifelineServer } from './server.js';
-import { heapAfterGcMiB } from './test-memory.js';
-import { Harness } from './test-support.js';
+import { heapAfterGcMiB } from '../test/support/memory.js';
+import { Harness } from '../test/support/server.js';
+import { sessionBehind } from './session-handle.js';
 
 const h = new Harness();
 afterEach(() => h.cleanup());
@@ -62,7 +63,7 @@ describe('control bodies are bounded (BP-16)', () => {
     // Fill the TCP buffers (megabytes on loopback) and the server's own past its mark with
     // sequenced messages, which BP-4 then holds in the queue.
     for (let i = 0; i < 200; i++) srv.publish('big', { payload: new Uint8Array(big) });
-    const conn = srv.sessions()[0] as unknown as { heldReplyCount: number; conn: { bufferedAmount: number; isAwaitingDrain: boolean } };
+    const conn = sessionBehind(srv.sessions()[0]!) as unknown as { heldReplyCount: number; conn: { bufferedAmount: number; isAwaitingDrain: boolean } };
     await vi.waitFor(() => expect(conn.conn.isAwaitingDrain).toBe(true), { timeout: 5000 });
     const n = 5000;
     const batch = Buffer.concat(Array.from({ length: n }, (_, i) => wsFrame({ opcode: 2, payload: rawEnvelope('heartbeat', [{ no: 1, varint: i + 1 }]) })));

@@ -4,7 +4,8 @@ import type { RawClient } from '../testkit/raw-client.js';
 import { RecentMessageIds } from './message-ids.js';
 import type { LifelineServerOptions } from './options.js';
 import type { LifelineServer } from './server.js';
-import { Harness } from './test-support.js';
+import { Harness } from '../test/support/server.js';
+import { clockAt } from '../test/support/clock.js';
 
 const h = new Harness();
 afterEach(() => h.cleanup());
@@ -95,7 +96,7 @@ describe('deduplication by message_id (SEQ-8)', () => {
 
   test('SEQ-8 the memory is bounded in count and in time', () => {
     let now = 0;
-    const ids = new RecentMessageIds(3, 1000, { now: () => now });
+    const ids = new RecentMessageIds(3, 1000, clockAt(() => now));
     for (const id of ['a', 'b', 'c', 'd']) ids.add('p', id);
     expect(ids.size).toBe(3);
     expect(ids.has('p', 'a')).toBe(false); // the oldest went first

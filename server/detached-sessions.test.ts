@@ -3,7 +3,7 @@ import { ResumeOutcome, ResumeReason } from '../gen/lifeline/v1/envelope_pb.js';
 import { codeOf } from '../spec/protocol/close-codes.js';
 import { DetachedSessions } from './detached-sessions.js';
 import type { LifelineServer } from './server.js';
-import { Harness } from './test-support.js';
+import { Harness } from '../test/support/server.js';
 
 const h = new Harness();
 afterEach(() => h.cleanup());

@@ -5,7 +5,8 @@ import { DRAIN_SLICE_MS } from '../spec/protocol/drain-spread.js';
 import { tryConnect, type RawClient } from '../testkit/raw-client.js';
 import type { LiveSession } from './session.js';
 import { MemoryFanOut, MemorySessionStore } from './stores.js';
-import { Harness, httpUrl } from './test-support.js';
+import { Harness, httpUrl } from '../test/support/server.js';
+import { clockAt } from '../test/support/clock.js';
 
 const h = new Harness();
 afterEach(() => h.cleanup());
@@ -105,7 +106,7 @@ describe('drain', () => {
     // Notices carry slot − time since the drain began (spec §13.2); a clock frozen for the drain
     // makes that time 0, so the values are the slots themselves whatever the machine's load.
     let frozenAt: number | undefined;
-    const srv = await h.server({ clock: { now: () => frozenAt ?? performance.now() } });
+    const srv = await h.server({ clock: clockAt(() => frozenAt ?? performance.now()) });
     const clients: RawClient[] = [];
     for (let i = 0; i < n; i++) clients.push(await h.session(srv));
     frozenAt = performance.now();

@@ -5,7 +5,7 @@
  * the connection's write refuses whatever still gets through (a snapshot the hook made too large).
  */
 import { defaults } from '../spec/protocol/defaults.js';
-import type { PublishMessage, PublishPatch } from './options.js';
+import type { PublishMessage, PublishPatch } from './types.js';
 
 /** The largest frame a server sends a client (WIRE-12). */
 export const CLIENT_FRAME_LIMIT_BYTES = defaults.maxPayloadBytes;

@@ -4,7 +4,7 @@ import { EnvelopeSchema, ResumeOutcome, ResumeReason, WelcomeSchema, ResumeResul
 import { codeOf } from '../spec/protocol/close-codes.js';
 import { decode } from '../spec/protocol/codec.js';
 import type { RawClient } from '../testkit/raw-client.js';
-import { Harness } from './test-support.js';
+import { Harness } from '../test/support/server.js';
 
 const h = new Harness();
 afterEach(() => h.cleanup());

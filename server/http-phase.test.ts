@@ -13,7 +13,7 @@ import { afterEach, describe, expect, test, vi } from 'vitest';
 import { rawHttp, upgradeRequest } from '../testkit/raw-http.js';
 import { lifelineHttpServerOptions } from './options.js';
 import { createServer, type LifelineServer } from './server.js';
-import { Harness } from './test-support.js';
+import { Harness } from '../test/support/server.js';
 
 const h = new Harness();
 const sockets: Socket[] = [];

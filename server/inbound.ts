@@ -8,10 +8,13 @@
 import type { Message } from '../gen/lifeline/v1/envelope_pb.js';
 import { InboundCursor } from '../spec/protocol/inbound-cursor.js';
 import { isAckDueNow } from '../spec/protocol/session-rules.js';
-import type { ClientMessage, MaybePromise } from './options.js';
+import type { Clock, TimerHandle } from './clock.js';
+import type { ClientMessage, MaybePromise } from './types.js';
 
 export interface InboundHooks {
   readonly ackDelayMs: number;
+  /** The server's clock: the ack delay is one of its timers. */
+  readonly clock: Clock;
   /** The window the server grants the client (Welcome.receive_window): ack at half of it (SEQ-5). */
   readonly receiveWindow: number;
   /** Hand a message to the application; may return a promise (SEQ-10). */
@@ -29,7 +32,7 @@ export class ClientInbound {
   private completed = 0n;
   private ackedUpTo = 0n;
   private isAckForced = false;
-  private ackTimer: ReturnType<typeof setTimeout> | undefined;
+  private ackTimer: TimerHandle | undefined;
   /** Handler calls still running; while > 0 new messages queue behind them. */
   private depth = 0;
   private chain: Promise<void> = Promise.resolve();
@@ -104,7 +107,7 @@ export class ClientInbound {
       this.sendAck();
       return;
     }
-    this.ackTimer ??= setTimeout(() => this.sendAck(), this.hooks.ackDelayMs);
+    this.ackTimer ??= this.hooks.clock.setTimeout(() => this.sendAck(), this.hooks.ackDelayMs);
   }
 
   private sendAck(): void {
@@ -130,7 +133,7 @@ export class ClientInbound {
   }
 
   stopTimer(): void {
-    if (this.ackTimer) clearTimeout(this.ackTimer);
+    if (this.ackTimer !== undefined) this.hooks.clock.clearTimeout(this.ackTimer); // a simulated clock's first id is 0
     this.ackTimer = undefined;
   }
 

@@ -4,6 +4,7 @@ import { tryConnect } from '../testkit/raw-client.js';
 import { optionsFromFlags } from './cli.js';
 import { resolveOptions } from './options.js';
 import { createServer, type LifelineServer } from './server.js';
+import { clockAt } from '../test/support/clock.js';
 
 const servers: LifelineServer[] = [];
 afterEach(async () => {
@@ -56,7 +57,7 @@ describe('limits are on by default (issue 13)', () => {
   });
 
   test('HS-5 with default options the 51st upgrade from one address within a second gets 429 with Retry-After', async () => {
-    const srv = createServer({ clock: { now: () => 1000 } }); // time stands still: the burst alone, no refill
+    const srv = createServer({ clock: clockAt(() => 1000) }); // time stands still: the burst alone, no refill
     servers.push(srv);
     await srv.listen(0, '127.0.0.1');
     const statuses: number[] = [];

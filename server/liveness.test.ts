@@ -2,7 +2,10 @@ import { afterEach, describe, expect, test, vi } from 'vitest';
 import { codeOf } from '../spec/protocol/close-codes.js';
 import type { RawClient } from '../testkit/raw-client.js';
 import { LivenessSweep } from './sweep.js';
-import { Harness } from './test-support.js';
+import { Harness } from '../test/support/server.js';
+import { clockAt } from '../test/support/clock.js';
+import { SimulatedClock } from 'xstate';
+import { advanceClock } from '../spec/machines/simulated-time.js';
 
 const h = new Harness();
 afterEach(() => h.cleanup());
@@ -239,7 +242,7 @@ describe('liveness sweep', () => {
     const sweep = new LivenessSweep<number>({
       intervalMs: 100,
       slices: 4,
-      clock: { now: () => now },
+      clock: clockAt(() => now),
       visit: (m) => visits.set(m, (visits.get(m) ?? 0) + 1),
     });
     for (let i = 0; i < 10; i++) sweep.add(i);
@@ -259,5 +262,23 @@ describe('liveness sweep', () => {
     now += 125; // one tick 100 ms late
     sweep.tick();
     expect(sweep.stats().lagMs).toBe(100);
+  });
+
+  test('HB-1 the sweep fires on the server\'s Clock (issue 12): a simulated clock drives it, and stop() cancels it', () => {
+    const clock = new SimulatedClock();
+    const visits: number[] = [];
+    const sweep = new LivenessSweep<number>({ intervalMs: 100, slices: 2, clock, visit: (m) => visits.push(m) });
+    sweep.add(1);
+    sweep.start();
+    advanceClock(clock, 49);
+    expect(sweep.stats().ticks).toBe(0);
+    advanceClock(clock, 1);
+    expect(sweep.stats().ticks).toBe(1);
+    advanceClock(clock, 150);
+    expect(sweep.stats()).toMatchObject({ ticks: 4, lagMs: 0 });
+    expect(visits).toEqual([1, 1]); // once per interval
+    sweep.stop();
+    advanceClock(clock, 1000);
+    expect(sweep.stats().ticks).toBe(4);
   });
 });

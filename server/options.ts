@@ -1,6 +1,7 @@
 /**
  * Options of the reference server, with the defaults of spec §17. Every timing
- * carries its unit and can be shrunk to milliseconds by tests.
+ * carries its unit and can be shrunk to milliseconds by tests. The types they mention
+ * (sessions, messages, channel state) live in types.ts.
  */
 import type { IncomingMessage, Server as HttpServer, ServerResponse } from 'node:http';
 import type { Tracer } from '@opentelemetry/api';
@@ -13,40 +14,9 @@ import type { ServerOptions as HttpServerOptions } from 'node:http';
 import { checkIntervalFor, httpServerTimeouts } from './http-phase.js';
 import type { MessageIdDedupeOptions } from './message-ids.js';
 import type { LifelineMetrics } from './observability/metrics.js';
-import type { SessionStats } from './session.js';
 import type { FanOut, SessionStore } from './stores.js';
+import type { ChannelState, ClientMessage, LifelineSession, MaybePromise, PolicyName, Principal, SessionView } from './types.js';
 
-/** A channel's whole state as the application owns it (SD-4). */
-export interface ChannelState {
-  /** The channel version the state is at (StatePatch.version chain, SD-1). */
-  readonly version: bigint;
-  /** The application's canonical encoding of the state. */
-  readonly state: Uint8Array;
-  /** CRC-32C of `state` (stateDigest); 0 or absent = none (SD-3). */
-  readonly digest?: number;
-}
-
-/** A client Message as the application receives it (SEQ-10). */
-export interface ClientMessage {
-  readonly seq: bigint;
-  readonly channel: string;
-  readonly key: string;
-  readonly messageId: string;
-  readonly payload: Uint8Array;
-}
-
-/** What the application sees of a session. */
-export interface SessionView {
-  readonly id: string;
-  readonly principal: string;
-  readonly subscriptions: ReadonlySet<string>;
-}
-
-/** Who is connecting, as `authenticate` decided; undefined refuses (HS-4 → 401). */
-export type Principal = string;
-export type MaybePromise<T> = T | Promise<T>;
-
-export type PolicyName = 'drop-oldest' | 'drop-newest' | 'coalesce-by-key' | 'disconnect';
 
 export const policyByName: Record<PolicyName, BackpressurePolicy> = {
   'drop-oldest': BackpressurePolicy.DROP_OLDEST,
@@ -184,6 +154,11 @@ export interface LifelineServerOptions {
   readonly sessionStore?: SessionStore<LifelineSession>;
   /** Channel membership (default in memory). */
   readonly fanOut?: FanOut<LifelineSession>;
+  /**
+   * Where the server reads time and sets every timer (the one Clock of \`lifeline/protocol\`): tests
+   * pass a simulated clock. Default: performance.now() and the platform's timers, of which the
+   * server's housekeeping ones (liveness sweep, upgrade deadlines) never keep the process alive.
+   */
   readonly clock?: Clock;
   /** Uniform in [0, 1), for drain slots (DR-3). */
   readonly random?: () => number;
@@ -402,38 +377,6 @@ function httpPhase(o: LifelineServerOptions): Pick<ResolvedOptions, 'headersTime
     maxPendingUpgradesPerIp: Math.floor(positiveOrOff('maxPendingUpgradesPerIp', o.maxPendingUpgradesPerIp, defaults.maxPendingUpgradesPerIp)),
     maxPendingUpgrades: Math.floor(positiveOrOff('maxPendingUpgrades', o.maxPendingUpgrades, defaults.maxPendingUpgrades)),
   };
-}
-
-/** What the application sees of a session. */
-export interface LifelineSession {
-  readonly id: string;
-  readonly principal: string;
-  readonly subscriptions: ReadonlySet<string>;
-  /** The spec's name of its state: handshaking, active, draining, detached, closed, expired. */
-  readonly state: string;
-  /** A direct message to this session (channel ''), or on a channel it need not be subscribed to. */
-  send(message: PublishMessage): void;
-  /** End the session on purpose: close 1000 after leaving channels and store (CC-6). */
-  end(): void;
-  stats(): SessionStats;
-}
-
-export interface PublishMessage {
-  readonly payload: Uint8Array;
-  readonly channel?: string;
-  /** Coalescing key (BP-8). */
-  readonly key?: string;
-  /** End-to-end id for dedupe (SEQ-8). */
-  readonly messageId?: string;
-}
-
-export interface PublishPatch {
-  readonly baseVersion: bigint;
-  readonly version: bigint;
-  readonly delta: Uint8Array;
-  /** stateDigest of the canonical state at `version` (SD-3); 0 or absent = none. */
-  readonly digest?: number;
-  readonly messageId?: string;
 }
 
 /** One slice per second of interval, 1 to 10: short blocks at scale, one timer per interval when it is short. */

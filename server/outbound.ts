@@ -16,7 +16,8 @@ import {
 } from '../gen/lifeline/v1/envelope_pb.js';
 import type { QueueItem } from '../spec/protocol/backpressure-queue.js';
 import { messageEnvelope } from '../spec/protocol/fast-codec.js';
-import type { PublishMessage, PublishPatch, ResolvedOptions } from './options.js';
+import type { ResolvedOptions } from './options.js';
+import type { PublishMessage, PublishPatch } from './types.js';
 import type { FanOutShare } from './shared-frame.js';
 
 /** A queued Message or StatePatch, before it has a seq. */

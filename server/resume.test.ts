@@ -2,10 +2,12 @@ import { afterEach, describe, expect, test, vi } from 'vitest';
 import { ResumeOutcome, ResumeReason, SnapshotReason } from '../gen/lifeline/v1/envelope_pb.js';
 import { codeOf } from '../spec/protocol/close-codes.js';
 import type { RawClient } from '../testkit/raw-client.js';
-import type { ChannelState, ClientMessage, LifelineServerOptions } from './options.js';
+import type { LifelineServerOptions } from './options.js';
+import type { ChannelState, ClientMessage } from './types.js';
 import type { LifelineServer } from './server.js';
 import type { LiveSession } from './session.js';
-import { Harness } from './test-support.js';
+import { sessionBehind } from './session-handle.js';
+import { Harness } from '../test/support/server.js';
 
 const h = new Harness();
 afterEach(() => h.cleanup());
@@ -340,7 +342,7 @@ describe('replay buffer memory', () => {
     const id = c.bodies('welcome')[0]?.sessionId as string;
     for (let i = 0; i < 20; i++) srv.publish('feed', { payload: new Uint8Array(100).fill(i) });
     await c.waitForCount('message', 20);
-    const session = srv.sessions()[0] as unknown as LiveSession;
+    const session = sessionBehind(srv.sessions()[0]!) as LiveSession;
     const held = () => session.log.pending().map((s) => s.item);
     // Attached, the frames are views into shared slabs (fast-codec), which is what makes them cheap.
     expect(held().some((b) => b.buffer.byteLength > b.byteLength)).toBe(true);

@@ -16,9 +16,8 @@ import { isSpanContextValid } from '@opentelemetry/api';
 import { ResumeOutcome, ResumeReason } from '../gen/lifeline/v1/envelope_pb.js';
 import { serverSessionMachine, serverStateName, type ServerSessionEvent } from '../spec/machines/server-session.machine.js';
 import { fixedIntervalTick } from '../spec/protocol/session-rules.js';
-import { backgroundTimers, systemClock as systemTimers } from '../spec/protocol/clock.js';
 import { clientAddress } from './admission.js';
-import { systemClock, type Clock } from './clock.js';
+import { serverTimers, systemClock, type Clock } from './clock.js';
 import { Connection, type PeerEvents } from './connection.js';
 import { TypedEmitter } from './emitter.js';
 import { onFrame } from './frames.js';
@@ -32,11 +31,9 @@ import {
   originAllowlist,
   resolveOptions,
   type LifelineServerOptions,
-  type LifelineSession,
-  type PublishMessage,
-  type PublishPatch,
   type ResolvedOptions,
 } from './options.js';
+import type { LifelineSession, PublishMessage, PublishPatch } from './types.js';
 import type { LifelineMetrics } from './observability/metrics.js';
 import { sanitizeUrl, serializeRequest } from './observability/logger.js';
 import { startSessionSpan } from './observability/tracing.js';
@@ -139,7 +136,7 @@ export class LifelineServer extends TypedEmitter<ServerEvents> implements HostRe
       {
         maxPayloadBytes: this.opts.maxPayloadBytes, // WIRE-4
         closeTimeoutMs: this.opts.handshakeTimeoutMs, // CC-10: the recommended close timeout
-        timers: backgroundTimers(systemTimers),
+        timers: serverTimers(this.clock),
       },
       (peer, info) => this.accept(peer, info),
     );
@@ -156,7 +153,7 @@ export class LifelineServer extends TypedEmitter<ServerEvents> implements HostRe
       messageIds: recentMessageIdsFor(options.dedupeMessageIds, this.opts.resumeTtlMs, this.clock),
     };
     this.actions = sessionActions(this);
-    this.runtime = new SessionRuntime(serverSessionMachine, this.actions, (actor, err) => this.onActorCrash(actor, err));
+    this.runtime = new SessionRuntime(serverSessionMachine, this.actions, (actor, err) => this.onActorCrash(actor, err), serverTimers(this.clock));
     this.sweep = new LivenessSweep<Connection>({
       intervalMs: this.opts.heartbeatIntervalMs,
       slices: this.opts.sweepSlices,
@@ -555,11 +552,12 @@ export class LifelineServer extends TypedEmitter<ServerEvents> implements HostRe
     sendDrainNotices(attached, handshaking, plan, { startedAt, clock: this.clock, random: this.random, hostOf: (a) => this.hosts.get(a) });
     this.drainPromise = new Promise<void>((resolve) => {
       const done = () => {
-        clearTimeout(deadline);
+        this.clock.clearTimeout(deadline);
         this.onConnsEmpty = undefined;
         resolve();
       };
-      const deadline = setTimeout(() => {
+      // On the server's clock, and not a background timer: a drain awaited by a script keeps it alive until the deadline.
+      const deadline = this.clock.setTimeout(() => {
         for (const c of [...this.conns]) c.terminate(plan.isRebalance ? 'RECONNECT_ELSEWHERE' : 'SERVICE_RESTART'); // DR-5
         if (this.conns.size === 0) done();
       }, Math.max(0, plan.deadlineMs - (this.clock.now() - startedAt)));

@@ -36,8 +36,10 @@ import { OutboundLog } from '../spec/protocol/outbound-log.js';
 import type { Connection } from './connection.js';
 import { ClientInbound } from './inbound.js';
 import { serverStateName } from '../spec/machines/server-session.machine.js';
-import type { ChannelState, ClientMessage, LifelineSession, MaybePromise, PublishMessage, ResolvedOptions, SessionView } from './options.js';
+import type { ResolvedOptions } from './options.js';
+import type { ChannelState, ClientMessage, LifelineSession, MaybePromise, PublishMessage, SessionStats, SessionView } from './types.js';
 import { planResume } from './resume.js';
+import { sessionHandle } from './session-handle.js';
 import type { FanOut } from './stores.js';
 import { TokenBucket } from './token-bucket.js';
 import type { Clock } from './clock.js';
@@ -71,21 +73,6 @@ export interface SessionEnv {
 export interface PendingAttach {
   readonly conn: Connection;
   readonly hello: Hello;
-}
-
-/** Per-session numbers the application and metrics read. */
-export interface SessionStats {
-  readonly rttMs: number | undefined;
-  readonly clientRttMs: number | undefined;
-  readonly queueLength: number;
-  readonly queueBytes: number;
-  /** Snapshots waiting to be written (SD-8: at most one per channel). */
-  readonly pendingSnapshots: number;
-  readonly inFlight: number;
-  readonly lastSentSeq: bigint;
-  readonly lastAckedSeq: bigint;
-  readonly lastClientSeq: bigint;
-  readonly drops: Readonly<{ dropOldest: number; dropNewest: number; coalesced: number; disconnect: number; patchesReplaced: number }>;
 }
 
 const EMPTY = new Uint8Array(0);
@@ -159,12 +146,13 @@ export class LiveSession implements SessionView, LifelineSession {
     this.createdAt = env.clock.now();
     this.inbound = new ClientInbound({
       ackDelayMs: o.ackDelayMs,
+      clock: env.clock,
       receiveWindow: o.receiveWindow,
       handle: (msg) => {
         const ids = env.messageIds;
         if (ids?.has(principal, msg.messageId)) return; // SEQ-8: seen through another path; processed (and acked) once
         env.emitMessage(this, msg);
-        const r = env.onMessage?.(msg, this);
+        const r = env.onMessage?.(msg, this.handle);
         if (!ids || msg.messageId === '') return r;
         // Remembered once the application has it (SEQ-10): a handler that fails has not processed it.
         if (r instanceof Promise) return r.then(() => ids.add(principal, msg.messageId));
@@ -189,10 +177,11 @@ export class LiveSession implements SessionView, LifelineSession {
     return Math.max(1, Math.min(asked, this.env.opts.replayWindowMessages));
   }
 
-  /** The application's view of this session. */
+  /** The application's view of this session: the LifelineSession API only, made once (session-handle.ts). */
   get handle(): LifelineSession {
-    return this;
+    return (this.appHandle ??= sessionHandle(this));
   }
+  private appHandle: LifelineSession | undefined;
 
   get state(): string {
     return serverStateName((this.actor.getSnapshot() as { value: unknown }).value);
@@ -407,7 +396,7 @@ export class LiveSession implements SessionView, LifelineSession {
     if (channel === SESSION_CHANNEL) state = { version: 0n, state: EMPTY }; // SD-4: the session re-baseline
     else if (this.subscriptions.has(channel)) {
       // SD-5: a drift on a channel without state is answered at version 0, empty (SD-1), so the client stops waiting.
-      state = this.env.snapshot?.(channel, this) ?? (this.driftedStateless.has(channel) ? { version: 0n, state: EMPTY } : undefined);
+      state = this.env.snapshot?.(channel, this.handle) ?? (this.driftedStateless.has(channel) ? { version: 0n, state: EMPTY } : undefined);
       this.driftedStateless.delete(channel);
     }
     if (!state) return; // not a state channel: nothing to send

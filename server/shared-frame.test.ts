@@ -5,7 +5,7 @@ import { EnvelopeSchema, MessageSchema, type Envelope } from '../gen/lifeline/v1
 import { encode } from '../spec/protocol/codec.js';
 import { arbEnvelope } from '../spec/protocol/arbitraries.js';
 import { sharedFrame } from './shared-frame.js';
-import { Harness } from './test-support.js';
+import { Harness } from '../test/support/server.js';
 
 type Sequenced = Envelope & { body: { case: 'message' | 'statePatch' } };
 

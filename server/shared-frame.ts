@@ -4,7 +4,7 @@
  * The codec encodes it once, with seq 1 and dropped_before 0; each delivery then writes the
  * Envelope header, the seq field, the shared bytes and the dropped_before field.
  *
- * Why: measured with fake sockets (server/perf/encode-once.ts, fanout-cpu.ts), creating the
+ * Why: measured with fake sockets (bench/perf/encode-once.ts, fanout-cpu.ts), creating the
  * Message and Envelope objects, validating and encoding them per delivery cost 0.6 µs of a
  * 1.4–2.9 µs server-side delivery; the splice costs about a third of that.
  *

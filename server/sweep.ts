@@ -7,7 +7,8 @@
  * It also measures its own tick drift: how late each tick fires, which is the
  * event loop's lag at that moment.
  */
-import type { Clock } from './clock.js';
+import { serverTimers, type Clock, type TimerHandle } from './clock.js';
+import type { SweepStats } from './types.js';
 
 export interface SweepOptions<T> {
   readonly intervalMs: number;
@@ -22,22 +23,11 @@ export interface SweepOptions<T> {
   readonly onTick?: (lagMs: number, sliceMs: number) => void;
 }
 
-export interface SweepStats {
-  /** How late the last tick fired, in ms. */
-  readonly lagMs: number;
-  /** The worst lag seen, in ms. */
-  readonly maxLagMs: number;
-  /** How long the last slice's work took, in ms. */
-  readonly lastSliceMs: number;
-  readonly ticks: number;
-  readonly members: number;
-}
-
 export class LivenessSweep<T> {
   private readonly members = new Set<T>();
   private cycle: T[] = [];
   private slice = 0;
-  private timer: ReturnType<typeof setInterval> | undefined;
+  private timer: TimerHandle | undefined;
   private lastTickAt = 0;
   private lagMs = 0;
   private maxLagMs = 0;
@@ -45,8 +35,12 @@ export class LivenessSweep<T> {
   private ticks = 0;
   private readonly periodMs: number;
 
+  /** The server's clock; with the system clock its timer never keeps the process alive (the HTTP server does). */
+  private readonly timers: Clock;
+
   constructor(private readonly opts: SweepOptions<T>) {
     this.periodMs = opts.intervalMs / opts.slices;
+    this.timers = serverTimers(opts.clock);
   }
 
   add(member: T): void {
@@ -62,16 +56,24 @@ export class LivenessSweep<T> {
   }
 
   start(): void {
-    if (this.timer) return;
+    if (this.timer !== undefined) return;
     this.lastTickAt = this.opts.clock.now();
-    this.timer = setInterval(() => this.tick(), this.periodMs);
-    this.timer.unref(); // the HTTP server keeps the process alive, not the sweep
+    this.timer = this.timers.setTimeout(this.onTimer, this.periodMs);
   }
 
   stop(): void {
-    if (this.timer) clearInterval(this.timer);
+    if (this.timer !== undefined) this.timers.clearTimeout(this.timer); // a simulated clock's first id is 0
     this.timer = undefined;
   }
+
+  /**
+   * The Clock has one-shot timers only: each tick arms the next before its work, as setInterval
+   * did (a visit that throws, or calls stop(), leaves the schedule as setInterval left it).
+   */
+  private readonly onTimer = (): void => {
+    this.timer = this.timers.setTimeout(this.onTimer, this.periodMs);
+    this.tick();
+  };
 
   stats(): SweepStats {
     return { lagMs: this.lagMs, maxLagMs: this.maxLagMs, lastSliceMs: this.lastSliceMs, ticks: this.ticks, members: this.members.size };

@@ -12,7 +12,7 @@ import { tryConnect } from '../testkit/raw-client.js';
 import { createServerInspector, type ServerInspector } from './observability/inspect.js';
 import { createLifelineLogger } from './observability/logger.js';
 import { createLifelineMetrics } from './observability/metrics.js';
-import { Harness, httpUrl } from './test-support.js';
+import { Harness, httpUrl } from '../test/support/server.js';
 import { createTicketIssuer } from './tickets.js';
 import type { LifelineServer } from './server.js';
 

@@ -5,14 +5,24 @@
  */
 import { EnvelopeSchema } from '../gen/lifeline/v1/envelope_pb.js';
 import type { BodyCase } from '../spec/protocol/codec.js';
-import type { Connection } from './connection.js';
 import type { LifelineGaugeReading } from './observability/metrics.js';
-import type { LiveSession } from './session.js';
+
+/**
+ * What a scrape reads of a session and of a socket: named here rather than imported, since the
+ * session module imports this one (bodyOfFrame) and an import back would close a cycle (issue 12).
+ */
+interface GaugedSession {
+  readonly conn?: unknown;
+  readonly queue: { readonly length: number; readonly bytes: number };
+}
+interface GaugedConnection {
+  readonly bufferedAmount: number;
+}
 
 /** What a scrape reads: one pass over the sessions and one over the sockets. */
 export function gaugeReading(
-  sessions: Iterable<LiveSession>,
-  conns: Iterable<Connection>,
+  sessions: Iterable<GaugedSession>,
+  conns: Iterable<GaugedConnection>,
   drain: { readonly noticesSent: number } | undefined,
 ): LifelineGaugeReading {
   let attached = 0;

@@ -12,7 +12,8 @@ import { systemClock } from './clock.js';
 export interface TicketIssuerOptions {
   /** How long a ticket may wait before it is redeemed, in ms. */
   readonly ttlMs?: number;
-  readonly clock?: Clock;
+  /** Where expiry reads the time; tickets set no timer, so only `now()` is needed. */
+  readonly clock?: Pick<Clock, 'now'>;
 }
 
 export interface TicketIssuer {

@@ -1,7 +1,89 @@
-/** The server's public event and result types. */
+/**
+ * The server's public types, in one module (issue 12): what the application hands the server and
+ * gets back (sessions, messages, channel state, events, stats). Types only, importing no other
+ * server module, so any module may import it without closing a cycle;
+ * options.ts keeps the options and their resolution, index.ts exports from here.
+ */
 import type { DrainReason } from '../gen/lifeline/v1/envelope_pb.js';
-import type { ClientMessage, LifelineSession } from './options.js';
-import type { SweepStats } from './sweep.js';
+
+/** A channel's whole state as the application owns it (SD-4). */
+export interface ChannelState {
+  /** The channel version the state is at (StatePatch.version chain, SD-1). */
+  readonly version: bigint;
+  /** The application's canonical encoding of the state. */
+  readonly state: Uint8Array;
+  /** CRC-32C of `state` (stateDigest); 0 or absent = none (SD-3). */
+  readonly digest?: number;
+}
+
+/** A client Message as the application receives it (SEQ-10). */
+export interface ClientMessage {
+  readonly seq: bigint;
+  readonly channel: string;
+  readonly key: string;
+  readonly messageId: string;
+  readonly payload: Uint8Array;
+}
+
+/** What the application sees of a session. */
+export interface SessionView {
+  readonly id: string;
+  readonly principal: string;
+  readonly subscriptions: ReadonlySet<string>;
+}
+
+/** Who is connecting, as `authenticate` decided; undefined refuses (HS-4 → 401). */
+export type Principal = string;
+export type MaybePromise<T> = T | Promise<T>;
+
+export type PolicyName = 'drop-oldest' | 'drop-newest' | 'coalesce-by-key' | 'disconnect';
+
+/** What the application sees of a session. */
+export interface LifelineSession {
+  readonly id: string;
+  readonly principal: string;
+  readonly subscriptions: ReadonlySet<string>;
+  /** The spec's name of its state: handshaking, active, draining, detached, closed, expired. */
+  readonly state: string;
+  /** A direct message to this session (channel ''), or on a channel it need not be subscribed to. */
+  send(message: PublishMessage): void;
+  /** End the session on purpose: close 1000 after leaving channels and store (CC-6). */
+  end(): void;
+  stats(): SessionStats;
+}
+
+export interface PublishMessage {
+  readonly payload: Uint8Array;
+  readonly channel?: string;
+  /** Coalescing key (BP-8). */
+  readonly key?: string;
+  /** End-to-end id for dedupe (SEQ-8). */
+  readonly messageId?: string;
+}
+
+export interface PublishPatch {
+  readonly baseVersion: bigint;
+  readonly version: bigint;
+  readonly delta: Uint8Array;
+  /** stateDigest of the canonical state at `version` (SD-3); 0 or absent = none. */
+  readonly digest?: number;
+  readonly messageId?: string;
+}
+
+/** Per-session numbers the application and metrics read. */
+export interface SessionStats {
+  readonly rttMs: number | undefined;
+  readonly clientRttMs: number | undefined;
+  readonly queueLength: number;
+  readonly queueBytes: number;
+  /** Snapshots waiting to be written (SD-8: at most one per channel). */
+  readonly pendingSnapshots: number;
+  readonly inFlight: number;
+  readonly lastSentSeq: bigint;
+  readonly lastAckedSeq: bigint;
+  readonly lastClientSeq: bigint;
+  readonly drops: Readonly<{ dropOldest: number; dropNewest: number; coalesced: number; disconnect: number; patchesReplaced: number }>;
+}
 
 export type ResumeResultName = 'resumed' | 'snapshot';
 
@@ -29,6 +111,18 @@ export interface DrainOptions {
    * (spec §13.3). Clients follow it only if it is on their endpoint list or same-origin (§16.9).
    */
   readonly target?: string;
+}
+
+/** The liveness sweep's own health (HB-1): how late it ticks and how long a slice takes. */
+export interface SweepStats {
+  /** How late the last tick fired, in ms. */
+  readonly lagMs: number;
+  /** The worst lag seen, in ms. */
+  readonly maxLagMs: number;
+  /** How long the last slice's work took, in ms. */
+  readonly lastSliceMs: number;
+  readonly ticks: number;
+  readonly members: number;
 }
 
 export interface ServerStats {

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, test, vi } from 'vitest';
 import { codeOf } from '../spec/protocol/close-codes.js';
-import { heapAfterGcMiB } from './test-memory.js';
-import { Harness } from './test-support.js';
+import { heapAfterGcMiB } from '../test/support/memory.js';
+import { Harness } from '../test/support/server.js';
 
 const h = new Harness();
 afterEach(() => h.cleanup());

@@ -6,7 +6,7 @@ import { decodeOrThrow, encode } from '../spec/protocol/codec.js';
 import { codeOf } from '../spec/protocol/close-codes.js';
 import { SUBPROTOCOL } from '../spec/protocol/defaults.js';
 import { CLIENT_FRAME_LIMIT_BYTES } from './frame-limit.js';
-import { Harness } from './test-support.js';
+import { Harness } from '../test/support/server.js';
 
 const h = new Harness();
 afterEach(() => h.cleanup());

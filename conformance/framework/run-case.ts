@@ -10,8 +10,7 @@ import { caseSeed, mulberry32 } from './random.js';
 import { STALL_FLOOR_MS, stalls } from './stall.js';
 import { Transcript } from './transcript.js';
 import type { Case, CaseContext, CaseResult, Mode, Verdict } from './types.js';
-import type { RunOptions } from './runner.js';
-import type { ModeHarness } from './runner.js';
+import type { ModeHarness, RunOptions } from './run-options.js';
 
 /** One cleanup may take this long; all of a case's cleanups together CLEANUP_TOTAL_MS. */
 const CLEANUP_EACH_MS = 2000;

@@ -2,7 +2,8 @@ import type { Socket } from 'node:net';
 import { afterEach, describe, expect, test, vi } from 'vitest';
 import type { WebSocket } from 'ws';
 import { batchWrites, flushWrites } from './write-batch.js';
-import { Harness } from '../test-support.js';
+import { Harness } from '../../test/support/server.js';
+import { sessionBehind } from '../session-handle.js';
 
 const h = new Harness();
 afterEach(() => h.cleanup());
@@ -51,7 +52,7 @@ describe('write batching (issue 7)', () => {
     srv.on('message', (session, m) => session.send({ payload: m.payload }));
     const c = await h.session(srv);
     // The server's side of this connection, counted at the stream's write calls.
-    const session = srv.sessions()[0] as unknown as { conn: { transport: { ws: { _socket: Socket } } } };
+    const session = sessionBehind(srv.sessions()[0]!) as unknown as { conn: { transport: { ws: { _socket: Socket } } } };
     const sock = session.conn.transport.ws._socket as Socket & { _writev: (c: unknown[], cb: () => void) => void; _write: (c: unknown, e: string, cb: () => void) => void };
     const writes: number[] = [];
     const writev = sock._writev.bind(sock);

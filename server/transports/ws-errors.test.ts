@@ -2,7 +2,7 @@ import { afterEach, describe, expect, test, vi } from 'vitest';
 import { ResumeOutcome, ResumeReason } from '../../gen/lifeline/v1/envelope_pb.js';
 import { rawEnvelope, type WsFrameSpec } from '../../conformance/wire.js';
 import { codeOf } from '../../spec/protocol/close-codes.js';
-import { Harness } from '../test-support.js';
+import { Harness } from '../../test/support/server.js';
 import { wsProtocolErrorName } from './ws-errors.js';
 
 const h = new Harness();

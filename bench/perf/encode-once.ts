@@ -6,7 +6,7 @@
  * encode), the cached variant (a prototype of the splice, byte-identical, checked here), and
  * the whole server-side delivery for scale (fanout-cpu.ts, fake sockets).
  *
- *   npx tsx server/perf/encode-once.ts [payloadBytes=64]
+ *   npx tsx bench/perf/encode-once.ts [payloadBytes=64]
  */
 import { create } from '@bufbuild/protobuf';
 import { EnvelopeSchema, MessageSchema } from '../../gen/lifeline/v1/envelope_pb.js';

@@ -6,15 +6,15 @@
  * the whole server-side work of a delivery (queue, gate, seq, encode, metrics, ws.send).
  * Clients count frames and ack between rounds, so the window never binds.
  *
- *   npx tsx server/perf/fanout-cost.ts [sessions=200] [perRound=100] [rounds=30] [payloadBytes=64]
+ *   npx tsx bench/perf/fanout-cost.ts [sessions=200] [perRound=100] [rounds=30] [payloadBytes=64]
  */
 import { create } from '@bufbuild/protobuf';
 import WebSocket from 'ws';
 import { AckSchema, EnvelopeSchema } from '../../gen/lifeline/v1/envelope_pb.js';
 import { encode } from '../../spec/protocol/codec.js';
-import { createLifelineMetrics } from '../observability/metrics.js';
-import type { LifelineServerOptions } from '../options.js';
-import { createServer } from '../server.js';
+import { createLifelineMetrics } from '../../server/observability/metrics.js';
+import type { LifelineServerOptions } from '../../server/options.js';
+import { createServer } from '../../server/server.js';
 import { connectRaw } from '../../testkit/raw-client.js';
 
 const [sessions = 200, perRound = 100, rounds = 30, payloadBytes = 64] = process.argv.slice(2).map(Number);

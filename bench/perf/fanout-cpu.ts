@@ -4,21 +4,21 @@
  * queue, the gate, the seq, the encode, the metrics and the bookkeeping, not the kernel.
  * Complements fanout-cost.ts (which includes ws and writev and is dominated by them).
  *
- *   npx tsx server/perf/fanout-cpu.ts [sessions=1000] [messages=200] [payloadBytes=64]
+ *   npx tsx bench/perf/fanout-cpu.ts [sessions=1000] [messages=200] [payloadBytes=64]
  */
 import { create } from '@bufbuild/protobuf';
 import type { AnyActorRef } from 'xstate';
 import { HelloSchema } from '../../gen/lifeline/v1/envelope_pb.js';
 import { pathToFileURL } from 'node:url';
 import { pino } from 'pino';
-import { systemClock } from '../clock.js';
-import { Connection, type PeerEvents } from '../connection.js';
-import { createLifelineMetrics } from '../observability/metrics.js';
-import { resolveOptions } from '../options.js';
-import type { OutItem } from '../outbound.js';
-import { LiveSession, type SessionEnv } from '../session.js';
-import { MemoryFanOut } from '../stores.js';
-import type { PeerTransport } from '../transport.js';
+import { systemClock } from '../../server/clock.js';
+import { Connection, type PeerEvents } from '../../server/connection.js';
+import { createLifelineMetrics } from '../../server/observability/metrics.js';
+import { resolveOptions } from '../../server/options.js';
+import type { OutItem } from '../../server/outbound.js';
+import { LiveSession, type SessionEnv } from '../../server/session.js';
+import { MemoryFanOut } from '../../server/stores.js';
+import type { PeerTransport } from '../../server/transport.js';
 
 const isMain = import.meta.url === pathToFileURL(process.argv[1] ?? '').href;
 const [sessions = 1000, messages = 200, payloadBytes = 64] = isMain ? process.argv.slice(2).map(Number) : [];

@@ -21,10 +21,10 @@ import {
   WelcomeSchema,
   type Envelope,
   type Hello,
-} from '../gen/lifeline/v1/envelope_pb.js';
-import { decode, decodeOrThrow, encode } from '../spec/protocol/codec.js';
-import { SUBPROTOCOL } from '../spec/protocol/defaults.js';
-import type { Transport, TransportHandlers, TransportSocket } from './transport.js';
+} from '../../gen/lifeline/v1/envelope_pb.js';
+import { decode, decodeOrThrow, encode } from '../../spec/protocol/codec.js';
+import { SUBPROTOCOL } from '../../spec/protocol/defaults.js';
+import type { Transport, TransportHandlers, TransportSocket } from '../../client/transport.js';
 
 type Body = Envelope['body'];
 type BodyCase = NonNullable<Body['case']>;
@@ -272,4 +272,4 @@ export class FakeServer {
 }
 
 /** Advance a SimulatedClock one timer deadline at a time (shared with the machine tests). */
-export { advanceClock } from '../spec/machines/simulated-time.js';
+export { advanceClock } from '../../spec/machines/simulated-time.js';

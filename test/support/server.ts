@@ -2,9 +2,9 @@
  * Test support for server/*.test.ts (not part of the public API): start servers
  * on loopback port 0 with millisecond timings, and stop everything afterwards.
  */
-import { connectRaw, type RawClient, type RawConnectOptions } from '../testkit/raw-client.js';
-import type { LifelineServerOptions } from './options.js';
-import { createServer, type LifelineServer } from './server.js';
+import { connectRaw, type RawClient, type RawConnectOptions } from '../../testkit/raw-client.js';
+import type { LifelineServerOptions } from '../../server/options.js';
+import { createServer, type LifelineServer } from '../../server/server.js';
 
 /** Timings small enough for tests, large enough for a loaded 2-core machine. */
 export const fast: LifelineServerOptions = {
