@@ -14,8 +14,8 @@ import { serverSessionMachine, type ServerSessionEvent } from '../spec/machines/
 import { codeOf, type WsCloseCodeName } from '../spec/protocol/close-codes.js';
 import type { Connection } from './connection.js';
 import type { ServerEvents } from './types.js';
-import { LiveSession, type SessionEnv } from './session.js';
-import type { FanOut, SessionStore } from './stores.js';
+import type { LiveSession, SessionEnv } from './session.js';
+import type { SessionLifecycle } from './session-lifecycle.js';
 import type { DetachedSessions } from './detached-sessions.js';
 import type { LivenessSweep } from './sweep.js';
 import type { Logger } from 'pino';
@@ -47,18 +47,12 @@ export interface Host {
 /** What the actions need from the server. */
 export interface HostRegistry {
   readonly env: SessionEnv;
-  readonly store: SessionStore<LiveSession>;
-  readonly fanOut: FanOut<LiveSession>;
+  /** Registry, channel index and session store at the lifecycle points (server/session-lifecycle.ts). */
+  readonly lifecycle: SessionLifecycle;
   readonly sweep: LivenessSweep<Connection>;
   readonly log: Logger;
   hostOf(actor: SessionActor): Host | undefined;
-  setOwner(conn: Connection, actor: SessionActor): void;
-  newSessionId(): string;
-  /** Why a session id is gone, for a later Hello naming it (RS-6: EXPIRED; RS-11: EVICTED). */
-  rememberEnded(id: string, reason: ResumeReason): void;
   readonly detachedSessions: DetachedSessions<LiveSession>;
-  /** Check the detached limits soon (RS-11): not inside the transition that detached a session. */
-  scheduleDetachedCheck(): void;
   emitEvent<K extends keyof ServerEvents>(event: K, ...args: ServerEvents[K]): void;
   failSession(actor: SessionActor, err: unknown): void;
 }
@@ -121,32 +115,9 @@ export function provideMachine(reg: HostRegistry) {
 
   return serverSessionMachine.provide({
     actions: {
-      createSession: safe('createSession', ({ self }) => {
-        const h = hostOf(self);
-        if (!h.hello) throw new Error('createSession without Hello');
-        const s = new LiveSession(reg.newSessionId(), h.principal, self, reg.env, h.hello);
-        s.newReason = h.newReason;
-        s.conn = h.conn;
-        h.session = s;
-        reg.store.set(s.id, s);
-        reg.sweep.add(h.conn);
-      }),
-      handOverSocket: safe('handOverSocket', ({ self }) => {
-        const h = hostOf(self);
-        const target = h.existing;
-        if (!target || !h.hello) throw new Error('handOver without a session');
-        target.pendingAttach = { conn: h.conn, hello: h.hello };
-        reg.setOwner(h.conn, target.actor);
-        target.actor.send({ type: 'socket.attached', socketId: h.conn.id });
-      }),
-      attachSocket: safe('attachSocket', ({ self }) => {
-        const s = sessionOf(self);
-        const pending = s.pendingAttach;
-        if (!pending) throw new Error('attach without a pending socket');
-        s.conn = pending.conn;
-        hostOf(self).isTeardownFailed = false;
-        reg.sweep.add(pending.conn);
-      }),
+      createSession: safe('createSession', ({ self }) => reg.lifecycle.create(self, hostOf(self))),
+      handOverSocket: safe('handOverSocket', ({ self }) => reg.lifecycle.handOver(hostOf(self))),
+      attachSocket: safe('attachSocket', ({ self }) => reg.lifecycle.attach(sessionOf(self), hostOf(self))),
       sendWelcome: safe('sendWelcome', ({ self }) => {
         const h = hostOf(self);
         const s = sessionOf(self);
@@ -214,10 +185,7 @@ export function provideMachine(reg: HostRegistry) {
         sessionOf(self).isContinuityLost = true;
       }),
       releaseReplay: safe('releaseReplay', ({ self }) => sessionOf(self).releaseReplay()),
-      markDetached: safe('markDetached', ({ self }) => {
-        reg.detachedSessions.add(sessionOf(self)); // RS-11
-        reg.scheduleDetachedCheck();
-      }),
+      markDetached: safe('markDetached', ({ self }) => reg.lifecycle.markDetached(sessionOf(self))),
       unmarkDetached: safe('unmarkDetached', ({ self }) => {
         const s = hostOf(self).session;
         if (s) reg.detachedSessions.remove(s);
@@ -225,18 +193,11 @@ export function provideMachine(reg: HostRegistry) {
       // CC-6, in this order: channels, store, then the close.
       leaveChannels: teardownStep('leaveChannels', ({ self }) => {
         const s = hostOf(self).session;
-        if (s) reg.fanOut.leaveAll(s);
+        if (s) reg.lifecycle.leaveChannels(s);
       }),
       deleteSession: teardownStep('deleteSession', ({ self, event }) => {
         const s = hostOf(self).session;
-        if (!s) return;
-        reg.store.delete(s.id);
-        const expired = event.type.startsWith('xstate.after.');
-        const evicted = event.type === 'app.evict';
-        if (expired) reg.rememberEnded(s.id, ResumeReason.EXPIRED); // RS-6: a late Hello hears EXPIRED
-        else if (evicted) reg.rememberEnded(s.id, ResumeReason.EVICTED); // RS-11: … or EVICTED
-        s.dispose();
-        reg.emitEvent('sessionEnded', s.handle, { expired, evicted });
+        if (s) reg.lifecycle.delete(s, event);
       }),
     },
   });

@@ -14,7 +14,8 @@ import { checkIntervalFor, httpServerTimeouts } from './http-phase.js';
 import type { MessageIdDedupeOptions } from './message-ids.js';
 import type { LifelineMetrics } from './observability/metrics.js';
 import type { SessionStats } from './session.js';
-import type { FanOut, SessionStore } from './stores.js';
+import type { Broker } from './stores/broker.js';
+import type { SessionStore } from './stores/session-store.js';
 
 /** A channel's whole state as the application owns it (SD-4). */
 export interface ChannelState {
@@ -180,10 +181,15 @@ export interface LifelineServerOptions {
   /** Requests the server does not answer itself, when it owns the HTTP server; default 404. */
   readonly onRequest?: (req: IncomingMessage, res: ServerResponse) => void;
 
-  /** Where sessions are kept (default in memory); holds the server's own session objects. */
-  readonly sessionStore?: SessionStore<LifelineSession>;
-  /** Channel membership (default in memory). */
-  readonly fanOut?: FanOut<LifelineSession>;
+  /**
+   * Where session records live (default: MemorySessionStore, this process only). It also keeps the
+   * ended sessions' reasons (RS-6, RS-11) and, unless `dedupeMessageIds` is false, the processed
+   * message ids (SEQ-8; a given store uses its own bounds). A store shared by nodes (`isShared`)
+   * gets replay appends and trims written behind, once per tick.
+   */
+  readonly sessionStore?: SessionStore;
+  /** Where publish() goes: every node's subscribers (default: MemoryBroker, this node's only). */
+  readonly broker?: Broker;
   readonly clock?: Clock;
   /** Uniform in [0, 1), for drain slots (DR-3). */
   readonly random?: () => number;

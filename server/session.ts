@@ -38,10 +38,12 @@ import { ClientInbound } from './inbound.js';
 import { serverStateName } from '../spec/machines/server-session.machine.js';
 import type { ChannelState, ClientMessage, LifelineSession, MaybePromise, PublishMessage, ResolvedOptions, SessionView } from './options.js';
 import { planResume } from './resume.js';
-import type { FanOut } from './stores.js';
+import type { LocalChannels } from './stores/local-channels.js';
+import type { ReplayWriter } from './stores/replay-writer.js';
+import type { SessionStore } from './stores/session-store.js';
+import type { MachineRecord, SessionRecord } from './stores/session-record.js';
 import { TokenBucket } from './token-bucket.js';
 import type { Clock } from './clock.js';
-import type { RecentMessageIds } from './message-ids.js';
 import type { LifelineMetrics } from './observability/metrics.js';
 import { bodyOfFrame } from './telemetry.js';
 import { sharedFrame } from './shared-frame.js';
@@ -52,7 +54,8 @@ import { envelopeOf, messageItem, welcomeEnvelope, type OutItem, type WelcomeFac
 export interface SessionEnv {
   readonly opts: ResolvedOptions;
   readonly clock: Clock;
-  readonly fanOut: FanOut<LiveSession>;
+  /** This node's channel index (CH-1, CH-2); publications reach sessions through it. */
+  readonly channels: LocalChannels<LiveSession>;
   readonly snapshot: ((channel: string, session: SessionView) => ChannelState | undefined) | undefined;
   readonly onMessage: ((message: ClientMessage, session: SessionView) => MaybePromise<void>) | undefined;
   /** The application saw a client message (typed event). */
@@ -63,8 +66,10 @@ export interface SessionEnv {
   readonly metrics: LifelineMetrics | undefined;
   /** A DrainNotice went out (drain progress). */
   readonly onDrainNotice: () => void;
-  /** Client message ids recently processed, by principal (SEQ-8); undefined = no dedupe. */
-  readonly messageIds: RecentMessageIds | undefined;
+  /** Where client message ids processed are remembered, by principal (SEQ-8); undefined = no dedupe. */
+  readonly dedupe: Pick<SessionStore, 'hasMessageId' | 'addMessageId'> | undefined;
+  /** Write-behind of replay appends and trims, only for a store shared by nodes (isShared). */
+  readonly replayWriter: ReplayWriter | undefined;
 }
 
 /** A resume waiting for the machine to attach its socket (RS-2). */
@@ -140,17 +145,21 @@ export class LiveSession implements SessionView, LifelineSession {
   /** When the session last lost its socket (clock ms), for the oldest-first eviction (RS-11). */
   detachedAt = 0;
   readonly createdAt: number;
+  /** The fence of this node's claim on the session in the store (session-store.ts); 0 until it is stored. */
+  fence = 0;
 
+  /** A new session for a Hello, or (`record`) one continuing a stored session (issue 12). */
   constructor(
     readonly id: string,
     readonly principal: string,
     readonly actor: SessionActor,
     private readonly env: SessionEnv,
-    hello: Hello,
+    hello: Hello | undefined,
+    record?: SessionRecord,
   ) {
     const o = env.opts;
-    this.log = new OutboundLog<Uint8Array>({ window: this.windowFor(hello) });
-    this.policy = o.acceptPreferredPolicy && hello.preferredPolicy !== 0 ? hello.preferredPolicy : o.policy;
+    this.log = new OutboundLog<Uint8Array>({ window: record ? record.receiveWindow : hello ? this.windowFor(hello) : o.replayWindowMessages });
+    this.policy = record ? record.policy : o.acceptPreferredPolicy && hello && hello.preferredPolicy !== 0 ? hello.preferredPolicy : o.policy;
     this.queue = new BackpressureQueue<OutItem>({ policy: this.policy, limitMessages: o.queueLimitMessages, limitBytes: o.queueLimitBytes });
     this.messageBucket =
       o.messageRatePerSecond === undefined ? undefined : new TokenBucket({ ratePerSecond: o.messageRatePerSecond, burst: o.messageBurst }, env.clock.now());
@@ -161,15 +170,13 @@ export class LiveSession implements SessionView, LifelineSession {
       ackDelayMs: o.ackDelayMs,
       receiveWindow: o.receiveWindow,
       handle: (msg) => {
-        const ids = env.messageIds;
-        if (ids?.has(principal, msg.messageId)) return; // SEQ-8: seen through another path; processed (and acked) once
-        env.emitMessage(this, msg);
-        const r = env.onMessage?.(msg, this);
-        if (!ids || msg.messageId === '') return r;
-        // Remembered once the application has it (SEQ-10): a handler that fails has not processed it.
-        if (r instanceof Promise) return r.then(() => ids.add(principal, msg.messageId));
-        ids.add(principal, msg.messageId);
-        return r;
+        const ids = env.dedupe;
+        if (!ids || msg.messageId === '') return this.handOver(msg);
+        const seen = ids.hasMessageId(principal, msg.messageId); // SEQ-8: synchronous for the memory store
+        // A shared store answers later; ClientInbound holds this message's ack and those behind it meanwhile (SEQ-10).
+        if (seen instanceof Promise) return seen.then((isSeen) => (isSeen ? undefined : this.handOverRemembered(msg, ids)));
+        if (seen) return; // SEQ-8: seen through another path; processed (and acked) once
+        return this.handOverRemembered(msg, ids);
       },
       writeAck: (seq) => {
         if (!this.conn || !this.isWritable) return false;
@@ -181,6 +188,55 @@ export class LiveSession implements SessionView, LifelineSession {
         env.fail(this, err);
       },
     });
+    if (record) this.restore(record);
+  }
+
+  /** Continue the stored session's state (issue 12): seqs both ways, replay, channels, flags. */
+  private restore(r: SessionRecord): void {
+    this.newReason = r.newReason;
+    this.isContinuityLost = r.isContinuityLost;
+    this.log.restore(r.outbound.next, r.outbound.acked, r.outbound.replay.map((f) => ({ seq: f.seq, item: f.bytes, bytes: f.bytes.byteLength })));
+    this.inbound.restore(r.inbound.lastProcessed, r.inbound.lastAckSent);
+    for (const sub of r.subscriptions) {
+      this.subscriptions.add(sub.channel);
+      this.env.channels.join(sub.channel, this); // CH-1: publications reach it again
+    }
+    this.detachedAt = this.env.clock.now();
+  }
+
+  /**
+   * Everything about this session that must survive the node (server/stores/session-record.ts).
+   * The replay frames are the bytes the OutboundLog holds, not copies; `times` are epoch ms.
+   */
+  toRecord(times: { readonly createdAtMs: number; readonly expiresAtMs: number | undefined }, machine?: MachineRecord): SessionRecord {
+    return {
+      id: this.id,
+      principal: this.principal,
+      createdAtMs: times.createdAtMs,
+      expiresAtMs: times.expiresAtMs,
+      policy: this.policy,
+      receiveWindow: this.log.window,
+      outbound: { next: this.log.next, acked: this.log.acked, replay: this.log.pending().map((s) => ({ seq: s.seq, bytes: s.item })) },
+      inbound: { lastProcessed: this.inbound.lastProcessed, lastAckSent: this.inbound.lastAckSent },
+      subscriptions: [...this.subscriptions].map((channel) => ({ channel })),
+      isContinuityLost: this.isContinuityLost,
+      newReason: this.newReason,
+      machine,
+      owner: undefined,
+    };
+  }
+
+  /** To the application (SEQ-10). */
+  private handOver(msg: ClientMessage): MaybePromise<void> {
+    this.env.emitMessage(this, msg);
+    return this.env.onMessage?.(msg, this);
+  }
+
+  /** To the application, then its id remembered: a handler that fails has not processed it (SEQ-8, SEQ-10). */
+  private handOverRemembered(msg: ClientMessage, ids: NonNullable<SessionEnv['dedupe']>): MaybePromise<void> {
+    const r = this.handOver(msg);
+    if (r instanceof Promise) return r.then(() => ids.addMessageId(this.principal, msg.messageId));
+    return ids.addMessageId(this.principal, msg.messageId);
   }
 
   /** BP-5: 0 means the default; RS-3: never more in flight than the replay window keeps. */
@@ -267,6 +323,7 @@ export class LiveSession implements SessionView, LifelineSession {
     const hello = pending.hello;
     this.log.window = this.windowFor(hello);
     const plan = planResume(this.log, hello.lastServerSeq, this.isContinuityLost);
+    this.env.replayWriter?.acked(this.id, this.fence, this.log.acked); // RS-2: Hello.last_server_seq acknowledged these
     this.isContinuityLost = false;
     const fromSeq = plan.replay[0]?.seq ?? this.log.next;
     this.isWritable = true;
@@ -303,6 +360,7 @@ export class LiveSession implements SessionView, LifelineSession {
   releaseReplay(): void {
     if (this.conn) return; // attached: SEQ-7 keeps every unacked message
     this.log.ack(this.log.lastSent);
+    this.env.replayWriter?.acked(this.id, this.fence, this.log.acked);
   }
 
   /** The socket is gone or closing: nothing more is written to it. */
@@ -383,7 +441,8 @@ export class LiveSession implements SessionView, LifelineSession {
 
   /** Bytes already carrying seq = log.next: keep them for replay, then write them. */
   private writeNumbered(bytes: Uint8Array, body: Envelope['body']['case']): void {
-    this.log.send(bytes, bytes.byteLength); // SEQ-7: kept until acked
+    const sent = this.log.send(bytes, bytes.byteLength); // SEQ-7: kept until acked
+    this.env.replayWriter?.sent(this.id, this.fence, sent.seq, bytes); // a shared store gets it behind, once per tick
     this.conn?.write(bytes, this.env.opts.bufferedAmountHighWaterBytes);
     this.env.metrics?.frame('sent', body, bytes.byteLength);
   }
@@ -461,6 +520,7 @@ export class LiveSession implements SessionView, LifelineSession {
   /** A cumulative ack from the client (SEQ-6 checked by the caller): release, then refill the window. */
   applyAck(seq: bigint): void {
     this.log.ack(seq); // SEQ-7
+    this.env.replayWriter?.acked(this.id, this.fence, this.log.acked);
     this.pump();
   }
 
@@ -488,7 +548,7 @@ export class LiveSession implements SessionView, LifelineSession {
     for (const ch of channels) {
       if (this.subscriptions.has(ch)) continue;
       this.subscriptions.add(ch);
-      this.env.fanOut.join(ch, this);
+      this.env.channels.join(ch, this);
       this.queue.requestSnapshot(ch, SnapshotReason.SUBSCRIBED); // CH-1
     }
     if (shouldPump) this.pump();
@@ -507,7 +567,7 @@ export class LiveSession implements SessionView, LifelineSession {
   unsubscribe(channels: readonly string[]): void {
     for (const ch of channels) {
       if (!this.subscriptions.delete(ch)) continue;
-      this.env.fanOut.leave(ch, this);
+      this.env.channels.leave(ch, this);
       this.queue.removeChannel(ch); // CH-2: nothing more of it, queued items included
       this.driftedStateless.delete(ch);
     }

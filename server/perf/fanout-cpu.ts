@@ -18,7 +18,7 @@ import { createLifelineMetrics } from '../observability/metrics.js';
 import { resolveOptions } from '../options.js';
 import type { OutItem } from '../outbound.js';
 import { LiveSession, type SessionEnv } from '../session.js';
-import { MemoryFanOut } from '../stores.js';
+import { LocalChannels } from '../stores/local-channels.js';
 
 const isMain = import.meta.url === pathToFileURL(process.argv[1] ?? '').href;
 const [sessions = 1000, messages = 200, payloadBytes = 64] = isMain ? process.argv.slice(2).map(Number) : [];
@@ -34,11 +34,11 @@ const silent = pino({ level: 'silent' });
 /** ns per delivery; `isShared` false = every delivery encodes its own copy (before shared-frame.ts). */
 export function measure(withMetrics: boolean, isShared = true): number {
   const opts = resolveOptions({ receiveWindow: messages + 1, replayWindowMessages: messages + 1, queueLimitMessages: messages + 1 });
-  const fanOut = new MemoryFanOut<LiveSession>();
+  const channels = new LocalChannels<LiveSession>();
   const env: SessionEnv = {
     opts,
     clock: systemClock,
-    fanOut,
+    channels,
     snapshot: undefined,
     onMessage: undefined,
     emitMessage: () => {},
@@ -47,7 +47,8 @@ export function measure(withMetrics: boolean, isShared = true): number {
     },
     metrics: withMetrics ? createLifelineMetrics() : undefined,
     onDrainNotice: () => {},
-    messageIds: undefined,
+    dedupe: undefined,
+    replayWriter: undefined,
   };
   const hello = create(HelloSchema, { protocolVersion: 1, receiveWindow: messages + 1, channels: ['perf'] });
   const all: LiveSession[] = [];
@@ -61,7 +62,7 @@ export function measure(withMetrics: boolean, isShared = true): number {
   const t0 = performance.now();
   for (let k = 0; k < messages; k++) {
     const item: OutItem = { kind: 'message', channel: 'perf', key: '', messageId: '', payload, bytes: payload.byteLength, baseVersion: 0n, version: 0n, digest: 0, enqueuedAt: systemClock.now(), ...(isShared ? { share: { writes: 0, frame: undefined } } : {}) };
-    for (const s of fanOut.members('perf')) s.enqueue(item);
+    for (const s of channels.members('perf')) s.enqueue(item);
   }
   const ns = ((performance.now() - t0) * 1e6) / (sessions * messages);
   for (const s of all) s.dispose();

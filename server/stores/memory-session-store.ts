@@ -32,7 +32,7 @@ interface Entry {
 const epochClock: Pick<Clock, 'now'> = { now: () => Date.now() };
 
 export class MemorySessionStore implements SessionStore {
-  readonly isShared = false;
+  readonly isShared: boolean = false;
   private readonly clock: Pick<Clock, 'now'>;
   private readonly records = new Map<string, Entry>();
   /** id → why and when it ended; insertion order is age (RS-6, RS-11). */
@@ -100,7 +100,7 @@ export class MemorySessionStore implements SessionStore {
     return this.fenced(id, fence, (e) => {
       const o = e.record.outbound;
       if (acked <= o.acked) return; // SEQ-6: an older ack changes nothing
-      e.record = withRecord(e.record, { outbound: { next: o.next, acked, replay: trimmedReplay(o.replay, acked) } });
+      e.record = withRecord(e.record, { outbound: { next: o.next > acked ? o.next : acked + 1n, acked, replay: trimmedReplay(o.replay, acked) } });
     });
   }
 
