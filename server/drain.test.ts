@@ -66,7 +66,7 @@ describe('drain', () => {
     expect(na.reason).toBe(DrainReason.SHUTDOWN);
     expect(na.deadlineMs).toBeGreaterThan(0);
     expect(na.deadlineMs).toBeLessThanOrEqual(600);
-    srv.publish('feed', { payload: enc('still served') }); // DR-4: flushed while draining
+    await srv.publish('feed', { payload: enc('still served') }); // DR-4: flushed while draining
     await a.waitForBody('message');
     for (const c of [a, b]) {
       const info = await c.waitForClose(5000);
