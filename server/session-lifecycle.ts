@@ -140,6 +140,19 @@ export class SessionLifecycle {
     s.dispose();
   }
 
+  /**
+   * A session continued from its stored record (issue 12; issue 14 claims it from another node):
+   * its data joins this node's registry and channels, detached until a Hello resumes it. `actor`
+   * runs its machine from the record's snapshot.
+   */
+  revive(record: SessionRecord, actor: SessionActor, fence: number): LiveSession {
+    const s = new LiveSession(record.id, record.principal, actor, this.d.env, undefined, record);
+    s.fence = fence;
+    this.d.live.set(s.id, s);
+    this.d.detachedSessions.add(s); // RS-11: counted with the other detached sessions
+    return s;
+  }
+
   /** Store writes still running (close, drain, tests). */
   settled(): Promise<void> {
     return Promise.all([...this.writes.values()]).then(() => undefined);
@@ -168,7 +181,8 @@ export class SessionLifecycle {
     };
   }
 
-  private recordOf(s: LiveSession, expiresAtMs: number | undefined): SessionRecord {
+  /** The session as the store keeps it (times in epoch ms, the machine snapshot by reference). */
+  recordOf(s: LiveSession, expiresAtMs: number | undefined): SessionRecord {
     const snap = s.actor.getSnapshot();
     const machine = { value: snap.value, context: snap.context } as unknown as MachineRecord; // plain data (CONVENTIONS §1)
     const createdAtMs = this.d.wallNow() - (this.d.env.clock.now() - s.createdAt);
