@@ -112,6 +112,7 @@ export class SessionLifecycle {
   /** Write the session back under its fence (detach, drain). */
   save(s: LiveSession, expiresAtMs: number | undefined): void {
     const record = this.recordOf(s, expiresAtMs);
+    this.d.replayWriter?.forget(s.id); // the whole record carries the replay: pending appends would repeat it
     this.write(s, () => this.d.store.save(record, s.fence));
   }
 

@@ -133,7 +133,7 @@ export class LiveSession implements SessionView, LifelineSession {
   private lastHeartbeatAt: number | undefined;
   readonly messageBucket: TokenBucket | undefined;
   /** Channels a client reported drift on: their Snapshot goes out at version 0 when they have no state (SD-5). */
-  private readonly driftedStateless = new Set<string>();
+  private driftedStateless: Set<string> | undefined; // made on first drift: an idle session holds no empty Set
   /** Client control bodies (BP-16). */
   readonly controlBucket: TokenBucket | undefined;
   /**
@@ -141,7 +141,7 @@ export class LiveSession implements SessionView, LifelineSession {
    * of each kind, since an Ack is cumulative and a HeartbeatAck answers the newest Heartbeat. A
    * peer that asks without reading holds at most these two, never a growing buffer.
    */
-  private readonly heldReplies = new Map<ControlReply, Envelope>();
+  private heldReplies: Map<ControlReply, Envelope> | undefined; // made when first needed (memory per idle session)
   /** When the session last lost its socket (clock ms), for the oldest-first eviction (RS-11). */
   detachedAt = 0;
   readonly createdAt: number;
@@ -263,7 +263,7 @@ export class LiveSession implements SessionView, LifelineSession {
 
   /** Control replies held past the high-water mark (BP-16): at most one per kind. */
   get heldReplyCount(): number {
-    return this.heldReplies.size;
+    return this.heldReplies?.size ?? 0;
   }
 
   /** Bytes held for the client: queued items plus sent-unacked messages (the detached budget, RS-11). */
@@ -372,7 +372,7 @@ export class LiveSession implements SessionView, LifelineSession {
     this.isConfirmAsked = false;
     this.lastHeartbeatAt = undefined;
     this.inbound.stopTimer();
-    this.heldReplies.clear(); // a resume's Welcome restates the ack (SEQ-9); a HeartbeatAck is for the old socket
+    this.heldReplies = undefined; // a resume's Welcome restates the ack (SEQ-9); a HeartbeatAck is for the old socket
     this.detachedAt = this.env.clock.now();
     this.log.compact(ownBytes); // held until a resume or the TTL: release the slabs they were cut from
     return conn;
@@ -466,8 +466,8 @@ export class LiveSession implements SessionView, LifelineSession {
     if (channel === SESSION_CHANNEL) state = { version: 0n, state: EMPTY }; // SD-4: the session re-baseline
     else if (this.subscriptions.has(channel)) {
       // SD-5: a drift on a channel without state is answered at version 0, empty (SD-1), so the client stops waiting.
-      state = this.env.snapshot?.(channel, this) ?? (this.driftedStateless.has(channel) ? { version: 0n, state: EMPTY } : undefined);
-      this.driftedStateless.delete(channel);
+      state = this.env.snapshot?.(channel, this) ?? (this.driftedStateless?.has(channel) ? { version: 0n, state: EMPTY } : undefined);
+      this.driftedStateless?.delete(channel);
     }
     if (!state) return; // not a state channel: nothing to send
     const s = create(SnapshotSchema, { channel, version: state.version, state: state.state, digest: state.digest ?? 0, reason });
@@ -497,7 +497,7 @@ export class LiveSession implements SessionView, LifelineSession {
     const conn = this.conn;
     if (!conn) return;
     if (conn.bufferedAmount > this.env.opts.bufferedAmountHighWaterBytes && conn.isAwaitingDrain) {
-      this.heldReplies.set(kind, env); // BP-16: the newest replaces the held one
+      (this.heldReplies ??= new Map()).set(kind, env); // BP-16: the newest replaces the held one
       conn.whenDrained(this.onDrained);
       return;
     }
@@ -508,8 +508,8 @@ export class LiveSession implements SessionView, LifelineSession {
   private readonly onDrained = (): void => {
     // From the socket's write callback: a throw here would escape into the event loop (SEC-4).
     try {
-      const held = [...this.heldReplies.values()];
-      this.heldReplies.clear();
+      const held = this.heldReplies ? [...this.heldReplies.values()] : [];
+      this.heldReplies = undefined;
       for (const env of held) this.writeControl(env);
       this.pump();
     } catch (err) {
@@ -569,7 +569,7 @@ export class LiveSession implements SessionView, LifelineSession {
       if (!this.subscriptions.delete(ch)) continue;
       this.env.channels.leave(ch, this);
       this.queue.removeChannel(ch); // CH-2: nothing more of it, queued items included
-      this.driftedStateless.delete(ch);
+      this.driftedStateless?.delete(ch);
     }
   }
 
@@ -579,7 +579,7 @@ export class LiveSession implements SessionView, LifelineSession {
       this.queue.requestSnapshot(SESSION_CHANNEL, SnapshotReason.DRIFT);
       for (const ch of this.subscriptions) this.queue.requestSnapshot(ch, SnapshotReason.DRIFT);
     } else if (this.subscriptions.has(d.channel)) {
-      this.driftedStateless.add(d.channel); // SD-5: answered even if the channel has no state (at version 0)
+      (this.driftedStateless ??= new Set()).add(d.channel); // SD-5: answered even if the channel has no state (at version 0)
       this.queue.requestSnapshot(d.channel, SnapshotReason.DRIFT);
     }
     this.pump();

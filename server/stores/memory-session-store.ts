@@ -24,9 +24,11 @@ export interface MemorySessionStoreOptions {
   readonly dedupeTtlMs?: number;
 }
 
+/** The record as given (its `owner` ignored) and the claim: the owner is added when read, so a write never copies a record. */
 interface Entry {
   record: SessionRecord;
   fence: number;
+  nodeId: string;
 }
 
 const epochClock: Pick<Clock, 'now'> = { now: () => Date.now() };
@@ -62,25 +64,26 @@ export class MemorySessionStore implements SessionStore {
     this.expireIfDue(record.id);
     if (this.records.has(record.id)) return Promise.reject(new SessionExistsError(record.id));
     this.ended.delete(record.id);
-    this.records.set(record.id, { record: withRecord(record, { owner: { nodeId, fence: 1 } }), fence: 1 });
+    this.records.set(record.id, { record, fence: 1, nodeId });
     return Promise.resolve(1);
   }
 
   load(id: string): Promise<SessionRecord | undefined> {
-    return Promise.resolve(this.live(id)?.record);
+    const e = this.live(id);
+    return Promise.resolve(e && withRecord(e.record, { owner: { nodeId: e.nodeId, fence: e.fence } }));
   }
 
   claim(id: string, nodeId: string): Promise<number | undefined> {
     const e = this.live(id);
     if (!e) return Promise.resolve(undefined);
     e.fence++; // a takeover: every earlier claim is now stale
-    e.record = withRecord(e.record, { owner: { nodeId, fence: e.fence } });
+    e.nodeId = nodeId;
     return Promise.resolve(e.fence);
   }
 
   save(record: SessionRecord, fence: number): Promise<void> {
     return this.fenced(record.id, fence, (e) => {
-      e.record = withRecord(record, { owner: e.record.owner });
+      e.record = record;
     });
   }
 
