@@ -199,8 +199,11 @@ async function onHello(srv: LifelineServer, conn: Connection, hello: Hello): Pro
     const isLive = existing !== undefined && ['active', 'draining', 'attached', 'detached'].includes(srv.stateOf(existing.actor));
     let newReason = hello.sessionId === '' ? ResumeReason.NOT_REQUESTED : ResumeReason.PRINCIPAL_MISMATCH;
     if (hello.sessionId !== '' && !isLive) {
-      newReason = await srv.endedReason(hello.sessionId); // RS-6 EXPIRED, RS-11 EVICTED, else UNKNOWN_SESSION: the store remembers
-      if (conn.isEnded || srv.stateOf(actor) !== 'handshaking') return;
+      const r = srv.endedReason(hello.sessionId); // RS-6 EXPIRED, RS-11 EVICTED, else UNKNOWN_SESSION: the store remembers
+      if (r instanceof Promise) {
+        newReason = await r; // a shared store: the Hello waits for it
+        if (conn.isEnded || srv.stateOf(actor) !== 'handshaking') return;
+      } else newReason = r; // no tick: frames pipelined behind the Hello find it decided (HS-8)
     }
     const isResume = isLive && existing.principal === principal;
     host.existing = isResume ? existing : undefined;

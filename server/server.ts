@@ -132,7 +132,7 @@ export class LifelineServer extends TypedEmitter<ServerEvents> implements HostRe
     // A shared store gets replay appends and trims behind, once per tick; the memory store needs none.
     this.replayWriter = this.store.isShared
       ? new ReplayWriter(this.store, {
-          onStale: (id) => this.live.get(id)?.actor.send({ type: 'app.evict' }), // another node owns it now
+          onStale: (id, fence) => this.lifecycle.lostClaim(id, fence), // another node may own it now
           onError: (id, err) => this.log.error({ err, sessionId: id.slice(0, 8) }, 'replay write-behind failed'),
         })
       : undefined;
@@ -235,9 +235,10 @@ export class LifelineServer extends TypedEmitter<ServerEvents> implements HostRe
   setOwner(conn: Connection, actor: SessionActor): void {
     this.owners.set(conn, actor);
   }
-  /** Why this session id is gone, if the store remembers (RS-6 EXPIRED, RS-11 EVICTED; else UNKNOWN_SESSION). */
-  async endedReason(id: string): Promise<ResumeReason> {
-    return resumeReasonOf(await this.store.endedReason(id));
+  /** Why this session id is gone, if the store remembers (RS-6 EXPIRED, RS-11 EVICTED; else UNKNOWN_SESSION); synchronous when the store is. */
+  endedReason(id: string): ResumeReason | Promise<ResumeReason> {
+    const r = this.store.endedReason(id);
+    return r instanceof Promise ? r.then(resumeReasonOf) : resumeReasonOf(r);
   }
   /** This node's live session with this id (RS-2). */
   liveSession(id: string): LiveSession | undefined {

@@ -99,7 +99,13 @@ export class SessionLifecycle {
     h.isTeardownFailed = false;
     this.d.sweep.add(pending.conn);
     const d = this.d;
-    this.write(s, () => d.store.claim(s.id, d.nodeId).then((fence) => void (s.fence = fence ?? s.fence)));
+    this.write(s, () =>
+      d.store.claim(s.id, d.nodeId).then((fence) => {
+        if (fence === undefined) return;
+        s.fence = fence;
+        d.replayWriter?.refence(s.id, fence); // what was gathered meanwhile is this claim's
+      }),
+    );
   }
 
   /** RS-1: the socket is gone; the session waits for a resume within its limits (RS-11), written back to the store. */
@@ -127,7 +133,7 @@ export class SessionLifecycle {
     d.live.delete(s.id);
     d.replayWriter?.forget(s.id);
     const reason = endReasonOf(event);
-    this.write(s, () => d.store.end(s.id, reason));
+    this.write(s, () => d.store.end(s.id, reason, s.fence)); // fenced: a node that lost the session deletes nothing
     s.dispose();
     d.emitEvent('sessionEnded', s.handle, { expired: reason === 'expired', evicted: reason === 'evicted' });
   }
@@ -137,7 +143,7 @@ export class SessionLifecycle {
     this.leaveChannels(s);
     this.d.live.delete(s.id);
     this.d.replayWriter?.forget(s.id);
-    this.write(s, () => this.d.store.end(s.id, 'ended'));
+    this.write(s, () => this.d.store.end(s.id, 'ended', s.fence));
     s.dispose();
   }
 
@@ -152,6 +158,17 @@ export class SessionLifecycle {
     this.d.live.set(s.id, s);
     this.d.detachedSessions.add(s); // RS-11: counted with the other detached sessions
     return s;
+  }
+
+  /**
+   * A write under `fence` was refused as stale. Unless this node has claimed the session again
+   * since (a newer fence, or a claim still in flight), another node owns it: stop serving it here.
+   */
+  lostClaim(id: string, fence: number): void {
+    const s = this.d.live.get(id);
+    if (!s || s.fence !== fence || this.writes.has(id)) return;
+    this.d.log.warn({ sessionId: id.slice(0, 8) }, 'session taken over by another node');
+    s.actor.send({ type: 'app.evict' }); // RS-7 across nodes (issue 14): the new owner serves it
   }
 
   /** Store writes still running (close, drain, tests). */
@@ -206,8 +223,10 @@ export class SessionLifecycle {
   private failed(s: LiveSession, err: unknown): void {
     if (err instanceof StaleFenceError) {
       // RS-7 across nodes: another node owns the session now; this copy must stop serving it.
-      this.d.log.warn({ err: err.message }, 'session taken over by another node');
-      if (this.d.live.get(s.id) === s) s.actor.send({ type: 'app.evict' });
+      if (this.d.live.get(s.id) === s && s.fence === err.fence) {
+        this.d.log.warn({ sessionId: s.id.slice(0, 8) }, 'session taken over by another node');
+        s.actor.send({ type: 'app.evict' });
+      }
       return;
     }
     this.d.log.error({ err }, 'session store write failed');

@@ -115,13 +115,9 @@ export class MemorySessionStore implements SessionStore {
     return Promise.resolve();
   }
 
-  endedReason(id: string): Promise<EndReason | undefined> {
+  /** Synchronous (see SessionStore.endedReason). */
+  endedReason(id: string): EndReason | undefined {
     this.expireIfDue(id);
-    return Promise.resolve(this.endedNow(id));
-  }
-
-  /** Synchronous: the node's Hello path reads it without a tick when the store is this one. */
-  endedNow(id: string): EndReason | undefined {
     const e = this.ended.get(id);
     if (!e) return undefined;
     if (this.clock.now() - e.at < this.endedTtlMs) return e.reason;

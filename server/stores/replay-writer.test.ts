@@ -55,10 +55,10 @@ describe('ReplayWriter (write-behind for a shared store)', () => {
     const old = await store.create(r, 'n1');
     await store.claim(r.id, 'n2');
     const stale: string[] = [];
-    const w = new ReplayWriter(store, { schedule: () => {}, onStale: (id) => stale.push(id), onError: () => {} });
+    const w = new ReplayWriter(store, { schedule: () => {}, onStale: (id, fence) => stale.push(`${id} ${fence}`), onError: () => {} });
     w.sent(r.id, old, 1n, bytes(1));
     await w.flush();
-    expect(stale).toEqual([r.id]);
+    expect(stale).toEqual([`${r.id} ${old}`]);
     expect((await store.load(r.id))?.outbound.replay).toEqual([]);
   });
 

@@ -21,8 +21,8 @@ interface Pending {
 export interface ReplayWriterHooks {
   /** Run `flush` once, soon (default setImmediate: after this tick's I/O callbacks). */
   readonly schedule?: (flush: () => void) => void;
-  /** Another node claimed the session (StaleFenceError): this node must stop serving it (RS-7). */
-  readonly onStale: (id: string) => void;
+  /** A write under `fence` was refused as stale (StaleFenceError): another node may own the session now (RS-7). */
+  readonly onStale: (id: string, fence: number) => void;
   /** The store refused or was unreachable; the batch is dropped. */
   readonly onError: (id: string, err: unknown) => void;
 }
@@ -54,6 +54,15 @@ export class ReplayWriter {
   acked(id: string, fence: number, seq: bigint): void {
     const p = this.entry(id, fence);
     if (p.acked === undefined || seq > p.acked) p.acked = seq;
+  }
+
+  /**
+   * This node claimed the session again (a resume on this node): what it gathered is still its
+   * own, and goes out under the new fence.
+   */
+  refence(id: string, fence: number): void {
+    const p = this.pending.get(id);
+    if (p) p.fence = fence;
   }
 
   /** The session ended or moved: what is pending for it is moot. */
@@ -92,7 +101,7 @@ export class ReplayWriter {
       if (frames.length > 0) await this.store.appendReplay(id, p.fence, frames);
       if (p.acked !== undefined) await this.store.trimReplay(id, p.fence, p.acked);
     } catch (err) {
-      if (err instanceof StaleFenceError) this.hooks.onStale(id);
+      if (err instanceof StaleFenceError) this.hooks.onStale(id, p.fence);
       else this.hooks.onError(id, err);
     }
   }

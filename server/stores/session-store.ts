@@ -62,8 +62,13 @@ export interface SessionStore {
    * EXPIRED or EVICTED rather than UNKNOWN_SESSION. With a fence, a stale one rejects.
    */
   end(id: string, reason: EndReason, fence?: number): Promise<void>;
-  /** Why this id ended, while the store remembers it. */
-  endedReason(id: string): Promise<EndReason | undefined>;
+  /**
+   * Why this id ended, while the store remembers it. May answer synchronously: a Hello that names
+   * an ended session is answered before the frames the client sent right behind it are read (they
+   * would otherwise reach a session still handshaking: HS-8, 1002). A shared store answers later;
+   * the server must then hold the socket's later frames until the Hello is decided (issue 14).
+   */
+  endedReason(id: string): MaybePromise<EndReason | undefined>;
 
   /**
    * SEQ-8: this principal's message id was already processed, within the dedupe TTL. May answer
