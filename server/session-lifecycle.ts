@@ -18,6 +18,7 @@ import type { Host } from './machine-host.js';
 import type { SessionActor } from './session-actor.js';
 import { LiveSession, type SessionEnv } from './session.js';
 import type { LocalChannels } from './stores/local-channels.js';
+import { restoreSession } from './stores/session-record-io.js';
 import type { ReplayWriter } from './stores/replay-writer.js';
 import type { MachineRecord, SessionRecord } from './stores/session-record.js';
 import { StaleFenceError, type EndReason, type SessionStore } from './stores/session-store.js';
@@ -154,6 +155,7 @@ export class SessionLifecycle {
    */
   revive(record: SessionRecord, actor: SessionActor, fence: number): LiveSession {
     const s = new LiveSession(record.id, record.principal, actor, this.d.env, undefined, record);
+    restoreSession(s, record, this.d.channels, this.d.env.clock.now());
     s.fence = fence;
     this.d.live.set(s.id, s);
     this.d.detachedSessions.add(s); // RS-11: counted with the other detached sessions

@@ -42,6 +42,7 @@ import type { LocalChannels } from './stores/local-channels.js';
 import type { ReplayWriter } from './stores/replay-writer.js';
 import type { SessionStore } from './stores/session-store.js';
 import type { MachineRecord, SessionRecord } from './stores/session-record.js';
+import { recordOfSession } from './stores/session-record-io.js';
 import { TokenBucket } from './token-bucket.js';
 import type { Clock } from './clock.js';
 import type { LifelineMetrics } from './observability/metrics.js';
@@ -148,14 +149,14 @@ export class LiveSession implements SessionView, LifelineSession {
   /** The fence of this node's claim on the session in the store (session-store.ts); 0 until it is stored. */
   fence = 0;
 
-  /** A new session for a Hello, or (`record`) one continuing a stored session (issue 12). */
+  /** A new session for a Hello, or (`record`: its window and policy) one continuing a stored session (issue 12, session-record-io.ts). */
   constructor(
     readonly id: string,
     readonly principal: string,
     readonly actor: SessionActor,
     private readonly env: SessionEnv,
     hello: Hello | undefined,
-    record?: SessionRecord,
+    record?: Pick<SessionRecord, 'receiveWindow' | 'policy'>,
   ) {
     const o = env.opts;
     this.log = new OutboundLog<Uint8Array>({ window: record ? record.receiveWindow : hello ? this.windowFor(hello) : o.replayWindowMessages });
@@ -188,42 +189,11 @@ export class LiveSession implements SessionView, LifelineSession {
         env.fail(this, err);
       },
     });
-    if (record) this.restore(record);
   }
 
-  /** Continue the stored session's state (issue 12): seqs both ways, replay, channels, flags. */
-  private restore(r: SessionRecord): void {
-    this.newReason = r.newReason;
-    this.isContinuityLost = r.isContinuityLost;
-    this.log.restore(r.outbound.next, r.outbound.acked, r.outbound.replay.map((f) => ({ seq: f.seq, item: f.bytes, bytes: f.bytes.byteLength })));
-    this.inbound.restore(r.inbound.lastProcessed, r.inbound.lastAckSent);
-    for (const sub of r.subscriptions) {
-      this.subscriptions.add(sub.channel);
-      this.env.channels.join(sub.channel, this); // CH-1: publications reach it again
-    }
-    this.detachedAt = this.env.clock.now();
-  }
-
-  /**
-   * Everything about this session that must survive the node (server/stores/session-record.ts).
-   * The replay frames are the bytes the OutboundLog holds, not copies; `times` are epoch ms.
-   */
+  /** Everything about this session that must survive the node (server/stores/session-record-io.ts); `times` are epoch ms. */
   toRecord(times: { readonly createdAtMs: number; readonly expiresAtMs: number | undefined }, machine?: MachineRecord): SessionRecord {
-    return {
-      id: this.id,
-      principal: this.principal,
-      createdAtMs: times.createdAtMs,
-      expiresAtMs: times.expiresAtMs,
-      policy: this.policy,
-      receiveWindow: this.log.window,
-      outbound: { next: this.log.next, acked: this.log.acked, replay: this.log.pending().map((s) => ({ seq: s.seq, bytes: s.item })) },
-      inbound: { lastProcessed: this.inbound.lastProcessed, lastAckSent: this.inbound.lastAckSent },
-      subscriptions: [...this.subscriptions].map((channel) => ({ channel })),
-      isContinuityLost: this.isContinuityLost,
-      newReason: this.newReason,
-      machine,
-      owner: undefined,
-    };
+    return recordOfSession(this, times, machine);
   }
 
   /** To the application (SEQ-10). */
