@@ -58,6 +58,9 @@ export function createDemoApp(opts: DemoAppOptions = {}): DemoApp {
   let timer: ReturnType<typeof setInterval> | undefined;
   let routes: DemoRoutes | undefined;
 
+  // publishPatch rejects when it cannot publish; say so rather than lose the update silently.
+  const onPublishFailed = (err: unknown): void => server?.log.error({ err }, 'demo publish failed');
+
   const snapshot = (channel: string): ChannelState | undefined => {
     const ch = channel === COUNTER_CHANNEL ? counter : channel === TICKER_CHANNEL ? ticker : undefined;
     return ch ? { version: ch.version, state: ch.bytes, digest: stateDigest(ch.bytes) } : undefined;
@@ -70,7 +73,7 @@ export function createDemoApp(opts: DemoAppOptions = {}): DemoApp {
     counter.version = base + 1n;
     counter.bytes = encodeCounter(counter.state);
     // The counter's delta is its whole new state (canonical JSON).
-    server?.publishPatch(COUNTER_CHANNEL, { baseVersion: base, version: counter.version, delta: counter.bytes, digest: stateDigest(counter.bytes) });
+    server?.publishPatch(COUNTER_CHANNEL, { baseVersion: base, version: counter.version, delta: counter.bytes, digest: stateDigest(counter.bytes) }).catch(onPublishFailed);
   };
 
   const tick = () => {
@@ -79,7 +82,7 @@ export function createDemoApp(opts: DemoAppOptions = {}): DemoApp {
     ticker.state = { ...ticker.state, [d.symbol]: d.price };
     ticker.version = base + 1n;
     ticker.bytes = encodeTicker(ticker.state);
-    server?.publishPatch(TICKER_CHANNEL, { baseVersion: base, version: ticker.version, delta: encodeTickerDelta(d), digest: stateDigest(ticker.bytes) });
+    server?.publishPatch(TICKER_CHANNEL, { baseVersion: base, version: ticker.version, delta: encodeTickerDelta(d), digest: stateDigest(ticker.bytes) }).catch(onPublishFailed);
   };
 
   return {

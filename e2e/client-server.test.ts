@@ -30,8 +30,8 @@ describe('e2e: reference client and server', () => {
     const p = port(a);
     const { client, log } = rig.client(a.url(), { channels: ['e2e', 'counter'] });
     await vi.waitFor(() => expect(client.state).toBe('connected'), wait);
-    rig.app.bump(a);
-    publishNumbered(a, 1, 50);
+    await rig.app.bump(a);
+    await publishNumbered(a, 1, 50);
     const firstHalf = sendNumbered(client, 1, 50);
     await Promise.all(firstHalf);
     await vi.waitFor(() => expect(log.messages()).toHaveLength(50), wait);
@@ -51,7 +51,7 @@ describe('e2e: reference client and server', () => {
     expect(welcome?.sessionId).not.toBe(log.of('welcome')[0]?.sessionId);
     await vi.waitFor(() => expect(decodeJson(client.channel('counter')?.state)).toEqual({ value: 11 }), wait);
 
-    publishNumbered(b, 51, 100);
+    await publishNumbered(b, 51, 100);
     await vi.waitFor(() => expect(log.messages()).toHaveLength(100), wait);
     expect(log.messages()).toEqual(numbered('S', 1, 100));
 
@@ -72,7 +72,7 @@ describe('e2e: reference client and server', () => {
     const { client, log } = rig.client(a.url(), { channels: ['e2e'] });
     await vi.waitFor(() => expect(client.state).toBe('connected'), wait);
     const sends = sendNumbered(client, 1, 40);
-    publishNumbered(a, 1, 40);
+    await publishNumbered(a, 1, 40);
     const drained = a.drain({ deadlineMs: 1500, spreadMs: 300 });
     await vi.waitFor(() => expect(log.of('drain')).toHaveLength(1), wait);
     const more = sendNumbered(client, 41, 60); // after the notice: the client is still connected until its slot (DR-6)
@@ -92,7 +92,7 @@ describe('e2e: reference client and server', () => {
     }
     expect(log.messages()).toEqual(numbered('S', 1, 40)); // DR-4: flushed before the close, once each
     await vi.waitFor(() => expect(log.of('welcome').length).toBeGreaterThanOrEqual(2), wait); // on the new server now
-    publishNumbered(b, 41, 50);
+    await publishNumbered(b, 41, 50);
     await vi.waitFor(() => expect(log.messages()).toEqual(numbered('S', 1, 50)), wait);
     expect(rig.app.deliveredOnce().payloads).toEqual(numbered('C', 1, 60));
     expect(client.state).toBe('connected');
@@ -105,13 +105,13 @@ describe('e2e: reference client and server', () => {
     const { client, log } = rig.client(proxy.url(), { channels: ['e2e'] });
     await vi.waitFor(() => expect(client.state).toBe('connected'), wait);
     await Promise.all(sendNumbered(client, 1, 20));
-    publishNumbered(server, 1, 20);
+    await publishNumbered(server, 1, 20);
     await vi.waitFor(() => expect(log.messages()).toHaveLength(20), wait);
 
     proxy.blackhole();
     const t0 = performance.now();
     const during = sendNumbered(client, 21, 40); // written into the void, kept unacked
-    publishNumbered(server, 21, 40);
+    await publishNumbered(server, 21, 40);
     // HB-4: the client gives up on the silent path within interval × (missed + 1) (+ slack) …
     await vi.waitFor(() => expect(client.state).not.toBe('connected'), wait);
     const clientDetectMs = performance.now() - t0;
@@ -132,7 +132,7 @@ describe('e2e: reference client and server', () => {
     const resumed = log.of('welcome').at(-1);
     expect(resumed).toMatchObject({ outcome: 'resumed', reason: 'REPLAYED' }); // RS-2
     await Promise.all(sendNumbered(client, 41, 50));
-    publishNumbered(server, 41, 50);
+    await publishNumbered(server, 41, 50);
     await vi.waitFor(() => expect(log.messages()).toHaveLength(50), wait);
 
     expect(log.messages()).toEqual(numbered('S', 1, 50));
@@ -154,7 +154,7 @@ describe('e2e: reference client and server', () => {
     const pad = 'x'.repeat(300);
     const t0 = performance.now();
     const sends = numbered('C', 1, 100).map((p) => client.send(`${p}|${pad}`, { channel: 'e2e', messageId: p }));
-    for (const s of numbered('S', 1, 100)) server.publish('e2e', { payload: new TextEncoder().encode(`${s}|${pad}`), messageId: s });
+    for (const s of numbered('S', 1, 100)) await server.publish('e2e', { payload: new TextEncoder().encode(`${s}|${pad}`), messageId: s });
     await Promise.all(sends);
     await vi.waitFor(() => expect(log.messages()).toHaveLength(100), wait);
     const tookMs = performance.now() - t0;

@@ -44,7 +44,7 @@ describe.skipIf(!hasNginx())('e2e: behind nginx', () => {
     expect(a.log.of('closed')).toHaveLength(0);
     expect(a.log.of('welcome')).toHaveLength(1);
     expect(a.client.state).toBe('connected');
-    publishNumbered(beating, 1, 5);
+    await publishNumbered(beating, 1, 5);
     await vi.waitFor(() => expect(a.log.messages()).toEqual(numbered('S', 1, 5)), wait);
   }, 30_000);
 
@@ -54,7 +54,7 @@ describe.skipIf(!hasNginx())('e2e: behind nginx', () => {
     nginx = await Nginx.start({ proxyTimeoutS: PROXY_TIMEOUT_S, routes: [{ prefix: '/a/', upstreamPort: port(server) }] });
     const { client, log } = rig.client(nginx.url('/a/'), { channels: ['e2e'] });
     await vi.waitFor(() => expect(client.state).toBe('connected'), wait);
-    publishNumbered(server, 1, 10);
+    await publishNumbered(server, 1, 10);
     await vi.waitFor(() => expect(log.messages()).toHaveLength(10), wait);
 
     // Drain: the notice crosses the proxy; the server comes back into service afterwards.
@@ -65,7 +65,7 @@ describe.skipIf(!hasNginx())('e2e: behind nginx', () => {
     await server.endDrain();
     await vi.waitFor(() => expect(client.state).toBe('connected'), wait);
     expect(log.of('welcome').at(-1)).toMatchObject({ outcome: 'resumed' }); // the drained session is kept (RS-1)
-    publishNumbered(server, 11, 20);
+    await publishNumbered(server, 11, 20);
     await vi.waitFor(() => expect(log.messages()).toHaveLength(20), wait);
 
     // The proxy goes away under the session (its connections drop without a Lifeline close);
@@ -73,7 +73,7 @@ describe.skipIf(!hasNginx())('e2e: behind nginx', () => {
     const welcomes = log.of('welcome').length;
     await nginx.stop();
     await vi.waitFor(() => expect(client.state).not.toBe('connected'), wait);
-    publishNumbered(server, 21, 30);
+    await publishNumbered(server, 21, 30);
     await nginx.restart();
     await vi.waitFor(() => expect(log.of('welcome').length).toBe(welcomes + 1), wait);
     expect(log.of('welcome').at(-1)).toMatchObject({ outcome: 'resumed', reason: 'REPLAYED' });

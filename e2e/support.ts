@@ -63,11 +63,11 @@ export class App {
   }
 
   /** Increment the counter and publish the patch (delta = the new state, SD-1, SD-3). */
-  bump(server: LifelineServer): void {
+  bump(server: LifelineServer): Promise<number> {
     const baseVersion = this.version;
     this.version += 1n;
     this.value += 1;
-    server.publishPatch('counter', { baseVersion, version: this.version, delta: this.counterBytes(), digest: stateDigest(this.counterBytes()) });
+    return server.publishPatch('counter', { baseVersion, version: this.version, delta: this.counterBytes(), digest: stateDigest(this.counterBytes()) });
   }
 
   /** Client payloads in the order the application received them, deduped by message id (SEQ-8). */
@@ -153,8 +153,9 @@ export function numbered(prefix: string, from: number, to: number): string[] {
   return Array.from({ length: to - from + 1 }, (_, i) => `${prefix}${from + i}`);
 }
 
-export function publishNumbered(server: LifelineServer, from: number, to: number): void {
-  for (const p of numbered('S', from, to)) server.publish('e2e', { payload: enc.encode(p), messageId: p });
+/** Publish S<from>…S<to> in order; resolves once all are queued (the default broker queues each at once). */
+export async function publishNumbered(server: LifelineServer, from: number, to: number): Promise<void> {
+  for (const p of numbered('S', from, to)) await server.publish('e2e', { payload: enc.encode(p), messageId: p });
 }
 
 export function decodeJson(b: Uint8Array | undefined): unknown {

@@ -11,7 +11,8 @@ const lifeline = createServer({
 });
 lifeline.on('message', (session, message) => {
   const text = `${session.principal}: ${new TextDecoder().decode(message.payload)}`;
-  lifeline.publish('chat', { payload: new TextEncoder().encode(text) }); // to every subscriber of 'chat'
+  // To every subscriber of 'chat'; rejects if it cannot be published (too large, or a shared broker away).
+  lifeline.publish('chat', { payload: new TextEncoder().encode(text) }).catch((err) => console.error('publish failed:', err.message));
 });
 process.on('SIGTERM', () => lifeline.drain().then(() => process.exit(0))); // clients reconnect elsewhere, spread out
 http.listen(Number(process.env.PORT ?? 3000), '127.0.0.1', () => console.log(`listening on http://127.0.0.1:${http.address().port}/`));

@@ -19,7 +19,7 @@ async function blocked(srv: LifelineServer, policy: BackpressurePolicy): Promise
   const c = await h.session(srv, { receiveWindow: 1, preferredPolicy: policy, channels: ['feed'] });
   const w = c.bodies('welcome')[0];
   expect(w?.policy).toBe(policy); // BP-2: the policy in force is stated in Welcome
-  srv.publish('feed', { payload: enc('m1') });
+  await srv.publish('feed', { payload: enc('m1') });
   await c.waitForCount('message', 1);
   return { c, id: w?.sessionId as string };
 }
@@ -37,7 +37,7 @@ describe('backpressure', () => {
   test('BP-1 the server never has more unacked messages in flight than the client\'s receive window', async () => {
     const srv = await h.server();
     const c = await h.session(srv, { receiveWindow: 3, channels: ['feed'] });
-    for (let i = 1; i <= 10; i++) srv.publish('feed', { payload: enc(`m${i}`) });
+    for (let i = 1; i <= 10; i++) await srv.publish('feed', { payload: enc(`m${i}`) });
     await c.waitForCount('message', 3);
     await new Promise((r) => setTimeout(r, 50));
     expect(c.bodies('message')).toHaveLength(3);
@@ -50,13 +50,13 @@ describe('backpressure', () => {
   test('BP-5 RS-3 a window of 0 means the default, and the window is clamped to the replay window', async () => {
     const srv = await h.server({ replayWindowMessages: 4 });
     const c = await h.session(srv, { receiveWindow: 0, channels: ['feed'] });
-    for (let i = 0; i < 10; i++) srv.publish('feed', { payload: enc(`m${i}`) });
+    for (let i = 0; i < 10; i++) await srv.publish('feed', { payload: enc(`m${i}`) });
     await c.waitForCount('message', 4);
     await new Promise((r) => setTimeout(r, 50));
     expect(c.bodies('message')).toHaveLength(4); // min(default 256, replay window 4)
     const srv2 = await h.server({ queueLimitMessages: 2000 });
     const d = await h.session(srv2, { receiveWindow: 0, channels: ['feed'] });
-    for (let i = 0; i < 300; i++) srv2.publish('feed', { payload: enc(`m${i}`) });
+    for (let i = 0; i < 300; i++) await srv2.publish('feed', { payload: enc(`m${i}`) });
     await d.waitForCount('message', 256);
     await new Promise((r) => setTimeout(r, 50));
     expect(d.bodies('message')).toHaveLength(256);
@@ -71,7 +71,7 @@ describe('backpressure', () => {
   test('BP-6 BP-10 DROP_OLDEST keeps the newest items in order; the next message carries dropped_before', async () => {
     const srv = await h.server({ queueLimitMessages: 3 });
     const { c, id } = await blocked(srv, BackpressurePolicy.DROP_OLDEST);
-    for (let i = 2; i <= 8; i++) srv.publish('feed', { payload: enc(`m${i}`) });
+    for (let i = 2; i <= 8; i++) await srv.publish('feed', { payload: enc(`m${i}`) });
     expect(srv.session(id)?.stats()).toMatchObject({ queueLength: 3, drops: { dropOldest: 4 } });
     await drainTo(c, 4);
     expect(received(c)).toEqual([['m1', 0], ['m6', 4], ['m7', 0], ['m8', 0]]);
@@ -80,7 +80,7 @@ describe('backpressure', () => {
   test('BP-7 BP-10 DROP_NEWEST drops what arrives at a full queue', async () => {
     const srv = await h.server({ queueLimitMessages: 3 });
     const { c, id } = await blocked(srv, BackpressurePolicy.DROP_NEWEST);
-    for (let i = 2; i <= 8; i++) srv.publish('feed', { payload: enc(`m${i}`) });
+    for (let i = 2; i <= 8; i++) await srv.publish('feed', { payload: enc(`m${i}`) });
     expect(srv.session(id)?.stats().drops.dropNewest).toBe(4);
     await drainTo(c, 4);
     expect(received(c)).toEqual([['m1', 0], ['m2', 4], ['m3', 0], ['m4', 0]]);
@@ -106,7 +106,7 @@ describe('backpressure', () => {
     const c = await h.session(srv, { receiveWindow: 1, preferredPolicy: BackpressurePolicy.DROP_OLDEST, channels: ['doc'] });
     await c.waitForBody('snapshot'); // seq 1 holds the window
     for (let i = 0; i < 10; i++) {
-      srv.publishPatch('doc', { baseVersion: version, version: version + 1n, delta: enc(`+${version + 1n}`) });
+      await srv.publishPatch('doc', { baseVersion: version, version: version + 1n, delta: enc(`+${version + 1n}`) });
       version += 1n;
     }
     c.ackAll();
@@ -116,7 +116,7 @@ describe('backpressure', () => {
     expect(snaps).toHaveLength(2);
     expect(snaps[1]).toMatchObject({ reason: SnapshotReason.BACKPRESSURE, version: 11n });
     expect(c.bodies('statePatch')).toEqual([]); // everything queued was folded into the snapshot
-    srv.publishPatch('doc', { baseVersion: 11n, version: 12n, delta: enc('+12') });
+    await srv.publishPatch('doc', { baseVersion: 11n, version: 12n, delta: enc('+12') });
     c.ackAll();
     const p = await c.waitForBody('statePatch');
     expect(p).toMatchObject({ baseVersion: 11n, version: 12n, droppedBefore: 0 }); // patches replaced do not count (BP-10)
@@ -125,7 +125,7 @@ describe('backpressure', () => {
   test('BP-11 BP-15 DISCONNECT closes 4202 when the queue would overflow; the session resumes with SNAPSHOT', async () => {
     const srv = await h.server({ queueLimitMessages: 2, snapshot: () => undefined });
     const { c, id } = await blocked(srv, BackpressurePolicy.DISCONNECT);
-    for (let i = 2; i <= 4; i++) srv.publish('feed', { payload: enc(`m${i}`) });
+    for (let i = 2; i <= 4; i++) await srv.publish('feed', { payload: enc(`m${i}`) });
     expect((await c.waitForClose()).code).toBe(codeOf('SLOW_CONSUMER'));
     expect(srv.session(id)?.state).toBe('detached');
     expect(srv.session(id)?.stats().drops.disconnect).toBe(1);
@@ -142,7 +142,7 @@ describe('backpressure', () => {
     c.ackAll();
     c.terminate(); // detached, not by the policy
     await vi.waitFor(() => expect(srv.session(id)?.state).toBe('detached'));
-    for (let i = 2; i <= 4; i++) srv.publish('feed', { payload: enc(`m${i}`) }); // 3 > limit 2: one cannot be queued
+    for (let i = 2; i <= 4; i++) await srv.publish('feed', { payload: enc(`m${i}`) }); // 3 > limit 2: one cannot be queued
     expect(srv.session(id)?.stats().drops.disconnect).toBe(1);
     const b = await h.client(srv);
     const w = await b.handshake({ sessionId: id, lastServerSeq: 1n, channels: ['feed'] });
@@ -153,7 +153,7 @@ describe('backpressure', () => {
     q.c.ackAll();
     q.c.terminate();
     await vi.waitFor(() => expect(srv2.session(q.id)?.state).toBe('detached'));
-    srv2.publish('feed', { payload: enc('m2') });
+    await srv2.publish('feed', { payload: enc('m2') });
     const b2 = await h.client(srv2);
     const w2 = await b2.handshake({ sessionId: q.id, lastServerSeq: 1n, channels: ['feed'] });
     expect(w2.resume?.outcome).toBe(ResumeOutcome.RESUMED);
@@ -165,7 +165,7 @@ describe('backpressure', () => {
     let maxLen = 0;
     let maxBytes = 0;
     for (let i = 0; i < 20_000; i++) {
-      srv.publish('feed', { payload: new Uint8Array(i % 300) });
+      await srv.publish('feed', { payload: new Uint8Array(i % 300) });
       const s = srv.session(id)?.stats();
       maxLen = Math.max(maxLen, s?.queueLength ?? 0);
       maxBytes = Math.max(maxBytes, s?.queueBytes ?? 0);
@@ -190,7 +190,7 @@ describe('backpressure', () => {
     await c.waitForBody('snapshot');
     const id = c.bodies('welcome')[0]?.sessionId as string;
     c.pause();
-    for (let i = 0; i < n; i++) srv.publish('bulk', { payload: big });
+    for (let i = 0; i < n; i++) await srv.publish('bulk', { payload: big });
     const s = srv.session(id)?.stats();
     expect(s?.queueLength).toBeGreaterThan(0); // held back…
     expect(s?.inFlight).toBeLessThan(1000); // …not by the window…
@@ -216,7 +216,7 @@ describe('backpressure', () => {
   test('BP-12 control bodies pass a full window and a blocked queue: Ack and HeartbeatAck still flow', async () => {
     const srv = await h.server({ ackDelayMs: 1 });
     const { c } = await blocked(srv, BackpressurePolicy.DROP_OLDEST);
-    for (let i = 0; i < 20; i++) srv.publish('feed', { payload: enc(`q${i}`) });
+    for (let i = 0; i < 20; i++) await srv.publish('feed', { payload: enc(`q${i}`) });
     c.message({ payload: enc('up') });
     await c.waitForBody('ack', 5000, (a) => a.seq === 1n);
     const hb = c.heartbeat();

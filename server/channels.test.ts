@@ -21,7 +21,7 @@ function stateful() {
     patch: (srv: LifelineServer, ch: string) => {
       const v = versions.get(ch) as bigint;
       versions.set(ch, v + 1n);
-      srv.publishPatch(ch, { baseVersion: v, version: v + 1n, delta: enc(`+${v + 1n}`) });
+      void srv.publishPatch(ch, { baseVersion: v, version: v + 1n, delta: enc(`+${v + 1n}`) });
     },
   };
 }
@@ -31,12 +31,12 @@ describe('channels', () => {
     const app = stateful();
     const srv = await h.server({ snapshot: app.snapshot });
     const c = await h.session(srv, { receiveWindow: 1, channels: ['feed'] });
-    srv.publish('feed', { payload: enc('hold') }); // seq 1 holds the window
+    await srv.publish('feed', { payload: enc('hold') }); // seq 1 holds the window
     await c.waitForBody('message');
     c.subscribe(['doc', 'feed2']);
     await new Promise((r) => setTimeout(r, 30));
     app.patch(srv, 'doc'); // published before the snapshot could be written
-    srv.publish('feed2', { payload: enc('stream') });
+    await srv.publish('feed2', { payload: enc('stream') });
     c.ackAll();
     const snap = await c.waitForBody('snapshot');
     expect(snap).toMatchObject({ seq: 2n, channel: 'doc', version: 2n, reason: SnapshotReason.SUBSCRIBED, digest: 7 });
@@ -68,7 +68,7 @@ describe('channels', () => {
     expect(c.bodies('welcome')[0]?.capabilities).toEqual(['subscribed']);
     c.subscribe(['doc', 'live']);
     expect((await c.waitForBody('subscribed')).channels).toEqual(['doc', 'live']);
-    srv.publish('live', { payload: enc('right after') }); // ordered after the Subscribed
+    await srv.publish('live', { payload: enc('right after') }); // ordered after the Subscribed
     expect(dec((await c.waitForBody('message', 5000, (m) => m.channel === 'live')).payload)).toBe('right after');
     expect(c.bodies('snapshot').map((x) => x.channel)).toEqual(['doc']); // CH-1 still: the state channel's Snapshot
     c.subscribe(['doc']); // already subscribed: still answered, no second Snapshot
@@ -86,7 +86,7 @@ describe('channels', () => {
     c.subscribe(['live']);
     const id = c.heartbeat();
     await c.waitForBody('heartbeatAck', 5000, (a) => a.id === id);
-    srv.publish('live', { payload: enc('x') });
+    await srv.publish('live', { payload: enc('x') });
     await c.waitForBody('message', 5000, (m) => m.channel === 'live');
     expect(c.bodies('subscribed')).toEqual([]);
   });
@@ -94,14 +94,14 @@ describe('channels', () => {
   test('CH-2 after Unsubscribe nothing more of the channel is sent, queued items included', async () => {
     const srv = await h.server();
     const c = await h.session(srv, { receiveWindow: 1, channels: ['feed', 'other'] });
-    srv.publish('feed', { payload: enc('f1') });
+    await srv.publish('feed', { payload: enc('f1') });
     await c.waitForBody('message');
-    srv.publish('feed', { payload: enc('f2-queued') });
-    srv.publish('other', { payload: enc('o1') });
+    await srv.publish('feed', { payload: enc('f2-queued') });
+    await srv.publish('other', { payload: enc('o1') });
     c.unsubscribe(['feed']);
     const hb = c.heartbeat();
     await c.waitForBody('heartbeatAck', 5000, (a) => a.id === hb); // the Unsubscribe was processed
-    srv.publish('feed', { payload: enc('f3') });
+    await srv.publish('feed', { payload: enc('f3') });
     c.ackAll();
     await c.waitForCount('message', 2);
     c.ackAll();

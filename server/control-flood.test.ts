@@ -62,7 +62,7 @@ describe('control bodies are bounded (BP-16)', () => {
     a.pause();
     // Fill the TCP buffers (megabytes on loopback) and the server's own past its mark with
     // sequenced messages, which BP-4 then holds in the queue.
-    for (let i = 0; i < 200; i++) srv.publish('big', { payload: new Uint8Array(big) });
+    for (let i = 0; i < 200; i++) await srv.publish('big', { payload: new Uint8Array(big) });
     const conn = sessionBehind(srv.sessions()[0]!) as unknown as { heldReplyCount: number; conn: { bufferedAmount: number; isAwaitingDrain: boolean } };
     await vi.waitFor(() => expect(conn.conn.isAwaitingDrain).toBe(true), { timeout: 5000 });
     const n = 5000;

@@ -2,6 +2,7 @@ import { afterEach, describe, expect, test, vi } from 'vitest';
 import { ResumeOutcome, ResumeReason } from '../gen/lifeline/v1/envelope_pb.js';
 import type { RawClient } from '../testkit/raw-client.js';
 import { RecentMessageIds } from './message-ids.js';
+import type { MemorySessionStore } from './stores/memory-session-store.js';
 import type { LifelineServerOptions } from './options.js';
 import type { LifelineServer } from './server.js';
 import { Harness } from '../test/support/server.js';
@@ -53,9 +54,8 @@ describe('deduplication by message_id (SEQ-8)', () => {
 
   test('SEQ-8 the default memory is bounded: 10 000 ids, kept resume TTL + reconnect cap', async () => {
     const { srv } = await recordingServer({});
-    const ids = srv.env.messageIds;
-    expect(ids).toBeDefined();
-    expect(ids?.bounds).toEqual({ maxIds: 10_000, windowMs: 150 + 30_000 });
+    expect(srv.env.dedupe).toBe(srv.store);
+    expect((srv.store as MemorySessionStore).messageIds.bounds).toEqual({ maxIds: 10_000, windowMs: 150 + 30_000 });
   });
 
   test('SEQ-8 dedupeMessageIds: false turns it off: the resent message is delivered again (at-least-once)', async () => {

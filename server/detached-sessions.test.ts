@@ -39,7 +39,7 @@ describe('detached sessions within global limits (RS-11)', () => {
     const srv = await h.server({ detachedBudgetBytes: 100_000, resumeTtlMs: 60_000 });
     const a = await detachedSession(srv, ['feed']);
     const b = await detachedSession(srv, ['feed']);
-    for (let i = 0; i < 6; i++) srv.publish('feed', { payload: new Uint8Array(10_000) }); // 60 KB queued in each: 120 KB together
+    for (let i = 0; i < 6; i++) await srv.publish('feed', { payload: new Uint8Array(10_000) }); // 60 KB queued in each: 120 KB together
     srv.enforceDetachedLimits(); // the sweep's cycle does this (every interval)
     expect(srv.session(a)).toBeUndefined();
     expect(srv.session(b)?.state).toBe('detached');

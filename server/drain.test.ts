@@ -4,7 +4,9 @@ import { codeOf } from '../spec/protocol/close-codes.js';
 import { DRAIN_SLICE_MS } from '../spec/protocol/drain-spread.js';
 import { tryConnect, type RawClient } from '../testkit/raw-client.js';
 import type { LiveSession } from './session.js';
-import { MemoryFanOut, MemorySessionStore } from './stores.js';
+import { MemoryBroker } from './stores/broker.js';
+import { MemorySessionStore } from './stores/memory-session-store.js';
+import type { EndReason } from './stores/session-store.js';
 import { Harness, httpUrl } from '../test/support/server.js';
 import { clockAt } from '../test/support/clock.js';
 
@@ -65,7 +67,7 @@ describe('drain', () => {
     expect(na.reason).toBe(DrainReason.SHUTDOWN);
     expect(na.deadlineMs).toBeGreaterThan(0);
     expect(na.deadlineMs).toBeLessThanOrEqual(600);
-    srv.publish('feed', { payload: enc('still served') }); // DR-4: flushed while draining
+    await srv.publish('feed', { payload: enc('still served') }); // DR-4: flushed while draining
     await a.waitForBody('message');
     for (const c of [a, b]) {
       const info = await c.waitForClose(5000);
@@ -186,23 +188,23 @@ describe('revoke and credentials', () => {
 describe('teardown', () => {
   test('CC-6 ending a session leaves every channel first, then the store, then closes 1000; nothing fans out to it', async () => {
     const order: string[] = [];
-    class RecordingFanOut extends MemoryFanOut<LiveSession> {
-      override leaveAll(m: LiveSession): void {
-        order.push('leave channels');
-        super.leaveAll(m);
+    class RecordingBroker extends MemoryBroker {
+      override leave(channel: string): void {
+        order.push('leave channels'); // the node's last subscriber of the channel left
+        super.leave(channel);
       }
     }
-    class RecordingStore extends MemorySessionStore<LiveSession> {
-      override delete(id: string): void {
+    class RecordingStore extends MemorySessionStore {
+      override end(id: string, reason: EndReason, fence?: number): Promise<void> {
         order.push('delete session');
-        super.delete(id);
+        return super.end(id, reason, fence);
       }
     }
-    const srv = await h.server({ fanOut: new RecordingFanOut() as never, sessionStore: new RecordingStore() as never });
+    const srv = await h.server({ broker: new RecordingBroker(), sessionStore: new RecordingStore() });
     srv.on('sessionClosed', (_s, info) => order.push(`close ${info.code}`));
     const c = await h.session(srv, { channels: ['feed'] });
     srv.sessions()[0]?.end();
-    srv.publish('feed', { payload: enc('too late') });
+    expect(await srv.publish('feed', { payload: enc('too late') })).toBe(0);
     expect(order).toEqual(['leave channels', 'delete session', 'close 1000']);
     expect((await c.waitForClose()).code).toBe(codeOf('NORMAL'));
     expect(c.bodies('message')).toHaveLength(0);
@@ -210,13 +212,13 @@ describe('teardown', () => {
   });
 
   test('CC-6 CC-5 a failure during teardown closes 1011 instead, and the server goes on', async () => {
-    class FailingFanOut extends MemoryFanOut<LiveSession> {
-      override leaveAll(): void {
+    class FailingBroker extends MemoryBroker {
+      override leave(): void {
         throw new Error('broker unreachable');
       }
     }
-    const srv = await h.server({ fanOut: new FailingFanOut() as never });
-    const c = await h.session(srv);
+    const srv = await h.server({ broker: new FailingBroker() });
+    const c = await h.session(srv, { channels: ['feed'] }); // its channel's leave is the failing step
     const other = await h.session(srv);
     srv.sessions().find((s) => s.id === c.bodies('welcome')[0]?.sessionId)?.end();
     expect((await c.waitForClose()).code).toBe(codeOf('INTERNAL_ERROR'));

@@ -201,16 +201,20 @@ async function onHello(srv: LifelineServer, conn: Connection, hello: Hello): Pro
       if (p !== undefined) principal = p;
     }
     host.principal = principal;
-    const existing = hello.sessionId === '' ? undefined : srv.store.get(hello.sessionId);
+    // This node's live sessions (a session another node holds is issue 14's: load and claim it here).
+    const existing = hello.sessionId === '' ? undefined : srv.liveSession(hello.sessionId);
     const isLive = existing !== undefined && ['active', 'draining', 'attached', 'detached'].includes(srv.stateOf(existing.actor));
+    let newReason = hello.sessionId === '' ? ResumeReason.NOT_REQUESTED : ResumeReason.PRINCIPAL_MISMATCH;
+    if (hello.sessionId !== '' && !isLive) {
+      const r = srv.endedReason(hello.sessionId); // RS-6 EXPIRED, RS-11 EVICTED, else UNKNOWN_SESSION: the store remembers
+      if (r instanceof Promise) {
+        newReason = await r; // a shared store: the Hello waits for it
+        if (conn.isEnded || srv.stateOf(actor) !== 'handshaking') return;
+      } else newReason = r; // no tick: frames pipelined behind the Hello find it decided (HS-8)
+    }
     const isResume = isLive && existing.principal === principal;
     host.existing = isResume ? existing : undefined;
-    host.newReason =
-      hello.sessionId === ''
-        ? ResumeReason.NOT_REQUESTED
-        : isLive
-          ? ResumeReason.PRINCIPAL_MISMATCH
-          : (srv.endedReason(hello.sessionId) ?? ResumeReason.UNKNOWN_SESSION); // RS-6 EXPIRED, RS-11 EVICTED
+    host.newReason = newReason;
     const isForbidden = isAnyForbidden(srv, hello.channels, principal);
     const isOverChannelLimit = new Set(hello.channels).size > srv.opts.maxChannelsPerSession;
     const isRefused = !isVersionSupported || !isAuthorized || isForbidden || isOverChannelLimit;

@@ -126,6 +126,13 @@ export class ClientInbound {
     if (this.ackTimer !== undefined) this.sendAck();
   }
 
+  /** A session revived from its record (issue 12): the client's stream continues where it was. */
+  restore(lastProcessed: bigint, lastAckSent: bigint): void {
+    this.cursor.rebase(lastProcessed + 1n);
+    this.completed = lastProcessed;
+    this.ackedUpTo = lastAckSent;
+  }
+
   /** A new socket's Welcome stated last_client_seq: that acknowledges everything so far (SEQ-9). */
   welcomed(): void {
     this.isBroken = false;

@@ -110,7 +110,7 @@ describe('liveness', () => {
   test('HB-6 BP-12 a Heartbeat is answered with its id and sent_at at once, even behind a full window', async () => {
     const srv = await h.server({ snapshot: () => undefined });
     const c = await h.session(srv, { receiveWindow: 1, channels: ['feed'] });
-    for (let i = 0; i < 50; i++) srv.publish('feed', { payload: new Uint8Array([i]) });
+    for (let i = 0; i < 50; i++) await srv.publish('feed', { payload: new Uint8Array([i]) });
     await c.waitForBody('message');
     const id = c.heartbeat(123_456n, 42);
     const ack = await c.waitForBody('heartbeatAck', 5000, (a) => a.id === id);

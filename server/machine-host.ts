@@ -15,8 +15,8 @@ import type { ServerSessionEvent } from '../spec/machines/server-session.machine
 import { codeOf, type WsCloseCodeName } from '../spec/protocol/close-codes.js';
 import type { Connection } from './connection.js';
 import type { ServerEvents } from './types.js';
-import { LiveSession, type SessionEnv } from './session.js';
-import type { FanOut, SessionStore } from './stores.js';
+import type { LiveSession, SessionEnv } from './session.js';
+import type { SessionLifecycle } from './session-lifecycle.js';
 import type { DetachedSessions } from './detached-sessions.js';
 import type { LivenessSweep } from './sweep.js';
 import type { Logger } from 'pino';
@@ -47,18 +47,12 @@ export interface Host {
 /** What the actions need from the server. */
 export interface HostRegistry {
   readonly env: SessionEnv;
-  readonly store: SessionStore<LiveSession>;
-  readonly fanOut: FanOut<LiveSession>;
+  /** Registry, channel index and session store at the lifecycle points (server/session-lifecycle.ts). */
+  readonly lifecycle: SessionLifecycle;
   readonly sweep: LivenessSweep<Connection>;
   readonly log: Logger;
   hostOf(actor: SessionActor): Host | undefined;
-  setOwner(conn: Connection, actor: SessionActor): void;
-  newSessionId(): string;
-  /** Why a session id is gone, for a later Hello naming it (RS-6: EXPIRED; RS-11: EVICTED). */
-  rememberEnded(id: string, reason: ResumeReason): void;
   readonly detachedSessions: DetachedSessions<LiveSession>;
-  /** Check the detached limits soon (RS-11): not inside the transition that detached a session. */
-  scheduleDetachedCheck(): void;
   emitEvent<K extends keyof ServerEvents>(event: K, ...args: ServerEvents[K]): void;
   failSession(actor: SessionActor, err: unknown): void;
 }
@@ -117,31 +111,11 @@ export function sessionActions(reg: HostRegistry): ActionTable<Host> {
 
   return {
       createSession: safe('createSession', ({ host: h, event }) => {
-        const { hello } = eventOf(event, 'frame.hello');
         if (!h.actor) throw new Error('createSession without an actor');
-        const s = new LiveSession(reg.newSessionId(), h.principal, h.actor, reg.env, hello);
-        s.newReason = h.newReason;
-        s.conn = h.conn;
-        h.session = s;
-        reg.store.set(s.id, s);
-        reg.sweep.add(h.conn);
+        reg.lifecycle.create(h.actor, h, eventOf(event, 'frame.hello').hello);
       }),
-      handOverSocket: safe('handOverSocket', ({ host: h, event }) => {
-        const { hello } = eventOf(event, 'frame.hello');
-        const target = h.existing;
-        if (!target) throw new Error('handOver without a session');
-        target.pendingAttach = { conn: h.conn, hello };
-        reg.setOwner(h.conn, target.actor);
-        target.actor.send({ type: 'socket.attached', socketId: h.conn.id });
-      }),
-      attachSocket: safe<{ socketId: number }>('attachSocket', ({ host: h }) => {
-        const s = sessionOf(h);
-        const pending = s.pendingAttach;
-        if (!pending) throw new Error('attach without a pending socket');
-        s.conn = pending.conn;
-        h.isTeardownFailed = false;
-        reg.sweep.add(pending.conn);
-      }),
+      handOverSocket: safe('handOverSocket', ({ host: h, event }) => reg.lifecycle.handOver(h, eventOf(event, 'frame.hello').hello)),
+      attachSocket: safe<{ socketId: number }>('attachSocket', ({ host: h }) => reg.lifecycle.attach(sessionOf(h), h)),
       sendWelcome: safe('sendWelcome', ({ host: h, event }) => {
         const s = sessionOf(h);
         let outcome: ResumeOutcome;
@@ -205,10 +179,7 @@ export function sessionActions(reg: HostRegistry): ActionTable<Host> {
         sessionOf(host).isContinuityLost = true;
       }),
       releaseReplay: safe('releaseReplay', ({ host }) => sessionOf(host).releaseReplay()),
-      markDetached: safe('markDetached', ({ host }) => {
-        reg.detachedSessions.add(sessionOf(host)); // RS-11
-        reg.scheduleDetachedCheck();
-      }),
+      markDetached: safe('markDetached', ({ host }) => reg.lifecycle.markDetached(sessionOf(host))),
       unmarkDetached: safe('unmarkDetached', ({ host }) => {
         const s = host.session;
         if (s) reg.detachedSessions.remove(s);
@@ -216,18 +187,11 @@ export function sessionActions(reg: HostRegistry): ActionTable<Host> {
       // CC-6, in this order: channels, store, then the close.
       leaveChannels: teardownStep('leaveChannels', ({ host }) => {
         const s = host.session;
-        if (s) reg.fanOut.leaveAll(s);
+        if (s) reg.lifecycle.leaveChannels(s);
       }),
       deleteSession: teardownStep('deleteSession', ({ host, event }) => {
         const s = host.session;
-        if (!s) return;
-        reg.store.delete(s.id);
-        const expired = event.type.startsWith('xstate.after.');
-        const evicted = event.type === 'app.evict';
-        if (expired) reg.rememberEnded(s.id, ResumeReason.EXPIRED); // RS-6: a late Hello hears EXPIRED
-        else if (evicted) reg.rememberEnded(s.id, ResumeReason.EVICTED); // RS-11: … or EVICTED
-        s.dispose();
-        reg.emitEvent('sessionEnded', s.handle, { expired, evicted });
+        if (s) reg.lifecycle.delete(s, event);
       }),
   };
 }

@@ -1,5 +1,6 @@
 /**
- * Recently processed client message ids, for deduplication across paths (SEQ-8): a message that
+ * Recently processed client message ids, for deduplication across paths (SEQ-8), as the in-memory
+ * session store keeps them (server/stores/memory-session-store.ts): a message that
  * a client resends in a NEW session (renumbered, SEQ-9) keeps its `message_id`, and reaches the
  * application only once.
  *
@@ -10,7 +11,7 @@
  * push out another's early, which makes a duplicate possible again, never a loss.
  */
 import { defaults } from '../spec/protocol/defaults.js';
-import type { Clock } from './clock.js';
+import type { Clock } from '../spec/protocol/clock.js';
 
 export interface MessageIdDedupeOptions {
   /** Most ids remembered, over all principals. Default 10 000 (§17 dedupeMaxIds). */
@@ -26,7 +27,7 @@ export class RecentMessageIds {
   constructor(
     private readonly maxIds: number,
     private readonly windowMs: number,
-    private readonly clock: Clock,
+    private readonly clock: Pick<Clock, 'now'>,
   ) {}
 
   get size(): number {
@@ -63,12 +64,14 @@ export class RecentMessageIds {
 const key = (principal: string, messageId: string) => `${principal.length}:${principal}${messageId}`;
 
 /**
- * The server's dedupe memory for its `dedupeMessageIds` option: on unless the option is false
- * (issue 13: the spec's §9.12 promise holds with the defaults), with the bounds of §17.
+ * The bounds of the server's dedupe memory for its `dedupeMessageIds` option: on unless the option
+ * is false (issue 13: the spec's §9.12 promise holds with the defaults), with the bounds of §17.
+ * The memory itself is the session store's (SEQ-8 across nodes: issue 14); the in-memory store
+ * keeps it in a RecentMessageIds.
  */
-export function recentMessageIdsFor(option: boolean | MessageIdDedupeOptions | undefined, resumeTtlMs: number, clock: Clock): RecentMessageIds | undefined {
+export function dedupeBounds(option: boolean | MessageIdDedupeOptions | undefined, resumeTtlMs: number): { readonly maxIds: number; readonly windowMs: number } | undefined {
   if (option === false) return undefined;
   const o = option === undefined || option === true ? {} : option;
   // Spec §7.6: at least resume_ttl_ms plus the reconnect cap.
-  return new RecentMessageIds(Math.max(1, o.maxIds ?? defaults.dedupeMaxIds), Math.max(1, o.windowMs ?? resumeTtlMs + defaults.reconnectCapMs), clock); // SEQ-8
+  return { maxIds: Math.max(1, o.maxIds ?? defaults.dedupeMaxIds), windowMs: Math.max(1, o.windowMs ?? resumeTtlMs + defaults.reconnectCapMs) }; // SEQ-8
 }

@@ -14,7 +14,8 @@ import type { ServerOptions as HttpServerOptions } from 'node:http';
 import { checkIntervalFor, httpServerTimeouts } from './http-phase.js';
 import type { MessageIdDedupeOptions } from './message-ids.js';
 import type { LifelineMetrics } from './observability/metrics.js';
-import type { FanOut, SessionStore } from './stores.js';
+import type { Broker } from './stores/broker.js';
+import type { SessionStore } from './stores/session-store.js';
 import type { ChannelState, ClientMessage, LifelineSession, MaybePromise, PolicyName, Principal, SessionView } from './types.js';
 
 
@@ -150,10 +151,15 @@ export interface LifelineServerOptions {
   /** Requests the server does not answer itself, when it owns the HTTP server; default 404. */
   readonly onRequest?: (req: IncomingMessage, res: ServerResponse) => void;
 
-  /** Where sessions are kept (default in memory); holds the server's own session objects. */
-  readonly sessionStore?: SessionStore<LifelineSession>;
-  /** Channel membership (default in memory). */
-  readonly fanOut?: FanOut<LifelineSession>;
+  /**
+   * Where session records live (default: MemorySessionStore, this process only). It also keeps the
+   * ended sessions' reasons (RS-6, RS-11) and, unless `dedupeMessageIds` is false, the processed
+   * message ids (SEQ-8; a given store uses its own bounds). A store shared by nodes (`isShared`)
+   * gets replay appends and trims written behind, once per tick.
+   */
+  readonly sessionStore?: SessionStore;
+  /** Where publish() goes: every node's subscribers (default: MemoryBroker, this node's only). */
+  readonly broker?: Broker;
   /**
    * Where the server reads time and sets every timer (the one Clock of \`lifeline/protocol\`): tests
    * pass a simulated clock. Default: performance.now() and the platform's timers, of which the

@@ -21,7 +21,7 @@ function docApp(): { opts: LifelineServerOptions; bump: (srv: LifelineServer) =>
   return {
     opts: { snapshot: (ch): ChannelState | undefined => (ch === 'doc' ? { version, state: enc(`v${version}`) } : undefined) },
     bump: (srv) => {
-      srv.publishPatch('doc', { baseVersion: version, version: version + 1n, delta: enc(`+${version + 1n}`) });
+      void srv.publishPatch('doc', { baseVersion: version, version: version + 1n, delta: enc(`+${version + 1n}`) });
       version += 1n;
     },
   };
@@ -45,14 +45,14 @@ describe('resume', () => {
     const srv = await h.server();
     const a = await h.session(srv, { channels: ['feed'] });
     const id = (a.bodies('welcome')[0]?.sessionId) as string;
-    for (let i = 1; i <= 5; i++) srv.publish('feed', { payload: enc(`m${i}`) });
+    for (let i = 1; i <= 5; i++) await srv.publish('feed', { payload: enc(`m${i}`) });
     await a.waitForCount('message', 5);
     a.ack(2n);
     await vi.waitFor(() => expect(srv.session(id)?.stats().lastAckedSeq).toBe(2n));
     a.destroy();
     await detached(srv, id);
-    srv.publish('feed', { payload: enc('m6') });
-    srv.publish('feed', { payload: enc('m7') });
+    await srv.publish('feed', { payload: enc('m6') });
+    await srv.publish('feed', { payload: enc('m7') });
     const b = await h.client(srv);
     const w = await b.handshake({ sessionId: id, lastServerSeq: 3n, channels: ['feed'] });
     expect(w.sessionId).toBe(id);
@@ -66,7 +66,7 @@ describe('resume', () => {
     const srv = await h.server();
     const a = await h.session(srv, { channels: ['feed'] });
     const id = a.bodies('welcome')[0]?.sessionId as string;
-    srv.publish('feed', { payload: enc('x') });
+    await srv.publish('feed', { payload: enc('x') });
     await a.waitForCount('message', 1);
     a.close(codeOf('GOING_AWAY'));
     await detached(srv, id);
@@ -82,13 +82,13 @@ describe('resume', () => {
     const id = a.bodies('welcome')[0]?.sessionId as string;
     await a.waitForBody('snapshot');
     app.bump(srv);
-    srv.publish('feed', { payload: enc('f1') });
+    await srv.publish('feed', { payload: enc('f1') });
     await a.waitForCount('message', 1);
     a.ack(a.lastSeq()); // seq 3 acked: released (SEQ-7)
     await vi.waitFor(() => expect(srv.session(id)?.stats().lastAckedSeq).toBe(3n));
     a.destroy();
     await detached(srv, id);
-    srv.publish('feed', { payload: enc('f2') });
+    await srv.publish('feed', { payload: enc('f2') });
     app.bump(srv);
     const b = await h.client(srv);
     const w = await b.handshake({ sessionId: id, lastServerSeq: 1n, channels: ['doc', 'feed'] }); // needs 2 and 3: gone
@@ -130,7 +130,7 @@ describe('resume', () => {
     const detachedWithUnacked = async (srv: LifelineServer): Promise<string> => {
       const a = await h.session(srv, { channels: ['doc', 'feed'] });
       await a.waitForBody('snapshot');
-      for (let i = 1; i <= 3; i++) srv.publish('feed', { payload: enc(`m${i}`) });
+      for (let i = 1; i <= 3; i++) await srv.publish('feed', { payload: enc(`m${i}`) });
       await a.waitForCount('message', 3);
       const id = a.bodies('welcome')[0]?.sessionId as string;
       a.destroy();
@@ -199,7 +199,7 @@ describe('resume', () => {
     const w = await b.handshake({ sessionId: id, channels: ['feed'] });
     expect(w.resume?.outcome).toBe(ResumeOutcome.RESUMED);
     expect((await a.waitForClose()).code).toBe(codeOf('SESSION_TAKEN_OVER'));
-    srv.publish('feed', { payload: enc('only-b') });
+    await srv.publish('feed', { payload: enc('only-b') });
     await b.waitForBody('message');
     expect(a.bodies('message')).toHaveLength(0);
     expect(srv.stats().sessions).toBe(1);
@@ -220,8 +220,8 @@ describe('resume', () => {
     const s = await b.waitForBody('snapshot');
     expect(s).toMatchObject({ channel: 'c', reason: SnapshotReason.SUBSCRIBED, seq: 3n });
     expect([...(srv.session(id)?.subscriptions ?? [])].sort()).toEqual(['b', 'c']);
-    srv.publish('a', { payload: enc('gone') });
-    srv.publish('b', { payload: enc('kept') });
+    await srv.publish('a', { payload: enc('gone') });
+    await srv.publish('b', { payload: enc('kept') });
     const m = await b.waitForBody('message');
     expect(dec(m.payload)).toBe('kept');
     expect(b.bodies('snapshot')).toHaveLength(1);
@@ -295,8 +295,8 @@ describe('client sequencing', () => {
   test('SEQ-6 an Ack beyond the last sent seq closes 1002; a stale Ack is ignored', async () => {
     const srv = await h.server();
     const a = await h.session(srv, { channels: ['feed'] });
-    srv.publish('feed', { payload: enc('1') });
-    srv.publish('feed', { payload: enc('2') });
+    await srv.publish('feed', { payload: enc('1') });
+    await srv.publish('feed', { payload: enc('2') });
     await a.waitForCount('message', 2);
     a.ack(2n);
     a.ack(1n); // stale: ignored
@@ -322,7 +322,7 @@ describe('hot inbound path (issue 7)', () => {
     c.message({ seq: 1n, payload: enc('a') });
     c.message({ seq: 1n, payload: enc('a') }); // duplicate: acked, not delivered again (SEQ-3)
     c.message({ seq: 2n, payload: enc('b') });
-    srv.publish('feed', { payload: enc('1') });
+    await srv.publish('feed', { payload: enc('1') });
     await c.waitForCount('message', 1);
     c.ack(1n);
     await vi.waitFor(() => expect(got).toEqual(['a', 'b']), { timeout: 5000 });
@@ -340,7 +340,7 @@ describe('replay buffer memory', () => {
     const srv = await h.server();
     const c = await h.session(srv, { channels: ['feed'], receiveWindow: 100 });
     const id = c.bodies('welcome')[0]?.sessionId as string;
-    for (let i = 0; i < 20; i++) srv.publish('feed', { payload: new Uint8Array(100).fill(i) });
+    for (let i = 0; i < 20; i++) await srv.publish('feed', { payload: new Uint8Array(100).fill(i) });
     await c.waitForCount('message', 20);
     const session = sessionBehind(srv.sessions()[0]!) as LiveSession;
     const held = () => session.log.pending().map((s) => s.item);

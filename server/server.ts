@@ -14,6 +14,7 @@ import type { Duplex } from 'node:stream';
 import { pino, type Logger } from 'pino';
 import { isSpanContextValid } from '@opentelemetry/api';
 import { ResumeOutcome, ResumeReason } from '../gen/lifeline/v1/envelope_pb.js';
+import { resumeReasonOf } from './session-lifecycle.js';
 import { serverSessionMachine, serverStateName, type ServerSessionEvent } from '../spec/machines/server-session.machine.js';
 import { fixedIntervalTick } from '../spec/protocol/session-rules.js';
 import { clientAddress } from './admission.js';
@@ -38,21 +39,24 @@ import type { LifelineMetrics } from './observability/metrics.js';
 import { sanitizeUrl, serializeRequest } from './observability/logger.js';
 import { startSessionSpan } from './observability/tracing.js';
 import { LiveSession, type SessionEnv } from './session.js';
-import { MemoryFanOut, MemorySessionStore, type FanOut, type SessionStore } from './stores.js';
+import { MemoryBroker, type Broker, type Publication } from './stores/broker.js';
+import { LocalChannels } from './stores/local-channels.js';
+import { MemorySessionStore } from './stores/memory-session-store.js';
+import { ReplayWriter } from './stores/replay-writer.js';
+import type { SessionStore } from './stores/session-store.js';
+import { SessionLifecycle } from './session-lifecycle.js';
 import { LivenessSweep } from './sweep.js';
 import type { DrainOptions, ServerEvents, ServerStats } from './types.js';
 import { KeyedBuckets } from './token-bucket.js';
 import { gaugeReading } from './telemetry.js';
 import { planDrain, sendDrainNotices } from './drain.js';
 import { messageItem, patchItem, type OutItem } from './outbound.js';
-import { recentMessageIdsFor } from './message-ids.js';
+import { dedupeBounds } from './message-ids.js';
 import type { WsCloseCodeName } from '../spec/protocol/close-codes.js';
 import type { PeerInfo, PeerSink, PeerTransport } from './transport.js';
 import { WsTransport } from './transports/ws.js';
 import { DetachedSessions } from './detached-sessions.js';
 
-/** Ids of recently expired sessions, so a late Hello hears EXPIRED rather than UNKNOWN_SESSION (RS-6). */
-const EXPIRED_MEMORY = 10_000;
 
 export class LifelineServer extends TypedEmitter<ServerEvents> implements HostRegistry {
   readonly httpServer: HttpServer;
@@ -73,13 +77,21 @@ export class LifelineServer extends TypedEmitter<ServerEvents> implements HostRe
     protocolError: (conn, closeName, reason) => this.onSocketError(conn, closeName, reason),
   };
   readonly sweep: LivenessSweep<Connection>;
-  readonly store: SessionStore<LiveSession>;
-  readonly fanOut: FanOut<LiveSession>;
+  /** Where session records live (default in memory); this node's live sessions are in `live`. */
+  readonly store: SessionStore;
+  /** Publications go through it to every node's subscribers (default: this node only). */
+  readonly broker: Broker;
+  /** This node's channel → local sessions index. */
+  readonly channels: LocalChannels<LiveSession>;
+  /** This node's live sessions by id, attached or detached (RS-1): node-local, never in the store. */
+  readonly live = new Map<string, LiveSession>();
+  /** This node's name in store claims (session-store.ts). */
+  readonly nodeId: string = randomBytes(8).toString('base64url');
+  readonly lifecycle: SessionLifecycle;
+  private readonly replayWriter: ReplayWriter | undefined;
   private readonly hosts = new WeakMap<SessionActor, Host>();
   private readonly owners = new WeakMap<Connection, SessionActor>();
   private readonly conns = new Set<Connection>();
-  /** Why recently ended sessions are gone (RS-6 EXPIRED, RS-11 EVICTED), oldest first. */
-  private readonly endedIds = new Map<string, ResumeReason>();
   /** Detached sessions within their global limits (RS-11). */
   readonly detachedSessions: DetachedSessions<LiveSession>;
   private isDetachedCheckScheduled = false;
@@ -115,9 +127,23 @@ export class LifelineServer extends TypedEmitter<ServerEvents> implements HostRe
     this.random = options.random ?? Math.random;
     this.authenticateHello = options.authenticateHello;
     this.authorizeChannel = options.authorizeChannel;
-    // The stores hold the server's own session objects, which implement LifelineSession.
-    this.store = (options.sessionStore as SessionStore<LiveSession> | undefined) ?? new MemorySessionStore<LiveSession>();
-    this.fanOut = (options.fanOut as FanOut<LiveSession> | undefined) ?? new MemoryFanOut<LiveSession>();
+    // Record times are epoch ms (another node reads them); a test's clock stands for the wall too.
+    const wallNow = options.clock ? () => this.clock.now() : () => Date.now();
+    const dedupe = dedupeBounds(options.dedupeMessageIds, this.opts.resumeTtlMs); // SEQ-8
+    this.store = options.sessionStore ?? new MemorySessionStore({ clock: { now: wallNow }, ...(dedupe && { dedupeMaxIds: dedupe.maxIds, dedupeTtlMs: dedupe.windowMs }) });
+    this.broker = options.broker ?? new MemoryBroker();
+    this.broker.bind((p) => this.deliverLocally(p));
+    this.channels = new LocalChannels<LiveSession>(
+      (ch) => this.broker.join(ch),
+      (ch) => this.broker.leave(ch),
+    );
+    // A shared store gets replay appends and trims behind, once per tick; the memory store needs none.
+    this.replayWriter = this.store.isShared
+      ? new ReplayWriter(this.store, {
+          onStale: (id, fence) => this.lifecycle.lostClaim(id, fence), // another node may own it now
+          onError: (id, err) => this.log.error({ err, sessionId: id.slice(0, 8) }, 'replay write-behind failed'),
+        })
+      : undefined;
     this.detachedSessions = new DetachedSessions<LiveSession>(
       { maxCount: this.opts.maxDetachedSessions, budgetBytes: this.opts.detachedBudgetBytes },
       (s) => {
@@ -143,14 +169,15 @@ export class LifelineServer extends TypedEmitter<ServerEvents> implements HostRe
     this.env = {
       opts: this.opts,
       clock: this.clock,
-      fanOut: this.fanOut,
+      channels: this.channels,
       snapshot: options.snapshot,
       onMessage: options.onMessage,
       emitMessage: (s, m) => this.emit('message', this.listenerError, s.handle, m),
       fail: (s, err) => this.failSession(s.actor, err),
       metrics: this.metrics,
       onDrainNotice: () => this.drainNotices++,
-      messageIds: recentMessageIdsFor(options.dedupeMessageIds, this.opts.resumeTtlMs, this.clock),
+      dedupe: dedupe ? this.store : undefined,
+      replayWriter: this.replayWriter,
     };
     this.actions = sessionActions(this);
     this.runtime = new SessionRuntime(serverSessionMachine, this.actions, (actor, err) => this.onActorCrash(actor, err), serverTimers(this.clock));
@@ -169,7 +196,24 @@ export class LifelineServer extends TypedEmitter<ServerEvents> implements HostRe
         this.metrics?.sweepDuration(sliceMs / 1000);
       },
     });
-    this.metrics?.setGaugeSource(() => gaugeReading(this.store.values(), this.conns, this.isDraining ? { noticesSent: this.drainNotices } : undefined));
+    this.lifecycle = new SessionLifecycle({
+      env: this.env,
+      live: this.live,
+      channels: this.channels,
+      store: this.store,
+      nodeId: this.nodeId,
+      replayWriter: this.replayWriter,
+      sweep: this.sweep,
+      detachedSessions: this.detachedSessions,
+      log: this.log,
+      wallNow,
+      scheduleDetachedCheck: () => this.scheduleDetachedCheck(),
+      newSessionId: () => this.newSessionId(),
+      setOwner: (conn, actor) => this.setOwner(conn, actor),
+      emitEvent: (event, ...args) => this.emitEvent(event, ...args),
+      failSession: (actor, err) => this.failSession(actor, err),
+    });
+    this.metrics?.setGaugeSource(() => gaugeReading(this.live.values(), this.conns, this.isDraining ? { noticesSent: this.drainNotices } : undefined));
     this.sweep.start();
     this.isOwnServer = options.httpServer === undefined;
     this.pending = new PendingUpgrades(this.opts);
@@ -200,13 +244,14 @@ export class LifelineServer extends TypedEmitter<ServerEvents> implements HostRe
   setOwner(conn: Connection, actor: SessionActor): void {
     this.owners.set(conn, actor);
   }
-  rememberEnded(id: string, reason: ResumeReason): void {
-    this.endedIds.set(id, reason);
-    if (this.endedIds.size > EXPIRED_MEMORY) this.endedIds.delete(this.endedIds.keys().next().value as string);
+  /** Why this session id is gone, if the store remembers (RS-6 EXPIRED, RS-11 EVICTED; else UNKNOWN_SESSION); synchronous when the store is. */
+  endedReason(id: string): ResumeReason | Promise<ResumeReason> {
+    const r = this.store.endedReason(id);
+    return r instanceof Promise ? r.then(resumeReasonOf) : resumeReasonOf(r);
   }
-  /** Why this session id is gone, if the server remembers (RS-6, RS-11). */
-  endedReason(id: string): ResumeReason | undefined {
-    return this.endedIds.get(id);
+  /** This node's live session with this id (RS-2). */
+  liveSession(id: string): LiveSession | undefined {
+    return this.live.get(id);
   }
   scheduleDetachedCheck(): void {
     if (this.isDetachedCheckScheduled || this.isClosed) return;
@@ -226,7 +271,7 @@ export class LifelineServer extends TypedEmitter<ServerEvents> implements HostRe
    * true when there is room (or was made).
    */
   makeRoomForSession(): boolean {
-    while (this.store.size >= this.opts.maxSessions) {
+    while (this.live.size >= this.opts.maxSessions) {
       if (!this.detachedSessions.evictOldest()) return false;
     }
     return true;
@@ -476,30 +521,46 @@ export class LifelineServer extends TypedEmitter<ServerEvents> implements HostRe
     const host = this.hosts.get(actor);
     const conn = host?.session?.conn ?? host?.conn;
     if (conn && !conn.isEnded) conn.terminate('INTERNAL_ERROR');
-    if (host?.session) {
-      this.fanOut.leaveAll(host.session);
-      this.store.delete(host.session.id);
-      host.session.dispose();
-    }
+    if (host?.session) this.lifecycle.crashed(host.session);
   }
 
   // ---- publishing (CH-1, CH-2, BP-2) ----
 
-  /** Queue a Message for every session subscribed to `channel`; returns how many. RangeError if it cannot fit a client's frame (WIRE-12). */
-  publish(channel: string, message: Omit<PublishMessage, 'channel'>): number {
-    assertMessageFits(channel, message);
-    return this.fan(channel, messageItem(channel, message, this.clock.now(), true));
+  /**
+   * Publish a Message to every session subscribed to `channel`, on every node, through the broker.
+   * Resolves with how many sessions on this node queued it (with the default broker: all of them,
+   * queued before the promise resolves, so publishes keep their order). Rejects with a RangeError
+   * when it cannot fit a client's frame (WIRE-12), and when the broker cannot take it (a shared
+   * broker that is away): a publish is never dropped silently.
+   */
+  publish(channel: string, message: Omit<PublishMessage, 'channel'>): Promise<number> {
+    try {
+      assertMessageFits(channel, message);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return this.broker.publish({ kind: 'message', channel, message });
   }
 
-  /** Queue a StatePatch for every session subscribed to `channel`; returns how many. RangeError if it cannot fit a client's frame (WIRE-12). */
-  publishPatch(channel: string, patch: PublishPatch): number {
-    assertPatchFits(channel, patch);
-    return this.fan(channel, patchItem(channel, patch, this.clock.now()));
+  /** Publish a StatePatch as publish() does a Message; the same promise. */
+  publishPatch(channel: string, patch: PublishPatch): Promise<number> {
+    try {
+      assertPatchFits(channel, patch);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return this.broker.publish({ kind: 'patch', channel, patch });
+  }
+
+  /** A publication reached this node (from its broker): queue it for the local subscribers (CH-1, BP-2). */
+  private deliverLocally(p: Publication): number {
+    const now = this.clock.now();
+    return this.fan(p.channel, p.kind === 'message' ? messageItem(p.channel, p.message, now, true) : patchItem(p.channel, p.patch, now));
   }
 
   private fan(channel: string, item: OutItem): number {
     let n = 0;
-    for (const s of this.fanOut.members(channel)) {
+    for (const s of this.channels.members(channel)) {
       try {
         s.enqueue(item);
       } catch (err) {
@@ -511,15 +572,15 @@ export class LifelineServer extends TypedEmitter<ServerEvents> implements HostRe
   }
 
   sessions(): LifelineSession[] {
-    return [...this.store.values()].map((s) => s.handle);
+    return [...this.live.values()].map((s) => s.handle);
   }
 
   session(id: string): LifelineSession | undefined {
-    return this.store.get(id)?.handle;
+    return this.live.get(id)?.handle;
   }
 
   stats(): ServerStats {
-    return { sessions: this.store.size, connections: this.conns.size, sweep: this.sweep.stats(), isReady: this.isReady, isDraining: this.isDraining };
+    return { sessions: this.live.size, connections: this.conns.size, sweep: this.sweep.stats(), isReady: this.isReady, isDraining: this.isDraining };
   }
 
   // ---- drain, revoke (DR-1 … DR-5, SEC-5, SEC-6) ----
@@ -550,6 +611,7 @@ export class LifelineServer extends TypedEmitter<ServerEvents> implements HostRe
     }
     this.log.info({ sessions: attached.length, deadlineMs: plan.deadlineMs, spreadMs: plan.spreadMs, ...(plan.isRebalance ? { target: sanitizeUrl(plan.target) } : {}) }, 'draining');
     sendDrainNotices(attached, handshaking, plan, { startedAt, clock: this.clock, random: this.random, hostOf: (a) => this.hosts.get(a) });
+    for (const s of attached) this.lifecycle.save(s, undefined); // issue 12: the record is current before the node goes
     this.drainPromise = new Promise<void>((resolve) => {
       const done = () => {
         this.clock.clearTimeout(deadline);
@@ -585,7 +647,7 @@ export class LifelineServer extends TypedEmitter<ServerEvents> implements HostRe
   /** Close every session of `principal` with REVOKED (4102) at once, and forget them (SEC-6). */
   revoke(principal: string): number {
     let n = 0;
-    for (const s of [...this.store.values()]) {
+    for (const s of [...this.live.values()]) {
       if (s.principal !== principal) continue;
       s.actor.send({ type: 'app.revoke' });
       n++;
@@ -600,7 +662,7 @@ export class LifelineServer extends TypedEmitter<ServerEvents> implements HostRe
   /** Close the sessions of `principal` with TOKEN_EXPIRED (4100); they may resume with a fresh token (SEC-5). */
   expireCredential(principal: string): number {
     let n = 0;
-    for (const s of this.store.values()) {
+    for (const s of this.live.values()) {
       if (s.principal !== principal) continue;
       s.actor.send({ type: 'app.credentialExpired' });
       n++;
@@ -615,12 +677,12 @@ export class LifelineServer extends TypedEmitter<ServerEvents> implements HostRe
     this.sweep.stop();
     // SEQ-5: acks still waiting for their delay go out before the sockets close; a restart would
     // otherwise see the client re-send, in a NEW session, messages this process already processed.
-    for (const s of this.store.values()) s.inbound.flushAck();
+    for (const s of this.live.values()) s.inbound.flushAck();
     for (const c of [...this.conns]) {
       c.terminate('GOING_AWAY');
       this.owners.get(c)?.stop(); // a handshake's timer must not keep the process alive
     }
-    for (const s of [...this.store.values()]) {
+    for (const s of [...this.live.values()]) {
       s.dispose();
       s.actor.stop();
     }

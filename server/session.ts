@@ -40,10 +40,13 @@ import type { ResolvedOptions } from './options.js';
 import type { ChannelState, ClientMessage, LifelineSession, MaybePromise, PublishMessage, SessionStats, SessionView } from './types.js';
 import { planResume } from './resume.js';
 import { sessionHandle } from './session-handle.js';
-import type { FanOut } from './stores.js';
+import type { LocalChannels } from './stores/local-channels.js';
+import type { ReplayWriter } from './stores/replay-writer.js';
+import type { SessionStore } from './stores/session-store.js';
+import type { MachineRecord, SessionRecord } from './stores/session-record.js';
+import { recordOfSession } from './stores/session-record-io.js';
 import { TokenBucket } from './token-bucket.js';
 import type { Clock } from './clock.js';
-import type { RecentMessageIds } from './message-ids.js';
 import type { LifelineMetrics } from './observability/metrics.js';
 import { bodyOfFrame } from './telemetry.js';
 import { sharedFrame } from './shared-frame.js';
@@ -54,7 +57,8 @@ import { envelopeOf, messageItem, welcomeEnvelope, type OutItem, type WelcomeFac
 export interface SessionEnv {
   readonly opts: ResolvedOptions;
   readonly clock: Clock;
-  readonly fanOut: FanOut<LiveSession>;
+  /** This node's channel index (CH-1, CH-2); publications reach sessions through it. */
+  readonly channels: LocalChannels<LiveSession>;
   readonly snapshot: ((channel: string, session: SessionView) => ChannelState | undefined) | undefined;
   readonly onMessage: ((message: ClientMessage, session: SessionView) => MaybePromise<void>) | undefined;
   /** The application saw a client message (typed event). */
@@ -65,8 +69,10 @@ export interface SessionEnv {
   readonly metrics: LifelineMetrics | undefined;
   /** A DrainNotice went out (drain progress). */
   readonly onDrainNotice: () => void;
-  /** Client message ids recently processed, by principal (SEQ-8); undefined = no dedupe. */
-  readonly messageIds: RecentMessageIds | undefined;
+  /** Where client message ids processed are remembered, by principal (SEQ-8); undefined = no dedupe. */
+  readonly dedupe: Pick<SessionStore, 'hasMessageId' | 'addMessageId'> | undefined;
+  /** Write-behind of replay appends and trims, only for a store shared by nodes (isShared). */
+  readonly replayWriter: ReplayWriter | undefined;
 }
 
 /** A resume waiting for the machine to attach its socket (RS-2). */
@@ -115,7 +121,7 @@ export class LiveSession implements SessionView, LifelineSession {
   private lastHeartbeatAt: number | undefined;
   readonly messageBucket: TokenBucket | undefined;
   /** Channels a client reported drift on: their Snapshot goes out at version 0 when they have no state (SD-5). */
-  private readonly driftedStateless = new Set<string>();
+  private driftedStateless: Set<string> | undefined; // made on first drift: an idle session holds no empty Set
   /** Client control bodies (BP-16). */
   readonly controlBucket: TokenBucket | undefined;
   /**
@@ -123,21 +129,25 @@ export class LiveSession implements SessionView, LifelineSession {
    * of each kind, since an Ack is cumulative and a HeartbeatAck answers the newest Heartbeat. A
    * peer that asks without reading holds at most these two, never a growing buffer.
    */
-  private readonly heldReplies = new Map<ControlReply, Envelope>();
+  private heldReplies: Map<ControlReply, Envelope> | undefined; // made when first needed (memory per idle session)
   /** When the session last lost its socket (clock ms), for the oldest-first eviction (RS-11). */
   detachedAt = 0;
   readonly createdAt: number;
+  /** The fence of this node's claim on the session in the store (session-store.ts); 0 until it is stored. */
+  fence = 0;
 
+  /** A new session for a Hello, or (`record`: its window and policy) one continuing a stored session (issue 12, session-record-io.ts). */
   constructor(
     readonly id: string,
     readonly principal: string,
     readonly actor: SessionActor,
     private readonly env: SessionEnv,
-    hello: Hello,
+    hello: Hello | undefined,
+    record?: Pick<SessionRecord, 'receiveWindow' | 'policy'>,
   ) {
     const o = env.opts;
-    this.log = new OutboundLog<Uint8Array>({ window: this.windowFor(hello) });
-    this.policy = o.acceptPreferredPolicy && hello.preferredPolicy !== 0 ? hello.preferredPolicy : o.policy;
+    this.log = new OutboundLog<Uint8Array>({ window: record ? record.receiveWindow : hello ? this.windowFor(hello) : o.replayWindowMessages });
+    this.policy = record ? record.policy : o.acceptPreferredPolicy && hello && hello.preferredPolicy !== 0 ? hello.preferredPolicy : o.policy;
     this.queue = new BackpressureQueue<OutItem>({ policy: this.policy, limitMessages: o.queueLimitMessages, limitBytes: o.queueLimitBytes });
     this.messageBucket =
       o.messageRatePerSecond === undefined ? undefined : new TokenBucket({ ratePerSecond: o.messageRatePerSecond, burst: o.messageBurst }, env.clock.now());
@@ -149,15 +159,13 @@ export class LiveSession implements SessionView, LifelineSession {
       clock: env.clock,
       receiveWindow: o.receiveWindow,
       handle: (msg) => {
-        const ids = env.messageIds;
-        if (ids?.has(principal, msg.messageId)) return; // SEQ-8: seen through another path; processed (and acked) once
-        env.emitMessage(this, msg);
-        const r = env.onMessage?.(msg, this.handle);
-        if (!ids || msg.messageId === '') return r;
-        // Remembered once the application has it (SEQ-10): a handler that fails has not processed it.
-        if (r instanceof Promise) return r.then(() => ids.add(principal, msg.messageId));
-        ids.add(principal, msg.messageId);
-        return r;
+        const ids = env.dedupe;
+        if (!ids || msg.messageId === '') return this.handOver(msg);
+        const seen = ids.hasMessageId(principal, msg.messageId); // SEQ-8: synchronous for the memory store
+        // A shared store answers later; ClientInbound holds this message's ack and those behind it meanwhile (SEQ-10).
+        if (seen instanceof Promise) return seen.then((isSeen) => (isSeen ? undefined : this.handOverRemembered(msg, ids)));
+        if (seen) return; // SEQ-8: seen through another path; processed (and acked) once
+        return this.handOverRemembered(msg, ids);
       },
       writeAck: (seq) => {
         if (!this.conn || !this.isWritable) return false;
@@ -169,6 +177,24 @@ export class LiveSession implements SessionView, LifelineSession {
         env.fail(this, err);
       },
     });
+  }
+
+  /** Everything about this session that must survive the node (server/stores/session-record-io.ts); `times` are epoch ms. */
+  toRecord(times: { readonly createdAtMs: number; readonly expiresAtMs: number | undefined }, machine?: MachineRecord): SessionRecord {
+    return recordOfSession(this, times, machine);
+  }
+
+  /** To the application (SEQ-10). */
+  private handOver(msg: ClientMessage): MaybePromise<void> {
+    this.env.emitMessage(this, msg);
+    return this.env.onMessage?.(msg, this.handle);
+  }
+
+  /** To the application, then its id remembered: a handler that fails has not processed it (SEQ-8, SEQ-10). */
+  private handOverRemembered(msg: ClientMessage, ids: NonNullable<SessionEnv['dedupe']>): MaybePromise<void> {
+    const r = this.handOver(msg);
+    if (r instanceof Promise) return r.then(() => ids.addMessageId(this.principal, msg.messageId));
+    return ids.addMessageId(this.principal, msg.messageId);
   }
 
   /** BP-5: 0 means the default; RS-3: never more in flight than the replay window keeps. */
@@ -196,7 +222,7 @@ export class LiveSession implements SessionView, LifelineSession {
 
   /** Control replies held past the high-water mark (BP-16): at most one per kind. */
   get heldReplyCount(): number {
-    return this.heldReplies.size;
+    return this.heldReplies?.size ?? 0;
   }
 
   /** Bytes held for the client: queued items plus sent-unacked messages (the detached budget, RS-11). */
@@ -256,6 +282,7 @@ export class LiveSession implements SessionView, LifelineSession {
     const hello = pending.hello;
     this.log.window = this.windowFor(hello);
     const plan = planResume(this.log, hello.lastServerSeq, this.isContinuityLost);
+    this.env.replayWriter?.acked(this.id, this.fence, this.log.acked); // RS-2: Hello.last_server_seq acknowledged these
     this.isContinuityLost = false;
     const fromSeq = plan.replay[0]?.seq ?? this.log.next;
     this.isWritable = true;
@@ -292,6 +319,7 @@ export class LiveSession implements SessionView, LifelineSession {
   releaseReplay(): void {
     if (this.conn) return; // attached: SEQ-7 keeps every unacked message
     this.log.ack(this.log.lastSent);
+    this.env.replayWriter?.acked(this.id, this.fence, this.log.acked);
   }
 
   /** The socket is gone or closing: nothing more is written to it. */
@@ -303,7 +331,7 @@ export class LiveSession implements SessionView, LifelineSession {
     this.isConfirmAsked = false;
     this.lastHeartbeatAt = undefined;
     this.inbound.stopTimer();
-    this.heldReplies.clear(); // a resume's Welcome restates the ack (SEQ-9); a HeartbeatAck is for the old socket
+    this.heldReplies = undefined; // a resume's Welcome restates the ack (SEQ-9); a HeartbeatAck is for the old socket
     this.detachedAt = this.env.clock.now();
     this.log.compact(ownBytes); // held until a resume or the TTL: release the slabs they were cut from
     return conn;
@@ -372,7 +400,8 @@ export class LiveSession implements SessionView, LifelineSession {
 
   /** Bytes already carrying seq = log.next: keep them for replay, then write them. */
   private writeNumbered(bytes: Uint8Array, body: Envelope['body']['case']): void {
-    this.log.send(bytes, bytes.byteLength); // SEQ-7: kept until acked
+    const sent = this.log.send(bytes, bytes.byteLength); // SEQ-7: kept until acked
+    this.env.replayWriter?.sent(this.id, this.fence, sent.seq, bytes); // a shared store gets it behind, once per tick
     this.conn?.write(bytes, this.env.opts.bufferedAmountHighWaterBytes);
     this.env.metrics?.frame('sent', body, bytes.byteLength);
   }
@@ -396,8 +425,8 @@ export class LiveSession implements SessionView, LifelineSession {
     if (channel === SESSION_CHANNEL) state = { version: 0n, state: EMPTY }; // SD-4: the session re-baseline
     else if (this.subscriptions.has(channel)) {
       // SD-5: a drift on a channel without state is answered at version 0, empty (SD-1), so the client stops waiting.
-      state = this.env.snapshot?.(channel, this.handle) ?? (this.driftedStateless.has(channel) ? { version: 0n, state: EMPTY } : undefined);
-      this.driftedStateless.delete(channel);
+      state = this.env.snapshot?.(channel, this.handle) ?? (this.driftedStateless?.has(channel) ? { version: 0n, state: EMPTY } : undefined);
+      this.driftedStateless?.delete(channel);
     }
     if (!state) return; // not a state channel: nothing to send
     const s = create(SnapshotSchema, { channel, version: state.version, state: state.state, digest: state.digest ?? 0, reason });
@@ -427,7 +456,7 @@ export class LiveSession implements SessionView, LifelineSession {
     const conn = this.conn;
     if (!conn) return;
     if (conn.bufferedAmount > this.env.opts.bufferedAmountHighWaterBytes && conn.isAwaitingDrain) {
-      this.heldReplies.set(kind, env); // BP-16: the newest replaces the held one
+      (this.heldReplies ??= new Map()).set(kind, env); // BP-16: the newest replaces the held one
       conn.whenDrained(this.onDrained);
       return;
     }
@@ -438,8 +467,8 @@ export class LiveSession implements SessionView, LifelineSession {
   private readonly onDrained = (): void => {
     // From the socket's write callback: a throw here would escape into the event loop (SEC-4).
     try {
-      const held = [...this.heldReplies.values()];
-      this.heldReplies.clear();
+      const held = this.heldReplies ? [...this.heldReplies.values()] : [];
+      this.heldReplies = undefined;
       for (const env of held) this.writeControl(env);
       this.pump();
     } catch (err) {
@@ -450,6 +479,7 @@ export class LiveSession implements SessionView, LifelineSession {
   /** A cumulative ack from the client (SEQ-6 checked by the caller): release, then refill the window. */
   applyAck(seq: bigint): void {
     this.log.ack(seq); // SEQ-7
+    this.env.replayWriter?.acked(this.id, this.fence, this.log.acked);
     this.pump();
   }
 
@@ -477,7 +507,7 @@ export class LiveSession implements SessionView, LifelineSession {
     for (const ch of channels) {
       if (this.subscriptions.has(ch)) continue;
       this.subscriptions.add(ch);
-      this.env.fanOut.join(ch, this);
+      this.env.channels.join(ch, this);
       this.queue.requestSnapshot(ch, SnapshotReason.SUBSCRIBED); // CH-1
     }
     if (shouldPump) this.pump();
@@ -496,9 +526,9 @@ export class LiveSession implements SessionView, LifelineSession {
   unsubscribe(channels: readonly string[]): void {
     for (const ch of channels) {
       if (!this.subscriptions.delete(ch)) continue;
-      this.env.fanOut.leave(ch, this);
+      this.env.channels.leave(ch, this);
       this.queue.removeChannel(ch); // CH-2: nothing more of it, queued items included
-      this.driftedStateless.delete(ch);
+      this.driftedStateless?.delete(ch);
     }
   }
 
@@ -508,7 +538,7 @@ export class LiveSession implements SessionView, LifelineSession {
       this.queue.requestSnapshot(SESSION_CHANNEL, SnapshotReason.DRIFT);
       for (const ch of this.subscriptions) this.queue.requestSnapshot(ch, SnapshotReason.DRIFT);
     } else if (this.subscriptions.has(d.channel)) {
-      this.driftedStateless.add(d.channel); // SD-5: answered even if the channel has no state (at version 0)
+      (this.driftedStateless ??= new Set()).add(d.channel); // SD-5: answered even if the channel has no state (at version 0)
       this.queue.requestSnapshot(d.channel, SnapshotReason.DRIFT);
     }
     this.pump();

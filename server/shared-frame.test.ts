@@ -53,8 +53,8 @@ describe('encode once per fan-out', () => {
     const a = await h.session(srv, { channels: ['feed'] });
     const b = await h.session(srv, { channels: ['feed', 'other'] });
     const c = await h.session(srv, { channels: ['feed'] });
-    srv.publish('other', { payload: new Uint8Array([0]) }); // b's seqs run one ahead
-    for (let i = 1; i <= 3; i++) srv.publish('feed', { payload: new Uint8Array([i]), key: 'k', messageId: `m${i}` });
+    await srv.publish('other', { payload: new Uint8Array([0]) }); // b's seqs run one ahead
+    for (let i = 1; i <= 3; i++) await srv.publish('feed', { payload: new Uint8Array([i]), key: 'k', messageId: `m${i}` });
     for (const [client, first] of [[a, 1n], [b, 2n], [c, 1n]] as const) {
       const got = (await client.waitForCount('message', first === 2n ? 4 : 3)).filter((m) => m.channel === 'feed');
       expect(got.map((m) => [m.seq, m.payload[0], m.key, m.messageId])).toEqual([

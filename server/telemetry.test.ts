@@ -60,7 +60,7 @@ describe('metrics on /metrics', () => {
     c.heartbeat(1n, 3);
     await c.waitForBody('heartbeatAck');
     // Window 1, queue 2: the rest of ten publishes is dropped oldest-first (BP-6).
-    for (let i = 0; i < 10; i++) srv.publish('feed', { payload: new Uint8Array([i]) });
+    for (let i = 0; i < 10; i++) await srv.publish('feed', { payload: new Uint8Array([i]) });
     await c.waitForBody('message');
     const during = await scrape(srv);
     expect(sample(during, 'lifeline_connections_open')).toBe(1);

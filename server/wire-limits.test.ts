@@ -39,14 +39,14 @@ describe('transport and frame limits', () => {
     if (!session) throw new Error('no session');
     const big = new Uint8Array(CLIENT_FRAME_LIMIT_BYTES);
     expect(() => session.send({ payload: big })).toThrow(/WIRE-12/);
-    expect(() => srv.publish('feed', { payload: big })).toThrow(/WIRE-12/);
-    expect(() => srv.publishPatch('feed', { baseVersion: 0n, version: 1n, delta: big })).toThrow(/WIRE-12/);
+    await expect(srv.publish('feed', { payload: big })).rejects.toThrow(/WIRE-12/); // to the caller, before the broker
+    await expect(srv.publishPatch('feed', { baseVersion: 0n, version: 1n, delta: big })).rejects.toThrow(/WIRE-12/);
     // Strings near the limit are measured in UTF-8: 100 ASCII characters fit beside 1 MiB − 200, 100 'é' do not.
-    expect(() => srv.publish(`ascii-${'c'.repeat(94)}`, { payload: new Uint8Array(CLIENT_FRAME_LIMIT_BYTES - 200) })).not.toThrow();
-    expect(() => srv.publish('é'.repeat(100), { payload: new Uint8Array(CLIENT_FRAME_LIMIT_BYTES - 200) })).toThrow(/WIRE-12/);
+    await expect(srv.publish(`ascii-${'c'.repeat(94)}`, { payload: new Uint8Array(CLIENT_FRAME_LIMIT_BYTES - 200) })).resolves.toBe(0); // no subscriber
+    await expect(srv.publish('é'.repeat(100), { payload: new Uint8Array(CLIENT_FRAME_LIMIT_BYTES - 200) })).rejects.toThrow(/WIRE-12/);
     // A payload just inside the limit still goes, in one frame under 1 MiB.
     session.send({ payload: new Uint8Array(CLIENT_FRAME_LIMIT_BYTES - 200) });
-    srv.publish('feed', { payload: new Uint8Array([7]) });
+    expect(await srv.publish('feed', { payload: new Uint8Array([7]) })).toBe(1);
     await c.waitForCount('message', 2, 5000);
     expect(c.isOpen).toBe(true);
     expect(c.bodies('message').map((m) => m.payload.byteLength)).toEqual([CLIENT_FRAME_LIMIT_BYTES - 200, 1]);

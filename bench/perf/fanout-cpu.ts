@@ -17,7 +17,7 @@ import { createLifelineMetrics } from '../../server/observability/metrics.js';
 import { resolveOptions } from '../../server/options.js';
 import type { OutItem } from '../../server/outbound.js';
 import { LiveSession, type SessionEnv } from '../../server/session.js';
-import { MemoryFanOut } from '../../server/stores.js';
+import { LocalChannels } from '../../server/stores/local-channels.js';
 import type { PeerTransport } from '../../server/transport.js';
 
 const isMain = import.meta.url === pathToFileURL(process.argv[1] ?? '').href;
@@ -35,11 +35,11 @@ const silent = pino({ level: 'silent' });
 /** ns per delivery; `isShared` false = every delivery encodes its own copy (before shared-frame.ts). */
 export function measure(withMetrics: boolean, isShared = true): number {
   const opts = resolveOptions({ receiveWindow: messages + 1, replayWindowMessages: messages + 1, queueLimitMessages: messages + 1 });
-  const fanOut = new MemoryFanOut<LiveSession>();
+  const channels = new LocalChannels<LiveSession>();
   const env: SessionEnv = {
     opts,
     clock: systemClock,
-    fanOut,
+    channels,
     snapshot: undefined,
     onMessage: undefined,
     emitMessage: () => {},
@@ -48,7 +48,8 @@ export function measure(withMetrics: boolean, isShared = true): number {
     },
     metrics: withMetrics ? createLifelineMetrics() : undefined,
     onDrainNotice: () => {},
-    messageIds: undefined,
+    dedupe: undefined,
+    replayWriter: undefined,
   };
   const hello = create(HelloSchema, { protocolVersion: 1, receiveWindow: messages + 1, channels: ['perf'] });
   const all: LiveSession[] = [];
@@ -62,7 +63,7 @@ export function measure(withMetrics: boolean, isShared = true): number {
   const t0 = performance.now();
   for (let k = 0; k < messages; k++) {
     const item: OutItem = { kind: 'message', channel: 'perf', key: '', messageId: '', payload, bytes: payload.byteLength, baseVersion: 0n, version: 0n, digest: 0, enqueuedAt: systemClock.now(), ...(isShared ? { share: { writes: 0, frame: undefined } } : {}) };
-    for (const s of fanOut.members('perf')) s.enqueue(item);
+    for (const s of channels.members('perf')) s.enqueue(item);
   }
   const ns = ((performance.now() - t0) * 1e6) / (sessions * messages);
   for (const s of all) s.dispose();

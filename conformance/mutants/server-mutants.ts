@@ -6,7 +6,7 @@
  */
 import { ResumeOutcome, ResumeReason, type Envelope } from '../../gen/lifeline/v1/envelope_pb.js';
 import { codeOf } from '../../spec/protocol/close-codes.js';
-import { MemoryFanOut } from '../../server/stores.js';
+import { MemoryBroker, type Publication } from '../../server/stores/broker.js';
 import { encode } from '../../spec/protocol/codec.js';
 import { envelope } from '../server-mode/peer.js';
 import type { ServerOverride, ServerPatch } from '../targets/reference-server.js';
@@ -40,12 +40,20 @@ function seqOf(env: Envelope): bigint | undefined {
 }
 
 /**
- * A fan-out whose membership takes effect a second after join() returns, like a broker subscription
- * the server does not wait for: the server confirms a Subscribe before it is in effect (CH-4).
+ * A broker whose channel subscription takes effect a second after join() returns, one the server
+ * does not wait for: the server confirms a Subscribe before it is in effect (CH-4), and a publish
+ * meanwhile reaches no one on this node.
  */
-class LateJoinFanOut<M> extends MemoryFanOut<M> {
-  override join(channel: string, member: M): void {
-    setTimeout(() => super.join(channel, member), 1000).unref();
+class LateJoinBroker extends MemoryBroker {
+  private readonly active = new Set<string>();
+  override join(channel: string): void {
+    setTimeout(() => this.active.add(channel), 1000).unref();
+  }
+  override leave(channel: string): void {
+    this.active.delete(channel);
+  }
+  override publish(p: Publication): Promise<number> {
+    return this.active.has(p.channel) ? super.publish(p) : Promise.resolve(0);
   }
 }
 
@@ -60,9 +68,9 @@ export const serverMutants: readonly ServerMutant[] = [
   mutant({
     id: 'ch-4-confirms-before-effect',
     rule: 'CH-4',
-    description: 'Subscribed is written while the subscription is not yet in effect (the fan-out joins a second later)',
+    description: 'Subscribed is written while the subscription is not yet in effect (the broker joins a second later)',
     cases: ['CH-4/subscribe-confirmed-before-publish'],
-    override: (o) => ({ ...o, fanOut: new LateJoinFanOut() }),
+    override: (o) => ({ ...o, broker: new LateJoinBroker() }),
   }),
   mutant({
     id: 'wire-10-subscribed-unasked',

@@ -150,7 +150,8 @@ export async function startReferenceServerTarget(config: ServerConfig, override:
         if (String(body.channel ?? '') === '') return BAD_REQUEST; // conformance-control §3.2
         const items = (body.items as { payload: string; key?: string; messageId?: string }[]) ?? [];
         for (const it of items) {
-          server.publish(String(body.channel), { payload: unb64(it.payload), ...(it.key ? { key: it.key } : {}), ...(it.messageId ? { messageId: it.messageId } : {}) });
+          // In order: each publish is queued before the next starts (MemoryBroker resolves after delivering).
+          await server.publish(String(body.channel), { payload: unb64(it.payload), ...(it.key ? { key: it.key } : {}), ...(it.messageId ? { messageId: it.messageId } : {}) });
         }
         return {};
       }
@@ -160,7 +161,7 @@ export async function startReferenceServerTarget(config: ServerConfig, override:
         const old = app.channels.get(channel)?.version ?? 0n;
         const version = old + 1n;
         app.channels.set(channel, { version, state });
-        server.publishPatch(channel, { baseVersion: old, version, delta: state, digest: stateDigest(state), ...(body.key ? { key: String(body.key) } : {}) });
+        await server.publishPatch(channel, { baseVersion: old, version, delta: state, digest: stateDigest(state), ...(body.key ? { key: String(body.key) } : {}) });
         return { version: String(version) };
       }
       case 'drain':

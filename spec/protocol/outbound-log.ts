@@ -116,6 +116,21 @@ export class OutboundLog<T> {
     }
   }
 
+  /**
+   * Continue a stream another process started (issue 12: a session revived from its stored record):
+   * the next seq, the cumulative ack and the unacked items, in seq order above `acked`.
+   */
+  restore(next: bigint, acked: bigint, unacked: readonly Sent<T>[]): void {
+    if (acked >= next || unacked.some((s, i) => s.seq <= acked || s.seq >= next || (i > 0 && s.seq <= (unacked[i - 1] as Sent<T>).seq))) {
+      throw new RangeError(`restore: unacked seqs must lie in (${acked}, ${next}) in order (SEQ-2)`);
+    }
+    this.unacked = [...unacked];
+    this.head = 0;
+    this.nextSeq = next;
+    this.ackedSeq = acked;
+    this.unackedBytes = unacked.reduce((n, s) => n + s.bytes, 0);
+  }
+
   /** All unacked items, oldest first (client resend after a NEW session, SEQ-9). */
   pending(): Sent<T>[] {
     return this.unacked.slice(this.head);

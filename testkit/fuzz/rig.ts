@@ -93,7 +93,7 @@ export class Canary {
     c.timer = setInterval(() => {
       const payload = new Uint8Array(8);
       new DataView(payload.buffer).setFloat64(0, performance.now());
-      srv.publish('canary', { payload });
+      srv.publish('canary', { payload }).catch((err: unknown) => console.error('canary publish failed', err));
     }, everyMs);
     return c;
   }

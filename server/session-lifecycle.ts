@@ -1,0 +1,235 @@
+/**
+ * What the session machine's lifecycle actions do to the node's registry, its channel index and the
+ * session store (issue 12): create, hand over, attach, detach, leave channels, delete. The machine
+ * decides when (server-session.machine.ts); machine-host.ts calls one method here per action.
+ *
+ * The store is written at lifecycle points only (create, claim at resume, save at detach and drain,
+ * end). Its writes are asynchronous and the machine's actions are not: writes for one session run
+ * in order (a per-id chain, kept only while a write is in flight, so an idle session costs
+ * nothing), and one that fails is logged; a StaleFenceError means another node took the session
+ * over (RS-7 across nodes, issue 14), and this node closes its copy.
+ */
+import type { Logger } from 'pino';
+import { ResumeReason, type Hello } from '../gen/lifeline/v1/envelope_pb.js';
+import type { ServerSessionEvent } from '../spec/machines/server-session.machine.js';
+import type { Connection } from './connection.js';
+import type { DetachedSessions } from './detached-sessions.js';
+import type { Host } from './machine-host.js';
+import type { SessionActor } from './session-actor.js';
+import { LiveSession, type SessionEnv } from './session.js';
+import type { LocalChannels } from './stores/local-channels.js';
+import { restoreSession } from './stores/session-record-io.js';
+import type { ReplayWriter } from './stores/replay-writer.js';
+import type { MachineRecord, SessionRecord } from './stores/session-record.js';
+import { StaleFenceError, type EndReason, type SessionStore } from './stores/session-store.js';
+import type { LivenessSweep } from './sweep.js';
+import type { ServerEvents } from './types.js';
+
+export interface LifecycleDeps {
+  readonly env: SessionEnv;
+  /** This node's live sessions by id, attached or detached (RS-1). */
+  readonly live: Map<string, LiveSession>;
+  readonly channels: LocalChannels<LiveSession>;
+  readonly store: SessionStore;
+  readonly nodeId: string;
+  readonly replayWriter: ReplayWriter | undefined;
+  readonly sweep: LivenessSweep<Connection>;
+  readonly detachedSessions: DetachedSessions<LiveSession>;
+  readonly log: Logger;
+  /** Epoch ms, for the record's times (another node reads them). */
+  readonly wallNow: () => number;
+  scheduleDetachedCheck(): void;
+  newSessionId(): string;
+  setOwner(conn: Connection, actor: SessionActor): void;
+  emitEvent<K extends keyof ServerEvents>(event: K, ...args: ServerEvents[K]): void;
+  failSession(actor: SessionActor, err: unknown): void;
+}
+
+/** The reason a delete stores, from the event that ended the session (RS-6, RS-11). */
+function endReasonOf(event: ServerSessionEvent | { type: string }): EndReason {
+  if (event.type.startsWith('xstate.after.')) return 'expired'; // RS-6: a late Hello hears EXPIRED
+  if (event.type === 'app.evict') return 'evicted'; // RS-11: … or EVICTED
+  return 'ended';
+}
+
+/** What a Hello naming an ended session hears (RS-6, RS-11); an ordinary end is forgotten as before. */
+export function resumeReasonOf(reason: EndReason | undefined): ResumeReason {
+  if (reason === 'expired') return ResumeReason.EXPIRED;
+  if (reason === 'evicted') return ResumeReason.EVICTED;
+  return ResumeReason.UNKNOWN_SESSION;
+}
+
+const NEW_OUTBOUND: SessionRecord['outbound'] = Object.freeze({ next: 1n, acked: 0n, replay: Object.freeze([]) });
+const NEW_INBOUND: SessionRecord['inbound'] = Object.freeze({ lastProcessed: 0n, lastAckSent: 0n });
+const NONE: SessionRecord['subscriptions'] = Object.freeze([]);
+
+export class SessionLifecycle {
+  /** Store writes in flight, by session id; absent when none (an idle session holds no promise). */
+  private readonly writes = new Map<string, Promise<void>>();
+
+  constructor(private readonly d: LifecycleDeps) {}
+
+  /** HS-7: a new session for the Hello on this connection. */
+  create(self: SessionActor, h: Host, hello: Hello): void {
+    const d = this.d;
+    const s = new LiveSession(d.newSessionId(), h.principal, self, d.env, hello);
+    s.newReason = h.newReason;
+    s.conn = h.conn;
+    h.session = s;
+    d.live.set(s.id, s);
+    d.sweep.add(h.conn);
+    const record = this.newRecord(s);
+    this.write(s, () => d.store.create(record, d.nodeId).then((fence) => void (s.fence = fence)));
+  }
+
+  /** RS-2: a resuming Hello names a live session of this node: its socket goes to that session's actor. */
+  handOver(h: Host, hello: Hello): void {
+    const target = h.existing;
+    if (!target) throw new Error('handOver without a session');
+    target.pendingAttach = { conn: h.conn, hello };
+    this.d.setOwner(h.conn, target.actor);
+    target.actor.send({ type: 'socket.attached', socketId: h.conn.id });
+  }
+
+  /** RS-2, RS-7: the session takes the handed-over socket; this node claims it in the store. */
+  attach(s: LiveSession, h: Host): void {
+    const pending = s.pendingAttach;
+    if (!pending) throw new Error('attach without a pending socket');
+    s.conn = pending.conn;
+    h.isTeardownFailed = false;
+    this.d.sweep.add(pending.conn);
+    const d = this.d;
+    this.write(s, () =>
+      d.store.claim(s.id, d.nodeId).then((fence) => {
+        if (fence === undefined) return;
+        s.fence = fence;
+        d.replayWriter?.refence(s.id, fence); // what was gathered meanwhile is this claim's
+      }),
+    );
+  }
+
+  /** RS-1: the socket is gone; the session waits for a resume within its limits (RS-11), written back to the store. */
+  markDetached(s: LiveSession): void {
+    this.d.detachedSessions.add(s); // RS-11
+    this.d.scheduleDetachedCheck();
+    this.save(s, this.d.wallNow() + this.d.env.opts.resumeTtlMs);
+  }
+
+  /** Write the session back under its fence (detach, drain). */
+  save(s: LiveSession, expiresAtMs: number | undefined): void {
+    const record = this.recordOf(s, expiresAtMs);
+    this.d.replayWriter?.forget(s.id); // the whole record carries the replay: pending appends would repeat it
+    this.write(s, () => this.d.store.save(record, s.fence));
+  }
+
+  /** CC-6: first step of a teardown. */
+  leaveChannels(s: LiveSession): void {
+    this.d.channels.leaveAll(s.subscriptions, s);
+  }
+
+  /** CC-6: second step: off the registry, out of the store with the reason a later Hello hears (RS-6, RS-11). */
+  delete(s: LiveSession, event: { type: string }): void {
+    const d = this.d;
+    d.live.delete(s.id);
+    d.replayWriter?.forget(s.id);
+    const reason = endReasonOf(event);
+    this.write(s, () => d.store.end(s.id, reason, s.fence)); // fenced: a node that lost the session deletes nothing
+    s.dispose();
+    d.emitEvent('sessionEnded', s.handle, { expired: reason === 'expired', evicted: reason === 'evicted' });
+  }
+
+  /** The machine threw: the session is gone from this node and the store. */
+  crashed(s: LiveSession): void {
+    this.leaveChannels(s);
+    this.d.live.delete(s.id);
+    this.d.replayWriter?.forget(s.id);
+    this.write(s, () => this.d.store.end(s.id, 'ended', s.fence));
+    s.dispose();
+  }
+
+  /**
+   * A session continued from its stored record (issue 12; issue 14 claims it from another node):
+   * its data joins this node's registry and channels, detached until a Hello resumes it. `actor`
+   * runs its machine from the record's snapshot.
+   */
+  revive(record: SessionRecord, actor: SessionActor, fence: number): LiveSession {
+    const s = new LiveSession(record.id, record.principal, actor, this.d.env, undefined, record);
+    restoreSession(s, record, this.d.channels, this.d.env.clock.now());
+    s.fence = fence;
+    this.d.live.set(s.id, s);
+    this.d.detachedSessions.add(s); // RS-11: counted with the other detached sessions
+    return s;
+  }
+
+  /**
+   * A write under `fence` was refused as stale. Unless this node has claimed the session again
+   * since (a newer fence, or a claim still in flight), another node owns it: stop serving it here.
+   */
+  lostClaim(id: string, fence: number): void {
+    const s = this.d.live.get(id);
+    if (!s || s.fence !== fence || this.writes.has(id)) return;
+    this.d.log.warn({ sessionId: id.slice(0, 8) }, 'session taken over by another node');
+    s.actor.send({ type: 'app.evict' }); // RS-7 across nodes (issue 14): the new owner serves it
+  }
+
+  /** Store writes still running (close, drain, tests). */
+  settled(): Promise<void> {
+    return Promise.all([...this.writes.values()]).then(() => undefined);
+  }
+
+  /**
+   * A new session's record: nothing sent, nothing received, no channel yet (Hello.channels are
+   * subscribed after it). Shared empty parts and no machine snapshot (the machine is mid-step
+   * here): the memory store keeps this object for the session's life, so it must stay small.
+   */
+  private newRecord(s: LiveSession): SessionRecord {
+    return {
+      id: s.id,
+      principal: s.principal,
+      createdAtMs: this.d.wallNow(),
+      expiresAtMs: undefined,
+      policy: s.policy,
+      receiveWindow: s.log.window,
+      outbound: NEW_OUTBOUND,
+      inbound: NEW_INBOUND,
+      subscriptions: NONE,
+      isContinuityLost: false,
+      newReason: s.newReason,
+      machine: undefined,
+      owner: undefined,
+    };
+  }
+
+  /** The session as the store keeps it (times in epoch ms, the machine snapshot by reference). */
+  recordOf(s: LiveSession, expiresAtMs: number | undefined): SessionRecord {
+    const snap = s.actor.getSnapshot();
+    const machine = { value: snap.value, context: snap.context } as unknown as MachineRecord; // plain data (CONVENTIONS §1)
+    const createdAtMs = this.d.wallNow() - (this.d.env.clock.now() - s.createdAt);
+    return s.toRecord({ createdAtMs, expiresAtMs }, machine);
+  }
+
+  /**
+   * Run `op` after this session's earlier writes. With none in flight it starts at once, so the
+   * memory store's effect (an ended reason, RS-6) is in place before the next event is handled.
+   */
+  private write(s: LiveSession, op: () => Promise<void>): void {
+    const prev = this.writes.get(s.id);
+    const run = (prev ? prev.then(op) : op()).catch((err: unknown) => this.failed(s, err));
+    this.writes.set(s.id, run);
+    void run.then(() => {
+      if (this.writes.get(s.id) === run) this.writes.delete(s.id);
+    });
+  }
+
+  private failed(s: LiveSession, err: unknown): void {
+    if (err instanceof StaleFenceError) {
+      // RS-7 across nodes: another node owns the session now; this copy must stop serving it.
+      if (this.d.live.get(s.id) === s && s.fence === err.fence) {
+        this.d.log.warn({ sessionId: s.id.slice(0, 8) }, 'session taken over by another node');
+        s.actor.send({ type: 'app.evict' });
+      }
+      return;
+    }
+    this.d.log.error({ err }, 'session store write failed');
+  }
+}

@@ -1,0 +1,61 @@
+/**
+ * The broker seam publish goes through (issue 12, deliverable 3). A publication is plain data, so a
+ * broker across nodes (issue 14: Redis Streams) can carry it; each node hands the publications it
+ * receives to its own channel index (local-channels.ts), which queues them for its sessions.
+ *
+ * Asynchronous, and honest about failure: a broker that cannot take a publish (Redis away) rejects
+ * the caller's promise; it never drops one silently. MemoryBroker, the default, delivers to this
+ * node's subscribers before its promise resolves, so the order of publishes and frames is as it was
+ * when publish was synchronous.
+ */
+import type { PublishMessage, PublishPatch } from '../types.js';
+
+export type Publication =
+  | { readonly kind: 'message'; readonly channel: string; readonly message: Omit<PublishMessage, 'channel'> }
+  | { readonly kind: 'patch'; readonly channel: string; readonly patch: PublishPatch };
+
+/** How a node receives publications: queue it for its local subscribers; returns how many. */
+export type DeliverLocally = (p: Publication) => number;
+
+export interface Broker {
+  /** Set once by the server: where this node's publications arrive. */
+  bind(deliver: DeliverLocally): void;
+  /**
+   * Publish to every node's subscribers. Resolves with the number of sessions on this node that
+   * queued it (a broker across nodes cannot count the others'); rejects when the broker cannot take it.
+   */
+  publish(p: Publication): Promise<number>;
+  /** This node has its first local subscriber of `channel` (CH-1): start receiving it. */
+  join(channel: string): void;
+  /** This node's last local subscriber of `channel` left (CH-2, CC-6): stop receiving it. */
+  leave(channel: string): void;
+}
+
+/** The single-node broker: a publish is delivered to this node's subscribers at once. */
+export class MemoryBroker implements Broker {
+  private deliver: DeliverLocally | undefined;
+
+  bind(deliver: DeliverLocally): void {
+    this.deliver = deliver;
+  }
+
+  publish(p: Publication): Promise<number> {
+    try {
+      return Promise.resolve(this.deliverNow(p));
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  /** Synchronous delivery, for a node that publishes to itself (MemoryBroker semantics). */
+  deliverNow(p: Publication): number {
+    if (!this.deliver) throw new Error('broker not bound to a server');
+    return this.deliver(p);
+  }
+
+  join(_channel: string): void {
+    // one node: its channel index is the whole membership
+  }
+
+  leave(_channel: string): void {}
+}

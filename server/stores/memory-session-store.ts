@@ -1,0 +1,171 @@
+/**
+ * The in-memory SessionStore, the default (issue 12). Not shared: it dies with the node, so the
+ * node's live sessions are the working copy and this store is written at lifecycle points only.
+ *
+ * No second copy of what a live session holds (issue 12: memory per idle session must not grow):
+ * a record is kept as the object given, never encoded or cloned, so its replay frames are the very
+ * Uint8Arrays the session's OutboundLog holds. Callers treat records as immutable values.
+ */
+import { defaults } from '../../spec/protocol/defaults.js';
+import type { Clock } from '../../spec/protocol/clock.js';
+import { RecentMessageIds } from '../message-ids.js';
+import { trimmedReplay, withRecord, type ReplayFrame, type SessionRecord } from './session-record.js';
+import { SessionExistsError, StaleFenceError, type EndReason, type SessionStore } from './session-store.js';
+
+export interface MemorySessionStoreOptions {
+  /** Time for TTLs: record expiry (epoch ms), ended reasons, dedupe. Default Date.now. */
+  readonly clock?: Pick<Clock, 'now'>;
+  /** Ended ids remembered (RS-6, RS-11), oldest forgotten first. Default 10 000. */
+  readonly endedMaxIds?: number;
+  /** How long an ended id's reason is remembered, ms. Default 1 h: far beyond any client's reconnect backoff. */
+  readonly endedTtlMs?: number;
+  /** SEQ-8 dedupe bounds. Default §17: 10 000 ids for resume TTL + reconnect cap. */
+  readonly dedupeMaxIds?: number;
+  readonly dedupeTtlMs?: number;
+}
+
+/** The record as given (its `owner` ignored) and the claim: the owner is added when read, so a write never copies a record. */
+interface Entry {
+  record: SessionRecord;
+  fence: number;
+  nodeId: string;
+}
+
+const epochClock: Pick<Clock, 'now'> = { now: () => Date.now() };
+
+export class MemorySessionStore implements SessionStore {
+  readonly isShared: boolean = false;
+  private readonly clock: Pick<Clock, 'now'>;
+  private readonly records = new Map<string, Entry>();
+  /** id → why and when it ended; insertion order is age (RS-6, RS-11). */
+  private readonly ended = new Map<string, { readonly reason: EndReason; readonly at: number }>();
+  private readonly endedMaxIds: number;
+  private readonly endedTtlMs: number;
+  /** SEQ-8: processed client message ids, by principal. */
+  readonly messageIds: RecentMessageIds;
+
+  constructor(o: MemorySessionStoreOptions = {}) {
+    this.clock = o.clock ?? epochClock;
+    this.endedMaxIds = Math.max(1, o.endedMaxIds ?? 10_000);
+    this.endedTtlMs = Math.max(1, o.endedTtlMs ?? 3_600_000);
+    this.messageIds = new RecentMessageIds(
+      Math.max(1, o.dedupeMaxIds ?? defaults.dedupeMaxIds),
+      Math.max(1, o.dedupeTtlMs ?? defaults.resumeTtlMs + defaults.reconnectCapMs), // spec §7.6
+      this.clock,
+    );
+  }
+
+  /** Sessions held (for tests and stats). */
+  get size(): number {
+    return this.records.size;
+  }
+
+  create(record: SessionRecord, nodeId: string): Promise<number> {
+    this.expireIfDue(record.id);
+    if (this.records.has(record.id)) return Promise.reject(new SessionExistsError(record.id));
+    this.ended.delete(record.id);
+    this.records.set(record.id, { record, fence: 1, nodeId });
+    return Promise.resolve(1);
+  }
+
+  load(id: string): Promise<SessionRecord | undefined> {
+    const e = this.live(id);
+    return Promise.resolve(e && withRecord(e.record, { owner: { nodeId: e.nodeId, fence: e.fence } }));
+  }
+
+  claim(id: string, nodeId: string): Promise<number | undefined> {
+    const e = this.live(id);
+    if (!e) return Promise.resolve(undefined);
+    e.fence++; // a takeover: every earlier claim is now stale
+    e.nodeId = nodeId;
+    return Promise.resolve(e.fence);
+  }
+
+  save(record: SessionRecord, fence: number): Promise<void> {
+    return this.fenced(record.id, fence, (e) => {
+      e.record = record;
+    });
+  }
+
+  appendReplay(id: string, fence: number, frames: readonly ReplayFrame[]): Promise<void> {
+    return this.fenced(id, fence, (e) => {
+      if (frames.length === 0) return;
+      const o = e.record.outbound;
+      const last = o.replay[o.replay.length - 1]?.seq ?? o.acked;
+      const first = (frames[0] as ReplayFrame).seq;
+      if (first <= last) throw new RangeError(`appendReplay: seq ${first} not after ${last} (SEQ-2)`);
+      const top = (frames[frames.length - 1] as ReplayFrame).seq;
+      e.record = withRecord(e.record, { outbound: { next: o.next > top ? o.next : top + 1n, acked: o.acked, replay: [...o.replay, ...frames] } });
+    });
+  }
+
+  trimReplay(id: string, fence: number, acked: bigint): Promise<void> {
+    return this.fenced(id, fence, (e) => {
+      const o = e.record.outbound;
+      if (acked <= o.acked) return; // SEQ-6: an older ack changes nothing
+      e.record = withRecord(e.record, { outbound: { next: o.next > acked ? o.next : acked + 1n, acked, replay: trimmedReplay(o.replay, acked) } });
+    });
+  }
+
+  end(id: string, reason: EndReason, fence?: number): Promise<void> {
+    const e = this.records.get(id);
+    if (e && fence !== undefined && fence < e.fence) return Promise.reject(new StaleFenceError(id, fence, e.fence));
+    this.records.delete(id);
+    this.remember(id, reason);
+    return Promise.resolve();
+  }
+
+  /** Synchronous (see SessionStore.endedReason). */
+  endedReason(id: string): EndReason | undefined {
+    this.expireIfDue(id);
+    const e = this.ended.get(id);
+    if (!e) return undefined;
+    if (this.clock.now() - e.at < this.endedTtlMs) return e.reason;
+    this.ended.delete(id);
+    return undefined;
+  }
+
+  hasMessageId(principal: string, messageId: string): boolean {
+    return this.messageIds.has(principal, messageId); // SEQ-8
+  }
+
+  addMessageId(principal: string, messageId: string): void {
+    this.messageIds.add(principal, messageId); // SEQ-8, SEQ-10
+  }
+
+  /** The entry, unless missing or past its TTL (then it ends as expired, RS-6). */
+  private live(id: string): Entry | undefined {
+    this.expireIfDue(id);
+    return this.records.get(id);
+  }
+
+  private expireIfDue(id: string): void {
+    const e = this.records.get(id);
+    const at = e?.record.expiresAtMs;
+    if (at === undefined || this.clock.now() < at) return;
+    this.records.delete(id);
+    this.remember(id, 'expired'); // RS-6
+  }
+
+  private fenced(id: string, fence: number, write: (e: Entry) => void): Promise<void> {
+    const e = this.live(id);
+    if (!e || fence !== e.fence) return Promise.reject(new StaleFenceError(id, fence, e?.fence));
+    try {
+      write(e);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return Promise.resolve();
+  }
+
+  /** RS-6, RS-11: bounded in count and in time; one Map in insertion order is LRU and expiry queue at once. */
+  private remember(id: string, reason: EndReason): void {
+    const now = this.clock.now();
+    this.ended.delete(id);
+    this.ended.set(id, { reason, at: now });
+    for (const [oldest, e] of this.ended) {
+      if (this.ended.size <= this.endedMaxIds && now - e.at < this.endedTtlMs) break;
+      this.ended.delete(oldest);
+    }
+  }
+}

@@ -1,0 +1,40 @@
+/**
+ * A live session to its SessionRecord and back (issue 12): what survives the node, written from
+ * the session's own structures (the replay frames are the bytes its OutboundLog holds, not copies)
+ * and read into a new LiveSession on the node that continues it.
+ */
+import type { LocalChannels } from './local-channels.js';
+import type { LiveSession } from '../session.js';
+import type { MachineRecord, SessionRecord } from './session-record.js';
+
+/** The session as a record; `times` are epoch ms. */
+export function recordOfSession(s: LiveSession, times: { readonly createdAtMs: number; readonly expiresAtMs: number | undefined }, machine?: MachineRecord): SessionRecord {
+  return {
+    id: s.id,
+    principal: s.principal,
+    createdAtMs: times.createdAtMs,
+    expiresAtMs: times.expiresAtMs,
+    policy: s.policy,
+    receiveWindow: s.log.window,
+    outbound: { next: s.log.next, acked: s.log.acked, replay: s.log.pending().map((f) => ({ seq: f.seq, bytes: f.item })) },
+    inbound: { lastProcessed: s.inbound.lastProcessed, lastAckSent: s.inbound.lastAckSent },
+    subscriptions: [...s.subscriptions].map((channel) => ({ channel })),
+    isContinuityLost: s.isContinuityLost,
+    newReason: s.newReason,
+    machine,
+    owner: undefined,
+  };
+}
+
+/** Continue the stored session's state in `s` (built with the record's window and policy): seqs both ways, replay, channels, flags. */
+export function restoreSession(s: LiveSession, r: SessionRecord, channels: LocalChannels<LiveSession>, nowMs: number): void {
+  s.newReason = r.newReason;
+  s.isContinuityLost = r.isContinuityLost; // BP-11
+  s.log.restore(r.outbound.next, r.outbound.acked, r.outbound.replay.map((f) => ({ seq: f.seq, item: f.bytes, bytes: f.bytes.byteLength }))); // SEQ-2, SEQ-7
+  s.inbound.restore(r.inbound.lastProcessed, r.inbound.lastAckSent); // SEQ-3, SEQ-9
+  for (const sub of r.subscriptions) {
+    s.subscriptions.add(sub.channel);
+    channels.join(sub.channel, s); // CH-1: publications reach it again
+  }
+  s.detachedAt = nowMs;
+}

@@ -1,0 +1,52 @@
+/**
+ * The server on a store that says it is shared (issue 14's Redis path, in memory): the record is
+ * created and claimed at the lifecycle points, and replay appends and trims are written behind,
+ * once per tick, so the store follows the live session's OutboundLog.
+ */
+import { afterEach, describe, expect, test, vi } from 'vitest';
+import { Harness } from '../../test/support/server.js';
+import { MemorySessionStore } from './memory-session-store.js';
+import type { ReplayFrame, SessionRecord } from './session-record.js';
+
+const h = new Harness();
+afterEach(() => h.cleanup());
+const enc = (s: string) => new TextEncoder().encode(s);
+
+class SharedTestStore extends MemorySessionStore {
+  override readonly isShared = true;
+  readonly calls: string[] = [];
+  override create(record: SessionRecord, nodeId: string): Promise<number> {
+    this.calls.push('create');
+    return super.create(record, nodeId);
+  }
+  override appendReplay(id: string, fence: number, frames: readonly ReplayFrame[]): Promise<void> {
+    this.calls.push(`append ${frames.length}`);
+    return super.appendReplay(id, fence, frames);
+  }
+  override trimReplay(id: string, fence: number, acked: bigint): Promise<void> {
+    this.calls.push(`trim ${acked}`);
+    return super.trimReplay(id, fence, acked);
+  }
+}
+
+describe('a shared session store', () => {
+  test('SEQ-7 the store follows the replay: appends and trims written behind, batched per tick; detach saves, end forgets with its reason', async () => {
+    const store = new SharedTestStore();
+    const srv = await h.server({ sessionStore: store });
+    const c = await h.session(srv, { channels: ['feed'] });
+    const id = c.bodies('welcome')[0]?.sessionId as string;
+    await vi.waitFor(async () => expect((await store.load(id))?.owner?.nodeId).toBe(srv.nodeId));
+    for (let i = 1; i <= 4; i++) await srv.publish('feed', { payload: enc(`m${i}`) });
+    await c.waitForCount('message', 4);
+    await vi.waitFor(async () => expect((await store.load(id))?.outbound.replay.map((f) => f.seq)).toEqual([1n, 2n, 3n, 4n]));
+    expect(store.calls.filter((x) => x.startsWith('append')).length).toBeLessThan(4); // batched, not one write per frame
+    c.ack(3n);
+    await vi.waitFor(async () => expect((await store.load(id))?.outbound).toMatchObject({ acked: 3n, next: 5n }));
+    expect((await store.load(id))?.outbound.replay.map((f) => f.seq)).toEqual([4n]);
+    c.destroy();
+    await vi.waitFor(async () => expect((await store.load(id))?.expiresAtMs).toBeDefined()); // RS-1: saved at detach with its TTL
+    srv.session(id)?.end();
+    await vi.waitFor(async () => expect(await store.load(id)).toBeUndefined());
+    expect(await store.endedReason(id)).toBe('ended');
+  });
+});
