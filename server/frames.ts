@@ -6,7 +6,7 @@
  * machine decides what they mean, with the rule functions of
  * spec/protocol/session-rules.ts; the hot path below calls the same functions.
  */
-import type { SessionActor } from './session-actor.js';
+import { stateValueOf, type SessionActor } from './session-actor.js';
 import { ResumeReason, type Hello } from '../gen/lifeline/v1/envelope_pb.js';
 import { decode } from '../spec/protocol/codec.js';
 import { PROTOCOL_VERSION } from '../spec/protocol/defaults.js';
@@ -41,7 +41,7 @@ function isAnyForbidden(srv: LifelineServer, channels: readonly string[], princi
  * through the machine.
  */
 function isHotPath(srv: LifelineServer, actor: SessionActor): boolean {
-  return srv.opts.heartbeatIntervalStepsMax <= 1 && isAttached(actor.getSnapshot().value);
+  return srv.opts.heartbeatIntervalStepsMax <= 1 && isAttached(stateValueOf(actor)); // no snapshot built per frame
 }
 
 /**

@@ -104,6 +104,7 @@ export class LifelineServer extends TypedEmitter<ServerEvents> implements HostRe
   private readonly actions: ActionTable<Host>;
   /** Steps the session machines when no inspector is attached (no XState actor per session). */
   private readonly runtime: SessionRuntime<Host>;
+  private readonly machineInput: SessionInput;
   readonly env: SessionEnv;
   private isReady = true;
   private isDraining = false;
@@ -179,6 +180,15 @@ export class LifelineServer extends TypedEmitter<ServerEvents> implements HostRe
       dedupe: dedupe ? this.store : undefined,
       replayWriter: this.replayWriter,
     };
+    // Built once per server: the runtime computes the initial step once and every session shares its context's opts (issue 12).
+    this.machineInput = {
+      handshakeTimeoutMs: this.opts.handshakeTimeoutMs,
+      resumeTtlMs: this.opts.resumeTtlMs,
+      replayWindowMs: this.opts.replayWindowMs,
+      heartbeatMissedMax: this.opts.heartbeatMissedMax,
+      heartbeatIntervalStepsMax: this.opts.heartbeatIntervalStepsMax,
+      heartbeatStableBeats: this.opts.heartbeatStableBeats,
+    };
     this.actions = sessionActions(this);
     this.runtime = new SessionRuntime(serverSessionMachine, this.actions, (actor, err) => this.onActorCrash(actor, err), serverTimers(this.clock));
     this.sweep = new LivenessSweep<Connection>({
@@ -212,6 +222,12 @@ export class LifelineServer extends TypedEmitter<ServerEvents> implements HostRe
       setOwner: (conn, actor) => this.setOwner(conn, actor),
       emitEvent: (event, ...args) => this.emitEvent(event, ...args),
       failSession: (actor, err) => this.failSession(actor, err),
+      restoreActor: (persisted, host, elapsedMs) => {
+        const runner = this.runtime.restore(persisted ?? this.runtime.initialSnapshot(this.machineInput), host, elapsedMs); // lean even when inspecting
+        host.actor = runner;
+        this.hosts.set(runner, host);
+        return runner;
+      },
     });
     this.metrics?.setGaugeSource(() => gaugeReading(this.live.values(), this.conns, this.isDraining ? { noticesSent: this.drainNotices } : undefined));
     this.sweep.start();
@@ -401,16 +417,8 @@ export class LifelineServer extends TypedEmitter<ServerEvents> implements HostRe
     // SEC-2: the request through the sanitizer (no cookie, no ticket, no Authorization value).
     conn.log.debug({ upgrade: serializeRequest(req), principal, transport: peer.kind }, 'upgrade accepted');
     this.conns.add(conn);
-    const input: SessionInput = {
-      handshakeTimeoutMs: this.opts.handshakeTimeoutMs,
-      resumeTtlMs: this.opts.resumeTtlMs,
-      replayWindowMs: this.opts.replayWindowMs,
-      heartbeatMissedMax: this.opts.heartbeatMissedMax,
-      heartbeatIntervalStepsMax: this.opts.heartbeatIntervalStepsMax,
-      heartbeatStableBeats: this.opts.heartbeatStableBeats,
-    };
     const host: Host = { conn, principal, session: undefined, existing: undefined, newReason: ResumeReason.NOT_REQUESTED, peerCloseCode: undefined, isTeardownFailed: false };
-    this.owners.set(conn, this.startActor(input, host));
+    this.owners.set(conn, this.startActor(this.machineInput, host));
     return conn;
   }
 

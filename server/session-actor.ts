@@ -69,8 +69,45 @@ interface Delayed {
   readonly timer: TimerHandle;
 }
 
+/**
+ * What a session keeps of its machine, and what the SessionRecord persists (its `machine` field):
+ * XState's persisted form of a snapshot, the state value and the context (issue 12). Everything
+ * else in a snapshot (`_nodes`, `tags`, `children`, `historyValue`: ~490 B) depends only on the
+ * state configuration, so the runtime keeps one copy per configuration for all its sessions.
+ */
+export interface PersistedSession {
+  readonly value: SessionSnapshot['value'];
+  readonly context: SessionSnapshot['context'];
+}
+
+type SessionContext = SessionSnapshot['context'];
+type Status = SessionSnapshot['status'];
+type DelayImpl = number | ((args: { readonly context: SessionContext }) => number);
+
+/** A stable key for a state value (the configuration it names): `attached(phase:active,…)`. */
+function configKey(value: unknown): string {
+  if (typeof value === 'string') return value;
+  let key = '';
+  for (const [k, v] of Object.entries(value as Record<string, unknown>)) key += `${k}(${configKey(v)})`;
+  return key;
+}
+
 /** What every session of one server shares: the machine, the handler table, the clock, the crash sink. */
 export class SessionRuntime<H> {
+  /**
+   * One full snapshot per state configuration, from XState's public `resolveState`: a session's
+   * step spreads its own context (and status) over it. Sound because this machine spawns no
+   * children and has no history states: `children` and `historyValue` are always `{}`
+   * (session-actor.test.ts checks the machine for both).
+   */
+  private readonly skeletons = new Map<string, SessionSnapshot>();
+  /**
+   * The initial step for the server's input, computed once: `initialTransition` is pure, so every
+   * new session shares its snapshot (the context, with `opts`, is never mutated: `assign` copies
+   * it shallowly, so every session keeps pointing at this one `opts`) and its actions.
+   */
+  private initial: { readonly input: SessionInput; readonly step: readonly [SessionSnapshot, readonly Executable[]] } | undefined;
+
   constructor(
     readonly machine: SessionMachine,
     readonly actions: ActionTable<H>,
@@ -81,32 +118,136 @@ export class SessionRuntime<H> {
 
   /** A session machine in its initial state, its initial actions executed on `host`. */
   create(input: SessionInput, host: H): SessionRunner<H> {
-    return new SessionRunner(this, host, input);
+    const step = this.initialStep(input);
+    const runner = new SessionRunner(this, host, step[0].value, step[0].context);
+    runner.start(step);
+    return runner;
+  }
+
+  /**
+   * A session machine continued from its persisted snapshot (issue 12: a record revived on this
+   * node). No entry action runs again (the state was entered on the node that wrote the record);
+   * the delays of the state it is in are armed for what is left of them: each less `elapsedMs`,
+   * the time already spent in the state (detached: RS-1's resume TTL, RS-3's replay window).
+   * A context with this server's options shares its `opts` with the sessions created here.
+   */
+  restore(persisted: PersistedSession, host: H, elapsedMs: number): SessionRunner<H> {
+    const shared = this.initial?.step[0].context.opts;
+    const context = shared && shallowEqual(persisted.context.opts, shared) ? { ...persisted.context, opts: shared } : persisted.context;
+    const skeleton = this.skeletonOf(persisted.value, context);
+    const runner = new SessionRunner(this, host, skeleton.value, context, skeleton.status);
+    runner.armDelays(this.delaysOf(skeleton.value, context), elapsedMs);
+    return runner;
+  }
+
+  /** The shared snapshot for the configuration `value` names (built on first sight). */
+  skeletonOf(value: SessionSnapshot['value'], context: SessionContext): SessionSnapshot {
+    const key = configKey(value);
+    let skeleton = this.skeletons.get(key);
+    if (!skeleton) {
+      skeleton = this.machine.resolveState({ value, context });
+      this.skeletons.set(key, skeleton);
+    }
+    return skeleton;
+  }
+
+  /** The snapshot of `value` with this context and status: what transition() takes (a few fields copied). */
+  snapshotOf(value: SessionSnapshot['value'], context: SessionContext, status: Status, error?: unknown): SessionSnapshot {
+    const skeleton = this.skeletonOf(value, context);
+    if (status === skeleton.status) return { ...skeleton, context };
+    return { ...skeleton, context, status, error } as SessionSnapshot;
+  }
+
+  /** The initial state's persisted form for `input` (a record written before its first snapshot). */
+  initialSnapshot(input: SessionInput): PersistedSession {
+    const [snap] = this.initialStep(input);
+    return { value: snap.value, context: snap.context };
+  }
+
+  private initialStep(input: SessionInput): readonly [SessionSnapshot, readonly Executable[]] {
+    if (this.initial?.input !== input) this.initial = { input, step: initialTransition(this.machine, input) };
+    return this.initial.step;
+  }
+
+  /**
+   * The `after` delays of every state node in the configuration `value` names, resolved on the
+   * context as XState resolves them, with the event XState raises for each (its id is the type).
+   */
+  private delaysOf(value: SessionSnapshot['value'], context: SessionContext): { readonly type: string; readonly ms: number }[] {
+    const out: { type: string; ms: number }[] = [];
+    const impls = this.machine.implementations.delays as Readonly<Record<string, DelayImpl | undefined>>;
+    const visit = (node: SessionMachine['root'], v: unknown): void => {
+      for (const t of node.after) {
+        const d = typeof t.delay === 'string' ? impls[t.delay] : (t.delay as DelayImpl);
+        const ms = typeof d === 'function' ? d({ context }) : d;
+        if (typeof ms !== 'number') throw new Error(`the machine's delay ${String(t.delay)} has no value`);
+        out.push({ type: t.eventType, ms });
+      }
+      if (typeof v === 'string') {
+        const child = node.states[v];
+        if (child) visit(child, undefined);
+      } else if (v !== undefined) {
+        for (const [k, sub] of Object.entries(v as Record<string, unknown>)) {
+          const child = node.states[k];
+          if (child) visit(child, sub);
+        }
+      }
+    };
+    visit(this.machine.root, value);
+    return out;
   }
 }
 
+function shallowEqual(a: object, b: object): boolean {
+  const ka = Object.keys(a);
+  if (ka.length !== Object.keys(b).length) return false;
+  return ka.every((k) => (a as Record<string, unknown>)[k] === (b as Record<string, unknown>)[k]);
+}
+
+/**
+ * The state value of a session's machine, without building its snapshot: the runner keeps the
+ * value itself (the hot path reads it once per frame, server/frames.ts).
+ */
+export function stateValueOf(actor: SessionActor): SessionSnapshot['value'] {
+  return actor instanceof SessionRunner ? actor.value : actor.getSnapshot().value;
+}
+
 export class SessionRunner<H> implements SessionActor {
-  private snapshot!: SessionSnapshot;
   private mailbox: ServerSessionEvent[] | undefined;
   private isProcessing = false;
   private delayed: Delayed[] | undefined;
+  /** Set when the runner crashed (status 'error'). */
+  private error: unknown;
 
+  /** Use SessionRuntime.create or .restore. */
   constructor(
     private readonly runtime: SessionRuntime<H>,
     readonly host: H,
-    input: SessionInput,
-  ) {
+    /** The state value, shared by every session in this configuration. */
+    public value: SessionSnapshot['value'],
+    private context: SessionContext,
+    private status: Status = 'active',
+  ) {}
+
+  /** Execute the initial step (create). */
+  start(step: readonly [SessionSnapshot, readonly Executable[]]): void {
     this.isProcessing = true;
-    this.step(() => initialTransition(runtime.machine, input));
+    this.step(() => step);
     this.drainMailbox();
   }
 
+  /** Arm each delay for what is left of it (restore); one already past fires on the next timer turn. */
+  armDelays(delays: readonly { readonly type: string; readonly ms: number }[], elapsedMs: number): void {
+    for (const d of delays) this.schedule({ type: d.type } as unknown as ServerSessionEvent, Math.max(0, d.ms - elapsedMs), d.type);
+  }
+
+  /** The full XState snapshot, rebuilt from the value, the context and the shared configuration. */
   getSnapshot(): SessionSnapshot {
-    return this.snapshot;
+    return this.runtime.snapshotOf(this.value, this.context, this.status, this.error);
   }
 
   send(event: ServerSessionEvent): void {
-    if (this.snapshot.status !== 'active') return; // stopped, like an actor: later events are dropped
+    if (this.status !== 'active') return; // stopped, like an actor: later events are dropped
     if (this.isProcessing) {
       (this.mailbox ??= []).push(event); // sent from an action: after this step, as an actor does
       return;
@@ -118,29 +259,31 @@ export class SessionRunner<H> implements SessionActor {
 
   stop(): void {
     this.cancelAll();
-    if (this.snapshot.status === 'active') this.snapshot = { ...this.snapshot, status: 'stopped' } as SessionSnapshot;
+    if (this.status === 'active') this.status = 'stopped';
   }
 
   private process(event: ServerSessionEvent): void {
-    this.step(() => transition(this.runtime.machine, this.snapshot, event));
-    if (this.snapshot.status !== 'active') this.cancelAll(); // final state: no timer outlives it
+    this.step(() => transition(this.runtime.machine, this.getSnapshot(), event));
+    if (this.status !== 'active') this.cancelAll(); // final state: no timer outlives it
   }
 
   /**
    * Compute a step, execute its actions in order, then take its snapshot: as in an actor, an action
-   * that reads the session's state still sees the state the event found.
+   * that reads the session's state still sees the state the event found. Only the persisted form
+   * is kept (value interned per configuration, context, status).
    */
   private step(compute: () => readonly [SessionSnapshot, readonly Executable[]]): void {
     try {
       const [next, actions] = compute();
       for (const a of actions) this.execute(a);
-      this.snapshot = next;
+      this.value = next.value === this.value ? next.value : this.runtime.skeletonOf(next.value, next.context).value;
+      this.context = next.context;
+      this.status = next.status;
     } catch (err) {
       this.crash(err);
       this.runtime.onCrash(this, err);
     }
   }
-
   private execute(a: Executable): void {
     switch (a.type) {
       case 'xstate.raise': {
@@ -165,7 +308,7 @@ export class SessionRunner<H> implements SessionActor {
     try {
       let ev: ServerSessionEvent | undefined;
       while (this.mailbox && (ev = this.mailbox.shift())) {
-        if (this.snapshot.status !== 'active') break;
+        if (this.status !== 'active') break;
         this.process(ev);
       }
     } finally {
@@ -199,7 +342,8 @@ export class SessionRunner<H> implements SessionActor {
   /** Like an actor in error: it takes no more events and holds no timer. */
   private crash(err: unknown): void {
     this.cancelAll();
-    this.snapshot = { ...this.snapshot, status: 'error', error: err } as SessionSnapshot;
+    this.status = 'error';
+    this.error = err;
   }
 }
 

@@ -15,7 +15,7 @@ import type { ServerSessionEvent } from '../spec/machines/server-session.machine
 import type { Connection } from './connection.js';
 import type { DetachedSessions } from './detached-sessions.js';
 import type { Host } from './machine-host.js';
-import type { SessionActor } from './session-actor.js';
+import type { PersistedSession, SessionActor } from './session-actor.js';
 import { LiveSession, type SessionEnv } from './session.js';
 import type { LocalChannels } from './stores/local-channels.js';
 import { restoreSession } from './stores/session-record-io.js';
@@ -43,6 +43,11 @@ export interface LifecycleDeps {
   setOwner(conn: Connection, actor: SessionActor): void;
   emitEvent<K extends keyof ServerEvents>(event: K, ...args: ServerEvents[K]): void;
   failSession(actor: SessionActor, err: unknown): void;
+  /**
+   * A session machine continued from its persisted form (none: the record was written before its
+   * first snapshot, the initial context), its delays armed less `elapsedMs` (SessionRuntime.restore).
+   */
+  restoreActor(persisted: PersistedSession | undefined, host: Host, elapsedMs: number): SessionActor;
 }
 
 /** The reason a delete stores, from the event that ended the session (RS-6, RS-11). */
@@ -149,15 +154,26 @@ export class SessionLifecycle {
 
   /**
    * A session continued from its stored record (issue 12; issue 14 claims it from another node):
-   * its data joins this node's registry and channels, detached until a Hello resumes it. `actor`
-   * runs its machine from the record's snapshot.
+   * its data joins this node's registry and channels, and its machine runs from the record's
+   * persisted snapshot, detached until a Hello resumes it (RS-1: whatever state the record was
+   * written in, its socket was on the other node). The detached state's delays run from when it
+   * was detached there: the resume TTL ends at the record's expiresAtMs (RS-1), the replay window
+   * as long after the detach as here (RS-3). `conn` is the connection whose Hello asked for it.
    */
-  revive(record: SessionRecord, actor: SessionActor, fence: number): LiveSession {
-    const s = new LiveSession(record.id, record.principal, actor, this.d.env, undefined, record);
-    restoreSession(s, record, this.d.channels, this.d.env.clock.now());
+  revive(record: SessionRecord, fence: number, conn: Connection): LiveSession {
+    const d = this.d;
+    const stored = persistedOf(record.machine);
+    const persisted = stored && { value: 'detached' as const, context: stored.context };
+    const ttlMs = stored?.context.opts.resumeTtlMs ?? d.env.opts.resumeTtlMs;
+    const elapsedMs = record.expiresAtMs === undefined ? 0 : Math.max(0, d.wallNow() - (record.expiresAtMs - ttlMs));
+    const host: Host = { conn, principal: record.principal, session: undefined, existing: undefined, newReason: record.newReason, peerCloseCode: undefined, isTeardownFailed: false };
+    const actor = d.restoreActor(persisted, host, elapsedMs);
+    const s = new LiveSession(record.id, record.principal, actor, d.env, undefined, record);
+    host.session = s;
+    restoreSession(s, record, d.channels, d.env.clock.now() - elapsedMs);
     s.fence = fence;
-    this.d.live.set(s.id, s);
-    this.d.detachedSessions.add(s); // RS-11: counted with the other detached sessions
+    d.live.set(s.id, s);
+    d.detachedSessions.add(s); // RS-11: counted with the other detached sessions (the state's entry ran on the other node)
     return s;
   }
 
@@ -200,10 +216,10 @@ export class SessionLifecycle {
     };
   }
 
-  /** The session as the store keeps it (times in epoch ms, the machine snapshot by reference). */
+  /** The session as the store keeps it (times in epoch ms, the machine's persisted snapshot by reference). */
   recordOf(s: LiveSession, expiresAtMs: number | undefined): SessionRecord {
     const snap = s.actor.getSnapshot();
-    const machine = { value: snap.value, context: snap.context } as unknown as MachineRecord; // plain data (CONVENTIONS §1)
+    const machine = { value: snap.value, context: snap.context } as unknown as MachineRecord; // XState's persisted form: plain data (CONVENTIONS §1)
     const createdAtMs = this.d.wallNow() - (this.d.env.clock.now() - s.createdAt);
     return s.toRecord({ createdAtMs, expiresAtMs }, machine);
   }
@@ -232,4 +248,15 @@ export class SessionLifecycle {
     }
     this.d.log.error({ err }, 'session store write failed');
   }
+}
+
+/**
+ * The record's machine field as the machine's persisted snapshot (the inverse of recordOf): plain
+ * data written by recordOf on this or another node running the same spec machine.
+ */
+function persistedOf(m: MachineRecord | undefined): PersistedSession | undefined {
+  if (!m) return undefined;
+  const context = m.context as { readonly opts?: unknown } | null;
+  if (typeof context !== 'object' || context === null || typeof context.opts !== 'object') throw new Error('the record\'s machine snapshot has no context');
+  return m as unknown as PersistedSession;
 }

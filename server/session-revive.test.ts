@@ -5,12 +5,13 @@
 import { create } from '@bufbuild/protobuf';
 import { pino } from 'pino';
 import { afterEach, describe, expect, test, vi } from 'vitest';
+import { SimulatedClock } from 'xstate';
 import { HelloSchema, ResumeOutcome, ResumeReason, type Envelope } from '../gen/lifeline/v1/envelope_pb.js';
 import { decode } from '../spec/protocol/codec.js';
 import { Connection, type PeerEvents } from './connection.js';
 import type { PeerTransport } from './transport.js';
 import { clockAt } from '../test/support/clock.js';
-import type { SessionActor } from './session-actor.js';
+import { advanceClock } from '../spec/machines/simulated-time.js';
 import type { LiveSession } from './session.js';
 import { decodeRecord, encodeRecord } from './stores/record-codec.js';
 import { Harness } from '../test/support/server.js';
@@ -63,16 +64,16 @@ describe('SessionRecord revival', () => {
     // Another server (another node) takes it: the same store contents, its own registry.
     const b = await h.server();
     const fence = (await b.store.create(record, 'node-b')) + 0;
-    const actor: SessionActor = { send: () => {}, getSnapshot: () => ({ value: 'detached' }) as never, stop: () => {} };
-    const revived = b.lifecycle.revive(record, actor, fence);
-    expect(b.session(id)?.id).toBe(id);
     const { conn, frames } = recordingConn();
+    const revived = b.lifecycle.revive(record, fence, conn);
+    expect(b.session(id)?.id).toBe(id);
+    expect(b.session(id)?.state).toBe('detached'); // its machine runs from the record's snapshot
     revived.pendingAttach = { conn, hello: create(HelloSchema, { protocolVersion: 1, sessionId: id, lastServerSeq: 3n, channels: ['feed'] }) };
-    revived.conn = conn;
-    const r = revived.welcomeResume();
-    expect(r).toEqual({ outcome: ResumeOutcome.RESUMED, reason: ResumeReason.REPLAYED });
+    revived.actor.send({ type: 'socket.attached', socketId: conn.id }); // RS-2: as a handed-over socket
+    expect(b.session(id)?.state).toBe('active');
     const welcome = frames[0]?.body.case === 'welcome' ? frames[0].body.value : undefined;
     expect(welcome?.sessionId).toBe(id);
+    expect(welcome?.resume).toMatchObject({ outcome: ResumeOutcome.RESUMED, reason: ResumeReason.REPLAYED });
     expect(welcome?.lastClientSeq).toBe(2n); // SEQ-9: the client's stream continues
     expect(welcome?.resume).toMatchObject({ fromSeq: 4n, replayed: 2 });
     const replay = frames.slice(1).flatMap((f) => (f.body.case === 'message' ? [[f.body.value.seq, dec(f.body.value.payload)] as const] : []));
@@ -82,5 +83,44 @@ describe('SessionRecord revival', () => {
     const last = frames.at(-1);
     expect(last?.body.case === 'message' ? [last.body.value.seq, dec(last.body.value.payload)] : undefined).toEqual([6n, 'm6']);
     revived.dispose();
+  });
+
+  test('RS-1 RS-3 RS-6 a revived detached session runs its delays from the record\'s times: replay released, then expired at its TTL; a late Hello hears NEW/EXPIRED', async () => {
+    const a = await h.server({ resumeTtlMs: 1000, replayWindowMs: 700 });
+    const c = await h.session(a, { channels: ['feed'] });
+    const id = c.bodies('welcome')[0]?.sessionId as string;
+    for (let i = 1; i <= 2; i++) await a.publish('feed', { payload: enc(`m${i}`) });
+    await c.waitForCount('message', 2);
+    c.destroy();
+    await vi.waitFor(() => expect(a.session(id)?.state).toBe('detached'));
+
+    // The other node runs on a simulated clock; the record says the session was detached 600 ms ago.
+    const clock = new SimulatedClock();
+    clock.set(1_000_000);
+    const b = await h.server({ clock });
+    const ended: { expired: boolean }[] = [];
+    b.on('sessionEnded', (_s, info) => ended.push(info));
+    const record = decodeRecord(encodeRecord(a.lifecycle.recordOf(a.live.get(id) as LiveSession, clock.now() + 400)));
+    const fence = await b.store.create(record, 'node-b');
+    const revived = b.lifecycle.revive(record, fence, recordingConn().conn);
+    expect(revived.log.pending()).toHaveLength(2);
+
+    advanceClock(clock, 99);
+    expect(revived.log.pending()).toHaveLength(2);
+    advanceClock(clock, 1); // RS-3: 700 ms after the detach the replay is released
+    expect(revived.log.pending()).toHaveLength(0);
+    expect(b.session(id)?.state).toBe('detached'); // RS-1: the session itself lives on
+
+    advanceClock(clock, 299);
+    expect(b.session(id)?.state).toBe('detached');
+    advanceClock(clock, 1); // RS-1: at the record's expiresAtMs
+    expect(b.session(id)).toBeUndefined();
+    expect(ended).toEqual([{ expired: true, evicted: false }]);
+    await vi.waitFor(async () => expect(await b.store.endedReason(id)).toBe('expired'));
+
+    const late = await h.client(b);
+    const w = await late.handshake({ sessionId: id, lastServerSeq: 2n });
+    expect(w.resume).toMatchObject({ outcome: ResumeOutcome.NEW, reason: ResumeReason.EXPIRED }); // RS-6
+    expect(w.sessionId).not.toBe(id);
   });
 });
