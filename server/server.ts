@@ -624,7 +624,7 @@ export class LifelineServer extends TypedEmitter<ServerEvents> implements HostRe
       const done = () => {
         this.clock.clearTimeout(deadline);
         this.onConnsEmpty = undefined;
-        resolve();
+        resolve(this.store.isShared ? this.lifecycle.flush() : undefined); // issue 12: the shared store is current when drain() resolves
       };
       // On the server's clock, and not a background timer: a drain awaited by a script keeps it alive until the deadline.
       const deadline = this.clock.setTimeout(() => {
@@ -694,6 +694,7 @@ export class LifelineServer extends TypedEmitter<ServerEvents> implements HostRe
       s.dispose();
       s.actor.stop();
     }
+    const written = this.lifecycle.flush(); // issue 12: a shared store is left current (replay write-behind, lifecycle writes)
     this.wsTransport.close();
     this.httpServer.off('upgrade', this.onUpgrade);
     this.pending.destroyAll(); // HS-16: upgrades still waiting for authentication
@@ -705,6 +706,7 @@ export class LifelineServer extends TypedEmitter<ServerEvents> implements HostRe
         this.httpServer.closeAllConnections();
       });
     }
+    await written;
   }
 
   /** The spec's state name of an actor (for handles). */

@@ -117,12 +117,13 @@ export class SessionLifecycle {
   markDetached(s: LiveSession): void {
     this.d.detachedSessions.add(s); // RS-11
     this.d.scheduleDetachedCheck();
-    this.save(s, this.d.wallNow() + this.d.env.opts.resumeTtlMs);
+    // The entry action runs before the step's snapshot is taken: the machine's is still the state it left.
+    this.save(s, this.d.wallNow() + this.d.env.opts.resumeTtlMs, 'detached');
   }
 
-  /** Write the session back under its fence (detach, drain). */
-  save(s: LiveSession, expiresAtMs: number | undefined): void {
-    const record = this.recordOf(s, expiresAtMs);
+  /** Write the session back under its fence (detach, drain); `value`: the state it is entering. */
+  save(s: LiveSession, expiresAtMs: number | undefined, value?: PersistedSession['value']): void {
+    const record = this.recordOf(s, expiresAtMs, value);
     this.d.replayWriter?.forget(s.id); // the whole record carries the replay: pending appends would repeat it
     this.write(s, () => this.d.store.save(record, s.fence));
   }
@@ -188,6 +189,16 @@ export class SessionLifecycle {
     s.actor.send({ type: 'app.evict' }); // RS-7 across nodes (issue 14): the new owner serves it
   }
 
+  /**
+   * Everything this node still owes the store: the replay write-behind of a shared store (issue
+   * 14), then the lifecycle writes in flight. close() and drain() wait for it, so a clean shutdown
+   * leaves the store current for the node that continues the sessions.
+   */
+  async flush(): Promise<void> {
+    await this.d.replayWriter?.flush();
+    await this.settled();
+  }
+
   /** Store writes still running (close, drain, tests). */
   settled(): Promise<void> {
     return Promise.all([...this.writes.values()]).then(() => undefined);
@@ -217,9 +228,9 @@ export class SessionLifecycle {
   }
 
   /** The session as the store keeps it (times in epoch ms, the machine's persisted snapshot by reference). */
-  recordOf(s: LiveSession, expiresAtMs: number | undefined): SessionRecord {
+  recordOf(s: LiveSession, expiresAtMs: number | undefined, value?: PersistedSession['value']): SessionRecord {
     const snap = s.actor.getSnapshot();
-    const machine = { value: snap.value, context: snap.context } as unknown as MachineRecord; // XState's persisted form: plain data (CONVENTIONS §1)
+    const machine = { value: value ?? snap.value, context: snap.context } as unknown as MachineRecord; // XState's persisted form: plain data (CONVENTIONS §1)
     const createdAtMs = this.d.wallNow() - (this.d.env.clock.now() - s.createdAt);
     return s.toRecord({ createdAtMs, expiresAtMs }, machine);
   }

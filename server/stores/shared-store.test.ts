@@ -15,17 +15,26 @@ const enc = (s: string) => new TextEncoder().encode(s);
 class SharedTestStore extends MemorySessionStore {
   override readonly isShared = true;
   readonly calls: string[] = [];
+  /** A store across a network: each replay or save write lands this long after it was issued. */
+  latencyMs = 0;
+  private later<T>(write: () => Promise<T>): Promise<T> {
+    return this.latencyMs === 0 ? write() : new Promise((resolve) => setTimeout(resolve, this.latencyMs)).then(write);
+  }
+  override save(record: SessionRecord, fence: number): Promise<void> {
+    this.calls.push('save');
+    return this.later(() => super.save(record, fence));
+  }
   override create(record: SessionRecord, nodeId: string): Promise<number> {
     this.calls.push('create');
     return super.create(record, nodeId);
   }
   override appendReplay(id: string, fence: number, frames: readonly ReplayFrame[]): Promise<void> {
     this.calls.push(`append ${frames.length}`);
-    return super.appendReplay(id, fence, frames);
+    return this.later(() => super.appendReplay(id, fence, frames));
   }
   override trimReplay(id: string, fence: number, acked: bigint): Promise<void> {
     this.calls.push(`trim ${acked}`);
-    return super.trimReplay(id, fence, acked);
+    return this.later(() => super.trimReplay(id, fence, acked));
   }
 }
 
@@ -48,5 +57,33 @@ describe('a shared session store', () => {
     srv.session(id)?.end();
     await vi.waitFor(async () => expect(await store.load(id)).toBeUndefined());
     expect(await store.endedReason(id)).toBe('ended');
+  });
+
+  test('SEQ-7 close() leaves a shared store current: the replay written behind is in the store when close resolves', async () => {
+    const store = new SharedTestStore();
+    const srv = await h.server({ sessionStore: store });
+    const c = await h.session(srv, { channels: ['feed'] });
+    const id = c.bodies('welcome')[0]?.sessionId as string;
+    await vi.waitFor(async () => expect((await store.load(id))?.owner?.nodeId).toBe(srv.nodeId));
+    store.latencyMs = 30;
+    for (let i = 1; i <= 3; i++) await srv.publish('feed', { payload: enc(`m${i}`) });
+    await srv.close(); // no wait after it: the store has the replay already
+    expect((await store.load(id))?.outbound.replay.map((f) => f.seq)).toEqual([1n, 2n, 3n]);
+  });
+
+  test('DR-4 drain() leaves a shared store current: the detach saves are in the store when drain resolves', async () => {
+    const store = new SharedTestStore();
+    const srv = await h.server({ sessionStore: store });
+    const c = await h.session(srv, { channels: ['feed'] });
+    const id = c.bodies('welcome')[0]?.sessionId as string;
+    await vi.waitFor(async () => expect((await store.load(id))?.owner?.nodeId).toBe(srv.nodeId));
+    await srv.publish('feed', { payload: enc('m1') });
+    await c.waitForCount('message', 1);
+    store.latencyMs = 30;
+    await srv.drain({ deadlineMs: 100, spreadMs: 10 });
+    const record = await store.load(id);
+    expect(record?.expiresAtMs).toBeDefined(); // RS-1: saved at its detach, with its TTL
+    expect(record?.machine?.value).toBe('detached');
+    expect(record?.outbound.replay.map((f) => f.seq)).toEqual([1n]);
   });
 });
