@@ -4,7 +4,7 @@ import { describe, expect, test } from 'vitest';
 import { serverSessionMachine, type ServerSessionEffects, type ServerSessionInput } from '../spec/machines/server-session.machine.js';
 import { helloEvent, serverModelEvents } from '../spec/machines/server-session.events.js';
 import { advanceClock } from '../spec/machines/simulated-time.js';
-import { bindActions, SessionRuntime, type ActionTable, type SessionActor } from './session-actor.js';
+import { bindActions, SessionRuntime, stateValueOf, type ActionTable, type SessionActor } from './session-actor.js';
 
 const input: ServerSessionInput = { handshakeTimeoutMs: 50, resumeTtlMs: 500, replayWindowMs: 200, heartbeatMissedMax: 1 };
 const adaptive: ServerSessionInput = { ...input, heartbeatIntervalStepsMax: 2, heartbeatStableBeats: 2 };
@@ -138,5 +138,67 @@ describe('session runner on transition() (issue 7: no XState actor per session; 
     lean.actor.send(helloEvent());
     expect(lean.log).toEqual([]);
     expect(lean.actor.getSnapshot().status).toBe('stopped');
+  });
+
+  test('issue 12 the shared snapshot per configuration is sound: the machine has no history state and invokes nothing', () => {
+    const visit = (node: typeof serverSessionMachine.root): number => {
+      expect(node.type).not.toBe('history'); // historyValue is always {}
+      expect(node.invoke).toEqual([]); // children is always {}
+      return 1 + Object.values(node.states).reduce((n, child) => n + visit(child), 0);
+    };
+    expect(visit(serverSessionMachine.root)).toBeGreaterThan(5);
+  });
+
+  test('issue 12 sessions in one configuration share their state value and their options; each keeps its own context', () => {
+    const clock = new SimulatedClock();
+    const runtime = new SessionRuntime(serverSessionMachine, recording, () => {}, clock);
+    const [a, b] = [runtime.create(input, { log: [] }), runtime.create(input, { log: [] })];
+    a.send(helloEvent());
+    b.send(helloEvent());
+    a.send({ type: 'socket.pong', isRttSpike: false });
+    expect(stateValueOf(a)).toBe(stateValueOf(b));
+    expect(stateValueOf(a)).toEqual({ attached: { phase: 'active', liveness: 'alive', flow: 'flowing' } });
+    expect(a.getSnapshot().context.opts).toBe(b.getSnapshot().context.opts);
+    expect(a.getSnapshot().matches({ attached: { phase: 'active' } })).toBe(true); // a full XState snapshot
+  });
+
+  test('RS-1 RS-3 restore: a session continued from its persisted snapshot runs the state\'s delays less the time spent in it', () => {
+    // One session runs live; a second is restored from its persisted form 150 ms into the detach.
+    const { clock, lean, timers } = leanAlone(input);
+    lean.actor.send(helloEvent());
+    lean.actor.send({ type: 'socket.closed', code: 1006 });
+    const { value, context } = lean.actor.getSnapshot();
+    advanceClock(clock, 150);
+    const log: unknown[] = [];
+    const restored = new SessionRuntime(serverSessionMachine, recording, () => {}, clock).restore({ value, context }, { log }, 150);
+    expect(log).toEqual([]); // no entry action again: it ran where the state was entered
+    expect(timers.size).toBe(4); // resumeTtl and replayWindow, for each
+    lean.log.length = 0;
+    advanceClock(clock, 49);
+    expect(log).toEqual([]);
+    advanceClock(clock, 1); // RS-3: replayWindowMs 200 after the detach, for both
+    expect(log).toEqual(['releaseReplay']);
+    expect(lean.log).toEqual(['releaseReplay']);
+    advanceClock(clock, 300); // RS-1: resumeTtlMs 500 after the detach, for both
+    expect(log).toEqual(lean.log);
+    expect(log).toContain('deleteSession');
+    expect(restored.getSnapshot()).toMatchObject({ value: 'expired', status: 'done' });
+    expect(timers.size).toBe(0);
+  });
+
+  test('RS-2 restore: a resume of a restored session cancels its delays', () => {
+    const { clock, lean, timers } = leanAlone(input);
+    lean.actor.send(helloEvent());
+    lean.actor.send({ type: 'socket.closed', code: 1006 });
+    const { value, context } = lean.actor.getSnapshot();
+    lean.actor.stop();
+    const log: unknown[] = [];
+    const restored = new SessionRuntime(serverSessionMachine, recording, () => {}, clock).restore({ value, context }, { log }, 0);
+    expect(timers.size).toBe(2);
+    restored.send({ type: 'socket.attached', socketId: 2 });
+    expect(timers.size).toBe(0);
+    expect(log).toContain('sendWelcome');
+    advanceClock(clock, 1000);
+    expect(restored.getSnapshot().status).toBe('active');
   });
 });

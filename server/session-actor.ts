@@ -101,6 +101,8 @@ export class SessionRuntime<H> {
    * (session-actor.test.ts checks the machine for both).
    */
   private readonly skeletons = new Map<string, SessionSnapshot>();
+  /** The same skeletons by their (interned) value: as many entries as configurations seen. */
+  private readonly byValue = new Map<unknown, SessionSnapshot>();
   /**
    * The initial step for the server's input, computed once: `initialTransition` is pure, so every
    * new session shares its snapshot (the context, with `opts`, is never mutated: `assign` copies
@@ -142,11 +144,14 @@ export class SessionRuntime<H> {
 
   /** The shared snapshot for the configuration `value` names (built on first sight). */
   skeletonOf(value: SessionSnapshot['value'], context: SessionContext): SessionSnapshot {
+    const interned = this.byValue.get(value); // a session's own value: the interned one, found by identity
+    if (interned) return interned;
     const key = configKey(value);
     let skeleton = this.skeletons.get(key);
     if (!skeleton) {
       skeleton = this.machine.resolveState({ value, context });
       this.skeletons.set(key, skeleton);
+      this.byValue.set(skeleton.value, skeleton);
     }
     return skeleton;
   }
