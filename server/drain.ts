@@ -7,7 +7,7 @@ import type { SessionActor } from './session-actor.js';
 import { DrainReason } from '../gen/lifeline/v1/envelope_pb.js';
 import { drainSlots } from '../spec/protocol/drain-spread.js';
 import type { Clock } from './clock.js';
-import type { Host } from './machine-host.js';
+import type { Host } from './host.js';
 import type { ResolvedOptions } from './options.js';
 import type { LiveSession } from './session.js';
 import type { DrainOptions } from './types.js';

@@ -25,7 +25,8 @@ import { onFrame } from './frames.js';
 import { handleHealth } from './http.js';
 import { listenOn, type ListenOptions } from './listen.js';
 import { httpServerTimeouts, PendingUpgrades } from './http-phase.js';
-import { sessionActions, type Host, type HostRegistry } from './machine-host.js';
+import { sessionActions, type HostRegistry } from './machine-host.js';
+import type { Host } from './host.js';
 import { assertMessageFits, assertPatchFits } from './frame-limit.js';
 import { inspectedSession, SessionRuntime, type ActionTable, type SessionActor, type SessionInput } from './session-actor.js';
 import {
