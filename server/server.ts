@@ -25,7 +25,7 @@ import { TypedEmitter } from './emitter.js';
 import { deliverLocally } from './fan-out.js';
 import { assertMessageFits, assertPatchFits } from './frame-limit.js';
 import { handleHealth } from './http.js';
-import { httpServerTimeouts, PendingUpgrades } from './http-phase.js';
+import { httpServerTimeouts, PendingUpgrades, warnLooseSharedServer } from './http-phase.js';
 import { listenOn, type ListenOptions } from './listen.js';
 import { onSweepVisit } from './liveness.js';
 import { dedupeBounds } from './message-ids.js';
@@ -169,7 +169,7 @@ export class LifelineServer extends TypedEmitter<ServerEvents> {
     this.isOwnServer = options.httpServer === undefined;
     this.httpServer = options.httpServer ?? createHttpServer(httpServerTimeouts(this.opts)); // HS-15
     if (this.isOwnServer) this.httpServer.on('connection', this.onConnection); // HS-16
-    else this.warnLooseSharedServer(this.httpServer);
+    else warnLooseSharedServer(this.httpServer, this.opts, this.log);
     this.httpServer.on('upgrade', this.onUpgrade);
     this.onRequest = (req, res) => {
       if (this.handleRequest(req, res)) return;
@@ -263,17 +263,6 @@ export class LifelineServer extends TypedEmitter<ServerEvents> {
     this.log.debug({ ip, pending: this.pending.size }, 'connection over the pending-upgrade cap closed');
     socket.destroy(); // HS-16: no request read yet, so no response to give
   };
-
-  /** HS-15 on a shared server: its timeouts are the application's; say so when they are looser than ours. */
-  private warnLooseSharedServer(server: HttpServer): void {
-    const o = this.opts;
-    const loose = server.headersTimeout === 0 || server.headersTimeout > o.headersTimeoutMs || server.requestTimeout === 0 || server.requestTimeout > o.requestTimeoutMs;
-    if (!loose) return;
-    this.log.warn(
-      { headersTimeout: server.headersTimeout, requestTimeout: server.requestTimeout, wantHeadersTimeoutMs: o.headersTimeoutMs, wantRequestTimeoutMs: o.requestTimeoutMs },
-      'shared HTTP server: half-finished requests are bounded only by its own timeouts (HS-15); create it with lifelineHttpServerOptions()',
-    );
-  }
 
   /**
    * A peer passed admission on some transport (server/transport.ts): one actor in `handshaking`, no
