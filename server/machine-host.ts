@@ -23,7 +23,7 @@ import type { Logger } from 'pino';
 import { sessionIdPrefix } from './telemetry.js';
 import type { Host } from './host.js';
 
-/** What the actions need from the server. */
+/** What the actions need from the node (SessionRegistry, server/registry.ts, provides it). */
 export interface HostRegistry {
   readonly env: SessionEnv;
   /** Registry, channel index and session store at the lifecycle points (server/session-lifecycle.ts). */
