@@ -51,8 +51,8 @@ describe('SessionRecord revival', () => {
     await vi.waitFor(() => expect(a.session(id)?.stats()).toMatchObject({ lastAckedSeq: 2n, lastClientSeq: 2n }));
     c.destroy();
     await vi.waitFor(() => expect(a.session(id)?.state).toBe('detached'));
-    const live = a.live.get(id) as LiveSession;
-    const text = encodeRecord(a.lifecycle.recordOf(live, Date.now() + 150));
+    const live = a.registry.live.get(id) as LiveSession;
+    const text = encodeRecord(a.registry.lifecycle.recordOf(live, Date.now() + 150));
     const record = decodeRecord(text);
     expect(record.outbound).toMatchObject({ next: 6n, acked: 2n });
     expect(record.outbound.replay.map((f) => f.seq)).toEqual([3n, 4n, 5n]);
@@ -64,7 +64,7 @@ describe('SessionRecord revival', () => {
     const b = await h.server();
     const fence = (await b.store.create(record, 'node-b')) + 0;
     const actor: SessionActor = { send: () => {}, getSnapshot: () => ({ value: 'detached' }) as never, stop: () => {} };
-    const revived = b.lifecycle.revive(record, actor, fence);
+    const revived = b.registry.lifecycle.revive(record, actor, fence);
     expect(b.session(id)?.id).toBe(id);
     const { conn, frames } = recordingConn();
     revived.pendingAttach = { conn, hello: create(HelloSchema, { protocolVersion: 1, sessionId: id, lastServerSeq: 3n, channels: ['feed'] }) };
