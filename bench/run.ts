@@ -106,7 +106,7 @@ async function main(): Promise<void> {
   if (!hasLifeline) lines.push('Lifeline rows are missing: server/ could not be loaded in this tree.', '');
   const targets = sections.flatMap((s) => s.targets);
   if (targets.length > 0) {
-    lines.push('## Targets (issue 7)', '');
+    lines.push('## Targets', '');
     lines.push(
       table(
         ['target', 'measured', 'holds'],

@@ -54,7 +54,7 @@ describe('deduplication by message_id (SEQ-8)', () => {
 
   test('SEQ-8 the default memory is bounded: 10 000 ids, kept resume TTL + reconnect cap', async () => {
     const { srv } = await recordingServer({});
-    expect(srv.env.dedupe).toBe(srv.store);
+    expect(srv.registry.env.dedupe).toBe(srv.store);
     expect((srv.store as MemorySessionStore).messageIds.bounds).toEqual({ maxIds: 10_000, windowMs: 150 + 30_000 });
   });
 

@@ -40,10 +40,10 @@ describe('detached sessions within global limits (RS-11)', () => {
     const a = await detachedSession(srv, ['feed']);
     const b = await detachedSession(srv, ['feed']);
     for (let i = 0; i < 6; i++) await srv.publish('feed', { payload: new Uint8Array(10_000) }); // 60 KB queued in each: 120 KB together
-    srv.enforceDetachedLimits(); // the sweep's cycle does this (every interval)
+    srv.registry.enforceDetachedLimits(); // the sweep's cycle does this (every interval)
     expect(srv.session(a)).toBeUndefined();
     expect(srv.session(b)?.state).toBe('detached');
-    expect(srv.detachedSessions.heldBytes()).toBeLessThanOrEqual(100_000);
+    expect(srv.registry.detachedSessions.heldBytes()).toBeLessThanOrEqual(100_000);
   });
 
   test('RS-11 CC-8 a new session at maxSessions takes the place of the oldest detached one; without one it gets 1013', async () => {

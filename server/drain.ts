@@ -1,16 +1,20 @@
 /**
- * The notices of a drain (spec §13): what the drain options mean, and one `app.drain` per
- * session with its own reconnect slot (DR-2, DR-3). The server owns the rest (readiness, the
- * deadline, DR-5).
+ * A drain of this node (spec §13): what the drain options mean, one `app.drain` per session with
+ * its own reconnect slot (DR-2, DR-3), and the drain's own state: whether one runs, its promise,
+ * the deadline that destroys what is left (DR-5). The server turns readiness off (DR-1) and
+ * refuses upgrades while `isDraining` (HS-6).
  */
 import type { SessionActor } from './session-actor.js';
 import { DrainReason } from '../gen/lifeline/v1/envelope_pb.js';
 import { drainSlots } from '../spec/protocol/drain-spread.js';
+import type { Logger } from 'pino';
 import type { Clock } from './clock.js';
-import type { Host } from './machine-host.js';
+import type { Connection } from './connection.js';
+import type { Host } from './host.js';
 import type { ResolvedOptions } from './options.js';
 import type { LiveSession } from './session.js';
 import type { DrainOptions } from './types.js';
+import { sanitizeUrl } from './observability/logger.js';
 
 /** DrainNotice.target's bound in the codec (spec §17.2). */
 const MAX_DRAIN_TARGET_BYTES = 2048;
@@ -77,4 +81,84 @@ export function sendDrainNotices(attached: LiveSession[], handshaking: readonly 
       deadlineMs: Math.max(0, Math.round(plan.deadlineMs - elapsed - plan.closeMarginMs)),
     });
   });
+}
+
+/** What a drain reads and calls (the server wires it to its registry and lifecycle). */
+export interface DrainDeps {
+  readonly opts: Pick<ResolvedOptions, 'drainDeadlineMs' | 'drainSpreadMs'>;
+  readonly clock: Clock;
+  readonly random: () => number;
+  readonly log: Logger;
+  /** Every open connection (the deadline destroys them, DR-5). */
+  readonly conns: ReadonlySet<Connection>;
+  /** DR-2: who gets a notice, and who is still handshaking. */
+  targets(): { attached: LiveSession[]; handshaking: SessionActor[] };
+  hostOf(actor: SessionActor): Host | undefined;
+  /** Issue 12: write the session's record before the node goes. */
+  save(s: LiveSession): void;
+  /** Issue 12: what the node still owes a shared store; the drain resolves after it (none: at once). */
+  flush(): Promise<void> | undefined;
+  /** DR-1: readiness off, first. */
+  readinessOff(): void;
+}
+
+/** The node's drain state; one per server. */
+export class NodeDrain {
+  isDraining = false;
+  /** DrainNotices sent in this drain (the drain gauge). */
+  noticesSent = 0;
+  private promise: Promise<void> | undefined;
+  private onConnsEmpty: (() => void) | undefined;
+
+  constructor(private readonly d: DrainDeps) {}
+
+  /** Start a drain (LifelineServer.drain); the same promise while one runs. */
+  start(opts: DrainOptions): Promise<void> {
+    if (this.promise) return this.promise;
+    const d = this.d;
+    const plan = planDrain(opts, d.opts);
+    if (plan instanceof RangeError) return Promise.reject(plan); // before anything changes
+    const startedAt = d.clock.now();
+    this.noticesSent = 0;
+    d.readinessOff(); // DR-1: readiness off first …
+    this.isDraining = true; // … then upgrades get 503 (HS-6)
+    const { attached, handshaking } = d.targets();
+    d.log.info({ sessions: attached.length, deadlineMs: plan.deadlineMs, spreadMs: plan.spreadMs, ...(plan.isRebalance ? { target: sanitizeUrl(plan.target) } : {}) }, 'draining');
+    sendDrainNotices(attached, handshaking, plan, { startedAt, clock: d.clock, random: d.random, hostOf: (a) => d.hostOf(a) });
+    for (const s of attached) d.save(s); // issue 12: the record is current before the node goes
+    this.promise = new Promise<void>((resolve) => {
+      const done = () => {
+        d.clock.clearTimeout(deadline);
+        this.onConnsEmpty = undefined;
+        resolve(d.flush());
+      };
+      // On the server's clock, and not a background timer: a drain awaited by a script keeps it alive until the deadline.
+      const deadline = d.clock.setTimeout(() => {
+        for (const c of [...d.conns]) c.terminate(plan.isRebalance ? 'RECONNECT_ELSEWHERE' : 'SERVICE_RESTART'); // DR-5
+        if (d.conns.size === 0) done();
+      }, Math.max(0, plan.deadlineMs - (d.clock.now() - startedAt)));
+      this.onConnsEmpty = done;
+      if (d.conns.size === 0) done();
+    });
+    return this.promise;
+  }
+
+  /** The last connection closed: a running drain is complete. */
+  connsEmpty(): void {
+    this.onConnsEmpty?.();
+  }
+
+  /**
+   * Leave the draining state once the drain has resolved; true when it did (the server then turns
+   * readiness back on). Never while sessions are still leaving, and not over a later drain.
+   */
+  async end(): Promise<boolean> {
+    const drained = this.promise;
+    if (!drained) return false;
+    await drained; // never reopen while sessions are still leaving
+    if (this.promise !== drained) return false; // a later drain() owns the state now
+    this.isDraining = false;
+    this.promise = undefined;
+    return true;
+  }
 }

@@ -1,7 +1,7 @@
 /**
- * One decision path (issue 12): the hot paths that skip the machine for speed (server/frames.ts for
+ * One decision path (issue 12): the hot paths that skip the machine for speed (server/ingress.ts for
  * an attached session's Message, Ack and HeartbeatAck at a fixed interval; the sweep's count in
- * server.ts onSweepVisit) decide with the rule functions of spec/protocol/session-rules.ts. Here the
+ * server/liveness.ts onSweepVisit) decide with the rule functions of spec/protocol/session-rules.ts. Here the
  * machine is stepped with XState's transition() on the same inputs, and the transition it takes
  * (its spec id, target and actions) must be what the hot path decided, for random inputs.
  */
@@ -45,7 +45,7 @@ describe('hot path = machine (one decision path)', () => {
         const message = create(MessageSchema, { seq: s, channel: 'c' });
         const got = step(attached({ missed: 1, silentTicks: 1 }), { type: 'frame.message', message, isOverRate, inbound: { lastAccepted, lastAckSent, receiveWindow } });
         expect(got.spec).toBe(rule);
-        // What frames.ts does itself for these two: the session call the machine's action makes, and
+        // What ingress.ts does itself for these two: the session call the machine's action makes, and
         // the liveness reset (HB-8) it makes for every valid frame.
         if (rule === 'SEQ-10' || rule === 'SEQ-3') {
           expect(got.actions).toEqual([rule === 'SEQ-10' ? 'deliverMessage' : 'ackDuplicate']);

@@ -8,7 +8,8 @@
  * pending connections per address and in total bounds how many can wait at
  * once (HS-16).
  */
-import type { ServerOptions } from 'node:http';
+import type { Server as HttpServer, ServerOptions } from 'node:http';
+import type { Logger } from 'pino';
 import type { Duplex } from 'node:stream';
 
 export interface HttpPhaseLimits {
@@ -22,6 +23,16 @@ export interface HttpPhaseLimits {
   readonly maxPendingUpgradesPerIp: number;
   /** Pending connections in total (HS-16). */
   readonly maxPendingUpgrades: number;
+}
+
+/** HS-15 on a shared server: its timeouts are the application's; say so when they are looser than ours. */
+export function warnLooseSharedServer(server: HttpServer, o: Pick<HttpPhaseLimits, 'headersTimeoutMs' | 'requestTimeoutMs'>, log: Logger): void {
+  const loose = server.headersTimeout === 0 || server.headersTimeout > o.headersTimeoutMs || server.requestTimeout === 0 || server.requestTimeout > o.requestTimeoutMs;
+  if (!loose) return;
+  log.warn(
+    { headersTimeout: server.headersTimeout, requestTimeout: server.requestTimeout, wantHeadersTimeoutMs: o.headersTimeoutMs, wantRequestTimeoutMs: o.requestTimeoutMs },
+    'shared HTTP server: half-finished requests are bounded only by its own timeouts (HS-15); create it with lifelineHttpServerOptions()',
+  );
 }
 
 /** Options for `http.createServer` that enforce HS-15 (public form: `lifelineHttpServerOptions` in options.ts). */

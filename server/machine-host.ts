@@ -21,30 +21,9 @@ import type { DetachedSessions } from './detached-sessions.js';
 import type { LivenessSweep } from './sweep.js';
 import type { Logger } from 'pino';
 import { sessionIdPrefix } from './telemetry.js';
+import type { Host } from './host.js';
 
-/** Everything an actor's actions need. */
-export interface Host {
-  /** The connection that said Hello (the handshake's socket). */
-  readonly conn: Connection;
-  /** Principal from the upgrade, or from authenticateHello (HS-12). */
-  principal: string;
-  /** The session machine this host serves (set when it starts). */
-  actor?: SessionActor;
-  /** Set by createSession: this actor is the session. */
-  session: LiveSession | undefined;
-  /** The session a resuming Hello named (RS-2). */
-  existing: LiveSession | undefined;
-  /** Why a Hello got a new session (RS-6). */
-  newReason: ResumeReason;
-  peerCloseCode: number | undefined;
-  /** A teardown step failed: the close becomes 1011 (CC-6). */
-  isTeardownFailed: boolean;
-  drainReason?: DrainReason;
-  /** DrainNotice.target of a rebalance drain (spec §13.3). */
-  drainTarget?: string;
-}
-
-/** What the actions need from the server. */
+/** What the actions need from the node (SessionRegistry, server/registry.ts, provides it). */
 export interface HostRegistry {
   readonly env: SessionEnv;
   /** Registry, channel index and session store at the lifecycle points (server/session-lifecycle.ts). */

@@ -16,8 +16,9 @@
  * a step runs, and stopping at a final status.
  *
  * A step costs about 27 µs (`transition()` builds an inert actor scope each call; rebuilding the
- * snapshot from the shared copy adds ~0.1 µs, where `resolveState` per step would add ~9): the hot inbound
- * bodies and the fixed-interval sweep stay off it (server/frames.ts, server.ts onSweepVisit), calling
+ * snapshot from the shared copy adds ~0.1 µs, where `resolveState` per step would add ~9): the hot
+ * inbound bodies and the fixed-interval sweep stay off it (server/ingress.ts, server/liveness.ts
+ * onSweepVisit), calling
  * the same rule functions as the machine's guards (spec/protocol/session-rules.ts).
  *
  * With inspection on (`inspect`, strictly opt-in) the server uses real XState actors instead,

@@ -14,7 +14,7 @@ import { ResumeReason, type Hello } from '../gen/lifeline/v1/envelope_pb.js';
 import type { ServerSessionEvent } from '../spec/machines/server-session.machine.js';
 import type { Connection } from './connection.js';
 import type { DetachedSessions } from './detached-sessions.js';
-import type { Host } from './machine-host.js';
+import type { Host } from './host.js';
 import type { PersistedSession, SessionActor } from './session-actor.js';
 import { LiveSession, type SessionEnv } from './session.js';
 import type { LocalChannels } from './stores/local-channels.js';

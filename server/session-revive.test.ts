@@ -52,8 +52,8 @@ describe('SessionRecord revival', () => {
     await vi.waitFor(() => expect(a.session(id)?.stats()).toMatchObject({ lastAckedSeq: 2n, lastClientSeq: 2n }));
     c.destroy();
     await vi.waitFor(() => expect(a.session(id)?.state).toBe('detached'));
-    const live = a.live.get(id) as LiveSession;
-    const text = encodeRecord(a.lifecycle.recordOf(live, Date.now() + 150));
+    const live = a.registry.live.get(id) as LiveSession;
+    const text = encodeRecord(a.registry.lifecycle.recordOf(live, Date.now() + 150));
     const record = decodeRecord(text);
     expect(record.outbound).toMatchObject({ next: 6n, acked: 2n });
     expect(record.outbound.replay.map((f) => f.seq)).toEqual([3n, 4n, 5n]);
@@ -65,7 +65,7 @@ describe('SessionRecord revival', () => {
     const b = await h.server();
     const fence = (await b.store.create(record, 'node-b')) + 0;
     const { conn, frames } = recordingConn();
-    const revived = b.lifecycle.revive(record, fence, conn);
+    const revived = b.registry.lifecycle.revive(record, fence, conn);
     expect(b.session(id)?.id).toBe(id);
     expect(b.session(id)?.state).toBe('detached'); // its machine runs from the record's snapshot
     revived.pendingAttach = { conn, hello: create(HelloSchema, { protocolVersion: 1, sessionId: id, lastServerSeq: 3n, channels: ['feed'] }) };
@@ -100,9 +100,9 @@ describe('SessionRecord revival', () => {
     const b = await h.server({ clock });
     const ended: { expired: boolean }[] = [];
     b.on('sessionEnded', (_s, info) => ended.push(info));
-    const record = decodeRecord(encodeRecord(a.lifecycle.recordOf(a.live.get(id) as LiveSession, clock.now() + 400)));
+    const record = decodeRecord(encodeRecord(a.registry.lifecycle.recordOf(a.registry.live.get(id) as LiveSession, clock.now() + 400)));
     const fence = await b.store.create(record, 'node-b');
-    const revived = b.lifecycle.revive(record, fence, recordingConn().conn);
+    const revived = b.registry.lifecycle.revive(record, fence, recordingConn().conn);
     expect(revived.log.pending()).toHaveLength(2);
 
     advanceClock(clock, 99);

@@ -1,6 +1,6 @@
 /**
  * The transport seam (issue 12, finding 6): the server core's view of one peer, whatever carries its
- * frames. The core (connection.ts, frames.ts, the session machine) talks to a `PeerTransport` and
+ * frames. The core (connection.ts, ingress.ts, the session machine) talks to a `PeerTransport` and
  * hears the peer through a `PeerSink`; everything `ws` lives behind it in server/transports/ws.ts,
  * as graphql-ws keeps `makeServer` apart from `use/ws.ts`. A second transport (the HTTP fallback of a
  * later issue) implements these two interfaces, reuses admission (server/admission.ts), and hands

@@ -223,11 +223,12 @@ export async function runEcho(ctx: RunContext): Promise<Section> {
       ]);
     }
     const lf = med('lifeline', (c) => c.rtPerSec);
-    targets.push({
-      what: `echo ${size} B: Lifeline ≥ 0.85× raw ws round trips/s`,
-      measured: ctx.kinds.includes('lifeline') ? ratio(lf, base) : 'not run',
-      isMet: ctx.kinds.includes('lifeline') ? lf / base >= 0.85 : undefined,
-    });
+    const hasLf = ctx.kinds.includes('lifeline');
+    targets.push(
+      { what: `echo ${size} B: Lifeline ≥ 0.85× raw ws round trips/s (issue 7)`, measured: hasLf ? ratio(lf, base) : 'not run', isMet: hasLf ? lf / base >= 0.85 : undefined },
+      // Issue 12: the new core (record, store and transport seams, one decision path) keeps the lead.
+      { what: `echo ${size} B: Lifeline ≥ 1.0× raw ws round trips/s (issue 12)`, measured: hasLf ? ratio(lf, base) : 'not run', isMet: hasLf ? lf / base >= 1.0 : undefined },
+    );
   }
   return {
     title: 'Echo (100 connections × 16 in flight)',

@@ -3,12 +3,32 @@
  * the session's own structures (the replay frames are the bytes its OutboundLog holds, not copies)
  * and read into a new LiveSession on the node that continues it.
  */
+import type { BackpressurePolicy, ResumeReason } from '../../gen/lifeline/v1/envelope_pb.js';
+import type { OutboundLog } from '../../spec/protocol/outbound-log.js';
+import type { ClientInbound } from '../inbound.js';
 import type { LocalChannels } from './local-channels.js';
-import type { LiveSession } from '../session.js';
 import type { MachineRecord, SessionRecord } from './session-record.js';
 
+/**
+ * The parts of a live session (server/session.ts) a record is made of and restored into. A shape
+ * of its own, not LiveSession: session.ts calls recordOfSession, so naming LiveSession here would
+ * make the two modules import each other (issue 12: no import cycle in server/).
+ */
+export interface RecordedSession {
+  readonly id: string;
+  readonly principal: string;
+  readonly policy: BackpressurePolicy;
+  readonly log: OutboundLog<Uint8Array>;
+  readonly inbound: ClientInbound;
+  readonly subscriptions: Set<string>;
+  isContinuityLost: boolean;
+  newReason: ResumeReason;
+  /** Clock ms when the session lost its socket (RS-1). */
+  detachedAt: number;
+}
+
 /** The session as a record; `times` are epoch ms. */
-export function recordOfSession(s: LiveSession, times: { readonly createdAtMs: number; readonly expiresAtMs: number | undefined }, machine?: MachineRecord): SessionRecord {
+export function recordOfSession(s: RecordedSession, times: { readonly createdAtMs: number; readonly expiresAtMs: number | undefined }, machine?: MachineRecord): SessionRecord {
   return {
     id: s.id,
     principal: s.principal,
@@ -27,7 +47,7 @@ export function recordOfSession(s: LiveSession, times: { readonly createdAtMs: n
 }
 
 /** Continue the stored session's state in `s` (built with the record's window and policy): seqs both ways, replay, channels, flags. */
-export function restoreSession(s: LiveSession, r: SessionRecord, channels: LocalChannels<LiveSession>, nowMs: number): void {
+export function restoreSession<S extends RecordedSession>(s: S, r: SessionRecord, channels: LocalChannels<S>, nowMs: number): void {
   s.newReason = r.newReason;
   s.isContinuityLost = r.isContinuityLost; // BP-11
   s.log.restore(r.outbound.next, r.outbound.acked, r.outbound.replay.map((f) => ({ seq: f.seq, item: f.bytes, bytes: f.bytes.byteLength }))); // SEQ-2, SEQ-7

@@ -35,7 +35,7 @@
  *   counts as plain fields on the connection (reset by every frame, HB-8, and pongs, HB-2), asks
  *   `fixedIntervalTick` (the `sweep.tick` guards isMissedTooMany, isSilentTooLong), pings (HB-1),
  *   and sends `liveness.expired` only when HB-3 or HB-7 is crossed;
- * - the adapter (server/frames.ts) handles the hot inbound bodies of an attached session itself,
+ * - the adapter (server/ingress.ts) handles the hot inbound bodies of an attached session itself,
  *   through the same session methods the actions call: a Message that `decideClientMessage` (the
  *   `frame.message` guards) delivers or acks as a duplicate (SEQ-10, SEQ-3), an Ack that is not
  *   `isAckBeyondSent` (SEQ-7), a HeartbeatAck (HB-8). Only the exceptions reach the machine as

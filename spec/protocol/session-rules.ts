@@ -2,7 +2,7 @@
  * The session rules as pure functions (issue 12, one decision path): sequencing of what a receiver
  * gets (SEQ-3, SEQ-4, SEQ-5, SEQ-6, SEQ-10, BP-14, BP-17) and liveness counting (HB-2, HB-3, HB-7,
  * HB-8). They are the normative pure forms of spec §7 and §8 (spec §7.10). Each one is written
- * once: the server session machine's guards call them, the server's hot paths (frames.ts, the
+ * once: the server session machine's guards call them, the server's hot paths (ingress.ts, the
  * sweep) call them, the InboundCursor and both receivers' ack timing call them. A test steps the
  * machine and checks that the hot path's composite decision is the transition the machine takes.
  *

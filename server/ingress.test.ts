@@ -1,7 +1,7 @@
 import { createActor } from 'xstate';
 import { describe, expect, test } from 'vitest';
 import { serverSessionMachine, type ServerSessionInput } from '../spec/machines/server-session.machine.js';
-import { isAttached } from './frames.js';
+import { isAttached } from './ingress.js';
 
 const input: ServerSessionInput = { handshakeTimeoutMs: 50, resumeTtlMs: 500, replayWindowMs: 200, heartbeatMissedMax: 1 };
 

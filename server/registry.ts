@@ -1,0 +1,335 @@
+/**
+ * This node's sessions and connections (issue 12): which actor owns which connection, each actor's
+ * Host, the live sessions by id (RS-1), the detached ones within their limits (RS-11), and the
+ * session machines themselves (started, fed events, failed one at a time: CC-5, SEC-4).
+ *
+ * It is what the machine's actions (machine-host.ts: HostRegistry), the lifecycle
+ * (session-lifecycle.ts: LifecycleDeps) and the frame ingress (ingress.ts: IngressDeps) need from
+ * the server, and nothing about HTTP, transports or publishing: those stay in server.ts and
+ * upgrade.ts, which hold one registry each.
+ */
+import { randomBytes } from 'node:crypto';
+import type { Logger } from 'pino';
+import { ResumeReason } from '../gen/lifeline/v1/envelope_pb.js';
+import { serverSessionMachine, serverStateName, type ServerSessionEvent } from '../spec/machines/server-session.machine.js';
+import { serverTimers, type Clock } from './clock.js';
+import type { Connection } from './connection.js';
+import { DetachedSessions } from './detached-sessions.js';
+import type { Host } from './host.js';
+import { sessionActions, type HostRegistry } from './machine-host.js';
+import type { LifelineServerOptions, ResolvedOptions } from './options.js';
+import type { LifelineMetrics } from './observability/metrics.js';
+import { inspectedSession, SessionRuntime, type ActionTable, type SessionActor, type SessionInput } from './session-actor.js';
+import { resumeReasonOf, SessionLifecycle } from './session-lifecycle.js';
+import type { LiveSession, SessionEnv } from './session.js';
+import type { Broker } from './stores/broker.js';
+import { LocalChannels } from './stores/local-channels.js';
+import { ReplayWriter } from './stores/replay-writer.js';
+import type { SessionStore } from './stores/session-store.js';
+import type { LivenessSweep } from './sweep.js';
+import type { ServerEvents } from './types.js';
+
+/** What the registry is built from: the server's settings, its store and sweep, and how to reach the application. */
+export interface RegistryDeps {
+  readonly opts: ResolvedOptions;
+  readonly log: Logger;
+  readonly clock: Clock;
+  readonly metrics: LifelineMetrics | undefined;
+  readonly store: SessionStore;
+  /** The local channel index joins and leaves the broker's channels (first member in, last one out). */
+  readonly broker: Pick<Broker, 'join' | 'leave'>;
+  readonly sweep: LivenessSweep<Connection>;
+  /** This node's name in store claims (session-store.ts). */
+  readonly nodeId: string;
+  /** Epoch ms, for the record's times (another node reads them). */
+  readonly wallNow: () => number;
+  /** SEQ-8: client message ids are remembered in the store. */
+  readonly isDedupe: boolean;
+  readonly app: Pick<LifelineServerOptions, 'snapshot' | 'onMessage' | 'inspect' | 'authenticateHello' | 'authorizeChannel'>;
+  emitEvent<K extends keyof ServerEvents>(event: K, ...args: ServerEvents[K]): void;
+  /** A DrainNotice went out (the drain's progress gauge). */
+  onDrainNotice(): void;
+  /** The server is closed: no new actors, no deferred work. */
+  isClosed(): boolean;
+}
+
+export class SessionRegistry implements HostRegistry {
+  readonly opts: ResolvedOptions;
+  readonly log: Logger;
+  readonly clock: Clock;
+  readonly metrics: LifelineMetrics | undefined;
+  readonly sweep: LivenessSweep<Connection>;
+  readonly env: SessionEnv;
+  readonly lifecycle: SessionLifecycle;
+  /** This node's channel → local sessions index. */
+  readonly channels: LocalChannels<LiveSession>;
+  /** This node's live sessions by id, attached or detached (RS-1): node-local, never in the store. */
+  readonly live = new Map<string, LiveSession>();
+  /** Every open connection of every transport (upgrade.ts adds and removes them). */
+  readonly conns = new Set<Connection>();
+  /** Detached sessions within their global limits (RS-11). */
+  readonly detachedSessions: DetachedSessions<LiveSession>;
+  readonly authenticateHello: LifelineServerOptions['authenticateHello'];
+  readonly authorizeChannel: LifelineServerOptions['authorizeChannel'];
+  private readonly hosts = new WeakMap<SessionActor, Host>();
+  private readonly owners = new WeakMap<Connection, SessionActor>();
+  /** The machine's actions, for the runner and for inspected actors alike. */
+  private readonly actions: ActionTable<Host>;
+  /** Steps the session machines when no inspector is attached (no XState actor per session). */
+  private readonly runtime: SessionRuntime<Host>;
+  private readonly input: SessionInput;
+  private isDetachedCheckScheduled = false;
+
+  constructor(private readonly d: RegistryDeps) {
+    this.opts = d.opts;
+    this.log = d.log;
+    this.clock = d.clock;
+    this.metrics = d.metrics;
+    this.sweep = d.sweep;
+    this.authenticateHello = d.app.authenticateHello;
+    this.authorizeChannel = d.app.authorizeChannel;
+    this.channels = new LocalChannels<LiveSession>(
+      (ch) => d.broker.join(ch),
+      (ch) => d.broker.leave(ch),
+    );
+    // A shared store gets replay appends and trims behind, once per tick; the memory store needs none.
+    const replayWriter = d.store.isShared
+      ? new ReplayWriter(d.store, {
+          onStale: (id, fence) => this.lifecycle.lostClaim(id, fence), // another node may own it now
+          onError: (id, err) => this.log.error({ err, sessionId: id.slice(0, 8) }, 'replay write-behind failed'),
+        })
+      : undefined;
+    this.detachedSessions = new DetachedSessions<LiveSession>({ maxCount: d.opts.maxDetachedSessions, budgetBytes: d.opts.detachedBudgetBytes }, (s) => {
+      try {
+        s.actor.send({ type: 'app.evict' }); // RS-11
+      } catch (err) {
+        this.failSession(s.actor, err);
+      }
+    });
+    this.env = {
+      opts: d.opts,
+      clock: d.clock,
+      channels: this.channels,
+      snapshot: d.app.snapshot,
+      onMessage: d.app.onMessage,
+      emitMessage: (s, m) => d.emitEvent('message', s.handle, m),
+      fail: (s, err) => this.failSession(s.actor, err),
+      metrics: d.metrics,
+      onDrainNotice: () => d.onDrainNotice(),
+      dedupe: d.isDedupe ? d.store : undefined,
+      replayWriter,
+    };
+    this.actions = sessionActions(this);
+    this.runtime = new SessionRuntime(serverSessionMachine, this.actions, (actor, err) => this.onActorCrash(actor, err), serverTimers(d.clock));
+    this.input = {
+      handshakeTimeoutMs: d.opts.handshakeTimeoutMs,
+      resumeTtlMs: d.opts.resumeTtlMs,
+      replayWindowMs: d.opts.replayWindowMs,
+      heartbeatMissedMax: d.opts.heartbeatMissedMax,
+      heartbeatIntervalStepsMax: d.opts.heartbeatIntervalStepsMax,
+      heartbeatStableBeats: d.opts.heartbeatStableBeats,
+    };
+    this.lifecycle = new SessionLifecycle({
+      env: this.env,
+      live: this.live,
+      channels: this.channels,
+      store: d.store,
+      nodeId: d.nodeId,
+      replayWriter,
+      sweep: d.sweep,
+      detachedSessions: this.detachedSessions,
+      log: d.log,
+      wallNow: d.wallNow,
+      scheduleDetachedCheck: () => this.scheduleDetachedCheck(),
+      newSessionId: () => this.newSessionId(),
+      setOwner: (conn, actor) => this.setOwner(conn, actor),
+      emitEvent: (event, ...args) => d.emitEvent(event, ...args),
+      failSession: (actor, err) => this.failSession(actor, err),
+      restoreActor: (persisted, host, elapsedMs) => {
+        const runner = this.runtime.restore(persisted ?? this.runtime.initialSnapshot(this.input), host, elapsedMs); // lean even when inspecting
+        host.actor = runner;
+        this.hosts.set(runner, host);
+        return runner;
+      },
+    });
+  }
+
+  // ---- who owns what ----
+
+  hostOf(actor: SessionActor): Host | undefined {
+    return this.hosts.get(actor);
+  }
+  ownerOf(conn: Connection): SessionActor | undefined {
+    return this.owners.get(conn);
+  }
+  setOwner(conn: Connection, actor: SessionActor): void {
+    this.owners.set(conn, actor);
+  }
+  /** The Host of the actor that owns this connection. */
+  hostOfConn(conn: Connection): Host | undefined {
+    const actor = this.owners.get(conn);
+    return actor && this.hosts.get(actor);
+  }
+  /** This node's live session with this id (RS-2). */
+  liveSession(id: string): LiveSession | undefined {
+    return this.live.get(id);
+  }
+  /** Why this session id is gone, if the store remembers (RS-6 EXPIRED, RS-11 EVICTED; else UNKNOWN_SESSION); synchronous when the store is. */
+  endedReason(id: string): ResumeReason | Promise<ResumeReason> {
+    const r = this.d.store.endedReason(id);
+    return r instanceof Promise ? r.then(resumeReasonOf) : resumeReasonOf(r);
+  }
+  /** The spec's state name of an actor. */
+  stateOf(actor: SessionActor): string {
+    return serverStateName(actor.getSnapshot().value);
+  }
+  emitEvent<K extends keyof ServerEvents>(event: K, ...args: ServerEvents[K]): void {
+    this.d.emitEvent(event, ...args);
+  }
+
+  // ---- actors ----
+
+  /** HS-7: a new connection gets one actor in `handshaking` and no session state yet. */
+  admit(conn: Connection): void {
+    this.conns.add(conn);
+    const host: Host = { conn, principal: conn.principal, session: undefined, existing: undefined, newReason: ResumeReason.NOT_REQUESTED, peerCloseCode: undefined, isTeardownFailed: false };
+    this.owners.set(conn, this.startActor(host));
+  }
+
+  /**
+   * The session machine for a new connection. An inspector observes actors, so with `inspect`
+   * every session is a real XState actor; otherwise a lean one (issue 7: memory per session).
+   */
+  private startActor(host: Host): SessionActor {
+    const inspect = this.d.app.inspect;
+    if (!inspect) {
+      const runner = this.runtime.create(this.input, host); // its initial step only schedules the handshake timeout
+      host.actor = runner;
+      this.hosts.set(runner, host);
+      return runner;
+    }
+    const actor = inspectedSession(serverSessionMachine, this.actions, host, this.input, inspect, (a, err) => this.onActorCrash(a, err));
+    host.actor = actor;
+    this.hosts.set(actor, host);
+    actor.start();
+    return actor;
+  }
+
+  /** Send a socket's event to the actor that owns it, unless the session stopped using it. */
+  forward(conn: Connection, ev: ServerSessionEvent): void {
+    if (conn.isEnded) return;
+    const actor = this.owners.get(conn);
+    if (!actor) return;
+    try {
+      actor.send(ev);
+    } catch (err) {
+      this.failSession(actor, err);
+    }
+  }
+
+  /** CC-5: serving one session failed; close it 1011, touch nothing else. */
+  failSession(actor: SessionActor, err: unknown): void {
+    const host = this.hosts.get(actor);
+    ((host?.session?.conn ?? host?.conn)?.log ?? this.log).error({ err }, 'session failed');
+    try {
+      actor.send({ type: 'app.fail', reason: err instanceof Error ? err.message : String(err) });
+    } catch {
+      // the actor itself is broken: onActorCrash cleans up
+    }
+  }
+
+  private onActorCrash(actor: SessionActor, err: unknown): void {
+    this.log.error({ err }, 'session machine crashed');
+    const host = this.hosts.get(actor);
+    const conn = host?.session?.conn ?? host?.conn;
+    if (conn && !conn.isEnded) conn.terminate('INTERNAL_ERROR');
+    if (host?.session) this.lifecycle.crashed(host.session);
+  }
+
+  // ---- limits (CC-8, RS-11) ----
+
+  scheduleDetachedCheck(): void {
+    if (this.isDetachedCheckScheduled || this.d.isClosed()) return;
+    this.isDetachedCheckScheduled = true;
+    setImmediate(() => {
+      this.isDetachedCheckScheduled = false;
+      if (!this.d.isClosed()) this.enforceDetachedLimits();
+    });
+  }
+  /** RS-11: evict the oldest detached sessions until the count and byte limits hold. */
+  enforceDetachedLimits(): void {
+    const n = this.detachedSessions.enforce();
+    if (n > 0) this.log.info({ evicted: n, detached: this.detachedSessions.size }, 'detached sessions evicted (RS-11)');
+  }
+  /**
+   * CC-8, RS-11: a new session at maxSessions takes the place of the oldest detached session;
+   * true when there is room (or was made).
+   */
+  makeRoomForSession(): boolean {
+    while (this.live.size >= this.opts.maxSessions) {
+      if (!this.detachedSessions.evictOldest()) return false;
+    }
+    return true;
+  }
+  /** Spec §16.3: a session id is a capability; 128 bits from the CSPRNG. */
+  newSessionId(): string {
+    return randomBytes(16).toString('base64url');
+  }
+
+  // ---- the application's commands over many sessions ----
+
+  /** DR-2: the sessions attached now, and the actors still handshaking (no session to notify). */
+  drainTargets(): { attached: LiveSession[]; handshaking: SessionActor[] } {
+    const attached: LiveSession[] = [];
+    const handshaking: SessionActor[] = [];
+    for (const conn of this.conns) {
+      const actor = this.owners.get(conn);
+      if (!actor || conn.isEnded) continue;
+      const host = this.hosts.get(actor);
+      if (host?.session && host.session.conn === conn) attached.push(host.session);
+      else if (!host?.session) handshaking.push(actor);
+    }
+    return { attached, handshaking };
+  }
+
+  /** SEC-6: every session of `principal`, and its connections still handshaking, closed REVOKED. */
+  revoke(principal: string): number {
+    let n = 0;
+    for (const s of [...this.live.values()]) {
+      if (s.principal !== principal) continue;
+      s.actor.send({ type: 'app.revoke' });
+      n++;
+    }
+    for (const conn of [...this.conns]) {
+      const actor = this.owners.get(conn);
+      if (actor && conn.principal === principal && !this.hosts.get(actor)?.session) actor.send({ type: 'app.revoke' });
+    }
+    return n;
+  }
+
+  /** SEC-5: the sessions of `principal` closed TOKEN_EXPIRED. */
+  expireCredential(principal: string): number {
+    let n = 0;
+    for (const s of this.live.values()) {
+      if (s.principal !== principal) continue;
+      s.actor.send({ type: 'app.credentialExpired' });
+      n++;
+    }
+    return n;
+  }
+
+  /** Stop every connection and session now: sockets closed GOING_AWAY (CC-7), actors stopped. */
+  closeAll(): void {
+    // SEQ-5: acks still waiting for their delay go out before the sockets close; a restart would
+    // otherwise see the client re-send, in a NEW session, messages this process already processed.
+    for (const s of this.live.values()) s.inbound.flushAck();
+    for (const c of [...this.conns]) {
+      c.terminate('GOING_AWAY');
+      this.owners.get(c)?.stop(); // a handshake's timer must not keep the process alive
+    }
+    for (const s of [...this.live.values()]) {
+      s.dispose();
+      s.actor.stop();
+    }
+  }
+}
