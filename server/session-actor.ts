@@ -233,10 +233,15 @@ export class SessionRunner<H> implements SessionActor {
     private readonly runtime: SessionRuntime<H>,
     readonly host: H,
     /** The state value, shared by every session in this configuration. */
-    public value: SessionSnapshot['value'],
+    private stateValue: SessionSnapshot['value'],
     private context: SessionContext,
     private status: Status = 'active',
   ) {}
+
+  /** The machine's state value (the shared one of its configuration), without building a snapshot. */
+  get value(): SessionSnapshot['value'] {
+    return this.stateValue;
+  }
 
   /** Execute the initial step (create). */
   start(step: readonly [SessionSnapshot, readonly Executable[]]): void {
@@ -252,7 +257,7 @@ export class SessionRunner<H> implements SessionActor {
 
   /** The full XState snapshot, rebuilt from the value, the context and the shared configuration. */
   getSnapshot(): SessionSnapshot {
-    return this.runtime.snapshotOf(this.value, this.context, this.status, this.error);
+    return this.runtime.snapshotOf(this.stateValue, this.context, this.status, this.error);
   }
 
   send(event: ServerSessionEvent): void {
@@ -285,7 +290,7 @@ export class SessionRunner<H> implements SessionActor {
     try {
       const [next, actions] = compute();
       for (const a of actions) this.execute(a);
-      this.value = next.value === this.value ? next.value : this.runtime.skeletonOf(next.value, next.context).value;
+      this.stateValue = next.value === this.stateValue ? next.value : this.runtime.skeletonOf(next.value, next.context).value;
       this.context = next.context;
       this.status = next.status;
     } catch (err) {
