@@ -33,7 +33,7 @@ export function restoreSession(s: LiveSession, r: SessionRecord, channels: Local
   s.log.restore(r.outbound.next, r.outbound.acked, r.outbound.replay.map((f) => ({ seq: f.seq, item: f.bytes, bytes: f.bytes.byteLength }))); // SEQ-2, SEQ-7
   s.inbound.restore(r.inbound.lastProcessed, r.inbound.lastAckSent); // SEQ-3, SEQ-9
   for (const sub of r.subscriptions) {
-    s.subscriptions.add(sub.channel);
+    s.restoreSubscription(sub.channel);
     channels.join(sub.channel, s); // CH-1: publications reach it again
   }
   s.detachedAt = nowMs;
