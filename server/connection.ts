@@ -75,7 +75,7 @@ export class Connection implements PeerSink {
     traceId?: string,
   ) {
     this.openedAt = clock.now();
-    this.log = new SessionLog(logger, { connId: this.id, ...(traceId ? { traceId } : {}) });
+    this.log = new SessionLog(logger, { connId: this.id, traceId });
   }
 
   get bufferedAmount(): number {
