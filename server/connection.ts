@@ -74,7 +74,8 @@ export class Connection implements PeerSink {
     /** From the connection's span, so its records lead to its trace (SEC-3). */
     traceId?: string,
   ) {
-    this.openedAt = clock.now();
+    // Whole ms: a small integer is stored in the field itself, a fractional one as a 16 B heap number (memory per idle session).
+    this.openedAt = Math.floor(clock.now());
     this.log = new SessionLog(logger, { connId: this.id, traceId });
   }
 

@@ -120,7 +120,7 @@ export class LiveSession extends SessionOutbound implements SessionView, Lifelin
       o.messageRatePerSecond === undefined ? undefined : new TokenBucket({ ratePerSecond: o.messageRatePerSecond, burst: o.messageBurst }, env.clock.now());
     this.controlBucket =
       o.controlRatePerSecond === undefined ? undefined : new TokenBucket({ ratePerSecond: o.controlRatePerSecond, burst: o.controlBurst }, env.clock.now());
-    this.createdAt = env.clock.now();
+    this.createdAt = Math.floor(env.clock.now()); // whole ms: no heap number per session (as Connection.openedAt)
     // The session is the inbound's host and env its settings: no closures per session (memory per idle session).
     this.inbound = new ClientInbound(this, env);
   }

@@ -70,6 +70,8 @@ export interface DropCounters {
   patchesReplaced: number;
 }
 
+const NO_DROPS: Readonly<DropCounters> = { dropOldest: 0, dropNewest: 0, coalesced: 0, disconnect: 0, patchesReplaced: 0 };
+
 export class BackpressureQueue<T extends QueueItem> {
   private items: T[] = [];
   private head = 0;
@@ -81,12 +83,8 @@ export class BackpressureQueue<T extends QueueItem> {
   private snapshots: Map<string, SnapshotReason> | undefined;
   /** Items the policy dropped since the last item handed out (BP-10). */
   private droppedSince = 0;
-  // The DropCounters as plain fields, not an object of their own (memory per idle session).
-  private dropOldest = 0;
-  private dropNewest = 0;
-  private coalesced = 0;
-  private disconnects = 0;
-  private patchesReplaced = 0;
+  /** What the policy removed; made on the first drop: most queues never drop (memory per idle session). */
+  private drops: DropCounters | undefined;
   readonly policy: BackpressurePolicy;
   private readonly limitMessages: number;
   private readonly limitBytes: number;
@@ -106,17 +104,12 @@ export class BackpressureQueue<T extends QueueItem> {
   }
   /** What the policy removed so far (a copy). */
   get counters(): DropCounters {
-    return {
-      dropOldest: this.dropOldest,
-      dropNewest: this.dropNewest,
-      coalesced: this.coalesced,
-      disconnect: this.disconnects,
-      patchesReplaced: this.patchesReplaced,
-    };
+    return { ...(this.drops ?? NO_DROPS) };
   }
   /** Items the policy removed so far, every kind (patchesReplaced are in the others already); no object made. */
   get dropTotal(): number {
-    return this.dropOldest + this.dropNewest + this.coalesced + this.disconnects;
+    const d = this.drops;
+    return d === undefined ? 0 : d.dropOldest + d.dropNewest + d.coalesced + d.disconnect;
   }
   /** Channels with a pending snapshot, in send order. */
   get pendingSnapshots(): string[] {
@@ -154,7 +147,7 @@ export class BackpressureQueue<T extends QueueItem> {
       const i = this.findKey(item.channel, item.key);
       if (i >= 0) {
         const old = this.items[i] as T;
-        this.coalesced++;
+        this.counted().coalesced++;
         this.droppedSince++; // BP-10: a value replaced by coalescing counts as dropped
         this.items[i] = item; // BP-8: replace in place, keeping its position
         this.queuedBytes += item.bytes - old.bytes;
@@ -167,11 +160,11 @@ export class BackpressureQueue<T extends QueueItem> {
 
     switch (this.policy) {
       case BackpressurePolicy.DISCONNECT:
-        this.disconnects++;
+        this.counted().disconnect++;
         this.droppedSince++;
         return 'overflow'; // BP-11: the caller closes with SLOW_CONSUMER
       case BackpressurePolicy.DROP_NEWEST:
-        this.dropNewest++;
+        this.counted().dropNewest++;
         if (item.kind === 'patch') {
           this.replacePatches(item.channel); // BP-9: the channel resyncs by snapshot; no state lost, not counted (BP-10)
         } else {
@@ -250,6 +243,10 @@ export class BackpressureQueue<T extends QueueItem> {
     return n;
   }
 
+  private counted(): DropCounters {
+    return (this.drops ??= { dropOldest: 0, dropNewest: 0, coalesced: 0, disconnect: 0, patchesReplaced: 0 });
+  }
+
   private fits(item: T): boolean {
     if (this.length === 0) return true; // an oversized item alone still goes (its size is capped by max payload)
     return this.length + 1 <= this.limitMessages && this.queuedBytes + item.bytes <= this.limitBytes;
@@ -274,10 +271,10 @@ export class BackpressureQueue<T extends QueueItem> {
       const victim = this.items[idx] as T;
       if (victim.kind === 'patch') {
         // BP-9: never drop a patch alone. Patches replaced by a snapshot lose no state: not counted (BP-10).
-        this.dropOldest += this.replacePatches(victim.channel);
+        this.counted().dropOldest += this.replacePatches(victim.channel);
         continue;
       }
-      this.dropOldest++;
+      this.counted().dropOldest++;
       this.droppedSince++;
       if (idx === this.head) {
         this.items[this.head++] = undefined as unknown as T;
@@ -293,7 +290,7 @@ export class BackpressureQueue<T extends QueueItem> {
   /** BP-9: swap the channel's queued patches for one pending Snapshot; returns how many went. */
   private replacePatches(channel: string): number {
     const n = this.countPatches(channel);
-    this.patchesReplaced += n;
+    if (n > 0) this.counted().patchesReplaced += n;
     this.requestSnapshot(channel, SnapshotReason.BACKPRESSURE);
     return n;
   }
