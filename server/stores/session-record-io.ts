@@ -7,6 +7,12 @@ import type { LocalChannels } from './local-channels.js';
 import type { LiveSession } from '../session.js';
 import type { MachineRecord, SessionRecord } from './session-record.js';
 
+/**
+ * The empty list of a record (no replay, no channels): one frozen array for all, since a memory
+ * store keeps every live session's record (issue 12, memory per idle session); records are values.
+ */
+const NONE = Object.freeze([]) as readonly never[];
+
 /** The session as a record; `times` are epoch ms. */
 export function recordOfSession(s: LiveSession, times: { readonly createdAtMs: number; readonly expiresAtMs: number | undefined }, machine?: MachineRecord): SessionRecord {
   return {
@@ -16,9 +22,9 @@ export function recordOfSession(s: LiveSession, times: { readonly createdAtMs: n
     expiresAtMs: times.expiresAtMs,
     policy: s.policy,
     receiveWindow: s.log.window,
-    outbound: { next: s.log.next, acked: s.log.acked, replay: s.log.pending().map((f) => ({ seq: f.seq, bytes: f.item })) },
+    outbound: { next: s.log.next, acked: s.log.acked, replay: s.log.inFlight === 0 ? NONE : s.log.pending().map((f) => ({ seq: f.seq, bytes: f.item })) },
     inbound: { lastProcessed: s.inbound.lastProcessed, lastAckSent: s.inbound.lastAckSent },
-    subscriptions: [...s.subscriptions].map((channel) => ({ channel })),
+    subscriptions: s.subscriptions.size === 0 ? NONE : [...s.subscriptions].map((channel) => ({ channel })),
     isContinuityLost: s.isContinuityLost,
     newReason: s.newReason,
     machine,

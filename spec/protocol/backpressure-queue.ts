@@ -72,8 +72,14 @@ export interface DropCounters {
 
 const NO_DROPS: Readonly<DropCounters> = { dropOldest: 0, dropNewest: 0, coalesced: 0, disconnect: 0, patchesReplaced: 0 };
 
+/**
+ * The items of a queue that has queued nothing yet: one shared, frozen empty array, replaced on the
+ * first append, so an idle session holds no array of its own (issue 12, memory per idle session).
+ */
+const NO_ITEMS = Object.freeze([]) as unknown as never[];
+
 export class BackpressureQueue<T extends QueueItem> {
-  private items: T[] = [];
+  private items: T[] = NO_ITEMS;
   private head = 0;
   private queuedBytes = 0;
   /**
@@ -236,7 +242,7 @@ export class BackpressureQueue<T extends QueueItem> {
   clear(): number {
     const n = this.length;
     for (let i = this.head; i < this.items.length; i++) if ((this.items[i] as T).kind === 'message') this.droppedSince++;
-    this.items = [];
+    this.items = NO_ITEMS;
     this.head = 0;
     this.queuedBytes = 0;
     this.snapshots?.clear();
@@ -253,6 +259,7 @@ export class BackpressureQueue<T extends QueueItem> {
   }
 
   private append(item: T): PushResult {
+    if (this.items === NO_ITEMS) this.items = [];
     this.items.push(item);
     this.queuedBytes += item.bytes;
     return 'queued';
@@ -309,6 +316,13 @@ export class BackpressureQueue<T extends QueueItem> {
   }
 
   private filter(keep: (it: T) => boolean): void {
+    if (this.length === 0) {
+      // Nothing to keep (an idle session's subscribe): the shared empty array, none made.
+      this.items = NO_ITEMS;
+      this.head = 0;
+      this.queuedBytes = 0;
+      return;
+    }
     const kept: T[] = [];
     let bytes = 0;
     for (let i = this.head; i < this.items.length; i++) {
