@@ -86,7 +86,7 @@ describe('connection writes', () => {
   test('BP-4 a write above the high-water mark waits for the transport\'s flush, then the pump runs again', () => {
     const { conn, t, flushes } = connection();
     let drained = 0;
-    conn.whenDrained(() => drained++);
+    conn.whenDrained({ drained: () => drained++ });
     conn.write(new Uint8Array(10), 100); // below: no flush callback asked for
     expect(flushes).toHaveLength(0);
     t.bufferedAmount = 95;

@@ -28,6 +28,11 @@ export interface PeerEvents {
   protocolError(conn: Connection, closeName: WsCloseCodeName, reason: string): void;
 }
 
+/** Told when the writes above the high-water mark have flushed (BP-4): the session itself, no closure per session. */
+export interface DrainListener {
+  drained(): void;
+}
+
 let nextConnectionId = 1;
 
 export class Connection implements PeerSink {
@@ -49,7 +54,7 @@ export class Connection implements PeerSink {
   silentTicks = 0;
   /** Writes whose completion must re-run the pump (BP-4). */
   private drainWaits = 0;
-  private onDrain: (() => void) | undefined;
+  private onDrain: DrainListener | undefined;
   /** The close code we sent, or the peer's when it closed first. */
   closeCode: number | undefined;
   /** Records carry this connection's ids (conn, trace, then session once Welcome names it). */
@@ -69,8 +74,9 @@ export class Connection implements PeerSink {
     /** From the connection's span, so its records lead to its trace (SEC-3). */
     traceId?: string,
   ) {
-    this.openedAt = clock.now();
-    this.log = new SessionLog(logger, { connId: this.id, ...(traceId ? { traceId } : {}) });
+    // Whole ms: a small integer is stored in the field itself, a fractional one as a 16 B heap number (memory per idle session).
+    this.openedAt = Math.floor(clock.now());
+    this.log = new SessionLog(logger, { connId: this.id, traceId });
   }
 
   get bufferedAmount(): number {
@@ -104,7 +110,7 @@ export class Connection implements PeerSink {
       this.drainWaits++;
       t.write(bytes, () => {
         this.drainWaits--;
-        if (this.drainWaits === 0 && this.onDrain) this.onDrain();
+        if (this.drainWaits === 0 && this.onDrain) this.onDrain.drained();
       });
     } else {
       t.write(bytes);
@@ -116,9 +122,9 @@ export class Connection implements PeerSink {
     return this.drainWaits > 0;
   }
 
-  /** Run `fn` when the writes above the high-water mark have flushed. */
-  whenDrained(fn: () => void): void {
-    this.onDrain = fn;
+  /** Tell `listener` when the writes above the high-water mark have flushed. */
+  whenDrained(listener: DrainListener): void {
+    this.onDrain = listener;
   }
 
   /**

@@ -11,18 +11,28 @@ import { isAckDueNow } from '../spec/protocol/session-rules.js';
 import type { Clock, TimerHandle } from './clock.js';
 import type { ClientMessage, MaybePromise } from './types.js';
 
-export interface InboundHooks {
-  readonly ackDelayMs: number;
+/** The server settings ClientInbound reads; a session passes its SessionEnv (one object per server). */
+export interface InboundEnv {
+  readonly opts: {
+    readonly ackDelayMs: number;
+    /** The window the server grants the client (Welcome.receive_window): ack at half of it (SEQ-5). */
+    readonly receiveWindow: number;
+  };
   /** The server's clock: the ack delay is one of its timers. */
   readonly clock: Clock;
-  /** The window the server grants the client (Welcome.receive_window): ack at half of it (SEQ-5). */
-  readonly receiveWindow: number;
+}
+
+/**
+ * What ClientInbound calls back: the session itself, as one object with three methods rather than
+ * three closures and their context per session (memory per idle session, issue 12).
+ */
+export interface InboundHost {
   /** Hand a message to the application; may return a promise (SEQ-10). */
-  readonly handle: (m: ClientMessage) => MaybePromise<void>;
+  handleClientMessage(m: ClientMessage): MaybePromise<void>;
   /** Write an Ack now; false when there is no socket (Welcome.last_client_seq carries it later). */
-  readonly writeAck: (seq: bigint) => boolean;
+  writeAck(seq: bigint): boolean;
   /** The handler failed (CC-5). */
-  readonly fail: (err: unknown) => void;
+  inboundFailed(err: unknown): void;
 }
 
 export class ClientInbound {
@@ -35,10 +45,14 @@ export class ClientInbound {
   private ackTimer: TimerHandle | undefined;
   /** Handler calls still running; while > 0 new messages queue behind them. */
   private depth = 0;
-  private chain: Promise<void> = Promise.resolve();
+  /** The running handler calls, made on the first async handler: an idle session holds no Promise. */
+  private chain: Promise<void> | undefined;
   private isBroken = false;
 
-  constructor(private readonly hooks: InboundHooks) {}
+  constructor(
+    private readonly host: InboundHost,
+    private readonly env: InboundEnv,
+  ) {}
 
   /**
    * The highest client seq the server has acknowledged (an Ack written or held, or a Welcome's
@@ -59,27 +73,32 @@ export class ClientInbound {
     const msg: ClientMessage = { seq: m.seq, channel: m.channel, key: m.key, messageId: m.messageId, payload: m.payload };
     if (this.depth > 0) {
       this.depth++;
-      this.chain = this.chain
-        .then(() => (this.isBroken ? undefined : this.hooks.handle(msg)))
+      this.chain = (this.chain ?? Promise.resolve())
+        .then(() => (this.isBroken ? undefined : this.host.handleClientMessage(msg)))
         .then(() => {
           if (!this.isBroken) this.completeTo(msg.seq);
         }, (err: unknown) => this.failed(err))
-        .finally(() => this.depth--);
+        .finally(() => this.settled());
       return;
     }
     let r: MaybePromise<void>;
     try {
-      r = this.hooks.handle(msg);
+      r = this.host.handleClientMessage(msg);
     } catch (err) {
       this.failed(err);
       return;
     }
     if (r instanceof Promise) {
       this.depth = 1;
-      this.chain = r.then(() => this.completeTo(msg.seq), (err: unknown) => this.failed(err)).finally(() => this.depth--);
+      this.chain = r.then(() => this.completeTo(msg.seq), (err: unknown) => this.failed(err)).finally(() => this.settled());
     } else {
       this.completeTo(msg.seq);
     }
+  }
+
+  /** A handler call settled; the last one releases the chain. */
+  private settled(): void {
+    if (--this.depth === 0) this.chain = undefined;
   }
 
   private failed(err: unknown): void {
@@ -87,7 +106,7 @@ export class ClientInbound {
     this.isBroken = true;
     // The client resends what the application did not receive, after its resume.
     this.cursor.rebase(this.completed + 1n);
-    this.hooks.fail(err);
+    this.host.inboundFailed(err);
   }
 
   private completeTo(seq: bigint): void {
@@ -103,17 +122,17 @@ export class ClientInbound {
 
   /** SEQ-5: within the ack delay, or at once when half the window is unacked. */
   private scheduleAck(): void {
-    if (isAckDueNow(Number(this.completed - this.ackedUpTo), this.hooks.receiveWindow)) {
+    if (isAckDueNow(Number(this.completed - this.ackedUpTo), this.env.opts.receiveWindow)) {
       this.sendAck();
       return;
     }
-    this.ackTimer ??= this.hooks.clock.setTimeout(() => this.sendAck(), this.hooks.ackDelayMs);
+    this.ackTimer ??= this.env.clock.setTimeout(() => this.sendAck(), this.env.opts.ackDelayMs);
   }
 
   private sendAck(): void {
     this.stopTimer();
     if (this.completed === this.ackedUpTo && !this.isAckForced) return;
-    if (!this.hooks.writeAck(this.completed)) return;
+    if (!this.host.writeAck(this.completed)) return;
     this.isAckForced = false;
     this.ackedUpTo = this.completed;
   }
@@ -140,7 +159,7 @@ export class ClientInbound {
   }
 
   stopTimer(): void {
-    if (this.ackTimer !== undefined) this.hooks.clock.clearTimeout(this.ackTimer); // a simulated clock's first id is 0
+    if (this.ackTimer !== undefined) this.env.clock.clearTimeout(this.ackTimer); // a simulated clock's first id is 0
     this.ackTimer = undefined;
   }
 

@@ -10,12 +10,20 @@
  */
 import type { LifelineSession, PublishMessage, SessionStats } from './types.js';
 
-/** A live, read-only view of a session's channels: reads go to the session's own set, writes do not exist. */
+/**
+ * A live, read-only view of a session's channels: reads go to the session's own set, writes do not
+ * exist. It asks the session for its set on every read: a session makes its set on the first
+ * subscribe (memory per idle session, issue 12), so the set a view saw first may be replaced.
+ */
 class ReadonlySetView<T> implements ReadonlySet<T> {
-  readonly #set: ReadonlySet<T>;
+  readonly #source: { readonly subscriptions: ReadonlySet<T> };
 
-  constructor(set: ReadonlySet<T>) {
-    this.#set = set;
+  constructor(source: { readonly subscriptions: ReadonlySet<T> }) {
+    this.#source = source;
+  }
+
+  get #set(): ReadonlySet<T> {
+    return this.#source.subscriptions;
   }
 
   get size(): number {
@@ -69,7 +77,7 @@ class SessionHandle implements LifelineSession {
 
   /** The channels now subscribed, kept current; a view, so `as Set` cannot change them. */
   get subscriptions(): ReadonlySet<string> {
-    return (this.#subscriptions ??= new ReadonlySetView(this.#session.subscriptions));
+    return (this.#subscriptions ??= new ReadonlySetView<string>(this.#session));
   }
 
   get state(): string {

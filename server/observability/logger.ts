@@ -126,18 +126,31 @@ type SessionLogLevel = 'debug' | 'info' | 'warn' | 'error';
  * A session's or connection's log, bound to its ids. The pino child is made on the first record at
  * an enabled level: a child per connection costs about 1 KB of heap and new hidden classes (issue 7,
  * memory per idle session), and most connections never write a record at the configured level.
+ * The ids are plain fields, always all assigned, not a fields object: every SessionLog shares one
+ * hidden class and holds no second object (issue 12, memory per idle session).
  */
 export class SessionLog {
-  private child: Logger | undefined;
+  private child: Logger | undefined = undefined;
+  private readonly sessionId: string | undefined;
+  private readonly connId: number | undefined;
+  private readonly traceId: string | undefined;
 
   constructor(
     private readonly base: Logger,
-    private readonly fields: SessionLogFields,
-  ) {}
+    fields: SessionLogFields,
+  ) {
+    this.sessionId = fields.sessionId;
+    this.connId = fields.connId;
+    this.traceId = fields.traceId;
+  }
 
   /** The same log with more ids (the session id once Welcome names it). */
   with(fields: SessionLogFields): SessionLog {
-    return new SessionLog(this.base, { ...this.fields, ...fields });
+    return new SessionLog(this.base, {
+      sessionId: fields.sessionId ?? this.sessionId,
+      connId: fields.connId ?? this.connId,
+      traceId: fields.traceId ?? this.traceId,
+    });
   }
 
   debug(obj: object, msg: string): void {
@@ -155,7 +168,7 @@ export class SessionLog {
 
   private write(level: SessionLogLevel, obj: object, msg: string): void {
     if (!this.base.isLevelEnabled(level)) return;
-    this.child ??= sessionLogger(this.base, this.fields);
+    this.child ??= sessionLogger(this.base, { sessionId: this.sessionId, connId: this.connId, traceId: this.traceId });
     this.child[level](obj, msg);
   }
 }

@@ -140,6 +140,16 @@ describe('session span', () => {
     s.end(1000);
     expect(exporter.getFinishedSpans().map((x) => x.parentSpanContext?.spanId)).toEqual([SPAN_ID]);
   });
+
+  test('connections nothing traces share one no-op span; a valid traceparent keeps its trace id without an SDK', () => {
+    const a = startSessionSpan({});
+    const b = startSessionSpan({ traceparent: 'junk' });
+    expect(a).toBe(b); // memory per idle session (issue 12): no span object per untraced connection
+    a.setSessionId('S1');
+    a.end(1000);
+    expect(b.spanContext.traceId).toBe('0'.repeat(32));
+    expect(startSessionSpan({ traceparent: VALID }).spanContext.traceId).toBe(parseTraceparent(VALID)?.traceId); // SEC-3: logs still find the trace
+  });
 });
 
 /** A minimal AsyncLocalStorage context manager, so an "active" context really is active in this test. */

@@ -10,6 +10,8 @@
  */
 import type { IncomingHttpHeaders } from 'node:http';
 import {
+  INVALID_SPAN_CONTEXT,
+  isSpanContextValid,
   ROOT_CONTEXT,
   SpanKind,
   SpanStatusCode,
@@ -102,8 +104,22 @@ export function startSessionSpan(headers: IncomingHttpHeaders, options: SessionS
     // Not `root: true`: the SDK would drop the validated parent too. ROOT_CONTEXT already is a root.
     parentContext(headers),
   );
+  // Nothing records this span and it names no trace (no SDK, no valid traceparent): every call on
+  // it would be a no-op, so every such connection shares one (memory per idle session, issue 12).
+  if (!span.isRecording() && !isSpanContextValid(span.spanContext())) return NO_SESSION_SPAN;
   return new OtelSessionSpan(span, startedAt);
 }
+
+/** The span of a connection nothing traces: stateless, so one serves them all. */
+const NO_SESSION_SPAN: SessionSpan = Object.freeze({
+  spanContext: INVALID_SPAN_CONTEXT,
+  upgraded(): void {},
+  setSessionId(): void {},
+  setHeartbeatInterval(): void {},
+  setResume(): void {},
+  event(): void {},
+  end(): void {},
+});
 
 /** A class, not an object of closures: one exists per connection (issue 7, memory per session). */
 class OtelSessionSpan implements SessionSpan {

@@ -20,12 +20,20 @@ export interface RecordedSession {
   readonly policy: BackpressurePolicy;
   readonly log: OutboundLog<Uint8Array>;
   readonly inbound: ClientInbound;
-  readonly subscriptions: Set<string>;
+  readonly subscriptions: ReadonlySet<string>;
+  /** Subscribe again to a channel of the record (no Snapshot request: the resume decides, RS-4). */
+  restoreSubscription(channel: string): void;
   isContinuityLost: boolean;
   newReason: ResumeReason;
   /** Clock ms when the session lost its socket (RS-1). */
   detachedAt: number;
 }
+
+/**
+ * The empty list of a record (no replay, no channels): one frozen array for all, since a memory
+ * store keeps every live session's record (issue 12, memory per idle session); records are values.
+ */
+const NONE = Object.freeze([]) as readonly never[];
 
 /** The session as a record; `times` are epoch ms. */
 export function recordOfSession(s: RecordedSession, times: { readonly createdAtMs: number; readonly expiresAtMs: number | undefined }, machine?: MachineRecord): SessionRecord {
@@ -36,9 +44,9 @@ export function recordOfSession(s: RecordedSession, times: { readonly createdAtM
     expiresAtMs: times.expiresAtMs,
     policy: s.policy,
     receiveWindow: s.log.window,
-    outbound: { next: s.log.next, acked: s.log.acked, replay: s.log.pending().map((f) => ({ seq: f.seq, bytes: f.item })) },
+    outbound: { next: s.log.next, acked: s.log.acked, replay: s.log.inFlight === 0 ? NONE : s.log.pending().map((f) => ({ seq: f.seq, bytes: f.item })) },
     inbound: { lastProcessed: s.inbound.lastProcessed, lastAckSent: s.inbound.lastAckSent },
-    subscriptions: [...s.subscriptions].map((channel) => ({ channel })),
+    subscriptions: s.subscriptions.size === 0 ? NONE : [...s.subscriptions].map((channel) => ({ channel })),
     isContinuityLost: s.isContinuityLost,
     newReason: s.newReason,
     machine,
@@ -53,7 +61,7 @@ export function restoreSession<S extends RecordedSession>(s: S, r: SessionRecord
   s.log.restore(r.outbound.next, r.outbound.acked, r.outbound.replay.map((f) => ({ seq: f.seq, item: f.bytes, bytes: f.bytes.byteLength }))); // SEQ-2, SEQ-7
   s.inbound.restore(r.inbound.lastProcessed, r.inbound.lastAckSent); // SEQ-3, SEQ-9
   for (const sub of r.subscriptions) {
-    s.subscriptions.add(sub.channel);
+    s.restoreSubscription(sub.channel);
     channels.join(sub.channel, s); // CH-1: publications reach it again
   }
   s.detachedAt = nowMs;

@@ -7,7 +7,7 @@
  */
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { WebSocketServer, type RawData, type WebSocket } from 'ws';
+import { WebSocket, WebSocketServer, type RawData, type Server as WsServer } from 'ws';
 import { clampCloseReason, codeOf, type WsCloseCodeName } from '../../spec/protocol/close-codes.js';
 import type { Clock, TimerHandle } from '../../spec/protocol/clock.js';
 import { SUBPROTOCOL } from '../../spec/protocol/defaults.js';
@@ -121,8 +121,43 @@ function onClose(this: PeerSocket, code: number): void {
 }
 
 /**
+ * The WebSocket class of the server's sockets: the four events the core needs are handled in emit()
+ * itself, with the peer in a field set at construction. Four listeners would grow every socket's
+ * `_events` (a dictionary, Object.create(null)) and the symbol property its property array (issue
+ * 12, memory per idle session: about 100 B a socket). Listeners of anyone else still run, after ours.
+ */
+class PeerWebSocket extends WebSocket {
+  [kPeer]: WsPeer | undefined = undefined;
+
+  // Fixed parameters, not a rest array: emit runs once per received frame. ws emits at most 2 arguments.
+  override emit(event: string | symbol, a?: unknown, b?: unknown): boolean {
+    const s = this as PeerSocket;
+    if (s[kPeer] !== undefined) {
+      switch (event) {
+        case 'message':
+          onMessage.call(s, a as RawData, b as boolean);
+          break;
+        case 'pong':
+          onPong.call(s);
+          break;
+        case 'error':
+          onError.call(s, a as Error);
+          // An 'error' nobody listens to would throw out of ws's receiver: handled here.
+          if (this.listenerCount('error') === 0) return true;
+          break;
+        case 'close':
+          onClose.call(s, a as number);
+          break;
+      }
+    }
+    return arguments.length <= 1 ? super.emit(event) : arguments.length === 2 ? super.emit(event, a) : super.emit(event, a, b);
+  }
+}
+
+/**
  * Hand an open WebSocket to the core as a peer and wire its events to the sink the core returns.
- * Exported for in-process stand-ins of sockets (the liveness bench at 50,000 sessions).
+ * Exported for in-process stand-ins of sockets (the liveness bench at 50,000 sessions): those get
+ * the shared handlers as listeners.
  */
 export function adoptWebSocket(ws: WebSocket, info: PeerInfo, accept: AcceptPeer, o: WsTransportOptions): WsPeer | undefined {
   const peer = new WsPeer(ws, o);
@@ -131,6 +166,7 @@ export function adoptWebSocket(ws: WebSocket, info: PeerInfo, accept: AcceptPeer
   peer.sink = sink;
   const s = ws as PeerSocket;
   s[kPeer] = peer;
+  if (ws instanceof PeerWebSocket) return peer; // its emit() calls the handlers
   s.on('message', onMessage);
   s.on('pong', onPong);
   s.on('error', onError);
@@ -140,13 +176,14 @@ export function adoptWebSocket(ws: WebSocket, info: PeerInfo, accept: AcceptPeer
 
 /** The server's WebSocket endpoint: admission, then the upgrade, then a peer for the core. */
 export class WsTransport {
-  private readonly wss: WebSocketServer;
+  private readonly wss: WsServer<typeof PeerWebSocket>;
 
   constructor(
     private readonly o: WsTransportOptions,
     private readonly accept: AcceptPeer,
   ) {
-    this.wss = new WebSocketServer({
+    this.wss = new WebSocketServer<typeof PeerWebSocket>({
+      WebSocket: PeerWebSocket, // events handled without listeners (above)
       noServer: true,
       maxPayload: o.maxPayloadBytes, // WIRE-4: enforced before buffering; ws closes 1009
       perMessageDeflate: false,

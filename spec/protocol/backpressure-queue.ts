@@ -70,15 +70,27 @@ export interface DropCounters {
   patchesReplaced: number;
 }
 
+const NO_DROPS: Readonly<DropCounters> = { dropOldest: 0, dropNewest: 0, coalesced: 0, disconnect: 0, patchesReplaced: 0 };
+
+/**
+ * The items of a queue that has queued nothing yet: one shared, frozen empty array, replaced on the
+ * first append, so an idle session holds no array of its own (issue 12, memory per idle session).
+ */
+const NO_ITEMS = Object.freeze([]) as unknown as never[];
+
 export class BackpressureQueue<T extends QueueItem> {
-  private items: T[] = [];
+  private items: T[] = NO_ITEMS;
   private head = 0;
   private queuedBytes = 0;
-  /** Pending snapshots in send order; the session channel '' is kept first (see next()). */
-  private snapshots = new Map<string, SnapshotReason>();
+  /**
+   * Pending snapshots in send order; the session channel '' is kept first (see next()). Made on the
+   * first request: a server holds one queue per idle session, most of them never asked for one.
+   */
+  private snapshots: Map<string, SnapshotReason> | undefined;
   /** Items the policy dropped since the last item handed out (BP-10). */
   private droppedSince = 0;
-  readonly counters: DropCounters = { dropOldest: 0, dropNewest: 0, coalesced: 0, disconnect: 0, patchesReplaced: 0 };
+  /** What the policy removed; made on the first drop: most queues never drop (memory per idle session). */
+  private drops: DropCounters | undefined;
   readonly policy: BackpressurePolicy;
   private readonly limitMessages: number;
   private readonly limitBytes: number;
@@ -96,13 +108,22 @@ export class BackpressureQueue<T extends QueueItem> {
   get bytes(): number {
     return this.queuedBytes;
   }
+  /** What the policy removed so far (a copy). */
+  get counters(): DropCounters {
+    return { ...(this.drops ?? NO_DROPS) };
+  }
+  /** Items the policy removed so far, every kind (patchesReplaced are in the others already); no object made. */
+  get dropTotal(): number {
+    const d = this.drops;
+    return d === undefined ? 0 : d.dropOldest + d.dropNewest + d.coalesced + d.disconnect;
+  }
   /** Channels with a pending snapshot, in send order. */
   get pendingSnapshots(): string[] {
-    return [...this.snapshots.keys()];
+    return this.snapshots ? [...this.snapshots.keys()] : [];
   }
   /** Nothing to send: no item, no pending snapshot. */
   get isEmpty(): boolean {
-    return this.length === 0 && this.snapshots.size === 0;
+    return this.length === 0 && (this.snapshots === undefined || this.snapshots.size === 0);
   }
   /** Items dropped since the last item handed out; the next Message/StatePatch carries it (BP-10). */
   get droppedPending(): number {
@@ -115,7 +136,7 @@ export class BackpressureQueue<T extends QueueItem> {
   }
 
   hasPendingSnapshot(channel: string): boolean {
-    return this.snapshots.has(channel);
+    return this.snapshots?.has(channel) ?? false;
   }
 
   /**
@@ -125,14 +146,14 @@ export class BackpressureQueue<T extends QueueItem> {
   push(item: T): PushResult {
     // A channel whose snapshot is pending needs no patch: the snapshot is read at
     // send time and already includes it (BP-9, SD-8).
-    if (item.kind === 'patch' && this.snapshots.has(item.channel)) return 'absorbed';
+    if (item.kind === 'patch' && this.hasPendingSnapshot(item.channel)) return 'absorbed';
 
     // BP-8: StatePatch has no key on the wire (spec §11.6), so only Messages coalesce.
     if (this.policy === BackpressurePolicy.COALESCE_BY_KEY && item.kind === 'message' && item.key !== '') {
       const i = this.findKey(item.channel, item.key);
       if (i >= 0) {
         const old = this.items[i] as T;
-        this.counters.coalesced++;
+        this.counted().coalesced++;
         this.droppedSince++; // BP-10: a value replaced by coalescing counts as dropped
         this.items[i] = item; // BP-8: replace in place, keeping its position
         this.queuedBytes += item.bytes - old.bytes;
@@ -145,11 +166,11 @@ export class BackpressureQueue<T extends QueueItem> {
 
     switch (this.policy) {
       case BackpressurePolicy.DISCONNECT:
-        this.counters.disconnect++;
+        this.counted().disconnect++;
         this.droppedSince++;
         return 'overflow'; // BP-11: the caller closes with SLOW_CONSUMER
       case BackpressurePolicy.DROP_NEWEST:
-        this.counters.dropNewest++;
+        this.counted().dropNewest++;
         if (item.kind === 'patch') {
           this.replacePatches(item.channel); // BP-9: the channel resyncs by snapshot; no state lost, not counted (BP-10)
         } else {
@@ -160,7 +181,7 @@ export class BackpressureQueue<T extends QueueItem> {
       case BackpressurePolicy.COALESCE_BY_KEY: // BP-8: no match → drop-oldest
       default:
         this.makeRoom(item.bytes, true);
-        if (item.kind === 'patch' && this.snapshots.has(item.channel)) return 'absorbed';
+        if (item.kind === 'patch' && this.hasPendingSnapshot(item.channel)) return 'absorbed';
         return this.append(item);
     }
   }
@@ -171,14 +192,15 @@ export class BackpressureQueue<T extends QueueItem> {
    * supersedes. Returns false when one is already pending: coalesced (SD-8).
    */
   requestSnapshot(channel: string, reason: SnapshotReason): boolean {
-    if (this.snapshots.has(channel)) return false; // SD-8
+    const pending = this.snapshots;
+    if (pending?.has(channel)) return false; // SD-8
     this.removePatches(channel);
-    if (channel === SESSION_CHANNEL) {
+    if (channel === SESSION_CHANNEL && pending !== undefined && pending.size > 0) {
       // The session re-baseline goes first: the client rebases its seq on it, then
       // takes the channel snapshots that follow contiguously (SD-5).
-      this.snapshots = new Map([[channel, reason], ...this.snapshots]);
+      this.snapshots = new Map([[channel, reason], ...pending]);
     } else {
-      this.snapshots.set(channel, reason);
+      (this.snapshots ??= new Map()).set(channel, reason);
     }
     return true;
   }
@@ -186,11 +208,12 @@ export class BackpressureQueue<T extends QueueItem> {
   /** Take the next thing to send: pending snapshots first, then items in order. */
   next(): Dequeued<T> | undefined {
     // Checked by size first: an iterator and its result per dequeue showed in the echo profile (issue 7).
-    if (this.snapshots.size > 0) {
-      const first = this.snapshots.entries().next();
+    const pending = this.snapshots;
+    if (pending !== undefined && pending.size > 0) {
+      const first = pending.entries().next();
       if (!first.done) {
         const [channel, reason] = first.value;
-        this.snapshots.delete(channel);
+        pending.delete(channel);
         return { kind: 'snapshot', channel, reason };
       }
     }
@@ -208,7 +231,7 @@ export class BackpressureQueue<T extends QueueItem> {
 
   /** Remove everything of a channel, its pending snapshot included (CH-2 unsubscribe). */
   removeChannel(channel: string): void {
-    this.snapshots.delete(channel);
+    this.snapshots?.delete(channel);
     this.filter((it) => it.channel !== channel);
   }
 
@@ -219,11 +242,15 @@ export class BackpressureQueue<T extends QueueItem> {
   clear(): number {
     const n = this.length;
     for (let i = this.head; i < this.items.length; i++) if ((this.items[i] as T).kind === 'message') this.droppedSince++;
-    this.items = [];
+    this.items = NO_ITEMS;
     this.head = 0;
     this.queuedBytes = 0;
-    this.snapshots.clear();
+    this.snapshots?.clear();
     return n;
+  }
+
+  private counted(): DropCounters {
+    return (this.drops ??= { dropOldest: 0, dropNewest: 0, coalesced: 0, disconnect: 0, patchesReplaced: 0 });
   }
 
   private fits(item: T): boolean {
@@ -232,6 +259,7 @@ export class BackpressureQueue<T extends QueueItem> {
   }
 
   private append(item: T): PushResult {
+    if (this.items === NO_ITEMS) this.items = [];
     this.items.push(item);
     this.queuedBytes += item.bytes;
     return 'queued';
@@ -250,10 +278,10 @@ export class BackpressureQueue<T extends QueueItem> {
       const victim = this.items[idx] as T;
       if (victim.kind === 'patch') {
         // BP-9: never drop a patch alone. Patches replaced by a snapshot lose no state: not counted (BP-10).
-        this.counters.dropOldest += this.replacePatches(victim.channel);
+        this.counted().dropOldest += this.replacePatches(victim.channel);
         continue;
       }
-      this.counters.dropOldest++;
+      this.counted().dropOldest++;
       this.droppedSince++;
       if (idx === this.head) {
         this.items[this.head++] = undefined as unknown as T;
@@ -269,7 +297,7 @@ export class BackpressureQueue<T extends QueueItem> {
   /** BP-9: swap the channel's queued patches for one pending Snapshot; returns how many went. */
   private replacePatches(channel: string): number {
     const n = this.countPatches(channel);
-    this.counters.patchesReplaced += n;
+    if (n > 0) this.counted().patchesReplaced += n;
     this.requestSnapshot(channel, SnapshotReason.BACKPRESSURE);
     return n;
   }
@@ -288,6 +316,13 @@ export class BackpressureQueue<T extends QueueItem> {
   }
 
   private filter(keep: (it: T) => boolean): void {
+    if (this.length === 0) {
+      // Nothing to keep (an idle session's subscribe): the shared empty array, none made.
+      this.items = NO_ITEMS;
+      this.head = 0;
+      this.queuedBytes = 0;
+      return;
+    }
     const kept: T[] = [];
     let bytes = 0;
     for (let i = this.head; i < this.items.length; i++) {

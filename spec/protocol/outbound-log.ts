@@ -20,9 +20,15 @@ export interface OutboundLogOptions {
   readonly window: number;
 }
 
+/**
+ * The unacked items of a log that has sent nothing yet: one shared, frozen empty array, replaced on
+ * the first send, so an idle session holds no array of its own (issue 12, memory per idle session).
+ */
+const NOTHING_SENT = Object.freeze([]) as unknown as never[];
+
 export class OutboundLog<T> {
   /** Sent, not yet acked, in seq order. A plain array: shift() on acks is amortised cheap for windows ≤ a few thousand. */
-  private unacked: Sent<T>[] = [];
+  private unacked: Sent<T>[] = NOTHING_SENT;
   private head = 0;
   private nextSeq = 1n;
   private ackedSeq = 0n;
@@ -60,6 +66,7 @@ export class OutboundLog<T> {
   send(item: T, bytes = 0): Sent<T> {
     const sent: Sent<T> = { seq: this.nextSeq, item, bytes };
     this.nextSeq += 1n;
+    if (this.unacked === NOTHING_SENT) this.unacked = [];
     this.unacked.push(sent);
     this.unackedBytes += bytes;
     return sent;

@@ -1,0 +1,239 @@
+/**
+ * The sending half of a session (spec §7, §11): the outbound queue and its policy, the replay log,
+ * and the pump that moves queued items onto the socket through the gates.
+ *
+ * Pipeline: publish → BackpressureQueue (pre-seq, policy) → gate (socket attached, receive window
+ * BP-1, replay bytes RS-3, bufferedAmount BP-4) → OutboundLog.send (seq) → encode → socket. Acks
+ * trim the log (SEQ-7) and reopen the gate. Control bodies bypass queue and gate (BP-12).
+ *
+ * A base class of LiveSession (server/session.ts), not an object of its own: it was split out of
+ * session.ts along this seam to keep both readable (issue 12), and one object per session is
+ * what an idle session must cost (memory per idle session), not two.
+ */
+import { create } from '@bufbuild/protobuf';
+import { EnvelopeSchema, SnapshotSchema, type BackpressurePolicy, type Envelope } from '../gen/lifeline/v1/envelope_pb.js';
+import { BackpressureQueue, type SnapshotReason } from '../spec/protocol/backpressure-queue.js';
+import { encode } from '../spec/protocol/codec.js';
+import { OutboundLog } from '../spec/protocol/outbound-log.js';
+import type { Connection, DrainListener } from './connection.js';
+import { envelopeOf, type OutItem } from './outbound.js';
+import type { Clock } from './clock.js';
+import type { LifelineMetrics } from './observability/metrics.js';
+import type { ResolvedOptions } from './options.js';
+import type { SessionActor } from './session-actor.js';
+import { sharedFrame } from './shared-frame.js';
+import { bodyOfFrame } from './telemetry.js';
+import type { ChannelState } from './types.js';
+import type { ReplayWriter } from './stores/replay-writer.js';
+
+/** What the sending half needs from its server; SessionEnv (session.ts) extends it. */
+export interface OutboundEnv {
+  readonly opts: ResolvedOptions;
+  readonly clock: Clock;
+  /** Prometheus metrics, when the application asked for them. */
+  readonly metrics: LifelineMetrics | undefined;
+  /** Write-behind of replay appends and trims, only for a store shared by nodes (isShared). */
+  readonly replayWriter: ReplayWriter | undefined;
+}
+
+/** The control replies a peer can ask for, one held per kind (BP-16). */
+type ControlReply = 'ack' | 'heartbeatAck';
+
+/**
+ * A frame with a buffer of its own. fast-codec carves small frames from shared 32 KiB slabs; one
+ * kept for long would pin its whole slab (a detached session's 1,024 frames: 32 MiB instead of
+ * 100 KB). Copies only views into a larger buffer.
+ */
+export function ownBytes(b: Uint8Array): Uint8Array {
+  return b.byteLength === b.buffer.byteLength ? b : b.slice();
+}
+
+export abstract class SessionOutbound implements DrainListener {
+  conn: Connection | undefined;
+  readonly log: OutboundLog<Uint8Array>;
+  readonly queue: BackpressureQueue<OutItem>;
+  /** Welcome sent on the attached socket: sequenced writes may flow (HS-9). */
+  protected isWritable = false;
+  protected isFlowBlocked = false;
+  /**
+   * Control replies waiting while the socket is over its high-water mark (BP-16): only the latest
+   * of each kind, since an Ack is cumulative and a HeartbeatAck answers the newest Heartbeat. A
+   * peer that asks without reading holds at most these two, never a growing buffer.
+   */
+  protected heldReplies: Map<ControlReply, Envelope> | undefined; // made when first needed (memory per idle session)
+  /** The fence of this node's claim on the session in the store (session-store.ts); 0 until it is stored. */
+  fence = 0;
+
+  constructor(
+    readonly id: string,
+    readonly actor: SessionActor,
+    protected readonly env: OutboundEnv,
+    readonly policy: BackpressurePolicy,
+    window: number,
+  ) {
+    const o = env.opts;
+    this.log = new OutboundLog<Uint8Array>({ window });
+    this.queue = new BackpressureQueue<OutItem>({ policy, limitMessages: o.queueLimitMessages, limitBytes: o.queueLimitBytes });
+  }
+
+  /** The channel's state for a Snapshot, or undefined when it has none to send (SD-1, SD-5). */
+  protected abstract stateOf(channel: string): ChannelState | undefined;
+
+  /** Serving this session failed (CC-5). */
+  protected abstract failed(err: unknown): void;
+
+  /** Control replies held past the high-water mark (BP-16): at most one per kind. */
+  get heldReplyCount(): number {
+    return this.heldReplies?.size ?? 0;
+  }
+
+  /** Bytes held for the client: queued items plus sent-unacked messages (the detached budget, RS-11). */
+  heldBytes(): number {
+    return this.queue.bytes + this.log.inFlightBytes;
+  }
+
+  /** Queue a Message or StatePatch under the policy (BP-2), then move what the gates allow. */
+  enqueue(item: OutItem): void {
+    const m = this.env.metrics;
+    const before = m ? this.queue.dropTotal : 0;
+    const result = this.queue.push(item);
+    if (m) {
+      const dropped = this.queue.dropTotal - before; // BP-6 … BP-11: whatever the policy removed for this item
+      if (dropped > 0) m.dropped(this.policy, dropped);
+    }
+    if (result === 'overflow') {
+      this.actor.send({ type: 'queue.overflow' }); // BP-11: the machine decides (close 4202 or, detached, lose continuity)
+      return;
+    }
+    this.pump();
+  }
+
+  /** Write queued items while every gate is open (BP-1, BP-4, RS-3, SD-7). */
+  pump(): void {
+    const conn = this.conn;
+    if (!conn || !this.isWritable) return;
+    const o = this.env.opts;
+    let isBlocked = false;
+    for (;;) {
+      if (this.queue.isEmpty) break;
+      if (!this.log.hasRoom) {
+        if (!this.isFlowBlocked) this.log.compact(ownBytes); // a slow reader holds a window of frames
+        isBlocked = true; // BP-1: the receive window is full
+        break;
+      }
+      if (this.log.inFlight > 0 && this.log.inFlightBytes >= o.replayWindowBytes) {
+        isBlocked = true; // RS-3: the replay buffer's byte bound
+        break;
+      }
+      if (conn.bufferedAmount > o.bufferedAmountHighWaterBytes) {
+        isBlocked = true; // BP-4, SD-7: wait for the socket to flush
+        conn.whenDrained(this);
+        break;
+      }
+      const d = this.queue.next();
+      if (!d) break;
+      if (d.kind === 'snapshot') this.writeSnapshot(d.channel, d.reason);
+      else this.writeItem(d.item, d.droppedBefore);
+    }
+    if (isBlocked !== this.isFlowBlocked) {
+      this.isFlowBlocked = isBlocked;
+      this.actor.send({ type: isBlocked ? 'queue.blocked' : 'queue.flowing' });
+    }
+  }
+
+  private writeSequenced(env: Envelope, body: { seq: bigint }): void {
+    body.seq = this.log.next; // SEQ-2: the seq is given as the item goes onto the socket
+    this.writeNumbered(encode(env), env.body.case);
+  }
+
+  /** Bytes already carrying seq = log.next: keep them for replay, then write them. */
+  private writeNumbered(bytes: Uint8Array, body: Envelope['body']['case']): void {
+    const sent = this.log.send(bytes, bytes.byteLength); // SEQ-7: kept until acked
+    this.env.replayWriter?.sent(this.id, this.fence, sent.seq, bytes); // a shared store gets it behind, once per tick
+    this.conn?.write(bytes, this.env.opts.bufferedAmountHighWaterBytes);
+    this.env.metrics?.frame('sent', body, bytes.byteLength);
+  }
+
+  private writeItem(it: OutItem, droppedBefore: number): void {
+    const m = this.env.metrics;
+    if (m) m.deliveryLatency((this.env.clock.now() - it.enqueuedAt) / 1000);
+    const share = it.share;
+    if (share !== undefined && share.writes++ > 0) {
+      // A published item's second delivery on: encoded once, seq and dropped_before spliced in.
+      share.frame ??= sharedFrame(envelopeOf(it, 0));
+      this.writeNumbered(share.frame.encode(this.log.next, droppedBefore), it.kind === 'message' ? 'message' : 'statePatch');
+      return;
+    }
+    const env = envelopeOf(it, droppedBefore);
+    this.writeSequenced(env, env.body.value);
+  }
+
+  private writeSnapshot(channel: string, reason: SnapshotReason): void {
+    const state = this.stateOf(channel);
+    if (!state) return; // not a state channel: nothing to send
+    const s = create(SnapshotSchema, { channel, version: state.version, state: state.state, digest: state.digest ?? 0, reason });
+    this.writeSequenced(create(EnvelopeSchema, { body: { case: 'snapshot', value: s } }), s);
+  }
+
+  /** RS-2: the replay, sent-unacked frames with their original seqs, before any other sequenced message. */
+  protected writeReplay(frames: readonly { readonly item: Uint8Array }[]): void {
+    const m = this.env.metrics;
+    for (const s of frames) {
+      this.conn?.write(s.item, this.env.opts.bufferedAmountHighWaterBytes);
+      m?.frame('sent', bodyOfFrame(s.item), s.item.byteLength);
+    }
+  }
+
+  /**
+   * A control body: not sequenced, not held by the window or the policy (BP-12). Written at once,
+   * past the high-water mark; a write that crosses it carries the drain callback, so replies held
+   * meanwhile (writeReply) go out when the socket has flushed.
+   */
+  writeControl(env: Envelope): void {
+    const conn = this.conn;
+    if (!conn) return;
+    const bytes = encode(env);
+    conn.write(bytes, this.env.opts.bufferedAmountHighWaterBytes);
+    this.env.metrics?.frame('sent', env.body.case, bytes.byteLength);
+  }
+
+  /**
+   * A reply the peer asked for (an Ack, a HeartbeatAck). BP-16: while the socket is over its
+   * high-water mark and a write is waiting to flush, only the latest of each kind is kept (at most
+   * two envelopes per session), written when the socket drains. Issue 13: written unconditionally,
+   * one peer that sent Heartbeats without reading grew the heap from 11 MB to 144–228 MB in 30 s.
+   */
+  protected writeReply(kind: ControlReply, env: Envelope): void {
+    const conn = this.conn;
+    if (!conn) return;
+    if (conn.bufferedAmount > this.env.opts.bufferedAmountHighWaterBytes && conn.isAwaitingDrain) {
+      (this.heldReplies ??= new Map()).set(kind, env); // BP-16: the newest replaces the held one
+      conn.whenDrained(this);
+      return;
+    }
+    this.writeControl(env);
+  }
+
+  /**
+   * The socket flushed what was above its high-water mark (Connection calls this; the session is
+   * its own drain listener, no closure per session): held replies first (BP-12), then the queue.
+   */
+  drained(): void {
+    // From the socket's write callback: a throw here would escape into the event loop (SEC-4).
+    try {
+      const held = this.heldReplies ? [...this.heldReplies.values()] : [];
+      this.heldReplies = undefined;
+      for (const env of held) this.writeControl(env);
+      this.pump();
+    } catch (err) {
+      this.failed(err); // CC-5
+    }
+  }
+
+  /** A cumulative ack from the client (SEQ-6 checked by the caller): release, then refill the window. */
+  applyAck(seq: bigint): void {
+    this.log.ack(seq); // SEQ-7
+    this.env.replayWriter?.acked(this.id, this.fence, this.log.acked);
+    this.pump();
+  }
+}
