@@ -215,7 +215,7 @@ function shallowEqual(a: object, b: object): boolean {
 
 /**
  * The state value of a session's machine, without building its snapshot: the runner keeps the
- * value itself (the hot path reads it once per frame, server/frames.ts).
+ * value itself (the hot path reads it once per frame, server/ingress.ts).
  */
 export function stateValueOf(actor: SessionActor): SessionSnapshot['value'] {
   return actor instanceof SessionRunner ? actor.value : actor.getSnapshot().value;
