@@ -75,6 +75,20 @@ describe('hot path = machine (one decision path)', () => {
     );
   });
 
+  test('HB-2 a pong at a fixed interval changes nothing the fixed interval reads: liveness.ts does not step the machine for it', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 3 }), fc.integer({ min: 0, max: 3 }), fc.boolean(), (missed, silentTicks, isRttSpike) => {
+        const got = step(attached({ missed, silentTicks }), { type: 'socket.pong', isRttSpike });
+        expect(got.spec).toBe('HB-2'); // not the HB-11 spike reset: that needs an adapted interval
+        expect(got.value).toEqual(ATTACHED);
+        expect(got.actions).toEqual([]);
+        // Only `missed` moves; at a fixed interval the machine's counts are not read (the sweep keeps its own).
+        expect({ ...got.context, missed }).toEqual(attached({ missed, silentTicks }).context);
+      }),
+      { numRuns: 100 },
+    );
+  });
+
   test('HB-8 a HeartbeatAck is proof of life and nothing more', () => {
     const got = step(attached({ missed: 2, silentTicks: 2 }), { type: 'frame.heartbeatAck' });
     expect(got).toMatchObject({ spec: 'HB-8', value: ATTACHED, actions: [], context: { missed: 0, silentTicks: 0 } });

@@ -46,5 +46,10 @@ export function onPong(d: LivenessDeps, conn: Connection): void {
   conn.missedPings = 0; // HB-2
   const rtt = conn.measurePong(d.opts.heartbeatRttToleranceMs);
   if (rtt) d.metrics?.heartbeatRtt(rtt.sampleMs / 1000, 'ping');
-  d.forward(conn, { type: 'socket.pong', isRttSpike: rtt?.isSpike ?? false });
+  // Fixed interval: the count above is the one the sweep reads (onSweepVisit); the machine's
+  // socket.pong transition only clears its own `missed`, which nothing reads at a fixed interval
+  // (server/hot-path.test.ts holds that). Stepping the machine per pong cost ~45 µs each, 2+ s of
+  // CPU per interval at 50,000 sessions (issue 12 bench, liveness).
+  if (d.opts.heartbeatIntervalStepsMax <= 1) return;
+  d.forward(conn, { type: 'socket.pong', isRttSpike: rtt?.isSpike ?? false }); // HB-2, HB-11 (RTT spike)
 }
