@@ -9,7 +9,7 @@ import { create } from '@bufbuild/protobuf';
 import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
 import { initialTransition, transition } from 'xstate';
-import { MessageSchema } from '../gen/lifeline/v1/envelope_pb.js';
+import { HeartbeatSchema, MessageSchema } from '../gen/lifeline/v1/envelope_pb.js';
 import { serverSessionMachine, type ServerSessionContext, type ServerSessionEvent } from '../spec/machines/server-session.machine.js';
 import { decideClientMessage, fixedIntervalTick, isAckBeyondSent } from '../spec/protocol/session-rules.js';
 
@@ -84,6 +84,23 @@ describe('hot path = machine (one decision path)', () => {
         expect(got.actions).toEqual([]);
         // Only `missed` moves; at a fixed interval the machine's counts are not read (the sweep keeps its own).
         expect({ ...got.context, missed }).toEqual(attached({ missed, silentTicks }).context);
+      }),
+      { numRuns: 100 },
+    );
+  });
+
+  test('HB-6 a Heartbeat at a fixed interval: the machine answers with nothing to announce and keeps its counts, as ingress.ts does without it', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 3 }), fc.integer({ min: 0, max: 3 }), fc.boolean(), (missed, silentTicks, isRttStable) => {
+        const heartbeat = create(HeartbeatSchema, { id: 7, sentAtMs: 1n, rttMs: 3 });
+        const before = attached({ missed, silentTicks });
+        const got = step(before, { type: 'frame.heartbeat', heartbeat, isRttStable });
+        expect(got.spec).toBe('HB-6'); // never HB-11's growth: the ceiling is the base
+        expect(got.value).toEqual(ATTACHED);
+        // session.heartbeatAck(id, sentAt, rtt) with its defaults: interval_ms 0, the client's interval the base.
+        expect(got.actions).toEqual([['sendHeartbeatAck', { intervalSteps: 0, clientSteps: 1 }]]);
+        // The counts the fixed interval keeps on the connection are reset by ingress for every frame (HB-8).
+        expect(got.context).toEqual({ ...before.context, missed: 0, silentTicks: 0 });
       }),
       { numRuns: 100 },
     );

@@ -54,6 +54,11 @@ export interface RegistryDeps {
 }
 
 export class SessionRegistry implements HostRegistry {
+  /** An inspector watches the session machines (ingress.ts then steps them for every Heartbeat). */
+  get isInspecting(): boolean {
+    return this.d.app.inspect !== undefined;
+  }
+
   readonly opts: ResolvedOptions;
   readonly log: Logger;
   readonly clock: Clock;
