@@ -9,10 +9,32 @@
  * when publish was synchronous.
  */
 import type { PublishMessage, PublishPatch } from '../types.js';
+import type { Health } from './session-store.js';
 
-export type Publication =
+export type Publication = (
   | { readonly kind: 'message'; readonly channel: string; readonly message: Omit<PublishMessage, 'channel'> }
-  | { readonly kind: 'patch'; readonly channel: string; readonly patch: PublishPatch };
+  | { readonly kind: 'patch'; readonly channel: string; readonly patch: PublishPatch }
+) & {
+  /**
+   * Where the broker put it in its channel's order (issue 14), set by a broker across nodes on
+   * delivery: "<ms>-<n>" as a Redis Streams entry id, compared by comparePositions. Positions of
+   * one channel grow in publish order; a node never delivers one at or below one it delivered.
+   */
+  readonly position?: string;
+};
+
+/** What Broker.since answers when publications after the position are gone (trimmed from the stream): the session must resync (Snapshot, or loss counted). */
+export const TRIMMED = 'trimmed';
+
+/** Order of two broker positions "<ms>-<n>" (Redis Streams ids): negative, 0, positive. */
+export function comparePositions(a: string, b: string): number {
+  const [am = '0', an = '0'] = a.split('-');
+  const [bm = '0', bn = '0'] = b.split('-');
+  const d = BigInt(am) - BigInt(bm);
+  if (d !== 0n) return d < 0n ? -1 : 1;
+  const e = BigInt(an) - BigInt(bn);
+  return e === 0n ? 0 : e < 0n ? -1 : 1;
+}
 
 /** How a node receives publications: queue it for its local subscribers; returns how many. */
 export type DeliverLocally = (p: Publication) => number;
@@ -29,6 +51,16 @@ export interface Broker {
   join(channel: string): void;
   /** This node's last local subscriber of `channel` left (CH-2, CC-6): stop receiving it. */
   leave(channel: string): void;
+  /**
+   * Publications of `channel` after `position`, in order, that the broker still holds (a session
+   * continued on this node catches up on what was published while it moved, issue 14), or TRIMMED
+   * when some after it are gone. Absent on a broker without history (MemoryBroker).
+   */
+  since?(channel: string, position: string): Promise<readonly Publication[] | typeof TRIMMED>;
+  /** Reachability of a broker across the network (absent: always ready). */
+  readonly health?: Health;
+  /** Release connections. The server never calls it: whoever built the broker closes it. */
+  close?(): Promise<void>;
 }
 
 /** The single-node broker: a publish is delivered to this node's subscribers at once. */

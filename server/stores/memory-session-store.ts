@@ -9,8 +9,9 @@
 import { defaults } from '../../spec/protocol/defaults.js';
 import type { Clock } from '../../spec/protocol/clock.js';
 import { RecentMessageIds } from '../message-ids.js';
-import { trimmedReplay, withRecord, type ReplayFrame, type SessionRecord } from './session-record.js';
-import { SessionExistsError, StaleFenceError, type EndReason, type SessionStore } from './session-store.js';
+import { applyDelta } from './record-delta.js';
+import { withRecord, type SessionRecord } from './session-record.js';
+import { SessionExistsError, StaleFenceError, type EndReason, type RecordDelta, type SessionStore } from './session-store.js';
 
 export interface MemorySessionStoreOptions {
   /** Time for TTLs: record expiry (epoch ms), ended reasons, dedupe. Default Date.now. */
@@ -87,23 +88,9 @@ export class MemorySessionStore implements SessionStore {
     });
   }
 
-  appendReplay(id: string, fence: number, frames: readonly ReplayFrame[]): Promise<void> {
+  commit(id: string, fence: number, delta: RecordDelta): Promise<void> {
     return this.fenced(id, fence, (e) => {
-      if (frames.length === 0) return;
-      const o = e.record.outbound;
-      const last = o.replay[o.replay.length - 1]?.seq ?? o.acked;
-      const first = (frames[0] as ReplayFrame).seq;
-      if (first <= last) throw new RangeError(`appendReplay: seq ${first} not after ${last} (SEQ-2)`);
-      const top = (frames[frames.length - 1] as ReplayFrame).seq;
-      e.record = withRecord(e.record, { outbound: { next: o.next > top ? o.next : top + 1n, acked: o.acked, replay: [...o.replay, ...frames] } });
-    });
-  }
-
-  trimReplay(id: string, fence: number, acked: bigint): Promise<void> {
-    return this.fenced(id, fence, (e) => {
-      const o = e.record.outbound;
-      if (acked <= o.acked) return; // SEQ-6: an older ack changes nothing
-      e.record = withRecord(e.record, { outbound: { next: o.next > acked ? o.next : acked + 1n, acked, replay: trimmedReplay(o.replay, acked) } });
+      e.record = applyDelta(e.record, delta);
     });
   }
 

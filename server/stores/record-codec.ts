@@ -80,7 +80,10 @@ function checkRecord(v: unknown): SessionRecord {
     inbound: { lastProcessed: big(inb, 'lastProcessed'), lastAckSent: big(inb, 'lastAckSent') },
     subscriptions: subs.map((s) => {
       if (!isObj(s) || typeof s.channel !== 'string') fail('subscription');
-      return s.version === undefined ? { channel: s.channel } : { channel: s.channel, version: big(s, 'version') };
+      const sub: { channel: string; version?: bigint; position?: string } = { channel: s.channel };
+      if (s.version !== undefined) sub.version = big(s, 'version');
+      if (s.position !== undefined) sub.position = typeof s.position === 'string' && /^\d+-\d+$/.test(s.position) ? s.position : fail('subscription.position');
+      return sub;
     }),
     isContinuityLost: typeof v.isContinuityLost === 'boolean' ? v.isContinuityLost : fail('isContinuityLost'),
     newReason: num(v, 'newReason'),

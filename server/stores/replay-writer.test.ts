@@ -2,19 +2,17 @@ import { describe, expect, test } from 'vitest';
 import { sampleRecord } from './contract.js';
 import { MemorySessionStore } from './memory-session-store.js';
 import { ReplayWriter } from './replay-writer.js';
-import type { ReplayFrame } from './session-record.js';
+import type { RecordDelta } from './session-store.js';
 
 /** The memory store, saying it is shared: the server then writes replay behind (issue 14's Redis path). */
 class SharedTestStore extends MemorySessionStore {
   override readonly isShared = true;
   calls: string[] = [];
-  override appendReplay(id: string, fence: number, frames: readonly ReplayFrame[]): Promise<void> {
-    this.calls.push(`append ${frames.map((f) => f.seq).join(',')}`);
-    return super.appendReplay(id, fence, frames);
-  }
-  override trimReplay(id: string, fence: number, acked: bigint): Promise<void> {
-    this.calls.push(`trim ${acked}`);
-    return super.trimReplay(id, fence, acked);
+  override commit(id: string, fence: number, delta: RecordDelta): Promise<void> {
+    const frames = delta.frames ?? [];
+    if (frames.length > 0) this.calls.push(`append ${frames.map((f) => f.seq).join(',')}`);
+    if (delta.acked !== undefined) this.calls.push(`trim ${delta.acked}`);
+    return super.commit(id, fence, delta);
   }
 }
 
@@ -64,7 +62,7 @@ describe('ReplayWriter (write-behind for a shared store)', () => {
 
   test('a store failure drops the batch and reports it; nothing waits for ever', async () => {
     class Down extends SharedTestStore {
-      override appendReplay(): Promise<void> {
+      override commit(): Promise<void> {
         return Promise.reject(new Error('store unreachable'));
       }
     }

@@ -1,8 +1,7 @@
 /**
  * Write-behind of replay appends and trims, for a store that outlives the node (isShared, issue 14).
  * Every sent frame and every ack would otherwise be a store round trip on the hot path; instead they
- * are gathered per session and written once per tick, one appendReplay and one trimReplay per
- * session that changed. Order within a session is kept: frames are appended before the trim that
+ * are gathered per session and written once per tick, one commit per session that changed. Order within a session is kept: frames are appended before the trim that
  * may cover them, and a tick's writes are issued in the order the sessions first changed.
  *
  * Bounded while the store is away: a session's pending frames are what its OutboundLog holds anyway
@@ -98,8 +97,7 @@ export class ReplayWriter {
     // Frames already covered by the ack in the same batch are never written.
     const frames = p.acked === undefined ? p.frames : p.frames.filter((f) => f.seq > (p.acked as bigint));
     try {
-      if (frames.length > 0) await this.store.appendReplay(id, p.fence, frames);
-      if (p.acked !== undefined) await this.store.trimReplay(id, p.fence, p.acked);
+      await this.store.commit(id, p.fence, { frames, acked: p.acked });
     } catch (err) {
       if (err instanceof StaleFenceError) this.hooks.onStale(id, p.fence);
       else this.hooks.onError(id, err);

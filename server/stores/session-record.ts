@@ -19,6 +19,13 @@ export interface ReplayFrame {
 export interface SubscriptionRecord {
   readonly channel: string;
   readonly version?: bigint;
+  /**
+   * The broker position (broker.ts comparePositions) of the last publication of this channel in the
+   * session's stream (sequenced: its frame is in the replay or acknowledged). The node that continues
+   * the session reads the channel from here (Broker.since), so what was published while the session
+   * moved reaches it once (issue 14). Absent: no publication taken yet, or a broker without positions.
+   */
+  readonly position?: string;
 }
 
 /**

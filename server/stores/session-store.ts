@@ -11,6 +11,34 @@
  */
 import type { ReplayFrame, SessionRecord } from './session-record.js';
 
+/**
+ * What a live session changed since its last write, committed in one atomic step under its fence
+ * (issue 14). For a shared store the server commits ahead of the socket: a frame goes out, and an
+ * Ack is sent, only once the store holds it, so the node that continues a session after this one
+ * died resumes it exactly (spec §21).
+ */
+export interface RecordDelta {
+  /** Frames sent since, in seq order, each after the last one stored (SEQ-2, SEQ-7). */
+  readonly frames?: readonly ReplayFrame[];
+  /** A cumulative ack from the client: release replay frames with seq ≤ acked; an older one changes nothing (SEQ-6, SEQ-7). */
+  readonly acked?: bigint;
+  /** The client's stream: last client seq processed and last ack sent (SEQ-3, SEQ-5, SEQ-10). Never moves back. */
+  readonly inbound?: SessionRecord['inbound'];
+  /** Channel → broker position of the last publication of that channel now in the session's stream (SubscriptionRecord.position). */
+  readonly positions?: Readonly<Record<string, string>>;
+}
+
+/** A store or broker across the network: is it reachable now (readiness, `/readyz`)? */
+export interface Health {
+  /** True while the backing service answers; false from the first failure until it answers again. */
+  isReady(): boolean;
+  /** Called on every change of isReady(). Returns a function that stops the calls. */
+  onHealth(listener: (ready: boolean) => void): () => void;
+}
+
+/** Another node claimed a session this node owned (RS-7 across nodes): the id and the new fence. */
+export type ClaimLost = (id: string, fence: number, byNode: string) => void;
+
 export type MaybePromise<T> = T | Promise<T>;
 
 /** Why a session ended: closed by either side, its resume TTL ran out (RS-6), evicted (RS-11). */
@@ -53,10 +81,12 @@ export interface SessionStore {
   claim(id: string, nodeId: string): Promise<number | undefined>;
   /** Write the whole record back under `fence`; the stored owner stays the claim's. */
   save(record: SessionRecord, fence: number): Promise<void>;
-  /** Add sent frames to the replay, in seq order, under `fence` (SEQ-7). */
-  appendReplay(id: string, fence: number, frames: readonly ReplayFrame[]): Promise<void>;
-  /** Release replay frames a cumulative ack covers (seq ≤ acked), under `fence` (SEQ-7). */
-  trimReplay(id: string, fence: number, acked: bigint): Promise<void>;
+  /**
+   * Apply `delta` under `fence`, all of it or none: appended frames (rejects, changing nothing,
+   * when the first does not follow the last stored seq: SEQ-2), then the trim by `acked`, the
+   * inbound cursor and the channel positions. `next` moves past the last appended frame.
+   */
+  commit(id: string, fence: number, delta: RecordDelta): Promise<void>;
   /**
    * Delete the session and remember why for a bounded time (RS-6, RS-11), so a late Hello hears
    * EXPIRED or EVICTED rather than UNKNOWN_SESSION. With a fence, a stale one rejects.
@@ -80,4 +110,15 @@ export interface SessionStore {
   hasMessageId(principal: string, messageId: string): MaybePromise<boolean>;
   /** SEQ-8, SEQ-10: the application has this message; remember its id for the dedupe TTL. */
   addMessageId(principal: string, messageId: string): MaybePromise<void>;
+
+  /**
+   * RS-7 across nodes: call `onLost` when another node claims a session `nodeId` owned, so this
+   * node closes its old socket 4002 at once rather than at its next (refused) write. Absent on a
+   * store no other node shares. Returns a function that stops the calls.
+   */
+  watchClaims?(nodeId: string, onLost: ClaimLost): () => void;
+  /** Reachability of a store across the network (absent: always ready). */
+  readonly health?: Health;
+  /** Release connections. The server never calls it: whoever built the store closes it, after the servers that use it. */
+  close?(): Promise<void>;
 }

@@ -6,7 +6,8 @@
 import { afterEach, describe, expect, test, vi } from 'vitest';
 import { Harness } from '../../test/support/server.js';
 import { MemorySessionStore } from './memory-session-store.js';
-import type { ReplayFrame, SessionRecord } from './session-record.js';
+import type { SessionRecord } from './session-record.js';
+import type { RecordDelta } from './session-store.js';
 
 const h = new Harness();
 afterEach(() => h.cleanup());
@@ -28,13 +29,11 @@ class SharedTestStore extends MemorySessionStore {
     this.calls.push('create');
     return super.create(record, nodeId);
   }
-  override appendReplay(id: string, fence: number, frames: readonly ReplayFrame[]): Promise<void> {
-    this.calls.push(`append ${frames.length}`);
-    return this.later(() => super.appendReplay(id, fence, frames));
-  }
-  override trimReplay(id: string, fence: number, acked: bigint): Promise<void> {
-    this.calls.push(`trim ${acked}`);
-    return this.later(() => super.trimReplay(id, fence, acked));
+  override commit(id: string, fence: number, delta: RecordDelta): Promise<void> {
+    const frames = delta.frames ?? [];
+    if (frames.length > 0) this.calls.push(`append ${frames.length}`);
+    if (delta.acked !== undefined) this.calls.push(`trim ${delta.acked}`);
+    return this.later(() => super.commit(id, fence, delta));
   }
 }
 
