@@ -109,6 +109,7 @@ interface ServeFlags {
   dedupe: boolean;
   drainDeadlineMs?: number;
   drainSpreadMs?: number;
+  drainDelayMs?: number;
   sweepSlices?: number;
   headersTimeoutMs?: number;
   maxPendingUpgradesPerIp?: number;
@@ -206,6 +207,12 @@ export interface ServeCommandOptions {
    * it throws, --demo fails with that message (the npm package: "runs from a clone").
    */
   readonly loadDemo?: (root: string) => Promise<ServeApp>;
+  /**
+   * An application to run beside the server when --demo is not given: an embedder's entry script
+   * that wants the command's flags, signals and drain with its own hooks (the multi-node e2e test's
+   * node, e2e/multi-node/node.ts).
+   */
+  readonly app?: (root: string) => ServeApp | Promise<ServeApp>;
 }
 
 export function serveCommand(options: ServeCommandOptions = {}): Command {
@@ -257,6 +264,12 @@ export function serveCommand(options: ServeCommandOptions = {}): Command {
     .option('--no-dedupe', `do not deduplicate client messages by message id (SEQ-8; default on, ${defaults.dedupeMaxIds} ids)`)
     .option('--drain-deadline-ms <ms>', 'drain deadline on SIGTERM (DR-4, DR-5)', int('drain deadline', 1))
     .option('--drain-spread-ms <ms>', 'reconnect spread window (DR-3)', int('drain spread'))
+    .option(
+      '--drain-delay-ms <ms>',
+      'on SIGTERM, report not ready (DR-1) and refuse new upgrades for this long before the drain notices go out, so a load balancer polling /readyz takes the node out of rotation before its clients move (ops/haproxy/two-nodes.cfg)',
+      int('drain delay'),
+      0,
+    )
     .option('--sweep-slices <n>', 'spread the liveness sweep over n slices of the interval; default one per second of it, 1 to 10', int('sweep slices', 1))
     .option('--headers-timeout-ms <ms>', 'close a connection whose request head is incomplete after this (HS-15; default the handshake timeout, 5000)', int('headers timeout', 1))
     .option('--max-pending-upgrades-per-ip <n>', 'connections not yet WebSockets per client address (HS-16; default 64; raise behind a proxy)', int('max pending upgrades per ip', 1))
@@ -292,12 +305,13 @@ async function serve(flags: ServeFlags, options: ServeCommandOptions): Promise<v
     if (!options.loadDemo) throw new Error(DEMO_NEEDS_CLONE);
     demo = await options.loadDemo(root);
   }
+  const app = demo ?? (await options.app?.(root));
   // Strictly opt-in: the inspector reconnects to its receiver until stopped.
   let inspector: ServerInspector | undefined;
   if (flags.inspect !== undefined) inspector = createServerInspector({ url: flags.inspect });
   const srv = createServer({
     ...optionsFromFlags(flags),
-    ...(demo ? demo.hooks : {}),
+    ...(app ? app.hooks : {}),
     logger: log,
     ...(flags.metrics ? { metrics: createLifelineMetrics({ defaultMetrics: true }) } : {}),
     ...(inspector ? { inspect: inspector.inspect } : {}),
@@ -313,7 +327,7 @@ async function serve(flags: ServeFlags, options: ServeCommandOptions): Promise<v
     const { port } = srv.httpServer.address() as AddressInfo;
     srv.allowOrigins([...new Set([...ownOrigins(flags.host, port), ...(flags.allowedOrigin ?? [])])]);
   }
-  demo?.start(srv);
+  app?.start(srv);
   const http = srv.url().replace(/^ws/, 'http').replace(/\/[^/]*$/, '/');
   console.log(`Lifeline server listening: ${srv.url()}${demo ? `\nDemo page: ${http}` : ''}${flags.metrics ? `\nMetrics: ${http}metrics` : ''}`);
   const origins = srv.originAllowlist();
@@ -332,8 +346,14 @@ async function serve(flags: ServeFlags, options: ServeCommandOptions): Promise<v
     stoppingAtMs = Date.now();
     log.info({ signal }, 'draining');
     void (async () => {
+      if (flags.drainDelayMs !== undefined && flags.drainDelayMs > 0) {
+        // DR-1 before DR-2: /readyz answers 503 (and upgrades are refused, HS-6) while the load
+        // balancer's health checks notice; only then do the notices send clients elsewhere.
+        srv.setReady(false);
+        await new Promise((resolve) => setTimeout(resolve, flags.drainDelayMs));
+      }
       await srv.drain();
-      demo?.stop();
+      app?.stop();
       await srv.close();
       inspector?.stop();
       log.info('drained; exiting');
