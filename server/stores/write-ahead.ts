@@ -275,10 +275,7 @@ export class WriteAhead {
         }
         if (!g.isGone) {
           h.committed();
-          if (g.isDirty) {
-            g.isDirty = false;
-            this.touch(h);
-          }
+          if (g.isDirty) this.commit(h); // what gathered during the round trip: its own batch, at once
         }
         this.notifyIfIdle();
       },
