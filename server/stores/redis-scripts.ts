@@ -54,13 +54,18 @@ local function remember(reason)
   end
 end
 
--- RS-6: a record past its expiry (store clock) is gone and reads as expired.
-local function expire_if_due()
-  local exp = redis.call('HGET', KEYS[1], 'exp')
+-- RS-6: a record past its expiry (store clock) is gone and reads as expired. True when it was.
+local function expire_if(exp)
   if exp and exp ~= '' and now >= tonumber(exp) then
     redis.call('DEL', KEYS[1], KEYS[2])
     remember('expired')
+    return true
   end
+  return false
+end
+
+local function expire_if_due()
+  return expire_if(redis.call('HGET', KEYS[1], 'exp'))
 end
 
 -- The fence named by a write must be the current one; else the error reply to return.
@@ -186,13 +191,13 @@ return false
  * (seq, bytes) pairs.
  */
 const COMMIT = `${PRELUDE}
-expire_if_due()
-local err = stale(ARGV[6])
-if err then return err end
+-- the hot path: one HMGET for the expiry, the fence and the cursors
+local h = redis.call('HMGET', KEYS[1], 'fence', 'exp', 'next', 'acked', 'lp', 'la', 'rb')
+if not h[1] or expire_if(h[2]) then return redis.error_reply('${scriptErrors.stale} none') end
+if h[1] ~= ARGV[6] then return redis.error_reply('${scriptErrors.stale} ' .. h[1]) end
+local nxt, acked, lp, la, rb = h[3], h[4], h[5], h[6], tonumber(h[7])
 local npos = tonumber(ARGV[14])
 local f0 = 15 + 2 * npos
-local h = redis.call('HMGET', KEYS[1], 'next', 'acked', 'lp', 'la', 'rb')
-local nxt, acked, lp, la, rb = h[1], h[2], h[3], h[4], tonumber(h[5])
 local llen = redis.call('LLEN', KEYS[2])
 -- SEQ-2: the first frame follows the last stored one (or the ack when none is stored)
 if f0 < #ARGV then
