@@ -8,6 +8,7 @@
  * `--inspect <ws-url>` streams every session actor to an XState inspector (opt-in).
  */
 import { Command, InvalidArgumentError, Option } from 'commander';
+import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { AddressInfo } from 'node:net';
@@ -17,6 +18,7 @@ import { createServerInspector, type ServerInspector } from './observability/ins
 import { createLifelineLogger } from './observability/logger.js';
 import { createLifelineMetrics } from './observability/metrics.js';
 import { parseTokensFile, tokenAuthentication } from './cli-auth.js';
+import { openRedisBackends, redisUrlArg, redisUrlForDisplay, type SharedBackends } from './cli-redis.js';
 import { policyByName, resolveOptions, type LifelineServerOptions } from './options.js';
 import type { PolicyName, Principal } from './types.js';
 import { ownOrigins } from './own-origins.js';
@@ -110,6 +112,9 @@ interface ServeFlags {
   drainDeadlineMs?: number;
   drainSpreadMs?: number;
   drainDelayMs?: number;
+  redis?: string;
+  redisPrefix?: string;
+  nodeId?: string;
   sweepSlices?: number;
   headersTimeoutMs?: number;
   maxPendingUpgradesPerIp?: number;
@@ -274,6 +279,13 @@ export function serveCommand(options: ServeCommandOptions = {}): Command {
     .option('--headers-timeout-ms <ms>', 'close a connection whose request head is incomplete after this (HS-15; default the handshake timeout, 5000)', int('headers timeout', 1))
     .option('--max-pending-upgrades-per-ip <n>', 'connections not yet WebSockets per client address (HS-16; default 64; raise behind a proxy)', int('max pending upgrades per ip', 1))
     .option('--max-pending-upgrades <n>', 'connections not yet WebSockets in total (HS-16; default 1024)', int('max pending upgrades', 1))
+    .option(
+      '--redis <url>',
+      'share sessions and channels with other nodes through this Redis (redis://[user:password@]host:port[/db], rediss:// for TLS): any node resumes any session, a publish reaches every node (spec §21); /readyz answers 503 while Redis is away; default none: this process only (memory store)',
+      redisUrlArg,
+    )
+    .option('--redis-prefix <prefix>', 'prefix of every Redis key, stream and channel (several deployments on one Redis)', 'lifeline:')
+    .option('--node-id <id>', "this node's name in the shared store (owner of its sessions, target of takeover notices) and its logs; default random")
     .option('--demo', 'run the demo application and serve its page', false)
     .addOption(new Option('--log-level <level>', 'log level').choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info'))
     .option('--no-metrics', 'do not serve Prometheus metrics on /metrics')
@@ -309,8 +321,14 @@ async function serve(flags: ServeFlags, options: ServeCommandOptions): Promise<v
   // Strictly opt-in: the inspector reconnects to its receiver until stopped.
   let inspector: ServerInspector | undefined;
   if (flags.inspect !== undefined) inspector = createServerInspector({ url: flags.inspect });
+  const nodeId = flags.nodeId ?? randomBytes(6).toString('hex');
+  // Issue 14: with --redis, every node shares sessions and channels; Redis health drives /readyz (MN-6).
+  let shared: SharedBackends | undefined;
+  if (flags.redis !== undefined) shared = await openRedisBackends({ url: flags.redis, prefix: flags.redisPrefix ?? 'lifeline:', nodeId, log });
   const srv = createServer({
     ...optionsFromFlags(flags),
+    nodeId,
+    ...(shared ? { sessionStore: shared.store, broker: shared.broker } : {}),
     ...(app ? app.hooks : {}),
     logger: log,
     ...(flags.metrics ? { metrics: createLifelineMetrics({ defaultMetrics: true }) } : {}),
@@ -331,8 +349,9 @@ async function serve(flags: ServeFlags, options: ServeCommandOptions): Promise<v
   const http = srv.url().replace(/^ws/, 'http').replace(/\/[^/]*$/, '/');
   console.log(`Lifeline server listening: ${srv.url()}${demo ? `\nDemo page: ${http}` : ''}${flags.metrics ? `\nMetrics: ${http}metrics` : ''}`);
   const origins = srv.originAllowlist();
+  if (flags.redis !== undefined) console.log(`Shared through Redis: ${redisUrlForDisplay(flags.redis)} (prefix ${flags.redisPrefix ?? 'lifeline:'}), node ${nodeId}`);
   console.log(origins ? `Allowed origins: ${origins.join(' ')}` : 'Allowed origins: any (no --allowed-origin; never serve cookie-authenticated browsers like this, SEC-1)');
-  log.info({ url: srv.url(), demo: flags.demo, allowedOrigins: origins ?? 'any' }, 'listening');
+  log.info({ url: srv.url(), demo: flags.demo, allowedOrigins: origins ?? 'any', nodeId, redis: flags.redis === undefined ? undefined : redisUrlForDisplay(flags.redis) }, 'listening');
 
   let stoppingAtMs: number | undefined;
   const stop = (signal: string) => {
@@ -355,6 +374,7 @@ async function serve(flags: ServeFlags, options: ServeCommandOptions): Promise<v
       await srv.drain();
       app?.stop();
       await srv.close();
+      await shared?.close(); // after the server: the drain's last commits are in Redis (MN-1)
       inspector?.stop();
       log.info('drained; exiting');
       log.flush();
