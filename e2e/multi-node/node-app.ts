@@ -1,0 +1,63 @@
+/**
+ * The application every node of the multi-node e2e test runs (issue 14, deliverable 7), beside the
+ * real `lifeline serve` command (node.ts):
+ *
+ * - onMessage writes one line `R <payload> <messageId>` to stdout, synchronously (a pipe on Linux is
+ *   written synchronously), so what the application processed is known to the test even when the
+ *   node is SIGKILLed right after.
+ * - `POST /e2e/publish?channel=<c>&n=<n>` publishes the text `<n>` to the channel through the node's
+ *   broker (Redis Streams with --redis) and answers 200 once the broker took it, or 503 with the
+ *   error's name when it refused (Redis away: BrokerUnavailableError). Loopback callers only.
+ */
+import { writeSync } from 'node:fs';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { ServeApp } from '../../server/cli.js';
+import type { LifelineServer } from '../../server/index.js';
+
+const dec = new TextDecoder();
+const enc = new TextEncoder();
+
+/** The prefix of the application's record lines on stdout. */
+export const RECEIVED_LINE = 'R ';
+/** The admin path the publisher posts to. */
+export const PUBLISH_PATH = '/e2e/publish';
+
+function isLoopback(req: IncomingMessage): boolean {
+  const a = req.socket.remoteAddress ?? '';
+  return a === '127.0.0.1' || a === '::1' || a === '::ffff:127.0.0.1';
+}
+
+function answer(res: ServerResponse, status: number, body: object): void {
+  res.writeHead(status, { 'Content-Type': 'application/json', 'Cache-Control': 'no-store' });
+  res.end(JSON.stringify(body));
+}
+
+export function e2eNodeApp(): ServeApp {
+  let server: LifelineServer | undefined;
+  return {
+    hooks: {
+      onMessage: (m) => {
+        writeSync(1, `${RECEIVED_LINE}${dec.decode(m.payload)} ${m.messageId}\n`);
+      },
+      onRequest: (req, res) => {
+        const url = new URL(req.url ?? '/', 'http://localhost');
+        if (url.pathname !== PUBLISH_PATH || req.method !== 'POST' || !isLoopback(req) || !server) {
+          answer(res, 404, { error: 'not found' });
+          return;
+        }
+        const channel = url.searchParams.get('channel') ?? 'feed';
+        const n = url.searchParams.get('n') ?? '';
+        server.publish(channel, { payload: enc.encode(n), messageId: `p-${n}` }).then(
+          (queued) => answer(res, 200, { queued }),
+          (err: unknown) => answer(res, 503, { error: err instanceof Error ? `${err.name}: ${err.message}` : String(err) }),
+        );
+      },
+    },
+    start: (s) => {
+      server = s;
+    },
+    stop: () => {
+      server = undefined;
+    },
+  };
+}
