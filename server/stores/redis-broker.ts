@@ -18,18 +18,20 @@
  *   (about one round trip) is not delivered: the join window. A new subscriber has no claim on it;
  *   a continuing session gets it from `since` its stored position.
  */
-import { Redis, type RedisOptions } from 'ioredis';
+import type { Redis } from 'ioredis';
 import { BrokerUnavailableError, comparePositions, TRIMMED, type Broker, type DeliverLocally, type GapListener, type Publication } from './broker.js';
 import { HealthFlag } from './health-flag.js';
+import { redisClient } from './redis-connection.js';
 import { decodePublication, encodePublication } from './publication-codec.js';
 import { isTrimmedAfter, streamInfo } from './redis-stream-info.js';
 import { StreamReader, type JoinPoint } from './redis-stream-reader.js';
 
 export interface RedisBrokerOptions {
   /**
-   * The command connection, or a URL to open one (then closed by close()). A given client should
-   * have `enableOfflineQueue: false`; either way publish rejects while it is not ready. The reader
-   * is always a duplicate() of it, opened and closed here.
+   * The command connection, or a URL to open one with lifelineRedisOptions (then closed by
+   * close()). A given client should have those options too (`maxRetriesPerRequest: 0`,
+   * `autoResendUnfulfilledCommands: false`); publish rejects while it is not ready either way. The
+   * reader is always a duplicate() of it, opened and closed here.
    */
   readonly redis: Redis | string;
   /** Key prefix (default 'lifeline:'). */
@@ -45,20 +47,6 @@ export interface RedisBrokerOptions {
   /** A delivery threw, or a read failed on a reply error (default: a process warning). */
   readonly onError?: (err: unknown) => void;
 }
-
-/**
- * The connection options RedisBroker opens a URL with: fail fast, reconnect with backoff. A command
- * in flight when the connection drops is rejected at once (maxRetriesPerRequest 0), never resent: a
- * resent XADD that had reached Redis would publish twice, and a resent XREAD would read from stale
- * ids. (With autoResendUnfulfilledCommands false and a retry budget above 0, ioredis 5 leaves such a
- * command's promise unsettled: the reader's loop would hang.)
- */
-export const REDIS_BROKER_CONNECTION: RedisOptions = {
-  enableOfflineQueue: false,
-  maxRetriesPerRequest: 0,
-  autoResendUnfulfilledCommands: false,
-  retryStrategy: (times) => Math.min(50 * 2 ** Math.min(times, 6), 2_000),
-};
 
 /** A Redis error meaning "not now" (connection, loading, failover) rather than a bad command. */
 function isUnavailable(err: unknown): boolean {
@@ -94,10 +82,16 @@ export class RedisBroker implements Broker {
     this.prefix = o.prefix ?? 'lifeline:';
     this.maxLen = o.maxLen ?? 10_000;
     this.onError = o.onError ?? ((err) => process.emitWarning(`RedisBroker ${this.nodeId}: ${String(err)}`));
-    this.isOwnCmd = typeof o.redis === 'string';
-    this.cmd = typeof o.redis === 'string' ? new Redis(o.redis, REDIS_BROKER_CONNECTION) : o.redis;
-    // the reader must not resend a stale XREAD after a reconnect: its loop reads on from the last ids
+    // lifelineRedisOptions (redis-connection.ts): fail fast, never resend a command in flight when
+    // the connection dropped (a resent XADD that had reached Redis would publish twice)
+    const { client, isOwned } = redisClient(o.redis);
+    this.cmd = client;
+    this.isOwnCmd = isOwned;
+    // the reader must not resend a stale XREAD after a reconnect either: its loop reads on from the
+    // last ids. (With autoResendUnfulfilledCommands false and a retry budget above 0, ioredis 5
+    // leaves a command in flight at a disconnect unsettled: the loop would hang. Hence 0.)
     this.reader = this.cmd.duplicate({
+      enableAutoPipelining: false,
       enableOfflineQueue: false,
       autoResendUnfulfilledCommands: false,
       maxRetriesPerRequest: 0,
