@@ -26,10 +26,10 @@ if (!hasHaproxy()) {
   console.warn('skipping the multi-node e2e test: haproxy not found');
 }
 
-let cluster: Cluster | undefined;
+const clusters = new Set<Cluster>();
 
 afterAll(async () => {
-  await cluster?.stop().catch(() => undefined);
+  for (const c of clusters) await c.stop().catch(() => undefined);
   const left = await killAll(); // whatever a failed test left running
   if (left.length > 0) console.log(`multi-node e2e: killed left-over processes: ${left.join(', ')}`);
   if (rows.length > 0) console.log(`\nmulti-node e2e summary (${size.clients} clients, each sending every ${size.sendIntervalMs} ms; publisher ${size.publishPerSecond}/s)\n${summaryTable(rows)}\n`);
@@ -37,16 +37,18 @@ afterAll(async () => {
 
 describe.skipIf(!canRun)('e2e: two nodes on Redis behind HAProxy', () => {
   const cases: { name: ScenarioName; title: string }[] = [
-    { name: 'drain', title: 'MN drain of a node: every client of a ends on b RESUMED; 0 lost, 0 duplicated both ways' },
-    { name: 'kill', title: 'MN SIGKILL of a node: clients resume on b from Redis; 0 lost; duplicates only in the un-acked tail' },
-    { name: 'redis', title: 'MN Redis restart: sessions stay up, readyz 503 then 200, publishes rejected meanwhile; nothing acknowledged lost, nothing duplicated' },
+    { name: 'drain', title: 'MN-11 drain of a node: every client of a ends on b RESUMED; 0 lost, 0 duplicated both ways' },
+    { name: 'kill', title: 'MN-7 SIGKILL of a node: clients resume on b from Redis; 0 lost; duplicates only in the un-acked tail' },
+    { name: 'redis', title: 'MN-6 MN-13 MN-14 Redis restart: sessions stay up, readyz 503 then 200, publishes rejected meanwhile; nothing acknowledged lost, nothing duplicated' },
   ];
   for (const c of cases) {
     for (let r = 1; r <= repeats; r++) {
       test(`${c.title}${repeats > 1 ? ` (run ${r})` : ''}`, async () => {
-        cluster = new Cluster();
+        const cluster = new Cluster();
+        clusters.add(cluster);
+        const notes: string[] = [];
         try {
-          const result = await runScenario(c.name, size, cluster);
+          const result = await runScenario(c.name, size, cluster, notes);
           rows.push(result.row);
           console.log(`multi-node e2e ${c.name}:\n  ${result.notes.join('\n  ')}`);
           if (result.failures.length > 0) console.log(`multi-node e2e ${c.name}: ${result.failures.length} failures:\n  ${result.failures.slice(0, 30).join('\n  ')}`);
@@ -56,11 +58,15 @@ describe.skipIf(!canRun)('e2e: two nodes on Redis behind HAProxy', () => {
           expect(result.row.s2cDuplicated).toBe(0);
           if (c.name === 'kill') expect(result.row.c2sDuplicated).toBeLessThanOrEqual(result.row.c2sDuplicateBound ?? 0);
           else expect(result.row.c2sDuplicated).toBe(0);
+        } catch (err) {
+          // What the scenario saw before it failed: phases and their durations.
+          console.log(`multi-node e2e ${c.name} failed after:\n  ${notes.join('\n  ')}`);
+          throw err;
         } finally {
           await cluster.stop();
-          cluster = undefined;
+          clusters.delete(cluster);
         }
-      }, isThorough ? 300_000 : 60_000);
+      }, isThorough ? 600_000 : 120_000);
     }
   }
 });

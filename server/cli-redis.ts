@@ -42,7 +42,7 @@ export function redisUrlForDisplay(v: string): string {
   return `${u.protocol}//${u.host}${u.pathname === '/' ? '' : u.pathname}`;
 }
 
-/** Open the store and the broker on one Redis; their health drives /readyz (spec §21, MN-6). */
+/** Open the store and the broker on one Redis; their health drives /readyz (spec §21, MN-14). */
 export async function openRedisBackends(o: RedisBackendOptions): Promise<SharedBackends> {
   const [{ RedisSessionStore }, { RedisBroker }] = await Promise.all([import('./stores/redis-session-store.js'), import('./stores/redis-broker.js')]);
   const store = new RedisSessionStore({ redis: o.url, prefix: o.prefix });

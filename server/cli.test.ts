@@ -199,7 +199,7 @@ describe('lifeline serve: several nodes (issue 14)', () => {
     expect(await exited).toBe(0);
   }, 30_000);
 
-  test.skipIf(!isRedisAvailable())('MN-6 serve --redis: shares through Redis under its node id; /readyz follows Redis; SIGTERM drains and exits 0', async () => {
+  test.skipIf(!isRedisAvailable())('MN-14 serve --redis: shares through Redis under its node id; /readyz follows Redis; SIGTERM drains and exits 0', async () => {
     redis = await startRedis();
     const { proc, out, exited } = lifeline(['serve', '--port', '0', '--log-level', 'info', '--redis', redis.url, '--node-id', 'node-one', '--drain-deadline-ms', '600', '--drain-spread-ms', '50']);
     const [, url] = (await waitForOutput(out, /listening: (ws:\/\/\S+)/)) as RegExpMatchArray;

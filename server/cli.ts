@@ -322,7 +322,7 @@ async function serve(flags: ServeFlags, options: ServeCommandOptions): Promise<v
   let inspector: ServerInspector | undefined;
   if (flags.inspect !== undefined) inspector = createServerInspector({ url: flags.inspect });
   const nodeId = flags.nodeId ?? randomBytes(6).toString('hex');
-  // Issue 14: with --redis, every node shares sessions and channels; Redis health drives /readyz (MN-6).
+  // Issue 14: with --redis, every node shares sessions and channels; Redis health drives /readyz (MN-14).
   let shared: SharedBackends | undefined;
   if (flags.redis !== undefined) shared = await openRedisBackends({ url: flags.redis, prefix: flags.redisPrefix ?? 'lifeline:', nodeId, log });
   const srv = createServer({
@@ -374,7 +374,7 @@ async function serve(flags: ServeFlags, options: ServeCommandOptions): Promise<v
       await srv.drain();
       app?.stop();
       await srv.close();
-      await shared?.close(); // after the server: the drain's last commits are in Redis (MN-1)
+      await shared?.close(); // after the server: the drain's last commits are in Redis (MN-1, MN-11)
       inspector?.stop();
       log.info('drained; exiting');
       log.flush();
