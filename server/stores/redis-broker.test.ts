@@ -90,7 +90,7 @@ describe.skipIf(!hasRedis)('RedisBroker', () => {
         for (let i = 0; i < 200; i++) await a.publish(message(ch, `m${i}`));
       })();
       await until('some publications on b', () => got.length > 20);
-      const killed = await admin.client('KILL', 'TYPE', 'normal', 'SKIPME', 'yes', 'ID', await readerId(`kill-b-${process.pid}`));
+      const killed = await admin.call('CLIENT', 'KILL', 'TYPE', 'normal', 'SKIPME', 'yes', 'ID', await readerId(`kill-b-${process.pid}`));
       expect(killed).toBe(1);
       await publishing;
       await until('all 200 on b', () => got.length === 201);
