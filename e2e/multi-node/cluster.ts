@@ -12,7 +12,7 @@ import { NodeProcess } from './node-process.js';
 
 /** Test-sized timing. The CI form and the thorough form share it; only sizes and durations differ. */
 export const timing = {
-  heartbeatIntervalMs: 500,
+  heartbeatIntervalMs: 1000, // 3 s to detect a dead peer: a loaded CI machine can stall a process for a second
   heartbeatMissedMax: 2,
   /** HAProxy's check interval and timeout, shrunk from the example's 1 s (fall and rise stay). */
   checkInterMs: 100,

@@ -135,6 +135,9 @@ export async function runScenario(name: ScenarioName, size: ScenarioSize, cluste
     } else if (publisher.rejected.size > 0) {
       notes.push(`publishes rejected: ${JSON.stringify(publisher.rejectionReasons()).slice(0, 300)}`);
     }
+    const codes: Record<string, number> = {};
+    for (const c of fleet.clients) for (const x of c.closes) codes[`${x.code}${x.byClient ? ' by client' : ''}`] = (codes[`${x.code}${x.byClient ? ' by client' : ''}`] ?? 0) + 1;
+    notes.push(`closes seen by clients: ${Object.entries(codes).map(([k, v]) => `${k} ×${v}`).join(', ') || 'none'}`);
     notes.push(`application records: ${[...cluster.app.byNode.entries()].map(([k, v]) => `${k} ${v}`).join(', ')}`);
     const v = verdict(fleet, publisher, cluster.app, { scenario: name, mustResume: name !== 'kill', ...(unackedAtKill ? { unackedAtKill } : {}) });
     const failures = [...v.failures, ...notes.filter((n) => n.startsWith('FAIL'))];
