@@ -23,6 +23,8 @@ export interface CatchUpSession {
   readonly id: string;
   readonly queue: { requestSnapshot(channel: string, reason: SnapshotReason): boolean; noteLost(n: number): void };
   enqueue(item: OutItem): void;
+  /** Move what the gates allow (a Snapshot asked for goes out). */
+  pump(): void;
   /** MN-2: take a publication at `position` unless at or below the last taken (LiveSession, mn-gate); absent: catch-up filters alone. */
   takesPosition?(channel: string, position: string): boolean;
 }
@@ -84,7 +86,10 @@ export class CatchUps<S extends CatchUpSession = CatchUpSession> {
       const now = this.nowMs();
       from.forEach((sub, i) => {
         const got = read[i];
-        if (got === TRIMMED || got === undefined) this.loseContinuity(s, sub.channel);
+        if (got === TRIMMED || got === undefined) {
+          this.loseContinuity(s, sub.channel);
+          s.pump();
+        }
         else for (const p of got) if (p.position !== undefined && takes(s, last, p.channel, p.position)) s.enqueue(publicationItem(p, now));
       });
       this.holding.delete(s);
@@ -94,15 +99,26 @@ export class CatchUps<S extends CatchUpSession = CatchUpSession> {
     }
   }
 
+  /**
+   * The broker lost publications of `channel` for this node (GapListener: it was away from Redis
+   * while they were trimmed): each local subscriber loses continuity there, `lost` of them if known.
+   */
+  gap(channel: string, lost: number | undefined, members: Iterable<S>): void {
+    for (const s of members) {
+      this.loseContinuity(s, channel, lost);
+      s.pump();
+    }
+  }
+
   /** The session left this node while catching up: drop what was held. */
   cancel(s: S): void {
     this.holding.delete(s);
   }
 
   /** MN-2: the channel's history after the session's position is gone. */
-  private loseContinuity(s: S, channel: string): void {
+  private loseContinuity(s: S, channel: string, lost?: number): void {
     if (this.hasState(s, channel)) s.queue.requestSnapshot(channel, SnapshotReason.RESUME);
-    else s.queue.noteLost(1); // count unknown: at least one (BP-10)
+    else s.queue.noteLost(lost !== undefined && lost > 0 ? lost : 1); // unknown: at least one (BP-10)
   }
 }
 
