@@ -23,7 +23,7 @@ afterEach(() => h.cleanup());
 const enc = (s: string) => new TextEncoder().encode(s);
 const dec = (b: Uint8Array) => new TextDecoder().decode(b);
 
-/** A shared store with a health flag (MN-6) and a latency on the calls a cross-node Hello makes. */
+/** A shared store with a health flag (MN-12, MN-14) and a latency on the calls a cross-node Hello makes. */
 class SlowSharedStore extends MemorySessionStore {
   readonly health = new HealthFlag(true);
   latencyMs = 0;
@@ -145,7 +145,7 @@ describe('several nodes on one shared store (issue 14)', () => {
     expect(received(c2)).toEqual([[4n, 'm4'], [5n, 'm5'], [6n, 'm6'], [7n, 'm7']]);
   });
 
-  test('MN-2 a channel whose history after the position was trimmed loses continuity: the next Message says dropped_before', async () => {
+  test('MN-10 a channel whose history after the position was trimmed loses continuity: the next Message says dropped_before', async () => {
     const { store, hub, nodes } = await cluster(2);
     const [a, b] = nodes as [LifelineServer, LifelineServer];
     const c = await h.session(a, { channels: ['feed'] });
@@ -211,7 +211,7 @@ describe('several nodes on one shared store (issue 14)', () => {
     expect(stored?.owner?.nodeId).toBe(winnerNode.nodeId);
   });
 
-  test('MN-3 DR-4 a drain of node A moves every client to node B: RESUMED, nothing lost or duplicated either way, with and without message ids', async () => {
+  test('MN-11 MN-3 MN-5 DR-4 a drain of node A moves every client to node B: RESUMED, nothing lost or duplicated either way, with and without message ids', async () => {
     const { nodes } = await cluster(2);
     const [a, b] = nodes as [LifelineServer, LifelineServer];
     const byApp = new Map<string, string[]>(); // session id → client payloads the application got, on any node
@@ -254,7 +254,7 @@ describe('several nodes on one shared store (issue 14)', () => {
     expect(seen).toEqual([4n, 4n, 4n, 4n]);
   });
 
-  test('MN-6 the store away: /readyz 503, a new Hello and a cross-node resume close 1013; live sessions stay up; back: ready', async () => {
+  test('MN-6 MN-12 MN-14 the store away: /readyz 503, a new Hello and a cross-node resume close 1013; live sessions stay up; back: ready', async () => {
     const { store, nodes } = await cluster(2);
     const [a, b] = nodes as [LifelineServer, LifelineServer];
     const live = await h.session(a, { channels: ['feed'] });
