@@ -38,7 +38,7 @@ interface Held {
 
 /** The item a publication becomes in a session's queue (as fan-out.ts builds it for live deliveries). */
 export function publicationItem(p: Publication, nowMs: number): OutItem {
-  return p.kind === 'message' ? messageItem(p.channel, p.message, nowMs, true) : patchItem(p.channel, p.patch, nowMs);
+  return p.kind === 'message' ? messageItem(p.channel, p.message, nowMs, true, p.position) : patchItem(p.channel, p.patch, nowMs, p.position); // MN-2: the position goes into the commit
 }
 
 export class CatchUps<S extends CatchUpSession = CatchUpSession> {

@@ -20,15 +20,17 @@ export function deliverLocally(
   fail: (s: LiveSession, err: unknown) => void,
   catchUps?: CatchUps<LiveSession>,
 ): number {
-  const item: OutItem = p.kind === 'message' ? messageItem(p.channel, p.message, nowMs, true) : patchItem(p.channel, p.patch, nowMs);
+  const pos = p.position;
+  const item: OutItem = p.kind === 'message' ? messageItem(p.channel, p.message, nowMs, true, pos) : patchItem(p.channel, p.patch, nowMs, pos);
   const held = catchUps !== undefined && catchUps.holding.size > 0 ? catchUps : undefined; // none catching up: no lookup per member
   let n = 0;
   for (const s of channels.members(p.channel)) {
     try {
-      if (held?.hold(s, p.channel, item, p.position) === true) {
+      if (held?.hold(s, p.channel, item, pos) === true) {
         n++;
         continue; // MN-2: before any position check, so catch-up decides the order
       }
+      if (pos !== undefined && !s.takesPosition(p.channel, pos)) continue; // MN-2: already taken (redelivery, catch-up overlap)
       s.enqueue(item);
     } catch (err) {
       fail(s, err); // SEC-4: one session's failure stays its own

@@ -25,7 +25,7 @@ import { resumeReasonOf, SessionLifecycle } from './session-lifecycle.js';
 import type { LiveSession, SessionEnv } from './session.js';
 import type { Broker } from './stores/broker.js';
 import { LocalChannels } from './stores/local-channels.js';
-import { ReplayWriter } from './stores/replay-writer.js';
+import { WriteAhead } from './stores/write-ahead.js';
 import type { SessionStore } from './stores/session-store.js';
 import { isStoreReady, StoreResumes, type StoreResume } from './store-resume.js';
 import type { LivenessSweep } from './sweep.js';
@@ -103,11 +103,15 @@ export class SessionRegistry implements HostRegistry {
       (ch) => d.broker.join(ch),
       (ch) => d.broker.leave(ch),
     );
-    // A shared store gets replay appends and trims behind, once per tick; the memory store needs none.
-    const replayWriter = d.store.isShared
-      ? new ReplayWriter(d.store, {
-          onStale: (id, fence) => this.lifecycle.lostClaim(id, fence), // another node may own it now
-          onError: (id, err) => this.log.error({ err, sessionId: id.slice(0, 8) }, 'replay write-behind failed'),
+    // MN-1: a shared store holds a session's frames and cursor before the client sees them (one
+    // commit per changed session per tick); the memory store needs none (today's direct path).
+    const writeAhead = d.store.isShared
+      ? new WriteAhead(d.store, {
+          onStale: (id, fence) => this.lifecycle.lostClaim(id, fence), // RS-7: another node owns it now
+          onError: (err) => this.log.error({ err }, 'session store commit failed; retrying (frames and acks wait)'), // MN-6
+          onRecovered: () => this.log.info('session store commits flow again'),
+          flushTimeoutMs: d.opts.drainDeadlineMs,
+          onFlushTimeout: (pending) => this.log.warn({ pending }, 'session store flush gave up: sessions not committed'),
         })
       : undefined;
     this.detachedSessions = new DetachedSessions<LiveSession>({ maxCount: d.opts.maxDetachedSessions, budgetBytes: d.opts.detachedBudgetBytes }, (s) => {
@@ -128,7 +132,7 @@ export class SessionRegistry implements HostRegistry {
       metrics: d.metrics,
       onDrainNotice: () => d.onDrainNotice(),
       dedupe: d.isDedupe ? d.store : undefined,
-      replayWriter,
+      writeAhead,
     };
     this.catchUps = new CatchUps<LiveSession>(d.broker, d.log, () => d.clock.now(), (s, ch) => d.app.snapshot?.(ch, s.handle) !== undefined);
     this.actions = sessionActions(this);
@@ -147,7 +151,7 @@ export class SessionRegistry implements HostRegistry {
       channels: this.channels,
       store: d.store,
       nodeId: d.nodeId,
-      replayWriter,
+      writeAhead,
       sweep: d.sweep,
       detachedSessions: this.detachedSessions,
       log: d.log,
