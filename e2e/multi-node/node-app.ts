@@ -5,6 +5,7 @@
  * - onMessage writes one line `R <payload> <messageId>` to stdout, synchronously (a pipe on Linux is
  *   written synchronously), so what the application processed is known to the test even when the
  *   node is SIGKILLed right after.
+ * - `GET /e2e/stats`: the node's live sessions and connections (loopback).
  * - `POST /e2e/publish?channel=<c>&n=<n>` publishes the text `<n>` to the channel through the node's
  *   broker (Redis Streams with --redis) and answers 200 once the broker took it, or 503 with the
  *   error's name when it refused (Redis away: BrokerUnavailableError). Loopback callers only.
@@ -21,6 +22,8 @@ const enc = new TextEncoder();
 export const RECEIVED_LINE = 'R ';
 /** The admin path the publisher posts to. */
 export const PUBLISH_PATH = '/e2e/publish';
+/** GET: the node's live sessions and connections. */
+export const STATS_PATH = '/e2e/stats';
 
 function isLoopback(req: IncomingMessage): boolean {
   const a = req.socket.remoteAddress ?? '';
@@ -41,6 +44,11 @@ export function e2eNodeApp(): ServeApp {
       },
       onRequest: (req, res) => {
         const url = new URL(req.url ?? '/', 'http://localhost');
+        if (url.pathname === STATS_PATH && isLoopback(req) && server) {
+          const { sessions, connections } = server.stats();
+          answer(res, 200, { sessions, connections });
+          return;
+        }
         if (url.pathname !== PUBLISH_PATH || req.method !== 'POST' || !isLoopback(req) || !server) {
           answer(res, 404, { error: 'not found' });
           return;

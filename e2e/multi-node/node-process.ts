@@ -7,7 +7,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { PUBLISH_PATH, RECEIVED_LINE } from './node-app.js';
+import { PUBLISH_PATH, RECEIVED_LINE, STATS_PATH } from './node-app.js';
 import { track } from './processes.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
@@ -48,9 +48,21 @@ export class NodeProcess {
     proc.stderr?.on('data', (d: Buffer) => this.keep(d.toString().trimEnd()));
   }
 
+  /** The node's warnings and errors (pino lines of level ≥ 40), counted by message: what went wrong, in short. */
+  readonly problems = new Map<string, number>();
+
   private keep(line: string): void {
     this.tail.push(line);
     if (this.tail.length > 60) this.tail.shift();
+    if (!line.startsWith('{')) return;
+    try {
+      const j = JSON.parse(line) as { level?: number; msg?: string; err?: { message?: string; type?: string } };
+      if ((j.level ?? 0) < 40) return;
+      const key = `${j.level === 40 ? 'warn' : 'error'} ${j.msg ?? ''}${j.err ? `: ${j.err.type ?? ''} ${j.err.message ?? ''}` : ''}`.slice(0, 200);
+      this.problems.set(key, (this.problems.get(key) ?? 0) + 1);
+    } catch {
+      // not a log line
+    }
   }
 
   /** The last lines the node printed besides its records (logs, errors): for failure messages. */
@@ -100,6 +112,16 @@ export class NodeProcess {
       return r.status;
     } catch {
       return 0;
+    }
+  }
+
+  /** The node's live sessions and connections (node-app.ts: LifelineServer.stats()), or undefined when it does not answer. */
+  async stats(timeoutMs = 2000): Promise<{ sessions: number; connections: number } | undefined> {
+    try {
+      const r = await fetch(`${this.http}${STATS_PATH}`, { signal: AbortSignal.timeout(timeoutMs) });
+      return (await r.json()) as { sessions: number; connections: number };
+    } catch {
+      return undefined;
     }
   }
 

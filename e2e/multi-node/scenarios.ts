@@ -79,6 +79,8 @@ export async function runScenario(name: ScenarioName, size: ScenarioSize, cluste
     fleet.startSending(size.sendIntervalMs);
     await sleep(size.steadyMs);
 
+    const before = await Promise.all(cluster.nodes.map(async (n) => `${n.name} ${(await n.stats())?.sessions ?? '?'}`));
+    notes.push(`sessions per node before the event: ${before.join(', ')}`);
     let unackedAtKill: Map<number, Set<number>> | undefined;
     const tEvent = performance.now();
     if (name === 'drain' || name === 'kill') {
@@ -94,8 +96,9 @@ export async function runScenario(name: ScenarioName, size: ScenarioSize, cluste
       await a.outputDone;
       notes.push(`node a exited ${exit.signal ?? exit.code} ${Math.round(performance.now() - tEvent)} ms after ${name === 'drain' ? 'SIGTERM' : 'SIGKILL'}`);
       if (name === 'drain' && exit.code !== 0) throw new Error(`node a did not exit 0 after its drain: ${JSON.stringify(exit)}\n${a.output()}`);
-      // Every client in service again (a's clients resumed on b).
-      await fleet.waitAll((c) => c.client.connected && (c.closes.length === 0 || c.welcomes.at(-1)!.at >= c.closes.at(-1)!.at), 'every client back in service on b', 30_000);
+      // Every client in service again: it got a publication made after a was gone, so through b.
+      const mark = publisher.published;
+      await fleet.waitAll((c) => c.client.connected && (c.feed.at(-1) ?? 0) > mark, 'every client back in service on b (a publication made after a was gone)', 60_000);
       const moved = fleet.clients.filter((c) => c.closes.length > 0).length;
       notes.push(`${moved} clients moved from a to b; all back in service ${Math.round(performance.now() - tEvent)} ms after the ${name === 'drain' ? 'SIGTERM' : 'SIGKILL'}`);
     } else {
@@ -109,6 +112,8 @@ export async function runScenario(name: ScenarioName, size: ScenarioSize, cluste
       await redis.start();
       const tBack = performance.now();
       await cluster.waitReady(cluster.nodes, 20_000);
+      const mark = publisher.published;
+      await fleet.waitAll((c) => c.client.connected && (c.feed.at(-1) ?? 0) > mark, 'every client receiving again (a publication made after Redis was back)', 60_000);
       notes.push(`Redis away ${size.redisOutageMs} ms (SIGKILL, restart on the same port and AOF dir); both nodes ready ${Math.round(performance.now() - tBack)} ms after it answered again`);
       for (const { n, w } of watch) {
         w.stop();
@@ -138,6 +143,7 @@ export async function runScenario(name: ScenarioName, size: ScenarioSize, cluste
     const codes: Record<string, number> = {};
     for (const c of fleet.clients) for (const x of c.closes) codes[`${x.code}${x.byClient ? ' by client' : ''}`] = (codes[`${x.code}${x.byClient ? ' by client' : ''}`] ?? 0) + 1;
     notes.push(`closes seen by clients: ${Object.entries(codes).map(([k, v]) => `${k} ×${v}`).join(', ') || 'none'}`);
+    for (const n of cluster.nodes) if (n.problems.size > 0) notes.push(`node ${n.name} logged: ${[...n.problems.entries()].sort((x, y) => y[1] - x[1]).slice(0, 6).map(([k, v]) => `${v}× ${k}`).join(' | ')}`);
     notes.push(`application records: ${[...cluster.app.byNode.entries()].map(([k, v]) => `${k} ${v}`).join(', ')}`);
     const v = verdict(fleet, publisher, cluster.app, { scenario: name, mustResume: name !== 'kill', ...(unackedAtKill ? { unackedAtKill } : {}) });
     const failures = [...v.failures, ...notes.filter((n) => n.startsWith('FAIL'))];
