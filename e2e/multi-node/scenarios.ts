@@ -56,6 +56,23 @@ function watchReadyz(node: NodeProcess): { statuses: number[]; stop: () => void 
   return { statuses, stop: () => (isOn = false) };
 }
 
+/** What the clients and the nodes saw: close codes, client states, the nodes' logged problems. */
+function diagnosis(fleet: Fleet, cluster: Cluster): string[] {
+  const count = (keys: string[]) => {
+    const m: Record<string, number> = {};
+    for (const k of keys) m[k] = (m[k] ?? 0) + 1;
+    return Object.entries(m).map(([k, v]) => `${k} ×${v}`).join(', ') || 'none';
+  };
+  const out = [
+    `closes seen by clients: ${count(fleet.clients.flatMap((c) => c.closes.map((x) => `${x.code}${x.byClient ? ' by client' : ''}`)))}`,
+    `client states: ${count(fleet.clients.map((c) => c.client.state))}`,
+  ];
+  for (const n of cluster.nodes) {
+    if (n.problems.size > 0) out.push(`node ${n.name} logged: ${[...n.problems.entries()].sort((x, y) => y[1] - x[1]).slice(0, 6).map(([k, v]) => `${v}× ${k}`).join(' | ')}`);
+  }
+  return out;
+}
+
 /** Run one scenario on `cluster` (started here; the caller stops it, also on failure). */
 export async function runScenario(name: ScenarioName, size: ScenarioSize, cluster: Cluster, notes: string[] = []): Promise<ScenarioResult> {
   let tPhase = performance.now();
@@ -140,10 +157,7 @@ export async function runScenario(name: ScenarioName, size: ScenarioSize, cluste
     } else if (publisher.rejected.size > 0) {
       notes.push(`publishes rejected: ${JSON.stringify(publisher.rejectionReasons()).slice(0, 300)}`);
     }
-    const codes: Record<string, number> = {};
-    for (const c of fleet.clients) for (const x of c.closes) codes[`${x.code}${x.byClient ? ' by client' : ''}`] = (codes[`${x.code}${x.byClient ? ' by client' : ''}`] ?? 0) + 1;
-    notes.push(`closes seen by clients: ${Object.entries(codes).map(([k, v]) => `${k} ×${v}`).join(', ') || 'none'}`);
-    for (const n of cluster.nodes) if (n.problems.size > 0) notes.push(`node ${n.name} logged: ${[...n.problems.entries()].sort((x, y) => y[1] - x[1]).slice(0, 6).map(([k, v]) => `${v}× ${k}`).join(' | ')}`);
+    notes.push(...diagnosis(fleet, cluster));
     notes.push(`application records: ${[...cluster.app.byNode.entries()].map(([k, v]) => `${k} ${v}`).join(', ')}`);
     const v = verdict(fleet, publisher, cluster.app, { scenario: name, mustResume: name !== 'kill', ...(unackedAtKill ? { unackedAtKill } : {}) });
     const failures = [...v.failures, ...notes.filter((n) => n.startsWith('FAIL'))];
@@ -152,6 +166,9 @@ export async function runScenario(name: ScenarioName, size: ScenarioSize, cluste
       if (other.length > 0) notes.push(`outcomes other than RESUMED after the SIGKILL: ${other.map(([k, n]) => `${k} ${n}`).join(', ')}`);
     }
     return { ...v, failures, notes };
+  } catch (err) {
+    notes.push(...diagnosis(fleet, cluster));
+    throw err;
   } finally {
     fleet.close();
     await publisher.stop();
