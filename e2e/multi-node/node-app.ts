@@ -2,9 +2,9 @@
  * The application every node of the multi-node e2e test runs (issue 14, deliverable 7), beside the
  * real `lifeline serve` command (node.ts):
  *
- * - onMessage writes one line `R <payload> <messageId>` to stdout, synchronously (a pipe on Linux is
- *   written synchronously), so what the application processed is known to the test even when the
- *   node is SIGKILLed right after.
+ * - onMessage writes one line `R <payload> <messageId>` to stdout synchronously (writeSync, waiting
+ *   out a full pipe), so what the application processed is known to the test even when the node is
+ *   SIGKILLed right after.
  * - `GET /e2e/stats`: the node's live sessions and connections (loopback).
  * - `POST /e2e/publish?channel=<c>&n=<n>` publishes the text `<n>` to the channel through the node's
  *   broker (Redis Streams with --redis) and answers 200 once the broker took it, or 503 with the
@@ -35,12 +35,32 @@ function answer(res: ServerResponse, status: number, body: object): void {
   res.end(JSON.stringify(body));
 }
 
+const pause = new Int32Array(new SharedArrayBuffer(4));
+
+/**
+ * Write a record line to stdout before onMessage returns, whole, even when the pipe is full: the
+ * stdout pipe is non-blocking, so a slow reader (the test process on a loaded machine) makes a
+ * write fail with EAGAIN or take part of the line. The handler then waits, as an application
+ * waits for a slow database: the message is processed only once its record is out.
+ */
+function record(line: string): void {
+  let buf = Buffer.from(line);
+  while (buf.length > 0) {
+    try {
+      buf = buf.subarray(writeSync(1, buf));
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EAGAIN') throw err;
+      Atomics.wait(pause, 0, 0, 1);
+    }
+  }
+}
+
 export function e2eNodeApp(): ServeApp {
   let server: LifelineServer | undefined;
   return {
     hooks: {
       onMessage: (m) => {
-        writeSync(1, `${RECEIVED_LINE}${dec.decode(m.payload)} ${m.messageId}\n`);
+        record(`${RECEIVED_LINE}${dec.decode(m.payload)} ${m.messageId}\n`);
       },
       onRequest: (req, res) => {
         const url = new URL(req.url ?? '/', 'http://localhost');
