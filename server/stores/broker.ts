@@ -39,9 +39,28 @@ export function comparePositions(a: string, b: string): number {
 /** How a node receives publications: queue it for its local subscribers; returns how many. */
 export type DeliverLocally = (p: Publication) => number;
 
+/**
+ * A broker across nodes lost publications of `channel` this node had joined (issue 14, MN: it was
+ * away from Redis while they were trimmed from the stream): `lost` of them if the broker can count
+ * them. The next publication delivered for the channel follows the gap. Its local subscribers have
+ * lost continuity there as if `since` had answered TRIMMED (Snapshot, or `dropped_before`).
+ */
+export type GapListener = (channel: string, lost: number | undefined) => void;
+
+/** A broker that cannot take a publish or answer `since` now (Redis away): never a silent drop. */
+export class BrokerUnavailableError extends Error {
+  constructor(message = 'broker unavailable', options?: ErrorOptions) {
+    super(message, options);
+    this.name = 'BrokerUnavailableError';
+  }
+}
+
 export interface Broker {
-  /** Set once by the server: where this node's publications arrive. */
-  bind(deliver: DeliverLocally): void;
+  /**
+   * Set once by the server: where this node's publications arrive, and who hears of a gap in a
+   * joined channel (a broker without history never calls it).
+   */
+  bind(deliver: DeliverLocally, onGap?: GapListener): void;
   /**
    * Publish to every node's subscribers. Resolves with the number of sessions on this node that
    * queued it (a broker across nodes cannot count the others'); rejects when the broker cannot take it.

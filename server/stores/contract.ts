@@ -5,12 +5,12 @@
  *
  *   sessionStoreContract('RedisSessionStore', (env) => new RedisSessionStore({ ...env, url }));
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { BackpressurePolicy, ResumeReason } from '../../gen/lifeline/v1/envelope_pb.js';
 import type { Clock } from '../../spec/protocol/clock.js';
 import { decodeRecord, encodeRecord } from './record-codec.js';
 import type { SessionRecord } from './session-record.js';
-import { SessionExistsError, StaleFenceError, type SessionStore } from './session-store.js';
+import { SessionExistsError, StaleFenceError, type ClaimLost, type SessionStore } from './session-store.js';
 
 /** What the suite gives the store it builds: its clock and the bounds it checks. */
 export interface ContractEnv {
@@ -61,6 +61,39 @@ export function sampleRecord(patch: Partial<SessionRecord> = {}): SessionRecord 
 
 const frame = (seq: bigint) => ({ seq, bytes: new Uint8Array([Number(seq % 256n), 1, 2]) });
 const seqs = (r: SessionRecord | undefined) => r?.outbound.replay.map((f) => f.seq);
+
+/** A claim notice as a listener heard it. */
+interface Notice {
+  readonly node: string;
+  readonly id: string;
+  readonly fence: number;
+  readonly byNode: string;
+}
+
+/** Listeners that record what they hear, per watching node. */
+function recorder(node: string, into: Notice[]): ClaimLost {
+  return (id, fence, byNode) => into.push({ node, id, fence, byNode });
+}
+
+/**
+ * A claim notice travels apart from the claim (Redis: pub/sub on another connection), so the suite
+ * learns that a watch is live, and that earlier notices had their chance to arrive, by a probe: a
+ * session of `node` claimed by another node until the probe's own notice is heard. Notices on one
+ * node's channel arrive in the order of the claims.
+ */
+async function probeClaims(store: SessionStore, node: string, heard: readonly Notice[]): Promise<void> {
+  const probe = sampleRecord();
+  await store.create(probe, node);
+  await vi.waitFor(
+    async () => {
+      await store.claim(probe.id, 'node-probe');
+      await store.claim(probe.id, node);
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      expect(heard.some((n) => n.id === probe.id)).toBe(true);
+    },
+    { timeout: 5_000, interval: 1 },
+  );
+}
 
 export function sessionStoreContract(name: string, makeStore: (env: ContractEnv) => SessionStore | Promise<SessionStore>, o: ContractOptions = {}): void {
   describe(`SessionStore contract: ${name}`, () => {
@@ -229,6 +262,150 @@ export function sessionStoreContract(name: string, makeStore: (env: ContractEnv)
       });
     });
 
+    describe('commit: one delta, all of it or none (issue 14)', () => {
+      it('frames, ack, inbound cursor and channel positions land together', async () => {
+        await fresh();
+        const r = sampleRecord();
+        const fence = await store.create(r, 'node-a');
+        await store.commit(r.id, fence, {
+          frames: [frame(1n), frame(2n), frame(3n)],
+          acked: 1n,
+          inbound: { lastProcessed: 5n, lastAckSent: 4n },
+          positions: { feed: '1700000000000-3', chat: '1700000000000-7' },
+        });
+        const back = await store.load(r.id);
+        expect(seqs(back)).toEqual([2n, 3n]);
+        expect(back?.outbound).toMatchObject({ next: 4n, acked: 1n });
+        expect(back?.inbound).toEqual({ lastProcessed: 5n, lastAckSent: 4n });
+        expect(back?.subscriptions).toEqual([
+          { channel: 'feed', version: 3n, position: '1700000000000-3' },
+          { channel: 'chat', position: '1700000000000-7' },
+        ]);
+        expect(back?.owner).toEqual({ nodeId: 'node-a', fence });
+      });
+      it('frames covered by the same delta\'s ack are trimmed at once; an ack past next moves next', async () => {
+        await fresh();
+        const r = sampleRecord();
+        const fence = await store.create(r, 'node-a');
+        await store.commit(r.id, fence, { frames: [frame(1n), frame(2n)], acked: 2n });
+        let back = await store.load(r.id);
+        expect(seqs(back)).toEqual([]);
+        expect(back?.outbound).toMatchObject({ next: 3n, acked: 2n });
+        await store.commit(r.id, fence, { acked: 9n });
+        back = await store.load(r.id);
+        expect(back?.outbound).toMatchObject({ next: 10n, acked: 9n });
+        await expect(store.commit(r.id, fence, { frames: [frame(9n)] })).rejects.toThrow(); // SEQ-2: at or below the ack
+        await store.commit(r.id, fence, { frames: [frame(10n)] });
+        expect(seqs(await store.load(r.id))).toEqual([10n]);
+      });
+      it('an out-of-order frame rejects and changes nothing of the rest of the delta (SEQ-2)', async () => {
+        await fresh();
+        const r = sampleRecord();
+        const fence = await store.create(r, 'node-a');
+        await store.commit(r.id, fence, { frames: [frame(1n), frame(2n), frame(3n)], inbound: { lastProcessed: 2n, lastAckSent: 1n }, positions: { feed: '5-0' } });
+        const before = await store.load(r.id);
+        await expect(
+          store.commit(r.id, fence, { frames: [frame(3n), frame(4n)], acked: 2n, inbound: { lastProcessed: 9n, lastAckSent: 9n }, positions: { feed: '6-0', chat: '6-1' } }),
+        ).rejects.toThrow();
+        expect(await store.load(r.id)).toEqual(before);
+      });
+      it('the inbound cursor never moves back, field by field (SEQ-3, SEQ-5)', async () => {
+        await fresh();
+        const r = sampleRecord();
+        const fence = await store.create(r, 'node-a');
+        await store.commit(r.id, fence, { inbound: { lastProcessed: 10n, lastAckSent: 8n } });
+        await store.commit(r.id, fence, { inbound: { lastProcessed: 7n, lastAckSent: 9n } });
+        expect((await store.load(r.id))?.inbound).toEqual({ lastProcessed: 10n, lastAckSent: 9n });
+      });
+      it('positions of channels the session is not subscribed to are not kept; a save replaces them', async () => {
+        await fresh();
+        const r = sampleRecord();
+        const fence = await store.create(r, 'node-a');
+        await store.commit(r.id, fence, { positions: { other: '1-1', feed: '2-2' } });
+        let back = await store.load(r.id);
+        expect(back?.subscriptions.map((s) => s.position)).toEqual(['2-2', undefined]);
+        await store.save({ ...r, subscriptions: [{ channel: 'other' }, { channel: 'feed', position: '1-0' }] }, fence);
+        back = await store.load(r.id);
+        expect(back?.subscriptions).toEqual([{ channel: 'other' }, { channel: 'feed', position: '1-0' }]);
+        await store.commit(r.id, fence, { positions: { feed: '3-0' } });
+        expect((await store.load(r.id))?.subscriptions).toEqual([{ channel: 'other' }, { channel: 'feed', position: '3-0' }]);
+      });
+      it('a save after commits replaces the replay and the cursors; commits then follow the saved replay', async () => {
+        await fresh();
+        const r = sampleRecord();
+        const fence = await store.create(r, 'node-a');
+        await store.commit(r.id, fence, { frames: [frame(1n), frame(2n)] });
+        await store.save({ ...r, outbound: { next: 6n, acked: 3n, replay: [frame(4n), frame(5n)] } }, fence);
+        await store.commit(r.id, fence, { frames: [frame(6n)], acked: 4n });
+        const back = await store.load(r.id);
+        expect(seqs(back)).toEqual([5n, 6n]);
+        expect(back?.outbound).toMatchObject({ next: 7n, acked: 4n });
+      });
+      it('an empty delta under the current fence changes nothing and resolves', async () => {
+        await fresh();
+        const r = sampleRecord({ outbound: { next: 2n, acked: 0n, replay: [frame(1n)] } });
+        const fence = await store.create(r, 'node-a');
+        const before = await store.load(r.id);
+        await store.commit(r.id, fence, {});
+        expect(await store.load(r.id)).toEqual(before);
+      });
+    });
+
+    describe('claim notices (RS-7 across nodes), when the store has watchClaims', () => {
+      it('a claim by node-b of node-a\'s session calls node-a\'s listener with the new fence, not node-b\'s', async (ctx) => {
+        await fresh();
+        if (!store.watchClaims) return ctx.skip();
+        const heard: Notice[] = [];
+        const stopA = store.watchClaims('node-a', recorder('node-a', heard));
+        const stopB = store.watchClaims('node-b', recorder('node-b', heard));
+        await probeClaims(store, 'node-a', heard);
+        await probeClaims(store, 'node-b', heard);
+        const r = sampleRecord();
+        await store.create(r, 'node-a');
+        const f2 = (await store.claim(r.id, 'node-b')) as number;
+        await vi.waitFor(() => expect(heard.filter((n) => n.id === r.id)).toEqual([{ node: 'node-a', id: r.id, fence: f2, byNode: 'node-b' }]), { timeout: 5_000 });
+        const f3 = (await store.claim(r.id, 'node-a')) as number; // and back: now node-b hears
+        await vi.waitFor(() => expect(heard.filter((n) => n.id === r.id && n.node === 'node-b')).toEqual([{ node: 'node-b', id: r.id, fence: f3, byNode: 'node-a' }]), { timeout: 5_000 });
+        expect(heard.filter((n) => n.id === r.id)).toHaveLength(2);
+        stopA();
+        stopB();
+      });
+      it('a claim by the same node is no takeover and calls nothing; a stopped watch hears nothing', async (ctx) => {
+        await fresh();
+        if (!store.watchClaims) return ctx.skip();
+        const heard: Notice[] = [];
+        const stop = store.watchClaims('node-a', recorder('node-a', heard));
+        await probeClaims(store, 'node-a', heard);
+        const r = sampleRecord();
+        await store.create(r, 'node-a');
+        await store.claim(r.id, 'node-a');
+        await probeClaims(store, 'node-a', heard); // its notice comes after any the claim above made
+        expect(heard.filter((n) => n.id === r.id)).toEqual([]);
+        const quiet: Notice[] = [];
+        const stopQuiet = store.watchClaims('node-a', recorder('quiet', quiet));
+        stopQuiet();
+        stop();
+        await store.claim(r.id, 'node-b');
+        const other: Notice[] = [];
+        const stopOther = store.watchClaims('node-b', recorder('node-b', other));
+        await probeClaims(store, 'node-b', other);
+        expect(heard.filter((n) => n.id === r.id)).toEqual([]);
+        expect(quiet).toEqual([]);
+        stopOther();
+      });
+    });
+
+    describe('health, when the store has it', () => {
+      it('a store that answers is ready; onHealth returns a function that stops the calls', async (ctx) => {
+        await fresh();
+        if (!store.health) return ctx.skip();
+        expect(store.health.isReady()).toBe(true);
+        const stop = store.health.onHealth(() => {});
+        expect(typeof stop).toBe('function');
+        stop();
+      });
+    });
+
     describe('message-id dedupe (SEQ-8)', () => {
       it('an added id is seen for its principal only, until the dedupe TTL', async () => {
         await fresh();
@@ -250,6 +427,18 @@ export function sessionStoreContract(name: string, makeStore: (env: ContractEnv)
         await fresh();
         await store.addMessageId('ab', 'c');
         expect(await store.hasMessageId('a', 'bc')).toBe(false);
+        await store.addMessageId('a:1', 'x');
+        expect(await store.hasMessageId('a', '1:x')).toBe(false);
+      });
+      it('one principal\'s ids are bounded by dedupeMaxIds, oldest forgotten first', async () => {
+        await fresh();
+        for (let i = 0; i <= 100; i++) {
+          await store.addMessageId('carol', `m${i}`);
+          clock.advance(1);
+        }
+        expect(await store.hasMessageId('carol', 'm0')).toBe(false); // dedupeMaxIds: 100
+        expect(await store.hasMessageId('carol', 'm1')).toBe(true);
+        expect(await store.hasMessageId('carol', 'm100')).toBe(true);
       });
     });
   });

@@ -1,4 +1,25 @@
-import { sessionStoreContract } from './contract.js';
+import { describe, expect, it } from 'vitest';
+import { sessionStoreContract, sampleRecord } from './contract.js';
 import { MemorySessionStore } from './memory-session-store.js';
 
 sessionStoreContract('MemorySessionStore', (env) => new MemorySessionStore(env));
+sessionStoreContract('MemorySessionStore shared', (env) => new MemorySessionStore({ ...env, shared: true }));
+
+describe('MemorySessionStore shared mode (issue 14)', () => {
+  it('isShared follows the option (default false)', () => {
+    expect(new MemorySessionStore().isShared).toBe(false);
+    expect(new MemorySessionStore({ shared: true }).isShared).toBe(true);
+  });
+
+  it('RS-7 a claim notice runs in a microtask: after claim() returns, before the claimer resumes', async () => {
+    const store = new MemorySessionStore({ shared: true });
+    const r = sampleRecord();
+    await store.create(r, 'node-a');
+    const order: string[] = [];
+    store.watchClaims('node-a', (id, fence, byNode) => order.push(`lost ${fence} to ${byNode}`));
+    const claimed = store.claim(r.id, 'node-b');
+    order.push('claim returned');
+    order.push(`claimed ${await claimed}`);
+    expect(order).toEqual(['claim returned', 'lost 2 to node-b', 'claimed 2']);
+  });
+});

@@ -2,6 +2,10 @@
  * The in-memory SessionStore, the default (issue 12). Not shared: it dies with the node, so the
  * node's live sessions are the working copy and this store is written at lifecycle points only.
  *
+ * With `shared: true` it is the in-process double of a store several nodes share (issue 14:
+ * RedisSessionStore): isShared, so the server commits ahead of the socket, and watchClaims, so
+ * several servers in one process (tests, conformance self-run, mutants) see cross-node takeovers.
+ *
  * No second copy of what a live session holds (issue 12: memory per idle session must not grow):
  * a record is kept as the object given, never encoded or cloned, so its replay frames are the very
  * Uint8Arrays the session's OutboundLog holds. Callers treat records as immutable values.
@@ -11,7 +15,7 @@ import type { Clock } from '../../spec/protocol/clock.js';
 import { RecentMessageIds } from '../message-ids.js';
 import { applyDelta } from './record-delta.js';
 import { withRecord, type SessionRecord } from './session-record.js';
-import { SessionExistsError, StaleFenceError, type EndReason, type RecordDelta, type SessionStore } from './session-store.js';
+import { SessionExistsError, StaleFenceError, type ClaimLost, type EndReason, type RecordDelta, type SessionStore } from './session-store.js';
 
 export interface MemorySessionStoreOptions {
   /** Time for TTLs: record expiry (epoch ms), ended reasons, dedupe. Default Date.now. */
@@ -23,6 +27,11 @@ export interface MemorySessionStoreOptions {
   /** SEQ-8 dedupe bounds. Default §17: 10 000 ids for resume TTL + reconnect cap. */
   readonly dedupeMaxIds?: number;
   readonly dedupeTtlMs?: number;
+  /**
+   * Act as a store several nodes share (issue 14): `isShared` true and claim notices through
+   * watchClaims, for servers in one process. Default false: today's direct path on one node.
+   */
+  readonly shared?: boolean;
 }
 
 /** The record as given (its `owner` ignored) and the claim: the owner is added when read, so a write never copies a record. */
@@ -35,7 +44,7 @@ interface Entry {
 const epochClock: Pick<Clock, 'now'> = { now: () => Date.now() };
 
 export class MemorySessionStore implements SessionStore {
-  readonly isShared: boolean = false;
+  readonly isShared: boolean;
   private readonly clock: Pick<Clock, 'now'>;
   private readonly records = new Map<string, Entry>();
   /** id → why and when it ended; insertion order is age (RS-6, RS-11). */
@@ -44,8 +53,11 @@ export class MemorySessionStore implements SessionStore {
   private readonly endedTtlMs: number;
   /** SEQ-8: processed client message ids, by principal. */
   readonly messageIds: RecentMessageIds;
+  /** nodeId → listeners of claims that took a session from that node (RS-7 across nodes). */
+  private readonly claimWatchers = new Map<string, Set<ClaimLost>>();
 
   constructor(o: MemorySessionStoreOptions = {}) {
+    this.isShared = o.shared ?? false;
     this.clock = o.clock ?? epochClock;
     this.endedMaxIds = Math.max(1, o.endedMaxIds ?? 10_000);
     this.endedTtlMs = Math.max(1, o.endedTtlMs ?? 3_600_000);
@@ -77,9 +89,34 @@ export class MemorySessionStore implements SessionStore {
   claim(id: string, nodeId: string): Promise<number | undefined> {
     const e = this.live(id);
     if (!e) return Promise.resolve(undefined);
+    const from = e.nodeId;
     e.fence++; // a takeover: every earlier claim is now stale
     e.nodeId = nodeId;
+    if (from !== nodeId) this.notifyClaim(from, id, e.fence, nodeId);
     return Promise.resolve(e.fence);
+  }
+
+  /**
+   * RS-7 across nodes: `onLost(id, newFence, byNode)` when another node claims a session `nodeId`
+   * owned; a claim by the same node is no takeover and calls nothing. Only with `shared: true`
+   * would a server call it, but it works either way.
+   *
+   * Timing: each listener runs in its own microtask queued by claim(), so after claim() returns
+   * and before the claimer's `await` resumes (like Redis, the notice never runs inside the
+   * claimer's stack; unlike Redis, it never arrives late). A listener that throws does not touch
+   * the claim or the other listeners (it is an uncaught exception, as in any event listener).
+   */
+  watchClaims(nodeId: string, onLost: ClaimLost): () => void {
+    let set = this.claimWatchers.get(nodeId);
+    if (!set) this.claimWatchers.set(nodeId, (set = new Set()));
+    const mine = set;
+    // A wrapper per call, so the same function watched twice is two watches, each stopped by its own return.
+    const watch: ClaimLost = (id, fence, byNode) => onLost(id, fence, byNode);
+    mine.add(watch);
+    return () => {
+      mine.delete(watch);
+      if (mine.size === 0 && this.claimWatchers.get(nodeId) === mine) this.claimWatchers.delete(nodeId);
+    };
   }
 
   save(record: SessionRecord, fence: number): Promise<void> {
@@ -143,6 +180,13 @@ export class MemorySessionStore implements SessionStore {
       return Promise.reject(err);
     }
     return Promise.resolve();
+  }
+
+  private notifyClaim(from: string, id: string, fence: number, byNode: string): void {
+    const set = this.claimWatchers.get(from);
+    if (!set) return;
+    // A watch stopped before its microtask runs hears nothing (as an UNSUBSCRIBE would).
+    for (const onLost of set) queueMicrotask(() => set.has(onLost) && onLost(id, fence, byNode));
   }
 
   /** RS-6, RS-11: bounded in count and in time; one Map in insertion order is LRU and expiry queue at once. */
