@@ -260,10 +260,12 @@ export const multiNodeCases: ServerCase[] = [
       // publications keep coming through node B while A drains, about one per 40 ms
       const publishing = (async () => {
         for (const t of texts.slice(3)) {
+          if (ctx.signal.aborted) return;
           await publishTexts(b.hooks, ch, [t]);
           await sleep(40);
         }
       })();
+      publishing.catch(() => undefined); // awaited below; a case that fails first must not leave it unhandled
       // each client leaves A at its reconnect_after_ms (§13.4, GOING_AWAY) or at A's close, and resumes on B
       const moved = clients.map(async (c) => {
         const notice = await c.peer.until(() => c.peer.bodies('drainNotice')[0] ?? (c.peer.closed ? ({ closedFirst: true } as const) : undefined), d.deadlineMs + ctx.slackMs, 'DrainNotice or close');
