@@ -10,10 +10,12 @@ import type { LocalChannels } from './stores/local-channels.js';
 
 /** Queue `p` for every local member of its channel; returns how many sessions it reached. */
 export function deliverLocally(p: Publication, channels: LocalChannels<LiveSession>, nowMs: number, fail: (s: LiveSession, err: unknown) => void): number {
-  const item: OutItem = p.kind === 'message' ? messageItem(p.channel, p.message, nowMs, true) : patchItem(p.channel, p.patch, nowMs);
+  const pos = p.position;
+  const item: OutItem = p.kind === 'message' ? messageItem(p.channel, p.message, nowMs, true, pos) : patchItem(p.channel, p.patch, nowMs, pos);
   let n = 0;
   for (const s of channels.members(p.channel)) {
     try {
+      if (pos !== undefined && !s.takesPosition(p.channel, pos)) continue; // MN-2: already taken (redelivery, catch-up overlap)
       s.enqueue(item);
     } catch (err) {
       fail(s, err); // SEC-4: one session's failure stays its own

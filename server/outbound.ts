@@ -32,10 +32,15 @@ export interface OutItem extends QueueItem {
   readonly enqueuedAt: number;
   /** Set on published items: their deliveries share one encoding (server/shared-frame.ts). */
   readonly share?: FanOutShare | undefined;
+  /**
+   * The broker position of a published item (Publication.position, MN-2): one value shared by every
+   * session the publication reaches; the commit that sequences the item stores it as the channel's.
+   */
+  readonly position?: string | undefined;
 }
 
 /** A Message item; `isPublished` items share one encoding among their subscribers. */
-export function messageItem(channel: string, m: Omit<PublishMessage, 'channel'>, nowMs: number, isPublished: boolean): OutItem {
+export function messageItem(channel: string, m: Omit<PublishMessage, 'channel'>, nowMs: number, isPublished: boolean, position?: string): OutItem {
   return {
     kind: 'message',
     channel,
@@ -49,11 +54,12 @@ export function messageItem(channel: string, m: Omit<PublishMessage, 'channel'>,
     enqueuedAt: nowMs,
     // One object shape for every item: a conditional spread built a dictionary-mode object per send.
     share: isPublished ? { writes: 0, frame: undefined } : undefined, // shared-frame.ts
+    position,
   };
 }
 
 /** A StatePatch item (always published to a channel). */
-export function patchItem(channel: string, p: PublishPatch, nowMs: number): OutItem {
+export function patchItem(channel: string, p: PublishPatch, nowMs: number, position?: string): OutItem {
   if (p.version <= p.baseVersion) throw new RangeError('StatePatch.version must exceed base_version (SD-1)');
   return {
     kind: 'patch',
@@ -67,6 +73,7 @@ export function patchItem(channel: string, p: PublishPatch, nowMs: number): OutI
     digest: p.digest ?? 0,
     enqueuedAt: nowMs,
     share: { writes: 0, frame: undefined },
+    position,
   };
 }
 

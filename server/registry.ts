@@ -24,7 +24,7 @@ import { resumeReasonOf, SessionLifecycle } from './session-lifecycle.js';
 import type { LiveSession, SessionEnv } from './session.js';
 import type { Broker } from './stores/broker.js';
 import { LocalChannels } from './stores/local-channels.js';
-import { ReplayWriter } from './stores/replay-writer.js';
+import { WriteAhead } from './stores/write-ahead.js';
 import type { SessionStore } from './stores/session-store.js';
 import type { LivenessSweep } from './sweep.js';
 import type { ServerEvents } from './types.js';
@@ -97,11 +97,15 @@ export class SessionRegistry implements HostRegistry {
       (ch) => d.broker.join(ch),
       (ch) => d.broker.leave(ch),
     );
-    // A shared store gets replay appends and trims behind, once per tick; the memory store needs none.
-    const replayWriter = d.store.isShared
-      ? new ReplayWriter(d.store, {
-          onStale: (id, fence) => this.lifecycle.lostClaim(id, fence), // another node may own it now
-          onError: (id, err) => this.log.error({ err, sessionId: id.slice(0, 8) }, 'replay write-behind failed'),
+    // MN-1: a shared store holds a session's frames and cursor before the client sees them (one
+    // commit per changed session per tick); the memory store needs none (today's direct path).
+    const writeAhead = d.store.isShared
+      ? new WriteAhead(d.store, {
+          onStale: (id, fence) => this.lifecycle.lostClaim(id, fence), // RS-7: another node owns it now
+          onError: (err) => this.log.error({ err }, 'session store commit failed; retrying (frames and acks wait)'), // MN-6
+          onRecovered: () => this.log.info('session store commits flow again'),
+          flushTimeoutMs: d.opts.drainDeadlineMs,
+          onFlushTimeout: (pending) => this.log.warn({ pending }, 'session store flush gave up: sessions not committed'),
         })
       : undefined;
     this.detachedSessions = new DetachedSessions<LiveSession>({ maxCount: d.opts.maxDetachedSessions, budgetBytes: d.opts.detachedBudgetBytes }, (s) => {
@@ -122,7 +126,7 @@ export class SessionRegistry implements HostRegistry {
       metrics: d.metrics,
       onDrainNotice: () => d.onDrainNotice(),
       dedupe: d.isDedupe ? d.store : undefined,
-      replayWriter,
+      writeAhead,
     };
     this.actions = sessionActions(this);
     this.runtime = new SessionRuntime(serverSessionMachine, this.actions, (actor, err) => this.onActorCrash(actor, err), serverTimers(d.clock));
@@ -140,7 +144,7 @@ export class SessionRegistry implements HostRegistry {
       channels: this.channels,
       store: d.store,
       nodeId: d.nodeId,
-      replayWriter,
+      writeAhead,
       sweep: d.sweep,
       detachedSessions: this.detachedSessions,
       log: d.log,

@@ -19,7 +19,7 @@ import type { PersistedSession, SessionActor } from './session-actor.js';
 import { LiveSession, type SessionEnv } from './session.js';
 import type { LocalChannels } from './stores/local-channels.js';
 import { restoreSession } from './stores/session-record-io.js';
-import type { ReplayWriter } from './stores/replay-writer.js';
+import type { WriteAhead } from './stores/write-ahead.js';
 import type { MachineRecord, SessionRecord } from './stores/session-record.js';
 import { StaleFenceError, type EndReason, type SessionStore } from './stores/session-store.js';
 import type { LivenessSweep } from './sweep.js';
@@ -32,7 +32,7 @@ export interface LifecycleDeps {
   readonly channels: LocalChannels<LiveSession>;
   readonly store: SessionStore;
   readonly nodeId: string;
-  readonly replayWriter: ReplayWriter | undefined;
+  readonly writeAhead: WriteAhead | undefined;
   readonly sweep: LivenessSweep<Connection>;
   readonly detachedSessions: DetachedSessions<LiveSession>;
   readonly log: Logger;
@@ -84,7 +84,12 @@ export class SessionLifecycle {
     d.live.set(s.id, s);
     d.sweep.add(h.conn);
     const record = this.newRecord(s);
-    this.write(s, () => d.store.create(record, d.nodeId).then((fence) => void (s.fence = fence)));
+    this.write(s, () =>
+      d.store.create(record, d.nodeId).then((fence) => {
+        s.fence = fence;
+        d.writeAhead?.refenced(s); // MN-1: what waited for the record goes out under its fence
+      }),
+    );
   }
 
   /** RS-2: a resuming Hello names a live session of this node: its socket goes to that session's actor. */
@@ -108,7 +113,7 @@ export class SessionLifecycle {
       d.store.claim(s.id, d.nodeId).then((fence) => {
         if (fence === undefined) return;
         s.fence = fence;
-        d.replayWriter?.refence(s.id, fence); // what was gathered meanwhile is this claim's
+        d.writeAhead?.refenced(s); // what was gathered meanwhile is this claim's
       }),
     );
   }
@@ -124,8 +129,8 @@ export class SessionLifecycle {
   /** Write the session back under its fence (detach, drain); `value`: the state it is entering. */
   save(s: LiveSession, expiresAtMs: number | undefined, value?: PersistedSession['value']): void {
     const record = this.recordOf(s, expiresAtMs, value);
-    this.d.replayWriter?.forget(s.id); // the whole record carries the replay: pending appends would repeat it
-    this.write(s, () => this.d.store.save(record, s.fence));
+    // The whole record carries the replay and cursor: once saved, the write-ahead continues after it.
+    this.write(s, () => this.d.store.save(record, s.fence).then(() => this.d.writeAhead?.saved(s, record)));
   }
 
   /** CC-6: first step of a teardown. */
@@ -137,7 +142,7 @@ export class SessionLifecycle {
   delete(s: LiveSession, event: { type: string }): void {
     const d = this.d;
     d.live.delete(s.id);
-    d.replayWriter?.forget(s.id);
+    d.writeAhead?.forget(s);
     const reason = endReasonOf(event);
     this.write(s, () => d.store.end(s.id, reason, s.fence)); // fenced: a node that lost the session deletes nothing
     s.dispose();
@@ -148,7 +153,7 @@ export class SessionLifecycle {
   crashed(s: LiveSession): void {
     this.leaveChannels(s);
     this.d.live.delete(s.id);
-    this.d.replayWriter?.forget(s.id);
+    this.d.writeAhead?.forget(s);
     this.write(s, () => this.d.store.end(s.id, 'ended', s.fence));
     s.dispose();
   }
@@ -173,6 +178,7 @@ export class SessionLifecycle {
     host.session = s;
     restoreSession(s, record, d.channels, d.env.clock.now() - elapsedMs);
     s.fence = fence;
+    s.gate?.reset(s.log, s.inboundCursor()); // MN-1: the store holds what the record says
     d.live.set(s.id, s);
     d.detachedSessions.add(s); // RS-11: counted with the other detached sessions (the state's entry ran on the other node)
     return s;
@@ -195,7 +201,7 @@ export class SessionLifecycle {
    * leaves the store current for the node that continues the sessions.
    */
   async flush(): Promise<void> {
-    await this.d.replayWriter?.flush();
+    await this.d.writeAhead?.flush();
     await this.settled();
   }
 

@@ -24,7 +24,9 @@ import type { SessionActor } from './session-actor.js';
 import { sharedFrame } from './shared-frame.js';
 import { bodyOfFrame } from './telemetry.js';
 import type { ChannelState } from './types.js';
-import type { ReplayWriter } from './stores/replay-writer.js';
+import { Gate, type WriteAhead, type WriteAheadHost } from './stores/write-ahead.js';
+import { ackEnvelope } from '../spec/protocol/fast-codec.js';
+import type { SessionRecord } from './stores/session-record.js';
 
 /** What the sending half needs from its server; SessionEnv (session.ts) extends it. */
 export interface OutboundEnv {
@@ -32,8 +34,8 @@ export interface OutboundEnv {
   readonly clock: Clock;
   /** Prometheus metrics, when the application asked for them. */
   readonly metrics: LifelineMetrics | undefined;
-  /** Write-behind of replay appends and trims, only for a store shared by nodes (isShared). */
-  readonly replayWriter: ReplayWriter | undefined;
+  /** Write-ahead of the session's streams, only for a store shared by nodes (isShared, MN-1). */
+  readonly writeAhead: WriteAhead | undefined;
 }
 
 /** The control replies a peer can ask for, one held per kind (BP-16). */
@@ -48,7 +50,7 @@ export function ownBytes(b: Uint8Array): Uint8Array {
   return b.byteLength === b.buffer.byteLength ? b : b.slice();
 }
 
-export abstract class SessionOutbound implements DrainListener {
+export abstract class SessionOutbound implements DrainListener, WriteAheadHost {
   conn: Connection | undefined;
   readonly log: OutboundLog<Uint8Array>;
   readonly queue: BackpressureQueue<OutItem>;
@@ -63,6 +65,8 @@ export abstract class SessionOutbound implements DrainListener {
   protected heldReplies: Map<ControlReply, Envelope> | undefined; // made when first needed (memory per idle session)
   /** The fence of this node's claim on the session in the store (session-store.ts); 0 until it is stored. */
   fence = 0;
+  /** MN-1: what the shared store holds of this session; undefined for the memory store (today's direct path). */
+  readonly gate: Gate | undefined;
 
   constructor(
     readonly id: string,
@@ -74,7 +78,11 @@ export abstract class SessionOutbound implements DrainListener {
     const o = env.opts;
     this.log = new OutboundLog<Uint8Array>({ window });
     this.queue = new BackpressureQueue<OutItem>({ policy, limitMessages: o.queueLimitMessages, limitBytes: o.queueLimitBytes });
+    this.gate = env.writeAhead ? new Gate() : undefined;
   }
+
+  /** The client's stream as the store should hold it (SEQ-3, SEQ-5); session.ts has the inbound half. */
+  abstract inboundCursor(): SessionRecord['inbound'];
 
   /** The channel's state for a Snapshot, or undefined when it has none to send (SD-1, SD-5). */
   protected abstract stateOf(channel: string): ChannelState | undefined;
@@ -148,8 +156,13 @@ export abstract class SessionOutbound implements DrainListener {
 
   /** Bytes already carrying seq = log.next: keep them for replay, then write them. */
   private writeNumbered(bytes: Uint8Array, body: Envelope['body']['case']): void {
-    const sent = this.log.send(bytes, bytes.byteLength); // SEQ-7: kept until acked
-    this.env.replayWriter?.sent(this.id, this.fence, sent.seq, bytes); // a shared store gets it behind, once per tick
+    this.log.send(bytes, bytes.byteLength); // SEQ-7: kept until acked
+    if (this.gate !== undefined) {
+      // MN-1: to the socket once the store holds it (committed()). Until then it waits in the log,
+      // where the receive window (BP-1) and replay bytes (RS-3) bound it, as any unacked frame.
+      this.env.writeAhead?.touch(this);
+      return;
+    }
     this.conn?.write(bytes, this.env.opts.bufferedAmountHighWaterBytes);
     this.env.metrics?.frame('sent', body, bytes.byteLength);
   }
@@ -157,6 +170,7 @@ export abstract class SessionOutbound implements DrainListener {
   private writeItem(it: OutItem, droppedBefore: number): void {
     const m = this.env.metrics;
     if (m) m.deliveryLatency((this.env.clock.now() - it.enqueuedAt) / 1000);
+    if (it.position !== undefined) this.gate?.sequenced(it.channel, it.position); // MN-2: in the same commit as its frame
     const share = it.share;
     if (share !== undefined && share.writes++ > 0) {
       // A published item's second delivery on: encoded once, seq and dropped_before spliced in.
@@ -176,9 +190,12 @@ export abstract class SessionOutbound implements DrainListener {
   }
 
   /** RS-2: the replay, sent-unacked frames with their original seqs, before any other sequenced message. */
-  protected writeReplay(frames: readonly { readonly item: Uint8Array }[]): void {
+  protected writeReplay(frames: readonly { readonly seq: bigint; readonly item: Uint8Array }[]): void {
     const m = this.env.metrics;
+    const g = this.gate;
+    if (g) g.wireSeq = g.storedSeq; // MN-1: the rest follows from committed(), in order, once stored
     for (const s of frames) {
+      if (g && s.seq > g.storedSeq) break;
       this.conn?.write(s.item, this.env.opts.bufferedAmountHighWaterBytes);
       m?.frame('sent', bodyOfFrame(s.item), s.item.byteLength);
     }
@@ -233,7 +250,34 @@ export abstract class SessionOutbound implements DrainListener {
   /** A cumulative ack from the client (SEQ-6 checked by the caller): release, then refill the window. */
   applyAck(seq: bigint): void {
     this.log.ack(seq); // SEQ-7
-    this.env.replayWriter?.acked(this.id, this.fence, this.log.acked);
+    if (this.gate) this.env.writeAhead?.touch(this); // the store trims too, in this tick's commit
     this.pump();
+  }
+
+  /**
+   * MN-1: a commit resolved (write-ahead.ts). The frames the store now holds go to the socket, in
+   * seq order, and an Ack held for its cursor goes out. One call per session per commit: no
+   * closure or promise per frame.
+   */
+  committed(): void {
+    const g = this.gate;
+    const conn = this.conn;
+    if (!g || !conn || !this.isWritable) return;
+    if (g.storedSeq > g.wireSeq) {
+      const m = this.env.metrics;
+      const hw = this.env.opts.bufferedAmountHighWaterBytes;
+      for (const f of this.log.pending()) {
+        if (f.seq <= g.wireSeq) continue;
+        if (f.seq > g.storedSeq) break;
+        conn.write(f.item, hw);
+        m?.frame('sent', bodyOfFrame(f.item), f.item.byteLength);
+      }
+      g.wireSeq = g.storedSeq;
+    }
+    const held = g.heldAck;
+    if (held !== undefined && held <= g.storedProcessed) {
+      g.heldAck = undefined;
+      this.writeReply('ack', ackEnvelope(held)); // SEQ-5, MN-1
+    }
   }
 }

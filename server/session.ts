@@ -32,6 +32,7 @@ import type { ChannelState, ClientMessage, LifelineSession, MaybePromise, Publis
 import { planResume } from './resume.js';
 import { sessionHandle } from './session-handle.js';
 import { ownBytes, SessionOutbound, type OutboundEnv } from './session-outbound.js';
+import { comparePositions } from './stores/broker.js';
 import type { LocalChannels } from './stores/local-channels.js';
 import type { SessionStore } from './stores/session-store.js';
 import type { MachineRecord, SessionRecord } from './stores/session-record.js';
@@ -78,6 +79,8 @@ export class LiveSession extends SessionOutbound implements SessionView, Lifelin
   pendingAttach: PendingAttach | undefined;
   /** The Welcome of a new session (RS-6): why it is new. */
   newReason: ResumeReason = ResumeReason.NOT_REQUESTED;
+  /** Channel → broker position of the last publication taken (MN-2); made on the first one: a memory broker's sessions hold none. */
+  private takenPositions: Map<string, string> | undefined;
   /** Subscribed channels; made on the first subscribe: an idle session without channels holds no empty Set. */
   private channelSet: Set<string> | undefined;
   /** Client messages: dedupe, delivery to the application, acks (SEQ-3, SEQ-5, SEQ-10). */
@@ -156,8 +159,43 @@ export class LiveSession extends SessionOutbound implements SessionView, Lifelin
   /** An Ack now; false without a writable socket (the next Welcome's last_client_seq carries it). */
   writeAck(seq: bigint): boolean {
     if (!this.conn || !this.isWritable) return false;
+    const g = this.gate;
+    if (g && seq > g.storedProcessed) {
+      // MN-1: not before the store holds the cursor at seq (this tick's commit; committed() writes it).
+      g.heldAck = seq;
+      this.env.writeAhead?.touch(this);
+      return true;
+    }
     this.writeReply('ack', ackEnvelope(seq)); // SEQ-5: as create() builds it, without the schema walk
     return true;
+  }
+
+  /** The client's stream as the store should hold it (write-ahead.ts). */
+  inboundCursor(): SessionRecord['inbound'] {
+    return { lastProcessed: this.inbound.lastProcessed, lastAckSent: this.inbound.lastAckSent };
+  }
+
+  /**
+   * MN-2: take a publication of `channel` at broker `position` into this session, unless it is at or
+   * below the last one taken (a redelivery after a broker outage, catch-up overlapping live
+   * deliveries): false, and the caller drops it. Only channels with positions cost a Map entry.
+   */
+  takesPosition(channel: string, position: string): boolean {
+    const last = this.takenPositions?.get(channel);
+    if (last !== undefined && comparePositions(position, last) <= 0) return false; // MN-2
+    (this.takenPositions ??= new Map()).set(channel, position);
+    return true;
+  }
+
+  /** The position of the last publication of `channel` sequenced into the stream (the record's, MN-2). */
+  positionOf(channel: string): string | undefined {
+    return this.gate?.sentPositions?.get(channel);
+  }
+
+  /** A stored session's channel position (session-record-io.ts): nothing at or below it is taken again. */
+  restorePosition(channel: string, position: string): void {
+    (this.takenPositions ??= new Map()).set(channel, position);
+    this.gate?.sequenced(channel, position);
   }
 
   /** The application's handler failed (CC-5). */
@@ -252,7 +290,7 @@ export class LiveSession extends SessionOutbound implements SessionView, Lifelin
     const hello = pending.hello;
     this.log.window = windowFor(hello, this.env.opts);
     const plan = planResume(this.log, hello.lastServerSeq, this.isContinuityLost);
-    this.env.replayWriter?.acked(this.id, this.fence, this.log.acked); // RS-2: Hello.last_server_seq acknowledged these
+    if (this.gate) this.env.writeAhead?.touch(this); // RS-2: Hello.last_server_seq acknowledged these: the store trims them
     this.isContinuityLost = false;
     const fromSeq = plan.replay[0]?.seq ?? this.log.next;
     this.isWritable = true;
@@ -283,7 +321,7 @@ export class LiveSession extends SessionOutbound implements SessionView, Lifelin
   releaseReplay(): void {
     if (this.conn) return; // attached: SEQ-7 keeps every unacked message
     this.log.ack(this.log.lastSent);
-    this.env.replayWriter?.acked(this.id, this.fence, this.log.acked);
+    if (this.gate) this.env.writeAhead?.touch(this);
   }
 
   /** The socket is gone or closing: nothing more is written to it. */
@@ -347,6 +385,7 @@ export class LiveSession extends SessionOutbound implements SessionView, Lifelin
       if (!this.channelSet?.delete(ch)) continue;
       this.env.channels.leave(ch, this);
       this.queue.removeChannel(ch); // CH-2: nothing more of it, queued items included
+      this.takenPositions?.delete(ch);
       this.driftedStateless?.delete(ch);
     }
   }

@@ -7,7 +7,7 @@ import type { BackpressurePolicy, ResumeReason } from '../../gen/lifeline/v1/env
 import type { OutboundLog } from '../../spec/protocol/outbound-log.js';
 import type { ClientInbound } from '../inbound.js';
 import type { LocalChannels } from './local-channels.js';
-import type { MachineRecord, SessionRecord } from './session-record.js';
+import type { MachineRecord, SessionRecord, SubscriptionRecord } from './session-record.js';
 
 /**
  * The parts of a live session (server/session.ts) a record is made of and restored into. A shape
@@ -23,6 +23,10 @@ export interface RecordedSession {
   readonly subscriptions: ReadonlySet<string>;
   /** Subscribe again to a channel of the record (no Snapshot request: the resume decides, RS-4). */
   restoreSubscription(channel: string): void;
+  /** The broker position of the last publication of `channel` in the stream (MN-2), where known. */
+  positionOf(channel: string): string | undefined;
+  /** A stored channel position (MN-2): publications at or below it are not taken again. */
+  restorePosition(channel: string, position: string): void;
   isContinuityLost: boolean;
   newReason: ResumeReason;
   /** Clock ms when the session lost its socket (RS-1). */
@@ -46,12 +50,18 @@ export function recordOfSession(s: RecordedSession, times: { readonly createdAtM
     receiveWindow: s.log.window,
     outbound: { next: s.log.next, acked: s.log.acked, replay: s.log.inFlight === 0 ? NONE : s.log.pending().map((f) => ({ seq: f.seq, bytes: f.item })) },
     inbound: { lastProcessed: s.inbound.lastProcessed, lastAckSent: s.inbound.lastAckSent },
-    subscriptions: s.subscriptions.size === 0 ? NONE : [...s.subscriptions].map((channel) => ({ channel })),
+    subscriptions: s.subscriptions.size === 0 ? NONE : [...s.subscriptions].map((channel) => subscriptionOf(s, channel)),
     isContinuityLost: s.isContinuityLost,
     newReason: s.newReason,
     machine,
     owner: undefined,
   };
+}
+
+/** One channel of the record, with its position when the session has one (MN-2). */
+function subscriptionOf(s: RecordedSession, channel: string): SubscriptionRecord {
+  const position = s.positionOf(channel);
+  return position === undefined ? { channel } : { channel, position };
 }
 
 /** Continue the stored session's state in `s` (built with the record's window and policy): seqs both ways, replay, channels, flags. */
@@ -62,6 +72,7 @@ export function restoreSession<S extends RecordedSession>(s: S, r: SessionRecord
   s.inbound.restore(r.inbound.lastProcessed, r.inbound.lastAckSent); // SEQ-3, SEQ-9
   for (const sub of r.subscriptions) {
     s.restoreSubscription(sub.channel);
+    if (sub.position !== undefined) s.restorePosition(sub.channel, sub.position); // MN-2
     channels.join(sub.channel, s); // CH-1: publications reach it again
   }
   s.detachedAt = nowMs;

@@ -66,8 +66,8 @@ export class SessionExistsError extends Error {
 
 export interface SessionStore {
   /**
-   * True when the store outlives this node (Redis): the server then writes replay appends and
-   * trims behind, batched once per tick (replay-writer.ts). False for the in-memory store: the
+   * True when the store outlives this node (Redis): the server then commits a session's frames,
+   * acks, inbound cursor and positions ahead of the socket, batched once per tick (write-ahead.ts, MN-1). False for the in-memory store: the
    * node's own OutboundLog is the working copy and the record is written at lifecycle points
    * (create, claim at resume, save at detach and drain, end).
    */

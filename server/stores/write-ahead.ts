@@ -1,0 +1,334 @@
+/**
+ * Write-ahead of a session's streams to a store that outlives the node (isShared, issue 14, MN-1):
+ * a sequenced frame reaches the socket only once the store holds it, and an Ack for a client seq
+ * only once the store holds the inbound cursor at that seq. So whatever a client has seen, or had
+ * acknowledged, is in the store, and the node that continues the session resumes it exactly.
+ *
+ * Batched: a session that changed is marked dirty (no closure or promise per frame); once per tick
+ * each dirty session gets one `commit`, its delta read from the session itself at that moment
+ * (frames after the last stored seq, straight from its OutboundLog; the cumulative ack; the inbound
+ * cursor; the channel positions gathered since). One commit per session is in flight at a time, so
+ * a session's commits reach the store in order (SEQ-2). When a commit resolves the session is told
+ * (`committed`) and releases its frames and held Ack.
+ *
+ * Bounded while the store is away (MN-6): the frames waiting are in the session's OutboundLog, so
+ * the receive window (BP-1) and the replay bytes (RS-3) bound them; the pump stops there. A failed
+ * commit loses nothing: the delta is read again from the session at the retry (backoff 50 ms
+ * doubling to 2 s), with whatever changed meanwhile. A StaleFenceError means another node claimed
+ * the session (RS-7 across nodes): the owner is told, the delta dropped.
+ */
+import type { OutboundLog } from '../../spec/protocol/outbound-log.js';
+import type { ReplayFrame, SessionRecord } from './session-record.js';
+import { StaleFenceError, type RecordDelta, type SessionStore } from './session-store.js';
+
+/** What the write-ahead reads from, and tells, a session (server/session-outbound.ts implements it). */
+export interface WriteAheadHost {
+  readonly id: string;
+  /** The fence of this node's claim; 0 until the store has the session (nothing is committed before). */
+  readonly fence: number;
+  readonly log: OutboundLog<Uint8Array>;
+  /** The client's stream as the session has it now (SEQ-3, SEQ-5). */
+  inboundCursor(): SessionRecord['inbound'];
+  /** This session's write-ahead state; undefined when its store is not shared. */
+  readonly gate: Gate | undefined;
+  /** A commit resolved: the store holds more (gate.storedSeq, gate.storedProcessed). */
+  committed(): void;
+}
+
+/** One in-flight commit: what it will make the store hold. */
+interface Attempt {
+  readonly fence: number;
+  readonly top: bigint;
+  readonly acked: bigint;
+  readonly inbound: SessionRecord['inbound'] | undefined;
+  readonly positions: Record<string, string> | undefined;
+}
+
+/**
+ * One session's write-ahead state: what the store holds of it, what the socket has, what waits.
+ * Only sessions of a shared store have one (one field on the session otherwise: memory per idle session).
+ */
+export class Gate {
+  /** Highest frame seq the store holds (MN-1): frames up to it may go to the socket. */
+  storedSeq = 0n;
+  private storedAcked = 0n;
+  /** The inbound cursor the store holds (MN-1): an Ack up to it may go to the client. */
+  storedProcessed = 0n;
+  private storedAckSent = 0n;
+  /** Highest frame seq written to the current socket. */
+  wireSeq = 0n;
+  /** An Ack due but not yet allowed (its cursor is not stored yet); the newest only, acks are cumulative. */
+  heldAck: bigint | undefined;
+  /** Channel → position of the last publication sequenced since the last commit (MN-2). */
+  private positions: Record<string, string> | undefined;
+  /** Channel → position of the last publication sequenced (the record's SubscriptionRecord.position). */
+  sentPositions: Map<string, string> | undefined;
+  attempt: Attempt | undefined;
+  isDirty = false;
+  isGone = false;
+
+  /** The session continues from what the store holds now (a new session, a revive, a whole-record save). */
+  reset(log: OutboundLog<Uint8Array>, inbound: SessionRecord['inbound']): void {
+    this.storedSeq = log.lastSent;
+    this.storedAcked = log.acked;
+    this.storedProcessed = inbound.lastProcessed;
+    this.storedAckSent = inbound.lastAckSent;
+    this.wireSeq = log.lastSent;
+    this.positions = undefined;
+  }
+
+  /** A whole record was saved (detach, drain): the store holds at least what it says. */
+  holds(r: SessionRecord): void {
+    const top = r.outbound.next - 1n;
+    if (top > this.storedSeq) this.storedSeq = top;
+    if (r.outbound.acked > this.storedAcked) this.storedAcked = r.outbound.acked;
+    if (r.inbound.lastProcessed > this.storedProcessed) this.storedProcessed = r.inbound.lastProcessed;
+    if (r.inbound.lastAckSent > this.storedAckSent) this.storedAckSent = r.inbound.lastAckSent;
+  }
+
+  /** A publication of `channel` at `position` went into the stream (MN-2). */
+  sequenced(channel: string, position: string): void {
+    (this.positions ??= {})[channel] = position;
+    (this.sentPositions ??= new Map()).set(channel, position);
+  }
+
+  /** The delta of everything since the store's last state, or undefined when nothing changed. */
+  take(h: WriteAheadHost): RecordDelta | undefined {
+    const log = h.log;
+    const top = log.lastSent > this.storedSeq ? log.lastSent : this.storedSeq;
+    let frames: ReplayFrame[] | undefined;
+    if (top > this.storedSeq) {
+      frames = [];
+      // Frames already covered by the ack are in no replay: never written (applyDelta trims them anyway).
+      for (const f of log.pending()) if (f.seq > this.storedSeq) frames.push({ seq: f.seq, bytes: f.item });
+    }
+    const acked = log.acked > this.storedAcked ? log.acked : undefined;
+    const cur = h.inboundCursor();
+    const inbound = cur.lastProcessed > this.storedProcessed || cur.lastAckSent > this.storedAckSent ? cur : undefined;
+    const positions = this.positions;
+    if (!frames && acked === undefined && !inbound && !positions) return undefined;
+    this.positions = undefined;
+    this.attempt = { fence: h.fence, top, acked: acked ?? this.storedAcked, inbound, positions };
+    return { ...(frames && { frames }), ...(acked !== undefined && { acked }), ...(inbound && { inbound }), ...(positions && { positions }) };
+  }
+
+  /** The attempt is in the store. */
+  stored(): void {
+    const a = this.attempt;
+    if (!a) return;
+    this.attempt = undefined;
+    if (a.top > this.storedSeq) this.storedSeq = a.top;
+    if (a.acked > this.storedAcked) this.storedAcked = a.acked;
+    if (a.inbound) {
+      if (a.inbound.lastProcessed > this.storedProcessed) this.storedProcessed = a.inbound.lastProcessed;
+      if (a.inbound.lastAckSent > this.storedAckSent) this.storedAckSent = a.inbound.lastAckSent;
+    }
+  }
+
+  /** The attempt failed: nothing of it is stored; its positions go back under any newer ones. */
+  refused(): void {
+    const a = this.attempt;
+    this.attempt = undefined;
+    if (a?.positions) this.positions = { ...a.positions, ...this.positions };
+  }
+}
+
+export interface WriteAheadHooks {
+  /** Run `flush` once, soon (default setImmediate: after this tick's I/O callbacks). */
+  readonly schedule?: (flush: () => void) => void;
+  /** A commit under `fence` was refused as stale: another node owns the session now (RS-7). */
+  readonly onStale: (id: string, fence: number) => void;
+  /** The store refused or was unreachable; the commit is retried (logged once per outage). */
+  readonly onError: (err: unknown) => void;
+  /** The store answers again after failures. */
+  readonly onRecovered?: () => void;
+  /** How long flush() waits for a store that does not answer (drain, close): it never hangs. */
+  readonly flushTimeoutMs?: number;
+  /** The log line when flush gives up. */
+  readonly onFlushTimeout?: (pending: number) => void;
+}
+
+/** MN-6: retry backoff, 50 ms doubling to 2 s. */
+export const RETRY_FIRST_MS = 50;
+export const RETRY_MAX_MS = 2_000;
+
+export class WriteAhead {
+  private readonly dirty = new Set<WriteAheadHost>();
+  /** Sessions whose commit failed, waiting for the retry timer. */
+  private readonly retrying = new Set<WriteAheadHost>();
+  private inFlight = 0;
+  private isScheduled = false;
+  private retryTimer: ReturnType<typeof setTimeout> | undefined;
+  private retryDelayMs = RETRY_FIRST_MS;
+  private isFailing = false;
+  private idleWaiters: (() => void)[] = [];
+  private readonly schedule: (flush: () => void) => void;
+
+  constructor(
+    private readonly store: Pick<SessionStore, 'commit'>,
+    private readonly hooks: WriteAheadHooks,
+  ) {
+    this.schedule = hooks.schedule ?? ((fn) => void setImmediate(fn));
+  }
+
+  /** Sessions with writes waiting or in flight (tests, metrics). */
+  get size(): number {
+    return this.dirty.size + this.retrying.size + this.inFlight;
+  }
+
+  /** The session changed (a frame sequenced, an ack, an ack due, a position): commit it this tick. */
+  touch(h: WriteAheadHost): void {
+    const g = h.gate;
+    if (!g || g.isGone || g.isDirty) return;
+    g.isDirty = true;
+    if (g.attempt || this.retrying.has(h)) return; // goes out when the one in flight (or the retry) settles
+    this.dirty.add(h);
+    if (!this.isScheduled) {
+      this.isScheduled = true;
+      this.schedule(() => this.tick());
+    }
+  }
+
+  /** The store has the session under a new fence (created, claimed again on this node): commit what waits under it. */
+  refenced(h: WriteAheadHost): void {
+    const g = h.gate;
+    if (!g || g.isGone) return;
+    if (g.isDirty && !g.attempt && !this.retrying.has(h) && !this.dirty.has(h)) g.isDirty = false;
+    this.touch(h);
+  }
+
+  /** The whole record `r` was saved under the session's fence: what it holds may go out. */
+  saved(h: WriteAheadHost, r: SessionRecord): void {
+    const g = h.gate;
+    if (!g || g.isGone) return;
+    g.holds(r);
+    if (!g.attempt) h.committed();
+  }
+
+  /** The session ended or moved: what is pending for it is moot. */
+  forget(h: WriteAheadHost): void {
+    const g = h.gate;
+    if (g) g.isGone = true;
+    this.dirty.delete(h);
+    this.retrying.delete(h);
+    this.notifyIfIdle();
+  }
+
+  /**
+   * Everything pending now, committed; resolves when the store holds it all, or after the flush
+   * bound (a store that does not answer: logged, never hangs drain() or close()).
+   */
+  flush(): Promise<void> {
+    if (this.retrying.size > 0) this.retryNow();
+    this.tick();
+    if (this.isIdle) return Promise.resolve();
+    return new Promise((resolve) => {
+      const timeoutMs = this.hooks.flushTimeoutMs ?? 10_000;
+      const timer = setTimeout(() => {
+        this.idleWaiters = this.idleWaiters.filter((w) => w !== done);
+        this.hooks.onFlushTimeout?.(this.size);
+        resolve();
+      }, timeoutMs);
+      const done = (): void => {
+        clearTimeout(timer);
+        resolve();
+      };
+      this.idleWaiters.push(done);
+    });
+  }
+
+  private get isIdle(): boolean {
+    return this.dirty.size === 0 && this.retrying.size === 0 && this.inFlight === 0;
+  }
+
+  private tick(): void {
+    this.isScheduled = false;
+    if (this.dirty.size === 0) return;
+    const batch = [...this.dirty];
+    this.dirty.clear();
+    for (const h of batch) this.commit(h);
+  }
+
+  private commit(h: WriteAheadHost): void {
+    const g = h.gate;
+    if (!g || g.isGone) return;
+    g.isDirty = false;
+    if (h.fence === 0) {
+      g.isDirty = true; // not in the store yet: the create's resolve touches it again (refenced)
+      return;
+    }
+    const delta = g.take(h);
+    if (!delta) {
+      h.committed(); // nothing new to store: anything held may go (an Ack up to the stored cursor)
+      return;
+    }
+    const fence = h.fence;
+    this.inFlight++;
+    this.store.commit(h.id, fence, delta).then(
+      () => {
+        this.inFlight--;
+        g.stored();
+        if (this.isFailing) {
+          this.isFailing = false;
+          this.retryDelayMs = RETRY_FIRST_MS;
+          this.hooks.onRecovered?.();
+        }
+        if (!g.isGone) {
+          h.committed();
+          if (g.isDirty) this.commit(h); // what gathered during the round trip: its own batch, at once
+        }
+        this.notifyIfIdle();
+      },
+      (err: unknown) => {
+        this.inFlight--;
+        g.refused();
+        if (err instanceof StaleFenceError && h.fence === fence) {
+          g.isGone = true;
+          this.hooks.onStale(h.id, fence);
+        } else if (!g.isGone) {
+          // MN-6: kept (it is read again from the session) and retried with backoff; a newer fence retries at once.
+          if (!(err instanceof StaleFenceError)) this.failed(err);
+          g.isDirty = false;
+          this.retrying.add(h);
+          this.armRetry(err instanceof StaleFenceError ? 0 : this.retryDelayMs);
+        }
+        this.notifyIfIdle();
+      },
+    );
+  }
+
+  private failed(err: unknown): void {
+    if (!this.isFailing) {
+      this.isFailing = true;
+      this.hooks.onError(err);
+    }
+  }
+
+  private armRetry(delayMs: number): void {
+    if (this.retryTimer !== undefined) return;
+    this.retryTimer = setTimeout(() => this.retryNow(), delayMs);
+    this.retryTimer.unref?.(); // a retry alone keeps no process alive
+    if (delayMs > 0) this.retryDelayMs = Math.min(RETRY_MAX_MS, this.retryDelayMs * 2); // MN-6
+  }
+
+  private retryNow(): void {
+    if (this.retryTimer !== undefined) clearTimeout(this.retryTimer);
+    this.retryTimer = undefined;
+    const batch = [...this.retrying];
+    this.retrying.clear();
+    for (const h of batch) this.commit(h);
+  }
+
+  private notifyIfIdle(): void {
+    if (this.idleWaiters.length === 0 || !this.isIdle) return;
+    const waiters = this.idleWaiters;
+    this.idleWaiters = [];
+    for (const w of waiters) w();
+  }
+
+  /** Stop the retry timer (server close, after flush). */
+  stop(): void {
+    if (this.retryTimer !== undefined) clearTimeout(this.retryTimer);
+    this.retryTimer = undefined;
+  }
+}
