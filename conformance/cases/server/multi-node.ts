@@ -26,8 +26,8 @@ const seqText = (peer: Peer, channel: string) => messagesOf(peer, channel).map((
 async function resumeOnB(b: NodeHandle, sessionId: string, lastServerSeq: bigint, channels: string[]) {
   const peer = await b.peer();
   const welcome = await peer.handshake({ sessionId, lastServerSeq, channels });
-  checkEqual(outcomeName(welcome.resume?.outcome), 'RESUMED', `Welcome.resume.outcome on node B for a session of node A (MN-5)`);
-  checkEqual(welcome.sessionId, sessionId, 'session id on node B (MN-5)');
+  checkEqual(outcomeName(welcome.resume?.outcome), 'RESUMED', `Welcome.resume.outcome on node B for a session of node A (MN-3)`);
+  checkEqual(welcome.sessionId, sessionId, 'session id on node B (MN-3)');
   return { peer, welcome };
 }
 
@@ -71,8 +71,8 @@ function checkOnce(counts: Map<string, number>, ids: readonly string[], rule: st
 
 export const multiNodeCases: ServerCase[] = [
   serverCase({
-    id: 'MN-5+MN-1+MN-2/resume-on-other-node',
-    spec: ['MN-5', 'MN-1', 'MN-2', 'RS-2', 'RS-5'],
+    id: 'MN-3+MN-1+MN-2/resume-on-other-node',
+    spec: ['MN-3', 'MN-1', 'MN-2', 'RS-2', 'RS-5'],
     level: 'MUST',
     requires: ['multi-node', 'resume', 'publish'],
     property: true,
@@ -118,7 +118,7 @@ export const multiNodeCases: ServerCase[] = [
         expected.push(`${last + 1n + BigInt(gone.length)}:live`);
         await peer.until(() => messagesOf(peer, ch).length >= expected.length, 2000, 'the live message on node B');
         await roundTrip(peer);
-        checkEqual(seqText(peer, ch).join(','), expected.join(','), 'seq:payload on node B (MN-5, MN-2: the unprocessed, then the missed, then live, each once)');
+        checkEqual(seqText(peer, ch).join(','), expected.join(','), 'seq:payload on node B (MN-3, MN-2: the unprocessed, then the missed, then live, each once)');
         checkContiguous(peer, lastProcessed);
         const replayed = w.resume?.replayed ?? 0;
         check(replayed >= replay.length && replayed <= replay.length + gone.length, `Welcome.resume.replayed is ${replayed}; ${replay.length} were sent before the drop, ${gone.length} follow (RS-5)`);
@@ -127,8 +127,8 @@ export const multiNodeCases: ServerCase[] = [
     },
   }),
   serverCase({
-    id: 'MN-3/takeover-across-nodes-4002',
-    spec: ['MN-3', 'RS-7'],
+    id: 'MN-4/takeover-across-nodes-4002',
+    spec: ['MN-4', 'RS-7'],
     level: 'MUST',
     requires: ['multi-node', 'resume', 'publish'],
     description: "resuming on node B a session whose socket is open on node A closes A's socket with SESSION_TAKEN_OVER (4002) within one heartbeat interval, and A's socket gets no sequenced body after the claim",
@@ -142,22 +142,22 @@ export const multiNodeCases: ServerCase[] = [
       const { peer: onB } = await resumeOnB(b, welcome.sessionId, 1n, [ch]);
       const welcomedAt = onB.frames[0]?.at ?? performance.now();
       const bound = ctx.server.heartbeatIntervalMs + ctx.slackMs;
-      const closed = await a.until(() => a.closed, bound + 2000, `close of the socket on node A (MN-3: within ${bound} ms of the Welcome on B)`);
+      const closed = await a.until(() => a.closed, bound + 2000, `close of the socket on node A (MN-4: within ${bound} ms of the Welcome on B)`);
       checkClose(closed, ['SESSION_TAKEN_OVER']);
       const took = Math.round(closed.at - welcomedAt);
       ctx.note(`node A closed 4002 ${took} ms after node B's Welcome (bound ${bound} ms, margin ${bound - took} ms)`);
-      check(took <= bound, `node A closed its socket ${took} ms after node B's Welcome, beyond one heartbeat interval + slack (${bound} ms, MN-3)`);
+      check(took <= bound, `node A closed its socket ${took} ms after node B's Welcome, beyond one heartbeat interval + slack (${bound} ms, MN-4)`);
       await publishTexts(b.hooks, ch, ['after-b']);
       await publishTexts(ctx.hooks, ch, ['after-a']);
       await onB.until(() => messagesOf(onB, ch).length >= 2, 2000, 'the two later messages on node B');
       const late = a.frames.filter((f) => f.at > welcomedAt && (f.env.body.case === 'message' || f.env.body.case === 'statePatch' || f.env.body.case === 'snapshot'));
-      checkEqual(late.length, 0, "sequenced bodies on node A's socket after node B's Welcome (MN-3)");
+      checkEqual(late.length, 0, "sequenced bodies on node A's socket after node B's Welcome (MN-4)");
       checkEqual(seqText(onB, ch).join(','), '2:after-b,3:after-a', 'seq:payload on node B after the takeover');
     },
   }),
   serverCase({
-    id: 'MN-4/fan-out-order-across-nodes',
-    spec: ['MN-4', 'SEQ-2'],
+    id: 'MN-9/fan-out-order-across-nodes',
+    spec: ['MN-9', 'SEQ-2'],
     level: 'MUST',
     requires: ['multi-node', 'publish'],
     property: true,
@@ -186,15 +186,15 @@ export const multiNodeCases: ServerCase[] = [
         for (const p of peers) {
           await p.until(() => messagesOf(p, ch).length >= texts.length || undefined, 2000, `${texts.length} messages on ${p.label}`).catch(() => undefined);
           await roundTrip(p);
-          checkEqual(seqText(p, ch).join(','), expected, `seq:payload on ${p.label} (MN-4: every node, the publish order, gap-free)`);
+          checkEqual(seqText(p, ch).join(','), expected, `seq:payload on ${p.label} (MN-9: every node, the publish order, gap-free)`);
           p.close(1000);
         }
       });
     },
   }),
   serverCase({
-    id: 'MN-7/message-dedupe-across-nodes',
-    spec: ['MN-7', 'SEQ-8', 'MN-5'],
+    id: 'MN-5/message-dedupe-across-nodes',
+    spec: ['MN-5', 'SEQ-8', 'MN-3'],
     level: 'MUST',
     requires: ['multi-node', 'resume', 'inbox'],
     property: true,
@@ -228,15 +228,15 @@ export const multiNodeCases: ServerCase[] = [
         for (let i = 0; i < k; i++) fresh.send(clientMessage(BigInt(i + 1), ids[i] as string));
         await fresh.until(() => fresh.bodies('ack').some((a) => a.seq >= BigInt(k)) || undefined, 2000, `Ack of client seq ${k} in the NEW session on node B (SEQ-8: a duplicate is acked)`);
         const counts = await untilProcessed(ctx, b, [welcome.sessionId, wf.sessionId], ids, 2000);
-        checkOnce(counts, ids, 'MN-7, SEQ-8');
+        checkOnce(counts, ids, 'MN-5, SEQ-8');
         onB.close(1000);
         fresh.close(1000);
       });
     },
   }),
   serverCase({
-    id: 'MN-8+MN-5/drain-to-other-node',
-    spec: ['MN-8', 'MN-5', 'MN-2', 'MN-7', 'DR-4'],
+    id: 'MN-11+MN-3/drain-to-other-node',
+    spec: ['MN-11', 'MN-3', 'MN-2', 'MN-5', 'DR-4'],
     level: 'MUST',
     requires: ['multi-node', 'resume', 'publish', 'inbox', 'drain'],
     destructive: true,
@@ -289,7 +289,7 @@ export const multiNodeCases: ServerCase[] = [
         checkEqual(
           all().map((m) => m.text).join(','),
           texts.join(','),
-          `${r.c.peer.label} → ${r.peer.label}: publications received on A then B (MN-2, MN-8: each once, in order)`,
+          `${r.c.peer.label} → ${r.peer.label}: publications received on A then B (MN-2, MN-11: each once, in order)`,
         );
         checkContiguous(r.peer, r.last);
         const firstOnB = messagesOf(r.peer, ch)[0];
@@ -297,7 +297,7 @@ export const multiNodeCases: ServerCase[] = [
       }
       const ids = clients.flatMap((c) => c.ids);
       const counts = await untilProcessed(ctx, b, clients.map((c) => c.sessionId), ids, 3000);
-      checkOnce(counts, ids, 'MN-8, MN-7');
+      checkOnce(counts, ids, 'MN-11, MN-5');
     },
   }),
 ];
