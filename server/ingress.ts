@@ -22,6 +22,7 @@ import type { LifelineServerOptions, ResolvedOptions } from './options.js';
 import type { LifelineMetrics } from './observability/metrics.js';
 import { stateValueOf, type SessionActor } from './session-actor.js';
 import type { LiveSession } from './session.js';
+import type { StoreResume } from './store-resume.js';
 
 /** What the ingress reads and calls: the settings a frame is judged by, and the node's sessions. */
 export interface IngressDeps {
@@ -46,6 +47,12 @@ export interface IngressDeps {
   endedReason(id: string): ResumeReason | Promise<ResumeReason>;
   /** CC-8, RS-11: room for a new session, evicting a detached one if need be. */
   makeRoomForSession(): boolean;
+  /** Sessions may live on other nodes (a shared store, issue 14). */
+  readonly isStoreShared: boolean;
+  /** The shared store answers (MN-6). */
+  isStoreReady(): boolean;
+  /** MN-3: a session not held here, from the shared store: revived and caught up here, or why not. */
+  resumeFromStore(id: string, principal: string, conn: Connection): Promise<StoreResume>;
   /** An inspector watches the session machines (`inspect`): Heartbeats go through them, to be seen. */
   readonly isInspecting: boolean;
 }
@@ -95,6 +102,13 @@ export function isAttached(value: unknown): boolean {
  */
 export function onFrame(ing: IngressDeps, conn: Connection, bytes: Uint8Array, isBinary: boolean): void {
   if (conn.isEnded) return;
+  if (pendingHellos.size > 0) {
+    const held = pendingHellos.get(conn); // looked up only while some Hello is being decided: not per frame otherwise
+    if (held !== undefined) {
+      holdFrame(ing, conn, held, bytes, isBinary); // HS-8: read once the Hello is decided
+      return;
+    }
+  }
   try {
     const m = ing.metrics;
     if (!isBinary) {
@@ -224,52 +238,104 @@ export function onFrame(ing: IngressDeps, conn: Connection, bytes: Uint8Array, i
   }
 }
 
-/** Gather the Hello facts, authenticating the token when configured (HS-11, HS-12, RS-2, RS-6, CC-8). */
+/**
+ * Frames that arrived behind a Hello still being decided (an async `authenticateHello`, a shared
+ * store: issue 14), by connection; an entry exists only while one is. Read in order once the Hello
+ * is decided, as a synchronous decision reads them (HS-8): a client that pipelines its first
+ * frames behind its Hello sees the same outcome whatever the store's latency. A Map, not a
+ * WeakMap: its size tells the hot path whether to look at all (every entry is removed when its
+ * Hello is decided).
+ */
+const pendingHellos = new Map<Connection, { bytes: Uint8Array; isBinary: boolean }[]>();
+
+/** How many frames may wait behind a Hello: the client's window of Messages, and a few control bodies. */
+const HELD_CONTROL_FRAMES = 16;
+
+function holdFrame(ing: IngressDeps, conn: Connection, held: { bytes: Uint8Array; isBinary: boolean }[], bytes: Uint8Array, isBinary: boolean): void {
+  if (held.length >= ing.opts.receiveWindow + HELD_CONTROL_FRAMES) {
+    pendingHellos.delete(conn);
+    ing.forward(conn, { type: 'frame.invalid', closeName: 'PROTOCOL_ERROR', reason: 'HS-8: too many frames before Welcome' });
+    return;
+  }
+  held.push({ bytes, isBinary });
+}
+
+/** The Hello is decided: the frames held behind it, in order (HS-8). */
+function releaseHeld(ing: IngressDeps, conn: Connection): void {
+  const held = pendingHellos.get(conn);
+  if (held === undefined) return;
+  pendingHellos.delete(conn);
+  for (const f of held) onFrame(ing, conn, f.bytes, f.isBinary);
+}
+
+/** Gather the Hello facts, authenticating the token when configured (HS-11, HS-12, RS-2, RS-6, CC-8, MN-3, MN-6). */
 async function onHello(ing: IngressDeps, conn: Connection, hello: Hello): Promise<void> {
   const actor = ing.ownerOf(conn);
   const host = actor && ing.hostOf(actor);
   if (!actor || !host) return;
+  pendingHellos.set(conn, []); // HS-8: later frames wait for the decision (released below, or dropped with the socket)
   try {
-    const isVersionSupported = hello.protocolVersion === PROTOCOL_VERSION;
-    let isAuthorized = true;
-    let principal = conn.principal;
-    const authHello = ing.authenticateHello;
-    if (isVersionSupported && authHello) {
-      let p: string | undefined;
-      try {
-        const r = authHello(hello.token, principal);
-        p = r instanceof Promise ? await r : r;
-      } catch (err) {
-        ing.log.warn({ err }, 'authenticateHello threw; refusing'); // SEC-2: never the token
-        p = undefined;
-      }
-      if (conn.isEnded || ing.stateOf(actor) !== 'handshaking') return;
-      isAuthorized = p !== undefined;
-      if (p !== undefined) principal = p;
-    }
-    host.principal = principal;
-    // This node's live sessions (a session another node holds is issue 14's: load and claim it here).
-    const existing = hello.sessionId === '' ? undefined : ing.liveSession(hello.sessionId);
-    const isLive = existing !== undefined && ['active', 'draining', 'attached', 'detached'].includes(ing.stateOf(existing.actor));
-    let newReason = hello.sessionId === '' ? ResumeReason.NOT_REQUESTED : ResumeReason.PRINCIPAL_MISMATCH;
-    if (hello.sessionId !== '' && !isLive) {
-      const r = ing.endedReason(hello.sessionId); // RS-6 EXPIRED, RS-11 EVICTED, else UNKNOWN_SESSION: the store remembers
-      if (r instanceof Promise) {
-        newReason = await r; // a shared store: the Hello waits for it
-        if (conn.isEnded || ing.stateOf(actor) !== 'handshaking') return;
-      } else newReason = r; // no tick: frames pipelined behind the Hello find it decided (HS-8)
-    }
-    const isResume = isLive && existing.principal === principal;
-    host.existing = isResume ? existing : undefined;
-    host.newReason = newReason;
-    const isForbidden = isAnyForbidden(ing, hello.channels, principal);
-    const isOverChannelLimit = new Set(hello.channels).size > ing.opts.maxChannelsPerSession;
-    const isRefused = !isVersionSupported || !isAuthorized || isForbidden || isOverChannelLimit;
-    // CC-8: full even after evicting detached sessions (RS-11: a client here now goes first); a
-    // Hello refused for another reason evicts nothing.
-    const isOverCapacity = !isResume && !isRefused && !ing.makeRoomForSession();
-    ing.forward(conn, { type: 'frame.hello', hello, isVersionSupported, isAuthorized, isResume, isOverCapacity, isForbidden, isOverChannelLimit });
+    await decideHello(ing, conn, actor, host, hello);
   } catch (err) {
     ing.failSession(actor, err);
+  } finally {
+    releaseHeld(ing, conn);
   }
+}
+
+async function decideHello(ing: IngressDeps, conn: Connection, actor: SessionActor, host: Host, hello: Hello): Promise<void> {
+  const isVersionSupported = hello.protocolVersion === PROTOCOL_VERSION;
+  let isAuthorized = true;
+  let principal = conn.principal;
+  const authHello = ing.authenticateHello;
+  const isStale = () => conn.isEnded || ing.stateOf(actor) !== 'handshaking';
+  if (isVersionSupported && authHello) {
+    let p: string | undefined;
+    try {
+      const r = authHello(hello.token, principal);
+      p = r instanceof Promise ? await r : r;
+    } catch (err) {
+      ing.log.warn({ err }, 'authenticateHello threw; refusing'); // SEC-2: never the token
+      p = undefined;
+    }
+    if (isStale()) return;
+    isAuthorized = p !== undefined;
+    if (p !== undefined) principal = p;
+  }
+  host.principal = principal;
+  const id = hello.sessionId;
+  let existing = id === '' ? undefined : ing.liveSession(id);
+  let isLive = existing !== undefined && ['active', 'draining', 'attached', 'detached'].includes(ing.stateOf(existing.actor));
+  let newReason = id === '' ? ResumeReason.NOT_REQUESTED : ResumeReason.PRINCIPAL_MISMATCH;
+  let isStoreAway = false;
+  const isAcceptable = isVersionSupported && isAuthorized;
+  if (id !== '' && !isLive && ing.isStoreShared && isAcceptable) {
+    // MN-3: another node may hold it (or have died holding it): the shared store decides.
+    const r = await ing.resumeFromStore(id, principal, conn);
+    if (r.kind === 'resumed') {
+      existing = r.session;
+      isLive = true;
+    } else if (r.kind === 'new') newReason = r.reason;
+    else isStoreAway = true; // MN-6
+    if (isStale()) return; // a session revived meanwhile stays here, detached, within its TTL (RS-1)
+  } else if (id !== '' && !isLive) {
+    const r = ing.endedReason(id); // RS-6 EXPIRED, RS-11 EVICTED, else UNKNOWN_SESSION: the store remembers
+    if (r instanceof Promise) {
+      newReason = await r; // a shared store: the Hello waits for it
+      if (isStale()) return;
+    } else newReason = r; // no tick: frames pipelined behind the Hello find it decided (HS-8)
+  }
+  const isResume = isLive && existing !== undefined && existing.principal === principal;
+  host.existing = isResume ? existing : undefined;
+  host.newReason = newReason;
+  const isForbidden = isAnyForbidden(ing, hello.channels, principal);
+  const isOverChannelLimit = new Set(hello.channels).size > ing.opts.maxChannelsPerSession;
+  const isRefused = !isVersionSupported || !isAuthorized || isForbidden || isOverChannelLimit;
+  // MN-6: a new session cannot be stored while the shared store is away: TRY_AGAIN_LATER (1013),
+  // as when the node is full (CC-8); the client backs off and comes back.
+  if (!isResume && ing.isStoreShared && !ing.isStoreReady()) isStoreAway = true;
+  // CC-8: full even after evicting detached sessions (RS-11: a client here now goes first); a
+  // Hello refused for another reason evicts nothing.
+  const isOverCapacity = !isResume && !isRefused && (isStoreAway || !ing.makeRoomForSession());
+  ing.forward(conn, { type: 'frame.hello', hello, isVersionSupported, isAuthorized, isResume, isOverCapacity, isForbidden, isOverChannelLimit });
 }

@@ -14,6 +14,7 @@ import { ResumeReason } from '../gen/lifeline/v1/envelope_pb.js';
 import { serverSessionMachine, serverStateName, type ServerSessionEvent } from '../spec/machines/server-session.machine.js';
 import { serverTimers, type Clock } from './clock.js';
 import type { Connection } from './connection.js';
+import { CatchUps } from './catch-up.js';
 import { DetachedSessions } from './detached-sessions.js';
 import type { Host } from './host.js';
 import { sessionActions, type HostRegistry } from './machine-host.js';
@@ -26,6 +27,7 @@ import type { Broker } from './stores/broker.js';
 import { LocalChannels } from './stores/local-channels.js';
 import { WriteAhead } from './stores/write-ahead.js';
 import type { SessionStore } from './stores/session-store.js';
+import { isStoreReady, StoreResumes, type StoreResume } from './store-resume.js';
 import type { LivenessSweep } from './sweep.js';
 import type { ServerEvents } from './types.js';
 
@@ -36,8 +38,8 @@ export interface RegistryDeps {
   readonly clock: Clock;
   readonly metrics: LifelineMetrics | undefined;
   readonly store: SessionStore;
-  /** The local channel index joins and leaves the broker's channels (first member in, last one out). */
-  readonly broker: Pick<Broker, 'join' | 'leave'>;
+  /** The local channel index joins and leaves the broker's channels (first member in, last one out); `since` catches a moved session up (MN-2). */
+  readonly broker: Pick<Broker, 'join' | 'leave' | 'since'>;
   readonly sweep: LivenessSweep<Connection>;
   /** This node's name in store claims (session-store.ts). */
   readonly nodeId: string;
@@ -76,6 +78,10 @@ export class SessionRegistry implements HostRegistry {
   readonly detachedSessions: DetachedSessions<LiveSession>;
   readonly authenticateHello: LifelineServerOptions['authenticateHello'];
   readonly authorizeChannel: LifelineServerOptions['authorizeChannel'];
+  /** Sessions continued here from the shared store, catching up on their channels (MN-2). */
+  readonly catchUps: CatchUps<LiveSession>;
+  /** Resume on another node: load, claim, revive (MN-3). */
+  private readonly storeResumes: StoreResumes;
   private readonly hosts = new WeakMap<SessionActor, Host>();
   private readonly owners = new WeakMap<Connection, SessionActor>();
   /** The machine's actions, for the runner and for inspected actors alike. */
@@ -128,6 +134,7 @@ export class SessionRegistry implements HostRegistry {
       dedupe: d.isDedupe ? d.store : undefined,
       writeAhead,
     };
+    this.catchUps = new CatchUps<LiveSession>(d.broker, d.log, () => d.clock.now(), (s, ch) => d.app.snapshot?.(ch, s.handle) !== undefined);
     this.actions = sessionActions(this);
     this.runtime = new SessionRuntime(serverSessionMachine, this.actions, (actor, err) => this.onActorCrash(actor, err), serverTimers(d.clock));
     this.input = {
@@ -154,12 +161,26 @@ export class SessionRegistry implements HostRegistry {
       setOwner: (conn, actor) => this.setOwner(conn, actor),
       emitEvent: (event, ...args) => d.emitEvent(event, ...args),
       failSession: (actor, err) => this.failSession(actor, err),
+      onMoved: (s) => this.catchUps.cancel(s),
       restoreActor: (persisted, host, elapsedMs) => {
-        const runner = this.runtime.restore(persisted ?? this.runtime.initialSnapshot(this.input), host, elapsedMs); // lean even when inspecting
+        // A record written before its first snapshot (its session never detached, taken over from
+        // another node: MN-4) continues detached with the initial context, waiting for the socket.
+        const p = persisted ?? { ...this.runtime.initialSnapshot(this.input), value: 'detached' as const };
+        const runner = this.runtime.restore(p, host, elapsedMs); // lean even when inspecting
         host.actor = runner;
         this.hosts.set(runner, host);
         return runner;
       },
+    });
+    this.storeResumes = new StoreResumes({
+      store: d.store,
+      nodeId: d.nodeId,
+      lifecycle: this.lifecycle,
+      catchUps: this.catchUps,
+      log: d.log,
+      liveSession: (id) => this.live.get(id),
+      makeRoomForSession: () => this.makeRoomForSession(),
+      endedReason: (id) => this.endedReason(id),
     });
   }
 
@@ -187,6 +208,18 @@ export class SessionRegistry implements HostRegistry {
   endedReason(id: string): ResumeReason | Promise<ResumeReason> {
     const r = this.d.store.endedReason(id);
     return r instanceof Promise ? r.then(resumeReasonOf) : resumeReasonOf(r);
+  }
+  /** Sessions may live on other nodes: a Hello for one not held here looks in the store (MN-3). */
+  get isStoreShared(): boolean {
+    return this.d.store.isShared;
+  }
+  /** The shared store answers (MN-6): a Hello that needs it is refused 1013 while it does not. */
+  isStoreReady(): boolean {
+    return isStoreReady(this.d.store);
+  }
+  /** MN-3: the session `id` from the shared store, revived and caught up here. */
+  resumeFromStore(id: string, principal: string, conn: Connection): Promise<StoreResume> {
+    return this.storeResumes.resume(id, principal, conn);
   }
   /** The spec's state name of an actor. */
   stateOf(actor: SessionActor): string {

@@ -76,6 +76,8 @@ export class LifelineServer extends TypedEmitter<ServerEvents> {
   private allowedOrigins: ReadonlySet<string> | undefined;
   private isReady = true;
   private isClosed = false;
+  /** Stops the store's claim notices (MN-4); undefined for a store no other node shares. */
+  private readonly unwatchClaims: (() => void) | undefined;
   private readonly listenerError = (err: unknown): void => {
     this.log.error({ err }, 'application event listener threw');
   };
@@ -131,7 +133,9 @@ export class LifelineServer extends TypedEmitter<ServerEvents> {
       isClosed: () => this.isClosed,
     });
     this.registry = registry;
-    this.broker.bind((p) => deliverLocally(p, registry.channels, this.clock.now(), (s, err) => registry.failSession(s.actor, err)));
+    this.broker.bind((p) => deliverLocally(p, registry.channels, this.clock.now(), (s, err) => registry.failSession(s.actor, err), registry.catchUps));
+    // MN-4: another node's claim of a session this node holds: it moved (its socket here closes 4002).
+    this.unwatchClaims = this.store.watchClaims?.(this.nodeId, (id, fence, byNode) => registry.lifecycle.claimLost(id, fence, byNode));
     this.drainer = new NodeDrain({
       opts: this.opts,
       clock: this.clock,
@@ -192,7 +196,12 @@ export class LifelineServer extends TypedEmitter<ServerEvents> {
       void this.metrics.metricsHandler(req, res);
       return true;
     }
-    return handleHealth(req, res, { path: this.opts.path, isLive: !this.isClosed, isReady: this.isReady && !this.drainer.isDraining });
+    return handleHealth(req, res, { path: this.opts.path, isLive: !this.isClosed, isReady: this.isReady && !this.drainer.isDraining && this.isBackendReady() });
+  }
+
+  /** MN-6: the shared store and broker answer (absent health: always); /readyz says 503 while one does not. */
+  private isBackendReady(): boolean {
+    return (this.store.health?.isReady() ?? true) && (this.broker.health?.isReady() ?? true);
   }
 
   /**
@@ -363,6 +372,7 @@ export class LifelineServer extends TypedEmitter<ServerEvents> {
   async close(): Promise<void> {
     if (this.isClosed) return;
     this.isClosed = true;
+    this.unwatchClaims?.();
     this.sweep.stop();
     this.registry.closeAll(); // SEQ-5 acks flushed, then every socket and actor
     const written = this.registry.lifecycle.flush(); // issue 12: a shared store is left current (replay write-behind, lifecycle writes)

@@ -12,6 +12,7 @@
 import type { Logger } from 'pino';
 import { ResumeReason, type Hello } from '../gen/lifeline/v1/envelope_pb.js';
 import type { ServerSessionEvent } from '../spec/machines/server-session.machine.js';
+import { codeOf } from '../spec/protocol/close-codes.js';
 import type { Connection } from './connection.js';
 import type { DetachedSessions } from './detached-sessions.js';
 import type { Host } from './host.js';
@@ -48,6 +49,8 @@ export interface LifecycleDeps {
    * first snapshot, the initial context), its delays armed less `elapsedMs` (SessionRuntime.restore).
    */
   restoreActor(persisted: PersistedSession | undefined, host: Host, elapsedMs: number): SessionActor;
+  /** A session leaves this node for another (MN-4): whatever else holds it here lets go (catch-up). */
+  readonly onMoved?: (s: LiveSession) => void;
 }
 
 /** The reason a delete stores, from the event that ended the session (RS-6, RS-11). */
@@ -191,8 +194,44 @@ export class SessionLifecycle {
   lostClaim(id: string, fence: number): void {
     const s = this.d.live.get(id);
     if (!s || s.fence !== fence || this.writes.has(id)) return;
-    this.d.log.warn({ sessionId: id.slice(0, 8) }, 'session taken over by another node');
-    s.actor.send({ type: 'app.evict' }); // RS-7 across nodes (issue 14): the new owner serves it
+    this.moved(s, undefined); // RS-7 across nodes (issue 14): the new owner serves it
+  }
+
+  /**
+   * The store says `byNode` claimed this session under `fence` (watchClaims, MN-4). Unless this
+   * node holds a newer claim, or one of its own is in flight, the session moved: stop serving it.
+   */
+  claimLost(id: string, fence: number, byNode: string): void {
+    const s = this.d.live.get(id);
+    if (!s || s.fence >= fence || this.writes.has(id)) return;
+    this.moved(s, byNode);
+  }
+
+  /**
+   * MN-4, RS-7 across nodes: another node owns the session now. Its socket here, if any, closes
+   * SESSION_TAKEN_OVER (4002: one session, one socket); the local copy is dropped without ending
+   * the session in the store (the new owner continues it) and without `sessionEnded`. Done here, not
+   * by the session machine: the decision is the store's, and no state of the machine survives it
+   * (the actor is stopped, as at close()).
+   */
+  moved(s: LiveSession, byNode: string | undefined): void {
+    const d = this.d;
+    if (d.live.get(s.id) !== s) return;
+    d.log.warn({ sessionId: s.id.slice(0, 8), byNode }, 'session taken over by another node');
+    d.onMoved?.(s);
+    const conn = s.detach();
+    if (conn) {
+      d.sweep.delete(conn);
+      conn.close('SESSION_TAKEN_OVER', 'RS-7: resumed on another node');
+      d.emitEvent('sessionClosed', s.handle, { code: codeOf('SESSION_TAKEN_OVER'), byPeer: false });
+    }
+    d.channels.leaveAll(s.subscriptions, s);
+    d.live.delete(s.id);
+    d.detachedSessions.remove(s);
+    d.writeAhead?.forget(s);
+    s.dispose();
+    s.actor.stop(); // its timers (resume TTL, replay window) must not end it in the store later
+    d.emitEvent('sessionMoved', s.handle, { byNode });
   }
 
   /**
@@ -257,10 +296,7 @@ export class SessionLifecycle {
   private failed(s: LiveSession, err: unknown): void {
     if (err instanceof StaleFenceError) {
       // RS-7 across nodes: another node owns the session now; this copy must stop serving it.
-      if (this.d.live.get(s.id) === s && s.fence === err.fence) {
-        this.d.log.warn({ sessionId: s.id.slice(0, 8) }, 'session taken over by another node');
-        s.actor.send({ type: 'app.evict' });
-      }
+      if (this.d.live.get(s.id) === s && s.fence === err.fence) this.moved(s, undefined);
       return;
     }
     this.d.log.error({ err }, 'session store write failed');

@@ -98,6 +98,11 @@ export interface ServerEvents {
   sessionClosed: [session: LifelineSession, info: { readonly code: number; readonly byPeer: boolean }];
   /** A session is over: ended, revoked, reset by a close, expired (RS-1) or evicted while detached (RS-11). */
   sessionEnded: [session: LifelineSession, info: { readonly expired: boolean; readonly evicted: boolean }];
+  /**
+   * Another node took the session over (a resume there, MN-4): its socket here, if any, was closed
+   * 4002 and this node no longer serves it. Not an end: the session goes on, on `byNode` (when known).
+   */
+  sessionMoved: [session: LifelineSession, info: { readonly byNode: string | undefined }];
 }
 
 export interface DrainOptions {

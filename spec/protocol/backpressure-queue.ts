@@ -130,6 +130,14 @@ export class BackpressureQueue<T extends QueueItem> {
     return this.droppedSince;
   }
 
+  /**
+   * Items lost before they reached this queue (a channel's broker history trimmed while its session
+   * moved between nodes, MN-2): the next Message/StatePatch counts them in dropped_before (BP-10).
+   */
+  noteLost(n: number): void {
+    if (n > 0) this.droppedSince += n;
+  }
+
   /** The queued items, oldest first (for tests and introspection). */
   peekItems(): readonly T[] {
     return this.items.slice(this.head);

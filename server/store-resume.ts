@@ -1,0 +1,85 @@
+/**
+ * Resume on another node (issue 14, MN-3): a Hello names a session this node does not hold, and
+ * the store is shared, so another node may have served it (or died serving it). Load the record;
+ * no record: the Hello hears why the id is gone (RS-6, RS-11); another principal's: NEW with
+ * PRINCIPAL_MISMATCH, touching nothing; else claim it (fencing: the old owner's writes are refused
+ * from here on, and the store tells it: MN-4), read the record again (the old owner can no longer
+ * change it), revive it here, detached, and catch it up on its channels (catch-up.ts, MN-2). The
+ * caller then resumes it as a local session (RS-2 … RS-5).
+ *
+ * A Hello that needs the store while it is away is refused TRY_AGAIN_LATER (1013, MN-6): the
+ * client backs off and tries again; nothing is decided on a guess.
+ */
+import type { Logger } from 'pino';
+import { ResumeReason } from '../gen/lifeline/v1/envelope_pb.js';
+import type { CatchUps } from './catch-up.js';
+import type { Connection } from './connection.js';
+import type { LiveSession } from './session.js';
+import type { SessionLifecycle } from './session-lifecycle.js';
+import type { SessionStore } from './stores/session-store.js';
+
+/** What the Hello gets: the session, revived here; a new one and why; or "the store is away" (1013). */
+export type StoreResume =
+  | { readonly kind: 'resumed'; readonly session: LiveSession }
+  | { readonly kind: 'new'; readonly reason: ResumeReason }
+  | { readonly kind: 'unavailable' };
+
+export interface StoreResumeDeps {
+  readonly store: SessionStore;
+  readonly nodeId: string;
+  readonly lifecycle: Pick<SessionLifecycle, 'revive'>;
+  readonly catchUps: Pick<CatchUps<LiveSession>, 'run'>;
+  readonly log: Logger;
+  liveSession(id: string): LiveSession | undefined;
+  /** CC-8, RS-11: room for one more session here. */
+  makeRoomForSession(): boolean;
+  endedReason(id: string): ResumeReason | Promise<ResumeReason>;
+}
+
+const UNAVAILABLE: StoreResume = { kind: 'unavailable' };
+
+/** The shared store answers now (no health: always). */
+export function isStoreReady(store: SessionStore): boolean {
+  return store.health === undefined || store.health.isReady();
+}
+
+/** MN-3 for one node: concurrent Hellos for one id share one load-claim-revive (the later then takes it over locally, RS-7). */
+export class StoreResumes {
+  private readonly inFlight = new Map<string, Promise<StoreResume>>();
+
+  constructor(private readonly d: StoreResumeDeps) {}
+
+  resume(id: string, principal: string, conn: Connection): Promise<StoreResume> {
+    const running = this.inFlight.get(id);
+    if (running) {
+      // Another Hello on this node is reviving it: this one then resumes it here (a local takeover).
+      return running.then((r) => (r.kind === 'resumed' && r.session.principal !== principal ? { kind: 'new', reason: ResumeReason.PRINCIPAL_MISMATCH } : r));
+    }
+    const p = this.run(id, principal, conn).finally(() => this.inFlight.delete(id));
+    this.inFlight.set(id, p);
+    return p;
+  }
+
+  private async run(id: string, principal: string, conn: Connection): Promise<StoreResume> {
+    const d = this.d;
+    if (!isStoreReady(d.store)) return UNAVAILABLE; // MN-6
+    try {
+      const seen = await d.store.load(id);
+      if (!seen) return { kind: 'new', reason: await d.endedReason(id) }; // RS-6, RS-11
+      if (seen.principal !== principal) return { kind: 'new', reason: ResumeReason.PRINCIPAL_MISMATCH }; // RS-2: never claimed for another principal
+      const here = d.liveSession(id);
+      if (here) return { kind: 'resumed', session: here };
+      if (!d.makeRoomForSession()) return UNAVAILABLE; // CC-8
+      const fence = await d.store.claim(id, d.nodeId); // MN-4: the old owner is told, and fenced out
+      if (fence === undefined) return { kind: 'new', reason: await d.endedReason(id) };
+      const record = await d.store.load(id); // after the claim: what the old owner committed, final
+      if (!record) return { kind: 'new', reason: await d.endedReason(id) };
+      const s = d.lifecycle.revive(record, fence, conn);
+      await d.catchUps.run(s, record.subscriptions); // MN-2: same tick as the revive's channel joins
+      return { kind: 'resumed', session: s };
+    } catch (err) {
+      d.log.warn({ err, sessionId: id.slice(0, 8) }, 'resume from the shared store failed: Hello refused, try again later (MN-6)');
+      return UNAVAILABLE;
+    }
+  }
+}
