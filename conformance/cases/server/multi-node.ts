@@ -76,6 +76,8 @@ export const multiNodeCases: ServerCase[] = [
     level: 'MUST',
     requires: ['multi-node', 'resume', 'publish'],
     property: true,
+    // a failing run waits out its bound, and shrinking replays it: room for that before the case's deadline
+    timeoutMs: 60_000,
     description:
       'a session of node A drops silently; more is published through either node; a Hello on node B answers RESUMED and sends exactly the unprocessed frames with their seqs, then the missed publications, then live ones, none twice',
     async run(ctx) {
@@ -112,11 +114,11 @@ export const multiNodeCases: ServerCase[] = [
         checkEqual(w.resume?.fromSeq, lastProcessed + 1n, 'Welcome.resume.from_seq on node B (RS-5)');
         const replay = messagesOf(first, ch).filter((m) => m.seq > lastProcessed).map((m) => `${m.seq}:${m.text}`);
         const expected = [...replay, ...gone.map((g, i) => `${last + 1n + BigInt(i)}:${g}`)];
-        await peer.until(() => messagesOf(peer, ch).length >= expected.length, 2000, `the ${replay.length} unprocessed and ${gone.length} missed messages on node B`);
+        await peer.until(() => messagesOf(peer, ch).length >= expected.length, 1000 + ctx.slackMs, `the ${replay.length} unprocessed and ${gone.length} missed messages on node B`);
         // then live: one more publication through either node follows with the next seq
         await publishTexts(hooksOf(live), ch, ['live']);
         expected.push(`${last + 1n + BigInt(gone.length)}:live`);
-        await peer.until(() => messagesOf(peer, ch).length >= expected.length, 2000, 'the live message on node B');
+        await peer.until(() => messagesOf(peer, ch).length >= expected.length, 1000 + ctx.slackMs, 'the live message on node B');
         await roundTrip(peer);
         checkEqual(seqText(peer, ch).join(','), expected.join(','), 'seq:payload on node B (MN-3, MN-2: the unprocessed, then the missed, then live, each once)');
         checkContiguous(peer, lastProcessed);
@@ -161,6 +163,8 @@ export const multiNodeCases: ServerCase[] = [
     level: 'MUST',
     requires: ['multi-node', 'publish'],
     property: true,
+    // a failing run waits out its bound, and shrinking replays it: room for that before the case's deadline
+    timeoutMs: 60_000,
     description: "publications interleaved through node A's and node B's hooks reach subscribers on both nodes in one order, the publish order, gap-free",
     async run(ctx) {
       const b = ctx.nodeB();
@@ -184,7 +188,7 @@ export const multiNodeCases: ServerCase[] = [
         for (let i = 0; i < via.length; i++) await (via[i] === 'A' ? ctx.hooks : b.hooks).publish(ch, [{ payload: bytesOf(texts[i] as string) }]);
         const expected = texts.map((t, i) => `${i + 1}:${t}`).join(',');
         for (const p of peers) {
-          await p.until(() => messagesOf(p, ch).length >= texts.length || undefined, 2000, `${texts.length} messages on ${p.label}`).catch(() => undefined);
+          await p.until(() => messagesOf(p, ch).length >= texts.length || undefined, 1000 + ctx.slackMs, `${texts.length} messages on ${p.label}`).catch(() => undefined);
           await roundTrip(p);
           checkEqual(seqText(p, ch).join(','), expected, `seq:payload on ${p.label} (MN-9: every node, the publish order, gap-free)`);
           p.close(1000);
@@ -198,6 +202,8 @@ export const multiNodeCases: ServerCase[] = [
     level: 'MUST',
     requires: ['multi-node', 'resume', 'inbox'],
     property: true,
+    // a failing run waits out its bound, and shrinking replays it: room for that before the case's deadline
+    timeoutMs: 60_000,
     description:
       'client Messages with message ids processed on node A but never seen acked, resent on node B after the resume and again in a NEW session there, reach the application (both nodes) once and are acked',
     async run(ctx) {
