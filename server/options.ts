@@ -144,6 +144,9 @@ export interface LifelineServerOptions {
    * Deduplicate client Messages by message_id across sessions of a principal (SEQ-8): a message
    * resent in a NEW session reaches onMessage once. On by default, bounded to 10 000 ids kept for
    * resume TTL + reconnect cap (§17); false turns it off (an application that dedupes itself).
+   * With a store shared by nodes the ids live in that store, so a message resent to another node
+   * is recognised too (MN-5); its answer may come later, and the message (with those behind it,
+   * SEQ-10) waits for it.
    */
   readonly dedupeMessageIds?: boolean | MessageIdDedupeOptions;
   /** Receives each client Message once, in order; acked only after it returns or resolves (SEQ-10). */
@@ -155,7 +158,8 @@ export interface LifelineServerOptions {
    * Where session records live (default: MemorySessionStore, this process only). It also keeps the
    * ended sessions' reasons (RS-6, RS-11) and, unless `dedupeMessageIds` is false, the processed
    * message ids (SEQ-8; a given store uses its own bounds). A store shared by nodes (`isShared`)
-   * gets replay appends and trims written behind, once per tick.
+   * holds each session's frames and inbound cursor before its client sees them: a frame goes to
+   * the socket, and an Ack to the client, once committed (one commit per changed session per tick, MN-1).
    */
   readonly sessionStore?: SessionStore;
   /** Where publish() goes: every node's subscribers (default: MemoryBroker, this node's only). */

@@ -334,6 +334,7 @@ export class LiveSession extends SessionOutbound implements SessionView, Lifelin
     this.lastHeartbeatAt = undefined;
     this.inbound.stopTimer();
     this.heldReplies = undefined; // a resume's Welcome restates the ack (SEQ-9); a HeartbeatAck is for the old socket
+    if (this.gate) this.gate.heldAck = undefined; // MN-1: likewise an Ack waiting for its commit
     this.detachedAt = this.env.clock.now();
     this.log.compact(ownBytes); // held until a resume or the TTL: release the slabs they were cut from
     return conn;

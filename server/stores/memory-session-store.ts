@@ -98,8 +98,8 @@ export class MemorySessionStore implements SessionStore {
 
   /**
    * RS-7 across nodes: `onLost(id, newFence, byNode)` when another node claims a session `nodeId`
-   * owned; a claim by the same node is no takeover and calls nothing. Only with `shared: true`
-   * would a server call it, but it works either way.
+   * owned; a claim by the same node is no takeover and calls nothing. It matters with `shared:
+   * true` (several servers on one store); on one node every claim is that node's own.
    *
    * Timing: each listener runs in its own microtask queued by claim(), so after claim() returns
    * and before the claimer's `await` resumes (like Redis, the notice never runs inside the

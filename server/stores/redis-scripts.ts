@@ -1,0 +1,298 @@
+/**
+ * The Lua scripts of RedisSessionStore (issue 14): every fenced write is one script, so the fence
+ * check and the write are one atomic step in Redis (two nodes never both own a session). Each
+ * script validates everything before its first write: Redis does not roll back a script's writes
+ * when it fails half way, so "all of the delta or none" (SessionStore.commit) must be checked first.
+ *
+ * Every session script has the same first keys and arguments (the prelude reads them):
+ *   KEYS  1 session hash, 2 replay list, 3 ended:{id}, 4 ended-order, 5 ended-serial
+ *   ARGV  1 now (the store's clock, ms), 2 id, 3 endedTtlMs, 4 endedMaxIds, 5 the ended key stem
+ * Seqs travel as canonical decimal strings and are compared as such (no 2^53 limit).
+ *
+ * Expiry: the record's `exp` against ARGV now is the truth (RS-6; the store's clock may be a test's
+ * simulated one); Redis PEXPIRE is set relative to it, with endedTtlMs of slack, only to collect
+ * what nobody reads again.
+ */
+import type { Redis } from 'ioredis';
+
+/** Script errors, the first word of the reply (the store maps each to its error class). */
+export const scriptErrors = { stale: 'STALE', exists: 'EXISTS', seqOrder: 'SEQORDER', replayCap: 'REPLAYCAP' } as const;
+
+const PRELUDE = `
+local now = tonumber(ARGV[1])
+local id = ARGV[2]
+local ended_ttl = tonumber(ARGV[3])
+local ended_max = tonumber(ARGV[4])
+local ended_stem = ARGV[5]
+
+-- SEQ-2: canonical non-negative decimals compare by length, then bytes.
+local function gt(a, b)
+  if #a ~= #b then return #a > #b end
+  return a > b
+end
+
+local function seq_of(el)
+  return string.match(el, '^(%d+):')
+end
+
+-- RS-6, RS-11: remember why the id ended, bounded in count and in time, oldest forgotten first.
+-- The serial ties an order entry to one ended value: an id that ends again leaves a stale entry,
+-- which forgets nothing when it is popped.
+local function remember(reason)
+  local serial = redis.call('INCR', KEYS[5])
+  redis.call('SET', KEYS[3], reason .. '|' .. ARGV[1] .. '|' .. serial, 'PX', ended_ttl)
+  redis.call('RPUSH', KEYS[4], serial .. '|' .. ARGV[1] .. '|' .. id)
+  while true do
+    local head = redis.call('LINDEX', KEYS[4], 0)
+    if not head then break end
+    local hserial, hat, hid = string.match(head, '^(%d+)|([^|]+)|(.*)$')
+    if redis.call('LLEN', KEYS[4]) <= ended_max and now - tonumber(hat) < ended_ttl then break end
+    redis.call('LPOP', KEYS[4])
+    local ek = ended_stem .. hid
+    local v = redis.call('GET', ek)
+    if v and string.match(v, '|(%d+)$') == hserial then redis.call('DEL', ek) end
+  end
+end
+
+-- RS-6: a record past its expiry (store clock) is gone and reads as expired. True when it was.
+local function expire_if(exp)
+  if exp and exp ~= '' and now >= tonumber(exp) then
+    redis.call('DEL', KEYS[1], KEYS[2])
+    remember('expired')
+    return true
+  end
+  return false
+end
+
+local function expire_if_due()
+  return expire_if(redis.call('HGET', KEYS[1], 'exp'))
+end
+
+-- The fence named by a write must be the current one; else the error reply to return.
+local function stale(fence)
+  local cur = redis.call('HGET', KEYS[1], 'fence')
+  if not cur then return redis.error_reply('${scriptErrors.stale} none') end
+  if cur ~= fence then return redis.error_reply('${scriptErrors.stale} ' .. cur) end
+  return nil
+end
+
+-- Garbage collection only (see the module comment): the slack keeps an expired record readable
+-- as 'expired' for as long as an ended reason is remembered.
+local function gc()
+  local exp = redis.call('HGET', KEYS[1], 'exp')
+  if not exp or exp == '' then
+    redis.call('PERSIST', KEYS[1])
+    redis.call('PERSIST', KEYS[2])
+    return
+  end
+  local ms = tonumber(exp) - now
+  if ms < 0 then ms = 0 end
+  ms = math.floor(ms + ended_ttl)
+  redis.call('PEXPIRE', KEYS[1], ms)
+  redis.call('PEXPIRE', KEYS[2], ms)
+end
+
+-- Append ARGV[from..to] as (seq, bytes) pairs; returns the bytes appended.
+local function push(from, to)
+  local batch = {}
+  local added = 0
+  for i = from, to, 2 do
+    batch[#batch + 1] = ARGV[i] .. ':' .. ARGV[i + 1]
+    added = added + #ARGV[i + 1]
+    if #batch == 512 then
+      redis.call('RPUSH', KEYS[2], unpack(batch))
+      batch = {}
+    end
+  end
+  if #batch > 0 then redis.call('RPUSH', KEYS[2], unpack(batch)) end
+  return added
+end
+
+-- Channel positions are hash fields 'p:<channel>'; a save replaces them all.
+local function drop_positions()
+  local del = {}
+  for _, f in ipairs(redis.call('HKEYS', KEYS[1])) do
+    if string.sub(f, 1, 2) == 'p:' then del[#del + 1] = f end
+  end
+  if #del > 0 then redis.call('HDEL', KEYS[1], unpack(del)) end
+end
+`;
+
+/** ARGV 6 node, 7 exp, 8 next, 9 acked, 10 lp, 11 la, 12 body, 13… (seq, bytes) pairs. */
+const CREATE = `${PRELUDE}
+expire_if_due()
+if redis.call('EXISTS', KEYS[1]) == 1 then return redis.error_reply('${scriptErrors.exists} ' .. id) end
+redis.call('DEL', KEYS[2], KEYS[3])
+redis.call('HSET', KEYS[1], 'fence', 1, 'node', ARGV[6], 'exp', ARGV[7], 'next', ARGV[8], 'acked', ARGV[9],
+  'lp', ARGV[10], 'la', ARGV[11], 'body', ARGV[12], 'rb', push(13, #ARGV))
+gc()
+return 1
+`;
+
+/** ARGV 6 fence, 7 exp, 8 next, 9 acked, 10 lp, 11 la, 12 body, 13… (seq, bytes) pairs. */
+const SAVE = `${PRELUDE}
+expire_if_due()
+local err = stale(ARGV[6])
+if err then return err end
+drop_positions()
+redis.call('DEL', KEYS[2])
+redis.call('HSET', KEYS[1], 'exp', ARGV[7], 'next', ARGV[8], 'acked', ARGV[9], 'lp', ARGV[10], 'la', ARGV[11],
+  'body', ARGV[12], 'rb', push(13, #ARGV))
+gc()
+return 1
+`;
+
+/** The hash (flat) and the replay elements, or nil. */
+const LOAD = `${PRELUDE}
+expire_if_due()
+if redis.call('EXISTS', KEYS[1]) == 0 then return false end
+return { redis.call('HGETALL', KEYS[1]), redis.call('LRANGE', KEYS[2], 0, -1) }
+`;
+
+/** ARGV 6 node, 7 claims stem. The new fence, or nil. Publishes the notice to the node that lost it (RS-7). */
+const CLAIM = `${PRELUDE}
+expire_if_due()
+if redis.call('EXISTS', KEYS[1]) == 0 then return false end
+local fence = redis.call('HINCRBY', KEYS[1], 'fence', 1)
+local from = redis.call('HGET', KEYS[1], 'node')
+if from ~= ARGV[6] then
+  redis.call('HSET', KEYS[1], 'node', ARGV[6])
+  redis.call('PUBLISH', ARGV[7] .. from, cjson.encode({ id = id, fence = fence, by = ARGV[6] }))
+end
+return fence
+`;
+
+/** ARGV 6 reason, 7 fence or ''. */
+const END = `${PRELUDE}
+local cur = redis.call('HGET', KEYS[1], 'fence')
+if cur and ARGV[7] ~= '' and tonumber(ARGV[7]) < tonumber(cur) then
+  return redis.error_reply('${scriptErrors.stale} ' .. cur)
+end
+redis.call('DEL', KEYS[1], KEYS[2])
+remember(ARGV[6])
+return 1
+`;
+
+/** The reason, or nil. */
+const ENDED = `${PRELUDE}
+expire_if_due()
+local v = redis.call('GET', KEYS[3])
+if not v then return false end
+local reason, at = string.match(v, '^([^|]+)|([^|]+)|')
+if now - tonumber(at) < ended_ttl then return reason end
+redis.call('DEL', KEYS[3])
+return false
+`;
+
+/**
+ * RecordDelta (record-delta.ts applyDelta, the one definition): ARGV 6 fence, 7 maxFrames,
+ * 8 maxBytes, 9 acked or '', 10 acked + 1, 11 lastProcessed or '', 12 lastAckSent or '',
+ * 13 last frame's seq + 1 or '', 14 number of positions, then (channel, position) pairs, then
+ * (seq, bytes) pairs.
+ */
+const COMMIT = `${PRELUDE}
+-- the hot path: one HMGET for the expiry, the fence and the cursors
+local h = redis.call('HMGET', KEYS[1], 'fence', 'exp', 'next', 'acked', 'lp', 'la', 'rb')
+if not h[1] or expire_if(h[2]) then return redis.error_reply('${scriptErrors.stale} none') end
+if h[1] ~= ARGV[6] then return redis.error_reply('${scriptErrors.stale} ' .. h[1]) end
+local nxt, acked, lp, la, rb = h[3], h[4], h[5], h[6], tonumber(h[7])
+local npos = tonumber(ARGV[14])
+local f0 = 15 + 2 * npos
+local llen = redis.call('LLEN', KEYS[2])
+-- SEQ-2: the first frame follows the last stored one (or the ack when none is stored)
+if f0 < #ARGV then
+  local last = acked
+  if llen > 0 then last = seq_of(redis.call('LINDEX', KEYS[2], -1)) end
+  if not gt(ARGV[f0], last) then
+    return redis.error_reply('${scriptErrors.seqOrder} ' .. ARGV[f0] .. ' ' .. last)
+  end
+end
+-- SEQ-6, SEQ-7: a newer cumulative ack trims; an older one changes nothing
+local new_acked = acked
+if ARGV[9] ~= '' and gt(ARGV[9], acked) then new_acked = ARGV[9] end
+local trim_n, trim_b = 0, 0
+if new_acked ~= acked then
+  while trim_n < llen do
+    local el = redis.call('LINDEX', KEYS[2], trim_n)
+    local s = seq_of(el)
+    if gt(s, new_acked) then break end
+    trim_n = trim_n + 1
+    trim_b = trim_b + #el - #s - 1
+  end
+end
+local keep = f0
+while keep < #ARGV and not gt(ARGV[keep], new_acked) do keep = keep + 2 end
+local add_b = 0
+for i = keep + 1, #ARGV, 2 do add_b = add_b + #ARGV[i] end
+local rn = llen - trim_n + (#ARGV - keep + 1) / 2
+local nb = rb - trim_b + add_b
+if rn > tonumber(ARGV[7]) or nb > tonumber(ARGV[8]) then
+  return redis.error_reply('${scriptErrors.replayCap} ' .. rn .. ' frames ' .. nb .. ' bytes')
+end
+-- everything checked: write
+if trim_n > 0 then redis.call('LPOP', KEYS[2], trim_n) end
+if keep < #ARGV then
+  push(keep, #ARGV)
+  local ttl = redis.call('PTTL', KEYS[1])
+  if ttl > 0 then redis.call('PEXPIRE', KEYS[2], ttl) end
+end
+if ARGV[13] ~= '' and gt(ARGV[13], nxt) then nxt = ARGV[13] end
+if new_acked ~= acked and gt(ARGV[10], nxt) then nxt = ARGV[10] end
+local set = { 'next', nxt, 'acked', new_acked, 'rb', nb }
+if ARGV[11] ~= '' and gt(ARGV[11], lp) then set[#set + 1] = 'lp'; set[#set + 1] = ARGV[11] end
+if ARGV[12] ~= '' and gt(ARGV[12], la) then set[#set + 1] = 'la'; set[#set + 1] = ARGV[12] end
+for i = 0, npos - 1 do
+  set[#set + 1] = 'p:' .. ARGV[15 + 2 * i]
+  set[#set + 1] = ARGV[16 + 2 * i]
+end
+redis.call('HSET', KEYS[1], unpack(set))
+return 1
+`;
+
+/** SEQ-8. KEYS 1 the principal's set; ARGV 1 now, 2 message id, 3 forget at or below (now − ttl), 4 max ids, 5 ttl ms. */
+const ADD_MESSAGE_ID = `
+redis.call('ZADD', KEYS[1], ARGV[1], ARGV[2])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[3])
+local over = redis.call('ZCARD', KEYS[1]) - tonumber(ARGV[4])
+if over > 0 then redis.call('ZPOPMIN', KEYS[1], over) end
+redis.call('PEXPIRE', KEYS[1], ARGV[5])
+return 1
+`;
+
+type Arg = string | number | Buffer;
+
+/** The commands defineSessionScripts adds to a connection (ioredis also adds the `…Buffer` variants). */
+export interface SessionScripts {
+  lifelineSessionCreate(...args: Arg[]): Promise<number>;
+  lifelineSessionSave(...args: Arg[]): Promise<number>;
+  lifelineSessionLoadBuffer(...args: Arg[]): Promise<[Buffer[], Buffer[]] | null>;
+  lifelineSessionClaim(...args: Arg[]): Promise<number | null>;
+  lifelineSessionEnd(...args: Arg[]): Promise<number>;
+  lifelineSessionEnded(...args: Arg[]): Promise<string | null>;
+  lifelineSessionCommit(...args: Arg[]): Promise<number>;
+  lifelineAddMessageId(...args: Arg[]): Promise<number>;
+}
+
+/** The number of KEYS every session script takes (see the module comment). */
+export const SESSION_KEYS = 5;
+
+/**
+ * Define the scripts on `redis` (idempotent). ioredis sends each as EVAL the first time on a
+ * socket and as EVALSHA after, and again as EVAL after a NOSCRIPT (a restarted Redis).
+ */
+export function defineSessionScripts(redis: Redis): Redis & SessionScripts {
+  const scripts: Record<string, [string, number]> = {
+    lifelineSessionCreate: [CREATE, SESSION_KEYS],
+    lifelineSessionSave: [SAVE, SESSION_KEYS],
+    lifelineSessionLoad: [LOAD, SESSION_KEYS],
+    lifelineSessionClaim: [CLAIM, SESSION_KEYS],
+    lifelineSessionEnd: [END, SESSION_KEYS],
+    lifelineSessionEnded: [ENDED, SESSION_KEYS],
+    lifelineSessionCommit: [COMMIT, SESSION_KEYS],
+    lifelineAddMessageId: [ADD_MESSAGE_ID, 1],
+  };
+  for (const [name, [lua, numberOfKeys]] of Object.entries(scripts)) {
+    if (!(name in redis)) redis.defineCommand(name, { lua, numberOfKeys });
+  }
+  return redis as Redis & SessionScripts;
+}

@@ -1,0 +1,225 @@
+/**
+ * RedisSessionStore against a private redis-server (test/support/redis.ts): the store contract,
+ * then what only Redis has: a Redis restart, a tick of commits as one round trip, Redis away.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Redis } from 'ioredis';
+import { isRedisAvailable, startRedis, type RedisProcess } from '../../test/support/redis.js';
+import { sampleRecord, sessionStoreContract } from './contract.js';
+import { RedisUnavailableError, lifelineRedisOptions } from './redis-connection.js';
+import { RedisSessionStore, ReplayCapError, ReplayOrderError } from './redis-session-store.js';
+import type { SessionStore } from './session-store.js';
+
+const hasRedis = isRedisAvailable();
+let redis: RedisProcess;
+
+// One redis-server for the file (ids are unique per test: no flush between tests).
+beforeAll(async () => {
+  if (hasRedis) redis = await startRedis();
+});
+afterAll(async () => {
+  await redis?.stop();
+});
+
+describe.skipIf(!hasRedis)('RedisSessionStore', () => {
+  sessionStoreContract('RedisSessionStore', async (env) => {
+    const store = new RedisSessionStore({ ...env, redis: redis.url });
+    await store.ready();
+    return store;
+  }, { dispose: (store: SessionStore) => store.close?.() });
+});
+
+const enc = (...bytes: number[]) => new Uint8Array(bytes);
+const seqsOf = (r: { outbound: { replay: readonly { seq: bigint }[] } } | undefined) => r?.outbound.replay.map((f) => f.seq);
+
+/** Waits for `predicate`, naming what was awaited when it does not come within `ms`. */
+async function until(what: string, predicate: () => boolean, ms: number): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!predicate()) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+/** Rejects naming `what` if `p` has not settled within `ms` (a hang is a failure, not a test timeout). */
+function within<T>(what: string, p: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what} did not settle within ${ms} ms`)), ms)));
+  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
+}
+
+describe.skipIf(!hasRedis)('RedisSessionStore only', () => {
+  it('SEQ-7 replay frames come back byte for byte: every byte value, a colon, an empty frame, 1 MiB', async () => {
+    const store = new RedisSessionStore({ redis: redis.url });
+    try {
+      const all = new Uint8Array(256).map((_, i) => i);
+      const big = new Uint8Array(1024 * 1024).map((_, i) => (i * 31) & 0xff);
+      const r = sampleRecord();
+      const fence = await store.create(r, 'node-a');
+      await store.commit(r.id, fence, { frames: [{ seq: 1n, bytes: all }, { seq: 2n, bytes: enc(0x3a, 0x3a) }, { seq: 3n, bytes: enc() }, { seq: 4n, bytes: big }] });
+      const back = await store.load(r.id);
+      const replay = back?.outbound.replay ?? [];
+      expect(replay.map((f) => f.seq)).toEqual([1n, 2n, 3n, 4n]);
+      expect(replay.slice(0, 3).map((f) => f.bytes)).toEqual([all, enc(0x3a, 0x3a), enc()]);
+      // A byte compare: element-wise toEqual of 1 MiB takes seconds.
+      expect(Buffer.compare(replay[3]?.bytes ?? enc(), big)).toBe(0);
+      expect(replay[0]?.bytes).toBeInstanceOf(Uint8Array);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('SEQ-2 an out-of-order commit rejects ReplayOrderError naming the last stored seq (a retry of a commit that landed can see it did)', async () => {
+    const store = new RedisSessionStore({ redis: redis.url });
+    try {
+      const r = sampleRecord();
+      const fence = await store.create(r, 'node-a');
+      await store.commit(r.id, fence, { frames: [{ seq: 1n, bytes: enc(1) }, { seq: 2n, bytes: enc(2) }] });
+      const err = await store.commit(r.id, fence, { frames: [{ seq: 1n, bytes: enc(1) }] }).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(ReplayOrderError);
+      expect(err).toBeInstanceOf(RangeError);
+      expect(err).toMatchObject({ firstSeq: 1n, lastSeq: 2n });
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('the replay has a hard cap: a commit past it rejects ReplayCapError and changes nothing; what an ack releases makes room', async () => {
+    const store = new RedisSessionStore({ redis: redis.url, maxReplayFrames: 3, maxReplayBytes: 10 });
+    try {
+      const r = sampleRecord();
+      const fence = await store.create(r, 'node-a');
+      await store.commit(r.id, fence, { frames: [1n, 2n, 3n].map((seq) => ({ seq, bytes: enc(1, 2) })) });
+      await expect(store.commit(r.id, fence, { frames: [{ seq: 4n, bytes: enc(1) }], inbound: { lastProcessed: 3n, lastAckSent: 3n } })).rejects.toBeInstanceOf(ReplayCapError);
+      expect((await store.load(r.id))?.inbound.lastProcessed).toBe(0n);
+      await store.commit(r.id, fence, { frames: [{ seq: 4n, bytes: enc(1) }], acked: 1n });
+      expect(seqsOf(await store.load(r.id))).toEqual([2n, 3n, 4n]);
+      await expect(store.commit(r.id, fence, { frames: [{ seq: 5n, bytes: new Uint8Array(11) }], acked: 4n })).rejects.toBeInstanceOf(ReplayCapError); // bytes
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('the commits of 1,000 sessions issued in one tick go out as one pipeline: few round trips, not 1,000', async () => {
+    const client = new Redis(redis.url, lifelineRedisOptions);
+    const store = new RedisSessionStore({ redis: client });
+    try {
+      await store.ready();
+      const records = Array.from({ length: 1000 }, () => sampleRecord());
+      const fences = await Promise.all(records.map((r) => store.create(r, 'node-a')));
+      let writes = 0;
+      const socket = client.stream;
+      const write = socket.write.bind(socket) as (...a: unknown[]) => boolean;
+      socket.write = ((...a: unknown[]) => {
+        writes++;
+        return write(...a);
+      }) as typeof socket.write;
+      const before = await evalshaCalls(client);
+      await Promise.all(
+        records.map((r, i) =>
+          store.commit(r.id, fences[i] as number, { frames: [{ seq: 1n, bytes: enc(i & 0xff, 1, 2, 3) }], inbound: { lastProcessed: 1n, lastAckSent: 1n }, positions: { feed: `${i}-0` } }),
+        ),
+      );
+      const commands = (await evalshaCalls(client)) - before;
+      socket.write = write as typeof socket.write;
+      expect(commands).toBe(1000); // one script call per session
+      expect(writes).toBeLessThanOrEqual(3); // the INFO before and after, and one pipeline of 1,000 commits
+      const back = await store.load((records[999] as { id: string }).id);
+      expect(back?.outbound.replay[0]?.bytes).toEqual(enc(999 & 0xff, 1, 2, 3));
+      expect(back?.subscriptions.find((s) => s.channel === 'feed')?.position).toBe('999-0');
+    } finally {
+      await store.close();
+      client.disconnect();
+    }
+  });
+});
+
+/** Server-side count of script calls (INFO commandstats). */
+async function evalshaCalls(client: Redis): Promise<number> {
+  const info = await client.info('commandstats');
+  const calls = (cmd: string) => Number(new RegExp(`cmdstat_${cmd}:calls=(\\d+)`).exec(info)?.[1] ?? 0);
+  return calls('evalsha') + calls('eval'); // the first call of a script on a connection is an EVAL
+}
+
+describe.skipIf(!hasRedis)('RedisSessionStore when Redis goes away (DESIGN-14 §6, §8)', () => {
+  let persisted: RedisProcess;
+  beforeAll(async () => {
+    persisted = await startRedis({ appendonly: true });
+  });
+  afterAll(async () => {
+    await persisted?.stop();
+  });
+
+  it('survives a Redis restart with appendonly yes: the records are there after it; health goes false, then true; claim notices resume', async () => {
+    const store = new RedisSessionStore({ redis: persisted.url });
+    try {
+      await store.ready();
+      const seen: boolean[] = [];
+      store.health.onHealth((ready) => seen.push(ready));
+      const heard: string[] = [];
+      store.watchClaims('node-a', (id, fence, byNode) => heard.push(`${id} ${fence} ${byNode}`));
+      const r = sampleRecord();
+      const fence = await store.create(r, 'node-a');
+      await store.commit(r.id, fence, { frames: [{ seq: 1n, bytes: enc(7, 8) }], inbound: { lastProcessed: 4n, lastAckSent: 4n }, positions: { chat: '9-1' } });
+      await store.addMessageId('alice', 'm-1');
+      const before = await store.load(r.id);
+
+      await persisted.restart();
+      await until('health to go false and come back true after the restart', () => seen.includes(false) && store.health.isReady(), 10_000);
+      expect(seen.slice(0, 1)).toEqual([false]);
+      expect(seen[seen.length - 1]).toBe(true);
+
+      expect(await store.load(r.id)).toEqual(before);
+      expect(await store.hasMessageId('alice', 'm-1')).toBe(true);
+      await store.commit(r.id, fence, { frames: [{ seq: 2n, bytes: enc(9) }] }); // scripts load again (NOSCRIPT → EVAL)
+      expect(seqsOf(await store.load(r.id))).toEqual([1n, 2n]);
+      // RS-7: the subscriber connection resubscribed by itself
+      await until('a claim notice after the restart', () => {
+        void store.claim(r.id, 'node-b').then(() => store.claim(r.id, 'node-a')).catch(() => {}); // until it is heard
+        return heard.length > 0;
+      }, 10_000);
+      expect(heard[0]).toMatch(new RegExp(`^${r.id} \\d+ node-b$`));
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('while Redis is away every call rejects at once with RedisUnavailableError (never a hang); when it returns, calls work again by themselves', async () => {
+    const store = new RedisSessionStore({ redis: persisted.url });
+    try {
+      await store.ready();
+      const r = sampleRecord();
+      const fence = await store.create(r, 'node-a');
+      await persisted.kill();
+      await until('health to go false after Redis was killed', () => !store.health.isReady(), 10_000);
+      const calls: Array<[string, Promise<unknown>]> = [
+        ['commit', store.commit(r.id, fence, { frames: [{ seq: 1n, bytes: enc(1) }] })],
+        ['load', store.load(r.id)],
+        ['claim', store.claim(r.id, 'node-b')],
+        ['endedReason', store.endedReason(r.id)],
+        ['hasMessageId', store.hasMessageId('alice', 'm')],
+        ['addMessageId', store.addMessageId('alice', 'm')],
+      ];
+      const outcomes = await Promise.all(calls.map(([what, p]) => within(`${what} while Redis is away`, p, 2_000).then(() => `${what} resolved`, (e: unknown) => e)));
+      for (const outcome of outcomes) expect(outcome).toBeInstanceOf(RedisUnavailableError);
+      await persisted.start();
+      // retryStrategy caps the reconnect delay at 1 s: back within that plus an allowance.
+      await until('health to come back after Redis restarted', () => store.health.isReady(), 10_000);
+      await store.commit(r.id, fence, { frames: [{ seq: 1n, bytes: enc(1) }] });
+      expect(seqsOf(await store.load(r.id))).toEqual([1n]);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('a call made before the first connection waits for it rather than failing', async () => {
+    const store = new RedisSessionStore({ redis: persisted.url });
+    try {
+      const r = sampleRecord();
+      expect(store.health.isReady()).toBe(false);
+      expect(await store.create(r, 'node-a')).toBe(1);
+    } finally {
+      await store.close();
+    }
+  });
+});
