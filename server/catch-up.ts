@@ -10,7 +10,7 @@
  * below the last one the session took (the catch-up and the live stream overlap by whatever was
  * published between the join and the read). A channel whose history after the position is gone
  * (TRIMMED) loses continuity: a Snapshot (reason RESUME) when it is a state channel, else its
- * next Message says dropped_before ≥ 1 (BP-10).
+ * next Message says dropped_before ≥ 1 (MN-10, BP-10).
  */
 import type { Logger } from 'pino';
 import { SnapshotReason } from '../spec/protocol/backpressure-queue.js';
@@ -23,6 +23,8 @@ export interface CatchUpSession {
   readonly id: string;
   readonly queue: { requestSnapshot(channel: string, reason: SnapshotReason): boolean; noteLost(n: number): void };
   enqueue(item: OutItem): void;
+  /** Move what the gates allow (a Snapshot asked for goes out). */
+  pump(): void;
   /** MN-2: take a publication at `position` unless at or below the last taken (LiveSession, mn-gate); absent: catch-up filters alone. */
   takesPosition?(channel: string, position: string): boolean;
 }
@@ -62,7 +64,7 @@ export class CatchUps<S extends CatchUpSession = CatchUpSession> {
   /**
    * Catch `s` up on `subscriptions` (the record's, with positions). Call right after the session
    * joined its channels, in the same tick: from here its live deliveries are held. Never rejects:
-   * a channel whose history cannot be read loses continuity, as a trimmed one (MN-2).
+   * a channel whose history cannot be read loses continuity, as a trimmed one (MN-10).
    */
   async run(s: S, subscriptions: readonly SubscriptionRecord[]): Promise<void> {
     const since = this.broker.since;
@@ -73,7 +75,7 @@ export class CatchUps<S extends CatchUpSession = CatchUpSession> {
       const read = await Promise.all(
         from.map((sub) =>
           since.call(this.broker, sub.channel, sub.position as string).catch((err: unknown) => {
-            this.log.warn({ err, sessionId: s.id.slice(0, 8), channel: sub.channel }, 'catch-up read failed: continuity lost on the channel (MN-2)');
+            this.log.warn({ err, sessionId: s.id.slice(0, 8), channel: sub.channel }, 'catch-up read failed: continuity lost on the channel (MN-10)');
             return TRIMMED as typeof TRIMMED;
           }),
         ),
@@ -84,7 +86,10 @@ export class CatchUps<S extends CatchUpSession = CatchUpSession> {
       const now = this.nowMs();
       from.forEach((sub, i) => {
         const got = read[i];
-        if (got === TRIMMED || got === undefined) this.loseContinuity(s, sub.channel);
+        if (got === TRIMMED || got === undefined) {
+          this.loseContinuity(s, sub.channel);
+          s.pump();
+        }
         else for (const p of got) if (p.position !== undefined && takes(s, last, p.channel, p.position)) s.enqueue(publicationItem(p, now));
       });
       this.holding.delete(s);
@@ -94,15 +99,26 @@ export class CatchUps<S extends CatchUpSession = CatchUpSession> {
     }
   }
 
+  /**
+   * The broker lost publications of `channel` for this node (GapListener: it was away from Redis
+   * while they were trimmed): each local subscriber loses continuity there, `lost` of them if known.
+   */
+  gap(channel: string, lost: number | undefined, members: Iterable<S>): void {
+    for (const s of members) {
+      this.loseContinuity(s, channel, lost);
+      s.pump();
+    }
+  }
+
   /** The session left this node while catching up: drop what was held. */
   cancel(s: S): void {
     this.holding.delete(s);
   }
 
-  /** MN-2: the channel's history after the session's position is gone. */
-  private loseContinuity(s: S, channel: string): void {
+  /** MN-10: the channel's history after the session's position is gone: the loss is stated. */
+  private loseContinuity(s: S, channel: string, lost?: number): void {
     if (this.hasState(s, channel)) s.queue.requestSnapshot(channel, SnapshotReason.RESUME);
-    else s.queue.noteLost(1); // count unknown: at least one (BP-10)
+    else s.queue.noteLost(lost !== undefined && lost > 0 ? lost : 1); // unknown: at least one (BP-10)
   }
 }
 

@@ -49,7 +49,7 @@ export interface IngressDeps {
   makeRoomForSession(): boolean;
   /** Sessions may live on other nodes (a shared store, issue 14). */
   readonly isStoreShared: boolean;
-  /** The shared store answers (MN-6). */
+  /** The shared store answers (MN-12). */
   isStoreReady(): boolean;
   /** MN-3: a session not held here, from the shared store: revived and caught up here, or why not. */
   resumeFromStore(id: string, principal: string, conn: Connection): Promise<StoreResume>;
@@ -316,7 +316,7 @@ async function decideHello(ing: IngressDeps, conn: Connection, actor: SessionAct
       existing = r.session;
       isLive = true;
     } else if (r.kind === 'new') newReason = r.reason;
-    else isStoreAway = true; // MN-6
+    else isStoreAway = true; // MN-12
     if (isStale()) return; // a session revived meanwhile stays here, detached, within its TTL (RS-1)
   } else if (id !== '' && !isLive) {
     const r = ing.endedReason(id); // RS-6 EXPIRED, RS-11 EVICTED, else UNKNOWN_SESSION: the store remembers
@@ -331,7 +331,7 @@ async function decideHello(ing: IngressDeps, conn: Connection, actor: SessionAct
   const isForbidden = isAnyForbidden(ing, hello.channels, principal);
   const isOverChannelLimit = new Set(hello.channels).size > ing.opts.maxChannelsPerSession;
   const isRefused = !isVersionSupported || !isAuthorized || isForbidden || isOverChannelLimit;
-  // MN-6: a new session cannot be stored while the shared store is away: TRY_AGAIN_LATER (1013),
+  // MN-12: a new session cannot be stored while the shared store is away: TRY_AGAIN_LATER (1013),
   // as when the node is full (CC-8); the client backs off and comes back.
   if (!isResume && ing.isStoreShared && !ing.isStoreReady()) isStoreAway = true;
   // CC-8: full even after evicting detached sessions (RS-11: a client here now goes first); a

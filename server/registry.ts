@@ -213,7 +213,7 @@ export class SessionRegistry implements HostRegistry {
   get isStoreShared(): boolean {
     return this.d.store.isShared;
   }
-  /** The shared store answers (MN-6): a Hello that needs it is refused 1013 while it does not. */
+  /** The shared store answers (MN-12): a Hello that needs it is refused 1013 while it does not. */
   isStoreReady(): boolean {
     return isStoreReady(this.d.store);
   }

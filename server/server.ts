@@ -133,7 +133,10 @@ export class LifelineServer extends TypedEmitter<ServerEvents> {
       isClosed: () => this.isClosed,
     });
     this.registry = registry;
-    this.broker.bind((p) => deliverLocally(p, registry.channels, this.clock.now(), (s, err) => registry.failSession(s.actor, err), registry.catchUps));
+    this.broker.bind(
+      (p) => deliverLocally(p, registry.channels, this.clock.now(), (s, err) => registry.failSession(s.actor, err), registry.catchUps),
+      (channel, lost) => registry.catchUps.gap(channel, lost, registry.channels.members(channel)), // MN-10: history lost while away from the broker
+    );
     // MN-4: another node's claim of a session this node holds: it moved (its socket here closes 4002).
     this.unwatchClaims = this.store.watchClaims?.(this.nodeId, (id, fence, byNode) => registry.lifecycle.claimLost(id, fence, byNode));
     this.drainer = new NodeDrain({
@@ -199,7 +202,7 @@ export class LifelineServer extends TypedEmitter<ServerEvents> {
     return handleHealth(req, res, { path: this.opts.path, isLive: !this.isClosed, isReady: this.isReady && !this.drainer.isDraining && this.isBackendReady() });
   }
 
-  /** MN-6: the shared store and broker answer (absent health: always); /readyz says 503 while one does not. */
+  /** MN-14: the shared store and broker answer (absent health: always); /readyz says 503 while one does not. */
   private isBackendReady(): boolean {
     return (this.store.health?.isReady() ?? true) && (this.broker.health?.isReady() ?? true);
   }

@@ -7,7 +7,7 @@
  * change it), revive it here, detached, and catch it up on its channels (catch-up.ts, MN-2). The
  * caller then resumes it as a local session (RS-2 … RS-5).
  *
- * A Hello that needs the store while it is away is refused TRY_AGAIN_LATER (1013, MN-6): the
+ * A Hello that needs the store while it is away is refused TRY_AGAIN_LATER (1013, MN-12): the
  * client backs off and tries again; nothing is decided on a guess.
  */
 import type { Logger } from 'pino';
@@ -62,7 +62,7 @@ export class StoreResumes {
 
   private async run(id: string, principal: string, conn: Connection): Promise<StoreResume> {
     const d = this.d;
-    if (!isStoreReady(d.store)) return UNAVAILABLE; // MN-6
+    if (!isStoreReady(d.store)) return UNAVAILABLE; // MN-12
     try {
       const seen = await d.store.load(id);
       if (!seen) return { kind: 'new', reason: await d.endedReason(id) }; // RS-6, RS-11
@@ -78,7 +78,7 @@ export class StoreResumes {
       await d.catchUps.run(s, record.subscriptions); // MN-2: same tick as the revive's channel joins
       return { kind: 'resumed', session: s };
     } catch (err) {
-      d.log.warn({ err, sessionId: id.slice(0, 8) }, 'resume from the shared store failed: Hello refused, try again later (MN-6)');
+      d.log.warn({ err, sessionId: id.slice(0, 8) }, 'resume from the shared store failed: Hello refused, try again later (MN-12)');
       return UNAVAILABLE;
     }
   }

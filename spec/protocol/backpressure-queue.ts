@@ -132,7 +132,7 @@ export class BackpressureQueue<T extends QueueItem> {
 
   /**
    * Items lost before they reached this queue (a channel's broker history trimmed while its session
-   * moved between nodes, MN-2): the next Message/StatePatch counts them in dropped_before (BP-10).
+   * moved between nodes, MN-10): the next Message/StatePatch counts them in dropped_before (BP-10).
    */
   noteLost(n: number): void {
     if (n > 0) this.droppedSince += n;
