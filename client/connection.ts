@@ -32,6 +32,51 @@ import { bytesReducer, type ChannelReducer } from './reducer.js';
 import { ClientSubscriptions } from './subscriptions.js';
 import { webSocketTransport, type Transport, type TransportSocket, type WebSocketConstructorLike } from './transport.js';
 
+/**
+ * The machine with the client's effects, built once for every client: a `.provide()` per client
+ * cost a StateMachine with its StateNodes and XState's caches per connection (~35 KB of the 53 KB an
+ * idle client held, bench/probes/client-heap.md). The effects find their client through the
+ * actor's system, one per client.
+ */
+const connectionOf = new WeakMap<object, ClientConnection<unknown>>();
+
+function connOf(system: object): ClientConnection<unknown> {
+  const c = connectionOf.get(system);
+  if (c === undefined) throw new Error('lifeline client: an actor without its connection');
+  return c;
+}
+
+const liveMachine = clientConnectionMachine.provide({
+  actors: {
+    getToken: fromPromise<string | undefined, { forceRefresh: boolean; sessionId: string }>(async ({ input, system }) => {
+      const getToken = connOf(system).getTokenOption;
+      return getToken ? await getToken({ forceRefresh: input.forceRefresh, sessionId: input.sessionId || undefined }) : undefined;
+    }),
+  },
+  actions: {
+    openSocket: ({ system }, p) => {
+      const c = connOf(system);
+      c.guarded(() => c.openSocket(p.target, p.token));
+    },
+    sendHello: ({ system }, p) => {
+      const c = connOf(system);
+      c.guarded(() => c.sendHello(p.sessionId, p.token));
+    },
+    acceptWelcome: ({ system }) => {
+      const c = connOf(system);
+      c.guarded(() => c.acceptWelcome());
+    },
+    sendHeartbeat: ({ system }) => {
+      const c = connOf(system);
+      c.guarded(() => c.sendHeartbeat());
+    },
+    closeSocket: ({ system }, p) => {
+      const c = connOf(system);
+      c.guarded(() => c.closeSocket(p.code, p.reason));
+    },
+  },
+});
+
 /** A pending `ready()`. */
 interface ReadyWaiter {
   resolve(info: WelcomeInfo): void;
@@ -43,6 +88,8 @@ const textEncoder = new TextEncoder();
 /** Internal: one client's connection, sockets, sequencing and events. Not part of the package API. */
 export class ClientConnection<S> {
   readonly actor: Actor<typeof clientConnectionMachine>;
+  /** @internal options.getToken, for the shared machine's getToken actor (RC-5). */
+  readonly getTokenOption: ClientOptions<S>['getToken'];
   private readonly transport: Transport;
   private readonly clock: ClientClock;
   /** When the last frame arrived, on `clock` (HB-8). */
@@ -75,6 +122,7 @@ export class ClientConnection<S> {
 
   constructor(private readonly options: ClientOptions<S>) {
     this.clock = options.clock ?? systemClock;
+    this.getTokenOption = options.getToken;
     this.receiveWindow = options.receiveWindow ?? defaults.receiveWindow;
     this.maxPayloadBytes = options.maxPayloadBytes ?? defaults.maxPayloadBytes;
     this.decodeOptions = { from: 'server', maxPayloadBytes: this.maxPayloadBytes };
@@ -101,22 +149,7 @@ export class ClientConnection<S> {
       },
     });
 
-    const getToken = options.getToken;
-    const machine = clientConnectionMachine.provide({
-      actors: {
-        getToken: fromPromise<string | undefined, { forceRefresh: boolean; sessionId: string }>(async ({ input }) =>
-          getToken ? await getToken({ forceRefresh: input.forceRefresh, sessionId: input.sessionId || undefined }) : undefined,
-        ),
-      },
-      actions: {
-        openSocket: (_, p) => this.guarded(() => this.openSocket(p.target, p.token)),
-        sendHello: (_, p) => this.guarded(() => this.sendHello(p.sessionId, p.token)),
-        acceptWelcome: () => this.guarded(() => this.acceptWelcome()),
-        sendHeartbeat: () => this.guarded(() => this.sendHeartbeat()),
-        closeSocket: (_, p) => this.guarded(() => this.closeSocket(p.code, p.reason)),
-      },
-    });
-    this.actor = createActor(machine, {
+    this.actor = createActor(liveMachine, {
       clock: this.clock,
       ...(options.inspect !== undefined && { inspect: options.inspect }),
       input: {
@@ -129,6 +162,7 @@ export class ClientConnection<S> {
         ...(options.handshakeTimeoutMs !== undefined && { handshakeTimeoutMs: options.handshakeTimeoutMs }),
       },
     });
+    connectionOf.set(this.actor.system, this as ClientConnection<unknown>);
     this.actor.subscribe({
       next: (snap) => this.onSnapshot(clientStateName(snap.value)),
       error: (err) => this.emit({ type: 'error', error: err instanceof Error ? err : new Error(String(err)) }),
@@ -148,7 +182,8 @@ export class ClientConnection<S> {
 
   // ---- machine actions ----
 
-  private openSocket(target: string, token: string | undefined): void {
+  /** @internal */
+  openSocket(target: string, token: string | undefined): void {
     if (this.socket) this.closeSocket(codeOf('GOING_AWAY'), 'DR-6: reconnecting after a drain notice');
     const url = target || this.options.url;
     let sock: TransportSocket | undefined;
@@ -187,7 +222,8 @@ export class ClientConnection<S> {
     }
   }
 
-  private sendHello(sessionId: string, token: string | undefined): void {
+  /** @internal */
+  sendHello(sessionId: string, token: string | undefined): void {
     const hello = create(HelloSchema, {
       protocolVersion: PROTOCOL_VERSION,
       sessionId,
@@ -203,7 +239,8 @@ export class ClientConnection<S> {
     this.sendControl(create(EnvelopeSchema, { body: { case: 'hello', value: hello } })); // HS-8
   }
 
-  private acceptWelcome(): void {
+  /** @internal */
+  acceptWelcome(): void {
     const w = this.welcome;
     const sock = this.socket;
     if (!w || !sock) return;
@@ -216,7 +253,8 @@ export class ClientConnection<S> {
     this.emit({ type: 'welcome', ...info });
   }
 
-  private sendHeartbeat(): void {
+  /** @internal */
+  sendHeartbeat(): void {
     const hb = create(HeartbeatSchema, {
       id: (this.heartbeatId = (this.heartbeatId + 1) >>> 0),
       sentAtMs: BigInt(Math.floor(this.clock.now())),
@@ -225,7 +263,8 @@ export class ClientConnection<S> {
     this.sendControl(create(EnvelopeSchema, { body: { case: 'heartbeat', value: hb } })); // HB-5
   }
 
-  private closeSocket(code: number, reason: string): void {
+  /** @internal */
+  closeSocket(code: number, reason: string): void {
     const sock = this.socket;
     if (!sock) return;
     this.dropSocket();
@@ -410,7 +449,8 @@ export class ClientConnection<S> {
   }
 
   /** Run an action; a ProtocolError becomes a close with its code instead of stopping the actor. */
-  private guarded(fn: () => void): void {
+  /** @internal */
+  guarded(fn: () => void): void {
     try {
       fn();
     } catch (err) {
