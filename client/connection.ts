@@ -5,7 +5,7 @@
  * API is LifelineClient (create-client.ts), which wraps one of these. Browser-safe: no Node API here.
  */
 import { create } from '@bufbuild/protobuf';
-import { createActor, fromPromise, type Actor } from 'xstate';
+import { createActor, fromPromise } from 'xstate';
 import {
   BackpressurePolicy,
   EnvelopeSchema,
@@ -16,7 +16,16 @@ import {
   type Message,
   type Welcome,
 } from '../gen/lifeline/v1/envelope_pb.js';
-import { clientConnectionMachine, clientStateName, type ClientStateName } from '../spec/machines/client-connection.machine.js';
+import {
+  clientConnectionMachine,
+  clientStateName,
+  type ClientConnectionInput,
+  type ClientStateName,
+  type CloseSocketParams,
+  type GetTokenInput,
+  type OpenSocketParams,
+  type SendHelloParams,
+} from '../spec/machines/client-connection.machine.js';
 import { clampCloseReason, codeOf } from '../spec/protocol/close-codes.js';
 import { decode, encode, type DecodeOptions } from '../spec/protocol/codec.js';
 import { defaults, PROTOCOL_VERSION, SUBSCRIBED_CAPABILITY } from '../spec/protocol/defaults.js';
@@ -26,6 +35,7 @@ import { ClientClosedError, ClientFailedError } from './errors.js';
 import { ClientEmitter, welcomeInfo, type ClientEvent, type WelcomeInfo } from './events.js';
 import { handled } from './handled.js';
 import { Inbound } from './inbound.js';
+import { ClientMachineRunner, type ClientMachineActor, type RunnerEffects } from './machine-runner.js';
 import type { ClientOptions } from './options.js';
 import { Outbound, type SendOptions, type SendSettled } from './outbound.js';
 import { bytesReducer, type ChannelReducer } from './reducer.js';
@@ -33,7 +43,8 @@ import { ClientSubscriptions } from './subscriptions.js';
 import { webSocketTransport, type Transport, type TransportSocket, type WebSocketConstructorLike } from './transport.js';
 
 /**
- * The machine with the client's effects, built once for every client: a `.provide()` per client
+ * The machine with the client's effects for a real actor (only with `inspect`; otherwise
+ * ClientMachineRunner steps the bare machine), built once for every client: a `.provide()` per client
  * cost a StateMachine with its StateNodes and XState's caches per connection (~35 KB of the 53 KB an
  * idle client held, bench/probes/client-heap.md). The effects find their client through the
  * actor's system, one per client.
@@ -48,32 +59,14 @@ function connOf(system: object): ClientConnection<unknown> {
 
 const liveMachine = clientConnectionMachine.provide({
   actors: {
-    getToken: fromPromise<string | undefined, { forceRefresh: boolean; sessionId: string }>(async ({ input, system }) => {
-      const getToken = connOf(system).getTokenOption;
-      return getToken ? await getToken({ forceRefresh: input.forceRefresh, sessionId: input.sessionId || undefined }) : undefined;
-    }),
+    getToken: fromPromise<string | undefined, GetTokenInput>(({ input, system }) => connOf(system).fetchToken(input)),
   },
   actions: {
-    openSocket: ({ system }, p) => {
-      const c = connOf(system);
-      c.guarded(() => c.openSocket(p.target, p.token));
-    },
-    sendHello: ({ system }, p) => {
-      const c = connOf(system);
-      c.guarded(() => c.sendHello(p.sessionId, p.token));
-    },
-    acceptWelcome: ({ system }) => {
-      const c = connOf(system);
-      c.guarded(() => c.acceptWelcome());
-    },
-    sendHeartbeat: ({ system }) => {
-      const c = connOf(system);
-      c.guarded(() => c.sendHeartbeat());
-    },
-    closeSocket: ({ system }, p) => {
-      const c = connOf(system);
-      c.guarded(() => c.closeSocket(p.code, p.reason));
-    },
+    openSocket: ({ system }, p) => connOf(system).onMachineAction('openSocket', p),
+    sendHello: ({ system }, p) => connOf(system).onMachineAction('sendHello', p),
+    acceptWelcome: ({ system }, p) => connOf(system).onMachineAction('acceptWelcome', p),
+    sendHeartbeat: ({ system }) => connOf(system).onMachineAction('sendHeartbeat', undefined),
+    closeSocket: ({ system }, p) => connOf(system).onMachineAction('closeSocket', p),
   },
 });
 
@@ -86,8 +79,8 @@ interface ReadyWaiter {
 const textEncoder = new TextEncoder();
 
 /** Internal: one client's connection, sockets, sequencing and events. Not part of the package API. */
-export class ClientConnection<S> {
-  readonly actor: Actor<typeof clientConnectionMachine>;
+export class ClientConnection<S> implements RunnerEffects {
+  readonly actor: ClientMachineActor;
   /** @internal options.getToken, for the shared machine's getToken actor (RC-5). */
   readonly getTokenOption: ClientOptions<S>['getToken'];
   private readonly transport: Transport;
@@ -149,25 +142,75 @@ export class ClientConnection<S> {
       },
     });
 
-    this.actor = createActor(liveMachine, {
-      clock: this.clock,
-      ...(options.inspect !== undefined && { inspect: options.inspect }),
-      input: {
-        random,
-        silenceMs: () => this.clock.now() - this.lastFrameAtMs,
-        ...(options.reconnectBaseMs !== undefined && { reconnectBaseMs: options.reconnectBaseMs }),
-        ...(options.reconnectCapMs !== undefined && { reconnectCapMs: options.reconnectCapMs }),
-        ...(options.reconnectMaxAttempts !== undefined && { reconnectMaxAttempts: options.reconnectMaxAttempts }),
-        ...(options.suspendedRetryMs !== undefined && { suspendedRetryMs: options.suspendedRetryMs }),
-        ...(options.handshakeTimeoutMs !== undefined && { handshakeTimeoutMs: options.handshakeTimeoutMs }),
-      },
+    const input: ClientConnectionInput = {
+      random,
+      silenceMs: () => this.clock.now() - this.lastFrameAtMs,
+      ...(options.reconnectBaseMs !== undefined && { reconnectBaseMs: options.reconnectBaseMs }),
+      ...(options.reconnectCapMs !== undefined && { reconnectCapMs: options.reconnectCapMs }),
+      ...(options.reconnectMaxAttempts !== undefined && { reconnectMaxAttempts: options.reconnectMaxAttempts }),
+      ...(options.suspendedRetryMs !== undefined && { suspendedRetryMs: options.suspendedRetryMs }),
+      ...(options.handshakeTimeoutMs !== undefined && { handshakeTimeoutMs: options.handshakeTimeoutMs }),
+    };
+    if (options.inspect === undefined) {
+      this.actor = new ClientMachineRunner(clientConnectionMachine, input, this.clock, this);
+      return;
+    }
+    // Inspection is opt-in and observes actors: a real XState actor on the same effects.
+    const actor = createActor(liveMachine, { clock: this.clock, inspect: options.inspect, input });
+    connectionOf.set(actor.system, this as ClientConnection<unknown>);
+    actor.subscribe({
+      next: (snap) => this.onMachineStep(snap.value),
+      error: (err) => this.onMachineError(err),
     });
-    connectionOf.set(this.actor.system, this as ClientConnection<unknown>);
-    this.actor.subscribe({
-      next: (snap) => this.onSnapshot(clientStateName(snap.value)),
-      error: (err) => this.emit({ type: 'error', error: err instanceof Error ? err : new Error(String(err)) }),
-    });
-    this.actor.start();
+    this.actor = actor;
+    actor.start();
+  }
+
+  // ---- the machine's effects (RunnerEffects; the inspected actor's through liveMachine) ----
+
+  /** @internal */
+  onMachineAction(type: string, params: unknown): void {
+    switch (type) {
+      case 'openSocket': {
+        const p = params as OpenSocketParams;
+        this.guarded(() => this.openSocket(p.target, p.token));
+        return;
+      }
+      case 'sendHello': {
+        const p = params as SendHelloParams;
+        this.guarded(() => this.sendHello(p.sessionId, p.token));
+        return;
+      }
+      case 'acceptWelcome':
+        this.guarded(() => this.acceptWelcome());
+        return;
+      case 'sendHeartbeat':
+        this.guarded(() => this.sendHeartbeat());
+        return;
+      case 'closeSocket': {
+        const p = params as CloseSocketParams;
+        this.guarded(() => this.closeSocket(p.code, p.reason));
+        return;
+      }
+      default:
+        throw new Error(`lifeline client: no effect for the machine's action ${type}`);
+    }
+  }
+
+  /** @internal RC-5: the application's getToken for one attempt. */
+  async fetchToken(input: GetTokenInput): Promise<string | undefined> {
+    const getToken = this.getTokenOption;
+    return getToken ? await getToken({ forceRefresh: input.forceRefresh, sessionId: input.sessionId || undefined }) : undefined;
+  }
+
+  /** @internal */
+  onMachineStep(value: unknown): void {
+    this.onSnapshot(clientStateName(value));
+  }
+
+  /** @internal */
+  onMachineError(err: unknown): void {
+    this.emit({ type: 'error', error: err instanceof Error ? err : new Error(String(err)) });
   }
 
   /** See LifelineClient.ready(). */
@@ -182,8 +225,7 @@ export class ClientConnection<S> {
 
   // ---- machine actions ----
 
-  /** @internal */
-  openSocket(target: string, token: string | undefined): void {
+  private openSocket(target: string, token: string | undefined): void {
     if (this.socket) this.closeSocket(codeOf('GOING_AWAY'), 'DR-6: reconnecting after a drain notice');
     const url = target || this.options.url;
     let sock: TransportSocket | undefined;
@@ -222,8 +264,7 @@ export class ClientConnection<S> {
     }
   }
 
-  /** @internal */
-  sendHello(sessionId: string, token: string | undefined): void {
+  private sendHello(sessionId: string, token: string | undefined): void {
     const hello = create(HelloSchema, {
       protocolVersion: PROTOCOL_VERSION,
       sessionId,
@@ -239,8 +280,7 @@ export class ClientConnection<S> {
     this.sendControl(create(EnvelopeSchema, { body: { case: 'hello', value: hello } })); // HS-8
   }
 
-  /** @internal */
-  acceptWelcome(): void {
+  private acceptWelcome(): void {
     const w = this.welcome;
     const sock = this.socket;
     if (!w || !sock) return;
@@ -253,8 +293,7 @@ export class ClientConnection<S> {
     this.emit({ type: 'welcome', ...info });
   }
 
-  /** @internal */
-  sendHeartbeat(): void {
+  private sendHeartbeat(): void {
     const hb = create(HeartbeatSchema, {
       id: (this.heartbeatId = (this.heartbeatId + 1) >>> 0),
       sentAtMs: BigInt(Math.floor(this.clock.now())),
@@ -263,8 +302,7 @@ export class ClientConnection<S> {
     this.sendControl(create(EnvelopeSchema, { body: { case: 'heartbeat', value: hb } })); // HB-5
   }
 
-  /** @internal */
-  closeSocket(code: number, reason: string): void {
+  private closeSocket(code: number, reason: string): void {
     const sock = this.socket;
     if (!sock) return;
     this.dropSocket();
@@ -449,8 +487,7 @@ export class ClientConnection<S> {
   }
 
   /** Run an action; a ProtocolError becomes a close with its code instead of stopping the actor. */
-  /** @internal */
-  guarded(fn: () => void): void {
+  private guarded(fn: () => void): void {
     try {
       fn();
     } catch (err) {
