@@ -14,6 +14,7 @@ import {
   HelloSchema,
   type Envelope,
   type Message,
+  WelcomeSchema,
   type Welcome,
 } from '../gen/lifeline/v1/envelope_pb.js';
 import {
@@ -77,6 +78,8 @@ interface ReadyWaiter {
 }
 
 const textEncoder = new TextEncoder();
+/** Stands for the Welcome of the current socket once accepted. */
+const WELCOME_ACCEPTED: Welcome = create(WelcomeSchema);
 
 /** Internal: one client's connection, sockets, sequencing and events. Not part of the package API. */
 export class ClientConnection<S> implements RunnerEffects {
@@ -99,7 +102,8 @@ export class ClientConnection<S> implements RunnerEffects {
   private readonly dedupeWindow: number;
   /** Hello.capabilities (§6.1). */
   private readonly capabilities: readonly string[];
-  private readonly recentIds = new Set<string>();
+  /** Built on the first message with an id (an idle client holds none). */
+  private recentIds: Set<string> | undefined;
   private socket: TransportSocket | undefined;
   private isSocketOpen = false;
   /** The Welcome of the current socket, once it arrived (HS-9). */
@@ -291,6 +295,9 @@ export class ClientConnection<S> implements RunnerEffects {
     // CH-4: the Hello's channels are in effect; later Subscribes are confirmed when both ends said so.
     this.subs.onWelcome(w.capabilities.includes(SUBSCRIBED_CAPABILITY) && this.capabilities.includes(SUBSCRIBED_CAPABILITY));
     this.emit({ type: 'welcome', ...info });
+    // Only "a Welcome came on this socket" is read from now on: do not hold the message (its
+    // capabilities, resume facts) for the life of the connection (issue 16, client-heap.md).
+    if (this.welcome === w) this.welcome = WELCOME_ACCEPTED;
   }
 
   private sendHeartbeat(): void {
@@ -405,12 +412,13 @@ export class ClientConnection<S> implements RunnerEffects {
   private deliver(m: Message): void {
     if (this.dedupeWindow > 0 && m.messageId !== '') {
       // SEQ-8: the same application message through another path (a broker redelivery).
-      if (this.recentIds.has(m.messageId)) {
+      const recent = (this.recentIds ??= new Set<string>());
+      if (recent.has(m.messageId)) {
         this.duplicates++;
         return;
       }
-      this.recentIds.add(m.messageId);
-      if (this.recentIds.size > this.dedupeWindow) this.recentIds.delete(this.recentIds.values().next().value as string);
+      recent.add(m.messageId);
+      if (recent.size > this.dedupeWindow) recent.delete(recent.values().next().value as string);
     }
     // One object per message (a spread of a copy cost two on the hot path, issue 7).
     this.emit({ type: 'message', seq: m.seq, channel: m.channel, key: m.key, messageId: m.messageId, payload: m.payload, droppedBefore: m.droppedBefore });
