@@ -3,10 +3,11 @@
  * Lifeline (once server/ exists) interleaved, each cell a median of repetitions;
  * prints one Markdown report and writes it to bench/RESULTS.md.
  *
- *   npm run bench                 full run (< 10 min on the 2-core machine); compiles to
+ *   npm run bench                 full run (about 12 min on an idle 2-core machine); compiles to
  *                                 .bench-build/ first and runs plain JavaScript (lib/paths.ts)
  *   npm run bench -- --quick      reduced sizes (< 2 min), CI proves it still runs
- *   npm run bench -- --only=echo,codec
+ *   npm run bench -- --only=echo,codec      (scenarios: echo, memory, connect, liveness, fanout,
+ *                                            saturation, resume, storm, slow, codec)
  *   npm run bench -- --shared     no taskset: server and load generator share both cores (issue 16;
  *                                 the default pins the server to core 0, the load generator to core 1)
  *   npm run bench -- --out=path.md
