@@ -41,6 +41,7 @@ export async function runSaturation(ctx: RunContext): Promise<Section> {
   const p99 = ref ? med(ref.key, (c) => c.p99Ms) : Number.NaN;
   const p99Sent = ref ? med(ref.key, (c) => c.p99SentMs) : Number.NaN;
   const io99 = med('socketio', (c) => c.p99Ms);
+  const io99Sent = med('socketio', (c) => c.p99SentMs);
   const cpu = ref ? med(ref.key, (c) => c.cpuUsPerDelivery) : Number.NaN;
   const loss = ref ? med(ref.key, (c) => c.lossPct) : Number.NaN;
   const who = `saturating fan-out ${n.toLocaleString('en-US')}`;
@@ -61,16 +62,23 @@ export async function runSaturation(ctx: RunContext): Promise<Section> {
       '"load-gen CPU" = the subscribers\' process CPU ÷ wall time: near 100 % the clients, not the server, set the latency (one process holds all subscribers).',
       'The issue\'s outside harness ran this with both processes sharing both cores; `npm run bench -- --only=saturation --shared` does the same.',
     ],
+    // The issue's table gives one p99 (its magnitude, 67 ms for raw ws, is the from-send one: from the
+    // schedule a saturated publisher's backlog dominates); both are judged here, side by side.
     targets: [
       {
-        what: `${who}: Lifeline (reference client) p99 ≤ 1.5× raw ws (issue 16)`,
-        measured: ref ? `${ratio(p99, base)} (${fmt(p99, 1)} vs ${fmt(base, 1)} ms; from send ${ratio(p99Sent, baseSent)})` : 'not run',
+        what: `${who}: Lifeline (reference client) p99 from send ≤ 1.5× raw ws (issue 16)`,
+        measured: ref ? `${ratio(p99Sent, baseSent)} (${fmt(p99Sent, 1)} vs ${fmt(baseSent, 1)} ms)` : 'not run',
+        isMet: ref ? p99Sent / baseSent <= 1.5 : undefined,
+      },
+      {
+        what: `${who}: Lifeline (reference client) p99 from schedule ≤ 1.5× raw ws (issue 16)`,
+        measured: ref ? `${ratio(p99, base)} (${fmt(p99, 1)} vs ${fmt(base, 1)} ms)` : 'not run',
         isMet: ref ? p99 / base <= 1.5 : undefined,
       },
       {
-        what: `${who}: Lifeline (reference client) p99 below Socket.IO (issue 16)`,
-        measured: ref && hasIo ? `${fmt(p99, 1)} vs ${fmt(io99, 1)} ms` : 'not run',
-        isMet: ref && hasIo ? p99 < io99 : undefined,
+        what: `${who}: Lifeline (reference client) p99 below Socket.IO, from send and from schedule (issue 16)`,
+        measured: ref && hasIo ? `from send ${fmt(p99Sent, 1)} vs ${fmt(io99Sent, 1)} ms; from schedule ${fmt(p99, 1)} vs ${fmt(io99, 1)} ms` : 'not run',
+        isMet: ref && hasIo ? p99Sent < io99Sent && p99 < io99 : undefined,
       },
       {
         what: `${who}: Lifeline server CPU per delivery ≤ 1.2× raw ws (issue 16)`,
