@@ -16,6 +16,7 @@
 import type { Socket as IoClientSocket } from 'socket.io-client';
 import type { WebSocket } from 'ws';
 import type { Rpc } from '../lib/child.js';
+import type { Child } from '../lib/proc.js';
 import { connectIo, connectWs, startIoServer, startWsServer, type Kind } from '../contenders/baselines.js';
 import { startLifeline } from '../contenders/lifeline.js';
 import { connectReference, isClientAvailable } from '../contenders/lifeline-client.js';
@@ -235,8 +236,13 @@ export interface FanoutPlan {
   readonly tailMs: number;
 }
 
-/** Open the subscribers of every row once, then `reps` publish runs per row, rows interleaved. Cells by row key. */
-export async function measureFanout(ctx: RunContext, plan: FanoutPlan, cells: Map<string, FanoutCell[]>): Promise<void> {
+/**
+ * Open the subscribers of every row once, then `reps` publish runs per row, rows interleaved. Cells by
+ * row key. A row whose run fails (a publish past its timeout on a starved machine) is stopped and
+ * skipped from then on, its reason returned by row label, so the other rows still report.
+ */
+export async function measureFanout(ctx: RunContext, plan: FanoutPlan, cells: Map<string, FanoutCell[]>): Promise<Map<string, string>> {
+  const failed = new Map<string, string>();
   const { subscribers: n, rate, total, payloadBytes } = plan;
   const servers = new Map<string, Awaited<ReturnType<typeof launch>>>();
   const loads = new Map<string, Awaited<ReturnType<typeof launch>>>();
@@ -262,37 +268,55 @@ export async function measureFanout(ctx: RunContext, plan: FanoutPlan, cells: Ma
     }
     for (let r = 0; r < plan.reps; r++) {
       for (const c of rotate(plan.rowsOf, r)) {
-        const srv = servers.get(c.key)!;
-        const ld = loads.get(c.key)!;
-        await ld.call('reset');
-        const cpu0 = await srv.call<{ cpuUs: number }>('cpu');
-        const load0 = await ld.call<{ cpuUs: number; wallMs: number }>('cpu');
-        const pub = await srv.call<{ maxLagMs: number; endLagMs: number }>('publish', { rate, total, payloadBytes }, 300_000);
-        // Let the tail arrive: bounded wait until everything came or tailMs passed.
-        const want = n * total;
-        const until = performance.now() + plan.tailMs;
-        let got = (await ld.call<{ received: number }>('stats')).received;
-        while (got < want && performance.now() < until) {
-          await sleep(200);
-          got = (await ld.call<{ received: number }>('stats')).received;
+        const srv = servers.get(c.key);
+        const ld = loads.get(c.key);
+        if (!srv || !ld) continue;
+        try {
+          await publishRun(ctx, plan, c, srv, ld, r, cells);
+        } catch (err) {
+          const why = err instanceof Error ? err.message.split('\n')[0] ?? '' : String(err);
+          failed.set(c.label, why);
+          ctx.log(`${plan.name} ${c.label} rep ${r + 1} FAILED (row skipped from now on): ${why}`);
+          servers.delete(c.key);
+          loads.delete(c.key);
+          await stopAll(ctx, srv, ld); // a server still publishing would bill the other rows' core
         }
-        const cpu1 = await srv.call<{ cpuUs: number }>('cpu');
-        const load1 = await ld.call<{ cpuUs: number; wallMs: number }>('cpu');
-        const st = await ld.call<FinalStats>('stats', { isFinal: true }, 120_000);
-        const list = cells.get(c.key) ?? [];
-        list.push({
-          p50Ms: st.p50Ms, p99Ms: st.p99Ms, p50SentMs: st.p50SentMs, p99SentMs: st.p99SentMs, maxLagMs: pub.maxLagMs, endLagMs: pub.endLagMs,
-          lossPct: (100 * (want - st.received)) / want, gaps: st.gaps, cpuUsPerDelivery: (cpu1.cpuUs - cpu0.cpuUs) / want,
-          loadCpuShare: (load1.cpuUs - load0.cpuUs) / 1000 / (load1.wallMs - load0.wallMs),
-        });
-        cells.set(c.key, list);
-        ctx.log(`${plan.name} ${c.label} ${n} rep ${r + 1}: p99 ${fmt(st.p99Ms, 1)} ms (from send ${fmt(st.p99SentMs, 1)} ms), ${st.received}/${want} delivered`);
-        await srv.call('mem');
       }
     }
   } finally {
     await stopAll(ctx, ...servers.values(), ...loads.values());
   }
+  return failed;
+}
+
+async function publishRun(
+  ctx: RunContext, plan: FanoutPlan, c: Contender, srv: Child, ld: Child, r: number, cells: Map<string, FanoutCell[]>,
+): Promise<void> {
+  const { subscribers: n, rate, total, payloadBytes } = plan;
+  await ld.call('reset');
+  const cpu0 = await srv.call<{ cpuUs: number }>('cpu');
+  const load0 = await ld.call<{ cpuUs: number; wallMs: number }>('cpu');
+  const pub = await srv.call<{ maxLagMs: number; endLagMs: number }>('publish', { rate, total, payloadBytes }, 300_000);
+  // Let the tail arrive: bounded wait until everything came or tailMs passed.
+  const want = n * total;
+  const until = performance.now() + plan.tailMs;
+  let got = (await ld.call<{ received: number }>('stats')).received;
+  while (got < want && performance.now() < until) {
+    await sleep(200);
+    got = (await ld.call<{ received: number }>('stats')).received;
+  }
+  const cpu1 = await srv.call<{ cpuUs: number }>('cpu');
+  const load1 = await ld.call<{ cpuUs: number; wallMs: number }>('cpu');
+  const st = await ld.call<FinalStats>('stats', { isFinal: true }, 120_000);
+  const list = cells.get(c.key) ?? [];
+  list.push({
+    p50Ms: st.p50Ms, p99Ms: st.p99Ms, p50SentMs: st.p50SentMs, p99SentMs: st.p99SentMs, maxLagMs: pub.maxLagMs, endLagMs: pub.endLagMs,
+    lossPct: (100 * (want - st.received)) / want, gaps: st.gaps, cpuUsPerDelivery: (cpu1.cpuUs - cpu0.cpuUs) / want,
+    loadCpuShare: (load1.cpuUs - load0.cpuUs) / 1000 / (load1.wallMs - load0.wallMs),
+  });
+  cells.set(c.key, list);
+  ctx.log(`${plan.name} ${c.label} ${n} rep ${r + 1}: p99 ${fmt(st.p99Ms, 1)} ms (from send ${fmt(st.p99SentMs, 1)} ms), ${st.received}/${want} delivered`);
+  await srv.call('mem');
 }
 
 /** The rows of both fan-out scenarios: raw ws, raw ws batched, Socket.IO, Lifeline with each client (issue 16). */
@@ -309,12 +333,14 @@ export async function runFanout(ctx: RunContext): Promise<Section> {
   const rowsOf = await fanoutContenders(ctx);
   const cells = new Map<string, FanoutCell[]>();
   const rates = new Map<number, number>();
+  const failures: string[] = [];
   for (const n of sizes) {
     const rate = Math.max(1, Math.round(deliveriesPerSec / n));
     rates.set(n, rate);
     const byKey = new Map<string, FanoutCell[]>();
-    await measureFanout(ctx, { name: 'fan-out', rowsOf, subscribers: n, rate, total: Math.round(rate * seconds), payloadBytes, reps, tailMs: 5_000 }, byKey);
+    const failed = await measureFanout(ctx, { name: 'fan-out', rowsOf, subscribers: n, rate, total: Math.round(rate * seconds), payloadBytes, reps, tailMs: 5_000 }, byKey);
     for (const [k, v] of byKey) cells.set(`${k}/${n}`, v);
+    for (const [label, why] of failed) failures.push(`${label} at ${n.toLocaleString('en-US')} subscribers did not finish (row skipped after it): ${why}`);
   }
   const rows: string[][] = [];
   const targets: Section['targets'][number][] = [];
@@ -362,6 +388,7 @@ export async function runFanout(ctx: RunContext): Promise<Section> {
         : 'Lifeline subscribers ack (SEQ-5; the bench wire client after 50 ms, the reference client with its default; the server states none, SEQ-12) so the server trims its replay buffer.',
       'Two Lifeline rows (issue 16): the same server driven by the lean bench wire client (what issues 7 and 12 measured; their targets use this row) and by the reference client (`createNodeClient`, defaults). "load-gen CPU" = the subscribers\' process CPU ÷ wall time over the run: near 100 % the clients, not the server, set the latency.',
       'Server CPU µs/delivery = server CPU from the first publish until the tail arrived (acks included) ÷ deliveries.',
+      ...failures,
     ],
     targets,
   };

@@ -20,7 +20,7 @@ export async function runSaturation(ctx: RunContext): Promise<Section> {
   const reps = ctx.quick ? 1 : 2;
   const rowsOf = await fanoutContenders(ctx);
   const cells = new Map<string, FanoutCell[]>();
-  await measureFanout(ctx, { name: 'saturation', rowsOf, subscribers: n, rate, total, payloadBytes, reps, tailMs: 15_000 }, cells);
+  const failed = await measureFanout(ctx, { name: 'saturation', rowsOf, subscribers: n, rate, total, payloadBytes, reps, tailMs: 15_000 }, cells);
   const med = (key: string, f: (c: FanoutCell) => number) => median((cells.get(key) ?? []).map(f));
   const base = med('ws', (c) => c.p99Ms);
   const baseSent = med('ws', (c) => c.p99SentMs);
@@ -60,6 +60,7 @@ export async function runSaturation(ctx: RunContext): Promise<Section> {
       'p50/p99 = from each message\'s scheduled send time to its arrival at each subscriber (the backlog included); "from send" = from when the server handed it to the library (raw ws: the broadcast loop over the sockets; Socket.IO: io.emit; Lifeline: server.publish). The publish loop runs in the server process, so a server behind schedule also publishes late ("last publish late by").',
       '"lost" = deliveries missing 15 s after the last publish. Server CPU µs/delivery = server CPU from the first publish until the tail arrived (acks included) ÷ deliveries asked for.',
       '"load-gen CPU" = the subscribers\' process CPU ÷ wall time: near 100 % the clients, not the server, set the latency (one process holds all subscribers).',
+      ...[...failed].map(([label, why]) => `${label} did not finish (row skipped after it): ${why}`),
       'The issue\'s outside harness ran this with both processes sharing both cores; `npm run bench -- --only=saturation --shared` does the same.',
     ],
     // The issue's table gives one p99 (its magnitude, 67 ms for raw ws, is the from-send one: from the
