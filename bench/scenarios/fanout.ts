@@ -212,6 +212,8 @@ export interface FanoutCell {
   readonly cpuUsPerDelivery: number;
   /** Load generator CPU over the run ÷ wall time (1 = its core was full: the clients were the limit). */
   readonly loadCpuShare: number;
+  /** Subscribers the server still counted when the run started. */
+  readonly present: number;
 }
 
 interface FinalStats {
@@ -293,6 +295,9 @@ async function publishRun(
   ctx: RunContext, plan: FanoutPlan, c: Contender, srv: Child, ld: Child, r: number, cells: Map<string, FanoutCell[]>,
 ): Promise<void> {
   const { subscribers: n, rate, total, payloadBytes } = plan;
+  // A subscriber the server dropped (Socket.IO's ping timeout on a starved core, no reconnection) is loss, said by name.
+  const present = await srv.call<number>('count');
+  if (present < n) ctx.log(`${plan.name} ${c.label} rep ${r + 1}: only ${present}/${n} subscribers connected at the start`);
   await ld.call('reset');
   const cpu0 = await srv.call<{ cpuUs: number }>('cpu');
   const load0 = await ld.call<{ cpuUs: number; wallMs: number }>('cpu');
@@ -307,12 +312,18 @@ async function publishRun(
   }
   const cpu1 = await srv.call<{ cpuUs: number }>('cpu');
   const load1 = await ld.call<{ cpuUs: number; wallMs: number }>('cpu');
-  const st = await ld.call<FinalStats>('stats', { isFinal: true }, 120_000);
+  // JSON turns a NaN quantile (nothing received) into null: back to NaN, so it shows as '—', not 0.
+  const raw = await ld.call<Record<keyof FinalStats, number | null>>('stats', { isFinal: true }, 120_000);
+  const num = (x: number | null) => (typeof x === 'number' ? x : Number.NaN);
+  const st: FinalStats = {
+    received: num(raw.received), gaps: num(raw.gaps), p50Ms: num(raw.p50Ms), p99Ms: num(raw.p99Ms), p50SentMs: num(raw.p50SentMs), p99SentMs: num(raw.p99SentMs),
+  };
   const list = cells.get(c.key) ?? [];
   list.push({
     p50Ms: st.p50Ms, p99Ms: st.p99Ms, p50SentMs: st.p50SentMs, p99SentMs: st.p99SentMs, maxLagMs: pub.maxLagMs, endLagMs: pub.endLagMs,
     lossPct: (100 * (want - st.received)) / want, gaps: st.gaps, cpuUsPerDelivery: (cpu1.cpuUs - cpu0.cpuUs) / want,
     loadCpuShare: (load1.cpuUs - load0.cpuUs) / 1000 / (load1.wallMs - load0.wallMs),
+    present,
   });
   cells.set(c.key, list);
   ctx.log(`${plan.name} ${c.label} ${n} rep ${r + 1}: p99 ${fmt(st.p99Ms, 1)} ms (from send ${fmt(st.p99SentMs, 1)} ms), ${st.received}/${want} delivered`);

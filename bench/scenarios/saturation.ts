@@ -30,7 +30,8 @@ export async function runSaturation(ctx: RunContext): Promise<Section> {
     const p99Sent = med(c.key, (x) => x.p99SentMs);
     const cpu = med(c.key, (x) => x.cpuUsPerDelivery);
     return [
-      c.label, fmt(med(c.key, (x) => x.p50Ms), 1), fmt(p99, 1), ratio(p99, base), fmt(med(c.key, (x) => x.p50SentMs), 1), fmt(p99Sent, 1), ratio(p99Sent, baseSent),
+      c.label + (med(c.key, (x) => x.present) < n ? ` (${fmt(med(c.key, (x) => x.present))} of ${fmt(n)} subscribers still connected)` : ''),
+      fmt(med(c.key, (x) => x.p50Ms), 1), fmt(p99, 1), ratio(p99, base), fmt(med(c.key, (x) => x.p50SentMs), 1), fmt(p99Sent, 1), ratio(p99Sent, baseSent),
       fmt(med(c.key, (x) => x.endLagMs), 1), `${fmt(med(c.key, (x) => x.lossPct), 2)} %`, fmt(cpu, 2), ratio(cpu, baseCpu),
       `${fmt(100 * med(c.key, (x) => x.loadCpuShare))} %`,
     ];
@@ -79,7 +80,7 @@ export async function runSaturation(ctx: RunContext): Promise<Section> {
       {
         what: `${who}: Lifeline (reference client) p99 below Socket.IO, from send and from schedule (issue 16)`,
         measured: ref && hasIo ? `from send ${fmt(p99Sent, 1)} vs ${fmt(io99Sent, 1)} ms; from schedule ${fmt(p99, 1)} vs ${fmt(io99, 1)} ms` : 'not run',
-        isMet: ref && hasIo ? p99Sent < io99Sent && p99 < io99 : undefined,
+        isMet: ref && hasIo && Number.isFinite(io99Sent) && Number.isFinite(io99) ? p99Sent < io99Sent && p99 < io99 : undefined,
       },
       {
         what: `${who}: Lifeline server CPU per delivery ≤ 1.2× raw ws (issue 16)`,
