@@ -5,7 +5,7 @@
  * API is LifelineClient (create-client.ts), which wraps one of these. Browser-safe: no Node API here.
  */
 import { create } from '@bufbuild/protobuf';
-import { createActor, fromPromise, type Actor } from 'xstate';
+import { createActor, fromPromise } from 'xstate';
 import {
   BackpressurePolicy,
   EnvelopeSchema,
@@ -14,9 +14,19 @@ import {
   HelloSchema,
   type Envelope,
   type Message,
+  WelcomeSchema,
   type Welcome,
 } from '../gen/lifeline/v1/envelope_pb.js';
-import { clientConnectionMachine, clientStateName, type ClientStateName } from '../spec/machines/client-connection.machine.js';
+import {
+  clientConnectionMachine,
+  clientStateName,
+  type ClientConnectionInput,
+  type ClientStateName,
+  type CloseSocketParams,
+  type GetTokenInput,
+  type OpenSocketParams,
+  type SendHelloParams,
+} from '../spec/machines/client-connection.machine.js';
 import { clampCloseReason, codeOf } from '../spec/protocol/close-codes.js';
 import { decode, encode, type DecodeOptions } from '../spec/protocol/codec.js';
 import { defaults, PROTOCOL_VERSION, SUBSCRIBED_CAPABILITY } from '../spec/protocol/defaults.js';
@@ -26,11 +36,40 @@ import { ClientClosedError, ClientFailedError } from './errors.js';
 import { ClientEmitter, welcomeInfo, type ClientEvent, type WelcomeInfo } from './events.js';
 import { handled } from './handled.js';
 import { Inbound } from './inbound.js';
+import { ClientMachineRunner, type ClientMachineActor, type RunnerEffects } from './machine-runner.js';
 import type { ClientOptions } from './options.js';
 import { Outbound, type SendOptions, type SendSettled } from './outbound.js';
 import { bytesReducer, type ChannelReducer } from './reducer.js';
 import { ClientSubscriptions } from './subscriptions.js';
 import { webSocketTransport, type Transport, type TransportSocket, type WebSocketConstructorLike } from './transport.js';
+
+/**
+ * The machine with the client's effects for a real actor (only with `inspect`; otherwise
+ * ClientMachineRunner steps the bare machine), built once for every client: a `.provide()` per client
+ * cost a StateMachine with its StateNodes and XState's caches per connection (~35 KB of the 53 KB an
+ * idle client held, bench/probes/client-heap.md). The effects find their client through the
+ * actor's system, one per client.
+ */
+const connectionOf = new WeakMap<object, ClientConnection<unknown>>();
+
+function connOf(system: object): ClientConnection<unknown> {
+  const c = connectionOf.get(system);
+  if (c === undefined) throw new Error('lifeline client: an actor without its connection');
+  return c;
+}
+
+const liveMachine = clientConnectionMachine.provide({
+  actors: {
+    getToken: fromPromise<string | undefined, GetTokenInput>(({ input, system }) => connOf(system).fetchToken(input)),
+  },
+  actions: {
+    openSocket: ({ system }, p) => connOf(system).onMachineAction('openSocket', p),
+    sendHello: ({ system }, p) => connOf(system).onMachineAction('sendHello', p),
+    acceptWelcome: ({ system }, p) => connOf(system).onMachineAction('acceptWelcome', p),
+    sendHeartbeat: ({ system }) => connOf(system).onMachineAction('sendHeartbeat', undefined),
+    closeSocket: ({ system }, p) => connOf(system).onMachineAction('closeSocket', p),
+  },
+});
 
 /** A pending `ready()`. */
 interface ReadyWaiter {
@@ -39,10 +78,14 @@ interface ReadyWaiter {
 }
 
 const textEncoder = new TextEncoder();
+/** Stands for the Welcome of the current socket once accepted. */
+const WELCOME_ACCEPTED: Welcome = create(WelcomeSchema);
 
 /** Internal: one client's connection, sockets, sequencing and events. Not part of the package API. */
-export class ClientConnection<S> {
-  readonly actor: Actor<typeof clientConnectionMachine>;
+export class ClientConnection<S> implements RunnerEffects {
+  readonly actor: ClientMachineActor;
+  /** @internal options.getToken, for the shared machine's getToken actor (RC-5). */
+  readonly getTokenOption: ClientOptions<S>['getToken'];
   private readonly transport: Transport;
   private readonly clock: ClientClock;
   /** When the last frame arrived, on `clock` (HB-8). */
@@ -59,7 +102,8 @@ export class ClientConnection<S> {
   private readonly dedupeWindow: number;
   /** Hello.capabilities (§6.1). */
   private readonly capabilities: readonly string[];
-  private readonly recentIds = new Set<string>();
+  /** Built on the first message with an id (an idle client holds none). */
+  private recentIds: Set<string> | undefined;
   private socket: TransportSocket | undefined;
   private isSocketOpen = false;
   /** The Welcome of the current socket, once it arrived (HS-9). */
@@ -75,6 +119,7 @@ export class ClientConnection<S> {
 
   constructor(private readonly options: ClientOptions<S>) {
     this.clock = options.clock ?? systemClock;
+    this.getTokenOption = options.getToken;
     this.receiveWindow = options.receiveWindow ?? defaults.receiveWindow;
     this.maxPayloadBytes = options.maxPayloadBytes ?? defaults.maxPayloadBytes;
     this.decodeOptions = { from: 'server', maxPayloadBytes: this.maxPayloadBytes };
@@ -101,39 +146,75 @@ export class ClientConnection<S> {
       },
     });
 
-    const getToken = options.getToken;
-    const machine = clientConnectionMachine.provide({
-      actors: {
-        getToken: fromPromise<string | undefined, { forceRefresh: boolean; sessionId: string }>(async ({ input }) =>
-          getToken ? await getToken({ forceRefresh: input.forceRefresh, sessionId: input.sessionId || undefined }) : undefined,
-        ),
-      },
-      actions: {
-        openSocket: (_, p) => this.guarded(() => this.openSocket(p.target, p.token)),
-        sendHello: (_, p) => this.guarded(() => this.sendHello(p.sessionId, p.token)),
-        acceptWelcome: () => this.guarded(() => this.acceptWelcome()),
-        sendHeartbeat: () => this.guarded(() => this.sendHeartbeat()),
-        closeSocket: (_, p) => this.guarded(() => this.closeSocket(p.code, p.reason)),
-      },
+    const input: ClientConnectionInput = {
+      random,
+      silenceMs: () => this.clock.now() - this.lastFrameAtMs,
+      ...(options.reconnectBaseMs !== undefined && { reconnectBaseMs: options.reconnectBaseMs }),
+      ...(options.reconnectCapMs !== undefined && { reconnectCapMs: options.reconnectCapMs }),
+      ...(options.reconnectMaxAttempts !== undefined && { reconnectMaxAttempts: options.reconnectMaxAttempts }),
+      ...(options.suspendedRetryMs !== undefined && { suspendedRetryMs: options.suspendedRetryMs }),
+      ...(options.handshakeTimeoutMs !== undefined && { handshakeTimeoutMs: options.handshakeTimeoutMs }),
+    };
+    if (options.inspect === undefined) {
+      this.actor = new ClientMachineRunner(clientConnectionMachine, input, this.clock, this);
+      return;
+    }
+    // Inspection is opt-in and observes actors: a real XState actor on the same effects.
+    const actor = createActor(liveMachine, { clock: this.clock, inspect: options.inspect, input });
+    connectionOf.set(actor.system, this as ClientConnection<unknown>);
+    actor.subscribe({
+      next: (snap) => this.onMachineStep(snap.value),
+      error: (err) => this.onMachineError(err),
     });
-    this.actor = createActor(machine, {
-      clock: this.clock,
-      ...(options.inspect !== undefined && { inspect: options.inspect }),
-      input: {
-        random,
-        silenceMs: () => this.clock.now() - this.lastFrameAtMs,
-        ...(options.reconnectBaseMs !== undefined && { reconnectBaseMs: options.reconnectBaseMs }),
-        ...(options.reconnectCapMs !== undefined && { reconnectCapMs: options.reconnectCapMs }),
-        ...(options.reconnectMaxAttempts !== undefined && { reconnectMaxAttempts: options.reconnectMaxAttempts }),
-        ...(options.suspendedRetryMs !== undefined && { suspendedRetryMs: options.suspendedRetryMs }),
-        ...(options.handshakeTimeoutMs !== undefined && { handshakeTimeoutMs: options.handshakeTimeoutMs }),
-      },
-    });
-    this.actor.subscribe({
-      next: (snap) => this.onSnapshot(clientStateName(snap.value)),
-      error: (err) => this.emit({ type: 'error', error: err instanceof Error ? err : new Error(String(err)) }),
-    });
-    this.actor.start();
+    this.actor = actor;
+    actor.start();
+  }
+
+  // ---- the machine's effects (RunnerEffects; the inspected actor's through liveMachine) ----
+
+  /** @internal */
+  onMachineAction(type: string, params: unknown): void {
+    switch (type) {
+      case 'openSocket': {
+        const p = params as OpenSocketParams;
+        this.guarded(() => this.openSocket(p.target, p.token));
+        return;
+      }
+      case 'sendHello': {
+        const p = params as SendHelloParams;
+        this.guarded(() => this.sendHello(p.sessionId, p.token));
+        return;
+      }
+      case 'acceptWelcome':
+        this.guarded(() => this.acceptWelcome());
+        return;
+      case 'sendHeartbeat':
+        this.guarded(() => this.sendHeartbeat());
+        return;
+      case 'closeSocket': {
+        const p = params as CloseSocketParams;
+        this.guarded(() => this.closeSocket(p.code, p.reason));
+        return;
+      }
+      default:
+        throw new Error(`lifeline client: no effect for the machine's action ${type}`);
+    }
+  }
+
+  /** @internal RC-5: the application's getToken for one attempt. */
+  async fetchToken(input: GetTokenInput): Promise<string | undefined> {
+    const getToken = this.getTokenOption;
+    return getToken ? await getToken({ forceRefresh: input.forceRefresh, sessionId: input.sessionId || undefined }) : undefined;
+  }
+
+  /** @internal */
+  onMachineStep(value: unknown): void {
+    this.onSnapshot(clientStateName(value));
+  }
+
+  /** @internal */
+  onMachineError(err: unknown): void {
+    this.emit({ type: 'error', error: err instanceof Error ? err : new Error(String(err)) });
   }
 
   /** See LifelineClient.ready(). */
@@ -214,6 +295,9 @@ export class ClientConnection<S> {
     // CH-4: the Hello's channels are in effect; later Subscribes are confirmed when both ends said so.
     this.subs.onWelcome(w.capabilities.includes(SUBSCRIBED_CAPABILITY) && this.capabilities.includes(SUBSCRIBED_CAPABILITY));
     this.emit({ type: 'welcome', ...info });
+    // Only "a Welcome came on this socket" is read from now on: do not hold the message (its
+    // capabilities, resume facts) for the life of the connection (issue 16, client-heap.md).
+    if (this.welcome === w) this.welcome = WELCOME_ACCEPTED;
   }
 
   private sendHeartbeat(): void {
@@ -328,12 +412,13 @@ export class ClientConnection<S> {
   private deliver(m: Message): void {
     if (this.dedupeWindow > 0 && m.messageId !== '') {
       // SEQ-8: the same application message through another path (a broker redelivery).
-      if (this.recentIds.has(m.messageId)) {
+      const recent = (this.recentIds ??= new Set<string>());
+      if (recent.has(m.messageId)) {
         this.duplicates++;
         return;
       }
-      this.recentIds.add(m.messageId);
-      if (this.recentIds.size > this.dedupeWindow) this.recentIds.delete(this.recentIds.values().next().value as string);
+      recent.add(m.messageId);
+      if (recent.size > this.dedupeWindow) recent.delete(recent.values().next().value as string);
     }
     // One object per message (a spread of a copy cost two on the hot path, issue 7).
     this.emit({ type: 'message', seq: m.seq, channel: m.channel, key: m.key, messageId: m.messageId, payload: m.payload, droppedBefore: m.droppedBefore });

@@ -8,7 +8,8 @@
 import WebSocket from 'ws';
 import { SUBPROTOCOL, defaults } from '../spec/protocol/defaults.js';
 import { createClient, type ClientOptions, type LifelineClient } from './create-client.js';
-import type { Transport } from './transport.js';
+import type { ClientRequest, IncomingMessage } from 'node:http';
+import type { Transport, TransportHandlers, TransportSocket } from './transport.js';
 
 export interface NodeTransportOptions {
   /** Upgrade headers for an attempt, e.g. `{ authorization: 'Bearer ' + token }`. */
@@ -34,17 +35,100 @@ interface Corkable {
   uncork(): void;
 }
 
-/**
- * Holds one socket's writes until the current callback returns (issue 7): the sends an inbound
- * chunk causes (the application's replies, Acks, HeartbeatAcks) leave in one writev instead of one
- * write each. Every frame stays its own WebSocket frame with one Envelope (WIRE-1); nothing waits
- * for a timer.
- */
-class WriteBatch {
-  private held: Corkable | undefined;
-  constructor(private readonly ws: WebSocket) {}
+/** Where a ws socket finds its NodeSocket: the listeners are shared by every socket (issue 16). */
+const OWNER = Symbol('lifeline.nodeSocket');
+type OwnedWs = WebSocket & { [OWNER]?: NodeSocket };
 
-  hold(): void {
+/**
+ * One socket of the Node transport. The ws listeners are module functions that find this object
+ * through the socket (`this` is the emitter), not five closures per socket: with the write batch
+ * folded in and the transport's methods on the prototype, an idle client holds one object here
+ * instead of a dozen (bench/probes/client-heap.md).
+ *
+ * Write batching (issue 7): holds one socket's writes until the current callback returns, so the
+ * sends an inbound chunk causes (the application's replies, Acks, HeartbeatAcks) leave in one
+ * writev instead of one write each. Every frame stays its own WebSocket frame with one Envelope
+ * (WIRE-1); nothing waits for a timer.
+ */
+class NodeSocket implements TransportSocket {
+  private isDone = false;
+  private held: Corkable | undefined;
+
+  constructor(
+    private readonly ws: OwnedWs,
+    private readonly handlers: TransportHandlers,
+    private readonly closeGraceMs: number,
+  ) {
+    ws[OWNER] = this;
+    ws.on('open', onWsOpen);
+    ws.on('message', onWsMessage);
+    ws.on('unexpected-response', onWsUnexpectedResponse);
+    ws.on('close', onWsClose);
+    ws.on('error', ignore); // 'close' follows every error
+  }
+
+  send(bytes: Uint8Array): void {
+    this.ws.send(bytes);
+  }
+
+  close(code: number, reason: string): void {
+    const ws = this.ws;
+    this.done();
+    if (ws.readyState === WebSocket.CONNECTING) {
+      ws.terminate();
+      return;
+    }
+    ws.close(code, reason);
+    // A half-open peer never answers the close handshake (HB-4): do not hold the socket for
+    // ws's own 30 s closing timeout.
+    const t = setTimeout(() => ws.terminate(), this.closeGraceMs);
+    t.unref();
+    ws.once('close', () => clearTimeout(t));
+  }
+
+  get bufferedAmount(): number {
+    return this.ws.bufferedAmount;
+  }
+
+  opened(): void {
+    if (!this.isDone) this.handlers.onOpen();
+  }
+
+  message(data: WebSocket.RawData, isBinary: boolean): void {
+    if (this.isDone) return;
+    this.hold();
+    if (!isBinary) {
+      this.handlers.onText();
+      return;
+    }
+    const buf = Array.isArray(data) ? Buffer.concat(data) : data instanceof ArrayBuffer ? Buffer.from(data) : data;
+    this.handlers.onBinary(new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength));
+  }
+
+  refused(res: IncomingMessage): void {
+    if (this.isDone) return;
+    const status = res.statusCode ?? 0;
+    const retryAfterMs = parseRetryAfterMs(res.headers['retry-after']);
+    this.done();
+    res.resume();
+    this.ws.terminate();
+    this.handlers.onRefused(status, retryAfterMs);
+  }
+
+  closed(code: number, reason: Buffer): void {
+    if (this.isDone) return;
+    this.done();
+    this.handlers.onClose(code, reason.toString('utf8'));
+  }
+
+  private done(): void {
+    this.isDone = true;
+    const ws = this.ws;
+    ws.removeAllListeners();
+    ws.on('error', ignore); // late errors of a socket we no longer follow
+  }
+
+  private hold(): void {
     if (this.held !== undefined) return;
     // ws keeps its net.Socket in `_socket` (stable across ws 7 and 8); without one, do nothing.
     const sock = (this.ws as unknown as { _socket?: Corkable })._socket;
@@ -61,7 +145,21 @@ class WriteBatch {
   }
 }
 
-let batches: WriteBatch[] = [];
+function ignore(): void {}
+function onWsOpen(this: OwnedWs): void {
+  this[OWNER]?.opened();
+}
+function onWsMessage(this: OwnedWs, data: WebSocket.RawData, isBinary: boolean): void {
+  this[OWNER]?.message(data, isBinary);
+}
+function onWsUnexpectedResponse(this: OwnedWs, _req: ClientRequest, res: IncomingMessage): void {
+  this[OWNER]?.refused(res);
+}
+function onWsClose(this: OwnedWs, code: number, reason: Buffer): void {
+  this[OWNER]?.closed(code, reason);
+}
+
+let batches: NodeSocket[] = [];
 
 function releaseAll(): void {
   const list = batches;
@@ -70,63 +168,11 @@ function releaseAll(): void {
 }
 
 export function nodeTransport(o: NodeTransportOptions = {}): Transport {
+  const maxPayload = o.maxPayloadBytes ?? defaults.maxPayloadBytes;
+  const closeGraceMs = o.closeGraceMs ?? 1000;
   return (url, handlers, { token }) => {
-    const ws = new WebSocket(url, [SUBPROTOCOL], {
-      headers: o.headers?.(token) ?? {},
-      maxPayload: o.maxPayloadBytes ?? defaults.maxPayloadBytes,
-    });
-    const batch = new WriteBatch(ws);
-    let isDone = false;
-    const done = () => {
-      isDone = true;
-      ws.removeAllListeners();
-      ws.on('error', () => {}); // late errors of a socket we no longer follow
-    };
-    ws.on('open', () => !isDone && handlers.onOpen());
-    ws.on('message', (data: WebSocket.RawData, isBinary: boolean) => {
-      if (isDone) return;
-      batch.hold();
-      if (!isBinary) {
-        handlers.onText();
-        return;
-      }
-      const buf = Array.isArray(data) ? Buffer.concat(data) : data instanceof ArrayBuffer ? Buffer.from(data) : data;
-      handlers.onBinary(new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength));
-    });
-    ws.on('unexpected-response', (_req, res) => {
-      if (isDone) return;
-      const status = res.statusCode ?? 0;
-      const retryAfterMs = parseRetryAfterMs(res.headers['retry-after']);
-      done();
-      res.resume();
-      ws.terminate();
-      handlers.onRefused(status, retryAfterMs);
-    });
-    ws.on('close', (code: number, reason: Buffer) => {
-      if (isDone) return;
-      done();
-      handlers.onClose(code, reason.toString('utf8'));
-    });
-    ws.on('error', () => {}); // 'close' follows every error
-    return {
-      send: (bytes) => ws.send(bytes),
-      close: (code, reason) => {
-        done();
-        if (ws.readyState === WebSocket.CONNECTING) {
-          ws.terminate();
-          return;
-        }
-        ws.close(code, reason);
-        // A half-open peer never answers the close handshake (HB-4): do not hold the socket for
-        // ws's own 30 s closing timeout.
-        const t = setTimeout(() => ws.terminate(), o.closeGraceMs ?? 1000);
-        t.unref();
-        ws.once('close', () => clearTimeout(t));
-      },
-      get bufferedAmount() {
-        return ws.bufferedAmount;
-      },
-    };
+    const ws = new WebSocket(url, [SUBPROTOCOL], { headers: o.headers?.(token) ?? {}, maxPayload });
+    return new NodeSocket(ws, handlers, closeGraceMs);
   };
 }
 

@@ -51,7 +51,8 @@ export class Outbound {
   private write: ((bytes: Uint8Array) => void) | undefined;
   private maxPayloadBytes: number = defaults.maxPayloadBytes;
   private nextId = 0;
-  private readonly scratch = messageEnvelope(0n, '', '', '', new Uint8Array(0), 0);
+  /** Built on the first send (an idle client holds none). */
+  private scratch: MessageEnvelope | undefined;
 
   constructor(private readonly opts: OutboundOptions) {}
 
@@ -202,7 +203,7 @@ export class Outbound {
 
   /** The one scratch envelope, filled for `p` at `seq`: a Message envelope per send showed in the heap profile. */
   private fill(p: Pending, seq: bigint): MessageEnvelope {
-    const env = this.scratch;
+    const env = (this.scratch ??= messageEnvelope(0n, '', '', '', EMPTY, 0));
     const m = env.body.value;
     m.seq = seq;
     m.messageId = p.messageId;

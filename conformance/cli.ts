@@ -124,11 +124,15 @@ export function conformanceCommand(): Command {
     cmd
       .command('server <url>')
       .description('act as many well-behaved and adversarial clients against the server at <url> (ws://…)')
-      .requiredOption('--config <file>', 'implementation config (lifeline.conformance.json) with a "server" section'),
-  ).action(async (url: string, flags: RunFlags) => {
+      .requiredOption('--config <file>', 'implementation config (lifeline.conformance.json) with a "server" section')
+      .option('--peer <url>', 'multi-node: the second node (ws://…) on the same shared store; overrides server.peer.url'),
+  ).action(async (url: string, flags: RunFlags & { peer?: string }) => {
     const config: ImplConfig = loadConfig(flags.config as string);
     if (!config.server) throw new Error(`${flags.config} has no "server" section`);
-    await finish({ ...common(flags), server: { url, config: config.server }, replayBase: { server: `npx lifeline conformance server ${url} --config ${flags.config}` } }, flags);
+    // spec §21: --peer names node B; its hooks stay those of server.peer.hooks
+    const server = flags.peer ? { ...config.server, peer: { ...config.server.peer, url: flags.peer } } : config.server;
+    const peerFlag = flags.peer ? ` --peer ${flags.peer}` : '';
+    await finish({ ...common(flags), server: { url, config: server }, replayBase: { server: `npx lifeline conformance server ${url} --config ${flags.config}${peerFlag}` } }, flags);
   });
 
   addRunOptions(
@@ -147,20 +151,24 @@ export function conformanceCommand(): Command {
     cmd
       .command('self')
       .description('run the suite against the reference server and the reference client (what npm run conformance does)')
-      .option('--only <side>', 'server or client'),
-  ).action(async (flags: RunFlags & { only?: string }) => {
+      .option('--only <side>', 'server or client')
+      .option('--multi-node', 'the server side is two reference nodes on one shared in-process store and broker (spec §21): multi-node is declared'),
+  ).action(async (flags: RunFlags & { only?: string; multiNode?: boolean }) => {
     const { startReferenceServer, referenceClientCommand } = await import('./targets/reference.js');
     const wantServer = flags.only !== 'client';
     const wantClient = flags.only !== 'server';
-    const target = wantServer ? await startReferenceServer(referenceServerConfig) : undefined;
+    const { startReferenceCluster } = await import('./targets/reference-cluster.js');
+    const cluster = wantServer && flags.multiNode ? await startReferenceCluster(referenceServerConfig) : undefined;
+    const target = cluster ?? (wantServer ? await startReferenceServer(referenceServerConfig) : undefined);
+    const multi = flags.multiNode ? ' --multi-node' : '';
     try {
       await finish(
         {
           ...common(flags, SELF_JOBS),
-          ...(target ? { server: { url: target.url, config: target.config, hooks: target.hooks } } : {}),
+          ...(target ? { server: { url: target.url, config: target.config, hooks: target.hooks, ...(cluster ? { peer: cluster.peer } : {}) } } : {}),
           ...(wantClient ? { client: { command: referenceClientCommand(), config: referenceClientConfig } } : {}),
-          replayBase: { server: 'npx lifeline conformance self --only server', client: 'npx lifeline conformance self --only client' },
-          runReplay: `npx lifeline conformance self${flags.only ? ` --only ${flags.only}` : ''}`,
+          replayBase: { server: `npx lifeline conformance self --only server${multi}`, client: 'npx lifeline conformance self --only client' },
+          runReplay: `npx lifeline conformance self${flags.only ? ` --only ${flags.only}` : ''}${multi}`,
         },
         flags,
       );

@@ -32,6 +32,11 @@ export interface ServerConfig {
   readonly drain?: { readonly deadlineMs: number; readonly spreadMs: number };
   /** Test hooks endpoint (POST JSON, see spec/conformance-control.md §3). */
   readonly hooks?: { readonly url: string };
+  /**
+   * multi-node (spec §21): a second node of the same implementation on the same shared store and
+   * broker, its WebSocket URL (the CLI's --peer overrides it) and its own test hooks.
+   */
+  readonly peer?: PeerNodeConfig;
   readonly auth?: {
     /** Headers that make an upgrade pass authentication (upgrade-auth). */
     readonly upgradeHeaders?: Readonly<Record<string, string>>;
@@ -58,6 +63,12 @@ export interface ServerConfig {
   readonly closeTimeoutMs?: number;
   /** Added to every timing bound, in ms; absent = derived at the start of the run (see deriveSlack). */
   readonly slackMs?: number;
+}
+
+/** The second node of a multi-node declaration (spec/conformance-control.md §2). */
+export interface PeerNodeConfig {
+  readonly url: string;
+  readonly hooks?: { readonly url: string };
 }
 
 export interface ClientConfig {
@@ -150,6 +161,7 @@ export function parseConfig(text: string): ImplConfig {
     const s = { ...referenceServerConfig, features: [], ...raw.server } as ServerConfig;
     for (const k of NUMERIC_SERVER) if (typeof s[k] !== 'number' || !(s[k] >= 0)) throw new Error(`server.${k} must be a number ≥ 0`);
     for (const k of OPTIONAL_NUMERIC) if (s[k] !== undefined && (typeof s[k] !== 'number' || !((s[k] as number) >= 0))) throw new Error(`server.${k} must be a number ≥ 0`);
+    if (s.peer !== undefined && (typeof s.peer !== 'object' || typeof s.peer.url !== 'string')) throw new Error('server.peer must be { "url": "ws://…", "hooks": { "url": "http://…" } }');
     out.server = s;
   }
   if (raw.client) {

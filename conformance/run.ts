@@ -15,10 +15,11 @@ import { jsonReport, junitXml, renderTable, type JsonReport } from './framework/
 import { runSuite, type ModeHarness, type RunSummary } from './framework/runner.js';
 import type { CaseResult, Mode } from './framework/types.js';
 import type { Hooks } from './server-mode/hooks.js';
-import { serverHarness } from './server-mode/harness.js';
+import { serverHarness, type PeerNodeTarget } from './server-mode/harness.js';
 
 export interface ConformanceOptions {
-  readonly server?: { readonly url: string; readonly config: ServerConfig; readonly hooks?: Hooks };
+  /** `peer`: node B of a multi-node target (spec §21); default the config's server.peer. */
+  readonly server?: { readonly url: string; readonly config: ServerConfig; readonly hooks?: Hooks; readonly peer?: PeerNodeTarget };
   readonly client?: { readonly command: readonly string[]; readonly config: ClientConfig; readonly env?: Readonly<Record<string, string>> };
   /** `--case` patterns; empty = all. */
   readonly cases?: readonly string[];
@@ -64,7 +65,7 @@ export async function runConformance(opts: ConformanceOptions): Promise<Conforma
   const { config: resolved, slack } = await resolveSlack({ ...(opts.server ? { server: opts.server.config } : {}), ...(opts.client ? { client: opts.client.config } : {}) });
   const config: { server?: ServerConfig; client?: ClientConfig } = {};
   if (opts.server && resolved.server) {
-    harnesses.push(serverHarness(opts.server.url, resolved.server, ...(opts.server.hooks ? [opts.server.hooks] : [])));
+    harnesses.push(serverHarness(opts.server.url, resolved.server, opts.server.hooks, opts.server.peer));
     config.server = resolved.server;
   }
   if (opts.client && resolved.client) {

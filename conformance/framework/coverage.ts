@@ -13,6 +13,13 @@ export const UNTESTABLE: Readonly<Record<string, string>> = {
   'SEC-1': 'a deployment obligation (when to have an allowlist); HS-2 checks the allowlist itself',
   'SEQ-1': 'a definition of which bodies are sequenced; SEQ-2 checks the numbering',
   'HS-13': 'single-use tickets need the implementation to issue them; covered only when the tickets hook is declared',
+  'MN-10': "a channel's history bound is the broker's setting, not declared: a case cannot trim it on purpose",
+  'MN-6': 'needs the shared store taken away, which the declaration gives the runner no way to do',
+  'MN-7': 'needs a node killed (SIGKILL), which the declaration gives the runner no way to do',
+  'MN-8': 'needs the shared store restarted or restored, which the declaration gives the runner no way to do',
+  'MN-12': 'needs the shared store taken away, which the declaration gives the runner no way to do',
+  'MN-13': "the broker's publish API is the application's, not the wire's; needs the broker taken away",
+  'MN-14': 'needs the store taken away; the readiness endpoint is not part of the declaration',
 };
 
 export interface SpecRule {

@@ -24,6 +24,7 @@ export const FEATURES = [
   'http-timeouts', // an incomplete request head is closed within the declared headersTimeoutMs (HS-15)
   'control-rate-limit', // per-session control-body rate limit (BP-16), declared as controlRatePerSecond and controlBurst
   'detached-limit', // `reset` with limits { maxDetachedSessions } bounds detached sessions; the one that detached first is ended (RS-11)
+  'multi-node', // a second node on the same shared store and broker, named by server.peer (spec §21, MN-*)
   'hold', // the application's message handler holds (does not finish) the payload lifeline-conformance:hold (BP-17)
   'policy:DROP_OLDEST',
   'policy:DROP_NEWEST',

@@ -9,10 +9,12 @@ import { runConformance, SELF_JOBS } from '../run.js';
 import { referenceClientCommand, startReferenceServer } from '../targets/reference.js';
 import { clientMutants, type ClientMutant } from './client-mutants.js';
 import { startFrameProxy } from './frame-proxy.js';
+import { multiNodeMutants } from './multi-node-mutants.js';
 import { admissionMutants, serverMutants, type ServerMutant } from './server-mutants.js';
+import { startReferenceCluster } from '../targets/reference-cluster.js';
 
 export type Mutant = ServerMutant | ClientMutant;
-export const mutants: readonly Mutant[] = [...serverMutants, ...admissionMutants, ...clientMutants];
+export const mutants: readonly Mutant[] = [...serverMutants, ...admissionMutants, ...multiNodeMutants, ...clientMutants];
 
 export interface MutantResult {
   readonly id: string;
@@ -29,7 +31,14 @@ export interface MutantResult {
 export async function runMutant(m: Mutant, seed: number): Promise<MutantResult> {
   const t0 = performance.now();
   let results;
-  if (m.side === 'server') {
+  if (m.side === 'server' && m.cluster) {
+    const cluster = await startReferenceCluster(referenceServerConfig, m.cluster);
+    try {
+      results = await runConformance({ server: { url: cluster.url, config: cluster.config, hooks: cluster.hooks, peer: cluster.peer }, cases: m.cases, seed, replayBase: { server: `mutant ${m.id}` } });
+    } finally {
+      await cluster.stop();
+    }
+  } else if (m.side === 'server') {
     const target = await startReferenceServer(referenceServerConfig, m.override, m.patch);
     const proxy = m.proxy ? await startFrameProxy(target.url, m.proxy) : undefined;
     try {

@@ -9,6 +9,7 @@ import { codeOf } from '../../spec/protocol/close-codes.js';
 import { MemoryBroker, type Publication } from '../../server/stores/broker.js';
 import { encode } from '../../spec/protocol/codec.js';
 import { envelope } from '../server-mode/peer.js';
+import type { ClusterOptions } from '../targets/reference-cluster.js';
 import type { ServerOverride, ServerPatch } from '../targets/reference-server.js';
 import type { ProxyRules } from './frame-proxy.js';
 
@@ -23,6 +24,8 @@ export interface ServerMutant {
   readonly override?: ServerOverride;
   readonly patch?: ServerPatch;
   readonly proxy?: ProxyRules;
+  /** Run against two reference nodes on one store and hub (spec §21), node A and/or B broken so. */
+  readonly cluster?: ClusterOptions;
 }
 
 const mutant = (m: Omit<ServerMutant, 'side'>): ServerMutant => ({ ...m, side: 'server' });

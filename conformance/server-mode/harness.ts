@@ -10,6 +10,20 @@ import type { Case, CaseContext } from '../framework/types.js';
 import { HttpHooks, noHooks, type Hooks } from './hooks.js';
 import { isRefusal, openPeer, type Peer, type PeerOptions, type Refusal } from './peer.js';
 
+/** The second node of a multi-node target (spec §21): its own sockets and hooks, the same store and broker. */
+export interface NodeHandle {
+  readonly url: string;
+  readonly hooks: Hooks;
+  peer(opts?: PeerOptions): Promise<Peer>;
+  tryPeer(opts?: PeerOptions): Promise<Peer | Refusal>;
+}
+
+/** Where the second node is: from server.peer, or the CLI's --peer, with hooks when declared. */
+export interface PeerNodeTarget {
+  readonly url: string;
+  readonly hooks?: Hooks;
+}
+
 export interface ServerCaseContext extends CaseContext {
   readonly url: string;
   readonly server: ServerConfig;
@@ -24,11 +38,18 @@ export interface ServerCaseContext extends CaseContext {
   readonly authHeaders: Readonly<Record<string, string>>;
   /** Dead-peer bound of HB-3: interval × (missed + 1) + one interval + slack. */
   readonly deadBoundMs: number;
+  /** Node B of a multi-node target (feature multi-node); an ERROR when the declaration names none. */
+  nodeB(): NodeHandle;
 }
 
 const RESET_TIMEOUT_MS = 10_000;
 
-export function serverHarness(url: string, server: ServerConfig, hooks: Hooks = server.hooks ? new HttpHooks(server.hooks.url) : noHooks): ModeHarness {
+export function serverHarness(
+  url: string,
+  server: ServerConfig,
+  hooks: Hooks = server.hooks ? new HttpHooks(server.hooks.url) : noHooks,
+  peerNode: PeerNodeTarget | undefined = server.peer ? { url: server.peer.url, ...(server.peer.hooks ? { hooks: new HttpHooks(server.peer.hooks.url) } : {}) } : undefined,
+): ModeHarness {
   let channelCounter = 0;
   return {
     mode: 'server',
@@ -41,9 +62,9 @@ export function serverHarness(url: string, server: ServerConfig, hooks: Hooks = 
     async extend(base: CaseContext, c: Case): Promise<ServerCaseContext> {
       let n = 0;
       const authHeaders = { ...(server.auth?.upgradeHeaders ?? {}) };
-      const tryPeer = async (opts: PeerOptions = {}) => {
-        const label = `c${++n}`;
-        const p = await openPeer(url, label, base.transcript, {
+      const tryPeerAt = async (at: string, tag: string, opts: PeerOptions = {}) => {
+        const label = `${tag}${++n}`;
+        const p = await openPeer(at, label, base.transcript, {
           heartbeatMs: server.heartbeatIntervalMs,
           ...(server.features.includes('hello-auth') && server.auth?.helloToken ? { helloDefaults: { token: server.auth.helloToken } } : {}),
           ...opts,
@@ -51,6 +72,22 @@ export function serverHarness(url: string, server: ServerConfig, hooks: Hooks = 
         });
         if (!isRefusal(p)) base.defer(() => p.destroy());
         return p;
+      };
+      const tryPeer = (opts: PeerOptions = {}) => tryPeerAt(url, 'c', opts);
+      const mustPeer = async (p: Peer | Refusal) => {
+        if (isRefusal(p)) throw new CaseFailure(`upgrade refused with HTTP ${p.status} where it should succeed`);
+        return p;
+      };
+      // spec §21: peers on node B are labelled b1, b2 … in the transcript, beside node A's c1, c2 …
+      const nodeB = (): NodeHandle => {
+        if (!peerNode) throw new Error('multi-node is declared but the target names no second node (server.peer.url or --peer)'); // ERROR, not N/A: a declaration error
+        const bHooks = peerNode.hooks ?? noHooks;
+        return {
+          url: peerNode.url,
+          hooks: bHooks,
+          tryPeer: (opts) => tryPeerAt(peerNode.url, 'b', opts),
+          peer: async (opts) => mustPeer(await tryPeerAt(peerNode.url, 'b', opts)),
+        };
       };
       const prefix = c.id.replace(/[^a-zA-Z0-9]+/g, '-').toLowerCase();
       return {
@@ -61,11 +98,8 @@ export function serverHarness(url: string, server: ServerConfig, hooks: Hooks = 
         authHeaders,
         deadBoundMs: server.heartbeatIntervalMs * (server.heartbeatMissedMax + 2) + base.slackMs,
         tryPeer,
-        peer: async (opts) => {
-          const p = await tryPeer(opts);
-          if (isRefusal(p)) throw new CaseFailure(`upgrade refused with HTTP ${p.status} where it should succeed`);
-          return p;
-        },
+        peer: async (opts) => mustPeer(await tryPeer(opts)),
+        nodeB,
         channel: (name = 'ch') => `conf.${prefix}.${name}.${++channelCounter}`,
       };
     },

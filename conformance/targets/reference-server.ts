@@ -37,8 +37,11 @@ export type ServerOverride = (opts: LifelineServerOptions) => LifelineServerOpti
 /** Changes to the server object a mutant makes after creation (wrapping sends, say). */
 export type ServerPatch = (server: LifelineServer) => void;
 
+/** The application's state channels: one map for every node of a multi-node target (spec §21), as one database would be. */
+export type AppChannels = Map<string, { version: bigint; state: Uint8Array }>;
+
 interface AppState {
-  readonly channels: Map<string, { version: bigint; state: Uint8Array }>;
+  readonly channels: AppChannels;
   readonly inbox: Map<string, Uint8Array[]>;
 }
 
@@ -114,8 +117,8 @@ async function readJson(req: IncomingMessage): Promise<Record<string, unknown>> 
 
 const unb64 = (s: unknown) => new Uint8Array(Buffer.from(String(s ?? ''), 'base64'));
 
-export async function startReferenceServerTarget(config: ServerConfig, override: ServerOverride = (o) => o, patch?: ServerPatch): Promise<ReferenceServerTarget> {
-  let app: AppState = { channels: new Map(), inbox: new Map() };
+export async function startReferenceServerTarget(config: ServerConfig, override: ServerOverride = (o) => o, patch?: ServerPatch, sharedChannels?: AppChannels): Promise<ReferenceServerTarget> {
+  let app: AppState = { channels: sharedChannels ?? new Map(), inbox: new Map() };
   const tickets = createTicketIssuer({ ttlMs: 30_000 });
   let server = createServer(override(optionsFor(config, app, tickets)));
   patch?.(server);
@@ -124,7 +127,7 @@ export async function startReferenceServerTarget(config: ServerConfig, override:
 
   const reset = async (limits: ResetLimits = {}) => {
     await server.close().catch(() => undefined);
-    app = { channels: new Map(), inbox: new Map() };
+    app = { channels: sharedChannels ?? new Map(), inbox: new Map() };
     const withLimits = {
       ...optionsFor(config, app, tickets),
       ...(limits.upgradeRatePerSecond ? { upgradeRatePerSecond: limits.upgradeRatePerSecond, upgradeBurst: Math.max(1, Math.ceil(limits.upgradeRatePerSecond)) } : {}),

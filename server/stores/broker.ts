@@ -30,10 +30,16 @@ export const TRIMMED = 'trimmed';
 export function comparePositions(a: string, b: string): number {
   const [am = '0', an = '0'] = a.split('-');
   const [bm = '0', bn = '0'] = b.split('-');
-  const d = BigInt(am) - BigInt(bm);
-  if (d !== 0n) return d < 0n ? -1 : 1;
-  const e = BigInt(an) - BigInt(bn);
-  return e === 0n ? 0 : e < 0n ? -1 : 1;
+  return compareDecimal(am, bm) || compareDecimal(an, bn);
+}
+
+/** Two unsigned decimals: as numbers while exact (the hot path: a broker compares every entry's id), else as bigints. */
+function compareDecimal(x: string, y: string): number {
+  const nx = Number(x);
+  const ny = Number(y);
+  if (Number.isSafeInteger(nx) && Number.isSafeInteger(ny)) return nx === ny ? 0 : nx < ny ? -1 : 1;
+  const d = BigInt(x) - BigInt(y);
+  return d === 0n ? 0 : d < 0n ? -1 : 1;
 }
 
 /** How a node receives publications: queue it for its local subscribers; returns how many. */

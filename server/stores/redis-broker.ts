@@ -75,6 +75,8 @@ export class RedisBroker implements Broker {
   /** Local counts of entries the reader delivered before their XADD answered (per channel). */
   private readonly early = new Map<string, Map<string, number>>();
   private readonly outstanding = new Map<string, number>();
+  /** Channels where a gap was reported: publishes whose entries were trimmed unread wait to be settled. */
+  private readonly gapped = new Set<string>();
   private isClosed = false;
 
   constructor(o: RedisBrokerOptions) {
@@ -109,7 +111,10 @@ export class RedisBroker implements Broker {
       {
         deliver: (p) => this.deliver?.(p) ?? 0,
         delivered: (channel, id, count) => this.delivered(channel, id, count),
-        gap: (channel, lost) => this.onGap?.(channel, lost),
+        gap: (channel, lost) => {
+          this.gapped.add(channel);
+          this.onGap?.(channel, lost);
+        },
         error: (err) => this.onError(err),
       },
     );
@@ -273,7 +278,7 @@ export class RedisBroker implements Broker {
       e.set(id, count);
     }
     // publishes whose entries were skipped (trimmed before this node read them) queued nothing here
-    this.settle(channel, id);
+    if (this.gapped.delete(channel)) this.settle(channel, id);
   }
 
   /** Resolve with 0 the waiters of `channel` at or below `upTo` (all when undefined). */

@@ -183,3 +183,34 @@ describe('WriteAhead (MN-1: a shared store holds a session before its client see
     expect(store.calls).toEqual([]);
   });
 });
+
+describe('WriteAhead: a store that already holds what a commit repeats', () => {
+  test('SEQ-2 a refusal naming the stored last seq (a lost answer) moves on after it, without waiting for a backoff', async () => {
+    const store = new SharedTestStore();
+    const r = sampleRecord();
+    const fence = await store.create(r, 'n1');
+    await store.commit(r.id, fence, { frames: [{ seq: 1n, bytes: new Uint8Array([1]) }] }); // landed; its answer "lost"
+    class Order extends RangeError {
+      constructor(readonly lastSeq: bigint) {
+        super('not after');
+      }
+    }
+    const seam: Pick<typeof store, 'commit'> = {
+      commit: (id, f, delta) => {
+        const first = delta.frames?.[0]?.seq;
+        return first !== undefined && first <= 1n ? Promise.reject(new Order(1n)) : store.commit(id, f, delta);
+      },
+    };
+    const errors: unknown[] = [];
+    const w = new WriteAhead(seam, { onStale: () => {}, onError: (e) => errors.push(e) });
+    const s = new FakeSession(r.id, fence);
+    s.send(1);
+    s.send(2);
+    w.touch(s);
+    await w.flush();
+    expect(errors).toEqual([]); // not an outage
+    expect(s.gate.storedSeq).toBe(2n);
+    expect((await store.load(r.id))?.outbound.replay.map((f) => f.seq)).toEqual([1n, 2n]);
+    w.stop();
+  });
+});

@@ -86,6 +86,11 @@ export class Gate {
     if (r.inbound.lastAckSent > this.storedAckSent) this.storedAckSent = r.inbound.lastAckSent;
   }
 
+  /** The store says it holds frames up to `seq` already (a commit whose answer was lost): continue after it. */
+  storedUpTo(seq: bigint): void {
+    if (seq > this.storedSeq) this.storedSeq = seq;
+  }
+
   /** A publication of `channel` at `position` went into the stream (MN-2). */
   sequenced(channel: string, position: string): void {
     (this.positions ??= {})[channel] = position;
@@ -151,6 +156,16 @@ export interface WriteAheadHooks {
 /** MN-6: retry backoff, 50 ms doubling to 2 s. */
 export const RETRY_FIRST_MS = 50;
 export const RETRY_MAX_MS = 2_000;
+
+/**
+ * The last seq a store says it holds, from its refusal of frames that do not follow it (the Redis
+ * store's ReplayOrderError carries `lastSeq`); undefined for any other failure.
+ */
+function storedLastOf(err: unknown): bigint | undefined {
+  if (!(err instanceof RangeError)) return undefined;
+  const last = (err as RangeError & { lastSeq?: unknown }).lastSeq;
+  return typeof last === 'bigint' ? last : undefined;
+}
 
 export class WriteAhead {
   private readonly dirty = new Set<WriteAheadHost>();
@@ -285,6 +300,12 @@ export class WriteAhead {
         if (err instanceof StaleFenceError && h.fence === fence) {
           g.isGone = true;
           this.hooks.onStale(h.id, fence);
+        } else if (!g.isGone && storedLastOf(err) !== undefined) {
+          // SEQ-2: the store already has frames this commit repeats (an earlier commit landed but its
+          // answer was lost, or a whole-record save overtook it): continue after them, at once.
+          g.storedUpTo(storedLastOf(err) as bigint);
+          this.retrying.add(h);
+          this.armRetry(0);
         } else if (!g.isGone) {
           // MN-6: kept (it is read again from the session) and retried with backoff; a newer fence retries at once.
           if (!(err instanceof StaleFenceError)) this.failed(err);

@@ -6,6 +6,7 @@ import { frameCases } from './frames.js';
 import { handshakeCases } from './handshake.js';
 import { hardeningCases } from './hardening.js';
 import { livenessCases } from './liveness.js';
+import { multiNodeCases } from './multi-node.js';
 import { resumeCases } from './resume.js';
 import { sequencingCases } from './sequencing.js';
 import { specAnswerServerCases } from './spec-answers.js';
@@ -24,6 +25,7 @@ export const serverCases: readonly ServerCase[] = [
   ...driftCases,
   ...closeCodeCases,
   ...drainCases,
+  ...multiNodeCases,
   ...specAnswerServerCases,
   ...hardeningCases,
 ];

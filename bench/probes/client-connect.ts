@@ -1,0 +1,104 @@
+/**
+ * Time to open N connections with the reference client against raw `ws` (issue 16: "time to open
+ * 10,000 connections", target ≤ 1.5× ws), with the CPU each process spent, so a slow run says which
+ * side it waited for. Run by hand, compiled as the bench runs:
+ *
+ *   npx tsc -p tsconfig.bench.json && node .bench-build/bench/probes/client-connect.js [--n=10000] [--batch=100] [--kinds=ws,lifeline]
+ *
+ * Per contender: a fresh server process (ws server, or the reference server with the bench's limits
+ * off, bench/contenders/lifeline.ts) and this process as the client side. Connects start in batches
+ * of `batch`; the next batch starts when all of the previous one are usable (ws: `open`; the
+ * reference client, `createNodeClient({ url })` with defaults: `ready()`, its Welcome). Reported:
+ * wall seconds from the first connect to the last, and CPU seconds of each process over that span.
+ * Add --cpu-prof to node's flags for the client side's profile (bench/lib/profile-summary.ts reads it).
+ */
+import { fork } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { WebSocket } from 'ws';
+import { startWsServer } from '../contenders/baselines.js';
+import { startLifeline } from '../contenders/lifeline.js';
+
+type Kind = 'ws' | 'lifeline';
+
+async function serverRole(kind: Kind): Promise<void> {
+  const port = kind === 'ws' ? (await startWsServer(() => undefined)).port : (await startLifeline({})).port;
+  process.on('message', () => {
+    const c = process.cpuUsage();
+    process.send?.({ cpu: (c.user + c.system) / 1e6 });
+  });
+  process.on('disconnect', () => process.exit(0));
+  process.send?.({ port });
+}
+
+interface Row {
+  readonly kind: Kind;
+  readonly seconds: number;
+  readonly clientCpu: number;
+  readonly serverCpu: number;
+}
+
+async function run(kind: Kind, n: number, batch: number): Promise<Row> {
+  const self = fileURLToPath(import.meta.url);
+  const execArgv = self.endsWith('.ts') ? ['--import', 'tsx'] : [];
+  const child = fork(self, ['server', kind], { execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  try {
+    const { port } = await new Promise<{ port: number }>((resolve) => child.once('message', resolve));
+    const serverCpu = () =>
+      new Promise<number>((resolve) => {
+        child.once('message', (m: { cpu: number }) => resolve(m.cpu));
+        child.send('cpu');
+      });
+    const { createNodeClient } = await import('../../client/node.js');
+    const closers: (() => void)[] = [];
+    const open: () => Promise<void> =
+      kind === 'ws'
+        ? () =>
+            new Promise((resolve, reject) => {
+              const ws = new WebSocket(`ws://127.0.0.1:${port}/`);
+              ws.once('open', () => resolve());
+              ws.once('error', reject);
+              closers.push(() => ws.terminate());
+            })
+        : async () => {
+            const c = createNodeClient({ url: `ws://127.0.0.1:${port}/lifeline` });
+            closers.push(() => c.close());
+            await c.ready();
+          };
+    const s0 = await serverCpu();
+    const c0 = process.cpuUsage();
+    const t0 = performance.now();
+    for (let i = 0; i < n; i += batch) await Promise.all(Array.from({ length: Math.min(batch, n - i) }, open));
+    const seconds = (performance.now() - t0) / 1000;
+    const c = process.cpuUsage(c0);
+    const s1 = await serverCpu();
+    for (const close of closers) close();
+    return { kind, seconds, clientCpu: (c.user + c.system) / 1e6, serverCpu: s1 - s0 };
+  } finally {
+    child.kill();
+  }
+}
+
+async function main(): Promise<void> {
+  const arg = (k: string, d: string) => process.argv.find((a) => a.startsWith(`--${k}=`))?.slice(k.length + 3) ?? d;
+  const n = Number(arg('n', '10000'));
+  const batch = Number(arg('batch', '100'));
+  const kinds = arg('kinds', 'ws,lifeline').split(',') as Kind[];
+  console.log(`# Time to open ${n.toLocaleString('en-US')} connections (${new Date().toISOString()}, Node ${process.version}, batch ${batch})\n`);
+  console.log('| contender | wall s | × ws | client CPU s | server CPU s |\n| --- | ---: | ---: | ---: | ---: |');
+  let ws: Row | undefined;
+  for (const kind of kinds) {
+    const r = await run(kind, n, batch);
+    if (kind === 'ws') ws = r;
+    const ratio = ws && kind !== 'ws' ? `${(r.seconds / ws.seconds).toFixed(2)}×` : kind === 'ws' ? '1.00' : '—';
+    console.log(`| ${kind === 'ws' ? 'raw ws' : 'reference client'} | ${r.seconds.toFixed(2)} | ${ratio} | ${r.clientCpu.toFixed(2)} | ${r.serverCpu.toFixed(2)} |`);
+  }
+  process.exit(0);
+}
+
+const [role, kind] = process.argv.slice(2);
+if (role === 'server') void serverRole(kind as Kind);
+else
+  main().catch((e: unknown) => {
+    console.error(e);
+    process.exit(1);
+  });

@@ -1,0 +1,244 @@
+/**
+ * Runs a client's connection machine without an XState actor (issue 16: the reference client's
+ * footprint). An actor carries its own system, mailbox, observers, scheduler and a score of closures:
+ * about 5 KB of an idle client's 14 KB once the machine itself was shared
+ * (bench/probes/client-heap.md), and a large part of the CPU of a connect. The machine is pure, so
+ * the client keeps its state value (one shared copy per configuration) and context, and steps it
+ * with XState's public pure `initialTransition()` / `transition()`, executing the actions they
+ * return in order, as the server does with its sessions (server/session-actor.ts; client/ may not
+ * import it, and the client needs one thing more: the invoked `getToken` promise).
+ *
+ * What an actor would add is done here, only what this machine uses: the delayed events of `after`
+ * and of `raise(…, { delay })` (`xstate.raise` with a delay, `xstate.cancel`), the invoked promise
+ * (`xstate.spawnChild` / `xstate.stopChild`: its result comes back as XState's `xstate.done.actor.*`
+ * or `xstate.error.actor.*` event, unless the invoking state was left first), a mailbox for events
+ * sent while a step runs, observers told after each step, and stopping at a final state. With
+ * `inspect` the client uses a real actor instead (client/connection.ts): the inspector observes actors.
+ * client/machine-runner.test.ts runs both on the same event sequences and compares them.
+ */
+import { initialTransition, transition } from 'xstate';
+import type { Clock, TimerHandle } from '../spec/protocol/clock.js';
+import type {
+  ClientConnectionEvent,
+  ClientConnectionInput,
+  clientConnectionMachine,
+  GetTokenInput,
+} from '../spec/machines/client-connection.machine.js';
+
+export type ClientMachine = typeof clientConnectionMachine;
+export type ClientSnapshot = ReturnType<ClientMachine['getInitialSnapshot']>;
+type Context = ClientSnapshot['context'];
+type Status = ClientSnapshot['status'];
+
+/** The part of an XState actor the client uses; a real actor satisfies it too. */
+export interface ClientMachineActor {
+  send(event: ClientConnectionEvent): void;
+  getSnapshot(): { readonly value: ClientSnapshot['value']; readonly context: Context };
+  stop(): void;
+}
+
+/** An action as `transition()` returns it (XState's ExecutableActionObject, the fields read here). */
+interface Executable {
+  readonly type: string;
+  readonly params: unknown;
+}
+
+/** What the runner does for the machine's effects (its action stubs) and its one invoked actor. */
+export interface RunnerEffects {
+  /** An action the machine names (openSocket, sendHello, …), with its resolved params. */
+  onMachineAction(type: string, params: unknown): void;
+  /** The invoked getToken (RC-5). */
+  fetchToken(input: GetTokenInput): Promise<string | undefined>;
+  /** After every step (an actor's observers): the new state value. */
+  onMachineStep(value: ClientSnapshot['value']): void;
+  /** The machine threw: the runner stops, as an actor in error does. */
+  onMachineError(err: unknown): void;
+}
+
+interface Delayed {
+  readonly id: string;
+  readonly timer: TimerHandle;
+}
+
+/** The shared snapshot skeleton of each state configuration (`_nodes`, `tags`, …), built on first sight. */
+const skeletons = new Map<string, ClientSnapshot>();
+const byValue = new Map<unknown, ClientSnapshot>();
+
+function configKey(value: unknown): string {
+  if (typeof value === 'string') return value;
+  let key = '';
+  for (const [k, v] of Object.entries(value as Record<string, unknown>)) key += `${k}(${configKey(v)})`;
+  return key;
+}
+
+function skeletonOf(machine: ClientMachine, snap: ClientSnapshot): ClientSnapshot {
+  const interned = byValue.get(snap.value);
+  if (interned) return interned;
+  const key = configKey(snap.value);
+  let s = skeletons.get(key);
+  if (!s) {
+    // The snapshot transition() returned, minus what is the client's own: it is never mutated.
+    s = machine.resolveState({ value: snap.value, context: snap.context });
+    skeletons.set(key, s);
+    byValue.set(s.value, s);
+  }
+  return s;
+}
+
+const EMPTY = Object.freeze({}) as ClientSnapshot['children'];
+
+export class ClientMachineRunner implements ClientMachineActor {
+  private value: ClientSnapshot['value'];
+  private context: Context;
+  private status: Status = 'active';
+  /** The invoked getToken's child ref, only while a state that invokes it is active. */
+  private children: ClientSnapshot['children'] = EMPTY;
+  private mailbox: ClientConnectionEvent[] | undefined;
+  private isProcessing = false;
+  private delayed: Delayed[] | undefined;
+  /** Bumped by every spawn and stop of getToken: a result for an older one is dropped. */
+  private tokenRun = 0;
+
+  constructor(
+    private readonly machine: ClientMachine,
+    input: ClientConnectionInput,
+    private readonly clock: Clock,
+    private readonly effects: RunnerEffects,
+  ) {
+    const [snap, actions] = initialTransition(machine, input);
+    this.value = skeletonOf(machine, snap).value;
+    this.context = snap.context;
+    this.isProcessing = true;
+    this.run(snap, actions as readonly Executable[]);
+    this.drain();
+  }
+
+  getSnapshot(): ClientSnapshot {
+    const s = skeletonOf(this.machine, { value: this.value, context: this.context } as ClientSnapshot);
+    return { ...s, context: this.context, status: this.status, children: this.children } as ClientSnapshot;
+  }
+
+  send(event: ClientConnectionEvent): void {
+    if (this.status !== 'active') return; // stopped, done or in error: later events are dropped, as an actor's
+    if (this.isProcessing) {
+      (this.mailbox ??= []).push(event); // sent from an action: after this step, as an actor does
+      return;
+    }
+    this.isProcessing = true;
+    this.process(event);
+    this.drain();
+  }
+
+  stop(): void {
+    this.halt();
+    if (this.status === 'active') this.status = 'stopped';
+  }
+
+  private process(event: ClientConnectionEvent): void {
+    let step: ReturnType<typeof transition<ClientMachine>>;
+    try {
+      step = transition(this.machine, this.getSnapshot(), event);
+    } catch (err) {
+      this.crash(err);
+      return;
+    }
+    this.run(step[0], step[1] as readonly Executable[]);
+  }
+
+  /** Execute a step's actions in order, then take its snapshot and tell the observer. */
+  private run(next: ClientSnapshot, actions: readonly Executable[]): void {
+    try {
+      for (const a of actions) this.execute(a);
+    } catch (err) {
+      this.crash(err);
+      return;
+    }
+    this.value = next.value === this.value ? next.value : skeletonOf(this.machine, next).value;
+    this.context = next.context;
+    this.children = Object.keys(next.children).length === 0 ? EMPTY : next.children;
+    this.status = next.status;
+    if (this.status !== 'active') this.halt(); // final state: no timer or token fetch outlives it
+    this.effects.onMachineStep(this.value);
+  }
+
+  private execute(a: Executable): void {
+    switch (a.type) {
+      case 'xstate.raise': {
+        const p = a.params as { event: ClientConnectionEvent; delay: number | undefined; id: string | undefined };
+        // An undelayed raise is applied inside transition() itself and never reaches here.
+        if (typeof p.delay === 'number') this.schedule(p.event, p.delay, p.id ?? p.event.type);
+        return;
+      }
+      case 'xstate.cancel':
+        this.cancel((a.params as { sendId: string }).sendId);
+        return;
+      case 'xstate.spawnChild': {
+        const p = a.params as { id: string; input: GetTokenInput };
+        const run = ++this.tokenRun;
+        const id = p.id;
+        // As fromPromise: the creator runs now, its result arrives as an event to the parent.
+        let promise: Promise<string | undefined>;
+        try {
+          promise = this.effects.fetchToken(p.input);
+        } catch (err) {
+          promise = Promise.reject(err);
+        }
+        promise.then(
+          (output) => {
+            if (run === this.tokenRun) this.send({ type: `xstate.done.actor.${id}`, output, actorId: id } as unknown as ClientConnectionEvent);
+          },
+          (error: unknown) => {
+            if (run === this.tokenRun) this.send({ type: `xstate.error.actor.${id}`, error, actorId: id } as unknown as ClientConnectionEvent);
+          },
+        );
+        return;
+      }
+      case 'xstate.stopChild':
+        this.tokenRun++; // the invoking state was left: its result is for nobody
+        return;
+      default:
+        this.effects.onMachineAction(a.type, a.params);
+    }
+  }
+
+  private drain(): void {
+    try {
+      let ev: ClientConnectionEvent | undefined;
+      while (this.mailbox && (ev = this.mailbox.shift())) {
+        if (this.status !== 'active') break;
+        this.process(ev);
+      }
+    } finally {
+      this.mailbox = undefined;
+      this.isProcessing = false;
+    }
+  }
+
+  private schedule(event: ClientConnectionEvent, delayMs: number, id: string): void {
+    const timer = this.clock.setTimeout(() => {
+      this.delayed = this.delayed?.filter((d) => d.timer !== timer);
+      if (this.delayed?.length === 0) this.delayed = undefined;
+      this.send(event);
+    }, delayMs);
+    (this.delayed ??= []).push({ id, timer });
+  }
+
+  private cancel(id: string): void {
+    if (!this.delayed) return;
+    for (const d of this.delayed) if (d.id === id) this.clock.clearTimeout(d.timer);
+    this.delayed = this.delayed.filter((d) => d.id !== id);
+    if (this.delayed.length === 0) this.delayed = undefined;
+  }
+
+  private halt(): void {
+    for (const d of this.delayed ?? []) this.clock.clearTimeout(d.timer);
+    this.delayed = undefined;
+    this.tokenRun++;
+  }
+
+  private crash(err: unknown): void {
+    this.halt();
+    this.status = 'error';
+    this.effects.onMachineError(err);
+  }
+}
