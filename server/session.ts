@@ -39,6 +39,7 @@ import type { MachineRecord, SessionRecord } from './stores/session-record.js';
 import { recordOfSession } from './stores/session-record-io.js';
 import { TokenBucket } from './token-bucket.js';
 import { messageItem, welcomeEnvelope, type WelcomeFacts } from './outbound.js';
+import { StoreRetryAbandoned, untilStored } from './stores/store-retry.js';
 
 /** What a session needs from its server. */
 export interface SessionEnv extends OutboundEnv {
@@ -151,7 +152,10 @@ export class LiveSession extends SessionOutbound implements SessionView, Lifelin
     if (!ids || msg.messageId === '') return this.handOver(msg);
     const seen = ids.hasMessageId(this.principal, msg.messageId); // SEQ-8: synchronous for the memory store
     // A shared store answers later; ClientInbound holds this message's ack and those behind it meanwhile (SEQ-10).
-    if (seen instanceof Promise) return seen.then((isSeen) => (isSeen ? undefined : this.handOverRemembered(msg, ids)));
+    // While it is away the question is asked again, never failed (MN-6).
+    if (seen instanceof Promise) {
+      return untilStored(seen, () => ids.hasMessageId(this.principal, msg.messageId), this.isGone).then((isSeen) => (isSeen ? undefined : this.handOverRemembered(msg, ids)));
+    }
     if (seen) return; // SEQ-8: seen through another path; processed (and acked) once
     return this.handOverRemembered(msg, ids);
   }
@@ -200,6 +204,7 @@ export class LiveSession extends SessionOutbound implements SessionView, Lifelin
 
   /** The application's handler failed (CC-5). */
   inboundFailed(err: unknown): void {
+    if (err instanceof StoreRetryAbandoned) return; // the session ended while a store call waited: nothing to fail
     this.env.metrics?.messageFailed();
     this.env.fail(this, err);
   }
@@ -217,8 +222,13 @@ export class LiveSession extends SessionOutbound implements SessionView, Lifelin
   /** To the application, then its id remembered: a handler that fails has not processed it (SEQ-8, SEQ-10). */
   private handOverRemembered(msg: ClientMessage, ids: NonNullable<SessionEnv['dedupe']>): MaybePromise<void> {
     const r = this.handOver(msg);
-    if (r instanceof Promise) return r.then(() => ids.addMessageId(this.principal, msg.messageId));
-    return ids.addMessageId(this.principal, msg.messageId);
+    // MN-1, MN-6: the Ack waits for the id's write; a store that is away is written again when back.
+    const remember = (): MaybePromise<void> => {
+      const added = ids.addMessageId(this.principal, msg.messageId);
+      return added instanceof Promise ? untilStored(added, () => ids.addMessageId(this.principal, msg.messageId), this.isGone) : added;
+    };
+    if (r instanceof Promise) return r.then(remember);
+    return remember();
   }
 
   /** The application's view of this session: the LifelineSession API only, made once (session-handle.ts). */
@@ -435,6 +445,12 @@ export class LiveSession extends SessionOutbound implements SessionView, Lifelin
 
   /** Stop timers; the session is over. The socket, if any, is closed by the machine after this (CC-6). */
   dispose(): void {
+    this.isDisposed = true;
     this.inbound.dispose();
+  }
+  private isDisposed = false;
+  /** For store retries (MN-6): the session is over, stop asking. An arrow, made once per session only when read. */
+  private get isGone(): () => boolean {
+    return () => this.isDisposed;
   }
 }
