@@ -35,8 +35,8 @@ import { ownBytes, SessionOutbound, type OutboundEnv } from './session-outbound.
 import { comparePositions } from './stores/broker.js';
 import type { LocalChannels } from './stores/local-channels.js';
 import type { SessionStore } from './stores/session-store.js';
-import type { MachineRecord, SessionRecord } from './stores/session-record.js';
-import { recordOfSession } from './stores/session-record-io.js';
+import type { MachineRecord, SessionRecord, SubscriptionRecord } from './stores/session-record.js';
+import { recordOfSession, subscriptionsOf } from './stores/session-record-io.js';
 import { TokenBucket } from './token-bucket.js';
 import { messageItem, welcomeEnvelope, type WelcomeFacts } from './outbound.js';
 import { StoreRetryAbandoned, untilStored } from './stores/store-retry.js';
@@ -189,6 +189,11 @@ export class LiveSession extends SessionOutbound implements SessionView, Lifelin
     if (last !== undefined && comparePositions(position, last) <= 0) return false; // MN-2
     (this.takenPositions ??= new Map()).set(channel, position);
     return true;
+  }
+
+  /** The channels now subscribed, with their positions (write-ahead.ts, MN-15). */
+  subscriptionList(): readonly SubscriptionRecord[] {
+    return subscriptionsOf(this);
   }
 
   /** The position of the last publication of `channel` sequenced into the stream (the record's, MN-2). */
@@ -344,7 +349,10 @@ export class LiveSession extends SessionOutbound implements SessionView, Lifelin
     this.lastHeartbeatAt = undefined;
     this.inbound.stopTimer();
     this.heldReplies = undefined; // a resume's Welcome restates the ack (SEQ-9); a HeartbeatAck is for the old socket
-    if (this.gate) this.gate.heldAck = undefined; // MN-1: likewise an Ack waiting for its commit
+    if (this.gate) {
+      this.gate.heldAck = undefined; // MN-1: likewise an Ack waiting for its commit
+      this.gate.heldControl = undefined; // and a Subscribed (MN-15): the next Hello restates the channels (RS-9)
+    }
     this.detachedAt = this.env.clock.now();
     this.log.compact(ownBytes); // held until a resume or the TTL: release the slabs they were cut from
     return conn;
@@ -371,13 +379,16 @@ export class LiveSession extends SessionOutbound implements SessionView, Lifelin
   // ---- channels (CH-1, CH-2, SD-5) ----
 
   subscribe(channels: readonly string[], shouldPump = true): void {
+    let isChanged = false;
     for (const ch of channels) {
       const subs = (this.channelSet ??= new Set());
       if (subs.has(ch)) continue;
       subs.add(ch);
+      isChanged = true;
       this.env.channels.join(ch, this);
       this.queue.requestSnapshot(ch, SnapshotReason.SUBSCRIBED); // CH-1
     }
+    if (isChanged) this.channelsChanged(); // MN-15: before the Snapshot is sequenced, so in its commit or an earlier one
     if (shouldPump) this.pump();
   }
 
@@ -388,7 +399,7 @@ export class LiveSession extends SessionOutbound implements SessionView, Lifelin
    */
   confirmSubscribe(channels: readonly string[]): void {
     const granted = channels.filter((ch) => this.subscriptions.has(ch));
-    this.writeControl(create(EnvelopeSchema, { body: { case: 'subscribed', value: create(SubscribedSchema, { channels: granted }) } })); // CH-4
+    this.writeAfterChannels(create(EnvelopeSchema, { body: { case: 'subscribed', value: create(SubscribedSchema, { channels: granted }) } })); // CH-4, MN-15
   }
 
   unsubscribe(channels: readonly string[]): void {
@@ -397,7 +408,9 @@ export class LiveSession extends SessionOutbound implements SessionView, Lifelin
       this.env.channels.leave(ch, this);
       this.queue.removeChannel(ch); // CH-2: nothing more of it, queued items included
       this.takenPositions?.delete(ch);
+      this.gate?.left(ch);
       this.driftedStateless?.delete(ch);
+      this.channelsChanged(); // MN-15
     }
   }
 
