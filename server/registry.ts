@@ -181,6 +181,7 @@ export class SessionRegistry implements HostRegistry {
       liveSession: (id) => this.live.get(id),
       makeRoomForSession: () => this.makeRoomForSession(),
       endedReason: (id) => this.endedReason(id),
+      handoffWaitMs: Math.min(d.opts.handoffWaitMs, d.opts.handshakeTimeoutMs / 2), // MN-17: the Hello waiting must not time out (HS-10)
     });
   }
 
