@@ -1,5 +1,7 @@
 import fc from 'fast-check';
-import { createActor, SimulatedClock } from 'xstate';
+import { create } from '@bufbuild/protobuf';
+import { createActor, initialTransition, SimulatedClock, transition } from 'xstate';
+import { HelloSchema } from '../gen/lifeline/v1/envelope_pb.js';
 import { describe, expect, test } from 'vitest';
 import { serverSessionMachine, type ServerSessionEffects, type ServerSessionInput } from '../spec/machines/server-session.machine.js';
 import { helloEvent, serverModelEvents } from '../spec/machines/server-session.events.js';
@@ -200,5 +202,49 @@ describe('session runner on transition() (issue 7: no XState actor per session; 
     expect(log).toContain('sendWelcome');
     advanceClock(clock, 1000);
     expect(restored.getSnapshot().status).toBe('active');
+  });
+
+  test('HS-7 issue 16 the precomputed Hello step equals transition() from the initial state: for any facts and Hello, same state, context, actions, event and timers', () => {
+    const hello = fc.record({
+      isVersionSupported: fc.boolean(),
+      isAuthorized: fc.boolean(),
+      isResume: fc.boolean(),
+      isOverCapacity: fc.boolean(),
+      isForbidden: fc.boolean(),
+      isOverChannelLimit: fc.boolean(),
+      sessionId: fc.string({ maxLength: 8 }),
+      channels: fc.array(fc.string({ maxLength: 4 }), { maxLength: 3 }),
+    });
+    // What each handler saw: the action, the very event it ran for, its params.
+    const seen = Object.fromEntries(
+      ACTIONS.map((name) => [name, (host: RecHost, event: unknown, params: unknown) => host.log.push([name, event, params])]),
+    ) as unknown as ActionTable<RecHost>;
+    fc.assert(
+      fc.property(fc.array(hello, { minLength: 1, maxLength: 12 }), (hellos) => {
+        const clock = new SimulatedClock();
+        const timers = (clock as unknown as { timeouts: Map<unknown, unknown> }).timeouts;
+        const runtime = new SessionRuntime(serverSessionMachine, seen, () => {}, clock);
+        for (const { sessionId, channels, ...facts } of hellos) {
+          // One runtime for all: later Hellos with the same facts take the cached step.
+          const event = helloEvent({ ...facts, hello: create(HelloSchema, { protocolVersion: 1, sessionId, channels }) });
+          const [initial] = initialTransition(serverSessionMachine, input);
+          const [next, actions] = transition(serverSessionMachine, initial, event);
+          const log: unknown[] = [];
+          const before = timers.size;
+          const actor = runtime.create(input, { log });
+          log.length = 0;
+          actor.send(event);
+          const snap = actor.getSnapshot();
+          expect({ value: snap.value, status: snap.status, context: snap.context }).toEqual({ value: next.value, status: next.status, context: next.context });
+          const expected = actions.filter((a) => !a.type.startsWith('xstate.')).map((a) => [a.type, a.info.event, a.params]);
+          expect(log).toEqual(expected);
+          for (const entry of log as [string, unknown, unknown][]) expect(entry[1]).toBe(event); // the session's own Hello, not the cached one
+          const raised = actions.filter((a) => a.type === 'xstate.raise').length;
+          expect(timers.size - before).toBe(next.status === 'active' ? raised : 0); // the delays of the state entered (and the handshake's cancelled)
+          actor.stop();
+        }
+      }),
+      { numRuns: 200 },
+    );
   });
 });

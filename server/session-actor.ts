@@ -85,6 +85,21 @@ export interface PersistedSession {
 }
 
 type SessionContext = SessionSnapshot['context'];
+type HelloEvent = Extract<ServerSessionEvent, { type: 'frame.hello' }>;
+/** A step as `transition()` returns it: the next snapshot and the actions to execute. */
+type Step = readonly [SessionSnapshot, readonly Executable[]];
+
+/** The facts the `frame.hello` guards read (spec/machines/server-session.machine.ts), as six bits. */
+function helloFactsKey(e: HelloEvent): number {
+  return (
+    (e.isVersionSupported ? 1 : 0) |
+    (e.isAuthorized ? 2 : 0) |
+    (e.isResume ? 4 : 0) |
+    (e.isOverCapacity ? 8 : 0) |
+    (e.isForbidden ? 16 : 0) |
+    (e.isOverChannelLimit ? 32 : 0)
+  );
+}
 type Status = SessionSnapshot['status'];
 type DelayImpl = number | ((args: { readonly context: SessionContext }) => number);
 
@@ -112,7 +127,7 @@ export class SessionRuntime<H> {
    * new session shares its snapshot (the context, with `opts`, is never mutated: `assign` copies
    * it shallowly, so every session keeps pointing at this one `opts`) and its actions.
    */
-  private initial: { readonly input: SessionInput; readonly step: readonly [SessionSnapshot, readonly Executable[]] } | undefined;
+  private initial: { readonly input: SessionInput; readonly step: Step } | undefined;
 
   constructor(
     readonly machine: SessionMachine,
@@ -121,6 +136,18 @@ export class SessionRuntime<H> {
     readonly onCrash: (actor: SessionRunner<H>, err: unknown) => void,
     readonly clock: Clock = backgroundTimers(systemClock),
   ) {}
+
+  /**
+   * The Hello step from the initial state, by the Hello's facts (issue 16: XState's `transition()`
+   * builds an inert actor, and with it the machine's initial snapshot, on every call: ~30-45 µs of
+   * each new connection). In `handshaking` the `frame.hello` guards read only the event's six facts
+   * and every action's params are constants, so from the shared initial snapshot the step (next
+   * snapshot, actions) is a pure function of those facts: computed once per distinct facts with
+   * `transition()` and reused, each action then run with the session's own event. Only a step
+   * whose every action ran for the event itself is kept. session-actor.test.ts proves the cached
+   * step equal to `transition()` on random Hellos (HS-7).
+   */
+  private readonly helloSteps = new Map<number, Step>();
 
   /** A session machine in its initial state, its initial actions executed on `host`. */
   create(input: SessionInput, host: H): SessionRunner<H> {
@@ -173,9 +200,30 @@ export class SessionRuntime<H> {
     return { value: snap.value, context: snap.context };
   }
 
-  private initialStep(input: SessionInput): readonly [SessionSnapshot, readonly Executable[]] {
-    if (this.initial?.input !== input) this.initial = { input, step: initialTransition(this.machine, input) };
+  private initialStep(input: SessionInput): Step {
+    if (this.initial?.input !== input) {
+      this.initial = { input, step: initialTransition(this.machine, input) };
+      this.helloSteps.clear(); // keyed on the initial snapshot of this input
+    }
     return this.initial.step;
+  }
+
+  /**
+   * The step a Hello takes from the shared initial snapshot (the HS-7 fast path above), or
+   * undefined when the session is anywhere else: its value and context must be the initial ones
+   * themselves (identity), which they are until its first event.
+   */
+  helloStep(value: SessionSnapshot['value'], context: SessionContext, event: HelloEvent): Step | undefined {
+    const initial = this.initial?.step[0];
+    if (initial === undefined || context !== initial.context || value !== initial.value) return undefined;
+    const key = helloFactsKey(event);
+    const cached = this.helloSteps.get(key);
+    if (cached) return cached;
+    const step = transition(this.machine, this.snapshotOf(value, context, 'active'), event);
+    // Reusable only when nothing in it came from the event but the facts: every action ran for the
+    // Hello itself (no raised event in between), so the session's own Hello can stand in for it.
+    if (step[1].every((a) => a.type.startsWith('xstate.') || a.info.event === event)) this.helloSteps.set(key, step);
+    return step;
   }
 
   /**
@@ -244,7 +292,7 @@ export class SessionRunner<H> implements SessionActor {
   }
 
   /** Execute the initial step (create). */
-  start(step: readonly [SessionSnapshot, readonly Executable[]]): void {
+  start(step: Step): void {
     this.isProcessing = true;
     this.step(() => step);
     this.drainMailbox();
@@ -277,7 +325,9 @@ export class SessionRunner<H> implements SessionActor {
   }
 
   private process(event: ServerSessionEvent): void {
-    this.step(() => transition(this.runtime.machine, this.getSnapshot(), event));
+    const hello = event.type === 'frame.hello' ? this.runtime.helloStep(this.stateValue, this.context, event) : undefined;
+    if (hello) this.step(() => hello, event); // HS-7 fast path: the precomputed step, run for this Hello
+    else this.step(() => transition(this.runtime.machine, this.getSnapshot(), event));
     if (this.status !== 'active') this.cancelAll(); // final state: no timer outlives it
   }
 
@@ -286,10 +336,10 @@ export class SessionRunner<H> implements SessionActor {
    * that reads the session's state still sees the state the event found. Only the persisted form
    * is kept (value interned per configuration, context, status).
    */
-  private step(compute: () => readonly [SessionSnapshot, readonly Executable[]]): void {
+  private step(compute: () => Step, event?: ServerSessionEvent): void {
     try {
       const [next, actions] = compute();
-      for (const a of actions) this.execute(a);
+      for (const a of actions) this.execute(a, event);
       this.stateValue = next.value === this.stateValue ? next.value : this.runtime.skeletonOf(next.value, next.context).value;
       this.context = next.context;
       this.status = next.status;
@@ -298,7 +348,8 @@ export class SessionRunner<H> implements SessionActor {
       this.runtime.onCrash(this, err);
     }
   }
-  private execute(a: Executable): void {
+  /** Run one action; `event`, when given, is the event it ran for (a precomputed step's actions name another one). */
+  private execute(a: Executable, event?: ServerSessionEvent): void {
     switch (a.type) {
       case 'xstate.raise': {
         const p = a.params as RaiseParams;
@@ -313,7 +364,7 @@ export class SessionRunner<H> implements SessionActor {
       default: {
         const handler = (this.runtime.actions as Readonly<Record<string, ActionHandler<H, unknown> | undefined>>)[a.type];
         if (!handler) throw new Error(`no handler for the machine's action ${a.type}`);
-        handler(this.host, a.info.event as HostEvent, a.params);
+        handler(this.host, (event ?? a.info.event) as HostEvent, a.params);
       }
     }
   }
