@@ -85,20 +85,34 @@ export interface PersistedSession {
 }
 
 type SessionContext = SessionSnapshot['context'];
-type HelloEvent = Extract<ServerSessionEvent, { type: 'frame.hello' }>;
 /** A step as `transition()` returns it: the next snapshot and the actions to execute. */
 type Step = readonly [SessionSnapshot, readonly Executable[]];
 
-/** The facts the `frame.hello` guards read (spec/machines/server-session.machine.ts), as six bits. */
-function helloFactsKey(e: HelloEvent): number {
-  return (
-    (e.isVersionSupported ? 1 : 0) |
-    (e.isAuthorized ? 2 : 0) |
-    (e.isResume ? 4 : 0) |
-    (e.isOverCapacity ? 8 : 0) |
-    (e.isForbidden ? 16 : 0) |
-    (e.isOverChannelLimit ? 32 : 0)
-  );
+/** Steps kept at most (a safety bound: the machine's configurations × the facts seen are far fewer). */
+const MAX_SHARED_STEPS = 512;
+
+/**
+ * What the machine reads of an event whose step may be shared (SessionRuntime.sharedStep), as a
+ * number; undefined for any other event. `frame.hello`: the six facts its guards read (its body only
+ * reaches the actions, which get the session's own event). `socket.closed`: its code
+ * (`isPeerCloseResetting`), a 16-bit value, above bit 6.
+ */
+function factsKey(e: ServerSessionEvent): number | undefined {
+  switch (e.type) {
+    case 'frame.hello':
+      return (
+        (e.isVersionSupported ? 1 : 0) |
+        (e.isAuthorized ? 2 : 0) |
+        (e.isResume ? 4 : 0) |
+        (e.isOverCapacity ? 8 : 0) |
+        (e.isForbidden ? 16 : 0) |
+        (e.isOverChannelLimit ? 32 : 0)
+      );
+    case 'socket.closed':
+      return Number.isInteger(e.code) && e.code >= 0 && e.code <= 0xffff ? 64 + e.code * 128 : undefined;
+    default:
+      return undefined;
+  }
 }
 type Status = SessionSnapshot['status'];
 type DelayImpl = number | ((args: { readonly context: SessionContext }) => number);
@@ -138,16 +152,21 @@ export class SessionRuntime<H> {
   ) {}
 
   /**
-   * The Hello step from the initial state, by the Hello's facts (issue 16: XState's `transition()`
-   * builds an inert actor, and with it the machine's initial snapshot, on every call: ~30-45 µs of
-   * each new connection). In `handshaking` the `frame.hello` guards read only the event's six facts
-   * and every action's params are constants, so from the shared initial snapshot the step (next
-   * snapshot, actions) is a pure function of those facts: computed once per distinct facts with
-   * `transition()` and reused, each action then run with the session's own event. Only a step
-   * whose every action ran for the event itself is kept. session-actor.test.ts proves the cached
-   * step equal to `transition()` on random Hellos (HS-7).
+   * Precomputed steps (issue 16: XState's `transition()` builds an inert actor, and with it the
+   * machine's initial snapshot, on every call: 30-45 µs, twice per new connection, again on every
+   * close and resume). A step is a pure function of (snapshot, event). Contexts are never mutated
+   * (`assign` copies), so sessions that went through the same steps from the initial snapshot share
+   * one context object; from such a shared context and state value, an event whose only inputs to
+   * the machine are a few facts takes the same step every time: computed once with `transition()`
+   * and reused, each action then run with the session's own event. Two events qualify, by what the
+   * machine reads of them: `frame.hello` (its six facts: the handshaking guards; its body is read by
+   * the actions only) and `socket.closed` (its code: `isPeerCloseResetting`). Only a step whose every
+   * action ran for the event itself is kept. session-actor.test.ts proves the reused steps equal to
+   * an XState actor on random event sequences. Bounded: only contexts this cache produced are
+   * shared, and the chain ends (no cached event leads back to one).
    */
-  private readonly helloSteps = new Map<number, Step>();
+  private readonly sharedSteps = new Map<SessionContext, Map<SessionSnapshot['value'], Map<number, Step>>>();
+  private sharedStepCount = 0;
 
   /** A session machine in its initial state, its initial actions executed on `host`. */
   create(input: SessionInput, host: H): SessionRunner<H> {
@@ -203,26 +222,35 @@ export class SessionRuntime<H> {
   private initialStep(input: SessionInput): Step {
     if (this.initial?.input !== input) {
       this.initial = { input, step: initialTransition(this.machine, input) };
-      this.helloSteps.clear(); // keyed on the initial snapshot of this input
+      this.sharedSteps.clear(); // a new input: a new initial context, and every step from it
+      this.sharedStepCount = 0;
+      this.sharedSteps.set(this.initial.step[0].context, new Map());
     }
     return this.initial.step;
   }
 
   /**
-   * The step a Hello takes from the shared initial snapshot (the HS-7 fast path above), or
-   * undefined when the session is anywhere else: its value and context must be the initial ones
-   * themselves (identity), which they are until its first event.
+   * The precomputed step (above) for this event from this value and context, or undefined when
+   * there is none: the context is not a shared one, or the event is not one whose step is a
+   * function of its facts.
    */
-  helloStep(value: SessionSnapshot['value'], context: SessionContext, event: HelloEvent): Step | undefined {
-    const initial = this.initial?.step[0];
-    if (initial === undefined || context !== initial.context || value !== initial.value) return undefined;
-    const key = helloFactsKey(event);
-    const cached = this.helloSteps.get(key);
+  sharedStep(value: SessionSnapshot['value'], context: SessionContext, event: ServerSessionEvent): Step | undefined {
+    const byValue = this.sharedSteps.get(context);
+    if (byValue === undefined) return undefined;
+    const key = factsKey(event);
+    if (key === undefined) return undefined;
+    let byKey = byValue.get(value);
+    const cached = byKey?.get(key);
     if (cached) return cached;
     const step = transition(this.machine, this.snapshotOf(value, context, 'active'), event);
     // Reusable only when nothing in it came from the event but the facts: every action ran for the
-    // Hello itself (no raised event in between), so the session's own Hello can stand in for it.
-    if (step[1].every((a) => a.type.startsWith('xstate.') || a.info.event === event)) this.helloSteps.set(key, step);
+    // event itself (no raised event in between), so the session's own event can stand in for it.
+    if (this.sharedStepCount < MAX_SHARED_STEPS && step[1].every((a) => a.type.startsWith('xstate.') || a.info.event === event)) {
+      if (byKey === undefined) byValue.set(value, (byKey = new Map()));
+      byKey.set(key, step);
+      this.sharedStepCount++;
+      if (!this.sharedSteps.has(step[0].context)) this.sharedSteps.set(step[0].context, new Map());
+    }
     return step;
   }
 
@@ -325,8 +353,8 @@ export class SessionRunner<H> implements SessionActor {
   }
 
   private process(event: ServerSessionEvent): void {
-    const hello = event.type === 'frame.hello' ? this.runtime.helloStep(this.stateValue, this.context, event) : undefined;
-    if (hello) this.step(() => hello, event); // HS-7 fast path: the precomputed step, run for this Hello
+    const shared = this.runtime.sharedStep(this.stateValue, this.context, event);
+    if (shared) this.step(() => shared, event); // the precomputed step, run for this session's event (issue 16)
     else this.step(() => transition(this.runtime.machine, this.getSnapshot(), event));
     if (this.status !== 'active') this.cancelAll(); // final state: no timer outlives it
   }
