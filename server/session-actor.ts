@@ -19,7 +19,9 @@
  * snapshot from the shared copy adds ~0.1 µs, where `resolveState` per step would add ~9): the hot
  * inbound bodies and the fixed-interval sweep stay off it (server/ingress.ts, server/liveness.ts
  * onSweepVisit), calling
- * the same rule functions as the machine's guards (spec/protocol/session-rules.ts).
+ * the same rule functions as the machine's guards (spec/protocol/session-rules.ts). The Hello of a
+ * new connection and a socket's close take a step precomputed once per distinct facts from a
+ * context sessions share (`SessionRuntime.sharedStep`, issue 16), not a `transition()` each.
  *
  * With inspection on (`inspect`, strictly opt-in) the server uses real XState actors instead,
  * because the inspector observes actors: `inspectedSession` gives one the same handler table through
