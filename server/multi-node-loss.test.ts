@@ -76,6 +76,25 @@ describe('several nodes: what a lost node or a missed claim notice must not cost
     expect(received(c2, 'news')).toEqual([[1n, 'n1']]);
   });
 
+  test('MN-2 a channel joined with nothing taken yet starts at the broker\'s tail: what is published while the session moves after a node loss arrives', async () => {
+    const { store, viewA, a, b } = await twoNodes();
+    await b.publish('news', { payload: enc('before') }); // history the session must not get: published before it joined
+    const c = await h.session(a, { channels: ['feed'], capabilities: [SUBSCRIBED_CAPABILITY] });
+    const id = idOf(c);
+    c.subscribe(['news']);
+    await c.waitForBody('subscribed');
+    expect((await store.load(id))?.subscriptions.find((s) => s.channel === 'news')?.position).toBeDefined();
+    viewA.isCut = true; // SIGKILL of node A
+    c.terminate();
+    await b.publish('news', { payload: enc('while-moving') }); // no node has a subscriber of news now
+    const c2 = await h.client(b);
+    const w = await c2.handshake({ sessionId: id, lastServerSeq: c.lastSeq(), channels: ['feed', 'news'], capabilities: [SUBSCRIBED_CAPABILITY] });
+    expect(w.resume?.outcome).toBe(ResumeOutcome.RESUMED);
+    await c2.waitForCount('message', 1);
+    expect(received(c2, 'news').map(([, p]) => p)).toEqual(['while-moving']);
+    viewA.isCut = false; // the test's end: A's close may flush (its writes are fenced out now) instead of waiting out its drain deadline
+  });
+
   test('MN-15 an Unsubscribe reaches the store too: the node that continues the session does not join the channel again', async () => {
     const { store, viewA, a, b } = await twoNodes();
     const c = await h.session(a, { channels: ['feed', 'news'], capabilities: [SUBSCRIBED_CAPABILITY] });

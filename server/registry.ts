@@ -39,7 +39,7 @@ export interface RegistryDeps {
   readonly metrics: LifelineMetrics | undefined;
   readonly store: SessionStore;
   /** The local channel index joins and leaves the broker's channels (first member in, last one out); `since` catches a moved session up (MN-2). */
-  readonly broker: Pick<Broker, 'join' | 'leave' | 'since'>;
+  readonly broker: Pick<Broker, 'join' | 'leave' | 'since' | 'tail'>;
   readonly sweep: LivenessSweep<Connection>;
   /** This node's name in store claims (session-store.ts). */
   readonly nodeId: string;
@@ -137,6 +137,7 @@ export class SessionRegistry implements HostRegistry {
       onDrainNotice: () => d.onDrainNotice(),
       dedupe: d.isDedupe ? d.store : undefined,
       writeAhead,
+      channelTail: d.broker.tail ? (ch) => d.broker.tail?.(ch) : undefined,
     };
     this.catchUps = new CatchUps<LiveSession>(d.broker, d.log, () => d.clock.now(), (s, ch) => d.app.snapshot?.(ch, s.handle) !== undefined);
     this.actions = sessionActions(this);

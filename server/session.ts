@@ -55,6 +55,8 @@ export interface SessionEnv extends OutboundEnv {
   readonly onDrainNotice: () => void;
   /** Where client message ids processed are remembered, by principal (SEQ-8); undefined = no dedupe. */
   readonly dedupe: Pick<SessionStore, 'hasMessageId' | 'addMessageId'> | undefined;
+  /** MN-2: the broker's position of a channel this node joined (Broker.tail); undefined without positions. */
+  readonly channelTail: ((channel: string) => string | undefined) | undefined;
 }
 
 /** A resume waiting for the machine to attach its socket (RS-2). */
@@ -386,6 +388,9 @@ export class LiveSession extends SessionOutbound implements SessionView, Lifelin
       subs.add(ch);
       isChanged = true;
       this.env.channels.join(ch, this);
+      // MN-2: a new subscription starts at the channel's tail, so a move before its first publication catches up from there.
+      const tail = this.takenPositions?.has(ch) ? undefined : this.env.channelTail?.(ch);
+      if (tail !== undefined) this.restorePosition(ch, tail);
       this.queue.requestSnapshot(ch, SnapshotReason.SUBSCRIBED); // CH-1
     }
     if (isChanged) this.channelsChanged(); // MN-15: before the Snapshot is sequenced, so in its commit or an earlier one

@@ -49,7 +49,8 @@ export function measure(withMetrics: boolean, isShared = true): number {
     metrics: withMetrics ? createLifelineMetrics() : undefined,
     onDrainNotice: () => {},
     dedupe: undefined,
-    writeAhead: undefined,
+    channelTail: undefined,
+        writeAhead: undefined,
   };
   const hello = create(HelloSchema, { protocolVersion: 1, receiveWindow: messages + 1, channels: ['perf'] });
   const all: LiveSession[] = [];

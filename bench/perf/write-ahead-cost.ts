@@ -58,6 +58,7 @@ async function measure(isShared: boolean): Promise<number> {
     onDrainNotice: () => {},
     dedupe: undefined,
     writeAhead,
+    channelTail: undefined,
   };
   const hello = create(HelloSchema, { protocolVersion: 1, receiveWindow: window, channels: ['perf'] });
   const all: LiveSession[] = [];

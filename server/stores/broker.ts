@@ -82,6 +82,13 @@ export interface Broker {
    * when some after it are gone. Absent on a broker without history (MemoryBroker).
    */
   since?(channel: string, position: string): Promise<readonly Publication[] | typeof TRIMMED>;
+  /**
+   * MN-2 for a channel a session joins now (the node joined it, `join` ran): a position at or after
+   * every publication this node delivered on it, at or before every one it will deliver. The session
+   * records it as its last taken position, so a move before its first publication still catches up
+   * from here. Absent on a broker without positions (MemoryBroker).
+   */
+  tail?(channel: string): string | undefined;
   /** Reachability of a broker across the network (absent: always ready). */
   readonly health?: Health;
   /** Release connections. The server never calls it: whoever built the broker closes it. */

@@ -157,6 +157,12 @@ export class HubBroker implements Broker {
     }
   }
 
+  /** MN-2: the last position delivered on `channel` (or its join point). */
+  tail(channel: string): string | undefined {
+    const n = this.joined.get(channel);
+    return n === undefined ? undefined : `0-${n}`;
+  }
+
   join(channel: string): void {
     if (this.joined.has(channel)) return;
     // from the channel's current last position, as RedisBroker does (its join point)

@@ -54,6 +54,9 @@ function isUnavailable(err: unknown): boolean {
   return /^(LOADING|BUSY|MASTERDOWN|READONLY|TRYAGAIN|CLUSTERDOWN)\b/.test(err.message);
 }
 
+/** MN-2: the clock skew between a node and Redis that tail() allows for, ms. */
+const TAIL_SKEW_MS = 1_000;
+
 export class RedisBroker implements Broker {
   readonly health = new HealthFlag(false);
   readonly nodeId: string;
@@ -181,6 +184,18 @@ export class RedisBroker implements Broker {
     const token = {};
     this.joined.set(channel, token);
     void this.takeJoinPoint(channel, token);
+  }
+
+  /**
+   * MN-2: the reader's last id on the channel, or while this node's join point is still being read
+   * (the first join of a channel on this node, one round trip), an id from the clock a second back:
+   * stream ids are Redis's milliseconds, so that covers a clock skew of up to a second between this
+   * node and Redis. A move within that second may bring the session publications made up to a
+   * second before it joined; none made after is missed.
+   */
+  tail(channel: string): string | undefined {
+    if (!this.joined.has(channel)) return undefined;
+    return this.streamReader.lastOf(channel) ?? `${Math.max(0, Date.now() - TAIL_SKEW_MS)}-0`;
   }
 
   leave(channel: string): void {

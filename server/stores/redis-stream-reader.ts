@@ -97,6 +97,11 @@ export class StreamReader {
     this.restartRead();
   }
 
+  /** The last id delivered on `channel`, or its join point; undefined until the join point is known. */
+  lastOf(channel: string): string | undefined {
+    return this.channels.get(channel)?.last;
+  }
+
   remove(channel: string): void {
     const st = this.channels.get(channel);
     if (!st) return;
