@@ -3,8 +3,12 @@
  * with tiny batches, and the report table. CI runs `npm run bench -- --quick`
  * separately; no test here checks a number against a target.
  */
+import type { AddressInfo } from 'node:net';
 import { describe, expect, test } from 'vitest';
+import { WebSocket, WebSocketServer } from 'ws';
 import { codecTable, runCodec } from './codec.bench.js';
+import { holdWrites } from './contenders/ws-batched.js';
+import { contendersOf, withBatchedWs, type RunContext } from './lib/scenario.js';
 import { median, quantile, rotate, table } from './lib/stats.js';
 
 describe('bench harness', () => {
@@ -32,5 +36,45 @@ describe('bench harness', () => {
     expect(quantile([], 0.5)).toBeNaN();
     expect(rotate(['a', 'b', 'c'], 1)).toEqual(['b', 'c', 'a']);
     expect(table(['x', 'n'], [['a', '1']])).toBe('| x | n |\n| --- | ---: |\n| a | 1 |');
+  });
+
+  test('issue 16 rows: raw ws, batched after raw ws; Lifeline once per client, the reference client only where it loads', () => {
+    expect(withBatchedWs(['ws', 'socketio', 'lifeline'])).toEqual(['ws', 'wsb', 'socketio', 'lifeline']);
+    const ctx = { kinds: ['ws', 'socketio', 'lifeline'] } as unknown as RunContext;
+    const rows = contendersOf(ctx, { isBatched: true, lifelineClients: ['lean', 'reference'], hasReferenceClient: true });
+    expect(rows.map((r) => r.key)).toEqual(['ws', 'wsb', 'socketio', 'lifeline-lean', 'lifeline-reference']);
+    expect(new Set(rows.map((r) => r.label)).size).toBe(rows.length);
+    const noRef = contendersOf(ctx, { lifelineClients: ['lean', 'reference'], hasReferenceClient: false });
+    expect(noRef.map((r) => r.key)).toEqual(['ws', 'socketio', 'lifeline-lean']);
+  });
+
+  test('raw ws, batched: a burst is corked once and released on the next tick, every frame intact', async () => {
+    const wss = new WebSocketServer({ port: 0, host: '127.0.0.1' });
+    await new Promise<void>((r) => wss.once('listening', () => r()));
+    const got: string[] = [];
+    const done = new Promise<void>((resolve) => {
+      wss.once('connection', (peer) =>
+        peer.on('message', (d) => {
+          got.push(String(d));
+          if (got.length === 3) resolve();
+        }),
+      );
+    });
+    const ws = new WebSocket(`ws://127.0.0.1:${(wss.address() as AddressInfo).port}/`);
+    await new Promise<void>((r) => ws.once('open', () => r()));
+    try {
+      const sock = (ws as unknown as { _socket: { writableCorked: number } })._socket;
+      holdWrites(ws);
+      holdWrites(ws); // a second frame of the same burst does not cork again
+      for (const m of ['a', 'b', 'c']) ws.send(m);
+      expect(sock.writableCorked).toBe(1);
+      await new Promise((r) => process.nextTick(r));
+      expect(sock.writableCorked).toBe(0);
+      await done;
+      expect(got).toEqual(['a', 'b', 'c']);
+    } finally {
+      ws.terminate();
+      await new Promise<void>((r) => wss.close(() => r()));
+    }
   });
 });

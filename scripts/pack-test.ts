@@ -10,6 +10,7 @@
  * 3. `lifeline --version`, `lifeline serve --help`, `serve --demo` saying it needs a clone, and `lifeline conformance self` on two cases
  *    (one of them runs the compiled reference client adapter as a child process);
  * 4. a TypeScript consumer of every export type-checks against the shipped `.d.ts` (this repo's tsc);
+ *    `lifeline/server/redis` imports with plain node, and `lifeline/server` alone loads no ioredis;
  * 5. examples/browser-client.js bundled from the installed package with esbuild (the `browser`
  *    condition) and loaded in headless Chromium from the example server: it connects, sends and
  *    receives.
@@ -133,7 +134,8 @@ async function checkImports(project: string): Promise<number> {
 
 const CONSUMER = `// Every public entry point, as a TypeScript user imports it (issue 17).
 import { createServer as createHttpServer } from 'node:http';
-import { createServer, createTicketIssuer, ticketAuthenticator, type LifelineServerOptions, type LifelineSession } from '${pkg.name}/server';
+import { createServer, createTicketIssuer, ticketAuthenticator, MemoryHub, type LifelineServerOptions, type LifelineSession } from '${pkg.name}/server';
+import { RedisBroker, RedisSessionStore, RedisUnavailableError, BrokerUnavailableError, type RedisBrokerOptions, type RedisSessionStoreOptions } from '${pkg.name}/server/redis';
 import { createBrowserClient, createClient, type ClientEvent, type WelcomeInfo } from '${pkg.name}/client';
 import { createNodeClient } from '${pkg.name}/client/node';
 import { catalogue, runConformance, type ConformanceOptions } from '${pkg.name}/conformance';
@@ -159,7 +161,13 @@ const cases: number = catalogue.length;
 const run: (o: ConformanceOptions) => Promise<unknown> = runConformance;
 // @ts-expect-error: the shipped types reject a misspelt option
 createServer({ heartbeatIntervalMS: 1 });
-export { off, ready, sent, id, subscribed, code, r, cases, run };
+// Several nodes (issue 14): the Redis entry's constructors and errors; an in-process hub from lifeline/server.
+const storeOptions: RedisSessionStoreOptions = { redis: 'redis://127.0.0.1:1/0', prefix: 'app:' };
+const brokerOptions: RedisBrokerOptions = { redis: 'redis://127.0.0.1:1/0' };
+const multi = (): LifelineServerOptions => ({ sessionStore: new RedisSessionStore(storeOptions), broker: new RedisBroker(brokerOptions) });
+const hubbed: LifelineServerOptions = { broker: new MemoryHub().broker('n1') };
+const away: Error[] = [new RedisUnavailableError('x'), new BrokerUnavailableError('x')];
+export { off, ready, sent, id, subscribed, code, r, cases, run, multi, hubbed, away };
 `;
 
 async function typeCheck(project: string): Promise<void> {
@@ -249,6 +257,19 @@ async function main(): Promise<void> {
     // tsc on the consumer runs beside the node steps below, awaited after them.
     const typeChecked = typeCheck(project);
     typeChecked.catch(() => {});
+
+    step('lifeline/server/redis imports with plain node; lifeline/server loads no ioredis');
+    const entryCheck = `import { createRequire } from 'node:module';
+const single = await import('${pkg.name}/server');
+const ioredisLoaded = () => Object.keys(createRequire(import.meta.url).cache).some((k) => k.includes('/node_modules/ioredis/'));
+if (typeof single.MemoryHub !== 'function' || typeof single.BrokerUnavailableError !== 'function') throw new Error('lifeline/server lacks MemoryHub or BrokerUnavailableError');
+if (ioredisLoaded()) throw new Error('lifeline/server loaded ioredis');
+const redis = await import('${pkg.name}/server/redis');
+for (const k of ['RedisSessionStore', 'RedisBroker', 'RedisUnavailableError', 'BrokerUnavailableError']) if (typeof redis[k] !== 'function') throw new Error('lifeline/server/redis lacks ' + k);
+if (!ioredisLoaded()) throw new Error('lifeline/server/redis did not load ioredis');
+console.log(Object.keys(redis).length);`;
+    await writeFile(join(project, 'entries.mjs'), entryCheck);
+    console.log(`  lifeline/server/redis: ${run(process.execPath, ['entries.mjs'], project, env).trim()} exports; lifeline/server without ioredis`);
 
     step('lifeline --version, lifeline serve --help');
     const version = run(bin, ['--version'], project, env).trim();

@@ -10,15 +10,20 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { defaults } from '../spec/protocol/defaults.js';
+import { isRedisAvailable, startRedis, type RedisProcess } from '../test/support/redis.js';
 import { DEMO_NEEDS_CLONE, serveCommand } from './cli.js';
+import { redisUrlForDisplay } from './cli-redis.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const procs: ChildProcess[] = [];
 const clients: RawClient[] = [];
 
 let receiver: WebSocketServer | undefined;
+let redis: RedisProcess | undefined;
 
 afterEach(async () => {
+  await redis?.stop();
+  redis = undefined;
   for (const c of clients.splice(0)) c.terminate();
   for (const p of procs.splice(0)) if (p.exitCode === null && p.pid !== undefined) p.kill('SIGKILL');
   await new Promise<void>((r) => (receiver ? receiver.close(() => r()) : r()));
@@ -165,4 +170,53 @@ describe('lifeline serve', () => {
     expect(await exited).not.toBe(0);
     expect(out()).toContain('ws://');
   });
+});
+
+describe('lifeline serve: several nodes (issue 14)', () => {
+  test('--redis refuses what is not a Redis URL while the flags are parsed; credentials never shown', async () => {
+    let err = '';
+    const cmd = serveCommand().exitOverride().configureOutput({ writeErr: (s) => (err += s) });
+    await expect(cmd.parseAsync(['--port', '0', '--redis', 'http://127.0.0.1:6379'], { from: 'user' })).rejects.toThrow(/invalid/);
+    expect(err).toContain('redis://');
+    expect(redisUrlForDisplay('redis://user:s3cret@10.0.0.5:6379/2')).toBe('redis://10.0.0.5:6379/2'); // SEC-2
+    expect(redisUrlForDisplay('rediss://:s3cret@cache.example:6380')).toBe('rediss://cache.example:6380');
+  });
+
+  test('DR-1 --drain-delay-ms: on SIGTERM /readyz answers 503 and upgrades are refused at once; the notices go out after the delay', async () => {
+    const { proc, out, exited } = lifeline(['serve', '--port', '0', '--log-level', 'warn', '--drain-delay-ms', '800', '--drain-deadline-ms', '600', '--drain-spread-ms', '50']);
+    const [, url] = (await waitForOutput(out, /listening: (ws:\/\/\S+)/)) as RegExpMatchArray;
+    const http = (url as string).replace(/^ws/, 'http').replace('/lifeline', '');
+    const c = await connectRaw(url as string);
+    clients.push(c);
+    await c.handshake();
+    const t0 = performance.now();
+    proc.kill('SIGTERM');
+    await vi.waitFor(async () => expect((await fetch(`${http}/readyz`)).status).toBe(503), { timeout: 5000, interval: 20 });
+    await expect(connectRaw(url as string)).rejects.toThrow(/503/); // HS-6
+    await c.waitForBody('drainNotice', 10_000);
+    // The delay is declared: the notice cannot come before it (no upper bound asserted on a busy machine).
+    expect(performance.now() - t0).toBeGreaterThanOrEqual(800 - 50);
+    expect(await exited).toBe(0);
+  }, 30_000);
+
+  test.skipIf(!isRedisAvailable())('MN-14 serve --redis: shares through Redis under its node id; /readyz follows Redis; SIGTERM drains and exits 0', async () => {
+    redis = await startRedis();
+    const { proc, out, exited } = lifeline(['serve', '--port', '0', '--log-level', 'info', '--redis', redis.url, '--node-id', 'node-one', '--drain-deadline-ms', '600', '--drain-spread-ms', '50']);
+    const [, url] = (await waitForOutput(out, /listening: (ws:\/\/\S+)/)) as RegExpMatchArray;
+    expect(out()).toContain(`Shared through Redis: ${redis.url} (prefix lifeline:), node node-one`);
+    const http = (url as string).replace(/^ws/, 'http').replace('/lifeline', '');
+    const readyz = async () => (await fetch(`${http}/readyz`)).status;
+    await vi.waitFor(async () => expect(await readyz()).toBe(200), { timeout: 10_000, interval: 20 });
+    const c = await connectRaw(url as string);
+    clients.push(c);
+    await c.handshake({ channels: ['news'] });
+    await redis.kill();
+    await vi.waitFor(async () => expect(await readyz()).toBe(503), { timeout: 10_000, interval: 20 });
+    await waitForOutput(out, /redis unavailable/);
+    await redis.start();
+    await vi.waitFor(async () => expect(await readyz()).toBe(200), { timeout: 10_000, interval: 50 }); // ioredis reconnects by itself
+    proc.kill('SIGTERM');
+    await c.waitForBody('drainNotice', 10_000);
+    expect(await exited).toBe(0); // the Redis connections were closed: nothing keeps the process alive
+  }, 40_000);
 });

@@ -8,6 +8,7 @@
  * `--inspect <ws-url>` streams every session actor to an XState inspector (opt-in).
  */
 import { Command, InvalidArgumentError, Option } from 'commander';
+import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { AddressInfo } from 'node:net';
@@ -17,6 +18,7 @@ import { createServerInspector, type ServerInspector } from './observability/ins
 import { createLifelineLogger } from './observability/logger.js';
 import { createLifelineMetrics } from './observability/metrics.js';
 import { parseTokensFile, tokenAuthentication } from './cli-auth.js';
+import { openRedisBackends, redisUrlArg, redisUrlForDisplay, type SharedBackends } from './cli-redis.js';
 import { policyByName, resolveOptions, type LifelineServerOptions } from './options.js';
 import type { PolicyName, Principal } from './types.js';
 import { ownOrigins } from './own-origins.js';
@@ -109,6 +111,10 @@ interface ServeFlags {
   dedupe: boolean;
   drainDeadlineMs?: number;
   drainSpreadMs?: number;
+  drainDelayMs?: number;
+  redis?: string;
+  redisPrefix?: string;
+  nodeId?: string;
   sweepSlices?: number;
   headersTimeoutMs?: number;
   maxPendingUpgradesPerIp?: number;
@@ -206,6 +212,12 @@ export interface ServeCommandOptions {
    * it throws, --demo fails with that message (the npm package: "runs from a clone").
    */
   readonly loadDemo?: (root: string) => Promise<ServeApp>;
+  /**
+   * An application to run beside the server when --demo is not given: an embedder's entry script
+   * that wants the command's flags, signals and drain with its own hooks (the multi-node e2e test's
+   * node, e2e/multi-node/node.ts).
+   */
+  readonly app?: (root: string) => ServeApp | Promise<ServeApp>;
 }
 
 export function serveCommand(options: ServeCommandOptions = {}): Command {
@@ -257,10 +269,23 @@ export function serveCommand(options: ServeCommandOptions = {}): Command {
     .option('--no-dedupe', `do not deduplicate client messages by message id (SEQ-8; default on, ${defaults.dedupeMaxIds} ids)`)
     .option('--drain-deadline-ms <ms>', 'drain deadline on SIGTERM (DR-4, DR-5)', int('drain deadline', 1))
     .option('--drain-spread-ms <ms>', 'reconnect spread window (DR-3)', int('drain spread'))
+    .option(
+      '--drain-delay-ms <ms>',
+      'on SIGTERM, report not ready (DR-1) and refuse new upgrades for this long before the drain notices go out, so a load balancer polling /readyz takes the node out of rotation before its clients move (ops/haproxy/two-nodes.cfg)',
+      int('drain delay'),
+      0,
+    )
     .option('--sweep-slices <n>', 'spread the liveness sweep over n slices of the interval; default one per second of it, 1 to 10', int('sweep slices', 1))
     .option('--headers-timeout-ms <ms>', 'close a connection whose request head is incomplete after this (HS-15; default the handshake timeout, 5000)', int('headers timeout', 1))
     .option('--max-pending-upgrades-per-ip <n>', 'connections not yet WebSockets per client address (HS-16; default 64; raise behind a proxy)', int('max pending upgrades per ip', 1))
     .option('--max-pending-upgrades <n>', 'connections not yet WebSockets in total (HS-16; default 1024)', int('max pending upgrades', 1))
+    .option(
+      '--redis <url>',
+      'share sessions and channels with other nodes through this Redis (redis://[user:password@]host:port[/db], rediss:// for TLS): any node resumes any session, a publish reaches every node (spec §21); /readyz answers 503 while Redis is away; default none: this process only (memory store)',
+      redisUrlArg,
+    )
+    .option('--redis-prefix <prefix>', 'prefix of every Redis key, stream and channel (several deployments on one Redis)', 'lifeline:')
+    .option('--node-id <id>', "this node's name in the shared store (owner of its sessions, target of takeover notices) and its logs; default random")
     .option('--demo', 'run the demo application and serve its page', false)
     .addOption(new Option('--log-level <level>', 'log level').choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info'))
     .option('--no-metrics', 'do not serve Prometheus metrics on /metrics')
@@ -292,12 +317,19 @@ async function serve(flags: ServeFlags, options: ServeCommandOptions): Promise<v
     if (!options.loadDemo) throw new Error(DEMO_NEEDS_CLONE);
     demo = await options.loadDemo(root);
   }
+  const app = demo ?? (await options.app?.(root));
   // Strictly opt-in: the inspector reconnects to its receiver until stopped.
   let inspector: ServerInspector | undefined;
   if (flags.inspect !== undefined) inspector = createServerInspector({ url: flags.inspect });
+  const nodeId = flags.nodeId ?? randomBytes(6).toString('hex');
+  // Issue 14: with --redis, every node shares sessions and channels; Redis health drives /readyz (MN-14).
+  let shared: SharedBackends | undefined;
+  if (flags.redis !== undefined) shared = await openRedisBackends({ url: flags.redis, prefix: flags.redisPrefix ?? 'lifeline:', nodeId, log });
   const srv = createServer({
     ...optionsFromFlags(flags),
-    ...(demo ? demo.hooks : {}),
+    nodeId,
+    ...(shared ? { sessionStore: shared.store, broker: shared.broker } : {}),
+    ...(app ? app.hooks : {}),
     logger: log,
     ...(flags.metrics ? { metrics: createLifelineMetrics({ defaultMetrics: true }) } : {}),
     ...(inspector ? { inspect: inspector.inspect } : {}),
@@ -313,12 +345,13 @@ async function serve(flags: ServeFlags, options: ServeCommandOptions): Promise<v
     const { port } = srv.httpServer.address() as AddressInfo;
     srv.allowOrigins([...new Set([...ownOrigins(flags.host, port), ...(flags.allowedOrigin ?? [])])]);
   }
-  demo?.start(srv);
+  app?.start(srv);
   const http = srv.url().replace(/^ws/, 'http').replace(/\/[^/]*$/, '/');
   console.log(`Lifeline server listening: ${srv.url()}${demo ? `\nDemo page: ${http}` : ''}${flags.metrics ? `\nMetrics: ${http}metrics` : ''}`);
   const origins = srv.originAllowlist();
+  if (flags.redis !== undefined) console.log(`Shared through Redis: ${redisUrlForDisplay(flags.redis)} (prefix ${flags.redisPrefix ?? 'lifeline:'}), node ${nodeId}`);
   console.log(origins ? `Allowed origins: ${origins.join(' ')}` : 'Allowed origins: any (no --allowed-origin; never serve cookie-authenticated browsers like this, SEC-1)');
-  log.info({ url: srv.url(), demo: flags.demo, allowedOrigins: origins ?? 'any' }, 'listening');
+  log.info({ url: srv.url(), demo: flags.demo, allowedOrigins: origins ?? 'any', nodeId, redis: flags.redis === undefined ? undefined : redisUrlForDisplay(flags.redis) }, 'listening');
 
   let stoppingAtMs: number | undefined;
   const stop = (signal: string) => {
@@ -332,9 +365,16 @@ async function serve(flags: ServeFlags, options: ServeCommandOptions): Promise<v
     stoppingAtMs = Date.now();
     log.info({ signal }, 'draining');
     void (async () => {
+      if (flags.drainDelayMs !== undefined && flags.drainDelayMs > 0) {
+        // DR-1 before DR-2: /readyz answers 503 (and upgrades are refused, HS-6) while the load
+        // balancer's health checks notice; only then do the notices send clients elsewhere.
+        srv.setReady(false);
+        await new Promise((resolve) => setTimeout(resolve, flags.drainDelayMs));
+      }
       await srv.drain();
-      demo?.stop();
+      app?.stop();
       await srv.close();
+      await shared?.close(); // after the server: the drain's last commits are in Redis (MN-1, MN-11)
       inspector?.stop();
       log.info('drained; exiting');
       log.flush();

@@ -26,9 +26,11 @@ export type { ListenOptions } from './listen.js';
 export { lifelineHttpServerOptions, policyByName } from './options.js';
 export { createTicketIssuer, ticketAuthenticator, type TicketIssuer, type TicketIssuerOptions } from './tickets.js';
 export { MemorySessionStore, type MemorySessionStoreOptions } from './stores/memory-session-store.js';
-export { SessionExistsError, StaleFenceError, type ClaimLost, type EndReason, type Health, type MaybePromise as StoreMaybePromise, type RecordDelta, type SessionStore } from './stores/session-store.js';
+export { ReplayCapError, SessionExistsError, StaleFenceError, type ClaimLost, type EndReason, type Health, type MaybePromise as StoreMaybePromise, type RecordDelta, type SessionStore } from './stores/session-store.js';
 export type { MachineRecord, OwnerClaim, PlainData, ReplayFrame, SessionRecord, SubscriptionRecord } from './stores/session-record.js';
 export { decodeRecord, encodeRecord, RecordCodecError } from './stores/record-codec.js';
-export { comparePositions, MemoryBroker, TRIMMED, type Broker, type DeliverLocally, type Publication } from './stores/broker.js';
+export { BrokerUnavailableError, comparePositions, MemoryBroker, TRIMMED, type Broker, type DeliverLocally, type GapListener, type Publication } from './stores/broker.js';
+// Several nodes in one process (tests, a demo): one in-memory "Redis". Redis itself is `lifeline/server/redis` (no ioredis here).
+export { HubBroker, MemoryHub, type MemoryHubOptions } from './stores/memory-hub.js';
 export { staticHandler, type StaticMount } from './http.js';
 export type { Clock } from './clock.js';

@@ -309,9 +309,13 @@ async function decideHello(ing: IngressDeps, conn: Connection, actor: SessionAct
   let newReason = id === '' ? ResumeReason.NOT_REQUESTED : ResumeReason.PRINCIPAL_MISMATCH;
   let isStoreAway = false;
   const isAcceptable = isVersionSupported && isAuthorized;
-  if (id !== '' && !isLive && ing.isStoreShared && isAcceptable) {
+  // MN-16: a detached copy here may be older than what another node served since (a claim notice missed).
+  const isDetachedHere = isLive && existing !== undefined && ing.stateOf(existing.actor) === 'detached';
+  if (id !== '' && (!isLive || isDetachedHere) && ing.isStoreShared && isAcceptable) {
     // MN-3: another node may hold it (or have died holding it): the shared store decides.
     const r = await ing.resumeFromStore(id, principal, conn);
+    existing = undefined;
+    isLive = false;
     if (r.kind === 'resumed') {
       existing = r.session;
       isLive = true;

@@ -164,6 +164,8 @@ export interface LifelineServerOptions {
   readonly sessionStore?: SessionStore;
   /** Where publish() goes: every node's subscribers (default: MemoryBroker, this node's only). */
   readonly broker?: Broker;
+  /** This node's name in a shared store: the owner of its sessions, whom claim notices reach (RS-7 across nodes). Default random. */
+  readonly nodeId?: string;
   /**
    * Where the server reads time and sets every timer (the one Clock of \`lifeline/protocol\`): tests
    * pass a simulated clock. Default: performance.now() and the platform's timers, of which the

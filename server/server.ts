@@ -56,7 +56,7 @@ export class LifelineServer extends TypedEmitter<ServerEvents> {
   /** Publications go through it to every node's subscribers (default: this node only). */
   readonly broker: Broker;
   /** This node's name in store claims (session-store.ts). */
-  readonly nodeId: string = randomBytes(8).toString('base64url');
+  readonly nodeId: string;
   /**
    * This node's connections, actors and live sessions (server/registry.ts).
    *
@@ -86,6 +86,7 @@ export class LifelineServer extends TypedEmitter<ServerEvents> {
 
   constructor(private readonly options: LifelineServerOptions = {}) {
     super();
+    this.nodeId = options.nodeId ?? randomBytes(8).toString('base64url');
     this.opts = resolveOptions(options);
     this.allowedOrigins = this.opts.allowedOrigins;
     this.log = options.logger ?? pino({ level: 'silent' });

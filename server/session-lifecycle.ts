@@ -198,6 +198,18 @@ export class SessionLifecycle {
   }
 
   /**
+   * MN-16: the store's record (`seen`, just loaded) shows another node claimed this session since
+   * this node last held it: another owner, another fence, or no record at all (ended there). Not
+   * while a write of this node is in flight or before its create landed (its own claim may be what
+   * the store shows next).
+   */
+  isOvertaken(s: LiveSession, seen: SessionRecord | undefined): boolean {
+    if (this.writes.has(s.id) || s.fence === 0) return false;
+    const owner = seen?.owner;
+    return owner === undefined || owner.nodeId !== this.d.nodeId || owner.fence !== s.fence;
+  }
+
+  /**
    * The store says `byNode` claimed this session under `fence` (watchClaims, MN-4). Unless this
    * node holds a newer claim, or one of its own is in flight, the session moved: stop serving it.
    */

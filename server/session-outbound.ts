@@ -26,7 +26,7 @@ import { bodyOfFrame } from './telemetry.js';
 import type { ChannelState } from './types.js';
 import { Gate, type WriteAhead, type WriteAheadHost } from './stores/write-ahead.js';
 import { ackEnvelope } from '../spec/protocol/fast-codec.js';
-import type { SessionRecord } from './stores/session-record.js';
+import type { SessionRecord, SubscriptionRecord } from './stores/session-record.js';
 
 /** What the sending half needs from its server; SessionEnv (session.ts) extends it. */
 export interface OutboundEnv {
@@ -84,6 +84,9 @@ export abstract class SessionOutbound implements DrainListener, WriteAheadHost {
   /** The client's stream as the store should hold it (SEQ-3, SEQ-5); session.ts has the inbound half. */
   abstract inboundCursor(): SessionRecord['inbound'];
 
+  /** The channels now subscribed, as the store should hold them (MN-15); session.ts has the channels. */
+  abstract subscriptionList(): readonly SubscriptionRecord[];
+
   /** The channel's state for a Snapshot, or undefined when it has none to send (SD-1, SD-5). */
   protected abstract stateOf(channel: string): ChannelState | undefined;
 
@@ -98,6 +101,35 @@ export abstract class SessionOutbound implements DrainListener, WriteAheadHost {
   /** Bytes held for the client: queued items plus sent-unacked messages (the detached budget, RS-11). */
   heldBytes(): number {
     return this.queue.bytes + this.log.inFlightBytes;
+  }
+
+  /** The store refused this session for good (write-ahead.ts: ReplayCapError): CC-5. */
+  commitFailed(err: unknown): void {
+    this.failed(err);
+  }
+
+  /** MN-15: the channel list changed; a shared store gets it in this tick's commit. */
+  protected channelsChanged(): void {
+    const g = this.gate;
+    if (!g) return;
+    g.channels++;
+    this.env.writeAhead?.touch(this);
+  }
+
+  /**
+   * A control body that states the channel list (Subscribed, CH-4). MN-15: with a shared store it
+   * waits for the commit of that list, so a client told it has a channel never resumes on another
+   * node without it; otherwise it goes at once, as any control body (BP-12).
+   */
+  protected writeAfterChannels(env: Envelope): void {
+    const g = this.gate;
+    if (!g || g.storedChannels >= g.channels) {
+      this.writeControl(env);
+      return;
+    }
+    if (!this.conn) return;
+    (g.heldControl ??= []).push({ channels: g.channels, bytes: encode(env) });
+    this.env.writeAhead?.touch(this);
   }
 
   /** Queue a Message or StatePatch under the policy (BP-2), then move what the gates allow. */
@@ -278,6 +310,18 @@ export abstract class SessionOutbound implements DrainListener, WriteAheadHost {
     if (held !== undefined && held <= g.storedProcessed) {
       g.heldAck = undefined;
       this.writeReply('ack', ackEnvelope(held)); // SEQ-5, MN-1
+    }
+    const ctl = g.heldControl;
+    if (ctl) {
+      // MN-15: control bodies stating a channel list the store now holds, in the order they were due.
+      let i = 0;
+      while (i < ctl.length && (ctl[i] as { channels: number }).channels <= g.storedChannels) {
+        const b = (ctl[i] as { bytes: Uint8Array }).bytes;
+        conn.write(b, this.env.opts.bufferedAmountHighWaterBytes);
+        this.env.metrics?.frame('sent', 'subscribed', b.byteLength);
+        i++;
+      }
+      g.heldControl = i === ctl.length ? undefined : ctl.slice(i);
     }
   }
 }

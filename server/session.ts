@@ -35,10 +35,11 @@ import { ownBytes, SessionOutbound, type OutboundEnv } from './session-outbound.
 import { comparePositions } from './stores/broker.js';
 import type { LocalChannels } from './stores/local-channels.js';
 import type { SessionStore } from './stores/session-store.js';
-import type { MachineRecord, SessionRecord } from './stores/session-record.js';
-import { recordOfSession } from './stores/session-record-io.js';
+import type { MachineRecord, SessionRecord, SubscriptionRecord } from './stores/session-record.js';
+import { recordOfSession, subscriptionsOf } from './stores/session-record-io.js';
 import { TokenBucket } from './token-bucket.js';
 import { messageItem, welcomeEnvelope, type WelcomeFacts } from './outbound.js';
+import { StoreRetryAbandoned, untilStored } from './stores/store-retry.js';
 
 /** What a session needs from its server. */
 export interface SessionEnv extends OutboundEnv {
@@ -151,7 +152,10 @@ export class LiveSession extends SessionOutbound implements SessionView, Lifelin
     if (!ids || msg.messageId === '') return this.handOver(msg);
     const seen = ids.hasMessageId(this.principal, msg.messageId); // SEQ-8: synchronous for the memory store
     // A shared store answers later; ClientInbound holds this message's ack and those behind it meanwhile (SEQ-10).
-    if (seen instanceof Promise) return seen.then((isSeen) => (isSeen ? undefined : this.handOverRemembered(msg, ids)));
+    // While it is away the question is asked again, never failed (MN-6).
+    if (seen instanceof Promise) {
+      return untilStored(seen, () => ids.hasMessageId(this.principal, msg.messageId), this.isGone).then((isSeen) => (isSeen ? undefined : this.handOverRemembered(msg, ids)));
+    }
     if (seen) return; // SEQ-8: seen through another path; processed (and acked) once
     return this.handOverRemembered(msg, ids);
   }
@@ -187,6 +191,11 @@ export class LiveSession extends SessionOutbound implements SessionView, Lifelin
     return true;
   }
 
+  /** The channels now subscribed, with their positions (write-ahead.ts, MN-15). */
+  subscriptionList(): readonly SubscriptionRecord[] {
+    return subscriptionsOf(this);
+  }
+
   /** The position of the last publication of `channel` sequenced into the stream (the record's, MN-2). */
   positionOf(channel: string): string | undefined {
     return this.gate?.sentPositions?.get(channel);
@@ -200,6 +209,7 @@ export class LiveSession extends SessionOutbound implements SessionView, Lifelin
 
   /** The application's handler failed (CC-5). */
   inboundFailed(err: unknown): void {
+    if (err instanceof StoreRetryAbandoned) return; // the session ended while a store call waited: nothing to fail
     this.env.metrics?.messageFailed();
     this.env.fail(this, err);
   }
@@ -217,8 +227,13 @@ export class LiveSession extends SessionOutbound implements SessionView, Lifelin
   /** To the application, then its id remembered: a handler that fails has not processed it (SEQ-8, SEQ-10). */
   private handOverRemembered(msg: ClientMessage, ids: NonNullable<SessionEnv['dedupe']>): MaybePromise<void> {
     const r = this.handOver(msg);
-    if (r instanceof Promise) return r.then(() => ids.addMessageId(this.principal, msg.messageId));
-    return ids.addMessageId(this.principal, msg.messageId);
+    // MN-1, MN-6: the Ack waits for the id's write; a store that is away is written again when back.
+    const remember = (): MaybePromise<void> => {
+      const added = ids.addMessageId(this.principal, msg.messageId);
+      return added instanceof Promise ? untilStored(added, () => ids.addMessageId(this.principal, msg.messageId), this.isGone) : added;
+    };
+    if (r instanceof Promise) return r.then(remember);
+    return remember();
   }
 
   /** The application's view of this session: the LifelineSession API only, made once (session-handle.ts). */
@@ -334,7 +349,10 @@ export class LiveSession extends SessionOutbound implements SessionView, Lifelin
     this.lastHeartbeatAt = undefined;
     this.inbound.stopTimer();
     this.heldReplies = undefined; // a resume's Welcome restates the ack (SEQ-9); a HeartbeatAck is for the old socket
-    if (this.gate) this.gate.heldAck = undefined; // MN-1: likewise an Ack waiting for its commit
+    if (this.gate) {
+      this.gate.heldAck = undefined; // MN-1: likewise an Ack waiting for its commit
+      this.gate.heldControl = undefined; // and a Subscribed (MN-15): the next Hello restates the channels (RS-9)
+    }
     this.detachedAt = this.env.clock.now();
     this.log.compact(ownBytes); // held until a resume or the TTL: release the slabs they were cut from
     return conn;
@@ -361,13 +379,16 @@ export class LiveSession extends SessionOutbound implements SessionView, Lifelin
   // ---- channels (CH-1, CH-2, SD-5) ----
 
   subscribe(channels: readonly string[], shouldPump = true): void {
+    let isChanged = false;
     for (const ch of channels) {
       const subs = (this.channelSet ??= new Set());
       if (subs.has(ch)) continue;
       subs.add(ch);
+      isChanged = true;
       this.env.channels.join(ch, this);
       this.queue.requestSnapshot(ch, SnapshotReason.SUBSCRIBED); // CH-1
     }
+    if (isChanged) this.channelsChanged(); // MN-15: before the Snapshot is sequenced, so in its commit or an earlier one
     if (shouldPump) this.pump();
   }
 
@@ -378,7 +399,7 @@ export class LiveSession extends SessionOutbound implements SessionView, Lifelin
    */
   confirmSubscribe(channels: readonly string[]): void {
     const granted = channels.filter((ch) => this.subscriptions.has(ch));
-    this.writeControl(create(EnvelopeSchema, { body: { case: 'subscribed', value: create(SubscribedSchema, { channels: granted }) } })); // CH-4
+    this.writeAfterChannels(create(EnvelopeSchema, { body: { case: 'subscribed', value: create(SubscribedSchema, { channels: granted }) } })); // CH-4, MN-15
   }
 
   unsubscribe(channels: readonly string[]): void {
@@ -387,7 +408,9 @@ export class LiveSession extends SessionOutbound implements SessionView, Lifelin
       this.env.channels.leave(ch, this);
       this.queue.removeChannel(ch); // CH-2: nothing more of it, queued items included
       this.takenPositions?.delete(ch);
+      this.gate?.left(ch);
       this.driftedStateless?.delete(ch);
+      this.channelsChanged(); // MN-15
     }
   }
 
@@ -435,6 +458,12 @@ export class LiveSession extends SessionOutbound implements SessionView, Lifelin
 
   /** Stop timers; the session is over. The socket, if any, is closed by the machine after this (CC-6). */
   dispose(): void {
+    this.isDisposed = true;
     this.inbound.dispose();
+  }
+  private isDisposed = false;
+  /** For store retries (MN-6): the session is over, stop asking. An arrow, made once per session only when read. */
+  private get isGone(): () => boolean {
+    return () => this.isDisposed;
   }
 }

@@ -9,6 +9,12 @@
  *
  * A Hello that needs the store while it is away is refused TRY_AGAIN_LATER (1013, MN-12): the
  * client backs off and tries again; nothing is decided on a guess.
+ *
+ * A session live here but detached comes this way too (MN-16): this node may have missed the notice
+ * of a claim by another node (it was cut off from the store), and its copy is then older than what
+ * the client saw there. The store's owner and fence decide: still ours, resumed here as it is;
+ * claimed since, the local copy is dropped (moved) and the record revived. While the store is away
+ * the local copy is all there is, and it is resumed.
  */
 import type { Logger } from 'pino';
 import { ResumeReason } from '../gen/lifeline/v1/envelope_pb.js';
@@ -27,7 +33,7 @@ export type StoreResume =
 export interface StoreResumeDeps {
   readonly store: SessionStore;
   readonly nodeId: string;
-  readonly lifecycle: Pick<SessionLifecycle, 'revive'>;
+  readonly lifecycle: Pick<SessionLifecycle, 'revive' | 'moved' | 'isOvertaken'>;
   readonly catchUps: Pick<CatchUps<LiveSession>, 'run'>;
   readonly log: Logger;
   liveSession(id: string): LiveSession | undefined;
@@ -62,13 +68,20 @@ export class StoreResumes {
 
   private async run(id: string, principal: string, conn: Connection): Promise<StoreResume> {
     const d = this.d;
-    if (!isStoreReady(d.store)) return UNAVAILABLE; // MN-12
+    const local = (): StoreResume => {
+      const here = d.liveSession(id);
+      return here ? { kind: 'resumed', session: here } : UNAVAILABLE;
+    };
+    if (!isStoreReady(d.store)) return local(); // MN-12 (MN-16: a local copy resumes from itself)
     try {
       const seen = await d.store.load(id);
+      const here = d.liveSession(id);
+      if (here) {
+        if (!d.lifecycle.isOvertaken(here, seen)) return { kind: 'resumed', session: here };
+        d.lifecycle.moved(here, seen?.owner?.nodeId); // MN-16: another node claimed it since; its record is newer
+      }
       if (!seen) return { kind: 'new', reason: await d.endedReason(id) }; // RS-6, RS-11
       if (seen.principal !== principal) return { kind: 'new', reason: ResumeReason.PRINCIPAL_MISMATCH }; // RS-2: never claimed for another principal
-      const here = d.liveSession(id);
-      if (here) return { kind: 'resumed', session: here };
       if (!d.makeRoomForSession()) return UNAVAILABLE; // CC-8
       const fence = await d.store.claim(id, d.nodeId); // MN-4: the old owner is told, and fenced out
       if (fence === undefined) return { kind: 'new', reason: await d.endedReason(id) };
@@ -78,6 +91,8 @@ export class StoreResumes {
       await d.catchUps.run(s, record.subscriptions); // MN-2: same tick as the revive's channel joins
       return { kind: 'resumed', session: s };
     } catch (err) {
+      const r = local();
+      if (r.kind === 'resumed') return r; // MN-16: the store is away; the local copy is all there is
       d.log.warn({ err, sessionId: id.slice(0, 8) }, 'resume from the shared store failed: Hello refused, try again later (MN-12)');
       return UNAVAILABLE;
     }

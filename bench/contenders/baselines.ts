@@ -1,6 +1,7 @@
 /**
- * The two baselines of every transport scenario: raw `ws` and Socket.IO 4
- * (websocket transport only, compression off on both ends, issue 7).
+ * The baselines of every transport scenario: raw `ws` and Socket.IO 4 (websocket transport only,
+ * compression off on both ends, issue 7), and in the echo and fan-out scenarios raw `ws` with
+ * Lifeline's write batching (`wsb`, ws-batched.ts, issue 16).
  */
 import { createServer, type Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -8,7 +9,8 @@ import { Server as IoServer, type Socket as IoServerSocket } from 'socket.io';
 import { io as ioConnect, type Socket as IoClientSocket } from 'socket.io-client';
 import { WebSocket, WebSocketServer } from 'ws';
 
-export type Kind = 'ws' | 'socketio' | 'lifeline';
+/** `wsb` = raw ws, batched (ws-batched.ts): only the scenarios that list it run it. */
+export type Kind = 'ws' | 'wsb' | 'socketio' | 'lifeline';
 
 export function listenHttp(server: HttpServer): Promise<number> {
   return new Promise((resolve, reject) => {

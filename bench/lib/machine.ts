@@ -26,11 +26,16 @@ function hardNofile(): string {
   }
 }
 
-export async function machineInfo(): Promise<[string, string][]> {
+export async function machineInfo(placement: 'pinned' | 'shared' = 'pinned'): Promise<[string, string][]> {
   const cpu = cpus()[0]?.model ?? 'unknown';
   return [
     ['CPU', `${cpu}, ${CORES} cores`],
-    ['processes', HAS_TASKSET && CORES >= 2 ? 'server pinned to core 0, load generator to core 1 (taskset); 1 core each' : `unpinned, ${CORES} core(s) shared`],
+    [
+      'processes',
+      placement === 'pinned' && HAS_TASKSET && CORES >= 2
+        ? 'server pinned to core 0, load generator to core 1 (taskset); 1 core each (each section says how its processes ran)'
+        : `unpinned, ${CORES} core(s) shared${placement === 'shared' ? ' (--shared)' : ''}`,
+    ],
     ['memory', `${(totalmem() / 2 ** 30).toFixed(1)} GiB`],
     ['load average at end (1/5/15 min)', loadavg().map((x) => x.toFixed(2)).join(' / ')],
     ['open files (soft / hard)', hardNofile()],

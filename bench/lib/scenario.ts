@@ -1,6 +1,6 @@
 /** What every scenario gets from bench/run.ts and gives back to it. */
 import type { Kind } from '../contenders/baselines.js';
-import { startChild, type Child, type ChildSpec } from './proc.js';
+import { CORES, HAS_TASKSET, startChild, type Child, type ChildSpec } from './proc.js';
 
 export interface RunContext {
   readonly quick: boolean;
@@ -12,9 +12,17 @@ export interface RunContext {
   readonly children: Set<Child>;
   /** Write a V8 CPU profile of every child here (`--profile=dir`). */
   readonly profileDir?: string;
+  /**
+   * Where the children run (issue 16): 'pinned' = server on core 0, load generator on core 1
+   * (taskset), the default; 'shared' (`--shared`) = no pinning, both processes share every core,
+   * as the issue's outside harness ran.
+   */
+  readonly placement: Placement;
   /** Welcome.client_ack_delay_ms of the fan-out server (`--fanout-client-ack-delay-ms=`, default 0: the clients' own 50 ms). */
   readonly fanoutClientAckDelayMs: number;
 }
+
+export type Placement = 'pinned' | 'shared';
 
 export interface Target {
   /** e.g. 'echo 64 B: Lifeline ≥ 0.85× raw ws rt/s'. */
@@ -31,6 +39,8 @@ export interface Section {
   /** How it was measured, caveats. */
   readonly notes: readonly string[];
   readonly targets: readonly Target[];
+  /** How the processes of this section were placed on the cores (issue 16); run.ts prints it under the title. */
+  readonly placement: string;
 }
 
 /** Start a child, wait until its role registered its handlers, track it for cleanup. */
@@ -39,7 +49,9 @@ export async function launch(ctx: RunContext, spec: ChildSpec, readyTimeoutMs = 
   const prof = ctx.profileDir
     ? ['--cpu-prof', `--cpu-prof-dir=${ctx.profileDir}/${spec.scenario}-${spec.role}-${kind}`]
     : [];
-  const child = startChild({ ...spec, nodeFlags: [...(spec.nodeFlags ?? []), ...prof] });
+  const { cpu, ...rest } = spec;
+  const pin = ctx.placement === 'pinned' && cpu !== undefined ? { cpu } : {};
+  const child = startChild({ ...rest, ...pin, nodeFlags: [...(spec.nodeFlags ?? []), ...prof] });
   ctx.children.add(child);
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`${child.label} not ready after ${readyTimeoutMs} ms`)), readyTimeoutMs);
@@ -67,7 +79,54 @@ export async function stopAll(ctx: RunContext, ...children: (Child | undefined)[
   );
 }
 
-export const LABEL: Record<Kind, string> = { ws: 'raw ws', socketio: 'Socket.IO 4', lifeline: 'Lifeline' };
+export const LABEL: Record<Kind, string> = { ws: 'raw ws', wsb: 'raw ws, batched', socketio: 'Socket.IO 4', lifeline: 'Lifeline' };
+
+/** Whether the pins asked for are real (taskset present, two cores). */
+export function isPinned(ctx: RunContext): boolean {
+  return ctx.placement === 'pinned' && HAS_TASKSET && CORES >= 2;
+}
+
+/** Section.placement for a server + load generator scenario. */
+export function placementOf(ctx: RunContext): string {
+  if (isPinned(ctx)) return `pinned: server process on core ${SERVER_CPU}, load generator on core ${LOAD_CPU} (taskset), one core each`;
+  return `shared: server and load generator unpinned, sharing the machine's ${CORES} core(s)`;
+}
+
+/** Which client drives a row: the contender's own (ws, socket.io-client), or for Lifeline the lean bench client or the reference client. */
+export type ClientKind = 'own' | 'lean' | 'reference';
+
+/** One row of a scenario (issue 16: the same server with two clients is two rows). */
+export interface Contender {
+  readonly kind: Kind;
+  readonly client: ClientKind;
+  readonly label: string;
+  /** Unique per row: cells are keyed by it. */
+  readonly key: string;
+}
+
+/**
+ * The rows of a scenario: each kind of the run (with raw ws, batched after raw ws when asked),
+ * Lifeline once per client asked for (the reference client only where it loads).
+ */
+export function contendersOf(
+  ctx: RunContext,
+  o: { readonly isBatched?: boolean; readonly lifelineClients: readonly ClientKind[]; readonly hasReferenceClient: boolean },
+): Contender[] {
+  const kinds = o.isBatched ? withBatchedWs(ctx.kinds) : [...ctx.kinds];
+  return kinds.flatMap((kind): Contender[] => {
+    if (kind !== 'lifeline') return [{ kind, client: 'own', label: LABEL[kind], key: kind }];
+    return o.lifelineClients
+      .filter((c) => c !== 'reference' || o.hasReferenceClient)
+      .map((client) => ({ kind, client, label: `${LABEL[kind]} (${CLIENT_LABEL[client]})`, key: `${kind}-${client}` }));
+  });
+}
+
+const CLIENT_LABEL: Record<ClientKind, string> = { own: 'own client', lean: 'bench wire client', reference: 'reference client' };
+
+/** The contenders of the echo and fan-out scenarios: the run's kinds with raw ws, batched, right after raw ws (issue 16). */
+export function withBatchedWs(kinds: readonly Kind[]): Kind[] {
+  return kinds.flatMap((k): Kind[] => (k === 'ws' ? ['ws', 'wsb'] : [k]));
+}
 
 /** The server on core 0, the load generator on core 1 (when there are two). */
 export const SERVER_CPU = 0;

@@ -1,7 +1,7 @@
 /** Scenario 4 (issue 7) in its own process: see bench/codec.bench.ts. */
 import type { Rpc } from '../lib/child.js';
 import { codecTable, runCodec, type CodecRow } from '../codec.bench.js';
-import { launch, stopAll, type RunContext, type Section } from '../lib/scenario.js';
+import { isPinned, launch, stopAll, type RunContext, type Section } from '../lib/scenario.js';
 
 const HOT = new Set(['Heartbeat', 'HeartbeatAck', 'Ack', 'StatePatch (200 B delta)']);
 
@@ -23,6 +23,7 @@ export async function runCodecScenario(ctx: RunContext): Promise<Section> {
     { what: `codec ${r.message}: ≤ 0.7× JSON bytes`, measured: `${r.bytesRatioToJson.toFixed(2)}×`, isMet: r.bytesRatioToJson <= 0.7 },
   ]);
   return {
+    placement: isPinned(ctx) ? 'one process pinned to core 0 (taskset)' : 'one process, unpinned',
     title: 'Codec (encode + decode per message)',
     table: codecTable(rows),
     notes: [

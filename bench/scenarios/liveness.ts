@@ -16,7 +16,7 @@ import { FakePeers, FakeSocket } from '../contenders/fake-socket.js';
 import { startLifeline, type LifelineServer } from '../contenders/lifeline.js';
 import { WireClient } from '../contenders/lifeline-wire.js';
 import { fmt, median, table } from '../lib/stats.js';
-import { LABEL, LOAD_CPU, SERVER_CPU, launch, sleep, stopAll, type RunContext, type Section } from '../lib/scenario.js';
+import { LABEL, LOAD_CPU, SERVER_CPU, launch, placementOf, sleep, stopAll, type RunContext, type Section } from '../lib/scenario.js';
 import { openMany } from './memory.js';
 
 // ---------------------------------------------------------------------------
@@ -310,6 +310,7 @@ export async function runLiveness(ctx: RunContext): Promise<Section> {
     targets.push({ what: 'liveness: longest sweep block ≤ 5 ms at 50,000 sessions', measured: 'not run', isMet: undefined });
   }
   return {
+    placement: placementOf(ctx) + '; the in-process-fakes rows run one server process (same core as the server)',
     title: `Liveness cost (heartbeat interval ${intervalMs} ms on real sockets, ${fakeIntervalMs} ms on fakes)`,
     table: table(
       ['contender', 'sessions', 'sweep CPU ms/interval', 'longest sweep block, CPU ms', 'longest sweep block, wall ms', 'process CPU ms/interval', 'CPU µs/session/interval', 'event-loop delay max ms', 'alive at end'],

@@ -14,7 +14,7 @@ import { connectIo, startIoServer, type Kind } from '../contenders/baselines.js'
 import { startLifeline } from '../contenders/lifeline.js';
 import { WireClient } from '../contenders/lifeline-wire.js';
 import { fmt, median, table } from '../lib/stats.js';
-import { LABEL, LOAD_CPU, SERVER_CPU, launch, sleep, stopAll, type RunContext, type Section } from '../lib/scenario.js';
+import { LABEL, LOAD_CPU, SERVER_CPU, launch, placementOf, sleep, stopAll, type RunContext, type Section } from '../lib/scenario.js';
 import { openMany } from './memory.js';
 
 const CHANNEL = 'bench.resume';
@@ -163,6 +163,7 @@ export async function runResume(ctx: RunContext): Promise<Section> {
     `${fmt(med(kind, (c) => c.caughtUp))} / ${clients}`, `${fmt(med(kind, (c) => c.recovered))} / ${clients}`,
   ]);
   return {
+    placement: placementOf(ctx),
     title: `Resume (${clients.toLocaleString('en-US')} clients × ${missed.toLocaleString('en-US')} missed messages)`,
     table: table(['contender', 'time until all caught up, s', 'replayed messages/s', 'caught up', 'resumed / recovered'], rows),
     notes: [

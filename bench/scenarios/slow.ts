@@ -11,7 +11,7 @@ import { connectWs, startWsServer, type Kind } from '../contenders/baselines.js'
 import { startLifeline } from '../contenders/lifeline.js';
 import { WireClient } from '../contenders/lifeline-wire.js';
 import { fmt, median, Samples, sortedQuantile, table } from '../lib/stats.js';
-import { LABEL, LOAD_CPU, SERVER_CPU, launch, sleep, stopAll, type RunContext, type Section } from '../lib/scenario.js';
+import { LABEL, LOAD_CPU, SERVER_CPU, launch, placementOf, sleep, stopAll, type RunContext, type Section } from '../lib/scenario.js';
 import { nowMs } from './fanout.js';
 import { openMany } from './memory.js';
 
@@ -206,6 +206,7 @@ export async function runSlow(ctx: RunContext): Promise<Section> {
     }
   }
   return {
+    placement: placementOf(ctx),
     title: `Slow consumer (${rate} msg/s × ${payloadBytes / 1024} KiB to ${normal} clients + 1 reading ${slowPerSec}/s)`,
     table: table(['contender / policy', 'server RSS max MiB', 'RSS max growth MiB', 'RSS held after GC, growth MiB', 'ArrayBuffers held MiB', "others' p50 ms", "others' p99 ms", 'slow client read'], rows),
     notes: [

@@ -14,7 +14,7 @@ import { connectWs, startWsServer, type Kind } from '../contenders/baselines.js'
 import { startLifeline } from '../contenders/lifeline.js';
 import { WireClient } from '../contenders/lifeline-wire.js';
 import { fmt, median, table } from '../lib/stats.js';
-import { LABEL, LOAD_CPU, SERVER_CPU, launch, sleep, stopAll, type RunContext, type Section } from '../lib/scenario.js';
+import { LABEL, LOAD_CPU, SERVER_CPU, launch, placementOf, sleep, stopAll, type RunContext, type Section } from '../lib/scenario.js';
 import { nowMs } from './fanout.js';
 import { openMany } from './memory.js';
 
@@ -193,6 +193,7 @@ export async function runStorm(ctx: RunContext): Promise<Section> {
   const lf = kinds.includes('lifeline');
   const ratioLf = med('lifeline', (c) => c.peak) / even;
   return {
+    placement: placementOf(ctx) + '; servers A and B both on the server core',
     title: `Reconnect storm (${n.toLocaleString('en-US')} clients, server replaced)`,
     table: table(['contender', 'peak reconnects / 100 ms', 'even rate / 100 ms', 'peak ÷ even', 'peak attempts / 100 ms (÷ even)', 'last notice read after, ms', 'CPU server B / load-gen', 'longest stall ms, server B / load-gen', 'last reconnect after, ms', 'reconnected'], rows),
     notes: [

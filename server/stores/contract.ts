@@ -305,7 +305,13 @@ export function sessionStoreContract(name: string, makeStore: (env: ContractEnv)
         await store.commit(r.id, fence, { frames: [frame(1n), frame(2n), frame(3n)], inbound: { lastProcessed: 2n, lastAckSent: 1n }, positions: { feed: '5-0' } });
         const before = await store.load(r.id);
         await expect(
-          store.commit(r.id, fence, { frames: [frame(3n), frame(4n)], acked: 2n, inbound: { lastProcessed: 9n, lastAckSent: 9n }, positions: { feed: '6-0', chat: '6-1' } }),
+          store.commit(r.id, fence, {
+            frames: [frame(3n), frame(4n)],
+            acked: 2n,
+            inbound: { lastProcessed: 9n, lastAckSent: 9n },
+            positions: { feed: '6-0', chat: '6-1' },
+            subscriptions: [{ channel: 'news' }],
+          }),
         ).rejects.toThrow();
         expect(await store.load(r.id)).toEqual(before);
       });
@@ -329,6 +335,39 @@ export function sessionStoreContract(name: string, makeStore: (env: ContractEnv)
         expect(back?.subscriptions).toEqual([{ channel: 'other' }, { channel: 'feed', position: '1-0' }]);
         await store.commit(r.id, fence, { positions: { feed: '3-0' } });
         expect((await store.load(r.id))?.subscriptions).toEqual([{ channel: 'other' }, { channel: 'feed', position: '3-0' }]);
+      });
+      it('MN-15 a delta\'s channel list replaces the stored one: a kept channel keeps its version and position, a new one is stored as given', async () => {
+        await fresh();
+        const r = sampleRecord();
+        const fence = await store.create(r, 'node-a');
+        await store.commit(r.id, fence, { positions: { feed: '2-0', chat: '2-1' } });
+        await store.commit(r.id, fence, { subscriptions: [{ channel: 'news', position: '1-5' }, { channel: 'feed' }, { channel: 'quiet' }] });
+        expect((await store.load(r.id))?.subscriptions).toEqual([
+          { channel: 'news', position: '1-5' },
+          { channel: 'feed', version: 3n, position: '2-0' },
+          { channel: 'quiet' },
+        ]);
+        // A channel left and its position are gone: joined again, it starts from what the delta says.
+        await store.commit(r.id, fence, { subscriptions: [{ channel: 'news' }] });
+        await store.commit(r.id, fence, { subscriptions: [{ channel: 'news' }, { channel: 'chat' }] });
+        expect((await store.load(r.id))?.subscriptions).toEqual([{ channel: 'news', position: '1-5' }, { channel: 'chat' }]);
+        await store.commit(r.id, fence, { subscriptions: [] });
+        expect((await store.load(r.id))?.subscriptions).toEqual([]);
+      });
+      it('MN-15 positions in the delta that joins their channel are kept; those of a channel it leaves are not', async () => {
+        await fresh();
+        const r = sampleRecord({ subscriptions: [] });
+        const fence = await store.create(r, 'node-a');
+        await store.commit(r.id, fence, { subscriptions: [{ channel: 'feed' }, { channel: 'chat' }], positions: { feed: '4-0', other: '4-1' } });
+        expect((await store.load(r.id))?.subscriptions).toEqual([{ channel: 'feed', position: '4-0' }, { channel: 'chat' }]);
+        await store.commit(r.id, fence, { subscriptions: [{ channel: 'chat' }], positions: { feed: '5-0', chat: '5-1' } });
+        expect((await store.load(r.id))?.subscriptions).toEqual([{ channel: 'chat', position: '5-1' }]);
+        await store.commit(r.id, fence, { positions: { feed: '6-0', chat: '6-1' } });
+        expect((await store.load(r.id))?.subscriptions).toEqual([{ channel: 'chat', position: '6-1' }]);
+        // A save replaces the list whole; commits continue from it.
+        await store.save({ ...r, subscriptions: [{ channel: 'feed', position: '7-0' }] }, fence);
+        await store.commit(r.id, fence, { positions: { chat: '8-0' } });
+        expect((await store.load(r.id))?.subscriptions).toEqual([{ channel: 'feed', position: '7-0' }]);
       });
       it('a save after commits replaces the replay and the cursors; commits then follow the saved replay', async () => {
         await fresh();

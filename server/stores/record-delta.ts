@@ -30,9 +30,15 @@ export function applyDelta(r: SessionRecord, delta: RecordDelta): SessionRecord 
       lastAckSent: inb.lastAckSent > r.inbound.lastAckSent ? inb.lastAckSent : r.inbound.lastAckSent,
     };
   }
+  let subs = r.subscriptions;
+  if (delta.subscriptions) {
+    // MN-15: the list is replaced; a channel kept keeps what the store has of it (version, position).
+    const stored = new Map(r.subscriptions.map((sub) => [sub.channel, sub]));
+    subs = patch.subscriptions = delta.subscriptions.map((sub) => stored.get(sub.channel) ?? sub);
+  }
   const pos = delta.positions;
   if (pos && Object.keys(pos).length > 0) {
-    patch.subscriptions = r.subscriptions.map((sub): SubscriptionRecord => {
+    patch.subscriptions = subs.map((sub): SubscriptionRecord => {
       const p = pos[sub.channel];
       return p === undefined ? sub : { ...sub, position: p };
     });

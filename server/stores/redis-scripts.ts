@@ -108,36 +108,96 @@ local function push(from, to)
   return added
 end
 
--- Channel positions are hash fields 'p:<channel>'; a save replaces them all.
-local function drop_positions()
+-- MN-15: a session's channels are hash fields: 'subs' (the list in order, as the caller encoded it:
+-- read by the store's load, never parsed here), 'c:<channel>' (membership, for commits) and
+-- 'p:<channel>' (its broker position, MN-2). ARGV[at] is the channel count, (channel, position or '')
+-- pairs follow; returns the index after them.
+local function channel_args(at)
+  local n = tonumber(ARGV[at])
+  local list = {}
+  for i = at + 1, at + 2 * n, 2 do list[ARGV[i]] = ARGV[i + 1] end
+  return list, at + 1 + 2 * n
+end
+
+-- A save or create: the whole list replaces every channel field.
+local function set_channels(subs, at)
+  local list = channel_args(at)
   local del = {}
   for _, f in ipairs(redis.call('HKEYS', KEYS[1])) do
-    if string.sub(f, 1, 2) == 'p:' then del[#del + 1] = f end
+    local k = string.sub(f, 1, 2)
+    if k == 'p:' or k == 'c:' then del[#del + 1] = f end
   end
   if #del > 0 then redis.call('HDEL', KEYS[1], unpack(del)) end
+  local set = { 'subs', subs }
+  for ch, pos in pairs(list) do
+    set[#set + 1] = 'c:' .. ch
+    set[#set + 1] = '1'
+    if pos ~= '' then
+      set[#set + 1] = 'p:' .. ch
+      set[#set + 1] = pos
+    end
+  end
+  redis.call('HSET', KEYS[1], unpack(set))
+end
+
+-- A commit's list (MN-15, record-delta.ts): channels left lose their fields, a channel kept keeps
+-- its position, a new one takes the position given (or none).
+local function change_channels(subs, list)
+  local had = {}
+  local fields = redis.call('HKEYS', KEYS[1])
+  for _, f in ipairs(fields) do
+    if string.sub(f, 1, 2) == 'c:' then had[string.sub(f, 3)] = true end
+  end
+  local del = {}
+  for _, f in ipairs(fields) do
+    local k = string.sub(f, 1, 2)
+    if k == 'p:' or k == 'c:' then
+      local ch = string.sub(f, 3)
+      if list[ch] == nil or (k == 'p:' and not had[ch]) then del[#del + 1] = f end
+    end
+  end
+  if #del > 0 then redis.call('HDEL', KEYS[1], unpack(del)) end
+  local set = { 'subs', subs }
+  for ch, pos in pairs(list) do
+    if not had[ch] then
+      set[#set + 1] = 'c:' .. ch
+      set[#set + 1] = '1'
+      if pos ~= '' then
+        set[#set + 1] = 'p:' .. ch
+        set[#set + 1] = pos
+      end
+    end
+  end
+  redis.call('HSET', KEYS[1], unpack(set))
 end
 `;
 
-/** ARGV 6 node, 7 exp, 8 next, 9 acked, 10 lp, 11 la, 12 body, 13… (seq, bytes) pairs. */
+/**
+ * ARGV 6 node, 7 exp, 8 next, 9 acked, 10 lp, 11 la, 12 body, 13 the channel list (subs), 14 the
+ * channel count, then (channel, position or '') pairs, then (seq, bytes) pairs.
+ */
 const CREATE = `${PRELUDE}
 expire_if_due()
 if redis.call('EXISTS', KEYS[1]) == 1 then return redis.error_reply('${scriptErrors.exists} ' .. id) end
 redis.call('DEL', KEYS[2], KEYS[3])
+local _, f0 = channel_args(14)
 redis.call('HSET', KEYS[1], 'fence', 1, 'node', ARGV[6], 'exp', ARGV[7], 'next', ARGV[8], 'acked', ARGV[9],
-  'lp', ARGV[10], 'la', ARGV[11], 'body', ARGV[12], 'rb', push(13, #ARGV))
+  'lp', ARGV[10], 'la', ARGV[11], 'body', ARGV[12], 'rb', push(f0, #ARGV))
+set_channels(ARGV[13], 14)
 gc()
 return 1
 `;
 
-/** ARGV 6 fence, 7 exp, 8 next, 9 acked, 10 lp, 11 la, 12 body, 13… (seq, bytes) pairs. */
+/** ARGV 6 fence, then as CREATE from 7. */
 const SAVE = `${PRELUDE}
 expire_if_due()
 local err = stale(ARGV[6])
 if err then return err end
-drop_positions()
 redis.call('DEL', KEYS[2])
+local _, f0 = channel_args(14)
+set_channels(ARGV[13], 14)
 redis.call('HSET', KEYS[1], 'exp', ARGV[7], 'next', ARGV[8], 'acked', ARGV[9], 'lp', ARGV[10], 'la', ARGV[11],
-  'body', ARGV[12], 'rb', push(13, #ARGV))
+  'body', ARGV[12], 'rb', push(f0, #ARGV))
 gc()
 return 1
 `;
@@ -187,8 +247,9 @@ return false
 /**
  * RecordDelta (record-delta.ts applyDelta, the one definition): ARGV 6 fence, 7 maxFrames,
  * 8 maxBytes, 9 acked or '', 10 acked + 1, 11 lastProcessed or '', 12 lastAckSent or '',
- * 13 last frame's seq + 1 or '', 14 number of positions, then (channel, position) pairs, then
- * (seq, bytes) pairs.
+ * 13 last frame's seq + 1 or '', 14 number of positions, then (channel, position) pairs, then the
+ * channel list (subs) or '' when unchanged, the channel count (-1: unchanged) and (channel, position
+ * or '') pairs (MN-15), then (seq, bytes) pairs.
  */
 const COMMIT = `${PRELUDE}
 -- the hot path: one HMGET for the expiry, the fence and the cursors
@@ -197,7 +258,10 @@ if not h[1] or expire_if(h[2]) then return redis.error_reply('${scriptErrors.sta
 if h[1] ~= ARGV[6] then return redis.error_reply('${scriptErrors.stale} ' .. h[1]) end
 local nxt, acked, lp, la, rb = h[3], h[4], h[5], h[6], tonumber(h[7])
 local npos = tonumber(ARGV[14])
-local f0 = 15 + 2 * npos
+local s0 = 15 + 2 * npos
+local nsubs = tonumber(ARGV[s0 + 1])
+local f0 = s0 + 2
+if nsubs > 0 then f0 = f0 + 2 * nsubs end
 local llen = redis.call('LLEN', KEYS[2])
 -- SEQ-2: the first frame follows the last stored one (or the ack when none is stored)
 if f0 < #ARGV then
@@ -241,9 +305,21 @@ if new_acked ~= acked and gt(ARGV[10], nxt) then nxt = ARGV[10] end
 local set = { 'next', nxt, 'acked', new_acked, 'rb', nb }
 if ARGV[11] ~= '' and gt(ARGV[11], lp) then set[#set + 1] = 'lp'; set[#set + 1] = ARGV[11] end
 if ARGV[12] ~= '' and gt(ARGV[12], la) then set[#set + 1] = 'la'; set[#set + 1] = ARGV[12] end
+-- MN-15: the channel list first, so a position of a channel joined in this delta is kept
+local list = nil
+if nsubs >= 0 then
+  list = channel_args(s0 + 1)
+  change_channels(ARGV[s0], list)
+end
+-- MN-2: positions of subscribed channels only
 for i = 0, npos - 1 do
-  set[#set + 1] = 'p:' .. ARGV[15 + 2 * i]
-  set[#set + 1] = ARGV[16 + 2 * i]
+  local ch = ARGV[15 + 2 * i]
+  local member
+  if list then member = list[ch] ~= nil else member = redis.call('HEXISTS', KEYS[1], 'c:' .. ch) == 1 end
+  if member then
+    set[#set + 1] = 'p:' .. ch
+    set[#set + 1] = ARGV[16 + 2 * i]
+  end
 end
 redis.call('HSET', KEYS[1], unpack(set))
 return 1

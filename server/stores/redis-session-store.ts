@@ -23,12 +23,13 @@
 import type { Redis } from 'ioredis';
 import { defaults } from '../../spec/protocol/defaults.js';
 import type { Clock } from '../../spec/protocol/clock.js';
-import { decodeRecord, encodeRecord } from './record-codec.js';
+import { decodeRecord, encodeRecord, RecordCodecError } from './record-codec.js';
 import { RedisHealth, RedisUnavailableError, redisClient } from './redis-connection.js';
 import { RedisKeys } from './redis-keys.js';
 import { defineSessionScripts, scriptErrors, type SessionScripts } from './redis-scripts.js';
 import type { ReplayFrame, SessionRecord, SubscriptionRecord } from './session-record.js';
 import {
+  ReplayCapError,
   SessionExistsError,
   StaleFenceError,
   type ClaimLost,
@@ -75,10 +76,7 @@ export class ReplayOrderError extends RangeError {
   }
 }
 
-/** A commit would take the stored replay past maxReplayFrames or maxReplayBytes. */
-export class ReplayCapError extends RangeError {
-  override readonly name = 'ReplayCapError';
-}
+export { ReplayCapError };
 
 const epochClock: Pick<Clock, 'now'> = { now: () => Date.now() };
 const COLON = 0x3a;
@@ -169,6 +167,9 @@ export class RedisSessionStore implements SessionStore {
     const positions = delta.positions ? Object.entries(delta.positions) : [];
     args.push(positions.length);
     for (const [channel, position] of positions) args.push(channel, position);
+    const subs = delta.subscriptions;
+    if (subs) pushChannels(args, subs); // MN-15
+    else args.push('', -1);
     for (const f of frames) args.push(f.seq.toString(), asBuffer(f.bytes)); // bytes as they are: no copy, no base64
     return this.run(() => this.client.lifelineSessionCommit(...args), id, fence).then(noop);
   }
@@ -238,7 +239,7 @@ export class RedisSessionStore implements SessionStore {
     return [k.session(id), k.replay(id), k.ended(id), k.endedOrder(), k.endedSerial(), this.clock.now(), id, this.endedTtlMs, this.endedMaxIds, k.endedStem()];
   }
 
-  /** exp, next, acked, lp, la, body, then the replay as (seq, bytes) pairs. */
+  /** exp, next, acked, lp, la, body, the channels (pushChannels), then the replay as (seq, bytes) pairs. */
   private recordArgs(r: SessionRecord): Arg[] {
     const body = encodeRecord({ ...r, outbound: { ...r.outbound, replay: [] }, owner: undefined });
     const args: Arg[] = [
@@ -249,6 +250,7 @@ export class RedisSessionStore implements SessionStore {
       r.inbound.lastAckSent.toString(),
       body,
     ];
+    pushChannels(args, r.subscriptions);
     for (const f of r.outbound.replay) args.push(f.seq.toString(), asBuffer(f.bytes));
     return args;
   }
@@ -290,6 +292,12 @@ export class RedisSessionStore implements SessionStore {
 }
 
 function noop(): void {}
+
+/** MN-15: the channel list as the `subs` field (JSON, parsed by load only), the count, then (channel, position or '') pairs. */
+function pushChannels(args: Arg[], subs: readonly SubscriptionRecord[]): void {
+  args.push(JSON.stringify(subs.map((s) => s.channel)), subs.length);
+  for (const s of subs) args.push(s.channel, s.position ?? '');
+}
 
 function asBuffer(bytes: Uint8Array): Buffer {
   return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
@@ -333,9 +341,15 @@ function readRecord([hash, replay]: [Buffer[], Buffer[]]): SessionRecord {
   for (let i = 0; i + 1 < hash.length; i += 2) fields.set((hash[i] as Buffer).toString(), hash[i + 1] as Buffer);
   const text = (k: string) => fields.get(k)?.toString() ?? '';
   const body = decodeRecord(text('body'));
-  const subscriptions = body.subscriptions.map((s): SubscriptionRecord => {
-    const p = fields.get(`p:${s.channel}`);
-    return p === undefined ? s : { ...s, position: p.toString() };
+  // MN-15: the channel list is the `subs` field (commits change it), positions the `p:` fields; the
+  // body's entries give what a commit does not change (a channel's version).
+  const inBody = new Map(body.subscriptions.map((s) => [s.channel, s]));
+  const subs = fields.get('subs');
+  const channels = subs === undefined ? [...inBody.keys()] : channelList(subs.toString());
+  const subscriptions = channels.map((channel): SubscriptionRecord => {
+    const { position: _, ...kept } = inBody.get(channel) ?? { channel };
+    const p = fields.get(`p:${channel}`);
+    return p === undefined ? kept : { ...kept, position: p.toString() };
   });
   return {
     ...body,
@@ -344,6 +358,13 @@ function readRecord([hash, replay]: [Buffer[], Buffer[]]): SessionRecord {
     subscriptions,
     owner: { nodeId: text('node'), fence: Number(text('fence')) },
   };
+}
+
+/** The `subs` field: a JSON array of channel names (the store's own writing, checked all the same). */
+function channelList(text: string): string[] {
+  const v: unknown = JSON.parse(text);
+  if (!Array.isArray(v) || !v.every((c): c is string => typeof c === 'string')) throw new RecordCodecError('session record: subs is not a list of channels');
+  return v;
 }
 
 /** `<seq>:<bytes>`; the bytes copied out of the reply (a reply's buffer may be a slice of a larger chunk). */

@@ -50,7 +50,7 @@ export function recordOfSession(s: RecordedSession, times: { readonly createdAtM
     receiveWindow: s.log.window,
     outbound: { next: s.log.next, acked: s.log.acked, replay: s.log.inFlight === 0 ? NONE : s.log.pending().map((f) => ({ seq: f.seq, bytes: f.item })) },
     inbound: { lastProcessed: s.inbound.lastProcessed, lastAckSent: s.inbound.lastAckSent },
-    subscriptions: s.subscriptions.size === 0 ? NONE : [...s.subscriptions].map((channel) => subscriptionOf(s, channel)),
+    subscriptions: subscriptionsOf(s),
     isContinuityLost: s.isContinuityLost,
     newReason: s.newReason,
     machine,
@@ -58,8 +58,13 @@ export function recordOfSession(s: RecordedSession, times: { readonly createdAtM
   };
 }
 
+/** The session's channels as the record has them, with their positions (MN-2, MN-15). */
+export function subscriptionsOf(s: Pick<RecordedSession, 'subscriptions' | 'positionOf'>): readonly SubscriptionRecord[] {
+  return s.subscriptions.size === 0 ? NONE : [...s.subscriptions].map((channel) => subscriptionOf(s, channel));
+}
+
 /** One channel of the record, with its position when the session has one (MN-2). */
-function subscriptionOf(s: RecordedSession, channel: string): SubscriptionRecord {
+function subscriptionOf(s: Pick<RecordedSession, 'positionOf'>, channel: string): SubscriptionRecord {
   const position = s.positionOf(channel);
   return position === undefined ? { channel } : { channel, position };
 }

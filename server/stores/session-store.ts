@@ -9,7 +9,7 @@
  * StaleFenceError, so a node that lost a session to a takeover (RS-7 across nodes) can never
  * overwrite the new owner's state. Every store runs the contract suite in contract.ts.
  */
-import type { ReplayFrame, SessionRecord } from './session-record.js';
+import type { ReplayFrame, SessionRecord, SubscriptionRecord } from './session-record.js';
 
 /**
  * What a live session changed since its last write, committed in one atomic step under its fence
@@ -26,6 +26,12 @@ export interface RecordDelta {
   readonly inbound?: SessionRecord['inbound'];
   /** Channel → broker position of the last publication of that channel now in the session's stream (SubscriptionRecord.position). */
   readonly positions?: Readonly<Record<string, string>>;
+  /**
+   * The session's whole channel list, when it changed since the last commit (Hello channels,
+   * Subscribe, Unsubscribe: MN-15). Replaces the stored list: a channel kept keeps its stored
+   * version and position (unless `positions` moves it), a new one is stored as given here.
+   */
+  readonly subscriptions?: readonly SubscriptionRecord[];
 }
 
 /** A store or broker across the network: is it reachable now (readiness, `/readyz`)? */
@@ -54,6 +60,15 @@ export class StaleFenceError extends Error {
   ) {
     super(`session ${sessionId.slice(0, 8)}…: fence ${fence} is stale (current ${currentFence ?? 'none'})`);
   }
+}
+
+/**
+ * A commit would take the stored replay past the store's hard cap (RedisSessionStore maxReplayFrames,
+ * maxReplayBytes). The server's replay window (RS-3) bounds a session long before: a bug or an
+ * attack, never retried (write-ahead.ts fails the session, CC-5).
+ */
+export class ReplayCapError extends RangeError {
+  override readonly name = 'ReplayCapError';
 }
 
 /** create() of an id that already exists (ids are 128 random bits, §16.3: a bug, never chance). */

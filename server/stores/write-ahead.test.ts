@@ -2,8 +2,8 @@ import { describe, expect, test } from 'vitest';
 import { OutboundLog } from '../../spec/protocol/outbound-log.js';
 import { sampleRecord } from './contract.js';
 import { MemorySessionStore } from './memory-session-store.js';
-import type { SessionRecord } from './session-record.js';
-import type { RecordDelta } from './session-store.js';
+import type { SessionRecord, SubscriptionRecord } from './session-record.js';
+import { ReplayCapError, type RecordDelta } from './session-store.js';
 import { Gate, RETRY_FIRST_MS, WriteAhead, type WriteAheadHost } from './write-ahead.js';
 
 /** The memory store, saying it is shared; records every commit and can refuse them (a store away). */
@@ -18,6 +18,7 @@ class SharedTestStore extends MemorySessionStore {
     if (delta.acked !== undefined) this.calls.push(`trim ${delta.acked}`);
     if (delta.inbound) this.calls.push(`inbound ${delta.inbound.lastProcessed}`);
     if (delta.positions) this.calls.push(`positions ${JSON.stringify(delta.positions)}`);
+    if (delta.subscriptions) this.calls.push(`channels ${delta.subscriptions.map((c) => c.channel).join(',')}`);
     return super.commit(id, fence, delta);
   }
 }
@@ -27,6 +28,8 @@ class FakeSession implements WriteAheadHost {
   readonly log = new OutboundLog<Uint8Array>({ window: 100 });
   readonly gate = new Gate();
   inbound: SessionRecord['inbound'] = { lastProcessed: 0n, lastAckSent: 0n };
+  channels: SubscriptionRecord[] = [];
+  failures: unknown[] = [];
   commits = 0;
   constructor(
     readonly id: string,
@@ -35,8 +38,14 @@ class FakeSession implements WriteAheadHost {
   inboundCursor(): SessionRecord['inbound'] {
     return this.inbound;
   }
+  subscriptionList(): readonly SubscriptionRecord[] {
+    return this.channels;
+  }
   committed(): void {
     this.commits++;
+  }
+  commitFailed(err: unknown): void {
+    this.failures.push(err);
   }
   send(n: number): void {
     this.log.send(new Uint8Array([n]), 1);
@@ -171,6 +180,68 @@ describe('WriteAhead (MN-1: a shared store holds a session before its client see
     expect(w.size).toBe(0);
     expect(s.commits).toBe(0); // never released to the socket
     expect((await store.load(r.id))?.outbound.replay).toEqual([]);
+  });
+
+  test('MN-15 a changed channel list goes in the next commit, once; the stored count is what a held Subscribed waits for', async () => {
+    const { store, r, w, s, m } = await setup();
+    s.channels = [{ channel: 'feed' }, { channel: 'news' }];
+    s.gate.channels++;
+    w.touch(s);
+    m.tick();
+    expect(s.gate.storedChannels).toBe(0); // not before the store answered
+    await w.flush();
+    expect(s.gate.storedChannels).toBe(1);
+    s.send(1);
+    w.touch(s);
+    m.tick();
+    await w.flush();
+    expect(store.calls).toEqual(['channels feed,news', 'append 1']); // the list once, not with every commit
+    expect((await store.load(r.id))?.subscriptions.map((c) => c.channel)).toEqual(['feed', 'news']);
+  });
+
+  test('MN-15 a refused commit leaves the channel list to the retry', async () => {
+    const { store, r, w, s, m } = await setup();
+    store.isDown = true;
+    s.channels = [{ channel: 'feed' }];
+    s.gate.channels++;
+    w.touch(s);
+    m.tick();
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    expect(s.gate.storedChannels).toBe(0);
+    store.isDown = false;
+    await w.flush();
+    expect(s.gate.storedChannels).toBe(1);
+    expect((await store.load(r.id))?.subscriptions.map((c) => c.channel)).toEqual(['feed']);
+    w.stop();
+  });
+
+  test('CC-5 a ReplayCapError is never retried: the session is told it failed, nothing more is committed for it', async () => {
+    const store = new SharedTestStore();
+    const r = sampleRecord();
+    const fence = await store.create(r, 'n1');
+    let calls = 0;
+    const seam: Pick<typeof store, 'commit'> = {
+      commit: () => {
+        calls++;
+        return Promise.reject(new ReplayCapError('commit: replay past its cap'));
+      },
+    };
+    const errors: unknown[] = [];
+    const w = new WriteAhead(seam, { onStale: () => {}, onError: (e) => errors.push(e) });
+    const s = new FakeSession(r.id, fence);
+    s.send(1);
+    w.touch(s);
+    await w.flush();
+    expect(s.failures).toHaveLength(1);
+    expect(s.failures[0]).toBeInstanceOf(ReplayCapError);
+    expect(errors).toEqual([]); // not an outage: nothing to retry
+    expect(w.size).toBe(0);
+    s.send(2);
+    w.touch(s);
+    await w.flush();
+    expect(calls).toBe(1);
+    expect(s.commits).toBe(0); // frames never released to the socket
+    w.stop();
   });
 
   test('a forgotten session (ended, moved) commits nothing more', async () => {

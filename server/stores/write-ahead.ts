@@ -15,11 +15,15 @@
  * the receive window (BP-1) and the replay bytes (RS-3) bound them; the pump stops there. A failed
  * commit loses nothing: the delta is read again from the session at the retry (backoff 50 ms
  * doubling to 2 s), with whatever changed meanwhile. A StaleFenceError means another node claimed
- * the session (RS-7 across nodes): the owner is told, the delta dropped.
+ * the session (RS-7 across nodes): the owner is told, the delta dropped. A ReplayCapError is never
+ * retried: past the store's hard cap is a bug or an attack, and the session fails (CC-5).
+ *
+ * The channel list goes in the commit whenever it changed since the last one (MN-15), so a node
+ * that continues the session after this one died joins the channels the client was told it has.
  */
 import type { OutboundLog } from '../../spec/protocol/outbound-log.js';
-import type { ReplayFrame, SessionRecord } from './session-record.js';
-import { StaleFenceError, type RecordDelta, type SessionStore } from './session-store.js';
+import type { ReplayFrame, SessionRecord, SubscriptionRecord } from './session-record.js';
+import { ReplayCapError, StaleFenceError, type RecordDelta, type SessionStore } from './session-store.js';
 
 /** What the write-ahead reads from, and tells, a session (server/session-outbound.ts implements it). */
 export interface WriteAheadHost {
@@ -31,8 +35,12 @@ export interface WriteAheadHost {
   inboundCursor(): SessionRecord['inbound'];
   /** This session's write-ahead state; undefined when its store is not shared. */
   readonly gate: Gate | undefined;
-  /** A commit resolved: the store holds more (gate.storedSeq, gate.storedProcessed). */
+  /** The channels now subscribed, with their positions (MN-15: committed when they changed). */
+  subscriptionList(): readonly SubscriptionRecord[];
+  /** A commit resolved: the store holds more (gate.storedSeq, gate.storedProcessed, gate.storedChannels). */
   committed(): void;
+  /** The store refused the session for good (ReplayCapError): serving it failed (CC-5). */
+  commitFailed(err: unknown): void;
 }
 
 /** One in-flight commit: what it will make the store hold. */
@@ -42,6 +50,8 @@ interface Attempt {
   readonly acked: bigint;
   readonly inbound: SessionRecord['inbound'] | undefined;
   readonly positions: Record<string, string> | undefined;
+  /** The channel list's change count this commit stores; undefined when it carries no list. */
+  readonly channels: number | undefined;
 }
 
 /**
@@ -63,6 +73,11 @@ export class Gate {
   private positions: Record<string, string> | undefined;
   /** Channel → position of the last publication sequenced (the record's SubscriptionRecord.position). */
   sentPositions: Map<string, string> | undefined;
+  /** Changes of the channel list so far (MN-15), and how many of them the store holds. */
+  channels = 0;
+  storedChannels = 0;
+  /** Control replies that must not overtake the commit of a channel change (Subscribed, CH-4, MN-15). */
+  heldControl: { readonly channels: number; readonly bytes: Uint8Array }[] | undefined;
   attempt: Attempt | undefined;
   isDirty = false;
   isGone = false;
@@ -75,6 +90,7 @@ export class Gate {
     this.storedAckSent = inbound.lastAckSent;
     this.wireSeq = log.lastSent;
     this.positions = undefined;
+    this.storedChannels = this.channels;
   }
 
   /** A whole record was saved (detach, drain): the store holds at least what it says. */
@@ -97,6 +113,12 @@ export class Gate {
     (this.sentPositions ??= new Map()).set(channel, position);
   }
 
+  /** The session left `channel` (MN-15): a later join starts without its old position. */
+  left(channel: string): void {
+    this.sentPositions?.delete(channel);
+    if (this.positions) delete this.positions[channel];
+  }
+
   /** The delta of everything since the store's last state, or undefined when nothing changed. */
   take(h: WriteAheadHost): RecordDelta | undefined {
     const log = h.log;
@@ -111,10 +133,17 @@ export class Gate {
     const cur = h.inboundCursor();
     const inbound = cur.lastProcessed > this.storedProcessed || cur.lastAckSent > this.storedAckSent ? cur : undefined;
     const positions = this.positions;
-    if (!frames && acked === undefined && !inbound && !positions) return undefined;
+    const subscriptions = this.channels > this.storedChannels ? h.subscriptionList() : undefined; // MN-15
+    if (!frames && acked === undefined && !inbound && !positions && !subscriptions) return undefined;
     this.positions = undefined;
-    this.attempt = { fence: h.fence, top, acked: acked ?? this.storedAcked, inbound, positions };
-    return { ...(frames && { frames }), ...(acked !== undefined && { acked }), ...(inbound && { inbound }), ...(positions && { positions }) };
+    this.attempt = { fence: h.fence, top, acked: acked ?? this.storedAcked, inbound, positions, channels: subscriptions && this.channels };
+    return {
+      ...(frames && { frames }),
+      ...(acked !== undefined && { acked }),
+      ...(inbound && { inbound }),
+      ...(positions && { positions }),
+      ...(subscriptions && { subscriptions }),
+    };
   }
 
   /** The attempt is in the store. */
@@ -124,6 +153,7 @@ export class Gate {
     this.attempt = undefined;
     if (a.top > this.storedSeq) this.storedSeq = a.top;
     if (a.acked > this.storedAcked) this.storedAcked = a.acked;
+    if (a.channels !== undefined && a.channels > this.storedChannels) this.storedChannels = a.channels;
     if (a.inbound) {
       if (a.inbound.lastProcessed > this.storedProcessed) this.storedProcessed = a.inbound.lastProcessed;
       if (a.inbound.lastAckSent > this.storedAckSent) this.storedAckSent = a.inbound.lastAckSent;
@@ -300,6 +330,11 @@ export class WriteAhead {
         if (err instanceof StaleFenceError && h.fence === fence) {
           g.isGone = true;
           this.hooks.onStale(h.id, fence);
+        } else if (err instanceof ReplayCapError) {
+          // A replay past the store's hard cap is a bug or an attack: retrying would only repeat it.
+          g.isGone = true;
+          this.dirty.delete(h);
+          if (h.fence === fence) h.commitFailed(err); // CC-5: this session alone closes 1011
         } else if (!g.isGone && storedLastOf(err) !== undefined) {
           // SEQ-2: the store already has frames this commit repeats (an earlier commit landed but its
           // answer was lost, or a whole-record save overtook it): continue after them, at once.
