@@ -12,8 +12,8 @@
  *    lost, duplicated, and the time from the drain until it is live again (it received, with
  *    nothing missing before it, a message scheduled after it reconnected).
  *
- * Placement: nodes A and B on core 0 (SERVER_CPU), the load generator on core 1, redis-server and
- * the balancer (in the bench's own process) unpinned. Clock: process.hrtime (CLOCK_MONOTONIC,
+ * Placement (pinned, the default): nodes A and B on core 0 (SERVER_CPU), the load generator on
+ * core 1, redis-server and the balancer (in the bench's own process) unpinned; `--shared`: none pinned. Clock: process.hrtime (CLOCK_MONOTONIC,
  * shared by the processes).
  */
 import type { Socket as IoClientSocket } from 'socket.io-client';
@@ -23,7 +23,7 @@ import { WireClient } from '../contenders/lifeline-wire.js';
 import { Balancer } from '../lib/balancer.js';
 import { hasRedisServer, startBenchRedis, type BenchRedis } from '../lib/redis-server.js';
 import { fmt, median, ratio, Samples, sortedQuantile, table } from '../lib/stats.js';
-import { LABEL, LOAD_CPU, SERVER_CPU, launch, sleep, stopAll, type RunContext, type Section } from '../lib/scenario.js';
+import { isPinned, LABEL, LOAD_CPU, SERVER_CPU, launch, sleep, stopAll, type RunContext, type Section } from '../lib/scenario.js';
 import type { Child } from '../lib/proc.js';
 import { openMany } from './memory.js';
 
@@ -424,7 +424,7 @@ async function resume(ctx: RunContext, kind: Kind, n: number, total: number, dra
 }
 
 export async function runTwoNode(ctx: RunContext): Promise<Section> {
-  const kinds = ctx.kinds.filter((k) => k !== 'ws');
+  const kinds = ctx.kinds.filter((k) => k === 'socketio' || k === 'lifeline');
   if (!hasRedisServer()) throw new Error('redis-server not found: apt-get install redis-server (scripts/install-system-deps)');
   const subscribers = ctx.quick ? 200 : 2_000;
   const fanoutTotal = RATE * (ctx.quick ? 2 : 5);
@@ -464,6 +464,9 @@ export async function runTwoNode(ctx: RunContext): Promise<Section> {
   const lDup = rsum('lifeline', (c) => c.duplicates);
   const lResumed = Math.min(...(res.get('lifeline') ?? []).map((c) => c.resumed));
   return {
+    placement: isPinned(ctx)
+      ? `pinned: nodes A and B (two processes) together on core ${SERVER_CPU}, load generator on core ${LOAD_CPU} (taskset); redis-server and the balancer (in the bench's own process) unpinned`
+      : 'shared: nodes A and B, the load generator, redis-server and the balancer all unpinned, sharing every core',
     title: `Two nodes on one Redis (cross-node fan-out, resume after drain)`,
     table: [
       table(['contender', 'p50 ms', 'p99 ms', 'p99 × Socket.IO', 'p99 on node B ms', 'publisher max lag ms', 'lost'], fanRows),
@@ -474,7 +477,6 @@ export async function runTwoNode(ctx: RunContext): Promise<Section> {
       `Fan-out: ${subscribers.toLocaleString('en-US')} subscribers, half on node A, half on node B (separate processes, one redis-server 7, no persistence); the publisher on A at ${RATE}/s, ${PAYLOAD_BYTES} B, ${fanoutTotal} messages per run, ${fanoutReps} run(s), median. Latency from each message's scheduled send to its arrival; "p99 on node B" = the subscribers that get it through Redis. Lifeline: RedisBroker (XADD, every node XREADs; A's own subscribers also get it from the stream) and RedisSessionStore (every frame committed before the socket sees it, MN-1). Socket.IO: io.emit with @socket.io/redis-streams-adapter.`,
       `Resume after drain: ${clients.toLocaleString('en-US')} clients, all on node A through a TCP balancer in the bench process; the publisher on B at ${RATE}/s (${resumeTotal} numbered messages); ${drainAfterMs} ms in, A leaves the balancer's rotation (as on /readyz 503, DR-1) and drains: Lifeline drain() (spread ${DRAIN_SPREAD_MS} ms, deadline ${DRAIN_DEADLINE_MS} ms; the bench wire client leaves at its DrainNotice slot and resumes through the balancer with its session id and last seq), Socket.IO io.close() (clients reconnect by themselves, 1 s ± 50 %, with recovery). ${resumeReps} run(s), fresh processes and Redis each, contenders alternating.`,
       '"caught up" = the client holds every number published before its new connection opened; the time is from the drain call until the last client caught up. "lost" = publisher numbers a client never received (15 s after the last publish); "duplicated" = numbers a client received twice (the wire client already drops repeated seqs, SEQ-3: these would reach the application). Summed over runs.',
-      'Placement: nodes A and B pinned together to core 0, the load generator to core 1, redis-server and the balancer unpinned (2-core machine).',
     ],
     targets: [
       {
