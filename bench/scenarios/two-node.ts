@@ -389,7 +389,7 @@ interface ResumeCell {
   readonly drainMs: number;
 }
 
-async function resume(ctx: RunContext, kind: Kind, n: number, total: number, drainAfterMs: number): Promise<ResumeCell> {
+async function resume(ctx: RunContext, kind: Kind, n: number, total: number, drainAfterMs: number, settleMs: number): Promise<ResumeCell> {
   const rig = await startRig(ctx, kind);
   const balancer = await new Balancer([]).listen();
   try {
@@ -407,7 +407,7 @@ async function resume(ctx: RunContext, kind: Kind, n: number, total: number, dra
     const t0 = Number(process.hrtime.bigint()) / 1e6;
     const drain = await rig.a.call<{ ms: number }>('drain', {}, 60_000);
     const pub = await publishing;
-    const st = await settle(rig.ld, 15_000, (s) => s.lost === 0 && s.caught === n, pub.startMs);
+    const st = await settle(rig.ld, settleMs, (s) => s.lost === 0 && s.caught === n, pub.startMs);
     for (const m of st.missed) ctx.log(`two-node resume ${LABEL[kind]}: ${m}`);
     const cell = {
       caughtUpS: st.caught > 0 ? (st.lastCaughtAt - t0) / 1000 : Number.NaN,
@@ -433,12 +433,14 @@ export async function runTwoNode(ctx: RunContext): Promise<Section> {
   const resumeTotal = RATE * (ctx.quick ? 4 : 8);
   const drainAfterMs = ctx.quick ? 1_000 : 2_000;
   const resumeReps = ctx.quick ? 1 : 2;
+  /** How long after the last publish a client may still catch up before what it misses counts as lost. */
+  const settleMs = ctx.quick ? 5_000 : 15_000;
   const fan = new Map<Kind, FanoutCell[]>();
   const res = new Map<Kind, ResumeCell[]>();
   for (const kind of kinds) fan.set(kind, await fanout(ctx, kind, subscribers, fanoutTotal, fanoutReps));
   for (let r = 0; r < resumeReps; r++) {
     for (const kind of r % 2 === 0 ? kinds : [...kinds].reverse()) {
-      res.set(kind, [...(res.get(kind) ?? []), await resume(ctx, kind, clients, resumeTotal, drainAfterMs)]);
+      res.set(kind, [...(res.get(kind) ?? []), await resume(ctx, kind, clients, resumeTotal, drainAfterMs, settleMs)]);
     }
   }
   const fmed = (kind: Kind, f: (c: FanoutCell) => number) => median((fan.get(kind) ?? []).map(f));
@@ -476,7 +478,7 @@ export async function runTwoNode(ctx: RunContext): Promise<Section> {
     notes: [
       `Fan-out: ${subscribers.toLocaleString('en-US')} subscribers, half on node A, half on node B (separate processes, one redis-server 7, no persistence); the publisher on A at ${RATE}/s, ${PAYLOAD_BYTES} B, ${fanoutTotal} messages per run, ${fanoutReps} run(s), median. Latency from each message's scheduled send to its arrival; "p99 on node B" = the subscribers that get it through Redis. Lifeline: RedisBroker (XADD, every node XREADs; A's own subscribers also get it from the stream) and RedisSessionStore (every frame committed before the socket sees it, MN-1). Socket.IO: io.emit with @socket.io/redis-streams-adapter.`,
       `Resume after drain: ${clients.toLocaleString('en-US')} clients, all on node A through a TCP balancer in the bench process; the publisher on B at ${RATE}/s (${resumeTotal} numbered messages); ${drainAfterMs} ms in, A leaves the balancer's rotation (as on /readyz 503, DR-1) and drains: Lifeline drain() (spread ${DRAIN_SPREAD_MS} ms, deadline ${DRAIN_DEADLINE_MS} ms; the bench wire client leaves at its DrainNotice slot and resumes through the balancer with its session id and last seq), Socket.IO io.close() (clients reconnect by themselves, 1 s ± 50 %, with recovery). ${resumeReps} run(s), fresh processes and Redis each, contenders alternating.`,
-      '"caught up" = the client holds every number published before its new connection opened; the time is from the drain call until the last client caught up. "lost" = publisher numbers a client never received (15 s after the last publish); "duplicated" = numbers a client received twice (the wire client already drops repeated seqs, SEQ-3: these would reach the application). Summed over runs.',
+      `"caught up" = the client holds every number published before its new connection opened; the time is from the drain call until the last client caught up. "lost" = publisher numbers a client never received (${settleMs / 1000} s after the last publish); "duplicated" = numbers a client received twice (the wire client already drops repeated seqs, SEQ-3: these would reach the application). Summed over runs.`,
     ],
     targets: [
       {
