@@ -84,6 +84,8 @@ export async function node(cfg: Record<string, unknown>, rpc: Rpc): Promise<void
   });
   rpc.on('publish', async (a) => {
     const total = a['total'] as number;
+    // Each run numbers its messages from its own base, so a late tail of the previous run is told apart.
+    const base = (a['base'] as number | undefined) ?? 0;
     const periodMs = 1000 / RATE;
     const start = nowMs() + 50;
     let k = 0;
@@ -94,7 +96,7 @@ export async function node(cfg: Record<string, unknown>, rpc: Rpc): Promise<void
         while (k < total && start + k * periodMs <= now) {
           const scheduled = start + k * periodMs;
           maxLagMs = Math.max(maxLagMs, nowMs() - scheduled);
-          broadcast(makePayload(k, scheduled));
+          broadcast(makePayload(base + k, scheduled));
           k++;
         }
         if (k >= total) resolve();
@@ -135,18 +137,25 @@ export function load(cfg: Record<string, unknown>, rpc: Rpc): void {
   let resumed = 0;
   let hasMoved = false;
   let total = 0;
+  /** The current run's first publisher number (the fan-out's runs each have their own). */
+  let base = 0;
+  /** Arrivals from an earlier run (its tail), left out of this run's figures. */
+  let stale = 0;
   /** Wire clients already left behind (their close must not start a second move). */
   const moving = new WeakSet<WireClient>();
 
   const onPayload = (i: number, b: Uint8Array) => {
     const v = new DataView(b.buffer, b.byteOffset, b.byteLength);
-    const k = v.getFloat64(0, true);
+    const k = v.getFloat64(0, true) - base;
     const scheduled = v.getFloat64(8, true);
     const now = nowMs();
     const s = subs[i] as Sub;
+    if (k < 0 || k >= s.seen.length) {
+      stale++;
+      return;
+    }
     (onB[i] ? latB : latA).push(now - scheduled);
     received++;
-    if (k >= s.seen.length) return;
     if ((s.seen[k] as number) > 0) duplicates++;
     else s.arrivedAt[k] = now;
     s.seen[k] = Math.min(255, (s.seen[k] as number) + 1);
@@ -222,7 +231,9 @@ export function load(cfg: Record<string, unknown>, rpc: Rpc): void {
   rpc.on('moving', () => {
     hasMoved = true;
   });
-  rpc.on('reset', () => {
+  rpc.on('reset', (a) => {
+    base = (a['base'] as number | undefined) ?? 0;
+    stale = 0;
     latA = new Samples(2_000_000);
     latB = new Samples(2_000_000);
     received = 0;
@@ -272,7 +283,7 @@ export function load(cfg: Record<string, unknown>, rpc: Rpc): void {
     all.set(b1, a1.length);
     all.sort();
     return {
-      received, lost, duplicates, complete, caught, lastCaughtAt, resumed, missed,
+      received, lost, duplicates, complete, caught, lastCaughtAt, resumed, missed, stale,
       p50Ms: sortedQuantile(all, 0.5), p99Ms: sortedQuantile(all, 0.99),
       p50BMs: sortedQuantile(b1, 0.5), p99BMs: sortedQuantile(b1, 0.99),
     };
@@ -296,6 +307,7 @@ interface Stats {
   readonly p50BMs: number;
   readonly p99BMs: number;
   readonly missed: readonly string[];
+  readonly stale: number;
 }
 
 interface Rig {
@@ -364,15 +376,17 @@ async function fanout(ctx: RunContext, kind: Kind, n: number, total: number, rep
     await waitConnected(rig.b, n / 2, `two-node fan-out ${LABEL[kind]} node B`);
     ctx.log(`two-node fan-out ${LABEL[kind]}: ${n} subscribers (${n / 2} per node) in ${open.seconds.toFixed(1)} s`);
     // One unmeasured run first: connections to Redis, JIT and the streams warm up.
-    await rig.a.call('publish', { total: RATE }, 120_000);
+    await rig.ld.call('reset', { base: 0 });
+    await rig.a.call('publish', { total: RATE, base: 0 }, 120_000);
     await settle(rig.ld, 5_000, (s) => s.received >= n * RATE);
     for (let r = 0; r < reps; r++) {
-      await rig.ld.call('reset');
-      const pub = await rig.a.call<{ maxLagMs: number }>('publish', { total }, 120_000);
+      const base = (r + 1) * 1_000_000;
+      await rig.ld.call('reset', { base });
+      const pub = await rig.a.call<{ maxLagMs: number }>('publish', { total, base }, 120_000);
       const st = await settle(rig.ld, 5_000, (s) => s.lost === 0);
       const want = n * total;
       cells.push({ p50Ms: st.p50Ms, p99Ms: st.p99Ms, p99BMs: st.p99BMs, lossPct: (100 * st.lost) / want, maxLagMs: pub.maxLagMs });
-      ctx.log(`two-node fan-out ${LABEL[kind]} rep ${r + 1}: p99 ${fmt(st.p99Ms, 1)} ms (B ${fmt(st.p99BMs, 1)} ms), ${want - st.lost}/${want} delivered, ${st.duplicates} duplicated`);
+      ctx.log(`two-node fan-out ${LABEL[kind]} rep ${r + 1}: p99 ${fmt(st.p99Ms, 1)} ms (B ${fmt(st.p99BMs, 1)} ms), ${want - st.lost}/${want} delivered, ${st.duplicates} duplicated, ${st.stale} late from the run before`);
     }
   } finally {
     await stopRig(ctx, rig);
