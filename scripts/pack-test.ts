@@ -172,6 +172,10 @@ export { off, ready, sent, id, subscribed, code, r, cases, run, multi, hubbed, a
 
 async function typeCheck(project: string): Promise<void> {
   await writeFile(join(project, 'consumer.ts'), CONSUMER);
+  // ioredis's own declarations import 'redis-errors', which ships none: any project that type-checks
+  // ioredis with skipLibCheck false needs this line, with or without Lifeline (lifeline/server/redis
+  // names ioredis's Redis type). Lifeline's own .d.ts are still checked in full.
+  await writeFile(join(project, 'redis-errors.d.ts'), "declare module 'redis-errors';\n");
   await writeFile(
     join(project, 'tsconfig.json'),
     JSON.stringify({
@@ -187,7 +191,7 @@ async function typeCheck(project: string): Promise<void> {
         typeRoots: [join(root, 'node_modules', '@types')],
         types: ['node'],
       },
-      files: ['consumer.ts'],
+      files: ['consumer.ts', 'redis-errors.d.ts'],
     }),
   );
   const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');

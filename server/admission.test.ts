@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { request } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
@@ -5,6 +6,7 @@ import { pino } from 'pino';
 import { afterEach, describe, expect, test } from 'vitest';
 import { rawHttp, upgradeRequest } from '../testkit/raw-http.js';
 import { tryConnect, type RawClient, type RawConnectOptions } from '../testkit/raw-client.js';
+import { requestPath } from './admission.js';
 import { createServer, type LifelineServer } from './server.js';
 import { Harness, httpUrl } from '../test/support/server.js';
 import { createTicketIssuer, ticketAuthenticator } from './tickets.js';
@@ -251,5 +253,28 @@ describe('admission at the upgrade', () => {
     await srv.drain({ deadlineMs: 100, spreadMs: 10 });
     expect(logs.length).toBeGreaterThan(0);
     for (const secret of [t, 'hello-secret-token', 'wrong-secret-token', 'cookie-secret-value']) expect(logs).not.toContain(secret);
+  });
+});
+
+describe('requestPath (issue 16: the endpoint path without a URL parse)', () => {
+  test('HS-7 equals the URL pathname for any request target and endpoint path', () => {
+    const piece = fc.constantFrom('/', 'lifeline', 'a', '.', '..', '%2e', '%41', ' ', '?', '#', '\\', '//', ';', '@', ':', 'é', '~', '&', '=');
+    const path = fc.array(piece, { maxLength: 6 }).map((xs) => xs.join(''));
+    const endpoint = fc.oneof(fc.constantFrom('/lifeline', '/', '/ws/v1', '/a b', '/a/../b', '//x', '/%41'), path.map((p) => `/${p}`));
+    fc.assert(
+      fc.property(endpoint, path, fc.boolean(), (ep, rest, isOwn) => {
+        const url = isOwn ? ep + rest : `/${rest}`;
+        const outcome = (f: () => string): string => {
+          try {
+            return f();
+          } catch (err) {
+            return `throws ${(err as { code?: string }).code}`; // as admitUpgrade did: an invalid target rejects
+          }
+        };
+        expect(outcome(() => requestPath(url, ep))).toBe(outcome(() => new URL(url, 'http://localhost').pathname));
+      }),
+      { numRuns: 3000 },
+    );
+    expect(requestPath(undefined, '/lifeline')).toBe('/');
   });
 });

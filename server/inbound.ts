@@ -67,6 +67,14 @@ export class ClientInbound {
     return this.completed;
   }
 
+  /** The application's handler calls still running, settled (either way); undefined when none runs (MN-17). */
+  whenIdle(): Promise<void> | undefined {
+    return this.chain?.then(
+      () => undefined,
+      () => undefined,
+    );
+  }
+
   /** A Message classified 'next' (the machine decided): deliver it, ack once the application has it. */
   deliver(m: Message): void {
     this.cursor.advance(m.seq);

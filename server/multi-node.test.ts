@@ -249,6 +249,38 @@ describe('several nodes on one shared store (issue 14)', () => {
     expect(seen).toEqual([4n, 4n, 4n, 4n]);
   });
 
+  test('MN-17 MN-5 a message still in the application\'s hands on node A when its client moves to node B reaches the application once: B waits for A\'s release', async () => {
+    const store = new SlowSharedStore();
+    const hub = new MemoryHub();
+    const byApp: string[] = [];
+    let releaseA: (() => void) | undefined;
+    const a = await h.server({
+      sessionStore: store,
+      broker: hub.broker('a'),
+      onMessage: (m) => {
+        byApp.push(`a:${dec(m.payload)}`);
+        return new Promise<void>((resolve) => (releaseA = resolve)); // the application on A is still working on it
+      },
+    });
+    const b = await h.server({ sessionStore: store, broker: hub.broker('b'), onMessage: (m) => void byApp.push(`b:${dec(m.payload)}`) });
+    const c = await h.session(a, { channels: ['feed'] });
+    const id = idOf(c);
+    c.message({ payload: enc('m1'), messageId: 'm1' });
+    await vi.waitFor(() => expect(byApp).toEqual(['a:m1']));
+    c.destroy(); // the client moves while A's application holds m1 (no Ack: SEQ-9, it will resend)
+    const c2 = await h.client(b);
+    const welcome = c2.handshake({ sessionId: id, lastServerSeq: 0n, channels: ['feed'] });
+    await new Promise((r) => setTimeout(r, 50));
+    releaseA?.(); // A's application finishes: A stores the session detached with m1's id and cursor
+    const w = await welcome;
+    expect(w.resume?.outcome).toBe(ResumeOutcome.RESUMED);
+    expect(w.lastClientSeq).toBe(1n); // B resumed from A's release, not from the record before it
+    if (w.lastClientSeq < 1n) c2.message({ seq: 1n, payload: enc('m1'), messageId: 'm1' });
+    c2.message({ seq: 2n, payload: enc('m2'), messageId: 'm2' });
+    await c2.waitForBody('ack', undefined, (ack) => ack.seq === 2n);
+    expect(byApp).toEqual(['a:m1', 'b:m2']); // once each
+  });
+
   test('MN-6 MN-12 MN-14 the store away: /readyz 503, a new Hello and a cross-node resume close 1013; live sessions stay up; back: ready', async () => {
     const { store, nodes } = await cluster(2);
     const [a, b] = nodes as [LifelineServer, LifelineServer];

@@ -78,6 +78,15 @@ export interface LifelineServerOptions {
   readonly replayWindowMs?: number;
   /** How many client messages may be in flight to the server (Welcome.receive_window, BP-1). */
   readonly receiveWindow?: number;
+  /**
+   * With a shared store (MN-17): how long a node resuming a session that another node still holds
+   * attached waits for that node to release it (store it detached once its application finished the
+   * client messages it was given) before claiming it anyway, in ms. Default 1000. The wait is what
+   * keeps a message in the application's hands at the move from reaching it twice; a node that died
+   * never releases, and its sessions resume after this wait. At most half the handshake timeout:
+   * the Hello waits meanwhile (HS-10).
+   */
+  readonly handoffWaitMs?: number;
   readonly policy?: BackpressurePolicy | PolicyName;
   /** Use Hello.preferred_policy when the client states one (BP-2: the server decides). Default true. */
   readonly acceptPreferredPolicy?: boolean;
@@ -220,6 +229,7 @@ export interface ResolvedOptions {
   readonly replayWindowBytes: number;
   readonly replayWindowMs: number;
   readonly receiveWindow: number;
+  readonly handoffWaitMs: number;
   readonly policy: BackpressurePolicy;
   readonly acceptPreferredPolicy: boolean;
   readonly queueLimitMessages: number;
@@ -311,6 +321,7 @@ export function resolveOptions(o: LifelineServerOptions): ResolvedOptions {
     replayWindowBytes: positive('replayWindowBytes', o.replayWindowBytes, defaults.replayWindowBytes),
     replayWindowMs: positive('replayWindowMs', o.replayWindowMs, o.resumeTtlMs ?? defaults.resumeTtlMs),
     receiveWindow: positive('receiveWindow', o.receiveWindow, defaults.receiveWindow),
+    handoffWaitMs: Math.max(0, o.handoffWaitMs ?? 1000),
     policy: policy === undefined || policy === BackpressurePolicy.UNSPECIFIED ? BackpressurePolicy.DROP_OLDEST : policy,
     acceptPreferredPolicy: o.acceptPreferredPolicy ?? true,
     queueLimitMessages: positive('queueLimitMessages', o.queueLimitMessages, defaults.queueLimitMessages),

@@ -1,7 +1,9 @@
 import fc from 'fast-check';
+import { create } from '@bufbuild/protobuf';
 import { createActor, SimulatedClock } from 'xstate';
+import { HelloSchema } from '../gen/lifeline/v1/envelope_pb.js';
 import { describe, expect, test } from 'vitest';
-import { serverSessionMachine, type ServerSessionEffects, type ServerSessionInput } from '../spec/machines/server-session.machine.js';
+import { serverSessionMachine, type ServerSessionEffects, type ServerSessionEvent, type ServerSessionInput } from '../spec/machines/server-session.machine.js';
 import { helloEvent, serverModelEvents } from '../spec/machines/server-session.events.js';
 import { advanceClock } from '../spec/machines/simulated-time.js';
 import { bindActions, SessionRuntime, stateValueOf, type ActionTable, type SessionActor } from './session-actor.js';
@@ -200,5 +202,52 @@ describe('session runner on transition() (issue 7: no XState actor per session; 
     expect(log).toContain('sendWelcome');
     advanceClock(clock, 1000);
     expect(restored.getSnapshot().status).toBe('active');
+  });
+
+  test('HS-7 RS-1 issue 16 the precomputed steps (Hello, socket close) equal an XState actor: one runtime, many sessions, same states, context, actions, events and timers', () => {
+    const hello = fc
+      .record({
+        isVersionSupported: fc.boolean(),
+        isAuthorized: fc.boolean(),
+        isResume: fc.boolean(),
+        isOverCapacity: fc.boolean(),
+        isForbidden: fc.boolean(),
+        isOverChannelLimit: fc.boolean(),
+        sessionId: fc.string({ maxLength: 8 }),
+        channels: fc.array(fc.string({ maxLength: 4 }), { maxLength: 3 }),
+      })
+      .map(({ sessionId, channels, ...facts }) => helloEvent({ ...facts, hello: create(HelloSchema, { protocolVersion: 1, sessionId, channels }) }));
+    const closed = fc.constantFrom(1000, 1001, 1002, 1005, 1006, 1011, 4001, 4002, 4500).map((code): ServerSessionEvent => ({ type: 'socket.closed', code }));
+    const event = fc.oneof({ weight: 3, arbitrary: hello }, { weight: 3, arbitrary: closed }, { weight: 2, arbitrary: fc.constantFrom(...serverModelEvents) });
+    // What each handler saw: the action, the very event it ran for, its params.
+    const seen = Object.fromEntries(
+      ACTIONS.map((name) => [name, (host: RecHost, ev: unknown, params: unknown) => host.log.push([name, ev, params])]),
+    ) as unknown as ActionTable<RecHost>;
+    const clock = new SimulatedClock();
+    const timers = (clock as unknown as { timeouts: Map<unknown, unknown> }).timeouts;
+    const runtime = new SessionRuntime(serverSessionMachine, seen, () => {}, clock); // one for every run: steps cached by earlier sessions are reused
+    fc.assert(
+      fc.property(fc.array(event, { minLength: 1, maxLength: 8 }), (events) => {
+        const realClock = new SimulatedClock();
+        const realTimers = (realClock as unknown as { timeouts: Map<unknown, unknown> }).timeouts;
+        const real: RecHost = { log: [] };
+        const actor = createActor(serverSessionMachine.provide({ actions: bindActions(seen, real) }), { clock: realClock, input });
+        actor.start();
+        const lean: RecHost = { log: [] };
+        const before = timers.size;
+        const runner = runtime.create(input, lean);
+        for (const ev of events) {
+          if (actor.getSnapshot().status === 'active') actor.send(ev);
+          runner.send(ev);
+          expect(view(runner)).toEqual(view(actor));
+          expect(lean.log).toEqual(real.log);
+          expect(timers.size - before).toBe(realTimers.size);
+        }
+        for (const entry of lean.log as [string, unknown, unknown][]) expect(events).toContain(entry[1]); // each action ran for the session's own event
+        actor.stop();
+        runner.stop();
+      }),
+      { numRuns: 400 },
+    );
   });
 });

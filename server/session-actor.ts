@@ -19,7 +19,9 @@
  * snapshot from the shared copy adds ~0.1 µs, where `resolveState` per step would add ~9): the hot
  * inbound bodies and the fixed-interval sweep stay off it (server/ingress.ts, server/liveness.ts
  * onSweepVisit), calling
- * the same rule functions as the machine's guards (spec/protocol/session-rules.ts).
+ * the same rule functions as the machine's guards (spec/protocol/session-rules.ts). The Hello of a
+ * new connection and a socket's close take a step precomputed once per distinct facts from a
+ * context sessions share (`SessionRuntime.sharedStep`, issue 16), not a `transition()` each.
  *
  * With inspection on (`inspect`, strictly opt-in) the server uses real XState actors instead,
  * because the inspector observes actors: `inspectedSession` gives one the same handler table through
@@ -85,6 +87,35 @@ export interface PersistedSession {
 }
 
 type SessionContext = SessionSnapshot['context'];
+/** A step as `transition()` returns it: the next snapshot and the actions to execute. */
+type Step = readonly [SessionSnapshot, readonly Executable[]];
+
+/** Steps kept at most (a safety bound: the machine's configurations × the facts seen are far fewer). */
+const MAX_SHARED_STEPS = 512;
+
+/**
+ * What the machine reads of an event whose step may be shared (SessionRuntime.sharedStep), as a
+ * number; undefined for any other event. `frame.hello`: the six facts its guards read (its body only
+ * reaches the actions, which get the session's own event). `socket.closed`: its code
+ * (`isPeerCloseResetting`), a 16-bit value, above bit 6.
+ */
+function factsKey(e: ServerSessionEvent): number | undefined {
+  switch (e.type) {
+    case 'frame.hello':
+      return (
+        (e.isVersionSupported ? 1 : 0) |
+        (e.isAuthorized ? 2 : 0) |
+        (e.isResume ? 4 : 0) |
+        (e.isOverCapacity ? 8 : 0) |
+        (e.isForbidden ? 16 : 0) |
+        (e.isOverChannelLimit ? 32 : 0)
+      );
+    case 'socket.closed':
+      return Number.isInteger(e.code) && e.code >= 0 && e.code <= 0xffff ? 64 + e.code * 128 : undefined;
+    default:
+      return undefined;
+  }
+}
 type Status = SessionSnapshot['status'];
 type DelayImpl = number | ((args: { readonly context: SessionContext }) => number);
 
@@ -112,7 +143,7 @@ export class SessionRuntime<H> {
    * new session shares its snapshot (the context, with `opts`, is never mutated: `assign` copies
    * it shallowly, so every session keeps pointing at this one `opts`) and its actions.
    */
-  private initial: { readonly input: SessionInput; readonly step: readonly [SessionSnapshot, readonly Executable[]] } | undefined;
+  private initial: { readonly input: SessionInput; readonly step: Step } | undefined;
 
   constructor(
     readonly machine: SessionMachine,
@@ -121,6 +152,23 @@ export class SessionRuntime<H> {
     readonly onCrash: (actor: SessionRunner<H>, err: unknown) => void,
     readonly clock: Clock = backgroundTimers(systemClock),
   ) {}
+
+  /**
+   * Precomputed steps (issue 16: XState's `transition()` builds an inert actor, and with it the
+   * machine's initial snapshot, on every call: 30-45 µs, twice per new connection, again on every
+   * close and resume). A step is a pure function of (snapshot, event). Contexts are never mutated
+   * (`assign` copies), so sessions that went through the same steps from the initial snapshot share
+   * one context object; from such a shared context and state value, an event whose only inputs to
+   * the machine are a few facts takes the same step every time: computed once with `transition()`
+   * and reused, each action then run with the session's own event. Two events qualify, by what the
+   * machine reads of them: `frame.hello` (its six facts: the handshaking guards; its body is read by
+   * the actions only) and `socket.closed` (its code: `isPeerCloseResetting`). Only a step whose every
+   * action ran for the event itself is kept. session-actor.test.ts proves the reused steps equal to
+   * an XState actor on random event sequences. Bounded: only contexts this cache produced are
+   * shared, and the chain ends (no cached event leads back to one).
+   */
+  private readonly sharedSteps = new Map<SessionContext, Map<SessionSnapshot['value'], Map<number, Step>>>();
+  private sharedStepCount = 0;
 
   /** A session machine in its initial state, its initial actions executed on `host`. */
   create(input: SessionInput, host: H): SessionRunner<H> {
@@ -173,9 +221,39 @@ export class SessionRuntime<H> {
     return { value: snap.value, context: snap.context };
   }
 
-  private initialStep(input: SessionInput): readonly [SessionSnapshot, readonly Executable[]] {
-    if (this.initial?.input !== input) this.initial = { input, step: initialTransition(this.machine, input) };
+  private initialStep(input: SessionInput): Step {
+    if (this.initial?.input !== input) {
+      this.initial = { input, step: initialTransition(this.machine, input) };
+      this.sharedSteps.clear(); // a new input: a new initial context, and every step from it
+      this.sharedStepCount = 0;
+      this.sharedSteps.set(this.initial.step[0].context, new Map());
+    }
     return this.initial.step;
+  }
+
+  /**
+   * The precomputed step (above) for this event from this value and context, or undefined when
+   * there is none: the context is not a shared one, or the event is not one whose step is a
+   * function of its facts.
+   */
+  sharedStep(value: SessionSnapshot['value'], context: SessionContext, event: ServerSessionEvent): Step | undefined {
+    const byValue = this.sharedSteps.get(context);
+    if (byValue === undefined) return undefined;
+    const key = factsKey(event);
+    if (key === undefined) return undefined;
+    let byKey = byValue.get(value);
+    const cached = byKey?.get(key);
+    if (cached) return cached;
+    const step = transition(this.machine, this.snapshotOf(value, context, 'active'), event);
+    // Reusable only when nothing in it came from the event but the facts: every action ran for the
+    // event itself (no raised event in between), so the session's own event can stand in for it.
+    if (this.sharedStepCount < MAX_SHARED_STEPS && step[1].every((a) => a.type.startsWith('xstate.') || a.info.event === event)) {
+      if (byKey === undefined) byValue.set(value, (byKey = new Map()));
+      byKey.set(key, step);
+      this.sharedStepCount++;
+      if (!this.sharedSteps.has(step[0].context)) this.sharedSteps.set(step[0].context, new Map());
+    }
+    return step;
   }
 
   /**
@@ -244,7 +322,7 @@ export class SessionRunner<H> implements SessionActor {
   }
 
   /** Execute the initial step (create). */
-  start(step: readonly [SessionSnapshot, readonly Executable[]]): void {
+  start(step: Step): void {
     this.isProcessing = true;
     this.step(() => step);
     this.drainMailbox();
@@ -277,7 +355,9 @@ export class SessionRunner<H> implements SessionActor {
   }
 
   private process(event: ServerSessionEvent): void {
-    this.step(() => transition(this.runtime.machine, this.getSnapshot(), event));
+    const shared = this.runtime.sharedStep(this.stateValue, this.context, event);
+    if (shared) this.step(() => shared, event); // the precomputed step, run for this session's event (issue 16)
+    else this.step(() => transition(this.runtime.machine, this.getSnapshot(), event));
     if (this.status !== 'active') this.cancelAll(); // final state: no timer outlives it
   }
 
@@ -286,10 +366,10 @@ export class SessionRunner<H> implements SessionActor {
    * that reads the session's state still sees the state the event found. Only the persisted form
    * is kept (value interned per configuration, context, status).
    */
-  private step(compute: () => readonly [SessionSnapshot, readonly Executable[]]): void {
+  private step(compute: () => Step, event?: ServerSessionEvent): void {
     try {
       const [next, actions] = compute();
-      for (const a of actions) this.execute(a);
+      for (const a of actions) this.execute(a, event);
       this.stateValue = next.value === this.stateValue ? next.value : this.runtime.skeletonOf(next.value, next.context).value;
       this.context = next.context;
       this.status = next.status;
@@ -298,7 +378,8 @@ export class SessionRunner<H> implements SessionActor {
       this.runtime.onCrash(this, err);
     }
   }
-  private execute(a: Executable): void {
+  /** Run one action; `event`, when given, is the event it ran for (a precomputed step's actions name another one). */
+  private execute(a: Executable, event?: ServerSessionEvent): void {
     switch (a.type) {
       case 'xstate.raise': {
         const p = a.params as RaiseParams;
@@ -313,7 +394,7 @@ export class SessionRunner<H> implements SessionActor {
       default: {
         const handler = (this.runtime.actions as Readonly<Record<string, ActionHandler<H, unknown> | undefined>>)[a.type];
         if (!handler) throw new Error(`no handler for the machine's action ${a.type}`);
-        handler(this.host, a.info.event as HostEvent, a.params);
+        handler(this.host, (event ?? a.info.event) as HostEvent, a.params);
       }
     }
   }

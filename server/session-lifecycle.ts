@@ -119,14 +119,34 @@ export class SessionLifecycle {
         d.writeAhead?.refenced(s); // what was gathered meanwhile is this claim's
       }),
     );
+    // Attached again: the stored record must no longer expire (RS-1), and no expiry is what tells
+    // another node resuming it to wait for this node's release (MN-17). Revive ignores the stored
+    // state value (its socket was elsewhere), so the one the step left is written as it is.
+    if (d.store.isShared) this.save(s, undefined);
   }
 
   /** RS-1: the socket is gone; the session waits for a resume within its limits (RS-11), written back to the store. */
   markDetached(s: LiveSession): void {
     this.d.detachedSessions.add(s); // RS-11
     this.d.scheduleDetachedCheck();
-    // The entry action runs before the step's snapshot is taken: the machine's is still the state it left.
-    this.save(s, this.d.wallNow() + this.d.env.opts.resumeTtlMs, 'detached');
+    const expiresAtMs = this.d.wallNow() + this.d.env.opts.resumeTtlMs;
+    const idle = this.d.store.isShared ? s.inbound.whenIdle() : undefined;
+    if (!idle) {
+      // The entry action runs before the step's snapshot is taken: the machine's is still the state it left.
+      this.save(s, expiresAtMs, 'detached');
+      return;
+    }
+    // MN-17: the release. Stored detached only once the application finished the client messages it
+    // was given (their cursor and ids in the record), so the node the client resumes on, which waits
+    // for this, never hands them to the application again. Bounded by handoffWaitMs: a handler that
+    // never settles (BP-17's hold) must not keep the session from moving.
+    const machine = this.machineOf(s, 'detached');
+    this.write(s, async () => {
+      await settledWithin(idle, this.d.env.opts.handoffWaitMs);
+      const record = this.recordOfMachine(s, expiresAtMs, machine);
+      await this.d.store.save(record, s.fence);
+      this.d.writeAhead?.saved(s, record);
+    });
   }
 
   /** Write the session back under its fence (detach, drain); `value`: the state it is entering. */
@@ -286,8 +306,16 @@ export class SessionLifecycle {
 
   /** The session as the store keeps it (times in epoch ms, the machine's persisted snapshot by reference). */
   recordOf(s: LiveSession, expiresAtMs: number | undefined, value?: PersistedSession['value']): SessionRecord {
+    return this.recordOfMachine(s, expiresAtMs, this.machineOf(s, value));
+  }
+
+  /** The machine's persisted form now (XState's: plain data, CONVENTIONS §1), in state `value` when given. */
+  private machineOf(s: LiveSession, value?: PersistedSession['value']): MachineRecord {
     const snap = s.actor.getSnapshot();
-    const machine = { value: value ?? snap.value, context: snap.context } as unknown as MachineRecord; // XState's persisted form: plain data (CONVENTIONS §1)
+    return { value: value ?? snap.value, context: snap.context } as unknown as MachineRecord;
+  }
+
+  private recordOfMachine(s: LiveSession, expiresAtMs: number | undefined, machine: MachineRecord): SessionRecord {
     const createdAtMs = this.d.wallNow() - (this.d.env.clock.now() - s.createdAt);
     return s.toRecord({ createdAtMs, expiresAtMs }, machine);
   }
@@ -324,4 +352,14 @@ function persistedOf(m: MachineRecord | undefined): PersistedSession | undefined
   const context = m.context as { readonly opts?: unknown } | null;
   if (typeof context !== 'object' || context === null || typeof context.opts !== 'object') throw new Error('the record\'s machine snapshot has no context');
   return m as unknown as PersistedSession;
+}
+
+/** `p` settled, or `ms` passed (a timer that keeps no process alive). */
+function settledWithin(p: Promise<void>, ms: number): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const bound = new Promise<void>((resolve) => {
+    timer = setTimeout(resolve, ms);
+    timer.unref?.();
+  });
+  return Promise.race([p, bound]).finally(() => clearTimeout(timer));
 }

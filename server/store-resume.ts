@@ -22,6 +22,7 @@ import type { CatchUps } from './catch-up.js';
 import type { Connection } from './connection.js';
 import type { LiveSession } from './session.js';
 import type { SessionLifecycle } from './session-lifecycle.js';
+import type { SessionRecord } from './stores/session-record.js';
 import type { SessionStore } from './stores/session-store.js';
 
 /** What the Hello gets: the session, revived here; a new one and why; or "the store is away" (1013). */
@@ -40,7 +41,12 @@ export interface StoreResumeDeps {
   /** CC-8, RS-11: room for one more session here. */
   makeRoomForSession(): boolean;
   endedReason(id: string): ResumeReason | Promise<ResumeReason>;
+  /** MN-17: the longest wait for another node to release a session it holds attached, ms. */
+  readonly handoffWaitMs: number;
 }
+
+/** How often a node waiting for a release reads the record again (MN-17), ms. */
+const RELEASE_POLL_MS = 20;
 
 const UNAVAILABLE: StoreResume = { kind: 'unavailable' };
 
@@ -74,12 +80,13 @@ export class StoreResumes {
     };
     if (!isStoreReady(d.store)) return local(); // MN-12 (MN-16: a local copy resumes from itself)
     try {
-      const seen = await d.store.load(id);
+      let seen = await d.store.load(id);
       const here = d.liveSession(id);
       if (here) {
         if (!d.lifecycle.isOvertaken(here, seen)) return { kind: 'resumed', session: here };
         d.lifecycle.moved(here, seen?.owner?.nodeId); // MN-16: another node claimed it since; its record is newer
       }
+      if (seen && isHeldElsewhere(seen, d.nodeId)) seen = await this.released(id, seen); // MN-17
       if (!seen) return { kind: 'new', reason: await d.endedReason(id) }; // RS-6, RS-11
       if (seen.principal !== principal) return { kind: 'new', reason: ResumeReason.PRINCIPAL_MISMATCH }; // RS-2: never claimed for another principal
       if (!d.makeRoomForSession()) return UNAVAILABLE; // CC-8
@@ -97,4 +104,26 @@ export class StoreResumes {
       return UNAVAILABLE;
     }
   }
+
+  /**
+   * MN-17: another node holds the session attached (no expiry in its record). It may still have a
+   * client message in its application's hands; it stores the session detached once those are
+   * finished (their cursor and ids written). Wait for that, for another owner, or for the record to
+   * go, up to handoffWaitMs; then claim it anyway (a dead node or a half-open socket never releases:
+   * RS-7, MN-4). The record as last read.
+   */
+  private async released(id: string, seen: SessionRecord): Promise<SessionRecord | undefined> {
+    const until = Date.now() + this.d.handoffWaitMs;
+    let r: SessionRecord | undefined = seen;
+    while (r && isHeldElsewhere(r, this.d.nodeId) && r.owner?.fence === seen.owner?.fence && Date.now() < until) {
+      await new Promise((resolve) => setTimeout(resolve, RELEASE_POLL_MS));
+      r = await this.d.store.load(id);
+    }
+    return r;
+  }
+}
+
+/** Attached on another node: owned there and not stored detached (a detached record carries its expiry, RS-1). */
+function isHeldElsewhere(r: SessionRecord, nodeId: string): boolean {
+  return r.owner !== undefined && r.owner.nodeId !== nodeId && r.expiresAtMs === undefined;
 }

@@ -70,7 +70,8 @@ export class PeerAcceptor {
     const conn = new Connection(peer, this.events, principal, clientAddress(req), this.d.clock, this.d.log, traceId);
     conn.span = span;
     // SEC-2: the request through the sanitizer (no cookie, no ticket, no Authorization value).
-    conn.log.debug({ upgrade: serializeRequest(req), principal, transport: peer.kind }, 'upgrade accepted');
+    // Built only when it is written: the sanitized request was ~0.6 % of a connect at the default level (issue 16).
+    if (this.d.log.isLevelEnabled('debug')) conn.log.debug({ upgrade: serializeRequest(req), principal, transport: peer.kind }, 'upgrade accepted');
     this.d.registry.admit(conn);
     return conn;
   }
