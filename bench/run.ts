@@ -37,6 +37,7 @@ import { runMemory } from './scenarios/memory.js';
 import { runResume } from './scenarios/resume.js';
 import { runSlow } from './scenarios/slow.js';
 import { runStorm } from './scenarios/storm.js';
+import { runTwoNode } from './scenarios/two-node.js';
 
 type Runner = (ctx: RunContext) => Promise<Section>;
 
@@ -52,6 +53,7 @@ const SCENARIOS: readonly (readonly [string, Runner])[] = [
   ['storm', runStorm],
   ['slow', runSlow],
   ['codec', runCodecScenario],
+  ['two-node', runTwoNode],
 ];
 
 
