@@ -21,7 +21,7 @@ import type { Rpc } from '../lib/child.js';
 import { connectIo, type Kind } from '../contenders/baselines.js';
 import { WireClient } from '../contenders/lifeline-wire.js';
 import { Balancer } from '../lib/balancer.js';
-import { hasRedisServer, startBenchRedis, type BenchRedis } from '../lib/redis-server.js';
+import { isRedisAvailable, startRedis, type RedisProcess } from '../../test/support/redis.js';
 import { fmt, median, ratio, Samples, sortedQuantile, table } from '../lib/stats.js';
 import { isPinned, LABEL, LOAD_CPU, SERVER_CPU, launch, sleep, stopAll, type RunContext, type Section } from '../lib/scenario.js';
 import type { Child } from '../lib/proc.js';
@@ -311,14 +311,14 @@ interface Stats {
 }
 
 interface Rig {
-  readonly redis: BenchRedis;
+  readonly redis: RedisProcess;
   readonly a: Child;
   readonly b: Child;
   readonly ld: Child;
 }
 
 async function startRig(ctx: RunContext, kind: Kind): Promise<Rig> {
-  const redis = await startBenchRedis();
+  const redis = await startRedis();
   try {
     const [a, b, ld] = await Promise.all([
       launch(ctx, { scenario: 'two-node', role: 'node', config: { kind, redis: redis.url, nodeId: 'A' }, cpu: SERVER_CPU, maxOldSpaceMb: 4096 }),
@@ -439,7 +439,7 @@ async function resume(ctx: RunContext, kind: Kind, n: number, total: number, dra
 
 export async function runTwoNode(ctx: RunContext): Promise<Section> {
   const kinds = ctx.kinds.filter((k) => k === 'socketio' || k === 'lifeline');
-  if (!hasRedisServer()) throw new Error('redis-server not found: apt-get install redis-server (scripts/install-system-deps)');
+  if (!isRedisAvailable()) throw new Error('redis-server not found: apt-get install redis-server (scripts/install-system-deps)');
   const subscribers = ctx.quick ? 200 : 2_000;
   const fanoutTotal = RATE * (ctx.quick ? 2 : 5);
   const fanoutReps = ctx.quick ? 1 : 2;
