@@ -12,7 +12,7 @@ import type { IncomingMessage } from 'node:http';
 import type { WsCloseCodeName } from '../spec/protocol/close-codes.js';
 
 /** Which transport carries a peer (for logs and metrics; the core never branches on it). */
-export type TransportKind = 'ws';
+export type TransportKind = 'ws' | 'http';
 
 /** Outbound: what the core asks of one peer's transport. */
 export interface PeerTransport {
