@@ -3,23 +3,13 @@
  * node in rotation; `takeOut` removes a node the way HAProxy does when its /readyz turns 503 at
  * the start of a drain (DR-1). Connections already open stay on their node until it closes them.
  */
-import { connect, createServer, type Server, type Socket } from 'node:net';
+import { TcpRelay } from '../../test/support/tcp-relay.js';
 
-export class Balancer {
-  private readonly server: Server;
-  private readonly open = new Set<Socket>();
+export class Balancer extends TcpRelay {
   private next = 0;
-  port = 0;
 
   constructor(private targets: number[]) {
-    this.server = createServer((client) => this.accept(client));
-  }
-
-  async listen(): Promise<this> {
-    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
-    const addr = this.server.address();
-    this.port = typeof addr === 'object' && addr ? addr.port : 0;
-    return this;
+    super();
   }
 
   setTargets(ports: readonly number[]): void {
@@ -31,30 +21,7 @@ export class Balancer {
     this.targets = this.targets.filter((p) => p !== port);
   }
 
-  async close(): Promise<void> {
-    for (const s of this.open) s.destroy();
-    await new Promise<void>((resolve) => this.server.close(() => resolve()));
-  }
-
-  private accept(client: Socket): void {
-    const target = this.targets[this.next++ % Math.max(1, this.targets.length)];
-    if (target === undefined) {
-      client.destroy();
-      return;
-    }
-    client.setNoDelay(true);
-    const upstream = connect(target, '127.0.0.1');
-    upstream.setNoDelay(true);
-    for (const s of [client, upstream]) {
-      this.open.add(s);
-      s.on('error', () => {});
-      s.on('close', () => {
-        this.open.delete(s);
-        client.destroy();
-        upstream.destroy();
-      });
-    }
-    client.pipe(upstream);
-    upstream.pipe(client);
+  protected pick(): number | undefined {
+    return this.targets[this.next++ % Math.max(1, this.targets.length)];
   }
 }
