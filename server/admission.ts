@@ -11,6 +11,7 @@ import type { Logger } from 'pino';
 import { serverTimers, systemClock, type Clock } from './clock.js';
 import type { MaybePromise } from './types.js';
 import type { KeyedBuckets } from './token-bucket.js';
+import type { TransportKind } from './transport.js';
 
 export interface Refusal {
   readonly status: number;
@@ -141,8 +142,8 @@ export interface UpgradeContext {
   readonly clock: Clock;
   readonly authenticate: ((req: IncomingMessage) => MaybePromise<string | undefined>) | undefined;
   readonly log: Logger;
-  /** Every refusal on the Lifeline path, by HTTP status (metrics). */
-  readonly onRefused?: (status: number) => void;
+  /** Every refusal on the Lifeline path, by HTTP status and the transport refused (metrics). */
+  readonly onRefused?: (status: number, transport: TransportKind) => void;
   /** Count the upgrade as pending (HS-16); set on a shared server, where connections are not counted at accept. */
   readonly admitPending?: (socket: Duplex, ip: string) => boolean;
   /** An upgrade whose request is complete is answered within this, else 503 (HS-16). */
@@ -229,6 +230,7 @@ export async function admit(
   what: 'upgrade' | 'http open',
 ): Promise<string | undefined> {
   const socket = req.socket;
+  const transport: TransportKind = what === 'upgrade' ? 'ws' : 'http';
   const path = c.path; // SEC-2: the path only; the query may carry a ticket.
   const admit = c.admitPending;
   const refusal = check(req, {
@@ -242,7 +244,7 @@ export async function admit(
   });
   if (refusal) {
     c.log.info({ status: refusal.status, why: refusal.why, path, ip: clientAddress(req) }, `${what} refused`);
-    c.onRefused?.(refusal.status);
+    c.onRefused?.(refusal.status, transport);
     answer.refuse(refusal);
     return undefined;
   }
@@ -252,7 +254,7 @@ export async function admit(
     const timers = serverTimers(c.clock);
     const deadline = timers.setTimeout(() => {
       c.log.warn({ path, ip: clientAddress(req), timeoutMs: c.handshakeTimeoutMs }, `${what} not answered within the handshake timeout`);
-      c.onRefused?.(503);
+      c.onRefused?.(503, transport);
       answer.refuse({ status: 503, headers: { 'Retry-After': String(c.retryAfterSeconds) }, why: `${what} not answered in time` }); // HS-16
     }, c.handshakeTimeoutMs);
     try {
@@ -267,14 +269,14 @@ export async function admit(
     if (answer.isAnswered) return undefined; // answered by the deadline
     if (principal === undefined) {
       c.log.info({ status: 401, path, ip: clientAddress(req) }, `${what} refused`);
-      c.onRefused?.(401);
+      c.onRefused?.(401, transport);
       answer.refuse({ status: 401, headers: {}, why: 'authentication failed' }); // HS-4
       return undefined;
     }
   }
   if (answer.isAnswered) return undefined;
   if (!c.isAccepting()) {
-    c.onRefused?.(503);
+    c.onRefused?.(503, transport);
     answer.refuse({ status: 503, headers: { 'Retry-After': String(c.retryAfterSeconds) }, why: 'draining' }); // HS-6
     return undefined;
   }

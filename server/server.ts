@@ -293,7 +293,7 @@ export class LifelineServer extends TypedEmitter<ServerEvents> {
       clock: this.clock,
       authenticate: this.options.authenticate,
       log: this.log,
-      onRefused: (status) => this.metrics?.upgradeRejected(status),
+      onRefused: (status, transport) => this.metrics?.upgradeRejected(status, transport),
       handshakeTimeoutMs: this.opts.handshakeTimeoutMs,
       // HS-16: the own server counts every connection at accept; a shared one counts upgrades to this path.
       ...(this.isOwnServer ? {} : { admitPending: (s: Duplex, ip: string) => this.pending.admit(s, ip) }),
