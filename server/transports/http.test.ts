@@ -258,3 +258,14 @@ describe('HTTP carrier: liveness, backpressure, drain (HT-16, HT-17, HT-19, HT-1
     expect(c.closeRecord).toBeUndefined();
   });
 });
+
+describe('HTTP carrier: the core applies its caps as to a WebSocket', () => {
+  test('CC-8 HT-3 a session beyond maxSessions over HTTP is closed TRY_AGAIN_LATER like one over WebSocket', async () => {
+    const srv = await h.server({ maxSessions: 1 });
+    await h.session(srv);
+    const c = await open(srv);
+    c.startReceiving();
+    await c.hello();
+    expect((await c.waitForClose()).code).toBe(codeOf('TRY_AGAIN_LATER'));
+  });
+});
