@@ -87,10 +87,10 @@ function recorder() {
 const enc = (s: string) => new TextEncoder().encode(s);
 
 /** Open a transport on the fake carrier and answer its open with connection id C1. */
-async function opened(opts: { bufferingDetectMs?: number } = {}) {
+async function opened(opts: { bufferingDetectMs?: number; headers?: () => Record<string, string> } = {}) {
   const carrier = new FakeCarrier();
   const r = recorder();
-  const sock = httpTransport(carrier.fetch, { bufferingDetectMs: opts.bufferingDetectMs ?? 5000 })('ws://h/lifeline?t=1', r.handlers, { token: undefined });
+  const sock = httpTransport(carrier.fetch, { bufferingDetectMs: opts.bufferingDetectMs ?? 5000, ...(opts.headers && { headers: opts.headers }) })('ws://h/lifeline?t=1', r.handlers, { token: undefined });
   const open = await carrier.next('open');
   open.respond(answer(200, { [Header.connection]: 'C1' }));
   await vi.waitFor(() => expect(r.log).toContain('open'));
@@ -98,13 +98,15 @@ async function opened(opts: { bufferingDetectMs?: number } = {}) {
 }
 
 describe('HTTP transport on a fake carrier', () => {
-  test('HT-1 HT-3 open carries the protocol token and no connection; later requests carry the capability in a header only', async () => {
-    const { carrier } = await opened();
+  test('HT-29 HT-1 HT-3 open carries the protocol token and the upgrade\'s headers; later requests carry the capability in a header only', async () => {
+    const { carrier } = await opened({ headers: () => ({ authorization: 'Bearer T' }) });
     const open = carrier.requests[0] as FakeRequest;
     expect(open.headers[Header.protocol]).toBe('lifeline.v1');
     expect(open.headers[Header.connection]).toBeUndefined();
+    expect(open.headers.authorization).toBe('Bearer T');
     const recv = await carrier.next('receive');
     expect(recv.headers[Header.connection]).toBe('C1');
+    expect(recv.headers.authorization).toBeUndefined();
     expect(recv.headers[Header.ack]).toBe('0');
     expect(recv.headers[Header.receive]).toBe('stream');
   });
@@ -171,7 +173,7 @@ describe('HTTP transport on a fake carrier', () => {
     await vi.waitFor(() => expect(log).toEqual(['open', `close ${codeOf('SERVICE_RESTART')} drain`]));
   });
 
-  test('HT-8 no KEEPALIVE within the detection time: the client polls for the rest of the connection', async () => {
+  test('HT-27 HT-8 no KEEPALIVE within the detection time: the client polls for the rest of the connection', async () => {
     const { carrier, frames } = await opened({ bufferingDetectMs: 30 });
     const held = await carrier.next('receive');
     expect(held.headers[Header.receive]).toBe('stream');
@@ -189,7 +191,7 @@ describe('HTTP transport on a fake carrier', () => {
     expect(next.headers[Header.ack]).toBe('1');
   });
 
-  test('HT-6 HT-26 sends are serial, batched per tick, numbered by Lifeline-Seq; a failed send is retried once with the same seq and body', async () => {
+  test('HT-28 HT-6 HT-26 sends are serial, batched per tick, numbered by Lifeline-Seq; a failed send is retried once with the same seq and body', async () => {
     const { carrier, sock, log } = await opened();
     await carrier.next('receive');
     sock.send(enc('1'));
@@ -213,7 +215,7 @@ describe('HTTP transport on a fake carrier', () => {
     await vi.waitFor(() => expect(log).toEqual(['open', `close ${codeOf('ABNORMAL')} HT-26: send failed twice`]));
   });
 
-  test('HT-10 close() sends the queued frames and a CLOSE record once the send in flight settled, and reports nothing more', async () => {
+  test('HT-28 HT-10 close() sends the queued frames and a CLOSE record once the send in flight settled, and reports nothing more', async () => {
     const { carrier, sock, log } = await opened();
     const recv = await carrier.next('receive');
     sock.send(enc('a'));
