@@ -201,8 +201,8 @@ export class HttpConnection implements PeerTransport {
   /** Write what the receive has not carried yet, in one res.write; end it when its mode says so. */
   private writeTo(r: Receive, withKeepalive: boolean): void {
     const from = this.cursor;
-    const to = this.total;
-    const isClosing = this.state === 'closing';
+    let to = this.total;
+    let isClosing = this.state === 'closing';
     if (from >= to && !withKeepalive && !isClosing) return;
     const parts: Uint8Array[] = [];
     let size = 0;
@@ -210,8 +210,15 @@ export class HttpConnection implements PeerTransport {
       parts.push(KEEPALIVE_RECORD);
       size += KEEPALIVE_RECORD.byteLength;
     }
+    // HT-8: a response carries at most httpStreamMaxBytes (at least one frame); the rest goes on the next.
+    const room = this.o.streamMaxBytes - r.carried;
     for (let i = from; i < to; i++) {
       const f = this.retained[this.head + i - this.acked] as Uint8Array;
+      if (i > from && size + RECORD_HEADER_BYTES + f.byteLength > room) {
+        to = i;
+        isClosing = false; // the CLOSE record follows the frames before it (HT-10), on the next receive
+        break;
+      }
       parts.push(frameHeader(f.byteLength), f);
       size += RECORD_HEADER_BYTES + f.byteLength;
     }
@@ -231,7 +238,7 @@ export class HttpConnection implements PeerTransport {
     }
     // HT-8: a poll ends with its first records; a stream at its byte bound. A write that waits for a
     // drain (BP-4) ends it too, so the client's next receive acknowledges at once.
-    if (to > from && (r.mode === 'poll' || r.carried >= this.o.streamMaxBytes || this.waits.length > 0)) this.endReceive(r);
+    if (to > from && (r.mode === 'poll' || r.carried >= this.o.streamMaxBytes || to < this.total || this.waits.length > 0)) this.endReceive(r);
   }
 
   private endReceive(r: Receive): void {
