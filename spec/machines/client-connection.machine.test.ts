@@ -210,7 +210,7 @@ describe('client connection machine: model coverage', () => {
     expect(defined.filter((k) => !taken.has(k))).toEqual([]);
     expect(replays).toBeGreaterThan(100);
     console.log(`client machine model: ${ws.states} + ${both.states} states, ${replays} edge replays, ${defined.length} transitions covered`);
-  });
+  }, 60_000); // two models, ~1,250 replays: 5–14 s alone, over 20 s on a loaded 2-core machine
 
   test('RC-1 every top-level state is one of the eight the spec names', () => {
     expect(Object.keys(clientConnectionMachine.root.states).sort()).toEqual(
@@ -649,6 +649,20 @@ describe('client connection machine: transports (§22.7)', () => {
     failAttempt(h, { type: 'socket.refused', status: 404 }); // the HTTP open: no carrier there
     play(h, { type: 'xstate.done.actor.getToken', output: 't' });
     expect(h.rec.over).toEqual(['ws', 'ws', 'ws', 'ws', 'http', 'ws']);
+  });
+
+  test('HT-21 a handshake deadline while the WebSocket is opening does not count: slow is not blocked', () => {
+    const h = harness(both);
+    play(h, { type: 'app.connect' });
+    for (let i = 0; i < 3; i++) {
+      play(h, { type: 'xstate.done.actor.getToken', output: 't' });
+      h.advance(both.handshakeTimeoutMs as number);
+      expect(clientStateName(h.actor.getSnapshot().value)).toBe('reconnecting');
+      h.advance(h.actor.getSnapshot().context.reconnectDelayMs);
+    }
+    play(h, { type: 'xstate.done.actor.getToken', output: 't' });
+    expect(h.rec.over).toEqual(['ws', 'ws', 'ws', 'ws']);
+    expect(h.actor.getSnapshot().context.wsFailures).toBe(0);
   });
 
   test('HT-21 transports [ws] keeps the v1 behaviour: a 426 is advice none (RC-6)', () => {
