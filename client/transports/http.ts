@@ -65,6 +65,8 @@ export interface HttpTransportOptions {
 /** Default wait for the stream's first KEEPALIVE before falling back to poll (HT-8). */
 export const BUFFERING_DETECT_MS = defaults.httpBufferingDetectMs;
 const MAX_SEND_BYTES = 1024 * 1024;
+/** How long the close's best-effort send may take (the ws transport's close grace is 1 s; HTTP gets more). */
+const CLOSE_SEND_MS = 5000;
 
 /** The carrier's URL for a WebSocket URL: same host, port, path and query; ws → http, wss → https (HT-1). */
 export function carrierUrl(wsUrl: string): string {
@@ -222,12 +224,17 @@ class HttpSocket implements TransportSocket {
     const { body, frames } = this.takeBody(closing);
     this.inFlight = { body, frames };
     if (closing) {
-      // Best effort: one try, and the connection is ours no more (HT-28, HT-10).
+      // Best effort: one try, and the connection is ours no more (HT-28, HT-10). Bounded, so a dead
+      // path does not hold the request (and its body) until the platform gives up on it.
       this.end();
-      void this.fetch(this.url, this.init('send', { [Header.seq]: String(this.sentFrames) }, body, undefined, body.byteLength < 60_000)).then(
-        (r) => void r.body?.cancel().catch(() => {}),
-        () => {},
-      );
+      const abort = new AbortController();
+      const timer = setTimeout(() => abort.abort(), CLOSE_SEND_MS);
+      void this.fetch(this.url, this.init('send', { [Header.seq]: String(this.sentFrames) }, body, abort.signal, body.byteLength < 60_000))
+        .then(
+          (r) => void r.body?.cancel().catch(() => {}),
+          () => {},
+        )
+        .finally(() => clearTimeout(timer));
       return;
     }
     for (let attempt = 0; ; attempt++) {
