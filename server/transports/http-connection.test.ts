@@ -143,6 +143,27 @@ describe('HttpConnection (a carrier connection as a PeerTransport)', () => {
     expect(closed).toEqual([1000]);
   });
 
+  test('HT-8 HT-10 CC-10 a close behind more frames than one response carries: the rest and the CLOSE record come on the next receive, within the close timeout', async () => {
+    const { c, closed } = conn({ streamMaxBytes: 250, closeTimeoutMs: 100 });
+    for (let i = 0; i < 4; i++) c.write(new Uint8Array(100));
+    c.close('NORMAL', '');
+    const r1 = res();
+    c.openReceive(asRes(r1), 'stream', 0, {});
+    expect(r1.records().filter((x) => x.kind === RecordKind.FRAME)).toHaveLength(2);
+    expect(r1.writableEnded).toBe(true);
+    const r2 = res();
+    c.openReceive(asRes(r2), 'stream', 2, {});
+    expect(r2.records().map((x) => x.kind)).toEqual([RecordKind.KEEPALIVE, RecordKind.FRAME, RecordKind.FRAME, RecordKind.CLOSE]);
+    await tick();
+    expect(closed).toEqual([1000]);
+
+    const other = conn({ streamMaxBytes: 250, closeTimeoutMs: 50 });
+    for (let i = 0; i < 4; i++) other.c.write(new Uint8Array(100));
+    other.c.close('NORMAL', '');
+    other.c.openReceive(asRes(res()), 'stream', 0, {});
+    await vi.waitFor(() => expect(other.closed).toEqual([1000]), { timeout: 2000 }); // no second receive: gone after the close timeout
+  });
+
   test('HT-12 no receive open for the gap: the connection is gone as 1006', async () => {
     const { c, closed } = conn({ receiveGapMs: 30 });
     await vi.waitFor(() => expect(closed).toEqual([1006]), { timeout: 2000 });
