@@ -228,7 +228,15 @@ class HttpSocket implements TransportSocket {
       this.end();
       const abort = new AbortController();
       const timer = setTimeout(() => abort.abort(), CLOSE_SEND_MS);
-      void this.fetch(this.url, this.init('send', { [Header.seq]: String(this.sentFrames) }, body, abort.signal, body.byteLength < 60_000))
+      const post = (keepalive: boolean) => this.fetch(this.url, this.init('send', { [Header.seq]: String(this.sentFrames) }, body, abort.signal, keepalive));
+      // keepalive lets the close outlive a page being unloaded (§15.9); some engines refuse it on a
+      // request that needs a CORS preflight, and then it goes without.
+      const isKeepalive = body.byteLength < 60_000;
+      void post(isKeepalive)
+        .catch((err: unknown) => {
+          if (isKeepalive && !abort.signal.aborted) return post(false);
+          throw err;
+        })
         .then(
           (r) => void r.body?.cancel().catch(() => {}),
           () => {},
