@@ -30,6 +30,13 @@ const input: ClientConnectionInput = {
   heartbeatMissedMax: 2,
 };
 
+/**
+ * The second model's input: both carriers, so it reaches the fallback and the probe (HT-20 … HT-25).
+ * The probe wait and the probe's timeout (the handshake timeout) are longer than the heartbeat
+ * interval and the dead-peer span, so a heartbeat the graph takes beside them is not overtaken.
+ */
+const modelInput: ClientConnectionInput = { ...input, handshakeTimeoutMs: 70, transports: ['ws', 'http'], httpFallbackAfter: 2, wsRetryMs: 80, wsRetryCapMs: 320 };
+
 const welcome: ModelEvent = { type: 'frame.welcome', sessionId: 's1', heartbeatIntervalMs: 20, heartbeatMissedMax: 2 };
 const modelEvents: ModelEvent[] = [
   { type: 'app.connect' },
@@ -44,6 +51,7 @@ const modelEvents: ModelEvent[] = [
   { type: 'socket.closed', code: codeOf('PROTOCOL_ERROR'), reason: '' }, // backoff + reset session
   { type: 'socket.refused', status: 503, retryAfterMs: 300 },
   { type: 'socket.refused', status: 403 },
+  { type: 'socket.refused', status: 426 }, // a proxy that strips Upgrade (HT-21)
   { type: 'frame.invalid', code: codeOf('PROTOCOL_ERROR'), reason: 'WIRE-7' },
   { type: 'frame.invalid', code: codeOf('UNSUPPORTED_DATA'), reason: 'WIRE-1' },
   welcome,
@@ -51,6 +59,8 @@ const modelEvents: ModelEvent[] = [
   { type: 'frame.heartbeatAck', intervalMs: 0 },
   { type: 'frame.drainNotice', reconnectAfterMs: 100_000, target: '' }, // the slot comes only as the model's own event
   { type: 'frame.any' },
+  { type: 'probe.opened' },
+  { type: 'probe.failed' },
   { type: 'xstate.done.actor.getToken', output: 'tok' },
   { type: 'xstate.error.actor.getToken', error: 'no token' },
 ];
@@ -65,6 +75,8 @@ function serialize(s: Snap): string {
     fr: c.forceRefresh,
     hb: c.heartbeatIntervalMs,
     dp: c.isDrainPending,
+    t: c.transport,
+    wf: c.wsFailures,
   });
 }
 
@@ -75,11 +87,15 @@ interface Recorded {
   readonly heartbeats: number[];
   readonly tokenInputs: { forceRefresh: boolean }[];
   readonly welcomes: number;
+  /** The carrier of each openSocket (HT-20). */
+  readonly over: string[];
+  readonly probes: number;
+  readonly probeCloses: number;
 }
 
 function harness(inp: ClientConnectionInput = input) {
   const clock = new SimulatedClock();
-  const rec = { opens: 0, closes: [] as { code: number; reason: string }[], hellos: [] as { sessionId: string; token: string | undefined }[], heartbeats: [] as number[], tokenInputs: [] as { forceRefresh: boolean }[], welcomes: 0 };
+  const rec = { opens: 0, closes: [] as { code: number; reason: string }[], hellos: [] as { sessionId: string; token: string | undefined }[], heartbeats: [] as number[], tokenInputs: [] as { forceRefresh: boolean }[], welcomes: 0, over: [] as string[], probes: 0, probeCloses: 0 };
   const transitions: AnyTransitionDefinition[] = [];
   const machine = clientConnectionMachine.provide({
     // Never settles by itself: the test delivers getToken's outcome as the actor's done/error event.
@@ -90,7 +106,9 @@ function harness(inp: ClientConnectionInput = input) {
       }),
     },
     actions: {
-      openSocket: () => { rec.opens++; },
+      openSocket: (_, p) => { rec.opens++; rec.over.push(p.transport); },
+      openProbe: () => { rec.probes++; },
+      closeProbe: () => { rec.probeCloses++; },
       closeSocket: (_, p) => { rec.closes.push(p); },
       sendHello: (_, p) => { rec.hellos.push(p); },
       sendHeartbeat: () => { rec.heartbeats.push(clock.now()); },
@@ -129,25 +147,29 @@ function play(h: ReturnType<typeof harness>, ev: ModelEvent) {
 describe('client connection machine: model coverage', () => {
   // Per state: the model events it listens to, plus a bare event for each of its own delays and actor
   // completions (an events array would replace @xstate/graph's own discovery of `after` transitions).
-  const eventsFor = (s: Snap): ClientConnectionEvent[] =>
+  const eventsFrom = (events: readonly ModelEvent[]) => (s: Snap): ClientConnectionEvent[] =>
     __unsafe_getAllOwnEventDescriptors(s).flatMap((type) => {
-      const matching = modelEvents.filter((e) => e.type === type);
+      const matching = events.filter((e) => e.type === type);
       return (matching.length ? matching : [{ type }]) as ClientConnectionEvent[];
     });
-  const traversal = { events: eventsFor, serializeState: (s: Snap) => serialize(s), input };
-  const adjacency = getAdjacencyMap(clientConnectionMachine, traversal);
-  const paths = getShortestPaths(clientConnectionMachine, traversal);
-  const pathTo = new Map(paths.map((p) => [serialize(p.state as Snap), p.steps.map((s) => s.event as ModelEvent)]));
-
-  test('RC-1 every state and every transition is reached by graph paths replayed on real actors', () => {
-    const taken = new Set<string>();
-    const reached = new Set<string>();
+  // The second model's events: what moves the carrier (HT-21 … HT-25), one admission refusal that must
+  // not count, the drain that holds a probe back, and what reaches `connected`.
+  const transportEvents = modelEvents.filter((e) =>
+    ['app.connect', 'socket.opened', 'frame.welcome', 'frame.drainNotice', 'probe.opened', 'probe.failed', 'xstate.done.actor.getToken'].includes(e.type) ||
+    (e.type === 'socket.closed' && e.code === codeOf('ABNORMAL')) ||
+    (e.type === 'socket.refused' && (e.status === 426 || e.status === 503)));
+  /** Replay every edge of the graph the machine has under `inp` on real actors; collect what they took. */
+  function replayModel(inp: ClientConnectionInput, events: readonly ModelEvent[], taken: Set<string>, reached: Set<string>): { states: number; replays: number } {
+    const traversal = { events: eventsFrom(events), serializeState: (s: Snap) => serialize(s), input: inp };
+    const adjacency = getAdjacencyMap(clientConnectionMachine, traversal);
+    const paths = getShortestPaths(clientConnectionMachine, traversal);
+    const pathTo = new Map(paths.map((p) => [serialize(p.state as Snap), p.steps.map((s) => s.event as ModelEvent)]));
     let replays = 0;
     for (const [from, entry] of Object.entries(adjacency)) {
       const prefix = pathTo.get(from);
       expect(prefix, `no path to ${from}`).toBeDefined();
       for (const { event, state: expected } of Object.values(entry.transitions) as { event: ModelEvent; state: Snap }[]) {
-        const h = harness();
+        const h = harness(inp);
         for (const n of h.actor.getSnapshot()._nodes) reached.add(n.id);
         for (const ev of [...(prefix as ModelEvent[]), event as ModelEvent]) {
           play(h, ev);
@@ -159,6 +181,19 @@ describe('client connection machine: model coverage', () => {
         replays++;
       }
     }
+    return { states: Object.keys(adjacency).length, replays };
+  }
+
+  test('RC-1 HT-20 every state and every transition is reached by graph paths replayed on real actors', () => {
+    const taken = new Set<string>();
+    const reached = new Set<string>();
+    // WebSocket only: every rule of §15, the watchdog included.
+    const ws = replayModel(input, modelEvents, taken, reached);
+    // Both carriers (HT-20 … HT-25), with a peer that always just spoke: the probe's delays run beside
+    // the heartbeat's, and with a silent peer the watchdog would overtake the probe wait the graph
+    // takes. The watchdog's close is the first model's.
+    const both = replayModel({ ...modelInput, silenceMs: () => 0 }, transportEvents, taken, reached);
+    const replays = ws.replays + both.replays;
     {
       // The dead-peer re-check (HB-8) depends on input.silenceMs, outside the model's events: one
       // replay with a peer that always just spoke.
@@ -174,8 +209,8 @@ describe('client connection machine: model coverage', () => {
     expect(defined.length).toBeGreaterThan(30);
     expect(defined.filter((k) => !taken.has(k))).toEqual([]);
     expect(replays).toBeGreaterThan(100);
-    console.log(`client machine model: ${Object.keys(adjacency).length} states, ${replays} edge replays, ${defined.length} transitions covered`);
-  });
+    console.log(`client machine model: ${ws.states} + ${both.states} states, ${replays} edge replays, ${defined.length} transitions covered`);
+  }, 60_000); // two models, ~1,250 replays: 5–14 s alone, over 20 s on a loaded 2-core machine
 
   test('RC-1 every top-level state is one of the eight the spec names', () => {
     expect(Object.keys(clientConnectionMachine.root.states).sort()).toEqual(
@@ -558,6 +593,143 @@ function endsConnection(ev: ModelEvent, state: string): boolean {
   if (ev.type === 'frame.invalid') return ['handshaking', 'connected'].includes(state);
   return false;
 }
+
+describe('client connection machine: transports (§22.7)', () => {
+  const both: ClientConnectionInput = { ...input, reconnectMaxAttempts: 8, transports: ['ws', 'http'], httpFallbackAfter: 2, wsRetryMs: 1000, wsRetryCapMs: 3000, handshakeTimeoutMs: 500 };
+  /** Fail the current attempt with `ev` and wait out the reconnect delay. */
+  function failAttempt(h: ReturnType<typeof harness>, ev: ClientConnectionEvent) {
+    play(h, { type: 'xstate.done.actor.getToken', output: 't' });
+    play(h, ev);
+    expect(clientStateName(h.actor.getSnapshot().value)).toBe('reconnecting');
+    h.advance(h.actor.getSnapshot().context.reconnectDelayMs);
+  }
+  /** Keep a connection alive for `ms` with frames every 10 ms (HB-8). */
+  const alive = (h: ReturnType<typeof harness>, ms: number) => live(h, ms);
+
+  test('HT-20 HT-21 after httpFallbackAfter attempts whose WebSocket never opened, the next goes over HTTP; a proxy 426 is not advice none', () => {
+    const h = harness(both);
+    play(h, { type: 'app.connect' });
+    failAttempt(h, { type: 'socket.refused', status: 426 });
+    failAttempt(h, { type: 'socket.closed', code: codeOf('ABNORMAL'), reason: '' });
+    play(h, { type: 'xstate.done.actor.getToken', output: 't' });
+    expect(h.rec.over).toEqual(['ws', 'ws', 'http']);
+    play(h, { type: 'socket.opened' });
+    play(h, welcome);
+    expect(h.actor.getSnapshot().context.transport).toBe('http');
+    expect(clientStateName(h.actor.getSnapshot().value)).toBe('connected');
+  });
+
+  test('HT-21 admission refusals (401, 403 … 429, 503) never count toward the fallback', () => {
+    const h = harness(both);
+    play(h, { type: 'app.connect' });
+    failAttempt(h, { type: 'socket.refused', status: 503, retryAfterMs: 10 });
+    failAttempt(h, { type: 'socket.refused', status: 429, retryAfterMs: 10 });
+    failAttempt(h, { type: 'socket.refused', status: 401 });
+    failAttempt(h, { type: 'socket.closed', code: codeOf('ABNORMAL'), reason: '' });
+    play(h, { type: 'xstate.done.actor.getToken', output: 't' });
+    expect(h.rec.over).toEqual(['ws', 'ws', 'ws', 'ws', 'ws']);
+    expect(h.actor.getSnapshot().context.wsFailures).toBe(1);
+    // 403 keeps its advice (none): the server refused, whatever the carrier (HS-2, RC-6).
+    play(h, { type: 'socket.refused', status: 403 });
+    expect(clientStateName(h.actor.getSnapshot().value)).toBe('failed');
+  });
+
+  test('HT-21 HT-22 a WebSocket that opened resets the count at Welcome; an HTTP open that fails sends the next attempt back to ws', () => {
+    const h = harness(both);
+    play(h, { type: 'app.connect' });
+    failAttempt(h, { type: 'socket.refused', status: 502 });
+    play(h, { type: 'xstate.done.actor.getToken', output: 't' });
+    play(h, { type: 'socket.opened' });
+    play(h, welcome);
+    expect(h.actor.getSnapshot().context.wsFailures).toBe(0);
+    play(h, { type: 'socket.closed', code: codeOf('ABNORMAL'), reason: '' });
+    h.advance(h.actor.getSnapshot().context.reconnectDelayMs);
+    failAttempt(h, { type: 'socket.refused', status: 426 });
+    failAttempt(h, { type: 'socket.refused', status: 426 });
+    failAttempt(h, { type: 'socket.refused', status: 404 }); // the HTTP open: no carrier there
+    play(h, { type: 'xstate.done.actor.getToken', output: 't' });
+    expect(h.rec.over).toEqual(['ws', 'ws', 'ws', 'ws', 'http', 'ws']);
+  });
+
+  test('HT-21 a handshake deadline while the WebSocket is opening does not count: slow is not blocked', () => {
+    const h = harness(both);
+    play(h, { type: 'app.connect' });
+    for (let i = 0; i < 3; i++) {
+      play(h, { type: 'xstate.done.actor.getToken', output: 't' });
+      h.advance(both.handshakeTimeoutMs as number);
+      expect(clientStateName(h.actor.getSnapshot().value)).toBe('reconnecting');
+      h.advance(h.actor.getSnapshot().context.reconnectDelayMs);
+    }
+    play(h, { type: 'xstate.done.actor.getToken', output: 't' });
+    expect(h.rec.over).toEqual(['ws', 'ws', 'ws', 'ws']);
+    expect(h.actor.getSnapshot().context.wsFailures).toBe(0);
+  });
+
+  test('HT-21 transports [ws] keeps the v1 behaviour: a 426 is advice none (RC-6)', () => {
+    const h = harness({ ...both, transports: ['ws'] });
+    play(h, { type: 'app.connect' });
+    play(h, { type: 'xstate.done.actor.getToken', output: 't' });
+    play(h, { type: 'socket.refused', status: 426 });
+    expect(clientStateName(h.actor.getSnapshot().value)).toBe('failed');
+  });
+
+  /** Fall back and connect over HTTP. */
+  function overHttp(h: ReturnType<typeof harness>) {
+    play(h, { type: 'app.connect' });
+    failAttempt(h, { type: 'socket.refused', status: 426 });
+    failAttempt(h, { type: 'socket.refused', status: 426 });
+    play(h, { type: 'xstate.done.actor.getToken', output: 't' });
+    play(h, { type: 'socket.opened' });
+    play(h, welcome);
+    expect(h.actor.getSnapshot().context.transport).toBe('http');
+  }
+
+  test('HT-23 HT-24 over HTTP a probe runs after wsRetryMs; each failed probe doubles the wait up to wsRetryCapMs', () => {
+    const h = harness(both);
+    overHttp(h);
+    alive(h, 990);
+    expect(h.rec.probes).toBe(0);
+    alive(h, 20);
+    expect(h.rec.probes).toBe(1);
+    play(h, { type: 'probe.failed' });
+    expect(h.actor.getSnapshot().context.wsRetryDelayMs).toBe(2000);
+    alive(h, 1990);
+    expect(h.rec.probes).toBe(1);
+    alive(h, 20);
+    expect(h.rec.probes).toBe(2);
+    // A probe that neither opens nor fails times out as a failed one (the handshake timeout).
+    alive(h, 510);
+    expect(h.actor.getSnapshot().context.wsRetryDelayMs).toBe(3000); // capped
+    expect(h.rec.probeCloses).toBe(2); // leaving `probing` abandons the probe
+    expect(clientStateName(h.actor.getSnapshot().value)).toBe('connected');
+  });
+
+  test('HT-25 a probe that opens: close the HTTP connection 1001 "transport switch", reconnect at once over ws, resume the session', () => {
+    const h = harness(both);
+    overHttp(h);
+    alive(h, 1010);
+    play(h, { type: 'probe.opened' });
+    expect(h.rec.closes.at(-1)).toEqual({ code: codeOf('GOING_AWAY'), reason: 'transport switch' });
+    expect(clientStateName(h.actor.getSnapshot().value)).toBe('connecting'); // no backoff
+    play(h, { type: 'xstate.done.actor.getToken', output: 't' });
+    expect(h.rec.over.at(-1)).toBe('ws');
+    play(h, { type: 'socket.opened' });
+    expect(h.rec.hellos.at(-1)?.sessionId).toBe('s1'); // RS-10: resumed
+    play(h, welcome);
+    const c = h.actor.getSnapshot().context;
+    expect([c.transport, c.wsFailures, c.wsRetryDelayMs]).toEqual(['ws', 0, 1000]);
+    alive(h, 3000);
+    expect(h.rec.probes).toBe(1); // no probe over ws
+  });
+
+  test('HT-23 no probe over ws, nor over http when ws is not one of the transports', () => {
+    const h = harness({ ...both, transports: ['http'] });
+    connect(h);
+    expect(h.rec.over).toEqual(['http']);
+    alive(h, 5000);
+    expect(h.rec.probes).toBe(0);
+  });
+});
 
 describe('client connection machine: properties', () => {
   test('RC-2 RC-7 RC-8 every reconnect delay lies in its window, for every advice, attempt and draw', () => {
