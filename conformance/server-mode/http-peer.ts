@@ -12,7 +12,7 @@ import { closeRecord, frameRecord, Header, RecordDecoder, RecordKind } from '../
 import { NotApplicable } from '../framework/failure.js';
 import type { Transcript } from '../framework/transcript.js';
 import type { WsFrameSpec } from '../wire.js';
-import { carrierAgent, carrierExchange, carrierRequest, carrierUrl, headerOf } from './carrier.js';
+import { carrierAgent, carrierExchange, carrierRequest, carrierUrl, headerOf, ReceiveReader } from './carrier.js';
 import { Peer, type PeerOptions, type Refusal } from './peer-base.js';
 import type { WebSocket } from 'ws';
 
@@ -72,6 +72,7 @@ export class HttpPeer extends Peer {
   private paused = false;
   private receiving: { req: ClientRequest; res?: IncomingMessage } | undefined;
   private closeTimer: NodeJS.Timeout | undefined;
+  private readonly manual: ReceiveReader[] = [];
 
   constructor(
     readonly url: string,
@@ -85,7 +86,37 @@ export class HttpPeer extends Peer {
     opts: PeerOptions,
   ) {
     super(label, transcript, opts);
-    this.receive();
+    if (opts.receive !== 'manual') this.receive();
+  }
+
+  /**
+   * A receive the case drives (receive: 'manual'): its records do not reach `frames`. The case reads
+   * the ReceiveReader, and may cut it or start the next one with any Ack.
+   */
+  startReceive(ack: number, mode: 'stream' | 'poll' = 'stream'): ReceiveReader {
+    this.transcript.event(this.label, `receive (Lifeline-Ack ${ack}, ${mode})`);
+    const r = new ReceiveReader(this.url, { op: 'receive', agent: this.agent, headers: this.headers({ [Header.ack]: String(ack), [Header.receive]: mode }) });
+    this.manual.push(r);
+    return r;
+  }
+
+  /** Take `n` carrier indexes for frames the case sends itself (rawSend); returns the first. */
+  reserve(n: number): number {
+    const first = this.framesSent;
+    this.framesSent += n;
+    return first;
+  }
+
+  /** One send the case builds (a retry, a gap): Lifeline-Seq and body as given, the answer's status. */
+  async rawSend(seq: number, body: Uint8Array, what: string): Promise<number> {
+    const a = await carrierExchange(this.url, { op: 'send', agent: this.agent, headers: this.headers({ [Header.seq]: String(seq) }), body });
+    this.transcript.event(this.label, `→ send Lifeline-Seq ${seq} (${what}): HTTP ${a.status}`);
+    return a.status;
+  }
+
+  /** Nothing queued or in flight upstream. */
+  async settled(timeoutMs = 2000): Promise<void> {
+    await this.until(() => (!this.sending && this.outbox.length === 0) || this.gone, timeoutMs, 'its sends answered');
   }
 
   get open(): boolean {
@@ -134,6 +165,7 @@ export class HttpPeer extends Peer {
     carrierExchange(this.url, { op: 'send', agent: this.agent, headers: this.headers({ [Header.seq]: String(seq) }), body: new Uint8Array(body) }).then(
       (a) => {
         this.sending = false;
+        this.wake();
         if (a.status === 204) {
           if (this.closeSent && !batch.some((o) => !o.isFrame)) return this.pump();
           if (this.closeSent) return this.armCloseWait();
@@ -231,6 +263,7 @@ export class HttpPeer extends Peer {
     this.stopHeartbeats();
     this.receiving?.req.destroy();
     this.receiving = undefined;
+    for (const r of this.manual) r.cut();
     this.agent.destroy();
   }
 

@@ -50,8 +50,11 @@ export interface PeerOptions {
   readonly helloDefaults?: Partial<Omit<Hello, '$typeName'>>;
   /** Offer permessage-deflate (default true, as ws does); false = a peer without it (WIRE-8). */
   readonly perMessageDeflate?: boolean;
-  /** HTTP carrier: how the peer receives (spec §22.5, default stream). */
-  readonly receive?: 'stream' | 'poll';
+  /**
+   * HTTP carrier: how the peer receives (spec §22.5, default stream); manual = no receive of its own,
+   * the case starts each one (HttpPeer.startReceive) and must keep one open (the server's receive gap).
+   */
+  readonly receive?: 'stream' | 'poll' | 'manual';
 }
 
 export interface Refusal {
