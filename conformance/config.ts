@@ -61,6 +61,8 @@ export interface ServerConfig {
   readonly headersTimeoutMs?: number;
   /** CC-10: how long the server waits for the peer's close frame before destroying; absent = handshakeTimeoutMs (the spec's recommendation). */
   readonly closeTimeoutMs?: number;
+  /** HT-8 (http-transport): how long the server holds a poll with nothing to carry; absent = §17's 20 000. */
+  readonly httpPollHoldMs?: number;
   /** Added to every timing bound, in ms; absent = derived at the start of the run (see deriveSlack). */
   readonly slackMs?: number;
 }
@@ -100,7 +102,7 @@ export interface ImplConfig {
 export const referenceServerConfig: ServerConfig = {
   features: [
     'publish', 'state', 'resume', 'inbox', 'drain', 'revoke', 'expire', 'throw', 'origin-allowlist', 'upgrade-auth', 'hello-auth', 'tickets',
-    'upgrade-rate-limit', 'session-limit', 'message-rate-limit', 'channel-limit', 'subscribed', 'http-timeouts', 'control-rate-limit', 'hold', 'detached-limit', 'policy:DROP_OLDEST', 'policy:DROP_NEWEST', 'policy:COALESCE_BY_KEY', 'policy:DISCONNECT',
+    'upgrade-rate-limit', 'session-limit', 'message-rate-limit', 'channel-limit', 'subscribed', 'http-timeouts', 'control-rate-limit', 'hold', 'detached-limit', 'http-transport', 'policy:DROP_OLDEST', 'policy:DROP_NEWEST', 'policy:COALESCE_BY_KEY', 'policy:DISCONNECT',
   ],
   heartbeatIntervalMs: 100,
   heartbeatMissedMax: 2,
@@ -146,6 +148,7 @@ const NUMERIC_SERVER = ['heartbeatIntervalMs', 'heartbeatMissedMax', 'handshakeT
 const NUMERIC_CLIENT = ['reconnectBaseMs', 'reconnectCapMs', 'reconnectMaxAttempts', 'suspendedRetryMs', 'handshakeTimeoutMs', 'queueLimitMessages', 'ackDelayMs'] as const;
 /** Optional numbers: absent is fine, present must be a number ≥ 0. */
 const OPTIONAL_NUMERIC = ['slackMs', 'closeTimeoutMs'] as const;
+const OPTIONAL_SERVER_NUMERIC = ['httpPollHoldMs'] as const;
 
 function checkFeatures(where: string, list: unknown): void {
   if (!Array.isArray(list)) throw new Error(`${where}.features must be an array`);
@@ -160,7 +163,7 @@ export function parseConfig(text: string): ImplConfig {
     checkFeatures('server', raw.server.features ?? []);
     const s = { ...referenceServerConfig, features: [], ...raw.server } as ServerConfig;
     for (const k of NUMERIC_SERVER) if (typeof s[k] !== 'number' || !(s[k] >= 0)) throw new Error(`server.${k} must be a number ≥ 0`);
-    for (const k of OPTIONAL_NUMERIC) if (s[k] !== undefined && (typeof s[k] !== 'number' || !((s[k] as number) >= 0))) throw new Error(`server.${k} must be a number ≥ 0`);
+    for (const k of [...OPTIONAL_NUMERIC, ...OPTIONAL_SERVER_NUMERIC]) if (s[k] !== undefined && (typeof s[k] !== 'number' || !((s[k] as number) >= 0))) throw new Error(`server.${k} must be a number ≥ 0`);
     if (s.peer !== undefined && (typeof s.peer !== 'object' || typeof s.peer.url !== 'string')) throw new Error('server.peer must be { "url": "ws://…", "hooks": { "url": "http://…" } }');
     out.server = s;
   }

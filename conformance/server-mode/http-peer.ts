@@ -109,7 +109,8 @@ export class HttpPeer extends Peer {
 
   /** One send the case builds (a retry, a gap): Lifeline-Seq and body as given, the answer's status. */
   async rawSend(seq: number, body: Uint8Array, what: string): Promise<number> {
-    const a = await carrierExchange(this.url, { op: 'send', agent: this.agent, headers: this.headers({ [Header.seq]: String(seq) }), body });
+    // its own TCP connection: a CLOSE record on the receive ends this peer's agent, not this answer
+    const a = await carrierExchange(this.url, { op: 'send', headers: this.headers({ [Header.seq]: String(seq) }), body });
     this.transcript.event(this.label, `→ send Lifeline-Seq ${seq} (${what}): HTTP ${a.status}`);
     return a.status;
   }
