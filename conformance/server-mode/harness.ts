@@ -41,11 +41,18 @@ export interface ServerCaseContext extends CaseContext {
   readonly authHeaders: Readonly<Record<string, string>>;
   /** Dead-peer bound of HB-3: interval × (missed + 1) + one interval + slack. */
   readonly deadBoundMs: number;
+  /**
+   * How long after a peer of this run vanishes the server can know it: 0 over a WebSocket (the TCP
+   * connection ends), the receive gap of HT-12 plus slack over HTTP (a cut receive may be a proxy).
+   */
+  readonly silentDropMs: number;
   /** Node B of a multi-node target (feature multi-node); an ERROR when the declaration names none. */
   nodeB(): NodeHandle;
 }
 
 const RESET_TIMEOUT_MS = 10_000;
+/** §17: httpReceiveGapMs when the config declares none (HT-12). */
+const HTTP_RECEIVE_GAP_DEFAULT_MS = 10_000;
 
 export function serverHarness(
   url: string,
@@ -104,6 +111,7 @@ export function serverHarness(
         hooks,
         authHeaders,
         deadBoundMs: server.heartbeatIntervalMs * (server.heartbeatMissedMax + 2) + base.slackMs,
+        silentDropMs: transport === 'http' ? (server.httpReceiveGapMs ?? HTTP_RECEIVE_GAP_DEFAULT_MS) + base.slackMs : 0,
         tryPeer,
         peer: async (opts) => mustPeer(await tryPeer(opts)),
         nodeB,
