@@ -8,6 +8,7 @@ import { CaseFailure, NotApplicable } from '../framework/failure.js';
 import type { ModeHarness } from '../framework/runner.js';
 import type { Case, CaseContext } from '../framework/types.js';
 import { HttpHooks, noHooks, type Hooks } from './hooks.js';
+import { HTTP_RECEIVE_GAP_DEFAULT_MS } from './http-peer.js';
 import { isRefusal, openPeer, type Peer, type PeerOptions, type Refusal, type Transport } from './peer.js';
 
 /** The second node of a multi-node target (spec §21): its own sockets and hooks, the same store and broker. */
@@ -51,8 +52,7 @@ export interface ServerCaseContext extends CaseContext {
 }
 
 const RESET_TIMEOUT_MS = 10_000;
-/** §17: httpReceiveGapMs when the config declares none (HT-12). */
-const HTTP_RECEIVE_GAP_DEFAULT_MS = 10_000;
+
 
 export function serverHarness(
   url: string,
@@ -78,6 +78,7 @@ export function serverHarness(
         const label = `${tag}${++n}`;
         const p = await openPeer(at, label, base.transcript, {
           transport,
+          ...(server.httpReceiveGapMs !== undefined ? { receiveGapMs: server.httpReceiveGapMs } : {}),
           heartbeatMs: server.heartbeatIntervalMs,
           ...(server.features.includes('hello-auth') && server.auth?.helloToken ? { helloDefaults: { token: server.auth.helloToken } } : {}),
           ...opts,

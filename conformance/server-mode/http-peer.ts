@@ -16,6 +16,9 @@ import { carrierAgent, carrierExchange, carrierRequest, carrierUrl, headerOf, Re
 import { Peer, type PeerOptions, type Refusal } from './peer-base.js';
 import type { WebSocket } from 'ws';
 
+/** §17: httpReceiveGapMs when the target declares none (HT-12). */
+export const HTTP_RECEIVE_GAP_DEFAULT_MS = 10_000;
+
 /** How long a closing peer waits for the server to end the connection after its CLOSE record went out (CC-10 is the server's). */
 const CLOSE_WAIT_MS = 3000;
 
@@ -70,7 +73,8 @@ export class HttpPeer extends Peer {
   private closeSent: { code: number; reason: string } | undefined;
   private gone = false;
   private paused = false;
-  private receiving: { req: ClientRequest; res?: IncomingMessage } | undefined;
+  private receiving: { req?: ClientRequest; res?: IncomingMessage } | undefined;
+  private rotateTimer: NodeJS.Timeout | undefined;
   private closeTimer: NodeJS.Timeout | undefined;
   private readonly manual: ReceiveReader[] = [];
 
@@ -189,15 +193,19 @@ export class HttpPeer extends Peer {
   private receive(): void {
     if (this.gone || this.closed) return;
     const ack = this.framesReceived;
-    const mode = this.opts.receive ?? 'stream';
-    const started = carrierRequest(this.url, { op: 'receive', agent: this.agent, headers: this.headers({ [Header.ack]: String(ack), [Header.receive]: mode }) });
-    started.then(
+    const mode = this.opts.receive === 'poll' ? 'poll' : 'stream';
+    const mine: { req?: ClientRequest; res?: IncomingMessage; replaced?: boolean } = {};
+    this.receiving = mine;
+    // a receive replaced by a newer one (rotate) is abandoned: its end, cut or error mean nothing
+    const current = () => this.receiving === mine && !this.gone;
+    carrierRequest(this.url, { op: 'receive', agent: this.agent, headers: this.headers({ [Header.ack]: String(ack), [Header.receive]: mode }) }).then(
       ({ req, res }) => {
-        if (this.gone) {
+        mine.req = req;
+        mine.res = res;
+        if (!current()) {
           req.destroy();
           return;
         }
-        this.receiving = { req, res };
         if (res.statusCode !== 200) {
           res.resume();
           this.drop(`receive (Lifeline-Ack ${ack}) answered HTTP ${res.statusCode}`);
@@ -207,12 +215,12 @@ export class HttpPeer extends Peer {
         const decoder = new RecordDecoder(Number.MAX_SAFE_INTEGER);
         let closeRecordSeen = false;
         res.on('data', (chunk: Buffer) => {
+          if (!current()) return;
           let records;
           try {
             records = decoder.push(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength));
           } catch (err) {
             this.drop(`receive body is not records: ${err instanceof Error ? err.message : String(err)}`);
-            req.destroy();
             return;
           }
           for (const r of records) {
@@ -227,24 +235,36 @@ export class HttpPeer extends Peer {
               this.finish();
               this.ended(r.code, r.reason, false);
             }
+            if (!current()) return;
           }
         });
         res.on('end', () => {
-          this.receiving = undefined;
-          if (closeRecordSeen || this.gone) return;
+          if (closeRecordSeen || !current()) return;
           if (decoder.bufferedBytes > 0) return this.drop(`receive ended inside a record (${decoder.bufferedBytes} B)`);
           this.receivesEnded++;
           this.receive(); // a stream reached its bound or a poll its records: at once, with the new Ack (§22.5)
         });
         res.on('error', () => undefined);
         res.on('close', () => {
-          if (!res.complete && !closeRecordSeen && !this.gone) this.drop('receive response cut');
+          if (!res.complete && !closeRecordSeen && current()) this.drop('receive response cut');
         });
       },
       (err: unknown) => {
-        if (!this.gone) this.drop(`receive failed: ${err instanceof Error ? err.message : String(err)}`);
+        if (current()) this.drop(`receive failed: ${err instanceof Error ? err.message : String(err)}`);
       },
     );
+  }
+
+  /**
+   * While paused, a new receive with the same Ack every third of the server's receive gap: the
+   * server keeps the connection (HT-12) and ends the older response (HT-8), whose unread frames come
+   * again on this one (HT-7). A slow consumer over HTTP: connected, reading nothing, acking nothing.
+   */
+  private rotate(): void {
+    if (!this.paused || this.gone || this.opts.receive === 'manual') return;
+    const old = this.receiving;
+    this.receive();
+    old?.req?.destroy();
   }
 
   /** The connection ended without a CLOSE record from the server: 1006, as a dropped TCP connection. */
@@ -261,8 +281,9 @@ export class HttpPeer extends Peer {
   private finish(): void {
     this.gone = true;
     clearTimeout(this.closeTimer);
+    clearInterval(this.rotateTimer);
     this.stopHeartbeats();
-    this.receiving?.req.destroy();
+    this.receiving?.req?.destroy();
     this.receiving = undefined;
     for (const r of this.manual) r.cut();
     this.agent.destroy();
@@ -279,11 +300,15 @@ export class HttpPeer extends Peer {
     this.transcript.event(this.label, 'stops reading');
     this.paused = true;
     this.receiving?.res?.pause();
+    clearInterval(this.rotateTimer);
+    this.rotateTimer = setInterval(() => this.rotate(), Math.max(10, Math.floor((this.opts.receiveGapMs ?? HTTP_RECEIVE_GAP_DEFAULT_MS) / 3)));
+    this.rotateTimer.unref();
   }
 
   resumeReading(): void {
     this.transcript.event(this.label, 'reads again');
     this.paused = false;
+    clearInterval(this.rotateTimer);
     this.receiving?.res?.resume();
   }
 

@@ -55,6 +55,8 @@ export interface PeerOptions {
    * the case starts each one (HttpPeer.startReceive) and must keep one open (the server's receive gap).
    */
   readonly receive?: 'stream' | 'poll' | 'manual';
+  /** HTTP carrier: the server's receive gap (HT-12); a paused peer re-requests within it to stay connected. */
+  readonly receiveGapMs?: number;
 }
 
 export interface Refusal {
