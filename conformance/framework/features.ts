@@ -25,7 +25,6 @@ export const FEATURES = [
   'control-rate-limit', // per-session control-body rate limit (BP-16), declared as controlRatePerSecond and controlBurst
   'detached-limit', // `reset` with limits { maxDetachedSessions } bounds detached sessions; the one that detached first is ended (RS-11)
   'multi-node', // a second node on the same shared store and broker, named by server.peer (spec §21, MN-*)
-  'http-transport', // the HTTP carrier of spec §22 on the same URL (HT-*); `--transport http` runs the suite over it
   'hold', // the application's message handler holds (does not finish) the payload lifeline-conformance:hold (BP-17)
   'http-transport', // the HTTP carrier on the same URL (spec §22, HT-*): the server-mode suite can run over it
   'policy:DROP_OLDEST',
