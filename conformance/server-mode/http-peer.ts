@@ -171,11 +171,7 @@ export class HttpPeer extends Peer {
       (a) => {
         this.sending = false;
         this.wake();
-        if (a.status === 204) {
-          if (this.closeSent && !batch.some((o) => !o.isFrame)) return this.pump();
-          if (this.closeSent) return this.armCloseWait();
-          return this.pump();
-        }
+        if (a.status === 204) return batch.some((o) => !o.isFrame) ? this.armCloseWait() : this.pump();
         this.sendRefusals.push(a.status);
         this.transcript.event(this.label, `send (Lifeline-Seq ${seq}) answered HTTP ${a.status}`);
         this.wake();
@@ -194,7 +190,7 @@ export class HttpPeer extends Peer {
     if (this.gone || this.closed) return;
     const ack = this.framesReceived;
     const mode = this.opts.receive === 'poll' ? 'poll' : 'stream';
-    const mine: { req?: ClientRequest; res?: IncomingMessage; replaced?: boolean } = {};
+    const mine: { req?: ClientRequest; res?: IncomingMessage } = {};
     this.receiving = mine;
     // a receive replaced by a newer one (rotate) is abandoned: its end, cut or error mean nothing
     const current = () => this.receiving === mine && !this.gone;
