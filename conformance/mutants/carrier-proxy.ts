@@ -35,7 +35,7 @@ export interface CarrierHead {
 export interface CarrierRules {
   /** A carrier request before the server sees it (change headers or body); a number answers it with that status instead. */
   readonly request?: (r: CarrierRequest) => number | undefined;
-  /** The head of the server's answer (change the status or headers). */
+  /** The head of the server's answer to any request on the path (change the status or headers; op '' for a preflight). */
   readonly head?: (h: CarrierHead) => void;
   /** Each record of a receive response: the records to pass on instead (none = drop). */
   readonly record?: (r: CarrierRecord, conn: CarrierConn | undefined) => CarrierRecord[];
@@ -96,7 +96,7 @@ export async function startCarrierProxy(target: string, rules: CarrierRules): Pr
     up.on('error', () => res.destroy());
     up.on('response', (ur) => {
       const h: CarrierHead = { op, status: ur.statusCode ?? 502, headers: { ...ur.headers }, conn };
-      if (op) rules.head?.(h);
+      rules.head?.(h); // every request on the path: a preflight has no Lifeline-Http (op '')
       const opened = h.headers['lifeline-connection'];
       if (op === 'open' && h.status === 200 && typeof opened === 'string') conns.set(opened, { framesUp: 0, framesDown: 0 });
       const seq = Number(r.headers['lifeline-seq']);

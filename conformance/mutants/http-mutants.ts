@@ -23,6 +23,18 @@ function forgetSession(bytes: Uint8Array): Uint8Array {
   return encode(envelope('hello', { ...d.envelope.body.value, sessionId: '', lastServerSeq: 0n }));
 }
 
+/** A body without the records of a kind v1 does not define (what a lenient parser would hand on). */
+function withoutUnknownKinds(body: Uint8Array): Uint8Array {
+  const keep: Uint8Array[] = [];
+  for (let at = 0; at + 5 <= body.byteLength; ) {
+    const len = new DataView(body.buffer, body.byteOffset + at + 1, 4).getUint32(0, false);
+    const kind = body[at] ?? 0;
+    if (kind >= RecordKind.FRAME && kind <= RecordKind.KEEPALIVE) keep.push(body.subarray(at, at + 5 + len));
+    at += 5 + len;
+  }
+  return new Uint8Array(Buffer.concat(keep));
+}
+
 export const httpMutants: readonly ServerMutant[] = [
   mutant({
     id: 'ht-3-open-skips-protocol-check',
@@ -124,6 +136,36 @@ export const httpMutants: readonly ServerMutant[] = [
         return undefined;
       },
     },
+  }),
+  mutant({
+    id: 'ht-5-any-preflight',
+    rule: 'HT-5',
+    description: 'every preflight is answered 204 and no Origin is refused after open: the allowlist guards upgrades only',
+    cases: ['HT-5/preflight-and-pinned-origin'],
+    carrierProxy: {
+      head: (h) => {
+        if (h.status === 403) h.status = h.op === '' ? 204 : 200;
+      },
+    },
+  }),
+  mutant({
+    id: 'ht-2-unknown-records-skipped',
+    rule: 'HT-2',
+    description: 'a record of an unknown kind in a send body is skipped instead of refused (400, PROTOCOL_ERROR)',
+    cases: ['HT-2/malformed-records-400-1002'],
+    carrierProxy: {
+      request: (r) => {
+        if (r.op === 'send') r.body = withoutUnknownKinds(r.body);
+        return undefined;
+      },
+    },
+  }),
+  mutant({
+    id: 'ht-12-receive-gap-ignored',
+    rule: 'HT-12',
+    description: 'a receive gap of ten minutes while 500 ms is declared: a connection opened and abandoned lives on',
+    cases: ['HT-12/receive-gap-ends-connection'],
+    override: (o) => ({ ...o, httpReceiveGapMs: 600_000 }),
   }),
   mutant({
     id: 'ht-18-http-does-not-resume',

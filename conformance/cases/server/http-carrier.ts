@@ -10,11 +10,11 @@ import { ResumeOutcome } from '../../../gen/lifeline/v1/envelope_pb.js';
 import { codeOf } from '../../../spec/protocol/close-codes.js';
 import { decode, encode } from '../../../spec/protocol/codec.js';
 import { CONTENT_TYPE, frameRecord, Header, RecordKind } from '../../../spec/protocol/http-carrier.js';
-import { CaseFailure, check, checkEqual } from '../../framework/failure.js';
+import { CaseFailure, check, checkEqual, NotApplicable } from '../../framework/failure.js';
 import { describeBytes } from '../../framework/transcript.js';
 import { carrierExchange, carrierUrl, headerOf, type ReceiveReader } from '../../server-mode/carrier.js';
 import type { ServerCaseContext } from '../../server-mode/harness.js';
-import type { HttpPeer } from '../../server-mode/http-peer.js';
+import { HTTP_RECEIVE_GAP_DEFAULT_MS, type HttpPeer } from '../../server-mode/http-peer.js';
 import { envelope, isRefusal, type Peer, type PeerOptions, type Refusal } from '../../server-mode/peer.js';
 import { checkWithin } from '../timing.js';
 import { bytesOf, checkClose, messagesOf, publishN, roundTrip, serverCase, sleep, textOf, type ServerCase } from './util.js';
@@ -344,6 +344,71 @@ export const httpCarrierCases: ServerCase[] = [
         if (fs.some((f) => Buffer.from(f).includes(Buffer.from('m0')))) break;
       }
       await published;
+    },
+  }),
+  serverCase({
+    id: 'HT-5/preflight-and-pinned-origin',
+    spec: ['HT-5', 'SEC-1'],
+    level: 'MUST',
+    requires: ['http-transport', 'origin-allowlist'],
+    carrier: 'http',
+    description:
+      'a CORS preflight from the allowed Origin is 204 with Allow-Origin (that Origin), Allow-Credentials, Allow-Methods POST and the carrier headers allowed; from another Origin 403; a receive on a connection from another Origin than its open gets 403',
+    async run(ctx) {
+      const allowed = ctx.server.auth?.allowedOrigin;
+      if (!allowed) throw new CaseFailure('origin-allowlist is declared without auth.allowedOrigin');
+      const url = carrierUrl(ctx.url);
+      const preflight = (origin: string) =>
+        carrierExchange(url, { op: undefined, method: 'OPTIONS', headers: { origin, 'access-control-request-method': 'POST', 'access-control-request-headers': 'lifeline-http, lifeline-protocol, content-type', [Header.protocol]: undefined } });
+      const ok = await preflight(allowed);
+      checkEqual(ok.status, 204, 'status of a preflight from the allowed Origin');
+      checkEqual(headerOf(ok.headers, 'access-control-allow-origin'), allowed, 'Access-Control-Allow-Origin of the preflight');
+      checkEqual(headerOf(ok.headers, 'access-control-allow-credentials'), 'true', 'Access-Control-Allow-Credentials of the preflight');
+      check(/\bPOST\b/i.test(headerOf(ok.headers, 'access-control-allow-methods')), `Access-Control-Allow-Methods of the preflight lacks POST: ${JSON.stringify(headerOf(ok.headers, 'access-control-allow-methods'))}`);
+      const allowedHeaders = headerOf(ok.headers, 'access-control-allow-headers').toLowerCase();
+      for (const h of [Header.op, Header.protocol, Header.connection, Header.seq, Header.ack, Header.receive, 'content-type']) {
+        check(allowedHeaders.includes(h.toLowerCase()), `Access-Control-Allow-Headers of the preflight lacks ${h}: ${JSON.stringify(allowedHeaders)}`);
+      }
+      checkEqual((await preflight('http://evil.invalid')).status, 403, 'status of a preflight from an Origin off the allowlist');
+      // the Origin of open is pinned to the connection
+      const p = await httpPeer(ctx, { origin: allowed });
+      await p.handshake();
+      const other = await carrierExchange(url, { op: 'receive', headers: { ...p.headers({ [Header.ack]: String(p.framesReceived), [Header.receive]: 'poll' }), origin: 'http://evil.invalid' } });
+      checkEqual(other.status, 403, 'status of a receive from another Origin than the open of its connection');
+      await roundTrip(p); // and it changed nothing
+    },
+  }),
+  serverCase({
+    id: 'HT-2/malformed-records-400-1002',
+    spec: ['HT-2'],
+    level: 'MUST',
+    requires: ['http-transport'],
+    carrier: 'http',
+    description: 'a send body with a record of an unknown kind is answered 400 and the connection closed with PROTOCOL_ERROR (1002)',
+    async run(ctx) {
+      const p = await httpPeer(ctx, { heartbeatMs: 0 });
+      await p.handshake();
+      await p.settled();
+      const at = p.reserve(1);
+      const unknownKind = new Uint8Array([9, 0, 0, 0, 1, 0x2a]);
+      checkEqual(await p.rawSend(at, unknownKind, 'a record of kind 9'), 400, 'status of a send with a record of an unknown kind');
+      checkClose(await p.waitClose(2000 + ctx.slackMs), ['PROTOCOL_ERROR']);
+    },
+  }),
+  serverCase({
+    id: 'HT-12/receive-gap-ends-connection',
+    spec: ['HT-12', 'HT-4'],
+    level: 'MUST',
+    requires: ['http-transport'],
+    carrier: 'http',
+    description: 'a connection opened and never received from is gone after the declared httpReceiveGapMs (plus slack): a receive then gets 404',
+    async run(ctx) {
+      const gap = ctx.server.httpReceiveGapMs ?? HTTP_RECEIVE_GAP_DEFAULT_MS;
+      if (gap + ctx.slackMs >= ctx.server.handshakeTimeoutMs) throw new NotApplicable(`httpReceiveGapMs ${gap} is not below the handshake timeout: the handshake timeout would end the connection first`);
+      const a = await carrierExchange(carrierUrl(ctx.url), { op: 'open', headers: ctx.authHeaders });
+      checkEqual(a.status, 200, 'status of open');
+      await sleep(gap + ctx.slackMs);
+      checkEqual(await statusOn(ctx, headerOf(a.headers, Header.connection), 'receive'), 404, `receive ${gap} ms + slack after an open with no receive`);
     },
   }),
   serverCase({
