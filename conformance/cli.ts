@@ -8,6 +8,7 @@ import { loadConfig, referenceClientConfig, referenceServerConfig, type ImplConf
 import { computeCoverage } from './framework/coverage.js';
 import { loadKnownFailing, staleEntries } from './framework/known-failing.js';
 import type { CaseResult } from './framework/types.js';
+import type { Transport } from './server-mode/peer.js';
 import { DEFAULT_RUNS, DEFAULT_TIMEOUT_MS, SELF_JOBS, runConformance, writeReports, type ConformanceOptions } from './run.js';
 
 interface RunFlags {
@@ -40,6 +41,13 @@ function addRunOptions(cmd: Command): Command {
     .option('--known-failing <file>', 'cases known to fail, one per line with its reason: they do not fail the run, but a listed case that passes does')
     .option('--run-timeout <ms>', 'budget for the whole run: what is still running then is stopped and reported (default: none)')
     .option('--quiet', 'print only the summary table');
+}
+
+/** `--transport ws|http`: the carrier of the runner's peers in server mode (spec §22). */
+function transportOption(): Option {
+  return new Option('--transport <carrier>', "server mode: the runner's peers connect over a WebSocket (ws) or the HTTP carrier of spec §22 (http), same URL; cases that test the WebSocket upgrade itself are N/A over http")
+    .choices(['ws', 'http'])
+    .default('ws');
 }
 
 function positive(flag: string, v: string): number {
@@ -125,14 +133,17 @@ export function conformanceCommand(): Command {
       .command('server <url>')
       .description('act as many well-behaved and adversarial clients against the server at <url> (ws://…)')
       .requiredOption('--config <file>', 'implementation config (lifeline.conformance.json) with a "server" section')
-      .option('--peer <url>', 'multi-node: the second node (ws://…) on the same shared store; overrides server.peer.url'),
-  ).action(async (url: string, flags: RunFlags & { peer?: string }) => {
+      .option('--peer <url>', 'multi-node: the second node (ws://…) on the same shared store; overrides server.peer.url')
+      .addOption(transportOption()),
+  ).action(async (url: string, flags: RunFlags & { peer?: string; transport?: Transport }) => {
     const config: ImplConfig = loadConfig(flags.config as string);
     if (!config.server) throw new Error(`${flags.config} has no "server" section`);
     // spec §21: --peer names node B; its hooks stay those of server.peer.hooks
     const server = flags.peer ? { ...config.server, peer: { ...config.server.peer, url: flags.peer } } : config.server;
     const peerFlag = flags.peer ? ` --peer ${flags.peer}` : '';
-    await finish({ ...common(flags), server: { url, config: server }, replayBase: { server: `npx lifeline conformance server ${url} --config ${flags.config}${peerFlag}` } }, flags);
+    const transport = flags.transport ?? 'ws';
+    const tFlag = transport === 'ws' ? '' : ` --transport ${transport}`;
+    await finish({ ...common(flags), server: { url, config: server, transport }, replayBase: { server: `npx lifeline conformance server ${url} --config ${flags.config}${peerFlag}${tFlag}` } }, flags);
   });
 
   addRunOptions(
@@ -152,20 +163,21 @@ export function conformanceCommand(): Command {
       .command('self')
       .description('run the suite against the reference server and the reference client (what npm run conformance does)')
       .option('--only <side>', 'server or client')
-      .option('--multi-node', 'the server side is two reference nodes on one shared in-process store and broker (spec §21): multi-node is declared'),
-  ).action(async (flags: RunFlags & { only?: string; multiNode?: boolean }) => {
+      .option('--multi-node', 'the server side is two reference nodes on one shared in-process store and broker (spec §21): multi-node is declared')
+      .addOption(transportOption()),
+  ).action(async (flags: RunFlags & { only?: string; multiNode?: boolean; transport?: Transport }) => {
     const { startReferenceServer, referenceClientCommand } = await import('./targets/reference.js');
     const wantServer = flags.only !== 'client';
     const wantClient = flags.only !== 'server';
     const { startReferenceCluster } = await import('./targets/reference-cluster.js');
     const cluster = wantServer && flags.multiNode ? await startReferenceCluster(referenceServerConfig) : undefined;
     const target = cluster ?? (wantServer ? await startReferenceServer(referenceServerConfig) : undefined);
-    const multi = flags.multiNode ? ' --multi-node' : '';
+    const multi = `${flags.multiNode ? ' --multi-node' : ''}${flags.transport && flags.transport !== 'ws' ? ` --transport ${flags.transport}` : ''}`;
     try {
       await finish(
         {
           ...common(flags, SELF_JOBS),
-          ...(target ? { server: { url: target.url, config: target.config, hooks: target.hooks, ...(cluster ? { peer: cluster.peer } : {}) } } : {}),
+          ...(target ? { server: { url: target.url, config: target.config, hooks: target.hooks, ...(cluster ? { peer: cluster.peer } : {}), transport: flags.transport ?? 'ws' } } : {}),
           ...(wantClient ? { client: { command: referenceClientCommand(), config: referenceClientConfig } } : {}),
           replayBase: { server: `npx lifeline conformance self --only server${multi}`, client: 'npx lifeline conformance self --only client' },
           runReplay: `npx lifeline conformance self${flags.only ? ` --only ${flags.only}` : ''}${multi}`,

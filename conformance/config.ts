@@ -61,6 +61,14 @@ export interface ServerConfig {
   readonly headersTimeoutMs?: number;
   /** CC-10: how long the server waits for the peer's close frame before destroying; absent = handshakeTimeoutMs (the spec's recommendation). */
   readonly closeTimeoutMs?: number;
+  /** HT-8 (http-transport): how long the server holds a poll with nothing to carry; absent = §17's 20 000. */
+  readonly httpPollHoldMs?: number;
+  /**
+   * HT-12 (http-transport): a connection with no receive open this long is a dead transport; absent =
+   * §17's 10 000. Over HTTP a client that vanishes is noticed only then, so cases that wait for a
+   * silent drop to detach a session (RS-6, RS-11) wait this long more with `--transport http`.
+   */
+  readonly httpReceiveGapMs?: number;
   /** Added to every timing bound, in ms; absent = derived at the start of the run (see deriveSlack). */
   readonly slackMs?: number;
 }
@@ -123,6 +131,8 @@ export const referenceServerConfig: ServerConfig = {
   controlBurst: 1000,
   maxChannelsPerSession: 16,
   headersTimeoutMs: 500,
+  // HT-12: a vanished HTTP peer detaches its session after this (the default 10 s would slow the run over HTTP)
+  httpReceiveGapMs: 500,
   // no slackMs: the run derives it from the machine's measured scheduling lateness (deriveSlack)
 };
 
@@ -146,6 +156,7 @@ const NUMERIC_SERVER = ['heartbeatIntervalMs', 'heartbeatMissedMax', 'handshakeT
 const NUMERIC_CLIENT = ['reconnectBaseMs', 'reconnectCapMs', 'reconnectMaxAttempts', 'suspendedRetryMs', 'handshakeTimeoutMs', 'queueLimitMessages', 'ackDelayMs'] as const;
 /** Optional numbers: absent is fine, present must be a number ≥ 0. */
 const OPTIONAL_NUMERIC = ['slackMs', 'closeTimeoutMs'] as const;
+const OPTIONAL_SERVER_NUMERIC = ['httpPollHoldMs', 'httpReceiveGapMs'] as const;
 
 function checkFeatures(where: string, list: unknown): void {
   if (!Array.isArray(list)) throw new Error(`${where}.features must be an array`);
@@ -160,7 +171,7 @@ export function parseConfig(text: string): ImplConfig {
     checkFeatures('server', raw.server.features ?? []);
     const s = { ...referenceServerConfig, features: [], ...raw.server } as ServerConfig;
     for (const k of NUMERIC_SERVER) if (typeof s[k] !== 'number' || !(s[k] >= 0)) throw new Error(`server.${k} must be a number ≥ 0`);
-    for (const k of OPTIONAL_NUMERIC) if (s[k] !== undefined && (typeof s[k] !== 'number' || !((s[k] as number) >= 0))) throw new Error(`server.${k} must be a number ≥ 0`);
+    for (const k of [...OPTIONAL_NUMERIC, ...OPTIONAL_SERVER_NUMERIC]) if (s[k] !== undefined && (typeof s[k] !== 'number' || !((s[k] as number) >= 0))) throw new Error(`server.${k} must be a number ≥ 0`);
     if (s.peer !== undefined && (typeof s.peer !== 'object' || typeof s.peer.url !== 'string')) throw new Error('server.peer must be { "url": "ws://…", "hooks": { "url": "http://…" } }');
     out.server = s;
   }

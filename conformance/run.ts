@@ -16,10 +16,14 @@ import { runSuite, type ModeHarness, type RunSummary } from './framework/runner.
 import type { CaseResult, Mode } from './framework/types.js';
 import type { Hooks } from './server-mode/hooks.js';
 import { serverHarness, type PeerNodeTarget } from './server-mode/harness.js';
+import type { Transport } from './server-mode/peer.js';
 
 export interface ConformanceOptions {
-  /** `peer`: node B of a multi-node target (spec §21); default the config's server.peer. */
-  readonly server?: { readonly url: string; readonly config: ServerConfig; readonly hooks?: Hooks; readonly peer?: PeerNodeTarget };
+  /**
+   * `peer`: node B of a multi-node target (spec §21); default the config's server.peer. `transport`:
+   * the carrier of the runner's peers (default ws; http: the HTTP carrier of spec §22, same URL).
+   */
+  readonly server?: { readonly url: string; readonly config: ServerConfig; readonly hooks?: Hooks; readonly peer?: PeerNodeTarget; readonly transport?: Transport };
   readonly client?: { readonly command: readonly string[]; readonly config: ClientConfig; readonly env?: Readonly<Record<string, string>> };
   /** `--case` patterns; empty = all. */
   readonly cases?: readonly string[];
@@ -65,7 +69,7 @@ export async function runConformance(opts: ConformanceOptions): Promise<Conforma
   const { config: resolved, slack } = await resolveSlack({ ...(opts.server ? { server: opts.server.config } : {}), ...(opts.client ? { client: opts.client.config } : {}) });
   const config: { server?: ServerConfig; client?: ClientConfig } = {};
   if (opts.server && resolved.server) {
-    harnesses.push(serverHarness(opts.server.url, resolved.server, opts.server.hooks, opts.server.peer));
+    harnesses.push(serverHarness(opts.server.url, resolved.server, opts.server.hooks, opts.server.peer, opts.server.transport));
     config.server = resolved.server;
   }
   if (opts.client && resolved.client) {

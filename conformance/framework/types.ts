@@ -54,6 +54,12 @@ export interface Case<C extends CaseContext = CaseContext> {
   readonly description: string;
   /** Property-based: run() uses fast-check with ctx.seed/ctx.runs and reports counterexamples. */
   readonly property?: boolean;
+  /**
+   * Server mode: the case tests this carrier itself (the WebSocket upgrade, the HTTP carrier's own
+   * requests, spec §22) and picks its connections' transport itself, so it runs once, in the run
+   * over WebSocket; a run whose peers use the HTTP carrier (`--transport http`) reports it N/A.
+   */
+  readonly carrier?: 'ws' | 'http';
   /** Case needs a fresh target (drain): runs after the others, with a reset before it. */
   readonly destructive?: boolean;
   /** Override of the per-case timeout, in ms (before scaling by the config). */

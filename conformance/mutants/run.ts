@@ -9,12 +9,14 @@ import { runConformance, SELF_JOBS } from '../run.js';
 import { referenceClientCommand, startReferenceServer } from '../targets/reference.js';
 import { clientMutants, type ClientMutant } from './client-mutants.js';
 import { startFrameProxy } from './frame-proxy.js';
+import { startCarrierProxy } from './carrier-proxy.js';
+import { httpMutants } from './http-mutants.js';
 import { multiNodeMutants } from './multi-node-mutants.js';
 import { admissionMutants, serverMutants, type ServerMutant } from './server-mutants.js';
 import { startReferenceCluster } from '../targets/reference-cluster.js';
 
 export type Mutant = ServerMutant | ClientMutant;
-export const mutants: readonly Mutant[] = [...serverMutants, ...admissionMutants, ...multiNodeMutants, ...clientMutants];
+export const mutants: readonly Mutant[] = [...serverMutants, ...admissionMutants, ...multiNodeMutants, ...httpMutants, ...clientMutants];
 
 export interface MutantResult {
   readonly id: string;
@@ -40,7 +42,7 @@ export async function runMutant(m: Mutant, seed: number): Promise<MutantResult> 
     }
   } else if (m.side === 'server') {
     const target = await startReferenceServer(referenceServerConfig, m.override, m.patch);
-    const proxy = m.proxy ? await startFrameProxy(target.url, m.proxy) : undefined;
+    const proxy = m.proxy ? await startFrameProxy(target.url, m.proxy) : m.carrierProxy ? await startCarrierProxy(target.url, m.carrierProxy) : undefined;
     try {
       results = await runConformance({ server: { url: proxy?.url ?? target.url, config: target.config, hooks: target.hooks }, cases: m.cases, seed, replayBase: { server: `mutant ${m.id}` } });
     } finally {

@@ -11,6 +11,7 @@ import { encode } from '../../spec/protocol/codec.js';
 import { envelope } from '../server-mode/peer.js';
 import type { ClusterOptions } from '../targets/reference-cluster.js';
 import type { ServerOverride, ServerPatch } from '../targets/reference-server.js';
+import type { CarrierRules } from './carrier-proxy.js';
 import type { ProxyRules } from './frame-proxy.js';
 
 export interface ServerMutant {
@@ -24,6 +25,8 @@ export interface ServerMutant {
   readonly override?: ServerOverride;
   readonly patch?: ServerPatch;
   readonly proxy?: ProxyRules;
+  /** An HTTP carrier proxy in front of the server (spec §22, carrier-proxy.ts). */
+  readonly carrierProxy?: CarrierRules;
   /** Run against two reference nodes on one store and hub (spec §21), node A and/or B broken so. */
   readonly cluster?: ClusterOptions;
 }

@@ -4,11 +4,12 @@
  * declared server config, the test hooks, and cleanup of every socket it opened.
  */
 import type { ServerConfig } from '../config.js';
-import { CaseFailure } from '../framework/failure.js';
+import { CaseFailure, NotApplicable } from '../framework/failure.js';
 import type { ModeHarness } from '../framework/runner.js';
 import type { Case, CaseContext } from '../framework/types.js';
 import { HttpHooks, noHooks, type Hooks } from './hooks.js';
-import { isRefusal, openPeer, type Peer, type PeerOptions, type Refusal } from './peer.js';
+import { HTTP_RECEIVE_GAP_DEFAULT_MS } from './http-peer.js';
+import { isRefusal, openPeer, type Peer, type PeerOptions, type Refusal, type Transport } from './peer.js';
 
 /** The second node of a multi-node target (spec §21): its own sockets and hooks, the same store and broker. */
 export interface NodeHandle {
@@ -25,7 +26,10 @@ export interface PeerNodeTarget {
 }
 
 export interface ServerCaseContext extends CaseContext {
+  /** The WebSocket URL of the endpoint; the HTTP carrier posts to the same URL as http(s) (spec §22). */
   readonly url: string;
+  /** The carrier of this run's peers (`--transport`, default ws); a peer may ask for the other. */
+  readonly transport: Transport;
   readonly server: ServerConfig;
   readonly hooks: Hooks;
   /** A connected peer (fails the case on an HTTP refusal). Heartbeats on by default. */
@@ -38,17 +42,24 @@ export interface ServerCaseContext extends CaseContext {
   readonly authHeaders: Readonly<Record<string, string>>;
   /** Dead-peer bound of HB-3: interval × (missed + 1) + one interval + slack. */
   readonly deadBoundMs: number;
+  /**
+   * How long after a peer of this run vanishes the server can know it: 0 over a WebSocket (the TCP
+   * connection ends), the receive gap of HT-12 plus slack over HTTP (a cut receive may be a proxy).
+   */
+  readonly silentDropMs: number;
   /** Node B of a multi-node target (feature multi-node); an ERROR when the declaration names none. */
   nodeB(): NodeHandle;
 }
 
 const RESET_TIMEOUT_MS = 10_000;
 
+
 export function serverHarness(
   url: string,
   server: ServerConfig,
   hooks: Hooks = server.hooks ? new HttpHooks(server.hooks.url) : noHooks,
   peerNode: PeerNodeTarget | undefined = server.peer ? { url: server.peer.url, ...(server.peer.hooks ? { hooks: new HttpHooks(server.peer.hooks.url) } : {}) } : undefined,
+  transport: Transport = 'ws',
 ): ModeHarness {
   let channelCounter = 0;
   return {
@@ -60,11 +71,14 @@ export function serverHarness(
       clearTimeout(t);
     },
     async extend(base: CaseContext, c: Case): Promise<ServerCaseContext> {
+      if (transport !== 'ws' && c.carrier) throw new NotApplicable(`tests the ${c.carrier === 'ws' ? 'WebSocket' : 'HTTP'} carrier itself: it runs in the run over WebSocket`);
       let n = 0;
       const authHeaders = { ...(server.auth?.upgradeHeaders ?? {}) };
       const tryPeerAt = async (at: string, tag: string, opts: PeerOptions = {}) => {
         const label = `${tag}${++n}`;
         const p = await openPeer(at, label, base.transcript, {
+          transport,
+          ...(server.httpReceiveGapMs !== undefined ? { receiveGapMs: server.httpReceiveGapMs } : {}),
           heartbeatMs: server.heartbeatIntervalMs,
           ...(server.features.includes('hello-auth') && server.auth?.helloToken ? { helloDefaults: { token: server.auth.helloToken } } : {}),
           ...opts,
@@ -93,10 +107,12 @@ export function serverHarness(
       return {
         ...base,
         url,
+        transport,
         server,
         hooks,
         authHeaders,
         deadBoundMs: server.heartbeatIntervalMs * (server.heartbeatMissedMax + 2) + base.slackMs,
+        silentDropMs: transport === 'http' ? (server.httpReceiveGapMs ?? HTTP_RECEIVE_GAP_DEFAULT_MS) + base.slackMs : 0,
         tryPeer,
         peer: async (opts) => mustPeer(await tryPeer(opts)),
         nodeB,

@@ -76,6 +76,10 @@ function optionsFor(config: ServerConfig, app: AppState, tickets: ReturnType<typ
       ? { controlRatePerSecond: config.controlRatePerSecond, ...(config.controlBurst ? { controlBurst: config.controlBurst } : {}) }
       : { controlRatePerSecond: Number.POSITIVE_INFINITY }),
     ...(features.includes('channel-limit') && config.maxChannelsPerSession ? { maxChannelsPerSession: config.maxChannelsPerSession } : {}),
+    // spec §22: the HTTP carrier is on by default; the declared values are the ones it runs with
+    httpTransport: features.includes('http-transport'),
+    ...(config.httpPollHoldMs !== undefined ? { httpPollHoldMs: config.httpPollHoldMs } : {}),
+    ...(config.httpReceiveGapMs !== undefined ? { httpReceiveGapMs: config.httpReceiveGapMs } : {}),
     authenticate: (req: IncomingMessage) => {
       if (features.includes('tickets')) {
         const ticket = new URL(req.url ?? '/', 'http://localhost').searchParams.get(TICKET_PARAM);

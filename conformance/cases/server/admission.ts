@@ -81,6 +81,7 @@ function trickle(ctx: ServerCaseContext, first: string, rest: string, everyMs: n
 export const admissionCases: ServerCase[] = [
   serverCase({
     id: 'HS-17/websocket-version-426',
+    carrier: 'ws',
     spec: ['HS-17'],
     level: 'MUST',
     description: 'an upgrade with Sec-WebSocket-Version 8 (or 14) gets 426 with Sec-WebSocket-Version: 13; version 13 gets 101',
@@ -95,6 +96,7 @@ export const admissionCases: ServerCase[] = [
   }),
   serverCase({
     id: 'HS-15/header-trickle-cut',
+    carrier: 'ws',
     spec: ['HS-15'],
     level: 'MUST',
     requires: ['http-timeouts'],
@@ -118,6 +120,7 @@ export const admissionCases: ServerCase[] = [
   }),
   serverCase({
     id: 'HS-18/http10-upgrade-400',
+    carrier: 'ws',
     spec: ['HS-18'],
     level: 'MUST',
     description: 'a WebSocket upgrade over HTTP/1.0 gets 400; the same request over HTTP/1.1 gets 101',
@@ -130,6 +133,7 @@ export const admissionCases: ServerCase[] = [
   }),
   serverCase({
     id: 'SEC-9/origin-exact-match',
+    carrier: 'ws',
     spec: ['SEC-9', 'HS-2', 'SEC-1'],
     level: 'MUST',
     requires: ['origin-allowlist'],

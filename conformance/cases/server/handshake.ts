@@ -20,6 +20,7 @@ function refused(p: unknown, status: number, what: string): asserts p is Refusal
 export const handshakeCases: ServerCase[] = [
   serverCase({
     id: 'HS-1/plain-get-426',
+    carrier: 'ws',
     spec: ['HS-1'],
     level: 'MUST',
     description: 'a plain HTTP GET on the Lifeline path gets 426 with Upgrade: websocket',
@@ -124,10 +125,10 @@ export const handshakeCases: ServerCase[] = [
       const url = `${ctx.url}${sep}${encodeURIComponent(param)}=${encodeURIComponent(ticket)}`;
       const blank = Object.fromEntries(Object.keys(ctx.authHeaders).map((k) => [k, 'invalid-credential']));
       const { openPeer } = await import('../../server-mode/peer.js');
-      const first = await openPeer(url, 't1', ctx.transcript, { headers: blank });
+      const first = await openPeer(url, 't1', ctx.transcript, { headers: blank, transport: ctx.transport });
       if (isRefusal(first)) throw new CaseFailure(`first use of a fresh ticket refused with HTTP ${first.status}`);
       ctx.defer(() => first.destroy());
-      const second = await openPeer(url, 't2', ctx.transcript, { headers: blank });
+      const second = await openPeer(url, 't2', ctx.transcript, { headers: blank, transport: ctx.transport });
       if (!isRefusal(second)) {
         second.destroy();
         throw new CaseFailure('a ticket was accepted a second time');

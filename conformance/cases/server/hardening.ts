@@ -8,7 +8,7 @@ import { CaseFailure, CountFailure, check, checkEqual } from '../../framework/fa
 import { envelope } from '../../server-mode/peer.js';
 import { rawEnvelope, type WsFrameSpec } from '../../wire.js';
 import type { WsCloseCodeName } from '../../../spec/protocol/close-codes.js';
-import { bystander, bytesOf, checkClose, expectClose, roundTrip, serverCase, session, type ServerCase } from './util.js';
+import { bystander, bytesOf, checkClose, expectClose, roundTrip, serverCase, session, sleep, type ServerCase } from './util.js';
 
 /** The payload the application holds (spec/conformance-control.md §3.4). */
 const HOLD = 'lifeline-conformance:hold';
@@ -111,6 +111,8 @@ export const hardeningCases: ServerCase[] = [
         await peer.waitClose(1000);
         await roundTrip((await session(ctx, [])).peer); // a fresh round trip: the server has processed the drop
       }
+      // over HTTP the server notices each vanish one receive gap later (HT-12), in the same order
+      await sleep(ctx.silentDropMs);
       const resumeOf = async (sessionId: string) => (await (await ctx.peer()).handshake({ sessionId, lastServerSeq: 0n, channels: [] })).resume;
       // newest first: resuming the oldest first would, on a server that evicts the wrong one, hide it
       const third = await resumeOf(ids[2] as string);

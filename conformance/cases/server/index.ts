@@ -5,6 +5,7 @@ import { closeCodeCases, drainCases, driftCases } from './drift-drain.js';
 import { frameCases } from './frames.js';
 import { handshakeCases } from './handshake.js';
 import { hardeningCases } from './hardening.js';
+import { httpCarrierCases } from './http-carrier.js';
 import { livenessCases } from './liveness.js';
 import { multiNodeCases } from './multi-node.js';
 import { resumeCases } from './resume.js';
@@ -28,4 +29,5 @@ export const serverCases: readonly ServerCase[] = [
   ...multiNodeCases,
   ...specAnswerServerCases,
   ...hardeningCases,
+  ...httpCarrierCases,
 ];

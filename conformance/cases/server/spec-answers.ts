@@ -41,10 +41,10 @@ export const specAnswerServerCases: ServerCase[] = [
       const { param, ticket } = await ctx.hooks.ticket();
       const sep = ctx.url.includes('?') ? '&' : '?';
       const url = `${ctx.url}${sep}${encodeURIComponent(param)}=${encodeURIComponent(ticket)}`;
-      const first = await openPeer(url, 't1', ctx.transcript, { headers: ctx.authHeaders });
+      const first = await openPeer(url, 't1', ctx.transcript, { headers: ctx.authHeaders, transport: ctx.transport });
       if (isRefusal(first)) throw new CaseFailure(`first use of a fresh ticket refused with HTTP ${first.status}`);
       ctx.defer(() => first.destroy());
-      const second = await openPeer(url, 't2', ctx.transcript, { headers: ctx.authHeaders });
+      const second = await openPeer(url, 't2', ctx.transcript, { headers: ctx.authHeaders, transport: ctx.transport });
       if (!isRefusal(second)) {
         second.destroy();
         throw new CaseFailure('a used ticket was accepted because valid headers came with it (HS-13)');
