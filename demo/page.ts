@@ -10,7 +10,7 @@
  * - Drain server: the server drains (DR-1 … DR-5); the client reconnects after its slot (DR-6).
  *
  * Query parameters (page-options.ts): url, reconnectBaseMs, reconnectCapMs, reconnectMaxAttempts,
- * handshakeTimeoutMs, drainDeadlineMs, drainSpreadMs, inspect.
+ * handshakeTimeoutMs, httpFallbackAfter, wsRetryMs, drainDeadlineMs, drainSpreadMs, inspect.
  */
 import type { InspectionEvent } from 'xstate';
 import { createClient, webSocketTransport, type ChannelReducer, type ClientEvent, type WebSocketConstructorLike } from '../client/index.js';
