@@ -84,9 +84,8 @@ async function start(route: Omit<NginxRoute, 'prefix' | 'upstreamPort'>): Promis
     heartbeatMissedMax: 2,
     handshakeTimeoutMs: 2_000,
     upgradeRatePerSecond: Number.POSITIVE_INFINITY,
-    // SKELETON: enabled once branch http-server is merged (its options).
-    // httpStreamMaxMs: HTTP_STREAM_MAX_MS,
-    // httpPollHoldMs: HTTP_POLL_HOLD_MS,
+    httpStreamMaxMs: HTTP_STREAM_MAX_MS,
+    httpPollHoldMs: HTTP_POLL_HOLD_MS,
     onRequest: staticHandler([
       { prefix: '/dist/browser/', dir: outDir },
       { prefix: '/', dir: `${root}demo/public` },
