@@ -35,6 +35,7 @@ describe('demo page: refused upgrades', () => {
     f.sockets[1]?.h.onOpen();
     f.sockets[1]?.h.onClose(1006, '');
     expect(seen).toEqual(['a1', undefined]); // it had opened: a lost connection, not a refusal
+    expect(a.lastUnopened()).toBeUndefined(); // once handled: a later close of another carrier is not explained by it
   });
 
   test('the log line names the status and Retry-After the server answered with', () => {

@@ -30,7 +30,10 @@ export interface RefusalRecord {
 export interface AttemptTransport {
   /** Give this to createClient({ transport }) (or to another wrapper). */
   readonly transport: Transport;
-  /** The attempt id of the socket that closed last, if it closed before it ever opened. */
+  /**
+   * While the client handles a socket's close (its 'closed' event, synchronously): that socket's
+   * attempt id if it closed before it ever opened; undefined otherwise.
+   */
   lastUnopened(): string | undefined;
 }
 
@@ -48,7 +51,13 @@ export function attemptTransport(inner: Transport, newId: () => string = randomI
       onClose: (code, reason) => {
         state.isClosed = true;
         last = state; // before the client hears of it: its 'closed' event reads lastUnopened()
-        handlers.onClose(code, reason);
+        try {
+          handlers.onClose(code, reason);
+        } finally {
+          // Only while the client handles this close: a later close of another carrier (an HTTP
+          // connection, issue 15) must not be explained by this socket.
+          if (last === state) last = undefined;
+        }
       },
     }, opts);
   };

@@ -11,6 +11,10 @@ describe('demo page: transport display', () => {
     expect(http.detail).toMatch(/^HTTP: WebSocket did not open/);
     expect(http.detail).toContain('retries WebSocket');
     expect(transportBadge('http', false).detail).toMatch(/\(last connection\)$/);
+    // While reconnecting, the carrier of the next attempt (client.transport) is named too.
+    expect(transportBadge('ws', false, 'http').detail).toBe('WebSocket (last connection; next attempt over http)');
+    expect(transportBadge(undefined, false, 'ws').detail).toBe('not connected yet; next attempt over ws');
+    expect(transportBadge('ws', true, 'ws').detail).toBe('WebSocket');
   });
 
   test('the watch logs a switch only when the transport of a Welcome differs from the one before', () => {

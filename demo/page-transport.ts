@@ -18,10 +18,14 @@ export interface TransportBadge {
   readonly detail: string;
 }
 
-/** The badge for the transport of the connection in use (or the last one, while reconnecting). */
-export function transportBadge(kind: PageTransportKind | undefined, isConnected: boolean): TransportBadge {
-  if (kind === undefined) return { text: '–', detail: 'not connected yet' };
-  const last = isConnected ? '' : ' (last connection)';
+/**
+ * The badge for the transport of the connection in use (`kind`: the last Welcome's), and while
+ * not connected, the carrier of the next attempt (`client.transport`).
+ */
+export function transportBadge(kind: PageTransportKind | undefined, isConnected: boolean, attempting?: PageTransportKind): TransportBadge {
+  const next = !isConnected && attempting !== undefined ? `; next attempt over ${attempting}` : '';
+  if (kind === undefined) return { text: '–', detail: `not connected yet${next}` };
+  const last = isConnected ? '' : ` (last connection${next})`;
   return kind === 'ws'
     ? { text: 'ws', detail: `WebSocket${last}` }
     : { text: 'http', detail: `HTTP: WebSocket did not open, so the session runs over HTTP requests; the client retries WebSocket from time to time${last}` };
