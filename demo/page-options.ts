@@ -20,6 +20,11 @@ export interface PageOptions {
   /** The Lifeline WebSocket URL. */
   readonly wsUrl: string;
   readonly tuning: PageTuning;
+  /**
+   * The HTTP carrier's own settings (client/transports/http.ts): `httpBufferingDetectMs`, the wait
+   * for a stream's first KEEPALIVE before polling (HT-8). Empty: its defaults.
+   */
+  readonly http: { readonly bufferingDetectMs?: number };
   /** `?inspect`: stream the connection actor to the Stately browser inspector. */
   readonly isInspecting: boolean;
 }
@@ -40,6 +45,7 @@ export function pageOptions(search: string, location: { readonly protocol: strin
   const handshakeTimeoutMs = num('handshakeTimeoutMs');
   const httpFallbackAfter = num('httpFallbackAfter');
   const wsRetryMs = num('wsRetryMs');
+  const bufferingDetectMs = num('httpBufferingDetectMs');
   const inspect = params.get('inspect');
   return {
     wsUrl: params.get('url') ?? `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/lifeline`,
@@ -52,6 +58,7 @@ export function pageOptions(search: string, location: { readonly protocol: strin
       ...(httpFallbackAfter !== undefined && { httpFallbackAfter }),
       ...(wsRetryMs !== undefined && { wsRetryMs }),
     },
+    http: { ...(bufferingDetectMs !== undefined && { bufferingDetectMs }) },
     // Present and not explicitly off: `?inspect`, `?inspect=1`, `?inspect=true`.
     isInspecting: inspect !== null && !['0', 'false', 'off', 'no'].includes(inspect.toLowerCase()),
   };

@@ -13,7 +13,8 @@
  * moves back when a WebSocket probe opens; the badge beside the state says which (page-transport.ts).
  *
  * Query parameters (page-options.ts): url, reconnectBaseMs, reconnectCapMs, reconnectMaxAttempts,
- * handshakeTimeoutMs, httpFallbackAfter, wsRetryMs, drainDeadlineMs, drainSpreadMs, inspect.
+ * handshakeTimeoutMs, httpFallbackAfter, wsRetryMs, httpBufferingDetectMs, drainDeadlineMs, drainSpreadMs,
+ * inspect.
  */
 import type { InspectionEvent } from 'xstate';
 import { createClient, httpTransport, webSocketTransport, type ChannelReducer, type ClientEvent, type WebSocketConstructorLike } from '../client/index.js';
@@ -212,7 +213,7 @@ const client = createClient<DemoState>({
   autoConnect: false,
   transport: faults.transport,
   // The fallback when WebSockets are blocked (§22); "Drop silently" applies to it too.
-  httpTransport: faults.wrap(httpTransport()),
+  httpTransport: faults.wrap(httpTransport(undefined, opts.http)),
   inspect: (ev: InspectionEvent) => {
     onInspect(ev);
     inspector?.inspect.next?.(ev);

@@ -33,6 +33,12 @@ if (!hasChromium) console.warn(`e2e/http-fallback.test.ts skipped: ${CHROMIUM} m
 if (!hasNginx()) console.warn('e2e/http-fallback.test.ts skipped: /usr/sbin/nginx missing (scripts/install-system-deps.sh installs it)');
 
 const HEARTBEAT_INTERVAL_MS = 300;
+/**
+ * Behind a buffering proxy the first Welcome waits for the client's buffering detection (HT-8),
+ * while the server's dead-peer clock (interval × (missed + 1), HB-7) already runs: the detection
+ * must be well inside it.
+ */
+const HTTP_BUFFERING_DETECT_MS = 300;
 /** Test-sized client settings (§22.7), given to the page through its query (demo/page-options.ts). */
 const HTTP_FALLBACK_AFTER = 2;
 const WS_RETRY_MS = 1_000;
@@ -57,7 +63,12 @@ beforeAll(async () => {
   if (hasChromium && hasNginx()) await buildBrowser(outDir);
 }, 60_000);
 
-afterEach(async () => {
+/** The page's event log, newest first: printed when a case fails, to say what the page was doing. */
+let pageLog: (() => Promise<string>) | undefined;
+
+afterEach(async (ctx) => {
+  if (ctx.task.result?.state === 'fail' && pageLog) console.log(`page log (newest first):\n${await pageLog().catch((e: unknown) => String(e))}`);
+  pageLog = undefined;
   await context?.close();
   context = undefined;
   demo?.stop();
@@ -76,7 +87,15 @@ const text = async (page: Page, sel: string) => (await page.locator(sel).textCon
 const attr = async (page: Page, sel: string, name: string) => (await page.locator(sel).getAttribute(name)) ?? '';
 
 /** The demo server behind nginx; every request reaches it from nginx's address. */
-async function start(route: Omit<NginxRoute, 'prefix' | 'upstreamPort'>): Promise<{ page: Page; pageErrors: string[] }> {
+interface Started {
+  readonly page: Page;
+  readonly pageErrors: string[];
+  readonly startedAt: number;
+  /** The carrier's receive requests the page made, by `Lifeline-Receive` mode (HT-7, HT-8). */
+  readonly receives: { stream: number; poll: number };
+}
+
+async function start(route: Omit<NginxRoute, 'prefix' | 'upstreamPort'>): Promise<Started> {
   demo = createDemoApp({ tickMs: 50 });
   srv = createServer({
     ...demo.hooks,
@@ -103,16 +122,24 @@ async function start(route: Omit<NginxRoute, 'prefix' | 'upstreamPort'>): Promis
   const page = context.pages()[0] ?? (await context.newPage());
   const pageErrors: string[] = [];
   page.on('pageerror', (e) => pageErrors.push(e.message));
+  const receives = { stream: 0, poll: 0 };
+  page.on('request', (r) => {
+    const mode = r.headers()['lifeline-receive'];
+    if (mode === 'stream' || mode === 'poll') receives[mode]++;
+  });
+  pageLog = async () => (await page.locator('#log li').allTextContents()).join('\n');
   const q = new URLSearchParams({
     reconnectBaseMs: '100',
     reconnectCapMs: '500',
     httpFallbackAfter: String(HTTP_FALLBACK_AFTER),
     wsRetryMs: String(WS_RETRY_MS),
+    httpBufferingDetectMs: String(HTTP_BUFFERING_DETECT_MS),
     drainDeadlineMs: '2000',
     drainSpreadMs: '300',
   });
+  const startedAt = performance.now();
   await page.goto(nginx.httpUrl('/', `?${q}`));
-  return { page, pageErrors };
+  return { page, pageErrors, startedAt, receives };
 }
 
 /** What the page's client delivered on the e2e channel, recorded in the page from now on. */
@@ -166,8 +193,7 @@ async function expectLive(page: Page): Promise<void> {
 
 describe.skipIf(!hasChromium || !hasNginx())('e2e: the demo page behind a proxy that blocks WebSockets', () => {
   test('HT-20 HT-25 RS-2 DR-6 SD-1 falls back to HTTP, stays live through a drain, and moves back to ws when upgrades pass again', async () => {
-    const t0 = performance.now();
-    const { page, pageErrors } = await start({ upgrades: 'refuse' });
+    const { page, pageErrors, startedAt: t0, receives } = await start({ upgrades: 'refuse' });
 
     // 1. Over HTTP: connected, the badge says http, the ws attempts were refused on the way.
     await vi.waitFor(async () => expect(await text(page, '#state')).toBe('connected'), wait);
@@ -216,12 +242,15 @@ describe.skipIf(!hasChromium || !hasNginx())('e2e: the demo page behind a proxy 
     await vi.waitFor(async () => expect(await text(page, '#counter-value')).toBe('2'), wait);
     expect(demo?.counter.value).toBe(2);
     expect(await text(page, '#welcomes')).toMatch(/^1 new · \d+ resumed · 0 snapshot$/);
+    // nginx honoured X-Accel-Buffering: the page streamed, re-requesting as each stream ended (HT-8).
+    expect(receives.stream).toBeGreaterThan(1);
+    expect(receives.poll).toBe(0);
     expect(pageErrors).toEqual([]);
-    console.log(`behind a blocking proxy: http after ${Math.round(tHttp)} ms; back on ws ${Math.round(tBack)} ms after nginx allowed upgrades; ${ids.length} messages, none lost or duplicated; total ${Math.round(performance.now() - t0)} ms`);
+    console.log(`behind a blocking proxy: http ${Math.round(tHttp)} ms after the page was asked for; back on ws ${Math.round(tBack)} ms after nginx allowed upgrades; ${ids.length} messages, none lost or duplicated; total ${Math.round(performance.now() - t0)} ms`);
   }, 60_000);
 
   test('HT-8 with buffering forced by the proxy the page receives by polling, live', async () => {
-    const { page, pageErrors } = await start({ upgrades: 'refuse', buffering: 'forced' });
+    const { page, pageErrors, receives } = await start({ upgrades: 'refuse', buffering: 'forced' });
     await vi.waitFor(async () => expect(await attr(page, '#transport', 'data-transport')).toBe('http'), wait);
     await vi.waitFor(async () => expect(await text(page, '#state')).toBe('connected'), wait);
     await expectLive(page);
@@ -229,8 +258,12 @@ describe.skipIf(!hasChromium || !hasNginx())('e2e: the demo page behind a proxy 
     const pub = publisher(srv as LifelineServer);
     await page.click('#increment');
     await vi.waitFor(async () => expect(await text(page, '#counter-value')).toBe('1'), wait);
-    await new Promise((r) => setTimeout(r, 1_000));
+    await vi.waitFor(async () => expect((await received(page)).length).toBeGreaterThan(10), wait);
     await expectAllOnce(page, await pub.stop());
+    // Each connection tried one stream, saw no KEEPALIVE in time, and polled from then on (HT-8).
+    expect(receives.poll).toBeGreaterThan(receives.stream);
+    expect(await text(page, '#welcomes')).toMatch(/^1 new · 0 resumed · 0 snapshot$/); // one HTTP connection did it all
     expect(pageErrors).toEqual([]);
+    console.log(`behind a buffering proxy: ${receives.stream} stream and ${receives.poll} poll receive requests`);
   }, 40_000);
 });
