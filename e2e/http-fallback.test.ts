@@ -36,9 +36,10 @@ const HEARTBEAT_INTERVAL_MS = 300;
 /**
  * Behind a buffering proxy the first Welcome waits for the client's buffering detection (HT-8),
  * while the server's dead-peer clock (interval × (missed + 1), HB-7) already runs: the detection
- * must be well inside it.
+ * must be well inside it. The other case keeps the client's default (1500 ms), so a busy machine
+ * never mistakes a slow first KEEPALIVE for a buffering proxy there.
  */
-const HTTP_BUFFERING_DETECT_MS = 300;
+const BUFFERED = { heartbeatIntervalMs: 1_000, httpBufferingDetectMs: 500 } as const;
 /** Test-sized client settings (§22.7), given to the page through its query (demo/page-options.ts). */
 const HTTP_FALLBACK_AFTER = 2;
 const WS_RETRY_MS = 1_000;
@@ -95,11 +96,11 @@ interface Started {
   readonly receives: { stream: number; poll: number };
 }
 
-async function start(route: Omit<NginxRoute, 'prefix' | 'upstreamPort'>): Promise<Started> {
+async function start(route: Omit<NginxRoute, 'prefix' | 'upstreamPort'>, o: { heartbeatIntervalMs?: number; httpBufferingDetectMs?: number } = {}): Promise<Started> {
   demo = createDemoApp({ tickMs: 50 });
   srv = createServer({
     ...demo.hooks,
-    heartbeatIntervalMs: HEARTBEAT_INTERVAL_MS,
+    heartbeatIntervalMs: o.heartbeatIntervalMs ?? HEARTBEAT_INTERVAL_MS,
     heartbeatMissedMax: 2,
     handshakeTimeoutMs: 2_000,
     upgradeRatePerSecond: Number.POSITIVE_INFINITY,
@@ -133,7 +134,7 @@ async function start(route: Omit<NginxRoute, 'prefix' | 'upstreamPort'>): Promis
     reconnectCapMs: '500',
     httpFallbackAfter: String(HTTP_FALLBACK_AFTER),
     wsRetryMs: String(WS_RETRY_MS),
-    httpBufferingDetectMs: String(HTTP_BUFFERING_DETECT_MS),
+    ...(o.httpBufferingDetectMs !== undefined && { httpBufferingDetectMs: String(o.httpBufferingDetectMs) }),
     drainDeadlineMs: '2000',
     drainSpreadMs: '300',
   });
@@ -202,6 +203,9 @@ describe.skipIf(!hasChromium || !hasNginx())('e2e: the demo page behind a proxy 
     const tHttp = onHttpAt - t0;
     expect(await page.evaluate(() => (globalThis as unknown as { lifeline: { transport: string } }).lifeline.transport)).toBe('http');
     expect(await attr(page, '#resume', 'data-outcome')).toBe('new');
+    // What the user reads: the refused attempts explained (the browser itself only reports 1006).
+    await vi.waitFor(async () => expect(await text(page, '#log')).toContain('without its Upgrade header, so a proxy on the way blocks WebSockets'), wait);
+    expect(await text(page, '#transport-detail')).toMatch(/^HTTP: WebSocket did not open/);
     // Live state patches over the carrier (SD-1), and a message of the page's own, acked (SEQ-9).
     await expectLive(page);
     await recordMessages(page);
@@ -250,7 +254,7 @@ describe.skipIf(!hasChromium || !hasNginx())('e2e: the demo page behind a proxy 
   }, 60_000);
 
   test('HT-8 with buffering forced by the proxy the page receives by polling, live', async () => {
-    const { page, pageErrors, receives } = await start({ upgrades: 'refuse', buffering: 'forced' });
+    const { page, pageErrors, receives } = await start({ upgrades: 'refuse', buffering: 'forced' }, BUFFERED);
     await vi.waitFor(async () => expect(await attr(page, '#transport', 'data-transport')).toBe('http'), wait);
     await vi.waitFor(async () => expect(await text(page, '#state')).toBe('connected'), wait);
     await expectLive(page);
