@@ -128,6 +128,19 @@ ${locations}
 `;
 }
 
+/** The child pids of a process (Linux /proc), e.g. nginx's workers. */
+async function childrenOf(pid: number | undefined): Promise<number[]> {
+  if (pid === undefined) return [];
+  const text = await readFile(`/proc/${pid}/task/${pid}/children`, 'utf8').catch(() => '');
+  return text.split(/\s+/).filter((x) => x !== '').map(Number);
+}
+
+/** An nginx worker that exited, or stopped accepting (its title says so once it closed its listeners). */
+async function isGone(pid: number): Promise<boolean> {
+  const cmd = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => undefined);
+  return cmd === undefined || cmd === '' || cmd.includes('shutting down');
+}
+
 export class Nginx {
   private generation = 0;
 
@@ -183,21 +196,28 @@ export class Nginx {
     this.opts = { ...this.opts, routes };
     this.generation++;
     await this.writeConfig();
+    const oldWorkers = await childrenOf(p.pid);
     p.kill('SIGHUP');
     const want = String(this.generation);
     const t0 = Date.now();
+    const check = async (what: string) => {
+      if (p.exitCode !== null) throw new Error(`nginx exited during reload: ${await this.errorLog()}`);
+      if (Date.now() - t0 > 10_000) throw new Error(`nginx reload to config generation ${want}: ${what} within 10 s: ${await this.errorLog()}`);
+      await new Promise((r) => setTimeout(r, 25));
+    };
     for (;;) {
       try {
         // A fresh connection each time: a kept-alive one may still be served by the old worker.
         const res = await fetch(`http://127.0.0.1:${this.port}${GENERATION_PATH}`, { headers: { connection: 'close' }, signal: AbortSignal.timeout(500) });
-        if ((await res.text()) === want) return;
+        if ((await res.text()) === want) break;
       } catch {
         // nginx is between workers: ask again.
       }
-      if (p.exitCode !== null) throw new Error(`nginx exited during reload: ${await this.errorLog()}`);
-      if (Date.now() - t0 > 10_000) throw new Error(`nginx did not load config generation ${want} within 10 s: ${await this.errorLog()}`);
-      await new Promise((r) => setTimeout(r, 25));
+      await check('the new worker did not answer');
     }
+    // The old worker accepts new connections until it handles its QUIT (then it is "shutting down"
+    // and has closed its listening socket; it lives on only for the connections it still serves).
+    while (!(await Promise.all(oldWorkers.map(isGone))).every(Boolean)) await check('an old worker still accepts');
   }
 
   /** The tail of nginx's error log (for failure messages). */
