@@ -96,7 +96,7 @@ export class HttpConnection implements PeerTransport {
     /** The connection is gone: later requests get 404. */
     private readonly onGone: (c: HttpConnection) => void,
   ) {
-    this.armGap();
+    this.armIdle();
   }
 
   get isOpen(): boolean {
@@ -135,7 +135,7 @@ export class HttpConnection implements PeerTransport {
     this.closeReason = clampCloseReason(reason || name);
     this.clearIdle();
     if (this.receive) this.flushBurst();
-    else this.idleTimer = this.o.timers.setTimeout(() => this.finish(), this.o.closeTimeoutMs); // CC-10
+    if (this.receive === undefined) this.armIdle();
   }
 
   terminate(): void {
@@ -161,7 +161,7 @@ export class HttpConnection implements PeerTransport {
     }
     this.clearIdle();
     if (this.receive) this.flushBurst();
-    else this.finish();
+    else this.finish(); // nothing to echo it on: gone at once, as after a close handshake
   }
 
   /**
@@ -201,8 +201,8 @@ export class HttpConnection implements PeerTransport {
   /** Write what the receive has not carried yet, in one res.write; end it when its mode says so. */
   private writeTo(r: Receive, withKeepalive: boolean): void {
     const from = this.cursor;
-    const to = this.total;
-    const isClosing = this.state === 'closing';
+    let to = this.total;
+    let isClosing = this.state === 'closing';
     if (from >= to && !withKeepalive && !isClosing) return;
     const parts: Uint8Array[] = [];
     let size = 0;
@@ -210,8 +210,15 @@ export class HttpConnection implements PeerTransport {
       parts.push(KEEPALIVE_RECORD);
       size += KEEPALIVE_RECORD.byteLength;
     }
+    // HT-8: a response carries at most httpStreamMaxBytes (at least one frame); the rest goes on the next.
+    const room = this.o.streamMaxBytes - r.carried;
     for (let i = from; i < to; i++) {
       const f = this.retained[this.head + i - this.acked] as Uint8Array;
+      if (i > from && size + RECORD_HEADER_BYTES + f.byteLength > room) {
+        to = i;
+        isClosing = false; // the CLOSE record follows the frames before it (HT-10), on the next receive
+        break;
+      }
       parts.push(frameHeader(f.byteLength), f);
       size += RECORD_HEADER_BYTES + f.byteLength;
     }
@@ -231,14 +238,14 @@ export class HttpConnection implements PeerTransport {
     }
     // HT-8: a poll ends with its first records; a stream at its byte bound. A write that waits for a
     // drain (BP-4) ends it too, so the client's next receive acknowledges at once.
-    if (to > from && (r.mode === 'poll' || r.carried >= this.o.streamMaxBytes || this.waits.length > 0)) this.endReceive(r);
+    if (to > from && (r.mode === 'poll' || r.carried >= this.o.streamMaxBytes || to < this.total || this.waits.length > 0)) this.endReceive(r);
   }
 
   private endReceive(r: Receive): void {
     this.stopTimer(r);
     if (this.receive === r) {
       this.receive = undefined;
-      this.armGap();
+      this.armIdle();
     }
     if (!r.res.writableEnded) r.res.end();
   }
@@ -248,7 +255,7 @@ export class HttpConnection implements PeerTransport {
     this.stopTimer(r);
     if (this.receive !== r) return;
     this.receive = undefined;
-    this.armGap();
+    this.armIdle();
   }
 
   private stopTimer(r: Receive): void {
@@ -276,10 +283,17 @@ export class HttpConnection implements PeerTransport {
     }
   }
 
-  /** HT-12: no receive open for the gap → the transport died (1006), as a TCP connection that broke. */
-  private armGap(): void {
-    if (this.state !== 'open') return;
+  /**
+   * No receive is open. Open: HT-12, no receive for the gap → the transport died (1006), as a TCP
+   * connection that broke. Closing: CC-10, the CLOSE record waits for a receive at most the close timeout.
+   */
+  private armIdle(): void {
+    if (this.state === 'gone') return;
     this.clearIdle();
+    if (this.state === 'closing') {
+      this.idleTimer = this.o.timers.setTimeout(() => this.finish(), this.o.closeTimeoutMs); // CC-10
+      return;
+    }
     this.idleTimer = this.o.timers.setTimeout(() => {
       this.idleTimer = undefined;
       this.closeCode = 1006;

@@ -65,11 +65,13 @@ export const defaults = {
   reconnectMaxAttempts: 8,
   /** Client: retry interval while suspended (RC-3). */
   suspendedRetryMs: 60_000,
-  /** Client: consecutive attempts whose WebSocket never opened before the next one goes over HTTP (HT-20). */
+  /** Client: consecutive attempts whose WebSocket never opened before the next one goes over HTTP (HT-21). */
   httpFallbackAfter: 2,
   /** Client over HTTP: first wait before probing a WebSocket again, doubled per failed probe up to the cap (HT-23). */
   wsRetryMs: 60_000,
   wsRetryCapMs: 600_000,
+  /** Client over HTTP: a `stream` receive with no KEEPALIVE within this is behind a buffering proxy: poll (HT-27). */
+  httpBufferingDetectMs: 1_500,
   /** Client outbound queue bound while disconnected or window-limited (BP-13). */
   clientQueueLimitMessages: 1024,
   /** Limits checked by the codec (WIRE-5). */
@@ -98,7 +100,7 @@ export const defaults = {
   httpPollHoldMs: 20_000,
   /** An HTTP connection with no receive open this long is a dead transport: closed 1006 on the server (HT-12). */
   httpReceiveGapMs: 10_000,
-  /** Largest send body (HT-6); 413 beyond it. */
+  /** Largest send body (HT-13); 413 beyond it. */
   httpMaxSendBytes: 4 * 1024 * 1024,
 } as const;
 
