@@ -193,7 +193,7 @@ async function expectLive(page: Page): Promise<void> {
 }
 
 describe.skipIf(!hasChromium || !hasNginx())('e2e: the demo page behind a proxy that blocks WebSockets', () => {
-  test('HT-20 HT-25 RS-2 DR-6 SD-1 falls back to HTTP, stays live through a drain, and moves back to ws when upgrades pass again', async () => {
+  test('HT-21 HT-23 HT-25 HT-18 RS-2 DR-6 SD-1 falls back to HTTP, stays live through a drain, and moves back to ws when upgrades pass again', async () => {
     const { page, pageErrors, startedAt: t0, receives } = await start({ upgrades: 'refuse' });
 
     // 1. Over HTTP: connected, the badge says http, the ws attempts were refused on the way.
@@ -253,7 +253,7 @@ describe.skipIf(!hasChromium || !hasNginx())('e2e: the demo page behind a proxy 
     console.log(`behind a blocking proxy: http ${Math.round(tHttp)} ms after the page was asked for; back on ws ${Math.round(tBack)} ms after nginx allowed upgrades; ${ids.length} messages, none lost or duplicated; total ${Math.round(performance.now() - t0)} ms`);
   }, 60_000);
 
-  test('HT-8 with buffering forced by the proxy the page receives by polling, live', async () => {
+  test('HT-8 HT-27 with buffering forced by the proxy the page receives by polling, live', async () => {
     const { page, pageErrors, receives } = await start({ upgrades: 'refuse', buffering: 'forced' }, BUFFERED);
     await vi.waitFor(async () => expect(await attr(page, '#transport', 'data-transport')).toBe('http'), wait);
     await vi.waitFor(async () => expect(await text(page, '#state')).toBe('connected'), wait);
