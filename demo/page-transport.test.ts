@@ -22,18 +22,18 @@ describe('demo page: transport display', () => {
     expect(w.state).toEqual({ current: undefined, toHttp: 0, toWs: 0 });
     expect(w.onWelcome('ws', 'new')).toBeUndefined(); // the first connection is no switch
     expect(w.onWelcome('ws', 'resumed')).toBeUndefined();
-    expect(w.onWelcome('http', 'resumed')).toBe('transport ws → http: WebSocket did not open, the session continues over HTTP (RESUMED)');
+    expect(w.onWelcome('http', 'resumed')).toBe('transport ws → http: WebSocket did not open, the session runs over HTTP (RESUMED)');
     expect(w.onWelcome('http', 'resumed')).toBeUndefined();
     expect(w.onWelcome('ws', 'resumed')).toBe('transport http → ws: WebSocket works again, the session moved back (RESUMED)');
     expect(w.state).toEqual({ current: 'ws', toHttp: 1, toWs: 1 });
     expect(w.summary).toBe('1 to http · 1 back to ws');
   });
 
-  test('a page that starts behind a blocking proxy: its first Welcome is over http, no switch counted', () => {
+  test('HT-20 a page that starts behind a blocking proxy: its first Welcome over http is a fallback (the client starts on ws)', () => {
     const w = new TransportWatch();
-    expect(w.onWelcome('http', 'new')).toBeUndefined();
-    expect(w.state).toEqual({ current: 'http', toHttp: 0, toWs: 0 });
+    expect(w.onWelcome('http', 'new')).toBe('transport ws → http: WebSocket did not open, the session runs over HTTP (NEW)');
+    expect(w.state).toEqual({ current: 'http', toHttp: 1, toWs: 0 });
     expect(w.onWelcome('ws', 'resumed')).toMatch(/^transport http → ws/);
-    expect(w.summary).toBe('0 to http · 1 back to ws');
+    expect(w.summary).toBe('1 to http · 1 back to ws');
   });
 });

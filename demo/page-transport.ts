@@ -47,15 +47,16 @@ export class TransportWatch {
 
   /**
    * A Welcome arrived over `kind`. Returns the log line when the session changed transport,
-   * undefined otherwise (the first Welcome included: there was nothing to switch from).
+   * undefined otherwise. A client starts on WebSocket (HT-20), so a first Welcome over HTTP is a
+   * fallback too; a first one over ws is no switch.
    */
   onWelcome(kind: PageTransportKind, outcome: string): string | undefined {
-    const from = this.kind;
+    const from = this.kind ?? 'ws';
     this.kind = kind;
-    if (from === undefined || from === kind) return undefined;
+    if (from === kind) return undefined;
     if (kind === 'http') {
       this.toHttp++;
-      return `transport ws → http: WebSocket did not open, the session continues over HTTP (${outcome.toUpperCase()})`;
+      return `transport ws → http: WebSocket did not open, the session runs over HTTP (${outcome.toUpperCase()})`;
     }
     this.toWs++;
     return `transport http → ws: WebSocket works again, the session moved back (${outcome.toUpperCase()})`;

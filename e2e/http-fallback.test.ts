@@ -14,7 +14,7 @@
  * upstream): the client sees no KEEPALIVE within `httpBufferingDetectMs` and receives by polling.
  */
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -28,6 +28,8 @@ import { port } from './support.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const root = fileURLToPath(new URL('..', import.meta.url));
+/** Screenshots of the page over each carrier (gitignored, as e2e/demo-page.test.ts's). */
+const shots = join(root, 'test-results');
 const hasChromium = existsSync(CHROMIUM);
 if (!hasChromium) console.warn(`e2e/http-fallback.test.ts skipped: ${CHROMIUM} missing (scripts/install-system-deps.sh installs it)`);
 if (!hasNginx()) console.warn('e2e/http-fallback.test.ts skipped: /usr/sbin/nginx missing (scripts/install-system-deps.sh installs it)');
@@ -61,6 +63,7 @@ let nginx: Nginx | undefined;
 beforeAll(async () => {
   outDir = await mkdtemp(join(tmpdir(), 'lifeline-http-bundle-'));
   profileDir = await mkdtemp(join(tmpdir(), 'lifeline-http-chromium-'));
+  await mkdir(shots, { recursive: true });
   if (hasChromium && hasNginx()) await buildBrowser(outDir);
 }, 60_000);
 
@@ -213,6 +216,8 @@ describe.skipIf(!hasChromium || !hasNginx())('e2e: the demo page behind a proxy 
     await vi.waitFor(async () => expect(await text(page, '#send-status')).toBe('acknowledged'), wait);
     await vi.waitFor(async () => expect(await text(page, '#counter-value')).toBe('1'), wait);
     const session = await text(page, '#session');
+    expect(await attr(page, '#transport-switches', 'data-to-http')).toBe('1');
+    await page.screenshot({ path: join(shots, 'http-fallback-over-http.png'), fullPage: true });
 
     // 2. Messages published all along: through a drain (DR-6) and the resume after it (RS-2).
     const pub = publisher(srv as LifelineServer);
@@ -239,6 +244,7 @@ describe.skipIf(!hasChromium || !hasNginx())('e2e: the demo page behind a proxy 
     expect(await text(page, '#log')).toContain('transport http → ws');
     expect(await text(page, '#session')).toBe(session);
     await expectLive(page);
+    await page.screenshot({ path: join(shots, 'http-fallback-back-on-ws.png'), fullPage: true });
     const ids = await pub.stop();
     expect(ids.length).toBeGreaterThan(20);
     await expectAllOnce(page, ids);
