@@ -300,10 +300,8 @@ client.onEvent((e: ClientEvent<DemoState>) => {
       r.dataset.reason = e.reason;
       $('heartbeat').textContent = `${e.heartbeatIntervalMs} ms`;
       log(`welcome ${e.outcome} ${e.reason} from seq ${e.fromSeq}, replayed ${e.replayed}, over ${e.transport}`);
-      {
-        const line = transports.onWelcome(e.transport, e.outcome);
-        if (line !== undefined) log(line);
-      }
+      const switched = transports.onWelcome(e.transport, e.outcome);
+      if (switched !== undefined) log(switched);
       renderTransport();
       if (pending) {
         const ms = performance.now() - pending.at;
