@@ -161,10 +161,11 @@ export function mountDemoRoutes(srv: LifelineServer, o: DemoRoutesOptions = {}):
     unmount() {
       if (!isMounted) return;
       isMounted = false;
-      journal.unmount();
       http.off('request', front);
       // A closed server already took its own handler off; do not put it back then.
       if (http.listening) for (const l of behind) http.on('request', l);
+      // Last: the journal is mounted first and sits behind the routes (it wraps `request` too).
+      journal.unmount();
     },
   };
 }

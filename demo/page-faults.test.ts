@@ -73,4 +73,29 @@ describe('demo page: drop silently', () => {
     expect(net.sockets[1]?.sent).toHaveLength(1);
     expect(f.swallowed).toEqual({ sent: 0, received: 1 });
   });
+
+  test('HB-4 issue 15: over either transport the fault hits the session\'s socket, not a WebSocket probe beside it', () => {
+    const ws = fakeTransport();
+    const http = fakeTransport();
+    const f = faultTransport(ws.transport);
+    const overHttp = f.wrap(http.transport);
+    const r = recorder();
+    const session = overHttp('http://x', r.handlers, { token: undefined });
+    http.sockets[0]?.handlers.onOpen();
+    session.send(new Uint8Array(1)); // its Hello
+    // The client probes a WebSocket while on HTTP: opened, closed 1000, nothing sent (§22.7).
+    const probe = f.transport('ws://x', recorder().handlers, { token: undefined });
+    ws.sockets[0]?.handlers.onOpen();
+    expect(f.dropSilently()).toBe(true);
+    http.sockets[0]?.handlers.onBinary(new Uint8Array(4));
+    session.send(new Uint8Array(1));
+    expect(r.seen).toEqual(['open']);
+    expect(f.swallowed).toEqual({ sent: 1, received: 1 });
+    probe.close(1000, '');
+    expect(f.isDropping).toBe(true);
+    // The client gives up on the silent connection (HB-4) and opens a healthy one.
+    session.close(4200, 'heartbeat timeout');
+    expect(f.isDropping).toBe(false);
+    expect(f.dropSilently()).toBe(false); // nothing left in use
+  });
 });

@@ -10,24 +10,45 @@
 import type { Transport, TransportSocket } from '../client/index.js';
 
 export interface FaultTransport {
-  /** Give this to createClient({ transport }). */
+  /** Give this to createClient({ transport }) (or to another wrapper). */
   readonly transport: Transport;
+  /**
+   * Another transport under the same fault (the HTTP carrier beside the WebSocket, issue 15):
+   * "drop silently" hits whichever socket the session uses, over either.
+   */
+  wrap(inner: Transport): Transport;
   /** Blackhole the socket in use now, both ways, without closing it. False when there is none. */
   dropSilently(): boolean;
   /** Frames swallowed so far (both directions). */
   readonly swallowed: { readonly sent: number; readonly received: number };
-  /** True while the newest socket is blackholed (until the client replaces it). */
+  /** True while the socket in use is blackholed (until the client replaces it). */
   readonly isDropping: boolean;
 }
 
-export function faultTransport(inner: Transport): FaultTransport {
-  let current: { isBlackholed: boolean } | undefined;
-  const swallowed = { sent: 0, received: 0 };
+interface SocketState {
+  isBlackholed: boolean;
+  /** It carried a frame out: a session's socket, not a WebSocket probe (opened and closed 1000 before any Hello, §22.7). */
+  hasSent: boolean;
+}
 
-  const transport: Transport = (url, handlers, opts) => {
-    const state = { isBlackholed: false };
-    current = state;
-    const socket: TransportSocket = inner(url, {
+export function faultTransport(inner: Transport): FaultTransport {
+  /** Sockets the client has not given up on, oldest first. */
+  const live: SocketState[] = [];
+  const swallowed = { sent: 0, received: 0 };
+  const forget = (state: SocketState) => {
+    const i = live.indexOf(state);
+    if (i >= 0) live.splice(i, 1);
+  };
+  /** The socket in use: the newest that carried a frame out, else the newest (a Hello not yet sent). */
+  const inUse = (): SocketState | undefined => {
+    for (let i = live.length - 1; i >= 0; i--) if (live[i]?.hasSent) return live[i];
+    return live.at(-1);
+  };
+
+  const wrap = (under: Transport): Transport => (url, handlers, opts) => {
+    const state: SocketState = { isBlackholed: false, hasSent: false };
+    live.push(state);
+    const socket: TransportSocket = under(url, {
       onOpen: () => {
         if (!state.isBlackholed) handlers.onOpen();
       },
@@ -41,19 +62,27 @@ export function faultTransport(inner: Transport): FaultTransport {
       },
       // A black hole delivers no close either: only the client's own liveness timer can end it (HB-4).
       onClose: (code, reason) => {
-        if (!state.isBlackholed) handlers.onClose(code, reason);
+        if (state.isBlackholed) return;
+        forget(state);
+        handlers.onClose(code, reason);
       },
       onRefused: (status, retryAfterMs) => {
-        if (!state.isBlackholed) handlers.onRefused(status, retryAfterMs);
+        if (state.isBlackholed) return;
+        forget(state);
+        handlers.onRefused(status, retryAfterMs);
       },
     }, opts);
     return {
       send: (bytes) => {
+        state.hasSent = true;
         if (state.isBlackholed) swallowed.sent++;
         else socket.send(bytes);
       },
       // The client gave up on this socket: release it for real, so the browser frees it.
-      close: (code, reason) => socket.close(code, reason),
+      close: (code, reason) => {
+        forget(state);
+        socket.close(code, reason);
+      },
       get bufferedAmount() {
         return socket.bufferedAmount;
       },
@@ -61,17 +90,19 @@ export function faultTransport(inner: Transport): FaultTransport {
   };
 
   return {
-    transport,
+    transport: wrap(inner),
+    wrap,
     dropSilently() {
-      if (!current) return false;
-      current.isBlackholed = true;
+      const s = inUse();
+      if (!s) return false;
+      s.isBlackholed = true;
       return true;
     },
     get swallowed() {
       return { ...swallowed };
     },
     get isDropping() {
-      return current?.isBlackholed ?? false;
+      return inUse()?.isBlackholed ?? false;
     },
   };
 }

@@ -25,4 +25,11 @@ describe('demo page options', () => {
       handshakeTimeoutMs: 900,
     });
   });
+
+  test('the HTTP fallback settings pass through only when given (issue 15)', () => {
+    expect(pageOptions('?wsRetryMs=800&httpFallbackAfter=1', here).tuning).toEqual({ ...demoPageDefaults, wsRetryMs: 800, httpFallbackAfter: 1 });
+    expect(pageOptions('?wsRetryMs=', here).tuning).toEqual(demoPageDefaults);
+    expect(pageOptions('', here).http).toEqual({});
+    expect(pageOptions('?httpBufferingDetectMs=300', here).http).toEqual({ bufferingDetectMs: 300 });
+  });
 });

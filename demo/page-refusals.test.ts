@@ -35,6 +35,7 @@ describe('demo page: refused upgrades', () => {
     f.sockets[1]?.h.onOpen();
     f.sockets[1]?.h.onClose(1006, '');
     expect(seen).toEqual(['a1', undefined]); // it had opened: a lost connection, not a refusal
+    expect(a.lastUnopened()).toBeUndefined(); // once handled: a later close of another carrier is not explained by it
   });
 
   test('the log line names the status and Retry-After the server answered with', () => {
@@ -42,6 +43,9 @@ describe('demo page: refused upgrades', () => {
       'refused 503 Service Unavailable, Retry-After 1 s (the browser reports 1006; the client backs off, CC-4)',
     );
     expect(describeUnopened({ status: 403, reasonPhrase: 'Forbidden' })).toMatch(/^refused 403 Forbidden \(/);
+    expect(describeUnopened({ status: 426, reasonPhrase: 'Upgrade Required', isUpgradeStripped: true })).toMatch(
+      /^refused 426 Upgrade Required: the upgrade reached the server without its Upgrade header, so a proxy on the way blocks WebSockets/,
+    );
     expect(describeUnopened(undefined)).toMatch(/^closed 1006 before the upgrade completed \(the server recorded no refusal/);
     expect(refusalUrl('wss://example.test/lifeline', 'x1')).toBe('https://example.test/demo/refusal?attempt=x1');
     expect(withAttempt('ws://h/l', 'x')).toBe(`ws://h/l?${ATTEMPT_PARAM}=x`);

@@ -20,12 +20,20 @@ export interface RefusalRecord {
   readonly reasonPhrase: string;
   /** Retry-After in seconds (HS-5, HS-6), when the answer had one. */
   readonly retryAfterSeconds?: number;
+  /**
+   * The attempt reached the server as a plain GET, without its Upgrade header: a proxy on the
+   * way removed it (it does not pass WebSockets). The server answered 426 (HS-1). Issue 15.
+   */
+  readonly isUpgradeStripped?: boolean;
 }
 
 export interface AttemptTransport {
   /** Give this to createClient({ transport }) (or to another wrapper). */
   readonly transport: Transport;
-  /** The attempt id of the socket that closed last, if it closed before it ever opened. */
+  /**
+   * While the client handles a socket's close (its 'closed' event, synchronously): that socket's
+   * attempt id if it closed before it ever opened; undefined otherwise.
+   */
   lastUnopened(): string | undefined;
 }
 
@@ -43,7 +51,13 @@ export function attemptTransport(inner: Transport, newId: () => string = randomI
       onClose: (code, reason) => {
         state.isClosed = true;
         last = state; // before the client hears of it: its 'closed' event reads lastUnopened()
-        handlers.onClose(code, reason);
+        try {
+          handlers.onClose(code, reason);
+        } finally {
+          // Only while the client handles this close: a later close of another carrier (an HTTP
+          // connection, issue 15) must not be explained by this socket.
+          if (last === state) last = undefined;
+        }
       },
     }, opts);
   };
@@ -70,6 +84,9 @@ export function refusalUrl(wsUrl: string, attempt: string): string {
 export function describeUnopened(r: RefusalRecord | undefined): string {
   if (!r) return 'closed 1006 before the upgrade completed (the server recorded no refusal: network or server unreachable)';
   const retry = r.retryAfterSeconds !== undefined ? `, Retry-After ${r.retryAfterSeconds} s` : '';
+  if (r.isUpgradeStripped === true) {
+    return `refused ${r.status}${r.reasonPhrase !== '' ? ` ${r.reasonPhrase}` : ''}: the upgrade reached the server without its Upgrade header, so a proxy on the way blocks WebSockets (the browser reports 1006; after a few such attempts the client uses HTTP, §22.7)`;
+  }
   return `refused ${r.status}${r.reasonPhrase !== '' ? ` ${r.reasonPhrase}` : ''}${retry} (the browser reports 1006; the client backs off, CC-4)`;
 }
 

@@ -9,11 +9,15 @@
  * - Close: the server closes this socket GOING_AWAY (CC-7); the client backs off and resumes.
  * - Drain server: the server drains (DR-1 … DR-5); the client reconnects after its slot (DR-6).
  *
+ * Behind a proxy that blocks WebSockets the client falls back to the HTTP carrier (§22.7) and
+ * moves back when a WebSocket probe opens; the badge beside the state says which (page-transport.ts).
+ *
  * Query parameters (page-options.ts): url, reconnectBaseMs, reconnectCapMs, reconnectMaxAttempts,
- * handshakeTimeoutMs, drainDeadlineMs, drainSpreadMs, inspect.
+ * handshakeTimeoutMs, httpFallbackAfter, wsRetryMs, httpBufferingDetectMs, drainDeadlineMs, drainSpreadMs,
+ * inspect.
  */
 import type { InspectionEvent } from 'xstate';
-import { createClient, webSocketTransport, type ChannelReducer, type ClientEvent, type WebSocketConstructorLike } from '../client/index.js';
+import { createClient, httpTransport, webSocketTransport, type ChannelReducer, type ClientEvent, type WebSocketConstructorLike } from '../client/index.js';
 import { createClientInspector } from '../client/observability/inspect.js';
 import { mermaidId } from '../spec/charts/mermaid.js';
 import { topLevelStates } from '../spec/charts/overview.js';
@@ -35,6 +39,7 @@ import { faultTransport } from './page-faults.js';
 import { attemptTransport, explainUnopened } from './page-refusals.js';
 import { pageOptions } from './page-options.js';
 import { SeqWatch } from './page-seq-watch.js';
+import { transportBadge, TransportWatch } from './page-transport.js';
 
 type Mermaid = typeof import('mermaid').default;
 
@@ -200,12 +205,15 @@ const inspector = opts.isInspecting ? createClientInspector({ browser: true }) :
 const attempts = attemptTransport(webSocketTransport(WebSocket as unknown as WebSocketConstructorLike));
 const faults = faultTransport(attempts.transport);
 const watch = new SeqWatch();
+const transports = new TransportWatch();
 const client = createClient<DemoState>({
   url: opts.wsUrl,
   channels: [...DEMO_CHANNELS],
   reducer,
   autoConnect: false,
   transport: faults.transport,
+  // The fallback when WebSockets are blocked (§22); "Drop silently" applies to it too.
+  httpTransport: faults.wrap(httpTransport(undefined, opts.http)),
   inspect: (ev: InspectionEvent) => {
     onInspect(ev);
     inspector?.inspect.next?.(ev);
@@ -242,6 +250,22 @@ function renderChannel(channel: string, version: bigint, state: DemoState): void
   }
 }
 
+/** The transport badge beside the state, and the Connection panel's rows (issue 15). */
+function renderTransport(): void {
+  // The badge: the carrier of the last Welcome (the connection in use); while reconnecting, the
+  // detail names the carrier of the next attempt too (client.transport, HT-20).
+  const b = transportBadge(transports.state.current, client.state === 'connected', client.transport);
+  const el = $('transport');
+  el.textContent = b.text;
+  el.dataset.transport = b.text;
+  el.title = b.detail;
+  $('transport-detail').textContent = b.detail;
+  const sw = $('transport-switches');
+  sw.textContent = transports.summary;
+  sw.dataset.toHttp = String(transports.state.toHttp);
+  sw.dataset.toWs = String(transports.state.toWs);
+}
+
 function renderNumbers(): void {
   const s = client.stats();
   watch.observe(client.lastSeq);
@@ -262,8 +286,9 @@ client.onEvent((e: ClientEvent<DemoState>) => {
       const el = $('state');
       el.textContent = e.state;
       el.dataset.state = e.state;
-      log(`state ${e.previous} → ${e.state}`);
+      log(`state ${e.previous} → ${e.state}${e.state === 'connected' ? ` over ${e.transport}` : ''}`);
       if (e.state !== 'connected') lastSeqBeforeWelcome = client.lastSeq;
+      renderTransport();
       break;
     }
     case 'welcome': {
@@ -274,7 +299,10 @@ client.onEvent((e: ClientEvent<DemoState>) => {
       r.dataset.outcome = e.outcome;
       r.dataset.reason = e.reason;
       $('heartbeat').textContent = `${e.heartbeatIntervalMs} ms`;
-      log(`welcome ${e.outcome} ${e.reason} from seq ${e.fromSeq}, replayed ${e.replayed}`);
+      log(`welcome ${e.outcome} ${e.reason} from seq ${e.fromSeq}, replayed ${e.replayed}, over ${e.transport}`);
+      const switched = transports.onWelcome(e.transport, e.outcome);
+      if (switched !== undefined) log(switched);
+      renderTransport();
       if (pending) {
         const ms = performance.now() - pending.at;
         const status = $('fault-status');

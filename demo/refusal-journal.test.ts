@@ -59,6 +59,21 @@ describe('demo refusal journal', () => {
     expect((await fetch(`${base}/demo/refusal?attempt=refused-1`, { method: 'POST', headers: { 'x-lifeline-demo': '1' } })).status).toBe(405);
   });
 
+  test('HS-1 a tagged WebSocket request that arrives as a plain GET (a proxy removed Upgrade) is recorded as stripped', async () => {
+    app = createDemoApp({ tickMs: 1000 });
+    srv = createServer({ ...app.hooks });
+    const { port } = await srv.listen(0, '127.0.0.1');
+    app.start(srv);
+    const base = `http://127.0.0.1:${port}`;
+    // What the server receives behind such a proxy: the same GET, no Upgrade or Connection: upgrade.
+    expect((await fetch(`${base}/lifeline?${ATTEMPT_PARAM}=stripped-1`)).status).toBe(426);
+    expect((await fetch(`${base}/lifeline?other=1`)).status).toBe(426); // untagged: not recorded
+    expect((await fetch(`${base}/?${ATTEMPT_PARAM}=page-1`)).status).not.toBe(426); // a page load: nothing to record
+    const res = await fetch(`${base}/demo/refusal?attempt=stripped-1`);
+    expect(await res.json()).toEqual({ status: 426, reasonPhrase: 'Upgrade Required', isUpgradeStripped: true });
+    expect((await fetch(`${base}/demo/refusal?attempt=page-1`)).status).toBe(404);
+  });
+
   test('response heads and attempt ids are parsed strictly', () => {
     expect(parseResponseHead('HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nRetry-After: 1\r\n\r\n503')).toEqual({
       status: 503,

@@ -7,11 +7,16 @@
  * really wrote, whichever code path wrote them) and keeps the refusals, so `GET
  * /demo/refusal?attempt=<id>` can tell the page exactly what its socket was refused with.
  *
+ * Behind a proxy that blocks WebSockets (issue 15) the attempt arrives as a plain GET without its
+ * Upgrade header and the server answers 426 (HS-1) through its `request` listener: such answers
+ * are recorded too (`isUpgradeStripped`), so the page can say a proxy removed the header rather
+ * than that the server could not be reached.
+ *
  * Demo only. It reaches below LifelineServer's API (wanted: an `onUpgradeRefused(req, refusal)`
  * hook) by wrapping the HTTP server's `upgrade` listeners, as mountDemoRoutes wraps `request`.
  * Bounded: the newest `maxEntries` refusals are kept.
  */
-import type { IncomingMessage, Server as HttpServer } from 'node:http';
+import type { IncomingMessage, Server as HttpServer, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { ATTEMPT_PARAM, type RefusalRecord } from './page-refusals.js';
 
@@ -28,6 +33,7 @@ export interface RefusalJournal {
 }
 
 type UpgradeListener = (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
+type RequestListener = (req: IncomingMessage, res: ServerResponse) => void;
 
 export function attemptOf(url: string | undefined): string | undefined {
   const id = new URL(url ?? '/', 'http://localhost').searchParams.get(ATTEMPT_PARAM);
@@ -46,6 +52,12 @@ export function mountRefusalJournal(http: HttpServer, o: { readonly maxEntries?:
   const max = o.maxEntries ?? 256;
   const records = new Map<string, RefusalRecord>();
   const behind = http.listeners('upgrade') as UpgradeListener[];
+  const behindRequests = http.listeners('request') as RequestListener[];
+  const keep = (attempt: string, r: RefusalRecord): void => {
+    records.delete(attempt);
+    records.set(attempt, r);
+    while (records.size > max) records.delete(records.keys().next().value as string);
+  };
 
   const watch = (attempt: string, socket: Duplex): void => {
     // The first bytes written are the answer: 101 (accepted, nothing to keep) or a refusal.
@@ -60,9 +72,7 @@ export function mountRefusalJournal(http: HttpServer, o: { readonly maxEntries?:
       const text = typeof chunk === 'string' ? chunk : chunk instanceof Uint8Array ? Buffer.from(chunk).subarray(0, 1024).toString('latin1') : '';
       const r = parseResponseHead(text);
       if (!r || r.status === 101) return;
-      records.delete(attempt);
-      records.set(attempt, r);
-      while (records.size > max) records.delete(records.keys().next().value as string);
+      keep(attempt, r);
     };
     socket.write = function (this: Duplex, chunk: unknown, ...rest: unknown[]) {
       see(chunk);
@@ -81,8 +91,20 @@ export function mountRefusalJournal(http: HttpServer, o: { readonly maxEntries?:
     if (attempt !== undefined) watch(attempt, socket);
     for (const l of behind) l.call(http, req, socket, head);
   };
+  // A tagged GET that is not an upgrade: the WebSocket request after a proxy dropped its Upgrade.
+  const frontRequests: RequestListener = (req, res) => {
+    const attempt = req.method === 'GET' && req.headers.upgrade === undefined ? attemptOf(req.url) : undefined;
+    if (attempt !== undefined) {
+      res.once('finish', () => {
+        if (res.statusCode === 426) keep(attempt, { status: 426, reasonPhrase: res.statusMessage, isUpgradeStripped: true });
+      });
+    }
+    for (const l of behindRequests) l.call(http, req, res);
+  };
   for (const l of behind) http.off('upgrade', l);
   http.on('upgrade', front);
+  for (const l of behindRequests) http.off('request', l);
+  http.on('request', frontRequests);
   let isMounted = true;
   return {
     get: (attempt) => records.get(attempt),
@@ -93,7 +115,11 @@ export function mountRefusalJournal(http: HttpServer, o: { readonly maxEntries?:
       if (!isMounted) return;
       isMounted = false;
       http.off('upgrade', front);
-      if (http.listening) for (const l of behind) http.on('upgrade', l);
+      http.off('request', frontRequests);
+      if (http.listening) {
+        for (const l of behind) http.on('upgrade', l);
+        for (const l of behindRequests) http.on('request', l);
+      }
     },
   };
 }

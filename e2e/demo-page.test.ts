@@ -45,6 +45,7 @@ if (!hasChromium) console.warn(`e2e/demo-page.test.ts skipped: ${CHROMIUM} missi
 // Millisecond-scale liveness: a silent peer is detected within 300 × (2 + 1) ms (HB-4).
 const HEARTBEAT_INTERVAL_MS = 300;
 const HEARTBEAT_MISSED_MAX = 2;
+// probe.idle: on WebSocket, no probe runs (the probe region is for HTTP, HT-23).
 const CONNECTED_LEAVES = ['connected.heartbeat.waiting', 'connected.probe.idle', 'connected.liveness.alive'];
 const TOP_LEVEL_STATES = Object.keys(clientConnectionMachine.states);
 // The viewport of a common laptop, where the chart must be legible (issue 17).
@@ -169,7 +170,10 @@ describe.skipIf(!hasChromium)('e2e: demo page fault buttons in headless Chromium
     page.on('pageerror', (e) => pageErrors.push(e.message));
     const timings: Record<string, number> = {};
     const t1 = performance.now();
-    await page.goto(`${base}/?reconnectBaseMs=100&reconnectCapMs=500&drainDeadlineMs=2000&drainSpreadMs=300`);
+    // httpFallbackAfter: this case is about recovery over WebSocket. A browser sees the drain's
+    // refused reconnects (503, HS-6) only as sockets that closed before opening, which count toward
+    // the HTTP fallback (HT-21); e2e/http-fallback.test.ts covers the fallback itself.
+    await page.goto(`${base}/?reconnectBaseMs=100&reconnectCapMs=500&drainDeadlineMs=2000&drainSpreadMs=300&httpFallbackAfter=1000`);
 
     // Connected, live, chart drawn with the current state highlighted.
     await vi.waitFor(async () => expect(await text(page, '#state')).toBe('connected'), wait);
