@@ -651,6 +651,27 @@ describe('client connection machine: transports (§22.7)', () => {
     expect(h.rec.over).toEqual(['ws', 'ws', 'ws', 'ws', 'http', 'ws']);
   });
 
+  test('HT-22 an HTTP open refused 503 or 429 (a drain, a rate limit) sends the next attempt back to ws; a 401 over HTTP does not', () => {
+    for (const status of [503, 429]) {
+      const h = harness(both);
+      play(h, { type: 'app.connect' });
+      // A browser sees a drain's 503 on the WebSocket only as a close before open (§5.5): it counts.
+      failAttempt(h, { type: 'socket.closed', code: codeOf('ABNORMAL'), reason: '' });
+      failAttempt(h, { type: 'socket.closed', code: codeOf('ABNORMAL'), reason: '' });
+      failAttempt(h, { type: 'socket.refused', status, retryAfterMs: 10 }); // the HTTP open shows the status
+      play(h, { type: 'xstate.done.actor.getToken', output: 't' });
+      expect(h.rec.over).toEqual(['ws', 'ws', 'http', 'ws']);
+      expect(h.actor.getSnapshot().context.wsFailures).toBe(0);
+    }
+    const h = harness(both);
+    play(h, { type: 'app.connect' });
+    failAttempt(h, { type: 'socket.closed', code: codeOf('ABNORMAL'), reason: '' });
+    failAttempt(h, { type: 'socket.closed', code: codeOf('ABNORMAL'), reason: '' });
+    failAttempt(h, { type: 'socket.refused', status: 401 }); // credentials: refresh and stay on HTTP
+    play(h, { type: 'xstate.done.actor.getToken', output: 't' });
+    expect(h.rec.over).toEqual(['ws', 'ws', 'http', 'http']);
+  });
+
   test('HT-21 a handshake deadline while the WebSocket is opening does not count: slow is not blocked', () => {
     const h = harness(both);
     play(h, { type: 'app.connect' });

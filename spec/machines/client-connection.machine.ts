@@ -193,6 +193,9 @@ export const clientConnectionDefaults: ClientConnectionOptions = {
  */
 export const ADMISSION_STATUSES: readonly number[] = [401, 403, 429, 503];
 
+/** Admission answers that mean "reached, but busy now" (HS-5, HS-6): they send an HTTP attempt back to WebSocket (HT-22). */
+export const BUSY_STATUSES: readonly number[] = [429, 503];
+
 /** The other carrier, when this client may use it (HT-20). */
 function otherTransport(ctx: ClientConnectionContext): TransportKind | undefined {
   const other: TransportKind = ctx.transport === 'ws' ? 'http' : 'ws';
@@ -218,7 +221,12 @@ export function isCarrierFailure(event: ClientConnectionEvent): boolean {
  */
 export function afterOpenFailure(ctx: ClientConnectionContext, event: ClientConnectionEvent): { transport: TransportKind; wsFailures: number } {
   const other = otherTransport(ctx);
-  if (other === undefined || !isCarrierFailure(event)) return { transport: ctx.transport, wsFailures: ctx.wsFailures };
+  if (other === undefined) return { transport: ctx.transport, wsFailures: ctx.wsFailures };
+  // HT-22: over HTTP, an open refused 429 or 503 (a drain, a rate limit) says the server was reached and
+  // busy: the WebSocket failures before it were likely that same refusal, which a browser cannot see
+  // (§5.5), so the next attempt goes back to WebSocket instead of keeping a whole fleet on HTTP.
+  if (ctx.transport === 'http' && event.type === 'socket.refused' && BUSY_STATUSES.includes(event.status)) return { transport: 'ws', wsFailures: 0 };
+  if (!isCarrierFailure(event)) return { transport: ctx.transport, wsFailures: ctx.wsFailures };
   if (ctx.transport === 'http') return { transport: 'ws', wsFailures: 0 }; // HT-22
   const wsFailures = ctx.wsFailures + 1;
   return wsFailures >= Math.max(1, ctx.opts.httpFallbackAfter) ? { transport: 'http', wsFailures: 0 } : { transport: 'ws', wsFailures }; // HT-21
