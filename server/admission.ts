@@ -11,6 +11,7 @@ import type { Logger } from 'pino';
 import { serverTimers, systemClock, type Clock } from './clock.js';
 import type { MaybePromise } from './types.js';
 import type { KeyedBuckets } from './token-bucket.js';
+import type { TransportKind } from './transport.js';
 
 export interface Refusal {
   readonly status: number;
@@ -44,18 +45,12 @@ export function clientAddress(req: IncomingMessage): string {
 
 const KEY_RE = /^[+/0-9A-Za-z]{22}==$/;
 
-/** The first check an upgrade request fails, or undefined when it passes them all. */
-export function checkUpgrade(req: IncomingMessage, s: AdmissionState): Refusal | undefined {
-  // HS-1: an upgrade to anything but websocket is not a WebSocket upgrade.
-  if ((req.headers.upgrade ?? '').toLowerCase() !== 'websocket') {
-    return { status: 426, headers: { Upgrade: 'websocket' }, why: 'not a websocket upgrade' };
-  }
-  const wsVersion = req.headers['sec-websocket-version'];
-  if (wsVersion !== undefined && wsVersion !== '13') {
-    // HS-17 (RFC 6455 §4.4): name the version this server speaks (and Upgrade, which RFC 9110 asks of a 426);
-    // part of the first (426) check.
-    return { status: 426, headers: { Upgrade: 'websocket', 'Sec-WebSocket-Version': '13' }, why: 'unsupported websocket version' };
-  }
+/**
+ * The checks every transport's admission shares, in HS-7 order (the 503, 429 and 403 steps): the
+ * WebSocket upgrade (checkUpgrade) and the HTTP carrier's open (HT-3) run exactly these, with the same
+ * pending cap, the same token bucket and the same Origin allowlist.
+ */
+export function checkShared(req: IncomingMessage, s: AdmissionState): Refusal | undefined {
   if (!s.isAcceptingUpgrades) {
     // HS-6, DR-1: draining or not ready.
     return { status: 503, headers: { 'Retry-After': String(s.retryAfterSeconds) }, why: 'draining or not ready' };
@@ -72,10 +67,31 @@ export function checkUpgrade(req: IncomingMessage, s: AdmissionState): Refusal |
       return { status: 429, headers: { 'Retry-After': String(secs) }, why: 'upgrade rate exceeded' };
     }
   }
-  const origin = req.headers.origin;
-  if (origin === undefined ? s.requireOrigin : s.allowedOrigins !== undefined && !s.allowedOrigins.has(origin)) {
+  if (!isOriginAllowed(req.headers.origin, s)) {
     return { status: 403, headers: {}, why: 'origin not allowed' }; // HS-2, SEC-1, SEC-9 (exact: Set.has)
   }
+  return undefined;
+}
+
+/** HS-2, SEC-1, SEC-9: an Origin the allowlist admits (exact: Set.has); none at all only without requireOrigin. */
+export function isOriginAllowed(origin: string | undefined, s: Pick<AdmissionState, 'allowedOrigins' | 'requireOrigin'>): boolean {
+  return origin === undefined ? !s.requireOrigin : s.allowedOrigins === undefined || s.allowedOrigins.has(origin);
+}
+
+/** The first check an upgrade request fails, or undefined when it passes them all. */
+export function checkUpgrade(req: IncomingMessage, s: AdmissionState): Refusal | undefined {
+  // HS-1: an upgrade to anything but websocket is not a WebSocket upgrade.
+  if ((req.headers.upgrade ?? '').toLowerCase() !== 'websocket') {
+    return { status: 426, headers: { Upgrade: 'websocket' }, why: 'not a websocket upgrade' };
+  }
+  const wsVersion = req.headers['sec-websocket-version'];
+  if (wsVersion !== undefined && wsVersion !== '13') {
+    // HS-17 (RFC 6455 §4.4): name the version this server speaks (and Upgrade, which RFC 9110 asks of a 426);
+    // part of the first (426) check.
+    return { status: 426, headers: { Upgrade: 'websocket', 'Sec-WebSocket-Version': '13' }, why: 'unsupported websocket version' };
+  }
+  const shared = checkShared(req, s);
+  if (shared) return shared;
   if (!offeredProtocols(req).includes(SUBPROTOCOL)) {
     return { status: 400, headers: {}, why: `subprotocol ${SUBPROTOCOL} not offered` }; // HS-3
   }
@@ -126,8 +142,8 @@ export interface UpgradeContext {
   readonly clock: Clock;
   readonly authenticate: ((req: IncomingMessage) => MaybePromise<string | undefined>) | undefined;
   readonly log: Logger;
-  /** Every refusal on the Lifeline path, by HTTP status (metrics). */
-  readonly onRefused?: (status: number) => void;
+  /** Every refusal on the Lifeline path, by HTTP status and the transport refused (metrics). */
+  readonly onRefused?: (status: number, transport: TransportKind) => void;
   /** Count the upgrade as pending (HS-16); set on a shared server, where connections are not counted at accept. */
   readonly admitPending?: (socket: Duplex, ip: string) => boolean;
   /** An upgrade whose request is complete is answered within this, else 503 (HS-16). */
@@ -171,6 +187,14 @@ function destroyOnError(this: Duplex): void {
   this.destroy();
 }
 
+/** How one transport answers a refusal: on the raw socket (ws), or as a response (the HTTP carrier). */
+export interface RefusalAnswer {
+  /** Answer the refusal (nothing when it was answered already). */
+  refuse(r: Refusal): void;
+  /** Answered already (by HS-16's deadline, say) or the peer left. */
+  readonly isAnswered: boolean;
+}
+
 /**
  * Run every upgrade check in the HS-7 order and answer a refusal on the raw
  * socket. Resolves with the principal when the upgrade may proceed, undefined
@@ -184,8 +208,32 @@ export async function admitUpgrade(req: IncomingMessage, socket: Duplex, c: Upgr
     return undefined;
   }
   socket.on('error', destroyOnError);
+  const answer: RefusalAnswer = {
+    refuse: (r) => refuse(socket, r, c.clock),
+    get isAnswered() {
+      return socket.destroyed || socket.writableEnded;
+    },
+  };
+  return admit(req, c, checkUpgrade, answer, 'upgrade');
+}
+
+/**
+ * The admission of every transport (HS-7 order): `check` (the transport's synchronous checks, which
+ * include checkShared), then `authenticate` (401, HS-4) within the handshake timeout (HS-16), then
+ * readiness again (HS-6). Resolves with the principal, or undefined once the refusal is answered.
+ */
+export async function admit(
+  req: IncomingMessage,
+  c: UpgradeContext,
+  check: (req: IncomingMessage, s: AdmissionState) => Refusal | undefined,
+  answer: RefusalAnswer,
+  what: 'upgrade' | 'http open',
+): Promise<string | undefined> {
+  const socket = req.socket;
+  const transport: TransportKind = what === 'upgrade' ? 'ws' : 'http';
+  const path = c.path; // SEC-2: the path only; the query may carry a ticket.
   const admit = c.admitPending;
-  const refusal = checkUpgrade(req, {
+  const refusal = check(req, {
     isAcceptingUpgrades: c.isAccepting(),
     retryAfterSeconds: c.retryAfterSeconds,
     allowedOrigins: c.allowedOrigins,
@@ -195,10 +243,9 @@ export async function admitUpgrade(req: IncomingMessage, socket: Duplex, c: Upgr
     ...(admit ? { admitPending: () => admit(socket, clientAddress(req)) } : {}),
   });
   if (refusal) {
-    // SEC-2: the path only; the query may carry a ticket.
-    c.log.info({ status: refusal.status, why: refusal.why, path, ip: clientAddress(req) }, 'upgrade refused');
-    c.onRefused?.(refusal.status);
-    refuse(socket, refusal, c.clock);
+    c.log.info({ status: refusal.status, why: refusal.why, path, ip: clientAddress(req) }, `${what} refused`);
+    c.onRefused?.(refusal.status, transport);
+    answer.refuse(refusal);
     return undefined;
   }
   let principal: string | undefined = 'anonymous';
@@ -206,9 +253,9 @@ export async function admitUpgrade(req: IncomingMessage, socket: Duplex, c: Upgr
     // HS-16: an authentication that never answers must not hold the connection past the handshake timeout.
     const timers = serverTimers(c.clock);
     const deadline = timers.setTimeout(() => {
-      c.log.warn({ path, ip: clientAddress(req), timeoutMs: c.handshakeTimeoutMs }, 'upgrade not answered within the handshake timeout');
-      c.onRefused?.(503);
-      refuse(socket, { status: 503, headers: { 'Retry-After': String(c.retryAfterSeconds) }, why: 'upgrade not answered in time' }, c.clock); // HS-16
+      c.log.warn({ path, ip: clientAddress(req), timeoutMs: c.handshakeTimeoutMs }, `${what} not answered within the handshake timeout`);
+      c.onRefused?.(503, transport);
+      answer.refuse({ status: 503, headers: { 'Retry-After': String(c.retryAfterSeconds) }, why: `${what} not answered in time` }); // HS-16
     }, c.handshakeTimeoutMs);
     try {
       const r = c.authenticate(req);
@@ -219,18 +266,18 @@ export async function admitUpgrade(req: IncomingMessage, socket: Duplex, c: Upgr
     } finally {
       timers.clearTimeout(deadline);
     }
-    if (socket.destroyed || socket.writableEnded) return undefined; // answered by the deadline
+    if (answer.isAnswered) return undefined; // answered by the deadline
     if (principal === undefined) {
-      c.log.info({ status: 401, path, ip: clientAddress(req) }, 'upgrade refused');
-      c.onRefused?.(401);
-      refuse(socket, { status: 401, headers: {}, why: 'authentication failed' }, c.clock); // HS-4
+      c.log.info({ status: 401, path, ip: clientAddress(req) }, `${what} refused`);
+      c.onRefused?.(401, transport);
+      answer.refuse({ status: 401, headers: {}, why: 'authentication failed' }); // HS-4
       return undefined;
     }
   }
-  if (socket.destroyed) return undefined;
+  if (answer.isAnswered) return undefined;
   if (!c.isAccepting()) {
-    c.onRefused?.(503);
-    refuse(socket, { status: 503, headers: { 'Retry-After': String(c.retryAfterSeconds) }, why: 'draining' }, c.clock); // HS-6
+    c.onRefused?.(503, transport);
+    answer.refuse({ status: 503, headers: { 'Retry-After': String(c.retryAfterSeconds) }, why: 'draining' }); // HS-6
     return undefined;
   }
   return principal;

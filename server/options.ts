@@ -209,6 +209,24 @@ export interface LifelineServerOptions {
   readonly maxPendingUpgradesPerIp?: number;
   /** Connections that are not yet WebSockets, in total (HS-16). Default 1024. */
   readonly maxPendingUpgrades?: number;
+
+  // ---- HTTP carrier (issue 15, spec §22) ----
+  /**
+   * Serve the HTTP carrier (spec §22) on the Lifeline path beside the WebSocket: POST requests with a
+   * `Lifeline-Http` header, for clients whose WebSocket is blocked. Same admission as an upgrade
+   * (HT-3). Default true; false answers them as before (426, HS-1).
+   */
+  readonly httpTransport?: boolean;
+  /** A `stream` receive response ends after carrying this many bytes (HT-8). Default 256 KiB. */
+  readonly httpStreamMaxBytes?: number;
+  /** A `stream` receive response ends after this many ms (HT-8). Default 20 000. */
+  readonly httpStreamMaxMs?: number;
+  /** A `poll` receive response with nothing to carry ends after this many ms (HT-8). Default 20 000. */
+  readonly httpPollHoldMs?: number;
+  /** An HTTP connection with no receive open for this many ms is closed 1006 (HT-12). Default 10 000. */
+  readonly httpReceiveGapMs?: number;
+  /** Largest send body in bytes (HT-6); 413 beyond it. Default 4 MiB; at least maxPayloadBytes + 5. */
+  readonly httpMaxSendBytes?: number;
 }
 
 export interface ResolvedOptions {
@@ -259,6 +277,13 @@ export interface ResolvedOptions {
   readonly httpCheckIntervalMs: number;
   readonly maxPendingUpgradesPerIp: number;
   readonly maxPendingUpgrades: number;
+  // HTTP carrier (spec §22)
+  readonly httpTransport: boolean;
+  readonly httpStreamMaxBytes: number;
+  readonly httpStreamMaxMs: number;
+  readonly httpPollHoldMs: number;
+  readonly httpReceiveGapMs: number;
+  readonly httpMaxSendBytes: number;
 }
 
 /** A positive limit; Infinity turns it off. */
@@ -344,6 +369,22 @@ export function resolveOptions(o: LifelineServerOptions): ResolvedOptions {
     retryAfterSeconds: positive('retryAfterSeconds', o.retryAfterSeconds, 1),
     sweepSlices: Math.max(1, Math.floor(o.sweepSlices ?? defaultSweepSlices(o.heartbeatIntervalMs ?? defaults.heartbeatIntervalMs))),
     ...httpPhase(o),
+    ...httpCarrier(o),
+  };
+}
+
+/** HT-6, HT-8, HT-12: the carrier's bounds, on by default; a send body always fits one largest frame. */
+function httpCarrier(o: LifelineServerOptions): Pick<ResolvedOptions, 'httpTransport' | 'httpStreamMaxBytes' | 'httpStreamMaxMs' | 'httpPollHoldMs' | 'httpReceiveGapMs' | 'httpMaxSendBytes'> {
+  const maxPayloadBytes = o.maxPayloadBytes ?? defaults.maxPayloadBytes;
+  const httpMaxSendBytes = positive('httpMaxSendBytes', o.httpMaxSendBytes, Math.max(defaults.httpMaxSendBytes, maxPayloadBytes + 5));
+  if (httpMaxSendBytes < maxPayloadBytes + 5) throw new RangeError(`httpMaxSendBytes (${httpMaxSendBytes}) must hold one record of maxPayloadBytes (${maxPayloadBytes + 5})`);
+  return {
+    httpTransport: o.httpTransport ?? true,
+    httpStreamMaxBytes: positive('httpStreamMaxBytes', o.httpStreamMaxBytes, defaults.httpStreamMaxBytes),
+    httpStreamMaxMs: positive('httpStreamMaxMs', o.httpStreamMaxMs, defaults.httpStreamMaxMs),
+    httpPollHoldMs: positive('httpPollHoldMs', o.httpPollHoldMs, defaults.httpPollHoldMs),
+    httpReceiveGapMs: positive('httpReceiveGapMs', o.httpReceiveGapMs, defaults.httpReceiveGapMs),
+    httpMaxSendBytes,
   };
 }
 

@@ -24,6 +24,7 @@ import { NodeDrain } from './drain.js';
 import { TypedEmitter } from './emitter.js';
 import { deliverLocally } from './fan-out.js';
 import { assertMessageFits, assertPatchFits } from './frame-limit.js';
+import { requestPath, type UpgradeContext } from './admission.js';
 import { handleHealth } from './http.js';
 import { httpServerTimeouts, PendingUpgrades, warnLooseSharedServer } from './http-phase.js';
 import { listenOn, type ListenOptions } from './listen.js';
@@ -39,6 +40,7 @@ import { LivenessSweep } from './sweep.js';
 import { gaugeReading } from './telemetry.js';
 import { KeyedBuckets } from './token-bucket.js';
 import type { PeerInfo, PeerSink, PeerTransport } from './transport.js';
+import { HttpTransport } from './transports/http.js';
 import { WsTransport } from './transports/ws.js';
 import type { DrainOptions, LifelineSession, PublishMessage, PublishPatch, ServerEvents, ServerStats } from './types.js';
 import { PeerAcceptor } from './upgrade.js';
@@ -66,6 +68,8 @@ export class LifelineServer extends TypedEmitter<ServerEvents> {
   private readonly isOwnServer: boolean;
   /** The WebSocket transport (server/transports/ws.ts); the core sees its peers as PeerTransports. */
   private readonly wsTransport: WsTransport;
+  /** The HTTP carrier (spec §22, server/transports/http.ts); undefined with `httpTransport: false`. */
+  private readonly httpTransport: HttpTransport | undefined;
   /** Turns an admitted peer of any transport into a Connection and an actor (server/upgrade.ts). */
   private readonly peers: PeerAcceptor;
   private readonly drainer: NodeDrain;
@@ -173,6 +177,25 @@ export class LifelineServer extends TypedEmitter<ServerEvents> {
       },
       (peer, info) => this.accept(peer, info),
     );
+    this.httpTransport = this.opts.httpTransport
+      ? new HttpTransport(
+          {
+            maxPayloadBytes: this.opts.maxPayloadBytes, // WIRE-4
+            closeTimeoutMs: this.opts.handshakeTimeoutMs, // CC-10
+            streamMaxBytes: this.opts.httpStreamMaxBytes,
+            streamMaxMs: this.opts.httpStreamMaxMs,
+            pollHoldMs: this.opts.httpPollHoldMs,
+            receiveGapMs: this.opts.httpReceiveGapMs,
+            maxSendBytes: this.opts.httpMaxSendBytes,
+            bodyTimeoutMs: this.opts.handshakeTimeoutMs, // HT-14
+            // HT-16: past a replay, the high-water mark twice and a frame, the client is not acknowledging.
+            maxRetainedBytes: this.opts.replayWindowBytes + 2 * this.opts.bufferedAmountHighWaterBytes + this.opts.maxPayloadBytes,
+            timers: serverTimers(this.clock),
+            carrierSocket: (socket) => this.pending.release(socket), // HS-16: keep-alive carrier sockets are not upgrades
+          },
+          (peer, info) => this.accept(peer, info),
+        )
+      : undefined;
     this.metrics?.setGaugeSource(() => gaugeReading(registry.live.values(), registry.conns, this.drainer.isDraining ? { noticesSent: this.drainer.noticesSent } : undefined));
     this.sweep.start();
     this.isOwnServer = options.httpServer === undefined;
@@ -196,10 +219,13 @@ export class LifelineServer extends TypedEmitter<ServerEvents> {
 
   /** Answer /healthz, /readyz and plain requests on the Lifeline path (HS-1); false for others. */
   handleRequest(req: IncomingMessage, res: ServerResponse): boolean {
-    if (this.metrics && new URL(req.url ?? '/', 'http://localhost').pathname === '/metrics') {
+    const path = requestPath(req.url, this.opts.path);
+    if (this.metrics && path === '/metrics') {
       void this.metrics.metricsHandler(req, res);
       return true;
     }
+    // HT-1: the HTTP carrier on the Lifeline path (requests with Lifeline-Http, and preflights).
+    if (path === this.opts.path && this.httpTransport?.handle(req, res, this.admissionContext())) return true;
     return handleHealth(req, res, { path: this.opts.path, isLive: !this.isClosed, isReady: this.isReady && !this.drainer.isDraining && this.isBackendReady() });
   }
 
@@ -251,7 +277,12 @@ export class LifelineServer extends TypedEmitter<ServerEvents> {
 
   /** An upgrade request: the ws transport runs the shared admission (HS-1 … HS-7) with this state, then upgrades. */
   private handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
-    return this.wsTransport.upgrade(req, socket, head, {
+    return this.wsTransport.upgrade(req, socket, head, this.admissionContext());
+  }
+
+  /** The admission state both transports run (HS-1 … HS-7, HT-3), read at each request. */
+  private admissionContext(): UpgradeContext {
+    return {
       path: this.opts.path,
       isOwnServer: this.isOwnServer,
       isAccepting: () => this.isReady && !this.drainer.isDraining && !this.isClosed,
@@ -262,11 +293,11 @@ export class LifelineServer extends TypedEmitter<ServerEvents> {
       clock: this.clock,
       authenticate: this.options.authenticate,
       log: this.log,
-      onRefused: (status) => this.metrics?.upgradeRejected(status),
+      onRefused: (status, transport) => this.metrics?.upgradeRejected(status, transport),
       handshakeTimeoutMs: this.opts.handshakeTimeoutMs,
       // HS-16: the own server counts every connection at accept; a shared one counts upgrades to this path.
       ...(this.isOwnServer ? {} : { admitPending: (s: Duplex, ip: string) => this.pending.admit(s, ip) }),
-    });
+    };
   }
 
   /** HS-16 on the own server: a connection over a pending cap is closed at once, before any byte is read. */
@@ -381,6 +412,7 @@ export class LifelineServer extends TypedEmitter<ServerEvents> {
     this.registry.closeAll(); // SEQ-5 acks flushed, then every socket and actor
     const written = this.registry.lifecycle.flush(); // issue 12: a shared store is left current (replay write-behind, lifecycle writes)
     this.wsTransport.close();
+    this.httpTransport?.close();
     this.httpServer.off('upgrade', this.onUpgrade);
     this.pending.destroyAll(); // HS-16: upgrades still waiting for authentication
     if (this.isOwnServer) {

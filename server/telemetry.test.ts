@@ -66,8 +66,8 @@ describe('metrics on /metrics', () => {
     expect(sample(during, 'lifeline_connections_open')).toBe(1);
     expect(sample(during, 'lifeline_sessions_detached')).toBe(0);
     expect(sample(during, 'lifeline_queue_messages')).toBe(2);
-    expect(sample(during, 'lifeline_upgrade_rejections_total{status="403",name="HTTP_ORIGIN_REJECTED"}')).toBe(1);
-    expect(sample(during, 'lifeline_upgrade_rejections_total{status="400",name="HTTP_BAD_REQUEST"}')).toBe(1);
+    expect(sample(during, 'lifeline_upgrade_rejections_total{status="403",name="HTTP_ORIGIN_REJECTED",transport="ws"}')).toBe(1);
+    expect(sample(during, 'lifeline_upgrade_rejections_total{status="400",name="HTTP_BAD_REQUEST",transport="ws"}')).toBe(1);
     expect(sample(during, 'lifeline_resume_total{outcome="NEW",reason="NOT_REQUESTED"}')).toBe(1);
     expect(sample(during, 'lifeline_messages_total{direction="received",body="hello"}')).toBe(1);
     expect(sample(during, 'lifeline_messages_total{direction="received",body="heartbeat"}')).toBe(1);

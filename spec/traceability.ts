@@ -5,7 +5,7 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 
-export const ID_PATTERN = /\b(?:WIRE|HS|SEQ|HB|RS|SD|BP|CH|DR|CC|RC|SEC|MN)-\d+\b/g;
+export const ID_PATTERN = /\b(?:WIRE|HS|SEQ|HB|RS|SD|BP|CH|DR|CC|RC|SEC|MN|HT)-\d+\b/g;
 
 export function definedIds(specMarkdown: string): string[] {
   return [...specMarkdown.matchAll(/^\*\*((?:[A-Z]+)-\d+)\*\*/gm)].map((m) => m[1] as string);

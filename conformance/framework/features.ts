@@ -26,6 +26,7 @@ export const FEATURES = [
   'detached-limit', // `reset` with limits { maxDetachedSessions } bounds detached sessions; the one that detached first is ended (RS-11)
   'multi-node', // a second node on the same shared store and broker, named by server.peer (spec §21, MN-*)
   'hold', // the application's message handler holds (does not finish) the payload lifeline-conformance:hold (BP-17)
+  'http-transport', // the HTTP carrier on the same URL (spec §22, HT-*): the server-mode suite can run over it
   'policy:DROP_OLDEST',
   'policy:DROP_NEWEST',
   'policy:COALESCE_BY_KEY',

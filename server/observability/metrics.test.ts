@@ -69,9 +69,9 @@ describe('lifeline metrics', () => {
     expect(sample(text, 'lifeline_queue_messages')).toBe(7);
     expect(sample(text, 'lifeline_queue_bytes')).toBe(2048);
     expect(sample(text, 'lifeline_drain_sessions_remaining')).toBe(0);
-    expect(sample(text, 'lifeline_upgrade_rejections_total{status="429",name="HTTP_TOO_MANY_REQUESTS"}')).toBe(2);
-    expect(sample(text, 'lifeline_upgrade_rejections_total{status="403",name="HTTP_ORIGIN_REJECTED"}')).toBe(1);
-    expect(sample(text, 'lifeline_upgrade_rejections_total{status="other",name="other"}')).toBe(1);
+    expect(sample(text, 'lifeline_upgrade_rejections_total{status="429",name="HTTP_TOO_MANY_REQUESTS",transport="ws"}')).toBe(2);
+    expect(sample(text, 'lifeline_upgrade_rejections_total{status="403",name="HTTP_ORIGIN_REJECTED",transport="ws"}')).toBe(1);
+    expect(sample(text, 'lifeline_upgrade_rejections_total{status="other",name="other",transport="ws"}')).toBe(1);
     expect(sample(text, 'lifeline_closes_total{code="1006",name="ABNORMAL"}')).toBe(2);
     expect(sample(text, 'lifeline_closes_total{code="4200",name="HEARTBEAT_TIMEOUT"}')).toBe(1);
     expect(sample(text, 'lifeline_closes_total{code="other",name="other"}')).toBe(1);

@@ -22,6 +22,7 @@ import {
   ResumeReasonSchema,
 } from '../../gen/lifeline/v1/envelope_pb.js';
 import { closeCodes, type CloseRow } from '../../spec/protocol/close-codes.js';
+import type { TransportKind } from '../transport.js';
 import { FastHistogram } from './fast-metrics.js';
 
 export type Direction = 'sent' | 'received';
@@ -55,8 +56,11 @@ export interface LifelineMetrics {
   readonly registry: Registry;
   /** Gauges (sessions, queues, drain) are read from this at each scrape. */
   setGaugeSource(read: () => LifelineGaugeReading): void;
-  /** An upgrade was answered with an HTTP status instead of a WebSocket (HS-1 … HS-7). */
-  upgradeRejected(status: number): void;
+  /**
+   * An upgrade (or an HTTP carrier open, `transport` 'http', HT-3) was answered with an HTTP status
+   * instead of a connection (HS-1 … HS-7).
+   */
+  upgradeRejected(status: number, transport?: TransportKind): void;
   /** A socket closed: its close code (sent or observed) and how long it was open. */
   connectionClosed(code: number, durationSeconds: number): void;
   /** One RTT sample. */
@@ -219,8 +223,8 @@ export function createLifelineMetrics(options: LifelineMetricsOptions = {}): Lif
   });
   const rejections = new Counter({
     name: 'lifeline_upgrade_rejections_total',
-    help: 'Upgrades refused before the WebSocket existed, by HTTP status (HS-1 … HS-7).',
-    labelNames: ['status', 'name'] as const,
+    help: 'Upgrades (and HTTP carrier opens) refused before the connection existed, by HTTP status and transport (HS-1 … HS-7, HT-3).',
+    labelNames: ['status', 'name', 'transport'] as const,
     registers,
   });
   const rtt = new Histogram({
@@ -323,9 +327,10 @@ export function createLifelineMetrics(options: LifelineMetricsOptions = {}): Lif
     setGaugeSource(source) {
       read = source;
     },
-    upgradeRejected(status) {
+    upgradeRejected(status, transport = 'ws') {
       const name = httpNames.get(status);
-      rejections.inc(name === undefined ? { status: OTHER, name: OTHER } : { status: String(status), name });
+      const t = transport === 'http' ? 'http' : 'ws'; // two values at most, whatever a caller passes
+      rejections.inc(name === undefined ? { status: OTHER, name: OTHER, transport: t } : { status: String(status), name, transport: t });
     },
     connectionClosed(code, durationSeconds) {
       closes.inc(closeCodeLabels(code));

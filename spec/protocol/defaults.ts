@@ -84,6 +84,17 @@ export const defaults = {
   maxPendingUpgradesPerIp: 64,
   /** Connections not yet WebSockets in total (HS-16). */
   maxPendingUpgrades: 1024,
+  // HTTP carrier, server side (spec §22, issue 15).
+  /** A `stream` receive response ends after carrying this many bytes; the client re-requests with its Ack (HT-8). */
+  httpStreamMaxBytes: 256 * 1024,
+  /** A `stream` receive response ends after this long (HT-8): below common proxy read timeouts (nginx: 60 s). */
+  httpStreamMaxMs: 20_000,
+  /** A `poll` receive response with nothing to carry ends empty after this long (HT-8). */
+  httpPollHoldMs: 20_000,
+  /** An HTTP connection with no receive open this long is a dead transport: closed 1006 on the server (HT-12). */
+  httpReceiveGapMs: 10_000,
+  /** Largest send body (HT-6); 413 beyond it. */
+  httpMaxSendBytes: 4 * 1024 * 1024,
 } as const;
 
 export type Defaults = typeof defaults;
