@@ -39,7 +39,7 @@ describe('lifeline connect', () => {
   }, 30_000);
 
   test('RC-1 HB-9 human output names transitions and RTT', () => {
-    expect(eventToText({ type: 'state', state: 'connected', previous: 'handshaking' })).toBe('state handshaking → connected');
+    expect(eventToText({ type: 'state', state: 'connected', previous: 'handshaking', transport: 'ws' })).toBe('state handshaking → connected');
     expect(eventToText({ type: 'rtt', rttMs: 1.25, smoothedRttMs: 2 })).toBe('rtt 1.3 ms (smoothed 2.0 ms)');
     expect(eventToJson({ type: 'channel', channel: 'c', version: 3n, state: new Uint8Array([0, 255]), cause: 'patch' })).toEqual({ type: 'channel', channel: 'c', version: '3', state: 'base64:AP8=', cause: 'patch' });
   });

@@ -82,7 +82,7 @@ export function eventToText(e: ClientEvent<Uint8Array>): string | undefined {
     case 'state':
       return `state ${e.previous} → ${e.state}`;
     case 'welcome':
-      return `welcome session=${e.sessionId} outcome=${e.outcome} reason=${e.reason} from_seq=${e.fromSeq} replayed=${e.replayed} heartbeat=${e.heartbeatIntervalMs}ms`;
+      return `welcome session=${e.sessionId} outcome=${e.outcome} reason=${e.reason} from_seq=${e.fromSeq} replayed=${e.replayed} heartbeat=${e.heartbeatIntervalMs}ms transport=${e.transport}`;
     case 'message':
       return `message #${e.seq}${e.channel ? ` [${e.channel}]` : ''} ${showBytes(e.payload)}`;
     case 'channel':

@@ -24,8 +24,10 @@ import {
   type ClientStateName,
   type CloseSocketParams,
   type GetTokenInput,
+  type OpenProbeParams,
   type OpenSocketParams,
   type SendHelloParams,
+  type TransportKind,
 } from '../spec/machines/client-connection.machine.js';
 import { clampCloseReason, codeOf } from '../spec/protocol/close-codes.js';
 import { decode, encode, type DecodeOptions } from '../spec/protocol/codec.js';
@@ -68,6 +70,8 @@ const liveMachine = clientConnectionMachine.provide({
     acceptWelcome: ({ system }, p) => connOf(system).onMachineAction('acceptWelcome', p),
     sendHeartbeat: ({ system }) => connOf(system).onMachineAction('sendHeartbeat', undefined),
     closeSocket: ({ system }, p) => connOf(system).onMachineAction('closeSocket', p),
+    openProbe: ({ system }, p) => connOf(system).onMachineAction('openProbe', p),
+    closeProbe: ({ system }) => connOf(system).onMachineAction('closeProbe', undefined),
   },
 });
 
@@ -87,6 +91,10 @@ export class ClientConnection<S> implements RunnerEffects {
   /** @internal options.getToken, for the shared machine's getToken actor (RC-5). */
   readonly getTokenOption: ClientOptions<S>['getToken'];
   private readonly transport: Transport;
+  /** The HTTP carrier's transport, if the client may fall back (HT-20). */
+  private readonly httpTransport: Transport | undefined;
+  /** A WebSocket probe while connected over HTTP (HT-23). */
+  private probe: TransportSocket | undefined;
   private readonly clock: ClientClock;
   /** When the last frame arrived, on `clock` (HB-8). */
   private lastFrameAtMs = 0;
@@ -127,6 +135,7 @@ export class ClientConnection<S> implements RunnerEffects {
     this.capabilities = options.capabilities ?? ['state', 'drain', SUBSCRIBED_CAPABILITY];
     this.subs = new ClientSubscriptions(options.channels ?? [], (env) => this.sendControl(env));
     this.transport = options.transport ?? webSocketTransport(options.WebSocket ?? globalWebSocket());
+    this.httpTransport = options.httpTransport;
     const reducer = options.reducer ?? (bytesReducer as unknown as ChannelReducer<S>);
     const random = options.random ?? Math.random;
     this.outbound = new Outbound({
@@ -154,6 +163,11 @@ export class ClientConnection<S> implements RunnerEffects {
       ...(options.reconnectMaxAttempts !== undefined && { reconnectMaxAttempts: options.reconnectMaxAttempts }),
       ...(options.suspendedRetryMs !== undefined && { suspendedRetryMs: options.suspendedRetryMs }),
       ...(options.handshakeTimeoutMs !== undefined && { handshakeTimeoutMs: options.handshakeTimeoutMs }),
+      // HT-20: both carriers when an HTTP transport is at hand; never one the client has no transport for.
+      transports: (options.transports ?? ['ws', 'http']).filter((t) => t === 'ws' || this.httpTransport !== undefined),
+      ...(options.httpFallbackAfter !== undefined && { httpFallbackAfter: options.httpFallbackAfter }),
+      ...(options.wsRetryMs !== undefined && { wsRetryMs: options.wsRetryMs }),
+      ...(options.wsRetryCapMs !== undefined && { wsRetryCapMs: options.wsRetryCapMs }),
     };
     if (options.inspect === undefined) {
       this.actor = new ClientMachineRunner(clientConnectionMachine, input, this.clock, this);
@@ -177,9 +191,17 @@ export class ClientConnection<S> implements RunnerEffects {
     switch (type) {
       case 'openSocket': {
         const p = params as OpenSocketParams;
-        this.guarded(() => this.openSocket(p.target, p.token));
+        this.guarded(() => this.openSocket(p.target, p.token, p.transport));
         return;
       }
+      case 'openProbe': {
+        const p = params as OpenProbeParams;
+        this.guarded(() => this.openProbe(p.target, p.token));
+        return;
+      }
+      case 'closeProbe':
+        this.dropProbe();
+        return;
       case 'sendHello': {
         const p = params as SendHelloParams;
         this.guarded(() => this.sendHello(p.sessionId, p.token));
@@ -229,13 +251,19 @@ export class ClientConnection<S> implements RunnerEffects {
 
   // ---- machine actions ----
 
-  private openSocket(target: string, token: string | undefined): void {
+  /** The carrier the machine's context names (HT-20). */
+  get transportKind(): TransportKind {
+    return this.actor.getSnapshot().context.transport;
+  }
+
+  private openSocket(target: string, token: string | undefined, kind: TransportKind): void {
     if (this.socket) this.closeSocket(codeOf('GOING_AWAY'), 'DR-6: reconnecting after a drain notice');
     const url = target || this.options.url;
+    const transport = kind === 'http' && this.httpTransport ? this.httpTransport : this.transport;
     let sock: TransportSocket | undefined;
     const isMine = () => sock !== undefined && sock === this.socket;
     try {
-      sock = this.transport(url, {
+      sock = transport(url, {
         onOpen: () => {
           if (!isMine()) return;
           this.isSocketOpen = true;
@@ -268,6 +296,40 @@ export class ClientConnection<S> implements RunnerEffects {
     }
   }
 
+  /**
+   * HT-23: open a WebSocket beside the HTTP connection; once it opens, close it NORMAL before any
+   * Hello (the server allocates nothing for it, HS-7) and tell the machine, which switches (HT-25).
+   */
+  private openProbe(target: string, token: string | undefined): void {
+    this.dropProbe();
+    const url = target || this.options.url;
+    let probe: TransportSocket | undefined;
+    const settle = (type: 'probe.opened' | 'probe.failed') => {
+      if (probe === undefined || probe !== this.probe) return;
+      this.probe = undefined;
+      if (type === 'probe.opened') probe.close(codeOf('NORMAL'), 'HT-23: probe');
+      this.actor.send({ type });
+    };
+    try {
+      probe = this.transport(url, {
+        onOpen: () => settle('probe.opened'),
+        onBinary: () => {},
+        onText: () => {},
+        onClose: () => settle('probe.failed'),
+        onRefused: () => settle('probe.failed'),
+      }, { token });
+      this.probe = probe;
+    } catch {
+      queueMicrotask(() => this.actor.send({ type: 'probe.failed' }));
+    }
+  }
+
+  private dropProbe(): void {
+    const p = this.probe;
+    this.probe = undefined;
+    p?.close(codeOf('NORMAL'), 'HT-23: probe abandoned');
+  }
+
   private sendHello(sessionId: string, token: string | undefined): void {
     const hello = create(HelloSchema, {
       protocolVersion: PROTOCOL_VERSION,
@@ -290,7 +352,7 @@ export class ClientConnection<S> implements RunnerEffects {
     if (!w || !sock) return;
     this.inbound.onWelcome(w); // RS-10
     this.outbound.attach(w, (bytes) => sock.send(bytes)); // SEQ-9, BP-1
-    const info = welcomeInfo(w);
+    const info = welcomeInfo(w, this.transportKind);
     this.lastWelcomeInfo = info;
     // CH-4: the Hello's channels are in effect; later Subscribes are confirmed when both ends said so.
     this.subs.onWelcome(w.capabilities.includes(SUBSCRIBED_CAPABILITY) && this.capabilities.includes(SUBSCRIBED_CAPABILITY));
@@ -453,7 +515,7 @@ export class ClientConnection<S> implements RunnerEffects {
       this.subs.failAll(this.failedError('subscription unconfirmed'));
       this.settleReady(this.failedError('not connected'));
     }
-    this.emit({ type: 'state', state: next, previous });
+    this.emit({ type: 'state', state: next, previous, transport: this.transportKind });
     if (next === 'connected') this.settleReady(undefined);
   }
 

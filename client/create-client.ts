@@ -2,7 +2,7 @@
  * The reference client's public API: LifelineClient and createClient(). Browser-safe: no Node API
  * here (client/node.ts adds the `ws` transport, client/browser.ts the page's `online` event).
  */
-import type { ClientStateName } from '../spec/machines/client-connection.machine.js';
+import type { ClientStateName, TransportKind } from '../spec/machines/client-connection.machine.js';
 import { ClientClosedError } from './errors.js';
 import type { ClientEvent, ClientEventOf, ClientEventType, WelcomeInfo } from './events.js';
 import { ClientConnection } from './connection.js';
@@ -48,6 +48,13 @@ export class LifelineClient<S = Uint8Array> {
   /** The RC-1 state: idle, connecting, handshaking, connected, reconnecting, suspended, failed, closed. */
   get state(): ClientStateName {
     return this.core.state;
+  }
+  /**
+   * The carrier of the current (or next) connection (HT-20): `ws`, or `http` after a fallback from
+   * blocked WebSockets (§22.7). Shown with the state, so a user sees "connected over HTTP".
+   */
+  get transport(): TransportKind {
+    return this.core.transportKind;
   }
   /** True while a Welcome's connection is in service (state `connected`). */
   get connected(): boolean {

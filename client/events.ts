@@ -3,7 +3,7 @@
  * `onEvent()`. Browser-safe.
  */
 import { ResumeOutcome, ResumeReason, type Welcome } from '../gen/lifeline/v1/envelope_pb.js';
-import type { ClientStateName } from '../spec/machines/client-connection.machine.js';
+import type { ClientStateName, TransportKind } from '../spec/machines/client-connection.machine.js';
 import type { SendError } from './errors.js';
 import type { DriftReasonName } from './inbound.js';
 
@@ -20,6 +20,8 @@ export interface WelcomeInfo {
   readonly replayed: number;
   readonly heartbeatIntervalMs: number;
   readonly receiveWindow: number;
+  /** The carrier this Welcome came over (HT-20): a WebSocket or the HTTP transport. */
+  readonly transport: TransportKind;
 }
 
 /** One application message from the server (SEQ-1), processed in order and at most once. */
@@ -35,7 +37,7 @@ export interface InboundMessage {
 /** Every event a client emits; `type` names it. `S` is the channel state type of the reducer. */
 export type ClientEvent<S> =
   /** The RC-1 state changed. */
-  | { readonly type: 'state'; readonly state: ClientStateName; readonly previous: ClientStateName }
+  | { readonly type: 'state'; readonly state: ClientStateName; readonly previous: ClientStateName; readonly transport: TransportKind }
   /** A Welcome arrived: the connection is (again) in service (HS-9, RS-5). */
   | ({ readonly type: 'welcome' } & WelcomeInfo)
   /** An application message (SEQ-10). */
@@ -116,7 +118,7 @@ const RESUME_OUTCOME: Record<number, ResumeOutcomeName> = {
 };
 
 /** The application's view of a Welcome. */
-export function welcomeInfo(w: Welcome): WelcomeInfo {
+export function welcomeInfo(w: Welcome, transport: TransportKind): WelcomeInfo {
   return {
     sessionId: w.sessionId,
     outcome: RESUME_OUTCOME[w.resume?.outcome ?? ResumeOutcome.NEW] ?? 'new',
@@ -125,5 +127,6 @@ export function welcomeInfo(w: Welcome): WelcomeInfo {
     replayed: w.resume?.replayed ?? 0,
     heartbeatIntervalMs: w.heartbeatIntervalMs,
     receiveWindow: w.receiveWindow,
+    transport,
   };
 }

@@ -17,4 +17,5 @@ export type { ChannelView, DriftReasonName } from './inbound.js';
 export { bytesReducer, type ChannelReducer } from './reducer.js';
 export { systemClock, type ClientClock } from './clock.js';
 export { webSocketTransport, type Transport, type TransportHandlers, type TransportSocket, type WebSocketConstructorLike, type WebSocketLike } from './transport.js';
-export type { ClientStateName } from '../spec/machines/client-connection.machine.js';
+export type { ClientStateName, TransportKind } from '../spec/machines/client-connection.machine.js';
+export { httpTransport, carrierUrl, type FetchInit, type FetchLike, type FetchResponse, type HttpTransportOptions } from './transports/http.js';

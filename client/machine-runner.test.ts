@@ -36,12 +36,15 @@ const events: ClientConnectionEvent[] = [
   { type: 'socket.closed', code: codeOf('PROTOCOL_ERROR'), reason: '' },
   { type: 'socket.refused', status: 503, retryAfterMs: 300 },
   { type: 'socket.refused', status: 403 },
+  { type: 'socket.refused', status: 426 },
   { type: 'frame.invalid', code: codeOf('PROTOCOL_ERROR'), reason: 'WIRE-7' },
   { type: 'frame.welcome', sessionId: 's1', heartbeatIntervalMs: 50, heartbeatMissedMax: 2 },
   { type: 'frame.heartbeatAck', intervalMs: 40 },
   { type: 'frame.heartbeatAck', intervalMs: 0 },
   { type: 'frame.drainNotice', reconnectAfterMs: 120, target: 'ws://other/' },
   { type: 'frame.any' },
+  { type: 'probe.opened' },
+  { type: 'probe.failed' },
 ];
 
 const cmdArb: fc.Arbitrary<Cmd> = fc.oneof(
@@ -71,6 +74,11 @@ function input(clock: SimulatedClock, randoms: readonly number[], silence: () =>
     handshakeTimeoutMs: 300,
     heartbeatIntervalMs: 60,
     heartbeatMissedMax: 1,
+    // Both carriers: the fallback, the probe region and its `always` transition (HT-20 … HT-25).
+    transports: ['ws', 'http'],
+    httpFallbackAfter: 2,
+    wsRetryMs: 90,
+    wsRetryCapMs: 400,
   };
 }
 
@@ -102,6 +110,8 @@ function makeSide(kind: 'actor' | 'runner', randoms: readonly number[]): Side {
       acceptWelcome: (_, p) => effect('acceptWelcome', p),
       sendHeartbeat: () => effect('sendHeartbeat', undefined),
       closeSocket: (_, p) => effect('closeSocket', p),
+      openProbe: (_, p) => effect('openProbe', p),
+      closeProbe: () => effect('closeProbe', undefined),
     },
   });
   const actor = createActor(machine, { clock, input: inp });

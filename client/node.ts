@@ -10,6 +10,7 @@ import { SUBPROTOCOL, defaults } from '../spec/protocol/defaults.js';
 import { createClient, type ClientOptions, type LifelineClient } from './create-client.js';
 import type { ClientRequest, IncomingMessage } from 'node:http';
 import type { Transport, TransportHandlers, TransportSocket } from './transport.js';
+import { httpTransport } from './transports/http.js';
 
 export interface NodeTransportOptions {
   /** Upgrade headers for an attempt, e.g. `{ authorization: 'Bearer ' + token }`. */
@@ -178,7 +179,13 @@ export function nodeTransport(o: NodeTransportOptions = {}): Transport {
 
 export type NodeClientOptions<S> = Omit<ClientOptions<S>, 'WebSocket' | 'transport'> & NodeTransportOptions;
 
-/** The reference client for Node (ws transport). */
+/** The HTTP transport of clients without headers or a frame limit of their own: shared, it holds nothing per client. */
+let sharedHttp: Transport | undefined;
+
+/**
+ * The reference client for Node: ws, with the HTTP carrier (global fetch) to fall back to when
+ * WebSockets are blocked (§22.7). `headers` go on the upgrade and on the HTTP `open` alike.
+ */
 export function createNodeClient<S = Uint8Array>(options: NodeClientOptions<S>): LifelineClient<S> {
   const { headers, closeGraceMs, ...rest } = options;
   const transport = nodeTransport({
@@ -186,7 +193,12 @@ export function createNodeClient<S = Uint8Array>(options: NodeClientOptions<S>):
     ...(closeGraceMs !== undefined && { closeGraceMs }),
     ...(options.maxPayloadBytes !== undefined && { maxPayloadBytes: options.maxPayloadBytes }),
   });
-  return createClient<S>({ ...rest, transport });
+  const http =
+    options.httpTransport ??
+    (headers === undefined && options.maxPayloadBytes === undefined
+      ? (sharedHttp ??= httpTransport())
+      : httpTransport(undefined, { ...(headers && { headers }), ...(options.maxPayloadBytes !== undefined && { maxPayloadBytes: options.maxPayloadBytes }) }));
+  return createClient<S>({ ...rest, transport, httpTransport: http });
 }
 
 export * from './index.js';

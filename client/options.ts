@@ -25,6 +25,12 @@ export interface ClientOptions<S = Uint8Array> extends Partial<Omit<ClientConnec
   readonly WebSocket?: WebSocketConstructorLike;
   /** How sockets are opened (client/node.ts passes the `ws` one; tests pass a fake). */
   readonly transport?: Transport;
+  /**
+   * How HTTP carrier connections are opened (§22, client/transports/http.ts); the Node and browser
+   * clients pass one by default. With it, `transports` defaults to `['ws', 'http']`: the client falls
+   * back to HTTP when WebSockets are blocked and moves back when they work again (HT-20 … HT-25).
+   */
+  readonly httpTransport?: Transport;
   /** Credentials for each attempt (RC-5), sent in Hello.token. */
   readonly getToken?: (ctx: TokenContext) => MaybePromise<string | undefined>;
   /**

@@ -30,6 +30,13 @@ const input: ClientConnectionInput = {
   heartbeatMissedMax: 2,
 };
 
+/**
+ * The second model's input: both carriers, so it reaches the fallback and the probe (HT-20 … HT-25).
+ * The probe wait and the probe's timeout (the handshake timeout) are longer than the heartbeat
+ * interval and the dead-peer span, so a heartbeat the graph takes beside them is not overtaken.
+ */
+const modelInput: ClientConnectionInput = { ...input, handshakeTimeoutMs: 70, transports: ['ws', 'http'], httpFallbackAfter: 2, wsRetryMs: 80, wsRetryCapMs: 320 };
+
 const welcome: ModelEvent = { type: 'frame.welcome', sessionId: 's1', heartbeatIntervalMs: 20, heartbeatMissedMax: 2 };
 const modelEvents: ModelEvent[] = [
   { type: 'app.connect' },
@@ -44,6 +51,7 @@ const modelEvents: ModelEvent[] = [
   { type: 'socket.closed', code: codeOf('PROTOCOL_ERROR'), reason: '' }, // backoff + reset session
   { type: 'socket.refused', status: 503, retryAfterMs: 300 },
   { type: 'socket.refused', status: 403 },
+  { type: 'socket.refused', status: 426 }, // a proxy that strips Upgrade (HT-21)
   { type: 'frame.invalid', code: codeOf('PROTOCOL_ERROR'), reason: 'WIRE-7' },
   { type: 'frame.invalid', code: codeOf('UNSUPPORTED_DATA'), reason: 'WIRE-1' },
   welcome,
@@ -51,6 +59,8 @@ const modelEvents: ModelEvent[] = [
   { type: 'frame.heartbeatAck', intervalMs: 0 },
   { type: 'frame.drainNotice', reconnectAfterMs: 100_000, target: '' }, // the slot comes only as the model's own event
   { type: 'frame.any' },
+  { type: 'probe.opened' },
+  { type: 'probe.failed' },
   { type: 'xstate.done.actor.getToken', output: 'tok' },
   { type: 'xstate.error.actor.getToken', error: 'no token' },
 ];
@@ -65,6 +75,8 @@ function serialize(s: Snap): string {
     fr: c.forceRefresh,
     hb: c.heartbeatIntervalMs,
     dp: c.isDrainPending,
+    t: c.transport,
+    wf: c.wsFailures,
   });
 }
 
@@ -129,25 +141,29 @@ function play(h: ReturnType<typeof harness>, ev: ModelEvent) {
 describe('client connection machine: model coverage', () => {
   // Per state: the model events it listens to, plus a bare event for each of its own delays and actor
   // completions (an events array would replace @xstate/graph's own discovery of `after` transitions).
-  const eventsFor = (s: Snap): ClientConnectionEvent[] =>
+  const eventsFrom = (events: readonly ModelEvent[]) => (s: Snap): ClientConnectionEvent[] =>
     __unsafe_getAllOwnEventDescriptors(s).flatMap((type) => {
-      const matching = modelEvents.filter((e) => e.type === type);
+      const matching = events.filter((e) => e.type === type);
       return (matching.length ? matching : [{ type }]) as ClientConnectionEvent[];
     });
-  const traversal = { events: eventsFor, serializeState: (s: Snap) => serialize(s), input };
-  const adjacency = getAdjacencyMap(clientConnectionMachine, traversal);
-  const paths = getShortestPaths(clientConnectionMachine, traversal);
-  const pathTo = new Map(paths.map((p) => [serialize(p.state as Snap), p.steps.map((s) => s.event as ModelEvent)]));
-
-  test('RC-1 every state and every transition is reached by graph paths replayed on real actors', () => {
-    const taken = new Set<string>();
-    const reached = new Set<string>();
+  // The second model's events: what moves the carrier (HT-21 … HT-25), one admission refusal that must
+  // not count, the drain that holds a probe back, and what reaches `connected`.
+  const transportEvents = modelEvents.filter((e) =>
+    ['app.connect', 'socket.opened', 'frame.welcome', 'frame.drainNotice', 'probe.opened', 'probe.failed', 'xstate.done.actor.getToken'].includes(e.type) ||
+    (e.type === 'socket.closed' && e.code === codeOf('ABNORMAL')) ||
+    (e.type === 'socket.refused' && (e.status === 426 || e.status === 503)));
+  /** Replay every edge of the graph the machine has under `inp` on real actors; collect what they took. */
+  function replayModel(inp: ClientConnectionInput, events: readonly ModelEvent[], taken: Set<string>, reached: Set<string>): { states: number; replays: number } {
+    const traversal = { events: eventsFrom(events), serializeState: (s: Snap) => serialize(s), input: inp };
+    const adjacency = getAdjacencyMap(clientConnectionMachine, traversal);
+    const paths = getShortestPaths(clientConnectionMachine, traversal);
+    const pathTo = new Map(paths.map((p) => [serialize(p.state as Snap), p.steps.map((s) => s.event as ModelEvent)]));
     let replays = 0;
     for (const [from, entry] of Object.entries(adjacency)) {
       const prefix = pathTo.get(from);
       expect(prefix, `no path to ${from}`).toBeDefined();
       for (const { event, state: expected } of Object.values(entry.transitions) as { event: ModelEvent; state: Snap }[]) {
-        const h = harness();
+        const h = harness(inp);
         for (const n of h.actor.getSnapshot()._nodes) reached.add(n.id);
         for (const ev of [...(prefix as ModelEvent[]), event as ModelEvent]) {
           play(h, ev);
@@ -159,6 +175,19 @@ describe('client connection machine: model coverage', () => {
         replays++;
       }
     }
+    return { states: Object.keys(adjacency).length, replays };
+  }
+
+  test('RC-1 HT-20 every state and every transition is reached by graph paths replayed on real actors', () => {
+    const taken = new Set<string>();
+    const reached = new Set<string>();
+    // WebSocket only: every rule of §15, the watchdog included.
+    const ws = replayModel(input, modelEvents, taken, reached);
+    // Both carriers (HT-20 … HT-25), with a peer that always just spoke: the probe's delays run beside
+    // the heartbeat's, and with a silent peer the watchdog would overtake the probe wait the graph
+    // takes. The watchdog's close is the first model's.
+    const both = replayModel({ ...modelInput, silenceMs: () => 0 }, transportEvents, taken, reached);
+    const replays = ws.replays + both.replays;
     {
       // The dead-peer re-check (HB-8) depends on input.silenceMs, outside the model's events: one
       // replay with a peer that always just spoke.
@@ -174,7 +203,7 @@ describe('client connection machine: model coverage', () => {
     expect(defined.length).toBeGreaterThan(30);
     expect(defined.filter((k) => !taken.has(k))).toEqual([]);
     expect(replays).toBeGreaterThan(100);
-    console.log(`client machine model: ${Object.keys(adjacency).length} states, ${replays} edge replays, ${defined.length} transitions covered`);
+    console.log(`client machine model: ${ws.states} + ${both.states} states, ${replays} edge replays, ${defined.length} transitions covered`);
   });
 
   test('RC-1 every top-level state is one of the eight the spec names', () => {

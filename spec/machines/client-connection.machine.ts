@@ -12,11 +12,19 @@
  * and supplies `silenceMs` in input. The dead-peer delay fires after interval × (missed + 1); if a
  * frame came meanwhile it re-arms for the rest of that span from the frame, else it closes 4200.
  * `frame.any` and `frame.heartbeatAck` still restart the delay outright.
+ *
+ * Transports (§22.7, HT-20 … HT-29): each attempt goes over a WebSocket or the HTTP carrier
+ * (`transport` in context). After `httpFallbackAfter` consecutive attempts whose WebSocket never
+ * opened, the next goes over HTTP; while connected over HTTP the client probes a WebSocket every
+ * `wsRetry` (doubling per failed probe) and moves back at once when one opens, resuming the session.
  */
 import { assign, cancel, fromPromise, raise, setup } from 'xstate';
 import { backoffDelayMs } from '../protocol/backoff.js';
 import { adviceForCode, adviceForHttpStatus, codeOf, type Advice } from '../protocol/close-codes.js';
 import { defaults } from '../protocol/defaults.js';
+
+/** The carrier of one connection attempt (§22): a WebSocket or the HTTP carrier. */
+export type TransportKind = 'ws' | 'http';
 
 /** Timing and policy options of the machine; every value carries its unit. */
 export interface ClientConnectionOptions {
@@ -31,6 +39,17 @@ export interface ClientConnectionOptions {
   /** Used until a Welcome states the server's values (HB-4, HB-5). */
   readonly heartbeatIntervalMs: number;
   readonly heartbeatMissedMax: number;
+  /**
+   * The carriers this client may use, the first one first (HT-20); default `['ws']` here, and
+   * `['ws', 'http']` in the reference clients that have an HTTP transport.
+   */
+  readonly transports: readonly TransportKind[];
+  /** Consecutive attempts whose WebSocket never opened before the next attempt goes over HTTP (HT-21). */
+  readonly httpFallbackAfter: number;
+  /** Over HTTP: the wait before the first WebSocket probe (HT-23). */
+  readonly wsRetryMs: number;
+  /** The longest probe wait; each failed probe doubles the wait up to this (HT-24). */
+  readonly wsRetryCapMs: number;
 }
 
 export interface ClientConnectionInput extends Partial<ClientConnectionOptions> {
@@ -88,6 +107,12 @@ export interface ClientConnectionContext {
   /** reconnect_after_ms of the last DrainNotice, from its receipt (DR-6). */
   drainDelayMs: number;
   lastEnd: ConnectionEnd | undefined;
+  /** The carrier of the current or next attempt (HT-20). */
+  transport: TransportKind;
+  /** Consecutive attempts since the last Welcome whose WebSocket never opened (HT-21). */
+  wsFailures: number;
+  /** The current wait before a WebSocket probe while connected over HTTP (HT-23, HT-24). */
+  wsRetryDelayMs: number;
 }
 
 export interface WelcomeFacts {
@@ -112,6 +137,10 @@ export type ClientConnectionEvent =
   | { readonly type: 'frame.drainNotice'; readonly reconnectAfterMs: number; readonly target: string }
   /** Any other frame from the server: proof of life (HB-8). */
   | { readonly type: 'frame.any' }
+  /** The WebSocket probe opened (and was closed 1000 before any Hello) (HT-25). */
+  | { readonly type: 'probe.opened' }
+  /** The WebSocket probe closed or was refused before it opened (HT-24). */
+  | { readonly type: 'probe.failed' }
   /** The attempt's one handshake deadline passed (HS-10); raised by the machine itself. */
   | { readonly type: 'deadline.handshake' }
   /** reconnect_after_ms since the DrainNotice passed (DR-6); raised by the machine itself. */
@@ -123,6 +152,13 @@ export interface GetTokenInput {
 }
 
 export interface OpenSocketParams {
+  /** '' = the configured URL. */
+  readonly target: string;
+  readonly token: string | undefined;
+  /** The carrier to open (HT-20). */
+  readonly transport: TransportKind;
+}
+export interface OpenProbeParams {
   /** '' = the configured URL. */
   readonly target: string;
   readonly token: string | undefined;
@@ -145,7 +181,47 @@ export const clientConnectionDefaults: ClientConnectionOptions = {
   handshakeTimeoutMs: defaults.handshakeTimeoutMs,
   heartbeatIntervalMs: defaults.heartbeatIntervalMs,
   heartbeatMissedMax: defaults.heartbeatMissedMax,
+  transports: ['ws'],
+  httpFallbackAfter: defaults.httpFallbackAfter,
+  wsRetryMs: defaults.wsRetryMs,
+  wsRetryCapMs: defaults.wsRetryCapMs,
 };
+
+/**
+ * HTTP statuses that are admission answers (HS-2, HS-4, HS-5, HS-6): the server itself refused the
+ * attempt, so the carrier works and they never count toward a transport switch (HT-21).
+ */
+export const ADMISSION_STATUSES: readonly number[] = [401, 403, 429, 503];
+
+/** The other carrier, when this client may use it (HT-20). */
+function otherTransport(ctx: ClientConnectionContext): TransportKind | undefined {
+  const other: TransportKind = ctx.transport === 'ws' ? 'http' : 'ws';
+  return ctx.opts.transports.includes(other) ? other : undefined;
+}
+
+/**
+ * The attempt's carrier never opened for a reason that is not an admission answer (HT-21): a close
+ * before open, a network error, or a refusal with any status but 401, 403, 429, 503 (a proxy's 400,
+ * 426, 502 …). Only meaningful for the events of `connecting`.
+ */
+export function isCarrierFailure(event: ClientConnectionEvent): boolean {
+  if (event.type === 'socket.closed') return true;
+  if (event.type === 'socket.refused') return !ADMISSION_STATUSES.includes(event.status);
+  return event.type === 'deadline.handshake';
+}
+
+/**
+ * The transport facts after an attempt that never opened (HT-21, HT-22): over WebSocket it counts,
+ * and the `httpFallbackAfter`-th in a row sends the next attempt over HTTP; over HTTP, the next
+ * attempt goes back to WebSocket. Exported so tests and other implementations share the arithmetic.
+ */
+export function afterOpenFailure(ctx: ClientConnectionContext, event: ClientConnectionEvent): { transport: TransportKind; wsFailures: number } {
+  const other = otherTransport(ctx);
+  if (other === undefined || !isCarrierFailure(event)) return { transport: ctx.transport, wsFailures: ctx.wsFailures };
+  if (ctx.transport === 'http') return { transport: 'ws', wsFailures: 0 }; // HT-22
+  const wsFailures = ctx.wsFailures + 1;
+  return wsFailures >= Math.max(1, ctx.opts.httpFallbackAfter) ? { transport: 'http', wsFailures: 0 } : { transport: 'ws', wsFailures }; // HT-21
+}
 
 /**
  * The delay before the next attempt (RC-2, RC-7, RC-8). `n` is the number of failed attempts since
@@ -166,7 +242,7 @@ export function reconnectDelayFor(
 }
 
 /** The advice and facts of an event that ended a connection (CC-2, CC-3). */
-function endOf(event: ClientConnectionEvent): { end: ConnectionEnd; serverDelayMs?: number } {
+function endOf(event: ClientConnectionEvent, ctx: ClientConnectionContext): { end: ConnectionEnd; serverDelayMs?: number } {
   switch (event.type) {
     case 'socket.closed':
       return { end: { code: event.code, reason: event.reason, advice: adviceForCode(event.code) } };
@@ -176,7 +252,11 @@ function endOf(event: ClientConnectionEvent): { end: ConnectionEnd; serverDelayM
       // none) is written for the peer that receives it, the offender.
       return { end: { code: event.code, reason: event.reason, advice: adviceForCode(codeOf('PROTOCOL_ERROR')) } };
     case 'socket.refused': {
-      const end: ConnectionEnd = { status: event.status, reason: `HTTP ${event.status}`, advice: adviceForHttpStatus(event.status) };
+      // HT-21: while the other carrier may be tried, a refusal that is not an admission answer
+      // (a proxy's 426 to a stripped Upgrade, its 502) says "not this carrier", not "never": backoff.
+      const isSwitchable = otherTransport(ctx) !== undefined && isCarrierFailure(event);
+      const advice = isSwitchable ? adviceForCode(codeOf('ABNORMAL')) : adviceForHttpStatus(event.status);
+      const end: ConnectionEnd = { status: event.status, reason: `HTTP ${event.status}`, advice };
       return event.retryAfterMs === undefined ? { end } : { end, serverDelayMs: event.retryAfterMs };
     }
     default:
@@ -210,6 +290,8 @@ function afterEnd(ctx: ClientConnectionContext, end: ConnectionEnd, countFailure
 
 const HANDSHAKE_REASON = 'HS-10: no Welcome within the handshake timeout';
 const HEARTBEAT_REASON = 'HB-4: nothing from the server within interval × (missed + 1)';
+/** HT-25: the reason of the close that leaves HTTP for a WebSocket that opened. */
+export const SWITCH_REASON = 'transport switch';
 
 /** HB-4: interval × (missed + 1) of silence means the server (or the path) is dead. */
 function deadPeerMs(c: ClientConnectionContext): number {
@@ -229,6 +311,12 @@ const handshakeExpired = [
     actions: [{ type: 'closeSocket', params: { code: codeOf('HANDSHAKE_TIMEOUT'), reason: HANDSHAKE_REASON } }, 'recordHandshakeTimeout'],
     meta: { spec: 'HS-10' },
   },
+] as const;
+
+/** HS-10 while the carrier is still opening: the same, and the attempt counts toward a switch (HT-21). */
+const handshakeExpiredOpening = [
+  { ...handshakeExpired[0], actions: [...handshakeExpired[0].actions, 'countOpenFailure'] },
+  { ...handshakeExpired[1], actions: [...handshakeExpired[1].actions, 'countOpenFailure'], meta: { spec: 'HT-21' } },
 ] as const;
 
 /** The client found the server breaking a rule: close with that rule's code, then back off (CC-2). */
@@ -255,15 +343,25 @@ export const clientConnectionMachine = setup({
     sendHeartbeat: () => {},
     /** Close the current socket with a registry code (CC-1); no-op without a socket. */
     closeSocket: (_, _params: CloseSocketParams) => {},
+    /** Open a WebSocket probe; the adapter closes it 1000 before any Hello once it opens (HT-23). */
+    openProbe: (_, _params: OpenProbeParams) => {},
+    /** Abandon a probe still opening; no-op without one (HT-23). */
+    closeProbe: () => {},
+    /** An attempt never opened: count it toward a transport switch, or switch (HT-21, HT-22). */
+    countOpenFailure: assign(({ context, event }) => afterOpenFailure(context, event)),
+    /** A probe failed: the next waits twice as long, up to wsRetryCapMs (HT-24). */
+    recordProbeFailure: assign(({ context }) => ({ wsRetryDelayMs: Math.min(context.wsRetryDelayMs * 2, context.opts.wsRetryCapMs) })),
+    /** The probe opened: the next attempt goes over WebSocket, and a later fallback starts afresh (HT-25). */
+    switchToWebSocket: assign(({ context }) => ({ transport: 'ws' as const, wsFailures: 0, wsRetryDelayMs: context.opts.wsRetryMs })),
     /** An explicit reconnect() or online signal starts a fresh series (RC-3, RC-6). */
     resetAttempts: assign({ failures: 0, retries: 0 }),
     /** A connection attempt failed before Welcome: advice, session reset, next delay (CC-2, RC-3). */
     recordFailedAttempt: assign(({ context, event }) => {
-      const { end, serverDelayMs } = endOf(event);
+      const { end, serverDelayMs } = endOf(event, context);
       return afterEnd(context, end, true, serverDelayMs);
     }),
     /** A live session dropped: the first retry backs off from n = 0 (CC-2, RC-4). */
-    recordDroppedSession: assign(({ context, event }) => afterEnd(context, endOf(event).end, false)),
+    recordDroppedSession: assign(({ context, event }) => afterEnd(context, endOf(event, context).end, false)),
     /** getToken rejected: a failed attempt with plain backoff (RC-5). */
     recordTokenFailure: assign(({ context }) =>
       afterEnd(context, { reason: 'getToken failed', advice: adviceForCode(codeOf('ABNORMAL')) }, true),
@@ -280,7 +378,7 @@ export const clientConnectionMachine = setup({
   },
   guards: {
     /** The advice of what ended the connection is none (RC-6). */
-    isAdviceNone: ({ event }) => endOf(event).end.advice.retry === 'none',
+    isAdviceNone: ({ context, event }) => endOf(event, context).end.advice.retry === 'none',
     /** This failed attempt reaches reconnectMaxAttempts (RC-3). */
     isLastAttempt: ({ context }) => context.failures + 1 >= Math.max(1, context.opts.reconnectMaxAttempts),
     /** HB-8: a frame arrived while the dead-peer delay ran (the adapter's silence is shorter). */
@@ -290,6 +388,8 @@ export const clientConnectionMachine = setup({
       event.type === 'frame.heartbeatAck' && event.intervalMs > 0 && event.intervalMs !== context.heartbeatIntervalMs,
     /** A DrainNotice's slot is still to come (DR-6). */
     isDrainPending: ({ context }) => context.isDrainPending,
+    /** Connected over HTTP, and WebSocket is one of the client's transports (HT-23). */
+    mayProbeWebSocket: ({ context }) => context.transport === 'http' && context.opts.transports.includes('ws'),
   },
   delays: {
     handshakeTimeout: ({ context }) => context.opts.handshakeTimeoutMs,
@@ -299,6 +399,7 @@ export const clientConnectionMachine = setup({
     reconnectDelay: ({ context }) => context.reconnectDelayMs,
     suspendedRetry: ({ context }) => context.opts.suspendedRetryMs,
     drainSlot: ({ context }) => context.drainDelayMs,
+    wsRetry: ({ context }) => context.wsRetryDelayMs,
   },
 }).createMachine({
   id: 'client',
@@ -322,6 +423,9 @@ export const clientConnectionMachine = setup({
       isDrainPending: false,
       drainDelayMs: 0,
       lastEnd: undefined,
+      transport: opts.transports[0] ?? 'ws',
+      wsFailures: 0,
+      wsRetryDelayMs: opts.wsRetryMs,
     };
   },
   on: {
@@ -362,23 +466,28 @@ export const clientConnectionMachine = setup({
         opening: {
           entry: {
             type: 'openSocket',
-            params: ({ context }) => ({ target: context.target, token: context.token }),
+            params: ({ context }) => ({ target: context.target, token: context.token, transport: context.transport }),
           },
-          on: { 'socket.opened': { target: '#client.handshaking', meta: { spec: 'HS-8' } } },
+          on: {
+            'socket.opened': { target: '#client.handshaking', meta: { spec: 'HS-8' } },
+            // HT-21: the carrier did not open by the deadline: as HS-10, and it counts.
+            'deadline.handshake': handshakeExpiredOpening,
+          },
         },
       },
       on: {
         // HS-10: a token fetch or a socket that has not opened by the deadline fails the attempt.
         'deadline.handshake': handshakeExpired,
+        // HT-21, HT-22: an attempt that never opened also counts toward a transport switch.
         'socket.closed': [
           { guard: 'isAdviceNone', target: '#client.failed', actions: 'recordFailedAttempt', meta: { spec: 'RC-6' } },
-          { guard: 'isLastAttempt', target: '#client.suspended', actions: 'recordFailedAttempt', meta: { spec: 'RC-3' } },
-          { target: '#client.reconnecting', actions: 'recordFailedAttempt', meta: { spec: 'CC-2' } },
+          { guard: 'isLastAttempt', target: '#client.suspended', actions: ['recordFailedAttempt', 'countOpenFailure'], meta: { spec: 'RC-3' } },
+          { target: '#client.reconnecting', actions: ['recordFailedAttempt', 'countOpenFailure'], meta: { spec: 'HT-21' } },
         ],
         'socket.refused': [
           { guard: 'isAdviceNone', target: '#client.failed', actions: 'recordFailedAttempt', meta: { spec: 'RC-6' } },
-          { guard: 'isLastAttempt', target: '#client.suspended', actions: 'recordFailedAttempt', meta: { spec: 'RC-3' } },
-          { target: '#client.reconnecting', actions: 'recordFailedAttempt', meta: { spec: 'CC-2' } },
+          { guard: 'isLastAttempt', target: '#client.suspended', actions: ['recordFailedAttempt', 'countOpenFailure'], meta: { spec: 'RC-3' } },
+          { target: '#client.reconnecting', actions: ['recordFailedAttempt', 'countOpenFailure'], meta: { spec: 'HT-21' } },
         ],
       },
     },
@@ -399,6 +508,7 @@ export const clientConnectionMachine = setup({
               retries: 0, // RC-2: the next drop starts a new series at n = 0
               target: '', // DR-6: a drain target holds until a Welcome; later reconnects go home
               deadPeerWaitMs: 0, // HB-4: a new socket gets the full dead-peer wait
+              wsFailures: 0, // HT-21: consecutive since the last Welcome
               heartbeatIntervalMs: event.heartbeatIntervalMs,
               heartbeatMissedMax: event.heartbeatMissedMax,
               lastEnd: undefined,
@@ -448,6 +558,32 @@ export const clientConnectionMachine = setup({
                   meta: { spec: 'HB-11' },
                 },
               },
+            },
+          },
+        },
+        // HT-23 … HT-25: over HTTP, probe a WebSocket now and then and move back when one opens.
+        probe: {
+          initial: 'idle',
+          states: {
+            idle: { always: { guard: 'mayProbeWebSocket', target: 'waiting', meta: { spec: 'HT-23' } } },
+            waiting: { after: { wsRetry: { target: 'probing', meta: { spec: 'HT-23' } } } },
+            probing: {
+              entry: { type: 'openProbe', params: ({ context }) => ({ target: context.target, token: context.token }) },
+              exit: 'closeProbe',
+              on: {
+                'probe.opened': [
+                  // DR-6: a drain slot is pending; the drain's own reconnect comes first.
+                  { guard: 'isDrainPending', target: 'waiting', meta: { spec: 'DR-6' } },
+                  {
+                    target: '#client.connecting',
+                    actions: [{ type: 'closeSocket', params: { code: codeOf('GOING_AWAY'), reason: SWITCH_REASON } }, 'switchToWebSocket'],
+                    meta: { spec: 'HT-25' },
+                  },
+                ],
+                'probe.failed': { target: 'waiting', actions: 'recordProbeFailure', meta: { spec: 'HT-24' } },
+              },
+              // A probe that neither opens nor fails (a proxy holding the upgrade) fails at the handshake timeout.
+              after: { handshakeTimeout: { target: 'waiting', actions: 'recordProbeFailure', meta: { spec: 'HT-24' } } },
             },
           },
         },
