@@ -17,10 +17,13 @@ export async function connectReference(
 ): Promise<LifelineClient<Uint8Array>> {
   const channels = opts.channels ? { channels: opts.channels } : {};
   let c: LifelineClient<Uint8Array>;
-  if (opts.carrier === 'http') {
+  if (opts.carrier === 'http' && process.env['BENCH_HTTP_CLIENT'] === 'bench') {
     const { createClient } = await import('../../client/create-client.js');
     const { benchHttpTransport } = await import('./lifeline-http.js');
     c = createClient<Uint8Array>({ url, ...channels, transport: benchHttpTransport() });
+  } else if (opts.carrier === 'http') {
+    const { createNodeClient } = await import('../../client/node.js');
+    c = createNodeClient<Uint8Array>({ url, ...channels, transports: ['http'] });
   } else {
     const { createNodeClient } = await import('../../client/node.js');
     c = createNodeClient<Uint8Array>({ url, ...channels });
