@@ -225,7 +225,7 @@ export interface LifelineServerOptions {
   readonly httpPollHoldMs?: number;
   /** An HTTP connection with no receive open for this many ms is closed 1006 (HT-12). Default 10 000. */
   readonly httpReceiveGapMs?: number;
-  /** Largest send body in bytes (HT-6); 413 beyond it. Default 4 MiB; at least maxPayloadBytes + 5. */
+  /** Largest send body in bytes (HT-13); 413 beyond it. Default 4 MiB; at least maxPayloadBytes + 5. */
   readonly httpMaxSendBytes?: number;
 }
 

@@ -13,7 +13,7 @@ import { destination as pinoDestination, pino, stdSerializers, type DestinationS
 export const REDACTED = '[REDACTED]';
 
 /** Header names whose values are credentials (lowercase, as Node gives them). */
-const SECRET_HEADERS = ['authorization', 'proxy-authorization', 'cookie', 'set-cookie', 'x-api-key', 'x-auth-token'];
+const SECRET_HEADERS = ['authorization', 'proxy-authorization', 'cookie', 'set-cookie', 'x-api-key', 'x-auth-token', 'lifeline-connection'];
 /** Field names that hold credentials wherever they appear (one or two levels down, or in a Hello). */
 const SECRET_FIELDS = ['token', 'ticket', 'accessToken', 'access_token', 'refreshToken', 'password', 'secret', 'cookie', 'authorization'];
 

@@ -146,6 +146,12 @@ describe('HTTP carrier admission (HT-1, HT-3, HT-4, HT-5)', () => {
     for (const id of ids) expect(lines.join('\n')).not.toContain(id);
   });
 
+  test('HT-4 SEC-2 the request serializer redacts Lifeline-Connection like a credential', async () => {
+    const { serializeRequest } = await import('../observability/logger.js');
+    const out = JSON.stringify(serializeRequest({ method: 'POST', url: '/lifeline', headers: { 'lifeline-connection': 'SECRETSECRETSECRETSECR' }, socket: {} } as never));
+    expect(out).not.toContain('SECRETSECRETSECRETSECR');
+  });
+
   test('HT-5 a preflight from an allowed Origin is 204 with the CORS headers; from another Origin 403', async () => {
     const srv = await h.server({ allowedOrigins: [APP] });
     const pre = await carrierRequest(carrierUrl(srv), { Origin: APP, 'Access-Control-Request-Method': 'POST', 'Access-Control-Request-Headers': 'lifeline-http, lifeline-protocol' }, undefined, undefined, 'OPTIONS');

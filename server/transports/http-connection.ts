@@ -96,7 +96,7 @@ export class HttpConnection implements PeerTransport {
     /** The connection is gone: later requests get 404. */
     private readonly onGone: (c: HttpConnection) => void,
   ) {
-    this.armGap();
+    this.armIdle();
   }
 
   get isOpen(): boolean {
@@ -135,7 +135,7 @@ export class HttpConnection implements PeerTransport {
     this.closeReason = clampCloseReason(reason || name);
     this.clearIdle();
     if (this.receive) this.flushBurst();
-    else this.idleTimer = this.o.timers.setTimeout(() => this.finish(), this.o.closeTimeoutMs); // CC-10
+    if (this.receive === undefined) this.armIdle();
   }
 
   terminate(): void {
@@ -161,7 +161,7 @@ export class HttpConnection implements PeerTransport {
     }
     this.clearIdle();
     if (this.receive) this.flushBurst();
-    else this.finish();
+    else this.finish(); // nothing to echo it on: gone at once, as after a close handshake
   }
 
   /**
@@ -245,7 +245,7 @@ export class HttpConnection implements PeerTransport {
     this.stopTimer(r);
     if (this.receive === r) {
       this.receive = undefined;
-      this.armGap();
+      this.armIdle();
     }
     if (!r.res.writableEnded) r.res.end();
   }
@@ -255,7 +255,7 @@ export class HttpConnection implements PeerTransport {
     this.stopTimer(r);
     if (this.receive !== r) return;
     this.receive = undefined;
-    this.armGap();
+    this.armIdle();
   }
 
   private stopTimer(r: Receive): void {
@@ -283,10 +283,17 @@ export class HttpConnection implements PeerTransport {
     }
   }
 
-  /** HT-12: no receive open for the gap → the transport died (1006), as a TCP connection that broke. */
-  private armGap(): void {
-    if (this.state !== 'open') return;
+  /**
+   * No receive is open. Open: HT-12, no receive for the gap → the transport died (1006), as a TCP
+   * connection that broke. Closing: CC-10, the CLOSE record waits for a receive at most the close timeout.
+   */
+  private armIdle(): void {
+    if (this.state === 'gone') return;
     this.clearIdle();
+    if (this.state === 'closing') {
+      this.idleTimer = this.o.timers.setTimeout(() => this.finish(), this.o.closeTimeoutMs); // CC-10
+      return;
+    }
     this.idleTimer = this.o.timers.setTimeout(() => {
       this.idleTimer = undefined;
       this.closeCode = 1006;

@@ -4,7 +4,8 @@ import { codeOf } from '../../spec/protocol/close-codes.js';
 import type { ClientMessage } from '../types.js';
 import type { LifelineServer } from '../server.js';
 import { Harness } from '../../test/support/server.js';
-import { openCarrier, type CarrierClient } from '../../test/support/http-carrier-client.js';
+import { carrierRequest, openCarrier, type CarrierClient } from '../../test/support/http-carrier-client.js';
+import { RecordDecoder, RecordKind, PROTOCOL_TOKEN } from '../../spec/protocol/http-carrier.js';
 
 const h = new Harness();
 const carriers: CarrierClient[] = [];
@@ -170,5 +171,101 @@ describe('HTTP carrier: open, send, receive, close', () => {
     expect(w2.resume?.outcome).toBe(ResumeOutcome.RESUMED);
     await back.waitForBody('message', 5000, (m) => m.seq === 6n);
     expect(back.bodies('message').map((m) => [m.seq, dec(m.payload)])).toEqual([[6n, 'm6']]);
+  });
+
+  test('RS-7 HT-18 a Hello over HTTP takes over a session attached over WebSocket (4002), and the reverse', async () => {
+    const srv = await h.server();
+    const ws = await h.session(srv);
+    const id = ws.bodies('welcome')[0]?.sessionId as string;
+    const c = await open(srv);
+    const w = await c.handshake({ sessionId: id });
+    expect(w.resume?.outcome).toBe(ResumeOutcome.RESUMED);
+    expect((await ws.waitForClose()).code).toBe(codeOf('SESSION_TAKEN_OVER'));
+    const again = await h.client(srv);
+    const w2 = await again.handshake({ sessionId: id });
+    expect(w2.resume?.outcome).toBe(ResumeOutcome.RESUMED);
+    expect((await c.waitForClose()).code).toBe(codeOf('SESSION_TAKEN_OVER'));
+  });
+});
+
+describe('HTTP carrier: liveness, backpressure, drain (HT-16, HT-17, HT-19, HT-11)', () => {
+  test('HT-17 HB-7 no protocol ping over HTTP: Heartbeats keep a session past (M+1) intervals; silence closes it 4200', async () => {
+    const I = 100;
+    const srv = await h.server({ heartbeatIntervalMs: I, heartbeatMissedMax: 2 });
+    const c = await open(srv);
+    const w = await c.handshake();
+    const beat = setInterval(() => void c.heartbeat().catch(() => {}), I / 2);
+    await new Promise((r) => setTimeout(r, 6 * I));
+    clearInterval(beat);
+    expect(c.closeRecord).toBeUndefined();
+    expect(srv.session(w.sessionId)?.state).toBe('active');
+    const t0 = performance.now();
+    expect((await c.waitForClose(5000)).code).toBe(codeOf('HEARTBEAT_TIMEOUT'));
+    expect(performance.now() - t0).toBeGreaterThanOrEqual(2 * I);
+  });
+
+  test('HT-16 BP-4 a client that receives but never acknowledges pauses its session at the high-water mark; its Ack resumes it', async () => {
+    const HW = 4096;
+    const srv = await h.server({ bufferedAmountHighWaterBytes: HW, httpStreamMaxBytes: 64 * 1024, httpPollHoldMs: 100 });
+    const c = await open(srv);
+    const w = await c.handshake();
+    c.stopReceiving();
+    await new Promise((r) => setTimeout(r, 20));
+    const s = srv.session(w.sessionId);
+    for (let i = 0; i < 60; i++) s?.send({ payload: new Uint8Array(400) });
+    // receive again and again with the same Ack: the same frames come back, no new ones
+    const frameCount = async (ack: number): Promise<number> => {
+      const a = await carrierRequest(c.url, c.headers('receive', { 'Lifeline-Ack': String(ack), 'Lifeline-Receive': 'poll' }), undefined, c.agent);
+      return new RecordDecoder(1 << 20).push(a.body).filter((r) => r.kind === RecordKind.FRAME).length;
+    };
+    const ack = c.received;
+    const first = await frameCount(ack);
+    for (let i = 0; i < 3; i++) expect(await frameCount(ack)).toBe(first);
+    expect(first).toBeGreaterThan(0);
+    expect(first * 400).toBeLessThanOrEqual(HW + 2 * 400 + 200);
+    expect(s?.stats().queueLength).toBeGreaterThan(0);
+    // acknowledging them lets the rest flow
+    let acked = ack;
+    for (let n = 0; n < 40 && acked < ack + 60; n++) acked += await frameCount(acked);
+    expect(acked).toBe(ack + 60);
+  });
+
+  test('HT-19 DR-1 DR-2 a drain sends DrainNotice over HTTP, then the CLOSE record 1012; opens are refused 503', async () => {
+    const srv = await h.server();
+    const c = await open(srv);
+    await c.handshake();
+    const drained = srv.drain({ deadlineMs: 3000, spreadMs: 50 });
+    await c.waitForBody('drainNotice');
+    const refused = await carrierRequest(carrierUrl(srv), { 'Lifeline-Http': 'open', 'Lifeline-Protocol': PROTOCOL_TOKEN });
+    expect(refused.status).toBe(503);
+    expect(refused.headers['retry-after']).toBeDefined();
+    expect((await c.waitForClose()).code).toBe(codeOf('SERVICE_RESTART'));
+    await drained;
+    expect(srv.stats().connections).toBe(0);
+  });
+
+  test('HT-11 HT-19 DR-5 a connection that never receives its close is terminated at the drain deadline and forgotten (404)', async () => {
+    const srv = await h.server({ handshakeTimeoutMs: 5000, httpReceiveGapMs: 60_000 });
+    const c = await open(srv);
+    await c.handshake();
+    c.stopReceiving();
+    await new Promise((r) => setTimeout(r, 20));
+    const t0 = performance.now();
+    await srv.drain({ deadlineMs: 300, spreadMs: 100 });
+    expect(performance.now() - t0).toBeLessThan(3000);
+    expect(srv.stats().connections).toBe(0);
+    expect(await c.receiveOnce({ mode: 'poll' })).toBe(404);
+    expect(c.closeRecord).toBeUndefined();
+  });
+});
+
+describe('HTTP carrier: the core applies its caps as to a WebSocket', () => {
+  test('CC-8 HT-3 a session beyond maxSessions over HTTP is closed TRY_AGAIN_LATER like one over WebSocket', async () => {
+    const srv = await h.server({ maxSessions: 1 });
+    await h.session(srv);
+    const c = await open(srv);
+    c.startReceiving();
+    await c.hello();
+    expect((await c.waitForClose()).code).toBe(codeOf('TRY_AGAIN_LATER'));
   });
 });

@@ -98,7 +98,7 @@ export const defaults = {
   httpPollHoldMs: 20_000,
   /** An HTTP connection with no receive open this long is a dead transport: closed 1006 on the server (HT-12). */
   httpReceiveGapMs: 10_000,
-  /** Largest send body (HT-6); 413 beyond it. */
+  /** Largest send body (HT-13); 413 beyond it. */
   httpMaxSendBytes: 4 * 1024 * 1024,
 } as const;
 
