@@ -82,6 +82,8 @@ interface ReadyWaiter {
 }
 
 const textEncoder = new TextEncoder();
+const BOTH_TRANSPORTS: readonly TransportKind[] = Object.freeze(['ws', 'http'] as const);
+const WS_ONLY: readonly TransportKind[] = Object.freeze(['ws'] as const);
 /** Stands for the Welcome of the current socket once accepted. */
 const WELCOME_ACCEPTED: Welcome = create(WelcomeSchema);
 
@@ -164,7 +166,11 @@ export class ClientConnection<S> implements RunnerEffects {
       ...(options.suspendedRetryMs !== undefined && { suspendedRetryMs: options.suspendedRetryMs }),
       ...(options.handshakeTimeoutMs !== undefined && { handshakeTimeoutMs: options.handshakeTimeoutMs }),
       // HT-20: both carriers when an HTTP transport is at hand; never one the client has no transport for.
-      transports: (options.transports ?? ['ws', 'http']).filter((t) => t === 'ws' || this.httpTransport !== undefined),
+      // The default lists are shared: an idle client holds no array of its own (issue 16).
+      transports:
+        options.transports === undefined
+          ? this.httpTransport === undefined ? WS_ONLY : BOTH_TRANSPORTS
+          : options.transports.filter((t) => t === 'ws' || this.httpTransport !== undefined),
       ...(options.httpFallbackAfter !== undefined && { httpFallbackAfter: options.httpFallbackAfter }),
       ...(options.wsRetryMs !== undefined && { wsRetryMs: options.wsRetryMs }),
       ...(options.wsRetryCapMs !== undefined && { wsRetryCapMs: options.wsRetryCapMs }),

@@ -4,8 +4,8 @@
  * All framing goes through spec/protocol/http-carrier.ts.
  *
  * One HTTP connection is the HTTP equivalent of one WebSocket: an `open` request (admission, HT-1),
- * then at most two requests at a time (HT-9): one `receive` (the server's frames, streamed, or polled
- * behind a buffering proxy, HT-8) and one `send` (the client's frames, serial, HT-6). A request that
+ * then at most two requests at a time (HT-28): one `receive` (the server's frames, streamed, or polled
+ * behind a buffering proxy, HT-8, HT-27) and one `send` (the client's frames, serial, HT-6). A request that
  * fails at the network level is retried once, the same way (a cut is not a close, HT-26); only a 404,
  * a CLOSE record, a protocol answer (409, 413) or a second consecutive failure ends the connection.
  */
@@ -56,14 +56,14 @@ export interface HttpTransportOptions {
   readonly headers?: (token: string | undefined) => Record<string, string>;
   /** Largest frame accepted from the server (WIRE-4), checked before it is buffered. */
   readonly maxPayloadBytes?: number;
-  /** A stream receive with no KEEPALIVE within this is behind a buffering proxy: poll (HT-8). Default 1500 ms. */
+  /** A stream receive with no KEEPALIVE within this is behind a buffering proxy: poll (HT-27). Default 1500 ms. */
   readonly bufferingDetectMs?: number;
   /** Largest send body; more queued frames wait for the next send (the server's httpMaxSendBytes is 4 MiB). */
   readonly maxSendBytes?: number;
 }
 
 /** Default wait for the stream's first KEEPALIVE before falling back to poll (HT-8). */
-export const BUFFERING_DETECT_MS = 1500;
+export const BUFFERING_DETECT_MS = defaults.httpBufferingDetectMs;
 const MAX_SEND_BYTES = 1024 * 1024;
 
 /** The carrier's URL for a WebSocket URL: same host, port, path and query; ws → http, wss → https (HT-1). */
@@ -102,7 +102,7 @@ class RequestFailed extends Error {
 export function httpTransport(fetchImpl?: FetchLike, options: HttpTransportOptions = {}): Transport {
   return (url, handlers, { token }) => {
     const f = fetchImpl ?? globalFetch();
-    return new HttpSocket(f, carrierUrl(url), handlers, options, options.headers?.(token) ?? {});
+    return new HttpSocket(f, carrierUrl(url), handlers, options, options.headers?.(token) ?? {}); // HT-29
   };
 }
 
@@ -222,7 +222,7 @@ class HttpSocket implements TransportSocket {
     const { body, frames } = this.takeBody(closing);
     this.inFlight = { body, frames };
     if (closing) {
-      // Best effort: one try, and the connection is ours no more (HT-10).
+      // Best effort: one try, and the connection is ours no more (HT-28, HT-10).
       this.end();
       void this.fetch(this.url, this.init('send', { [Header.seq]: String(this.sentFrames) }, body, undefined, body.byteLength < 60_000)).then(
         (r) => void r.body?.cancel().catch(() => {}),
@@ -307,7 +307,7 @@ class HttpSocket implements TransportSocket {
     let sawFrame = false;
     let detect: ReturnType<typeof setTimeout> | undefined;
     if (mode === 'stream') {
-      // HT-8: a stream starts with a KEEPALIVE; none in time means a proxy holds the body back.
+      // HT-27: a stream starts with a KEEPALIVE (HT-8); none in time means a proxy holds the body back.
       detect = setTimeout(() => {
         if (!sawRecord && this.isLive) {
           this.mode = 'poll';

@@ -66,6 +66,7 @@ function diagnosis(fleet: Fleet, cluster: Cluster): string[] {
   const out = [
     `closes seen by clients: ${count(fleet.clients.flatMap((c) => c.closes.map((x) => `${x.code}${x.byClient ? ' by client' : ''}`)))}`,
     `client states: ${count(fleet.clients.map((c) => c.client.state))}`,
+    `client transports: ${count(fleet.clients.map((c) => c.client.transport))}`,
   ];
   for (const n of cluster.nodes) {
     if (n.problems.size > 0) out.push(`node ${n.name} logged: ${[...n.problems.entries()].sort((x, y) => y[1] - x[1]).slice(0, 6).map(([k, v]) => `${v}× ${k}`).join(' | ')}`);

@@ -82,7 +82,7 @@ describe('machine overview (top-level states only)', () => {
     for (const s of ['idle', 'connecting', 'handshaking', 'connected', 'reconnecting', 'suspended', 'failed', 'closed']) {
       expect(text).toContain(`state "${s}" as ${s}\n`);
     }
-    expect(text).toContain('connected: heartbeat ∥ liveness');
+    expect(text).toContain('connected: heartbeat ∥ probe ∥ liveness');
     expect(text).toContain('closed: ← app.close (RC-9) from every state');
     // Every drawn label is short; the long ones are footnotes that name every event.
     const edges = overviewEdges(machineToChart(clientConnectionMachine));

@@ -87,11 +87,15 @@ interface Recorded {
   readonly heartbeats: number[];
   readonly tokenInputs: { forceRefresh: boolean }[];
   readonly welcomes: number;
+  /** The carrier of each openSocket (HT-20). */
+  readonly over: string[];
+  readonly probes: number;
+  readonly probeCloses: number;
 }
 
 function harness(inp: ClientConnectionInput = input) {
   const clock = new SimulatedClock();
-  const rec = { opens: 0, closes: [] as { code: number; reason: string }[], hellos: [] as { sessionId: string; token: string | undefined }[], heartbeats: [] as number[], tokenInputs: [] as { forceRefresh: boolean }[], welcomes: 0 };
+  const rec = { opens: 0, closes: [] as { code: number; reason: string }[], hellos: [] as { sessionId: string; token: string | undefined }[], heartbeats: [] as number[], tokenInputs: [] as { forceRefresh: boolean }[], welcomes: 0, over: [] as string[], probes: 0, probeCloses: 0 };
   const transitions: AnyTransitionDefinition[] = [];
   const machine = clientConnectionMachine.provide({
     // Never settles by itself: the test delivers getToken's outcome as the actor's done/error event.
@@ -102,7 +106,9 @@ function harness(inp: ClientConnectionInput = input) {
       }),
     },
     actions: {
-      openSocket: () => { rec.opens++; },
+      openSocket: (_, p) => { rec.opens++; rec.over.push(p.transport); },
+      openProbe: () => { rec.probes++; },
+      closeProbe: () => { rec.probeCloses++; },
       closeSocket: (_, p) => { rec.closes.push(p); },
       sendHello: (_, p) => { rec.hellos.push(p); },
       sendHeartbeat: () => { rec.heartbeats.push(clock.now()); },
@@ -204,7 +210,7 @@ describe('client connection machine: model coverage', () => {
     expect(defined.filter((k) => !taken.has(k))).toEqual([]);
     expect(replays).toBeGreaterThan(100);
     console.log(`client machine model: ${ws.states} + ${both.states} states, ${replays} edge replays, ${defined.length} transitions covered`);
-  });
+  }, 60_000); // two models, ~1,250 replays: 5–14 s alone, over 20 s on a loaded 2-core machine
 
   test('RC-1 every top-level state is one of the eight the spec names', () => {
     expect(Object.keys(clientConnectionMachine.root.states).sort()).toEqual(
@@ -587,6 +593,143 @@ function endsConnection(ev: ModelEvent, state: string): boolean {
   if (ev.type === 'frame.invalid') return ['handshaking', 'connected'].includes(state);
   return false;
 }
+
+describe('client connection machine: transports (§22.7)', () => {
+  const both: ClientConnectionInput = { ...input, reconnectMaxAttempts: 8, transports: ['ws', 'http'], httpFallbackAfter: 2, wsRetryMs: 1000, wsRetryCapMs: 3000, handshakeTimeoutMs: 500 };
+  /** Fail the current attempt with `ev` and wait out the reconnect delay. */
+  function failAttempt(h: ReturnType<typeof harness>, ev: ClientConnectionEvent) {
+    play(h, { type: 'xstate.done.actor.getToken', output: 't' });
+    play(h, ev);
+    expect(clientStateName(h.actor.getSnapshot().value)).toBe('reconnecting');
+    h.advance(h.actor.getSnapshot().context.reconnectDelayMs);
+  }
+  /** Keep a connection alive for `ms` with frames every 10 ms (HB-8). */
+  const alive = (h: ReturnType<typeof harness>, ms: number) => live(h, ms);
+
+  test('HT-20 HT-21 after httpFallbackAfter attempts whose WebSocket never opened, the next goes over HTTP; a proxy 426 is not advice none', () => {
+    const h = harness(both);
+    play(h, { type: 'app.connect' });
+    failAttempt(h, { type: 'socket.refused', status: 426 });
+    failAttempt(h, { type: 'socket.closed', code: codeOf('ABNORMAL'), reason: '' });
+    play(h, { type: 'xstate.done.actor.getToken', output: 't' });
+    expect(h.rec.over).toEqual(['ws', 'ws', 'http']);
+    play(h, { type: 'socket.opened' });
+    play(h, welcome);
+    expect(h.actor.getSnapshot().context.transport).toBe('http');
+    expect(clientStateName(h.actor.getSnapshot().value)).toBe('connected');
+  });
+
+  test('HT-21 admission refusals (401, 403 … 429, 503) never count toward the fallback', () => {
+    const h = harness(both);
+    play(h, { type: 'app.connect' });
+    failAttempt(h, { type: 'socket.refused', status: 503, retryAfterMs: 10 });
+    failAttempt(h, { type: 'socket.refused', status: 429, retryAfterMs: 10 });
+    failAttempt(h, { type: 'socket.refused', status: 401 });
+    failAttempt(h, { type: 'socket.closed', code: codeOf('ABNORMAL'), reason: '' });
+    play(h, { type: 'xstate.done.actor.getToken', output: 't' });
+    expect(h.rec.over).toEqual(['ws', 'ws', 'ws', 'ws', 'ws']);
+    expect(h.actor.getSnapshot().context.wsFailures).toBe(1);
+    // 403 keeps its advice (none): the server refused, whatever the carrier (HS-2, RC-6).
+    play(h, { type: 'socket.refused', status: 403 });
+    expect(clientStateName(h.actor.getSnapshot().value)).toBe('failed');
+  });
+
+  test('HT-21 HT-22 a WebSocket that opened resets the count at Welcome; an HTTP open that fails sends the next attempt back to ws', () => {
+    const h = harness(both);
+    play(h, { type: 'app.connect' });
+    failAttempt(h, { type: 'socket.refused', status: 502 });
+    play(h, { type: 'xstate.done.actor.getToken', output: 't' });
+    play(h, { type: 'socket.opened' });
+    play(h, welcome);
+    expect(h.actor.getSnapshot().context.wsFailures).toBe(0);
+    play(h, { type: 'socket.closed', code: codeOf('ABNORMAL'), reason: '' });
+    h.advance(h.actor.getSnapshot().context.reconnectDelayMs);
+    failAttempt(h, { type: 'socket.refused', status: 426 });
+    failAttempt(h, { type: 'socket.refused', status: 426 });
+    failAttempt(h, { type: 'socket.refused', status: 404 }); // the HTTP open: no carrier there
+    play(h, { type: 'xstate.done.actor.getToken', output: 't' });
+    expect(h.rec.over).toEqual(['ws', 'ws', 'ws', 'ws', 'http', 'ws']);
+  });
+
+  test('HT-21 a handshake deadline while the WebSocket is opening does not count: slow is not blocked', () => {
+    const h = harness(both);
+    play(h, { type: 'app.connect' });
+    for (let i = 0; i < 3; i++) {
+      play(h, { type: 'xstate.done.actor.getToken', output: 't' });
+      h.advance(both.handshakeTimeoutMs as number);
+      expect(clientStateName(h.actor.getSnapshot().value)).toBe('reconnecting');
+      h.advance(h.actor.getSnapshot().context.reconnectDelayMs);
+    }
+    play(h, { type: 'xstate.done.actor.getToken', output: 't' });
+    expect(h.rec.over).toEqual(['ws', 'ws', 'ws', 'ws']);
+    expect(h.actor.getSnapshot().context.wsFailures).toBe(0);
+  });
+
+  test('HT-21 transports [ws] keeps the v1 behaviour: a 426 is advice none (RC-6)', () => {
+    const h = harness({ ...both, transports: ['ws'] });
+    play(h, { type: 'app.connect' });
+    play(h, { type: 'xstate.done.actor.getToken', output: 't' });
+    play(h, { type: 'socket.refused', status: 426 });
+    expect(clientStateName(h.actor.getSnapshot().value)).toBe('failed');
+  });
+
+  /** Fall back and connect over HTTP. */
+  function overHttp(h: ReturnType<typeof harness>) {
+    play(h, { type: 'app.connect' });
+    failAttempt(h, { type: 'socket.refused', status: 426 });
+    failAttempt(h, { type: 'socket.refused', status: 426 });
+    play(h, { type: 'xstate.done.actor.getToken', output: 't' });
+    play(h, { type: 'socket.opened' });
+    play(h, welcome);
+    expect(h.actor.getSnapshot().context.transport).toBe('http');
+  }
+
+  test('HT-23 HT-24 over HTTP a probe runs after wsRetryMs; each failed probe doubles the wait up to wsRetryCapMs', () => {
+    const h = harness(both);
+    overHttp(h);
+    alive(h, 990);
+    expect(h.rec.probes).toBe(0);
+    alive(h, 20);
+    expect(h.rec.probes).toBe(1);
+    play(h, { type: 'probe.failed' });
+    expect(h.actor.getSnapshot().context.wsRetryDelayMs).toBe(2000);
+    alive(h, 1990);
+    expect(h.rec.probes).toBe(1);
+    alive(h, 20);
+    expect(h.rec.probes).toBe(2);
+    // A probe that neither opens nor fails times out as a failed one (the handshake timeout).
+    alive(h, 510);
+    expect(h.actor.getSnapshot().context.wsRetryDelayMs).toBe(3000); // capped
+    expect(h.rec.probeCloses).toBe(2); // leaving `probing` abandons the probe
+    expect(clientStateName(h.actor.getSnapshot().value)).toBe('connected');
+  });
+
+  test('HT-25 a probe that opens: close the HTTP connection 1001 "transport switch", reconnect at once over ws, resume the session', () => {
+    const h = harness(both);
+    overHttp(h);
+    alive(h, 1010);
+    play(h, { type: 'probe.opened' });
+    expect(h.rec.closes.at(-1)).toEqual({ code: codeOf('GOING_AWAY'), reason: 'transport switch' });
+    expect(clientStateName(h.actor.getSnapshot().value)).toBe('connecting'); // no backoff
+    play(h, { type: 'xstate.done.actor.getToken', output: 't' });
+    expect(h.rec.over.at(-1)).toBe('ws');
+    play(h, { type: 'socket.opened' });
+    expect(h.rec.hellos.at(-1)?.sessionId).toBe('s1'); // RS-10: resumed
+    play(h, welcome);
+    const c = h.actor.getSnapshot().context;
+    expect([c.transport, c.wsFailures, c.wsRetryDelayMs]).toEqual(['ws', 0, 1000]);
+    alive(h, 3000);
+    expect(h.rec.probes).toBe(1); // no probe over ws
+  });
+
+  test('HT-23 no probe over ws, nor over http when ws is not one of the transports', () => {
+    const h = harness({ ...both, transports: ['http'] });
+    connect(h);
+    expect(h.rec.over).toEqual(['http']);
+    alive(h, 5000);
+    expect(h.rec.probes).toBe(0);
+  });
+});
 
 describe('client connection machine: properties', () => {
   test('RC-2 RC-7 RC-8 every reconnect delay lies in its window, for every advice, attempt and draw', () => {

@@ -70,6 +70,8 @@ export const defaults = {
   /** Client over HTTP: first wait before probing a WebSocket again, doubled per failed probe up to the cap (HT-23). */
   wsRetryMs: 60_000,
   wsRetryCapMs: 600_000,
+  /** Client over HTTP: a `stream` receive with no KEEPALIVE within this is behind a buffering proxy: poll (HT-27). */
+  httpBufferingDetectMs: 1_500,
   /** Client outbound queue bound while disconnected or window-limited (BP-13). */
   clientQueueLimitMessages: 1024,
   /** Limits checked by the codec (WIRE-5). */
