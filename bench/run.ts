@@ -12,6 +12,8 @@
  *                                 the default pins the server to core 0, the load generator to core 1)
  *   npm run bench -- --out=path.md
  *   npm run bench -- --only=fanout --fanout-client-ack-delay-ms=250   (SEQ-12: what acks cost the fan-out)
+ *   BENCH_HTTP_CLIENT=bench npm run bench -- --only=http   (issue 15: Lifeline over HTTP with the bench's
+ *        node:http carrier client, contenders/lifeline-http.ts, instead of the reference client's fetch one)
  *   npm run bench -- --only=echo --profile=/tmp/prof   (node --cpu-prof per child;
  *        summarise with `npx tsx bench/lib/profile-summary.ts <file>`)
  *

@@ -40,7 +40,7 @@ export function httpPlan(quick: boolean) {
     inflight: 16,
     warmupMs: quick ? 400 : 1_200,
     measureMs: quick ? 600 : 2_000,
-    subscribers: quick ? 200 : 1_000,
+    subscribers: quick ? 100 : 1_000,
     rate: 20,
     fanoutSeconds: quick ? 1.5 : 2.5,
     fanoutReps: quick ? 1 : 2,
