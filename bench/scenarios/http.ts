@@ -169,7 +169,9 @@ function httpSection(
     ].join('\n'),
     notes: [
       ...ratioLines,
-      'Lifeline over HTTP: the reference client (`createClient` with an HTTP carrier transport) against the reference server on the same port and path as its WebSocket endpoint: one streamed receive response per connection, re-requested with its Ack when the server ends it, sends as serial POSTs of record batches (spec §22).',
+      process.env['BENCH_HTTP_CLIENT'] === 'bench'
+        ? 'Lifeline over HTTP: the reference client over the bench\'s own node:http carrier client (BENCH_HTTP_CLIENT=bench, bench/contenders/lifeline-http.ts) against the reference server on the same port and path as its WebSocket endpoint (spec §22).'
+        : 'Lifeline over HTTP: the reference client forced onto its HTTP transport (`createNodeClient({ transports: [\'http\'] })`, client/transports/http.ts over Node\'s global fetch) against the reference server on the same port and path as its WebSocket endpoint: one streamed receive response per connection, re-requested with its Ack when the server ends it, sends as serial POSTs of record batches (spec §22).',
       'Socket.IO 4: `transports: [\'polling\']` on both ends, no upgrade, compression off; the Node client (engine.io-client over xmlhttprequest-ssl) with a keep-alive agent, as a browser keeps its connections (its default opens a TCP connection per request).',
       'Lifeline over ws: the same reference client and server over a WebSocket (as the Echo section\'s Lifeline row).',
       `Fresh server and load-generator processes for every trial; rows interleaved (rotated order per repetition); median of ${p.echoReps} echo trial(s) per cell (${p.measureMs} ms measured after ${p.warmupMs} ms warm-up) and ${p.fanoutReps} fan-out trial(s) per row (${fmt(p.subscribers * total)} deliveries each, latency from each message's scheduled send time; "lost" = missing 5 s after the last publish).`,
