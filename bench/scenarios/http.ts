@@ -36,11 +36,11 @@ export function httpPlan(quick: boolean) {
   return {
     sizes: quick ? [64] : [64, 1024],
     echoReps: quick ? 1 : 3,
-    conns: 100,
+    conns: quick ? 50 : 100,
     inflight: 16,
     warmupMs: quick ? 400 : 1_200,
     measureMs: quick ? 600 : 2_000,
-    subscribers: quick ? 100 : 1_000,
+    subscribers: quick ? 50 : 1_000,
     rate: 20,
     fanoutSeconds: quick ? 1.5 : 2.5,
     fanoutReps: quick ? 1 : 2,
