@@ -1,7 +1,8 @@
 /**
  * Upgrade admission (spec §5): every check that answers with an HTTP status
  * before the WebSocket exists, in the order HS-7 fixes: 426 (HS-1, HS-17), 503, 429, 403, 400 (HS-3, HS-18)
- * (401 follows, in the server, because authentication may be asynchronous).
+ * (401 follows, in the server, because authentication may be asynchronous). The HTTP carrier's open
+ * (HT-3, transports/http.ts) runs the same shared steps (checkShared) and the same `admit`.
  */
 import type { IncomingMessage } from 'node:http';
 import { STATUS_CODES } from 'node:http';
