@@ -45,7 +45,7 @@ if (!hasChromium) console.warn(`e2e/demo-page.test.ts skipped: ${CHROMIUM} missi
 // Millisecond-scale liveness: a silent peer is detected within 300 × (2 + 1) ms (HB-4).
 const HEARTBEAT_INTERVAL_MS = 300;
 const HEARTBEAT_MISSED_MAX = 2;
-const CONNECTED_LEAVES = ['connected.heartbeat.waiting', 'connected.liveness.alive'];
+const CONNECTED_LEAVES = ['connected.heartbeat.waiting', 'connected.probe.idle', 'connected.liveness.alive'];
 const TOP_LEVEL_STATES = Object.keys(clientConnectionMachine.states);
 // The viewport of a common laptop, where the chart must be legible (issue 17).
 const VIEWPORT = { width: 1366, height: 900 };

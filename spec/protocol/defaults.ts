@@ -65,7 +65,7 @@ export const defaults = {
   reconnectMaxAttempts: 8,
   /** Client: retry interval while suspended (RC-3). */
   suspendedRetryMs: 60_000,
-  /** Client: consecutive attempts whose WebSocket never opened before the next one goes over HTTP (HT-20). */
+  /** Client: consecutive attempts whose WebSocket never opened before the next one goes over HTTP (HT-21). */
   httpFallbackAfter: 2,
   /** Client over HTTP: first wait before probing a WebSocket again, doubled per failed probe up to the cap (HT-23). */
   wsRetryMs: 60_000,
