@@ -8,7 +8,8 @@ import { describe, expect, test } from 'vitest';
 import { WebSocket, WebSocketServer } from 'ws';
 import { codecTable, runCodec } from './codec.bench.js';
 import { holdWrites } from './contenders/ws-batched.js';
-import { contendersOf, withBatchedWs, type RunContext } from './lib/scenario.js';
+import { contendersOf, ioCarrier, withBatchedWs, type RunContext } from './lib/scenario.js';
+import { ECHO_TARGET_X_POLLING, HTTP_ROWS, httpContenders, httpPlan } from './scenarios/http.js';
 import { median, quantile, rotate, table } from './lib/stats.js';
 
 describe('bench harness', () => {
@@ -76,5 +77,24 @@ describe('bench harness', () => {
       ws.terminate();
       await new Promise<void>((r) => wss.close(() => r()));
     }
+  });
+
+  test('issue 15 rows: Lifeline over HTTP, Socket.IO polling only, Lifeline over ws; Socket.IO alone where Lifeline does not load', async () => {
+    const all = await httpContenders({ kinds: ['ws', 'socketio', 'lifeline'] } as unknown as RunContext);
+    expect(all.map((r) => r.key)).toEqual(['lifeline-http', 'socketio-polling', 'lifeline-ws']);
+    expect(all.map((r) => r.carrier)).toEqual(['http', 'http', 'websocket']);
+    expect(new Set(all.map((r) => r.label)).size).toBe(3);
+    const noLifeline = await httpContenders({ kinds: ['ws', 'socketio'] } as unknown as RunContext);
+    expect(noLifeline).toEqual([HTTP_ROWS.polling]);
+    expect(ioCarrier('http')).toEqual({ carrier: 'polling' });
+    expect(ioCarrier('websocket')).toEqual({ carrier: 'websocket' });
+    expect(ECHO_TARGET_X_POLLING).toBe(1.5);
+    // --quick stays small (CI keeps the path alive in about 30 s), the full form is bigger.
+    const q = httpPlan(true);
+    const f = httpPlan(false);
+    expect(q.sizes).toEqual([64]);
+    expect(f.sizes).toEqual([64, 1024]);
+    expect(q.subscribers).toBeLessThan(f.subscribers);
+    expect(q.echoReps * (q.warmupMs + q.measureMs)).toBeLessThan(2_000);
   });
 });

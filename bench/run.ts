@@ -7,11 +7,13 @@
  *                                 .bench-build/ first and runs plain JavaScript (lib/paths.ts)
  *   npm run bench -- --quick      reduced sizes (< 2 min), CI proves it still runs
  *   npm run bench -- --only=echo,codec      (scenarios: echo, memory, connect, liveness, fanout,
- *                                            saturation, resume, storm, slow, codec)
+ *                                            saturation, resume, storm, slow, codec, two-node, http)
  *   npm run bench -- --shared     no taskset: server and load generator share both cores (issue 16;
  *                                 the default pins the server to core 0, the load generator to core 1)
  *   npm run bench -- --out=path.md
  *   npm run bench -- --only=fanout --fanout-client-ack-delay-ms=250   (SEQ-12: what acks cost the fan-out)
+ *   BENCH_HTTP_CLIENT=bench npm run bench -- --only=http   (issue 15: Lifeline over HTTP with the bench's
+ *        node:http carrier client, contenders/lifeline-http.ts, instead of the reference client's fetch one)
  *   npm run bench -- --only=echo --profile=/tmp/prof   (node --cpu-prof per child;
  *        summarise with `npx tsx bench/lib/profile-summary.ts <file>`)
  *
@@ -31,6 +33,7 @@ import { runCodecScenario } from './scenarios/codec.js';
 import { runEcho } from './scenarios/echo.js';
 import { runConnect } from './scenarios/connect.js';
 import { runFanout } from './scenarios/fanout.js';
+import { runHttp } from './scenarios/http.js';
 import { runSaturation } from './scenarios/saturation.js';
 import { runLiveness } from './scenarios/liveness.js';
 import { runMemory } from './scenarios/memory.js';
@@ -54,6 +57,7 @@ const SCENARIOS: readonly (readonly [string, Runner])[] = [
   ['slow', runSlow],
   ['codec', runCodecScenario],
   ['two-node', runTwoNode],
+  ['http', runHttp],
 ];
 
 

@@ -1,9 +1,10 @@
 /**
  * The baselines of every transport scenario: raw `ws` and Socket.IO 4 (websocket transport only,
  * compression off on both ends, issue 7), and in the echo and fan-out scenarios raw `ws` with
- * Lifeline's write batching (`wsb`, ws-batched.ts, issue 16).
+ * Lifeline's write batching (`wsb`, ws-batched.ts, issue 16). The HTTP rows (issue 15) run Socket.IO
+ * with the polling transport only, on both ends (`carrier: 'polling'`).
  */
-import { createServer, type Server as HttpServer } from 'node:http';
+import { Agent, createServer, type Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Server as IoServer, type Socket as IoServerSocket } from 'socket.io';
 import { io as ioConnect, type Socket as IoClientSocket } from 'socket.io-client';
@@ -79,12 +80,18 @@ export interface IoServerOptions {
   readonly recoveryMs?: number;
   readonly pingIntervalMs?: number;
   readonly pingTimeoutMs?: number;
+  /** 'polling': Engine.IO long-polling only, never upgraded (issue 15's HTTP rows); default websocket only. */
+  readonly carrier?: IoCarrier;
 }
+
+/** Which Engine.IO transport a Socket.IO row uses, the only one on both ends. */
+export type IoCarrier = 'websocket' | 'polling';
 
 export async function startIoServer(onConnection: (s: IoServerSocket) => void, o: IoServerOptions = {}): Promise<IoBench> {
   const http = createServer();
   const io = new IoServer(http, {
-    transports: ['websocket'],
+    transports: [o.carrier ?? 'websocket'],
+    ...(o.carrier === 'polling' ? { allowUpgrades: false } : {}),
     perMessageDeflate: false,
     httpCompression: false,
     serveClient: false,
@@ -107,10 +114,19 @@ export async function startIoServer(onConnection: (s: IoServerSocket) => void, o
   };
 }
 
-export function connectIo(port: number, opts: { reconnection?: boolean } = {}): Promise<IoClientSocket> {
+/**
+ * The polling client's HTTP agent: keep-alive, as every browser does. Engine.IO's Node polling
+ * transport (xmlhttprequest-ssl) otherwise opens a new TCP connection for every poll and every send
+ * (its `agent` defaults to false), which would measure connection setup instead of Socket.IO.
+ */
+const keepAliveAgent = new Agent({ keepAlive: true, maxSockets: Number.POSITIVE_INFINITY });
+
+export function connectIo(port: number, opts: { reconnection?: boolean; carrier?: IoCarrier } = {}): Promise<IoClientSocket> {
+  const carrier = opts.carrier ?? 'websocket';
   return new Promise((resolve, reject) => {
     const s = ioConnect(`http://127.0.0.1:${port}`, {
-      transports: ['websocket'],
+      transports: [carrier],
+      ...(carrier === 'polling' ? { upgrade: false, agent: keepAliveAgent } : {}),
       forceNew: true,
       reconnection: opts.reconnection ?? false,
       perMessageDeflate: false,

@@ -1,15 +1,33 @@
 /**
  * The Lifeline contender's client side through the reference client's public
  * API (`createNodeClient` from client/node.ts), imported lazily like the server.
+ * Over HTTP (issue 15) the same client runs over the carrier (lifeline-http.ts).
  */
 import type { LifelineClient } from '../../client/create-client.js';
 
 export type { LifelineClient };
 
+/** What carries the reference client's frames: a WebSocket, or the HTTP carrier (spec §22, issue 15). */
+export type LifelineCarrier = 'ws' | 'http';
+
 /** A connected reference client; resolves on its first Welcome. */
-export async function connectReference(url: string, opts: { channels?: readonly string[] } = {}): Promise<LifelineClient<Uint8Array>> {
-  const { createNodeClient } = await import('../../client/node.js');
-  const c = createNodeClient<Uint8Array>({ url, ...(opts.channels ? { channels: opts.channels } : {}) });
+export async function connectReference(
+  url: string,
+  opts: { channels?: readonly string[]; carrier?: LifelineCarrier } = {},
+): Promise<LifelineClient<Uint8Array>> {
+  const channels = opts.channels ? { channels: opts.channels } : {};
+  let c: LifelineClient<Uint8Array>;
+  if (opts.carrier === 'http' && process.env['BENCH_HTTP_CLIENT'] === 'bench') {
+    const { createClient } = await import('../../client/create-client.js');
+    const { benchHttpTransport } = await import('./lifeline-http.js');
+    c = createClient<Uint8Array>({ url, ...channels, transport: benchHttpTransport() });
+  } else if (opts.carrier === 'http') {
+    const { createNodeClient } = await import('../../client/node.js');
+    c = createNodeClient<Uint8Array>({ url, ...channels, transports: ['http'] });
+  } else {
+    const { createNodeClient } = await import('../../client/node.js');
+    c = createNodeClient<Uint8Array>({ url, ...channels });
+  }
   let timer: ReturnType<typeof setTimeout> | undefined;
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(new Error('no Welcome within 30 s')), 30_000);

@@ -45,7 +45,8 @@ export interface Section {
 
 /** Start a child, wait until its role registered its handlers, track it for cleanup. */
 export async function launch(ctx: RunContext, spec: ChildSpec, readyTimeoutMs = 60_000): Promise<Child> {
-  const kind = (spec.config as { kind?: string } | undefined)?.kind ?? 'all';
+  const cfg = spec.config as { kind?: string; carrier?: string } | undefined;
+  const kind = `${cfg?.kind ?? 'all'}${cfg?.carrier === 'http' ? '-http' : ''}`;
   const prof = ctx.profileDir
     ? ['--cpu-prof', `--cpu-prof-dir=${ctx.profileDir}/${spec.scenario}-${spec.role}-${kind}`]
     : [];
@@ -95,6 +96,18 @@ export function placementOf(ctx: RunContext): string {
 /** Which client drives a row: the contender's own (ws, socket.io-client), or for Lifeline the lean bench client or the reference client. */
 export type ClientKind = 'own' | 'lean' | 'reference';
 
+/**
+ * What carries a row's frames (issue 15): a WebSocket (every scenario's default), or HTTP: Lifeline
+ * over its HTTP carrier (spec §22), Socket.IO over Engine.IO long-polling only. The roles of the
+ * echo and fan-out scenarios take it as `carrier` in their config.
+ */
+export type Carrier = 'websocket' | 'http';
+
+/** Socket.IO's options for a carrier: polling only on both ends over HTTP. */
+export function ioCarrier(carrier: Carrier): { carrier: 'websocket' | 'polling' } {
+  return { carrier: carrier === 'http' ? 'polling' : 'websocket' };
+}
+
 /** One row of a scenario (issue 16: the same server with two clients is two rows). */
 export interface Contender {
   readonly kind: Kind;
@@ -102,6 +115,8 @@ export interface Contender {
   readonly label: string;
   /** Unique per row: cells are keyed by it. */
   readonly key: string;
+  /** Default 'websocket' (issue 15's HTTP rows say 'http'). */
+  readonly carrier?: Carrier;
 }
 
 /**

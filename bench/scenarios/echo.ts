@@ -8,13 +8,16 @@
 import type { Socket as IoClientSocket } from 'socket.io-client';
 import type { WebSocket } from 'ws';
 import type { Rpc } from '../lib/child.js';
+import type { Child } from '../lib/proc.js';
 import { connectIo, connectWs, startIoServer, startWsServer, type Kind } from '../contenders/baselines.js';
 import { startLifeline } from '../contenders/lifeline.js';
 import { connectReference, isClientAvailable } from '../contenders/lifeline-client.js';
 import { holdWrites } from '../contenders/ws-batched.js';
 import { WireClient } from '../contenders/lifeline-wire.js';
 import { fmt, median, ratio, rotate, Samples, sortedQuantile, table } from '../lib/stats.js';
-import { LABEL, LOAD_CPU, SERVER_CPU, launch, placementOf, stopAll, withBatchedWs, type RunContext, type Section } from '../lib/scenario.js';
+import {
+  LABEL, LOAD_CPU, SERVER_CPU, ioCarrier, launch, placementOf, stopAll, withBatchedWs, type Carrier, type RunContext, type Section,
+} from '../lib/scenario.js';
 
 const HEARTBEAT_MS = 5_000;
 
@@ -24,6 +27,7 @@ const HEARTBEAT_MS = 5_000;
 
 export async function server(cfg: Record<string, unknown>, rpc: Rpc): Promise<void> {
   const kind = cfg['kind'] as Kind;
+  const carrier = (cfg['carrier'] as Carrier | undefined) ?? 'websocket';
   let port: number;
   let close: () => Promise<void>;
   if (kind === 'ws') {
@@ -41,7 +45,7 @@ export async function server(cfg: Record<string, unknown>, rpc: Rpc): Promise<vo
     port = s.port;
     close = s.close;
   } else if (kind === 'socketio') {
-    const s = await startIoServer((sock) => sock.on('m', (b: Buffer) => void sock.emit('m', b)));
+    const s = await startIoServer((sock) => sock.on('m', (b: Buffer) => void sock.emit('m', b)), ioCarrier(carrier));
     port = s.port;
     close = s.close;
   } else {
@@ -63,7 +67,7 @@ interface Conn {
   close(): void;
 }
 
-async function connect(kind: Kind, port: number, onReply: () => void): Promise<Conn> {
+async function connect(kind: Kind, carrier: Carrier, port: number, onReply: () => void): Promise<Conn> {
   if (kind === 'ws') {
     const ws: WebSocket = await connectWs(port);
     ws.on('message', onReply);
@@ -79,13 +83,13 @@ async function connect(kind: Kind, port: number, onReply: () => void): Promise<C
     return { send: (b) => ws.send(b), close: () => ws.terminate() };
   }
   if (kind === 'socketio') {
-    const s: IoClientSocket = await connectIo(port);
+    const s: IoClientSocket = await connectIo(port, ioCarrier(carrier));
     s.on('m', onReply);
     return { send: (b) => void s.emit('m', b), close: () => void s.disconnect() };
   }
   const url = `ws://127.0.0.1:${port}/lifeline`;
-  if (await isClientAvailable()) {
-    const c = await connectReference(url);
+  if (carrier === 'http' || (await isClientAvailable())) {
+    const c = await connectReference(url, { carrier: carrier === 'http' ? 'http' : 'ws' });
     c.on('message', () => onReply());
     // Fire and forget (no promise per message): the echo is the reply.
     return { send: (b) => void c.post(b), close: () => c.close() };
@@ -105,6 +109,7 @@ export interface EchoResult {
 
 export async function load(cfg: Record<string, unknown>, rpc: Rpc): Promise<void> {
   const kind = cfg['kind'] as Kind;
+  const carrier = (cfg['carrier'] as Carrier | undefined) ?? 'websocket';
   rpc.on('run', async (a) => {
     const port = a['port'] as number;
     const conns = a['conns'] as number;
@@ -122,7 +127,7 @@ export async function load(cfg: Record<string, unknown>, rpc: Rpc): Promise<void
     for (let i = 0; i < conns; i++) {
       const ring = rings[i] as { t: Float64Array; head: number; tail: number };
       const idx = i;
-      const c = await connect(kind, port, () => {
+      const c = await connect(kind, carrier, port, () => {
         const sentAt = ring.t[ring.head % inflight] as number;
         ring.head++;
         if (isMeasuring) {
@@ -168,12 +173,47 @@ export async function load(cfg: Record<string, unknown>, rpc: Rpc): Promise<void
 // orchestration
 // ---------------------------------------------------------------------------
 
-interface Cell {
+export interface EchoCell {
   readonly rtPerSec: number;
   readonly p50Ms: number;
   readonly p99Ms: number;
   readonly cpuUsPerRt: number;
   readonly loadUsPerRt: number;
+}
+
+export interface EchoPlan {
+  readonly conns: number;
+  readonly inflight: number;
+  readonly payloadBytes: number;
+  readonly warmupMs: number;
+  readonly measureMs: number;
+}
+
+/** One measured echo run of a server child and its load generator (also the HTTP scenario's, http.ts). */
+export async function echoTrial(srv: Child, ld: Child, plan: EchoPlan): Promise<{ cell: EchoCell; result: EchoResult }> {
+  const port = await srv.call<number>('port');
+  let cpu0 = 0;
+  let cpu1 = 0;
+  const waits: Promise<void>[] = [];
+  const off = ld.onEvent((ev) => {
+    const phase = (ev as { phase?: string }).phase;
+    if (phase === 'start') waits.push(srv.call<{ cpuUs: number }>('cpu').then((c) => void (cpu0 = c.cpuUs)));
+    if (phase === 'end') waits.push(srv.call<{ cpuUs: number }>('cpu').then((c) => void (cpu1 = c.cpuUs)));
+  });
+  try {
+    const res = await ld.call<EchoResult>('run', { port, ...plan }, 120_000);
+    await Promise.all(waits);
+    const cell: EchoCell = {
+      rtPerSec: res.roundTrips / res.seconds,
+      p50Ms: res.p50Ms,
+      p99Ms: res.p99Ms,
+      cpuUsPerRt: res.roundTrips > 0 ? (cpu1 - cpu0) / res.roundTrips : Number.NaN,
+      loadUsPerRt: res.roundTrips > 0 ? res.loadCpuUs / res.roundTrips : Number.NaN,
+    };
+    return { cell, result: res };
+  } finally {
+    off();
+  }
 }
 
 export async function runEcho(ctx: RunContext): Promise<Section> {
@@ -186,7 +226,7 @@ export async function runEcho(ctx: RunContext): Promise<Section> {
   const measureMs = ctx.quick ? 700 : 2_000;
   const servers = new Map<Kind, Awaited<ReturnType<typeof launch>>>();
   const loads = new Map<Kind, Awaited<ReturnType<typeof launch>>>();
-  const cells = new Map<string, Cell[]>();
+  const cells = new Map<string, EchoCell[]>();
   try {
     await Promise.all(
       kinds.map(async (kind) => {
@@ -199,29 +239,12 @@ export async function runEcho(ctx: RunContext): Promise<Section> {
         for (const kind of rotate(kinds, r)) {
           const srv = servers.get(kind)!;
           const ld = loads.get(kind)!;
-          const port = await srv.call<number>('port');
-          let cpu0 = 0;
-          let cpu1 = 0;
-          const waits: Promise<void>[] = [];
-          const off = ld.onEvent((ev) => {
-            const phase = (ev as { phase?: string }).phase;
-            if (phase === 'start') waits.push(srv.call<{ cpuUs: number }>('cpu').then((c) => void (cpu0 = c.cpuUs)));
-            if (phase === 'end') waits.push(srv.call<{ cpuUs: number }>('cpu').then((c) => void (cpu1 = c.cpuUs)));
-          });
-          const res = await ld.call<EchoResult>('run', { port, conns, inflight, payloadBytes: size, warmupMs, measureMs }, 120_000);
-          await Promise.all(waits);
-          off();
+          const res = await echoTrial(srv, ld, { conns, inflight, payloadBytes: size, warmupMs, measureMs });
           const key = `${kind}/${size}`;
           const list = cells.get(key) ?? [];
-          list.push({
-            rtPerSec: res.roundTrips / res.seconds,
-            p50Ms: res.p50Ms,
-            p99Ms: res.p99Ms,
-            cpuUsPerRt: res.roundTrips > 0 ? (cpu1 - cpu0) / res.roundTrips : Number.NaN,
-            loadUsPerRt: res.roundTrips > 0 ? res.loadCpuUs / res.roundTrips : Number.NaN,
-          });
+          list.push(res.cell);
           cells.set(key, list);
-          ctx.log(`echo ${LABEL[kind]} ${size} B rep ${r + 1}: ${fmt(res.roundTrips / res.seconds)} rt/s`);
+          ctx.log(`echo ${LABEL[kind]} ${size} B rep ${r + 1}: ${fmt(res.cell.rtPerSec)} rt/s`);
           await srv.call('mem'); // GC between cells so one run's garbage does not bill the next
         }
       }
@@ -232,7 +255,7 @@ export async function runEcho(ctx: RunContext): Promise<Section> {
   const rows: string[][] = [];
   const targets: Section['targets'][number][] = [];
   for (const size of sizes) {
-    const med = (kind: Kind, f: (c: Cell) => number) => median((cells.get(`${kind}/${size}`) ?? []).map(f));
+    const med = (kind: Kind, f: (c: EchoCell) => number) => median((cells.get(`${kind}/${size}`) ?? []).map(f));
     const base = med('ws', (c) => c.rtPerSec);
     const baseBatched = med('wsb', (c) => c.rtPerSec);
     const baseCpu = med('ws', (c) => c.cpuUsPerRt);

@@ -24,7 +24,8 @@ import { WireClient } from '../contenders/lifeline-wire.js';
 import { holdWrites } from '../contenders/ws-batched.js';
 import { fmt, median, ratio, rotate, Samples, sortedQuantile, table } from '../lib/stats.js';
 import {
-  LOAD_CPU, SERVER_CPU, contendersOf, launch, placementOf, sleep, stopAll, type ClientKind, type Contender, type RunContext, type Section,
+  LOAD_CPU, SERVER_CPU, contendersOf, ioCarrier, launch, placementOf, sleep, stopAll, type Carrier, type ClientKind, type Contender, type RunContext,
+  type Section,
 } from '../lib/scenario.js';
 import { openMany } from './memory.js';
 
@@ -56,6 +57,7 @@ function makePayload(bytes: number, k: number, scheduledMs: number, sentMs: numb
 
 export async function server(cfg: Record<string, unknown>, rpc: Rpc): Promise<void> {
   const kind = cfg['kind'] as Kind;
+  const carrier = (cfg['carrier'] as Carrier | undefined) ?? 'websocket';
   let port: number;
   let count: () => number;
   let broadcast: (b: Uint8Array) => void;
@@ -79,7 +81,7 @@ export async function server(cfg: Record<string, unknown>, rpc: Rpc): Promise<vo
       }
     };
   } else if (kind === 'socketio') {
-    const s = await startIoServer(() => undefined);
+    const s = await startIoServer(() => undefined, ioCarrier(carrier));
     port = s.port;
     count = () => s.io.engine.clientsCount;
     broadcast = (b) => void s.io.emit('m', b);
@@ -128,6 +130,7 @@ export async function server(cfg: Record<string, unknown>, rpc: Rpc): Promise<vo
 export function load(cfg: Record<string, unknown>, rpc: Rpc): void {
   const kind = cfg['kind'] as Kind;
   const client = (cfg['client'] as ClientKind | undefined) ?? 'lean';
+  const carrier = (cfg['carrier'] as Carrier | undefined) ?? 'websocket';
   let lat = new Samples(4_000_000);
   let latSent = new Samples(4_000_000);
   let received = 0;
@@ -156,7 +159,7 @@ export function load(cfg: Record<string, unknown>, rpc: Rpc): void {
       });
     } else if (kind === 'socketio') {
       await openMany(n, 100, async (i): Promise<IoClientSocket> => {
-        const s = await connectIo(port);
+        const s = await connectIo(port, ioCarrier(carrier));
         s.on('m', (d: Buffer) => onPayload(i, d));
         return s;
       });
@@ -164,7 +167,7 @@ export function load(cfg: Record<string, unknown>, rpc: Rpc): void {
       // The reference client, public API, defaults (issue 16): subscribed from its Hello (RS-9).
       const url = `ws://127.0.0.1:${port}/lifeline`;
       await openMany(n, 100, async (i) => {
-        const c = await connectReference(url, { channels: [CHANNEL] });
+        const c = await connectReference(url, { channels: [CHANNEL], carrier: carrier === 'http' ? 'http' : 'ws' });
         c.on('message', (m) => onPayload(i, m.payload));
         return c;
       });
@@ -252,8 +255,8 @@ export async function measureFanout(ctx: RunContext, plan: FanoutPlan, cells: Ma
     await Promise.all(
       plan.rowsOf.map(async (c) => {
         const [srv, ld] = await Promise.all([
-          launch(ctx, { scenario: 'fanout', role: 'server', config: { kind: c.kind, clientAckDelayMs: ctx.fanoutClientAckDelayMs }, cpu: SERVER_CPU }),
-          launch(ctx, { scenario: 'fanout', role: 'load', config: { kind: c.kind, client: c.client }, cpu: LOAD_CPU, maxOldSpaceMb: 4096 }),
+          launch(ctx, { scenario: 'fanout', role: 'server', config: { kind: c.kind, carrier: c.carrier, clientAckDelayMs: ctx.fanoutClientAckDelayMs }, cpu: SERVER_CPU }),
+          launch(ctx, { scenario: 'fanout', role: 'load', config: { kind: c.kind, client: c.client, carrier: c.carrier }, cpu: LOAD_CPU, maxOldSpaceMb: 4096 }),
         ]);
         servers.set(c.key, srv);
         loads.set(c.key, ld);

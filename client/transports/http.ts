@@ -24,27 +24,9 @@ import {
   type ReceiveMode,
 } from '../../spec/protocol/http-carrier.js';
 import type { Transport, TransportHandlers, TransportSocket } from '../transport.js';
+import { carrierUrl, globalFetch, retryAfterMs, type FetchInit, type FetchLike, type FetchResponse } from './http-fetch.js';
 
-/** The part of the Fetch API the transport uses (the global `fetch` of browsers and Node ≥ 18). */
-export type FetchLike = (url: string, init: FetchInit) => Promise<FetchResponse>;
-
-/** The request options the transport passes (a subset of RequestInit). */
-export interface FetchInit {
-  readonly method: 'POST';
-  readonly headers: Record<string, string>;
-  readonly body?: Uint8Array;
-  readonly signal?: AbortSignal;
-  readonly credentials?: 'include';
-  readonly keepalive?: boolean;
-}
-
-/** The part of a fetch Response the transport reads. */
-export interface FetchResponse {
-  readonly status: number;
-  readonly headers: { get(name: string): string | null };
-  readonly body: ReadableStream<Uint8Array> | null;
-  arrayBuffer(): Promise<ArrayBuffer>;
-}
+export { carrierUrl, type FetchInit, type FetchLike, type FetchResponse } from './http-fetch.js';
 
 export interface HttpTransportOptions {
   /**
@@ -61,33 +43,11 @@ export interface HttpTransportOptions {
   readonly maxSendBytes?: number;
 }
 
-/** Default wait for the stream's first KEEPALIVE before falling back to poll (HT-8). */
+/** Default wait for the stream's first KEEPALIVE before falling back to poll (HT-27). */
 export const BUFFERING_DETECT_MS = defaults.httpBufferingDetectMs;
 const MAX_SEND_BYTES = 1024 * 1024;
 /** How long the close's best-effort send may take (the ws transport's close grace is 1 s; HTTP gets more). */
 const CLOSE_SEND_MS = 5000;
-
-/** The carrier's URL for a WebSocket URL: same host, port, path and query; ws → http, wss → https (HT-1). */
-export function carrierUrl(wsUrl: string): string {
-  if (wsUrl.startsWith('wss://')) return `https://${wsUrl.slice(6)}`;
-  if (wsUrl.startsWith('ws://')) return `http://${wsUrl.slice(5)}`;
-  return wsUrl;
-}
-
-/** Retry-After as seconds or an HTTP date, in ms; undefined when absent or unreadable (HS-5, HS-6). */
-function retryAfterMs(value: string | null): number | undefined {
-  if (value === null || value.trim() === '') return undefined;
-  const v = value.trim();
-  if (/^\d+$/.test(v)) return Number(v) * 1000;
-  const at = Date.parse(v);
-  return Number.isNaN(at) ? undefined : Math.max(0, at - Date.now());
-}
-
-function globalFetch(): FetchLike {
-  const f = (globalThis as { fetch?: FetchLike }).fetch;
-  if (!f) throw new TypeError('no global fetch: pass one to httpTransport()');
-  return f.bind(globalThis) as FetchLike;
-}
 
 /** Why a request did not complete: the network (retry once) or an HTTP status. */
 class RequestFailed extends Error {
