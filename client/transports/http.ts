@@ -283,17 +283,25 @@ class HttpSocket implements TransportSocket {
     let sawRecord = false;
     let sawFrame = false;
     let detect: ReturnType<typeof setTimeout> | undefined;
-    if (mode === 'stream') {
-      // HT-27: a stream starts with a KEEPALIVE (HT-8); none in time means a proxy holds the body back.
-      detect = setTimeout(() => {
-        if (!sawRecord && this.isLive) {
-          this.mode = 'poll';
-          abort.abort();
-        }
-      }, this.detectMs);
-    }
+    let bodyReader: ReadableStreamDefaultReader<Uint8Array> | undefined;
     try {
       const res = await this.fetch(this.url, this.init('receive', { [Header.ack]: String(this.received), [Header.receive]: mode }, undefined, abort.signal));
+      if (mode === 'stream' && res.status === 200) {
+        // HT-27: a stream starts with a KEEPALIVE (HT-8); none in time means a proxy holds the body back.
+        // Timed from the response headers, not the request: a slow request is not a buffering proxy.
+        // When the timer fires, the decision waits one more timer turn: on a busy event loop the
+        // KEEPALIVE may be read in the I/O phase right behind this timer (1,000 clients in one
+        // process switched to poll for nothing under load, issue 15 bench).
+        detect = setTimeout(() => {
+          detect = setTimeout(() => {
+            if (!sawRecord && this.isLive) {
+              this.mode = 'poll';
+              abort.abort();
+              void bodyReader?.cancel().catch(() => {}); // ends a pending read where the abort does not reach the body
+            }
+          }, 0);
+        }, this.detectMs);
+      }
       if (res.status !== 200) {
         void res.body?.cancel().catch(() => {});
         this.failOnStatus(res.status);
@@ -316,6 +324,7 @@ class HttpSocket implements TransportSocket {
       };
       if (res.body) {
         const reader = res.body.getReader();
+        bodyReader = reader;
         try {
           for (;;) {
             const { done, value } = await reader.read();
