@@ -16,7 +16,7 @@ import { serverTimers, type Clock } from './clock.js';
 import type { Connection } from './connection.js';
 import { CatchUps } from './catch-up.js';
 import { DetachedSessions } from './detached-sessions.js';
-import type { Host } from './host.js';
+import { newHost, type Host } from './host.js';
 import { sessionActions, type HostRegistry } from './machine-host.js';
 import type { LifelineServerOptions, ResolvedOptions } from './options.js';
 import type { LifelineMetrics } from './observability/metrics.js';
@@ -240,7 +240,7 @@ export class SessionRegistry implements HostRegistry {
   /** HS-7: a new connection gets one actor in `handshaking` and no session state yet. */
   admit(conn: Connection): void {
     this.conns.add(conn);
-    const host: Host = { conn, principal: conn.principal, session: undefined, existing: undefined, newReason: ResumeReason.NOT_REQUESTED, peerCloseCode: undefined, isTeardownFailed: false };
+    const host = newHost(conn, conn.principal, ResumeReason.NOT_REQUESTED);
     this.owners.set(conn, this.startActor(host));
   }
 
