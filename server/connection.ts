@@ -11,6 +11,7 @@ import type { Logger } from 'pino';
 import { assertFrameFits } from './frame-limit.js';
 import { SessionLog } from './observability/logger.js';
 import type { SessionSpan } from './observability/tracing.js';
+import type { SessionActor } from './session-actor.js';
 import { sessionIdPrefix } from './telemetry.js';
 import type { PeerSink, PeerTransport } from './transport.js';
 
@@ -66,6 +67,8 @@ export class Connection implements PeerSink {
   readonly openedAt: number;
   /** This connection's span (SEC-3), ended with its close code. */
   span: SessionSpan | undefined;
+  /** The session machine that owns this connection (its handshake's, then its session's: RS-2); the registry sets it. */
+  owner: SessionActor | undefined = undefined;
 
   constructor(
     readonly transport: PeerTransport,
