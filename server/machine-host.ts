@@ -33,6 +33,7 @@ export interface HostRegistry {
   hostOf(actor: SessionActor): Host | undefined;
   readonly detachedSessions: DetachedSessions<LiveSession>;
   emitEvent<K extends keyof ServerEvents>(event: K, ...args: ServerEvents[K]): void;
+  hasListeners(event: keyof ServerEvents): boolean;
   failSession(actor: SessionActor, err: unknown): void;
 }
 
@@ -116,7 +117,10 @@ export function sessionActions(reg: HostRegistry): ActionTable<Host> {
           if (reg.log.isLevelEnabled('debug')) conn.log.debug({ outcome: ResumeOutcome[outcome], reason: ResumeReason[reason] }, 'welcome');
         }
         reg.env.metrics?.resume(outcome, reason); // RS-5
-        if (outcome === ResumeOutcome.NEW) reg.emitEvent('sessionOpened', s.handle);
+        // The handle is made on first use: a server nobody listens to holds none per session (memory per idle session).
+        if (outcome === ResumeOutcome.NEW) {
+          if (reg.hasListeners('sessionOpened')) reg.emitEvent('sessionOpened', s.handle);
+        }
         else {
           reg.emitEvent('sessionResumed', s.handle, {
             outcome: outcome === ResumeOutcome.SNAPSHOT ? 'snapshot' : 'resumed',

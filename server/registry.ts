@@ -49,6 +49,8 @@ export interface RegistryDeps {
   readonly isDedupe: boolean;
   readonly app: Pick<LifelineServerOptions, 'snapshot' | 'onMessage' | 'inspect' | 'authenticateHello' | 'authorizeChannel'>;
   emitEvent<K extends keyof ServerEvents>(event: K, ...args: ServerEvents[K]): void;
+  /** The application listens to `event` (a session's handle is made only for one that is heard). */
+  hasListeners(event: keyof ServerEvents): boolean;
   /** A DrainNotice went out (the drain's progress gauge). */
   onDrainNotice(): void;
   /** The server is closed: no new actors, no deferred work. */
@@ -233,6 +235,9 @@ export class SessionRegistry implements HostRegistry {
   /** The spec's state name of an actor. */
   stateOf(actor: SessionActor): string {
     return serverStateName(actor.getSnapshot().value);
+  }
+  hasListeners(event: keyof ServerEvents): boolean {
+    return this.d.hasListeners(event);
   }
   emitEvent<K extends keyof ServerEvents>(event: K, ...args: ServerEvents[K]): void {
     this.d.emitEvent(event, ...args);
