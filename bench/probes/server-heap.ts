@@ -206,7 +206,10 @@ else if (!process.execArgv.includes('--expose-gc')) {
   const child = fork(fileURLToPath(import.meta.url), process.argv.slice(2), { execArgv: ['--expose-gc', '--max-old-space-size=4096'], stdio: 'inherit' });
   child.on('exit', (code) => process.exit(code ?? 1));
 } else
-  main().catch((e: unknown) => {
-    console.error(e);
-    process.exit(1);
-  });
+  main().then(
+    () => process.exit(0), // the servers' listeners would keep the process alive
+    (e: unknown) => {
+      console.error(e);
+      process.exit(1);
+    },
+  );
