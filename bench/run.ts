@@ -11,6 +11,7 @@
  *   npm run bench -- --shared     no taskset: server and load generator share both cores (issue 16;
  *                                 the default pins the server to core 0, the load generator to core 1)
  *   npm run bench -- --out=path.md
+ *   npm run bench -- --only=saturation --kinds=ws,lifeline   (contenders: ws (with its batched row), socketio, lifeline)
  *   npm run bench -- --only=fanout --fanout-client-ack-delay-ms=250   (SEQ-12: what acks cost the fan-out)
  *   BENCH_HTTP_CLIENT=bench npm run bench -- --only=http   (issue 15: Lifeline over HTTP with the bench's
  *        node:http carrier client, contenders/lifeline-http.ts, instead of the reference client's fetch one)
@@ -73,6 +74,9 @@ async function main(): Promise<void> {
   const kinds: Kind[] = ['ws', 'socketio'];
   const hasLifeline = await isLifelineAvailable();
   if (hasLifeline) kinds.push('lifeline');
+  // `--kinds=ws,lifeline`: only these contenders (a before/after of one side on a shared machine).
+  const onlyKinds = arg('kinds')?.split(',');
+  if (onlyKinds) kinds.splice(0, kinds.length, ...kinds.filter((k) => onlyKinds.includes(k)));
   const children = new Set<Child>();
   const t0 = performance.now();
   const profileDir = arg('profile');

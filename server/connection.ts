@@ -11,6 +11,8 @@ import type { Logger } from 'pino';
 import { assertFrameFits } from './frame-limit.js';
 import { SessionLog } from './observability/logger.js';
 import type { SessionSpan } from './observability/tracing.js';
+import type { SessionActor } from './session-actor.js';
+import { sessionIdPrefix } from './telemetry.js';
 import type { PeerSink, PeerTransport } from './transport.js';
 
 /** Smoothing of RTT samples, as TCP's SRTT and RTTVAR (RFC 6298: α = 1/8, β = 1/4; spec §8.6). */
@@ -57,12 +59,16 @@ export class Connection implements PeerSink {
   private onDrain: DrainListener | undefined;
   /** The close code we sent, or the peer's when it closed first. */
   closeCode: number | undefined;
-  /** Records carry this connection's ids (conn, trace, then session once Welcome names it). */
-  log: SessionLog;
+  /** The session's id once Welcome names it (nameSession); records show its prefix only (§16.3). */
+  private sessionId: string | undefined = undefined;
+  /** Made on the first record: an idle connection holds no logger object (issue 16, memory per idle session). */
+  private sessionLog: SessionLog | undefined = undefined;
   /** When the transport opened (clock ms), for the connection duration. */
   readonly openedAt: number;
   /** This connection's span (SEC-3), ended with its close code. */
   span: SessionSpan | undefined;
+  /** The session machine that owns this connection (its handshake's, then its session's: RS-2); the registry sets it. */
+  owner: SessionActor | undefined = undefined;
 
   constructor(
     readonly transport: PeerTransport,
@@ -70,13 +76,24 @@ export class Connection implements PeerSink {
     readonly principal: string,
     readonly address: string,
     private readonly clock: Clock,
-    logger: Logger,
+    private readonly logger: Logger,
     /** From the connection's span, so its records lead to its trace (SEC-3). */
-    traceId?: string,
+    private readonly traceId?: string,
   ) {
     // Whole ms: a small integer is stored in the field itself, a fractional one as a 16 B heap number (memory per idle session).
     this.openedAt = Math.floor(clock.now());
-    this.log = new SessionLog(logger, { connId: this.id, traceId });
+  }
+
+  /** Records carry this connection's ids (conn, trace, then session once Welcome names it). */
+  get log(): SessionLog {
+    const sessionId = this.sessionId === undefined ? undefined : sessionIdPrefix(this.sessionId);
+    return (this.sessionLog ??= new SessionLog(this.logger, { connId: this.id, traceId: this.traceId, sessionId }));
+  }
+
+  /** Welcome named this connection's session (its full id, held by the session anyway): records carry its prefix from now on. */
+  nameSession(id: string): void {
+    this.sessionId = id;
+    this.sessionLog = undefined; // the next record makes a logger with it
   }
 
   get bufferedAmount(): number {

@@ -15,6 +15,11 @@ export class TypedEmitter<E extends { [K in keyof E]: unknown[] }> {
     this.listeners[event]?.delete(fn);
   }
 
+  /** Someone listens to `event`: an emitter can skip building its arguments otherwise. */
+  protected hasListeners<K extends keyof E>(event: K): boolean {
+    return (this.listeners[event]?.size ?? 0) > 0;
+  }
+
   /** Listener exceptions are reported to `onError`, never to the emitter's caller. */
   protected emit<K extends keyof E>(event: K, onError: (err: unknown) => void, ...args: E[K]): void {
     const set = this.listeners[event];

@@ -16,7 +16,7 @@ export interface Host {
   /** Principal from the upgrade, or from authenticateHello (HS-12). */
   principal: string;
   /** The session machine this host serves (set when it starts). */
-  actor?: SessionActor;
+  actor: SessionActor | undefined;
   /** Set by createSession: this actor is the session. */
   session: LiveSession | undefined;
   /** The session a resuming Hello named (RS-2). */
@@ -26,7 +26,27 @@ export interface Host {
   peerCloseCode: number | undefined;
   /** A teardown step failed: the close becomes 1011 (CC-6). */
   isTeardownFailed: boolean;
-  drainReason?: DrainReason;
+  drainReason: DrainReason | undefined;
   /** DrainNotice.target of a rebalance drain (spec §13.3). */
-  drainTarget?: string;
+  drainTarget: string | undefined;
+}
+
+/**
+ * A Host for the connection that said (or will say) Hello. Every field is in the literal, those
+ * set later included: V8 then keeps them all in the object itself, where fields added afterwards
+ * (`actor` at start) would grow a property array of their own (issue 16: memory per idle session).
+ */
+export function newHost(conn: Connection, principal: string, newReason: ResumeReason): Host {
+  return {
+    conn,
+    principal,
+    actor: undefined,
+    session: undefined,
+    existing: undefined,
+    newReason,
+    peerCloseCode: undefined,
+    isTeardownFailed: false,
+    drainReason: undefined,
+    drainTarget: undefined,
+  };
 }

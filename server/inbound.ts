@@ -6,7 +6,6 @@
  * and nothing it did not receive counts as processed.
  */
 import type { Message } from '../gen/lifeline/v1/envelope_pb.js';
-import { InboundCursor } from '../spec/protocol/inbound-cursor.js';
 import { isAckDueNow } from '../spec/protocol/session-rules.js';
 import type { Clock, TimerHandle } from './clock.js';
 import type { ClientMessage, MaybePromise } from './types.js';
@@ -36,8 +35,12 @@ export interface InboundHost {
 }
 
 export class ClientInbound {
-  /** Client seqs accepted for processing: classifies arrivals (SEQ-3, SEQ-4). */
-  readonly cursor = new InboundCursor();
+  /**
+   * Highest client seq accepted for processing: what arrivals are classified against (SEQ-3,
+   * SEQ-4). A field, not an InboundCursor: its other half (the acked seq) is `ackedUpTo` here, and an
+   * object per session is 40 B (issue 16, memory per idle session).
+   */
+  private accepted = 0n;
   /** Highest client seq the application has received: the ack value and Welcome.last_client_seq. */
   private completed = 0n;
   private ackedUpTo = 0n;
@@ -62,6 +65,11 @@ export class ClientInbound {
     return this.ackedUpTo;
   }
 
+  /** Highest client seq accepted for processing (SEQ-3): ingress classifies the next arrival against it. */
+  get lastAccepted(): bigint {
+    return this.accepted;
+  }
+
   /** Welcome.last_client_seq (SEQ-9). */
   get lastProcessed(): bigint {
     return this.completed;
@@ -77,7 +85,7 @@ export class ClientInbound {
 
   /** A Message classified 'next' (the machine decided): deliver it, ack once the application has it. */
   deliver(m: Message): void {
-    this.cursor.advance(m.seq);
+    this.accepted = m.seq; // the caller classified it 'next' (SEQ-3)
     const msg: ClientMessage = { seq: m.seq, channel: m.channel, key: m.key, messageId: m.messageId, payload: m.payload };
     if (this.depth > 0) {
       this.depth++;
@@ -113,7 +121,7 @@ export class ClientInbound {
     if (this.isBroken) return;
     this.isBroken = true;
     // The client resends what the application did not receive, after its resume.
-    this.cursor.rebase(this.completed + 1n);
+    this.accepted = this.completed;
     this.host.inboundFailed(err);
   }
 
@@ -155,7 +163,7 @@ export class ClientInbound {
 
   /** A session revived from its record (issue 12): the client's stream continues where it was. */
   restore(lastProcessed: bigint, lastAckSent: bigint): void {
-    this.cursor.rebase(lastProcessed + 1n);
+    this.accepted = lastProcessed;
     this.completed = lastProcessed;
     this.ackedUpTo = lastAckSent;
   }

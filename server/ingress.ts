@@ -183,7 +183,7 @@ export function onFrame(ing: IngressDeps, conn: Connection, bytes: Uint8Array, i
         const window = ing.opts.receiveWindow;
         if (session && isHotPath(ing, actor)) {
           const inbound = session.inbound;
-          const rule = decideClientMessage(msg.seq, isOverRate, inbound.cursor.last, inbound.lastAckSent, window);
+          const rule = decideClientMessage(msg.seq, isOverRate, inbound.lastAccepted, inbound.lastAckSent, window);
           if (rule === 'SEQ-10' || rule === 'SEQ-3') {
             try {
               if (rule === 'SEQ-3') session.ackDuplicate();
@@ -195,7 +195,7 @@ export function onFrame(ing: IngressDeps, conn: Connection, bytes: Uint8Array, i
           }
         }
         const at: InboundPosition = session
-          ? { lastAccepted: session.inbound.cursor.last, lastAckSent: session.inbound.lastAckSent, receiveWindow: window }
+          ? { lastAccepted: session.inbound.lastAccepted, lastAckSent: session.inbound.lastAckSent, receiveWindow: window }
           : { ...NO_POSITION, receiveWindow: window };
         ing.forward(conn, { type: 'frame.message', message: msg, isOverRate, inbound: at }); // BP-14, BP-17, SEQ-4 in the machine
         return;

@@ -33,6 +33,7 @@ export interface HostRegistry {
   hostOf(actor: SessionActor): Host | undefined;
   readonly detachedSessions: DetachedSessions<LiveSession>;
   emitEvent<K extends keyof ServerEvents>(event: K, ...args: ServerEvents[K]): void;
+  hasListeners(event: keyof ServerEvents): boolean;
   failSession(actor: SessionActor, err: unknown): void;
 }
 
@@ -108,15 +109,18 @@ export function sessionActions(reg: HostRegistry): ActionTable<Host> {
         }
         const conn = s.conn;
         if (conn) {
-          const id = sessionIdPrefix(s.id); // §16.3: the full id is a capability; logs and spans get a prefix
-          conn.log = conn.log.with({ sessionId: id });
-          conn.span?.setSessionId(id);
+          conn.nameSession(s.id); // its records show the prefix (§16.3)
+          conn.span?.setSessionId(sessionIdPrefix(s.id)); // §16.3: the full id is a capability; logs and spans get a prefix
           conn.span?.setHeartbeatInterval(reg.env.opts.heartbeatIntervalMs);
           conn.span?.setResume(outcome, reason);
-          conn.log.debug({ outcome: ResumeOutcome[outcome], reason: ResumeReason[reason] }, 'welcome');
+          // Only when written: the connection makes its logger on the first record (memory per idle session).
+          if (reg.log.isLevelEnabled('debug')) conn.log.debug({ outcome: ResumeOutcome[outcome], reason: ResumeReason[reason] }, 'welcome');
         }
         reg.env.metrics?.resume(outcome, reason); // RS-5
-        if (outcome === ResumeOutcome.NEW) reg.emitEvent('sessionOpened', s.handle);
+        // The handle is made on first use: a server nobody listens to holds none per session (memory per idle session).
+        if (outcome === ResumeOutcome.NEW) {
+          if (reg.hasListeners('sessionOpened')) reg.emitEvent('sessionOpened', s.handle);
+        }
         else {
           reg.emitEvent('sessionResumed', s.handle, {
             outcome: outcome === ResumeOutcome.SNAPSHOT ? 'snapshot' : 'resumed',

@@ -16,11 +16,11 @@ import { serverTimers, type Clock } from './clock.js';
 import type { Connection } from './connection.js';
 import { CatchUps } from './catch-up.js';
 import { DetachedSessions } from './detached-sessions.js';
-import type { Host } from './host.js';
+import { newHost, type Host } from './host.js';
 import { sessionActions, type HostRegistry } from './machine-host.js';
 import type { LifelineServerOptions, ResolvedOptions } from './options.js';
 import type { LifelineMetrics } from './observability/metrics.js';
-import { inspectedSession, SessionRuntime, type ActionTable, type SessionActor, type SessionInput } from './session-actor.js';
+import { inspectedSession, SessionRunner, SessionRuntime, type ActionTable, type SessionActor, type SessionInput } from './session-actor.js';
 import { resumeReasonOf, SessionLifecycle } from './session-lifecycle.js';
 import type { LiveSession, SessionEnv } from './session.js';
 import type { Broker } from './stores/broker.js';
@@ -49,6 +49,8 @@ export interface RegistryDeps {
   readonly isDedupe: boolean;
   readonly app: Pick<LifelineServerOptions, 'snapshot' | 'onMessage' | 'inspect' | 'authenticateHello' | 'authorizeChannel'>;
   emitEvent<K extends keyof ServerEvents>(event: K, ...args: ServerEvents[K]): void;
+  /** The application listens to `event` (a session's handle is made only for one that is heard). */
+  hasListeners(event: keyof ServerEvents): boolean;
   /** A DrainNotice went out (the drain's progress gauge). */
   onDrainNotice(): void;
   /** The server is closed: no new actors, no deferred work. */
@@ -86,8 +88,12 @@ export class SessionRegistry implements HostRegistry {
   readonly catchUps: CatchUps<LiveSession>;
   /** Resume on another node: load, claim, revive (MN-3). */
   private readonly storeResumes: StoreResumes;
-  private readonly hosts = new WeakMap<SessionActor, Host>();
-  private readonly owners = new WeakMap<Connection, SessionActor>();
+  /**
+   * The Host of an inspected actor (a real XState actor); a SessionRunner keeps its own (`host`), and a
+   * connection its owning actor (`Connection.owner`): no WeakMap entry per session (issue 16, memory
+   * per idle session).
+   */
+  private readonly inspectedHosts = new WeakMap<SessionActor, Host>();
   /** The machine's actions, for the runner and for inspected actors alike. */
   private readonly actions: ActionTable<Host>;
   /** Steps the session machines when no inspector is attached (no XState actor per session). */
@@ -173,7 +179,6 @@ export class SessionRegistry implements HostRegistry {
         const p = persisted ?? { ...this.runtime.initialSnapshot(this.input), value: 'detached' as const };
         const runner = this.runtime.restore(p, host, elapsedMs); // lean even when inspecting
         host.actor = runner;
-        this.hosts.set(runner, host);
         return runner;
       },
     });
@@ -193,18 +198,18 @@ export class SessionRegistry implements HostRegistry {
   // ---- who owns what ----
 
   hostOf(actor: SessionActor): Host | undefined {
-    return this.hosts.get(actor);
+    return actor instanceof SessionRunner ? (actor.host as Host) : this.inspectedHosts.get(actor);
   }
   ownerOf(conn: Connection): SessionActor | undefined {
-    return this.owners.get(conn);
+    return conn.owner;
   }
   setOwner(conn: Connection, actor: SessionActor): void {
-    this.owners.set(conn, actor);
+    conn.owner = actor;
   }
   /** The Host of the actor that owns this connection. */
   hostOfConn(conn: Connection): Host | undefined {
-    const actor = this.owners.get(conn);
-    return actor && this.hosts.get(actor);
+    const actor = conn.owner;
+    return actor && this.hostOf(actor);
   }
   /** This node's live session with this id (RS-2). */
   liveSession(id: string): LiveSession | undefined {
@@ -231,6 +236,9 @@ export class SessionRegistry implements HostRegistry {
   stateOf(actor: SessionActor): string {
     return serverStateName(actor.getSnapshot().value);
   }
+  hasListeners(event: keyof ServerEvents): boolean {
+    return this.d.hasListeners(event);
+  }
   emitEvent<K extends keyof ServerEvents>(event: K, ...args: ServerEvents[K]): void {
     this.d.emitEvent(event, ...args);
   }
@@ -240,8 +248,8 @@ export class SessionRegistry implements HostRegistry {
   /** HS-7: a new connection gets one actor in `handshaking` and no session state yet. */
   admit(conn: Connection): void {
     this.conns.add(conn);
-    const host: Host = { conn, principal: conn.principal, session: undefined, existing: undefined, newReason: ResumeReason.NOT_REQUESTED, peerCloseCode: undefined, isTeardownFailed: false };
-    this.owners.set(conn, this.startActor(host));
+    const host = newHost(conn, conn.principal, ResumeReason.NOT_REQUESTED);
+    conn.owner = this.startActor(host);
   }
 
   /**
@@ -253,12 +261,11 @@ export class SessionRegistry implements HostRegistry {
     if (!inspect) {
       const runner = this.runtime.create(this.input, host); // its initial step only schedules the handshake timeout
       host.actor = runner;
-      this.hosts.set(runner, host);
       return runner;
     }
     const actor = inspectedSession(serverSessionMachine, this.actions, host, this.input, inspect, (a, err) => this.onActorCrash(a, err));
     host.actor = actor;
-    this.hosts.set(actor, host);
+    this.inspectedHosts.set(actor, host);
     actor.start();
     return actor;
   }
@@ -266,7 +273,7 @@ export class SessionRegistry implements HostRegistry {
   /** Send a socket's event to the actor that owns it, unless the session stopped using it. */
   forward(conn: Connection, ev: ServerSessionEvent): void {
     if (conn.isEnded) return;
-    const actor = this.owners.get(conn);
+    const actor = conn.owner;
     if (!actor) return;
     try {
       actor.send(ev);
@@ -277,7 +284,7 @@ export class SessionRegistry implements HostRegistry {
 
   /** CC-5: serving one session failed; close it 1011, touch nothing else. */
   failSession(actor: SessionActor, err: unknown): void {
-    const host = this.hosts.get(actor);
+    const host = this.hostOf(actor);
     ((host?.session?.conn ?? host?.conn)?.log ?? this.log).error({ err }, 'session failed');
     try {
       actor.send({ type: 'app.fail', reason: err instanceof Error ? err.message : String(err) });
@@ -288,7 +295,7 @@ export class SessionRegistry implements HostRegistry {
 
   private onActorCrash(actor: SessionActor, err: unknown): void {
     this.log.error({ err }, 'session machine crashed');
-    const host = this.hosts.get(actor);
+    const host = this.hostOf(actor);
     const conn = host?.session?.conn ?? host?.conn;
     if (conn && !conn.isEnded) conn.terminate('INTERNAL_ERROR');
     if (host?.session) this.lifecycle.crashed(host.session);
@@ -338,9 +345,9 @@ export class SessionRegistry implements HostRegistry {
     const attached: LiveSession[] = [];
     const handshaking: SessionActor[] = [];
     for (const conn of this.conns) {
-      const actor = this.owners.get(conn);
+      const actor = conn.owner;
       if (!actor || conn.isEnded) continue;
-      const host = this.hosts.get(actor);
+      const host = this.hostOf(actor);
       if (host?.session && host.session.conn === conn) attached.push(host.session);
       else if (!host?.session) handshaking.push(actor);
     }
@@ -356,8 +363,8 @@ export class SessionRegistry implements HostRegistry {
       n++;
     }
     for (const conn of [...this.conns]) {
-      const actor = this.owners.get(conn);
-      if (actor && conn.principal === principal && !this.hosts.get(actor)?.session) actor.send({ type: 'app.revoke' });
+      const actor = conn.owner;
+      if (actor && conn.principal === principal && !this.hostOf(actor)?.session) actor.send({ type: 'app.revoke' });
     }
     return n;
   }
@@ -380,7 +387,7 @@ export class SessionRegistry implements HostRegistry {
     for (const s of this.live.values()) s.inbound.flushAck();
     for (const c of [...this.conns]) {
       c.terminate('GOING_AWAY');
-      this.owners.get(c)?.stop(); // a handshake's timer must not keep the process alive
+      c.owner?.stop(); // a handshake's timer must not keep the process alive
     }
     for (const s of [...this.live.values()]) {
       s.dispose();

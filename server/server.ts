@@ -134,6 +134,7 @@ export class LifelineServer extends TypedEmitter<ServerEvents> {
       isDedupe: dedupe !== undefined,
       app: options,
       emitEvent: (event, ...args) => this.emit(event, this.listenerError, ...args),
+      hasListeners: (event) => this.hasListeners(event),
       onDrainNotice: () => this.drainer.noticesSent++,
       isClosed: () => this.isClosed,
     });

@@ -15,7 +15,7 @@ import type { ServerSessionEvent } from '../spec/machines/server-session.machine
 import { codeOf } from '../spec/protocol/close-codes.js';
 import type { Connection } from './connection.js';
 import type { DetachedSessions } from './detached-sessions.js';
-import type { Host } from './host.js';
+import { newHost, type Host } from './host.js';
 import type { PersistedSession, SessionActor } from './session-actor.js';
 import { LiveSession, type SessionEnv } from './session.js';
 import type { LocalChannels } from './stores/local-channels.js';
@@ -195,7 +195,7 @@ export class SessionLifecycle {
     const persisted = stored && { value: 'detached' as const, context: stored.context };
     const ttlMs = stored?.context.opts.resumeTtlMs ?? d.env.opts.resumeTtlMs;
     const elapsedMs = record.expiresAtMs === undefined ? 0 : Math.max(0, d.wallNow() - (record.expiresAtMs - ttlMs));
-    const host: Host = { conn, principal: record.principal, session: undefined, existing: undefined, newReason: record.newReason, peerCloseCode: undefined, isTeardownFailed: false };
+    const host = newHost(conn, record.principal, record.newReason);
     const actor = d.restoreActor(persisted, host, elapsedMs);
     const s = new LiveSession(record.id, record.principal, actor, d.env, undefined, record);
     host.session = s;

@@ -50,13 +50,38 @@ export function ownBytes(b: Uint8Array): Uint8Array {
   return b.byteLength === b.buffer.byteLength ? b : b.slice();
 }
 
+/** The bits of SessionOutbound.flags. */
+export const Flag = {
+  writable: 1,
+  flowBlocked: 2,
+  continuityLost: 4,
+  draining: 8,
+  confirmAsked: 16,
+  disposed: 32,
+} as const;
+
 export abstract class SessionOutbound implements DrainListener, WriteAheadHost {
   conn: Connection | undefined;
   readonly log: OutboundLog<Uint8Array>;
   readonly queue: BackpressureQueue<OutItem>;
+  /**
+   * The session's booleans, one bit each (Flag): one field instead of six (issue 16, memory per idle
+   * session: 8 B a field). Read and written through the accessors of the same names.
+   */
+  protected flags = 0;
   /** Welcome sent on the attached socket: sequenced writes may flow (HS-9). */
-  protected isWritable = false;
-  protected isFlowBlocked = false;
+  protected get isWritable(): boolean {
+    return (this.flags & Flag.writable) !== 0;
+  }
+  protected set isWritable(v: boolean) {
+    this.setFlag(Flag.writable, v);
+  }
+  protected get isFlowBlocked(): boolean {
+    return (this.flags & Flag.flowBlocked) !== 0;
+  }
+  protected set isFlowBlocked(v: boolean) {
+    this.setFlag(Flag.flowBlocked, v);
+  }
   /**
    * Control replies waiting while the socket is over its high-water mark (BP-16): only the latest
    * of each kind, since an Ack is cumulative and a HeartbeatAck answers the newest Heartbeat. A
@@ -79,6 +104,10 @@ export abstract class SessionOutbound implements DrainListener, WriteAheadHost {
     this.log = new OutboundLog<Uint8Array>({ window });
     this.queue = new BackpressureQueue<OutItem>({ policy, limitMessages: o.queueLimitMessages, limitBytes: o.queueLimitBytes });
     this.gate = env.writeAhead ? new Gate() : undefined;
+  }
+
+  protected setFlag(bit: number, v: boolean): void {
+    this.flags = v ? this.flags | bit : this.flags & ~bit;
   }
 
   /** The client's stream as the store should hold it (SEQ-3, SEQ-5); session.ts has the inbound half. */

@@ -31,7 +31,7 @@ import type { ResolvedOptions } from './options.js';
 import type { ChannelState, ClientMessage, LifelineSession, MaybePromise, PublishMessage, SessionStats, SessionView } from './types.js';
 import { planResume } from './resume.js';
 import { sessionHandle } from './session-handle.js';
-import { ownBytes, SessionOutbound, type OutboundEnv } from './session-outbound.js';
+import { Flag, ownBytes, SessionOutbound, type OutboundEnv } from './session-outbound.js';
 import { comparePositions } from './stores/broker.js';
 import type { LocalChannels } from './stores/local-channels.js';
 import type { SessionStore } from './stores/session-store.js';
@@ -88,11 +88,26 @@ export class LiveSession extends SessionOutbound implements SessionView, Lifelin
   private channelSet: Set<string> | undefined;
   /** Client messages: dedupe, delivery to the application, acks (SEQ-3, SEQ-5, SEQ-10). */
   readonly inbound: ClientInbound;
-  /** DISCONNECT overflow: the next resume resyncs by snapshots (BP-11). */
-  isContinuityLost = false;
-  isDraining = false;
+  /** DISCONNECT overflow: the next resume resyncs by snapshots (BP-11). A bit of `flags`, as the next two. */
+  get isContinuityLost(): boolean {
+    return (this.flags & Flag.continuityLost) !== 0;
+  }
+  set isContinuityLost(v: boolean) {
+    this.setFlag(Flag.continuityLost, v);
+  }
+  get isDraining(): boolean {
+    return (this.flags & Flag.draining) !== 0;
+  }
+  set isDraining(v: boolean) {
+    this.setFlag(Flag.draining, v);
+  }
   /** The attached socket's Hello announced `subscribed`: Subscribes are answered (CH-4, WIRE-10). */
-  isConfirmAsked = false;
+  get isConfirmAsked(): boolean {
+    return (this.flags & Flag.confirmAsked) !== 0;
+  }
+  set isConfirmAsked(v: boolean) {
+    this.setFlag(Flag.confirmAsked, v);
+  }
   clientRttMs: number | undefined;
   /** When the last client Heartbeat arrived on this socket (clock ms), for heartbeat jitter. */
   private lastHeartbeatAt: number | undefined;
@@ -463,12 +478,11 @@ export class LiveSession extends SessionOutbound implements SessionView, Lifelin
 
   /** Stop timers; the session is over. The socket, if any, is closed by the machine after this (CC-6). */
   dispose(): void {
-    this.isDisposed = true;
+    this.setFlag(Flag.disposed, true);
     this.inbound.dispose();
   }
-  private isDisposed = false;
   /** For store retries (MN-6): the session is over, stop asking. An arrow, made once per session only when read. */
   private get isGone(): () => boolean {
-    return () => this.isDisposed;
+    return () => (this.flags & Flag.disposed) !== 0;
   }
 }

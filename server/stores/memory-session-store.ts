@@ -35,18 +35,30 @@ export interface MemorySessionStoreOptions {
 }
 
 /** The record as given (its `owner` ignored) and the claim: the owner is added when read, so a write never copies a record. */
-interface Entry {
-  record: SessionRecord;
-  fence: number;
-  nodeId: string;
+class Entry {
+  constructor(
+    public record: SessionRecord,
+    public fence: number,
+    public nodeId: string,
+  ) {}
 }
+
+/**
+ * What the map holds per session: the claim as an Entry, or, for the usual claim (fence 1 by the
+ * store's first node: every session of a store no other node writes), the record alone. Issue 16,
+ * memory per idle session: the default store keeps every live session's record, and an Entry per
+ * session was 48 B of it.
+ */
+type Slot = SessionRecord | Entry;
 
 const epochClock: Pick<Clock, 'now'> = { now: () => Date.now() };
 
 export class MemorySessionStore implements SessionStore {
   readonly isShared: boolean;
   private readonly clock: Pick<Clock, 'now'>;
-  private readonly records = new Map<string, Entry>();
+  private readonly records = new Map<string, Slot>();
+  /** The node of the first create: its sessions at fence 1 are held as bare records (Slot). */
+  private homeNode: string | undefined;
   /** id → why and when it ended; insertion order is age (RS-6, RS-11). */
   private readonly ended = new Map<string, { readonly reason: EndReason; readonly at: number }>();
   private readonly endedMaxIds: number;
@@ -77,7 +89,8 @@ export class MemorySessionStore implements SessionStore {
     this.expireIfDue(record.id);
     if (this.records.has(record.id)) return Promise.reject(new SessionExistsError(record.id));
     this.ended.delete(record.id);
-    this.records.set(record.id, { record, fence: 1, nodeId });
+    this.homeNode ??= nodeId;
+    this.put(record.id, new Entry(record, 1, nodeId));
     return Promise.resolve(1);
   }
 
@@ -92,6 +105,7 @@ export class MemorySessionStore implements SessionStore {
     const from = e.nodeId;
     e.fence++; // a takeover: every earlier claim is now stale
     e.nodeId = nodeId;
+    this.put(id, e);
     if (from !== nodeId) this.notifyClaim(from, id, e.fence, nodeId);
     return Promise.resolve(e.fence);
   }
@@ -132,7 +146,7 @@ export class MemorySessionStore implements SessionStore {
   }
 
   end(id: string, reason: EndReason, fence?: number): Promise<void> {
-    const e = this.records.get(id);
+    const e = this.entry(id);
     if (e && fence !== undefined && fence < e.fence) return Promise.reject(new StaleFenceError(id, fence, e.fence));
     this.records.delete(id);
     this.remember(id, reason);
@@ -160,12 +174,24 @@ export class MemorySessionStore implements SessionStore {
   /** The entry, unless missing or past its TTL (then it ends as expired, RS-6). */
   private live(id: string): Entry | undefined {
     this.expireIfDue(id);
-    return this.records.get(id);
+    return this.entry(id);
+  }
+
+  /** The session's claim and record; for a bare record a new Entry: a change to it is kept by put(). */
+  private entry(id: string): Entry | undefined {
+    const slot = this.records.get(id);
+    if (slot === undefined || slot instanceof Entry) return slot;
+    return new Entry(slot, 1, this.homeNode as string);
+  }
+
+  /** Hold `e` for `id`: the usual claim as the record alone (Slot). */
+  private put(id: string, e: Entry): void {
+    this.records.set(id, e.fence === 1 && e.nodeId === this.homeNode ? e.record : e);
   }
 
   private expireIfDue(id: string): void {
-    const e = this.records.get(id);
-    const at = e?.record.expiresAtMs;
+    const slot = this.records.get(id);
+    const at = slot === undefined ? undefined : slot instanceof Entry ? slot.record.expiresAtMs : slot.expiresAtMs;
     if (at === undefined || this.clock.now() < at) return;
     this.records.delete(id);
     this.remember(id, 'expired'); // RS-6
@@ -179,6 +205,7 @@ export class MemorySessionStore implements SessionStore {
     } catch (err) {
       return Promise.reject(err);
     }
+    this.put(id, e);
     return Promise.resolve();
   }
 

@@ -1,7 +1,7 @@
 import type { Socket } from 'node:net';
 import { afterEach, describe, expect, test, vi } from 'vitest';
 import type { WebSocket } from 'ws';
-import { batchWrites, flushWrites } from './write-batch.js';
+import { batchWrites, flushWrites, MAX_HOLD_MS } from './write-batch.js';
 import { Harness } from '../../test/support/server.js';
 import { sessionBehind } from '../session-handle.js';
 
@@ -33,6 +33,28 @@ describe('write batching (issue 7)', () => {
     await nextTick();
     expect(a.sock.uncork).toHaveBeenCalledTimes(2);
     batchWrites({} as WebSocket); // no socket (closed, or not ws's): nothing to hold
+  });
+
+  test('WIRE-1 a batch holds writes at most MAX_HOLD_MS: a long fan-out tick writes what it held, then batches anew (issue 16)', async () => {
+    let now = 1_000;
+    const clock = vi.spyOn(performance, 'now').mockImplementation(() => now);
+    try {
+      const a = fakeWs();
+      const b = fakeWs();
+      batchWrites(a.ws); // the batch starts at 1000
+      for (let i = 0; i < 600; i++) batchWrites(a.ws); // within the bound: still one held write
+      expect(a.sock.uncork).not.toHaveBeenCalled();
+      now += MAX_HOLD_MS + 1;
+      for (let i = 0; i < 300; i++) batchWrites(a.ws); // the clock is read every 256 writes: past the bound, out now
+      expect(a.sock.uncork).toHaveBeenCalledTimes(1);
+      expect(a.sock.cork).toHaveBeenCalledTimes(2); // and the writes after it are held again
+      batchWrites(b.ws);
+      await nextTick();
+      expect(a.sock.uncork).toHaveBeenCalledTimes(2);
+      expect(b.sock.uncork).toHaveBeenCalledTimes(1);
+    } finally {
+      clock.mockRestore();
+    }
   });
 
   test('WIRE-1 flushWrites writes a held burst at once (before a terminate), and the tick does not uncork twice', async () => {

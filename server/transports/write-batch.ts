@@ -21,6 +21,19 @@ type Tagged = Corkable & { [kCorked]?: boolean };
 
 let corked: Tagged[] = [];
 
+/**
+ * How long a batch may hold writes (issue 16). A fan-out tick that publishes many messages (a
+ * publisher behind its schedule) would otherwise hold every socket's frames until the whole tick is
+ * done: one writev per socket for all of them, but the first message waits for the last. Past this
+ * bound the held writes go out at once and a new batch starts, so a frame waits at most about this
+ * long for its batch; an inbound burst's replies (≪ 1 ms) are never split.
+ */
+export const MAX_HOLD_MS = 10;
+/** The clock is read once per this many batched writes, not per write. */
+const CHECK_EVERY = 256;
+let heldSinceMs = 0;
+let sinceCheck = 0;
+
 function flush(): void {
   const list = corked;
   corked = [];
@@ -37,10 +50,18 @@ function release(s: Tagged): void {
 export function batchWrites(ws: WebSocket): void {
   // ws keeps its net.Socket in `_socket` (stable across ws 7 and 8); without one, do nothing.
   const sock = (ws as unknown as { _socket?: Tagged })._socket;
-  if (sock === undefined || sock[kCorked] === true || typeof sock.cork !== 'function') return;
+  if (sock === undefined || typeof sock.cork !== 'function') return;
+  if (++sinceCheck >= CHECK_EVERY) {
+    sinceCheck = 0;
+    if (corked.length > 0 && performance.now() - heldSinceMs > MAX_HOLD_MS) flush(); // held long enough: out now, a new batch starts
+  }
+  if (sock[kCorked] === true) return;
   sock[kCorked] = true;
   sock.cork();
-  if (corked.push(sock) === 1) process.nextTick(flush);
+  if (corked.push(sock) === 1) {
+    heldSinceMs = performance.now();
+    process.nextTick(flush);
+  }
 }
 
 /**

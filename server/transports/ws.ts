@@ -34,7 +34,10 @@ const BINARY = { binary: true } as const;
 
 /** One accepted WebSocket as a PeerTransport. */
 export class WsPeer implements PeerTransport {
-  readonly kind = 'ws';
+  /** On the prototype, not a field per peer (memory per idle session). */
+  get kind(): 'ws' {
+    return 'ws';
+  }
   sink: PeerSink | undefined;
   private closeTimer: TimerHandle | undefined;
 
@@ -53,6 +56,9 @@ export class WsPeer implements PeerTransport {
   }
 
   write(bytes: Uint8Array, onFlushed?: () => void): void {
+    // Every write of this callback leaves in one writev on the next tick (issue 16): a fan-out tick
+    // that publishes several messages writes each socket once, as an inbound burst's replies do.
+    batchWrites(this.ws);
     if (onFlushed) this.ws.send(bytes, BINARY, onFlushed);
     else this.ws.send(bytes, BINARY);
   }
@@ -120,6 +126,20 @@ function onClose(this: PeerSocket, code: number): void {
   peer.sink?.closed(code);
 }
 
+/** The part of ws's Receiver used below (ws 8 keeps received chunks in `_buffers` until parsed). */
+type ReceiverChunks = { _receiver?: { _buffers?: unknown[] } };
+
+/**
+ * Memory per idle session (issue 16, bench/probes/server-heap.md): ws's Receiver queues each
+ * received chunk in one array; after the first frame that array keeps a 17-slot backing store
+ * (~140 B) for the socket's life, though an idle peer sends one Heartbeat per interval. Once a
+ * frame is parsed and nothing is queued, a fresh empty array holds none (the next chunk grows it).
+ */
+function releaseChunkList(ws: WebSocket): void {
+  const r = (ws as unknown as ReceiverChunks)._receiver;
+  if (r?._buffers !== undefined && r._buffers.length === 0) r._buffers = [];
+}
+
 /**
  * The WebSocket class of the server's sockets: the four events the core needs are handled in emit()
  * itself, with the peer in a field set at construction. Four listeners would grow every socket's
@@ -136,6 +156,7 @@ class PeerWebSocket extends WebSocket {
       switch (event) {
         case 'message':
           onMessage.call(s, a as RawData, b as boolean);
+          releaseChunkList(this);
           break;
         case 'pong':
           onPong.call(s);

@@ -185,7 +185,8 @@ const SLAB_BYTES = 32 * 1024;
 const SLAB_MAX_FRAME = 4 * 1024;
 let slab = new ArrayBuffer(0);
 let slabPos = 0;
-function alloc(n: number): Uint8Array {
+/** `n` bytes for a frame: from the slab when 65 B … 4 KiB (above), else an array of its own. Also server/shared-frame.ts's. */
+export function allocFrame(n: number): Uint8Array {
   if (n <= 64 || n > SLAB_MAX_FRAME) return new Uint8Array(n);
   if (slabPos + n > slab.byteLength) {
     slab = new ArrayBuffer(SLAB_BYTES);
@@ -198,7 +199,7 @@ function alloc(n: number): Uint8Array {
 
 /** Envelope header (body tag + body length) followed by the body. */
 function frame(tag: number, bodyLen: number): { buf: Uint8Array; pos: number } {
-  const buf = alloc(1 + varint32Size(bodyLen) + bodyLen);
+  const buf = allocFrame(1 + varint32Size(bodyLen) + bodyLen);
   buf[0] = tag;
   HDR.buf = buf;
   HDR.pos = writeVarint32(buf, 1, bodyLen);
