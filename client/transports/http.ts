@@ -284,15 +284,18 @@ class HttpSocket implements TransportSocket {
     let sawFrame = false;
     let detect: ReturnType<typeof setTimeout> | undefined;
     let bodyReader: ReadableStreamDefaultReader<Uint8Array> | undefined;
-    try {
-      const res = await this.fetch(this.url, this.init('receive', { [Header.ack]: String(this.received), [Header.receive]: mode }, undefined, abort.signal));
-      if (mode === 'stream' && res.status === 200) {
-        // HT-27: a stream starts with a KEEPALIVE (HT-8); none in time means a proxy holds the body back.
-        // Timed from the response headers, not the request: a slow request is not a buffering proxy.
-        // When the timer fires, the decision waits one more timer turn: on a busy event loop the
-        // KEEPALIVE may be read in the I/O phase right behind this timer (1,000 clients in one
-        // process switched to poll for nothing under load, issue 15 bench).
+    if (mode === 'stream') {
+      // HT-27: a stream starts with a KEEPALIVE (HT-8); none in time means a proxy holds the body back
+      // (a buffering proxy may hold the response headers too, so the wait starts with the request).
+      // A timer that fires late found a busy event loop, not a proxy: the KEEPALIVE may be waiting to be
+      // read behind it (1,000 clients in one process switched to poll for nothing under load, issue 15
+      // bench). So a late timer waits again (at most 3 times), and an in-time one decides one timer turn
+      // later, after the I/O that is already there has been read.
+      const wait = (ms: number, lateChecks: number) => {
+        const due = Date.now() + ms;
         detect = setTimeout(() => {
+          if (sawRecord || !this.isLive) return;
+          if (Date.now() - due > this.detectMs / 2 && lateChecks > 0) return wait(this.detectMs, lateChecks - 1);
           detect = setTimeout(() => {
             if (!sawRecord && this.isLive) {
               this.mode = 'poll';
@@ -300,8 +303,12 @@ class HttpSocket implements TransportSocket {
               void bodyReader?.cancel().catch(() => {}); // ends a pending read where the abort does not reach the body
             }
           }, 0);
-        }, this.detectMs);
-      }
+        }, ms);
+      };
+      wait(this.detectMs, 3);
+    }
+    try {
+      const res = await this.fetch(this.url, this.init('receive', { [Header.ack]: String(this.received), [Header.receive]: mode }, undefined, abort.signal));
       if (res.status !== 200) {
         void res.body?.cancel().catch(() => {});
         this.failOnStatus(res.status);
