@@ -30,6 +30,7 @@ import { defineSessionScripts, scriptErrors, type SessionScripts } from './redis
 import type { ReplayFrame, SessionRecord, SubscriptionRecord } from './session-record.js';
 import {
   ReplayCapError,
+  ReplayOrderError,
   SessionExistsError,
   StaleFenceError,
   type ClaimLost,
@@ -64,19 +65,7 @@ export interface RedisSessionStoreOptions {
   readonly connectTimeoutMs?: number;
 }
 
-/** A commit's first frame does not follow the stored replay (SEQ-2). `lastSeq`: the last stored seq (or the ack). */
-export class ReplayOrderError extends RangeError {
-  override readonly name = 'ReplayOrderError';
-  constructor(
-    readonly sessionId: string,
-    readonly firstSeq: bigint,
-    readonly lastSeq: bigint,
-  ) {
-    super(`commit: seq ${firstSeq} not after ${lastSeq} (SEQ-2), session ${sessionId.slice(0, 8)}…`);
-  }
-}
-
-export { ReplayCapError };
+export { ReplayCapError, ReplayOrderError };
 
 const epochClock: Pick<Clock, 'now'> = { now: () => Date.now() };
 const COLON = 0x3a;

@@ -71,6 +71,22 @@ export class ReplayCapError extends RangeError {
   override readonly name = 'ReplayCapError';
 }
 
+/**
+ * A commit's first frame does not follow the stored replay (SEQ-2), changing nothing. `lastSeq`:
+ * the last stored seq (or the ack when no frame is stored), so a retry of a commit whose answer
+ * was lost can see that it landed and continue after it (write-ahead.ts).
+ */
+export class ReplayOrderError extends RangeError {
+  override readonly name = 'ReplayOrderError';
+  constructor(
+    readonly sessionId: string,
+    readonly firstSeq: bigint,
+    readonly lastSeq: bigint,
+  ) {
+    super(`commit: seq ${firstSeq} not after ${lastSeq} (SEQ-2), session ${sessionId.slice(0, 8)}…`);
+  }
+}
+
 /** create() of an id that already exists (ids are 128 random bits, §16.3: a bug, never chance). */
 export class SessionExistsError extends Error {
   override readonly name = 'SessionExistsError';

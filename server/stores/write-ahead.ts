@@ -20,10 +20,17 @@
  *
  * The channel list goes in the commit whenever it changed since the last one (MN-15), so a node
  * that continues the session after this one died joins the channels the client was told it has.
+ *
+ * One ordering chain per session (MN-1, MN-2): a whole-record write of the session (a save at
+ * drain or detach, a claim) runs through `exclusive`, with none of its commits in flight and none
+ * starting until it settles (write-chain.ts orders them). A channel position travels only with the
+ * frame that carries its publication (or in a whole record read at one instant), so the stored
+ * position of a channel is never ahead of its stored frames: a node that catches the session up
+ * from it (Broker.since) skips nothing that was never stored.
  */
 import type { OutboundLog } from '../../spec/protocol/outbound-log.js';
 import type { ReplayFrame, SessionRecord, SubscriptionRecord } from './session-record.js';
-import { ReplayCapError, StaleFenceError, type RecordDelta, type SessionStore } from './session-store.js';
+import { ReplayCapError, ReplayOrderError, StaleFenceError, type RecordDelta, type SessionStore } from './session-store.js';
 
 /** What the write-ahead reads from, and tells, a session (server/session-outbound.ts implements it). */
 export interface WriteAheadHost {
@@ -49,7 +56,6 @@ interface Attempt {
   readonly top: bigint;
   readonly acked: bigint;
   readonly inbound: SessionRecord['inbound'] | undefined;
-  readonly positions: Record<string, string> | undefined;
   /** The channel list's change count this commit stores; undefined when it carries no list. */
   readonly channels: number | undefined;
 }
@@ -69,8 +75,12 @@ export class Gate {
   wireSeq = 0n;
   /** An Ack due but not yet allowed (its cursor is not stored yet); the newest only, acks are cumulative. */
   heldAck: bigint | undefined;
-  /** Channel → position of the last publication sequenced since the last commit (MN-2). */
-  private positions: Record<string, string> | undefined;
+  /**
+   * MN-2: the publications sequenced and not yet stored, by the seq of the frame that carries each,
+   * in seq order. A commit carries the positions of exactly the frames it stores (never one whose
+   * frame the store does not hold); a frame stored drops its entry.
+   */
+  private framePositions: FramePosition[] | undefined;
   /** Channel → position of the last publication sequenced (the record's SubscriptionRecord.position). */
   sentPositions: Map<string, string> | undefined;
   /** Changes of the channel list so far (MN-15), and how many of them the store holds. */
@@ -79,6 +89,10 @@ export class Gate {
   /** Control replies that must not overtake the commit of a channel change (Subscribed, CH-4, MN-15). */
   heldControl: { readonly channels: number; readonly bytes: Uint8Array }[] | undefined;
   attempt: Attempt | undefined;
+  /** The commit in flight, settled (exclusive() waits for it). */
+  inFlight: Promise<void> | undefined;
+  /** Whole-record writes running (exclusive()): no commit starts meanwhile. */
+  exclusive = 0;
   isDirty = false;
   isGone = false;
 
@@ -89,7 +103,7 @@ export class Gate {
     this.storedProcessed = inbound.lastProcessed;
     this.storedAckSent = inbound.lastAckSent;
     this.wireSeq = log.lastSent;
-    this.positions = undefined;
+    this.framePositions = undefined;
     this.storedChannels = this.channels;
   }
 
@@ -97,6 +111,7 @@ export class Gate {
   holds(r: SessionRecord): void {
     const top = r.outbound.next - 1n;
     if (top > this.storedSeq) this.storedSeq = top;
+    this.dropPositionsUpTo(this.storedSeq); // the record's positions are of these frames (one instant)
     if (r.outbound.acked > this.storedAcked) this.storedAcked = r.outbound.acked;
     if (r.inbound.lastProcessed > this.storedProcessed) this.storedProcessed = r.inbound.lastProcessed;
     if (r.inbound.lastAckSent > this.storedAckSent) this.storedAckSent = r.inbound.lastAckSent;
@@ -105,18 +120,49 @@ export class Gate {
   /** The store says it holds frames up to `seq` already (a commit whose answer was lost): continue after it. */
   storedUpTo(seq: bigint): void {
     if (seq > this.storedSeq) this.storedSeq = seq;
+    this.dropPositionsUpTo(this.storedSeq); // stored by the same atomic write as their frames
   }
 
-  /** A publication of `channel` at `position` went into the stream (MN-2). */
-  sequenced(channel: string, position: string): void {
-    (this.positions ??= {})[channel] = position;
+  /** A publication of `channel` at `position` went into the stream as frame `seq` (MN-2): its position is stored with that frame. */
+  sequenced(channel: string, position: string, seq: bigint): void {
+    (this.framePositions ??= []).push({ seq, channel, position });
+    (this.sentPositions ??= new Map()).set(channel, position);
+  }
+
+  /**
+   * A position the session holds with no frame of its own (MN-2: a new subscription's broker tail,
+   * a stored position continued here): it reaches the store with the channel list (MN-15) or a
+   * whole record, never ahead of a frame.
+   */
+  restored(channel: string, position: string): void {
     (this.sentPositions ??= new Map()).set(channel, position);
   }
 
   /** The session left `channel` (MN-15): a later join starts without its old position. */
   left(channel: string): void {
     this.sentPositions?.delete(channel);
-    if (this.positions) delete this.positions[channel];
+    if (this.framePositions) this.framePositions = this.framePositions.filter((p) => p.channel !== channel);
+  }
+
+  private dropPositionsUpTo(seq: bigint): void {
+    const fp = this.framePositions;
+    if (!fp) return;
+    let i = 0;
+    while (i < fp.length && (fp[i] as FramePosition).seq <= seq) i++;
+    if (i === fp.length) this.framePositions = undefined;
+    else if (i > 0) fp.splice(0, i);
+  }
+
+  /** Channel → position of the last publication among the frames in (storedSeq, top] (MN-2), or undefined. */
+  private positionsUpTo(top: bigint): Record<string, string> | undefined {
+    const fp = this.framePositions;
+    if (!fp) return undefined;
+    let out: Record<string, string> | undefined;
+    for (const p of fp) {
+      if (p.seq > top) break;
+      if (p.seq > this.storedSeq) (out ??= {})[p.channel] = p.position;
+    }
+    return out;
   }
 
   /** The delta of everything since the store's last state, or undefined when nothing changed. */
@@ -132,11 +178,10 @@ export class Gate {
     const acked = log.acked > this.storedAcked ? log.acked : undefined;
     const cur = h.inboundCursor();
     const inbound = cur.lastProcessed > this.storedProcessed || cur.lastAckSent > this.storedAckSent ? cur : undefined;
-    const positions = this.positions;
+    const positions = this.positionsUpTo(top); // MN-2: of the frames this commit stores, no other
     const subscriptions = this.channels > this.storedChannels ? h.subscriptionList() : undefined; // MN-15
     if (!frames && acked === undefined && !inbound && !positions && !subscriptions) return undefined;
-    this.positions = undefined;
-    this.attempt = { fence: h.fence, top, acked: acked ?? this.storedAcked, inbound, positions, channels: subscriptions && this.channels };
+    this.attempt = { fence: h.fence, top, acked: acked ?? this.storedAcked, inbound, channels: subscriptions && this.channels };
     return {
       ...(frames && { frames }),
       ...(acked !== undefined && { acked }),
@@ -152,6 +197,7 @@ export class Gate {
     if (!a) return;
     this.attempt = undefined;
     if (a.top > this.storedSeq) this.storedSeq = a.top;
+    this.dropPositionsUpTo(this.storedSeq);
     if (a.acked > this.storedAcked) this.storedAcked = a.acked;
     if (a.channels !== undefined && a.channels > this.storedChannels) this.storedChannels = a.channels;
     if (a.inbound) {
@@ -160,12 +206,17 @@ export class Gate {
     }
   }
 
-  /** The attempt failed: nothing of it is stored; its positions go back under any newer ones. */
+  /** The attempt failed: nothing of it is stored (its frames' positions wait with the frames). */
   refused(): void {
-    const a = this.attempt;
     this.attempt = undefined;
-    if (a?.positions) this.positions = { ...a.positions, ...this.positions };
   }
+}
+
+/** A publication's position and the frame that carries it (MN-2). */
+interface FramePosition {
+  readonly seq: bigint;
+  readonly channel: string;
+  readonly position: string;
 }
 
 export interface WriteAheadHooks {
@@ -187,14 +238,9 @@ export interface WriteAheadHooks {
 export const RETRY_FIRST_MS = 50;
 export const RETRY_MAX_MS = 2_000;
 
-/**
- * The last seq a store says it holds, from its refusal of frames that do not follow it (the Redis
- * store's ReplayOrderError carries `lastSeq`); undefined for any other failure.
- */
+/** The last seq a store says it holds, from its refusal of frames that do not follow it; undefined for any other failure. */
 function storedLastOf(err: unknown): bigint | undefined {
-  if (!(err instanceof RangeError)) return undefined;
-  const last = (err as RangeError & { lastSeq?: unknown }).lastSeq;
-  return typeof last === 'bigint' ? last : undefined;
+  return err instanceof ReplayOrderError ? err.lastSeq : undefined;
 }
 
 export class WriteAhead {
@@ -226,7 +272,7 @@ export class WriteAhead {
     const g = h.gate;
     if (!g || g.isGone || g.isDirty) return;
     g.isDirty = true;
-    if (g.attempt || this.retrying.has(h)) return; // goes out when the one in flight (or the retry) settles
+    if (g.attempt || g.exclusive > 0 || this.retrying.has(h)) return; // goes out when the one in flight (the retry, the whole-record write) settles
     this.dirty.add(h);
     if (!this.isScheduled) {
       this.isScheduled = true;
@@ -240,6 +286,27 @@ export class WriteAhead {
     if (!g || g.isGone) return;
     if (g.isDirty && !g.attempt && !this.retrying.has(h) && !this.dirty.has(h)) g.isDirty = false;
     this.touch(h);
+  }
+
+  /**
+   * MN-1, MN-2: one ordering chain per session. `op` (a whole-record save, a claim) starts once no
+   * commit of `h` is in flight (at once when none is), and no commit of `h` starts until it
+   * settles; what gathered meanwhile is committed after it. So a record read when `op` runs is never
+   * older than a commit the store applied before it, and no commit interleaves with it.
+   */
+  exclusive(h: WriteAheadHost, op: () => Promise<void>): Promise<void> {
+    const g = h.gate;
+    if (!g || g.isGone) return op();
+    g.exclusive++;
+    const run = async (): Promise<void> => {
+      while (g.inFlight) await g.inFlight;
+      await op();
+    };
+    return run().finally(() => {
+      if (--g.exclusive > 0 || !g.isDirty || g.isGone || g.attempt || this.retrying.has(h)) return;
+      g.isDirty = false;
+      this.touch(h); // what gathered while it ran
+    });
   }
 
   /** The whole record `r` was saved under the session's fence: what it holds may go out. */
@@ -297,6 +364,10 @@ export class WriteAhead {
   private commit(h: WriteAheadHost): void {
     const g = h.gate;
     if (!g || g.isGone) return;
+    if (g.exclusive > 0) {
+      g.isDirty = true; // a whole-record write runs: committed when it settles (exclusive)
+      return;
+    }
     g.isDirty = false;
     if (h.fence === 0) {
       g.isDirty = true; // not in the store yet: the create's resolve touches it again (refenced)
@@ -309,7 +380,7 @@ export class WriteAhead {
     }
     const fence = h.fence;
     this.inFlight++;
-    this.store.commit(h.id, fence, delta).then(
+    const settled = this.store.commit(h.id, fence, delta).then(
       () => {
         this.inFlight--;
         g.stored();
@@ -351,6 +422,10 @@ export class WriteAhead {
         this.notifyIfIdle();
       },
     );
+    g.inFlight = settled;
+    void settled.then(() => {
+      if (g.inFlight === settled) g.inFlight = undefined;
+    });
   }
 
   private failed(err: unknown): void {
