@@ -422,10 +422,15 @@ export class WriteAhead {
         this.notifyIfIdle();
       },
     );
-    g.inFlight = settled;
-    void settled.then(() => {
-      if (g.inFlight === settled) g.inFlight = undefined;
-    });
+    const done: Promise<void> = settled.then(
+      () => {
+        if (g.inFlight === done) g.inFlight = undefined;
+      },
+      () => {
+        if (g.inFlight === done) g.inFlight = undefined; // a handler threw: exclusive() must not wait on it forever
+      },
+    );
+    g.inFlight = done;
   }
 
   private failed(err: unknown): void {
