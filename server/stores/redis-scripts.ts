@@ -108,6 +108,13 @@ local function push(from, to)
   return added
 end
 
+-- The seq of the last (seq, bytes) pair from ARGV[from] on, or '' when none: the hash's 'tail'
+-- ('rl' is the replay's length), so a commit checks SEQ-2 and the cap without reading the list.
+local function tail_of(from)
+  if from < #ARGV then return ARGV[#ARGV - 1] end
+  return ''
+end
+
 -- MN-15: a session's channels are hash fields: 'subs' (the list in order, as the caller encoded it:
 -- read by the store's load, never parsed here), 'c:<channel>' (membership, for commits) and
 -- 'p:<channel>' (its broker position, MN-2). ARGV[at] is the channel count, (channel, position or '')
@@ -182,7 +189,7 @@ if redis.call('EXISTS', KEYS[1]) == 1 then return redis.error_reply('${scriptErr
 redis.call('DEL', KEYS[2], KEYS[3])
 local _, f0 = channel_args(14)
 redis.call('HSET', KEYS[1], 'fence', 1, 'node', ARGV[6], 'exp', ARGV[7], 'next', ARGV[8], 'acked', ARGV[9],
-  'lp', ARGV[10], 'la', ARGV[11], 'body', ARGV[12], 'rb', push(f0, #ARGV))
+  'lp', ARGV[10], 'la', ARGV[11], 'body', ARGV[12], 'rb', push(f0, #ARGV), 'rl', (#ARGV - f0 + 1) / 2, 'tail', tail_of(f0))
 set_channels(ARGV[13], 14)
 gc()
 return 1
@@ -197,7 +204,7 @@ redis.call('DEL', KEYS[2])
 local _, f0 = channel_args(14)
 set_channels(ARGV[13], 14)
 redis.call('HSET', KEYS[1], 'exp', ARGV[7], 'next', ARGV[8], 'acked', ARGV[9], 'lp', ARGV[10], 'la', ARGV[11],
-  'body', ARGV[12], 'rb', push(f0, #ARGV))
+  'body', ARGV[12], 'rb', push(f0, #ARGV), 'rl', (#ARGV - f0 + 1) / 2, 'tail', tail_of(f0))
 gc()
 return 1
 `;
@@ -252,21 +259,33 @@ return false
  * or '') pairs (MN-15), then (seq, bytes) pairs.
  */
 const COMMIT = `${PRELUDE}
--- the hot path: one HMGET for the expiry, the fence and the cursors
-local h = redis.call('HMGET', KEYS[1], 'fence', 'exp', 'next', 'acked', 'lp', 'la', 'rb')
-if not h[1] or expire_if(h[2]) then return redis.error_reply('${scriptErrors.stale} none') end
-if h[1] ~= ARGV[6] then return redis.error_reply('${scriptErrors.stale} ' .. h[1]) end
-local nxt, acked, lp, la, rb = h[3], h[4], h[5], h[6], tonumber(h[7])
+-- the hot path (one commit per session that changed, per tick: MN-1): one HMGET for the expiry, the
+-- fence, the cursors, the replay's length and last seq, and the membership of each position's
+-- channel; the list is read only to trim it
 local npos = tonumber(ARGV[14])
 local s0 = 15 + 2 * npos
 local nsubs = tonumber(ARGV[s0 + 1])
+local fields = { 'fence', 'exp', 'next', 'acked', 'lp', 'la', 'rb', 'rl', 'tail' }
+if nsubs < 0 then
+  for i = 0, npos - 1 do fields[10 + i] = 'c:' .. ARGV[15 + 2 * i] end
+end
+local h = redis.call('HMGET', KEYS[1], unpack(fields))
+if not h[1] or expire_if(h[2]) then return redis.error_reply('${scriptErrors.stale} none') end
+if h[1] ~= ARGV[6] then return redis.error_reply('${scriptErrors.stale} ' .. h[1]) end
+local nxt, acked, lp, la, rb = h[3], h[4], h[5], h[6], tonumber(h[7])
+local llen, tail = tonumber(h[8]), h[9]
+if not llen or not tail then
+  -- a record written before 'rl' and 'tail' existed: read them from the list
+  llen = redis.call('LLEN', KEYS[2])
+  tail = ''
+  if llen > 0 then tail = seq_of(redis.call('LINDEX', KEYS[2], -1)) end
+end
 local f0 = s0 + 2
 if nsubs > 0 then f0 = f0 + 2 * nsubs end
-local llen = redis.call('LLEN', KEYS[2])
 -- SEQ-2: the first frame follows the last stored one (or the ack when none is stored)
 if f0 < #ARGV then
   local last = acked
-  if llen > 0 then last = seq_of(redis.call('LINDEX', KEYS[2], -1)) end
+  if llen > 0 then last = tail end
   if not gt(ARGV[f0], last) then
     return redis.error_reply('${scriptErrors.seqOrder} ' .. ARGV[f0] .. ' ' .. last)
   end
@@ -275,13 +294,24 @@ end
 local new_acked = acked
 if ARGV[9] ~= '' and gt(ARGV[9], acked) then new_acked = ARGV[9] end
 local trim_n, trim_b = 0, 0
-if new_acked ~= acked then
-  while trim_n < llen do
-    local el = redis.call('LINDEX', KEYS[2], trim_n)
-    local s = seq_of(el)
-    if gt(s, new_acked) then break end
-    trim_n = trim_n + 1
-    trim_b = trim_b + #el - #s - 1
+if new_acked ~= acked and llen > 0 then
+  -- seqs grow along the list: read its head in chunks (the first one sized by the ack's move)
+  local want = tonumber(new_acked) - tonumber(acked)
+  if want < 1 then want = 1 elseif want > 512 then want = 512 end
+  local done = false
+  while not done and trim_n < llen do
+    local chunk = redis.call('LRANGE', KEYS[2], trim_n, trim_n + want - 1)
+    for _, el in ipairs(chunk) do
+      local s = seq_of(el)
+      if gt(s, new_acked) then
+        done = true
+        break
+      end
+      trim_n = trim_n + 1
+      trim_b = trim_b + #el - #s - 1
+    end
+    if #chunk < want then break end
+    want = 512
   end
 end
 local keep = f0
@@ -297,12 +327,18 @@ end
 if trim_n > 0 then redis.call('LPOP', KEYS[2], trim_n) end
 if keep < #ARGV then
   push(keep, #ARGV)
-  local ttl = redis.call('PTTL', KEYS[1])
-  if ttl > 0 then redis.call('PEXPIRE', KEYS[2], ttl) end
+  tail = ARGV[#ARGV - 1]
+  if h[2] and h[2] ~= '' then
+    -- a detached record expires (gc): so does a list made again by this push
+    local ttl = redis.call('PTTL', KEYS[1])
+    if ttl > 0 then redis.call('PEXPIRE', KEYS[2], ttl) end
+  end
+elseif rn == 0 then
+  tail = ''
 end
 if ARGV[13] ~= '' and gt(ARGV[13], nxt) then nxt = ARGV[13] end
 if new_acked ~= acked and gt(ARGV[10], nxt) then nxt = ARGV[10] end
-local set = { 'next', nxt, 'acked', new_acked, 'rb', nb }
+local set = { 'next', nxt, 'acked', new_acked, 'rb', nb, 'rl', rn, 'tail', tail }
 if ARGV[11] ~= '' and gt(ARGV[11], lp) then set[#set + 1] = 'lp'; set[#set + 1] = ARGV[11] end
 if ARGV[12] ~= '' and gt(ARGV[12], la) then set[#set + 1] = 'la'; set[#set + 1] = ARGV[12] end
 -- MN-15: the channel list first, so a position of a channel joined in this delta is kept
@@ -315,7 +351,7 @@ end
 for i = 0, npos - 1 do
   local ch = ARGV[15 + 2 * i]
   local member
-  if list then member = list[ch] ~= nil else member = redis.call('HEXISTS', KEYS[1], 'c:' .. ch) == 1 end
+  if list then member = list[ch] ~= nil else member = h[10 + i] ~= false end
   if member then
     set[#set + 1] = 'p:' .. ch
     set[#set + 1] = ARGV[16 + 2 * i]
