@@ -258,7 +258,7 @@ return false
  * channel list (subs) or '' when unchanged, the channel count (-1: unchanged) and (channel, position
  * or '') pairs (MN-15), then (seq, bytes) pairs.
  */
-const COMMIT = `${PRELUDE}
+const COMMIT_BODY = `
 -- the hot path (one commit per session that changed, per tick: MN-1): one HMGET for the expiry, the
 -- fence, the cursors, the replay's length and last seq, and the membership of each position's
 -- channel; the list is read only to trim it
@@ -361,6 +361,51 @@ redis.call('HSET', KEYS[1], unpack(set))
 return 1
 `;
 
+const COMMIT = `${PRELUDE}
+${COMMIT_BODY}`;
+
+/**
+ * Many sessions' commits in one script call (MN-1: one call per tick, not one per session; Redis
+ * pays one call's overhead for the tick). Each is COMMIT exactly, run on its own keys and
+ * arguments: the prelude and COMMIT's text with KEYS and ARGV read through K and A, which the loop
+ * points at each session's in turn. One session's refusal (stale fence, SEQ-2, cap) is its own:
+ * the others are applied. Not for Redis Cluster (the keys of many sessions in one call).
+ *
+ * KEYS 1 ended-order, 2 ended-serial, then per session: its hash, replay list, ended key.
+ * ARGV 1 now, 2 endedTtlMs, 3 endedMaxIds, 4 the ended key stem, 5 the number of sessions, then per
+ * session: a count c, then c arguments: the id, then COMMIT's from its ARGV 6 (the fence) on.
+ * Returns one string per session: 'OK', or the error reply's text.
+ */
+const COMMIT_MANY = `
+local K = { KEYS[3], KEYS[4], KEYS[5], KEYS[1], KEYS[2] }
+local A = { ARGV[1], '', ARGV[2], ARGV[3], ARGV[4] }
+${withKA(PRELUDE)}
+local function commit_one()
+${withKA(COMMIT_BODY)}
+end
+local out = {}
+local at = 6
+for i = 1, tonumber(ARGV[5]) do
+  local c = tonumber(ARGV[at])
+  local k = 3 * i
+  K = { KEYS[k], KEYS[k + 1], KEYS[k + 2], KEYS[1], KEYS[2] }
+  A = { ARGV[1], ARGV[at + 1], ARGV[2], ARGV[3], ARGV[4] }
+  for j = 2, c do A[4 + j] = ARGV[at + j] end
+  id = A[2]
+  local ok, r = pcall(commit_one)
+  if not ok then out[i] = tostring(r)
+  elseif type(r) == 'table' and r.err then out[i] = r.err
+  else out[i] = 'OK' end
+  at = at + 1 + c
+end
+return out
+`;
+
+/** Lua text reading KEYS and ARGV through the locals K and A (COMMIT_MANY points them at each session). */
+function withKA(lua: string): string {
+  return lua.replaceAll('KEYS[', 'K[').replaceAll('#ARGV', '#A').replaceAll('ARGV[', 'A[');
+}
+
 /** SEQ-8. KEYS 1 the principal's set; ARGV 1 now, 2 message id, 3 forget at or below (now − ttl), 4 max ids, 5 ttl ms. */
 const ADD_MESSAGE_ID = `
 redis.call('ZADD', KEYS[1], ARGV[1], ARGV[2])
@@ -382,6 +427,8 @@ export interface SessionScripts {
   lifelineSessionEnd(...args: Arg[]): Promise<number>;
   lifelineSessionEnded(...args: Arg[]): Promise<string | null>;
   lifelineSessionCommit(...args: Arg[]): Promise<number>;
+  /** COMMIT_MANY: the number of keys first. */
+  lifelineSessionCommitMany(...args: Arg[]): Promise<string[]>;
   lifelineAddMessageId(...args: Arg[]): Promise<number>;
 }
 
@@ -393,7 +440,7 @@ export const SESSION_KEYS = 5;
  * socket and as EVALSHA after, and again as EVAL after a NOSCRIPT (a restarted Redis).
  */
 export function defineSessionScripts(redis: Redis): Redis & SessionScripts {
-  const scripts: Record<string, [string, number]> = {
+  const scripts: Record<string, [string, number | undefined]> = {
     lifelineSessionCreate: [CREATE, SESSION_KEYS],
     lifelineSessionSave: [SAVE, SESSION_KEYS],
     lifelineSessionLoad: [LOAD, SESSION_KEYS],
@@ -401,6 +448,7 @@ export function defineSessionScripts(redis: Redis): Redis & SessionScripts {
     lifelineSessionEnd: [END, SESSION_KEYS],
     lifelineSessionEnded: [ENDED, SESSION_KEYS],
     lifelineSessionCommit: [COMMIT, SESSION_KEYS],
+    lifelineSessionCommitMany: [COMMIT_MANY, undefined],
     lifelineAddMessageId: [ADD_MESSAGE_ID, 1],
   };
   for (const [name, [lua, numberOfKeys]] of Object.entries(scripts)) {
