@@ -105,7 +105,7 @@ describe.skipIf(!hasRedis)('RedisBroker', () => {
     // The resume-after-drain loss (issue 14): since's MULTI was written at once, ahead of the
     // join point's XINFO that ioredis auto-pipelines; a publication Redis ran between the two was in neither.
     const b = new RedisBroker({ redis: redis.url, prefix: PREFIX, nodeId: `join-since-${process.pid}` });
-    const monitor = await admin.duplicate().monitor();
+    const monitor = await admin.monitor(); // its own connection, in monitor mode from the start
     try {
       await b.ready();
       b.bind(() => 1);
