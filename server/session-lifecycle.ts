@@ -5,9 +5,10 @@
  *
  * The store is written at lifecycle points only (create, claim at resume, save at detach and drain,
  * end). Its writes are asynchronous and the machine's actions are not: writes for one session run
- * in order (a per-id chain, kept only while a write is in flight, so an idle session costs
- * nothing), and one that fails is logged; a StaleFenceError means another node took the session
- * over (RS-7 across nodes, issue 14), and this node closes its copy.
+ * in order, exclusive of its write-ahead commits (stores/write-chain.ts: one ordering chain per
+ * session, MN-1), and a whole record is read when its write runs, never when it was queued. One
+ * that fails is logged; a StaleFenceError means another node took the session over (RS-7 across
+ * nodes, issue 14), and this node closes its copy.
  */
 import type { Logger } from 'pino';
 import { ResumeReason, type Hello } from '../gen/lifeline/v1/envelope_pb.js';
@@ -21,6 +22,7 @@ import { LiveSession, type SessionEnv } from './session.js';
 import type { LocalChannels } from './stores/local-channels.js';
 import { restoreSession } from './stores/session-record-io.js';
 import type { WriteAhead } from './stores/write-ahead.js';
+import { WriteChain } from './stores/write-chain.js';
 import type { MachineRecord, SessionRecord } from './stores/session-record.js';
 import { StaleFenceError, type EndReason, type SessionStore } from './stores/session-store.js';
 import type { LivenessSweep } from './sweep.js';
@@ -72,10 +74,12 @@ const NEW_INBOUND: SessionRecord['inbound'] = Object.freeze({ lastProcessed: 0n,
 const NONE: SessionRecord['subscriptions'] = Object.freeze([]);
 
 export class SessionLifecycle {
-  /** Store writes in flight, by session id; absent when none (an idle session holds no promise). */
-  private readonly writes = new Map<string, Promise<void>>();
+  /** Store writes in flight, per session, in order and exclusive of its commits (MN-1). */
+  private readonly chain: WriteChain<LiveSession>;
 
-  constructor(private readonly d: LifecycleDeps) {}
+  constructor(private readonly d: LifecycleDeps) {
+    this.chain = new WriteChain(d.writeAhead, (s, err) => this.failed(s, err));
+  }
 
   /** HS-7: a new session for the Hello on this connection. */
   create(self: SessionActor, h: Host, hello: Hello): void {
@@ -141,19 +145,25 @@ export class SessionLifecycle {
     // for this, never hands them to the application again. Bounded by handoffWaitMs: a handler that
     // never settles (BP-17's hold) must not keep the session from moving.
     const machine = this.machineOf(s, 'detached');
-    this.write(s, async () => {
-      await settledWithin(idle, this.d.env.opts.handoffWaitMs);
-      const record = this.recordOfMachine(s, expiresAtMs, machine);
-      await this.d.store.save(record, s.fence);
-      this.d.writeAhead?.saved(s, record);
-    });
+    this.chain.after(s, () => settledWithin(idle, this.d.env.opts.handoffWaitMs));
+    this.write(s, () => this.saveNow(s, expiresAtMs, machine));
   }
 
-  /** Write the session back under its fence (detach, drain); `value`: the state it is entering. */
+  /**
+   * Write the session back under its fence (detach, drain); `value`: the state it is entering. The
+   * machine's state is taken now (the entry action runs before the step's snapshot is taken); the
+   * rest of the record is read when the write runs (MN-1: never older than what the store holds).
+   */
   save(s: LiveSession, expiresAtMs: number | undefined, value?: PersistedSession['value']): void {
-    const record = this.recordOf(s, expiresAtMs, value);
-    // The whole record carries the replay and cursor: once saved, the write-ahead continues after it.
-    this.write(s, () => this.d.store.save(record, s.fence).then(() => this.d.writeAhead?.saved(s, record)));
+    const machine = this.machineOf(s, value);
+    this.write(s, () => this.saveNow(s, expiresAtMs, machine));
+  }
+
+  /** The whole record now, saved; it carries the replay and cursors: the write-ahead continues after it. */
+  private async saveNow(s: LiveSession, expiresAtMs: number | undefined, machine: MachineRecord): Promise<void> {
+    const record = this.recordOfMachine(s, expiresAtMs, machine);
+    await this.d.store.save(record, s.fence);
+    this.d.writeAhead?.saved(s, record);
   }
 
   /** CC-6: first step of a teardown. */
@@ -213,7 +223,7 @@ export class SessionLifecycle {
    */
   lostClaim(id: string, fence: number): void {
     const s = this.d.live.get(id);
-    if (!s || s.fence !== fence || this.writes.has(id)) return;
+    if (!s || s.fence !== fence || this.chain.has(id)) return;
     this.moved(s, undefined); // RS-7 across nodes (issue 14): the new owner serves it
   }
 
@@ -224,7 +234,7 @@ export class SessionLifecycle {
    * the store shows next).
    */
   isOvertaken(s: LiveSession, seen: SessionRecord | undefined): boolean {
-    if (this.writes.has(s.id) || s.fence === 0) return false;
+    if (this.chain.has(s.id) || s.fence === 0) return false;
     const owner = seen?.owner;
     return owner === undefined || owner.nodeId !== this.d.nodeId || owner.fence !== s.fence;
   }
@@ -235,7 +245,7 @@ export class SessionLifecycle {
    */
   claimLost(id: string, fence: number, byNode: string): void {
     const s = this.d.live.get(id);
-    if (!s || s.fence >= fence || this.writes.has(id)) return;
+    if (!s || s.fence >= fence || this.chain.has(id)) return;
     this.moved(s, byNode);
   }
 
@@ -272,13 +282,16 @@ export class SessionLifecycle {
    * leaves the store current for the node that continues the sessions.
    */
   async flush(): Promise<void> {
-    await this.d.writeAhead?.flush();
+    const wa = this.d.writeAhead;
+    await wa?.flush();
     await this.settled();
+    // Commits that gathered while a whole-record write ran go out after it (MN-1): once more.
+    if (wa && wa.size > 0) await wa.flush();
   }
 
   /** Store writes still running (close, drain, tests). */
   settled(): Promise<void> {
-    return Promise.all([...this.writes.values()]).then(() => undefined);
+    return this.chain.settled();
   }
 
   /**
@@ -320,17 +333,9 @@ export class SessionLifecycle {
     return s.toRecord({ createdAtMs, expiresAtMs }, machine);
   }
 
-  /**
-   * Run `op` after this session's earlier writes. With none in flight it starts at once, so the
-   * memory store's effect (an ended reason, RS-6) is in place before the next event is handled.
-   */
+  /** Run `op` after this session's earlier writes, exclusive of its commits (write-chain.ts). */
   private write(s: LiveSession, op: () => Promise<void>): void {
-    const prev = this.writes.get(s.id);
-    const run = (prev ? prev.then(op) : op()).catch((err: unknown) => this.failed(s, err));
-    this.writes.set(s.id, run);
-    void run.then(() => {
-      if (this.writes.get(s.id) === run) this.writes.delete(s.id);
-    });
+    this.chain.run(s, op);
   }
 
   private failed(s: LiveSession, err: unknown): void {

@@ -231,7 +231,7 @@ export abstract class SessionOutbound implements DrainListener, WriteAheadHost {
   private writeItem(it: OutItem, droppedBefore: number): void {
     const m = this.env.metrics;
     if (m) m.deliveryLatency((this.env.clock.now() - it.enqueuedAt) / 1000);
-    if (it.position !== undefined) this.gate?.sequenced(it.channel, it.position); // MN-2: in the same commit as its frame
+    if (it.position !== undefined) this.gate?.sequenced(it.channel, it.position, this.log.next); // MN-2: in the same commit as its frame (seq log.next)
     const share = it.share;
     if (share !== undefined && share.writes++ > 0) {
       // A published item's second delivery on: encoded once, seq and dropped_before spliced in.

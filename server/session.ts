@@ -221,7 +221,7 @@ export class LiveSession extends SessionOutbound implements SessionView, Lifelin
   /** A stored session's channel position (session-record-io.ts): nothing at or below it is taken again. */
   restorePosition(channel: string, position: string): void {
     (this.takenPositions ??= new Map()).set(channel, position);
-    this.gate?.sequenced(channel, position);
+    this.gate?.restored(channel, position); // MN-2: no frame of its own: stored with the channel list or a whole record
   }
 
   /** The application's handler failed (CC-5). */

@@ -3,16 +3,16 @@
  * used by the in-memory store and by the contract suite's expectations of every other store.
  */
 import { trimmedReplay, withRecord, type ReplayFrame, type SessionRecord, type SubscriptionRecord } from './session-record.js';
-import type { RecordDelta } from './session-store.js';
+import { ReplayOrderError, type RecordDelta } from './session-store.js';
 
-/** `r` with `delta` applied; throws RangeError, changing nothing, when the frames do not follow the stored ones (SEQ-2). */
+/** `r` with `delta` applied; throws ReplayOrderError, changing nothing, when the frames do not follow the stored ones (SEQ-2). */
 export function applyDelta(r: SessionRecord, delta: RecordDelta): SessionRecord {
   let { next, acked, replay } = r.outbound;
   const frames = delta.frames ?? [];
   if (frames.length > 0) {
     const last = replay[replay.length - 1]?.seq ?? acked;
     const first = (frames[0] as ReplayFrame).seq;
-    if (first <= last) throw new RangeError(`commit: seq ${first} not after ${last} (SEQ-2)`);
+    if (first <= last) throw new ReplayOrderError(r.id, first, last);
     const top = (frames[frames.length - 1] as ReplayFrame).seq;
     replay = [...replay, ...frames];
     if (next <= top) next = top + 1n;

@@ -101,6 +101,34 @@ describe.skipIf(!hasRedis)('RedisBroker', () => {
     }
   });
 
+  it('MN-2 a since asked in the tick of the first join reads up to the join point: Redis runs its range after the join point, so no publication falls between catch-up and the live reads', async () => {
+    // The resume-after-drain loss (issue 14): since's MULTI was written at once, ahead of the
+    // join point's XINFO that ioredis auto-pipelines; a publication Redis ran between the two was in neither.
+    const b = new RedisBroker({ redis: redis.url, prefix: PREFIX, nodeId: `join-since-${process.pid}` });
+    const monitor = await admin.monitor(); // its own connection, in monitor mode from the start
+    try {
+      await b.ready();
+      b.bind(() => 1);
+      const ch = `join-since-${Date.now()}`;
+      const key = `${PREFIX}ch:${ch}`;
+      await admin.xadd(key, '*', 'm', 'before');
+      // What Redis ran on the stream, in order: the join point (XINFO), since's transaction (MULTI … XRANGE … EXEC).
+      const seen: string[] = [];
+      monitor.on('monitor', (_time: string, args: string[]) => {
+        const cmd = (args[0] ?? '').toUpperCase();
+        if (cmd === 'MULTI' || (args.includes(key) && (cmd === 'XINFO' || cmd === 'XRANGE'))) seen.push(cmd);
+      });
+      b.join(ch); // the first local subscriber (a session revived here) …
+      const got = await b.since(ch, '0-0'); // … and its catch-up, in the same tick (catch-up.ts)
+      expect(got).not.toBe('trimmed');
+      await until('the monitor saw the range', () => seen.includes('XRANGE'));
+      expect(seen.slice(0, 2)).toEqual(['XINFO', 'MULTI']); // the join point first, then the range's transaction
+    } finally {
+      monitor.disconnect();
+      await b.close();
+    }
+  });
+
   it('resolves a publish with 0 when the node joined only after it, and rejects at once when closed', async () => {
     const a = new RedisBroker({ redis: redis.url, prefix: PREFIX, nodeId: `count-${process.pid}` });
     await a.ready();

@@ -12,8 +12,11 @@
  *
  * Join takes the stream's last id on the command connection and reads from there, so:
  * - every publish this node makes after join() is read (same connection, in order);
- * - a `since` this node asks after join() covers everything up to the join point (same reason): a
- *   session continued here (design §3) misses nothing between its catch-up and the live reads;
+ * - a `since` this node asks after join() covers everything up to the join point: it waits until
+ *   the join point is taken (its MULTI is written at once, ahead of the commands ioredis
+ *   auto-pipelines, the join point's XINFO among them: without the wait Redis could run the range
+ *   first, and a publication between the two would be in neither), so a session continued here
+ *   (design §3, MN-2) misses nothing between its catch-up and the live reads;
  * - a publish from ANOTHER node that Redis executes between the join() call and the join point
  *   (about one round trip) is not delivered: the join window. A new subscriber has no claim on it;
  *   a continuing session gets it from `since` its stored position.
@@ -73,6 +76,8 @@ export class RedisBroker implements Broker {
   private readonly joined = new Map<string, object>();
   /** Joins whose point could not be taken (Redis away): taken again on 'ready'. */
   private readonly joinsToRetry = new Set<string>();
+  /** Join points being taken: a `since` of the channel waits for its channel's (MN-2, see the module comment). */
+  private readonly joining = new Map<string, Promise<void>>();
   /** Publishes of this node awaiting their entry from the reader: channel → id → resolve. */
   private readonly waiters = new Map<string, Map<string, (count: number) => void>>();
   /** Local counts of entries the reader delivered before their XADD answered (per channel). */
@@ -183,7 +188,7 @@ export class RedisBroker implements Broker {
     if (this.isClosed || this.joined.has(channel)) return;
     const token = {};
     this.joined.set(channel, token);
-    void this.takeJoinPoint(channel, token);
+    this.startJoinPoint(channel, token);
   }
 
   /**
@@ -207,6 +212,8 @@ export class RedisBroker implements Broker {
 
   async since(channel: string, position: string): Promise<readonly Publication[] | typeof TRIMMED> {
     if (this.isClosed || this.cmd.status !== 'ready') throw this.unavailable();
+    const joining = this.joining.get(channel);
+    if (joining) await joining; // MN-2: the range reaches the join point, where the live reads start
     const key = this.key(channel);
     let results: Array<[Error | null, unknown]> | null;
     try {
@@ -252,7 +259,15 @@ export class RedisBroker implements Broker {
     this.health.set(!this.isClosed && this.cmd.status === 'ready' && this.reader.status === 'ready');
   }
 
-  /** The stream's last id now, on the command connection: the reads start after it. */
+  private startJoinPoint(channel: string, token: object): void {
+    const taking = this.takeJoinPoint(channel, token);
+    this.joining.set(channel, taking);
+    void taking.finally(() => {
+      if (this.joining.get(channel) === taking) this.joining.delete(channel);
+    });
+  }
+
+  /** The stream's last id now, on the command connection: the reads start after it. Never rejects. */
   private async takeJoinPoint(channel: string, token: object): Promise<void> {
     let from: JoinPoint;
     try {
@@ -275,7 +290,7 @@ export class RedisBroker implements Broker {
   private retryJoins(): void {
     for (const ch of this.joinsToRetry) {
       const token = this.joined.get(ch);
-      if (token) void this.takeJoinPoint(ch, token);
+      if (token) this.startJoinPoint(ch, token);
     }
     this.joinsToRetry.clear();
   }

@@ -108,6 +108,13 @@ local function push(from, to)
   return added
 end
 
+-- The seq of the last (seq, bytes) pair from ARGV[from] on, or '' when none: the hash's 'tail'
+-- ('rl' is the replay's length), so a commit checks SEQ-2 and the cap without reading the list.
+local function tail_of(from)
+  if from < #ARGV then return ARGV[#ARGV - 1] end
+  return ''
+end
+
 -- MN-15: a session's channels are hash fields: 'subs' (the list in order, as the caller encoded it:
 -- read by the store's load, never parsed here), 'c:<channel>' (membership, for commits) and
 -- 'p:<channel>' (its broker position, MN-2). ARGV[at] is the channel count, (channel, position or '')
@@ -182,7 +189,7 @@ if redis.call('EXISTS', KEYS[1]) == 1 then return redis.error_reply('${scriptErr
 redis.call('DEL', KEYS[2], KEYS[3])
 local _, f0 = channel_args(14)
 redis.call('HSET', KEYS[1], 'fence', 1, 'node', ARGV[6], 'exp', ARGV[7], 'next', ARGV[8], 'acked', ARGV[9],
-  'lp', ARGV[10], 'la', ARGV[11], 'body', ARGV[12], 'rb', push(f0, #ARGV))
+  'lp', ARGV[10], 'la', ARGV[11], 'body', ARGV[12], 'rb', push(f0, #ARGV), 'rl', (#ARGV - f0 + 1) / 2, 'tail', tail_of(f0))
 set_channels(ARGV[13], 14)
 gc()
 return 1
@@ -197,7 +204,7 @@ redis.call('DEL', KEYS[2])
 local _, f0 = channel_args(14)
 set_channels(ARGV[13], 14)
 redis.call('HSET', KEYS[1], 'exp', ARGV[7], 'next', ARGV[8], 'acked', ARGV[9], 'lp', ARGV[10], 'la', ARGV[11],
-  'body', ARGV[12], 'rb', push(f0, #ARGV))
+  'body', ARGV[12], 'rb', push(f0, #ARGV), 'rl', (#ARGV - f0 + 1) / 2, 'tail', tail_of(f0))
 gc()
 return 1
 `;
@@ -251,22 +258,34 @@ return false
  * channel list (subs) or '' when unchanged, the channel count (-1: unchanged) and (channel, position
  * or '') pairs (MN-15), then (seq, bytes) pairs.
  */
-const COMMIT = `${PRELUDE}
--- the hot path: one HMGET for the expiry, the fence and the cursors
-local h = redis.call('HMGET', KEYS[1], 'fence', 'exp', 'next', 'acked', 'lp', 'la', 'rb')
-if not h[1] or expire_if(h[2]) then return redis.error_reply('${scriptErrors.stale} none') end
-if h[1] ~= ARGV[6] then return redis.error_reply('${scriptErrors.stale} ' .. h[1]) end
-local nxt, acked, lp, la, rb = h[3], h[4], h[5], h[6], tonumber(h[7])
+const COMMIT_BODY = `
+-- the hot path (one commit per session that changed, per tick: MN-1): one HMGET for the expiry, the
+-- fence, the cursors, the replay's length and last seq, and the membership of each position's
+-- channel; the list is read only to trim it
 local npos = tonumber(ARGV[14])
 local s0 = 15 + 2 * npos
 local nsubs = tonumber(ARGV[s0 + 1])
+local fields = { 'fence', 'exp', 'next', 'acked', 'lp', 'la', 'rb', 'rl', 'tail' }
+if nsubs < 0 then
+  for i = 0, npos - 1 do fields[10 + i] = 'c:' .. ARGV[15 + 2 * i] end
+end
+local h = redis.call('HMGET', KEYS[1], unpack(fields))
+if not h[1] or expire_if(h[2]) then return redis.error_reply('${scriptErrors.stale} none') end
+if h[1] ~= ARGV[6] then return redis.error_reply('${scriptErrors.stale} ' .. h[1]) end
+local nxt, acked, lp, la, rb = h[3], h[4], h[5], h[6], tonumber(h[7])
+local llen, tail = tonumber(h[8]), h[9]
+if not llen or not tail then
+  -- a record written before 'rl' and 'tail' existed: read them from the list
+  llen = redis.call('LLEN', KEYS[2])
+  tail = ''
+  if llen > 0 then tail = seq_of(redis.call('LINDEX', KEYS[2], -1)) end
+end
 local f0 = s0 + 2
 if nsubs > 0 then f0 = f0 + 2 * nsubs end
-local llen = redis.call('LLEN', KEYS[2])
 -- SEQ-2: the first frame follows the last stored one (or the ack when none is stored)
 if f0 < #ARGV then
   local last = acked
-  if llen > 0 then last = seq_of(redis.call('LINDEX', KEYS[2], -1)) end
+  if llen > 0 then last = tail end
   if not gt(ARGV[f0], last) then
     return redis.error_reply('${scriptErrors.seqOrder} ' .. ARGV[f0] .. ' ' .. last)
   end
@@ -275,13 +294,24 @@ end
 local new_acked = acked
 if ARGV[9] ~= '' and gt(ARGV[9], acked) then new_acked = ARGV[9] end
 local trim_n, trim_b = 0, 0
-if new_acked ~= acked then
-  while trim_n < llen do
-    local el = redis.call('LINDEX', KEYS[2], trim_n)
-    local s = seq_of(el)
-    if gt(s, new_acked) then break end
-    trim_n = trim_n + 1
-    trim_b = trim_b + #el - #s - 1
+if new_acked ~= acked and llen > 0 then
+  -- seqs grow along the list: read its head in chunks (the first one sized by the ack's move)
+  local want = tonumber(new_acked) - tonumber(acked)
+  if want < 1 then want = 1 elseif want > 512 then want = 512 end
+  local done = false
+  while not done and trim_n < llen do
+    local chunk = redis.call('LRANGE', KEYS[2], trim_n, trim_n + want - 1)
+    for _, el in ipairs(chunk) do
+      local s = seq_of(el)
+      if gt(s, new_acked) then
+        done = true
+        break
+      end
+      trim_n = trim_n + 1
+      trim_b = trim_b + #el - #s - 1
+    end
+    if #chunk < want then break end
+    want = 512
   end
 end
 local keep = f0
@@ -297,12 +327,18 @@ end
 if trim_n > 0 then redis.call('LPOP', KEYS[2], trim_n) end
 if keep < #ARGV then
   push(keep, #ARGV)
-  local ttl = redis.call('PTTL', KEYS[1])
-  if ttl > 0 then redis.call('PEXPIRE', KEYS[2], ttl) end
+  tail = ARGV[#ARGV - 1]
+  if h[2] and h[2] ~= '' then
+    -- a detached record expires (gc): so does a list made again by this push
+    local ttl = redis.call('PTTL', KEYS[1])
+    if ttl > 0 then redis.call('PEXPIRE', KEYS[2], ttl) end
+  end
+elseif rn == 0 then
+  tail = ''
 end
 if ARGV[13] ~= '' and gt(ARGV[13], nxt) then nxt = ARGV[13] end
 if new_acked ~= acked and gt(ARGV[10], nxt) then nxt = ARGV[10] end
-local set = { 'next', nxt, 'acked', new_acked, 'rb', nb }
+local set = { 'next', nxt, 'acked', new_acked, 'rb', nb, 'rl', rn, 'tail', tail }
 if ARGV[11] ~= '' and gt(ARGV[11], lp) then set[#set + 1] = 'lp'; set[#set + 1] = ARGV[11] end
 if ARGV[12] ~= '' and gt(ARGV[12], la) then set[#set + 1] = 'la'; set[#set + 1] = ARGV[12] end
 -- MN-15: the channel list first, so a position of a channel joined in this delta is kept
@@ -315,7 +351,7 @@ end
 for i = 0, npos - 1 do
   local ch = ARGV[15 + 2 * i]
   local member
-  if list then member = list[ch] ~= nil else member = redis.call('HEXISTS', KEYS[1], 'c:' .. ch) == 1 end
+  if list then member = list[ch] ~= nil else member = h[10 + i] ~= false end
   if member then
     set[#set + 1] = 'p:' .. ch
     set[#set + 1] = ARGV[16 + 2 * i]
@@ -324,6 +360,51 @@ end
 redis.call('HSET', KEYS[1], unpack(set))
 return 1
 `;
+
+const COMMIT = `${PRELUDE}
+${COMMIT_BODY}`;
+
+/**
+ * Many sessions' commits in one script call (MN-1: one call per tick, not one per session; Redis
+ * pays one call's overhead for the tick). Each is COMMIT exactly, run on its own keys and
+ * arguments: the prelude and COMMIT's text with KEYS and ARGV read through K and A, which the loop
+ * points at each session's in turn. One session's refusal (stale fence, SEQ-2, cap) is its own:
+ * the others are applied. Not for Redis Cluster (the keys of many sessions in one call).
+ *
+ * KEYS 1 ended-order, 2 ended-serial, then per session: its hash, replay list, ended key.
+ * ARGV 1 now, 2 endedTtlMs, 3 endedMaxIds, 4 the ended key stem, 5 the number of sessions, then per
+ * session: a count c, then c arguments: the id, then COMMIT's from its ARGV 6 (the fence) on.
+ * Returns one string per session: 'OK', or the error reply's text.
+ */
+const COMMIT_MANY = `
+local K = { KEYS[3], KEYS[4], KEYS[5], KEYS[1], KEYS[2] }
+local A = { ARGV[1], '', ARGV[2], ARGV[3], ARGV[4] }
+${withKA(PRELUDE)}
+local function commit_one()
+${withKA(COMMIT_BODY)}
+end
+local out = {}
+local at = 6
+for i = 1, tonumber(ARGV[5]) do
+  local c = tonumber(ARGV[at])
+  local k = 3 * i
+  K = { KEYS[k], KEYS[k + 1], KEYS[k + 2], KEYS[1], KEYS[2] }
+  A = { ARGV[1], ARGV[at + 1], ARGV[2], ARGV[3], ARGV[4] }
+  for j = 2, c do A[4 + j] = ARGV[at + j] end
+  id = A[2]
+  local ok, r = pcall(commit_one)
+  if not ok then out[i] = tostring(r)
+  elseif type(r) == 'table' and r.err then out[i] = r.err
+  else out[i] = 'OK' end
+  at = at + 1 + c
+end
+return out
+`;
+
+/** Lua text reading KEYS and ARGV through the locals K and A (COMMIT_MANY points them at each session). */
+function withKA(lua: string): string {
+  return lua.replaceAll('KEYS[', 'K[').replaceAll('#ARGV', '#A').replaceAll('ARGV[', 'A[');
+}
 
 /** SEQ-8. KEYS 1 the principal's set; ARGV 1 now, 2 message id, 3 forget at or below (now − ttl), 4 max ids, 5 ttl ms. */
 const ADD_MESSAGE_ID = `
@@ -346,6 +427,8 @@ export interface SessionScripts {
   lifelineSessionEnd(...args: Arg[]): Promise<number>;
   lifelineSessionEnded(...args: Arg[]): Promise<string | null>;
   lifelineSessionCommit(...args: Arg[]): Promise<number>;
+  /** COMMIT_MANY: the number of keys first. */
+  lifelineSessionCommitMany(...args: Arg[]): Promise<string[]>;
   lifelineAddMessageId(...args: Arg[]): Promise<number>;
 }
 
@@ -357,7 +440,7 @@ export const SESSION_KEYS = 5;
  * socket and as EVALSHA after, and again as EVAL after a NOSCRIPT (a restarted Redis).
  */
 export function defineSessionScripts(redis: Redis): Redis & SessionScripts {
-  const scripts: Record<string, [string, number]> = {
+  const scripts: Record<string, [string, number | undefined]> = {
     lifelineSessionCreate: [CREATE, SESSION_KEYS],
     lifelineSessionSave: [SAVE, SESSION_KEYS],
     lifelineSessionLoad: [LOAD, SESSION_KEYS],
@@ -365,6 +448,7 @@ export function defineSessionScripts(redis: Redis): Redis & SessionScripts {
     lifelineSessionEnd: [END, SESSION_KEYS],
     lifelineSessionEnded: [ENDED, SESSION_KEYS],
     lifelineSessionCommit: [COMMIT, SESSION_KEYS],
+    lifelineSessionCommitMany: [COMMIT_MANY, undefined],
     lifelineAddMessageId: [ADD_MESSAGE_ID, 1],
   };
   for (const [name, [lua, numberOfKeys]] of Object.entries(scripts)) {

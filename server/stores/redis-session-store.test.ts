@@ -8,7 +8,8 @@ import { isRedisAvailable, startRedis, type RedisProcess } from '../../test/supp
 import { sampleRecord, sessionStoreContract } from './contract.js';
 import { RedisUnavailableError, lifelineRedisOptions } from './redis-connection.js';
 import { RedisSessionStore, ReplayCapError, ReplayOrderError } from './redis-session-store.js';
-import type { SessionStore } from './session-store.js';
+import { MemorySessionStore } from './memory-session-store.js';
+import { StaleFenceError, type SessionStore } from './session-store.js';
 
 const hasRedis = isRedisAvailable();
 let redis: RedisProcess;
@@ -79,6 +80,49 @@ describe.skipIf(!hasRedis)('RedisSessionStore only', () => {
       expect(err).toBeInstanceOf(ReplayOrderError);
       expect(err).toBeInstanceOf(RangeError);
       expect(err).toMatchObject({ firstSeq: 1n, lastSeq: 2n });
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('MN-1 commitMany applies each session\'s delta exactly as commit does, in one call; a refusal (stale fence, SEQ-2, cap) is that session\'s alone', async () => {
+    const store = new RedisSessionStore({ redis: redis.url, maxReplayFrames: 4 });
+    const twin = new MemorySessionStore({ shared: true, maxReplayFrames: 4 } as never); // applyDelta: the one meaning of commit
+    try {
+      const ids: { id: string; fence: number; twin: number }[] = [];
+      for (let i = 0; i < 6; i++) {
+        const r = sampleRecord({ subscriptions: [{ channel: 'feed' }] });
+        ids.push({ id: r.id, fence: await store.create(r, 'node-a'), twin: await twin.create(r, 'node-a') });
+      }
+      const [a, b, c, d, e, f] = ids as [typeof ids[0], typeof ids[0], typeof ids[0], typeof ids[0], typeof ids[0], typeof ids[0]];
+      await store.commit(c.id, c.fence, { frames: [{ seq: 1n, bytes: enc(1) }] });
+      await twin.commit(c.id, c.twin, { frames: [{ seq: 1n, bytes: enc(1) }] });
+      const stale = await store.claim(d.id, 'node-b'); // d now belongs to node b
+      const batch = [
+        { ...a, delta: { frames: [{ seq: 1n, bytes: enc(1, 58, 2) }, { seq: 2n, bytes: enc() }], positions: { feed: '7-1' } } },
+        { ...b, delta: { acked: 0n, inbound: { lastProcessed: 3n, lastAckSent: 2n }, subscriptions: [{ channel: 'feed' }, { channel: 'news', position: '5-0' }] } },
+        { ...c, delta: { frames: [{ seq: 1n, bytes: enc(9) }] } }, // SEQ-2: 1 is stored already
+        { ...d, delta: { frames: [{ seq: 1n, bytes: enc(1) }] } }, // fenced out
+        { ...e, delta: { frames: [1n, 2n, 3n, 4n, 5n].map((seq) => ({ seq, bytes: enc(1) })) } }, // past the cap
+        { ...f, delta: { frames: [{ seq: 1n, bytes: enc(1) }, { seq: 2n, bytes: enc(2) }], acked: 1n, positions: { feed: '9-0' } } },
+      ];
+      const out = await store.commitMany(batch);
+      expect(out[0]).toBeUndefined();
+      expect(out[1]).toBeUndefined();
+      expect(out[2]).toBeInstanceOf(ReplayOrderError);
+      expect(out[2]).toMatchObject({ lastSeq: 1n });
+      expect(out[3]).toBeInstanceOf(StaleFenceError);
+      expect(out[3]).toMatchObject({ currentFence: stale });
+      expect(out[4]).toBeInstanceOf(ReplayCapError);
+      expect(out[5]).toBeUndefined();
+      for (const [i, x] of batch.entries()) {
+        if (out[i] !== undefined) continue;
+        await twin.commit(x.id, x.twin, x.delta);
+        const [got, want] = [await store.load(x.id), await twin.load(x.id)];
+        expect({ outbound: got?.outbound, inbound: got?.inbound, subscriptions: got?.subscriptions }).toEqual({ outbound: want?.outbound, inbound: want?.inbound, subscriptions: want?.subscriptions });
+      }
+      expect(seqsOf(await store.load(c.id))).toEqual([1n]); // refused: unchanged
+      expect(seqsOf(await store.load(e.id))).toEqual([]);
     } finally {
       await store.close();
     }

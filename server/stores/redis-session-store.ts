@@ -30,9 +30,11 @@ import { defineSessionScripts, scriptErrors, type SessionScripts } from './redis
 import type { ReplayFrame, SessionRecord, SubscriptionRecord } from './session-record.js';
 import {
   ReplayCapError,
+  ReplayOrderError,
   SessionExistsError,
   StaleFenceError,
   type ClaimLost,
+  type CommitRequest,
   type EndReason,
   type RecordDelta,
   type SessionStore,
@@ -64,19 +66,7 @@ export interface RedisSessionStoreOptions {
   readonly connectTimeoutMs?: number;
 }
 
-/** A commit's first frame does not follow the stored replay (SEQ-2). `lastSeq`: the last stored seq (or the ack). */
-export class ReplayOrderError extends RangeError {
-  override readonly name = 'ReplayOrderError';
-  constructor(
-    readonly sessionId: string,
-    readonly firstSeq: bigint,
-    readonly lastSeq: bigint,
-  ) {
-    super(`commit: seq ${firstSeq} not after ${lastSeq} (SEQ-2), session ${sessionId.slice(0, 8)}…`);
-  }
-}
-
-export { ReplayCapError };
+export { ReplayCapError, ReplayOrderError };
 
 const epochClock: Pick<Clock, 'now'> = { now: () => Date.now() };
 const COLON = 0x3a;
@@ -151,9 +141,38 @@ export class RedisSessionStore implements SessionStore {
   }
 
   commit(id: string, fence: number, delta: RecordDelta): Promise<void> {
+    const args: Arg[] = this.head(id);
+    this.pushCommit(args, fence, delta);
+    return this.run(() => this.client.lifelineSessionCommit(...args), id, fence).then(noop);
+  }
+
+  /**
+   * The commits of one tick in one script call (MN-1; SessionStore.commitMany): Redis pays one
+   * call's overhead, not one per session. Each outcome is its session's own.
+   */
+  commitMany(batch: readonly CommitRequest[]): Promise<readonly (Error | undefined)[]> {
+    const k = this.keys;
+    const keys: Arg[] = [k.endedOrder(), k.endedSerial()];
+    const args: Arg[] = [this.clock.now(), this.endedTtlMs, this.endedMaxIds, k.endedStem(), batch.length];
+    for (const { id, fence, delta } of batch) {
+      keys.push(k.session(id), k.replay(id), k.ended(id));
+      const at = args.length;
+      args.push(0, id);
+      this.pushCommit(args, fence, delta);
+      args[at] = args.length - at - 1; // the count of this session's arguments
+    }
+    return this.run(() => this.client.lifelineSessionCommitMany(keys.length, ...keys, ...args), '', 0).then((out) =>
+      batch.map(({ id, fence }, i) => {
+        const r = out[i];
+        return r === 'OK' ? undefined : mapError(Object.assign(new Error(String(r)), { name: 'ReplyError' }), id, fence);
+      }),
+    );
+  }
+
+  /** COMMIT's arguments from its ARGV 6 (redis-scripts.ts): fence, caps, ack, cursor, top, positions, channels, frames. */
+  private pushCommit(args: Arg[], fence: number, delta: RecordDelta): void {
     const frames = delta.frames ?? [];
     const top = frames.length > 0 ? (frames[frames.length - 1] as ReplayFrame).seq + 1n : undefined;
-    const args: Arg[] = this.head(id);
     args.push(
       String(fence),
       this.maxReplayFrames,
@@ -171,7 +190,6 @@ export class RedisSessionStore implements SessionStore {
     if (subs) pushChannels(args, subs); // MN-15
     else args.push('', -1);
     for (const f of frames) args.push(f.seq.toString(), asBuffer(f.bytes)); // bytes as they are: no copy, no base64
-    return this.run(() => this.client.lifelineSessionCommit(...args), id, fence).then(noop);
   }
 
   end(id: string, reason: EndReason, fence?: number): Promise<void> {

@@ -34,6 +34,13 @@ export interface RecordDelta {
   readonly subscriptions?: readonly SubscriptionRecord[];
 }
 
+/** One session's commit in a SessionStore.commitMany batch. */
+export interface CommitRequest {
+  readonly id: string;
+  readonly fence: number;
+  readonly delta: RecordDelta;
+}
+
 /** A store or broker across the network: is it reachable now (readiness, `/readyz`)? */
 export interface Health {
   /** True while the backing service answers; false from the first failure until it answers again. */
@@ -71,6 +78,22 @@ export class ReplayCapError extends RangeError {
   override readonly name = 'ReplayCapError';
 }
 
+/**
+ * A commit's first frame does not follow the stored replay (SEQ-2), changing nothing. `lastSeq`:
+ * the last stored seq (or the ack when no frame is stored), so a retry of a commit whose answer
+ * was lost can see that it landed and continue after it (write-ahead.ts).
+ */
+export class ReplayOrderError extends RangeError {
+  override readonly name = 'ReplayOrderError';
+  constructor(
+    readonly sessionId: string,
+    readonly firstSeq: bigint,
+    readonly lastSeq: bigint,
+  ) {
+    super(`commit: seq ${firstSeq} not after ${lastSeq} (SEQ-2), session ${sessionId.slice(0, 8)}…`);
+  }
+}
+
 /** create() of an id that already exists (ids are 128 random bits, §16.3: a bug, never chance). */
 export class SessionExistsError extends Error {
   override readonly name = 'SessionExistsError';
@@ -102,6 +125,14 @@ export interface SessionStore {
    * inbound cursor and the channel positions. `next` moves past the last appended frame.
    */
   commit(id: string, fence: number, delta: RecordDelta): Promise<void>;
+  /**
+   * Many sessions' commits at once (one tick's, MN-1), each exactly as `commit` would apply it:
+   * resolves with each one's outcome in order (undefined: applied; else the error `commit` would
+   * have rejected with). Optional: a store across the network offers it so a tick costs one call
+   * there, not one per session (RedisSessionStore: one script call); the write-ahead falls back to
+   * `commit` per session without it. Rejects only when the store cannot be reached (nothing applied).
+   */
+  commitMany?(batch: readonly CommitRequest[]): Promise<readonly (Error | undefined)[]>;
   /**
    * Delete the session and remember why for a bounded time (RS-6, RS-11), so a late Hello hears
    * EXPIRED or EVICTED rather than UNKNOWN_SESSION. With a fence, a stale one rejects.

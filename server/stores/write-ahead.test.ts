@@ -3,7 +3,7 @@ import { OutboundLog } from '../../spec/protocol/outbound-log.js';
 import { sampleRecord } from './contract.js';
 import { MemorySessionStore } from './memory-session-store.js';
 import type { SessionRecord, SubscriptionRecord } from './session-record.js';
-import { ReplayCapError, type RecordDelta } from './session-store.js';
+import { ReplayCapError, ReplayOrderError, type RecordDelta } from './session-store.js';
 import { Gate, RETRY_FIRST_MS, WriteAhead, type WriteAheadHost } from './write-ahead.js';
 
 /** The memory store, saying it is shared; records every commit and can refuse them (a store away). */
@@ -80,7 +80,7 @@ describe('WriteAhead (MN-1: a shared store holds a session before its client see
     w.touch(s);
     s.log.ack(1n);
     w.touch(s);
-    s.gate.sequenced('feed', '5-0');
+    s.gate.sequenced('feed', '5-0', 3n);
     expect(m.queue).toHaveLength(1); // one flush per tick, however many changes
     expect(store.calls).toEqual([]);
     m.tick();
@@ -261,15 +261,10 @@ describe('WriteAhead: a store that already holds what a commit repeats', () => {
     const r = sampleRecord();
     const fence = await store.create(r, 'n1');
     await store.commit(r.id, fence, { frames: [{ seq: 1n, bytes: new Uint8Array([1]) }] }); // landed; its answer "lost"
-    class Order extends RangeError {
-      constructor(readonly lastSeq: bigint) {
-        super('not after');
-      }
-    }
     const seam: Pick<typeof store, 'commit'> = {
       commit: (id, f, delta) => {
         const first = delta.frames?.[0]?.seq;
-        return first !== undefined && first <= 1n ? Promise.reject(new Order(1n)) : store.commit(id, f, delta);
+        return first !== undefined && first <= 1n ? Promise.reject(new ReplayOrderError(id, first, 1n)) : store.commit(id, f, delta);
       },
     };
     const errors: unknown[] = [];

@@ -20,153 +20,17 @@
  *
  * The channel list goes in the commit whenever it changed since the last one (MN-15), so a node
  * that continues the session after this one died joins the channels the client was told it has.
+ *
+ * One ordering chain per session (MN-1, MN-2): a whole-record write of the session (a save at
+ * drain or detach, a claim) runs through `exclusive`, with none of its commits in flight and none
+ * starting until it settles (write-chain.ts orders them). A channel position travels only with the
+ * frame that carries its publication (or in a whole record read at one instant), so the stored
+ * position of a channel is never ahead of its stored frames: a node that catches the session up
+ * from it (Broker.since) skips nothing that was never stored.
  */
-import type { OutboundLog } from '../../spec/protocol/outbound-log.js';
-import type { ReplayFrame, SessionRecord, SubscriptionRecord } from './session-record.js';
-import { ReplayCapError, StaleFenceError, type RecordDelta, type SessionStore } from './session-store.js';
-
-/** What the write-ahead reads from, and tells, a session (server/session-outbound.ts implements it). */
-export interface WriteAheadHost {
-  readonly id: string;
-  /** The fence of this node's claim; 0 until the store has the session (nothing is committed before). */
-  readonly fence: number;
-  readonly log: OutboundLog<Uint8Array>;
-  /** The client's stream as the session has it now (SEQ-3, SEQ-5). */
-  inboundCursor(): SessionRecord['inbound'];
-  /** This session's write-ahead state; undefined when its store is not shared. */
-  readonly gate: Gate | undefined;
-  /** The channels now subscribed, with their positions (MN-15: committed when they changed). */
-  subscriptionList(): readonly SubscriptionRecord[];
-  /** A commit resolved: the store holds more (gate.storedSeq, gate.storedProcessed, gate.storedChannels). */
-  committed(): void;
-  /** The store refused the session for good (ReplayCapError): serving it failed (CC-5). */
-  commitFailed(err: unknown): void;
-}
-
-/** One in-flight commit: what it will make the store hold. */
-interface Attempt {
-  readonly fence: number;
-  readonly top: bigint;
-  readonly acked: bigint;
-  readonly inbound: SessionRecord['inbound'] | undefined;
-  readonly positions: Record<string, string> | undefined;
-  /** The channel list's change count this commit stores; undefined when it carries no list. */
-  readonly channels: number | undefined;
-}
-
-/**
- * One session's write-ahead state: what the store holds of it, what the socket has, what waits.
- * Only sessions of a shared store have one (one field on the session otherwise: memory per idle session).
- */
-export class Gate {
-  /** Highest frame seq the store holds (MN-1): frames up to it may go to the socket. */
-  storedSeq = 0n;
-  private storedAcked = 0n;
-  /** The inbound cursor the store holds (MN-1): an Ack up to it may go to the client. */
-  storedProcessed = 0n;
-  private storedAckSent = 0n;
-  /** Highest frame seq written to the current socket. */
-  wireSeq = 0n;
-  /** An Ack due but not yet allowed (its cursor is not stored yet); the newest only, acks are cumulative. */
-  heldAck: bigint | undefined;
-  /** Channel → position of the last publication sequenced since the last commit (MN-2). */
-  private positions: Record<string, string> | undefined;
-  /** Channel → position of the last publication sequenced (the record's SubscriptionRecord.position). */
-  sentPositions: Map<string, string> | undefined;
-  /** Changes of the channel list so far (MN-15), and how many of them the store holds. */
-  channels = 0;
-  storedChannels = 0;
-  /** Control replies that must not overtake the commit of a channel change (Subscribed, CH-4, MN-15). */
-  heldControl: { readonly channels: number; readonly bytes: Uint8Array }[] | undefined;
-  attempt: Attempt | undefined;
-  isDirty = false;
-  isGone = false;
-
-  /** The session continues from what the store holds now (a new session, a revive, a whole-record save). */
-  reset(log: OutboundLog<Uint8Array>, inbound: SessionRecord['inbound']): void {
-    this.storedSeq = log.lastSent;
-    this.storedAcked = log.acked;
-    this.storedProcessed = inbound.lastProcessed;
-    this.storedAckSent = inbound.lastAckSent;
-    this.wireSeq = log.lastSent;
-    this.positions = undefined;
-    this.storedChannels = this.channels;
-  }
-
-  /** A whole record was saved (detach, drain): the store holds at least what it says. */
-  holds(r: SessionRecord): void {
-    const top = r.outbound.next - 1n;
-    if (top > this.storedSeq) this.storedSeq = top;
-    if (r.outbound.acked > this.storedAcked) this.storedAcked = r.outbound.acked;
-    if (r.inbound.lastProcessed > this.storedProcessed) this.storedProcessed = r.inbound.lastProcessed;
-    if (r.inbound.lastAckSent > this.storedAckSent) this.storedAckSent = r.inbound.lastAckSent;
-  }
-
-  /** The store says it holds frames up to `seq` already (a commit whose answer was lost): continue after it. */
-  storedUpTo(seq: bigint): void {
-    if (seq > this.storedSeq) this.storedSeq = seq;
-  }
-
-  /** A publication of `channel` at `position` went into the stream (MN-2). */
-  sequenced(channel: string, position: string): void {
-    (this.positions ??= {})[channel] = position;
-    (this.sentPositions ??= new Map()).set(channel, position);
-  }
-
-  /** The session left `channel` (MN-15): a later join starts without its old position. */
-  left(channel: string): void {
-    this.sentPositions?.delete(channel);
-    if (this.positions) delete this.positions[channel];
-  }
-
-  /** The delta of everything since the store's last state, or undefined when nothing changed. */
-  take(h: WriteAheadHost): RecordDelta | undefined {
-    const log = h.log;
-    const top = log.lastSent > this.storedSeq ? log.lastSent : this.storedSeq;
-    let frames: ReplayFrame[] | undefined;
-    if (top > this.storedSeq) {
-      frames = [];
-      // Frames already covered by the ack are in no replay: never written (applyDelta trims them anyway).
-      for (const f of log.pending()) if (f.seq > this.storedSeq) frames.push({ seq: f.seq, bytes: f.item });
-    }
-    const acked = log.acked > this.storedAcked ? log.acked : undefined;
-    const cur = h.inboundCursor();
-    const inbound = cur.lastProcessed > this.storedProcessed || cur.lastAckSent > this.storedAckSent ? cur : undefined;
-    const positions = this.positions;
-    const subscriptions = this.channels > this.storedChannels ? h.subscriptionList() : undefined; // MN-15
-    if (!frames && acked === undefined && !inbound && !positions && !subscriptions) return undefined;
-    this.positions = undefined;
-    this.attempt = { fence: h.fence, top, acked: acked ?? this.storedAcked, inbound, positions, channels: subscriptions && this.channels };
-    return {
-      ...(frames && { frames }),
-      ...(acked !== undefined && { acked }),
-      ...(inbound && { inbound }),
-      ...(positions && { positions }),
-      ...(subscriptions && { subscriptions }),
-    };
-  }
-
-  /** The attempt is in the store. */
-  stored(): void {
-    const a = this.attempt;
-    if (!a) return;
-    this.attempt = undefined;
-    if (a.top > this.storedSeq) this.storedSeq = a.top;
-    if (a.acked > this.storedAcked) this.storedAcked = a.acked;
-    if (a.channels !== undefined && a.channels > this.storedChannels) this.storedChannels = a.channels;
-    if (a.inbound) {
-      if (a.inbound.lastProcessed > this.storedProcessed) this.storedProcessed = a.inbound.lastProcessed;
-      if (a.inbound.lastAckSent > this.storedAckSent) this.storedAckSent = a.inbound.lastAckSent;
-    }
-  }
-
-  /** The attempt failed: nothing of it is stored; its positions go back under any newer ones. */
-  refused(): void {
-    const a = this.attempt;
-    this.attempt = undefined;
-    if (a?.positions) this.positions = { ...a.positions, ...this.positions };
-  }
-}
+import { Gate, type WriteAheadHost } from './gate.js';
+import type { SessionRecord } from './session-record.js';
+import { ReplayCapError, ReplayOrderError, StaleFenceError, type RecordDelta, type SessionStore } from './session-store.js';
 
 export interface WriteAheadHooks {
   /** Run `flush` once, soon (default setImmediate: after this tick's I/O callbacks). */
@@ -183,19 +47,27 @@ export interface WriteAheadHooks {
   readonly onFlushTimeout?: (pending: number) => void;
 }
 
+/** Sessions per commitMany call: one call's work stays short, so Redis answers other clients between them. */
+export const COMMIT_MANY_MAX = 256;
+
+/** One session's commit, taken and about to be sent. */
+interface Prepared {
+  readonly h: WriteAheadHost;
+  readonly g: Gate;
+  readonly fence: number;
+  readonly delta: RecordDelta;
+}
+
 /** MN-6: retry backoff, 50 ms doubling to 2 s. */
 export const RETRY_FIRST_MS = 50;
 export const RETRY_MAX_MS = 2_000;
 
-/**
- * The last seq a store says it holds, from its refusal of frames that do not follow it (the Redis
- * store's ReplayOrderError carries `lastSeq`); undefined for any other failure.
- */
+/** The last seq a store says it holds, from its refusal of frames that do not follow it; undefined for any other failure. */
 function storedLastOf(err: unknown): bigint | undefined {
-  if (!(err instanceof RangeError)) return undefined;
-  const last = (err as RangeError & { lastSeq?: unknown }).lastSeq;
-  return typeof last === 'bigint' ? last : undefined;
+  return err instanceof ReplayOrderError ? err.lastSeq : undefined;
 }
+
+export { Gate, type WriteAheadHost };
 
 export class WriteAhead {
   private readonly dirty = new Set<WriteAheadHost>();
@@ -210,7 +82,7 @@ export class WriteAhead {
   private readonly schedule: (flush: () => void) => void;
 
   constructor(
-    private readonly store: Pick<SessionStore, 'commit'>,
+    private readonly store: Pick<SessionStore, 'commit'> & Partial<Pick<SessionStore, 'commitMany'>>,
     private readonly hooks: WriteAheadHooks,
   ) {
     this.schedule = hooks.schedule ?? ((fn) => void setImmediate(fn));
@@ -226,7 +98,7 @@ export class WriteAhead {
     const g = h.gate;
     if (!g || g.isGone || g.isDirty) return;
     g.isDirty = true;
-    if (g.attempt || this.retrying.has(h)) return; // goes out when the one in flight (or the retry) settles
+    if (g.attempt || g.exclusive > 0 || this.retrying.has(h)) return; // goes out when the one in flight (the retry, the whole-record write) settles
     this.dirty.add(h);
     if (!this.isScheduled) {
       this.isScheduled = true;
@@ -240,6 +112,27 @@ export class WriteAhead {
     if (!g || g.isGone) return;
     if (g.isDirty && !g.attempt && !this.retrying.has(h) && !this.dirty.has(h)) g.isDirty = false;
     this.touch(h);
+  }
+
+  /**
+   * MN-1, MN-2: one ordering chain per session. `op` (a whole-record save, a claim) starts once no
+   * commit of `h` is in flight (at once when none is), and no commit of `h` starts until it
+   * settles; what gathered meanwhile is committed after it. So a record read when `op` runs is never
+   * older than a commit the store applied before it, and no commit interleaves with it.
+   */
+  exclusive(h: WriteAheadHost, op: () => Promise<void>): Promise<void> {
+    const g = h.gate;
+    if (!g || g.isGone) return op();
+    g.exclusive++;
+    const run = async (): Promise<void> => {
+      while (g.inFlight) await g.inFlight;
+      await op();
+    };
+    return run().finally(() => {
+      if (--g.exclusive > 0 || !g.isDirty || g.isGone || g.attempt || this.retrying.has(h)) return;
+      g.isDirty = false;
+      this.touch(h); // what gathered while it ran
+    });
   }
 
   /** The whole record `r` was saved under the session's fence: what it holds may go out. */
@@ -291,25 +184,75 @@ export class WriteAhead {
     if (this.dirty.size === 0) return;
     const batch = [...this.dirty];
     this.dirty.clear();
-    for (const h of batch) this.commit(h);
+    this.commitAll(batch);
+  }
+
+  /**
+   * One commit per session of `hs`: with a store that takes many at once (commitMany), one call per
+   * COMMIT_MANY_MAX sessions (a tick of a 2,000-subscriber publication is a handful of calls, not
+   * 2,000), each session's outcome its own; else one `commit` each.
+   */
+  private commitAll(hs: readonly WriteAheadHost[]): void {
+    const many = this.store.commitMany;
+    const ready: Prepared[] = [];
+    for (const h of hs) {
+      const p = this.prepare(h);
+      if (!p) continue;
+      if (many === undefined) this.issue(p, this.store.commit(h.id, p.fence, p.delta));
+      else ready.push(p);
+    }
+    if (many === undefined) return;
+    if (ready.length === 1) {
+      const p = ready[0] as Prepared;
+      this.issue(p, this.store.commit(p.h.id, p.fence, p.delta));
+      return;
+    }
+    for (let i = 0; i < ready.length; i += COMMIT_MANY_MAX) {
+      const chunk = ready.slice(i, i + COMMIT_MANY_MAX);
+      const all = many.call(this.store, chunk.map((p) => ({ id: p.h.id, fence: p.fence, delta: p.delta })));
+      chunk.forEach((p, j) => {
+        this.issue(
+          p,
+          all.then((out) => {
+            const err = out[j];
+            if (err !== undefined) throw err;
+          }),
+        );
+      });
+    }
   }
 
   private commit(h: WriteAheadHost): void {
+    const p = this.prepare(h);
+    if (p) this.issue(p, this.store.commit(h.id, p.fence, p.delta));
+  }
+
+  /** The session's delta for a commit now, or undefined (nothing new, not yet in the store, a whole-record write running). */
+  private prepare(h: WriteAheadHost): Prepared | undefined {
     const g = h.gate;
-    if (!g || g.isGone) return;
+    if (!g || g.isGone) return undefined;
+    if (g.exclusive > 0) {
+      g.isDirty = true; // a whole-record write runs: committed when it settles (exclusive)
+      return undefined;
+    }
     g.isDirty = false;
     if (h.fence === 0) {
       g.isDirty = true; // not in the store yet: the create's resolve touches it again (refenced)
-      return;
+      return undefined;
     }
     const delta = g.take(h);
     if (!delta) {
       h.committed(); // nothing new to store: anything held may go (an Ack up to the stored cursor)
-      return;
+      return undefined;
     }
-    const fence = h.fence;
+    return { h, g, fence: h.fence, delta };
+  }
+
+  /** `result`: the store's answer to the commit of `p`; the session hears it, in order (one in flight per session). */
+  private issue(p: Prepared, result: Promise<void>): void {
+    const { h, g, fence } = p;
     this.inFlight++;
-    this.store.commit(h.id, fence, delta).then(
+    const settled = result.then(
       () => {
         this.inFlight--;
         g.stored();
@@ -351,6 +294,15 @@ export class WriteAhead {
         this.notifyIfIdle();
       },
     );
+    const done: Promise<void> = settled.then(
+      () => {
+        if (g.inFlight === done) g.inFlight = undefined;
+      },
+      () => {
+        if (g.inFlight === done) g.inFlight = undefined; // a handler threw: exclusive() must not wait on it forever
+      },
+    );
+    g.inFlight = done;
   }
 
   private failed(err: unknown): void {
@@ -372,7 +324,7 @@ export class WriteAhead {
     this.retryTimer = undefined;
     const batch = [...this.retrying];
     this.retrying.clear();
-    for (const h of batch) this.commit(h);
+    this.commitAll(batch);
   }
 
   private notifyIfIdle(): void {
