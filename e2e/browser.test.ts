@@ -4,12 +4,12 @@
  * restart loses the session, so the page's resume attempt is answered NEW / UNKNOWN_SESSION (RS-6)
  * and the state comes back by Snapshot.
  */
-import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
+import { hasChromium, launchChromium, warnIfNoChromium } from './chromium.js';
 import { afterAll, beforeAll, describe, expect, test, vi } from 'vitest';
 import { createDemoApp, type DemoApp } from '../demo/app.js';
 import { TICKER_CHANNEL } from '../demo/demo-state.js';
@@ -17,10 +17,8 @@ import { buildBrowser } from '../scripts/build-browser.js';
 import { createServer, staticHandler, type LifelineServer } from '../server/index.js';
 import { port, sleep } from './support.js';
 
-const CHROMIUM = '/usr/bin/chromium';
 const root = fileURLToPath(new URL('..', import.meta.url));
-const hasChromium = existsSync(CHROMIUM);
-if (!hasChromium) console.warn(`e2e/browser.test.ts skipped: ${CHROMIUM} missing (scripts/install-system-deps.sh installs it)`);
+warnIfNoChromium('e2e/browser.test.ts');
 
 let outDir = '';
 let profileDir = '';
@@ -79,11 +77,7 @@ describe.skipIf(!hasChromium)('e2e: demo page in headless Chromium', () => {
     let srv = await startServer(demo);
     const p = port(srv);
 
-    context = await chromium.launchPersistentContext(profileDir, {
-      executablePath: CHROMIUM,
-      headless: true,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    });
+    context = await launchChromium(profileDir);
     const page = context.pages()[0] ?? (await context.newPage());
     const pageErrors: string[] = [];
     page.on('pageerror', (e) => pageErrors.push(e.message));

@@ -18,12 +18,12 @@
  */
 import { create } from '@bufbuild/protobuf';
 import { once } from 'node:events';
-import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
+import { hasChromium, launchChromium, warnIfNoChromium } from './chromium.js';
 import { afterAll, beforeAll, describe, expect, test, vi } from 'vitest';
 import { WebSocket } from 'ws';
 import { EnvelopeSchema, HelloSchema } from '../gen/lifeline/v1/envelope_pb.js';
@@ -36,11 +36,9 @@ import { PROTOCOL_VERSION, SUBPROTOCOL } from '../spec/protocol/defaults.js';
 import { LEGIBLE_LABEL_PX, badgeAndHighlight, badgeRecords, chartGeometry, isInside, overlaps, watchBadge } from './demo-chart-geometry.js';
 import { port } from './support.js';
 
-const CHROMIUM = '/usr/bin/chromium';
 const root = fileURLToPath(new URL('..', import.meta.url));
 const shots = join(root, 'test-results');
-const hasChromium = existsSync(CHROMIUM);
-if (!hasChromium) console.warn(`e2e/demo-page.test.ts skipped: ${CHROMIUM} missing (scripts/install-system-deps.sh installs it)`);
+warnIfNoChromium('e2e/demo-page.test.ts');
 
 // Millisecond-scale liveness: a silent peer is detected within 300 × (2 + 1) ms (HB-4).
 const HEARTBEAT_INTERVAL_MS = 300;
@@ -159,12 +157,7 @@ describe.skipIf(!hasChromium)('e2e: demo page fault buttons in headless Chromium
     demo.start(srv); // mounts /demo/close and /demo/drain
     const base = `http://127.0.0.1:${port(srv)}`;
 
-    context = await chromium.launchPersistentContext(profileDir, {
-      executablePath: CHROMIUM,
-      headless: true,
-      viewport: VIEWPORT,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    });
+    context = await launchChromium(profileDir, VIEWPORT);
     const page = context.pages()[0] ?? (await context.newPage());
     const pageErrors: string[] = [];
     page.on('pageerror', (e) => pageErrors.push(e.message));

@@ -13,12 +13,12 @@
  * A second, shorter case forces nginx to buffer responses (X-Accel-Buffering ignored, HTTP/1.0
  * upstream): the client sees no KEEPALIVE within `httpBufferingDetectMs` and receives by polling.
  */
-import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
+import { hasChromium, launchChromium, warnIfNoChromium } from './chromium.js';
 import { afterAll, afterEach, beforeAll, describe, expect, test, vi } from 'vitest';
 import { createDemoApp, type DemoApp } from '../demo/app.js';
 import { buildBrowser } from '../scripts/build-browser.js';
@@ -26,12 +26,10 @@ import { createServer, staticHandler, type LifelineServer } from '../server/inde
 import { hasNginx, Nginx, type NginxRoute } from '../testkit/nginx.js';
 import { port } from './support.js';
 
-const CHROMIUM = '/usr/bin/chromium';
 const root = fileURLToPath(new URL('..', import.meta.url));
 /** Screenshots of the page over each carrier (gitignored, as e2e/demo-page.test.ts's). */
 const shots = join(root, 'test-results');
-const hasChromium = existsSync(CHROMIUM);
-if (!hasChromium) console.warn(`e2e/http-fallback.test.ts skipped: ${CHROMIUM} missing (scripts/install-system-deps.sh installs it)`);
+warnIfNoChromium('e2e/http-fallback.test.ts');
 if (!hasNginx()) console.warn('e2e/http-fallback.test.ts skipped: /usr/sbin/nginx missing (scripts/install-system-deps.sh installs it)');
 
 const HEARTBEAT_INTERVAL_MS = 300;
@@ -118,11 +116,7 @@ async function start(route: Omit<NginxRoute, 'prefix' | 'upstreamPort'>, o: { he
   demo.start(srv); // mounts /demo/drain
   // proxy_read_timeout above every hold of the carrier: nginx never cuts a receive itself.
   nginx = await Nginx.start({ proxyTimeoutS: 10, routes: [{ prefix: '/', upstreamPort: port(srv), ...route }] });
-  context = await chromium.launchPersistentContext(profileDir, {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
+  context = await launchChromium(profileDir);
   const page = context.pages()[0] ?? (await context.newPage());
   const pageErrors: string[] = [];
   page.on('pageerror', (e) => pageErrors.push(e.message));
