@@ -11,6 +11,7 @@ import { createClient, type ClientOptions, type LifelineClient } from './create-
 import type { ClientRequest, IncomingMessage } from 'node:http';
 import type { Transport, TransportHandlers, TransportSocket } from './transport.js';
 import { httpTransport } from './transports/http.js';
+import { nodeHttpFetch } from './transports/node-fetch.js';
 
 export interface NodeTransportOptions {
   /** Upgrade headers for an attempt, e.g. `{ authorization: 'Bearer ' + token }`. */
@@ -183,7 +184,7 @@ export type NodeClientOptions<S> = Omit<ClientOptions<S>, 'WebSocket' | 'transpo
 let sharedHttp: Transport | undefined;
 
 /**
- * The reference client for Node: ws, with the HTTP carrier (global fetch) to fall back to when
+ * The reference client for Node: ws, with the HTTP carrier (node:http, client/transports/node-fetch.ts) to fall back to when
  * WebSockets are blocked (§22.7). `headers` go on the upgrade and on the HTTP `open` alike.
  */
 export function createNodeClient<S = Uint8Array>(options: NodeClientOptions<S>): LifelineClient<S> {
@@ -196,8 +197,8 @@ export function createNodeClient<S = Uint8Array>(options: NodeClientOptions<S>):
   const http =
     options.httpTransport ??
     (headers === undefined && options.maxPayloadBytes === undefined
-      ? (sharedHttp ??= httpTransport())
-      : httpTransport(undefined, { ...(headers && { headers }), ...(options.maxPayloadBytes !== undefined && { maxPayloadBytes: options.maxPayloadBytes }) }));
+      ? (sharedHttp ??= httpTransport(nodeHttpFetch()))
+      : httpTransport(nodeHttpFetch(), { ...(headers && { headers }), ...(options.maxPayloadBytes !== undefined && { maxPayloadBytes: options.maxPayloadBytes }) }));
   return createClient<S>({ ...rest, transport, httpTransport: http });
 }
 
