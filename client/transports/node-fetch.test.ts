@@ -76,4 +76,36 @@ describe('nodeHttpFetch: the Node carrier of the HTTP transport', () => {
     server = undefined;
     await expect(nodeHttpFetch()(url, { method: 'POST', headers: {} })).rejects.toThrow(/ECONNREFUSED/);
   });
+
+  test('HT-7 a body cancelled while chunks are still arriving stays quiet: no chunk is pushed into the closed stream', async () => {
+    const chunk = Buffer.alloc(16 * 1024, 7);
+    const url = await serve((_req, res) => {
+      res.writeHead(200);
+      const pump = (): void => {
+        while (res.write(chunk)) {
+          /* fill the socket until it pushes back */
+        }
+        res.once('drain', pump);
+      };
+      pump();
+    });
+    const uncaught: unknown[] = [];
+    const onUncaught = (e: unknown): void => void uncaught.push(e);
+    process.on('uncaughtException', onUncaught);
+    try {
+      for (let i = 0; i < 20; i++) {
+        const res = await nodeHttpFetch()(url, { method: 'POST', headers: {} });
+        const reader = (res.body as ReadableStream<Uint8Array>).getReader();
+        await new Promise((r) => setTimeout(r, 5)); // the queue fills and the response pauses
+        void reader.read(); // takes a chunk, so the source pulls: the response resumes on the next tick
+        for (let k = 0; k < i % 4; k++) await Promise.resolve();
+        await reader.cancel(); // ...while the reader cancels in between
+        await new Promise((r) => setImmediate(r));
+      }
+      await new Promise((r) => setTimeout(r, 20));
+    } finally {
+      process.off('uncaughtException', onUncaught);
+    }
+    expect(uncaught).toEqual([]);
+  });
 });

@@ -19,6 +19,9 @@ function bodyOf(res: IncomingMessage): ReadableStream<Uint8Array> {
     {
       start(c) {
         res.on('data', (chunk: Buffer) => {
+          // A resume scheduled by pull() can still emit a buffered chunk after cancel() destroyed the
+          // response; the stream is closed by then and enqueue would throw out of an event handler.
+          if (isDone) return;
           c.enqueue(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength));
           if ((c.desiredSize ?? 1) <= 0) res.pause();
         });
