@@ -69,6 +69,8 @@ export interface ServerConfig {
    * silent drop to detach a session (RS-6, RS-11) wait this long more with `--transport http`.
    */
   readonly httpReceiveGapMs?: number;
+  /** HT-13 (http-transport): the largest send body; absent = §17's 4 MiB (at least maxPayloadBytes + 5). */
+  readonly httpMaxSendBytes?: number;
   /** Added to every timing bound, in ms; absent = derived at the start of the run (see deriveSlack). */
   readonly slackMs?: number;
 }
@@ -156,7 +158,7 @@ const NUMERIC_SERVER = ['heartbeatIntervalMs', 'heartbeatMissedMax', 'handshakeT
 const NUMERIC_CLIENT = ['reconnectBaseMs', 'reconnectCapMs', 'reconnectMaxAttempts', 'suspendedRetryMs', 'handshakeTimeoutMs', 'queueLimitMessages', 'ackDelayMs'] as const;
 /** Optional numbers: absent is fine, present must be a number ≥ 0. */
 const OPTIONAL_NUMERIC = ['slackMs', 'closeTimeoutMs'] as const;
-const OPTIONAL_SERVER_NUMERIC = ['httpPollHoldMs', 'httpReceiveGapMs'] as const;
+const OPTIONAL_SERVER_NUMERIC = ['httpPollHoldMs', 'httpReceiveGapMs', 'httpMaxSendBytes'] as const;
 
 function checkFeatures(where: string, list: unknown): void {
   if (!Array.isArray(list)) throw new Error(`${where}.features must be an array`);

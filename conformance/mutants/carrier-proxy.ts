@@ -39,6 +39,15 @@ export interface CarrierRules {
   readonly head?: (h: CarrierHead) => void;
   /** Each record of a receive response: the records to pass on instead (none = drop). */
   readonly record?: (r: CarrierRecord, conn: CarrierConn | undefined) => CarrierRecord[];
+  /**
+   * Request bodies are piped to the server as they arrive instead of read whole first (a stalled or
+   * growing body, HT-13, HT-14): each chunk passes through this (what to forward; empty = swallow it),
+   * with the bytes forwarded so far. `request` then sees the headers (Content-Length as sent) and an
+   * empty body; a deleted content-length makes the forwarded body chunked.
+   */
+  readonly streamBody?: (chunk: Uint8Array, forwarded: number) => Uint8Array;
+  /** A receive response the server ended or cut stays open towards the runner (a server that never ends it, HT-11). */
+  readonly keepReceivesOpen?: boolean;
 }
 
 export interface CarrierProxy {
@@ -78,17 +87,19 @@ export async function startCarrierProxy(target: string, rules: CarrierRules): Pr
 
   const forward = async (req: IncomingMessage, res: ServerResponse) => {
     const chunks: Buffer[] = [];
-    for await (const c of req) chunks.push(c as Buffer);
+    const streamed = rules.streamBody;
+    if (!streamed) for await (const c of req) chunks.push(c as Buffer);
     const op = String(req.headers['lifeline-http'] ?? '');
     const id = String(req.headers['lifeline-connection'] ?? '');
     const conn = id ? conns.get(id) : undefined;
     const headers: Record<string, string> = {};
     for (const [k, v] of Object.entries(req.headers)) if (!HOP.has(k) && v !== undefined) headers[k] = Array.isArray(v) ? v.join(', ') : v;
     const r: CarrierRequest = { op, headers, body: new Uint8Array(Buffer.concat(chunks)), conn };
+    if (streamed && req.headers['content-length'] !== undefined) r.headers['content-length'] = req.headers['content-length'];
     const refused = op ? rules.request?.(r) : undefined;
     if (refused !== undefined) return void res.writeHead(refused).end();
     const body = Buffer.from(r.body);
-    if (body.byteLength > 0 || req.method === 'POST') r.headers['content-length'] = String(body.byteLength);
+    if (!streamed && (body.byteLength > 0 || req.method === 'POST')) r.headers['content-length'] = String(body.byteLength);
     const up = request({ host: upstream.hostname, port: upstream.port, path: req.url, method: req.method, headers: r.headers, agent });
     req.on('close', () => {
       if (!res.writableFinished) up.destroy(); // the runner cut its request: so does the proxy
@@ -130,15 +141,24 @@ export async function startCarrierProxy(target: string, rules: CarrierRules): Pr
         if (conn) conn.framesDown += rs.filter((x) => x.kind === RecordKind.FRAME).length;
         if (rs.length > 0) res.write(Buffer.concat(rs.map(encodeRecord)));
       });
-      ur.on('end', () => res.end());
+      ur.on('end', () => {
+        if (!rules.keepReceivesOpen) res.end();
+      });
       ur.on('close', () => {
-        if (!ur.complete) res.destroy(); // the server cut the response: a cut for the runner too (HT-11)
+        if (!ur.complete && !rules.keepReceivesOpen) res.destroy(); // the server cut the response: a cut for the runner too (HT-11)
       });
       res.on('close', () => {
         if (!ur.complete) ur.destroy();
       });
     });
-    up.end(body);
+    if (!streamed) return void up.end(body);
+    let forwarded = 0;
+    req.on('data', (c: Buffer) => {
+      const out = streamed(new Uint8Array(c.buffer, c.byteOffset, c.byteLength), forwarded);
+      forwarded += out.byteLength;
+      if (out.byteLength > 0) up.write(out);
+    });
+    req.on('end', () => up.end());
   };
 
   const http: Server = createServer((req, res) => {

@@ -80,6 +80,7 @@ function optionsFor(config: ServerConfig, app: AppState, tickets: ReturnType<typ
     httpTransport: features.includes('http-transport'),
     ...(config.httpPollHoldMs !== undefined ? { httpPollHoldMs: config.httpPollHoldMs } : {}),
     ...(config.httpReceiveGapMs !== undefined ? { httpReceiveGapMs: config.httpReceiveGapMs } : {}),
+    ...(config.httpMaxSendBytes !== undefined ? { httpMaxSendBytes: config.httpMaxSendBytes } : {}),
     authenticate: (req: IncomingMessage) => {
       if (features.includes('tickets')) {
         const ticket = new URL(req.url ?? '/', 'http://localhost').searchParams.get(TICKET_PARAM);

@@ -6,6 +6,7 @@ import { frameCases } from './frames.js';
 import { handshakeCases } from './handshake.js';
 import { hardeningCases } from './hardening.js';
 import { httpCarrierCases } from './http-carrier.js';
+import { httpFlowCases } from './http-flow.js';
 import { livenessCases } from './liveness.js';
 import { multiNodeCases } from './multi-node.js';
 import { resumeCases } from './resume.js';
@@ -30,4 +31,5 @@ export const serverCases: readonly ServerCase[] = [
   ...specAnswerServerCases,
   ...hardeningCases,
   ...httpCarrierCases,
+  ...httpFlowCases,
 ];
