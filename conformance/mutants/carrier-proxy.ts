@@ -101,8 +101,9 @@ export async function startCarrierProxy(target: string, rules: CarrierRules): Pr
     const body = Buffer.from(r.body);
     if (!streamed && (body.byteLength > 0 || req.method === 'POST')) r.headers['content-length'] = String(body.byteLength);
     const up = request({ host: upstream.hostname, port: upstream.port, path: req.url, method: req.method, headers: r.headers, agent });
-    req.on('close', () => {
-      if (!res.writableFinished) up.destroy(); // the runner cut its request: so does the proxy
+    // the runner cut its request: so does the proxy (a streamed request's own 'close' comes when its body ends)
+    (streamed ? res : req).on('close', () => {
+      if (!res.writableFinished) up.destroy();
     });
     up.on('error', () => res.destroy());
     up.on('response', (ur) => {
@@ -152,6 +153,7 @@ export async function startCarrierProxy(target: string, rules: CarrierRules): Pr
       });
     });
     if (!streamed) return void up.end(body);
+    up.flushHeaders(); // the server sees the head now, as it would without the proxy (a withheld body, HT-13)
     let forwarded = 0;
     req.on('data', (c: Buffer) => {
       const out = streamed(new Uint8Array(c.buffer, c.byteOffset, c.byteLength), forwarded);

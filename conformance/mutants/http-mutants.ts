@@ -4,9 +4,13 @@
  * aimed at the HT-* case of its rule; `npx tsx conformance/mutants/run.ts ht-` runs them.
  */
 import { decode, encode } from '../../spec/protocol/codec.js';
+import { defaults } from '../../spec/protocol/defaults.js';
 import { RecordKind, type CarrierRecord } from '../../spec/protocol/http-carrier.js';
+import type { LifelineServer } from '../../server/server.js';
+import type { PeerTransport } from '../../server/transport.js';
+import { referenceServerConfig } from '../config.js';
 import { envelope } from '../server-mode/peer.js';
-import { rewriteBody, type CarrierRequest } from './carrier-proxy.js';
+import { rewriteBody, type CarrierConn, type CarrierRequest } from './carrier-proxy.js';
 import type { ServerMutant } from './server-mutants.js';
 
 const mutant = (m: Omit<ServerMutant, 'side'>): ServerMutant => ({ ...m, side: 'server' });
@@ -33,6 +37,58 @@ function withoutUnknownKinds(body: Uint8Array): Uint8Array {
     at += 5 + len;
   }
   return new Uint8Array(Buffer.concat(keep));
+}
+
+/** The seq of a FRAME record's Message, if it carries one. */
+function messageSeq(r: CarrierRecord): bigint | undefined {
+  if (r.kind !== RecordKind.FRAME) return undefined;
+  const d = decode(r.envelope, { from: 'server', maxPayloadBytes: Number.MAX_SAFE_INTEGER });
+  return d.ok && d.envelope.body.case === 'message' ? d.envelope.body.value.seq : undefined;
+}
+
+/**
+ * Message FRAME records of each connection in pairs: the first of a pair is held back until the
+ * second has gone out (odd seqs held), or both go in one FRAME record (two Envelopes concatenated,
+ * which Protobuf reads as one: the first is lost). What a writer that batches carelessly would do.
+ */
+function pairUp(merge: boolean): (r: CarrierRecord, conn: CarrierConn | undefined) => CarrierRecord[] {
+  const held = new WeakMap<object, Uint8Array>();
+  return (r, conn) => {
+    const seq = messageSeq(r);
+    if (seq === undefined || conn === undefined || r.kind !== RecordKind.FRAME) return [r];
+    const first = held.get(conn);
+    if (first === undefined && seq % 2n === 1n) {
+      held.set(conn, r.envelope);
+      return [];
+    }
+    if (first === undefined) return [r];
+    held.delete(conn);
+    if (merge) return [{ kind: RecordKind.FRAME, envelope: new Uint8Array(Buffer.concat([first, r.envelope])) }];
+    return [r, { kind: RecordKind.FRAME, envelope: first }];
+  };
+}
+
+/** The send cap of the reference target (HT-13), as the server computes it from its options. */
+const REFERENCE_SEND_CAP = referenceServerConfig.httpMaxSendBytes ?? Math.max(defaults.httpMaxSendBytes, referenceServerConfig.maxPayloadBytes + 5);
+
+/**
+ * The live server's HTTP connections get a protocol ping that sends nothing and counts itself: past
+ * missed_max + 1 pings with no pong (over HTTP none can come) the connection is terminated, whatever
+ * frames arrived. A carrier that reuses the WebSocket's ping accounting, which HT-17 forbids. (The
+ * core's own count is reset by every frame, HB-8, so only the carrier can hold such a count.)
+ */
+function pingHttpConnections(s: LifelineServer): void {
+  type Accept = (peer: PeerTransport, info: unknown) => unknown;
+  const t = (s as unknown as { httpTransport?: { accept: Accept } }).httpTransport;
+  if (!t) return;
+  const accept = t.accept;
+  t.accept = (peer, info) => {
+    let unanswered = 0;
+    (peer as { ping?: () => void }).ping = () => {
+      if (++unanswered > referenceServerConfig.heartbeatMissedMax + 1) peer.terminate();
+    };
+    return accept(peer, info);
+  };
 }
 
 export const httpMutants: readonly ServerMutant[] = [
@@ -190,5 +246,82 @@ export const httpMutants: readonly ServerMutant[] = [
         return undefined;
       },
     },
+  }),
+  mutant({
+    id: 'ht-9-frames-swapped',
+    rule: 'HT-9',
+    description: 'two Messages written one after the other go out in the other order (the odd seq held back behind the next)',
+    cases: ['HT-9/frames-in-seq-order'],
+    carrierProxy: { record: pairUp(false) },
+  }),
+  mutant({
+    id: 'ht-9-two-envelopes-one-record',
+    rule: 'HT-9',
+    description: 'two Messages share one FRAME record (their Envelopes concatenated): a reader gets one Envelope, the second, and a gap',
+    cases: ['HT-9/frames-in-seq-order'],
+    carrierProxy: { record: pairUp(true) },
+  }),
+  mutant({
+    id: 'ht-13-content-length-ignored',
+    rule: 'HT-13',
+    description: 'the declared Content-Length is not looked at: a send declaring more than httpMaxSendBytes is read until its body grows past the cap, so one whose body is withheld waits for the body deadline',
+    cases: ['HT-13/send-over-cap-413'],
+    carrierProxy: {
+      streamBody: (chunk) => chunk,
+      request: (r) => {
+        if (r.op === 'send') delete r.headers['content-length'];
+        return undefined;
+      },
+    },
+  }),
+  mutant({
+    id: 'ht-13-growing-body-not-counted',
+    rule: 'HT-13',
+    description: 'a send body is not counted while read (only a declared Content-Length is checked): a chunked body that grows past the cap is read on; here the server waits at the cap for the rest (what it sees of it)',
+    cases: ['HT-13/send-over-cap-413'],
+    carrierProxy: {
+      // the server is shown the body up to a little below the cap, never past it: it never sees the cap crossed
+      streamBody: (chunk, forwarded) => chunk.subarray(0, Math.max(0, Math.min(chunk.byteLength, REFERENCE_SEND_CAP - 256 * 1024 - forwarded))),
+    },
+  }),
+  mutant({
+    id: 'ht-14-no-send-deadline',
+    rule: 'HT-14',
+    description: 'a send body has no deadline of its own: the body timer and Node\'s request timeout are 20 s and 60 s while the declared handshake timeout is 1 s (server options)',
+    cases: ['HT-14/stalled-send-408'],
+    override: (o) => ({ ...o, handshakeTimeoutMs: 20_000, requestTimeoutMs: 60_000 }),
+  }),
+  mutant({
+    id: 'ht-16-high-water-not-applied',
+    rule: 'HT-16',
+    description: 'the buffered amount of an HTTP connection is held to a 64 MiB mark while 64 KiB is declared: a client that never acknowledges is written everything (server option)',
+    cases: ['HT-16/unacked-receive-pauses-queue'],
+    override: (o) => ({ ...o, bufferedAmountHighWaterBytes: 64 * 1024 * 1024 }),
+  }),
+  mutant({
+    id: 'ht-16-written-frames-not-counted',
+    rule: 'HT-16',
+    description: 'frames written to a receive count as acknowledged: the buffered amount holds only what waits for a receive, so a client that reads and never acknowledges is written everything',
+    cases: ['HT-16/unacked-receive-pauses-queue'],
+    carrierProxy: {
+      request: (r) => {
+        if (r.op === 'receive' && r.conn) r.headers['lifeline-ack'] = String(r.conn.framesDown);
+        return undefined;
+      },
+    },
+  }),
+  mutant({
+    id: 'ht-17-pings-counted-over-http',
+    rule: 'HT-17',
+    description: 'HTTP connections are pinged as WebSockets are and the unanswered pings counted by the carrier (a patch on the live server): a client over HTTP that sends its Heartbeats is dropped after missed_max + 1 intervals',
+    cases: ['HT-17/no-ping-counted'],
+    patch: pingHttpConnections,
+  }),
+  mutant({
+    id: 'ht-11-receive-left-open',
+    rule: 'HT-11',
+    description: 'at the drain deadline the open receive is neither closed with a record nor cut: the client keeps waiting on a connection the server has forgotten',
+    cases: ['HT-11+DR-5/drain-deadline-ends-receive'],
+    carrierProxy: { keepReceivesOpen: true, record: (x) => (x.kind === RecordKind.CLOSE ? [] : [x]) },
   }),
 ];

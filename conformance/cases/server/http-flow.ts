@@ -69,8 +69,11 @@ interface RawAnswer {
   closedAt: number | undefined;
 }
 
-/** Write the head of a send and `body` (possibly incomplete), then wait; the socket stays ours until `ms`. */
-function rawSend(wsUrl: string, headers: Readonly<Record<string, string>>, body: Uint8Array, ms: number): Promise<RawAnswer & { startedAt: number }> {
+/**
+ * Write the head of a send and `body` (possibly incomplete), then wait for the status line, and with
+ * `untilClose` for the server to close the TCP connection too; at most `ms`.
+ */
+function rawSend(wsUrl: string, headers: Readonly<Record<string, string>>, body: Uint8Array, ms: number, untilClose = false): Promise<RawAnswer & { startedAt: number }> {
   const u = new URL(carrierUrl(wsUrl));
   const lines = [`POST ${u.pathname}${u.search} HTTP/1.1`, `Host: ${u.host}`, ...Object.entries(headers).map(([k, v]) => `${k}: ${v}`)];
   return new Promise((resolve) => {
@@ -95,6 +98,7 @@ function rawSend(wsUrl: string, headers: Readonly<Record<string, string>>, body:
       if (m) {
         out.status = Number(m[1]);
         out.statusAt = performance.now();
+        if (!untilClose) finish();
       }
     });
     s.on('error', () => undefined);
@@ -231,7 +235,7 @@ export const httpFlowCases: ServerCase[] = [
       const whole = frameRecord(encode(envelope('heartbeat', { id: 0x1400, sentAtMs: 1n })));
       const part = whole.subarray(0, Math.max(1, whole.byteLength - 3));
       const bound = ctx.server.handshakeTimeoutMs + ctx.slackMs;
-      const a = await rawSend(ctx.url, sendHeaders(p, p.reserve(1), { 'Content-Length': String(whole.byteLength) }), part, bound + 2000);
+      const a = await rawSend(ctx.url, sendHeaders(p, p.reserve(1), { 'Content-Length': String(whole.byteLength) }), part, bound + 2000, true);
       ctx.transcript.event('http', `send of ${part.byteLength} of ${whole.byteLength} declared bytes, then nothing: HTTP ${a.status}${a.closedAt !== undefined ? ', then the TCP connection closed' : ''}`);
       if (a.status !== 408) throw new CaseFailure(`a send whose body stalled was answered ${a.status === 0 ? 'nothing' : `HTTP ${a.status}`}${a.closedAt !== undefined ? ' (the connection closed)' : ''} within ${bound + 2000} ms; expected 408 (HT-14)`);
       checkWithin(ctx, '408 after a stalled send began', (a.statusAt ?? 0) - a.startedAt, { max: bound }, 'HT-14: the handshake timeout');
