@@ -97,6 +97,12 @@ export interface ClientConfig {
   readonly receiveWindow?: number;
   /** CC-10: how long the client waits for the server's close frame before destroying; absent = handshakeTimeoutMs. */
   readonly closeTimeoutMs?: number;
+  /** HT-21 (client-http-transport): attempts whose WebSocket never opened before the next goes over HTTP; absent = §22.7's 2. */
+  readonly httpFallbackAfter?: number;
+  /** HT-23 (client-http-transport): the first wait before a WebSocket probe while connected over HTTP; absent = §22.7's 60 000. */
+  readonly wsRetryMs?: number;
+  /** HT-24 (client-http-transport): the cap of the doubling probe wait; absent = §22.7's 600 000. */
+  readonly wsRetryCapMs?: number;
   /** Added to every timing bound, in ms; absent = derived at the start of the run (see deriveSlack). */
   readonly slackMs?: number;
 }
@@ -139,7 +145,7 @@ export const referenceServerConfig: ServerConfig = {
 };
 
 export const referenceClientConfig: ClientConfig = {
-  features: ['http-status', 'client-state', 'client-token', 'client-subscribed'],
+  features: ['http-status', 'client-state', 'client-token', 'client-subscribed', 'client-http-transport'],
   // ceilings 100 (a drop, n = 0), 200, 400, then the cap 800 from n = 3 on (uncapped 1600 … 6400): the
   // cap binds within reconnectMaxAttempts, so RC-2 checks it; wide enough apart that jitter and the
   // attempt reset stay visible through the scheduling noise of a loaded 2-core machine
@@ -150,6 +156,10 @@ export const referenceClientConfig: ClientConfig = {
   handshakeTimeoutMs: 1000,
   queueLimitMessages: 8,
   ackDelayMs: 20,
+  // §22.7 in ms (CONVENTIONS §7): the probe cases wait one wsRetry, not a minute
+  httpFallbackAfter: 2,
+  wsRetryMs: 400,
+  wsRetryCapMs: 1600,
   // no slackMs: derived (a client under test is a separate process asking the runner for each token,
   // which deriveSlack adds for client mode)
 };
@@ -158,6 +168,7 @@ const NUMERIC_SERVER = ['heartbeatIntervalMs', 'heartbeatMissedMax', 'handshakeT
 const NUMERIC_CLIENT = ['reconnectBaseMs', 'reconnectCapMs', 'reconnectMaxAttempts', 'suspendedRetryMs', 'handshakeTimeoutMs', 'queueLimitMessages', 'ackDelayMs'] as const;
 /** Optional numbers: absent is fine, present must be a number ≥ 0. */
 const OPTIONAL_NUMERIC = ['slackMs', 'closeTimeoutMs'] as const;
+const OPTIONAL_CLIENT_NUMERIC = ['httpFallbackAfter', 'wsRetryMs', 'wsRetryCapMs'] as const;
 const OPTIONAL_SERVER_NUMERIC = ['httpPollHoldMs', 'httpReceiveGapMs', 'httpMaxSendBytes'] as const;
 
 function checkFeatures(where: string, list: unknown): void {
@@ -181,7 +192,7 @@ export function parseConfig(text: string): ImplConfig {
     checkFeatures('client', raw.client.features ?? []);
     const c = { ...referenceClientConfig, features: [], ...raw.client } as ClientConfig;
     for (const k of NUMERIC_CLIENT) if (typeof c[k] !== 'number' || !(c[k] >= 0)) throw new Error(`client.${k} must be a number ≥ 0`);
-    for (const k of OPTIONAL_NUMERIC) if (c[k] !== undefined && (typeof c[k] !== 'number' || !((c[k] as number) >= 0))) throw new Error(`client.${k} must be a number ≥ 0`);
+    for (const k of [...OPTIONAL_NUMERIC, ...OPTIONAL_CLIENT_NUMERIC]) if (c[k] !== undefined && (typeof c[k] !== 'number' || !((c[k] as number) >= 0))) throw new Error(`client.${k} must be a number ≥ 0`);
     out.client = c;
   }
   return out;

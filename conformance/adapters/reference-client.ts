@@ -10,6 +10,8 @@ import { createInterface } from 'node:readline';
 import type { ClientEvent, LifelineClient } from '../../client/create-client.js';
 import { createClient } from '../../client/create-client.js';
 import { nodeTransport } from '../../client/node.js';
+import { httpTransport } from '../../client/transports/http.js';
+import { nodeHttpFetch } from '../../client/transports/node-fetch.js';
 import { bytesReducer } from '../../client/reducer.js';
 import type { ClientConfig } from '../config.js';
 import { clientMutation } from '../mutants/client-mutants.js';
@@ -33,9 +35,16 @@ let client: LifelineClient<Uint8Array> | undefined;
 
 function start(): LifelineClient<Uint8Array> {
   const transport = nodeTransport({ closeGraceMs: 200, ...(mutation.transportOptions ?? {}) });
+  // §22.7: the HTTP carrier to fall back to, when the config declares it (feature client-http-transport)
+  const fetchImpl = nodeHttpFetch();
+  const http = config.features?.includes('client-http-transport') ? httpTransport(mutation.wrapFetch ? mutation.wrapFetch(fetchImpl) : fetchImpl) : undefined;
   const c = createClient<Uint8Array>({
     url: url as string,
     transport: mutation.wrap ? mutation.wrap(transport) : transport,
+    ...(http ? { httpTransport: mutation.wrapHttp ? mutation.wrapHttp(http) : http } : {}),
+    ...(config.httpFallbackAfter !== undefined ? { httpFallbackAfter: config.httpFallbackAfter } : {}),
+    ...(config.wsRetryMs !== undefined ? { wsRetryMs: config.wsRetryMs } : {}),
+    ...(config.wsRetryCapMs !== undefined ? { wsRetryCapMs: config.wsRetryCapMs } : {}),
     reducer: bytesReducer,
     autoConnect: false,
     getToken: ({ forceRefresh }) =>

@@ -7,11 +7,7 @@
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { WebSocket, WebSocketServer } from 'ws';
-import type { MessageInitShape } from '@bufbuild/protobuf';
-import { BackpressurePolicy, ResumeOutcome, ResumeReason, type Envelope, type Hello, type WelcomeSchema } from '../../gen/lifeline/v1/envelope_pb.js';
-
-/** Welcome fields a case overrides. */
-export type WelcomeInit = Omit<MessageInitShape<typeof WelcomeSchema>, '$typeName'>;
+import type { Envelope, Hello } from '../../gen/lifeline/v1/envelope_pb.js';
 import { decode, encode } from '../../spec/protocol/codec.js';
 import { SUBPROTOCOL } from '../../spec/protocol/defaults.js';
 import { waitingFor } from '../framework/activity.js';
@@ -19,6 +15,10 @@ import { CaseFailure } from '../framework/failure.js';
 import { Waiters } from '../framework/waiters.js';
 import type { Transcript } from '../framework/transcript.js';
 import { envelope, type Body, type BodyOf } from '../server-mode/peer.js';
+import { FakeHttpCarrier } from './fake-http.js';
+import { welcomeEnvelope, type WelcomeInit } from './welcome.js';
+
+export type { WelcomeInit } from './welcome.js';
 
 export interface Refuse {
   readonly status: number;
@@ -49,15 +49,37 @@ export class FakeServer {
     private readonly transcript: Transcript,
   ) {}
 
+  /**
+   * The HTTP carrier on the same URL (spec §22), once a case enables it; until then a carrier request
+   * gets 426, as from a server without the carrier (a client's fallback goes back to WebSocket, HT-22).
+   */
+  carrier: FakeHttpCarrier | undefined;
+
+  enableHttp(): FakeHttpCarrier {
+    this.carrier ??= new FakeHttpCarrier(this.transcript, () => this.wake());
+    return this.carrier;
+  }
+
+  /** Every connection attempt in order, WebSocket upgrades and HTTP opens, with its outcome. */
+  attempts(): { readonly at: number; readonly transport: 'ws' | 'http'; readonly url: string; readonly status?: number }[] {
+    const ws = this.upgrades.map((u) => ({ at: u.at, transport: 'ws' as const, url: u.url, ...(u.refused ? { status: u.refused } : {}) }));
+    const http = (this.carrier?.opens() ?? []).map((o) => ({ at: o.at, transport: 'http' as const, url: o.url, ...(o.status !== undefined ? { status: o.status } : {}) }));
+    return [...ws, ...http].sort((a, b) => a.at - b.at);
+  }
+
   static async start(transcript: Transcript): Promise<FakeServer> {
-    const http = createServer((_req, res) => {
+    let server: FakeServer | undefined;
+    const http = createServer((req, res) => {
+      if (server?.carrier?.handle(req, res)) return;
+      req.resume();
       res.writeHead(426, { upgrade: 'websocket' }).end();
     });
     await new Promise<void>((r) => http.listen(0, '127.0.0.1', r));
     const port = (http.address() as AddressInfo).port;
-    const server = new FakeServer(http, `ws://127.0.0.1:${port}/lifeline`, transcript);
-    http.on('upgrade', (req, socket, head) => server.onUpgrade(req, socket as Socket, head));
-    return server;
+    server = new FakeServer(http, `ws://127.0.0.1:${port}/lifeline`, transcript);
+    const s = server;
+    http.on('upgrade', (req, socket, head) => s.onUpgrade(req, socket as Socket, head));
+    return s;
   }
 
   private wake(): void {
@@ -112,6 +134,7 @@ export class FakeServer {
 
   async stop(): Promise<void> {
     for (const c of this.conns) c.ws.terminate();
+    this.carrier?.stop();
     this.wss.close();
     await new Promise<void>((r) => {
       this.http.close(() => r());
@@ -210,21 +233,7 @@ export class ServerConn {
   }
 
   welcome(fields: WelcomeInit = {}): void {
-    this.send(
-      envelope('welcome', {
-        sessionId: 'sess-1',
-        heartbeatIntervalMs: 1000,
-        heartbeatMissedMax: 2,
-        maxPayloadBytes: 1024 * 1024,
-        resumeTtlMs: 120_000,
-        replayWindowMessages: 1024,
-        receiveWindow: 256,
-        policy: BackpressurePolicy.DROP_OLDEST,
-        queueLimitMessages: 1024,
-        resume: { outcome: ResumeOutcome.NEW, reason: ResumeReason.NOT_REQUESTED, fromSeq: 1n, replayed: 0 },
-        ...fields,
-      }),
-    );
+    this.send(welcomeEnvelope(fields));
   }
 
   /** Send a sequenced Message with the next server seq (or a given one). */

@@ -36,5 +36,6 @@ export const FEATURES = [
   'client-state', // the client applies StatePatch/Snapshot with the conformance reducer
   'client-token', // the client gets its token from the runner (control protocol `token`)
   'client-subscribed', // the client announces `subscribed` and accepts Subscribed (CH-4)
+  'client-http-transport', // the client also speaks the HTTP carrier and switches between it and WebSocket (spec §22.7, HT-20 … HT-29)
 ] as const;
 export type Feature = (typeof FEATURES)[number];

@@ -7,6 +7,7 @@
 import type { ClientOptions } from '../../client/create-client.js';
 import type { NodeTransportOptions } from '../../client/node.js';
 import type { Transport } from '../../client/transport.js';
+import type { FetchLike } from '../../client/transports/http-fetch.js';
 import type { Envelope } from '../../gen/lifeline/v1/envelope_pb.js';
 import { decode, encode } from '../../spec/protocol/codec.js';
 import { envelope } from '../server-mode/peer.js';
@@ -25,6 +26,10 @@ export interface ClientMutation {
   readonly wrap?: (t: Transport) => Transport;
   /** Options of the Node transport (its close grace, CC-10). */
   readonly transportOptions?: NodeTransportOptions;
+  /** A wrapper around the client's HTTP carrier transport (spec §22.7). */
+  readonly wrapHttp?: (t: Transport) => Transport;
+  /** A wrapper around the fetch the HTTP carrier uses (its requests, HT-26 … HT-29). */
+  readonly wrapFetch?: (f: FetchLike) => FetchLike;
 }
 
 type Rewrite = (env: Envelope, state: Record<string, unknown>) => Envelope[] | 'pass';
