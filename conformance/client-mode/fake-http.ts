@@ -14,8 +14,13 @@ import { closeRecord, CONTENT_TYPE, frameRecord, Header, KEEPALIVE_RECORD, Recor
 import { CaseFailure } from '../framework/failure.js';
 import type { Transcript } from '../framework/transcript.js';
 import { envelope } from '../server-mode/peer.js';
-import type { Refuse } from './fake-server.js';
 import { welcomeEnvelope, type WelcomeInit } from './welcome.js';
+
+/** An HTTP refusal of an upgrade or an open: its status and headers (Retry-After). */
+export interface Refuse {
+  readonly status: number;
+  readonly headers?: Readonly<Record<string, string>>;
+}
 
 /** One carrier request as the runner saw it. */
 export interface CarrierRequestRecord {

@@ -15,15 +15,13 @@ import { CaseFailure } from '../framework/failure.js';
 import { Waiters } from '../framework/waiters.js';
 import type { Transcript } from '../framework/transcript.js';
 import { envelope, type Body, type BodyOf } from '../server-mode/peer.js';
-import { FakeHttpCarrier } from './fake-http.js';
+import { FakeHttpCarrier, type Refuse } from './fake-http.js';
+
+export type { Refuse } from './fake-http.js';
 import { welcomeEnvelope, type WelcomeInit } from './welcome.js';
 
 export type { WelcomeInit } from './welcome.js';
 
-export interface Refuse {
-  readonly status: number;
-  readonly headers?: Readonly<Record<string, string>>;
-}
 
 export interface UpgradeRecord {
   readonly at: number;

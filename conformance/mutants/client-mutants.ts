@@ -11,6 +11,7 @@ import type { FetchLike } from '../../client/transports/http-fetch.js';
 import type { Envelope } from '../../gen/lifeline/v1/envelope_pb.js';
 import { decode, encode } from '../../spec/protocol/codec.js';
 import { envelope } from '../server-mode/peer.js';
+import { httpClientMutations } from './http-client-mutants.js';
 
 export interface ClientMutant {
   readonly id: string;
@@ -417,6 +418,7 @@ Object.assign(mutations, {
     cases: ['HS-10/token-fetch-within-handshake-timeout'],
     mutation: { options: { handshakeTimeoutMs: 600_000 } },
   },
+  ...httpClientMutations,
 } satisfies typeof mutations);
 
 export const clientMutants: readonly ClientMutant[] = Object.entries(mutations).map(([id, m]) => ({ id, side: 'client', rule: m.rule, description: m.description, cases: m.cases }));
