@@ -103,6 +103,8 @@ export interface ClientConfig {
   readonly wsRetryMs?: number;
   /** HT-24 (client-http-transport): the cap of the doubling probe wait; absent = §22.7's 600 000. */
   readonly wsRetryCapMs?: number;
+  /** HT-27 (client-http-transport): no KEEPALIVE within this on a stream → poll; absent = §22.7's 1500. */
+  readonly httpBufferingDetectMs?: number;
   /** Added to every timing bound, in ms; absent = derived at the start of the run (see deriveSlack). */
   readonly slackMs?: number;
 }
@@ -160,6 +162,8 @@ export const referenceClientConfig: ClientConfig = {
   httpFallbackAfter: 2,
   wsRetryMs: 400,
   wsRetryCapMs: 1600,
+  // below the handshake timeout: behind a buffering proxy the Welcome comes by the first poll (HT-27)
+  httpBufferingDetectMs: 300,
   // no slackMs: derived (a client under test is a separate process asking the runner for each token,
   // which deriveSlack adds for client mode)
 };
@@ -168,7 +172,7 @@ const NUMERIC_SERVER = ['heartbeatIntervalMs', 'heartbeatMissedMax', 'handshakeT
 const NUMERIC_CLIENT = ['reconnectBaseMs', 'reconnectCapMs', 'reconnectMaxAttempts', 'suspendedRetryMs', 'handshakeTimeoutMs', 'queueLimitMessages', 'ackDelayMs'] as const;
 /** Optional numbers: absent is fine, present must be a number ≥ 0. */
 const OPTIONAL_NUMERIC = ['slackMs', 'closeTimeoutMs'] as const;
-const OPTIONAL_CLIENT_NUMERIC = ['httpFallbackAfter', 'wsRetryMs', 'wsRetryCapMs'] as const;
+const OPTIONAL_CLIENT_NUMERIC = ['httpFallbackAfter', 'wsRetryMs', 'wsRetryCapMs', 'httpBufferingDetectMs'] as const;
 const OPTIONAL_SERVER_NUMERIC = ['httpPollHoldMs', 'httpReceiveGapMs', 'httpMaxSendBytes'] as const;
 
 function checkFeatures(where: string, list: unknown): void {

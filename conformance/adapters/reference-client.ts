@@ -37,7 +37,9 @@ function start(): LifelineClient<Uint8Array> {
   const transport = nodeTransport({ closeGraceMs: 200, ...(mutation.transportOptions ?? {}) });
   // §22.7: the HTTP carrier to fall back to, when the config declares it (feature client-http-transport)
   const fetchImpl = nodeHttpFetch();
-  const http = config.features?.includes('client-http-transport') ? httpTransport(mutation.wrapFetch ? mutation.wrapFetch(fetchImpl) : fetchImpl) : undefined;
+  const http = config.features?.includes('client-http-transport')
+    ? httpTransport(mutation.wrapFetch ? mutation.wrapFetch(fetchImpl) : fetchImpl, config.httpBufferingDetectMs !== undefined ? { bufferingDetectMs: config.httpBufferingDetectMs } : {})
+    : undefined;
   const c = createClient<Uint8Array>({
     url: url as string,
     transport: mutation.wrap ? mutation.wrap(transport) : transport,

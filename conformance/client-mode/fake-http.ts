@@ -53,6 +53,8 @@ export class FakeHttpCarrier {
   openRefusals: Refuse[] = [];
   /** Refuse every open with this until cleared. */
   refuseAllOpens: Refuse | undefined;
+  /** A buffering proxy: `stream` receives of new connections get nothing, not even their head (HT-27). */
+  bufferStreams = false;
 
   constructor(
     private readonly transcript: Transcript,
@@ -83,6 +85,7 @@ export class FakeHttpCarrier {
         return answer(refusal.status, { ...(refusal.headers ?? {}) }), true;
       }
       const conn = new HttpServerConn(randomBytes(16).toString('base64url'), `h${this.conns.length + 1}`, this.transcript, this.wake);
+      conn.bufferStreams = this.bufferStreams;
       this.conns.push(conn);
       this.transcript.event(conn.label, `accepted HTTP open #${this.opens().length}`);
       answer(200, { [Header.connection]: conn.id, 'cache-control': 'no-store' });
@@ -128,6 +131,8 @@ export class HttpServerConn {
   onReceiveStart: ((r: ReceiveRecord, index: number) => 'cut' | undefined) | undefined;
   answerHeartbeats = true;
   autoAck = true;
+  /** A buffering proxy in front: a `stream` receive is held whole (no head, no KEEPALIVE) until the client gives it up. */
+  bufferStreams = false;
   private received = 0;
   private readonly written: Uint8Array[] = [];
   private current: ReceiveRecord | undefined;
@@ -199,6 +204,10 @@ export class HttpServerConn {
       if (this.current === r) this.current = undefined;
       this.wake();
     });
+    if (this.bufferStreams && mode === 'stream') {
+      this.transcript.event(this.label, `holds receive #${this.receives.length} whole (a buffering proxy)`);
+      return;
+    }
     const old = this.current;
     if (old) this.endReceive(old); // the newer wins (HT-8)
     this.current = r;

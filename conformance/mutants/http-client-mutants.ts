@@ -166,6 +166,12 @@ export const httpClientMutations: Mutations = {
     cases: ['HT-26/cut-receive-repeated-then-closed'],
     mutation: { wrapFetch: noReceiveAfterTheFirst },
   },
+  'ht-27-never-polls': {
+    rule: 'HT-27',
+    description: 'every receive asks for stream: behind a proxy that buffers, the client never sees a frame',
+    cases: ['HT-27/buffered-stream-then-poll'],
+    mutation: { wrapFetch: rewritingFetch((url, init) => ({ url, init: opOf(init) === 'receive' ? { ...init, headers: { ...init.headers, [Header.receive]: 'stream' } } : init })) },
+  },
   'ht-28-two-sends-in-flight': {
     rule: 'HT-28',
     description: 'a send is not awaited: the next one goes out while it is still in flight',

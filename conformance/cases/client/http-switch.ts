@@ -9,13 +9,14 @@ import { ResumeOutcome, ResumeReason } from '../../../gen/lifeline/v1/envelope_p
 import type { ClientCaseContext } from '../../client-mode/harness.js';
 import type { ClientProcess } from '../../client-mode/control.js';
 import type { HttpServerConn } from '../../client-mode/fake-http.js';
-import { CaseFailure, check, checkEqual } from '../../framework/failure.js';
+import { CaseFailure, check, checkEqual, NotApplicable } from '../../framework/failure.js';
 import { checkWithin } from '../timing.js';
 import { b64, clientCase, sleep, type ClientCase } from './util.js';
 
 /** §22.7's defaults when the config declares none. */
 const FALLBACK_AFTER_DEFAULT = 2;
 const WS_RETRY_DEFAULT_MS = 60_000;
+const BUFFERING_DETECT_DEFAULT_MS = 1500;
 
 const fallbackAfter = (ctx: ClientCaseContext) => Math.max(1, ctx.client.httpFallbackAfter ?? FALLBACK_AFTER_DEFAULT);
 const wsRetryMs = (ctx: ClientCaseContext) => ctx.client.wsRetryMs ?? WS_RETRY_DEFAULT_MS;
@@ -150,7 +151,7 @@ export const httpSwitchClientCases: ClientCase[] = [
       const cc = await ctx.server.until(() => conn.clientClose, 2000 + ctx.slackMs, 'the CLOSE record of the HTTP connection (HT-25)');
       checkEqual(`${cc.code} ${cc.reason}`, '1001 transport switch', 'CLOSE record of the HTTP connection after the probe opened (HT-25)');
       const ws = await ctx.server.conn(2, 2000 + ctx.slackMs);
-      checkWithin(ctx, 'resuming WebSocket after the probe opened', ws.openedAt - probe.openedAt, { max: ctx.slackMs + 200 }, 'HT-25: at once, no backoff');
+      checkWithin(ctx, 'resuming WebSocket after the probe opened', ws.openedAt - probe.openedAt, { max: 2 * ctx.slackMs + 200 }, 'HT-25: at once, no backoff');
       const hello = await ws.hello(2000);
       checkEqual(hello.sessionId, 'sess-switch', 'Hello.session_id over the WebSocket after the switch (HT-25, RS-10)');
       checkEqual(hello.lastServerSeq, 3n, 'Hello.last_server_seq after three messages over HTTP (HT-25)');
@@ -190,6 +191,44 @@ export const httpSwitchClientCases: ClientCase[] = [
       ctx.note(`after the second cut the client reported ${JSON.stringify(gaveUp.e)}`);
       await sleep(100);
       check(conn.receives.length === k + 2, `${conn.receives.length - k - 2} more receives on the connection after the second consecutive failure (HT-26: it ends the connection)`);
+    },
+  }),
+  clientCase({
+    id: 'HT-27/buffered-stream-then-poll',
+    spec: ['HT-27', 'HT-8'],
+    level: 'MUST',
+    requires,
+    description:
+      'behind a proxy that holds a stream response whole (no head, no KEEPALIVE), the client gives the stream up after httpBufferingDetectMs and polls for the rest of the connection: the Welcome and later messages arrive by poll',
+    async run(ctx) {
+      const detect = ctx.client.httpBufferingDetectMs ?? BUFFERING_DETECT_DEFAULT_MS;
+      if (detect + ctx.slackMs >= ctx.client.handshakeTimeoutMs) {
+        throw new NotApplicable(`httpBufferingDetectMs ${detect} is not below the handshake timeout ${ctx.client.handshakeTimeoutMs}: behind a buffering proxy the handshake would time out first (declare a shorter one)`);
+      }
+      ctx.server.refuseAll = { status: 426 };
+      const carrier = ctx.server.enableHttp();
+      carrier.bufferStreams = true;
+      const client = await ctx.start();
+      const conn = await ctx.server.until(() => carrier.conns[0], attemptsBudgetMs(ctx, fallbackAfter(ctx) + 1), 'an HTTP open after the refused upgrades').catch(() => {
+        throw new CaseFailure(`no HTTP connection after upgrades refused 426: attempts ${shown(ctx)}`);
+      });
+      await conn.hello(5000, (c, ms, what) => ctx.server.until(c, ms, what));
+      conn.welcome({ sessionId: 'sess-poll' });
+      const first = await ctx.server.until(() => conn.receives[0], 2000 + ctx.slackMs, 'the first receive');
+      checkEqual(first.mode, 'stream', 'Lifeline-Receive of the first receive (HT-27: stream first)');
+      const poll = await ctx.server.until(() => conn.receives[1], 2 * detect + ctx.slackMs + 1000, 'a receive after the held stream').catch(() => {
+        throw new CaseFailure(`no receive after a stream held ${Math.round(performance.now() - first.at)} ms with no KEEPALIVE (httpBufferingDetectMs ${detect}; HT-27: the client polls)`);
+      });
+      checkEqual(poll.mode, 'poll', 'Lifeline-Receive of the receive after a stream that carried no KEEPALIVE (HT-27)');
+      // HT-27 lets a client whose timer fired late wait once more: up to two waits, plus slack
+      checkWithin(ctx, 'poll after the held stream began', poll.at - first.at, { min: detect - ctx.slackMs, max: 2 * detect + ctx.slackMs }, 'HT-27: httpBufferingDetectMs');
+      await client.until((e) => e.event === 'state' && e.state === 'connected', 3000, 'the client to report connected (its Welcome came by poll)');
+      conn.message(enc.encode('p1'));
+      conn.message(enc.encode('p2'));
+      await client.until((e) => e.event === 'message' && e.payload === b64('p2'), 3000, 'two messages by poll');
+      const modes = conn.receives.slice(1).map((r) => r.mode);
+      check(modes.every((m) => m === 'poll'), `receives after the switch asked for ${modes.join(', ')} (HT-27: poll for the rest of the connection)`);
+      ctx.note(`${modes.length} poll receives after the held stream`);
     },
   }),
   clientCase({
