@@ -350,16 +350,18 @@ const EMPTY = new Uint8Array(0);
  */
 const SLAB_BYTES = 128 * 1024;
 const SLAB_MAX_BURST = 32 * 1024;
-let slab = new ArrayBuffer(0);
+let slab: Buffer = Buffer.allocUnsafeSlow(0);
 let slabPos = 0;
 
+/** `n` bytes for a burst, every one of them written before the burst goes out (so never zero-filled). */
 function burstBuffer(n: number): Uint8Array {
-  if (n > SLAB_MAX_BURST) return new Uint8Array(n);
+  if (n > SLAB_MAX_BURST) return Buffer.allocUnsafeSlow(n);
   if (slabPos + n > slab.byteLength) {
-    slab = new ArrayBuffer(SLAB_BYTES);
+    // allocUnsafeSlow: a slab of its own, not zero-filled (a zeroed 128 KiB was 1.8 % of the 1 KiB echo's server CPU)
+    slab = Buffer.allocUnsafeSlow(SLAB_BYTES);
     slabPos = 0;
   }
-  const out = new Uint8Array(slab, slabPos, n);
+  const out = new Uint8Array(slab.buffer, slab.byteOffset + slabPos, n);
   slabPos += n;
   return out;
 }
