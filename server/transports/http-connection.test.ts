@@ -1,8 +1,9 @@
 import { EventEmitter } from 'node:events';
 import type { ServerResponse } from 'node:http';
+import fc from 'fast-check';
 import { describe, expect, test, vi } from 'vitest';
 import { codeOf } from '../../spec/protocol/close-codes.js';
-import { RecordDecoder, RecordKind, type CarrierRecord } from '../../spec/protocol/http-carrier.js';
+import { frameRecord, KEEPALIVE_RECORD, RecordDecoder, RecordKind, type CarrierRecord } from '../../spec/protocol/http-carrier.js';
 import { systemClock } from '../clock.js';
 import type { PeerSink } from '../transport.js';
 import { HttpConnection, type HttpConnectionOptions } from './http-connection.js';
@@ -63,7 +64,7 @@ describe('HttpConnection (a carrier connection as a PeerTransport)', () => {
   test('HT-9 frames written in one tick go out in one write, in order, one Envelope per FRAME record', async () => {
     const { c } = conn();
     const r = res();
-    c.openReceive(asRes(r), 'stream', 0, {});
+    c.openReceive(asRes(r), 'stream', 0);
     expect(r.writes).toHaveLength(1); // the KEEPALIVE
     for (let i = 1; i <= 5; i++) c.write(new Uint8Array([i, i]));
     expect(r.writes).toHaveLength(1);
@@ -81,15 +82,15 @@ describe('HttpConnection (a carrier connection as a PeerTransport)', () => {
     c.write(new Uint8Array(50), () => flushed.push(2));
     expect(c.bufferedAmount).toBe(150); // queued, no receive open
     const r1 = res();
-    c.openReceive(asRes(r1), 'stream', 0, {});
+    c.openReceive(asRes(r1), 'stream', 0);
     expect(c.bufferedAmount).toBe(150); // written, not acknowledged
     expect(r1.writableEnded).toBe(true); // a write waits for a drain: the stream ends so the client acks (HT-16)
     expect(flushed).toEqual([]);
     const r2 = res();
-    c.openReceive(asRes(r2), 'stream', 1, {});
+    c.openReceive(asRes(r2), 'stream', 1);
     expect(c.bufferedAmount).toBe(50);
     expect(flushed).toEqual([]);
-    c.openReceive(asRes(res()), 'stream', 2, {});
+    c.openReceive(asRes(res()), 'stream', 2);
     expect(c.bufferedAmount).toBe(0);
     expect(flushed).toEqual([2]);
     c.terminate();
@@ -98,7 +99,7 @@ describe('HttpConnection (a carrier connection as a PeerTransport)', () => {
   test('HT-16 a client that never acknowledges cannot grow the connection past its bound: it is cut (1006)', async () => {
     const { c, closed } = conn({ maxRetainedBytes: 1000 });
     const r = res();
-    c.openReceive(asRes(r), 'stream', 0, {});
+    c.openReceive(asRes(r), 'stream', 0);
     for (let i = 0; i < 20; i++) c.write(new Uint8Array(100));
     expect(c.isGone).toBe(true);
     expect(r.destroyed).toBe(true);
@@ -109,7 +110,7 @@ describe('HttpConnection (a carrier connection as a PeerTransport)', () => {
   test('HT-11 terminate cuts the open receive without a CLOSE record, after what was batched', async () => {
     const { c, closed, gone } = conn();
     const r = res();
-    c.openReceive(asRes(r), 'stream', 0, {});
+    c.openReceive(asRes(r), 'stream', 0);
     c.write(new Uint8Array([7]));
     c.terminate();
     expect(r.destroyed).toBe(true);
@@ -134,7 +135,7 @@ describe('HttpConnection (a carrier connection as a PeerTransport)', () => {
     c.close('NORMAL', 'done');
     c.write(new Uint8Array([2])); // after the close: dropped, as on a closing WebSocket
     const r = res();
-    c.openReceive(asRes(r), 'poll', 0, {});
+    c.openReceive(asRes(r), 'poll', 0);
     const recs = r.records();
     expect(recs.map((x) => x.kind)).toEqual([RecordKind.FRAME, RecordKind.CLOSE]);
     expect(recs[1]).toMatchObject({ code: 1000, reason: 'done' });
@@ -148,11 +149,11 @@ describe('HttpConnection (a carrier connection as a PeerTransport)', () => {
     for (let i = 0; i < 4; i++) c.write(new Uint8Array(100));
     c.close('NORMAL', '');
     const r1 = res();
-    c.openReceive(asRes(r1), 'stream', 0, {});
+    c.openReceive(asRes(r1), 'stream', 0);
     expect(r1.records().filter((x) => x.kind === RecordKind.FRAME)).toHaveLength(2);
     expect(r1.writableEnded).toBe(true);
     const r2 = res();
-    c.openReceive(asRes(r2), 'stream', 2, {});
+    c.openReceive(asRes(r2), 'stream', 2);
     expect(r2.records().map((x) => x.kind)).toEqual([RecordKind.KEEPALIVE, RecordKind.FRAME, RecordKind.FRAME, RecordKind.CLOSE]);
     await tick();
     expect(closed).toEqual([1000]);
@@ -160,7 +161,7 @@ describe('HttpConnection (a carrier connection as a PeerTransport)', () => {
     const other = conn({ streamMaxBytes: 250, closeTimeoutMs: 50 });
     for (let i = 0; i < 4; i++) other.c.write(new Uint8Array(100));
     other.c.close('NORMAL', '');
-    other.c.openReceive(asRes(res()), 'stream', 0, {});
+    other.c.openReceive(asRes(res()), 'stream', 0);
     await vi.waitFor(() => expect(other.closed).toEqual([1000]), { timeout: 2000 }); // no second receive: gone after the close timeout
   });
 
@@ -169,4 +170,40 @@ describe('HttpConnection (a carrier connection as a PeerTransport)', () => {
     await vi.waitFor(() => expect(closed).toEqual([1006]), { timeout: 2000 });
     expect(c.isGone).toBe(true);
   });
+
+  test('HT-9 HT-7 the burst writer (one slab buffer per burst, corked) writes the bytes of KEEPALIVE then frameRecord of each frame, over any bursts and Acks', async () => {
+    // issue 16 deliverable 3: the fast path (headers written in place into a slab) equals the slow path
+    // (frameRecord per frame, concatenated), including bursts past the slab's bound.
+    const frame = fc.oneof(fc.uint8Array({ maxLength: 2000 }), fc.integer({ min: 30_000, max: 40_000 }).map((n) => new Uint8Array(n).fill(n & 0xff)));
+    await fc.assert(
+      fc.asyncProperty(fc.array(fc.array(frame, { maxLength: 8 }), { maxLength: 6 }), fc.array(fc.boolean(), { maxLength: 6 }), async (bursts, reopen) => {
+        const { c } = conn({ maxRetainedBytes: 1 << 30, streamMaxBytes: 1 << 30 });
+        let corks = 0;
+        const withSocket = (x: FakeResponse): FakeResponse => Object.assign(x, { socket: { cork: () => void corks++, uncork: () => void corks-- } });
+        let r = res();
+        const responses = [withSocket(r)];
+        c.openReceive(asRes(r), 'stream', 0);
+        const want: Uint8Array[][] = [[KEEPALIVE_RECORD]];
+        let sent = 0;
+        for (const [i, burst] of bursts.entries()) {
+          for (const f of burst) c.write(f);
+          await tick();
+          want[want.length - 1]?.push(...burst.map(frameRecord));
+          sent += burst.length;
+          if (reopen[i] === true) {
+            r = withSocket(res());
+            responses.push(r);
+            c.openReceive(asRes(r), 'stream', sent); // acknowledges all: nothing is written twice
+            want.push([KEEPALIVE_RECORD]);
+          }
+        }
+        expect(corks).toBe(0);
+        const bytes = (parts: Uint8Array[]) => Buffer.concat(parts.map((p) => Buffer.from(p.buffer, p.byteOffset, p.byteLength)));
+        expect(responses.map((x) => bytes(x.writes).toString('hex'))).toEqual(want.map((w) => bytes(w).toString('hex')));
+        c.terminate();
+      }),
+      { numRuns: 60 },
+    );
+  });
 });
+

@@ -11,6 +11,7 @@ import { clampCloseReason, codeOf, type WsCloseCodeName } from '../../spec/proto
 import { closeRecord, KEEPALIVE_RECORD, RECORD_HEADER_BYTES, RecordKind, type ReceiveMode } from '../../spec/protocol/http-carrier.js';
 import type { Clock, TimerHandle } from '../clock.js';
 import type { PeerSink, PeerTransport } from '../transport.js';
+import { NO_CORS, type Cors } from './http-answer.js';
 
 export interface HttpConnectionOptions {
   /** WIRE-4: the largest Envelope a send body may carry. */
@@ -31,13 +32,6 @@ export interface HttpConnectionOptions {
   readonly maxRetainedBytes: number;
   readonly timers: Clock;
 }
-
-/** Headers of every receive response (HT-7, HT-15): no caching, no transformation, no proxy buffering. */
-export const RECEIVE_HEADERS: Readonly<Record<string, string>> = {
-  'Content-Type': 'application/vnd.lifeline.v1+records',
-  'Cache-Control': 'no-store, no-transform',
-  'X-Accel-Buffering': 'no',
-};
 
 /** The open receive response. */
 interface Receive {
@@ -168,7 +162,7 @@ export class HttpConnection implements PeerTransport {
    * A receive request with the client's Ack (HT-7): forget what it acknowledged, then carry the
    * retained frames from there, then live ones. A newer receive ends an older one (HT-8).
    */
-  openReceive(res: ServerResponse, mode: ReceiveMode, ack: number, cors: Readonly<Record<string, string>>): ReceiveRefusal | undefined {
+  openReceive(res: ServerResponse, mode: ReceiveMode, ack: number, cors: Cors = NO_CORS): ReceiveRefusal | undefined {
     if (ack > this.delivered) return 'ack-ahead'; // HT-7: frames never sent
     if (ack < this.acked) return 'ack-behind'; // HT-7: below an earlier Ack
     const old = this.receive;
@@ -176,7 +170,7 @@ export class HttpConnection implements PeerTransport {
     this.forgetBelow(ack);
     this.clearIdle();
     this.cursor = ack;
-    res.writeHead(200, { ...RECEIVE_HEADERS, ...cors });
+    res.writeHead(200, cors.receive as string[]); // HT-15
     const r: Receive = { res, mode, carried: 0, timer: undefined };
     this.receive = r;
     res.on('close', () => this.receiveClosed(r));
@@ -221,7 +215,7 @@ export class HttpConnection implements PeerTransport {
     if (close) size += close.byteLength;
     // One buffer for the burst, record headers written in place: no header object and no parts list per
     // frame (bench profile of issue 15: the per-frame header allocations were the carrier's own hot spot).
-    const out = Buffer.allocUnsafe(size);
+    const out = burstBuffer(size);
     let at = 0;
     if (withKeepalive) {
       out.set(KEEPALIVE_RECORD, at);
@@ -229,24 +223,34 @@ export class HttpConnection implements PeerTransport {
     }
     for (let i = from; i < to; i++) {
       const f = this.retained[base + i] as Uint8Array;
+      const n = f.byteLength;
       out[at] = RecordKind.FRAME;
-      out.writeUInt32BE(f.byteLength, at + 1);
+      out[at + 1] = n >>> 24;
+      out[at + 2] = (n >>> 16) & 0xff;
+      out[at + 3] = (n >>> 8) & 0xff;
+      out[at + 4] = n & 0xff;
       out.set(f, at + RECORD_HEADER_BYTES);
-      at += RECORD_HEADER_BYTES + f.byteLength;
+      at += RECORD_HEADER_BYTES + n;
     }
     if (close) out.set(close, at);
     this.cursor = to;
     if (to > this.delivered) this.delivered = to;
     r.carried += size;
+    // HT-9: the burst goes out now, in one writev (chunk size, records, CRLF, and the response's end
+    // when it ends here). Corked around the write, Node does not cork it itself and defer the uncork to
+    // one more tick (this already runs at the end of the tick that wrote the frames); end() uncorks.
+    const socket = r.res.socket;
+    socket?.cork();
     r.res.write(out);
     if (isClosing) {
       this.endReceive(r);
       this.finish();
-      return;
+    } else if (to > from && (r.mode === 'poll' || r.carried >= this.o.streamMaxBytes || to < this.total || this.waits.length > 0)) {
+      // HT-8: a poll ends with its first records; a stream at its byte bound. A write that waits for a
+      // drain (BP-4) ends it too, so the client's next receive acknowledges at once.
+      this.endReceive(r);
     }
-    // HT-8: a poll ends with its first records; a stream at its byte bound. A write that waits for a
-    // drain (BP-4) ends it too, so the client's next receive acknowledges at once.
-    if (to > from && (r.mode === 'poll' || r.carried >= this.o.streamMaxBytes || to < this.total || this.waits.length > 0)) this.endReceive(r);
+    socket?.uncork();
   }
 
   private endReceive(r: Receive): void {
@@ -337,3 +341,27 @@ export class HttpConnection implements PeerTransport {
 }
 
 const EMPTY = new Uint8Array(0);
+
+/**
+ * Burst buffers are carved from a slab, bump-allocated and never reused (as fast-codec's allocFrame):
+ * a burst over 4 KiB (a few 1 KiB echoes) would otherwise get its own ArrayBuffer from
+ * Buffer.allocUnsafe, each a backing store to create and collect (issue 15, 1 KiB echo). A burst
+ * keeps at most its slab alive until the socket wrote it.
+ */
+const SLAB_BYTES = 128 * 1024;
+const SLAB_MAX_BURST = 32 * 1024;
+let slab: Buffer = Buffer.allocUnsafeSlow(0);
+let slabPos = 0;
+
+/** `n` bytes for a burst, every one of them written before the burst goes out (so never zero-filled). */
+function burstBuffer(n: number): Uint8Array {
+  if (n > SLAB_MAX_BURST) return Buffer.allocUnsafeSlow(n);
+  if (slabPos + n > slab.byteLength) {
+    // allocUnsafeSlow: a slab of its own, not zero-filled (a zeroed 128 KiB was 1.8 % of the 1 KiB echo's server CPU)
+    slab = Buffer.allocUnsafeSlow(SLAB_BYTES);
+    slabPos = 0;
+  }
+  const out = new Uint8Array(slab.buffer, slab.byteOffset + slabPos, n);
+  slabPos += n;
+  return out;
+}

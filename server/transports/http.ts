@@ -8,14 +8,14 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { Header, PROTOCOL_TOKEN, type ReceiveMode } from '../../spec/protocol/http-carrier.js';
 import { admit, checkShared, isOriginAllowed, type AdmissionState, type Refusal, type UpgradeContext } from '../admission.js';
 import type { Clock } from '../clock.js';
 import type { AcceptPeer } from '../transport.js';
+import { corsFor, NO_CORS, text, type Cors } from './http-answer.js';
 import { HttpConnection, type HttpConnectionOptions } from './http-connection.js';
-import { handleSend, indexHeader, type Answer } from './http-send.js';
+import { handleSend, indexHeader, type SendLimits } from './http-send.js';
 
 export interface HttpTransportOptions extends Omit<HttpConnectionOptions, 'timers'> {
   readonly maxSendBytes: number;
@@ -27,27 +27,10 @@ export interface HttpTransportOptions extends Omit<HttpConnectionOptions, 'timer
 }
 
 const ALLOW_HEADERS = [Header.op, Header.protocol, Header.connection, Header.seq, Header.ack, Header.receive, 'Content-Type', 'Authorization'].join(', ');
-const EXPOSE_HEADERS = `${Header.connection}, Retry-After`;
 
-/** HT-5: what every carrier response to an allowed Origin carries (none without an Origin). */
-function corsFor(origin: string | undefined): Record<string, string> {
-  if (origin === undefined) return {};
-  return { 'Access-Control-Allow-Origin': origin, 'Access-Control-Allow-Credentials': 'true', 'Access-Control-Expose-Headers': EXPOSE_HEADERS, Vary: 'Origin' };
-}
-
-function text(res: ServerResponse, status: number, headers: Readonly<Record<string, string>>): void {
-  if (res.headersSent) {
-    if (!res.writableEnded) res.end();
-    return;
-  }
-  if (status === 204) {
-    res.writeHead(204, { 'Cache-Control': 'no-store', ...headers });
-    res.end();
-    return;
-  }
-  const body = `${status} ${STATUS_CODES[status] ?? ''}\n`;
-  res.writeHead(status, { 'Content-Type': 'text/plain; charset=utf-8', 'Cache-Control': 'no-store', 'Content-Length': String(Buffer.byteLength(body)), ...headers });
-  res.end(body);
+/** A refusal (or a preflight's answer) with the CORS headers of the request. */
+function refuse(res: ServerResponse, cors: Cors, status: number, headers?: Readonly<Record<string, string>>): void {
+  text(res, status, headers === undefined ? cors.headers : { ...cors.headers, ...headers });
 }
 
 /** HT-3: the carrier's own 400 (the protocol token), after the shared 503, 429 and 403 of HS-7. */
@@ -61,11 +44,15 @@ function checkOpen(req: IncomingMessage, s: AdmissionState): Refusal | undefined
 export class HttpTransport {
   /** Live connections by capability (HT-4). */
   private readonly conns = new Map<string, HttpConnection>();
+  /** What every send is held to (made once, not per request). */
+  private readonly sendLimits: SendLimits;
 
   constructor(
     private readonly o: HttpTransportOptions,
     private readonly accept: AcceptPeer,
-  ) {}
+  ) {
+    this.sendLimits = { maxPayloadBytes: o.maxPayloadBytes, maxSendBytes: o.maxSendBytes, bodyTimeoutMs: o.bodyTimeoutMs, timers: o.timers };
+  }
 
   get size(): number {
     return this.conns.size;
@@ -76,18 +63,19 @@ export class HttpTransport {
    * (answered, true); anything else is left to the caller (false: 426, HS-1).
    */
   handle(req: IncomingMessage, res: ServerResponse, admission: UpgradeContext): boolean {
-    const op = req.headers['lifeline-http'];
+    const h = req.headers; // read once: Node builds the object on first access
+    const op = h['lifeline-http'];
     if (req.method === 'OPTIONS') {
       this.preflight(req, res, admission);
       return true;
     }
     if (op === undefined) return false;
-    const origin = req.headers.origin;
-    const cors = isOriginAllowed(origin, admission) ? corsFor(origin) : {};
-    const answer: Answer = (status, _why, headers = {}) => text(res, status, { ...cors, ...headers });
+    const origin = h.origin;
+    const isAllowed = isOriginAllowed(origin, admission);
+    const cors = isAllowed ? corsFor(origin) : NO_CORS;
     if (req.method !== 'POST') {
       req.resume();
-      answer(405, 'carrier requests are POST', { Allow: 'POST, OPTIONS' }); // HT-1
+      refuse(res, cors, 405, { Allow: 'POST, OPTIONS' }); // HT-1: carrier requests are POST
       return true;
     }
     if (op === 'open') {
@@ -96,34 +84,34 @@ export class HttpTransport {
     }
     if (op !== 'send' && op !== 'receive') {
       req.resume();
-      answer(400, 'unknown Lifeline-Http operation'); // HT-1
+      refuse(res, cors, 400); // HT-1: an unknown Lifeline-Http operation
       return true;
     }
-    if (req.headers['lifeline-protocol'] !== PROTOCOL_TOKEN) {
+    if (h['lifeline-protocol'] !== PROTOCOL_TOKEN) {
       req.resume();
-      answer(400, `${Header.protocol} is not ${PROTOCOL_TOKEN}`); // HT-3
+      refuse(res, cors, 400); // HT-3: Lifeline-Protocol is not lifeline.v1
       return true;
     }
-    const id = req.headers['lifeline-connection'];
+    const id = h['lifeline-connection'];
     if (typeof id !== 'string' || id === '') {
       req.resume();
-      answer(400, `${Header.connection} missing`); // HT-4
+      refuse(res, cors, 400); // HT-4: Lifeline-Connection missing
       return true;
     }
     const c = this.conns.get(id);
     if (c === undefined || c.isGone) {
       req.resume();
-      answer(404, 'no such connection'); // HT-4: the client treats it as closed 1006
+      refuse(res, cors, 404); // HT-4: no such connection; the client treats it as closed 1006
       return true;
     }
-    if (origin !== c.origin || !isOriginAllowed(origin, admission)) {
+    if (origin !== c.origin || !isAllowed) {
       req.resume();
       text(res, 403, {}); // HT-5: the Origin of open is pinned (CSRF)
       return true;
     }
     this.o.carrierSocket(req.socket); // HS-16: a carrier socket, not an upgrade waiting
-    if (op === 'send') handleSend(req, res, c, { maxPayloadBytes: this.o.maxPayloadBytes, maxSendBytes: this.o.maxSendBytes, bodyTimeoutMs: this.o.bodyTimeoutMs, timers: this.o.timers }, answer);
-    else this.receive(req, res, c, cors, answer);
+    if (op === 'send') handleSend(req, res, c, this.sendLimits, cors);
+    else this.receive(req, res, c, cors);
     return true;
   }
 
@@ -134,7 +122,7 @@ export class HttpTransport {
     if (origin === undefined) return text(res, 204, { Allow: 'POST, OPTIONS' });
     if (!isOriginAllowed(origin, admission)) return text(res, 403, {}); // HT-5
     text(res, 204, {
-      ...corsFor(origin),
+      ...corsFor(origin).headers,
       'Access-Control-Allow-Methods': 'POST',
       'Access-Control-Allow-Headers': ALLOW_HEADERS,
       'Access-Control-Max-Age': '600',
@@ -142,7 +130,7 @@ export class HttpTransport {
   }
 
   /** HT-3: open = an upgrade's admission, then a connection the core accepts as a peer. */
-  private async open(req: IncomingMessage, res: ServerResponse, c: UpgradeContext, cors: Readonly<Record<string, string>>): Promise<void> {
+  private async open(req: IncomingMessage, res: ServerResponse, c: UpgradeContext, cors: Cors): Promise<void> {
     const upgradeStartedAtMs = Date.now();
     req.resume(); // an open has no body
     const principal = await admit(
@@ -150,7 +138,7 @@ export class HttpTransport {
       c,
       checkOpen,
       {
-        refuse: (r) => text(res, r.status, { ...cors, ...r.headers }),
+        refuse: (r) => text(res, r.status, { ...cors.headers, ...r.headers }),
         get isAnswered() {
           return res.headersSent || res.destroyed;
         },
@@ -163,27 +151,28 @@ export class HttpTransport {
     const sink = this.accept(conn, { principal, req, upgradeStartedAtMs });
     if (sink === undefined) {
       // the server is closing: the core terminated the connection
-      text(res, 503, { ...cors, 'Retry-After': String(c.retryAfterSeconds) });
+      text(res, 503, { ...cors.headers, 'Retry-After': String(c.retryAfterSeconds) });
       return;
     }
     conn.sink = sink;
     this.conns.set(id, conn);
     this.o.carrierSocket(req.socket);
-    res.writeHead(200, { ...cors, [Header.connection]: id, 'Cache-Control': 'no-store', 'Content-Length': '0' }); // HT-3
+    res.writeHead(200, { ...cors.headers, [Header.connection]: id, 'Cache-Control': 'no-store', 'Content-Length': '0' }); // HT-3
     res.end();
   }
 
-  private receive(req: IncomingMessage, res: ServerResponse, c: HttpConnection, cors: Readonly<Record<string, string>>, answer: Answer): void {
+  private receive(req: IncomingMessage, res: ServerResponse, c: HttpConnection, cors: Cors): void {
     req.resume();
-    const ack = indexHeader(req.headers['lifeline-ack']);
-    const modeHeader = req.headers['lifeline-receive'] ?? 'stream';
+    const h = req.headers;
+    const ack = indexHeader(h['lifeline-ack']);
+    const modeHeader = h['lifeline-receive'] ?? 'stream';
     if (ack === undefined || (modeHeader !== 'stream' && modeHeader !== 'poll')) {
-      answer(400, `${Header.ack} or ${Header.receive} malformed`); // HT-7
+      text(res, 400, cors.headers); // HT-7: Lifeline-Ack or Lifeline-Receive malformed
       return;
     }
     const refused = c.openReceive(res, modeHeader as ReceiveMode, ack, cors);
     if (refused !== undefined) {
-      answer(409, refused); // HT-7
+      text(res, 409, cors.headers); // HT-7
       if (c.isOpen) c.sink?.protocolError('PROTOCOL_ERROR', `HT-7: Ack ${ack} is ${refused === 'ack-ahead' ? 'past what was sent' : 'below an earlier Ack'}`);
     }
   }

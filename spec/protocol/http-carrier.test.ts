@@ -97,3 +97,73 @@ describe('HTTP carrier records (HT-2)', () => {
     expect(d.bufferedBytes).toBe(0);
   });
 });
+
+/** The slow path: the whole body at once, read plainly with a DataView (as the decoder did before `feed`). */
+function referenceDecode(body: Uint8Array, max: number): { records: CarrierRecord[]; error?: { message: string; isTooBig: boolean } } {
+  const records: CarrierRecord[] = [];
+  const view = new DataView(body.buffer, body.byteOffset, body.byteLength);
+  let at = 0;
+  const fail = (message: string, isTooBig = false) => ({ records, error: { message, isTooBig } });
+  while (at < body.byteLength) {
+    if (body.byteLength - at < 5) return fail(`body ended inside a record (${body.byteLength - at} bytes left)`);
+    const kind = body[at] as number;
+    const length = view.getUint32(at + 1, false);
+    if (kind === RecordKind.FRAME && length > max) return fail(`frame of ${length} bytes over the limit of ${max}`, true);
+    if (kind === RecordKind.CLOSE && (length < 2 || length > 125)) return fail(`close record of ${length} bytes`);
+    if (kind === RecordKind.KEEPALIVE && length !== 0) return fail(`keepalive record of ${length} bytes`);
+    if (kind !== RecordKind.FRAME && kind !== RecordKind.CLOSE && kind !== RecordKind.KEEPALIVE) return fail(`unknown record kind ${kind}`);
+    if (body.byteLength - at - 5 < length) return fail(`body ended inside a record (${body.byteLength - at} bytes left)`);
+    const payload = body.subarray(at + 5, at + 5 + length);
+    if (kind === RecordKind.FRAME) records.push({ kind, envelope: payload });
+    else if (kind === RecordKind.CLOSE) records.push({ kind, code: view.getUint16(at + 5, false), reason: new TextDecoder().decode(payload.subarray(2)) });
+    else records.push({ kind: RecordKind.KEEPALIVE });
+    at += 5 + length;
+  }
+  return { records };
+}
+
+describe('RecordDecoder.feed, the send path\'s decoder (issue 16 deliverable 3: a fast path equals the slow path)', () => {
+  /** Valid records, then maybe bytes that break the stream: a bad kind, an oversized or short CLOSE, a cut. */
+  const body = fc
+    .tuple(
+      fc.array(record, { maxLength: 12 }),
+      fc.oneof(
+        fc.constant(new Uint8Array(0)),
+        fc.uint8Array({ minLength: 1, maxLength: 12 }),
+        fc.nat({ max: 5000 }).map((n) => frameHeader(n)),
+        fc.integer({ min: 0, max: 200 }).map((n) => new Uint8Array([RecordKind.CLOSE, 0, 0, 0, n, 0, 0])),
+      ),
+    )
+    .map(([records, tail]) => concat([...records.map(encodeRecord), tail]));
+
+  test('HT-2 WIRE-4 any body, cut into any chunks: feed hands on the records the whole-body reading finds, and fails where and as it fails', () => {
+    fc.assert(
+      fc.property(body, fc.array(fc.nat(), { maxLength: 10 }), fc.constantFrom(300, 1024, 4096), (bytes, cuts, max) => {
+        const want = referenceDecode(bytes, max);
+        const got: CarrierRecord[] = [];
+        const d = new RecordDecoder(max);
+        let error: CarrierError | undefined;
+        try {
+          for (const c of split(bytes, cuts))
+            d.feed(c, {
+              frame: (envelope) => void got.push({ kind: RecordKind.FRAME, envelope: envelope.slice() }),
+              close: (code, reason) => void got.push({ kind: RecordKind.CLOSE, code, reason }),
+              keepalive: () => void got.push({ kind: RecordKind.KEEPALIVE }),
+            });
+          d.end();
+        } catch (e) {
+          error = e as CarrierError;
+        }
+        expect(got.map(normal)).toEqual(want.records.map(normal));
+        if (want.error === undefined) expect(error).toBeUndefined();
+        else {
+          expect(error).toBeInstanceOf(CarrierError);
+          expect(error?.isTooBig).toBe(want.error.isTooBig);
+          // the "bytes left" of a cut body depends on where the last chunk ended; the kind of failure does not
+          expect(error?.message.replace(/\(\d+ bytes left\)/, '')).toBe(want.error.message.replace(/\(\d+ bytes left\)/, ''));
+        }
+      }),
+      { numRuns: 500 },
+    );
+  });
+});

@@ -110,6 +110,28 @@ export class CarrierError extends Error {
 }
 
 /**
+ * What a decoder hands each record to (`RecordDecoder.feed`): one call per record, in order, with
+ * no record object and no array per chunk (issue 15: the server's send path decodes every frame of
+ * every POST here). A FRAME's `envelope` is a view of the chunk (or of the joined bytes when the
+ * record spanned chunks): valid as long as the caller's chunk is.
+ */
+export interface RecordVisitor {
+  frame(envelope: Uint8Array): void;
+  close(code: number, reason: string): void;
+  keepalive(): void;
+}
+
+/** A record's payload length: u32 big-endian after its kind byte (read without a DataView per record). */
+function lengthAt(buf: Uint8Array, at: number): number {
+  return (((buf[at + 1] as number) << 24) | ((buf[at + 2] as number) << 16) | ((buf[at + 3] as number) << 8) | (buf[at + 4] as number)) >>> 0;
+}
+
+/** A view of `length` bytes of `buf` from `start` (a constructor call: half the cost of `subarray`). */
+function viewOf(buf: Uint8Array, start: number, length: number): Uint8Array {
+  return new Uint8Array(buf.buffer, buf.byteOffset + start, length);
+}
+
+/**
  * Incremental decoder of a record stream: feed it chunks as they arrive, in order, and it returns the
  * records they complete. A record's declared length is checked against `maxPayloadBytes` before its
  * payload is buffered (WIRE-4), so a hostile length costs nothing.
@@ -129,12 +151,27 @@ export class RecordDecoder {
 
   /** The records `chunk` completes; throws CarrierError on a malformed or oversized record. */
   push(chunk: Uint8Array): CarrierRecord[] {
-    if (chunk.byteLength === 0) return [];
+    const out: CarrierRecord[] = [];
+    // One decoding loop (feed) for both forms: push only collects what feed hands on.
+    this.feed(chunk, {
+      frame: (envelope) => void out.push({ kind: RecordKind.FRAME, envelope }),
+      close: (code, reason) => void out.push({ kind: RecordKind.CLOSE, code, reason }),
+      keepalive: () => void out.push({ kind: RecordKind.KEEPALIVE }),
+    });
+    return out;
+  }
+
+  /**
+   * The records `chunk` completes, handed to `v` one by one as they are decoded; throws CarrierError
+   * on a malformed or oversized record (the records before it in the chunk were handed on already).
+   */
+  feed(chunk: Uint8Array, v: RecordVisitor): void {
+    if (chunk.byteLength === 0) return;
     if (this.needed > this.pendingBytes + chunk.byteLength) {
       // Still inside a large record: hold the chunk without copying what is held (no O(n²) joins).
       this.pending.push(chunk.slice());
       this.pendingBytes += chunk.byteLength;
-      return [];
+      return;
     }
     this.needed = 0;
     let buf: Uint8Array;
@@ -150,11 +187,11 @@ export class RecordDecoder {
       this.pending = [];
       this.pendingBytes = 0;
     }
-    const out: CarrierRecord[] = [];
+    const size = buf.byteLength;
     let at = 0;
-    while (buf.byteLength - at >= RECORD_HEADER_BYTES) {
-      const kind = buf[at] ?? 0;
-      const length = new DataView(buf.buffer, buf.byteOffset + at + 1, 4).getUint32(0, false);
+    while (size - at >= RECORD_HEADER_BYTES) {
+      const kind = buf[at] as number;
+      const length = lengthAt(buf, at);
       if (kind === RecordKind.FRAME) {
         if (length > this.maxPayloadBytes) throw new CarrierError(`frame of ${length} bytes over the limit of ${this.maxPayloadBytes}`, true);
       } else if (kind === RecordKind.CLOSE) {
@@ -164,26 +201,24 @@ export class RecordDecoder {
       } else {
         throw new CarrierError(`unknown record kind ${kind}`, false);
       }
-      if (buf.byteLength - at - RECORD_HEADER_BYTES < length) {
+      if (size - at - RECORD_HEADER_BYTES < length) {
         this.needed = RECORD_HEADER_BYTES + length;
         break;
       }
       const start = at + RECORD_HEADER_BYTES;
-      const payload = buf.subarray(start, start + length);
       at = start + length;
-      if (kind === RecordKind.FRAME) out.push({ kind: RecordKind.FRAME, envelope: payload });
+      if (kind === RecordKind.FRAME) v.frame(viewOf(buf, start, length));
       else if (kind === RecordKind.CLOSE) {
-        const code = new DataView(payload.buffer, payload.byteOffset, 2).getUint16(0, false);
-        out.push({ kind: RecordKind.CLOSE, code, reason: decoder.decode(payload.subarray(2)) });
-      } else out.push({ kind: RecordKind.KEEPALIVE });
+        const code = ((buf[start] as number) << 8) | (buf[start + 1] as number);
+        v.close(code, decoder.decode(buf.subarray(start + 2, at)));
+      } else v.keepalive();
     }
-    if (at < buf.byteLength) {
+    if (at < size) {
       // Keep the tail (a copy: the caller may reuse its chunk).
       const rest = buf.slice(at);
       this.pending.push(rest);
       this.pendingBytes += rest.byteLength;
     }
-    return out;
   }
 
   /** The stream ended: throws when it ended inside a record (a cut response or body). */
