@@ -22,8 +22,10 @@ import { fileURLToPath } from 'node:url';
 import { WebSocket } from 'ws';
 import { startWsServer } from '../contenders/baselines.js';
 import { startLifeline } from '../contenders/lifeline.js';
+import { WireClient } from '../contenders/lifeline-wire.js';
 
-type Kind = 'ws' | 'lifeline';
+/** `wire`: the lean bench wire client (bench/contenders/lifeline-wire.ts) on the reference server, the protocol's floor. */
+type Kind = 'ws' | 'lifeline' | 'wire';
 
 /** A CPU profile of this process between start() and stop(path) (the timed span only). */
 function profiler(): { start(): Promise<void>; stop(path: string): Promise<void> } {
@@ -86,11 +88,16 @@ async function run(kind: Kind, n: number, batch: number, profDir: string | undef
               ws.once('error', reject);
               closers.push(() => ws.terminate());
             })
-        : async () => {
-            const c = createNodeClient({ url: `ws://127.0.0.1:${port}/lifeline` });
-            closers.push(() => c.close());
-            await c.ready();
-          };
+        : kind === 'wire'
+          ? async () => {
+              const c = await WireClient.connect({ url: `ws://127.0.0.1:${port}/lifeline` });
+              closers.push(() => c.drop());
+            }
+          : async () => {
+              const c = createNodeClient({ url: `ws://127.0.0.1:${port}/lifeline` });
+              closers.push(() => c.close());
+              await c.ready();
+            };
     const s0 = await serverCpu();
     const prof = profDir === undefined ? undefined : profiler();
     await prof?.start();
@@ -116,13 +123,13 @@ async function main(): Promise<void> {
   const profDir = process.argv.find((a) => a.startsWith('--prof='))?.slice('--prof='.length);
   if (profDir !== undefined) mkdirSync(profDir, { recursive: true });
   console.log(`# Time to open ${n.toLocaleString('en-US')} connections (${new Date().toISOString()}, Node ${process.version}, batch ${batch})\n`);
-  console.log('| contender | wall s | × ws | client CPU s | server CPU s |\n| --- | ---: | ---: | ---: | ---: |');
+  console.log('| contender | wall s | × ws | client CPU s | server CPU s | client CPU µs/conn | server CPU µs/conn |\n| --- | ---: | ---: | ---: | ---: | ---: | ---: |');
   let ws: Row | undefined;
   for (const kind of kinds) {
     const r = await run(kind, n, batch, profDir);
     if (kind === 'ws') ws = r;
     const ratio = ws && kind !== 'ws' ? `${(r.seconds / ws.seconds).toFixed(2)}×` : kind === 'ws' ? '1.00' : '—';
-    console.log(`| ${kind === 'ws' ? 'raw ws' : 'reference client'} | ${r.seconds.toFixed(2)} | ${ratio} | ${r.clientCpu.toFixed(2)} | ${r.serverCpu.toFixed(2)} |`);
+    console.log(`| ${kind === 'ws' ? 'raw ws' : kind === 'wire' ? 'bench wire client' : 'reference client'} | ${r.seconds.toFixed(2)} | ${ratio} | ${r.clientCpu.toFixed(2)} | ${r.serverCpu.toFixed(2)} | ${((r.clientCpu * 1e6) / n).toFixed(0)} | ${((r.serverCpu * 1e6) / n).toFixed(0)} |`);
   }
   process.exit(0);
 }
