@@ -21,7 +21,7 @@
  * every client of the same options, and the next four steps from client/connect-steps.ts (issue 16,
  * proven equal to `transition()` by its test). Only for the machine itself, not a variant of it.
  */
-import { createActor, initialTransition, type AnyActorScope } from 'xstate';
+import { initialTransition, transition } from 'xstate';
 import type { Clock, TimerHandle } from '../spec/protocol/clock.js';
 import {
   clientConnectionMachine as specMachine,
@@ -136,45 +136,6 @@ function sharedOptions(input: ClientConnectionInput): ClientConnectionOptions {
 
 const EMPTY = Object.freeze({}) as ClientSnapshot['children'];
 
-/**
- * One inert actor scope per machine for every client's steps (issue 16). XState's public
- * `transition(machine, snapshot, event)` is `machine.transition(snapshot, event, scope)` with a scope
- * around a new Actor built per call, and building it runs the machine's context function without
- * input, which throws (caught inside XState): about half of each step's cost (heartbeats, reconnects,
- * close). The scope here is built once, around an actor that is never started, and collects the
- * actions exactly as `transition()`'s does; nothing in it is per client (this machine has no
- * `systemId`, and the runner executes the actions itself). machine-runner.test.ts compares the runner
- * with a real actor.
- */
-const scopes = new WeakMap<ClientMachine, { readonly scope: AnyActorScope; actions: Executable[] }>();
-
-function transitionOf(machine: ClientMachine, snapshot: ClientSnapshot, event: ClientConnectionEvent): [ClientSnapshot, Executable[]] {
-  let s = scopes.get(machine);
-  if (s === undefined) {
-    const self = createActor(machine, { input: { random: Math.random } });
-    const holder: { scope: AnyActorScope; actions: Executable[] } = {
-      scope: {
-        self,
-        id: '',
-        sessionId: '',
-        logger: () => {},
-        defer: () => {},
-        emit: () => {},
-        system: self.system,
-        stopChild: () => {},
-        actionExecutor: (a) => holder.actions.push(a as unknown as Executable),
-      },
-      actions: [],
-    };
-    s = holder;
-    scopes.set(machine, s);
-  }
-  const actions: Executable[] = (s.actions = []);
-  const next = machine.transition(snapshot, event, s.scope) as ClientSnapshot;
-  s.actions = [];
-  return [next, actions];
-}
-
 /** What a step leaves: the parts of the next snapshot the runner keeps. */
 interface Next {
   readonly value: Value;
@@ -247,7 +208,7 @@ export class ClientMachineRunner implements ClientMachineActor {
         next = { value: fast.value, context: fast.context, children: fast.children, status: 'active' };
         actions = fast.actions;
       } else {
-        const step = transitionOf(this.machine, this.getSnapshot(), event);
+        const step = transition(this.machine, this.getSnapshot(), event);
         next = step[0];
         actions = step[1] as readonly Executable[];
       }
