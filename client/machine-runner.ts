@@ -15,15 +15,25 @@
  * sent while a step runs, observers told after each step, and stopping at a final state. With
  * `inspect` the client uses a real actor instead (client/connection.ts): the inspector observes actors.
  * client/machine-runner.test.ts runs both on the same event sequences and compares them.
+ *
+ * The connect path's steps (the initial one, then idle → … → connected) skip `transition()`: the
+ * initial context comes from the machine's own context function, with one `opts` object shared by
+ * every client of the same options, and the next four steps from client/connect-steps.ts (issue 16,
+ * proven equal to `transition()` by its test). Only for the machine itself, not a variant of it.
  */
 import { initialTransition, transition } from 'xstate';
 import type { Clock, TimerHandle } from '../spec/protocol/clock.js';
-import type {
-  ClientConnectionEvent,
-  ClientConnectionInput,
-  clientConnectionMachine,
-  GetTokenInput,
+import {
+  clientConnectionMachine as specMachine,
+  clientOptionsOf,
+  initialClientContext,
+  type ClientConnectionEvent,
+  type ClientConnectionInput,
+  type ClientConnectionOptions,
+  type clientConnectionMachine,
+  type GetTokenInput,
 } from '../spec/machines/client-connection.machine.js';
+import { CONNECT_VALUES, connectStep, type StepAction } from './connect-steps.js';
 
 export type ClientMachine = typeof clientConnectionMachine;
 export type ClientSnapshot = ReturnType<ClientMachine['getInitialSnapshot']>;
@@ -38,10 +48,7 @@ export interface ClientMachineActor {
 }
 
 /** An action as `transition()` returns it (XState's ExecutableActionObject, the fields read here). */
-interface Executable {
-  readonly type: string;
-  readonly params: unknown;
-}
+type Executable = StepAction;
 
 /** What the runner does for the machine's effects (its action stubs) and its one invoked actor. */
 export interface RunnerEffects {
@@ -60,9 +67,7 @@ interface Delayed {
   readonly timer: TimerHandle;
 }
 
-/** The shared snapshot skeleton of each state configuration (`_nodes`, `tags`, …), built on first sight. */
-const skeletons = new Map<string, ClientSnapshot>();
-const byValue = new Map<unknown, ClientSnapshot>();
+type Value = ClientSnapshot['value'];
 
 function configKey(value: unknown): string {
   if (typeof value === 'string') return value;
@@ -71,21 +76,73 @@ function configKey(value: unknown): string {
   return key;
 }
 
-function skeletonOf(machine: ClientMachine, snap: ClientSnapshot): ClientSnapshot {
-  const interned = byValue.get(snap.value);
-  if (interned) return interned;
-  const key = configKey(snap.value);
-  let s = skeletons.get(key);
+/**
+ * One value object per state configuration, shared by every client in it (transition() returns a
+ * new one each step); the connect path's own values (connect-steps.ts) are those of theirs.
+ */
+const canonicalValues = new Map<string, Value>(CONNECT_VALUES.map((v) => [configKey(v), v]));
+/** The shared snapshot skeleton (`_nodes`, `tags`, …) of each canonical value, built on first sight. */
+const skeletons = new Map<Value, ClientSnapshot>();
+
+function canonical(value: Value): Value {
+  if (typeof value === 'string' || skeletons.has(value)) return value;
+  const key = configKey(value);
+  const v = canonicalValues.get(key);
+  if (v !== undefined) return v;
+  canonicalValues.set(key, value);
+  return value;
+}
+
+function skeletonOf(machine: ClientMachine, value: Value, context: Context): ClientSnapshot {
+  const v = canonical(value);
+  let s = skeletons.get(v);
   if (!s) {
     // The snapshot transition() returned, minus what is the client's own: it is never mutated.
-    s = machine.resolveState({ value: snap.value, context: snap.context });
-    skeletons.set(key, s);
-    byValue.set(s.value, s);
+    s = machine.resolveState({ value: v, context });
+    skeletons.set(v, s);
   }
   return s;
 }
 
+/**
+ * The options of the last client created, without its functions: a client with equal options
+ * shares their `opts` object (it is never mutated), so a thousand default clients hold one.
+ */
+let lastOptions: { readonly values: Readonly<Record<string, unknown>>; readonly opts: ClientConnectionOptions } | undefined;
+
+function optionValues(input: ClientConnectionInput): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const k of Object.keys(input)) {
+    const v = (input as unknown as Record<string, unknown>)[k];
+    if (v !== undefined && typeof v !== 'function') out[k] = v;
+  }
+  return out;
+}
+
+function isSameOptions(a: Readonly<Record<string, unknown>>, b: Readonly<Record<string, unknown>>): boolean {
+  const ka = Object.keys(a);
+  if (ka.length !== Object.keys(b).length) return false;
+  for (const k of ka) if (a[k] !== b[k]) return false;
+  return true;
+}
+
+function sharedOptions(input: ClientConnectionInput): ClientConnectionOptions {
+  const values = optionValues(input);
+  if (lastOptions !== undefined && isSameOptions(lastOptions.values, values)) return lastOptions.opts;
+  const opts = clientOptionsOf(input);
+  lastOptions = { values, opts };
+  return opts;
+}
+
 const EMPTY = Object.freeze({}) as ClientSnapshot['children'];
+
+/** What a step leaves: the parts of the next snapshot the runner keeps. */
+interface Next {
+  readonly value: Value;
+  readonly context: Context;
+  readonly children: ClientSnapshot['children'];
+  readonly status: Status;
+}
 
 export class ClientMachineRunner implements ClientMachineActor {
   private value: ClientSnapshot['value'];
@@ -105,16 +162,24 @@ export class ClientMachineRunner implements ClientMachineActor {
     private readonly clock: Clock,
     private readonly effects: RunnerEffects,
   ) {
-    const [snap, actions] = initialTransition(machine, input);
-    this.value = skeletonOf(machine, snap).value;
-    this.context = snap.context;
     this.isProcessing = true;
-    this.run(snap, actions as readonly Executable[]);
+    if (machine === specMachine) {
+      // The initial state (idle) has no entry action: the initial step is its context alone.
+      const context = initialClientContext(input, sharedOptions(input));
+      this.value = 'idle';
+      this.context = context;
+      this.run({ value: 'idle', context, children: EMPTY, status: 'active' }, []);
+    } else {
+      const [snap, actions] = initialTransition(machine, input);
+      this.value = canonical(snap.value);
+      this.context = snap.context;
+      this.run(snap, actions as readonly Executable[]);
+    }
     this.drain();
   }
 
   getSnapshot(): ClientSnapshot {
-    const s = skeletonOf(this.machine, { value: this.value, context: this.context } as ClientSnapshot);
+    const s = skeletonOf(this.machine, this.value, this.context);
     return { ...s, context: this.context, status: this.status, children: this.children } as ClientSnapshot;
   }
 
@@ -135,25 +200,34 @@ export class ClientMachineRunner implements ClientMachineActor {
   }
 
   private process(event: ClientConnectionEvent): void {
-    let step: ReturnType<typeof transition<ClientMachine>>;
+    let next: Next;
+    let actions: readonly Executable[];
     try {
-      step = transition(this.machine, this.getSnapshot(), event);
+      const fast = this.machine === specMachine ? connectStep(this.value, this.context, event) : undefined;
+      if (fast) {
+        next = { value: fast.value, context: fast.context, children: fast.children, status: 'active' };
+        actions = fast.actions;
+      } else {
+        const step = transition(this.machine, this.getSnapshot(), event);
+        next = step[0];
+        actions = step[1] as readonly Executable[];
+      }
     } catch (err) {
       this.crash(err);
       return;
     }
-    this.run(step[0], step[1] as readonly Executable[]);
+    this.run(next, actions);
   }
 
   /** Execute a step's actions in order, then take its snapshot and tell the observer. */
-  private run(next: ClientSnapshot, actions: readonly Executable[]): void {
+  private run(next: Next, actions: readonly Executable[]): void {
     try {
       for (const a of actions) this.execute(a);
     } catch (err) {
       this.crash(err);
       return;
     }
-    this.value = next.value === this.value ? next.value : skeletonOf(this.machine, next).value;
+    this.value = next.value === this.value ? next.value : canonical(next.value);
     this.context = next.context;
     this.children = Object.keys(next.children).length === 0 ? EMPTY : next.children;
     this.status = next.status;

@@ -178,6 +178,9 @@ export function nodeTransport(o: NodeTransportOptions = {}): Transport {
   };
 }
 
+/** The WebSocket transport of clients without headers, frame limit or close grace of their own: shared, like the HTTP one. */
+let sharedWs: Transport | undefined;
+
 export type NodeClientOptions<S> = Omit<ClientOptions<S>, 'WebSocket' | 'transport'> & NodeTransportOptions;
 
 /** The HTTP transport of clients without headers or a frame limit of their own: shared, it holds nothing per client. */
@@ -189,11 +192,14 @@ let sharedHttp: Transport | undefined;
  */
 export function createNodeClient<S = Uint8Array>(options: NodeClientOptions<S>): LifelineClient<S> {
   const { headers, closeGraceMs, ...rest } = options;
-  const transport = nodeTransport({
-    ...(headers && { headers }),
-    ...(closeGraceMs !== undefined && { closeGraceMs }),
-    ...(options.maxPayloadBytes !== undefined && { maxPayloadBytes: options.maxPayloadBytes }),
-  });
+  const transport =
+    headers === undefined && closeGraceMs === undefined && options.maxPayloadBytes === undefined
+      ? (sharedWs ??= nodeTransport())
+      : nodeTransport({
+          ...(headers && { headers }),
+          ...(closeGraceMs !== undefined && { closeGraceMs }),
+          ...(options.maxPayloadBytes !== undefined && { maxPayloadBytes: options.maxPayloadBytes }),
+        });
   const http =
     options.httpTransport ??
     (headers === undefined && options.maxPayloadBytes === undefined

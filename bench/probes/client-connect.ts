@@ -10,21 +10,50 @@
  * of `batch`; the next batch starts when all of the previous one are usable (ws: `open`; the
  * reference client, `createNodeClient({ url })` with defaults: `ready()`, its Welcome). Reported:
  * wall seconds from the first connect to the last, and CPU seconds of each process over that span.
- * Add --cpu-prof to node's flags for the client side's profile (bench/lib/profile-summary.ts reads it).
+ * `--prof=<dir>`: a CPU profile of each process over the timed span only (node:inspector, not the
+ * process's start-up and teardown), written as <dir>/<kind>-client.cpuprofile and
+ * <dir>/<kind>-server.cpuprofile for bench/lib/profile-summary.ts.
  */
 import { fork } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector/promises';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { WebSocket } from 'ws';
 import { startWsServer } from '../contenders/baselines.js';
 import { startLifeline } from '../contenders/lifeline.js';
+import { WireClient } from '../contenders/lifeline-wire.js';
 
-type Kind = 'ws' | 'lifeline';
+/** `wire`: the lean bench wire client (bench/contenders/lifeline-wire.ts) on the reference server, the protocol's floor. */
+type Kind = 'ws' | 'lifeline' | 'wire';
 
-async function serverRole(kind: Kind): Promise<void> {
+/** A CPU profile of this process between start() and stop(path) (the timed span only). */
+function profiler(): { start(): Promise<void>; stop(path: string): Promise<void> } {
+  const session = new Session();
+  return {
+    async start() {
+      session.connect();
+      await session.post('Profiler.enable');
+      await session.post('Profiler.start');
+    },
+    async stop(path) {
+      const { profile } = await session.post('Profiler.stop');
+      writeFileSync(path, JSON.stringify(profile));
+      session.disconnect();
+    },
+  };
+}
+
+async function serverRole(kind: Kind, profDir: string | undefined): Promise<void> {
   const port = kind === 'ws' ? (await startWsServer(() => undefined)).port : (await startLifeline({})).port;
-  process.on('message', () => {
+  const prof = profDir === undefined ? undefined : profiler();
+  let calls = 0;
+  process.on('message', async () => {
+    calls++;
+    if (prof && calls === 2) await prof.stop(join(profDir as string, `${kind}-server.cpuprofile`));
     const c = process.cpuUsage();
     process.send?.({ cpu: (c.user + c.system) / 1e6 });
+    if (prof && calls === 1) await prof.start();
   });
   process.on('disconnect', () => process.exit(0));
   process.send?.({ port });
@@ -37,10 +66,10 @@ interface Row {
   readonly serverCpu: number;
 }
 
-async function run(kind: Kind, n: number, batch: number): Promise<Row> {
+async function run(kind: Kind, n: number, batch: number, profDir: string | undefined): Promise<Row> {
   const self = fileURLToPath(import.meta.url);
   const execArgv = self.endsWith('.ts') ? ['--import', 'tsx'] : [];
-  const child = fork(self, ['server', kind], { execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const child = fork(self, ['server', kind, ...(profDir === undefined ? [] : [profDir])], { execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   try {
     const { port } = await new Promise<{ port: number }>((resolve) => child.once('message', resolve));
     const serverCpu = () =>
@@ -59,17 +88,25 @@ async function run(kind: Kind, n: number, batch: number): Promise<Row> {
               ws.once('error', reject);
               closers.push(() => ws.terminate());
             })
-        : async () => {
-            const c = createNodeClient({ url: `ws://127.0.0.1:${port}/lifeline` });
-            closers.push(() => c.close());
-            await c.ready();
-          };
+        : kind === 'wire'
+          ? async () => {
+              const c = await WireClient.connect({ url: `ws://127.0.0.1:${port}/lifeline` });
+              closers.push(() => c.drop());
+            }
+          : async () => {
+              const c = createNodeClient({ url: `ws://127.0.0.1:${port}/lifeline` });
+              closers.push(() => c.close());
+              await c.ready();
+            };
     const s0 = await serverCpu();
+    const prof = profDir === undefined ? undefined : profiler();
+    await prof?.start();
     const c0 = process.cpuUsage();
     const t0 = performance.now();
     for (let i = 0; i < n; i += batch) await Promise.all(Array.from({ length: Math.min(batch, n - i) }, open));
     const seconds = (performance.now() - t0) / 1000;
     const c = process.cpuUsage(c0);
+    await prof?.stop(join(profDir as string, `${kind}-client.cpuprofile`));
     const s1 = await serverCpu();
     for (const close of closers) close();
     return { kind, seconds, clientCpu: (c.user + c.system) / 1e6, serverCpu: s1 - s0 };
@@ -83,20 +120,22 @@ async function main(): Promise<void> {
   const n = Number(arg('n', '10000'));
   const batch = Number(arg('batch', '100'));
   const kinds = arg('kinds', 'ws,lifeline').split(',') as Kind[];
+  const profDir = process.argv.find((a) => a.startsWith('--prof='))?.slice('--prof='.length);
+  if (profDir !== undefined) mkdirSync(profDir, { recursive: true });
   console.log(`# Time to open ${n.toLocaleString('en-US')} connections (${new Date().toISOString()}, Node ${process.version}, batch ${batch})\n`);
-  console.log('| contender | wall s | × ws | client CPU s | server CPU s |\n| --- | ---: | ---: | ---: | ---: |');
+  console.log('| contender | wall s | × ws | client CPU s | server CPU s | client CPU µs/conn | server CPU µs/conn |\n| --- | ---: | ---: | ---: | ---: | ---: | ---: |');
   let ws: Row | undefined;
   for (const kind of kinds) {
-    const r = await run(kind, n, batch);
+    const r = await run(kind, n, batch, profDir);
     if (kind === 'ws') ws = r;
     const ratio = ws && kind !== 'ws' ? `${(r.seconds / ws.seconds).toFixed(2)}×` : kind === 'ws' ? '1.00' : '—';
-    console.log(`| ${kind === 'ws' ? 'raw ws' : 'reference client'} | ${r.seconds.toFixed(2)} | ${ratio} | ${r.clientCpu.toFixed(2)} | ${r.serverCpu.toFixed(2)} |`);
+    console.log(`| ${kind === 'ws' ? 'raw ws' : kind === 'wire' ? 'bench wire client' : 'reference client'} | ${r.seconds.toFixed(2)} | ${ratio} | ${r.clientCpu.toFixed(2)} | ${r.serverCpu.toFixed(2)} | ${((r.clientCpu * 1e6) / n).toFixed(0)} | ${((r.serverCpu * 1e6) / n).toFixed(0)} |`);
   }
   process.exit(0);
 }
 
-const [role, kind] = process.argv.slice(2);
-if (role === 'server') void serverRole(kind as Kind);
+const [role, kind, serverProfDir] = process.argv.slice(2);
+if (role === 'server') void serverRole(kind as Kind, serverProfDir);
 else
   main().catch((e: unknown) => {
     console.error(e);

@@ -303,8 +303,85 @@ const HEARTBEAT_REASON = 'HB-4: nothing from the server within interval × (miss
 export const SWITCH_REASON = 'transport switch';
 
 /** HB-4: interval × (missed + 1) of silence means the server (or the path) is dead. */
-function deadPeerMs(c: ClientConnectionContext): number {
+export function deadPeerMs(c: ClientConnectionContext): number {
   return c.heartbeatIntervalMs * (c.heartbeatMissedMax + 1);
+}
+
+/*
+ * The pieces of the connect path (idle → connecting → handshaking → connected) as named pure
+ * functions: the machine below uses them, and so does the client's precomputed connect path
+ * (client/connect-steps.ts, issue 16), which steps these transitions without `transition()`. One
+ * implementation of each; client/connect-steps.test.ts proves the two paths equal.
+ */
+
+/** The options in force: the defaults, overridden by every option the input gives (functions aside). */
+export function clientOptionsOf(input: ClientConnectionInput): ClientConnectionOptions {
+  return { ...clientConnectionDefaults, ...stripUndefined(input) };
+}
+
+/** The machine's initial context; `opts` may be one the caller shares (equal to clientOptionsOf(input)). */
+export function initialClientContext(input: ClientConnectionInput, opts: ClientConnectionOptions = clientOptionsOf(input)): ClientConnectionContext {
+  return {
+    opts,
+    random: input.random,
+    silenceMs: input.silenceMs,
+    deadPeerWaitMs: 0,
+    failures: 0,
+    retries: 0,
+    sessionId: '',
+    token: undefined,
+    forceRefresh: false,
+    heartbeatIntervalMs: opts.heartbeatIntervalMs,
+    heartbeatMissedMax: opts.heartbeatMissedMax,
+    reconnectDelayMs: 0,
+    target: '',
+    isDrainPending: false,
+    drainDelayMs: 0,
+    lastEnd: undefined,
+    transport: opts.transports[0] ?? 'ws',
+    wsFailures: 0,
+    wsRetryDelayMs: opts.wsRetryMs,
+  };
+}
+
+/** The invoked getToken's input (RC-5). */
+export function getTokenInputOf(c: ClientConnectionContext): GetTokenInput {
+  return { forceRefresh: c.forceRefresh, sessionId: c.sessionId };
+}
+
+/** What an attempt opens: the drain target or the configured URL (''), with its token and carrier. */
+export function openSocketParamsOf(c: ClientConnectionContext): OpenSocketParams {
+  return { target: c.target, token: c.token, transport: c.transport };
+}
+
+/** The Hello's session to resume ('' = new) and token (HS-8, RS-10). */
+export function sendHelloParamsOf(c: ClientConnectionContext): SendHelloParams {
+  return { sessionId: c.sessionId, token: c.token };
+}
+
+/** What a Welcome sets in context (RC-4, RC-2, DR-6, HB-4, HT-21, HB-11). */
+export function afterWelcome(e: WelcomeFacts): Partial<ClientConnectionContext> {
+  return {
+    sessionId: e.sessionId,
+    failures: 0, // RC-4
+    retries: 0, // RC-2: the next drop starts a new series at n = 0
+    target: '', // DR-6: a drain target holds until a Welcome; later reconnects go home
+    deadPeerWaitMs: 0, // HB-4: a new socket gets the full dead-peer wait
+    wsFailures: 0, // HT-21: consecutive since the last Welcome
+    heartbeatIntervalMs: e.heartbeatIntervalMs,
+    heartbeatMissedMax: e.heartbeatMissedMax,
+    lastEnd: undefined,
+  };
+}
+
+/** The Welcome's facts for acceptWelcome. */
+export function welcomeFactsOf(e: WelcomeFacts): WelcomeFacts {
+  return { sessionId: e.sessionId, heartbeatIntervalMs: e.heartbeatIntervalMs, heartbeatMissedMax: e.heartbeatMissedMax };
+}
+
+/** Connected over HTTP, and WebSocket is one of the client's transports (HT-23). */
+export function mayProbeWebSocket(c: ClientConnectionContext): boolean {
+  return c.transport === 'http' && c.opts.transports.includes('ws');
 }
 
 /** Close 4201, then a failed attempt: suspended at the limit, else reconnecting (HS-10, RC-3). */
@@ -392,7 +469,7 @@ export const clientConnectionMachine = setup({
     /** A DrainNotice's slot is still to come (DR-6). */
     isDrainPending: ({ context }) => context.isDrainPending,
     /** Connected over HTTP, and WebSocket is one of the client's transports (HT-23). */
-    mayProbeWebSocket: ({ context }) => context.transport === 'http' && context.opts.transports.includes('ws'),
+    mayProbeWebSocket: ({ context }) => mayProbeWebSocket(context),
   },
   delays: {
     handshakeTimeout: ({ context }) => context.opts.handshakeTimeoutMs,
@@ -407,30 +484,7 @@ export const clientConnectionMachine = setup({
 }).createMachine({
   id: 'client',
   initial: 'idle',
-  context: ({ input }) => {
-    const opts: ClientConnectionOptions = { ...clientConnectionDefaults, ...stripUndefined(input) };
-    return {
-      opts,
-      random: input.random,
-      silenceMs: input.silenceMs,
-      deadPeerWaitMs: 0,
-      failures: 0,
-      retries: 0,
-      sessionId: '',
-      token: undefined,
-      forceRefresh: false,
-      heartbeatIntervalMs: opts.heartbeatIntervalMs,
-      heartbeatMissedMax: opts.heartbeatMissedMax,
-      reconnectDelayMs: 0,
-      target: '',
-      isDrainPending: false,
-      drainDelayMs: 0,
-      lastEnd: undefined,
-      transport: opts.transports[0] ?? 'ws',
-      wsFailures: 0,
-      wsRetryDelayMs: opts.wsRetryMs,
-    };
-  },
+  context: ({ input }) => initialClientContext(input),
   on: {
     // RC-9: close() from any live state sends NORMAL and ends for good.
     'app.close': {
@@ -453,7 +507,7 @@ export const clientConnectionMachine = setup({
           invoke: {
             id: 'getToken',
             src: 'getToken',
-            input: ({ context }) => ({ forceRefresh: context.forceRefresh, sessionId: context.sessionId }),
+            input: ({ context }) => getTokenInputOf(context),
             onDone: {
               target: 'opening',
               actions: assign({ token: ({ event }) => event.output, forceRefresh: false }),
@@ -469,7 +523,7 @@ export const clientConnectionMachine = setup({
         opening: {
           entry: {
             type: 'openSocket',
-            params: ({ context }) => ({ target: context.target, token: context.token, transport: context.transport }),
+            params: ({ context }) => openSocketParamsOf(context),
           },
           on: { 'socket.opened': { target: '#client.handshaking', meta: { spec: 'HS-8' } } },
         },
@@ -494,32 +548,15 @@ export const clientConnectionMachine = setup({
     handshaking: {
       entry: {
         type: 'sendHello',
-        params: ({ context }) => ({ sessionId: context.sessionId, token: context.token }),
+        params: ({ context }) => sendHelloParamsOf(context),
       },
       on: {
         'frame.welcome': {
           target: 'connected',
           actions: [
             'cancelHandshakeDeadline',
-            assign(({ event }) => ({
-              sessionId: event.sessionId,
-              failures: 0, // RC-4
-              retries: 0, // RC-2: the next drop starts a new series at n = 0
-              target: '', // DR-6: a drain target holds until a Welcome; later reconnects go home
-              deadPeerWaitMs: 0, // HB-4: a new socket gets the full dead-peer wait
-              wsFailures: 0, // HT-21: consecutive since the last Welcome
-              heartbeatIntervalMs: event.heartbeatIntervalMs,
-              heartbeatMissedMax: event.heartbeatMissedMax,
-              lastEnd: undefined,
-            })),
-            {
-              type: 'acceptWelcome',
-              params: ({ event }) => ({
-                sessionId: event.sessionId,
-                heartbeatIntervalMs: event.heartbeatIntervalMs,
-                heartbeatMissedMax: event.heartbeatMissedMax,
-              }),
-            },
+            assign(({ event }) => afterWelcome(event)),
+            { type: 'acceptWelcome', params: ({ event }) => welcomeFactsOf(event) },
           ],
           meta: { spec: 'RC-4' },
         },
