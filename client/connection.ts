@@ -278,6 +278,9 @@ export class ClientConnection<S> implements RunnerEffects {
         onBinary: (bytes) => {
           if (isMine()) this.onFrame(bytes);
         },
+        onSendBatch: () => {
+          if (isMine()) this.inbound.ackEarly(); // HT-28: the Ack rides with the messages
+        },
         onText: () => {
           if (isMine()) this.violation(new ProtocolError('UNSUPPORTED_DATA', 'WIRE-1', 'text frame'));
         },

@@ -88,6 +88,8 @@ class HttpSocket implements TransportSocket {
   /** The client's close, sent once the send in flight (if any) has settled (HT-10). */
   private closing: { readonly code: number; readonly reason: string } | undefined;
   private isFlushScheduled = false;
+  /** Inside onSendBatch: what the client sends now goes in the body being made, no flush of its own. */
+  private isTaking = false;
   private readonly maxPayloadBytes: number;
   private readonly detectMs: number;
   private readonly maxSendBytes: number;
@@ -111,7 +113,7 @@ class HttpSocket implements TransportSocket {
     if (this.phase === 'done' || this.closing) return;
     this.queue.push(bytes);
     this.queuedBytes += bytes.byteLength;
-    this.scheduleFlush();
+    if (!this.isTaking) this.scheduleFlush();
   }
 
   close(code: number, reason: string): void {
@@ -180,6 +182,16 @@ class HttpSocket implements TransportSocket {
     if (this.phase !== 'open' || this.inFlight) return;
     const closing = this.closing;
     if (this.queue.length === 0 && !closing) return;
+    if (!closing && this.handlers.onSendBatch) {
+      // HT-28: an Ack the client owes rides in this request, not in one of its own when its delay ends.
+      this.isTaking = true;
+      try {
+        this.handlers.onSendBatch();
+      } finally {
+        this.isTaking = false;
+      }
+      if (!this.isLive) return;
+    }
     const { body, frames } = this.takeBody(closing);
     this.inFlight = { body, frames };
     if (closing) {
