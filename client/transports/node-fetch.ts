@@ -141,12 +141,35 @@ export interface NodeFetchOptions {
 }
 
 /** The request options of a URL, parsed once per URL (every request of a client goes to the same one, HT-1). */
-function targetOf(url: string): { readonly isHttps: boolean; readonly options: RequestOptions } {
+interface Target {
+  readonly isHttps: boolean;
+  readonly options: RequestOptions;
+  /** The Host header: host and port as the URL has them (IPv6 in brackets). */
+  readonly host: string;
+}
+
+function targetOf(url: string): Target {
   const u = new URL(url);
   return {
     isHttps: u.protocol === 'https:',
     options: { protocol: u.protocol, hostname: u.hostname.replace(/^\[(.*)\]$/, '$1'), port: u.port, path: `${u.pathname}${u.search}` },
+    host: u.host,
   };
+}
+
+/**
+ * The request's headers as a flat name/value list, which node:http writes as it is (no setHeader per
+ * header; issue 15 profile): Host, the transport's headers, and the body's length (0 without one, so a
+ * bodiless POST is not sent chunked).
+ */
+function rawHeaders(host: string, init: FetchInit): string[] {
+  const raw = ['Host', host];
+  for (const name of Object.keys(init.headers)) {
+    const lower = name.toLowerCase();
+    if (lower !== 'host' && lower !== 'content-length') raw.push(name, init.headers[name] as string);
+  }
+  raw.push('Content-Length', String(init.body?.byteLength ?? 0));
+  return raw;
 }
 
 /** A FetchLike for the HTTP transport over node:http(s), with keep-alive connections reused across requests. */
@@ -162,12 +185,10 @@ export function nodeHttpFetch(options: NodeFetchOptions = {}): FetchLike {
         last = targetOf(url);
         lastUrl = url;
       }
-      const headers: Record<string, string> = { ...init.headers };
-      if (init.body !== undefined) headers['content-length'] = String(init.body.byteLength);
       const req = (last.isHttps ? httpsRequest : httpRequest)({
         ...last.options,
         method: init.method,
-        headers,
+        headers: rawHeaders(last.host, init),
         agent: last.isHttps ? https : http,
         ...(init.signal !== undefined && { signal: init.signal }),
       });
