@@ -26,7 +26,7 @@ import {
 import type { Transport, TransportHandlers, TransportSocket } from '../transport.js';
 import { carrierUrl, globalFetch, retryAfterMs, type FetchInit, type FetchLike, type FetchResponse } from './http-fetch.js';
 
-export { carrierUrl, type FetchInit, type FetchLike, type FetchResponse } from './http-fetch.js';
+export { carrierUrl, type BodyListener, type FetchInit, type FetchLike, type FetchResponse } from './http-fetch.js';
 
 export interface HttpTransportOptions {
   /**
