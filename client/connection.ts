@@ -279,7 +279,8 @@ export class ClientConnection<S> implements RunnerEffects {
           if (isMine()) this.onFrame(bytes);
         },
         onSendBatch: () => {
-          if (isMine()) this.inbound.ackEarly(); // HT-28: the Ack rides with the messages
+          // HT-28: the Ack rides with the messages; before the Welcome only the Hello goes (HS-8).
+          if (isMine() && this.welcome) this.inbound.ackEarly();
         },
         onText: () => {
           if (isMine()) this.violation(new ProtocolError('UNSUPPORTED_DATA', 'WIRE-1', 'text frame'));

@@ -54,6 +54,26 @@ describe('HT-28 SEQ-5 an owed Ack rides with a send', () => {
     client.close();
   });
 
+  test('HS-8 not beside the Hello: an Ack owed from the previous socket waits for the next Welcome', async () => {
+    const n = network();
+    const clock = new SimulatedClock();
+    const client = createClient({ url: 'ws://h/lifeline', transport: n.transport, clock, random: () => 0.5, ackDelayMs: 50, reconnectBaseMs: 10, reconnectCapMs: 10 });
+    await flushMicrotasks();
+    const first = n.net.last;
+    first.open();
+    first.welcome({ sessionId: 'S' });
+    first.deliver(env.message(1n, 'a')); // an Ack is owed
+    first.serverClose(1001);
+    advanceClock(clock, 20);
+    await flushMicrotasks();
+    const next = n.net.last;
+    expect(next).not.toBe(first);
+    next.open();
+    n.batch(); // the Hello's request is being made
+    expect(next.sent.map((e) => e.body.case)).toEqual(['hello']);
+    client.close();
+  });
+
   test('SEQ-12 not when the server stated the delay: the Ack waits for it', async () => {
     const { client, clock, s, batch } = await connected(250);
     s.deliver(env.message(1n, 'a'));
