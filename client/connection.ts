@@ -278,6 +278,10 @@ export class ClientConnection<S> implements RunnerEffects {
         onBinary: (bytes) => {
           if (isMine()) this.onFrame(bytes);
         },
+        onSendBatch: () => {
+          // HT-28: the Ack rides with the messages; before the Welcome only the Hello goes (HS-8).
+          if (isMine() && this.welcome) this.inbound.ackEarly();
+        },
         onText: () => {
           if (isMine()) this.violation(new ProtocolError('UNSUPPORTED_DATA', 'WIRE-1', 'text frame'));
         },

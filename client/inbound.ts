@@ -72,6 +72,8 @@ export class Inbound<S> {
   private isSessionDrifting = false;
   private ackTimer: unknown;
   private isAckOwed = false;
+  /** The Welcome stated the ack delay (SEQ-12): no Ack before it, except at half the window. */
+  private isDelayStated = false;
   /** The ack delay in force: the Welcome's when it states one (SEQ-12), else the client's own (SEQ-5). */
   private ackDelayMs: number;
 
@@ -100,6 +102,7 @@ export class Inbound<S> {
   onWelcome(w: Welcome): void {
     this.cancelAck();
     this.ackDelayMs = w.clientAckDelayMs > 0 ? w.clientAckDelayMs : this.o.ackDelayMs; // SEQ-12
+    this.isDelayStated = w.clientAckDelayMs > 0;
     const outcome = w.resume?.outcome ?? ResumeOutcome.NEW;
     const fromSeq = w.resume?.fromSeq ?? 0n;
     if (outcome === ResumeOutcome.NEW) this.cursor = new InboundCursor(); // a new seq space
@@ -251,6 +254,15 @@ export class Inbound<S> {
         this.flushAck();
       }, this.ackDelayMs);
     }
+  }
+
+  /**
+   * A request is about to carry the client's frames (HT-28, the HTTP carrier): an Ack waiting for its
+   * delay goes in it now (SEQ-5: sooner is allowed) instead of in a request of its own later. Not when
+   * the server stated the delay (SEQ-12).
+   */
+  ackEarly(): void {
+    if (this.ackTimer !== undefined && !this.isDelayStated) this.flushAck();
   }
 
   private flushAck(): void {

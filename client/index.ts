@@ -18,4 +18,4 @@ export { bytesReducer, type ChannelReducer } from './reducer.js';
 export { systemClock, type ClientClock } from './clock.js';
 export { webSocketTransport, type Transport, type TransportHandlers, type TransportSocket, type WebSocketConstructorLike, type WebSocketLike } from './transport.js';
 export type { ClientStateName, TransportKind } from '../spec/machines/client-connection.machine.js';
-export { httpTransport, carrierUrl, type FetchInit, type FetchLike, type FetchResponse, type HttpTransportOptions } from './transports/http.js';
+export { httpTransport, carrierUrl, type BodyListener, type FetchInit, type FetchLike, type FetchResponse, type HttpTransportOptions } from './transports/http.js';

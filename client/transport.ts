@@ -14,6 +14,13 @@ export interface TransportHandlers {
   onClose(code: number, reason: string): void;
   /** The upgrade was answered with an HTTP status (Node only). Retry-After converted to ms. */
   onRefused(status: number, retryAfterMs: number | undefined): void;
+  /**
+   * Optional: the transport is about to put its queued frames into one request (the HTTP carrier,
+   * HT-28), and frames sent from within this call go in it too. The client sends an Ack it owes now
+   * (SEQ-5 allows acknowledging sooner) so that it rides with the messages instead of costing a
+   * request of its own when its delay ends.
+   */
+  onSendBatch?(): void;
 }
 
 export interface TransportSocket {

@@ -16,12 +16,34 @@ export interface FetchInit {
   readonly keepalive?: boolean;
 }
 
-/** The part of a fetch Response the transport reads. */
+/**
+ * The part of a fetch Response the transport reads. `listen` and `discard` are optional: the platform's
+ * fetch has neither (the transport then reads `body`); a carrier of its own may add them
+ * (client/transports/node-fetch.ts) to spare the WHATWG stream and its promises per chunk.
+ */
 export interface FetchResponse {
   readonly status: number;
   readonly headers: { get(name: string): string | null };
   readonly body: ReadableStream<Uint8Array> | null;
   arrayBuffer(): Promise<ArrayBuffer>;
+  /**
+   * Read the body by callbacks, in order, instead of through `body` (call at most once, and then not
+   * `body`). Returns a function that stops reading: the rest of the body is dropped, nothing more is
+   * reported.
+   */
+  listen?(listener: BodyListener): () => void;
+  /** Drop a body that is not needed, keeping the connection reusable where the carrier can (keep-alive). */
+  discard?(): void;
+}
+
+/** What `FetchResponse.listen` reports: chunks, then exactly one of `end` or `error`. */
+export interface BodyListener {
+  /** One chunk of the body, in order; the transport may keep views into it. */
+  chunk(bytes: Uint8Array): void;
+  /** The body ended whole. */
+  end(): void;
+  /** The body stopped before its end (a cut, a reset, an abort). */
+  error(err: Error): void;
 }
 
 /** The carrier's URL for a WebSocket URL: same host, port, path and query; ws → http, wss → https (HT-1). */

@@ -26,7 +26,7 @@ import {
 import type { Transport, TransportHandlers, TransportSocket } from '../transport.js';
 import { carrierUrl, globalFetch, retryAfterMs, type FetchInit, type FetchLike, type FetchResponse } from './http-fetch.js';
 
-export { carrierUrl, type FetchInit, type FetchLike, type FetchResponse } from './http-fetch.js';
+export { carrierUrl, type BodyListener, type FetchInit, type FetchLike, type FetchResponse } from './http-fetch.js';
 
 export interface HttpTransportOptions {
   /**
@@ -88,6 +88,8 @@ class HttpSocket implements TransportSocket {
   /** The client's close, sent once the send in flight (if any) has settled (HT-10). */
   private closing: { readonly code: number; readonly reason: string } | undefined;
   private isFlushScheduled = false;
+  /** Inside onSendBatch: what the client sends now goes in the body being made, no flush of its own. */
+  private isTaking = false;
   private readonly maxPayloadBytes: number;
   private readonly detectMs: number;
   private readonly maxSendBytes: number;
@@ -111,7 +113,7 @@ class HttpSocket implements TransportSocket {
     if (this.phase === 'done' || this.closing) return;
     this.queue.push(bytes);
     this.queuedBytes += bytes.byteLength;
-    this.scheduleFlush();
+    if (!this.isTaking) this.scheduleFlush();
   }
 
   close(code: number, reason: string): void {
@@ -139,7 +141,7 @@ class HttpSocket implements TransportSocket {
       this.finish(codeOf('ABNORMAL'), 'HT-26: open failed');
       return;
     }
-    void res.body?.cancel().catch(() => {});
+    discardBody(res);
     const id = res.headers.get(Header.connection);
     if (res.status !== 200) {
       if (this.closing) return this.end();
@@ -180,6 +182,16 @@ class HttpSocket implements TransportSocket {
     if (this.phase !== 'open' || this.inFlight) return;
     const closing = this.closing;
     if (this.queue.length === 0 && !closing) return;
+    if (!closing && this.handlers.onSendBatch) {
+      // HT-28: an Ack the client owes rides in this request, not in one of its own when its delay ends.
+      this.isTaking = true;
+      try {
+        this.handlers.onSendBatch();
+      } finally {
+        this.isTaking = false;
+      }
+      if (!this.isLive) return;
+    }
     const { body, frames } = this.takeBody(closing);
     this.inFlight = { body, frames };
     if (closing) {
@@ -197,17 +209,14 @@ class HttpSocket implements TransportSocket {
           if (isKeepalive && !abort.signal.aborted) return post(false);
           throw err;
         })
-        .then(
-          (r) => void r.body?.cancel().catch(() => {}),
-          () => {},
-        )
+        .then(discardBody, () => {})
         .finally(() => clearTimeout(timer));
       return;
     }
     for (let attempt = 0; ; attempt++) {
       try {
         const res = await this.fetch(this.url, this.init('send', { [Header.seq]: String(this.sentFrames) }, body));
-        void res.body?.cancel().catch(() => {});
+        discardBody(res);
         if (res.status === 204 || res.status === 200) break;
         this.failOnStatus(res.status);
         return;
@@ -283,7 +292,8 @@ class HttpSocket implements TransportSocket {
     let sawRecord = false;
     let sawFrame = false;
     let detect: ReturnType<typeof setTimeout> | undefined;
-    let bodyReader: ReadableStreamDefaultReader<Uint8Array> | undefined;
+    /** Stops reading the body (where the abort does not reach it). */
+    let stopBody: (() => void) | undefined;
     if (mode === 'stream') {
       // HT-27: a stream starts with a KEEPALIVE (HT-8); none in time means a proxy holds the body back
       // (a buffering proxy may hold the response headers too, so the wait starts with the request).
@@ -300,7 +310,7 @@ class HttpSocket implements TransportSocket {
             if (!sawRecord && this.isLive) {
               this.mode = 'poll';
               abort.abort();
-              void bodyReader?.cancel().catch(() => {}); // ends a pending read where the abort does not reach the body
+              stopBody?.(); // ends a pending read where the abort does not reach the body
             }
           }, 0);
         }, ms);
@@ -310,7 +320,7 @@ class HttpSocket implements TransportSocket {
     try {
       const res = await this.fetch(this.url, this.init('receive', { [Header.ack]: String(this.received), [Header.receive]: mode }, undefined, abort.signal));
       if (res.status !== 200) {
-        void res.body?.cancel().catch(() => {});
+        discardBody(res);
         this.failOnStatus(res.status);
         return this.phase === 'done' ? 'done' : 'failed';
       }
@@ -329,25 +339,13 @@ class HttpSocket implements TransportSocket {
         }
         return true;
       };
-      if (res.body) {
+      const isMore = () => this.isLive && !abort.signal.aborted;
+      if (res.listen) {
+        await listenBody(res.listen.bind(res), isMore, onChunk, (stop) => (stopBody = stop));
+      } else if (res.body) {
         const reader = res.body.getReader();
-        bodyReader = reader;
-        try {
-          for (;;) {
-            const { done, value } = await reader.read();
-            if (done) break;
-            if (!this.isLive || abort.signal.aborted) {
-              void reader.cancel().catch(() => {});
-              break;
-            }
-            if (!onChunk(value)) {
-              void reader.cancel().catch(() => {});
-              break;
-            }
-          }
-        } finally {
-          reader.releaseLock();
-        }
+        stopBody = () => void reader.cancel().catch(() => {});
+        await readBody(reader, isMore, onChunk);
       } else {
         onChunk(new Uint8Array(await res.arrayBuffer()));
       }
@@ -434,6 +432,64 @@ class HttpSocket implements TransportSocket {
     this.receiveAbort?.abort();
     this.openAbort.abort();
   }
+}
+
+/** Drop a response body the transport does not read (a send's or an open's), keeping the connection where the carrier can. */
+function discardBody(res: FetchResponse): void {
+  if (res.discard) res.discard();
+  else void res.body?.cancel().catch(() => {});
+}
+
+/**
+ * The body through the platform's stream reader: chunks to `onChunk` while `isMore()` and it returns true
+ * (then the rest is cancelled); resolves at the end, rejects when the body is cut.
+ */
+async function readBody(reader: ReadableStreamDefaultReader<Uint8Array>, isMore: () => boolean, onChunk: (c: Uint8Array) => boolean): Promise<void> {
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) return;
+      if (!isMore() || !onChunk(value)) {
+        void reader.cancel().catch(() => {});
+        return;
+      }
+    }
+  } finally {
+    reader.releaseLock();
+  }
+}
+
+/**
+ * The same through a carrier's `listen` (node-fetch.ts): no promise per chunk. `onStop` gets the
+ * function that stops reading. Settles as `readBody` does.
+ */
+function listenBody(
+  listen: NonNullable<FetchResponse['listen']>, isMore: () => boolean, onChunk: (c: Uint8Array) => boolean, onStop: (stop: () => void) => void,
+): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    let isStopped = false;
+    const halt = (): void => {
+      isStopped = true;
+      stop();
+      resolve();
+    };
+    const stop = listen({
+      chunk: (c) => {
+        if (isStopped) return;
+        try {
+          if (!isMore() || !onChunk(c)) halt();
+        } catch (err) {
+          // A malformed record (CarrierError): never out of the carrier's event handler.
+          isStopped = true;
+          stop();
+          reject(err instanceof Error ? err : new Error(String(err)));
+        }
+      },
+      end: resolve,
+      error: reject,
+    });
+    onStop(halt);
+  });
 }
 
 /** A body that ended inside a record is a cut (retry from the Ack), not a malformed record. */

@@ -55,6 +55,82 @@ describe('nodeHttpFetch: the Node carrier of the HTTP transport', () => {
     expect(seen[0]?.port).toBe(seen[1]?.port); // keep-alive: one TCP connection for both
   });
 
+  test('HT-28 a body dropped with discard() or cancelled after its end keeps its keep-alive socket (a send must not cost a TCP connection); headers as sent', async () => {
+    const seen: { port?: number; host?: string; length?: string; te?: string }[] = [];
+    const url = await serve((req, res) => {
+      req.resume();
+      req.on('end', () => {
+        seen.push({ port: req.socket.remotePort, host: req.headers.host, length: req.headers['content-length'], te: req.headers['transfer-encoding'] });
+        if (req.headers['lifeline-http'] === 'send') {
+          res.writeHead(204);
+          res.end();
+        } else {
+          res.writeHead(200, { 'content-length': '2' });
+          res.end('ok');
+        }
+      });
+    });
+    const fetch = nodeHttpFetch();
+    for (let i = 0; i < 8; i++) {
+      const res = await fetch(url, { method: 'POST', headers: { 'Lifeline-Http': 'send', Host: 'evil' }, body: new Uint8Array([1, 2, 3]) });
+      expect(res.status).toBe(204);
+      res.discard?.();
+    }
+    const open = await fetch(url, { method: 'POST', headers: { 'Lifeline-Http': 'open' } });
+    expect(open.status).toBe(200);
+    await new Promise((r) => setTimeout(r, 5)); // the body has arrived whole
+    await open.body?.cancel(); // cancelled after its end: drained, not destroyed
+    const last = await fetch(url, { method: 'POST', headers: { 'Lifeline-Http': 'send' }, body: new Uint8Array([4]) });
+    last.discard?.();
+    // The next request may start before the previous socket is back in the pool: two sockets at
+    // most, reused, never one per request.
+    expect(new Set(seen.map((s) => s.port)).size).toBeLessThanOrEqual(2);
+    expect(seen.map((s) => [s.host, s.length, s.te])).toEqual([
+      ...Array.from({ length: 8 }, () => [new URL(url).host, '3', undefined]),
+      [new URL(url).host, '0', undefined], // a bodiless POST: length 0, not chunked
+      [new URL(url).host, '1', undefined],
+    ]);
+  });
+
+  test('HT-7 listen(): chunks in order then end; a cut reports an error; stop() ends the reports', async () => {
+    let mode = 'whole';
+    const url = await serve((_req, res) => {
+      res.writeHead(200);
+      res.write('ab');
+      if (mode === 'whole') setTimeout(() => res.end('cd'), 5);
+      else if (mode === 'cut') setTimeout(() => res.socket?.destroy(), 5);
+      else setTimeout(() => res.write('more'), 5);
+    });
+    const run = async (m: string, stopAfterFirst = false): Promise<string[]> => {
+      mode = m;
+      const res = await nodeHttpFetch()(url, { method: 'POST', headers: {} });
+      const log: string[] = [];
+      await new Promise<void>((resolve) => {
+        const stop = res.listen?.({
+          chunk: (b) => {
+            log.push(Buffer.from(b).toString());
+            if (stopAfterFirst) {
+              stop?.();
+              setTimeout(resolve, 30);
+            }
+          },
+          end: () => {
+            log.push('end');
+            resolve();
+          },
+          error: (e) => {
+            log.push(`error ${e.message}`);
+            resolve();
+          },
+        });
+      });
+      return log;
+    };
+    expect((await run('whole')).join('')).toBe('abcdend');
+    expect(await run('cut')).toEqual(['ab', 'error terminated']);
+    expect(await run('open', true)).toEqual(['ab']);
+  });
+
   test('HT-7 a response cut before its end errors the body stream (the transport asks again from its Ack)', async () => {
     const url = await serve((_req, res) => {
       res.writeHead(200);
