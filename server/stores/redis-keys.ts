@@ -21,9 +21,16 @@ export class RedisKeys {
   session(id: string): string {
     return `${this.prefix}s:${id}`;
   }
+  /** What session(id) appends the id to (COMMIT_MANY builds the keys of its sessions). */
+  sessionStem(): string {
+    return `${this.prefix}s:`;
+  }
   /** The replay frames, oldest first (SEQ-7). */
   replay(id: string): string {
     return `${this.prefix}r:${id}`;
+  }
+  replayStem(): string {
+    return `${this.prefix}r:`;
   }
   /** Why the id ended (RS-6, RS-11); the stem the scripts append ids to. */
   endedStem(): string {

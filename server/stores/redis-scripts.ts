@@ -371,32 +371,74 @@ ${COMMIT_BODY}`;
  * points at each session's in turn. One session's refusal (stale fence, SEQ-2, cap) is its own:
  * the others are applied. Not for Redis Cluster (the keys of many sessions in one call).
  *
- * KEYS 1 ended-order, 2 ended-serial, then per session: its hash, replay list, ended key.
- * ARGV 1 now, 2 endedTtlMs, 3 endedMaxIds, 4 the ended key stem, 5 the number of sessions, then per
- * session: a count c, then c arguments: the id, then COMMIT's from its ARGV 6 (the fence) on.
- * Returns one string per session: 'OK', or the error reply's text.
+ * The sessions' commits come as ONE binary argument (commit-batch.ts has the layout and why),
+ * read here with struct.unpack into the arguments COMMIT takes; each session's keys are its id
+ * behind the stems (as the ended key already was).
+ *
+ * KEYS 1 ended-order, 2 ended-serial. ARGV 1 now, 2 endedTtlMs, 3 endedMaxIds, 4 the ended key
+ * stem, 5 the number of sessions, 6 maxFrames, 7 maxBytes, 8 the session key stem, 9 the replay
+ * key stem, 10 the batch. Returns the refusals only, flat: (the session's 1-based index, the error
+ * reply's text) pairs; empty when every commit was applied.
  */
-const COMMIT_MANY = `
-local K = { KEYS[3], KEYS[4], KEYS[5], KEYS[1], KEYS[2] }
+export const COMMIT_MANY = `
+local K = { '', '', '', KEYS[1], KEYS[2] }
 local A = { ARGV[1], '', ARGV[2], ARGV[3], ARGV[4] }
 ${withKA(PRELUDE)}
 local function commit_one()
 ${withKA(COMMIT_BODY)}
 end
+-- SEQ-2: a canonical decimal plus one, digit by digit (no 2^53 limit)
+local function incr(d)
+  local i = #d
+  while i > 0 and string.byte(d, i) == 57 do i = i - 1 end
+  if i == 0 then return '1' .. string.rep('0', #d) end
+  return string.sub(d, 1, i - 1) .. string.char(string.byte(d, i) + 1) .. string.rep('0', #d - i)
+end
+local su = struct.unpack
+local buf, pos = ARGV[10], 1
+local s_stem, r_stem, e_stem = ARGV[8], ARGV[9], ARGV[4]
 local out = {}
-local at = 6
 for i = 1, tonumber(ARGV[5]) do
-  local c = tonumber(ARGV[at])
-  local k = 3 * i
-  K = { KEYS[k], KEYS[k + 1], KEYS[k + 2], KEYS[1], KEYS[2] }
-  A = { ARGV[1], ARGV[at + 1], ARGV[2], ARGV[3], ARGV[4] }
-  for j = 2, c do A[4 + j] = ARGV[at + j] end
-  id = A[2]
+  local sid, fence, acked, lp, la, n
+  sid, fence, acked, lp, la, n, pos = su('>Hc0Bc0Bc0Bc0Bc0H', buf, pos)
+  local a = { ARGV[1], sid, ARGV[2], ARGV[3], ARGV[4], fence, ARGV[6], ARGV[7], acked, '', lp, la, '', n }
+  if acked ~= '' then a[10] = incr(acked) end
+  local j = 15
+  for _ = 1, n do
+    a[j], a[j + 1], pos = su('>Hc0Bc0', buf, pos)
+    j = j + 2
+  end
+  local has_subs
+  has_subs, pos = su('B', buf, pos)
+  if has_subs == 1 then
+    a[j], n, pos = su('>I4c0H', buf, pos)
+    a[j + 1] = n
+    j = j + 2
+    for _ = 1, n do
+      a[j], a[j + 1], pos = su('>Hc0Bc0', buf, pos)
+      j = j + 2
+    end
+  else
+    a[j], a[j + 1] = '', -1
+    j = j + 2
+  end
+  n, pos = su('>I4', buf, pos)
+  for _ = 1, n do
+    a[j], a[j + 1], pos = su('>Bc0I4c0', buf, pos)
+    j = j + 2
+  end
+  if n > 0 then a[13] = incr(a[j - 2]) end
+  K = { s_stem .. sid, r_stem .. sid, e_stem .. sid, KEYS[1], KEYS[2] }
+  A = a
+  id = sid
   local ok, r = pcall(commit_one)
-  if not ok then out[i] = tostring(r)
-  elseif type(r) == 'table' and r.err then out[i] = r.err
-  else out[i] = 'OK' end
-  at = at + 1 + c
+  local err = nil
+  if not ok then err = tostring(r)
+  elseif type(r) == 'table' and r.err then err = r.err end
+  if err then
+    out[#out + 1] = i
+    out[#out + 1] = err
+  end
 end
 return out
 `;
@@ -427,8 +469,8 @@ export interface SessionScripts {
   lifelineSessionEnd(...args: Arg[]): Promise<number>;
   lifelineSessionEnded(...args: Arg[]): Promise<string | null>;
   lifelineSessionCommit(...args: Arg[]): Promise<number>;
-  /** COMMIT_MANY: the number of keys first. */
-  lifelineSessionCommitMany(...args: Arg[]): Promise<string[]>;
+  /** COMMIT_MANY: the number of keys first; the refusals as (1-based index, error text) pairs. */
+  lifelineSessionCommitMany(...args: Arg[]): Promise<(number | string)[]>;
   lifelineAddMessageId(...args: Arg[]): Promise<number>;
 }
 
