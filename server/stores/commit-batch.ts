@@ -27,8 +27,21 @@ export class CommitBatchWriter {
     this.buf = Buffer.allocUnsafe(sizeHint);
   }
 
-  /** Append one session's commit. Throws RangeError for a field past its length prefix (a bug: ids and channels are short). */
-  add({ id, fence, delta }: CommitRequest): void {
+  /**
+   * Append one session's commit. Throws RangeError, having appended nothing, for a field past its
+   * length prefix (ids and channels are short: CH-1's byte bound, §16.3).
+   */
+  add(c: CommitRequest): void {
+    const at = this.pos;
+    try {
+      this.write(c);
+    } catch (err) {
+      this.pos = at;
+      throw err;
+    }
+  }
+
+  private write({ id, fence, delta }: CommitRequest): void {
     this.str(id, 2);
     this.ascii(String(fence));
     this.ascii(delta.acked === undefined ? '' : delta.acked.toString());

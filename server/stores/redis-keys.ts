@@ -4,7 +4,8 @@
  * (default `lifeline:`); ids, principals and node ids are appended verbatim (Redis keys are
  * binary-safe), and each kind has its own fixed stem, so no two kinds can spell the same key.
  *
- *   {p}s:{id}          hash: fence, node, exp, next, acked, lp, la, rb, body, p:{channel}
+ *   {p}s:{id}          hash: fence, node, exp, next, acked, lp, la, body, subs, c:{channel}, p:{channel},
+ *                      and the replay's bytes, length, last seq and first:last seq (rb, rl, tail, hd)
  *   {p}r:{id}          list: the replay, one element per frame, `<seq>:<frame bytes>`
  *   {p}ended:{id}      string `<reason>|<at ms>|<serial>`, PX endedTtlMs
  *   {p}ended-order     list `<serial>|<at ms>|<id>`: oldest first, bounds the ended ids

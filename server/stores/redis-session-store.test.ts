@@ -218,6 +218,25 @@ describe.skipIf(!hasRedis)('RedisSessionStore only', () => {
     }
   });
 
+  it('MN-1 commitMany: a session whose commit cannot be encoded (a field past its length) is refused alone, ReplayCapError (never retried); the others are applied', async () => {
+    const store = new RedisSessionStore({ redis: redis.url });
+    try {
+      const a = sampleRecord({ subscriptions: [{ channel: 'feed' }] });
+      const b = sampleRecord({ subscriptions: [{ channel: 'feed' }] });
+      const [fa, fb] = [await store.create(a, 'node-a'), await store.create(b, 'node-a')];
+      const out = await store.commitMany([
+        { id: a.id, fence: fa, delta: { frames: [{ seq: 1n, bytes: enc(1) }], positions: { ['x'.repeat(70_000)]: '1-0' } } },
+        { id: b.id, fence: fb, delta: { frames: [{ seq: 1n, bytes: enc(2) }], positions: { feed: '1-0' } } },
+      ]);
+      expect(out[0]).toBeInstanceOf(ReplayCapError);
+      expect(out[1]).toBeUndefined();
+      expect(seqsOf(await store.load(a.id))).toEqual([]);
+      expect((await store.load(b.id))?.outbound.replay).toEqual([{ seq: 1n, bytes: enc(2) }]);
+    } finally {
+      await store.close();
+    }
+  });
+
   it('the replay has a hard cap: a commit past it rejects ReplayCapError and changes nothing; what an ack releases makes room', async () => {
     const store = new RedisSessionStore({ redis: redis.url, maxReplayFrames: 3, maxReplayBytes: 10 });
     try {

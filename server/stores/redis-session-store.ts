@@ -154,7 +154,17 @@ export class RedisSessionStore implements SessionStore {
   commitMany(batch: readonly CommitRequest[]): Promise<readonly (Error | undefined)[]> {
     const k = this.keys;
     const w = new CommitBatchWriter(256 * batch.length);
-    for (const c of batch) w.add(c); // one binary argument (commit-batch.ts: ioredis's cost per argument)
+    const out: (Error | undefined)[] = new Array<Error | undefined>(batch.length).fill(undefined);
+    const sent: number[] = []; // batch index of each session in the script's batch
+    for (const [i, c] of batch.entries()) {
+      try {
+        w.add(c); // one binary argument (commit-batch.ts: ioredis's cost per argument)
+        sent.push(i);
+      } catch (err) {
+        out[i] = new ReplayCapError(`commit: session ${c.id.slice(0, 8)}…: ${err instanceof Error ? err.message : String(err)}`); // never retried: CC-5
+      }
+    }
+    if (sent.length === 0) return Promise.resolve(out);
     const args: Arg[] = [
       2,
       k.endedOrder(),
@@ -163,7 +173,7 @@ export class RedisSessionStore implements SessionStore {
       this.endedTtlMs,
       this.endedMaxIds,
       k.endedStem(),
-      batch.length,
+      sent.length,
       this.maxReplayFrames,
       this.maxReplayBytes,
       k.sessionStem(),
@@ -171,11 +181,10 @@ export class RedisSessionStore implements SessionStore {
       w.finish(),
     ];
     return this.run(() => this.client.lifelineSessionCommitMany(...args), '', 0).then((refused) => {
-      const out: (Error | undefined)[] = new Array<Error | undefined>(batch.length).fill(undefined);
-      for (let i = 0; i + 1 < refused.length; i += 2) {
-        const at = Number(refused[i]) - 1;
+      for (let j = 0; j + 1 < refused.length; j += 2) {
+        const at = sent[Number(refused[j]) - 1] as number;
         const c = batch[at];
-        if (c) out[at] = mapError(Object.assign(new Error(String(refused[i + 1])), { name: 'ReplyError' }), c.id, c.fence);
+        if (c) out[at] = mapError(Object.assign(new Error(String(refused[j + 1])), { name: 'ReplyError' }), c.id, c.fence);
       }
       return out;
     });
