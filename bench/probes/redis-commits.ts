@@ -5,7 +5,10 @@
  * calls and µs per call of each command, INFO cpu) so a change to the commit path is measured where
  * it costs: in Redis.
  *
- *   npx tsx bench/probes/redis-commits.ts [sessions=2000] [ticks=50] [mode=each|many]
+ * Also prints this process's CPU per session commit (building the arguments, ioredis, the reply):
+ * on the bench's two nodes that is node CPU, on the core both share.
+ *
+ *   npx tsx bench/probes/redis-commits.ts [sessions=2000] [ticks=50] [mode=each|many] [payloadBytes=140]
  */
 import { Redis } from 'ioredis';
 import { startRedis } from '../../test/support/redis.js';
@@ -16,6 +19,7 @@ import type { RecordDelta } from '../../server/stores/session-store.js';
 const sessions = Number(process.argv[2] ?? 2000);
 const ticks = Number(process.argv[3] ?? 50);
 const mode = process.argv[4] ?? 'many';
+const payloadBytes = Number(process.argv[5] ?? 140);
 
 const redis = await startRedis();
 const store = new RedisSessionStore({ redis: redis.url });
@@ -27,10 +31,11 @@ try {
     const r = sampleRecord({ subscriptions: [{ channel: 'feed' }] });
     ids.push({ id: r.id, fence: await store.create(r, 'probe') });
   }
-  const payload = new Uint8Array(140).fill(7);
+  const payload = new Uint8Array(payloadBytes).fill(7);
   await admin.config('RESETSTAT');
   const cpu0 = await cpuSeconds(admin);
   const t0 = performance.now();
+  const node0 = process.cpuUsage();
   for (let t = 1; t <= ticks; t++) {
     const seq = BigInt(t);
     const acked = t > 1 ? seq - 1n : undefined;
@@ -47,12 +52,15 @@ try {
     }
   }
   const ms = performance.now() - t0;
+  const node = process.cpuUsage(node0);
   const cpu = (await cpuSeconds(admin)) - cpu0;
   const stats = String(await admin.info('commandstats'))
     .split('\n')
     .filter((l) => /cmdstat_(evalsha|eval):/.test(l))
     .map((l) => l.trim());
-  console.log(`${mode}: ${sessions} sessions × ${ticks} ticks: ${(ms / ticks).toFixed(1)} ms per tick, Redis CPU ${((1000 * cpu) / ticks).toFixed(1)} ms per tick`);
+  const perCommit = (us: number) => (us / ticks / sessions).toFixed(2);
+  console.log(`${mode}: ${sessions} sessions × ${ticks} ticks, ${payloadBytes} B frames: ${(ms / ticks).toFixed(1)} ms per tick, Redis CPU ${((1000 * cpu) / ticks).toFixed(1)} ms per tick`);
+  console.log(`  per session commit: Redis CPU ${perCommit(1e6 * cpu)} µs, this process's CPU ${perCommit(node.user + node.system)} µs`);
   for (const s of stats) console.log(`  ${s}`);
 } finally {
   admin.disconnect();

@@ -4,7 +4,8 @@
  * (default `lifeline:`); ids, principals and node ids are appended verbatim (Redis keys are
  * binary-safe), and each kind has its own fixed stem, so no two kinds can spell the same key.
  *
- *   {p}s:{id}          hash: fence, node, exp, next, acked, lp, la, rb, body, p:{channel}
+ *   {p}s:{id}          hash: fence, node, exp, next, acked, lp, la, body, subs, c:{channel}, p:{channel},
+ *                      and the replay's bytes, length, last seq and first:last seq (rb, rl, tail, hd)
  *   {p}r:{id}          list: the replay, one element per frame, `<seq>:<frame bytes>`
  *   {p}ended:{id}      string `<reason>|<at ms>|<serial>`, PX endedTtlMs
  *   {p}ended-order     list `<serial>|<at ms>|<id>`: oldest first, bounds the ended ids
@@ -21,9 +22,16 @@ export class RedisKeys {
   session(id: string): string {
     return `${this.prefix}s:${id}`;
   }
+  /** What session(id) appends the id to (COMMIT_MANY builds the keys of its sessions). */
+  sessionStem(): string {
+    return `${this.prefix}s:`;
+  }
   /** The replay frames, oldest first (SEQ-7). */
   replay(id: string): string {
     return `${this.prefix}r:${id}`;
+  }
+  replayStem(): string {
+    return `${this.prefix}r:`;
   }
   /** Why the id ended (RS-6, RS-11); the stem the scripts append ids to. */
   endedStem(): string {

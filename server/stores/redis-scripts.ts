@@ -115,6 +115,14 @@ local function tail_of(from)
   return ''
 end
 
+-- The hash's 'hd': '<first seq>:<last seq>' of the replay ('' when empty), so a commit trims by
+-- count when the seqs run without a gap (rl = last - first + 1), without reading the list. It
+-- names the tail too: a writer that moved 'tail' without it (an older node) leaves it unused.
+local function hd_of(from)
+  if from < #ARGV then return ARGV[from] .. ':' .. ARGV[#ARGV - 1] end
+  return ''
+end
+
 -- MN-15: a session's channels are hash fields: 'subs' (the list in order, as the caller encoded it:
 -- read by the store's load, never parsed here), 'c:<channel>' (membership, for commits) and
 -- 'p:<channel>' (its broker position, MN-2). ARGV[at] is the channel count, (channel, position or '')
@@ -189,7 +197,7 @@ if redis.call('EXISTS', KEYS[1]) == 1 then return redis.error_reply('${scriptErr
 redis.call('DEL', KEYS[2], KEYS[3])
 local _, f0 = channel_args(14)
 redis.call('HSET', KEYS[1], 'fence', 1, 'node', ARGV[6], 'exp', ARGV[7], 'next', ARGV[8], 'acked', ARGV[9],
-  'lp', ARGV[10], 'la', ARGV[11], 'body', ARGV[12], 'rb', push(f0, #ARGV), 'rl', (#ARGV - f0 + 1) / 2, 'tail', tail_of(f0))
+  'lp', ARGV[10], 'la', ARGV[11], 'body', ARGV[12], 'rb', push(f0, #ARGV), 'rl', (#ARGV - f0 + 1) / 2, 'tail', tail_of(f0), 'hd', hd_of(f0))
 set_channels(ARGV[13], 14)
 gc()
 return 1
@@ -204,7 +212,7 @@ redis.call('DEL', KEYS[2])
 local _, f0 = channel_args(14)
 set_channels(ARGV[13], 14)
 redis.call('HSET', KEYS[1], 'exp', ARGV[7], 'next', ARGV[8], 'acked', ARGV[9], 'lp', ARGV[10], 'la', ARGV[11],
-  'body', ARGV[12], 'rb', push(f0, #ARGV), 'rl', (#ARGV - f0 + 1) / 2, 'tail', tail_of(f0))
+  'body', ARGV[12], 'rb', push(f0, #ARGV), 'rl', (#ARGV - f0 + 1) / 2, 'tail', tail_of(f0), 'hd', hd_of(f0))
 gc()
 return 1
 `;
@@ -261,13 +269,13 @@ return false
 const COMMIT_BODY = `
 -- the hot path (one commit per session that changed, per tick: MN-1): one HMGET for the expiry, the
 -- fence, the cursors, the replay's length and last seq, and the membership of each position's
--- channel; the list is read only to trim it
+-- channel; the list is read only to trim a replay whose seqs have gaps (never the server's: SEQ-2)
 local npos = tonumber(ARGV[14])
 local s0 = 15 + 2 * npos
 local nsubs = tonumber(ARGV[s0 + 1])
-local fields = { 'fence', 'exp', 'next', 'acked', 'lp', 'la', 'rb', 'rl', 'tail' }
+local fields = { 'fence', 'exp', 'next', 'acked', 'lp', 'la', 'rb', 'rl', 'tail', 'hd' }
 if nsubs < 0 then
-  for i = 0, npos - 1 do fields[10 + i] = 'c:' .. ARGV[15 + 2 * i] end
+  for i = 0, npos - 1 do fields[11 + i] = 'c:' .. ARGV[15 + 2 * i] end
 end
 local h = redis.call('HMGET', KEYS[1], unpack(fields))
 if not h[1] or expire_if(h[2]) then return redis.error_reply('${scriptErrors.stale} none') end
@@ -293,8 +301,23 @@ end
 -- SEQ-6, SEQ-7: a newer cumulative ack trims; an older one changes nothing
 local new_acked = acked
 if ARGV[9] ~= '' and gt(ARGV[9], acked) then new_acked = ARGV[9] end
+-- the replay's first seq, when 'hd' is current (it names this tail)
+local head = nil
+if h[10] and h[10] ~= '' then
+  local hh = string.match(h[10], '^(%d+):')
+  if hh and h[10] == hh .. ':' .. tail then head = hh end
+end
 local trim_n, trim_b = 0, 0
-if new_acked ~= acked and llen > 0 then
+-- no gap: trim_n is counted, not read; counted: trim_b is summed from what LPOP returns
+local fast, counted = false, false
+-- the first seq kept of the old list, when the trim read it
+local first_kept = nil
+if new_acked ~= acked and llen > 0 and head and #tail < 16 and #new_acked < 16 and tonumber(tail) - tonumber(head) + 1 == llen then
+  -- no gap: the frames at or below the ack are the first (ack - head + 1)
+  trim_n = tonumber(new_acked) - tonumber(head) + 1
+  if trim_n > llen then trim_n = llen elseif trim_n < 0 then trim_n = 0 end
+  fast, counted = true, true
+elseif new_acked ~= acked and llen > 0 then
   -- seqs grow along the list: read its head in chunks (the first one sized by the ack's move)
   local want = tonumber(new_acked) - tonumber(acked)
   if want < 1 then want = 1 elseif want > 512 then want = 512 end
@@ -305,6 +328,7 @@ if new_acked ~= acked and llen > 0 then
       local s = seq_of(el)
       if gt(s, new_acked) then
         done = true
+        first_kept = s
         break
       end
       trim_n = trim_n + 1
@@ -319,12 +343,32 @@ while keep < #ARGV and not gt(ARGV[keep], new_acked) do keep = keep + 2 end
 local add_b = 0
 for i = keep + 1, #ARGV, 2 do add_b = add_b + #ARGV[i] end
 local rn = llen - trim_n + (#ARGV - keep + 1) / 2
+if counted and trim_n > 0 and rb + add_b > tonumber(ARGV[8]) then
+  -- near the byte cap: count what the trim releases before deciding (rare: the cap is a bug's bound)
+  for _, el in ipairs(redis.call('LRANGE', KEYS[2], 0, trim_n - 1)) do trim_b = trim_b + #el - string.find(el, ':', 1, true) end
+  counted = false
+end
 local nb = rb - trim_b + add_b
 if rn > tonumber(ARGV[7]) or nb > tonumber(ARGV[8]) then
   return redis.error_reply('${scriptErrors.replayCap} ' .. rn .. ' frames ' .. nb .. ' bytes')
 end
 -- everything checked: write
-if trim_n > 0 then redis.call('LPOP', KEYS[2], trim_n) end
+if trim_n > 0 then
+  local els = redis.call('LPOP', KEYS[2], trim_n)
+  if counted then
+    for _, el in ipairs(els) do trim_b = trim_b + #el - string.find(el, ':', 1, true) end
+    nb = rb - trim_b + add_b
+  end
+end
+-- the replay's first seq now ('hd'): known, or read once (a record from before 'hd', a gap)
+local first = nil
+if llen > trim_n then
+  if trim_n == 0 then first = head
+  elseif fast then first = string.format('%d', tonumber(head) + trim_n)
+  else first = first_kept end
+elseif keep < #ARGV then
+  first = ARGV[keep]
+end
 if keep < #ARGV then
   push(keep, #ARGV)
   tail = ARGV[#ARGV - 1]
@@ -338,7 +382,12 @@ elseif rn == 0 then
 end
 if ARGV[13] ~= '' and gt(ARGV[13], nxt) then nxt = ARGV[13] end
 if new_acked ~= acked and gt(ARGV[10], nxt) then nxt = ARGV[10] end
-local set = { 'next', nxt, 'acked', new_acked, 'rb', nb, 'rl', rn, 'tail', tail }
+local hd = ''
+if rn > 0 then
+  if not first then first = seq_of(redis.call('LINDEX', KEYS[2], 0)) end
+  hd = first .. ':' .. tail
+end
+local set = { 'next', nxt, 'acked', new_acked, 'rb', nb, 'rl', rn, 'tail', tail, 'hd', hd }
 if ARGV[11] ~= '' and gt(ARGV[11], lp) then set[#set + 1] = 'lp'; set[#set + 1] = ARGV[11] end
 if ARGV[12] ~= '' and gt(ARGV[12], la) then set[#set + 1] = 'la'; set[#set + 1] = ARGV[12] end
 -- MN-15: the channel list first, so a position of a channel joined in this delta is kept
@@ -351,7 +400,7 @@ end
 for i = 0, npos - 1 do
   local ch = ARGV[15 + 2 * i]
   local member
-  if list then member = list[ch] ~= nil else member = h[10 + i] ~= false end
+  if list then member = list[ch] ~= nil else member = h[11 + i] ~= false end
   if member then
     set[#set + 1] = 'p:' .. ch
     set[#set + 1] = ARGV[16 + 2 * i]
@@ -371,32 +420,74 @@ ${COMMIT_BODY}`;
  * points at each session's in turn. One session's refusal (stale fence, SEQ-2, cap) is its own:
  * the others are applied. Not for Redis Cluster (the keys of many sessions in one call).
  *
- * KEYS 1 ended-order, 2 ended-serial, then per session: its hash, replay list, ended key.
- * ARGV 1 now, 2 endedTtlMs, 3 endedMaxIds, 4 the ended key stem, 5 the number of sessions, then per
- * session: a count c, then c arguments: the id, then COMMIT's from its ARGV 6 (the fence) on.
- * Returns one string per session: 'OK', or the error reply's text.
+ * The sessions' commits come as ONE binary argument (commit-batch.ts has the layout and why),
+ * read here with struct.unpack into the arguments COMMIT takes; each session's keys are its id
+ * behind the stems (as the ended key already was).
+ *
+ * KEYS 1 ended-order, 2 ended-serial. ARGV 1 now, 2 endedTtlMs, 3 endedMaxIds, 4 the ended key
+ * stem, 5 the number of sessions, 6 maxFrames, 7 maxBytes, 8 the session key stem, 9 the replay
+ * key stem, 10 the batch. Returns the refusals only, flat: (the session's 1-based index, the error
+ * reply's text) pairs; empty when every commit was applied.
  */
-const COMMIT_MANY = `
-local K = { KEYS[3], KEYS[4], KEYS[5], KEYS[1], KEYS[2] }
+export const COMMIT_MANY = `
+local K = { '', '', '', KEYS[1], KEYS[2] }
 local A = { ARGV[1], '', ARGV[2], ARGV[3], ARGV[4] }
 ${withKA(PRELUDE)}
 local function commit_one()
 ${withKA(COMMIT_BODY)}
 end
+-- SEQ-2: a canonical decimal plus one, digit by digit (no 2^53 limit)
+local function incr(d)
+  local i = #d
+  while i > 0 and string.byte(d, i) == 57 do i = i - 1 end
+  if i == 0 then return '1' .. string.rep('0', #d) end
+  return string.sub(d, 1, i - 1) .. string.char(string.byte(d, i) + 1) .. string.rep('0', #d - i)
+end
+local su = struct.unpack
+local buf, pos = ARGV[10], 1
+local s_stem, r_stem, e_stem = ARGV[8], ARGV[9], ARGV[4]
 local out = {}
-local at = 6
 for i = 1, tonumber(ARGV[5]) do
-  local c = tonumber(ARGV[at])
-  local k = 3 * i
-  K = { KEYS[k], KEYS[k + 1], KEYS[k + 2], KEYS[1], KEYS[2] }
-  A = { ARGV[1], ARGV[at + 1], ARGV[2], ARGV[3], ARGV[4] }
-  for j = 2, c do A[4 + j] = ARGV[at + j] end
-  id = A[2]
+  local sid, fence, acked, lp, la, n
+  sid, fence, acked, lp, la, n, pos = su('>Hc0Bc0Bc0Bc0Bc0H', buf, pos)
+  local a = { ARGV[1], sid, ARGV[2], ARGV[3], ARGV[4], fence, ARGV[6], ARGV[7], acked, '', lp, la, '', n }
+  if acked ~= '' then a[10] = incr(acked) end
+  local j = 15
+  for _ = 1, n do
+    a[j], a[j + 1], pos = su('>Hc0Bc0', buf, pos)
+    j = j + 2
+  end
+  local has_subs
+  has_subs, pos = su('B', buf, pos)
+  if has_subs == 1 then
+    a[j], n, pos = su('>I4c0H', buf, pos)
+    a[j + 1] = n
+    j = j + 2
+    for _ = 1, n do
+      a[j], a[j + 1], pos = su('>Hc0Bc0', buf, pos)
+      j = j + 2
+    end
+  else
+    a[j], a[j + 1] = '', -1
+    j = j + 2
+  end
+  n, pos = su('>I4', buf, pos)
+  for _ = 1, n do
+    a[j], a[j + 1], pos = su('>Bc0I4c0', buf, pos)
+    j = j + 2
+  end
+  if n > 0 then a[13] = incr(a[j - 2]) end
+  K = { s_stem .. sid, r_stem .. sid, e_stem .. sid, KEYS[1], KEYS[2] }
+  A = a
+  id = sid
   local ok, r = pcall(commit_one)
-  if not ok then out[i] = tostring(r)
-  elseif type(r) == 'table' and r.err then out[i] = r.err
-  else out[i] = 'OK' end
-  at = at + 1 + c
+  local err = nil
+  if not ok then err = tostring(r)
+  elseif type(r) == 'table' and r.err then err = r.err end
+  if err then
+    out[#out + 1] = i
+    out[#out + 1] = err
+  end
 end
 return out
 `;
@@ -427,8 +518,8 @@ export interface SessionScripts {
   lifelineSessionEnd(...args: Arg[]): Promise<number>;
   lifelineSessionEnded(...args: Arg[]): Promise<string | null>;
   lifelineSessionCommit(...args: Arg[]): Promise<number>;
-  /** COMMIT_MANY: the number of keys first. */
-  lifelineSessionCommitMany(...args: Arg[]): Promise<string[]>;
+  /** COMMIT_MANY: the number of keys first; the refusals as (1-based index, error text) pairs. */
+  lifelineSessionCommitMany(...args: Arg[]): Promise<(number | string)[]>;
   lifelineAddMessageId(...args: Arg[]): Promise<number>;
 }
 

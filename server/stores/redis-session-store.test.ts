@@ -3,13 +3,16 @@
  * then what only Redis has: a Redis restart, a tick of commits as one round trip, Redis away.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import fc from 'fast-check';
 import { Redis } from 'ioredis';
 import { isRedisAvailable, startRedis, type RedisProcess } from '../../test/support/redis.js';
 import { sampleRecord, sessionStoreContract } from './contract.js';
 import { RedisUnavailableError, lifelineRedisOptions } from './redis-connection.js';
 import { RedisSessionStore, ReplayCapError, ReplayOrderError } from './redis-session-store.js';
 import { MemorySessionStore } from './memory-session-store.js';
-import { StaleFenceError, type SessionStore } from './session-store.js';
+import { applyDelta } from './record-delta.js';
+import type { SessionRecord } from './session-record.js';
+import { StaleFenceError, type RecordDelta, type SessionStore } from './session-store.js';
 
 const hasRedis = isRedisAvailable();
 let redis: RedisProcess;
@@ -123,6 +126,112 @@ describe.skipIf(!hasRedis)('RedisSessionStore only', () => {
       }
       expect(seqsOf(await store.load(c.id))).toEqual([1n]); // refused: unchanged
       expect(seqsOf(await store.load(e.id))).toEqual([]);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('MN-1 property: commitMany (one binary argument, a trim by count when the seqs have no gap) and commit apply every delta as applyDelta does, SEQ-2 and cap refusals included', async () => {
+    const caps = { maxReplayFrames: 6, maxReplayBytes: 40 };
+    const store = new RedisSessionStore({ redis: redis.url, ...caps });
+    const channels = ['feed', 'ché', '频道', 'a:b'];
+    const step = fc.record({
+      gap: fc.constantFrom(0n, 0n, 0n, 0n, 1n, 3n), // seqs skipped before the first frame (the server never skips: the slow trim)
+      jump: fc.constantFrom(false, false, false, false, false, false, false, true), // an ack to 2^60: seqs past 2^53
+      repeat: fc.constantFrom(false, false, false, false, false, false, false, false, false, true), // SEQ-2: a frame already stored
+      frames: fc.array(fc.uint8Array({ maxLength: 9 }).map((b) => (b.length > 0 ? b.map((x, i) => (i === 0 && x % 5 === 0 ? 0x3a : x)) : b)), { maxLength: 3 }),
+      ackBack: fc.option(fc.integer({ min: -1, max: 4 }), { nil: undefined }), // the ack, this far below the top
+      inbound: fc.option(fc.record({ lastProcessed: fc.bigInt({ min: 0n, max: 9n }), lastAckSent: fc.bigInt({ min: 0n, max: 9n }) }), { nil: undefined }),
+      positions: fc.option(fc.dictionary(fc.constantFrom(...channels), fc.tuple(fc.nat(99), fc.nat(9)).map(([a, b]) => `${a}-${b}`), { maxKeys: 3 }), { nil: undefined }),
+      subs: fc.option(fc.subarray(channels), { nil: undefined }),
+      single: fc.boolean(), // commit rather than in the commitMany batch
+    });
+    try {
+      await store.ready();
+      await fc.assert(
+        fc.asyncProperty(fc.array(fc.array(step, { minLength: 3, maxLength: 3 }), { minLength: 1, maxLength: 8 }), async (rounds) => {
+          const models: SessionRecord[] = [];
+          const fences: number[] = [];
+          for (let i = 0; i < 3; i++) {
+            const r = sampleRecord({ subscriptions: [{ channel: 'feed', version: 2n }] });
+            fences.push(await store.create(r, 'node-a'));
+            models.push((await store.load(r.id)) as SessionRecord);
+          }
+          for (const round of rounds) {
+            const deltas = round.map((st, i): RecordDelta => {
+              const m = models[i] as SessionRecord;
+              const last = m.outbound.replay[m.outbound.replay.length - 1]?.seq ?? m.outbound.acked;
+              if (st.jump) return { acked: 2n ** 60n + last };
+              const first = st.repeat && last > 0n ? last : last + 1n + st.gap;
+              const frames = st.frames.map((bytes, k) => ({ seq: first + BigInt(k), bytes }));
+              const top = frames.length > 0 ? first + BigInt(frames.length - 1) : last;
+              const acked = st.ackBack === undefined ? undefined : top - BigInt(st.ackBack);
+              return {
+                ...(frames.length > 0 && { frames }),
+                ...(acked !== undefined && acked >= 0n && { acked }),
+                ...(st.inbound && { inbound: st.inbound }),
+                ...(st.positions && { positions: st.positions }),
+                ...(st.subs && { subscriptions: st.subs.map((channel) => ({ channel })) }),
+              };
+            });
+            // the oracle: applyDelta, and the caps on what it leaves
+            const expected = deltas.map((d, i): SessionRecord | 'order' | 'cap' => {
+              let next: SessionRecord;
+              try {
+                next = applyDelta(models[i] as SessionRecord, d);
+              } catch (err) {
+                if (err instanceof ReplayOrderError) return 'order';
+                throw err;
+              }
+              const bytes = next.outbound.replay.reduce((n, f) => n + f.bytes.byteLength, 0);
+              return next.outbound.replay.length > caps.maxReplayFrames || bytes > caps.maxReplayBytes ? 'cap' : next;
+            });
+            const batched = round.map((st, i) => (st.single ? -1 : i)).filter((i) => i >= 0);
+            const many = batched.length > 0 ? await store.commitMany(batched.map((i) => ({ id: (models[i] as SessionRecord).id, fence: fences[i] as number, delta: deltas[i] as RecordDelta }))) : [];
+            for (let i = 0; i < 3; i++) {
+              const m = models[i] as SessionRecord;
+              const at = batched.indexOf(i);
+              const err = at >= 0 ? many[at] : await store.commit(m.id, fences[i] as number, deltas[i] as RecordDelta).then(() => undefined, (e: unknown) => e);
+              const want = expected[i];
+              if (want === 'order') expect(err).toBeInstanceOf(ReplayOrderError);
+              else if (want === 'cap') expect(err).toBeInstanceOf(ReplayCapError);
+              else {
+                expect(err).toBeUndefined();
+                models[i] = want as SessionRecord;
+              }
+              const got = await store.load(m.id);
+              const model = models[i] as SessionRecord;
+              // versions aside: load takes them from the body of the last save, even for a channel left and joined since (not a commit's doing)
+              const channelsOf = (r: SessionRecord | undefined) => r?.subscriptions.map(({ channel, position }) => ({ channel, position }));
+              expect({ outbound: got?.outbound, inbound: got?.inbound, subscriptions: channelsOf(got) }).toEqual({
+                outbound: model.outbound,
+                inbound: model.inbound,
+                subscriptions: channelsOf(model),
+              });
+            }
+          }
+        }),
+        { numRuns: 60 },
+      );
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('MN-1 commitMany: a session whose commit cannot be encoded (a field past its length) is refused alone, ReplayCapError (never retried); the others are applied', async () => {
+    const store = new RedisSessionStore({ redis: redis.url });
+    try {
+      const a = sampleRecord({ subscriptions: [{ channel: 'feed' }] });
+      const b = sampleRecord({ subscriptions: [{ channel: 'feed' }] });
+      const [fa, fb] = [await store.create(a, 'node-a'), await store.create(b, 'node-a')];
+      const out = await store.commitMany([
+        { id: a.id, fence: fa, delta: { frames: [{ seq: 1n, bytes: enc(1) }], positions: { ['x'.repeat(70_000)]: '1-0' } } },
+        { id: b.id, fence: fb, delta: { frames: [{ seq: 1n, bytes: enc(2) }], positions: { feed: '1-0' } } },
+      ]);
+      expect(out[0]).toBeInstanceOf(ReplayCapError);
+      expect(out[1]).toBeUndefined();
+      expect(seqsOf(await store.load(a.id))).toEqual([]);
+      expect((await store.load(b.id))?.outbound.replay).toEqual([{ seq: 1n, bytes: enc(2) }]);
     } finally {
       await store.close();
     }

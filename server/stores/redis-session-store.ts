@@ -25,6 +25,7 @@ import { defaults } from '../../spec/protocol/defaults.js';
 import type { Clock } from '../../spec/protocol/clock.js';
 import { decodeRecord, encodeRecord, RecordCodecError } from './record-codec.js';
 import { RedisHealth, RedisUnavailableError, redisClient } from './redis-connection.js';
+import { CommitBatchWriter } from './commit-batch.js';
 import { RedisKeys } from './redis-keys.js';
 import { defineSessionScripts, scriptErrors, type SessionScripts } from './redis-scripts.js';
 import type { ReplayFrame, SessionRecord, SubscriptionRecord } from './session-record.js';
@@ -152,21 +153,41 @@ export class RedisSessionStore implements SessionStore {
    */
   commitMany(batch: readonly CommitRequest[]): Promise<readonly (Error | undefined)[]> {
     const k = this.keys;
-    const keys: Arg[] = [k.endedOrder(), k.endedSerial()];
-    const args: Arg[] = [this.clock.now(), this.endedTtlMs, this.endedMaxIds, k.endedStem(), batch.length];
-    for (const { id, fence, delta } of batch) {
-      keys.push(k.session(id), k.replay(id), k.ended(id));
-      const at = args.length;
-      args.push(0, id);
-      this.pushCommit(args, fence, delta);
-      args[at] = args.length - at - 1; // the count of this session's arguments
+    const w = new CommitBatchWriter(256 * batch.length);
+    const out: (Error | undefined)[] = new Array<Error | undefined>(batch.length).fill(undefined);
+    const sent: number[] = []; // batch index of each session in the script's batch
+    for (const [i, c] of batch.entries()) {
+      try {
+        w.add(c); // one binary argument (commit-batch.ts: ioredis's cost per argument)
+        sent.push(i);
+      } catch (err) {
+        out[i] = new ReplayCapError(`commit: session ${c.id.slice(0, 8)}…: ${err instanceof Error ? err.message : String(err)}`); // never retried: CC-5
+      }
     }
-    return this.run(() => this.client.lifelineSessionCommitMany(keys.length, ...keys, ...args), '', 0).then((out) =>
-      batch.map(({ id, fence }, i) => {
-        const r = out[i];
-        return r === 'OK' ? undefined : mapError(Object.assign(new Error(String(r)), { name: 'ReplyError' }), id, fence);
-      }),
-    );
+    if (sent.length === 0) return Promise.resolve(out);
+    const args: Arg[] = [
+      2,
+      k.endedOrder(),
+      k.endedSerial(),
+      this.clock.now(),
+      this.endedTtlMs,
+      this.endedMaxIds,
+      k.endedStem(),
+      sent.length,
+      this.maxReplayFrames,
+      this.maxReplayBytes,
+      k.sessionStem(),
+      k.replayStem(),
+      w.finish(),
+    ];
+    return this.run(() => this.client.lifelineSessionCommitMany(...args), '', 0).then((refused) => {
+      for (let j = 0; j + 1 < refused.length; j += 2) {
+        const at = sent[Number(refused[j]) - 1] as number;
+        const c = batch[at];
+        if (c) out[at] = mapError(Object.assign(new Error(String(refused[j + 1])), { name: 'ReplyError' }), c.id, c.fence);
+      }
+      return out;
+    });
   }
 
   /** COMMIT's arguments from its ARGV 6 (redis-scripts.ts): fence, caps, ack, cursor, top, positions, channels, frames. */

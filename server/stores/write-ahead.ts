@@ -69,6 +69,8 @@ function storedLastOf(err: unknown): bigint | undefined {
 
 export { Gate, type WriteAheadHost };
 
+function noop(): void {}
+
 export class WriteAhead {
   private readonly dirty = new Set<WriteAheadHost>();
   /** Sessions whose commit failed, waiting for the retry timer. */
@@ -207,19 +209,41 @@ export class WriteAhead {
       this.issue(p, this.store.commit(p.h.id, p.fence, p.delta));
       return;
     }
-    for (let i = 0; i < ready.length; i += COMMIT_MANY_MAX) {
-      const chunk = ready.slice(i, i + COMMIT_MANY_MAX);
-      const all = many.call(this.store, chunk.map((p) => ({ id: p.h.id, fence: p.fence, delta: p.delta })));
-      chunk.forEach((p, j) => {
-        this.issue(
-          p,
-          all.then((out) => {
-            const err = out[j];
-            if (err !== undefined) throw err;
-          }),
-        );
+    for (let i = 0; i < ready.length; i += COMMIT_MANY_MAX) this.issueMany(ready.slice(i, i + COMMIT_MANY_MAX), many);
+  }
+
+  /**
+   * One commitMany call for `chunk`: one promise and one handler for the chunk, not three promises
+   * per session (node CPU per session commit, issue 14). The sessions hear their outcomes in
+   * order, as they would from their own promises; those that changed during the round trip are
+   * committed again together, in one call, not one `commit` each.
+   */
+  private issueMany(chunk: readonly Prepared[], many: NonNullable<SessionStore['commitMany']>): void {
+    this.inFlight += chunk.length;
+    const again: WriteAheadHost[] = [];
+    const each = (outcome: (j: number) => unknown): void => {
+      for (let j = 0; j < chunk.length; j++) {
+        const p = chunk[j] as Prepared;
+        try {
+          if (this.settle(p, outcome(j))) again.push(p.h);
+        } catch {
+          // a session's handler threw: the others still hear theirs (as with a promise each)
+        }
+      }
+      if (again.length > 0) this.commitAll(again);
+      this.notifyIfIdle();
+    };
+    const done: Promise<void> = many
+      .call(this.store, chunk.map((p) => ({ id: p.h.id, fence: p.fence, delta: p.delta })))
+      .then(
+        (out) => each((j) => out[j]),
+        (err: unknown) => each(() => err ?? new Error('commitMany rejected')),
+      )
+      .then(noop, noop)
+      .then(() => {
+        for (const p of chunk) if (p.g.inFlight === done) p.g.inFlight = undefined; // exclusive() waits on it
       });
-    }
+    for (const p of chunk) p.g.inFlight = done;
   }
 
   private commit(h: WriteAheadHost): void {
@@ -250,47 +274,15 @@ export class WriteAhead {
 
   /** `result`: the store's answer to the commit of `p`; the session hears it, in order (one in flight per session). */
   private issue(p: Prepared, result: Promise<void>): void {
-    const { h, g, fence } = p;
+    const { h, g } = p;
     this.inFlight++;
     const settled = result.then(
       () => {
-        this.inFlight--;
-        g.stored();
-        if (this.isFailing) {
-          this.isFailing = false;
-          this.retryDelayMs = RETRY_FIRST_MS;
-          this.hooks.onRecovered?.();
-        }
-        if (!g.isGone) {
-          h.committed();
-          if (g.isDirty) this.commit(h); // what gathered during the round trip: its own batch, at once
-        }
+        if (this.settle(p, undefined)) this.commit(h); // what gathered during the round trip: its own batch, at once
         this.notifyIfIdle();
       },
       (err: unknown) => {
-        this.inFlight--;
-        g.refused();
-        if (err instanceof StaleFenceError && h.fence === fence) {
-          g.isGone = true;
-          this.hooks.onStale(h.id, fence);
-        } else if (err instanceof ReplayCapError) {
-          // A replay past the store's hard cap is a bug or an attack: retrying would only repeat it.
-          g.isGone = true;
-          this.dirty.delete(h);
-          if (h.fence === fence) h.commitFailed(err); // CC-5: this session alone closes 1011
-        } else if (!g.isGone && storedLastOf(err) !== undefined) {
-          // SEQ-2: the store already has frames this commit repeats (an earlier commit landed but its
-          // answer was lost, or a whole-record save overtook it): continue after them, at once.
-          g.storedUpTo(storedLastOf(err) as bigint);
-          this.retrying.add(h);
-          this.armRetry(0);
-        } else if (!g.isGone) {
-          // MN-6: kept (it is read again from the session) and retried with backoff; a newer fence retries at once.
-          if (!(err instanceof StaleFenceError)) this.failed(err);
-          g.isDirty = false;
-          this.retrying.add(h);
-          this.armRetry(err instanceof StaleFenceError ? 0 : this.retryDelayMs);
-        }
+        this.settle(p, err ?? new Error('commit rejected'));
         this.notifyIfIdle();
       },
     );
@@ -303,6 +295,49 @@ export class WriteAhead {
       },
     );
     g.inFlight = done;
+  }
+
+  /**
+   * The store answered the commit of `p`: `err` undefined when it holds it. True when the session
+   * changed meanwhile and should be committed again now (the caller does, alone or with others).
+   */
+  private settle(p: Prepared, err: unknown): boolean {
+    const { h, g, fence } = p;
+    this.inFlight--;
+    if (err === undefined) {
+      g.stored();
+      if (this.isFailing) {
+        this.isFailing = false;
+        this.retryDelayMs = RETRY_FIRST_MS;
+        this.hooks.onRecovered?.();
+      }
+      if (g.isGone) return false;
+      h.committed();
+      return g.isDirty;
+    }
+    g.refused();
+    if (err instanceof StaleFenceError && h.fence === fence) {
+      g.isGone = true;
+      this.hooks.onStale(h.id, fence);
+    } else if (err instanceof ReplayCapError) {
+      // A replay past the store's hard cap is a bug or an attack: retrying would only repeat it.
+      g.isGone = true;
+      this.dirty.delete(h);
+      if (h.fence === fence) h.commitFailed(err); // CC-5: this session alone closes 1011
+    } else if (!g.isGone && storedLastOf(err) !== undefined) {
+      // SEQ-2: the store already has frames this commit repeats (an earlier commit landed but its
+      // answer was lost, or a whole-record save overtook it): continue after them, at once.
+      g.storedUpTo(storedLastOf(err) as bigint);
+      this.retrying.add(h);
+      this.armRetry(0);
+    } else if (!g.isGone) {
+      // MN-6: kept (it is read again from the session) and retried with backoff; a newer fence retries at once.
+      if (!(err instanceof StaleFenceError)) this.failed(err);
+      g.isDirty = false;
+      this.retrying.add(h);
+      this.armRetry(err instanceof StaleFenceError ? 0 : this.retryDelayMs);
+    }
+    return false;
   }
 
   private failed(err: unknown): void {
