@@ -11,7 +11,7 @@ import { WebSocket, WebSocketServer, type RawData, type Server as WsServer } fro
 import { clampCloseReason, codeOf, type WsCloseCodeName } from '../../spec/protocol/close-codes.js';
 import type { Clock, TimerHandle } from '../../spec/protocol/clock.js';
 import { SUBPROTOCOL } from '../../spec/protocol/defaults.js';
-import { admitUpgrade, type UpgradeContext } from '../admission.js';
+import { admitUpgrade, upgradeCompleted, type UpgradeContext } from '../admission.js';
 import type { AcceptPeer, PeerInfo, PeerSink, PeerTransport } from '../transport.js';
 import { batchWrites, flushWrites } from './write-batch.js';
 import { wsProtocolErrorName } from './ws-errors.js';
@@ -219,6 +219,7 @@ export class WsTransport {
     const principal = await admitUpgrade(req, socket, admission);
     if (principal === undefined) return;
     this.wss.handleUpgrade(req, socket, head, (ws) => {
+      upgradeCompleted(socket); // ws's own error listener is on the socket now
       this.adopt(ws, { principal, req, upgradeStartedAtMs });
     });
   }
