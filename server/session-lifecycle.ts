@@ -117,7 +117,7 @@ export class SessionLifecycle {
     const pending = s.pendingAttach;
     if (!pending) throw new Error('attach without a pending socket');
     s.conn = pending.conn;
-    h.isTeardownFailed = false;
+    if (h.ending) h.ending.isTeardownFailed = false;
     this.d.sweep.add(pending.conn);
     const d = this.d;
     this.write(s, () => {

@@ -10,6 +10,7 @@ import type { WsCloseCodeName } from '../spec/protocol/close-codes.js';
 import { clientAddress } from './admission.js';
 import type { Clock } from './clock.js';
 import { Connection, type ConnectionEnv, type PeerEvents } from './connection.js';
+import { endingOf } from './host.js';
 import type { PendingUpgrades } from './http-phase.js';
 import { onFrame } from './ingress.js';
 import { onPong } from './liveness.js';
@@ -87,7 +88,7 @@ export class PeerAcceptor {
     conn.log.debug({ code: effective, byPeer: conn.closeCode === undefined }, 'socket closed');
     if (!conn.isEnded) {
       const host = reg.hostOfConn(conn);
-      if (host) host.peerCloseCode = code;
+      if (host) endingOf(host).peerCloseCode = code;
       reg.forward(conn, { type: 'socket.closed', code });
     }
     if (reg.conns.size === 0) this.d.onConnsEmpty();
