@@ -87,7 +87,6 @@ export class Connection implements PeerSink {
     readonly transport: PeerTransport,
     private readonly env: ConnectionEnv,
     readonly principal: string,
-    readonly address: string,
     /** This connection's span (SEC-3), ended with its close code; its records carry its trace id. */
     public span: SessionSpan | undefined = undefined,
   ) {

@@ -36,7 +36,7 @@ function recordingConn(): { conn: Connection; frames: Envelope[] } {
     terminate() {},
   };
   const events: PeerEvents = { frame() {}, pong() {}, closed() {}, protocolError() {} };
-  return { conn: new Connection(transport, { events, clock: clockAt(() => performance.now()), logger: pino({ level: 'silent' }) }, 'anon', '127.0.0.1'), frames };
+  return { conn: new Connection(transport, { events, clock: clockAt(() => performance.now()), logger: pino({ level: 'silent' }) }, 'anon'), frames };
 }
 
 describe('SessionRecord revival', () => {

@@ -7,7 +7,6 @@
 import type { Tracer } from '@opentelemetry/api';
 import type { Logger } from 'pino';
 import type { WsCloseCodeName } from '../spec/protocol/close-codes.js';
-import { clientAddress } from './admission.js';
 import type { Clock } from './clock.js';
 import { Connection, type ConnectionEnv, type PeerEvents } from './connection.js';
 import { endingOf } from './host.js';
@@ -67,7 +66,7 @@ export class PeerAcceptor {
     // SEC-3: only a well-formed traceparent becomes the span's parent (tracing.ts).
     const span = startSessionSpan(req.headers, { upgradeStartedAtMs: info.upgradeStartedAtMs, ...(this.d.tracer ? { tracer: this.d.tracer } : {}) });
     span.upgraded();
-    const conn = new Connection(peer, this.env, principal, clientAddress(req), span);
+    const conn = new Connection(peer, this.env, principal, span);
     // SEC-2: the request through the sanitizer (no cookie, no ticket, no Authorization value).
     // Built only when it is written: the sanitized request was ~0.6 % of a connect at the default level (issue 16).
     if (this.d.log.isLevelEnabled('debug')) conn.log.debug({ upgrade: serializeRequest(req), principal, transport: peer.kind }, 'upgrade accepted');
