@@ -58,10 +58,12 @@ export class Connection implements PeerSink {
   readonly id = nextConnectionId++;
   /** isEnded and isClosed, one bit each: one field, not two. */
   private state = 0;
-  /** Smoothed RTT from ping → pong, in ms (undefined until the first pong). */
-  rttMs: number | undefined;
-  /** RTT variation (RFC 6298 RTTVAR), in ms. */
-  rttVarMs: number | undefined;
+  /**
+   * SRTT and RTTVAR in whole µs (rttMs, rttVarMs). A small integer is kept in the field itself; a
+   * fractional ms value was a 16 B heap number per field for every session once pinged (issue 16).
+   */
+  private srttUs: number | undefined = undefined;
+  private rttVarUs: number | undefined = undefined;
   private pingSentAt: number | undefined;
   /**
    * Fixed-interval liveness counted here, not in the machine (issue 7): pings sent since the last
@@ -104,6 +106,15 @@ export class Connection implements PeerSink {
   }
   set isClosed(v: boolean) {
     this.state = v ? this.state | CLOSED : this.state & ~CLOSED;
+  }
+
+  /** Smoothed RTT from ping → pong, in ms (undefined until the first pong). */
+  get rttMs(): number | undefined {
+    return this.srttUs === undefined ? undefined : this.srttUs / 1000;
+  }
+  /** RTT variation (RFC 6298 RTTVAR), in ms. */
+  get rttVarMs(): number | undefined {
+    return this.rttVarUs === undefined ? undefined : this.rttVarUs / 1000;
   }
 
   /** Records carry this connection's ids (conn, trace, then session once Welcome names it). */
@@ -195,20 +206,25 @@ export class Connection implements PeerSink {
     const srtt = this.rttMs;
     const rttvar = this.rttVarMs;
     if (srtt === undefined || rttvar === undefined) {
-      this.rttMs = sample;
-      this.rttVarMs = sample / 2;
+      this.setRtt(sample, sample / 2);
       return { sampleMs: sample, isSpike: false };
     }
     const isSpike = sample > srtt + Math.max(4 * rttvar, toleranceMs);
-    this.rttVarMs = (1 - RTT_BETA) * rttvar + RTT_BETA * Math.abs(srtt - sample);
-    this.rttMs = srtt + RTT_ALPHA * (sample - srtt);
+    this.setRtt(srtt + RTT_ALPHA * (sample - srtt), (1 - RTT_BETA) * rttvar + RTT_BETA * Math.abs(srtt - sample));
     return { sampleMs: sample, isSpike };
+  }
+
+  private setRtt(srttMs: number, rttVarMs: number): void {
+    this.srttUs = Math.round(srttMs * 1000);
+    this.rttVarUs = Math.round(rttVarMs * 1000);
   }
 
   /** The RTT varies little: RTTVAR ≤ SRTT / 4, or within `toleranceMs` (spec §8.8). False without samples. */
   isRttStable(toleranceMs = 0): boolean {
-    if (this.rttMs === undefined || this.rttVarMs === undefined) return false;
-    return this.rttVarMs <= Math.max(this.rttMs / 4, toleranceMs);
+    const srtt = this.rttMs;
+    const rttvar = this.rttVarMs;
+    if (srtt === undefined || rttvar === undefined) return false;
+    return rttvar <= Math.max(srtt / 4, toleranceMs);
   }
 
   /**

@@ -160,6 +160,7 @@ class PeerWebSocket extends WebSocket {
           break;
         case 'pong':
           onPong.call(s);
+          releaseChunkList(this); // an idle peer's only frames are often pongs (HB-1, HB-2)
           break;
         case 'error':
           onError.call(s, a as Error);
