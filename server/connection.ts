@@ -46,6 +46,7 @@ export interface ConnectionEnv {
 /** Bits of Connection's `state`. */
 const ENDED = 1;
 const CLOSED = 2;
+const SWEPT = 4;
 
 /** Told when the writes above the high-water mark have flushed (BP-4): the session itself, no closure per session. */
 export interface DrainListener {
@@ -56,7 +57,7 @@ let nextConnectionId = 1;
 
 export class Connection implements PeerSink {
   readonly id = nextConnectionId++;
-  /** isEnded and isClosed, one bit each: one field, not two. */
+  /** isEnded, isClosed and isSwept, one bit each: one field, not three. */
   private state = 0;
   /**
    * SRTT and RTTVAR in whole µs (rttMs, rttVarMs). A small integer is kept in the field itself; a
@@ -106,6 +107,13 @@ export class Connection implements PeerSink {
   }
   set isClosed(v: boolean) {
     this.state = v ? this.state | CLOSED : this.state & ~CLOSED;
+  }
+  /** A member of the liveness sweep (liveness.ts SweptConnections sets it). */
+  get isSwept(): boolean {
+    return (this.state & SWEPT) !== 0;
+  }
+  set isSwept(v: boolean) {
+    this.state = v ? this.state | SWEPT : this.state & ~SWEPT;
   }
 
   /** Smoothed RTT from ping → pong, in ms (undefined until the first pong). */
