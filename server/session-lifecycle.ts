@@ -224,7 +224,7 @@ export class SessionLifecycle {
     const actor = d.restoreActor(persisted, host, elapsedMs);
     const s = new LiveSession(record.id, record.principal, actor, d.env, undefined, record);
     host.session = s;
-    restoreSession(s, record, d.channels, d.env.clock.now() - elapsedMs);
+    restoreSession(s, record, d.channels);
     s.fence = fence;
     s.gate?.reset(s.log, s.inboundCursor()); // MN-1: the store holds what the record says
     d.live.set(s.id, s);
