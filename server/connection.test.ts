@@ -29,7 +29,7 @@ const noEvents: PeerEvents = { frame() {}, pong() {}, closed() {}, protocolError
 function connection(o: { hasPing?: boolean; events?: PeerEvents } = {}) {
   let now = 0;
   const fake = fakeTransport(o);
-  const conn = new Connection(fake.t, o.events ?? noEvents, 'p', '127.0.0.1', clockAt(() => now), pino({ level: 'silent' }));
+  const conn = new Connection(fake.t, { events: o.events ?? noEvents, clock: clockAt(() => now), logger: pino({ level: 'silent' }) }, 'p');
   const rtt = (ms: number, toleranceMs = 0) => {
     conn.ping();
     now += ms;

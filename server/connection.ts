@@ -7,6 +7,7 @@
  */
 import { codeOf, type WsCloseCodeName } from '../spec/protocol/close-codes.js';
 import type { Clock } from './clock.js';
+import { isSpanContextValid } from '@opentelemetry/api';
 import type { Logger } from 'pino';
 import { assertFrameFits } from './frame-limit.js';
 import { SessionLog } from './observability/logger.js';
@@ -30,6 +31,23 @@ export interface PeerEvents {
   protocolError(conn: Connection, closeName: WsCloseCodeName, reason: string): void;
 }
 
+/**
+ * What every connection of one server shares: one object, not a field of each per connection
+ * (issue 16, memory per idle session: 8 B a field).
+ */
+export interface ConnectionEnv {
+  /** The server's handlers of peer events. */
+  readonly events: PeerEvents;
+  readonly clock: Clock;
+  /** The server's logger; a connection's records are its child (SessionLog). */
+  readonly logger: Logger;
+}
+
+/** Bits of Connection's `state`. */
+const ENDED = 1;
+const CLOSED = 2;
+const SWEPT = 4;
+
 /** Told when the writes above the high-water mark have flushed (BP-4): the session itself, no closure per session. */
 export interface DrainListener {
   drained(): void;
@@ -39,14 +57,14 @@ let nextConnectionId = 1;
 
 export class Connection implements PeerSink {
   readonly id = nextConnectionId++;
-  /** The session (or handshake) stopped using this transport: nothing more is written or forwarded. */
-  isEnded = false;
-  /** The transport itself closed. */
-  isClosed = false;
-  /** Smoothed RTT from ping → pong, in ms (undefined until the first pong). */
-  rttMs: number | undefined;
-  /** RTT variation (RFC 6298 RTTVAR), in ms. */
-  rttVarMs: number | undefined;
+  /** isEnded, isClosed and isSwept, one bit each: one field, not three. */
+  private state = 0;
+  /**
+   * SRTT and RTTVAR in whole µs (rttMs, rttVarMs). A small integer is kept in the field itself; a
+   * fractional ms value was a 16 B heap number per field for every session once pinged (issue 16).
+   */
+  private srttUs: number | undefined = undefined;
+  private rttVarUs: number | undefined = undefined;
   private pingSentAt: number | undefined;
   /**
    * Fixed-interval liveness counted here, not in the machine (issue 7): pings sent since the last
@@ -65,29 +83,54 @@ export class Connection implements PeerSink {
   private sessionLog: SessionLog | undefined = undefined;
   /** When the transport opened (clock ms), for the connection duration. */
   readonly openedAt: number;
-  /** This connection's span (SEC-3), ended with its close code. */
-  span: SessionSpan | undefined;
   /** The session machine that owns this connection (its handshake's, then its session's: RS-2); the registry sets it. */
   owner: SessionActor | undefined = undefined;
 
   constructor(
     readonly transport: PeerTransport,
-    private readonly events: PeerEvents,
+    private readonly env: ConnectionEnv,
     readonly principal: string,
-    readonly address: string,
-    private readonly clock: Clock,
-    private readonly logger: Logger,
-    /** From the connection's span, so its records lead to its trace (SEC-3). */
-    private readonly traceId?: string,
+    /** This connection's span (SEC-3), ended with its close code; its records carry its trace id. */
+    public span: SessionSpan | undefined = undefined,
   ) {
     // Whole ms: a small integer is stored in the field itself, a fractional one as a 16 B heap number (memory per idle session).
-    this.openedAt = Math.floor(clock.now());
+    this.openedAt = Math.floor(env.clock.now());
+  }
+
+  /** The session (or handshake) stopped using this transport: nothing more is written or forwarded. */
+  get isEnded(): boolean {
+    return (this.state & ENDED) !== 0;
+  }
+  /** The transport itself closed. */
+  get isClosed(): boolean {
+    return (this.state & CLOSED) !== 0;
+  }
+  set isClosed(v: boolean) {
+    this.state = v ? this.state | CLOSED : this.state & ~CLOSED;
+  }
+  /** A member of the liveness sweep (liveness.ts SweptConnections sets it). */
+  get isSwept(): boolean {
+    return (this.state & SWEPT) !== 0;
+  }
+  set isSwept(v: boolean) {
+    this.state = v ? this.state | SWEPT : this.state & ~SWEPT;
+  }
+
+  /** Smoothed RTT from ping → pong, in ms (undefined until the first pong). */
+  get rttMs(): number | undefined {
+    return this.srttUs === undefined ? undefined : this.srttUs / 1000;
+  }
+  /** RTT variation (RFC 6298 RTTVAR), in ms. */
+  get rttVarMs(): number | undefined {
+    return this.rttVarUs === undefined ? undefined : this.rttVarUs / 1000;
   }
 
   /** Records carry this connection's ids (conn, trace, then session once Welcome names it). */
   get log(): SessionLog {
     const sessionId = this.sessionId === undefined ? undefined : sessionIdPrefix(this.sessionId);
-    return (this.sessionLog ??= new SessionLog(this.logger, { connId: this.id, traceId: this.traceId, sessionId }));
+    const ctx = this.span?.spanContext;
+    const traceId = ctx !== undefined && isSpanContextValid(ctx) ? ctx.traceId : undefined; // SEC-3: records lead to the trace
+    return (this.sessionLog ??= new SessionLog(this.env.logger, { connId: this.id, traceId, sessionId }));
   }
 
   /** Welcome named this connection's session (its full id, held by the session anyway): records carry its prefix from now on. */
@@ -103,16 +146,16 @@ export class Connection implements PeerSink {
   // ---- PeerSink: the transport's events, passed on to the server with this connection ----
 
   frame(bytes: Uint8Array, isBinary: boolean): void {
-    this.events.frame(this, bytes, isBinary);
+    this.env.events.frame(this, bytes, isBinary);
   }
   pong(): void {
-    this.events.pong(this);
+    this.env.events.pong(this);
   }
   closed(code: number): void {
-    this.events.closed(this, code);
+    this.env.events.closed(this, code);
   }
   protocolError(closeName: WsCloseCodeName, reason: string): void {
-    this.events.protocolError(this, closeName, reason);
+    this.env.events.protocolError(this, closeName, reason);
   }
 
   /**
@@ -155,7 +198,7 @@ export class Connection implements PeerSink {
       this.missedPings = 0; // the sweep raised it before calling here (HB-2): nothing was sent
       return;
     }
-    this.pingSentAt = this.clock.now();
+    this.pingSentAt = this.env.clock.now();
     t.ping();
   }
 
@@ -166,25 +209,30 @@ export class Connection implements PeerSink {
    */
   measurePong(toleranceMs = 0): { readonly sampleMs: number; readonly isSpike: boolean } | undefined {
     if (this.pingSentAt === undefined) return undefined;
-    const sample = Math.max(0, this.clock.now() - this.pingSentAt);
+    const sample = Math.max(0, this.env.clock.now() - this.pingSentAt);
     this.pingSentAt = undefined;
     const srtt = this.rttMs;
     const rttvar = this.rttVarMs;
     if (srtt === undefined || rttvar === undefined) {
-      this.rttMs = sample;
-      this.rttVarMs = sample / 2;
+      this.setRtt(sample, sample / 2);
       return { sampleMs: sample, isSpike: false };
     }
     const isSpike = sample > srtt + Math.max(4 * rttvar, toleranceMs);
-    this.rttVarMs = (1 - RTT_BETA) * rttvar + RTT_BETA * Math.abs(srtt - sample);
-    this.rttMs = srtt + RTT_ALPHA * (sample - srtt);
+    this.setRtt(srtt + RTT_ALPHA * (sample - srtt), (1 - RTT_BETA) * rttvar + RTT_BETA * Math.abs(srtt - sample));
     return { sampleMs: sample, isSpike };
+  }
+
+  private setRtt(srttMs: number, rttVarMs: number): void {
+    this.srttUs = Math.round(srttMs * 1000);
+    this.rttVarUs = Math.round(rttVarMs * 1000);
   }
 
   /** The RTT varies little: RTTVAR ≤ SRTT / 4, or within `toleranceMs` (spec §8.8). False without samples. */
   isRttStable(toleranceMs = 0): boolean {
-    if (this.rttMs === undefined || this.rttVarMs === undefined) return false;
-    return this.rttVarMs <= Math.max(this.rttMs / 4, toleranceMs);
+    const srtt = this.rttMs;
+    const rttvar = this.rttVarMs;
+    if (srtt === undefined || rttvar === undefined) return false;
+    return rttvar <= Math.max(srtt / 4, toleranceMs);
   }
 
   /**
@@ -192,7 +240,7 @@ export class Connection implements PeerSink {
    * destroys a peer that never completes the close (CC-10).
    */
   close(name: WsCloseCodeName, reason = ''): void {
-    this.isEnded = true;
+    this.state |= ENDED;
     if (this.closeCode === undefined) this.closeCode = codeOf(name);
     this.transport.close(name, reason);
   }
@@ -205,6 +253,6 @@ export class Connection implements PeerSink {
 
   /** The session no longer uses this transport (the peer closed it). */
   forget(): void {
-    this.isEnded = true;
+    this.state |= ENDED;
   }
 }

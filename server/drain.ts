@@ -10,7 +10,7 @@ import { drainSlots } from '../spec/protocol/drain-spread.js';
 import type { Logger } from 'pino';
 import type { Clock } from './clock.js';
 import type { Connection } from './connection.js';
-import type { Host } from './host.js';
+import { endingOf, type Host } from './host.js';
 import type { ResolvedOptions } from './options.js';
 import type { LiveSession } from './session.js';
 import type { DrainOptions } from './types.js';
@@ -70,8 +70,9 @@ export function sendDrainNotices(attached: LiveSession[], handshaking: readonly 
     const elapsed = c.clock.now() - c.startedAt;
     const host = c.hostOf(s.actor);
     if (host) {
-      host.drainReason = plan.reason;
-      host.drainTarget = plan.target;
+      const ending = endingOf(host);
+      ending.drainReason = plan.reason;
+      ending.drainTarget = plan.target;
     }
     s.actor.send({
       type: 'app.drain',

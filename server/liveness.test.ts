@@ -1,6 +1,8 @@
 import { afterEach, describe, expect, test, vi } from 'vitest';
 import { codeOf } from '../spec/protocol/close-codes.js';
 import type { RawClient } from '../testkit/raw-client.js';
+import type { Connection } from './connection.js';
+import { SweptConnections } from './liveness.js';
 import { LivenessSweep } from './sweep.js';
 import { Harness } from '../test/support/server.js';
 import { clockAt } from '../test/support/clock.js';
@@ -280,5 +282,25 @@ describe('liveness sweep', () => {
     sweep.stop();
     advanceClock(clock, 1000);
     expect(sweep.stats().ticks).toBe(4);
+  });
+
+  test('HB-1 the server\'s sweep visits the marked open connections only, as its own Set did (issue 16: no second Set)', async () => {
+    const srv = await h.server({ heartbeatIntervalMs: 60_000 });
+    const a = await h.session(srv);
+    const handshaking = await h.client(srv); // open, no Hello yet: not swept
+    await h.session(srv);
+    const reg = (srv as unknown as { registry: { conns: Set<Connection>; sweep: LivenessSweep<Connection> } }).registry;
+    expect(reg.conns.size).toBe(3);
+    expect(srv.stats().sweep.members).toBe(2);
+    const visited: Connection[] = [];
+    const sweep = new LivenessSweep<Connection>({ members: new SweptConnections(reg.conns), intervalMs: 100, slices: 1, clock: clockAt(() => 0), visit: (c) => visited.push(c) });
+    const [first, second] = [...reg.conns].filter((c) => c.isSwept) as [Connection, Connection];
+    for (const c of [first, second, first]) sweep.add(c); // a second add changes nothing
+    sweep.tick();
+    expect(visited).toEqual([first, second]);
+    a.destroy(); // its socket closes: unmarked, out of the open set
+    await vi.waitFor(() => expect(srv.stats().sweep.members).toBe(1));
+    expect(srv.stats().connections).toBe(2);
+    expect(handshaking.isOpen).toBe(true);
   });
 });

@@ -21,7 +21,7 @@ import type { DetachedSessions } from './detached-sessions.js';
 import type { LivenessSweep } from './sweep.js';
 import type { Logger } from 'pino';
 import { sessionIdPrefix } from './telemetry.js';
-import type { Host } from './host.js';
+import { endingOf, type Host } from './host.js';
 
 /** What the actions need from the node (SessionRegistry, server/registry.ts, provides it). */
 export interface HostRegistry {
@@ -72,7 +72,7 @@ export function sessionActions(reg: HostRegistry): ActionTable<Host> {
     };
   const teardownStep = (name: string, fn: (a: Args) => void) =>
     safe<undefined>(name, fn, ({ host }) => {
-      host.isTeardownFailed = true;
+      endingOf(host).isTeardownFailed = true;
     });
 
   /** The socket the actor writes to: the session's, or the handshake's. */
@@ -80,7 +80,7 @@ export function sessionActions(reg: HostRegistry): ActionTable<Host> {
 
   const endSocket = (a: Args, name: WsCloseCodeName, how: 'close' | 'terminate') => {
     const h = a.host;
-    const effective: WsCloseCodeName = h.isTeardownFailed ? 'INTERNAL_ERROR' : name; // CC-6: teardown errors → 1011
+    const effective: WsCloseCodeName = h.ending?.isTeardownFailed === true ? 'INTERNAL_ERROR' : name; // CC-6: teardown errors → 1011
     const conn = socketOf(h);
     if (!conn) return;
     reg.sweep.delete(conn);
@@ -135,7 +135,7 @@ export function sessionActions(reg: HostRegistry): ActionTable<Host> {
         if (!conn) return;
         conn.forget();
         reg.sweep.delete(conn);
-        if (h.session) reg.emitEvent('sessionClosed', h.session.handle, { code: h.peerCloseCode ?? codeOf('ABNORMAL'), byPeer: true });
+        if (h.session) reg.emitEvent('sessionClosed', h.session.handle, { code: h.ending?.peerCloseCode ?? codeOf('ABNORMAL'), byPeer: true });
       }),
       sendPing: safe('sendPing', ({ host }) => sessionOf(host).conn?.ping()),
       sendHeartbeatAck: safe<{ intervalSteps: number; clientSteps: number }>('sendHeartbeatAck', ({ host, event }, p) => {
@@ -156,7 +156,7 @@ export function sessionActions(reg: HostRegistry): ActionTable<Host> {
       confirmSubscribe: safe('confirmSubscribe', ({ host, event }) => sessionOf(host).confirmSubscribe(eventOf(event, 'frame.subscribe').channels)), // CH-4
       unsubscribe: safe('unsubscribe', ({ host, event }) => sessionOf(host).unsubscribe(eventOf(event, 'frame.unsubscribe').channels)),
       sendDrainNotice: safe<{ reconnectAfterMs: number; deadlineMs: number }>('sendDrainNotice', ({ host: h }, p) => {
-        sessionOf(h).drainNotice(p.reconnectAfterMs, p.deadlineMs, h.drainReason ?? DrainReason.DEPLOY, h.drainTarget ?? '');
+        sessionOf(h).drainNotice(p.reconnectAfterMs, p.deadlineMs, h.ending?.drainReason ?? DrainReason.DEPLOY, h.ending?.drainTarget ?? '');
       }),
       loseContinuity: safe('loseContinuity', ({ host }) => {
         sessionOf(host).isContinuityLost = true;

@@ -41,6 +41,8 @@ export interface RegistryDeps {
   /** The local channel index joins and leaves the broker's channels (first member in, last one out); `since` catches a moved session up (MN-2). */
   readonly broker: Pick<Broker, 'join' | 'leave' | 'since' | 'tail'>;
   readonly sweep: LivenessSweep<Connection>;
+  /** Every open connection of every transport; the sweep's members are marked among them (liveness.ts SweptConnections). */
+  readonly conns: Set<Connection>;
   /** This node's name in store claims (session-store.ts). */
   readonly nodeId: string;
   /** Epoch ms, for the record's times (another node reads them). */
@@ -79,7 +81,7 @@ export class SessionRegistry implements HostRegistry {
   /** This node's live sessions by id, attached or detached (RS-1): node-local, never in the store. */
   readonly live = new Map<string, LiveSession>();
   /** Every open connection of every transport (upgrade.ts adds and removes them). */
-  readonly conns = new Set<Connection>();
+  readonly conns: Set<Connection>;
   /** Detached sessions within their global limits (RS-11). */
   readonly detachedSessions: DetachedSessions<LiveSession>;
   readonly authenticateHello: LifelineServerOptions['authenticateHello'];
@@ -107,6 +109,7 @@ export class SessionRegistry implements HostRegistry {
     this.clock = d.clock;
     this.metrics = d.metrics;
     this.sweep = d.sweep;
+    this.conns = d.conns;
     this.authenticateHello = d.app.authenticateHello;
     this.authorizeChannel = d.app.authorizeChannel;
     this.channels = new LocalChannels<LiveSession>(

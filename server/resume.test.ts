@@ -6,6 +6,7 @@ import type { LifelineServerOptions } from './options.js';
 import type { ChannelState, ClientMessage } from './types.js';
 import type { LifelineServer } from './server.js';
 import type { LiveSession } from './session.js';
+import type { MemorySessionStore } from './stores/memory-session-store.js';
 import { sessionBehind } from './session-handle.js';
 import { Harness } from '../test/support/server.js';
 
@@ -203,6 +204,32 @@ describe('resume', () => {
     await b.waitForBody('message');
     expect(a.bodies('message')).toHaveLength(0);
     expect(srv.stats().sessions).toBe(1);
+  });
+
+  test('RS-1 RS-7 the default store gets a record at the first save only: none while attached (a takeover claims nothing), one from the detach, claimed at the resume, gone at the end', async () => {
+    const srv = await h.server();
+    const store = srv.store as MemorySessionStore; // issue 16: a live session is not copied into a store only this node reads
+    const a = await h.session(srv, { channels: ['feed'] });
+    const id = a.bodies('welcome')[0]?.sessionId as string;
+    expect(store.size).toBe(0);
+    const b = await h.client(srv);
+    expect((await b.handshake({ sessionId: id, channels: ['feed'] })).resume?.outcome).toBe(ResumeOutcome.RESUMED);
+    expect((await a.waitForClose()).code).toBe(codeOf('SESSION_TAKEN_OVER'));
+    await srv.publish('feed', { payload: enc('m1') });
+    await b.waitForBody('message');
+    expect(store.size).toBe(0);
+    b.destroy();
+    await detached(srv, id);
+    await vi.waitFor(async () => expect(await store.load(id)).toMatchObject({ id, outbound: { next: 2n }, owner: { fence: 1 } }));
+    expect((await store.load(id))?.expiresAtMs).toBeDefined();
+    const c = await h.client(srv);
+    const w = await c.handshake({ sessionId: id, lastServerSeq: 0n, channels: ['feed'] });
+    expect(w.resume).toMatchObject({ outcome: ResumeOutcome.RESUMED, replayed: 1 });
+    await vi.waitFor(async () => expect((await store.load(id))?.owner?.fence).toBe(2));
+    c.close(codeOf('NORMAL'));
+    await vi.waitFor(() => expect(srv.stats().sessions).toBe(0));
+    await vi.waitFor(async () => expect(await store.load(id)).toBeUndefined());
+    expect(store.endedReason(id)).toBe('ended');
   });
 
   test('RS-9 CH-3 on resume the subscriptions become Hello.channels: kept ones without a new snapshot, added ones with one', async () => {

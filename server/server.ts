@@ -28,7 +28,7 @@ import { requestPath, type UpgradeContext } from './admission.js';
 import { handleHealth } from './http.js';
 import { httpServerTimeouts, PendingUpgrades, warnLooseSharedServer } from './http-phase.js';
 import { listenOn, type ListenOptions } from './listen.js';
-import { onSweepVisit } from './liveness.js';
+import { onSweepVisit, SweptConnections } from './liveness.js';
 import { dedupeBounds } from './message-ids.js';
 import type { LifelineMetrics } from './observability/metrics.js';
 import { originAllowlist, resolveOptions, type LifelineServerOptions, type ResolvedOptions } from './options.js';
@@ -106,7 +106,9 @@ export class LifelineServer extends TypedEmitter<ServerEvents> {
         ? undefined
         : new KeyedBuckets({ ratePerSecond: this.opts.upgradeRatePerSecond, burst: this.opts.upgradeBurst });
     // The sweep's callbacks reach the registry built just below; the sweep starts once all is wired.
+    const conns = new Set<Connection>();
     this.sweep = new LivenessSweep<Connection>({
+      members: new SweptConnections(conns), // marked among the open connections: no second Set (issue 16)
       intervalMs: this.opts.heartbeatIntervalMs,
       slices: this.opts.sweepSlices,
       clock: this.clock,
@@ -129,6 +131,7 @@ export class LifelineServer extends TypedEmitter<ServerEvents> {
       store: this.store,
       broker: this.broker,
       sweep: this.sweep,
+      conns,
       nodeId: this.nodeId,
       wallNow,
       isDedupe: dedupe !== undefined,

@@ -299,12 +299,22 @@ export function stateValueOf(actor: SessionActor): SessionSnapshot['value'] {
   return actor instanceof SessionRunner ? actor.value : actor.getSnapshot().value;
 }
 
+/** The mailbox of a runner whose step runs with nothing sent to it yet (shared, never written). */
+const RUNNING: ServerSessionEvent[] = Object.freeze([]) as unknown as ServerSessionEvent[];
+
+/**
+ * The errors of crashed runners (status 'error'), for their snapshots: a crash is rare, so not a
+ * field of every runner (issue 16, memory per idle session).
+ */
+const crashes = new WeakMap<object, unknown>();
+
 export class SessionRunner<H> implements SessionActor {
-  private mailbox: ServerSessionEvent[] | undefined;
-  private isProcessing = false;
+  /**
+   * Events sent while a step runs, executed after it, as an actor's mailbox does. Undefined: no step
+   * is running; RUNNING: one is, nothing waits (one field for both: memory per idle session).
+   */
+  private mailbox: ServerSessionEvent[] | undefined = undefined;
   private delayed: Delayed[] | undefined;
-  /** Set when the runner crashed (status 'error'). */
-  private error: unknown;
 
   /** Use SessionRuntime.create or .restore. */
   constructor(
@@ -323,7 +333,7 @@ export class SessionRunner<H> implements SessionActor {
 
   /** Execute the initial step (create). */
   start(step: Step): void {
-    this.isProcessing = true;
+    this.mailbox = RUNNING;
     this.step(() => step);
     this.drainMailbox();
   }
@@ -335,16 +345,19 @@ export class SessionRunner<H> implements SessionActor {
 
   /** The full XState snapshot, rebuilt from the value, the context and the shared configuration. */
   getSnapshot(): SessionSnapshot {
-    return this.runtime.snapshotOf(this.stateValue, this.context, this.status, this.error);
+    return this.runtime.snapshotOf(this.stateValue, this.context, this.status, this.status === 'error' ? crashes.get(this) : undefined);
   }
 
   send(event: ServerSessionEvent): void {
     if (this.status !== 'active') return; // stopped, like an actor: later events are dropped
-    if (this.isProcessing) {
-      (this.mailbox ??= []).push(event); // sent from an action: after this step, as an actor does
+    const box = this.mailbox;
+    if (box !== undefined) {
+      // Sent from an action: after this step, as an actor does.
+      if (box === RUNNING) this.mailbox = [event];
+      else box.push(event);
       return;
     }
-    this.isProcessing = true;
+    this.mailbox = RUNNING;
     this.process(event);
     this.drainMailbox();
   }
@@ -402,13 +415,12 @@ export class SessionRunner<H> implements SessionActor {
   private drainMailbox(): void {
     try {
       let ev: ServerSessionEvent | undefined;
-      while (this.mailbox && (ev = this.mailbox.shift())) {
+      while (this.mailbox !== undefined && this.mailbox.length > 0 && (ev = this.mailbox.shift())) {
         if (this.status !== 'active') break;
         this.process(ev);
       }
     } finally {
       this.mailbox = undefined;
-      this.isProcessing = false;
     }
   }
 
@@ -438,7 +450,7 @@ export class SessionRunner<H> implements SessionActor {
   private crash(err: unknown): void {
     this.cancelAll();
     this.status = 'error';
-    this.error = err;
+    crashes.set(this, err);
   }
 }
 

@@ -4,7 +4,10 @@
  * decides when (server-session.machine.ts); machine-host.ts calls one method here per action.
  *
  * The store is written at lifecycle points only (create, claim at resume, save at detach and drain,
- * end). Its writes are asynchronous and the machine's actions are not: writes for one session run
+ * end). A store only this node reads (not isShared) gets a session's record at its first save, not
+ * at its start: nothing reads a record while its session lives here (a Hello for it finds the live
+ * session; MN-3's load is for shared stores), and an idle session then holds no second object in
+ * the store (issue 16, memory per idle session). Its writes are asynchronous and the machine's actions are not: writes for one session run
  * in order, exclusive of its write-ahead commits (stores/write-chain.ts: one ordering chain per
  * session, MN-1), and a whole record is read when its write runs, never when it was queued. One
  * that fails is logged; a StaleFenceError means another node took the session over (RS-7 across
@@ -90,6 +93,7 @@ export class SessionLifecycle {
     h.session = s;
     d.live.set(s.id, s);
     d.sweep.add(h.conn);
+    if (!d.store.isShared) return; // written at its first save (saveNow): fence 0 until then
     const record = this.newRecord(s);
     this.write(s, () =>
       d.store.create(record, d.nodeId).then((fence) => {
@@ -113,16 +117,17 @@ export class SessionLifecycle {
     const pending = s.pendingAttach;
     if (!pending) throw new Error('attach without a pending socket');
     s.conn = pending.conn;
-    h.isTeardownFailed = false;
+    if (h.ending) h.ending.isTeardownFailed = false;
     this.d.sweep.add(pending.conn);
     const d = this.d;
-    this.write(s, () =>
-      d.store.claim(s.id, d.nodeId).then((fence) => {
+    this.write(s, () => {
+      if (!this.isStored(s)) return Promise.resolve(); // nothing to claim yet: its first save creates it under this node
+      return d.store.claim(s.id, d.nodeId).then((fence) => {
         if (fence === undefined) return;
         s.fence = fence;
         d.writeAhead?.refenced(s); // what was gathered meanwhile is this claim's
-      }),
-    );
+      });
+    });
     // Attached again: the stored record must no longer expire (RS-1), and no expiry is what tells
     // another node resuming it to wait for this node's release (MN-17). Revive ignores the stored
     // state value (its socket was elsewhere), so the one the step left is written as it is.
@@ -162,8 +167,18 @@ export class SessionLifecycle {
   /** The whole record now, saved; it carries the replay and cursors: the write-ahead continues after it. */
   private async saveNow(s: LiveSession, expiresAtMs: number | undefined, machine: MachineRecord): Promise<void> {
     const record = this.recordOfMachine(s, expiresAtMs, machine);
-    await this.d.store.save(record, s.fence);
+    if (this.isStored(s)) await this.d.store.save(record, s.fence);
+    else s.fence = await this.d.store.create(record, this.d.nodeId); // the first save of a session a non-shared store has not seen
     this.d.writeAhead?.saved(s, record);
+  }
+
+  /**
+   * The store holds this session's record. Always, for a shared store (created at the start, MN-1;
+   * fence 0 only while that create is in flight, and this is read by writes chained after it); for
+   * another store, once the first save created it. Read when a chained write runs, never when queued.
+   */
+  private isStored(s: LiveSession): boolean {
+    return this.d.store.isShared || s.fence !== 0;
   }
 
   /** CC-6: first step of a teardown. */
@@ -209,7 +224,7 @@ export class SessionLifecycle {
     const actor = d.restoreActor(persisted, host, elapsedMs);
     const s = new LiveSession(record.id, record.principal, actor, d.env, undefined, record);
     host.session = s;
-    restoreSession(s, record, d.channels, d.env.clock.now() - elapsedMs);
+    restoreSession(s, record, d.channels);
     s.fence = fence;
     s.gate?.reset(s.log, s.inboundCursor()); // MN-1: the store holds what the record says
     d.live.set(s.id, s);
@@ -295,9 +310,9 @@ export class SessionLifecycle {
   }
 
   /**
-   * A new session's record: nothing sent, nothing received, no channel yet (Hello.channels are
-   * subscribed after it). Shared empty parts and no machine snapshot (the machine is mid-step
-   * here): the memory store keeps this object for the session's life, so it must stay small.
+   * A new session's record for a shared store (MN-1): nothing sent, nothing received, no channel
+   * yet (Hello.channels are subscribed after it). Shared empty parts and no machine snapshot (the
+   * machine is mid-step here).
    */
   private newRecord(s: LiveSession): SessionRecord {
     return {

@@ -36,7 +36,7 @@ function recordingConn(): { conn: Connection; frames: Envelope[] } {
     terminate() {},
   };
   const events: PeerEvents = { frame() {}, pong() {}, closed() {}, protocolError() {} };
-  return { conn: new Connection(transport, events, 'anon', '127.0.0.1', clockAt(() => performance.now()), pino({ level: 'silent' })), frames };
+  return { conn: new Connection(transport, { events, clock: clockAt(() => performance.now()), logger: pino({ level: 'silent' }) }, 'anon'), frames };
 }
 
 describe('SessionRecord revival', () => {

@@ -116,8 +116,6 @@ export class LiveSession extends SessionOutbound implements SessionView, Lifelin
   private driftedStateless: Set<string> | undefined; // made on first drift: an idle session holds no empty Set
   /** Client control bodies (BP-16). */
   readonly controlBucket: TokenBucket | undefined;
-  /** When the session last lost its socket (clock ms), for the oldest-first eviction (RS-11). */
-  detachedAt = 0;
   readonly createdAt: number;
 
   /** A new session for a Hello, or (`record`: its window and policy) one continuing a stored session (issue 12, session-record-io.ts). */
@@ -370,7 +368,6 @@ export class LiveSession extends SessionOutbound implements SessionView, Lifelin
       this.gate.heldAck = undefined; // MN-1: likewise an Ack waiting for its commit
       this.gate.heldControl = undefined; // and a Subscribed (MN-15): the next Hello restates the channels (RS-9)
     }
-    this.detachedAt = this.env.clock.now();
     this.log.compact(ownBytes); // held until a resume or the TTL: release the slabs they were cut from
     return conn;
   }

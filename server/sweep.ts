@@ -10,7 +10,22 @@
 import { serverTimers, type Clock, type TimerHandle } from './clock.js';
 import type { SweepStats } from './types.js';
 
+/**
+ * Who the sweep visits. A Set by default; a caller that indexes its members already can pass a view
+ * over its own index instead of a second copy (server/liveness.ts SweptConnections: memory per idle
+ * session). Each cycle visits the `values()` that `has` holds at their turn.
+ */
+export interface SweepMembers<T> {
+  add(member: T): void;
+  delete(member: T): void;
+  has(member: T): boolean;
+  readonly size: number;
+  values(): Iterable<T>;
+}
+
 export interface SweepOptions<T> {
+  /** Default: a Set of its own, filled by add() and delete(). */
+  readonly members?: SweepMembers<T>;
   readonly intervalMs: number;
   readonly slices: number;
   readonly clock: Clock;
@@ -24,7 +39,7 @@ export interface SweepOptions<T> {
 }
 
 export class LivenessSweep<T> {
-  private readonly members = new Set<T>();
+  private readonly members: SweepMembers<T>;
   private cycle: T[] = [];
   private slice = 0;
   private timer: TimerHandle | undefined;
@@ -39,6 +54,7 @@ export class LivenessSweep<T> {
   private readonly timers: Clock;
 
   constructor(private readonly opts: SweepOptions<T>) {
+    this.members = opts.members ?? new Set<T>();
     this.periodMs = opts.intervalMs / opts.slices;
     this.timers = serverTimers(opts.clock);
   }
@@ -88,7 +104,7 @@ export class LivenessSweep<T> {
     this.ticks++;
     if (this.lagMs > this.opts.intervalMs) this.opts.onLagAlarm?.(this.lagMs);
     if (this.slice === 0) {
-      this.cycle = [...this.members];
+      this.cycle = [...this.members.values()];
       this.opts.onCycle?.();
     }
     const per = Math.ceil(this.cycle.length / this.opts.slices);

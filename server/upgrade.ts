@@ -5,12 +5,11 @@
  * protocol errors). Any transport plugs in here through `accept`; nothing in it is ws-specific.
  */
 import type { Tracer } from '@opentelemetry/api';
-import { isSpanContextValid } from '@opentelemetry/api';
 import type { Logger } from 'pino';
 import type { WsCloseCodeName } from '../spec/protocol/close-codes.js';
-import { clientAddress } from './admission.js';
 import type { Clock } from './clock.js';
-import { Connection, type PeerEvents } from './connection.js';
+import { Connection, type ConnectionEnv, type PeerEvents } from './connection.js';
+import { endingOf } from './host.js';
 import type { PendingUpgrades } from './http-phase.js';
 import { onFrame } from './ingress.js';
 import { onPong } from './liveness.js';
@@ -39,17 +38,18 @@ export interface AcceptorDeps {
 }
 
 export class PeerAcceptor {
-  /** What peers tell the core, for every connection of every transport (server/transport.ts). */
-  private readonly events: PeerEvents;
+  /** What every connection shares: what peers tell the core (every transport, server/transport.ts), the clock, the logger. */
+  private readonly env: ConnectionEnv;
 
   constructor(private readonly d: AcceptorDeps) {
     const reg = d.registry;
-    this.events = {
+    const events: PeerEvents = {
       frame: (conn, bytes, isBinary) => onFrame(reg, conn, bytes, isBinary),
       pong: (conn) => onPong(reg, conn),
       closed: (conn, code) => this.onClose(conn, code),
       protocolError: (conn, closeName, reason) => d.protocolError(conn, closeName, reason),
     };
+    this.env = { events, clock: d.clock, logger: d.log };
   }
 
   /**
@@ -66,9 +66,7 @@ export class PeerAcceptor {
     // SEC-3: only a well-formed traceparent becomes the span's parent (tracing.ts).
     const span = startSessionSpan(req.headers, { upgradeStartedAtMs: info.upgradeStartedAtMs, ...(this.d.tracer ? { tracer: this.d.tracer } : {}) });
     span.upgraded();
-    const traceId = isSpanContextValid(span.spanContext) ? span.spanContext.traceId : undefined;
-    const conn = new Connection(peer, this.events, principal, clientAddress(req), this.d.clock, this.d.log, traceId);
-    conn.span = span;
+    const conn = new Connection(peer, this.env, principal, span);
     // SEC-2: the request through the sanitizer (no cookie, no ticket, no Authorization value).
     // Built only when it is written: the sanitized request was ~0.6 % of a connect at the default level (issue 16).
     if (this.d.log.isLevelEnabled('debug')) conn.log.debug({ upgrade: serializeRequest(req), principal, transport: peer.kind }, 'upgrade accepted');
@@ -89,7 +87,7 @@ export class PeerAcceptor {
     conn.log.debug({ code: effective, byPeer: conn.closeCode === undefined }, 'socket closed');
     if (!conn.isEnded) {
       const host = reg.hostOfConn(conn);
-      if (host) host.peerCloseCode = code;
+      if (host) endingOf(host).peerCloseCode = code;
       reg.forward(conn, { type: 'socket.closed', code });
     }
     if (reg.conns.size === 0) this.d.onConnsEmpty();

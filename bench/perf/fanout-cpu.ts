@@ -56,7 +56,7 @@ export function measure(withMetrics: boolean, isShared = true): number {
   const all: LiveSession[] = [];
   for (let i = 0; i < sessions; i++) {
     const s = new LiveSession(`s${i}`, 'p', actor, env, hello);
-    s.conn = new Connection(fakePeer(), noEvents, 'p', '127.0.0.1', systemClock, silent);
+    s.conn = new Connection(fakePeer(), { events: noEvents, clock: systemClock, logger: silent }, 'p');
     s.welcomeNew(hello);
     all.push(s);
   }

@@ -64,7 +64,7 @@ async function measure(isShared: boolean): Promise<number> {
   const all: LiveSession[] = [];
   for (let i = 0; i < sessions; i++) {
     const s = new LiveSession(`s${i}`, 'p', actor, env, hello);
-    s.conn = new Connection(fakePeer(), noEvents, 'p', '127.0.0.1', systemClock, silent);
+    s.conn = new Connection(fakePeer(), { events: noEvents, clock: systemClock, logger: silent }, 'p');
     s.fence = 1;
     s.welcomeNew(hello);
     all.push(s);

@@ -224,6 +224,18 @@ export function sessionStoreContract(name: string, makeStore: (env: ContractEnv)
         expect(await store.endedReason('no-such-session')).toBeUndefined();
         expect(await store.claim(a.id, 'node-b')).toBeUndefined();
       });
+      it('end of an id never created remembers why, whatever the fence (issue 16: a non-shared store gets a record at its first save, so a session that never detached ends unstored)', async () => {
+        await fresh();
+        const [a, b, c] = [sampleRecord(), sampleRecord(), sampleRecord()];
+        await store.end(a.id, 'evicted', 0); // the server's fence of a session it never stored
+        await store.end(b.id, 'expired', 3);
+        await store.end(c.id, 'ended');
+        expect(await store.endedReason(a.id)).toBe('evicted');
+        expect(await store.endedReason(b.id)).toBe('expired');
+        expect(await store.endedReason(c.id)).toBe('ended');
+        expect(await store.load(a.id)).toBeUndefined();
+        expect(await store.claim(a.id, 'node-a')).toBeUndefined();
+      });
       it('a record past its expiry is gone and reads as expired (RS-6); one not yet due stays', async () => {
         await fresh();
         const r = sampleRecord({ expiresAtMs: clock.now() + 1000 });

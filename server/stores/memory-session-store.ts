@@ -1,6 +1,8 @@
 /**
  * The in-memory SessionStore, the default (issue 12). Not shared: it dies with the node, so the
- * node's live sessions are the working copy and this store is written at lifecycle points only.
+ * node's live sessions are the working copy and this store is written at lifecycle points only,
+ * from a session's first save (its detach, or a drain: SessionStore.isShared). An attached session
+ * that never detached has no record here (issue 16: memory per idle session).
  *
  * With `shared: true` it is the in-process double of a store several nodes share (issue 14:
  * RedisSessionStore): isShared, so the server commits ahead of the socket, and watchClaims, so
@@ -46,8 +48,8 @@ class Entry {
 /**
  * What the map holds per session: the claim as an Entry, or, for the usual claim (fence 1 by the
  * store's first node: every session of a store no other node writes), the record alone. Issue 16,
- * memory per idle session: the default store keeps every live session's record, and an Entry per
- * session was 48 B of it.
+ * memory per idle session: the default store keeps the record of every session that detached (and
+ * with `shared`, of every session), and an Entry per session was 48 B of it.
  */
 type Slot = SessionRecord | Entry;
 

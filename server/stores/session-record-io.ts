@@ -29,13 +29,11 @@ export interface RecordedSession {
   restorePosition(channel: string, position: string): void;
   isContinuityLost: boolean;
   newReason: ResumeReason;
-  /** Clock ms when the session lost its socket (RS-1). */
-  detachedAt: number;
 }
 
 /**
  * The empty list of a record (no replay, no channels): one frozen array for all, since a memory
- * store keeps every live session's record (issue 12, memory per idle session); records are values.
+ * store keeps every detached session's record (issue 12, memory per idle session); records are values.
  */
 const NONE = Object.freeze([]) as readonly never[];
 
@@ -70,7 +68,7 @@ function subscriptionOf(s: Pick<RecordedSession, 'positionOf'>, channel: string)
 }
 
 /** Continue the stored session's state in `s` (built with the record's window and policy): seqs both ways, replay, channels, flags. */
-export function restoreSession<S extends RecordedSession>(s: S, r: SessionRecord, channels: LocalChannels<S>, nowMs: number): void {
+export function restoreSession<S extends RecordedSession>(s: S, r: SessionRecord, channels: LocalChannels<S>): void {
   s.newReason = r.newReason;
   s.isContinuityLost = r.isContinuityLost; // BP-11
   s.log.restore(r.outbound.next, r.outbound.acked, r.outbound.replay.map((f) => ({ seq: f.seq, item: f.bytes, bytes: f.bytes.byteLength }))); // SEQ-2, SEQ-7
@@ -80,5 +78,4 @@ export function restoreSession<S extends RecordedSession>(s: S, r: SessionRecord
     if (sub.position !== undefined) s.restorePosition(sub.channel, sub.position); // MN-2
     channels.join(sub.channel, s); // CH-1: publications reach it again
   }
-  s.detachedAt = nowMs;
 }

@@ -108,10 +108,21 @@ export interface SessionStore {
    * acks, inbound cursor and positions ahead of the socket, batched once per tick (write-ahead.ts, MN-1). False for the in-memory store: the
    * node's own OutboundLog is the working copy and the record is written at lifecycle points
    * (create, claim at resume, save at detach and drain, end).
+   *
+   * When records are written (issue 16). A shared store gets `create` when a session starts (MN-1:
+   * its frames are committed under that fence from the first one). A store that is not shared gets
+   * `create` at the session's first save instead (its detach, or a drain), with the whole record: no
+   * one reads a record while its session lives on this node, so a session that never detaches is
+   * never in such a store. `claim` (a resume on this node) is asked only of a session the store
+   * holds; `end` is called for every session, held or not (an id never created: remember why, and
+   * ignore the fence).
    */
   readonly isShared: boolean;
 
-  /** Store a new session, owned by `nodeId`: resolves with its first fence. SessionExistsError if the id exists. */
+  /**
+   * Store a new session, owned by `nodeId`: resolves with its first fence. SessionExistsError if the
+   * id exists. The server calls it when the session starts (shared store) or at its first save (see isShared).
+   */
   create(record: SessionRecord, nodeId: string): Promise<number>;
   /** The record, or undefined when there is none or it expired (its TTL passed: endedReason says 'expired'). */
   load(id: string): Promise<SessionRecord | undefined>;
@@ -135,7 +146,8 @@ export interface SessionStore {
   commitMany?(batch: readonly CommitRequest[]): Promise<readonly (Error | undefined)[]>;
   /**
    * Delete the session and remember why for a bounded time (RS-6, RS-11), so a late Hello hears
-   * EXPIRED or EVICTED rather than UNKNOWN_SESSION. With a fence, a stale one rejects.
+   * EXPIRED or EVICTED rather than UNKNOWN_SESSION. With a fence, a stale one rejects. An id the
+   * store does not hold (never created: see isShared) is remembered all the same, whatever the fence.
    */
   end(id: string, reason: EndReason, fence?: number): Promise<void>;
   /**

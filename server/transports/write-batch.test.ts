@@ -10,8 +10,13 @@ afterEach(() => h.cleanup());
 
 const nextTick = () => new Promise<void>((r) => process.nextTick(r));
 
+/** A socket's cork count as a Writable keeps it (uncork at 0 does nothing). */
 function fakeWs() {
-  const sock = { cork: vi.fn(), uncork: vi.fn() };
+  const sock = {
+    writableCorked: 0,
+    cork: vi.fn(() => void sock.writableCorked++),
+    uncork: vi.fn(() => void (sock.writableCorked = Math.max(0, sock.writableCorked - 1))),
+  };
   return { ws: { _socket: sock } as unknown as WebSocket, sock };
 }
 
@@ -98,5 +103,18 @@ describe('write batching (issue 7)', () => {
     expect(writes.length).toBeGreaterThan(0);
     expect(writes.length).toBeLessThan(5);
     expect(writes.reduce((a, b) => a + b, 0)).toBeGreaterThanOrEqual(5);
+  });
+
+  test('an upgraded socket carries nothing of ours once idle: no batch tag, no admission error listener, not corked (issue 16)', async () => {
+    const srv = await h.server();
+    srv.on('message', (session, m) => session.send({ payload: m.payload }));
+    const c = await h.session(srv);
+    c.message({ payload: new Uint8Array([1]) });
+    await c.waitForCount('message', 1); // a burst was batched on this socket and released
+    const session = sessionBehind(srv.sessions()[0]!) as unknown as { conn: { transport: { ws: { _socket: Socket } } } };
+    const sock = session.conn.transport.ws._socket;
+    expect(Object.getOwnPropertySymbols(sock).map(String)).not.toContain('Symbol(lifeline.corked)');
+    expect(sock.listenerCount('error')).toBe(1); // ws's own: it destroys the socket on an error
+    expect(sock.writableCorked).toBe(0);
   });
 });

@@ -10,16 +10,19 @@
  */
 import type { WebSocket } from 'ws';
 
-/** The part of net.Socket used here. */
+/**
+ * The part of net.Socket used here. Whether a socket is held is its own cork count, not a tag of
+ * ours: a property added to every socket grew each one's property array (issue 16, memory per idle
+ * session). Nothing else holds a server socket corked across calls (ws corks and uncorks within one
+ * send), so a count above 0 here is this batch's cork.
+ */
 interface Corkable {
   cork(): void;
   uncork(): void;
+  readonly writableCorked: number;
 }
 
-const kCorked = Symbol('lifeline.corked');
-type Tagged = Corkable & { [kCorked]?: boolean };
-
-let corked: Tagged[] = [];
+let corked: Corkable[] = [];
 
 /**
  * How long a batch may hold writes (issue 16). A fan-out tick that publishes many messages (a
@@ -40,23 +43,21 @@ function flush(): void {
   for (const s of list) release(s);
 }
 
-function release(s: Tagged): void {
-  if (s[kCorked] !== true) return; // released early by flushWrites
-  s[kCorked] = false;
+function release(s: Corkable): void {
+  if (s.writableCorked === 0) return; // released early by flushWrites
   s.uncork();
 }
 
 /** Hold this socket's writes until the current callback returns (one writev for the burst). */
 export function batchWrites(ws: WebSocket): void {
   // ws keeps its net.Socket in `_socket` (stable across ws 7 and 8); without one, do nothing.
-  const sock = (ws as unknown as { _socket?: Tagged })._socket;
+  const sock = (ws as unknown as { _socket?: Corkable })._socket;
   if (sock === undefined || typeof sock.cork !== 'function') return;
   if (++sinceCheck >= CHECK_EVERY) {
     sinceCheck = 0;
     if (corked.length > 0 && performance.now() - heldSinceMs > MAX_HOLD_MS) flush(); // held long enough: out now, a new batch starts
   }
-  if (sock[kCorked] === true) return;
-  sock[kCorked] = true;
+  if (sock.writableCorked > 0) return; // held already in this batch
   sock.cork();
   if (corked.push(sock) === 1) {
     heldSinceMs = performance.now();
@@ -70,6 +71,6 @@ export function batchWrites(ws: WebSocket): void {
  * best-effort close frame included.
  */
 export function flushWrites(ws: WebSocket): void {
-  const sock = (ws as unknown as { _socket?: Tagged })._socket;
+  const sock = (ws as unknown as { _socket?: Corkable })._socket;
   if (sock !== undefined) release(sock);
 }

@@ -11,7 +11,7 @@ import { WebSocket, WebSocketServer, type RawData, type Server as WsServer } fro
 import { clampCloseReason, codeOf, type WsCloseCodeName } from '../../spec/protocol/close-codes.js';
 import type { Clock, TimerHandle } from '../../spec/protocol/clock.js';
 import { SUBPROTOCOL } from '../../spec/protocol/defaults.js';
-import { admitUpgrade, type UpgradeContext } from '../admission.js';
+import { admitUpgrade, upgradeCompleted, type UpgradeContext } from '../admission.js';
 import type { AcceptPeer, PeerInfo, PeerSink, PeerTransport } from '../transport.js';
 import { batchWrites, flushWrites } from './write-batch.js';
 import { wsProtocolErrorName } from './ws-errors.js';
@@ -160,6 +160,7 @@ class PeerWebSocket extends WebSocket {
           break;
         case 'pong':
           onPong.call(s);
+          releaseChunkList(this); // an idle peer's only frames are often pongs (HB-1, HB-2)
           break;
         case 'error':
           onError.call(s, a as Error);
@@ -219,6 +220,7 @@ export class WsTransport {
     const principal = await admitUpgrade(req, socket, admission);
     if (principal === undefined) return;
     this.wss.handleUpgrade(req, socket, head, (ws) => {
+      upgradeCompleted(socket); // ws's own error listener is on the socket now
       this.adopt(ws, { principal, req, upgradeStartedAtMs });
     });
   }

@@ -36,6 +36,28 @@ export interface BackpressureQueueOptions {
   readonly limitBytes: number;
 }
 
+/**
+ * Options as a queue applies them (policy defaulted, bounds whole and ≥ 1), one frozen object per
+ * distinct options shared by every queue with them: a server holds one queue per session, all with
+ * the server's bounds, and three fields of each were 16 B more per idle session (issue 16).
+ */
+const normalized = new Map<string, BackpressureQueueOptions>();
+/** Distinct options kept; beyond them a queue gets an object of its own (still correct). */
+const MAX_NORMALIZED = 64;
+
+function normalize(o: BackpressureQueueOptions): BackpressureQueueOptions {
+  const policy = o.policy === BackpressurePolicy.UNSPECIFIED ? BackpressurePolicy.DROP_OLDEST : o.policy;
+  const limitMessages = Math.max(1, Math.floor(o.limitMessages));
+  const limitBytes = Math.max(1, Math.floor(o.limitBytes));
+  const key = `${policy}/${limitMessages}/${limitBytes}`;
+  let n = normalized.get(key);
+  if (n === undefined) {
+    n = Object.freeze({ policy, limitMessages, limitBytes });
+    if (normalized.size < MAX_NORMALIZED) normalized.set(key, n);
+  }
+  return n;
+}
+
 /** The channel '' names the whole session: a re-baseline Snapshot with no state (SD-4, SD-5). */
 export const SESSION_CHANNEL = '';
 
@@ -91,14 +113,15 @@ export class BackpressureQueue<T extends QueueItem> {
   private droppedSince = 0;
   /** What the policy removed; made on the first drop: most queues never drop (memory per idle session). */
   private drops: DropCounters | undefined;
-  readonly policy: BackpressurePolicy;
-  private readonly limitMessages: number;
-  private readonly limitBytes: number;
+  /** The policy and bounds, normalized and shared (normalize). */
+  private readonly limits: BackpressureQueueOptions;
 
   constructor(opts: BackpressureQueueOptions) {
-    this.policy = opts.policy === BackpressurePolicy.UNSPECIFIED ? BackpressurePolicy.DROP_OLDEST : opts.policy;
-    this.limitMessages = Math.max(1, Math.floor(opts.limitMessages));
-    this.limitBytes = Math.max(1, Math.floor(opts.limitBytes));
+    this.limits = normalize(opts);
+  }
+
+  get policy(): BackpressurePolicy {
+    return this.limits.policy;
   }
 
   /** Queued items (pending snapshots not counted). */
@@ -263,7 +286,8 @@ export class BackpressureQueue<T extends QueueItem> {
 
   private fits(item: T): boolean {
     if (this.length === 0) return true; // an oversized item alone still goes (its size is capped by max payload)
-    return this.length + 1 <= this.limitMessages && this.queuedBytes + item.bytes <= this.limitBytes;
+    const l = this.limits;
+    return this.length + 1 <= l.limitMessages && this.queuedBytes + item.bytes <= l.limitBytes;
   }
 
   private append(item: T): PushResult {
@@ -279,7 +303,8 @@ export class BackpressureQueue<T extends QueueItem> {
    */
   private makeRoom(extraBytes: number, needSlot: boolean, keep?: T): void {
     const slot = needSlot ? 1 : 0;
-    while (this.length + slot > this.limitMessages || this.queuedBytes + extraBytes > this.limitBytes) {
+    const l = this.limits;
+    while (this.length + slot > l.limitMessages || this.queuedBytes + extraBytes > l.limitBytes) {
       let idx = this.head;
       if (idx < this.items.length && this.items[idx] === keep) idx++;
       if (idx >= this.items.length) return; // only `keep` is left: it goes alone
