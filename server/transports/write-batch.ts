@@ -9,7 +9,7 @@
  * frames unmasked) and copied into one buffer, instead of one `ws.send()` each under a corked
  * socket. Per frame, ws.send built an options object with a computed symbol key (a slow object
  * literal), a Buffer view of the bytes and a header Buffer, and the corked stream two buffered
- * writes: ~25 % of the echo server's CPU (bench/probes/server-heap.md part 3). A frame larger than
+ * writes: ~15 % of the echo server's CPU (bench/probes/echo-cpu.md). A frame larger than
  * COPY_MAX_BYTES is not copied: its header and bytes are written as they are, in the same writev.
  *
  * Measured on the echo bench before issue 16 (100 × 16 in flight): writev was 26 % of the server's
