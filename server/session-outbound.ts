@@ -163,6 +163,13 @@ export abstract class SessionOutbound implements DrainListener, WriteAheadHost {
 
   /** Queue a Message or StatePatch under the policy (BP-2), then move what the gates allow. */
   enqueue(item: OutItem): void {
+    if (this.queue.isEmpty && this.isEveryGateOpen()) {
+      // Issue 16: nothing queued and nothing would stop the pump: the item is the one it would take
+      // next, with the drops counted before it (BP-10). Straight to the socket, no push and shift;
+      // session-outbound.test.ts proves the frames, seqs, log and events equal to the queued path.
+      this.writeItem(item, this.queue.takeDropped());
+      return;
+    }
     const m = this.env.metrics;
     const before = m ? this.queue.dropTotal : 0;
     const result = this.queue.push(item);
@@ -175,6 +182,19 @@ export abstract class SessionOutbound implements DrainListener, WriteAheadHost {
       return;
     }
     this.pump();
+  }
+
+  /**
+   * What pump() checks before each item, all open: a writable socket (HS-9), room in the receive
+   * window (BP-1) and the replay bytes (RS-3), the socket under its high-water mark (BP-4), and no
+   * blocked state to leave (pump() would announce queue.flowing).
+   */
+  private isEveryGateOpen(): boolean {
+    const conn = this.conn;
+    if (!conn || !this.isWritable || this.isFlowBlocked || !this.log.hasRoom) return false;
+    const o = this.env.opts;
+    if (this.log.inFlight > 0 && this.log.inFlightBytes >= o.replayWindowBytes) return false;
+    return conn.bufferedAmount <= o.bufferedAmountHighWaterBytes;
   }
 
   /** Write queued items while every gate is open (BP-1, BP-4, RS-3, SD-7). */

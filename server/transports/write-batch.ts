@@ -1,76 +1,187 @@
 /**
- * One write syscall per burst (issue 7): frames a socket sends while the server handles one
- * inbound chunk (echoes, acks, HeartbeatAcks) are held with `socket.cork()` and flushed together on
- * the next tick, so N frames cost one writev instead of N. Each frame stays its own WebSocket frame
- * with one Envelope (WIRE-1); only the TCP writes are coalesced. Nothing waits for a timer: the
- * flush runs as soon as the current callback returns, before any other I/O.
+ * One write per socket per burst (issue 7, issue 16): the frames a socket is sent while the server
+ * handles one inbound chunk (echoes, acks, HeartbeatAcks) or one fan-out tick are held and written
+ * together on the next tick. Each frame stays its own WebSocket frame with one Envelope (WIRE-1);
+ * only the TCP writes are coalesced. Nothing waits for a timer: the flush runs as soon as the
+ * current callback returns, before any other I/O.
  *
- * Measured on the echo bench (100 × 16 in flight): writev was 26 % of the server's CPU, one call per
- * frame.
+ * Issue 16: the held frames are framed here (RFC 6455 §5.2: FIN, binary opcode, length, server
+ * frames unmasked) and copied into one buffer, instead of one `ws.send()` each under a corked
+ * socket. Per frame, ws.send built an options object with a computed symbol key (a slow object
+ * literal), a Buffer view of the bytes and a header Buffer, and the corked stream two buffered
+ * writes: ~15 % of the echo server's CPU (bench/probes/echo-cpu.md). A frame larger than
+ * COPY_MAX_BYTES is not copied: its header and bytes are written as they are, in the same writev.
+ *
+ * Measured on the echo bench before issue 16 (100 × 16 in flight): writev was 26 % of the server's
+ * CPU, one call per frame, before any batching.
  */
+import type { Socket } from 'node:net';
 import type { WebSocket } from 'ws';
 
-/**
- * The part of net.Socket used here. Whether a socket is held is its own cork count, not a tag of
- * ours: a property added to every socket grew each one's property array (issue 16, memory per idle
- * session). Nothing else holds a server socket corked across calls (ws corks and uncorks within one
- * send), so a count above 0 here is this batch's cork.
- */
-interface Corkable {
-  cork(): void;
-  uncork(): void;
-  readonly writableCorked: number;
+/** The frames one socket holds until the flush, and the callbacks of those that wanted one (BP-4). */
+export interface HeldFrames {
+  readonly frames: Uint8Array[];
+  /** On the wire: frame headers included (what bufferedAmount counts, BP-4). */
+  bytes: number;
+  /** Some frame is larger than COPY_MAX_BYTES: written without a copy. */
+  hasLarge: boolean;
+  callbacks: (() => void)[] | undefined;
 }
 
-let corked: Corkable[] = [];
+/** What batching needs of a peer: its ws, and a field to hold frames in (WsPeer, ws.ts). */
+export interface BatchedPeer {
+  readonly ws: WebSocket;
+  held: HeldFrames | undefined;
+}
+
+/** The parts of ws's WebSocket used here (ws 8: `_socket`, and `_sender._state` 0 when it queues nothing). */
+type WsInternals = { _socket?: Socket; _sender?: { _state?: number } | null };
 
 /**
  * How long a batch may hold writes (issue 16). A fan-out tick that publishes many messages (a
  * publisher behind its schedule) would otherwise hold every socket's frames until the whole tick is
- * done: one writev per socket for all of them, but the first message waits for the last. Past this
+ * done: one write per socket for all of them, but the first message waits for the last. Past this
  * bound the held writes go out at once and a new batch starts, so a frame waits at most about this
  * long for its batch; an inbound burst's replies (≪ 1 ms) are never split.
  */
 export const MAX_HOLD_MS = 10;
-/** The clock is read once per this many batched writes, not per write. */
+/** The clock is read once per this many held frames, not per frame. */
 const CHECK_EVERY = 256;
+/** Frames up to this size are copied into the burst's one buffer; a larger one is written as it is. */
+export const COPY_MAX_BYTES = 16 * 1024;
+
+const OPEN = 1; // WebSocket.OPEN
+
+let pending: BatchedPeer[] = [];
 let heldSinceMs = 0;
 let sinceCheck = 0;
 
-function flush(): void {
-  const list = corked;
-  corked = [];
-  for (const s of list) release(s);
+/** RFC 6455 §5.2: the header of an unmasked final binary frame of `n` bytes. */
+export function headerSize(n: number): number {
+  return n < 126 ? 2 : n < 65_536 ? 4 : 10;
 }
 
-function release(s: Corkable): void {
-  if (s.writableCorked === 0) return; // released early by flushWrites
-  s.uncork();
+function writeHeader(out: Uint8Array, pos: number, n: number): number {
+  out[pos] = 0x82; // FIN, opcode 2 (binary): one Envelope per frame, never fragmented (WIRE-1)
+  if (n < 126) {
+    out[pos + 1] = n;
+    return pos + 2;
+  }
+  if (n < 65_536) {
+    out[pos + 1] = 126;
+    out[pos + 2] = n >>> 8;
+    out[pos + 3] = n & 0xff;
+    return pos + 4;
+  }
+  out[pos + 1] = 127;
+  const hi = Math.floor(n / 0x1_0000_0000);
+  const lo = n >>> 0;
+  out[pos + 2] = 0;
+  out[pos + 3] = 0;
+  out[pos + 4] = (hi >>> 8) & 0xff;
+  out[pos + 5] = hi & 0xff;
+  out[pos + 6] = lo >>> 24;
+  out[pos + 7] = (lo >>> 16) & 0xff;
+  out[pos + 8] = (lo >>> 8) & 0xff;
+  out[pos + 9] = lo & 0xff;
+  return pos + 10;
 }
 
-/** Hold this socket's writes until the current callback returns (one writev for the burst). */
-export function batchWrites(ws: WebSocket): void {
-  // ws keeps its net.Socket in `_socket` (stable across ws 7 and 8); without one, do nothing.
-  const sock = (ws as unknown as { _socket?: Corkable })._socket;
-  if (sock === undefined || typeof sock.cork !== 'function') return;
-  if (++sinceCheck >= CHECK_EVERY) {
-    sinceCheck = 0;
-    if (corked.length > 0 && performance.now() - heldSinceMs > MAX_HOLD_MS) flush(); // held long enough: out now, a new batch starts
-  }
-  if (sock.writableCorked > 0) return; // held already in this batch
-  sock.cork();
-  if (corked.push(sock) === 1) {
-    heldSinceMs = performance.now();
-    process.nextTick(flush);
-  }
+function flushAll(): void {
+  const list = pending;
+  pending = [];
+  for (const p of list) writeHeld(p);
 }
 
 /**
- * Write what this socket's burst holds now. For a caller about to destroy the transport
- * (`ws.terminate()`, HB-3, DR-5): destroying a corked socket drops its pending writes, the
- * best-effort close frame included.
+ * Hold a binary frame of `bytes` for this peer's burst; `onFlushed` runs once the socket has
+ * written it (BP-4). False when it cannot be held (no net.Socket behind the ws, or ws itself
+ * queues frames): the caller sends it with ws.send(), after writeHeld() so the order stays.
  */
-export function flushWrites(ws: WebSocket): void {
-  const sock = (ws as unknown as { _socket?: Corkable })._socket;
-  if (sock !== undefined) release(sock);
+export function holdFrame(p: BatchedPeer, bytes: Uint8Array, onFlushed?: () => void): boolean {
+  const ws = p.ws as WebSocket & WsInternals;
+  if (ws._socket === undefined || (ws._sender?._state ?? 0) !== 0) return false;
+  if (++sinceCheck >= CHECK_EVERY) {
+    sinceCheck = 0;
+    if (pending.length > 0 && performance.now() - heldSinceMs > MAX_HOLD_MS) flushAll(); // held long enough: out now, a new batch starts
+  }
+  const n = bytes.byteLength;
+  let h = p.held;
+  if (h === undefined) {
+    h = p.held = { frames: [], bytes: 0, hasLarge: false, callbacks: undefined };
+    if (pending.push(p) === 1) {
+      heldSinceMs = performance.now();
+      process.nextTick(flushAll);
+    }
+  }
+  h.frames.push(bytes);
+  h.bytes += headerSize(n) + n;
+  if (n > COPY_MAX_BYTES) h.hasLarge = true;
+  if (onFlushed !== undefined) (h.callbacks ??= []).push(onFlushed);
+  return true;
+}
+
+/** Bytes this peer holds for its burst, headers included (BP-4 counts them as buffered). */
+export function heldBytes(p: BatchedPeer): number {
+  return p.held === undefined ? 0 : p.held.bytes;
+}
+
+/**
+ * Write what this peer's burst holds, now: at the flush, and before anything that must follow it
+ * (a close frame, `ws.terminate()`: destroying the socket would drop what was never written, HB-3,
+ * DR-5). A socket no longer open gets none of it, as ws.send() refuses a frame after the close
+ * (RFC 6455 §5.5.1: no data after a Close frame); the callbacks still run.
+ */
+export function writeHeld(p: BatchedPeer): void {
+  const h = p.held;
+  if (h === undefined) return;
+  p.held = undefined;
+  const cbs = h.callbacks;
+  const done = cbs === undefined ? undefined : cbs.length === 1 ? cbs[0] : () => { for (const cb of cbs) cb(); };
+  const ws = p.ws as WebSocket & WsInternals;
+  const sock = ws._socket;
+  if (ws.readyState !== OPEN || sock === undefined || sock.destroyed) {
+    if (done !== undefined) process.nextTick(done);
+    return;
+  }
+  const frames = h.frames;
+  if (!h.hasLarge) {
+    // The common case: the burst in one buffer, one write.
+    const out = Buffer.allocUnsafe(h.bytes);
+    let pos = 0;
+    for (const f of frames) {
+      pos = writeHeader(out, pos, f.byteLength);
+      out.set(f, pos);
+      pos += f.byteLength;
+    }
+    sock.write(out, done);
+    return;
+  }
+  // Large frames are written as they are, between copies of the small ones, in one writev.
+  sock.cork();
+  let i = 0;
+  while (i < frames.length) {
+    const f = frames[i] as Uint8Array;
+    if (f.byteLength > COPY_MAX_BYTES) {
+      const head = Buffer.allocUnsafe(headerSize(f.byteLength));
+      writeHeader(head, 0, f.byteLength);
+      sock.write(head);
+      sock.write(f, i === frames.length - 1 ? done : undefined);
+      i++;
+      continue;
+    }
+    let size = 0;
+    let j = i;
+    for (; j < frames.length && (frames[j] as Uint8Array).byteLength <= COPY_MAX_BYTES; j++) size += headerSize((frames[j] as Uint8Array).byteLength) + (frames[j] as Uint8Array).byteLength;
+    const out = Buffer.allocUnsafe(size);
+    let pos = 0;
+    for (; i < j; i++) {
+      const s = frames[i] as Uint8Array;
+      pos = writeHeader(out, pos, s.byteLength);
+      out.set(s, pos);
+      pos += s.byteLength;
+    }
+    sock.write(out, i === frames.length ? done : undefined);
+  }
+  sock.uncork();
 }

@@ -13,7 +13,7 @@ import type { Clock, TimerHandle } from '../../spec/protocol/clock.js';
 import { SUBPROTOCOL } from '../../spec/protocol/defaults.js';
 import { admitUpgrade, upgradeCompleted, type UpgradeContext } from '../admission.js';
 import type { AcceptPeer, PeerInfo, PeerSink, PeerTransport } from '../transport.js';
-import { batchWrites, flushWrites } from './write-batch.js';
+import { heldBytes, holdFrame, writeHeld, type BatchedPeer, type HeldFrames } from './write-batch.js';
 import { wsProtocolErrorName } from './ws-errors.js';
 
 export interface WsTransportOptions {
@@ -33,13 +33,15 @@ type PeerSocket = WebSocket & { [kPeer]?: WsPeer };
 const BINARY = { binary: true } as const;
 
 /** One accepted WebSocket as a PeerTransport. */
-export class WsPeer implements PeerTransport {
+export class WsPeer implements PeerTransport, BatchedPeer {
   /** On the prototype, not a field per peer (memory per idle session). */
   get kind(): 'ws' {
     return 'ws';
   }
   sink: PeerSink | undefined;
   private closeTimer: TimerHandle | undefined;
+  /** Frames of this tick's burst, written on the next tick (write-batch.ts); undefined between bursts. */
+  held: HeldFrames | undefined = undefined;
 
   constructor(
     /** The socket (tests reach its net.Socket; nothing else outside this file should). */
@@ -51,14 +53,16 @@ export class WsPeer implements PeerTransport {
     return this.ws.readyState === this.ws.OPEN;
   }
 
+  /** BP-4: what the socket has not written yet, this tick's held burst included. */
   get bufferedAmount(): number {
-    return this.ws.bufferedAmount;
+    return this.ws.bufferedAmount + heldBytes(this);
   }
 
   write(bytes: Uint8Array, onFlushed?: () => void): void {
-    // Every write of this callback leaves in one writev on the next tick (issue 16): a fan-out tick
-    // that publishes several messages writes each socket once, as an inbound burst's replies do.
-    batchWrites(this.ws);
+    // Every write of this callback leaves in one write on the next tick (issue 16): an inbound
+    // burst's replies, and a fan-out tick that publishes several messages, write each socket once.
+    if (holdFrame(this, bytes, onFlushed)) return;
+    writeHeld(this); // ws sends this one itself: what the burst holds goes first
     if (onFlushed) this.ws.send(bytes, BINARY, onFlushed);
     else this.ws.send(bytes, BINARY);
   }
@@ -71,6 +75,7 @@ export class WsPeer implements PeerTransport {
     const ws = this.ws;
     const state = ws.readyState;
     if (state !== ws.CONNECTING && state !== ws.OPEN && state !== ws.CLOSING) return;
+    writeHeld(this); // the frames of this tick before the close frame (a DrainNotice, a reply)
     // CLOSING: ws sent its own close frame for a protocol error (CC-11); only the timer is ours.
     if (state !== ws.CLOSING) ws.close(codeOf(name), clampCloseReason(reason || name)); // CC-1
     // CC-10: a peer that never answers the close frame (half-open, not reading) is destroyed; ws's own
@@ -83,7 +88,7 @@ export class WsPeer implements PeerTransport {
   }
 
   terminate(): void {
-    flushWrites(this.ws); // a burst held by write batching would be dropped with the socket, close frame included
+    writeHeld(this); // a burst held by write batching would be dropped with the socket
     this.ws.terminate();
   }
 
@@ -104,7 +109,6 @@ function toBytes(data: RawData): Uint8Array {
 function onMessage(this: PeerSocket, data: RawData, isBinary: boolean): void {
   const sink = this[kPeer]?.sink;
   if (sink === undefined) return;
-  batchWrites(this); // whatever this chunk of frames makes the server write leaves in one writev
   sink.frame(toBytes(data), isBinary);
 }
 

@@ -161,6 +161,16 @@ export class BackpressureQueue<T extends QueueItem> {
     if (n > 0) this.droppedSince += n;
   }
 
+  /**
+   * An item handed out without being queued (the queue is empty: it would be the next one): the
+   * drops it carries in dropped_before (BP-10), counted from here on anew, as next() does.
+   */
+  takeDropped(): number {
+    const n = this.droppedSince;
+    this.droppedSince = 0;
+    return n;
+  }
+
   /** The queued items, oldest first (for tests and introspection). */
   peekItems(): readonly T[] {
     return this.items.slice(this.head);
