@@ -203,6 +203,7 @@ describe('lifeline serve: several nodes (issue 14)', () => {
     redis = await startRedis();
     const { proc, out, exited } = lifeline(['serve', '--port', '0', '--log-level', 'info', '--redis', redis.url, '--node-id', 'node-one', '--drain-deadline-ms', '600', '--drain-spread-ms', '50']);
     const [, url] = (await waitForOutput(out, /listening: (ws:\/\/\S+)/)) as RegExpMatchArray;
+    await waitForOutput(out, /Shared through Redis/); // its own console.log: it may reach the pipe in a later chunk
     expect(out()).toContain(`Shared through Redis: ${redis.url} (prefix lifeline:), node node-one`);
     const http = (url as string).replace(/^ws/, 'http').replace('/lifeline', '');
     const readyz = async () => (await fetch(`${http}/readyz`)).status;
@@ -216,7 +217,9 @@ describe('lifeline serve: several nodes (issue 14)', () => {
     await redis.start();
     await vi.waitFor(async () => expect(await readyz()).toBe(200), { timeout: 10_000, interval: 50 }); // ioredis reconnects by itself
     proc.kill('SIGTERM');
-    await c.waitForBody('drainNotice', 10_000);
+    await c.waitForBody('drainNotice', 10_000).catch((e: unknown) => {
+      throw new Error(`${String(e)}; the server printed:\n${out()}`); // what the node did instead of draining
+    });
     expect(await exited).toBe(0); // the Redis connections were closed: nothing keeps the process alive
   }, 40_000);
 });
