@@ -104,8 +104,10 @@ describe.skipIf(!hasRedis)('RedisBroker', () => {
   it('MN-2 a since asked in the tick of the first join reads up to the join point: Redis runs its range after the join point, so no publication falls between catch-up and the live reads', async () => {
     // The resume-after-drain loss (issue 14): since's MULTI was written at once, ahead of the
     // join point's XINFO that ioredis auto-pipelines; a publication Redis ran between the two was in neither.
-    const b = new RedisBroker({ redis: redis.url, prefix: PREFIX, nodeId: `join-since-${process.pid}` });
+    // The monitor first, alone: a command Redis echoes to it before ioredis has switched the connection
+    // to monitor mode (the broker's CLIENT ID at connect) is taken for a reply ("Command queue state error").
     const monitor = await admin.monitor(); // its own connection, in monitor mode from the start
+    const b = new RedisBroker({ redis: redis.url, prefix: PREFIX, nodeId: `join-since-${process.pid}` });
     try {
       await b.ready();
       b.bind(() => 1);
