@@ -91,12 +91,14 @@ export class ClientProcess {
     try {
       await p.until((e) => e.event === 'ready', startTimeoutMs, 'the client adapter to report ready');
     } catch (err) {
+      // Whatever went wrong, an adapter still running is ours to stop: nothing else will (it kept
+      // running after a protocol break before ready, one orphan per such run).
+      if (!p.exited) child.kill('SIGKILL');
       if (p.exited) await Promise.race([new Promise((r) => child.stderr?.once('end', r)), new Promise((r) => setTimeout(r, 500))]);
       const stderr = p.stderr.length > 0 ? `\nthe adapter's stderr (last ${p.stderr.length} lines):\n  ${p.stderr.join('\n  ')}` : '';
       if (p.spawnError) throw new HarnessFatal(`could not start the client command ${JSON.stringify(command.join(' '))}: ${p.spawnError.message}`);
       if (p.protocolError) throw new HarnessFatal(`the client adapter broke the control protocol before ready: ${p.protocolError.message}${stderr}`);
       if (p.exited) throw new HarnessFatal(`the client adapter ${JSON.stringify(command.join(' '))} exited (${p.exited.code ?? p.exited.signal}) before reporting ready${stderr}`);
-      child.kill('SIGKILL');
       throw new Error(`${err instanceof Error ? err.message : String(err)}${stderr}`);
     }
     return p;

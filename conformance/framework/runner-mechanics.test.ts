@@ -4,7 +4,10 @@
  * the strict control protocol, stalls of the runner reported as its own, every run ending within a
  * bound, known-failing lists, and timings measured from the event a rule names.
  */
-import { describe, expect, test } from 'vitest';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, test, vi } from 'vitest';
 import { catalogue } from '../catalogue.js';
 import { exitSoon } from '../cli.js';
 import { clientHarness, type ClientCaseContext } from '../client-mode/harness.js';
@@ -287,10 +290,22 @@ describe('client mode fails fast (runner item 4) and strictly (runner item 5)', 
   });
 
   test('JSON that is not an event object is a protocol error too; before ready it stops the mode', async () => {
-    const wrong = [process.execPath, '-e', "console.log('[1,2]'); setInterval(() => undefined, 1000)"];
+    const pidFile = join(mkdtempSync(join(tmpdir(), 'lifeline-adapter-')), 'pid');
+    const wrong = [process.execPath, '-e', `require('fs').writeFileSync(${JSON.stringify(pidFile)}, String(process.pid)); console.log('[1,2]'); setInterval(() => undefined, 1000)`];
     const s = await runSuite(opts(starts(2), [clientHarness(wrong, clientConfig)]));
     expect(s.results[0]?.message).toMatch(/broke the control protocol before ready: stdout line 1 is not an event object/);
     expect(s.results[1]?.message).toMatch(/^not run/);
+    // The runner stopped the adapter it started: no orphan left running after the run.
+    const pid = Number(readFileSync(pidFile, 'utf8'));
+    const isAlive = (): boolean => {
+      try {
+        process.kill(pid, 0);
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    await vi.waitFor(() => expect(isAlive()).toBe(false), { timeout: 5000, interval: 20 });
   });
 });
 
