@@ -200,7 +200,7 @@ describe('lifeline serve: several nodes (issue 14)', () => {
   }, 30_000);
 
   test.skipIf(!isRedisAvailable())('MN-14 serve --redis: shares through Redis under its node id; /readyz follows Redis; SIGTERM drains and exits 0', async () => {
-    redis = await startRedis();
+    redis = await startRedis({ appendonly: true }); // the restart below keeps the session (spec §21.8: without persistence the store loses it, MN-8)
     const { proc, out, exited } = lifeline(['serve', '--port', '0', '--log-level', 'info', '--redis', redis.url, '--node-id', 'node-one', '--drain-deadline-ms', '600', '--drain-spread-ms', '50']);
     const [, url] = (await waitForOutput(out, /listening: (ws:\/\/\S+)/)) as RegExpMatchArray;
     await waitForOutput(out, /Shared through Redis/); // its own console.log: it may reach the pipe in a later chunk
