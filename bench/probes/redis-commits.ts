@@ -15,6 +15,7 @@ import { startRedis } from '../../test/support/redis.js';
 import { sampleRecord } from '../../server/stores/contract.js';
 import { RedisSessionStore } from '../../server/stores/redis-session-store.js';
 import type { RecordDelta } from '../../server/stores/session-store.js';
+import { redisCpuSeconds } from '../lib/redis-cpu.js';
 
 const sessions = Number(process.argv[2] ?? 2000);
 const ticks = Number(process.argv[3] ?? 50);
@@ -33,7 +34,7 @@ try {
   }
   const payload = new Uint8Array(payloadBytes).fill(7);
   await admin.config('RESETSTAT');
-  const cpu0 = await cpuSeconds(admin);
+  const cpu0 = await redisCpuSeconds(admin);
   const t0 = performance.now();
   const node0 = process.cpuUsage();
   for (let t = 1; t <= ticks; t++) {
@@ -53,7 +54,7 @@ try {
   }
   const ms = performance.now() - t0;
   const node = process.cpuUsage(node0);
-  const cpu = (await cpuSeconds(admin)) - cpu0;
+  const cpu = (await redisCpuSeconds(admin)) - cpu0;
   const stats = String(await admin.info('commandstats'))
     .split('\n')
     .filter((l) => /cmdstat_(evalsha|eval):/.test(l))
@@ -66,10 +67,4 @@ try {
   admin.disconnect();
   await store.close();
   await redis.stop();
-}
-
-async function cpuSeconds(r: Redis): Promise<number> {
-  const info = String(await r.info('cpu'));
-  const get = (k: string) => Number(new RegExp(`\\b${k}:([\\d.]+)`).exec(info)?.[1] ?? 0);
-  return get('used_cpu_sys') + get('used_cpu_user');
 }

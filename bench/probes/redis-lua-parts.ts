@@ -15,6 +15,7 @@ import { sampleRecord } from '../../server/stores/contract.js';
 import { RedisSessionStore } from '../../server/stores/redis-session-store.js';
 import { CommitBatchWriter } from '../../server/stores/commit-batch.js';
 import { COMMIT_MANY } from '../../server/stores/redis-scripts.js';
+import { redisCpuSeconds } from '../lib/redis-cpu.js';
 
 const sessions = Number(process.argv[2] ?? 1000);
 const ticks = Number(process.argv[3] ?? 20);
@@ -61,9 +62,9 @@ try {
     let cpu = 0;
     for (let i = 0; i < ticks; i++) {
       const a = argsOf();
-      const c0 = await cpuSeconds(admin);
+      const c0 = await redisCpuSeconds(admin);
       const out = (await c[`cut_${name}`]!(...a)) as string[];
-      cpu += (await cpuSeconds(admin)) - c0;
+      cpu += (await redisCpuSeconds(admin)) - c0;
       if (out.length > 0) throw new Error(`${name}: ${out[1]}`);
       if (name !== 'full') {
         t--; // the same tick again, whole, so the next one finds the replay as a real tick leaves it
@@ -77,10 +78,4 @@ try {
   admin.disconnect();
   await store.close();
   await redis.stop();
-}
-
-async function cpuSeconds(r: Redis): Promise<number> {
-  const info = String(await r.info('cpu'));
-  const get = (key: string) => Number(new RegExp(`\\b${key}:([\\d.]+)`).exec(info)?.[1] ?? 0);
-  return get('used_cpu_sys') + get('used_cpu_user');
 }
