@@ -28,6 +28,7 @@ import {
   type Section,
 } from '../lib/scenario.js';
 import { openMany } from './memory.js';
+import { installWriteProbe } from './write-probe.js';
 
 const CHANNEL = 'bench.fanout';
 
@@ -90,6 +91,8 @@ export async function server(cfg: Record<string, unknown>, rpc: Rpc): Promise<vo
     port = s.port;
     count = () => s.srv.stats().sessions;
     broadcast = (b) => void s.srv.publish(CHANNEL, { payload: b });
+    // BENCH_WRITE_PROBE=1 (issue 16): where a delivery's time from send goes, server side.
+    if (process.env['BENCH_WRITE_PROBE'] === '1') await installWriteProbe(rpc);
   }
   rpc.on('port', () => port);
   rpc.on('count', () => count());
@@ -314,6 +317,7 @@ async function publishRun(
     got = (await ld.call<{ received: number }>('stats')).received;
   }
   const cpu1 = await srv.call<{ cpuUs: number }>('cpu');
+  if (process.env['BENCH_WRITE_PROBE'] === '1' && c.kind === 'lifeline') ctx.log(`${plan.name} ${c.label} rep ${r + 1} write probe: ${await srv.call<string>('probe')}`);
   const load1 = await ld.call<{ cpuUs: number; wallMs: number }>('cpu');
   // JSON turns a NaN quantile (nothing received) into null: back to NaN, so it shows as '—', not 0.
   const raw = await ld.call<Record<keyof FinalStats, number | null>>('stats', { isFinal: true }, 120_000);
