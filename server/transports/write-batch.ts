@@ -45,15 +45,6 @@ type WsInternals = { _socket?: Socket; _sender?: { _state?: number } | null };
  * long for its batch; an inbound burst's replies (≪ 1 ms) are never split.
  */
 export const MAX_HOLD_MS = 10;
-/**
- * How many sockets a batch may hold frames for (issue 16, saturating fan-out). A fan-out loop holds
- * one frame per subscriber; without this bound its first subscribers' frames wait for the whole loop
- * (2,000 sessions: ~8 ms, more on a busy core) and then all sockets are written at once, so the
- * subscribers' side starts reading only after the loop. Writing every this many sockets lets the
- * first frames leave while the loop goes on, as a plain ws broadcast does. An inbound burst holds
- * one socket's replies: never split by this.
- */
-export const MAX_HOLD_PEERS = 256;
 /** The clock is read once per this many held frames, not per frame. */
 const CHECK_EVERY = 256;
 /** Frames up to this size are copied into the burst's one buffer; a larger one is written as it is. */
@@ -116,14 +107,6 @@ function flushAll(): void {
   for (const p of list) writeHeld(p);
 }
 
-/** A flush is queued for the end of this tick; an early flush (a bound above) leaves it queued for the next batch. */
-let isFlushQueued = false;
-
-function flushQueued(): void {
-  isFlushQueued = false;
-  flushAll();
-}
-
 /**
  * Hold a binary frame of `bytes` for this peer's burst; `onFlushed` runs once the socket has
  * written it (BP-4). False when it cannot be held (no net.Socket behind the ws, or ws itself
@@ -139,14 +122,10 @@ export function holdFrame(p: BatchedPeer, bytes: Uint8Array, onFlushed?: () => v
   const n = bytes.byteLength;
   let h = p.held;
   if (h === undefined) {
-    if (pending.length >= MAX_HOLD_PEERS) flushAll(); // enough sockets held: out now, a new batch starts
     h = p.held = { frames: [], bytes: 0, hasLarge: false, callbacks: undefined };
     if (pending.push(p) === 1) {
       heldSinceMs = performance.now();
-      if (!isFlushQueued) {
-        isFlushQueued = true;
-        process.nextTick(flushQueued);
-      }
+      process.nextTick(flushAll);
     }
   }
   h.frames.push(bytes);
