@@ -31,7 +31,7 @@ export async function installWriteProbe(rpc: Rpc): Promise<void> {
   let framesPerBurst = new Samples(1_000_000);
   let n = 0;
   setWriteProbe((frames, sock, heldMs) => {
-    if (++n % SAMPLE_EVERY !== 0) return undefined;
+    if (++n % SAMPLE_EVERY !== 0) return;
     const t = nowMs();
     const batchStart = t - heldMs;
     for (const f of frames) {
@@ -47,7 +47,6 @@ export async function installWriteProbe(rpc: Rpc): Promise<void> {
     held.push(heldMs);
     nodeBuffered.push(sock.writableLength);
     framesPerBurst.push(frames.length);
-    return undefined;
   });
   rpc.on('probe', () => {
     const q = (x: Samples, digits = 1) => {

@@ -53,12 +53,12 @@ export const COPY_MAX_BYTES = 16 * 1024;
 const OPEN = 1; // WebSocket.OPEN
 
 /**
- * Instrumentation for the saturating fan-out bench (issue 16): told of each burst as it goes to its
- * socket, with the socket (its writableLength: what Node already buffers in front of the kernel)
- * and how long the batch was held; the callback it returns runs when the socket has written the
- * burst. Off unless a bench sets it: one check per burst.
+ * Instrumentation for the saturating fan-out bench (issue 16, bench/scenarios/write-probe.ts): told
+ * of each burst as it goes to its socket, with the socket (its writableLength: what Node already
+ * buffers in front of the kernel) and the age of its batch. Off unless a bench sets it: one check
+ * per burst.
  */
-export type WriteProbe = (frames: readonly Uint8Array[], sock: Socket, heldMs: number) => (() => void) | undefined;
+export type WriteProbe = (frames: readonly Uint8Array[], sock: Socket, batchAgeMs: number) => void;
 let probe: WriteProbe | undefined;
 
 /** Bench only (issue 16): observe every burst written; undefined turns it off. */
@@ -151,23 +151,14 @@ export function writeHeld(p: BatchedPeer): void {
   if (h === undefined) return;
   p.held = undefined;
   const cbs = h.callbacks;
-  let done = cbs === undefined ? undefined : cbs.length === 1 ? cbs[0] : () => { for (const cb of cbs) cb(); };
+  const done = cbs === undefined ? undefined : cbs.length === 1 ? cbs[0] : () => { for (const cb of cbs) cb(); };
   const ws = p.ws as WebSocket & WsInternals;
   const sock = ws._socket;
   if (ws.readyState !== OPEN || sock === undefined || sock.destroyed) {
     if (done !== undefined) process.nextTick(done);
     return;
   }
-  if (probe !== undefined) {
-    const after = probe(h.frames, sock, performance.now() - heldSinceMs);
-    if (after !== undefined) {
-      const inner = done;
-      done = () => {
-        after();
-        inner?.();
-      };
-    }
-  }
+  if (probe !== undefined) probe(h.frames, sock, performance.now() - heldSinceMs);
   const frames = h.frames;
   if (!h.hasLarge) {
     // The common case: the burst in one buffer, one write.
