@@ -120,7 +120,7 @@ export class SessionRegistry implements HostRegistry {
     // commit per changed session per tick); the memory store needs none (today's direct path).
     const writeAhead = d.store.isShared
       ? new WriteAhead(d.store, {
-          onStale: (id, fence) => this.lifecycle.lostClaim(id, fence), // RS-7: another node owns it now
+          onStale: (id, fence, current) => this.lifecycle.lostClaim(id, fence, current), // RS-7, or the store lost it (§21.8)
           onError: (err) => this.log.error({ err }, 'session store commit failed; retrying (frames and acks wait)'), // MN-6
           onRecovered: () => this.log.info('session store commits flow again'),
           flushTimeoutMs: d.opts.drainDeadlineMs,

@@ -11,7 +11,8 @@
  * in order, exclusive of its write-ahead commits (stores/write-chain.ts: one ordering chain per
  * session, MN-1), and a whole record is read when its write runs, never when it was queued. One
  * that fails is logged; a StaleFenceError means another node took the session over (RS-7 across
- * nodes, issue 14), and this node closes its copy.
+ * nodes, issue 14), or the store holds no record of it any more (a restart without persistence,
+ * §21.8), and this node closes its copy: 4002 for the first, 1011 for the second (storeRefused).
  */
 import type { Logger } from 'pino';
 import { ResumeReason, type Hello } from '../gen/lifeline/v1/envelope_pb.js';
@@ -233,13 +234,42 @@ export class SessionLifecycle {
   }
 
   /**
-   * A write under `fence` was refused as stale. Unless this node has claimed the session again
-   * since (a newer fence, or a claim still in flight), another node owns it: stop serving it here.
+   * A commit under `fence` was refused as stale (`currentFence`: the store's, undefined when it holds
+   * no record). Unless this node has claimed the session again since (a newer fence, or a claim
+   * still in flight), this node stops serving it (storeRefused).
    */
-  lostClaim(id: string, fence: number): void {
+  lostClaim(id: string, fence: number, currentFence: number | undefined): void {
     const s = this.d.live.get(id);
     if (!s || s.fence !== fence || this.chain.has(id)) return;
-    this.moved(s, undefined); // RS-7 across nodes (issue 14): the new owner serves it
+    this.storeRefused(s, currentFence);
+  }
+
+  /**
+   * The store refused a write of `s` under its fence. Another fence: another node claimed it (RS-7
+   * across nodes, MN-4): moved(). No record: either it ended in the store after a claim this node
+   * missed (its reason is remembered: moved() too, as before), or the store lost it (restarted
+   * without persistence, §21.8: no reason remembered either): recordMissing(). One more round trip,
+   * on this rare path only; the write-ahead holds the session's frames meanwhile (its gate is gone).
+   */
+  private storeRefused(s: LiveSession, currentFence: number | undefined): void {
+    if (currentFence !== undefined) {
+      this.moved(s, undefined);
+      return;
+    }
+    const fence = s.fence;
+    const decide = (reason: EndReason | undefined) => {
+      if (this.d.live.get(s.id) !== s || s.fence !== fence) return; // claimed again, or gone meanwhile
+      if (reason === undefined) this.recordMissing(s);
+      else this.moved(s, undefined);
+    };
+    let r: ReturnType<SessionStore['endedReason']>;
+    try {
+      r = this.d.store.endedReason(s.id);
+    } catch {
+      r = undefined; // no record, and nothing more to learn: the loss is what is known
+    }
+    if (r instanceof Promise) r.then(decide, () => decide(undefined));
+    else decide(r);
   }
 
   /**
@@ -267,20 +297,48 @@ export class SessionLifecycle {
   /**
    * MN-4, RS-7 across nodes: another node owns the session now. Its socket here, if any, closes
    * SESSION_TAKEN_OVER (4002: one session, one socket); the local copy is dropped without ending
-   * the session in the store (the new owner continues it) and without `sessionEnded`. Done here, not
-   * by the session machine: the decision is the store's, and no state of the machine survives it
-   * (the actor is stopped, as at close()).
+   * the session in the store (the new owner continues it) and without `sessionEnded` (drop()).
    */
   moved(s: LiveSession, byNode: string | undefined): void {
     const d = this.d;
     if (d.live.get(s.id) !== s) return;
     d.log.warn({ sessionId: s.id.slice(0, 8), byNode }, 'session taken over by another node');
+    d.env.metrics?.sessionLost('taken_over');
     d.onMoved?.(s);
+    this.drop(s, 'SESSION_TAKEN_OVER', 'RS-7: resumed on another node');
+    d.emitEvent('sessionMoved', s.handle, { byNode });
+  }
+
+  /**
+   * The shared store holds no record of this live session and remembers no end of it: it lost it
+   * (a restart without persistence, a restore from older data: §21.8). No other node serves it, so
+   * this is no takeover (4002 would also stop the client for good: advice none). This node can no
+   * longer serve it under MN-1 (no write of it will be held), which is CC-5's failure: its socket
+   * closes INTERNAL_ERROR (1011, backoff without a reset), and the client's resume hears NEW with
+   * UNKNOWN_SESSION (MN-8), as §21.8's table says. The session is over: `sessionEnded`.
+   */
+  recordMissing(s: LiveSession): void {
+    const d = this.d;
+    if (d.live.get(s.id) !== s) return;
+    d.log.warn({ sessionId: s.id.slice(0, 8) }, 'session record missing from the store');
+    d.env.metrics?.sessionLost('record_missing');
+    d.onMoved?.(s); // whatever else holds it here lets go (catch-up), as for a move
+    this.drop(s, 'INTERNAL_ERROR', 'CC-5: session record missing from the store');
+    d.emitEvent('sessionEnded', s.handle, { expired: false, evicted: false });
+  }
+
+  /**
+   * The store decided this node no longer serves `s` (moved, recordMissing): its socket, if any,
+   * closes `code`; the local copy is dropped without a write to the store. Done here, not by the
+   * session machine: no state of the machine survives it (the actor is stopped, as at close()).
+   */
+  private drop(s: LiveSession, code: 'SESSION_TAKEN_OVER' | 'INTERNAL_ERROR', reason: string): void {
+    const d = this.d;
     const conn = s.detach();
     if (conn) {
       d.sweep.delete(conn);
-      conn.close('SESSION_TAKEN_OVER', 'RS-7: resumed on another node');
-      d.emitEvent('sessionClosed', s.handle, { code: codeOf('SESSION_TAKEN_OVER'), byPeer: false });
+      conn.close(code, reason);
+      d.emitEvent('sessionClosed', s.handle, { code: codeOf(code), byPeer: false });
     }
     d.channels.leaveAll(s.subscriptions, s);
     d.live.delete(s.id);
@@ -288,7 +346,6 @@ export class SessionLifecycle {
     d.writeAhead?.forget(s);
     s.dispose();
     s.actor.stop(); // its timers (resume TTL, replay window) must not end it in the store later
-    d.emitEvent('sessionMoved', s.handle, { byNode });
   }
 
   /**
@@ -355,8 +412,8 @@ export class SessionLifecycle {
 
   private failed(s: LiveSession, err: unknown): void {
     if (err instanceof StaleFenceError) {
-      // RS-7 across nodes: another node owns the session now; this copy must stop serving it.
-      if (this.d.live.get(s.id) === s && s.fence === err.fence) this.moved(s, undefined);
+      // RS-7 across nodes, or the store lost the record (§21.8): this copy must stop serving it.
+      if (this.d.live.get(s.id) === s && s.fence === err.fence) this.storeRefused(s, err.currentFence);
       return;
     }
     this.d.log.error({ err }, 'session store write failed');

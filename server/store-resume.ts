@@ -21,7 +21,7 @@ import { ResumeReason } from '../gen/lifeline/v1/envelope_pb.js';
 import type { CatchUps } from './catch-up.js';
 import type { Connection } from './connection.js';
 import type { LiveSession } from './session.js';
-import type { SessionLifecycle } from './session-lifecycle.js';
+import { resumeReasonOf, type SessionLifecycle } from './session-lifecycle.js';
 import type { SessionRecord } from './stores/session-record.js';
 import type { SessionStore } from './stores/session-store.js';
 
@@ -34,7 +34,7 @@ export type StoreResume =
 export interface StoreResumeDeps {
   readonly store: SessionStore;
   readonly nodeId: string;
-  readonly lifecycle: Pick<SessionLifecycle, 'revive' | 'moved' | 'isOvertaken'>;
+  readonly lifecycle: Pick<SessionLifecycle, 'revive' | 'moved' | 'recordMissing' | 'isOvertaken'>;
   readonly catchUps: Pick<CatchUps<LiveSession>, 'run'>;
   readonly log: Logger;
   liveSession(id: string): LiveSession | undefined;
@@ -84,7 +84,17 @@ export class StoreResumes {
       const here = d.liveSession(id);
       if (here) {
         if (!d.lifecycle.isOvertaken(here, seen)) return { kind: 'resumed', session: here };
-        d.lifecycle.moved(here, seen?.owner?.nodeId); // MN-16: another node claimed it since; its record is newer
+        if (seen) d.lifecycle.moved(here, seen.owner?.nodeId); // MN-16: another node claimed it since; its record is newer
+        else {
+          // No record: it ended in the store after a claim this node missed (the reason is
+          // remembered), or the store lost it (§21.8, nothing remembered). Either way NEW (MN-8).
+          const ended = await d.store.endedReason(id);
+          if (d.liveSession(id) === here) {
+            if (ended === undefined) d.lifecycle.recordMissing(here);
+            else d.lifecycle.moved(here, undefined);
+          }
+          return { kind: 'new', reason: resumeReasonOf(ended) }; // RS-6, RS-11
+        }
       }
       if (seen && isHeldElsewhere(seen, d.nodeId)) seen = await this.released(id, seen); // MN-17
       if (!seen) return { kind: 'new', reason: await d.endedReason(id) }; // RS-6, RS-11

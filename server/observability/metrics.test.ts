@@ -56,6 +56,9 @@ describe('lifeline metrics', () => {
     m.resume(ResumeOutcome.RESUMED, ResumeReason.REPLAYED);
     m.resume(ResumeOutcome.SNAPSHOT, ResumeReason.CLIENT_AHEAD);
     m.resume(ResumeOutcome.NEW, ResumeReason.EXPIRED);
+    m.sessionLost('taken_over');
+    m.sessionLost('record_missing');
+    m.sessionLost('record_missing');
 
     const base = await serve((req, res) => void m.metricsHandler(req, res));
     const res = await fetch(`${base}/metrics`);
@@ -100,9 +103,11 @@ describe('lifeline metrics', () => {
     expect(sample(text, 'lifeline_resume_total{outcome="RESUMED",reason="REPLAYED"}')).toBe(1);
     expect(sample(text, 'lifeline_resume_total{outcome="SNAPSHOT",reason="CLIENT_AHEAD"}')).toBe(1);
     expect(sample(text, 'lifeline_resume_total{outcome="NEW",reason="EXPIRED"}')).toBe(1);
+    expect(sample(text, 'lifeline_sessions_lost_total{cause="taken_over"}')).toBe(1);
+    expect(sample(text, 'lifeline_sessions_lost_total{cause="record_missing"}')).toBe(2);
     // Names follow the Prometheus conventions: lifeline_ prefix, counters end in _total, units spelled.
     const names = [...text.matchAll(/^# TYPE (\S+) (\S+)$/gm)].map((x) => [x[1] as string, x[2] as string]);
-    expect(names.length).toBe(24);
+    expect(names.length).toBe(25);
     for (const [name, type] of names) {
       expect(name).toMatch(/^lifeline_[a-z_]+$/);
       if (type === 'counter') expect(name).toMatch(/_total$/);
@@ -167,6 +172,7 @@ describe('lifeline metrics', () => {
       m.resume(rand(5) as ResumeOutcome, (rand(2) === 0 ? rand(8) : 100 + session) as ResumeReason);
       m.heartbeatRtt(rand(1000) / 1000, rand(2) === 0 ? 'ping' : 'client');
       m.drift((rand(2) === 0 ? rand(6) : 100 + session) as DriftReason);
+      m.sessionLost((rand(2) === 0 ? 'record_missing' : `cause-${session}`) as 'taken_over');
     }
     const json = await m.registry.getMetricsAsJSON();
     const seriesOf = (name: string) => {
@@ -183,6 +189,7 @@ describe('lifeline metrics', () => {
     expect(seriesOf('lifeline_dropped_total')).toBeLessThanOrEqual(4 + 1);
     expect(seriesOf('lifeline_resume_total')).toBeLessThanOrEqual((3 + 1) * (7 + 1));
     expect(seriesOf('lifeline_drift_total')).toBeLessThanOrEqual(5 + 1);
+    expect(seriesOf('lifeline_sessions_lost_total')).toBe(2);
     expect(seriesOf('lifeline_heartbeat_rtt_seconds')).toBe(2);
     expect(seriesOf('lifeline_connection_duration_seconds')).toBe(1);
     // And the whole exposition stays small: no per-session growth.

@@ -26,6 +26,12 @@ import type { TransportKind } from '../transport.js';
 import { FastHistogram } from './fast-metrics.js';
 
 export type Direction = 'sent' | 'received';
+/**
+ * Why a node stopped serving a live session on the shared store's word (§21): another node claimed
+ * it (`taken_over`, MN-4, closed 4002), or the store holds no record of it and remembers no end
+ * (`record_missing`: it lost it, a restart without persistence, §21.8; closed 1011).
+ */
+export type SessionLossCause = 'taken_over' | 'record_missing';
 /** Where an RTT sample comes from: the server's ping → pong, or the client's Heartbeat.rtt_ms (HB-9). */
 export type RttSource = 'ping' | 'client';
 
@@ -89,6 +95,8 @@ export interface LifelineMetrics {
    * resume was refused).
    */
   resume(outcome: ResumeOutcome, reason: ResumeReason): void;
+  /** A live session this node stopped serving because the shared store said so, and why (§21). */
+  sessionLost(cause: SessionLossCause): void;
   /** Serves the registry in the Prometheus text format (GET/HEAD; 405 otherwise). */
   metricsHandler(req: IncomingMessage, res: ServerResponse): Promise<void>;
 }
@@ -321,6 +329,12 @@ export function createLifelineMetrics(options: LifelineMetricsOptions = {}): Lif
     labelNames: ['outcome', 'reason'] as const,
     registers,
   });
+  const losses = new Counter({
+    name: 'lifeline_sessions_lost_total',
+    help: 'Live sessions this node stopped serving on the shared store\'s word: taken_over (another node claimed it, MN-4) or record_missing (the store lost its record, §21.8).',
+    labelNames: ['cause'] as const,
+    registers,
+  });
 
   return {
     registry,
@@ -375,6 +389,9 @@ export function createLifelineMetrics(options: LifelineMetricsOptions = {}): Lif
     },
     resume(outcome, reason) {
       resumes.inc({ outcome: outcomeNames.get(outcome) ?? OTHER, reason: reasonNames.get(reason) ?? OTHER });
+    },
+    sessionLost(cause) {
+      losses.inc({ cause: cause === 'record_missing' ? 'record_missing' : 'taken_over' }); // two values at most, whatever a caller passes
     },
     async metricsHandler(req, res) {
       if (req.method !== 'GET' && req.method !== 'HEAD') {

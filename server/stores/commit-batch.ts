@@ -11,7 +11,8 @@
  *
  *   s16 id, s8 fence, s8 acked ('' none), s8 lastProcessed ('' none), s8 lastAckSent ('' none),
  *   u16 n, n × (s16 channel, s8 position)                        the delta's positions
- *   u8 0 | u8 1, s32 subs, u16 m, m × (s16 channel, s8 position ('' none))   the channel list (MN-15)
+ *   u8 0 | u8 1, s32 subs, u16 m, m × (s16 channel, s8 position ('' none), s8 version ('' none))
+ *                                                                 the channel list (MN-15)
  *   u32 f, f × (s8 seq, s32 bytes)                                the frames
  *
  * Seqs and cursors are canonical decimals (SEQ-2: no 2^53 limit), as COMMIT's arguments are.
@@ -85,6 +86,7 @@ export class CommitBatchWriter {
     for (const s of subs) {
       this.str(s.channel, 2);
       this.ascii(s.position ?? '');
+      this.ascii(s.version === undefined ? '' : s.version.toString()); // kept by a channel this list joins (MN-15)
     }
   }
 

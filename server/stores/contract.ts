@@ -366,6 +366,24 @@ export function sessionStoreContract(name: string, makeStore: (env: ContractEnv)
         await store.commit(r.id, fence, { subscriptions: [] });
         expect((await store.load(r.id))?.subscriptions).toEqual([]);
       });
+      it('MN-15 a channel left and joined again keeps nothing of before it left: its version is the joining delta\'s, on the next node\'s load too', async () => {
+        await fresh();
+        const r = sampleRecord(); // feed at version 3 in the record as created
+        const fence = await store.create(r, 'node-a');
+        await store.commit(r.id, fence, { subscriptions: [{ channel: 'chat' }] });
+        await store.commit(r.id, fence, { subscriptions: [{ channel: 'chat' }, { channel: 'feed' }, { channel: 'news', version: 5n }] });
+        expect((await store.load(r.id))?.subscriptions).toEqual([{ channel: 'chat' }, { channel: 'feed' }, { channel: 'news', version: 5n }]);
+        // Left and joined again with a version: that one; kept: still that one (a later delta's is not taken).
+        await store.commit(r.id, fence, { subscriptions: [{ channel: 'chat' }] });
+        await store.commit(r.id, fence, { subscriptions: [{ channel: 'chat' }, { channel: 'feed', version: 9n, position: '3-0' }] });
+        await store.commit(r.id, fence, { subscriptions: [{ channel: 'feed', version: 1n }, { channel: 'chat' }] });
+        expect((await store.load(r.id))?.subscriptions).toEqual([{ channel: 'feed', version: 9n, position: '3-0' }, { channel: 'chat' }]);
+        // A save states every version again; a channel left after it loses its own.
+        await store.save({ ...r, subscriptions: [{ channel: 'feed', version: 4n }, { channel: 'chat', version: 2n }] }, fence);
+        await store.commit(r.id, fence, { subscriptions: [{ channel: 'feed' }] });
+        await store.commit(r.id, fence, { subscriptions: [{ channel: 'feed' }, { channel: 'chat' }] });
+        expect((await store.load(r.id))?.subscriptions).toEqual([{ channel: 'feed', version: 4n }, { channel: 'chat' }]);
+      });
       it('MN-15 positions in the delta that joins their channel are kept; those of a channel it leaves are not', async () => {
         await fresh();
         const r = sampleRecord({ subscriptions: [] });

@@ -124,39 +124,45 @@ local function hd_of(from)
 end
 
 -- MN-15: a session's channels are hash fields: 'subs' (the list in order, as the caller encoded it:
--- read by the store's load, never parsed here), 'c:<channel>' (membership, for commits) and
--- 'p:<channel>' (its broker position, MN-2). ARGV[at] is the channel count, (channel, position or '')
--- pairs follow; returns the index after them.
+-- read by the store's load, never parsed here), 'c:<channel>' (membership, for commits),
+-- 'p:<channel>' (its broker position, MN-2) and 'v:<channel>' (its version when a commit joined it,
+-- '' for none: the body's version, from the last save, is of an earlier membership; no field: the
+-- body's is current). ARGV[at] is the channel count, (channel, position or '', version or '') triples
+-- follow; returns the list (channel -> { position, version }) and the index after them.
 local function channel_args(at)
   local n = tonumber(ARGV[at])
   local list = {}
-  for i = at + 1, at + 2 * n, 2 do list[ARGV[i]] = ARGV[i + 1] end
-  return list, at + 1 + 2 * n
+  for i = at + 1, at + 3 * n, 3 do list[ARGV[i]] = { ARGV[i + 1], ARGV[i + 2] } end
+  return list, at + 1 + 3 * n
 end
 
--- A save or create: the whole list replaces every channel field.
+local function is_channel_field(k)
+  return k == 'p:' or k == 'c:' or k == 'v:'
+end
+
+-- A save or create: the whole list replaces every channel field; the versions are the body's.
 local function set_channels(subs, at)
   local list = channel_args(at)
   local del = {}
   for _, f in ipairs(redis.call('HKEYS', KEYS[1])) do
-    local k = string.sub(f, 1, 2)
-    if k == 'p:' or k == 'c:' then del[#del + 1] = f end
+    if is_channel_field(string.sub(f, 1, 2)) then del[#del + 1] = f end
   end
   if #del > 0 then redis.call('HDEL', KEYS[1], unpack(del)) end
   local set = { 'subs', subs }
-  for ch, pos in pairs(list) do
+  for ch, e in pairs(list) do
     set[#set + 1] = 'c:' .. ch
     set[#set + 1] = '1'
-    if pos ~= '' then
+    if e[1] ~= '' then
       set[#set + 1] = 'p:' .. ch
-      set[#set + 1] = pos
+      set[#set + 1] = e[1]
     end
   end
   redis.call('HSET', KEYS[1], unpack(set))
 end
 
 -- A commit's list (MN-15, record-delta.ts): channels left lose their fields, a channel kept keeps
--- its position, a new one takes the position given (or none).
+-- its position and version, a new one (joined again too) takes the position and version given (or
+-- none: 'v:' = '' hides the body's version, which is of the membership it left).
 local function change_channels(subs, list)
   local had = {}
   local fields = redis.call('HKEYS', KEYS[1])
@@ -166,20 +172,22 @@ local function change_channels(subs, list)
   local del = {}
   for _, f in ipairs(fields) do
     local k = string.sub(f, 1, 2)
-    if k == 'p:' or k == 'c:' then
+    if is_channel_field(k) then
       local ch = string.sub(f, 3)
-      if list[ch] == nil or (k == 'p:' and not had[ch]) then del[#del + 1] = f end
+      if list[ch] == nil or (k ~= 'c:' and not had[ch]) then del[#del + 1] = f end
     end
   end
   if #del > 0 then redis.call('HDEL', KEYS[1], unpack(del)) end
   local set = { 'subs', subs }
-  for ch, pos in pairs(list) do
+  for ch, e in pairs(list) do
     if not had[ch] then
       set[#set + 1] = 'c:' .. ch
       set[#set + 1] = '1'
-      if pos ~= '' then
+      set[#set + 1] = 'v:' .. ch
+      set[#set + 1] = e[2]
+      if e[1] ~= '' then
         set[#set + 1] = 'p:' .. ch
-        set[#set + 1] = pos
+        set[#set + 1] = e[1]
       end
     end
   end
@@ -189,7 +197,7 @@ end
 
 /**
  * ARGV 6 node, 7 exp, 8 next, 9 acked, 10 lp, 11 la, 12 body, 13 the channel list (subs), 14 the
- * channel count, then (channel, position or '') pairs, then (seq, bytes) pairs.
+ * channel count, then (channel, position or '', version or '') triples, then (seq, bytes) pairs.
  */
 const CREATE = `${PRELUDE}
 expire_if_due()
@@ -264,7 +272,7 @@ return false
  * 8 maxBytes, 9 acked or '', 10 acked + 1, 11 lastProcessed or '', 12 lastAckSent or '',
  * 13 last frame's seq + 1 or '', 14 number of positions, then (channel, position) pairs, then the
  * channel list (subs) or '' when unchanged, the channel count (-1: unchanged) and (channel, position
- * or '') pairs (MN-15), then (seq, bytes) pairs.
+ * or '', version or '') triples (MN-15), then (seq, bytes) pairs.
  */
 const COMMIT_BODY = `
 -- the hot path (one commit per session that changed, per tick: MN-1): one HMGET for the expiry, the
@@ -289,7 +297,7 @@ if not llen or not tail then
   if llen > 0 then tail = seq_of(redis.call('LINDEX', KEYS[2], -1)) end
 end
 local f0 = s0 + 2
-if nsubs > 0 then f0 = f0 + 2 * nsubs end
+if nsubs > 0 then f0 = f0 + 3 * nsubs end
 -- SEQ-2: the first frame follows the last stored one (or the ack when none is stored)
 if f0 < #ARGV then
   local last = acked
@@ -464,8 +472,8 @@ for i = 1, tonumber(ARGV[5]) do
     a[j + 1] = n
     j = j + 2
     for _ = 1, n do
-      a[j], a[j + 1], pos = su('>Hc0Bc0', buf, pos)
-      j = j + 2
+      a[j], a[j + 1], a[j + 2], pos = su('>Hc0Bc0Bc0', buf, pos)
+      j = j + 3
     end
   else
     a[j], a[j + 1] = '', -1

@@ -332,10 +332,10 @@ export class RedisSessionStore implements SessionStore {
 
 function noop(): void {}
 
-/** MN-15: the channel list as the `subs` field (JSON, parsed by load only), the count, then (channel, position or '') pairs. */
+/** MN-15: the channel list as the `subs` field (JSON, parsed by load only), the count, then (channel, position or '', version or '') triples. */
 function pushChannels(args: Arg[], subs: readonly SubscriptionRecord[]): void {
   args.push(JSON.stringify(subs.map((s) => s.channel)), subs.length);
-  for (const s of subs) args.push(s.channel, s.position ?? '');
+  for (const s of subs) args.push(s.channel, s.position ?? '', s.version === undefined ? '' : s.version.toString());
 }
 
 function asBuffer(bytes: Uint8Array): Buffer {
@@ -380,15 +380,17 @@ function readRecord([hash, replay]: [Buffer[], Buffer[]]): SessionRecord {
   for (let i = 0; i + 1 < hash.length; i += 2) fields.set((hash[i] as Buffer).toString(), hash[i + 1] as Buffer);
   const text = (k: string) => fields.get(k)?.toString() ?? '';
   const body = decodeRecord(text('body'));
-  // MN-15: the channel list is the `subs` field (commits change it), positions the `p:` fields; the
-  // body's entries give what a commit does not change (a channel's version).
+  // MN-15: the channel list is the `subs` field (commits change it), positions the `p:` fields. A
+  // channel's version is its `v:` field when a commit joined it since the last save ('' none), else
+  // the body's (that save's): a body entry of a channel left and joined since is of the old membership.
   const inBody = new Map(body.subscriptions.map((s) => [s.channel, s]));
   const subs = fields.get('subs');
   const channels = subs === undefined ? [...inBody.keys()] : channelList(subs.toString());
   const subscriptions = channels.map((channel): SubscriptionRecord => {
-    const { position: _, ...kept } = inBody.get(channel) ?? { channel };
+    const v = fields.get(`v:${channel}`);
+    const version = v === undefined ? inBody.get(channel)?.version : v.length === 0 ? undefined : BigInt(v.toString());
     const p = fields.get(`p:${channel}`);
-    return p === undefined ? kept : { ...kept, position: p.toString() };
+    return { channel, ...(version !== undefined && { version }), ...(p !== undefined && { position: p.toString() }) };
   });
   return {
     ...body,

@@ -15,7 +15,7 @@
  * the receive window (BP-1) and the replay bytes (RS-3) bound them; the pump stops there. A failed
  * commit loses nothing: the delta is read again from the session at the retry (backoff 50 ms
  * doubling to 2 s), with whatever changed meanwhile. A StaleFenceError means another node claimed
- * the session (RS-7 across nodes): the owner is told, the delta dropped. A ReplayCapError is never
+ * the session (RS-7 across nodes) or the store lost its record: the owner is told, the delta dropped. A ReplayCapError is never
  * retried: past the store's hard cap is a bug or an attack, and the session fails (CC-5).
  *
  * The channel list goes in the commit whenever it changed since the last one (MN-15), so a node
@@ -35,8 +35,11 @@ import { ReplayCapError, ReplayOrderError, StaleFenceError, type RecordDelta, ty
 export interface WriteAheadHooks {
   /** Run `flush` once, soon (default setImmediate: after this tick's I/O callbacks). */
   readonly schedule?: (flush: () => void) => void;
-  /** A commit under `fence` was refused as stale: another node owns the session now (RS-7). */
-  readonly onStale: (id: string, fence: number) => void;
+  /**
+   * A commit under `fence` was refused as stale: another node owns the session now (RS-7), or the
+   * store holds no record of it (`currentFence` undefined: lost, or ended elsewhere).
+   */
+  readonly onStale: (id: string, fence: number, currentFence: number | undefined) => void;
   /** The store refused or was unreachable; the commit is retried (logged once per outage). */
   readonly onError: (err: unknown) => void;
   /** The store answers again after failures. */
@@ -318,7 +321,7 @@ export class WriteAhead {
     g.refused();
     if (err instanceof StaleFenceError && h.fence === fence) {
       g.isGone = true;
-      this.hooks.onStale(h.id, fence);
+      this.hooks.onStale(h.id, fence, err.currentFence);
     } else if (err instanceof ReplayCapError) {
       // A replay past the store's hard cap is a bug or an attack: retrying would only repeat it.
       g.isGone = true;

@@ -49,6 +49,19 @@ function delaysBetween(ctx: ClientCaseContext, fromConn: number, count: number):
 /** Heartbeats of the silent-server cases (HB-4, HB-12): given up within 300 ms plus slack. */
 const SILENT = { interval: 100, missed: 2 } as const;
 
+/**
+ * HB-4's interval: the declared one, or wider when the run's allowance (its slack, measured from this
+ * machine's timer lateness unless the config declares one) would swallow one interval. A watchdog
+ * that fires k intervals late (or early) is off by k × interval, and timers never fire early, so
+ * with interval > slack + 5 a watchdog one interval early, or two late (`hb-4-watchdog-…` mutants),
+ * falls outside [dead − 5, dead + slack] however busy the machine: its error grows with the
+ * interval, the allowance for a correct client does not (session 8: at a derived slack of 450 ms
+ * the 200 ms of two late intervals passed).
+ */
+function silentIntervalMs(slackMs: number): number {
+  return Math.max(SILENT.interval, Math.ceil((slackMs + 10) / 10) * 10);
+}
+
 /** The client's first sign of giving a connection up: its close, or leaving `connected`. */
 const givesUp: Parameters<ClientProcess['until']>[0] = (e) => e.event === 'closed' || (e.event === 'state' && e.state !== 'connected');
 
@@ -245,7 +258,9 @@ export const reconnectClientCases: ClientCase[] = [
     level: 'MUST',
     description: 'a server that goes silent (half-open) is given up interval × (missed + 1) after its last frame: not sooner, and not later than that + slack; close 4200 and a reconnect',
     async run(ctx) {
-      const { interval, missed } = SILENT;
+      const { missed } = SILENT;
+      const interval = silentIntervalMs(ctx.slackMs); // wider than the slack: an interval's error is never within it
+      ctx.note(`heartbeat interval ${interval} ms, missed ${missed}, slack ${ctx.slackMs} ms`);
       const { client, conn } = await connected(ctx, { heartbeatIntervalMs: interval, heartbeatMissedMax: missed });
       await sleep(interval * 2); // live traffic first: acks keep it alive (HB-8)
       check(!conn.closed, `closed a live connection (${conn.closed?.code})`);
