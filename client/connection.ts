@@ -11,7 +11,6 @@ import {
   EnvelopeSchema,
   HeartbeatAckSchema,
   HeartbeatSchema,
-  HelloSchema,
   type Envelope,
   type Message,
   WelcomeSchema,
@@ -31,6 +30,7 @@ import {
 } from '../spec/machines/client-connection.machine.js';
 import { clampCloseReason, codeOf } from '../spec/protocol/close-codes.js';
 import { decode, encode, type DecodeOptions } from '../spec/protocol/codec.js';
+import { helloEnvelope } from '../spec/protocol/handshake-codec.js';
 import { defaults, PROTOCOL_VERSION, SUBSCRIBED_CAPABILITY } from '../spec/protocol/defaults.js';
 import { isProtocolError, ProtocolError } from '../spec/protocol/errors.js';
 import { systemClock, type ClientClock } from './clock.js';
@@ -75,6 +75,11 @@ const liveMachine = clientConnectionMachine.provide({
   },
 });
 
+/** The client options the machine takes as they are (ClientConnectionInput). */
+const MACHINE_OPTIONS = [
+  'reconnectBaseMs', 'reconnectCapMs', 'reconnectMaxAttempts', 'suspendedRetryMs', 'handshakeTimeoutMs', 'httpFallbackAfter', 'wsRetryMs', 'wsRetryCapMs',
+] as const satisfies readonly (keyof ClientConnectionInput & keyof ClientOptions<unknown>)[];
+
 /** A pending `ready()`. */
 interface ReadyWaiter {
   resolve(info: WelcomeInfo): void;
@@ -82,6 +87,8 @@ interface ReadyWaiter {
 }
 
 const textEncoder = new TextEncoder();
+/** Hello.capabilities by default: what this client implements (one shared list, sendHello copies it). */
+const DEFAULT_CAPABILITIES: readonly string[] = Object.freeze(['state', 'drain', SUBSCRIBED_CAPABILITY]);
 const BOTH_TRANSPORTS: readonly TransportKind[] = Object.freeze(['ws', 'http'] as const);
 const WS_ONLY: readonly TransportKind[] = Object.freeze(['ws'] as const);
 /** Stands for the Welcome of the current socket once accepted. */
@@ -134,7 +141,7 @@ export class ClientConnection<S> implements RunnerEffects {
     this.maxPayloadBytes = options.maxPayloadBytes ?? defaults.maxPayloadBytes;
     this.decodeOptions = { from: 'server', maxPayloadBytes: this.maxPayloadBytes };
     this.dedupeWindow = options.dedupeWindow ?? 1024;
-    this.capabilities = options.capabilities ?? ['state', 'drain', SUBSCRIBED_CAPABILITY];
+    this.capabilities = options.capabilities ?? DEFAULT_CAPABILITIES;
     this.subs = new ClientSubscriptions(options.channels ?? [], (env) => this.sendControl(env));
     this.transport = options.transport ?? webSocketTransport(options.WebSocket ?? globalWebSocket());
     this.httpTransport = options.httpTransport;
@@ -157,24 +164,23 @@ export class ClientConnection<S> implements RunnerEffects {
       },
     });
 
-    const input: ClientConnectionInput = {
+    // HT-20: both carriers when an HTTP transport is at hand; never one the client has no transport for.
+    // The default lists are shared: an idle client holds no array of its own (issue 16).
+    const transports =
+      options.transports === undefined
+        ? this.httpTransport === undefined ? WS_ONLY : BOTH_TRANSPORTS
+        : options.transports.filter((t) => t === 'ws' || this.httpTransport !== undefined);
+    const input: { -readonly [K in keyof ClientConnectionInput]: ClientConnectionInput[K] } = {
       random,
       silenceMs: () => this.clock.now() - this.lastFrameAtMs,
-      ...(options.reconnectBaseMs !== undefined && { reconnectBaseMs: options.reconnectBaseMs }),
-      ...(options.reconnectCapMs !== undefined && { reconnectCapMs: options.reconnectCapMs }),
-      ...(options.reconnectMaxAttempts !== undefined && { reconnectMaxAttempts: options.reconnectMaxAttempts }),
-      ...(options.suspendedRetryMs !== undefined && { suspendedRetryMs: options.suspendedRetryMs }),
-      ...(options.handshakeTimeoutMs !== undefined && { handshakeTimeoutMs: options.handshakeTimeoutMs }),
-      // HT-20: both carriers when an HTTP transport is at hand; never one the client has no transport for.
-      // The default lists are shared: an idle client holds no array of its own (issue 16).
-      transports:
-        options.transports === undefined
-          ? this.httpTransport === undefined ? WS_ONLY : BOTH_TRANSPORTS
-          : options.transports.filter((t) => t === 'ws' || this.httpTransport !== undefined),
-      ...(options.httpFallbackAfter !== undefined && { httpFallbackAfter: options.httpFallbackAfter }),
-      ...(options.wsRetryMs !== undefined && { wsRetryMs: options.wsRetryMs }),
-      ...(options.wsRetryCapMs !== undefined && { wsRetryCapMs: options.wsRetryCapMs }),
+      transports,
     };
+    // Only the options given (the machine fills in the rest): assignments, not a conditional
+    // spread per option (a runtime copy each, on every client's construction: issue 16).
+    for (const k of MACHINE_OPTIONS) {
+      const v = options[k];
+      if (v !== undefined) (input as Record<string, unknown>)[k] = v;
+    }
     if (options.inspect === undefined) {
       this.actor = new ClientMachineRunner(clientConnectionMachine, input, this.clock, this);
       return;
@@ -341,7 +347,9 @@ export class ClientConnection<S> implements RunnerEffects {
   }
 
   private sendHello(sessionId: string, token: string | undefined): void {
-    const hello = create(HelloSchema, {
+    // Built as literals (spec/protocol/handshake-codec.ts, equal to create() by its test): once per
+    // connect, and create() walked the schema twice for it (issue 16).
+    const hello = helloEnvelope({
       protocolVersion: PROTOCOL_VERSION,
       sessionId,
       // RS-10: resume from the highest seq processed contiguously.
@@ -353,7 +361,7 @@ export class ClientConnection<S> implements RunnerEffects {
       preferredPolicy: this.options.preferredPolicy ?? BackpressurePolicy.UNSPECIFIED,
       agent: this.options.agent ?? 'lifeline-js/0.1',
     });
-    this.sendControl(create(EnvelopeSchema, { body: { case: 'hello', value: hello } })); // HS-8
+    this.sendControl(hello); // HS-8
   }
 
   private acceptWelcome(): void {
