@@ -75,10 +75,11 @@ const liveMachine = clientConnectionMachine.provide({
   },
 });
 
-/** The client options the machine takes as they are (ClientConnectionInput). */
-const MACHINE_OPTIONS = [
-  'reconnectBaseMs', 'reconnectCapMs', 'reconnectMaxAttempts', 'suspendedRetryMs', 'handshakeTimeoutMs', 'httpFallbackAfter', 'wsRetryMs', 'wsRetryCapMs',
-] as const satisfies readonly (keyof ClientConnectionInput & keyof ClientOptions<unknown>)[];
+/** Passed where an error is required and nothing waits to receive it (shutdown). */
+let unseen: ClientClosedError | undefined;
+function unseenClosedError(): ClientClosedError {
+  return (unseen ??= new ClientClosedError());
+}
 
 /** A pending `ready()`. */
 interface ReadyWaiter {
@@ -175,12 +176,17 @@ export class ClientConnection<S> implements RunnerEffects {
       silenceMs: () => this.clock.now() - this.lastFrameAtMs,
       transports,
     };
-    // Only the options given (the machine fills in the rest): assignments, not a conditional
-    // spread per option (a runtime copy each, on every client's construction: issue 16).
-    for (const k of MACHINE_OPTIONS) {
-      const v = options[k];
-      if (v !== undefined) (input as Record<string, unknown>)[k] = v;
-    }
+    // Only the options given (the machine fills in the rest): plain assignments, not a conditional
+    // spread per option (a runtime copy each) nor a keyed loop (a megamorphic load each), on every
+    // client's construction (issue 16).
+    if (options.reconnectBaseMs !== undefined) input.reconnectBaseMs = options.reconnectBaseMs;
+    if (options.reconnectCapMs !== undefined) input.reconnectCapMs = options.reconnectCapMs;
+    if (options.reconnectMaxAttempts !== undefined) input.reconnectMaxAttempts = options.reconnectMaxAttempts;
+    if (options.suspendedRetryMs !== undefined) input.suspendedRetryMs = options.suspendedRetryMs;
+    if (options.handshakeTimeoutMs !== undefined) input.handshakeTimeoutMs = options.handshakeTimeoutMs;
+    if (options.httpFallbackAfter !== undefined) input.httpFallbackAfter = options.httpFallbackAfter;
+    if (options.wsRetryMs !== undefined) input.wsRetryMs = options.wsRetryMs;
+    if (options.wsRetryCapMs !== undefined) input.wsRetryCapMs = options.wsRetryCapMs;
     if (options.inspect === undefined) {
       this.actor = new ClientMachineRunner(clientConnectionMachine, input, this.clock, this);
       return;
@@ -265,7 +271,10 @@ export class ClientConnection<S> implements RunnerEffects {
 
   /** The carrier the machine's context names (HT-20). */
   get transportKind(): TransportKind {
-    return this.actor.getSnapshot().context.transport;
+    // The runner's context as it is, not getSnapshot()'s copy of the whole snapshot (read on every
+    // state change and Welcome: issue 16).
+    const a = this.actor;
+    return (a instanceof ClientMachineRunner ? a.currentContext : a.getSnapshot().context).transport;
   }
 
   private openSocket(target: string, token: string | undefined, kind: TransportKind): void {
@@ -374,7 +383,7 @@ export class ClientConnection<S> implements RunnerEffects {
     this.lastWelcomeInfo = info;
     // CH-4: the Hello's channels are in effect; later Subscribes are confirmed when both ends said so.
     this.subs.onWelcome(w.capabilities.includes(SUBSCRIBED_CAPABILITY) && this.capabilities.includes(SUBSCRIBED_CAPABILITY));
-    this.emit({ type: 'welcome', ...info });
+    if (this.events.hasListeners) this.emit({ type: 'welcome', ...info });
     // Only "a Welcome came on this socket" is read from now on: do not hold the message (its
     // capabilities, resume facts) for the life of the connection (issue 16, client-heap.md).
     if (this.welcome === w) this.welcome = WELCOME_ACCEPTED;
@@ -533,15 +542,17 @@ export class ClientConnection<S> implements RunnerEffects {
       this.subs.failAll(this.failedError('subscription unconfirmed'));
       this.settleReady(this.failedError('not connected'));
     }
-    this.emit({ type: 'state', state: next, previous, transport: this.transportKind });
+    if (this.events.hasListeners) this.emit({ type: 'state', state: next, previous, transport: this.transportKind });
     if (next === 'connected') this.settleReady(undefined);
   }
 
   shutdown(): void {
     this.inbound.stop();
-    this.outbound.failAll(new ClientClosedError());
-    this.subs.failAll(new ClientClosedError('the subscription was confirmed'));
-    this.settleReady(new ClientClosedError('it was ready'));
+    // An error (with its stack trace) only for what waits: a close of an idle client made three
+    // that nobody received (issue 16). failAll still runs: it also resets the outbound log.
+    this.outbound.failAll(this.outbound.pendingCount > 0 ? new ClientClosedError() : unseenClosedError());
+    if (this.subs.hasWaiters) this.subs.failAll(new ClientClosedError('the subscription was confirmed'));
+    if (this.readyWaiters.length > 0) this.settleReady(new ClientClosedError('it was ready'));
     this.actor.stop();
   }
 

@@ -181,6 +181,11 @@ export class ClientMachineRunner implements ClientMachineActor {
     this.drain();
   }
 
+  /** The context as it is (getSnapshot() copies the whole snapshot around it). */
+  get currentContext(): Context {
+    return this.context;
+  }
+
   getSnapshot(): ClientSnapshot {
     const s = skeletonOf(this.machine, this.value, this.context);
     return { ...s, context: this.context, status: this.status, children: this.children } as ClientSnapshot;
