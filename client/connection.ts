@@ -11,7 +11,6 @@ import {
   EnvelopeSchema,
   HeartbeatAckSchema,
   HeartbeatSchema,
-  HelloSchema,
   type Envelope,
   type Message,
   WelcomeSchema,
@@ -31,6 +30,7 @@ import {
 } from '../spec/machines/client-connection.machine.js';
 import { clampCloseReason, codeOf } from '../spec/protocol/close-codes.js';
 import { decode, encode, type DecodeOptions } from '../spec/protocol/codec.js';
+import { helloEnvelope } from '../spec/protocol/handshake-codec.js';
 import { defaults, PROTOCOL_VERSION, SUBSCRIBED_CAPABILITY } from '../spec/protocol/defaults.js';
 import { isProtocolError, ProtocolError } from '../spec/protocol/errors.js';
 import { systemClock, type ClientClock } from './clock.js';
@@ -75,6 +75,12 @@ const liveMachine = clientConnectionMachine.provide({
   },
 });
 
+/** Passed where an error is required and nothing waits to receive it (shutdown). */
+let unseen: ClientClosedError | undefined;
+function unseenClosedError(): ClientClosedError {
+  return (unseen ??= new ClientClosedError());
+}
+
 /** A pending `ready()`. */
 interface ReadyWaiter {
   resolve(info: WelcomeInfo): void;
@@ -82,6 +88,8 @@ interface ReadyWaiter {
 }
 
 const textEncoder = new TextEncoder();
+/** Hello.capabilities by default: what this client implements (one shared list, sendHello copies it). */
+const DEFAULT_CAPABILITIES: readonly string[] = Object.freeze(['state', 'drain', SUBSCRIBED_CAPABILITY]);
 const BOTH_TRANSPORTS: readonly TransportKind[] = Object.freeze(['ws', 'http'] as const);
 const WS_ONLY: readonly TransportKind[] = Object.freeze(['ws'] as const);
 /** Stands for the Welcome of the current socket once accepted. */
@@ -134,7 +142,7 @@ export class ClientConnection<S> implements RunnerEffects {
     this.maxPayloadBytes = options.maxPayloadBytes ?? defaults.maxPayloadBytes;
     this.decodeOptions = { from: 'server', maxPayloadBytes: this.maxPayloadBytes };
     this.dedupeWindow = options.dedupeWindow ?? 1024;
-    this.capabilities = options.capabilities ?? ['state', 'drain', SUBSCRIBED_CAPABILITY];
+    this.capabilities = options.capabilities ?? DEFAULT_CAPABILITIES;
     this.subs = new ClientSubscriptions(options.channels ?? [], (env) => this.sendControl(env));
     this.transport = options.transport ?? webSocketTransport(options.WebSocket ?? globalWebSocket());
     this.httpTransport = options.httpTransport;
@@ -157,24 +165,28 @@ export class ClientConnection<S> implements RunnerEffects {
       },
     });
 
-    const input: ClientConnectionInput = {
+    // HT-20: both carriers when an HTTP transport is at hand; never one the client has no transport for.
+    // The default lists are shared: an idle client holds no array of its own (issue 16).
+    const transports =
+      options.transports === undefined
+        ? this.httpTransport === undefined ? WS_ONLY : BOTH_TRANSPORTS
+        : options.transports.filter((t) => t === 'ws' || this.httpTransport !== undefined);
+    const input: { -readonly [K in keyof ClientConnectionInput]: ClientConnectionInput[K] } = {
       random,
       silenceMs: () => this.clock.now() - this.lastFrameAtMs,
-      ...(options.reconnectBaseMs !== undefined && { reconnectBaseMs: options.reconnectBaseMs }),
-      ...(options.reconnectCapMs !== undefined && { reconnectCapMs: options.reconnectCapMs }),
-      ...(options.reconnectMaxAttempts !== undefined && { reconnectMaxAttempts: options.reconnectMaxAttempts }),
-      ...(options.suspendedRetryMs !== undefined && { suspendedRetryMs: options.suspendedRetryMs }),
-      ...(options.handshakeTimeoutMs !== undefined && { handshakeTimeoutMs: options.handshakeTimeoutMs }),
-      // HT-20: both carriers when an HTTP transport is at hand; never one the client has no transport for.
-      // The default lists are shared: an idle client holds no array of its own (issue 16).
-      transports:
-        options.transports === undefined
-          ? this.httpTransport === undefined ? WS_ONLY : BOTH_TRANSPORTS
-          : options.transports.filter((t) => t === 'ws' || this.httpTransport !== undefined),
-      ...(options.httpFallbackAfter !== undefined && { httpFallbackAfter: options.httpFallbackAfter }),
-      ...(options.wsRetryMs !== undefined && { wsRetryMs: options.wsRetryMs }),
-      ...(options.wsRetryCapMs !== undefined && { wsRetryCapMs: options.wsRetryCapMs }),
+      transports,
     };
+    // Only the options given (the machine fills in the rest): plain assignments, not a conditional
+    // spread per option (a runtime copy each) nor a keyed loop (a megamorphic load each), on every
+    // client's construction (issue 16).
+    if (options.reconnectBaseMs !== undefined) input.reconnectBaseMs = options.reconnectBaseMs;
+    if (options.reconnectCapMs !== undefined) input.reconnectCapMs = options.reconnectCapMs;
+    if (options.reconnectMaxAttempts !== undefined) input.reconnectMaxAttempts = options.reconnectMaxAttempts;
+    if (options.suspendedRetryMs !== undefined) input.suspendedRetryMs = options.suspendedRetryMs;
+    if (options.handshakeTimeoutMs !== undefined) input.handshakeTimeoutMs = options.handshakeTimeoutMs;
+    if (options.httpFallbackAfter !== undefined) input.httpFallbackAfter = options.httpFallbackAfter;
+    if (options.wsRetryMs !== undefined) input.wsRetryMs = options.wsRetryMs;
+    if (options.wsRetryCapMs !== undefined) input.wsRetryCapMs = options.wsRetryCapMs;
     if (options.inspect === undefined) {
       this.actor = new ClientMachineRunner(clientConnectionMachine, input, this.clock, this);
       return;
@@ -259,7 +271,10 @@ export class ClientConnection<S> implements RunnerEffects {
 
   /** The carrier the machine's context names (HT-20). */
   get transportKind(): TransportKind {
-    return this.actor.getSnapshot().context.transport;
+    // The runner's context as it is, not getSnapshot()'s copy of the whole snapshot (read on every
+    // state change and Welcome: issue 16).
+    const a = this.actor;
+    return (a instanceof ClientMachineRunner ? a.currentContext : a.getSnapshot().context).transport;
   }
 
   private openSocket(target: string, token: string | undefined, kind: TransportKind): void {
@@ -341,7 +356,9 @@ export class ClientConnection<S> implements RunnerEffects {
   }
 
   private sendHello(sessionId: string, token: string | undefined): void {
-    const hello = create(HelloSchema, {
+    // Built as literals (spec/protocol/handshake-codec.ts, equal to create() by its test): once per
+    // connect, and create() walked the schema twice for it (issue 16).
+    const hello = helloEnvelope({
       protocolVersion: PROTOCOL_VERSION,
       sessionId,
       // RS-10: resume from the highest seq processed contiguously.
@@ -353,7 +370,7 @@ export class ClientConnection<S> implements RunnerEffects {
       preferredPolicy: this.options.preferredPolicy ?? BackpressurePolicy.UNSPECIFIED,
       agent: this.options.agent ?? 'lifeline-js/0.1',
     });
-    this.sendControl(create(EnvelopeSchema, { body: { case: 'hello', value: hello } })); // HS-8
+    this.sendControl(hello); // HS-8
   }
 
   private acceptWelcome(): void {
@@ -366,7 +383,7 @@ export class ClientConnection<S> implements RunnerEffects {
     this.lastWelcomeInfo = info;
     // CH-4: the Hello's channels are in effect; later Subscribes are confirmed when both ends said so.
     this.subs.onWelcome(w.capabilities.includes(SUBSCRIBED_CAPABILITY) && this.capabilities.includes(SUBSCRIBED_CAPABILITY));
-    this.emit({ type: 'welcome', ...info });
+    if (this.events.hasListeners) this.emit({ type: 'welcome', ...info });
     // Only "a Welcome came on this socket" is read from now on: do not hold the message (its
     // capabilities, resume facts) for the life of the connection (issue 16, client-heap.md).
     if (this.welcome === w) this.welcome = WELCOME_ACCEPTED;
@@ -525,15 +542,17 @@ export class ClientConnection<S> implements RunnerEffects {
       this.subs.failAll(this.failedError('subscription unconfirmed'));
       this.settleReady(this.failedError('not connected'));
     }
-    this.emit({ type: 'state', state: next, previous, transport: this.transportKind });
+    if (this.events.hasListeners) this.emit({ type: 'state', state: next, previous, transport: this.transportKind });
     if (next === 'connected') this.settleReady(undefined);
   }
 
   shutdown(): void {
     this.inbound.stop();
-    this.outbound.failAll(new ClientClosedError());
-    this.subs.failAll(new ClientClosedError('the subscription was confirmed'));
-    this.settleReady(new ClientClosedError('it was ready'));
+    // An error (with its stack trace) only for what waits: a close of an idle client made three
+    // that nobody received (issue 16). failAll still runs: it also resets the outbound log.
+    this.outbound.failAll(this.outbound.pendingCount > 0 ? new ClientClosedError() : unseenClosedError());
+    if (this.subs.hasWaiters) this.subs.failAll(new ClientClosedError('the subscription was confirmed'));
+    if (this.readyWaiters.length > 0) this.settleReady(new ClientClosedError('it was ready'));
     this.actor.stop();
   }
 

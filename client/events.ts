@@ -92,6 +92,11 @@ export class ClientEmitter<S> {
     return this.add({ type: undefined, fn });
   }
 
+  /** Someone listens: an event without listeners need not be built (issue 16). */
+  get hasListeners(): boolean {
+    return this.entries.length > 0;
+  }
+
   emit(e: ClientEvent<S>): void {
     for (const l of this.entries) {
       if (l.type !== undefined && l.type !== e.type) continue;

@@ -84,8 +84,11 @@ const canonicalValues = new Map<string, Value>(CONNECT_VALUES.map((v) => [config
 /** The shared snapshot skeleton (`_nodes`, `tags`, …) of each canonical value, built on first sight. */
 const skeletons = new Map<Value, ClientSnapshot>();
 
+/** The connect path's values: the steps of every connect return them (no key to build). */
+const connectValues = new Set<Value>(CONNECT_VALUES);
+
 function canonical(value: Value): Value {
-  if (typeof value === 'string' || skeletons.has(value)) return value;
+  if (typeof value === 'string' || connectValues.has(value) || skeletons.has(value)) return value;
   const key = configKey(value);
   const v = canonicalValues.get(key);
   if (v !== undefined) return v;
@@ -176,6 +179,11 @@ export class ClientMachineRunner implements ClientMachineActor {
       this.run(snap, actions as readonly Executable[]);
     }
     this.drain();
+  }
+
+  /** The context as it is (getSnapshot() copies the whole snapshot around it). */
+  get currentContext(): Context {
+    return this.context;
   }
 
   getSnapshot(): ClientSnapshot {

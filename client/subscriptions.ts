@@ -125,6 +125,11 @@ export class ClientSubscriptions {
     this.rejectWaiting(refused, (chs) => new SubscribeError('refused', chs));
   }
 
+  /** Some `subscribe()` waits for its confirmation. */
+  get hasWaiters(): boolean {
+    return this.waiters.length > 0;
+  }
+
   /** Reject every pending `subscribe()` (close(), `failed`); the channels stay wanted. */
   failAll(err: Error): void {
     const all = this.waiters;

@@ -10,6 +10,8 @@ export type { LifelineClient };
 /** What carries the reference client's frames: a WebSocket, or the HTTP carrier (spec §22, issue 15). */
 export type LifelineCarrier = 'ws' | 'http';
 
+let nodeClient: typeof import('../../client/node.js').createNodeClient | undefined;
+
 /** A connected reference client; resolves on its first Welcome. */
 export async function connectReference(
   url: string,
@@ -25,8 +27,10 @@ export async function connectReference(
     const { createNodeClient } = await import('../../client/node.js');
     c = createNodeClient<Uint8Array>({ url, ...channels, transports: ['http'] });
   } else {
-    const { createNodeClient } = await import('../../client/node.js');
-    c = createNodeClient<Uint8Array>({ url, ...channels });
+    // Loaded once, not per connect: an import() per call cost the 10,000-connection opening ~2 %
+    // of the load generator's CPU, charged to the client (issue 16).
+    nodeClient ??= (await import('../../client/node.js')).createNodeClient;
+    c = nodeClient<Uint8Array>({ url, ...channels });
   }
   let timer: ReturnType<typeof setTimeout> | undefined;
   const timeout = new Promise<never>((_, reject) => {
