@@ -11,6 +11,7 @@ import {
   EnvelopeSchema,
   HeartbeatAckSchema,
   HeartbeatSchema,
+  HelloSchema,
   type Envelope,
   type Message,
   WelcomeSchema,
@@ -30,7 +31,6 @@ import {
 } from '../spec/machines/client-connection.machine.js';
 import { clampCloseReason, codeOf } from '../spec/protocol/close-codes.js';
 import { decode, encode, type DecodeOptions } from '../spec/protocol/codec.js';
-import { helloEnvelope } from '../spec/protocol/handshake-codec.js';
 import { defaults, PROTOCOL_VERSION, SUBSCRIBED_CAPABILITY } from '../spec/protocol/defaults.js';
 import { isProtocolError, ProtocolError } from '../spec/protocol/errors.js';
 import { systemClock, type ClientClock } from './clock.js';
@@ -356,9 +356,7 @@ export class ClientConnection<S> implements RunnerEffects {
   }
 
   private sendHello(sessionId: string, token: string | undefined): void {
-    // Built as literals (spec/protocol/handshake-codec.ts, equal to create() by its test): once per
-    // connect, and create() walked the schema twice for it (issue 16).
-    const hello = helloEnvelope({
+    const hello = create(HelloSchema, {
       protocolVersion: PROTOCOL_VERSION,
       sessionId,
       // RS-10: resume from the highest seq processed contiguously.
@@ -370,7 +368,7 @@ export class ClientConnection<S> implements RunnerEffects {
       preferredPolicy: this.options.preferredPolicy ?? BackpressurePolicy.UNSPECIFIED,
       agent: this.options.agent ?? 'lifeline-js/0.1',
     });
-    this.sendControl(hello); // HS-8
+    this.sendControl(create(EnvelopeSchema, { body: { case: 'hello', value: hello } })); // HS-8
   }
 
   private acceptWelcome(): void {

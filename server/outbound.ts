@@ -6,7 +6,9 @@
 import { create } from '@bufbuild/protobuf';
 import {
   EnvelopeSchema,
+  ResumeResultSchema,
   StatePatchSchema,
+  WelcomeSchema,
   type BackpressurePolicy,
   type Envelope,
   type ResumeOutcome,
@@ -14,7 +16,6 @@ import {
 } from '../gen/lifeline/v1/envelope_pb.js';
 import type { QueueItem } from '../spec/protocol/backpressure-queue.js';
 import { messageEnvelope } from '../spec/protocol/fast-codec.js';
-import { welcomeEnvelope as buildWelcome } from '../spec/protocol/handshake-codec.js';
 import type { ResolvedOptions } from './options.js';
 import type { PublishMessage, PublishPatch } from './types.js';
 import type { FanOutShare } from './shared-frame.js';
@@ -102,27 +103,28 @@ export interface WelcomeFacts {
   readonly capabilities?: readonly string[];
 }
 
-/**
- * The Welcome of a session: the negotiated parameters (§6.6) and the resume result (RS-5). Built as
- * literals (spec/protocol/handshake-codec.ts, equal to create() by its test): one per connect, and
- * create() walked the schema three times for it (issue 16).
- */
+/** The Welcome of a session: the negotiated parameters (§6.6) and the resume result (RS-5). */
 export function welcomeEnvelope(o: ResolvedOptions, s: WelcomeFacts, outcome: ResumeOutcome, reason: ResumeReason, fromSeq: bigint, replayed: number): Envelope {
-  return buildWelcome({
-    sessionId: s.sessionId,
-    heartbeatIntervalMs: o.heartbeatIntervalMs,
-    heartbeatMissedMax: o.heartbeatMissedMax,
-    maxPayloadBytes: o.maxPayloadBytes,
-    resumeTtlMs: o.resumeTtlMs,
-    replayWindowMessages: o.replayWindowMessages,
-    resume: { outcome, reason, fromSeq, replayed },
-    lastClientSeq: s.lastClientSeq,
-    receiveWindow: o.receiveWindow,
-    policy: s.policy,
-    queueLimitMessages: o.queueLimitMessages,
-    serverTimeMs: BigInt(Date.now()),
-    heartbeatIntervalMaxMs: o.heartbeatIntervalMaxMs, // HB-11: the base itself when adaptation is off
-    clientAckDelayMs: o.clientAckDelayMs, // SEQ-12: 0 = the client's own
-    capabilities: [...(s.capabilities ?? [])],
+  return create(EnvelopeSchema, {
+    body: {
+      case: 'welcome',
+      value: create(WelcomeSchema, {
+        sessionId: s.sessionId,
+        heartbeatIntervalMs: o.heartbeatIntervalMs,
+        heartbeatMissedMax: o.heartbeatMissedMax,
+        maxPayloadBytes: o.maxPayloadBytes,
+        resumeTtlMs: o.resumeTtlMs,
+        replayWindowMessages: o.replayWindowMessages,
+        resume: create(ResumeResultSchema, { outcome, reason, fromSeq, replayed }),
+        lastClientSeq: s.lastClientSeq,
+        receiveWindow: o.receiveWindow,
+        policy: s.policy,
+        queueLimitMessages: o.queueLimitMessages,
+        serverTimeMs: BigInt(Date.now()),
+        heartbeatIntervalMaxMs: o.heartbeatIntervalMaxMs, // HB-11: the base itself when adaptation is off
+        clientAckDelayMs: o.clientAckDelayMs, // SEQ-12: 0 = the client's own
+        capabilities: [...(s.capabilities ?? [])],
+      }),
+    },
   });
 }

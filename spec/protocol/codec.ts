@@ -8,7 +8,6 @@ import { EnvelopeSchema, type Envelope } from '../../gen/lifeline/v1/envelope_pb
 import { defaults } from './defaults.js';
 import { ProtocolError } from './errors.js';
 import { decodeFast, encodeFast } from './fast-codec.js';
-import { decodeHandshake, encodeHandshake } from './handshake-codec.js';
 
 export type BodyCase = NonNullable<Envelope['body']['case']>;
 export type Role = 'client' | 'server';
@@ -40,9 +39,8 @@ export function encode(envelope: Envelope): Uint8Array {
   const problem = validate(envelope);
   if (problem) throw problem;
   // Hot bodies skip protobuf-es's per-call BinaryWriter; same bytes, proven in
-  // fast-codec.test.ts. undefined = not a hot body or unusual: protobuf-es decides. Hello and
-  // Welcome likewise, once per connect (handshake-codec.test.ts).
-  const fast = encodeFast(envelope) ?? encodeHandshake(envelope);
+  // fast-codec.test.ts. undefined = not a hot body or unusual: protobuf-es decides.
+  const fast = encodeFast(envelope);
   if (fast !== undefined) return fast;
   try {
     return toBinary(EnvelopeSchema, envelope);
@@ -61,7 +59,7 @@ export function decode(bytes: Uint8Array, opts: DecodeOptions = {}): DecodeResul
   }
   // Plainly encoded hot bodies decode by hand (same Envelope as protobuf-es);
   // unknown fields, odd or malformed input go to protobuf-es (WIRE-2, WIRE-6).
-  let envelope = decodeFast(bytes) ?? decodeHandshake(bytes);
+  let envelope = decodeFast(bytes);
   if (envelope === undefined) {
     try {
       envelope = fromBinary(EnvelopeSchema, bytes);
