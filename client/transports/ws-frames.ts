@@ -45,7 +45,21 @@ export const randomMask: MaskSource = (out, at) => {
 /** Word-wise XOR needs the platform's byte order to build the word key (every Node target is little-endian). */
 const IS_LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
 /** Below this many payload bytes the byte loop is as cheap as making a word view. */
-const WORD_MIN_BYTES = 32;
+const WORD_MIN_BYTES = 16;
+
+/**
+ * A word view of a whole ArrayBuffer, kept for the last one asked: a tick's output buffers mostly
+ * come from Node's Buffer pool, so one view serves many frames (a view per frame was garbage).
+ */
+let viewedBuffer: ArrayBufferLike | undefined;
+let wordView: Int32Array<ArrayBufferLike> = new Int32Array(0);
+function wordsOf(buffer: ArrayBufferLike): Int32Array {
+  if (buffer !== viewedBuffer) {
+    viewedBuffer = buffer;
+    wordView = new Int32Array(buffer, 0, buffer.byteLength >>> 2);
+  }
+  return wordView;
+}
 
 /**
  * XOR `n` bytes at `out[start]` with the key at `out[keyAt] … out[keyAt + 3]`, payload byte i with
@@ -70,8 +84,10 @@ export function maskInPlace(out: Uint8Array, start: number, n: number, keyAt: nu
       : lead === 1 ? (k1 | (k2 << 8) | (k3 << 16) | (k0 << 24))
       : lead === 2 ? (k2 | (k3 << 8) | (k0 << 16) | (k1 << 24))
       : (k3 | (k0 << 8) | (k1 << 16) | (k2 << 24));
-    const w = new Int32Array(out.buffer, abs + lead, words);
-    for (let j = 0; j < words; j++) w[j] = (w[j] as number) ^ key;
+    const w = wordsOf(out.buffer);
+    const first = (abs + lead) >>> 2;
+    const end = first + words;
+    for (let j = first; j < end; j++) w[j] = (w[j] as number) ^ key;
     i = lead + words * 4;
   }
   for (; i < n; i++) {
@@ -131,7 +147,7 @@ export class HeldFrames {
     const out = Buffer.allocUnsafe(this.bytes);
     let pos = 0;
     for (const f of this.frames) pos = writeMaskedFrame(out, pos, f, mask);
-    this.frames = [];
+    this.frames.length = 0;
     this.bytes = 0;
     return out;
   }
