@@ -9,7 +9,7 @@ import { ClientConnection } from './connection.js';
 import { handled } from './handled.js';
 import type { ChannelView } from './inbound.js';
 import type { ClientOptions } from './options.js';
-import type { SendOptions } from './outbound.js';
+import type { SendOptions, SendSettled } from './outbound.js';
 
 export type { ClientEvent, ClientEventOf, ClientEventType, InboundMessage, ResumeOutcomeName, WelcomeInfo } from './events.js';
 export type { ClientOptions, MaybePromise, TokenContext } from './options.js';
@@ -37,6 +37,10 @@ export interface ClientStats {
  */
 export class LifelineClient<S = Uint8Array> {
   private readonly core: ClientConnection<S>;
+  /** How every post() ends: one function per client, not a closure per message (issue 16). */
+  private readonly postSettled: SendSettled = (error, messageId) => {
+    if (error) this.core.emit({ type: 'sendFailed', messageId, error });
+  };
 
   constructor(options: ClientOptions<S>) {
     this.core = new ClientConnection<S>(options);
@@ -129,7 +133,9 @@ export class LifelineClient<S = Uint8Array> {
    * caller who awaits it still sees the rejection). Use `post()` when nothing waits for the ack.
    */
   send(payload: Uint8Array | string, opts?: SendOptions): Promise<void> {
-    return handled(new Promise<void>((resolve, reject) => this.core.enqueue(payload, opts, (err) => (err ? reject(err) : resolve()))));
+    const w = new SendWaiter();
+    this.core.enqueue(payload, opts, w.settled);
+    return w.promise;
   }
 
   /**
@@ -139,9 +145,7 @@ export class LifelineClient<S = Uint8Array> {
    * message id (SEQ-8): `opts.messageId`, or the one generated.
    */
   post(payload: Uint8Array | string, opts?: SendOptions): string {
-    return this.core.enqueue(payload, opts, (error, messageId) => {
-      if (error) this.core.emit({ type: 'sendFailed', messageId, error });
-    });
+    return this.core.enqueue(payload, opts, this.postSettled);
   }
 
   /** End for good: close NORMAL (RC-9); unacknowledged sends reject with ClientClosedError. */
@@ -195,6 +199,35 @@ export class LifelineClient<S = Uint8Array> {
   /** Listen to every event (switch on `e.type`). Returns the function that stops listening. */
   onEvent(fn: (e: ClientEvent<S>) => void): () => void {
     return this.core.events.onEvent(fn);
+  }
+}
+
+function ignore(): void {}
+
+/**
+ * One send()'s promise and the callback that settles it (issue 16: per send, one promise and one
+ * closure; it was a promise, the executor, the callback, and the derived promise and handler of
+ * handled()). Marked handled as it is rejected, before anyone could observe it unhandled: the same
+ * guarantee as handled() at creation, without a second promise for every send that succeeds.
+ */
+class SendWaiter {
+  readonly promise: Promise<void>;
+  private resolve!: () => void;
+  private reject!: (err: Error) => void;
+  readonly settled: SendSettled = (err) => {
+    if (err === undefined) {
+      this.resolve();
+      return;
+    }
+    this.promise.catch(ignore);
+    this.reject(err);
+  };
+
+  constructor() {
+    this.promise = new Promise<void>((resolve, reject) => {
+      this.resolve = resolve;
+      this.reject = reject;
+    });
   }
 }
 

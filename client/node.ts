@@ -12,6 +12,7 @@ import type { ClientRequest, IncomingMessage } from 'node:http';
 import type { Transport, TransportHandlers, TransportSocket } from './transport.js';
 import { httpTransport } from './transports/http.js';
 import { nodeHttpFetch } from './transports/node-fetch.js';
+import { HeldFrames } from './transports/ws-frames.js';
 
 export interface NodeTransportOptions {
   /** Upgrade headers for an attempt, e.g. `{ authorization: 'Bearer ' + token }`. */
@@ -35,11 +36,14 @@ export function parseRetryAfterMs(value: string | string[] | undefined, nowMs = 
 interface Corkable {
   cork(): void;
   uncork(): void;
+  write(bytes: Uint8Array): boolean;
+  readonly destroyed: boolean;
 }
 
 /** Where a ws socket finds its NodeSocket: the listeners are shared by every socket (issue 16). */
 const OWNER = Symbol('lifeline.nodeSocket');
-type OwnedWs = WebSocket & { [OWNER]?: NodeSocket };
+/** ws 8 internals read here: its net.Socket, and its Sender's state (0 while it queues nothing). */
+type OwnedWs = WebSocket & { [OWNER]?: NodeSocket; _socket?: Corkable | null; _sender?: { _state?: number } | null };
 
 /**
  * One socket of the Node transport. The ws listeners are module functions that find this object
@@ -47,14 +51,23 @@ type OwnedWs = WebSocket & { [OWNER]?: NodeSocket };
  * folded in and the transport's methods on the prototype, an idle client holds one object here
  * instead of a dozen (bench/probes/client-heap.md).
  *
- * Write batching (issue 7): holds one socket's writes until the current callback returns, so the
- * sends an inbound chunk causes (the application's replies, Acks, HeartbeatAcks) leave in one
- * writev instead of one write each. Every frame stays its own WebSocket frame with one Envelope
- * (WIRE-1); nothing waits for a timer.
+ * Write batching (issue 7, issue 16): the frames a socket is sent during one tick (the replies an
+ * inbound chunk causes, Acks, HeartbeatAcks, a loop of sends) are framed and masked here into one
+ * buffer and written once when the current callback returns (transports/ws-frames.ts), not one
+ * ws.send() each. Every frame stays its own WebSocket frame with one Envelope (WIRE-1); nothing
+ * waits for a timer. Where ws must frame (an extension was negotiated, or its sender queues), the
+ * socket is corked for the tick instead and ws.send() used, after what is held, so order stays.
  */
 class NodeSocket implements TransportSocket {
   private isDone = false;
+  /** The net.Socket corked for this tick (ws.send() path). */
   private held: Corkable | undefined;
+  /** Frames of this tick framed here (the common path); undefined until the first. */
+  private frames: HeldFrames | undefined;
+  /** In `batches`, to be released at the end of the tick. */
+  private isListed = false;
+  /** No extension negotiated and a net.Socket under ws: frames may be built here (set on open). */
+  private mayFrame = false;
 
   constructor(
     private readonly ws: OwnedWs,
@@ -70,11 +83,20 @@ class NodeSocket implements TransportSocket {
   }
 
   send(bytes: Uint8Array): void {
-    this.ws.send(bytes);
+    const ws = this.ws;
+    if (this.mayFrame && ws.readyState === WebSocket.OPEN && (ws._sender?._state ?? 0) === 0) {
+      (this.frames ??= new HeldFrames()).add(bytes);
+      this.list();
+      return;
+    }
+    this.flush(); // what is held goes first
+    this.hold();
+    ws.send(bytes);
   }
 
   close(code: number, reason: string): void {
     const ws = this.ws;
+    this.flush(); // held frames precede the Close frame (RFC 6455 §5.5.1: nothing after it)
     this.done();
     if (ws.readyState === WebSocket.CONNECTING) {
       ws.terminate();
@@ -89,16 +111,20 @@ class NodeSocket implements TransportSocket {
   }
 
   get bufferedAmount(): number {
-    return this.ws.bufferedAmount;
+    return this.ws.bufferedAmount + (this.frames?.bytes ?? 0);
   }
 
   opened(): void {
-    if (!this.isDone) this.handlers.onOpen();
+    if (this.isDone) return;
+    const sock = this.ws._socket;
+    // permessage-deflate (or any extension) is ws's business: it may compress, and queue while it does.
+    this.mayFrame = this.ws.extensions === '' && sock !== undefined && sock !== null && typeof sock.write === 'function';
+    this.handlers.onOpen();
   }
 
   message(data: WebSocket.RawData, isBinary: boolean): void {
     if (this.isDone) return;
-    this.hold();
+    if (!this.mayFrame) this.hold();
     if (!isBinary) {
       this.handlers.onText();
       return;
@@ -125,6 +151,7 @@ class NodeSocket implements TransportSocket {
 
   private done(): void {
     this.isDone = true;
+    this.frames = undefined; // a closed socket writes nothing more
     const ws = this.ws;
     ws.removeAllListeners();
     ws.on('error', ignore); // late errors of a socket we no longer follow
@@ -133,14 +160,35 @@ class NodeSocket implements TransportSocket {
   private hold(): void {
     if (this.held !== undefined) return;
     // ws keeps its net.Socket in `_socket` (stable across ws 7 and 8); without one, do nothing.
-    const sock = (this.ws as unknown as { _socket?: Corkable })._socket;
-    if (sock === undefined || typeof sock.cork !== 'function') return;
+    const sock = this.ws._socket;
+    if (sock === undefined || sock === null || typeof sock.cork !== 'function') return;
     this.held = sock;
     sock.cork();
+    this.list();
+  }
+
+  private list(): void {
+    if (this.isListed) return;
+    this.isListed = true;
     if (batches.push(this) === 1) process.nextTick(releaseAll);
   }
 
+  /** Write the frames held for this tick, if the socket is still open (ws.send() drops them after a close too). */
+  private flush(): void {
+    const f = this.frames;
+    if (f === undefined || f.bytes === 0) return;
+    const sock = this.ws._socket;
+    if (this.ws.readyState !== WebSocket.OPEN || sock === undefined || sock === null || sock.destroyed) {
+      f.frames = [];
+      f.bytes = 0;
+      return;
+    }
+    sock.write(f.take());
+  }
+
   release(): void {
+    this.isListed = false;
+    this.flush();
     const sock = this.held;
     this.held = undefined;
     sock?.uncork();

@@ -10,7 +10,7 @@ import { ResumeOutcome, type Welcome } from '../gen/lifeline/v1/envelope_pb.js';
 import { encode, validate } from '../spec/protocol/codec.js';
 import { defaults } from '../spec/protocol/defaults.js';
 import { isProtocolError, ProtocolError } from '../spec/protocol/errors.js';
-import { messageEnvelope, messageFrameBytes, type MessageEnvelope } from '../spec/protocol/fast-codec.js';
+import { encodeFast, messageEnvelope, messageFrameBytes, type MessageEnvelope } from '../spec/protocol/fast-codec.js';
 import { OutboundLog } from '../spec/protocol/outbound-log.js';
 import { InvalidMessageError, PayloadTooLargeError, QueueFullError, type SendError } from './errors.js';
 
@@ -38,6 +38,11 @@ export interface OutboundOptions {
   readonly queueLimitMessages: number;
   /** Prefix of generated message ids. */
   readonly idPrefix: string;
+  /**
+   * Test only: false sends every message through the queue (the slow path the direct write is proven
+   * equal to, outbound.test.ts). Default true.
+   */
+  readonly mayWriteDirect?: boolean;
 }
 
 /** The largest seq a message can carry: sizing a frame with it gives an upper bound (WIRE-4). */
@@ -54,7 +59,11 @@ export class Outbound {
   /** Built on the first send (an idle client holds none). */
   private scratch: MessageEnvelope | undefined;
 
-  constructor(private readonly opts: OutboundOptions) {}
+  private readonly mayWriteDirect: boolean;
+
+  constructor(private readonly opts: OutboundOptions) {
+    this.mayWriteDirect = opts.mayWriteDirect ?? true;
+  }
 
   /** Accepted and not acknowledged: queued plus in flight. */
   get pendingCount(): number {
@@ -96,6 +105,13 @@ export class Outbound {
     }
     if (size > this.maxPayloadBytes) {
       settled(new PayloadTooLargeError(size, this.maxPayloadBytes), messageId); // WIRE-4: rejected locally
+      return messageId;
+    }
+    // Issue 16: a send meeting an empty queue with the window open is written at once, as pump()
+    // would write it (BP-1, SEQ-2), without passing through the queue.
+    const write = this.write;
+    if (this.mayWriteDirect && write !== undefined && this.queue.length === 0 && this.log.hasRoom) {
+      this.writeOne(p, write);
       return messageId;
     }
     this.queue.push(p);
@@ -161,16 +177,18 @@ export class Outbound {
   private pump(): void {
     const write = this.write;
     if (!write) return;
-    while (this.queue.length > 0 && this.log.hasRoom) {
-      const p = this.queue.shift() as Pending;
-      const bytes = this.encodeAt(p, this.log.next);
-      if (bytes.byteLength > this.maxPayloadBytes) {
-        p.settled(new PayloadTooLargeError(bytes.byteLength, this.maxPayloadBytes), p.messageId); // the limit shrank
-        continue;
-      }
-      this.log.send(p, p.payload.byteLength); // SEQ-2: the seq is given as it is written
-      write(bytes);
+    while (this.queue.length > 0 && this.log.hasRoom) this.writeOne(this.queue.shift() as Pending, write);
+  }
+
+  /** Number one message and write it (the caller checked the window, BP-1). */
+  private writeOne(p: Pending, write: (bytes: Uint8Array) => void): void {
+    const bytes = this.encodeAt(p, this.log.next);
+    if (bytes.byteLength > this.maxPayloadBytes) {
+      p.settled(new PayloadTooLargeError(bytes.byteLength, this.maxPayloadBytes), p.messageId); // the limit shrank
+      return;
     }
+    this.log.send(p, p.payload.byteLength); // SEQ-2: the seq is given as it is written
+    write(bytes);
   }
 
   private settle(released: readonly { item: Pending }[]): void {
@@ -180,7 +198,10 @@ export class Outbound {
   private encodeAt(p: Pending, seq: bigint): Uint8Array {
     const env = this.fill(p, seq);
     try {
-      return encode(env); // the bytes are new; the envelope is not kept
+      // The bytes are new; the envelope is not kept. validate() passed when the send was accepted
+      // (sizeAt) and depends on no seq ≥ 1, so encode()'s second run of it is skipped: encodeFast is
+      // encode() minus validate() for a Message (fast-codec.test.ts), protobuf-es where it steps aside.
+      return encodeFast(env) ?? encode(env);
     } finally {
       env.body.value.payload = EMPTY;
     }

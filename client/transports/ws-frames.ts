@@ -1,0 +1,154 @@
+/**
+ * Client frames built here, not by `ws.send()` (issue 16): the frames one socket is sent during one
+ * tick are framed as RFC 6455 §5.2 binary frames (FIN, opcode 2, one Envelope each: WIRE-1) and
+ * masked (§5.3: a client MUST mask every frame, with a fresh unpredictable key per frame) into one
+ * buffer, written with one `socket.write()`.
+ *
+ * Per frame, `ws.send()` built two options objects (one with a computed symbol key), a header
+ * Buffer, a masked copy of the bytes, and two corked stream writes; its byte-by-byte mask loop
+ * (ws/lib/buffer-util.js without the native `bufferutil`) ran over every payload byte. That was
+ * ~20 % of the echo load generator's CPU (ws sender 12 %, FastBuffer/toBuffer 3 %, writeBuffer 3 %),
+ * see bench/probes/client-send.md. Here the mask is applied 32 bits at a time.
+ *
+ * Node only (client/node.ts): the browser's WebSocket frames and masks by itself.
+ * ws-frames.test.ts proves the bytes equal to ws's own framing (Sender.frame) for the same keys.
+ */
+import { randomFillSync } from 'node:crypto';
+
+/** Bytes of a masked frame's header for a payload of `n` bytes: 2, 4 or 10, plus the 4-byte key. */
+export function maskedHeaderSize(n: number): number {
+  return (n < 126 ? 2 : n < 65_536 ? 4 : 10) + 4;
+}
+
+/**
+ * Writes a 4-byte masking key at `out[at] … out[at + 3]`. The default draws it from a pool filled by
+ * the CSPRNG, as ws does (RFC 6455 §5.3: unpredictable, from a strong source of entropy).
+ */
+export type MaskSource = (out: Uint8Array, at: number) => void;
+
+const POOL_BYTES = 8 * 1024;
+const pool = new Uint8Array(POOL_BYTES);
+let poolPos = POOL_BYTES;
+
+export const randomMask: MaskSource = (out, at) => {
+  if (poolPos === POOL_BYTES) {
+    randomFillSync(pool);
+    poolPos = 0;
+  }
+  out[at] = pool[poolPos] as number;
+  out[at + 1] = pool[poolPos + 1] as number;
+  out[at + 2] = pool[poolPos + 2] as number;
+  out[at + 3] = pool[poolPos + 3] as number;
+  poolPos += 4;
+};
+
+/** Word-wise XOR needs the platform's byte order to build the word key (every Node target is little-endian). */
+const IS_LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
+/** Below this many payload bytes the byte loop is as cheap as making a word view. */
+const WORD_MIN_BYTES = 16;
+
+/**
+ * A word view of a whole ArrayBuffer, kept for the last one asked: a tick's output buffers mostly
+ * come from Node's Buffer pool, so one view serves many frames (a view per frame was garbage).
+ */
+let viewedBuffer: ArrayBufferLike | undefined;
+let wordView: Int32Array<ArrayBufferLike> = new Int32Array(0);
+function wordsOf(buffer: ArrayBufferLike): Int32Array {
+  if (buffer !== viewedBuffer) {
+    viewedBuffer = buffer;
+    wordView = new Int32Array(buffer, 0, buffer.byteLength >>> 2);
+  }
+  return wordView;
+}
+
+/**
+ * XOR `n` bytes at `out[start]` with the key at `out[keyAt] … out[keyAt + 3]`, payload byte i with
+ * key byte i mod 4 (§5.3). The aligned middle goes a word at a time with the key rotated to the
+ * word's first payload index.
+ */
+export function maskInPlace(out: Uint8Array, start: number, n: number, keyAt: number): void {
+  const k0 = out[keyAt] as number;
+  const k1 = out[keyAt + 1] as number;
+  const k2 = out[keyAt + 2] as number;
+  const k3 = out[keyAt + 3] as number;
+  if ((k0 | k1 | k2 | k3) === 0) return;
+  let i = 0;
+  if (IS_LITTLE_ENDIAN && n >= WORD_MIN_BYTES) {
+    const abs = out.byteOffset + start;
+    const lead = (4 - (abs & 3)) & 3;
+    for (; i < lead; i++) out[start + i] = (out[start + i] as number) ^ (i === 0 ? k0 : i === 1 ? k1 : k2);
+    const words = (n - lead) >>> 2;
+    // The word at payload index `lead` starts with key byte `lead` (lead < 4).
+    const key =
+      lead === 0 ? (k0 | (k1 << 8) | (k2 << 16) | (k3 << 24))
+      : lead === 1 ? (k1 | (k2 << 8) | (k3 << 16) | (k0 << 24))
+      : lead === 2 ? (k2 | (k3 << 8) | (k0 << 16) | (k1 << 24))
+      : (k3 | (k0 << 8) | (k1 << 16) | (k2 << 24));
+    const w = wordsOf(out.buffer);
+    const first = (abs + lead) >>> 2;
+    const end = first + words;
+    for (let j = first; j < end; j++) w[j] = (w[j] as number) ^ key;
+    i = lead + words * 4;
+  }
+  for (; i < n; i++) {
+    const r = i & 3;
+    out[start + i] = (out[start + i] as number) ^ (r === 0 ? k0 : r === 1 ? k1 : r === 2 ? k2 : k3);
+  }
+}
+
+/**
+ * One masked final binary frame of `bytes` at `out[pos]`; returns the position after it. `out` must
+ * have maskedHeaderSize(n) + n bytes from `pos`.
+ */
+export function writeMaskedFrame(out: Uint8Array, pos: number, bytes: Uint8Array, mask: MaskSource = randomMask): number {
+  const n = bytes.byteLength;
+  out[pos] = 0x82; // FIN, opcode 2 (binary): one Envelope per frame, never fragmented (WIRE-1)
+  if (n < 126) {
+    out[pos + 1] = 0x80 | n;
+    pos += 2;
+  } else if (n < 65_536) {
+    out[pos + 1] = 0x80 | 126;
+    out[pos + 2] = n >>> 8;
+    out[pos + 3] = n & 0xff;
+    pos += 4;
+  } else {
+    const hi = Math.floor(n / 0x1_0000_0000);
+    const lo = n >>> 0;
+    out[pos + 1] = 0x80 | 127;
+    out[pos + 2] = 0;
+    out[pos + 3] = 0;
+    out[pos + 4] = (hi >>> 8) & 0xff;
+    out[pos + 5] = hi & 0xff;
+    out[pos + 6] = lo >>> 24;
+    out[pos + 7] = (lo >>> 16) & 0xff;
+    out[pos + 8] = (lo >>> 8) & 0xff;
+    out[pos + 9] = lo & 0xff;
+    pos += 10;
+  }
+  mask(out, pos); // §5.3: a fresh key per frame
+  const start = pos + 4;
+  out.set(bytes, start);
+  maskInPlace(out, start, n, pos);
+  return start + n;
+}
+
+/** The frames of one socket's tick: their bytes on the wire (headers and keys included) and the frames. */
+export class HeldFrames {
+  frames: Uint8Array[] = [];
+  bytes = 0;
+
+  add(bytes: Uint8Array): void {
+    this.frames.push(bytes);
+    this.bytes += maskedHeaderSize(bytes.byteLength) + bytes.byteLength;
+  }
+
+  /** All held frames, framed and masked, in one buffer; then empty. */
+  take(mask: MaskSource = randomMask): Buffer {
+    const out = Buffer.allocUnsafe(this.bytes);
+    let pos = 0;
+    for (const f of this.frames) pos = writeMaskedFrame(out, pos, f, mask);
+    this.frames.length = 0;
+    this.bytes = 0;
+    return out;
+  }
+}
