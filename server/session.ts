@@ -189,6 +189,12 @@ export class LiveSession extends SessionOutbound implements SessionView, Lifelin
     return true;
   }
 
+  /** A write to the socket is already due: an Ack written now rides it (inbound.ts, SEQ-5). */
+  isWritePending(): boolean {
+    const conn = this.conn;
+    return conn !== undefined && this.isWritable && conn.bufferedAmount > 0;
+  }
+
   /** The client's stream as the store should hold it (write-ahead.ts). */
   inboundCursor(): SessionRecord['inbound'] {
     return { lastProcessed: this.inbound.lastProcessed, lastAckSent: this.inbound.lastAckSent };
@@ -242,13 +248,15 @@ export class LiveSession extends SessionOutbound implements SessionView, Lifelin
   /** To the application, then its id remembered: a handler that fails has not processed it (SEQ-8, SEQ-10). */
   private handOverRemembered(msg: ClientMessage, ids: NonNullable<SessionEnv['dedupe']>): MaybePromise<void> {
     const r = this.handOver(msg);
-    // MN-1, MN-6: the Ack waits for the id's write; a store that is away is written again when back.
-    const remember = (): MaybePromise<void> => {
-      const added = ids.addMessageId(this.principal, msg.messageId);
-      return added instanceof Promise ? untilStored(added, () => ids.addMessageId(this.principal, msg.messageId), this.isGone) : added;
-    };
-    if (r instanceof Promise) return r.then(remember);
-    return remember();
+    // A closure only for a handler that returned a promise (issue 16: not one per message).
+    if (r instanceof Promise) return r.then(() => this.remember(msg, ids));
+    return this.remember(msg, ids);
+  }
+
+  /** MN-1, MN-6: the Ack waits for the id's write; a store that is away is written again when back. */
+  private remember(msg: ClientMessage, ids: NonNullable<SessionEnv['dedupe']>): MaybePromise<void> {
+    const added = ids.addMessageId(this.principal, msg.messageId);
+    return added instanceof Promise ? untilStored(added, () => ids.addMessageId(this.principal, msg.messageId), this.isGone) : added;
   }
 
   /** The application's view of this session: the LifelineSession API only, made once (session-handle.ts). */
