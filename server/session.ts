@@ -270,10 +270,15 @@ export class LiveSession extends SessionOutbound implements SessionView, Lifelin
   }
 
   send(message: PublishMessage): void {
-    assertMessageFits(message.channel ?? '', message); // WIRE-12: RangeError to the caller, the session untouched
+    const channel = message.channel ?? '';
+    assertMessageFits(channel, message); // WIRE-12: RangeError to the caller, the session untouched
+    if (this.env.metrics === undefined && this.gate === undefined && this.queue.isEmpty && this.isEveryGateOpen()) {
+      this.writeMessageNow(channel, message.key ?? '', message.messageId ?? '', message.payload); // enqueue's fast path, no item (issue 16)
+      return;
+    }
     // The enqueue time only feeds the delivery-latency metric: no clock read per send without it.
     const now = this.env.metrics ? this.env.clock.now() : 0;
-    this.enqueue(messageItem(message.channel ?? '', message, now, false));
+    this.enqueue(messageItem(channel, message, now, false));
   }
 
   /** CC-6: the machine leaves channels, deletes, then closes 1000. */
