@@ -4,7 +4,9 @@
  * any sequence of sends, publications, acks, socket fill levels, drains and losses, under every
  * policy, a session on the fast path must write the same frames (bytes, seqs, dropped_before), keep
  * the same replay log and queue, and send its machine the same events as one whose every item
- * goes through the queue (the path before issue 16: push, then pump).
+ * goes through the queue (the path before issue 16: push, then pump). The application's send()
+ * goes further on that path (writeMessageNow: no queue item, one scratch Envelope): its sends below
+ * are send() calls, held to the same equality.
  */
 import { create } from '@bufbuild/protobuf';
 import fc from 'fast-check';
@@ -130,6 +132,7 @@ function apply(x: Side, op: Op, k: number, queuedPath: boolean): void {
     case 'publish': {
       const item = messageItem(op.op === 'send' ? '' : 'ch', { payload, key: op.key, messageId: `m${k}` }, clock.now(), op.op === 'publish');
       if (queuedPath) queued(s, item);
+      else if (op.op === 'send') s.send({ payload, key: op.key, messageId: `m${k}` }); // the application's send: writeMessageNow() past an empty queue
       else s.enqueue(item);
       return;
     }

@@ -25,7 +25,7 @@ import { sharedFrame } from './shared-frame.js';
 import { bodyOfFrame } from './telemetry.js';
 import type { ChannelState } from './types.js';
 import { Gate, type WriteAhead, type WriteAheadHost } from './stores/write-ahead.js';
-import { ackEnvelope } from '../spec/protocol/fast-codec.js';
+import { ackEnvelope, messageEnvelope } from '../spec/protocol/fast-codec.js';
 import type { SessionRecord, SubscriptionRecord } from './stores/session-record.js';
 
 /** What the sending half needs from its server; SessionEnv (session.ts) extends it. */
@@ -49,6 +49,14 @@ type ControlReply = 'ack' | 'heartbeatAck';
 export function ownBytes(b: Uint8Array): Uint8Array {
   return b.byteLength === b.buffer.byteLength ? b : b.slice();
 }
+
+const NO_BYTES = new Uint8Array(0);
+
+/**
+ * The one Envelope writeMessageNow() encodes from, its fields set per send (encode() keeps nothing
+ * of it): no Envelope and Message objects per echo (issue 16).
+ */
+const SCRATCH = messageEnvelope(0n, '', '', '', NO_BYTES, 0);
 
 /** The bits of SessionOutbound.flags. */
 export const Flag = {
@@ -189,12 +197,36 @@ export abstract class SessionOutbound implements DrainListener, WriteAheadHost {
    * window (BP-1) and the replay bytes (RS-3), the socket under its high-water mark (BP-4), and no
    * blocked state to leave (pump() would announce queue.flowing).
    */
-  private isEveryGateOpen(): boolean {
+  protected isEveryGateOpen(): boolean {
     const conn = this.conn;
     if (!conn || !this.isWritable || this.isFlowBlocked || !this.log.hasRoom) return false;
     const o = this.env.opts;
     if (this.log.inFlight > 0 && this.log.inFlightBytes >= o.replayWindowBytes) return false;
     return conn.bufferedAmount <= o.bufferedAmountHighWaterBytes;
+  }
+
+  /**
+   * Issue 16: the application's send() of a Message when enqueue() would take its fast path (the
+   * queue empty, every gate open) and nothing else needs the item (no metrics, no write-ahead): the
+   * frame is encoded from one scratch Envelope, without the queue item and the Envelope per send.
+   * The caller checks those conditions; session-outbound.test.ts proves the frames, seqs, log and
+   * events equal to the queued path.
+   */
+  protected writeMessageNow(channel: string, key: string, messageId: string, payload: Uint8Array): void {
+    const m = SCRATCH.body.value;
+    m.seq = this.log.next; // SEQ-2: the seq is given as the item goes onto the socket
+    m.messageId = messageId;
+    m.channel = channel;
+    m.key = key;
+    m.payload = payload;
+    m.droppedBefore = this.queue.takeDropped(); // BP-10: the drops before it, as enqueue's fast path
+    let bytes: Uint8Array;
+    try {
+      bytes = encode(SCRATCH);
+    } finally {
+      m.payload = NO_BYTES; // the scratch keeps no application bytes alive
+    }
+    this.writeNumbered(bytes, 'message');
   }
 
   /** Write queued items while every gate is open (BP-1, BP-4, RS-3, SD-7). */

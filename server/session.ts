@@ -189,6 +189,12 @@ export class LiveSession extends SessionOutbound implements SessionView, Lifelin
     return true;
   }
 
+  /** A write to the socket is already due: an Ack written now rides it (inbound.ts, SEQ-5). */
+  isWritePending(): boolean {
+    const conn = this.conn;
+    return conn !== undefined && this.isWritable && conn.bufferedAmount > 0;
+  }
+
   /** The client's stream as the store should hold it (write-ahead.ts). */
   inboundCursor(): SessionRecord['inbound'] {
     return { lastProcessed: this.inbound.lastProcessed, lastAckSent: this.inbound.lastAckSent };
@@ -242,13 +248,15 @@ export class LiveSession extends SessionOutbound implements SessionView, Lifelin
   /** To the application, then its id remembered: a handler that fails has not processed it (SEQ-8, SEQ-10). */
   private handOverRemembered(msg: ClientMessage, ids: NonNullable<SessionEnv['dedupe']>): MaybePromise<void> {
     const r = this.handOver(msg);
-    // MN-1, MN-6: the Ack waits for the id's write; a store that is away is written again when back.
-    const remember = (): MaybePromise<void> => {
-      const added = ids.addMessageId(this.principal, msg.messageId);
-      return added instanceof Promise ? untilStored(added, () => ids.addMessageId(this.principal, msg.messageId), this.isGone) : added;
-    };
-    if (r instanceof Promise) return r.then(remember);
-    return remember();
+    // A closure only for a handler that returned a promise (issue 16: not one per message).
+    if (r instanceof Promise) return r.then(() => this.remember(msg, ids));
+    return this.remember(msg, ids);
+  }
+
+  /** MN-1, MN-6: the Ack waits for the id's write; a store that is away is written again when back. */
+  private remember(msg: ClientMessage, ids: NonNullable<SessionEnv['dedupe']>): MaybePromise<void> {
+    const added = ids.addMessageId(this.principal, msg.messageId);
+    return added instanceof Promise ? untilStored(added, () => ids.addMessageId(this.principal, msg.messageId), this.isGone) : added;
   }
 
   /** The application's view of this session: the LifelineSession API only, made once (session-handle.ts). */
@@ -262,10 +270,15 @@ export class LiveSession extends SessionOutbound implements SessionView, Lifelin
   }
 
   send(message: PublishMessage): void {
-    assertMessageFits(message.channel ?? '', message); // WIRE-12: RangeError to the caller, the session untouched
+    const channel = message.channel ?? '';
+    assertMessageFits(channel, message); // WIRE-12: RangeError to the caller, the session untouched
+    if (this.env.metrics === undefined && this.gate === undefined && this.queue.isEmpty && this.isEveryGateOpen()) {
+      this.writeMessageNow(channel, message.key ?? '', message.messageId ?? '', message.payload); // enqueue's fast path, no item (issue 16)
+      return;
+    }
     // The enqueue time only feeds the delivery-latency metric: no clock read per send without it.
     const now = this.env.metrics ? this.env.clock.now() : 0;
-    this.enqueue(messageItem(message.channel ?? '', message, now, false));
+    this.enqueue(messageItem(channel, message, now, false));
   }
 
   /** CC-6: the machine leaves channels, deletes, then closes 1000. */
