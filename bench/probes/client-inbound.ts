@@ -195,6 +195,11 @@ async function main(): Promise<void> {
     const med = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)] as number;
     console.log('\nmedian client CPU µs/delivery (user only):');
     builds.forEach((b, i) => console.log(`  ${i}: ${b}  ${med(per[i] as number[]).toFixed(2)} (${med(perUser[i] as number[]).toFixed(2)})`));
+    // Paired: each rep's builds ran back to back, so their ratio cancels the machine's slower drift.
+    for (let i = 1; i < builds.length; i++) {
+      const ratios = (per[i] as number[]).map((v, k) => v / ((per[0] as number[])[k] as number));
+      console.log(`median of per-rep ratios, build ${i} ÷ build 0: ${med(ratios).toFixed(3)} (${ratios.map((r) => r.toFixed(2)).join(', ')})`);
+    }
   } finally {
     for (const c of clients) c.kill();
     server.kill();
