@@ -30,14 +30,16 @@ import {
   type TransportKind,
 } from '../spec/machines/client-connection.machine.js';
 import { clampCloseReason, codeOf } from '../spec/protocol/close-codes.js';
-import { decode, encode, type DecodeOptions } from '../spec/protocol/codec.js';
+import { decode, encode, messageProblem, type DecodeOptions } from '../spec/protocol/codec.js';
 import { defaults, PROTOCOL_VERSION, SUBSCRIBED_CAPABILITY } from '../spec/protocol/defaults.js';
 import { isProtocolError, ProtocolError } from '../spec/protocol/errors.js';
+import { messageFields, readMessageFrame } from '../spec/protocol/fast-codec.js';
 import { systemClock, type ClientClock } from './clock.js';
 import { ClientClosedError, ClientFailedError } from './errors.js';
-import { ClientEmitter, welcomeInfo, type ClientEvent, type WelcomeInfo } from './events.js';
+import { ClientEmitter, welcomeInfo, type ClientEvent, type ClientEventOf, type WelcomeInfo } from './events.js';
 import { handled } from './handled.js';
 import { Inbound } from './inbound.js';
+import { RecentIds } from './recent-ids.js';
 import { ClientMachineRunner, type ClientMachineActor, type RunnerEffects } from './machine-runner.js';
 import type { ClientOptions } from './options.js';
 import { Outbound, type SendOptions, type SendSettled } from './outbound.js';
@@ -95,6 +97,19 @@ const WS_ONLY: readonly TransportKind[] = Object.freeze(['ws'] as const);
 /** Stands for the Welcome of the current socket once accepted. */
 const WELCOME_ACCEPTED: Welcome = create(WelcomeSchema);
 
+/** Off only in the test that proves the inbound fast path equal to the slow one (inbound-fast.test.ts). */
+let isInboundFastPath = true;
+
+/** @internal Tests only: turn the inbound fast path off (the slow path is then the only one) or on. */
+export function setInboundFastPath(isOn: boolean): void {
+  isInboundFastPath = isOn;
+}
+
+/** The application's message event; one literal for both paths, so both build the same object shape. */
+function messageEvent<S>(seq: bigint, channel: string, key: string, messageId: string, payload: Uint8Array, droppedBefore: number): ClientEventOf<S, 'message'> {
+  return { type: 'message', seq, channel, key, messageId, payload, droppedBefore };
+}
+
 /** Internal: one client's connection, sockets, sequencing and events. Not part of the package API. */
 export class ClientConnection<S> implements RunnerEffects {
   readonly actor: ClientMachineActor;
@@ -121,7 +136,7 @@ export class ClientConnection<S> implements RunnerEffects {
   /** Hello.capabilities (§6.1). */
   private readonly capabilities: readonly string[];
   /** Built on the first message with an id (an idle client holds none). */
-  private recentIds: Set<string> | undefined;
+  private recentIds: RecentIds | undefined;
   private socket: TransportSocket | undefined;
   private isSocketOpen = false;
   /** The Welcome of the current socket, once it arrived (HS-9). */
@@ -411,6 +426,7 @@ export class ClientConnection<S> implements RunnerEffects {
     // HB-8: every frame is proof of life; the machine reads this when its dead-peer delay fires
     // (no XState event per frame).
     this.lastFrameAtMs = this.clock.now();
+    if (this.welcome !== undefined && isInboundFastPath && this.receiveMessageFast(bytes)) return;
     const r = decode(bytes, this.decodeOptions);
     if (!r.ok) {
       this.violation(r.error); // WIRE-2 … WIRE-7
@@ -486,6 +502,23 @@ export class ClientConnection<S> implements RunnerEffects {
     }
   }
 
+  /**
+   * The frame nearly every inbound frame is, a Message next in order after the Welcome, read straight
+   * into the application's event: no Envelope, Message or decode-result objects, no body switch
+   * (issue 16, bench/probes/client-inbound.md). The same reader as decode() (fast-codec.ts), the same
+   * checks (WIRE-4; messageProblem() is validate()'s for a Message) and the same steps as
+   * Inbound.receive(). False for anything else, with nothing done: the slow path below decides,
+   * errors included. inbound-fast.test.ts proves the two paths give the same events and frames.
+   */
+  private receiveMessageFast(bytes: Uint8Array): boolean {
+    if (bytes.byteLength > this.maxPayloadBytes || !readMessageFrame(bytes)) return false;
+    const f = messageFields;
+    if (messageProblem(f) !== undefined || !this.inbound.acceptNext(f.seq)) return false;
+    this.deliverEvent(messageEvent<S>(f.seq, f.channel, f.key, f.messageId, f.payload, f.droppedBefore));
+    this.inbound.delivered();
+    return true;
+  }
+
   /** The server broke a rule: close with its code and follow that code's advice (CC-2). */
   private violation(err: ProtocolError): void {
     this.emit({ type: 'error', error: err });
@@ -497,18 +530,21 @@ export class ClientConnection<S> implements RunnerEffects {
   }
 
   private deliver(m: Message): void {
-    if (this.dedupeWindow > 0 && m.messageId !== '') {
+    // One object per message (a spread of a copy cost two on the hot path, issue 7).
+    this.deliverEvent(messageEvent<S>(m.seq, m.channel, m.key, m.messageId, m.payload, m.droppedBefore));
+  }
+
+  private deliverEvent(e: ClientEventOf<S, 'message'>): void {
+    if (this.dedupeWindow > 0 && e.messageId !== '') {
       // SEQ-8: the same application message through another path (a broker redelivery).
-      const recent = (this.recentIds ??= new Set<string>());
-      if (recent.has(m.messageId)) {
+      const recent = (this.recentIds ??= new RecentIds(this.dedupeWindow));
+      if (recent.has(e.messageId)) {
         this.duplicates++;
         return;
       }
-      recent.add(m.messageId);
-      if (recent.size > this.dedupeWindow) recent.delete(recent.values().next().value as string);
+      recent.add(e.messageId);
     }
-    // One object per message (a spread of a copy cost two on the hot path, issue 7).
-    this.emit({ type: 'message', seq: m.seq, channel: m.channel, key: m.key, messageId: m.messageId, payload: m.payload, droppedBefore: m.droppedBefore });
+    this.emit(e);
   }
 
   // ---- plumbing ----

@@ -173,6 +173,23 @@ export class Inbound<S> {
     this.scheduleAck();
   }
 
+  /**
+   * receive()'s hot case for a caller that decoded a Message into its own object (client/connection.ts,
+   * issue 16): true when `seq` is the next of a stream in step (SEQ-3), now processed; the caller then
+   * delivers the message and calls delivered(), as receive() does. False: nothing done, the caller
+   * hands the frame to receive() (a duplicate, a gap, a resync under way).
+   */
+  acceptNext(seq: bigint): boolean {
+    if (this.isSessionDrifting || this.cursor.classify(seq) !== 'next') return false;
+    this.cursor.advance(seq);
+    return true;
+  }
+
+  /** After delivering what acceptNext() accepted: the ack it owes (SEQ-5). */
+  delivered(): void {
+    this.scheduleAck();
+  }
+
   /** Stop timers (close, new socket). */
   stop(): void {
     this.cancelAck();

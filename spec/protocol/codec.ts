@@ -115,6 +115,20 @@ function zeroSeq(what: string): ProtocolError {
 }
 
 /**
+ * validate()'s checks of a Message body (SEQ-2, WIRE-5), for readers that skip the Envelope (the
+ * client's inbound fast path, client/connection.ts): one implementation of the rule.
+ */
+export function messageProblem(m: { readonly seq: bigint; readonly channel: string; readonly key: string; readonly messageId: string }): ProtocolError | undefined {
+  if (m.seq === 0n) return zeroSeq('Message');
+  const d = defaults;
+  return (
+    tooLong('Message.channel', m.channel, d.maxChannelBytes) ??
+    tooLong('Message.key', m.key, d.maxKeyBytes) ??
+    tooLong('Message.message_id', m.messageId, d.maxMessageIdBytes)
+  );
+}
+
+/**
  * Checks beyond Protobuf (WIRE-3, WIRE-5, WIRE-7): a body is present, the sender
  * may send it, numbers and strings are in range. State-dependent rules (Hello
  * first, no second Hello, seq continuity) belong to the machines.
@@ -159,15 +173,8 @@ export function validate(env: Envelope, from?: Role): ProtocolError | undefined 
       }
       return tooLong('Welcome.session_id', w.sessionId, d.maxSessionIdBytes) ?? badList('Welcome.capabilities', w.capabilities, d.maxCapabilities, 64);
     }
-    case 'message': {
-      const m = body.value;
-      if (m.seq === 0n) return zeroSeq('Message');
-      return (
-        tooLong('Message.channel', m.channel, d.maxChannelBytes) ??
-        tooLong('Message.key', m.key, d.maxKeyBytes) ??
-        tooLong('Message.message_id', m.messageId, d.maxMessageIdBytes)
-      );
-    }
+    case 'message':
+      return messageProblem(body.value);
     case 'statePatch': {
       const p = body.value;
       if (p.seq === 0n) return zeroSeq('StatePatch');

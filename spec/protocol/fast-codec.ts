@@ -622,13 +622,17 @@ function decodeUtf8(buf: Uint8Array, start: number, stop: number): string | unde
   }
 }
 
-/** A bytes field: a view into the input, exactly as protobuf-es returns it. */
+/**
+ * A bytes field: a view into the input, exactly as protobuf-es returns it (`subarray`). Of a plain
+ * Uint8Array (what the client decodes) the same view is built directly, half the cost of subarray()'s
+ * species lookup (see allocFrame); a subclass (the server's Buffers) keeps subarray(), so its type.
+ */
 function readBytes(buf: Uint8Array, end: number): Uint8Array | undefined {
   const n = readLen(buf, end);
   if (n < 0) return undefined;
   const start = P;
   P = start + n;
-  return buf.subarray(start, P);
+  return buf.constructor === Uint8Array ? new Uint8Array(buf.buffer, buf.byteOffset + start, n) : buf.subarray(start, P);
 }
 
 /**
@@ -691,7 +695,22 @@ function decodeAck(buf: Uint8Array, end: number): Envelope | undefined {
   return { $typeName: T_ENVELOPE, body: { case: 'ack', value } };
 }
 
-function decodeMessage(buf: Uint8Array, end: number): Envelope | undefined {
+/** The fields of a Message body, as readMessageBody() leaves them. */
+export interface MessageFields {
+  readonly seq: bigint;
+  readonly messageId: string;
+  readonly channel: string;
+  readonly key: string;
+  readonly payload: Uint8Array;
+  readonly droppedBefore: number;
+}
+
+// The last Message body read: module state like P, so that a reader who wants its own object (the
+// client's event, issue 16) does not pay for the Message and Envelope objects first.
+const MSG = { seq: 0n, messageId: '', channel: '', key: '', payload: EMPTY_PAYLOAD, droppedBefore: 0 };
+
+/** Reads a Message body into MSG; false on anything unusual (MSG then holds nothing of use). */
+function readMessageBody(buf: Uint8Array, end: number): boolean {
   let seq = 0n;
   let messageId = '';
   let channel = '';
@@ -701,48 +720,62 @@ function decodeMessage(buf: Uint8Array, end: number): Envelope | undefined {
   let last = 0;
   while (P < end) {
     const tag = buf[P++] as number;
-    if (tag <= last) return undefined;
+    if (tag <= last) return false;
     last = tag;
     switch (tag) {
       case 0x08: {
         const v = readU64(buf, end);
-        if (v === undefined) return undefined;
+        if (v === undefined) return false;
         seq = v;
         break;
       }
       case 0x12: {
         const v = readString(buf, end);
-        if (v === undefined) return undefined;
+        if (v === undefined) return false;
         messageId = v;
         break;
       }
       case 0x1a: {
         const v = readString(buf, end, channelCache);
-        if (v === undefined) return undefined;
+        if (v === undefined) return false;
         channel = v;
         break;
       }
       case 0x22: {
         const v = readString(buf, end, keyCache);
-        if (v === undefined) return undefined;
+        if (v === undefined) return false;
         key = v;
         break;
       }
       case 0x2a: {
         const v = readBytes(buf, end);
-        if (v === undefined) return undefined;
+        if (v === undefined) return false;
         payload = v;
         break;
       }
       case 0x30:
         droppedBefore = readU32(buf, end);
-        if (droppedBefore < 0) return undefined;
+        if (droppedBefore < 0) return false;
         break;
       default:
-        return undefined;
+        return false;
     }
   }
-  const value: Message = { $typeName: T_MESSAGE, seq, messageId, channel, key, payload, droppedBefore };
+  MSG.seq = seq;
+  MSG.messageId = messageId;
+  MSG.channel = channel;
+  MSG.key = key;
+  MSG.payload = payload;
+  MSG.droppedBefore = droppedBefore;
+  return true;
+}
+
+function decodeMessage(buf: Uint8Array, end: number): Envelope | undefined {
+  if (!readMessageBody(buf, end)) return undefined;
+  const value: Message = {
+    $typeName: T_MESSAGE, seq: MSG.seq, messageId: MSG.messageId, channel: MSG.channel, key: MSG.key, payload: MSG.payload,
+    droppedBefore: MSG.droppedBefore,
+  };
   return { $typeName: T_ENVELOPE, body: { case: 'message', value } };
 }
 
@@ -844,4 +877,22 @@ export function decodeFast(bytes: Uint8Array): Envelope | undefined {
     default:
       return decodeStatePatch(bytes, end);
   }
+}
+
+/** The fields readMessageFrame() read; valid until the next decode. */
+export const messageFields: MessageFields = MSG;
+
+/**
+ * True when `bytes` is a Message frame decodeFast() reads, its fields then in `messageFields` (until
+ * the next decode): exactly those of `decodeFast(bytes)`'s Message, the same reader, without the
+ * Message and Envelope objects. False for every other frame, nothing decided: the caller decodes it.
+ * The client's inbound fast path (client/connection.ts, issue 16).
+ */
+export function readMessageFrame(bytes: Uint8Array): boolean {
+  if (!ENABLED || bytes.length < 2 || bytes[0] !== TAG_MESSAGE) return false;
+  const end = bytes.length;
+  P = 1;
+  const len = readU32(bytes, end);
+  if (len < 0 || P + len !== end) return false; // as decodeFast: one body filling the frame
+  return readMessageBody(bytes, end);
 }
