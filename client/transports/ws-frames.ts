@@ -14,10 +14,11 @@
  * ws-frames.test.ts proves the bytes equal to ws's own framing (Sender.frame) for the same keys.
  */
 import { randomFillSync } from 'node:crypto';
+import { frameHeaderSize, MASKED, writeFrameHeader } from '../../spec/protocol/websocket-frame.js';
 
 /** Bytes of a masked frame's header for a payload of `n` bytes: 2, 4 or 10, plus the 4-byte key. */
 export function maskedHeaderSize(n: number): number {
-  return (n < 126 ? 2 : n < 65_536 ? 4 : 10) + 4;
+  return frameHeaderSize(n) + 4;
 }
 
 /**
@@ -102,29 +103,7 @@ export function maskInPlace(out: Uint8Array, start: number, n: number, keyAt: nu
  */
 export function writeMaskedFrame(out: Uint8Array, pos: number, bytes: Uint8Array, mask: MaskSource = randomMask): number {
   const n = bytes.byteLength;
-  out[pos] = 0x82; // FIN, opcode 2 (binary): one Envelope per frame, never fragmented (WIRE-1)
-  if (n < 126) {
-    out[pos + 1] = 0x80 | n;
-    pos += 2;
-  } else if (n < 65_536) {
-    out[pos + 1] = 0x80 | 126;
-    out[pos + 2] = n >>> 8;
-    out[pos + 3] = n & 0xff;
-    pos += 4;
-  } else {
-    const hi = Math.floor(n / 0x1_0000_0000);
-    const lo = n >>> 0;
-    out[pos + 1] = 0x80 | 127;
-    out[pos + 2] = 0;
-    out[pos + 3] = 0;
-    out[pos + 4] = (hi >>> 8) & 0xff;
-    out[pos + 5] = hi & 0xff;
-    out[pos + 6] = lo >>> 24;
-    out[pos + 7] = (lo >>> 16) & 0xff;
-    out[pos + 8] = (lo >>> 8) & 0xff;
-    out[pos + 9] = lo & 0xff;
-    pos += 10;
-  }
+  pos = writeFrameHeader(out, pos, n, MASKED);
   mask(out, pos); // §5.3: a fresh key per frame
   const start = pos + 4;
   out.set(bytes, start);

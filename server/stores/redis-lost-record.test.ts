@@ -12,7 +12,8 @@ import { afterAll, afterEach, beforeAll, describe, expect, onTestFinished, test,
 import { ResumeOutcome, ResumeReason } from '../../gen/lifeline/v1/envelope_pb.js';
 import { codeOf } from '../../spec/protocol/close-codes.js';
 import { Harness } from '../../test/support/server.js';
-import { isRedisAvailable, startRedis, type RedisProcess } from '../../test/support/redis.js';
+import { isRedisAvailable, startRedis } from '../../test/support/redis.js';
+import { useRedisStores } from '../../test/support/redis-stores.js';
 import type { RawClient } from '../../testkit/raw-client.js';
 import { createLifelineMetrics, type LifelineMetrics } from '../observability/metrics.js';
 import type { LifelineServer } from '../server.js';
@@ -20,31 +21,12 @@ import { RedisSessionStore } from './redis-session-store.js';
 import type { SessionStore } from './session-store.js';
 
 const hasRedis = isRedisAvailable();
-let redis: RedisProcess;
 const h = new Harness();
-const stores: RedisSessionStore[] = [];
 const enc = (s: string) => new TextEncoder().encode(s);
 const text = (b: { payload: Uint8Array }) => new TextDecoder().decode(b.payload);
 /** Long enough that no heartbeat deadline falls inside a test on a loaded machine (none is awaited). */
 const quietHeartbeats = { heartbeatIntervalMs: 30_000 };
-
-beforeAll(async () => {
-  if (hasRedis) redis = await startRedis();
-});
-afterEach(async () => {
-  await h.cleanup();
-  await Promise.all(stores.splice(0).map((s) => s.close()));
-});
-afterAll(async () => {
-  await redis?.stop();
-});
-
-async function store(url = redis.url): Promise<RedisSessionStore> {
-  const s = new RedisSessionStore({ redis: url });
-  stores.push(s);
-  await s.ready();
-  return s;
-}
+const store = useRedisStores(h);
 
 /** A node's view of the store that hears no claim notice (cut off from pub/sub): it learns of a claim at its next commit. */
 function deaf(s: RedisSessionStore): SessionStore {

@@ -5,33 +5,15 @@
  */
 import { afterAll, afterEach, beforeAll, describe, expect, onTestFinished, test, vi } from 'vitest';
 import { Harness } from '../../test/support/server.js';
-import { isRedisAvailable, startRedis, type RedisProcess } from '../../test/support/redis.js';
+import { isRedisAvailable, startRedis } from '../../test/support/redis.js';
+import { useRedisStores } from '../../test/support/redis-stores.js';
 import { RedisSessionStore } from './redis-session-store.js';
 
 const hasRedis = isRedisAvailable();
-let redis: RedisProcess;
 const h = new Harness();
-const stores: RedisSessionStore[] = [];
 const enc = (s: string) => new TextEncoder().encode(s);
 const text = (b: { payload: Uint8Array }) => new TextDecoder().decode(b.payload);
-
-beforeAll(async () => {
-  if (hasRedis) redis = await startRedis();
-});
-afterEach(async () => {
-  await h.cleanup();
-  await Promise.all(stores.splice(0).map((s) => s.close()));
-});
-afterAll(async () => {
-  await redis?.stop();
-});
-
-async function store(url = redis.url): Promise<RedisSessionStore> {
-  const s = new RedisSessionStore({ redis: url });
-  stores.push(s);
-  await s.ready();
-  return s;
-}
+const store = useRedisStores(h);
 
 describe.skipIf(!hasRedis)('write-ahead on RedisSessionStore (MN-1)', () => {
   test('MN-1 SEQ-7 published frames reach the client in order and are in Redis; an Ack follows the committed cursor', async () => {

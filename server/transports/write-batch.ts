@@ -17,6 +17,7 @@
  */
 import type { Socket } from 'node:net';
 import type { WebSocket } from 'ws';
+import { frameHeaderSize, writeFrameHeader } from '../../spec/protocol/websocket-frame.js';
 
 /** The frames one socket holds until the flush, and the callbacks of those that wanted one (BP-4). */
 export interface HeldFrames {
@@ -70,35 +71,11 @@ let pending: BatchedPeer[] = [];
 let heldSinceMs = 0;
 let sinceCheck = 0;
 
-/** RFC 6455 §5.2: the header of an unmasked final binary frame of `n` bytes. */
-export function headerSize(n: number): number {
-  return n < 126 ? 2 : n < 65_536 ? 4 : 10;
-}
+/** RFC 6455 §5.2: the header of an unmasked final binary frame of `n` bytes (server frames carry no mask). */
+export const headerSize = frameHeaderSize;
 
 function writeHeader(out: Uint8Array, pos: number, n: number): number {
-  out[pos] = 0x82; // FIN, opcode 2 (binary): one Envelope per frame, never fragmented (WIRE-1)
-  if (n < 126) {
-    out[pos + 1] = n;
-    return pos + 2;
-  }
-  if (n < 65_536) {
-    out[pos + 1] = 126;
-    out[pos + 2] = n >>> 8;
-    out[pos + 3] = n & 0xff;
-    return pos + 4;
-  }
-  out[pos + 1] = 127;
-  const hi = Math.floor(n / 0x1_0000_0000);
-  const lo = n >>> 0;
-  out[pos + 2] = 0;
-  out[pos + 3] = 0;
-  out[pos + 4] = (hi >>> 8) & 0xff;
-  out[pos + 5] = hi & 0xff;
-  out[pos + 6] = lo >>> 24;
-  out[pos + 7] = (lo >>> 16) & 0xff;
-  out[pos + 8] = (lo >>> 8) & 0xff;
-  out[pos + 9] = lo & 0xff;
-  return pos + 10;
+  return writeFrameHeader(out, pos, n, 0);
 }
 
 function flushAll(): void {
