@@ -140,9 +140,11 @@ export class SessionLifecycle {
     this.d.detachedSessions.add(s); // RS-11
     this.d.scheduleDetachedCheck();
     const expiresAtMs = this.d.wallNow() + this.d.env.opts.resumeTtlMs;
-    const idle = this.d.store.isShared ? s.inbound.whenIdle() : undefined;
+    // MN-17: the cut first (held back from here on: a message still waiting for its dedupe answer),
+    // then the wait is for what the application was given only.
+    if (this.d.store.isShared) s.cutHandoff();
+    const idle = this.d.store.isShared ? s.whenHandedDone() : undefined;
     if (!idle) {
-      if (this.d.store.isShared) s.cutHandoff(); // nothing in the application's hands: only what arrives later is held back
       // The entry action runs before the step's snapshot is taken: the machine's is still the state it left.
       this.save(s, expiresAtMs, 'detached');
       return;
@@ -156,7 +158,6 @@ export class SessionLifecycle {
     // record says "released", the store holds the id of every message it was given, finished or
     // not (bound reached under load, a slow store): the resends are dropped there, never delivered twice.
     const machine = this.machineOf(s, 'detached');
-    s.cutHandoff();
     this.chain.after(s, () =>
       settledWithin(idle, this.d.env.opts.handoffWaitMs).then((isSettled) => {
         if (!isSettled) this.d.log.warn({ sessionId: s.id.slice(0, 8) }, 'handoff bound reached with client messages still in the application: their ids stored, the session released (MN-17)');

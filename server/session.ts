@@ -166,7 +166,7 @@ export class LiveSession extends SessionOutbound implements SessionView, Lifelin
   /** A client message for the application, after dedupe (SEQ-8, SEQ-10). */
   handleClientMessage(msg: ClientMessage): MaybePromise<void> {
     const ids = this.env.dedupe;
-    if (!ids || msg.messageId === '') return this.handOver(msg);
+    if (!ids || msg.messageId === '') return this.env.writeAhead ? this.handOverShared(msg, undefined) : this.handOver(msg); // a shared store's: MN-17
     const seen = ids.hasMessageId(this.principal, msg.messageId); // SEQ-8: synchronous for the memory store
     // A shared store answers later; ClientInbound holds this message's ack and those behind it meanwhile (SEQ-10).
     // While it is away the question is asked again, never failed (MN-6).
@@ -247,13 +247,14 @@ export class LiveSession extends SessionOutbound implements SessionView, Lifelin
    * cut (the client moved: it resends this message to the node it went to), and the id of each
    * message handed over is known until its write lands, so the release can write it first.
    */
-  private handOverShared(msg: ClientMessage, ids: NonNullable<SessionEnv['dedupe']>): Promise<void> {
+  private handOverShared(msg: ClientMessage, ids: SessionEnv['dedupe']): MaybePromise<void> {
     const hands = (this.hands ??= new HandedOver());
-    if (hands.isCut || this.isGone()) return Promise.reject(new HandoffCut());
-    hands.ids.add(msg.messageId);
-    const r = this.handOverRemembered(msg, ids);
-    const done = (): void => void hands.ids.delete(msg.messageId);
-    return Promise.resolve(r).finally(done);
+    if (hands.isCut || this.isGone()) throw new HandoffCut();
+    const r = ids ? this.handOverRemembered(msg, ids) : this.handOver(msg);
+    if (!(r instanceof Promise)) return r; // finished now, its id (if any) written
+    const key = ids ? msg.messageId : ''; // '' : no id to write, only a handler to wait for
+    hands.add(key);
+    return r.finally(() => hands.done(key));
   }
 
   /**
@@ -273,12 +274,20 @@ export class LiveSession extends SessionOutbound implements SessionView, Lifelin
     const hands = this.hands;
     const ids = this.env.dedupe;
     if (!hands || !ids || hands.ids.size === 0) return Promise.resolve();
-    if (!ids || hands.ids.size === 0) return Promise.resolve();
-    const writes = [...hands.ids].map((id) => {
+    const writes = [...hands.ids.keys()].filter((id) => id !== '').map((id) => {
       const added = ids.addMessageId(this.principal, id);
       return added instanceof Promise ? untilStored(added, () => ids.addMessageId(this.principal, id), this.isGone) : added;
     });
     return Promise.all(writes).then(noop, noop);
+  }
+
+  /**
+   * MN-17: resolves once the application finished every message it was given here and their ids
+   * are written; undefined when none is unfinished. After cutHandoff the set only shrinks: messages
+   * still waiting for their dedupe answer are held back, so the handoff does not wait for them.
+   */
+  whenHandedDone(): Promise<void> | undefined {
+    return this.hands?.whenEmpty();
   }
 
   /** A socket attached here again (RS-2): its messages reach the application here again. */
@@ -533,8 +542,38 @@ export class LiveSession extends SessionOutbound implements SessionView, Lifelin
 
 /** MN-17: a shared store's session: the message ids its application holds unstored, and whether the client moved away. */
 class HandedOver {
-  readonly ids = new Set<string>();
+  /** Message id ('' for a message without one) → how many with it are unfinished. */
+  readonly ids = new Map<string, number>();
   isCut = false;
+  /** Waiting for `ids` to empty (the handoff's wait, MN-17). */
+  private onEmpty: (() => void) | undefined;
+
+  add(id: string): void {
+    this.ids.set(id, (this.ids.get(id) ?? 0) + 1);
+  }
+
+  /** The application finished a message with `id` and its write landed (or it failed). */
+  done(id: string): void {
+    const n = (this.ids.get(id) ?? 1) - 1;
+    if (n > 0) this.ids.set(id, n);
+    else this.ids.delete(id);
+    if (this.ids.size > 0 || !this.onEmpty) return;
+    const wake = this.onEmpty;
+    this.onEmpty = undefined;
+    wake();
+  }
+
+  /** Resolves once no message handed over is unfinished; undefined when none is. */
+  whenEmpty(): Promise<void> | undefined {
+    if (this.ids.size === 0) return undefined;
+    return new Promise((resolve) => {
+      const before = this.onEmpty;
+      this.onEmpty = () => {
+        before?.();
+        resolve();
+      };
+    });
+  }
 }
 
 /** A message held back at the handoff (MN-17): not delivered, not acknowledged; the client resends it where it resumes. */
