@@ -39,6 +39,7 @@ import type { MachineRecord, SessionRecord, SubscriptionRecord } from './stores/
 import { recordOfSession, subscriptionsOf } from './stores/session-record-io.js';
 import { TokenBucket } from './token-bucket.js';
 import { messageItem, welcomeEnvelope, type WelcomeFacts } from './outbound.js';
+import { HandedOver, HandoffCut } from './handoff.js';
 import { StoreRetryAbandoned, untilStored } from './stores/store-retry.js';
 
 /** What a session needs from its server. */
@@ -271,14 +272,8 @@ export class LiveSession extends SessionOutbound implements SessionView, Lifelin
 
   /** MN-17: resolves once the store holds the id of every message the application was given here and whose write has not landed (after cutHandoff: a fixed set). */
   storeHandedIds(): Promise<void> {
-    const hands = this.hands;
     const ids = this.env.dedupe;
-    if (!hands || !ids || hands.ids.size === 0) return Promise.resolve();
-    const writes = [...hands.ids.keys()].filter((id) => id !== '').map((id) => {
-      const added = ids.addMessageId(this.principal, id);
-      return added instanceof Promise ? untilStored(added, () => ids.addMessageId(this.principal, id), this.isGone) : added;
-    });
-    return Promise.all(writes).then(noop, noop);
+    return this.hands && ids ? this.hands.storeIds(ids, this.principal, this.isGone) : Promise.resolve();
   }
 
   /**
@@ -539,49 +534,3 @@ export class LiveSession extends SessionOutbound implements SessionView, Lifelin
     return () => (this.flags & Flag.disposed) !== 0;
   }
 }
-
-/** MN-17: a shared store's session: the message ids its application holds unstored, and whether the client moved away. */
-class HandedOver {
-  /** Message id ('' for a message without one) → how many with it are unfinished. */
-  readonly ids = new Map<string, number>();
-  isCut = false;
-  /** Waiting for `ids` to empty (the handoff's wait, MN-17). */
-  private onEmpty: (() => void) | undefined;
-
-  add(id: string): void {
-    this.ids.set(id, (this.ids.get(id) ?? 0) + 1);
-  }
-
-  /** The application finished a message with `id` and its write landed (or it failed). */
-  done(id: string): void {
-    const n = (this.ids.get(id) ?? 1) - 1;
-    if (n > 0) this.ids.set(id, n);
-    else this.ids.delete(id);
-    if (this.ids.size > 0 || !this.onEmpty) return;
-    const wake = this.onEmpty;
-    this.onEmpty = undefined;
-    wake();
-  }
-
-  /** Resolves once no message handed over is unfinished; undefined when none is. */
-  whenEmpty(): Promise<void> | undefined {
-    if (this.ids.size === 0) return undefined;
-    return new Promise((resolve) => {
-      const before = this.onEmpty;
-      this.onEmpty = () => {
-        before?.();
-        resolve();
-      };
-    });
-  }
-}
-
-/** A message held back at the handoff (MN-17): not delivered, not acknowledged; the client resends it where it resumes. */
-export class HandoffCut extends Error {
-  override readonly name = 'HandoffCut';
-  constructor() {
-    super('the client moved to another node: message held back (MN-17)');
-  }
-}
-
-function noop(): void {}
