@@ -169,4 +169,60 @@ describe('several nodes: what a lost node or a missed claim notice must not cost
     expect((await c3.handshake({ sessionId: id, lastServerSeq: 0n, channels: ['feed'] })).resume?.outcome).toBe(ResumeOutcome.RESUMED);
     expect(a.registry.liveSession(id)).toBe(mine);
   });
+
+  /**
+   * MN-17 MN-5 under load (issue 14's duplicate, e2e drain at load 15–25): node A's store round
+   * trips for the dedupe ids take longer than its handoff bound. A delay on A's view of the store
+   * stands for the load, deterministically.
+   */
+  async function slowIdsOnA(slow: 'hasMessageId' | 'addMessageId') {
+    const store = new MemorySessionStore({ shared: true });
+    const hub = new MemoryHub();
+    const viewA = new Proxy(store, {
+      get(target, key, receiver) {
+        const v: unknown = Reflect.get(target, key, receiver);
+        if (key !== slow || typeof v !== 'function') return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+        const call = (args: unknown[]): unknown => (v as (...a: unknown[]) => unknown).apply(target, args);
+        const later = <T>(f: () => T): Promise<T> => new Promise((resolve) => setTimeout(resolve, 300)).then(f);
+        // A lookup reads the store at once and its answer is late; a write lands late.
+        return (...args: unknown[]) => (slow === 'hasMessageId' ? ((r) => later(() => r))(call(args)) : later(() => call(args)));
+      },
+    });
+    const byApp: string[] = [];
+    const a = await h.server({ sessionStore: viewA, broker: hub.broker('a'), handoffWaitMs: 50, onMessage: (m) => void byApp.push(`a:${dec(m.payload)}`) });
+    const b = await h.server({ sessionStore: store, broker: hub.broker('b'), handoffWaitMs: 2_000, onMessage: (m) => void byApp.push(`b:${dec(m.payload)}`) });
+    return { a, b, byApp };
+  }
+
+  /** The client moves from A to B with m1 unacknowledged, resends what B's Welcome does not cover (SEQ-9), then sends m2. */
+  async function moveAndResend(c: RawClient, b: LifelineServer): Promise<void> {
+    const id = idOf(c);
+    c.destroy();
+    const c2 = await h.client(b);
+    const w = await c2.handshake({ sessionId: id, lastServerSeq: 0n, channels: ['feed'] });
+    expect(w.resume?.outcome).toBe(ResumeOutcome.RESUMED);
+    if (w.lastClientSeq < 1n) c2.message({ seq: 1n, payload: enc('m1'), messageId: 'm1' });
+    c2.message({ seq: 2n, payload: enc('m2'), messageId: 'm2' });
+    await c2.waitForBody('ack', undefined, (ack) => ack.seq === 2n);
+  }
+
+  test('MN-17 MN-5 a message A\'s application got, whose id write outlasts A\'s handoff bound, is not delivered again on B: A stores the ids it handed over before it releases', async () => {
+    const { a, b, byApp } = await slowIdsOnA('addMessageId');
+    const c = await h.session(a, { channels: ['feed'] });
+    c.message({ payload: enc('m1'), messageId: 'm1' });
+    await vi.waitFor(() => expect(byApp).toEqual(['a:m1'])); // its id write is on its way (300 ms, past the 50 ms bound)
+    await moveAndResend(c, b);
+    expect(byApp).toEqual(['a:m1', 'b:m2']); // once each
+  });
+
+  test('MN-17 MN-5 a message still waiting for its dedupe answer on A when the client moves is held back there: it reaches the application once, on B', async () => {
+    const { a, b, byApp } = await slowIdsOnA('hasMessageId');
+    const c = await h.session(a, { channels: ['feed'] });
+    const asked = vi.spyOn(a.registry.liveSession(idOf(c)) as { handleClientMessage(m: unknown): unknown }, 'handleClientMessage');
+    c.message({ payload: enc('m1'), messageId: 'm1' });
+    await vi.waitFor(() => expect(asked).toHaveBeenCalledTimes(1)); // A asks the store (300 ms)
+    await moveAndResend(c, b);
+    await new Promise((r) => setTimeout(r, 400)); // A's answer has come by now
+    expect(byApp).toEqual(['b:m1', 'b:m2']);
+  });
 });

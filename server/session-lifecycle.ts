@@ -118,6 +118,7 @@ export class SessionLifecycle {
     const pending = s.pendingAttach;
     if (!pending) throw new Error('attach without a pending socket');
     s.conn = pending.conn;
+    s.handoffResumed(); // MN-17: its messages reach the application here again
     if (h.ending) h.ending.isTeardownFailed = false;
     this.d.sweep.add(pending.conn);
     const d = this.d;
@@ -140,7 +141,10 @@ export class SessionLifecycle {
     this.d.detachedSessions.add(s); // RS-11
     this.d.scheduleDetachedCheck();
     const expiresAtMs = this.d.wallNow() + this.d.env.opts.resumeTtlMs;
-    const idle = this.d.store.isShared ? s.inbound.whenIdle() : undefined;
+    // MN-17: the cut first (held back from here on: a message still waiting for its dedupe answer),
+    // then the wait is for what the application was given only.
+    if (this.d.store.isShared) s.cutHandoff();
+    const idle = this.d.store.isShared ? s.whenHandedDone() : undefined;
     if (!idle) {
       // The entry action runs before the step's snapshot is taken: the machine's is still the state it left.
       this.save(s, expiresAtMs, 'detached');
@@ -149,9 +153,18 @@ export class SessionLifecycle {
     // MN-17: the release. Stored detached only once the application finished the client messages it
     // was given (their cursor and ids in the record), so the node the client resumes on, which waits
     // for this, never hands them to the application again. Bounded by handoffWaitMs: a handler that
-    // never settles (BP-17's hold) must not keep the session from moving.
+    // never settles (BP-17's hold) must not keep the session from moving. The cut comes first: from
+    // the detach on, a message still waiting for its dedupe answer is held back (the client resends
+    // it where it resumes), so what this node's application was given is fixed; and before the
+    // record says "released", the store holds the id of every message it was given, finished or
+    // not (bound reached under load, a slow store): the resends are dropped there, never delivered twice.
     const machine = this.machineOf(s, 'detached');
-    this.chain.after(s, () => settledWithin(idle, this.d.env.opts.handoffWaitMs));
+    this.chain.after(s, () =>
+      settledWithin(idle, this.d.env.opts.handoffWaitMs).then((isSettled) => {
+        if (!isSettled) this.d.log.warn({ sessionId: s.id.slice(0, 8) }, 'handoff bound reached with client messages still in the application: their ids stored, the session released (MN-17)');
+        return s.storeHandedIds();
+      }),
+    );
     this.write(s, () => this.saveNow(s, expiresAtMs, machine));
   }
 
@@ -431,12 +444,12 @@ function persistedOf(m: MachineRecord | undefined): PersistedSession | undefined
   return m as unknown as PersistedSession;
 }
 
-/** `p` settled, or `ms` passed (a timer that keeps no process alive). */
-function settledWithin(p: Promise<void>, ms: number): Promise<void> {
+/** `p` settled (true), or `ms` passed (false; a timer that keeps no process alive). */
+function settledWithin(p: Promise<void>, ms: number): Promise<boolean> {
   let timer: ReturnType<typeof setTimeout> | undefined;
-  const bound = new Promise<void>((resolve) => {
-    timer = setTimeout(resolve, ms);
+  const bound = new Promise<boolean>((resolve) => {
+    timer = setTimeout(() => resolve(false), ms);
     timer.unref?.();
   });
-  return Promise.race([p, bound]).finally(() => clearTimeout(timer));
+  return Promise.race([p.then(() => true), bound]).finally(() => clearTimeout(timer));
 }

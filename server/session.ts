@@ -39,6 +39,7 @@ import type { MachineRecord, SessionRecord, SubscriptionRecord } from './stores/
 import { recordOfSession, subscriptionsOf } from './stores/session-record-io.js';
 import { TokenBucket } from './token-bucket.js';
 import { messageItem, welcomeEnvelope, type WelcomeFacts } from './outbound.js';
+import { HandedOver, HandoffCut } from './handoff.js';
 import { StoreRetryAbandoned, untilStored } from './stores/store-retry.js';
 
 /** What a session needs from its server. */
@@ -88,6 +89,8 @@ export class LiveSession extends SessionOutbound implements SessionView, Lifelin
   private channelSet: Set<string> | undefined;
   /** Client messages: dedupe, delivery to the application, acks (SEQ-3, SEQ-5, SEQ-10). */
   readonly inbound: ClientInbound;
+  /** MN-17: ids handed to the application whose write has not landed, and whether the handoff is cut; a shared store's sessions only. */
+  private hands: HandedOver | undefined;
   /** DISCONNECT overflow: the next resume resyncs by snapshots (BP-11). A bit of `flags`, as the next two. */
   get isContinuityLost(): boolean {
     return (this.flags & Flag.continuityLost) !== 0;
@@ -164,15 +167,15 @@ export class LiveSession extends SessionOutbound implements SessionView, Lifelin
   /** A client message for the application, after dedupe (SEQ-8, SEQ-10). */
   handleClientMessage(msg: ClientMessage): MaybePromise<void> {
     const ids = this.env.dedupe;
-    if (!ids || msg.messageId === '') return this.handOver(msg);
+    if (!ids || msg.messageId === '') return this.env.writeAhead ? this.handOverShared(msg, undefined) : this.handOver(msg); // a shared store's: MN-17
     const seen = ids.hasMessageId(this.principal, msg.messageId); // SEQ-8: synchronous for the memory store
     // A shared store answers later; ClientInbound holds this message's ack and those behind it meanwhile (SEQ-10).
     // While it is away the question is asked again, never failed (MN-6).
     if (seen instanceof Promise) {
-      return untilStored(seen, () => ids.hasMessageId(this.principal, msg.messageId), this.isGone).then((isSeen) => (isSeen ? undefined : this.handOverRemembered(msg, ids)));
+      return untilStored(seen, () => ids.hasMessageId(this.principal, msg.messageId), this.isGone).then((isSeen) => (isSeen ? undefined : this.handOverShared(msg, ids)));
     }
     if (seen) return; // SEQ-8: seen through another path; processed (and acked) once
-    return this.handOverRemembered(msg, ids);
+    return this.env.writeAhead ? this.handOverShared(msg, ids) : this.handOverRemembered(msg, ids); // a shared store's: MN-17
   }
 
   /** An Ack now; false without a writable socket (the next Welcome's last_client_seq carries it). */
@@ -231,6 +234,7 @@ export class LiveSession extends SessionOutbound implements SessionView, Lifelin
   /** The application's handler failed (CC-5). */
   inboundFailed(err: unknown): void {
     if (err instanceof StoreRetryAbandoned) return; // the session ended while a store call waited: nothing to fail
+    if (err instanceof HandoffCut) return; // MN-17: the client moved; it resends what was held back
     this.env.metrics?.messageFailed();
     this.env.fail(this, err);
   }
@@ -243,6 +247,53 @@ export class LiveSession extends SessionOutbound implements SessionView, Lifelin
   private handOver(msg: ClientMessage): MaybePromise<void> {
     this.env.emitMessage(this, msg);
     return this.env.onMessage?.(msg, this.handle);
+  }
+
+  /**
+   * A shared store's path (MN-5, MN-17): nothing more reaches the application once the handoff was
+   * cut (the client moved: it resends this message to the node it went to), and the id of each
+   * message handed over is known until its write lands, so the release can write it first.
+   */
+  private handOverShared(msg: ClientMessage, ids: SessionEnv['dedupe']): MaybePromise<void> {
+    const hands = (this.hands ??= new HandedOver());
+    if (hands.isCut || this.isGone()) throw new HandoffCut();
+    const r = ids ? this.handOverRemembered(msg, ids) : this.handOver(msg);
+    if (!(r instanceof Promise)) return r; // finished now, its id (if any) written
+    const key = ids ? msg.messageId : ''; // '' : no id to write, only a handler to wait for
+    hands.add(key);
+    return r.finally(() => hands.done(key));
+  }
+
+  /**
+   * MN-17, the release on the node the client left: from now on nothing more is handed to the
+   * application here (messages still waiting for their dedupe answer are held back, unacknowledged:
+   * the client resends them where it resumes), so what it was given here is fixed; storeHandedIds
+   * then writes their ids, handler done or not, and the node the client resumes on drops the
+   * resends (MN-5) however long that handler or the store took. A socket attaching here again
+   * undoes it (handoffResumed).
+   */
+  cutHandoff(): void {
+    (this.hands ??= new HandedOver()).isCut = true;
+  }
+
+  /** MN-17: resolves once the store holds the id of every message the application was given here and whose write has not landed (after cutHandoff: a fixed set). */
+  storeHandedIds(): Promise<void> {
+    const ids = this.env.dedupe;
+    return this.hands && ids ? this.hands.storeIds(ids, this.principal, this.isGone) : Promise.resolve();
+  }
+
+  /**
+   * MN-17: resolves once the application finished every message it was given here and their ids
+   * are written; undefined when none is unfinished. After cutHandoff the set only shrinks: messages
+   * still waiting for their dedupe answer are held back, so the handoff does not wait for them.
+   */
+  whenHandedDone(): Promise<void> | undefined {
+    return this.hands?.whenEmpty();
+  }
+
+  /** A socket attached here again (RS-2): its messages reach the application here again. */
+  handoffResumed(): void {
+    if (this.hands) this.hands.isCut = false;
   }
 
   /** To the application, then its id remembered: a handler that fails has not processed it (SEQ-8, SEQ-10). */

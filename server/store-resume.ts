@@ -129,6 +129,11 @@ export class StoreResumes {
       await new Promise((resolve) => setTimeout(resolve, RELEASE_POLL_MS));
       r = await this.d.store.load(id);
     }
+    if (r && isHeldElsewhere(r, this.d.nodeId) && r.owner?.fence === seen.owner?.fence) {
+      // Past the bound the claim goes ahead (a dead node never releases); anything the other node's
+      // application took but had not yet stored may then reach this node's application again.
+      this.d.log.warn({ sessionId: id.slice(0, 8), byNode: r.owner?.nodeId, waitedMs: Date.now() - until + this.d.handoffWaitMs }, 'handoff wait ran out: claiming a session another node still holds (MN-17)');
+    }
     return r;
   }
 }
