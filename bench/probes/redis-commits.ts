@@ -12,10 +12,10 @@
  */
 import { Redis } from 'ioredis';
 import { startRedis } from '../../test/support/redis.js';
-import { sampleRecord } from '../../server/stores/contract.js';
 import { RedisSessionStore } from '../../server/stores/redis-session-store.js';
 import type { RecordDelta } from '../../server/stores/session-store.js';
 import { redisCpuSeconds } from '../lib/redis-cpu.js';
+import { createProbeSessions } from '../lib/redis-probe-sessions.js';
 
 const sessions = Number(process.argv[2] ?? 2000);
 const ticks = Number(process.argv[3] ?? 50);
@@ -27,11 +27,7 @@ const store = new RedisSessionStore({ redis: redis.url });
 const admin = new Redis(redis.url);
 try {
   await store.ready();
-  const ids: { id: string; fence: number }[] = [];
-  for (let i = 0; i < sessions; i++) {
-    const r = sampleRecord({ subscriptions: [{ channel: 'feed' }] });
-    ids.push({ id: r.id, fence: await store.create(r, 'probe') });
-  }
+  const ids = await createProbeSessions(store, sessions);
   const payload = new Uint8Array(payloadBytes).fill(7);
   await admin.config('RESETSTAT');
   const cpu0 = await redisCpuSeconds(admin);

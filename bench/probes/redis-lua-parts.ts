@@ -11,11 +11,11 @@
  */
 import { Redis } from 'ioredis';
 import { startRedis } from '../../test/support/redis.js';
-import { sampleRecord } from '../../server/stores/contract.js';
 import { RedisSessionStore } from '../../server/stores/redis-session-store.js';
 import { CommitBatchWriter } from '../../server/stores/commit-batch.js';
 import { COMMIT_MANY } from '../../server/stores/redis-scripts.js';
 import { redisCpuSeconds } from '../lib/redis-cpu.js';
+import { createProbeSessions } from '../lib/redis-probe-sessions.js';
 
 const sessions = Number(process.argv[2] ?? 1000);
 const ticks = Number(process.argv[3] ?? 20);
@@ -37,11 +37,7 @@ const cuts: Record<string, string> = {
 };
 try {
   await store.ready();
-  const ids: { id: string; fence: number }[] = [];
-  for (let i = 0; i < sessions; i++) {
-    const r = sampleRecord({ subscriptions: [{ channel: 'feed' }] });
-    ids.push({ id: r.id, fence: await store.create(r, 'probe') });
-  }
+  const ids = await createProbeSessions(store, sessions);
   const payload = new Uint8Array(payloadBytes).fill(7);
   const s = store;
   const k = s.keys;
