@@ -4,7 +4,9 @@
  * scheduling makes the implementation look late, and the note says how much
  * room was left. A pass by 2 ms and a pass by 600 ms read differently.
  */
+import type { ClientProcess } from '../client-mode/control.js';
 import { CaseFailure } from '../framework/failure.js';
+import { stalls } from '../framework/stall.js';
 import type { CaseContext } from '../framework/types.js';
 
 export interface Bounds {
@@ -27,4 +29,25 @@ export function checkWithin(ctx: Pick<CaseContext, 'note'>, what: string, measur
   ctx.note(`margin: ${what}: ${m} ms in [${range}], ${spare} ms to spare`);
   if (lo !== undefined && m < lo) throw new CaseFailure(`${what}: ${m} ms, ${lo - m} ms before the lower bound ${lo} ms (${rule})`);
   if (hi !== undefined && m > hi) throw new CaseFailure(`${what}: ${m} ms, ${m - hi} ms beyond the bound ${hi} ms incl. slack (${rule})`);
+}
+
+/** The runner's stall is recorded by the sampler's next tick: read this far past a span's end. */
+const STALL_READ_PAST_MS = 20;
+
+/** Lateness measured over one span: the client process's wait for a CPU, and the runner's worst stall. */
+export interface SpanLateness {
+  readonly clientMs: number;
+  readonly runnerMs: number;
+}
+
+/**
+ * What could have made a client's timer look late over [from, to] (performance.now() times), as
+ * measured, not assumed: the client process's wait for a CPU (client-mode/run-delay.ts) and the
+ * runner's own worst stall (it reads the client's reports late by that much). Undefined where the
+ * client's wait cannot be measured (not Linux): callers keep their fixed allowance then.
+ */
+export function latenessOver(client: Pick<ClientProcess, 'waitedForCpuMs'>, from: number, to: number): SpanLateness | undefined {
+  const clientMs = client.waitedForCpuMs(from, to);
+  if (clientMs === undefined) return undefined;
+  return { clientMs, runnerMs: stalls.worst(from, to + STALL_READ_PAST_MS) };
 }

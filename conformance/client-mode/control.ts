@@ -9,6 +9,7 @@ import type { ClientConfig } from '../config.js';
 import { waitingFor } from '../framework/activity.js';
 import { AdapterProtocolError, CaseFailure, HarnessFatal, WaitFailure } from '../framework/failure.js';
 import type { Transcript } from '../framework/transcript.js';
+import { RunDelay } from './run-delay.js';
 
 export type ClientCommand =
   | { cmd: 'connect' }
@@ -52,6 +53,8 @@ export class ClientProcess {
   /** The next `holdTokens` token requests are answered only after `holdTokenMs` (HS-10: a slow getToken). */
   holdTokens = 0;
   holdTokenMs = 0;
+  /** The adapter's wait for a CPU, sampled from `ready` on (Linux only; see run-delay.ts). */
+  private runDelay: RunDelay | undefined;
 
   private constructor(
     private readonly child: ChildProcess,
@@ -66,6 +69,7 @@ export class ClientProcess {
       }
     });
     child.on('exit', (code, signal) => {
+      this.runDelay?.stop();
       this.exited = { code, signal };
       transcript.event('client', `process exited (${code ?? signal})`);
       this.wake();
@@ -101,7 +105,17 @@ export class ClientProcess {
       if (p.exited) throw new HarnessFatal(`the client adapter ${JSON.stringify(command.join(' '))} exited (${p.exited.code ?? p.exited.signal}) before reporting ready${stderr}`);
       throw new Error(`${err instanceof Error ? err.message : String(err)}${stderr}`);
     }
+    if (!p.exited) p.runDelay = RunDelay.start(child.pid);
     return p;
+  }
+
+  /**
+   * How long the client process waited for a CPU within [from, to] (performance.now() times, as
+   * events' `at`): what a timer of the client may have fired late by in that span, beyond its own
+   * work. Undefined where it cannot be measured (not Linux): cases then keep a fixed allowance.
+   */
+  waitedForCpuMs(from: number, to: number): number | undefined {
+    return this.runDelay?.waitedMs(from, to);
   }
 
   private wake(): void {

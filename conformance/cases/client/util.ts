@@ -49,20 +49,32 @@ export async function noAttemptWithin(ctx: ClientCaseContext, count: number, ms:
   }
 }
 
+/** A wait measured between two instants of the runner's clock (performance.now()). */
+export interface Span {
+  readonly ms: number;
+  readonly from: number;
+  readonly to: number;
+}
+
 /**
  * The client's own reconnect waits, from its reports: each `reconnecting` → next `connecting`
  * state change after event index `from`. Stdout and token latency cancel out; timer lateness remains.
  */
-export function ownWaits(client: ClientProcess, from = 0): number[] {
+export function ownWaitSpans(client: ClientProcess, from = 0): Span[] {
   const evs = client.events.slice(from);
-  const waits: number[] = [];
+  const waits: Span[] = [];
   for (let i = 0; i < evs.length; i++) {
     const e = evs[i] as (typeof evs)[number];
     if (e.e.event !== 'state' || e.e.state !== 'reconnecting') continue;
     const next = evs.slice(i + 1).find((x) => x.e.event === 'state');
-    if (next && next.e.event === 'state' && next.e.state === 'connecting') waits.push(Math.round(next.at - e.at));
+    if (next && next.e.event === 'state' && next.e.state === 'connecting') waits.push({ ms: Math.round(next.at - e.at), from: e.at, to: next.at });
   }
   return waits;
+}
+
+/** The waits of ownWaitSpans, in ms. */
+export function ownWaits(client: ClientProcess, from = 0): number[] {
+  return ownWaitSpans(client, from).map((s) => s.ms);
 }
 
 /**
