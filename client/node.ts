@@ -13,6 +13,7 @@ import type { Transport, TransportHandlers, TransportSocket } from './transport.
 import { httpTransport } from './transports/http.js';
 import { nodeHttpFetch } from './transports/node-fetch.js';
 import { HeldFrames } from './transports/ws-frames.js';
+import { isSenderIdle, mayFrameHere, socketOf, type Corkable } from './transports/ws-internals.js';
 
 export interface NodeTransportOptions {
   /** Upgrade headers for an attempt, e.g. `{ authorization: 'Bearer ' + token }`. */
@@ -32,18 +33,10 @@ export function parseRetryAfterMs(value: string | string[] | undefined, nowMs = 
   return Number.isNaN(at) ? undefined : Math.max(0, at - nowMs);
 }
 
-/** The part of net.Socket the write batching uses. */
-interface Corkable {
-  cork(): void;
-  uncork(): void;
-  write(bytes: Uint8Array): boolean;
-  readonly destroyed: boolean;
-}
-
 /** Where a ws socket finds its NodeSocket: the listeners are shared by every socket (issue 16). */
 const OWNER = Symbol('lifeline.nodeSocket');
-/** ws 8 internals read here: its net.Socket, and its Sender's state (0 while it queues nothing). */
-type OwnedWs = WebSocket & { [OWNER]?: NodeSocket; _socket?: Corkable | null; _sender?: { _state?: number } | null };
+/** A ws socket with its NodeSocket (ws's internals are read only through transports/ws-internals.ts). */
+type OwnedWs = WebSocket & { [OWNER]?: NodeSocket };
 
 /**
  * One socket of the Node transport. The ws listeners are module functions that find this object
@@ -84,7 +77,7 @@ class NodeSocket implements TransportSocket {
 
   send(bytes: Uint8Array): void {
     const ws = this.ws;
-    if (this.mayFrame && ws.readyState === WebSocket.OPEN && (ws._sender?._state ?? 0) === 0) {
+    if (this.mayFrame && ws.readyState === WebSocket.OPEN && isSenderIdle(ws)) {
       (this.frames ??= new HeldFrames()).add(bytes);
       this.list();
       return;
@@ -116,9 +109,8 @@ class NodeSocket implements TransportSocket {
 
   opened(): void {
     if (this.isDone) return;
-    const sock = this.ws._socket;
     // permessage-deflate (or any extension) is ws's business: it may compress, and queue while it does.
-    this.mayFrame = this.ws.extensions === '' && sock !== undefined && sock !== null && typeof sock.write === 'function';
+    this.mayFrame = mayFrameHere(this.ws);
     this.handlers.onOpen();
   }
 
@@ -160,8 +152,8 @@ class NodeSocket implements TransportSocket {
   private hold(): void {
     if (this.held !== undefined) return;
     // ws keeps its net.Socket in `_socket` (stable across ws 7 and 8); without one, do nothing.
-    const sock = this.ws._socket;
-    if (sock === undefined || sock === null || typeof sock.cork !== 'function') return;
+    const sock = socketOf(this.ws);
+    if (sock === undefined) return;
     this.held = sock;
     sock.cork();
     this.list();
@@ -177,8 +169,8 @@ class NodeSocket implements TransportSocket {
   private flush(): void {
     const f = this.frames;
     if (f === undefined || f.bytes === 0) return;
-    const sock = this.ws._socket;
-    if (this.ws.readyState !== WebSocket.OPEN || sock === undefined || sock === null || sock.destroyed) {
+    const sock = socketOf(this.ws);
+    if (this.ws.readyState !== WebSocket.OPEN || sock === undefined || sock.destroyed) {
       f.frames = [];
       f.bytes = 0;
       return;

@@ -18,6 +18,7 @@
 import type { Socket } from 'node:net';
 import type { WebSocket } from 'ws';
 import { frameHeaderSize, writeFrameHeader } from '../../spec/protocol/websocket-frame.js';
+import { mayWriteDirect, socketOf } from './ws-internals.js';
 
 /** The frames one socket holds until the flush, and the callbacks of those that wanted one (BP-4). */
 export interface HeldFrames {
@@ -34,9 +35,6 @@ export interface BatchedPeer {
   readonly ws: WebSocket;
   held: HeldFrames | undefined;
 }
-
-/** The parts of ws's WebSocket used here (ws 8: `_socket`, and `_sender._state` 0 when it queues nothing). */
-type WsInternals = { _socket?: Socket; _sender?: { _state?: number } | null };
 
 /**
  * How long a batch may hold writes (issue 16). A fan-out tick that publishes many messages (a
@@ -86,12 +84,12 @@ function flushAll(): void {
 
 /**
  * Hold a binary frame of `bytes` for this peer's burst; `onFlushed` runs once the socket has
- * written it (BP-4). False when it cannot be held (no net.Socket behind the ws, or ws itself
- * queues frames): the caller sends it with ws.send(), after writeHeld() so the order stays.
+ * written it (BP-4). False when it cannot be held (no net.Socket behind the ws, ws itself queues
+ * frames, or ws's internals are not the shape ws-internals.ts knows): the caller sends it with
+ * ws.send(), after writeHeld() so the order stays.
  */
 export function holdFrame(p: BatchedPeer, bytes: Uint8Array, onFlushed?: () => void): boolean {
-  const ws = p.ws as WebSocket & WsInternals;
-  if (ws._socket === undefined || (ws._sender?._state ?? 0) !== 0) return false;
+  if (!mayWriteDirect(p.ws)) return false;
   if (++sinceCheck >= CHECK_EVERY) {
     sinceCheck = 0;
     if (pending.length > 0 && performance.now() - heldSinceMs > MAX_HOLD_MS) flushAll(); // held long enough: out now, a new batch starts
@@ -129,8 +127,8 @@ export function writeHeld(p: BatchedPeer): void {
   p.held = undefined;
   const cbs = h.callbacks;
   const done = cbs === undefined ? undefined : cbs.length === 1 ? cbs[0] : () => { for (const cb of cbs) cb(); };
-  const ws = p.ws as WebSocket & WsInternals;
-  const sock = ws._socket;
+  const ws = p.ws;
+  const sock = socketOf(ws);
   if (ws.readyState !== OPEN || sock === undefined || sock.destroyed) {
     if (done !== undefined) process.nextTick(done);
     return;

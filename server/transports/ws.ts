@@ -15,6 +15,7 @@ import { admitUpgrade, upgradeCompleted, type UpgradeContext } from '../admissio
 import type { AcceptPeer, PeerInfo, PeerSink, PeerTransport } from '../transport.js';
 import { heldBytes, holdFrame, writeHeld, type BatchedPeer, type HeldFrames } from './write-batch.js';
 import { wsProtocolErrorName } from './ws-errors.js';
+import { releaseChunkList } from './ws-internals.js';
 
 export interface WsTransportOptions {
   /** WIRE-4: ws refuses a larger frame before buffering it, and closes 1009 (CC-11). */
@@ -128,20 +129,6 @@ function onClose(this: PeerSocket, code: number): void {
   if (peer === undefined) return;
   peer.ended();
   peer.sink?.closed(code);
-}
-
-/** The part of ws's Receiver used below (ws 8 keeps received chunks in `_buffers` until parsed). */
-type ReceiverChunks = { _receiver?: { _buffers?: unknown[] } };
-
-/**
- * Memory per idle session (issue 16, bench/probes/server-heap.md): ws's Receiver queues each
- * received chunk in one array; after the first frame that array keeps a 17-slot backing store
- * (~140 B) for the socket's life, though an idle peer sends one Heartbeat per interval. Once a
- * frame is parsed and nothing is queued, a fresh empty array holds none (the next chunk grows it).
- */
-function releaseChunkList(ws: WebSocket): void {
-  const r = (ws as unknown as ReceiverChunks)._receiver;
-  if (r?._buffers !== undefined && r._buffers.length === 0) r._buffers = [];
 }
 
 /**
