@@ -9,7 +9,7 @@ import { expectedAdvice as adviceForCode, exponentAfter, serverSendableCodes, ty
 import { checkWithin } from '../timing.js';
 import { CaseFailure, check, checkEqual } from '../../framework/failure.js';
 import type { ClientCaseContext } from '../../client-mode/harness.js';
-import { attempt, backoffBoundMs, clientCase, connected, noAttemptWithin, observedLossAt, type ClientCase } from './util.js';
+import { attempt, backoffBoundMs, clientCase, connected, noAttemptWithin, observedLossAt, plusClientWaitMs, type ClientCase } from './util.js';
 
 const kebab = (s: string) => s.toLowerCase().replace(/_/g, '-');
 
@@ -36,7 +36,8 @@ async function closeAndObserve(ctx: ClientCaseContext, code: number): Promise<vo
   });
   // a live session that drops retries at n = 0 (RC-2), never sooner than the code's minimum delay (CC-2)
   if (advice.minDelayMs > 0) checkWithin(ctx, `reconnected after the runner's ${code}`, at - t0, { min: advice.minDelayMs }, 'CC-2: minimum delay');
-  checkWithin(ctx, `reconnected after the client saw ${code}`, at - observedLossAt(client, from, t0), { max: bound }, 'RC-2');
+  const lossAt = observedLossAt(client, from, t0);
+  checkWithin(ctx, `reconnected after the client saw ${code}`, at - lossAt, { max: plusClientWaitMs(ctx, client, bound, lossAt, at) }, 'RC-2');
   const conn2 = await ctx.server.conn(2, 2000);
   const hello = await conn2.hello(2000);
   if (advice.resetSession) {
@@ -94,7 +95,8 @@ export const closeCodeClientCases: ClientCase[] = [
         const t0 = performance.now();
         current.close(code, 'unregistered');
         const at = await attempt(ctx, n + 1, backoffBoundMs(ctx, 0) + 2000);
-        checkWithin(ctx, `reconnected after the client saw ${code}`, at - observedLossAt(client, from, t0), { max: backoffBoundMs(ctx, exponentAfter(0)) }, 'CC-3, RC-2');
+        const lossAt = observedLossAt(client, from, t0);
+        checkWithin(ctx, `reconnected after the client saw ${code}`, at - lossAt, { max: plusClientWaitMs(ctx, client, backoffBoundMs(ctx, exponentAfter(0)), lossAt, at) }, 'CC-3, RC-2');
         n++;
         const before = client.states().filter((s) => s === 'connected').length;
         current = (await ctx.server.acceptSession(n, 2000, { sessionId: 'sess-1' })).conn;
@@ -116,7 +118,8 @@ export const closeCodeClientCases: ClientCase[] = [
       const t0 = performance.now();
       ctx.server.conns[0]?.terminate();
       const at = await attempt(ctx, 2, backoffBoundMs(ctx, 0) + 2000);
-      checkWithin(ctx, 'reconnected after the client saw the drop', at - observedLossAt(client, from, t0), { max: backoffBoundMs(ctx, exponentAfter(0)) }, 'CC-4, RC-2');
+      const lossAt = observedLossAt(client, from, t0);
+      checkWithin(ctx, 'reconnected after the client saw the drop', at - lossAt, { max: plusClientWaitMs(ctx, client, backoffBoundMs(ctx, exponentAfter(0)), lossAt, at) }, 'CC-4, RC-2');
       const hello = await (await ctx.server.conn(2, 2000)).hello(2000);
       checkEqual(hello.sessionId, 'sess-9', 'Hello.session_id after a drop (RC-10)');
     },

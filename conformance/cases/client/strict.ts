@@ -10,7 +10,7 @@ import { codeNamed as codeOf, exponentAfter } from '../../oracle/close-advice.js
 import { envelope } from '../../server-mode/peer.js';
 import { deafen } from '../deafen.js';
 import { checkWithin } from '../timing.js';
-import { attempt, b64, backoffBoundMs, clientCase, connected, observedLossAt, sleep, type ClientCase } from './util.js';
+import { attempt, b64, backoffBoundMs, clientCase, connected, observedLossAt, plusClientWaitMs, sleep, type ClientCase } from './util.js';
 
 function clientMessages(conn: ServerConn): { seq: bigint; text: string }[] {
   return conn.bodies('message').map((m) => ({ seq: m.seq, text: new TextDecoder().decode(m.payload) }));
@@ -75,7 +75,8 @@ export const strictClientCases: ClientCase[] = [
       conn.send(envelope('drainNotice', { reason: 2, reconnectAfterMs: delay, deadlineMs: 5000, target }));
       const at = await attempt(ctx, 2, delay + backoffBoundMs(ctx, exponentAfter(0)) + 2000);
       checkWithin(ctx, 'reconnected after the runner sent the notice', at - t0, { min: delay }, 'DR-6');
-      checkWithin(ctx, 'reconnected after the client took the notice', at - observedLossAt(client, from, t0), { max: delay + backoffBoundMs(ctx, exponentAfter(0)) }, 'DR-6');
+      const lossAt = observedLossAt(client, from, t0);
+      checkWithin(ctx, 'reconnected after the client took the notice', at - lossAt, { max: plusClientWaitMs(ctx, client, delay + backoffBoundMs(ctx, exponentAfter(0)), lossAt, at) }, 'DR-6');
       const up = ctx.server.upgrades[1];
       const path = new URL(target).pathname;
       check(up !== undefined && new URL(up.url, 'ws://x').pathname === path, `the next upgrade went to ${up?.url}, not to the DrainNotice target's ${path} (DR-6)`);

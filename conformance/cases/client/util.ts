@@ -25,6 +25,18 @@ export function backoffBoundMs(ctx: ClientCaseContext, attempt: number, minDelay
   return largestDelayMs(attempt, ctx.client, minDelayMs) + ctx.slackMs;
 }
 
+/**
+ * An upper bound on a delay the client times, widened by how long the client process was measured
+ * waiting for a CPU over [from, to] (its timers fire that much late; client-mode/run-delay.ts), with a
+ * note when that is more than nothing. The runner's stall monitor does not see a starved client
+ * (session 9: CC-2/after-1007-invalid-payload missed its bound by 14 ms in npm test under load).
+ */
+export function plusClientWaitMs(ctx: Pick<ClientCaseContext, 'note'>, client: Pick<ClientProcess, 'waitedForCpuMs'>, maxMs: number, from: number, to: number): number {
+  const waited = client.waitedForCpuMs(from, to) ?? 0;
+  if (waited > 0) ctx.note(`the client waited ${waited} ms for a CPU over the span: bound ${Math.round(maxMs)} + ${waited} ms`);
+  return maxMs + waited;
+}
+
 /** Start the client, accept its first connection and welcome it. */
 export async function connected(ctx: ClientCaseContext, welcome: WelcomeInit = {}): Promise<{ client: ClientProcess; conn: ServerConn; hello: Hello }> {
   const client = await ctx.start();
