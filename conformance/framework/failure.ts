@@ -21,8 +21,8 @@ export class CaseFailure extends Error {
  * ERROR let a server with no high-water mark pass as 'not judged').
  */
 export class CountFailure extends CaseFailure {
-  constructor(message: string) {
-    super(message);
+  constructor(message: string, counterexample?: Counterexample) {
+    super(message, counterexample);
     this.name = 'CountFailure';
   }
 }

@@ -4,7 +4,7 @@
  * frames of exactly that counterexample (issue 6 §3).
  */
 import fc from 'fast-check';
-import { CaseFailure, show } from './failure.js';
+import { CaseFailure, CountFailure, show } from './failure.js';
 import type { CaseContext } from './types.js';
 
 function printInput(value: unknown): string {
@@ -50,17 +50,22 @@ export async function checkProperty<T>(
   if (!details.failed || !details.counterexample) return;
   const [input] = details.counterexample;
   let message = details.errorInstance instanceof Error ? details.errorInstance.message : String(details.errorInstance);
+  // A count or content failure stays one (no runner stall can excuse it): wrapped in a plain
+  // CaseFailure, a stall on a busy machine turned it into the runner's ERROR (npm test, session 9).
+  let isCount = details.errorInstance instanceof CountFailure;
   // Replay the shrunk counterexample once so the transcript is its own.
   ctx.transcript.reset();
   try {
     await predicate(input);
     message += ' (the shrunk counterexample passed when replayed once: timing-dependent)';
+    isCount = false;
   } catch (err) {
     message = err instanceof Error ? err.message : String(err);
+    isCount = err instanceof CountFailure;
   }
   // fc.commands need their own replay path beside fast-check's: carry both as `path|replayPath`.
   const replayPath = /replayPath="([^"]+)"/.exec(printInput(input))?.[1];
-  throw new CaseFailure(`${message}\n  counterexample: ${printInput(input)}`, {
+  throw new (isCount ? CountFailure : CaseFailure)(`${message}\n  counterexample: ${printInput(input)}`, {
     input: printInput(input),
     seed: details.seed,
     path: `${details.counterexamplePath ?? ''}${replayPath ? `|${replayPath}` : ''}`,

@@ -88,6 +88,27 @@ describe('seeds, replay and counterexamples', () => {
     expect(table).toContain("--path '");
     expect(junitXml(s)).toContain('<failure message="saw a value over 50');
   });
+  test('a property\'s content failure stays FAIL when the runner stalled while it ran (shrunk and wrapped, it is still a CountFailure)', async () => {
+    const prop: Case = {
+      ...base,
+      id: 'HB-3/property-stalled',
+      level: 'MUST',
+      property: true,
+      run: (ctx) =>
+        checkProperty(ctx, fc.integer({ min: 0, max: 100 }), async (x) => {
+          if (x <= 50) return;
+          const until = performance.now() + 60; // a stall of the runner's event loop above its 20 ms floor
+          while (performance.now() < until) {
+            // busy: the stall monitor's next sample is ~60 ms late
+          }
+          checkCount(false, 'saw a value over 50');
+        }, { runs: 50 }),
+    };
+    const r = (await run([prop])).results[0];
+    expect(r?.stallMs).toBeGreaterThanOrEqual(20);
+    expect(r?.verdict).toBe('FAIL');
+    expect(r?.counterexample?.input).toBe('51');
+  });
 });
 
 describe('spec coverage', () => {
