@@ -19,6 +19,7 @@ import type { Rpc } from '../lib/child.js';
 import type { Child } from '../lib/proc.js';
 import { connectIo, connectWs, startIoServer, startWsServer, type Kind } from '../contenders/baselines.js';
 import { startLifeline } from '../contenders/lifeline.js';
+import { defaults } from '../../spec/protocol/defaults.js';
 import { connectReference, isClientAvailable } from '../contenders/lifeline-client.js';
 import { WireClient } from '../contenders/lifeline-wire.js';
 import { holdWrites } from '../contenders/ws-batched.js';
@@ -401,9 +402,9 @@ export async function runFanout(ctx: RunContext): Promise<Section> {
       `Connections opened once per row and size; ${reps} publish run(s) each, rows interleaved (rotated), median.`,
       '"publisher max lag" = how late the publish loop ran against its schedule; "lost" = deliveries missing 5 s after the last publish.',
       '"raw ws, batched" (issue 16): each socket is corked at its first frame of a publish tick and uncorked on the next tick (bench/contenders/ws-batched.ts, Lifeline\'s write batching); it differs from raw ws only when one tick publishes several messages (the publisher behind its schedule).',
-      ctx.fanoutClientAckDelayMs > 0
-        ? `Lifeline subscribers ack so the server trims its replay buffer, with the ${ctx.fanoutClientAckDelayMs} ms delay the server states in Welcome (SEQ-12; the bench client\'s own is 50 ms).`
-        : 'Lifeline subscribers ack (SEQ-5; the bench wire client after 50 ms, the reference client with its default; the server states none, SEQ-12) so the server trims its replay buffer.',
+      ctx.fanoutClientAckDelayMs === 0
+        ? 'Lifeline subscribers ack (SEQ-5; the bench wire client after 50 ms, the reference client with its default; the server states none here, `--fanout-client-ack-delay-ms=0`, SEQ-12) so the server trims its replay buffer.'
+        : `Lifeline subscribers ack so the server trims its replay buffer, with the ${ctx.fanoutClientAckDelayMs ?? defaults.clientAckDelayMs} ms delay the server states in Welcome (SEQ-12${ctx.fanoutClientAckDelayMs === undefined ? ', its default' : ''}; both clients obey it, at half the window sooner).`,
       'Two Lifeline rows (issue 16): the same server driven by the lean bench wire client (what issues 7 and 12 measured; their targets use this row) and by the reference client (`createNodeClient`, defaults). "load-gen CPU" = the subscribers\' process CPU ÷ wall time over the run: near 100 % the clients, not the server, set the latency.',
       'Server CPU µs/delivery = server CPU from the first publish until the tail arrived (acks included) ÷ deliveries.',
       ...failures,
