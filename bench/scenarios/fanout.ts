@@ -221,6 +221,24 @@ export interface FanoutCell {
   readonly loadCpuShare: number;
   /** Subscribers the server still counted when the run started. */
   readonly present: number;
+  /** Server read / write system calls ÷ deliveries over the same span as the CPU (NaN off Linux). */
+  readonly serverReadsPerDelivery: number;
+  readonly serverWritesPerDelivery: number;
+  /** Load generator write system calls ÷ deliveries: its Acks and heartbeats (raw ws: none). */
+  readonly loadWritesPerDelivery: number;
+}
+
+interface CpuReading {
+  readonly cpuUs: number;
+  readonly wallMs: number;
+  /** null when JSON carried a NaN (no /proc/self/io). */
+  readonly reads: number | null;
+  readonly writes: number | null;
+}
+
+/** (b − a) ÷ per, NaN when either count is missing. */
+function perDelivery(a: number | null, b: number | null, per: number): number {
+  return a === null || b === null ? Number.NaN : (b - a) / per;
 }
 
 interface FinalStats {
@@ -306,8 +324,8 @@ async function publishRun(
   const present = await srv.call<number>('count');
   if (present < n) ctx.log(`${plan.name} ${c.label} rep ${r + 1}: only ${present}/${n} subscribers connected at the start`);
   await ld.call('reset');
-  const cpu0 = await srv.call<{ cpuUs: number }>('cpu');
-  const load0 = await ld.call<{ cpuUs: number; wallMs: number }>('cpu');
+  const cpu0 = await srv.call<CpuReading>('cpu');
+  const load0 = await ld.call<CpuReading>('cpu');
   const pub = await srv.call<{ maxLagMs: number; endLagMs: number }>('publish', { rate, total, payloadBytes }, 300_000);
   // Let the tail arrive: bounded wait until everything came or tailMs passed.
   const want = n * total;
@@ -317,9 +335,9 @@ async function publishRun(
     await sleep(200);
     got = (await ld.call<{ received: number }>('stats')).received;
   }
-  const cpu1 = await srv.call<{ cpuUs: number }>('cpu');
+  const cpu1 = await srv.call<CpuReading>('cpu');
   if (process.env['BENCH_WRITE_PROBE'] === '1' && c.kind === 'lifeline') ctx.log(`${plan.name} ${c.label} rep ${r + 1} write probe: ${await srv.call<string>('probe')}`);
-  const load1 = await ld.call<{ cpuUs: number; wallMs: number }>('cpu');
+  const load1 = await ld.call<CpuReading>('cpu');
   // JSON turns a NaN quantile (nothing received) into null: back to NaN, so it shows as '—', not 0.
   const raw = await ld.call<Record<keyof FinalStats, number | null>>('stats', { isFinal: true }, 120_000);
   const num = (x: number | null) => (typeof x === 'number' ? x : Number.NaN);
@@ -332,6 +350,9 @@ async function publishRun(
     lossPct: (100 * (want - st.received)) / want, gaps: st.gaps, cpuUsPerDelivery: (cpu1.cpuUs - cpu0.cpuUs) / want,
     loadCpuShare: (load1.cpuUs - load0.cpuUs) / 1000 / (load1.wallMs - load0.wallMs),
     present,
+    serverReadsPerDelivery: perDelivery(cpu0.reads, cpu1.reads, want),
+    serverWritesPerDelivery: perDelivery(cpu0.writes, cpu1.writes, want),
+    loadWritesPerDelivery: perDelivery(load0.writes, load1.writes, want),
   });
   cells.set(c.key, list);
   ctx.log(`${plan.name} ${c.label} ${n} rep ${r + 1}: p99 ${fmt(st.p99Ms, 1)} ms (from send ${fmt(st.p99SentMs, 1)} ms), ${st.received}/${want} delivered`);
