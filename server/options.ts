@@ -96,10 +96,11 @@ export interface LifelineServerOptions {
   readonly ackDelayMs?: number;
   /**
    * The ack delay clients are asked to use for this server's bodies (Welcome.client_ack_delay_ms,
-   * SEQ-12). Default 250 ms (§17.1): at a client's own 50 ms, a subscriber of a stream slower than
-   * 20 messages/s answers each delivery with an Ack of its own, which cost the server about a third
-   * of its CPU per delivery in the fan-out bench. Half the window still forces an Ack (SEQ-5), so no
-   * window stalls; replay buffers hold unacked bodies up to this long. 0 = each client uses its own.
+   * SEQ-12). Default 250 ms (§17.1): at a client's own 50 ms, a subscriber of a 20 messages/s
+   * stream answers about every second delivery with an Ack of its own, a read and a parse here each
+   * (bench/probes/saturation.md: 250 ms cut the server's CPU per delivery by about a sixth). Half the
+   * window still forces an Ack (SEQ-5), so no window stalls; replay buffers hold unacked bodies up to
+   * this long. 0 = each client uses its own.
    */
   readonly clientAckDelayMs?: number;
   /**
