@@ -7,7 +7,9 @@
  * with the machine's load, CPU µs and latency do. Run by hand, compiled as the bench runs:
  *
  *   npx tsc -p tsconfig.bench.json && node .bench-build/bench/probes/fanout-acks.js \
- *     [--delays=0,250] [--n=2000] [--rate=20] [--seconds=2.5] [--reps=3] [--clients=lean,reference] [--ws] [--profile=DIR]
+ *     [--delays=0,250] [--n=2000] [--rate=20] [--seconds=2.5] [--reps=3] [--clients=lean,reference] [--ws] [--tail-ms=5000] [--payload=64] [--profile=DIR]
+ *
+ * The saturating fan-out (bench/scenarios/saturation.ts) is `--n=2000 --rate=100 --seconds=3 --payload=100 --tail-ms=15000`.
  *
  * `--ws`: raw ws as a row too (the same run once per delay; the delay means nothing to it), the floor of
  * one write per socket per message. A delay of 0 = the server states none (each client uses its own 50 ms). `--profile=DIR`: node --cpu-prof
@@ -32,6 +34,8 @@ const reps = Number(arg('reps', '3'));
 const clients = arg('clients', 'lean,reference').split(',') as ClientKind[];
 const profileDir = arg('profile', '');
 const withWs = process.argv.includes('--ws');
+const tailMs = Number(arg('tail-ms', '5000'));
+const payloadBytes = Number(arg('payload', '64'));
 
 const t0 = performance.now();
 const children = new Set<Child>();
@@ -62,7 +66,7 @@ for (let r = 0; r < reps; r++) {
       log: (m) => base.log(`[delay ${delay}] ${m}`),
     };
     const byKey = new Map<string, FanoutCell[]>();
-    const plan = { name: `fan-out rep ${r + 1}`, rowsOf: rows, subscribers: n, rate, total: Math.round(rate * seconds), payloadBytes: 64, reps: 1, tailMs: 5_000 };
+    const plan = { name: `fan-out rep ${r + 1}`, rowsOf: rows, subscribers: n, rate, total: Math.round(rate * seconds), payloadBytes, reps: 1, tailMs };
     const failed = await measureFanout(ctx, plan, byKey);
     for (const [label, why] of failed) base.log(`[delay ${delay}] ${label} failed: ${why}`);
     for (const [k, v] of byKey) cells.set(`${delay}/${k}`, [...(cells.get(`${delay}/${k}`) ?? []), ...v]);
@@ -82,7 +86,7 @@ for (const c of rows) {
     ]);
   }
 }
-console.log(`\n${n.toLocaleString('en-US')} subscribers, ${rate}/s × 64 B for ${seconds} s, ${reps} rep(s) per delay, interleaved, medians:\n`);
+console.log(`\n${n.toLocaleString('en-US')} subscribers, ${rate}/s × ${payloadBytes} B for ${seconds} s, ${reps} rep(s) per delay, interleaved, medians:\n`);
 console.log(
   table(
     ['client', 'stated ack delay ms', 'runs', 'server CPU µs/delivery', 'server reads/delivery', 'server writes/delivery', 'load-gen writes/delivery', 'load-gen CPU', 'p50 ms', 'p99 ms', 'p99 from send ms', 'lost'],
