@@ -12,7 +12,8 @@
  *                                 the default pins the server to core 0, the load generator to core 1)
  *   npm run bench -- --out=path.md
  *   npm run bench -- --only=saturation --kinds=ws,lifeline   (contenders: ws (with its batched row), socketio, lifeline)
- *   npm run bench -- --only=fanout --fanout-client-ack-delay-ms=250   (SEQ-12: what acks cost the fan-out)
+ *   npm run bench -- --only=fanout --fanout-client-ack-delay-ms=0   (SEQ-12: what acks cost the fan-out; 0 = the
+ *        clients' own delay, unset = the server's default, 250 ms)
  *   BENCH_HTTP_CLIENT=bench npm run bench -- --only=http   (issue 15: Lifeline over HTTP with the bench's
  *        node:http carrier client, contenders/lifeline-http.ts, instead of the reference client's fetch one)
  *   npm run bench -- --only=echo --profile=/tmp/prof   (node --cpu-prof per child;
@@ -86,7 +87,7 @@ async function main(): Promise<void> {
     children,
     ...(profileDir ? { profileDir } : {}),
     placement: process.argv.includes('--shared') ? 'shared' : 'pinned',
-    fanoutClientAckDelayMs: Number(arg('fanout-client-ack-delay-ms') ?? 0),
+    ...(arg('fanout-client-ack-delay-ms') !== undefined ? { fanoutClientAckDelayMs: Number(arg('fanout-client-ack-delay-ms')) } : {}),
     log: (msg) => process.stderr.write(`[bench ${((performance.now() - t0) / 1000).toFixed(0).padStart(3)} s] ${msg}\n`),
   };
   const stopChildren = () => {

@@ -247,7 +247,7 @@ export function serveCommand(options: ServeCommandOptions = {}): Command {
     .option('--heartbeat-missed-max <n>', 'missed pings tolerated (HB-3)', int('missed max'))
     .option('--handshake-timeout-ms <ms>', 'time allowed for Hello (HS-10)', int('handshake timeout', 1))
     .option('--max-payload-bytes <bytes>', 'largest accepted frame (WIRE-4)', int('max payload', 1))
-    .option('--client-ack-delay-ms <ms>', 'ack delay asked of clients in Welcome; raise it for large fan-outs (SEQ-12; default: their own)', int('client ack delay'))
+    .option('--client-ack-delay-ms <ms>', `ack delay asked of clients in Welcome (SEQ-12; default ${defaults.clientAckDelayMs}; 0: their own, 50 ms for the reference client)`, int('client ack delay'))
     .addOption(new Option('--policy <policy>', 'backpressure policy for clients that state none (BP-2)').choices(Object.keys(policyByName)))
     .option('--queue-limit-messages <n>', 'outbound queue bound in items (BP-3)', int('queue limit', 1))
     .option('--queue-limit-bytes <bytes>', 'outbound queue bound in bytes (BP-3)', int('queue limit bytes', 1))

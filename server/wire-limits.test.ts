@@ -4,7 +4,7 @@ import { WebSocket } from 'ws';
 import { EnvelopeSchema, HelloSchema, ResumeOutcome, ResumeReason } from '../gen/lifeline/v1/envelope_pb.js';
 import { decodeOrThrow, encode } from '../spec/protocol/codec.js';
 import { codeOf } from '../spec/protocol/close-codes.js';
-import { SUBPROTOCOL } from '../spec/protocol/defaults.js';
+import { defaults, SUBPROTOCOL } from '../spec/protocol/defaults.js';
 import { CLIENT_FRAME_LIMIT_BYTES } from './frame-limit.js';
 import { Harness } from '../test/support/server.js';
 
@@ -104,10 +104,13 @@ describe('transport and frame limits', () => {
 });
 
 describe('ack delay stated in Welcome', () => {
-  test('SEQ-12 Welcome.client_ack_delay_ms is 0 by default (the client keeps its own) and states clientAckDelayMs when set', async () => {
+  test('SEQ-12 Welcome.client_ack_delay_ms is 250 by default (§17.1), 0 when set to 0 (the client keeps its own), and states clientAckDelayMs when set', async () => {
     const plain = await h.server();
-    expect((await h.session(plain)).bodies('welcome')[0]?.clientAckDelayMs).toBe(0);
-    const fanOut = await h.server({ clientAckDelayMs: 250 });
-    expect((await h.session(fanOut)).bodies('welcome')[0]?.clientAckDelayMs).toBe(250);
+    expect((await h.session(plain)).bodies('welcome')[0]?.clientAckDelayMs).toBe(250);
+    expect(defaults.clientAckDelayMs).toBe(250);
+    const own = await h.server({ clientAckDelayMs: 0 });
+    expect((await h.session(own)).bodies('welcome')[0]?.clientAckDelayMs).toBe(0);
+    const shorter = await h.server({ clientAckDelayMs: 100 });
+    expect((await h.session(shorter)).bodies('welcome')[0]?.clientAckDelayMs).toBe(100);
   });
 });

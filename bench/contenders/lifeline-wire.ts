@@ -188,7 +188,9 @@ export class WireClient {
     this.ws.terminate();
   }
 
+  /** A close we chose: the Ack still waiting for its delay goes first (SEQ-5), or the server would replay it elsewhere. */
   close(): void {
+    this.sendAck();
     this.stopTimers();
     this.ws.close(1000);
   }

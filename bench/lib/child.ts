@@ -4,6 +4,7 @@
  * which registers command handlers; the parent calls them over IPC.
  */
 import { performance } from 'node:perf_hooks';
+import { readFileSync } from 'node:fs';
 
 export type Handler = (args: Record<string, unknown>) => unknown;
 
@@ -34,6 +35,21 @@ export async function memoryAfterGc(): Promise<MemorySample> {
   return { rss: m.rss, heapUsed: m.heapUsed, external: m.external, arrayBuffers: m.arrayBuffers };
 }
 
+/**
+ * This process's read and write system calls so far (Linux /proc/self/io; NaN elsewhere). Counts, not
+ * time: a busy machine does not change them, so they show what a change saves where CPU µs are noise
+ * (a subscriber's Ack is one write on its side and one read on the server's).
+ */
+export function syscalls(): { reads: number; writes: number } {
+  try {
+    const io = readFileSync('/proc/self/io', 'utf8');
+    const field = (name: string) => Number(new RegExp(`^${name}: (\\d+)$`, 'm').exec(io)?.[1] ?? Number.NaN);
+    return { reads: field('syscr'), writes: field('syscw') };
+  } catch {
+    return { reads: Number.NaN, writes: Number.NaN };
+  }
+}
+
 /** CPU time of this process in µs (user + system). */
 export function cpuMicros(): number {
   const c = process.cpuUsage();
@@ -49,7 +65,7 @@ async function main(): Promise<void> {
     emit: (event) => process.send?.({ event }),
   };
   rpc.on('mem', () => memoryAfterGc());
-  rpc.on('cpu', () => ({ cpuUs: cpuMicros(), wallMs: performance.now() }));
+  rpc.on('cpu', () => ({ cpuUs: cpuMicros(), wallMs: performance.now(), ...syscalls() }));
   process.on('message', (m: { id: number; cmd: string; args: Record<string, unknown> }) => {
     if (m.cmd === 'exit') {
       // Let the IPC channel flush, then go: sockets and timers may still be open.

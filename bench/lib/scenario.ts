@@ -18,8 +18,11 @@ export interface RunContext {
    * as the issue's outside harness ran.
    */
   readonly placement: Placement;
-  /** Welcome.client_ack_delay_ms of the fan-out server (`--fanout-client-ack-delay-ms=`, default 0: the clients' own 50 ms). */
-  readonly fanoutClientAckDelayMs: number;
+  /**
+   * Welcome.client_ack_delay_ms of the fan-out and saturation servers (`--fanout-client-ack-delay-ms=`;
+   * 0 = the clients' own 50 ms). Unset: the server's default (250 ms, SEQ-12).
+   */
+  readonly fanoutClientAckDelayMs?: number;
 }
 
 export type Placement = 'pinned' | 'shared';

@@ -19,6 +19,7 @@ import type { Rpc } from '../lib/child.js';
 import type { Child } from '../lib/proc.js';
 import { connectIo, connectWs, startIoServer, startWsServer, type Kind } from '../contenders/baselines.js';
 import { startLifeline } from '../contenders/lifeline.js';
+import { defaults } from '../../spec/protocol/defaults.js';
 import { connectReference, isClientAvailable } from '../contenders/lifeline-client.js';
 import { WireClient } from '../contenders/lifeline-wire.js';
 import { holdWrites } from '../contenders/ws-batched.js';
@@ -220,6 +221,24 @@ export interface FanoutCell {
   readonly loadCpuShare: number;
   /** Subscribers the server still counted when the run started. */
   readonly present: number;
+  /** Server read / write system calls ÷ deliveries over the same span as the CPU (NaN off Linux). */
+  readonly serverReadsPerDelivery: number;
+  readonly serverWritesPerDelivery: number;
+  /** Load generator write system calls ÷ deliveries: its Acks and heartbeats (raw ws: none). */
+  readonly loadWritesPerDelivery: number;
+}
+
+interface CpuReading {
+  readonly cpuUs: number;
+  readonly wallMs: number;
+  /** null when JSON carried a NaN (no /proc/self/io). */
+  readonly reads: number | null;
+  readonly writes: number | null;
+}
+
+/** (b − a) ÷ per, NaN when either count is missing. */
+function perDelivery(a: number | null, b: number | null, per: number): number {
+  return a === null || b === null ? Number.NaN : (b - a) / per;
 }
 
 interface FinalStats {
@@ -305,8 +324,8 @@ async function publishRun(
   const present = await srv.call<number>('count');
   if (present < n) ctx.log(`${plan.name} ${c.label} rep ${r + 1}: only ${present}/${n} subscribers connected at the start`);
   await ld.call('reset');
-  const cpu0 = await srv.call<{ cpuUs: number }>('cpu');
-  const load0 = await ld.call<{ cpuUs: number; wallMs: number }>('cpu');
+  const cpu0 = await srv.call<CpuReading>('cpu');
+  const load0 = await ld.call<CpuReading>('cpu');
   const pub = await srv.call<{ maxLagMs: number; endLagMs: number }>('publish', { rate, total, payloadBytes }, 300_000);
   // Let the tail arrive: bounded wait until everything came or tailMs passed.
   const want = n * total;
@@ -316,9 +335,9 @@ async function publishRun(
     await sleep(200);
     got = (await ld.call<{ received: number }>('stats')).received;
   }
-  const cpu1 = await srv.call<{ cpuUs: number }>('cpu');
+  const cpu1 = await srv.call<CpuReading>('cpu');
   if (process.env['BENCH_WRITE_PROBE'] === '1' && c.kind === 'lifeline') ctx.log(`${plan.name} ${c.label} rep ${r + 1} write probe: ${await srv.call<string>('probe')}`);
-  const load1 = await ld.call<{ cpuUs: number; wallMs: number }>('cpu');
+  const load1 = await ld.call<CpuReading>('cpu');
   // JSON turns a NaN quantile (nothing received) into null: back to NaN, so it shows as '—', not 0.
   const raw = await ld.call<Record<keyof FinalStats, number | null>>('stats', { isFinal: true }, 120_000);
   const num = (x: number | null) => (typeof x === 'number' ? x : Number.NaN);
@@ -331,6 +350,9 @@ async function publishRun(
     lossPct: (100 * (want - st.received)) / want, gaps: st.gaps, cpuUsPerDelivery: (cpu1.cpuUs - cpu0.cpuUs) / want,
     loadCpuShare: (load1.cpuUs - load0.cpuUs) / 1000 / (load1.wallMs - load0.wallMs),
     present,
+    serverReadsPerDelivery: perDelivery(cpu0.reads, cpu1.reads, want),
+    serverWritesPerDelivery: perDelivery(cpu0.writes, cpu1.writes, want),
+    loadWritesPerDelivery: perDelivery(load0.writes, load1.writes, want),
   });
   cells.set(c.key, list);
   ctx.log(`${plan.name} ${c.label} ${n} rep ${r + 1}: p99 ${fmt(st.p99Ms, 1)} ms (from send ${fmt(st.p99SentMs, 1)} ms), ${st.received}/${want} delivered`);
@@ -401,9 +423,9 @@ export async function runFanout(ctx: RunContext): Promise<Section> {
       `Connections opened once per row and size; ${reps} publish run(s) each, rows interleaved (rotated), median.`,
       '"publisher max lag" = how late the publish loop ran against its schedule; "lost" = deliveries missing 5 s after the last publish.',
       '"raw ws, batched" (issue 16): each socket is corked at its first frame of a publish tick and uncorked on the next tick (bench/contenders/ws-batched.ts, Lifeline\'s write batching); it differs from raw ws only when one tick publishes several messages (the publisher behind its schedule).',
-      ctx.fanoutClientAckDelayMs > 0
-        ? `Lifeline subscribers ack so the server trims its replay buffer, with the ${ctx.fanoutClientAckDelayMs} ms delay the server states in Welcome (SEQ-12; the bench client\'s own is 50 ms).`
-        : 'Lifeline subscribers ack (SEQ-5; the bench wire client after 50 ms, the reference client with its default; the server states none, SEQ-12) so the server trims its replay buffer.',
+      ctx.fanoutClientAckDelayMs === 0
+        ? 'Lifeline subscribers ack (SEQ-5; the bench wire client after 50 ms, the reference client with its default; the server states none here, `--fanout-client-ack-delay-ms=0`, SEQ-12) so the server trims its replay buffer.'
+        : `Lifeline subscribers ack so the server trims its replay buffer, with the ${ctx.fanoutClientAckDelayMs ?? defaults.clientAckDelayMs} ms delay the server states in Welcome (SEQ-12${ctx.fanoutClientAckDelayMs === undefined ? ', its default' : ''}; both clients obey it, at half the window sooner).`,
       'Two Lifeline rows (issue 16): the same server driven by the lean bench wire client (what issues 7 and 12 measured; their targets use this row) and by the reference client (`createNodeClient`, defaults). "load-gen CPU" = the subscribers\' process CPU ÷ wall time over the run: near 100 % the clients, not the server, set the latency.',
       'Server CPU µs/delivery = server CPU from the first publish until the tail arrived (acks included) ÷ deliveries.',
       ...failures,

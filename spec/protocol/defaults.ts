@@ -39,6 +39,12 @@ export const defaults = {
   bufferedAmountHighWaterBytes: 1024 * 1024,
   /** A receiver acks at the latest this long after processing a message (SEQ-5). */
   ackDelayMs: 50,
+  /**
+   * Server: the ack delay it states in Welcome.client_ack_delay_ms (SEQ-12). A fan-out's subscribers
+   * otherwise answer about every delivery with an Ack of its own; the half-window rule (SEQ-5) keeps
+   * the window from stalling, and replay buffers hold up to this long.
+   */
+  clientAckDelayMs: 250,
   /** Drain: deadline for the whole drain (DR-4); Kubernetes' default grace is 30 s. */
   drainDeadlineMs: 25_000,
   /** Drain: reconnect_after_ms values are spread over [0, this) (DR-3). */
