@@ -19,7 +19,7 @@ import { useRedisStores } from '../test/support/redis-stores.js';
 import { Harness } from '../test/support/server.js';
 import { createLifelineMetrics, type LifelineMetrics } from './observability/metrics.js';
 import type { LifelineServer } from './server.js';
-import type { LifelineServerOptions } from './options.js';
+import { resolveOptions, type LifelineServerOptions } from './options.js';
 import { MemoryHub } from './stores/memory-hub.js';
 import { MemorySessionStore } from './stores/memory-session-store.js';
 import type { SessionStore } from './stores/session-store.js';
@@ -134,8 +134,11 @@ describe.each(kinds)('MN-17 MN-18 the handoff across nodes: release on request, 
       setTimeout(finish, 500); // the application works on m1 for 500 ms (past the old bound, 200)
       return held;
     };
-    const { a, b, metricsB } = await nodes(stores, { handoffWaitMs: 3000, onMessage: slowHandler }, { handoffWaitMs: 200, onMessage: (m) => void byApp.push(`b:${dec(m.payload)}`) });
+    // A's lease is short (1 s) but renewed (every 100 ms): B must find it alive 2 s after A started.
+    const optsA = { handoffWaitMs: 3000, onMessage: slowHandler, nodeLeaseTtlMs: 1000, nodeLeaseRenewMs: 100 };
+    const { a, b, metricsB } = await nodes(stores, optsA, { handoffWaitMs: 200, onMessage: (m) => void byApp.push(`b:${dec(m.payload)}`) });
     const c = await h.session(a, { channels: ['feed'] });
+    await sleep(2000); // MN-18: twice A's lease TTL
     c.message({ payload: enc('m1'), messageId: mid('m1') });
     await vi.waitFor(() => expect(byApp).toEqual(['a:m1']));
     // The client is on B now; its socket to A stays open as far as A can tell (no close, no FIN).
@@ -180,4 +183,13 @@ describe.each(kinds)('MN-17 MN-18 the handoff across nodes: release on request, 
     expect(await claimsBy(metricsB)).toEqual({ bound: 1 });
     await c.waitForClose(); // MN-4: the claim closes A's socket anyway
   });
+});
+
+test('MN-18 HS-10 the release wait is at most half the handshake timeout (the Hello waits meanwhile); a lease is renewed at least three times per TTL', () => {
+  expect(resolveOptions({})).toMatchObject({ releaseWaitMs: 2500, nodeLeaseTtlMs: 3000, nodeLeaseRenewMs: 1000 });
+  expect(resolveOptions({ handshakeTimeoutMs: 2000, releaseWaitMs: 5000 }).releaseWaitMs).toBe(1000);
+  expect(resolveOptions({ handshakeTimeoutMs: 2000 }).releaseWaitMs).toBe(1000);
+  expect(resolveOptions({ releaseWaitMs: 0 }).releaseWaitMs).toBe(0);
+  expect(resolveOptions({ nodeLeaseTtlMs: 600, nodeLeaseRenewMs: 1000 }).nodeLeaseRenewMs).toBe(200);
+  expect(() => resolveOptions({ nodeLeaseTtlMs: 0 })).toThrow(RangeError);
 });
