@@ -38,6 +38,13 @@ class NodeView {
   isCut = false;
   slowIdsMs = 0;
   readonly store: SessionStore;
+  /** The node's watches of the store's notices, stopped by kill(). */
+  private readonly watches: (() => void)[] = [];
+  /** The node's process ends (SIGKILL): cut off, and its store connections close, so it listens for nothing (its lease lives on until its TTL). */
+  kill(): void {
+    this.isCut = true;
+    for (const stop of this.watches.splice(0)) stop();
+  }
   constructor(shared: SessionStore) {
     const view = this;
     this.store = new Proxy(shared, {
@@ -47,7 +54,11 @@ class NodeView {
         const call = (args: unknown[]): unknown => (v as (...a: unknown[]) => unknown).apply(target, args);
         if (key === 'watchClaims' || key === 'watchReleaseRequests') {
           // A notice reaches a node only while it is not cut off (a dead node hears nothing).
-          return (node: string, listener: (...a: unknown[]) => void) => call([node, (...a: unknown[]) => !view.isCut && listener(...a)]);
+          return (node: string, listener: (...a: unknown[]) => void) => {
+            const stop = call([node, (...a: unknown[]) => !view.isCut && listener(...a)]) as () => void;
+            view.watches.push(stop);
+            return stop;
+          };
         }
         return (...args: unknown[]) => {
           if (view.isCut) return Promise.reject(new Error('node killed'));
@@ -168,6 +179,21 @@ describe.each(kinds)('MN-17 MN-18 the handoff across nodes: release on request, 
     expect(waited).toBeLessThan(1500); // the bound was 2500: not waited
     expect(await claimsBy(metricsB)).toEqual({ lease_expired: 1 });
     viewA.isCut = false; // the test's end: A's close may flush (fenced out now) instead of waiting
+  });
+
+  test('MN-18 MN-7 A\'s process gone (it listens for release requests no more; its lease still alive): B claims at once', async (ctx) => {
+    if (skip) return ctx.skip();
+    const { a, b, viewA, metricsB } = await nodes(stores, { nodeLeaseTtlMs: 10_000 }, { handoffWaitMs: 2500, releaseWaitMs: 2500 });
+    const c = await h.session(a, { channels: ['feed'] });
+    viewA.kill();
+    c.terminate();
+    const c2 = await h.client(b);
+    const t0 = performance.now();
+    const w = await c2.handshake({ sessionId: idOf(c), lastServerSeq: 0n, channels: ['feed'] });
+    expect(w.resume?.outcome).toBe(ResumeOutcome.RESUMED);
+    expect(performance.now() - t0).toBeLessThan(1500); // the bound was 2500, A's lease 10 s: neither waited
+    expect(await claimsBy(metricsB)).toEqual({ not_listening: 1 });
+    viewA.isCut = false;
   });
 
   test('MN-18 a live node that does not release (deaf to requests, its socket attached) is claimed after releaseWaitMs, stated as the bound', async (ctx) => {

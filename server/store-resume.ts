@@ -54,7 +54,7 @@ export interface StoreResumeDeps {
 
 /** How often a node waiting for a release reads the record (and the owner's lease) again (MN-17), ms. */
 const RELEASE_POLL_MS = 20;
-/** How often the release request is repeated while waiting (one lost on the owner's pub/sub reconnect costs this, not the bound), ms. */
+/** How often the release request is repeated while waiting: an owner that died meanwhile hears none (MN-18), ms. */
 const RELEASE_REPEAT_MS = 250;
 
 const UNAVAILABLE: StoreResume = { kind: 'unavailable' };
@@ -129,32 +129,36 @@ export class StoreResumes {
    * client message in its application's hands; asked to (requestRelease), it closes the old socket
    * (half-open perhaps: RS-7) and stores the session detached once those are finished (their cursor
    * and ids written). Wait for that, for another owner, or for the record to go. MN-18: an owner
-   * whose lease is gone (dead) is not waited for, and one whose lease runs out meanwhile no longer;
-   * a live one up to releaseWaitMs (handoffWaitMs with a store that keeps no leases), then the claim
-   * goes ahead anyway. The record as last read.
+   * whose lease is gone, or that hears no release request (its process ended: the store dropped its
+   * connections), is dead and not waited for, nor one that dies meanwhile; a live one up to
+   * releaseWaitMs (handoffWaitMs with a store that keeps no leases), then the claim goes ahead
+   * anyway. The record as last read.
    */
   private async released(id: string, seen: SessionRecord): Promise<SessionRecord | undefined> {
     const d = this.d;
     const owner = seen.owner?.nodeId ?? '';
     const isHeld = (r: SessionRecord | undefined): r is SessionRecord => r !== undefined && isHeldElsewhere(r, d.nodeId) && r.owner?.fence === seen.owner?.fence;
     const leaseOf = d.store.isLeaseAlive?.bind(d.store);
-    const ask = (): void => void d.store.requestRelease?.(id, owner, d.nodeId).catch(() => undefined); // a lost request costs the bound only
+    // How many of the owner's listeners heard the request (undefined: unknown, a store that cannot
+    // say, or the request failed: the wait decides). 0: the owner hears none, gone or cut off.
+    const ask = (): Promise<number | undefined> => d.store.requestRelease?.(id, owner, d.nodeId).catch(() => undefined) ?? Promise.resolve(undefined);
     const start = d.clock.now();
-    ask(); // at once, beside the lease check: a live owner starts its release a round trip sooner
-    let askedAt = start;
-    if (leaseOf && !(await leaseOf(owner))) return this.claimed(id, seen, 'lease_expired', start);
+    // The request at once, beside the lease check: a live owner starts its release a round trip sooner.
+    const [heard, isAlive] = await Promise.all([ask(), leaseOf ? leaseOf(owner) : true]);
+    if (!isAlive) return this.claimed(id, seen, 'lease_expired', start);
+    if (heard === 0) return this.claimed(id, seen, 'not_listening', start);
     const until = start + (leaseOf ? d.releaseWaitMs : d.handoffWaitMs);
+    let askedAt = start;
     let r: SessionRecord | undefined = seen;
     while (isHeld(r)) {
       if (d.clock.now() >= until) return this.claimed(id, r, 'bound', start);
       await new Promise((resolve) => d.clock.setTimeout(() => resolve(undefined), RELEASE_POLL_MS));
-      if (d.clock.now() - askedAt >= RELEASE_REPEAT_MS) {
-        askedAt = d.clock.now();
-        ask();
-      }
-      const [next, isAlive] = await Promise.all([d.store.load(id), leaseOf ? leaseOf(owner) : true]);
+      const isAskDue = d.clock.now() - askedAt >= RELEASE_REPEAT_MS;
+      if (isAskDue) askedAt = d.clock.now();
+      const [next, alive, heardAgain] = await Promise.all([d.store.load(id), leaseOf ? leaseOf(owner) : true, isAskDue ? ask() : undefined]);
       r = next;
-      if (isHeld(r) && !isAlive) return this.claimed(id, r, 'lease_expired', start);
+      if (isHeld(r) && !alive) return this.claimed(id, r, 'lease_expired', start);
+      if (isHeld(r) && heardAgain === 0) return this.claimed(id, r, 'not_listening', start);
     }
     return this.claimed(id, r, 'released', start);
   }

@@ -34,11 +34,12 @@ export type Direction = 'sent' | 'received';
 export type SessionLossCause = 'taken_over' | 'record_missing';
 /**
  * Why a node claimed a session another node held attached (MN-17, MN-18): that node released it
- * (stored it detached, after a release request), its lease was gone (a dead node: no wait), or the
- * release wait ran out (a live node that did not release in time: the un-acked tail may repeat).
+ * (stored it detached, after a release request), its lease was gone (a dead node: no wait), it
+ * listened for release requests no more (its process gone: no wait), or the release wait ran out (a
+ * live node that did not release in time: the un-acked tail may repeat).
  */
-export type HandoffClaimCause = 'released' | 'lease_expired' | 'bound';
-const HANDOFF_CAUSES: ReadonlySet<string> = new Set<HandoffClaimCause>(['released', 'lease_expired', 'bound']);
+export type HandoffClaimCause = 'released' | 'lease_expired' | 'not_listening' | 'bound';
+const HANDOFF_CAUSES: ReadonlySet<string> = new Set<HandoffClaimCause>(['released', 'lease_expired', 'not_listening', 'bound']);
 /** Where an RTT sample comes from: the server's ping → pong, or the client's Heartbeat.rtt_ms (HB-9). */
 export type RttSource = 'ping' | 'client';
 
@@ -340,7 +341,7 @@ export function createLifelineMetrics(options: LifelineMetricsOptions = {}): Lif
   });
   const handoffClaims = new Counter({
     name: 'lifeline_handoff_claims_total',
-    help: 'Sessions another node held attached, claimed here (MN-17, MN-18): released (that node stored it detached on request), lease_expired (that node is dead: no wait) or bound (the release wait ran out).',
+    help: 'Sessions another node held attached, claimed here (MN-17, MN-18): released (that node stored it detached on request), lease_expired (its lease ran out) or not_listening (it hears no release request: its process is gone), both without a wait, or bound (the release wait ran out).',
     labelNames: ['cause'] as const,
     registers,
   });
@@ -406,7 +407,7 @@ export function createLifelineMetrics(options: LifelineMetricsOptions = {}): Lif
       resumes.inc({ outcome: outcomeNames.get(outcome) ?? OTHER, reason: reasonNames.get(reason) ?? OTHER });
     },
     handoffClaim(cause) {
-      handoffClaims.inc({ cause: HANDOFF_CAUSES.has(cause) ? cause : 'bound' }); // three values at most, whatever a caller passes
+      handoffClaims.inc({ cause: HANDOFF_CAUSES.has(cause) ? cause : 'bound' }); // four values at most, whatever a caller passes
     },
     sessionLost(cause) {
       losses.inc({ cause: cause === 'record_missing' ? 'record_missing' : 'taken_over' }); // two values at most, whatever a caller passes

@@ -31,7 +31,7 @@ export function nodeLeaseContract(name: string, open: () => Promise<SessionStore
       }
     }
 
-    it('MN-17 a release request reaches the owner\'s listeners, not another node\'s; a stopped watch hears nothing', () =>
+    it('MN-17 MN-18 a release request reaches the owner\'s listeners, not another node\'s, and says how many; a stopped watch hears nothing', () =>
       withStore(async (s) => {
         const a = node('a');
         const b = node('b');
@@ -53,7 +53,10 @@ export function nodeLeaseContract(name: string, open: () => Promise<SessionStore
           expect(heard).toContain(`${b}:probe:${a}`); // requests published after s2 have arrived
         }, { timeout: 5_000, interval: 1 });
         expect(heard.some((h) => h.includes(':s2:'))).toBe(false);
+        expect(await s.requestRelease('s3', b, a)).toBe(1); // one listener of node b heard it
         stopB();
+        await vi.waitFor(async () => expect(await s.requestRelease('s4', b, a)).toBe(0), { timeout: 5_000, interval: 10 }); // none now: "gone" (an unsubscribe may take a round trip)
+        expect(await s.requestRelease('s5', node('never'), a)).toBe(0);
       }));
 
     it('MN-18 a lease is alive for its TTL once renewed, runs out without renewals, and is gone at once when ended', () =>

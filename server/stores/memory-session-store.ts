@@ -140,10 +140,11 @@ export class MemorySessionStore implements SessionStore {
   }
 
   /** MN-17: the owner's listeners run each in its own microtask (as claim notices: never in the asker's stack). */
-  requestRelease(id: string, ownerNode: string, byNode: string): Promise<void> {
+  requestRelease(id: string, ownerNode: string, byNode: string): Promise<number> {
     const set = this.releaseWatchers.get(ownerNode);
-    if (set) for (const onRequest of set) queueMicrotask(() => set.has(onRequest) && onRequest(id, byNode));
-    return Promise.resolve();
+    if (!set) return Promise.resolve(0);
+    for (const onRequest of set) queueMicrotask(() => set.has(onRequest) && onRequest(id, byNode));
+    return Promise.resolve(set.size);
   }
 
   watchReleaseRequests(nodeId: string, onRequest: ReleaseRequested): () => void {
@@ -166,8 +167,10 @@ export class MemorySessionStore implements SessionStore {
 
   isLeaseAlive(nodeId: string): Promise<boolean> {
     const until = this.leases.get(nodeId);
-    if (until !== undefined && this.clock.now() >= until) this.leases.delete(nodeId);
-    return Promise.resolve(until !== undefined && this.clock.now() < until);
+    if (until === undefined) return Promise.resolve(false);
+    if (this.clock.now() < until) return Promise.resolve(true);
+    this.leases.delete(nodeId); // ran out: forgotten, as a key past its TTL
+    return Promise.resolve(false);
   }
 
   endLease(nodeId: string): Promise<void> {

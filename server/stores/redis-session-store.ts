@@ -254,11 +254,14 @@ export class RedisSessionStore implements SessionStore {
     });
   }
 
-  /** MN-17: a PUBLISH to the owner's release channel; nobody listening (a dead node) is no error. */
-  requestRelease(id: string, ownerNode: string, byNode: string): Promise<void> {
+  /**
+   * MN-17: a PUBLISH to the owner's release channel; its reply counts the connections subscribed, so
+   * 0 says the owner listens no more (a process that ended: Redis closed its connections at once).
+   */
+  requestRelease(id: string, ownerNode: string, byNode: string): Promise<number> {
     const channel = this.keys.releases(ownerNode);
     const notice = JSON.stringify({ id, by: byNode });
-    return this.run(() => this.client.publish(channel, notice), id, 0).then(noop);
+    return this.run(() => this.client.publish(channel, notice), id, 0);
   }
 
   /** MN-17: subscribes as watchClaims does, on the same connection. */

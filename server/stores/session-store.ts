@@ -180,11 +180,13 @@ export interface SessionStore {
   watchClaims?(nodeId: string, onLost: ClaimLost): () => void;
   /**
    * MN-17: ask `ownerNode`, which holds session `id` attached, to release it (store it detached once
-   * its application finished what it was given), on behalf of `byNode` resuming it. Fire and forget:
-   * a request lost (the owner cut off, or dead) costs the asking node its wait bound, nothing else.
-   * With watchReleaseRequests; absent on a store no other node shares.
+   * its application finished what it was given), on behalf of `byNode` resuming it. Resolves with how
+   * many of the owner's listeners (watchReleaseRequests) it reached: 0 when the owner listens for none,
+   * gone (its process ended: Redis dropped its connections) or cut off from the store; the asking node
+   * then does not wait for it. A request lost otherwise costs the asking node its wait bound, nothing
+   * else. With watchReleaseRequests; absent on a store no other node shares.
    */
-  requestRelease?(id: string, ownerNode: string, byNode: string): Promise<void>;
+  requestRelease?(id: string, ownerNode: string, byNode: string): Promise<number>;
   /** MN-17: call `onRequest` when another node asks `nodeId` to release a session (requestRelease). Returns a function that stops the calls. */
   watchReleaseRequests?(nodeId: string, onRequest: ReleaseRequested): () => void;
   /**
