@@ -156,7 +156,7 @@ describe.each(kinds)('MN-17 MN-18 the handoff across nodes: release on request, 
     const { lastClientSeq } = await resumeAndResend(idOf(c), b);
     expect(byApp).toEqual(['a:m1', 'b:m2']);
     expect(lastClientSeq).toBe(1n);
-    await c.waitForClose(); // RS-7: A closed the old socket on B's request
+    expect((await c.waitForClose()).code).toBe(4002); // RS-7: A closed the old socket on B's request, SESSION_TAKEN_OVER
     expect(a.session(idOf(c))).toBeUndefined(); // and let go of the session once B claimed it (MN-4)
     expect(await claimsBy(metricsB)).toEqual({ released: 1 });
   });

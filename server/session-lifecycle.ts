@@ -309,10 +309,9 @@ export class SessionLifecycle {
 
   /**
    * MN-17: `byNode` resumes this session and asks this node to release it. A socket still attached
-   * here is the client's old one (RS-7: it is on `byNode` now), half-open perhaps: it is closed
-   * SESSION_TAKEN_OVER at once, without waiting for the peer's close (terminate: a half-open peer
-   * never answers), and its close is any socket's close: the machine detaches, markDetached
-   * releases the session. Detached here already: its release is under way or done.
+   * here is the client's old one (RS-7: it is on `byNode` now), half-open perhaps: the machine is
+   * told it closed, as for any socket's close (it detaches, markDetached releases the session), and
+   * it is closed SESSION_TAKEN_OVER. Detached here already: its release is under way or done.
    */
   releaseRequested(id: string, byNode: string): void {
     const s = this.d.live.get(id);
@@ -325,7 +324,9 @@ export class SessionLifecycle {
       this.d.failSession(s.actor, err);
       return;
     }
-    conn.terminate('SESSION_TAKEN_OVER', 'RS-7: resumed on another node'); // let go of already: only the transport is closed
+    // Let go of already (the release runs): the close frame tells a live peer why (RS-7); one that never
+    // answers it (half-open) is destroyed by the transport (CC-10), which the release does not wait for.
+    conn.close('SESSION_TAKEN_OVER', 'RS-7: resumed on another node');
   }
 
   /**
