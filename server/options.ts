@@ -87,6 +87,17 @@ export interface LifelineServerOptions {
    * the Hello waits meanwhile (HS-10).
    */
   readonly handoffWaitMs?: number;
+  /**
+   * With a shared store that keeps node leases (MN-18): how long a node resuming a session that a
+   * live node (its lease renewed) still holds attached waits for that node's release, which it asks
+   * for (MN-17), before claiming it anyway, in ms. Default, and ceiling, half the handshake timeout:
+   * the Hello waits meanwhile (HS-10). A node whose lease is gone is not waited for at all.
+   */
+  readonly releaseWaitMs?: number;
+  /** MN-18: this node's liveness lease in a shared store lasts this long, ms. Default 3000. */
+  readonly nodeLeaseTtlMs?: number;
+  /** MN-18: and is renewed this often, ms. Default 1000; at most a third of the TTL (two renewals may fail). */
+  readonly nodeLeaseRenewMs?: number;
   readonly policy?: BackpressurePolicy | PolicyName;
   /** Use Hello.preferred_policy when the client states one (BP-2: the server decides). Default true. */
   readonly acceptPreferredPolicy?: boolean;
@@ -251,6 +262,9 @@ export interface ResolvedOptions {
   readonly replayWindowMs: number;
   readonly receiveWindow: number;
   readonly handoffWaitMs: number;
+  readonly releaseWaitMs: number;
+  readonly nodeLeaseTtlMs: number;
+  readonly nodeLeaseRenewMs: number;
   readonly policy: BackpressurePolicy;
   readonly acceptPreferredPolicy: boolean;
   readonly queueLimitMessages: number;
@@ -350,6 +364,7 @@ export function resolveOptions(o: LifelineServerOptions): ResolvedOptions {
     replayWindowMs: positive('replayWindowMs', o.replayWindowMs, o.resumeTtlMs ?? defaults.resumeTtlMs),
     receiveWindow: positive('receiveWindow', o.receiveWindow, defaults.receiveWindow),
     handoffWaitMs: Math.max(0, o.handoffWaitMs ?? 1000),
+    ...leases(o),
     policy: policy === undefined || policy === BackpressurePolicy.UNSPECIFIED ? BackpressurePolicy.DROP_OLDEST : policy,
     acceptPreferredPolicy: o.acceptPreferredPolicy ?? true,
     queueLimitMessages: positive('queueLimitMessages', o.queueLimitMessages, defaults.queueLimitMessages),
@@ -430,6 +445,17 @@ function cookieNeedsAllowlist(o: LifelineServerOptions): undefined {
     );
   }
   return undefined;
+}
+
+/** MN-17, MN-18: the release wait within half the handshake timeout (HS-10); renewals at most a third of the lease. */
+function leases(o: LifelineServerOptions): Pick<ResolvedOptions, 'releaseWaitMs' | 'nodeLeaseTtlMs' | 'nodeLeaseRenewMs'> {
+  const half = positive('handshakeTimeoutMs', o.handshakeTimeoutMs, defaults.handshakeTimeoutMs) / 2;
+  const nodeLeaseTtlMs = positive('nodeLeaseTtlMs', o.nodeLeaseTtlMs, 3000);
+  return {
+    releaseWaitMs: Math.min(half, Math.max(0, o.releaseWaitMs ?? half)),
+    nodeLeaseTtlMs,
+    nodeLeaseRenewMs: Math.min(nodeLeaseTtlMs / 3, positive('nodeLeaseRenewMs', o.nodeLeaseRenewMs, 1000)),
+  };
 }
 
 /** HS-15, HS-16: the header timeout follows the handshake timeout unless set; Node wants headers ≤ request. */

@@ -195,6 +195,9 @@ export class SessionRegistry implements HostRegistry {
       makeRoomForSession: () => this.makeRoomForSession(),
       endedReason: (id) => this.endedReason(id),
       handoffWaitMs: Math.min(d.opts.handoffWaitMs, d.opts.handshakeTimeoutMs / 2), // MN-17: the Hello waiting must not time out (HS-10)
+      releaseWaitMs: d.opts.releaseWaitMs, // MN-18: at most half the handshake timeout (options.ts)
+      clock: serverTimers(d.clock),
+      metrics: d.metrics,
     });
   }
 

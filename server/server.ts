@@ -32,6 +32,7 @@ import { onSweepVisit, SweptConnections } from './liveness.js';
 import { dedupeBounds } from './message-ids.js';
 import type { LifelineMetrics } from './observability/metrics.js';
 import { originAllowlist, resolveOptions, type LifelineServerOptions, type ResolvedOptions } from './options.js';
+import { NodeLease } from './node-lease.js';
 import { SessionRegistry } from './registry.js';
 import { MemoryBroker, type Broker } from './stores/broker.js';
 import { MemorySessionStore } from './stores/memory-session-store.js';
@@ -82,6 +83,10 @@ export class LifelineServer extends TypedEmitter<ServerEvents> {
   private isClosed = false;
   /** Stops the store's claim notices (MN-4); undefined for a store no other node shares. */
   private readonly unwatchClaims: (() => void) | undefined;
+  /** Stops the store's release requests (MN-17); undefined as above. */
+  private readonly unwatchReleases: (() => void) | undefined;
+  /** MN-18: this node's liveness lease; undefined for a store no other node shares. */
+  private readonly lease: NodeLease | undefined;
   private readonly listenerError = (err: unknown): void => {
     this.log.error({ err }, 'application event listener threw');
   };
@@ -148,6 +153,13 @@ export class LifelineServer extends TypedEmitter<ServerEvents> {
     );
     // MN-4: another node's claim of a session this node holds: it moved (its socket here closes 4002).
     this.unwatchClaims = this.store.watchClaims?.(this.nodeId, (id, fence, byNode) => registry.lifecycle.claimLost(id, fence, byNode));
+    // MN-17: another node resumes a session this node holds attached: release it as if its socket closed.
+    this.unwatchReleases = this.store.watchReleaseRequests?.(this.nodeId, (id, byNode) => registry.lifecycle.releaseRequested(id, byNode));
+    if (this.store.isShared && this.store.renewLease) {
+      const o = this.opts;
+      this.lease = new NodeLease({ store: this.store, nodeId: this.nodeId, clock: serverTimers(this.clock), ttlMs: o.nodeLeaseTtlMs, renewMs: o.nodeLeaseRenewMs, log: this.log });
+      this.lease.start(); // MN-18
+    }
     this.drainer = new NodeDrain({
       opts: this.opts,
       clock: this.clock,
@@ -412,6 +424,7 @@ export class LifelineServer extends TypedEmitter<ServerEvents> {
     if (this.isClosed) return;
     this.isClosed = true;
     this.unwatchClaims?.();
+    this.unwatchReleases?.();
     this.sweep.stop();
     this.registry.closeAll(); // SEQ-5 acks flushed, then every socket and actor
     const written = this.registry.lifecycle.flush(); // issue 12: a shared store is left current (replay write-behind, lifecycle writes)
@@ -428,6 +441,7 @@ export class LifelineServer extends TypedEmitter<ServerEvents> {
       });
     }
     await written;
+    await this.lease?.end(); // MN-18: after the writes, never before (a lease gone lets another node claim at once)
   }
 }
 

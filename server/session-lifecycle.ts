@@ -308,6 +308,28 @@ export class SessionLifecycle {
   }
 
   /**
+   * MN-17: `byNode` resumes this session and asks this node to release it. A socket still attached
+   * here is the client's old one (RS-7: it is on `byNode` now), half-open perhaps: the machine is
+   * told it closed, as for any socket's close (it detaches, markDetached releases the session), and
+   * it is closed SESSION_TAKEN_OVER. Detached here already: its release is under way or done.
+   */
+  releaseRequested(id: string, byNode: string): void {
+    const s = this.d.live.get(id);
+    const conn = s?.conn;
+    if (!s || !conn) return;
+    this.d.log.info({ sessionId: id.slice(0, 8), byNode }, 'release requested by another node: closing the old socket (MN-17, RS-7)');
+    try {
+      s.actor.send({ type: 'socket.closed', code: codeOf('ABNORMAL') }); // the machine lets go of the socket (forgetSocket) and detaches
+    } catch (err) {
+      this.d.failSession(s.actor, err);
+      return;
+    }
+    // Let go of already (the release runs): the close frame tells a live peer why (RS-7); one that never
+    // answers it (half-open) is destroyed by the transport (CC-10), which the release does not wait for.
+    conn.close('SESSION_TAKEN_OVER', 'RS-7: resumed on another node');
+  }
+
+  /**
    * MN-4, RS-7 across nodes: another node owns the session now. Its socket here, if any, closes
    * SESSION_TAKEN_OVER (4002: one session, one socket); the local copy is dropped without ending
    * the session in the store (the new owner continues it) and without `sessionEnded` (drop()).

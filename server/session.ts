@@ -1,8 +1,9 @@
 /**
- * The data of one Lifeline session on the server: its two seq spaces, subscriptions, the Welcome
- * and resume, and client messages. The sending half (queue, replay log, the pump and its gates,
- * spec §7, §11) is its base class, server/session-outbound.ts: split along that seam (issue 12)
- * so each file reads as one job, while a session stays one object.
+ * The data of one Lifeline session on the server: subscriptions, the Welcome and resume, drain,
+ * and the application's view. Its two halves are its base classes, split along those seams (issue
+ * 12) so each file reads as one job while a session stays one object: the receiving half (client
+ * messages, dedupe, acks, MN-17's hand-over: server/session-inbound.ts) over the sending half
+ * (queue, replay log, the pump and its gates, spec §7, §11: server/session-outbound.ts).
  *
  * Lifecycle decisions are the machine's; this class carries them out.
  */
@@ -18,32 +19,27 @@ import {
   ResumeReason,
   SubscribedSchema,
   type Hello,
-  type Message,
   type StateDrift,
 } from '../gen/lifeline/v1/envelope_pb.js';
 import { SESSION_CHANNEL, SnapshotReason } from '../spec/protocol/backpressure-queue.js';
 import { defaults, SUBSCRIBED_CAPABILITY } from '../spec/protocol/defaults.js';
-import { ackEnvelope } from '../spec/protocol/fast-codec.js';
 import type { Connection } from './connection.js';
-import { ClientInbound, type InboundHost } from './inbound.js';
 import { serverStateName } from '../spec/machines/server-session.machine.js';
 import type { ResolvedOptions } from './options.js';
 import type { ChannelState, ClientMessage, LifelineSession, MaybePromise, PublishMessage, SessionStats, SessionView } from './types.js';
 import { planResume } from './resume.js';
 import { sessionHandle } from './session-handle.js';
-import { Flag, ownBytes, SessionOutbound, type OutboundEnv } from './session-outbound.js';
+import { Flag, ownBytes } from './session-outbound.js';
+import { SessionInbound, type InboundSessionEnv } from './session-inbound.js';
 import { comparePositions } from './stores/broker.js';
 import type { LocalChannels } from './stores/local-channels.js';
-import type { SessionStore } from './stores/session-store.js';
 import type { MachineRecord, SessionRecord, SubscriptionRecord } from './stores/session-record.js';
 import { recordOfSession, subscriptionsOf } from './stores/session-record-io.js';
 import { TokenBucket } from './token-bucket.js';
 import { messageItem, welcomeEnvelope, type WelcomeFacts } from './outbound.js';
-import { HandedOver, HandoffCut } from './handoff.js';
-import { StoreRetryAbandoned, untilStored } from './stores/store-retry.js';
 
 /** What a session needs from its server. */
-export interface SessionEnv extends OutboundEnv {
+export interface SessionEnv extends InboundSessionEnv {
   /** This node's channel index (CH-1, CH-2); publications reach sessions through it. */
   readonly channels: LocalChannels<LiveSession>;
   readonly snapshot: ((channel: string, session: SessionView) => ChannelState | undefined) | undefined;
@@ -54,8 +50,6 @@ export interface SessionEnv extends OutboundEnv {
   readonly fail: (session: LiveSession, err: unknown) => void;
   /** A DrainNotice went out (drain progress). */
   readonly onDrainNotice: () => void;
-  /** Where client message ids processed are remembered, by principal (SEQ-8); undefined = no dedupe. */
-  readonly dedupe: Pick<SessionStore, 'hasMessageId' | 'addMessageId'> | undefined;
   /** MN-2: the broker's position of a channel this node joined (Broker.tail); undefined without positions. */
   readonly channelTail: ((channel: string) => string | undefined) | undefined;
 }
@@ -77,7 +71,7 @@ function windowFor(hello: Hello, opts: ResolvedOptions): number {
   return Math.max(1, Math.min(asked, opts.replayWindowMessages));
 }
 
-export class LiveSession extends SessionOutbound implements SessionView, LifelineSession, InboundHost {
+export class LiveSession extends SessionInbound implements SessionView, LifelineSession {
   /** The base keeps it; this half uses all of it (a type only, no field of its own). */
   protected declare readonly env: SessionEnv;
   pendingAttach: PendingAttach | undefined;
@@ -87,10 +81,6 @@ export class LiveSession extends SessionOutbound implements SessionView, Lifelin
   private takenPositions: Map<string, string> | undefined;
   /** Subscribed channels; made on the first subscribe: an idle session without channels holds no empty Set. */
   private channelSet: Set<string> | undefined;
-  /** Client messages: dedupe, delivery to the application, acks (SEQ-3, SEQ-5, SEQ-10). */
-  readonly inbound: ClientInbound;
-  /** MN-17: ids handed to the application whose write has not landed, and whether the handoff is cut; a shared store's sessions only. */
-  private hands: HandedOver | undefined;
   /** DISCONNECT overflow: the next resume resyncs by snapshots (BP-11). A bit of `flags`, as the next two. */
   get isContinuityLost(): boolean {
     return (this.flags & Flag.continuityLost) !== 0;
@@ -124,7 +114,7 @@ export class LiveSession extends SessionOutbound implements SessionView, Lifelin
   /** A new session for a Hello, or (`record`: its window and policy) one continuing a stored session (issue 12, session-record-io.ts). */
   constructor(
     id: string,
-    readonly principal: string,
+    principal: string,
     actor: SessionActor,
     env: SessionEnv,
     hello: Hello | undefined,
@@ -133,6 +123,7 @@ export class LiveSession extends SessionOutbound implements SessionView, Lifelin
     const o = env.opts;
     super(
       id,
+      principal,
       actor,
       env,
       record ? record.policy : o.acceptPreferredPolicy && hello && hello.preferredPolicy !== 0 ? hello.preferredPolicy : o.policy,
@@ -143,8 +134,6 @@ export class LiveSession extends SessionOutbound implements SessionView, Lifelin
     this.controlBucket =
       o.controlRatePerSecond === undefined ? undefined : new TokenBucket({ ratePerSecond: o.controlRatePerSecond, burst: o.controlBurst }, env.clock.now());
     this.createdAt = Math.floor(env.clock.now()); // whole ms: no heap number per session (as Connection.openedAt)
-    // The session is the inbound's host and env its settings: no closures per session (memory per idle session).
-    this.inbound = new ClientInbound(this, env);
   }
 
   /** Everything about this session that must survive the node (server/stores/session-record-io.ts); `times` are epoch ms. */
@@ -160,47 +149,6 @@ export class LiveSession extends SessionOutbound implements SessionView, Lifelin
   /** A stored session's channel, continued on this node (session-record-io.ts joins it again): no new Snapshot. */
   restoreSubscription(channel: string): void {
     (this.channelSet ??= new Set()).add(channel);
-  }
-
-  // ---- InboundHost (server/inbound.ts) ----
-
-  /** A client message for the application, after dedupe (SEQ-8, SEQ-10). */
-  handleClientMessage(msg: ClientMessage): MaybePromise<void> {
-    const ids = this.env.dedupe;
-    if (!ids || msg.messageId === '') return this.env.writeAhead ? this.handOverShared(msg, undefined) : this.handOver(msg); // a shared store's: MN-17
-    const seen = ids.hasMessageId(this.principal, msg.messageId); // SEQ-8: synchronous for the memory store
-    // A shared store answers later; ClientInbound holds this message's ack and those behind it meanwhile (SEQ-10).
-    // While it is away the question is asked again, never failed (MN-6).
-    if (seen instanceof Promise) {
-      return untilStored(seen, () => ids.hasMessageId(this.principal, msg.messageId), this.isGone).then((isSeen) => (isSeen ? undefined : this.handOverShared(msg, ids)));
-    }
-    if (seen) return; // SEQ-8: seen through another path; processed (and acked) once
-    return this.env.writeAhead ? this.handOverShared(msg, ids) : this.handOverRemembered(msg, ids); // a shared store's: MN-17
-  }
-
-  /** An Ack now; false without a writable socket (the next Welcome's last_client_seq carries it). */
-  writeAck(seq: bigint): boolean {
-    if (!this.conn || !this.isWritable) return false;
-    const g = this.gate;
-    if (g && seq > g.storedProcessed) {
-      // MN-1: not before the store holds the cursor at seq (this tick's commit; committed() writes it).
-      g.heldAck = seq;
-      this.env.writeAhead?.touch(this);
-      return true;
-    }
-    this.writeReply('ack', ackEnvelope(seq)); // SEQ-5: as create() builds it, without the schema walk
-    return true;
-  }
-
-  /** A write to the socket is already due: an Ack written now rides it (inbound.ts, SEQ-5). */
-  isWritePending(): boolean {
-    const conn = this.conn;
-    return conn !== undefined && this.isWritable && conn.bufferedAmount > 0;
-  }
-
-  /** The client's stream as the store should hold it (write-ahead.ts). */
-  inboundCursor(): SessionRecord['inbound'] {
-    return { lastProcessed: this.inbound.lastProcessed, lastAckSent: this.inbound.lastAckSent };
   }
 
   /**
@@ -231,83 +179,14 @@ export class LiveSession extends SessionOutbound implements SessionView, Lifelin
     this.gate?.restored(channel, position); // MN-2: no frame of its own: stored with the channel list or a whole record
   }
 
-  /** The application's handler failed (CC-5). */
-  inboundFailed(err: unknown): void {
-    if (err instanceof StoreRetryAbandoned) return; // the session ended while a store call waited: nothing to fail
-    if (err instanceof HandoffCut) return; // MN-17: the client moved; it resends what was held back
-    this.env.metrics?.messageFailed();
-    this.env.fail(this, err);
-  }
-
   protected failed(err: unknown): void {
     this.env.fail(this, err);
   }
 
   /** To the application (SEQ-10). */
-  private handOver(msg: ClientMessage): MaybePromise<void> {
+  protected handOver(msg: ClientMessage): MaybePromise<void> {
     this.env.emitMessage(this, msg);
     return this.env.onMessage?.(msg, this.handle);
-  }
-
-  /**
-   * A shared store's path (MN-5, MN-17): nothing more reaches the application once the handoff was
-   * cut (the client moved: it resends this message to the node it went to), and the id of each
-   * message handed over is known until its write lands, so the release can write it first.
-   */
-  private handOverShared(msg: ClientMessage, ids: SessionEnv['dedupe']): MaybePromise<void> {
-    const hands = (this.hands ??= new HandedOver());
-    if (hands.isCut || this.isGone()) throw new HandoffCut();
-    const r = ids ? this.handOverRemembered(msg, ids) : this.handOver(msg);
-    if (!(r instanceof Promise)) return r; // finished now, its id (if any) written
-    const key = ids ? msg.messageId : ''; // '' : no id to write, only a handler to wait for
-    hands.add(key);
-    return r.finally(() => hands.done(key));
-  }
-
-  /**
-   * MN-17, the release on the node the client left: from now on nothing more is handed to the
-   * application here (messages still waiting for their dedupe answer are held back, unacknowledged:
-   * the client resends them where it resumes), so what it was given here is fixed; storeHandedIds
-   * then writes their ids, handler done or not, and the node the client resumes on drops the
-   * resends (MN-5) however long that handler or the store took. A socket attaching here again
-   * undoes it (handoffResumed).
-   */
-  cutHandoff(): void {
-    (this.hands ??= new HandedOver()).isCut = true;
-  }
-
-  /** MN-17: resolves once the store holds the id of every message the application was given here and whose write has not landed (after cutHandoff: a fixed set). */
-  storeHandedIds(): Promise<void> {
-    const ids = this.env.dedupe;
-    return this.hands && ids ? this.hands.storeIds(ids, this.principal, this.isGone) : Promise.resolve();
-  }
-
-  /**
-   * MN-17: resolves once the application finished every message it was given here and their ids
-   * are written; undefined when none is unfinished. After cutHandoff the set only shrinks: messages
-   * still waiting for their dedupe answer are held back, so the handoff does not wait for them.
-   */
-  whenHandedDone(): Promise<void> | undefined {
-    return this.hands?.whenEmpty();
-  }
-
-  /** A socket attached here again (RS-2): its messages reach the application here again. */
-  handoffResumed(): void {
-    if (this.hands) this.hands.isCut = false;
-  }
-
-  /** To the application, then its id remembered: a handler that fails has not processed it (SEQ-8, SEQ-10). */
-  private handOverRemembered(msg: ClientMessage, ids: NonNullable<SessionEnv['dedupe']>): MaybePromise<void> {
-    const r = this.handOver(msg);
-    // A closure only for a handler that returned a promise (issue 16: not one per message).
-    if (r instanceof Promise) return r.then(() => this.remember(msg, ids));
-    return this.remember(msg, ids);
-  }
-
-  /** MN-1, MN-6: the Ack waits for the id's write; a store that is away is written again when back. */
-  private remember(msg: ClientMessage, ids: NonNullable<SessionEnv['dedupe']>): MaybePromise<void> {
-    const added = ids.addMessageId(this.principal, msg.messageId);
-    return added instanceof Promise ? untilStored(added, () => ids.addMessageId(this.principal, msg.messageId), this.isGone) : added;
   }
 
   /** The application's view of this session: the LifelineSession API only, made once (session-handle.ts). */
@@ -335,10 +214,6 @@ export class LiveSession extends SessionOutbound implements SessionView, Lifelin
   /** CC-6: the machine leaves channels, deletes, then closes 1000. */
   end(): void {
     this.actor.send({ type: 'app.end' });
-  }
-
-  get lastClientSeq(): bigint {
-    return this.inbound.lastProcessed;
   }
 
   stats(): SessionStats {
@@ -525,25 +400,5 @@ export class LiveSession extends SessionOutbound implements SessionView, Lifelin
     this.isDraining = true;
     this.env.onDrainNotice();
     this.conn?.span?.event('lifeline.drain_notice', { 'lifeline.drain.reconnect_after_ms': reconnectAfterMs, 'lifeline.drain.deadline_ms': deadlineMs });
-  }
-
-  // ---- inbound: client messages (server/inbound.ts) ----
-
-  deliver(m: Message): void {
-    this.inbound.deliver(m);
-  }
-
-  ackDuplicate(): void {
-    this.inbound.ackDuplicate();
-  }
-
-  /** Stop timers; the session is over. The socket, if any, is closed by the machine after this (CC-6). */
-  dispose(): void {
-    this.setFlag(Flag.disposed, true);
-    this.inbound.dispose();
-  }
-  /** For store retries (MN-6): the session is over, stop asking. An arrow, made once per session only when read. */
-  private get isGone(): () => boolean {
-    return () => (this.flags & Flag.disposed) !== 0;
   }
 }

@@ -19,7 +19,9 @@
 import type { Logger } from 'pino';
 import { ResumeReason } from '../gen/lifeline/v1/envelope_pb.js';
 import type { CatchUps } from './catch-up.js';
+import type { Clock } from './clock.js';
 import type { Connection } from './connection.js';
+import type { HandoffClaimCause, LifelineMetrics } from './observability/metrics.js';
 import type { LiveSession } from './session.js';
 import { resumeReasonOf, type SessionLifecycle } from './session-lifecycle.js';
 import type { SessionRecord } from './stores/session-record.js';
@@ -41,12 +43,19 @@ export interface StoreResumeDeps {
   /** CC-8, RS-11: room for one more session here. */
   makeRoomForSession(): boolean;
   endedReason(id: string): ResumeReason | Promise<ResumeReason>;
-  /** MN-17: the longest wait for another node to release a session it holds attached, ms. */
+  /** MN-17: the longest wait for another node to release a session it holds attached, ms, with a store that keeps no leases. */
   readonly handoffWaitMs: number;
+  /** MN-17, MN-18: the same with a store that keeps leases, for an owner whose lease is alive (a dead one is not waited for). */
+  readonly releaseWaitMs: number;
+  /** The server's clock (its timers: a test's SimulatedClock drives the wait). */
+  readonly clock: Clock;
+  readonly metrics: LifelineMetrics | undefined;
 }
 
-/** How often a node waiting for a release reads the record again (MN-17), ms. */
+/** How often a node waiting for a release reads the record (and the owner's lease) again (MN-17), ms. */
 const RELEASE_POLL_MS = 20;
+/** How often the release request is repeated while waiting: an owner that died meanwhile hears none (MN-18), ms. */
+const RELEASE_REPEAT_MS = 250;
 
 const UNAVAILABLE: StoreResume = { kind: 'unavailable' };
 
@@ -117,22 +126,52 @@ export class StoreResumes {
 
   /**
    * MN-17: another node holds the session attached (no expiry in its record). It may still have a
-   * client message in its application's hands; it stores the session detached once those are
-   * finished (their cursor and ids written). Wait for that, for another owner, or for the record to
-   * go, up to handoffWaitMs; then claim it anyway (a dead node or a half-open socket never releases:
-   * RS-7, MN-4). The record as last read.
+   * client message in its application's hands; asked to (requestRelease), it closes the old socket
+   * (half-open perhaps: RS-7) and stores the session detached once those are finished (their cursor
+   * and ids written). Wait for that, for another owner, or for the record to go. MN-18: an owner
+   * whose lease is gone, or that hears no release request (its process ended: the store dropped its
+   * connections), is dead and not waited for, nor one that dies meanwhile; a live one up to
+   * releaseWaitMs (handoffWaitMs with a store that keeps no leases), then the claim goes ahead
+   * anyway. The record as last read.
    */
   private async released(id: string, seen: SessionRecord): Promise<SessionRecord | undefined> {
-    const until = Date.now() + this.d.handoffWaitMs;
+    const d = this.d;
+    const owner = seen.owner?.nodeId ?? '';
+    const isHeld = (r: SessionRecord | undefined): r is SessionRecord => r !== undefined && isHeldElsewhere(r, d.nodeId) && r.owner?.fence === seen.owner?.fence;
+    const leaseOf = d.store.isLeaseAlive?.bind(d.store);
+    // How many of the owner's listeners heard the request (undefined: unknown, a store that cannot
+    // say, or the request failed: the wait decides). 0: the owner hears none, gone or cut off.
+    const ask = (): Promise<number | undefined> => d.store.requestRelease?.(id, owner, d.nodeId).catch(() => undefined) ?? Promise.resolve(undefined);
+    const start = d.clock.now();
+    // The request at once, beside the lease check: a live owner starts its release a round trip sooner.
+    const [heard, isAlive] = await Promise.all([ask(), leaseOf ? leaseOf(owner) : true]);
+    if (!isAlive) return this.claimed(id, seen, 'lease_expired', start);
+    if (heard === 0) return this.claimed(id, seen, 'not_listening', start);
+    const until = start + (leaseOf ? d.releaseWaitMs : d.handoffWaitMs);
+    let askedAt = start;
     let r: SessionRecord | undefined = seen;
-    while (r && isHeldElsewhere(r, this.d.nodeId) && r.owner?.fence === seen.owner?.fence && Date.now() < until) {
-      await new Promise((resolve) => setTimeout(resolve, RELEASE_POLL_MS));
-      r = await this.d.store.load(id);
+    while (isHeld(r)) {
+      if (d.clock.now() >= until) return this.claimed(id, r, 'bound', start);
+      await new Promise((resolve) => d.clock.setTimeout(() => resolve(undefined), RELEASE_POLL_MS));
+      const isAskDue = d.clock.now() - askedAt >= RELEASE_REPEAT_MS;
+      if (isAskDue) askedAt = d.clock.now();
+      const [next, alive, heardAgain] = await Promise.all([d.store.load(id), leaseOf ? leaseOf(owner) : true, isAskDue ? ask() : undefined]);
+      r = next;
+      if (isHeld(r) && !alive) return this.claimed(id, r, 'lease_expired', start);
+      if (isHeld(r) && heardAgain === 0) return this.claimed(id, r, 'not_listening', start);
     }
-    if (r && isHeldElsewhere(r, this.d.nodeId) && r.owner?.fence === seen.owner?.fence) {
-      // Past the bound the claim goes ahead (a dead node never releases); anything the other node's
-      // application took but had not yet stored may then reach this node's application again.
-      this.d.log.warn({ sessionId: id.slice(0, 8), byNode: r.owner?.nodeId, waitedMs: Date.now() - until + this.d.handoffWaitMs }, 'handoff wait ran out: claiming a session another node still holds (MN-17)');
+    return this.claimed(id, r, 'released', start);
+  }
+
+  /** Why the claim goes ahead (the metric, and a warning when the bound ran out); the record as last read. */
+  private claimed(id: string, r: SessionRecord | undefined, cause: HandoffClaimCause, start: number): SessionRecord | undefined {
+    const d = this.d;
+    if (r) d.metrics?.handoffClaim(cause); // no record left: nothing to claim (the Hello hears why, RS-6)
+    if (cause === 'bound') {
+      // Past the bound the claim goes ahead (the owner's lease is alive but it did not release: a
+      // store too slow for it, or a store that keeps no leases and a dead node); anything the other
+      // node's application took but had not yet stored may then reach this node's application again.
+      d.log.warn({ sessionId: id.slice(0, 8), byNode: r?.owner?.nodeId, waitedMs: d.clock.now() - start }, 'handoff wait ran out: claiming a session another node still holds (MN-17)');
     }
     return r;
   }

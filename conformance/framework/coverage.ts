@@ -20,6 +20,7 @@ export const UNTESTABLE: Readonly<Record<string, string>> = {
   'MN-12': 'needs the shared store taken away, which the declaration gives the runner no way to do',
   'MN-13': "the broker's publish API is the application's, not the wire's; needs the broker taken away",
   'MN-14': 'needs the store taken away; the readiness endpoint is not part of the declaration',
+  'MN-18': 'needs a node killed, slowed or cut off from the store, which the declaration gives the runner no way to do',
 };
 
 export interface SpecRule {

@@ -40,9 +40,10 @@ export const multiNodeMutants: readonly ServerMutant[] = [
   mutant({
     id: 'mn-4-no-claim-notice',
     rule: 'MN-4',
-    description: "node A does not watch claims: its socket stays open when node B takes the session over",
+    // Nor release requests (MN-18): on one, node A closes the old socket itself, before any claim.
+    description: 'node A does not watch claims (nor release requests): its socket stays open when node B takes the session over',
     cases: ['MN-4/takeover-across-nodes-4002'],
-    cluster: { a: { store: (s: SessionStore) => alter(s, { watchClaims: undefined }) } },
+    cluster: { a: { store: (s: SessionStore) => alter(s, { watchClaims: undefined, watchReleaseRequests: undefined }) } },
   }),
   mutant({
     id: 'mn-9-broker-local-only',

@@ -59,6 +59,9 @@ describe('lifeline metrics', () => {
     m.sessionLost('taken_over');
     m.sessionLost('record_missing');
     m.sessionLost('record_missing');
+    m.handoffClaim('released');
+    m.handoffClaim('lease_expired');
+    m.handoffClaim('lease_expired');
 
     const base = await serve((req, res) => void m.metricsHandler(req, res));
     const res = await fetch(`${base}/metrics`);
@@ -105,9 +108,11 @@ describe('lifeline metrics', () => {
     expect(sample(text, 'lifeline_resume_total{outcome="NEW",reason="EXPIRED"}')).toBe(1);
     expect(sample(text, 'lifeline_sessions_lost_total{cause="taken_over"}')).toBe(1);
     expect(sample(text, 'lifeline_sessions_lost_total{cause="record_missing"}')).toBe(2);
+    expect(sample(text, 'lifeline_handoff_claims_total{cause="released"}')).toBe(1);
+    expect(sample(text, 'lifeline_handoff_claims_total{cause="lease_expired"}')).toBe(2);
     // Names follow the Prometheus conventions: lifeline_ prefix, counters end in _total, units spelled.
     const names = [...text.matchAll(/^# TYPE (\S+) (\S+)$/gm)].map((x) => [x[1] as string, x[2] as string]);
-    expect(names.length).toBe(25);
+    expect(names.length).toBe(26);
     for (const [name, type] of names) {
       expect(name).toMatch(/^lifeline_[a-z_]+$/);
       if (type === 'counter') expect(name).toMatch(/_total$/);
@@ -173,6 +178,7 @@ describe('lifeline metrics', () => {
       m.heartbeatRtt(rand(1000) / 1000, rand(2) === 0 ? 'ping' : 'client');
       m.drift((rand(2) === 0 ? rand(6) : 100 + session) as DriftReason);
       m.sessionLost((rand(2) === 0 ? 'record_missing' : `cause-${session}`) as 'taken_over');
+      m.handoffClaim((rand(2) === 0 ? 'released' : `cause-${session}`) as 'bound');
     }
     const json = await m.registry.getMetricsAsJSON();
     const seriesOf = (name: string) => {
@@ -190,6 +196,7 @@ describe('lifeline metrics', () => {
     expect(seriesOf('lifeline_resume_total')).toBeLessThanOrEqual((3 + 1) * (7 + 1));
     expect(seriesOf('lifeline_drift_total')).toBeLessThanOrEqual(5 + 1);
     expect(seriesOf('lifeline_sessions_lost_total')).toBe(2);
+    expect(seriesOf('lifeline_handoff_claims_total')).toBe(2);
     expect(seriesOf('lifeline_heartbeat_rtt_seconds')).toBe(2);
     expect(seriesOf('lifeline_connection_duration_seconds')).toBe(1);
     // And the whole exposition stays small: no per-session growth.

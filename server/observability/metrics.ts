@@ -32,6 +32,14 @@ export type Direction = 'sent' | 'received';
  * (`record_missing`: it lost it, a restart without persistence, §21.8; closed 1011).
  */
 export type SessionLossCause = 'taken_over' | 'record_missing';
+/**
+ * Why a node claimed a session another node held attached (MN-17, MN-18): that node released it
+ * (stored it detached, after a release request), its lease was gone (a dead node: no wait), it
+ * listened for release requests no more (its process gone: no wait), or the release wait ran out (a
+ * live node that did not release in time: the un-acked tail may repeat).
+ */
+export type HandoffClaimCause = 'released' | 'lease_expired' | 'not_listening' | 'bound';
+const HANDOFF_CAUSES: ReadonlySet<string> = new Set<HandoffClaimCause>(['released', 'lease_expired', 'not_listening', 'bound']);
 /** Where an RTT sample comes from: the server's ping → pong, or the client's Heartbeat.rtt_ms (HB-9). */
 export type RttSource = 'ping' | 'client';
 
@@ -97,6 +105,8 @@ export interface LifelineMetrics {
   resume(outcome: ResumeOutcome, reason: ResumeReason): void;
   /** A live session this node stopped serving because the shared store said so, and why (§21). */
   sessionLost(cause: SessionLossCause): void;
+  /** A session another node held attached was claimed here, and why (MN-17, MN-18). */
+  handoffClaim(cause: HandoffClaimCause): void;
   /** Serves the registry in the Prometheus text format (GET/HEAD; 405 otherwise). */
   metricsHandler(req: IncomingMessage, res: ServerResponse): Promise<void>;
 }
@@ -329,6 +339,12 @@ export function createLifelineMetrics(options: LifelineMetricsOptions = {}): Lif
     labelNames: ['outcome', 'reason'] as const,
     registers,
   });
+  const handoffClaims = new Counter({
+    name: 'lifeline_handoff_claims_total',
+    help: 'Sessions another node held attached, claimed here (MN-17, MN-18): released (that node stored it detached on request), lease_expired (its lease ran out) or not_listening (it hears no release request: its process is gone), both without a wait, or bound (the release wait ran out).',
+    labelNames: ['cause'] as const,
+    registers,
+  });
   const losses = new Counter({
     name: 'lifeline_sessions_lost_total',
     help: 'Live sessions this node stopped serving on the shared store\'s word: taken_over (another node claimed it, MN-4) or record_missing (the store lost its record, §21.8).',
@@ -389,6 +405,9 @@ export function createLifelineMetrics(options: LifelineMetricsOptions = {}): Lif
     },
     resume(outcome, reason) {
       resumes.inc({ outcome: outcomeNames.get(outcome) ?? OTHER, reason: reasonNames.get(reason) ?? OTHER });
+    },
+    handoffClaim(cause) {
+      handoffClaims.inc({ cause: HANDOFF_CAUSES.has(cause) ? cause : 'bound' }); // four values at most, whatever a caller passes
     },
     sessionLost(cause) {
       losses.inc({ cause: cause === 'record_missing' ? 'record_missing' : 'taken_over' }); // two values at most, whatever a caller passes

@@ -1,9 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { sessionStoreContract, sampleRecord } from './contract.js';
+import { nodeLeaseContract } from './lease-contract.js';
 import { MemorySessionStore } from './memory-session-store.js';
 
 sessionStoreContract('MemorySessionStore', (env) => new MemorySessionStore(env));
 sessionStoreContract('MemorySessionStore shared', (env) => new MemorySessionStore({ ...env, shared: true }));
+nodeLeaseContract('MemorySessionStore shared', () => Promise.resolve(new MemorySessionStore({ shared: true })));
 
 describe('MemorySessionStore shared mode (issue 14)', () => {
   it('isShared follows the option (default false)', () => {

@@ -17,7 +17,7 @@ import type { Clock } from '../../spec/protocol/clock.js';
 import { RecentMessageIds } from '../message-ids.js';
 import { applyDelta } from './record-delta.js';
 import { withRecord, type SessionRecord } from './session-record.js';
-import { SessionExistsError, StaleFenceError, type ClaimLost, type EndReason, type RecordDelta, type SessionStore } from './session-store.js';
+import { SessionExistsError, StaleFenceError, type ClaimLost, type EndReason, type RecordDelta, type ReleaseRequested, type SessionStore } from './session-store.js';
 
 export interface MemorySessionStoreOptions {
   /** Time for TTLs: record expiry (epoch ms), ended reasons, dedupe. Default Date.now. */
@@ -69,6 +69,10 @@ export class MemorySessionStore implements SessionStore {
   readonly messageIds: RecentMessageIds;
   /** nodeId → listeners of claims that took a session from that node (RS-7 across nodes). */
   private readonly claimWatchers = new Map<string, Set<ClaimLost>>();
+  /** nodeId → listeners of release requests for that node's sessions (MN-17). */
+  private readonly releaseWatchers = new Map<string, Set<ReleaseRequested>>();
+  /** nodeId → when its liveness lease runs out, on this store's clock (MN-18). */
+  private readonly leases = new Map<string, number>();
 
   constructor(o: MemorySessionStoreOptions = {}) {
     this.isShared = o.shared ?? false;
@@ -133,6 +137,45 @@ export class MemorySessionStore implements SessionStore {
       mine.delete(watch);
       if (mine.size === 0 && this.claimWatchers.get(nodeId) === mine) this.claimWatchers.delete(nodeId);
     };
+  }
+
+  /** MN-17: the owner's listeners run each in its own microtask (as claim notices: never in the asker's stack). */
+  requestRelease(id: string, ownerNode: string, byNode: string): Promise<number> {
+    const set = this.releaseWatchers.get(ownerNode);
+    if (!set) return Promise.resolve(0);
+    for (const onRequest of set) queueMicrotask(() => set.has(onRequest) && onRequest(id, byNode));
+    return Promise.resolve(set.size);
+  }
+
+  watchReleaseRequests(nodeId: string, onRequest: ReleaseRequested): () => void {
+    let set = this.releaseWatchers.get(nodeId);
+    if (!set) this.releaseWatchers.set(nodeId, (set = new Set()));
+    const mine = set;
+    const watch: ReleaseRequested = (id, byNode) => onRequest(id, byNode); // one per call, as watchClaims
+    mine.add(watch);
+    return () => {
+      mine.delete(watch);
+      if (mine.size === 0 && this.releaseWatchers.get(nodeId) === mine) this.releaseWatchers.delete(nodeId);
+    };
+  }
+
+  /** MN-18: one entry per node, not per session. */
+  renewLease(nodeId: string, ttlMs: number): Promise<void> {
+    this.leases.set(nodeId, this.clock.now() + Math.max(1, ttlMs));
+    return Promise.resolve();
+  }
+
+  isLeaseAlive(nodeId: string): Promise<boolean> {
+    const until = this.leases.get(nodeId);
+    if (until === undefined) return Promise.resolve(false);
+    if (this.clock.now() < until) return Promise.resolve(true);
+    this.leases.delete(nodeId); // ran out: forgotten, as a key past its TTL
+    return Promise.resolve(false);
+  }
+
+  endLease(nodeId: string): Promise<void> {
+    this.leases.delete(nodeId);
+    return Promise.resolve();
   }
 
   save(record: SessionRecord, fence: number): Promise<void> {

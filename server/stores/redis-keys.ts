@@ -12,6 +12,8 @@
  *   {p}ended-serial    counter for the above
  *   {p}mid:{principal} sorted set: message id → when processed (ms)
  *   {p}claims:{node}   pub/sub channel: claim notices for the node that lost a session
+ *   {p}release:{node}  pub/sub channel: release requests for the node holding a session attached (MN-17)
+ *   {p}lease:{node}    string, PX its TTL: the node's liveness lease (MN-18)
  *
  * Not for Redis Cluster: the scripts touch one session's keys and the global ended list together.
  */
@@ -59,5 +61,13 @@ export class RedisKeys {
   }
   claims(nodeId: string): string {
     return `${this.prefix}claims:${nodeId}`;
+  }
+  /** MN-17: where the node `nodeId` hears that another node asks it to release a session. */
+  releases(nodeId: string): string {
+    return `${this.prefix}release:${nodeId}`;
+  }
+  /** MN-18: the node's liveness lease. */
+  lease(nodeId: string): string {
+    return `${this.prefix}lease:${nodeId}`;
   }
 }

@@ -7,6 +7,7 @@ import fc from 'fast-check';
 import { Redis } from 'ioredis';
 import { isRedisAvailable, startRedis, type RedisProcess } from '../../test/support/redis.js';
 import { sampleRecord, sessionStoreContract } from './contract.js';
+import { nodeLeaseContract } from './lease-contract.js';
 import { RedisUnavailableError, lifelineRedisOptions } from './redis-connection.js';
 import { RedisSessionStore, ReplayCapError, ReplayOrderError } from './redis-session-store.js';
 import { MemorySessionStore } from './memory-session-store.js';
@@ -31,6 +32,11 @@ describe.skipIf(!hasRedis)('RedisSessionStore', () => {
     await store.ready();
     return store;
   }, { dispose: (store: SessionStore) => store.close?.() });
+  nodeLeaseContract('RedisSessionStore', async () => {
+    const store = new RedisSessionStore({ redis: redis.url });
+    await store.ready();
+    return store;
+  }, (store) => store.close?.());
 });
 
 const enc = (...bytes: number[]) => new Uint8Array(bytes);

@@ -38,6 +38,7 @@ import {
   type CommitRequest,
   type EndReason,
   type RecordDelta,
+  type ReleaseRequested,
   type SessionStore,
 } from './session-store.js';
 
@@ -89,8 +90,8 @@ export class RedisSessionStore implements SessionStore {
   private readonly connectTimeoutMs: number;
   private hasBeenReady: boolean;
   private subscriber: Redis | undefined;
-  /** claims channel → listeners (RS-7 across nodes). */
-  private readonly watchers = new Map<string, Set<ClaimLost>>();
+  /** pub/sub channel → listeners of its messages: claim notices (RS-7 across nodes), release requests (MN-17). */
+  private readonly watchers = new Map<string, Set<(message: string) => void>>();
 
   constructor(o: RedisSessionStoreOptions) {
     const { client, isOwned } = redisClient(o.redis);
@@ -246,14 +247,57 @@ export class RedisSessionStore implements SessionStore {
    * heard, and the node learns it at its next commit (StaleFenceError, DESIGN-14 §4).
    */
   watchClaims(nodeId: string, onLost: ClaimLost): () => void {
-    const channel = this.keys.claims(nodeId);
+    return this.watch(this.keys.claims(nodeId), (message) => {
+      const notice = parseNotice(message);
+      const { id, fence, by } = notice ?? {};
+      if (typeof id === 'string' && typeof fence === 'number' && typeof by === 'string') onLost(id, fence, by);
+    });
+  }
+
+  /**
+   * MN-17: a PUBLISH to the owner's release channel; its reply counts the connections subscribed, so
+   * 0 says the owner listens no more (a process that ended: Redis closed its connections at once).
+   */
+  requestRelease(id: string, ownerNode: string, byNode: string): Promise<number> {
+    const channel = this.keys.releases(ownerNode);
+    const notice = JSON.stringify({ id, by: byNode });
+    return this.run(() => this.client.publish(channel, notice), id, 0);
+  }
+
+  /** MN-17: subscribes as watchClaims does, on the same connection. */
+  watchReleaseRequests(nodeId: string, onRequest: ReleaseRequested): () => void {
+    return this.watch(this.keys.releases(nodeId), (message) => {
+      const notice = parseNotice(message);
+      const { id, by } = notice ?? {};
+      if (typeof id === 'string' && typeof by === 'string') onRequest(id, by);
+    });
+  }
+
+  /** MN-18: SET PX, on Redis's time. */
+  renewLease(nodeId: string, ttlMs: number): Promise<void> {
+    const key = this.keys.lease(nodeId);
+    return this.run(() => this.client.set(key, '1', 'PX', Math.max(1, Math.ceil(ttlMs))), '', 0).then(noop);
+  }
+
+  isLeaseAlive(nodeId: string): Promise<boolean> {
+    const key = this.keys.lease(nodeId);
+    return this.run(() => this.client.exists(key), '', 0).then((n) => n > 0);
+  }
+
+  endLease(nodeId: string): Promise<void> {
+    const key = this.keys.lease(nodeId);
+    return this.run(() => this.client.del(key), '', 0).then(noop);
+  }
+
+  /** Listen on a pub/sub channel (subscribed on first use, unsubscribed when its last listener stops). */
+  private watch(channel: string, onMessage: (message: string) => void): () => void {
     let set = this.watchers.get(channel);
     if (!set) {
       this.watchers.set(channel, (set = new Set()));
       this.subscriberConnection().subscribe(channel).catch(noop); // fails only when closing
     }
     const mine = set;
-    const watch: ClaimLost = (id, fence, byNode) => onLost(id, fence, byNode);
+    const watch = (message: string): void => onMessage(message); // one per call: the same function watched twice is two watches
     mine.add(watch);
     return () => {
       mine.delete(watch);
@@ -307,30 +351,32 @@ export class RedisSessionStore implements SessionStore {
     // Its own options: SUBSCRIBE may wait for the connection (it is no request a caller awaits).
     const sub = this.client.duplicate({ enableOfflineQueue: true, enableAutoPipelining: false, maxRetriesPerRequest: null });
     sub.on('error', noop); // reported through health (the command connection) and reconnected by ioredis
-    sub.on('message', (channel: string, message: string) => this.onClaimNotice(channel, message));
+    sub.on('message', (channel: string, message: string) => this.onNotice(channel, message));
     this.subscriber = sub;
     return sub;
   }
 
-  private onClaimNotice(channel: string, message: string): void {
+  private onNotice(channel: string, message: string): void {
     const set = this.watchers.get(channel);
     if (!set) return;
-    let notice: { id?: unknown; fence?: unknown; by?: unknown };
-    try {
-      notice = JSON.parse(message) as typeof notice;
-    } catch {
-      return; // not ours (someone else published on our channel)
-    }
-    const { id, fence, by } = notice;
-    if (typeof id !== 'string' || typeof fence !== 'number' || typeof by !== 'string') return;
-    for (const onLost of [...set]) {
+    for (const listener of [...set]) {
       // Outside ioredis's reply parser: a listener that throws is an uncaught exception, as in any event listener.
-      queueMicrotask(() => set.has(onLost) && onLost(id, fence, by));
+      queueMicrotask(() => set.has(listener) && listener(message));
     }
   }
 }
 
 function noop(): void {}
+
+/** A notice's JSON object, or undefined for anything else (someone else published on our channel). */
+function parseNotice(message: string): { id?: unknown; fence?: unknown; by?: unknown } | undefined {
+  try {
+    const v: unknown = JSON.parse(message);
+    return typeof v === 'object' && v !== null ? (v as { id?: unknown; fence?: unknown; by?: unknown }) : undefined;
+  } catch {
+    return undefined;
+  }
+}
 
 /** MN-15: the channel list as the `subs` field (JSON, parsed by load only), the count, then (channel, position or '', version or '') triples. */
 function pushChannels(args: Arg[], subs: readonly SubscriptionRecord[]): void {

@@ -54,6 +54,9 @@ export type ClaimLost = (id: string, fence: number, byNode: string) => void;
 
 export type MaybePromise<T> = T | Promise<T>;
 
+/** Another node asks this one to release a session it holds attached (MN-17): the id and who asks. */
+export type ReleaseRequested = (id: string, byNode: string) => void;
+
 /** Why a session ended: closed by either side, its resume TTL ran out (RS-6), evicted (RS-11). */
 export type EndReason = 'ended' | 'expired' | 'evicted';
 
@@ -175,6 +178,28 @@ export interface SessionStore {
    * store no other node shares. Returns a function that stops the calls.
    */
   watchClaims?(nodeId: string, onLost: ClaimLost): () => void;
+  /**
+   * MN-17: ask `ownerNode`, which holds session `id` attached, to release it (store it detached once
+   * its application finished what it was given), on behalf of `byNode` resuming it. Resolves with how
+   * many of the owner's listeners (watchReleaseRequests) it reached: 0 when the owner listens for none,
+   * gone (its process ended: Redis dropped its connections) or cut off from the store; the asking node
+   * then does not wait for it. A request lost otherwise costs the asking node its wait bound, nothing
+   * else. With watchReleaseRequests; absent on a store no other node shares.
+   */
+  requestRelease?(id: string, ownerNode: string, byNode: string): Promise<number>;
+  /** MN-17: call `onRequest` when another node asks `nodeId` to release a session (requestRelease). Returns a function that stops the calls. */
+  watchReleaseRequests?(nodeId: string, onRequest: ReleaseRequested): () => void;
+  /**
+   * MN-18: this node is alive for `ttlMs` more (its liveness lease, renewed well within its TTL). A
+   * node resuming a session held attached by a node whose lease is gone claims it without waiting
+   * for a release that will never come. With isLeaseAlive and endLease; absent on a store no other
+   * node shares. TTLs run on the store's time (a Redis key's PX), not the nodes' clocks.
+   */
+  renewLease?(nodeId: string, ttlMs: number): Promise<void>;
+  /** MN-18: `nodeId`'s lease has not run out (renewed within its TTL and not ended). */
+  isLeaseAlive?(nodeId: string): Promise<boolean>;
+  /** MN-18: `nodeId` stops (a close after its sessions were written): its lease is gone at once. */
+  endLease?(nodeId: string): Promise<void>;
   /** Reachability of a store across the network (absent: always ready). */
   readonly health?: Health;
   /** Release connections. The server never calls it: whoever built the store closes it, after the servers that use it. */
