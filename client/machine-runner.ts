@@ -139,6 +139,12 @@ function sharedOptions(input: ClientConnectionInput): ClientConnectionOptions {
 
 const EMPTY = Object.freeze({}) as ClientSnapshot['children'];
 
+/** No own key: a for-in, not Object.keys()'s array on every step (issue 16). */
+function isEmpty(o: object): boolean {
+  for (const k in o) if (Object.hasOwn(o, k)) return false;
+  return true;
+}
+
 /** What a step leaves: the parts of the next snapshot the runner keeps. */
 interface Next {
   readonly value: Value;
@@ -237,7 +243,7 @@ export class ClientMachineRunner implements ClientMachineActor {
     }
     this.value = next.value === this.value ? next.value : canonical(next.value);
     this.context = next.context;
-    this.children = Object.keys(next.children).length === 0 ? EMPTY : next.children;
+    this.children = isEmpty(next.children) ? EMPTY : next.children;
     this.status = next.status;
     if (this.status !== 'active') this.halt(); // final state: no timer or token fetch outlives it
     this.effects.onMachineStep(this.value);
@@ -298,18 +304,37 @@ export class ClientMachineRunner implements ClientMachineActor {
 
   private schedule(event: ClientConnectionEvent, delayMs: number, id: string): void {
     const timer = this.clock.setTimeout(() => {
-      this.delayed = this.delayed?.filter((d) => d.timer !== timer);
-      if (this.delayed?.length === 0) this.delayed = undefined;
+      this.forget(timer);
       this.send(event);
     }, delayMs);
-    (this.delayed ??= []).push({ id, timer });
+    // A new array of the exact length, not push(): a push grows an empty array's store to 17
+    // slots, held by every idle client for its two pending delays (issue 16, client-heap.md).
+    const list = this.delayed;
+    this.delayed = list === undefined ? [{ id, timer }] : [...list, { id, timer }];
+  }
+
+  /** A timer fired: it is no longer pending. In place, not a filtered copy (issue 16: GC per connect). */
+  private forget(timer: unknown): void {
+    const list = this.delayed;
+    if (!list) return;
+    for (let i = 0; i < list.length; i++) {
+      if (list[i]?.timer !== timer) continue;
+      list.splice(i, 1);
+      break;
+    }
+    if (list.length === 0) this.delayed = undefined;
   }
 
   private cancel(id: string): void {
-    if (!this.delayed) return;
-    for (const d of this.delayed) if (d.id === id) this.clock.clearTimeout(d.timer);
-    this.delayed = this.delayed.filter((d) => d.id !== id);
-    if (this.delayed.length === 0) this.delayed = undefined;
+    const list = this.delayed;
+    if (!list) return;
+    let kept = 0;
+    for (const d of list) {
+      if (d.id === id) this.clock.clearTimeout(d.timer);
+      else list[kept++] = d;
+    }
+    list.length = kept;
+    if (kept === 0) this.delayed = undefined;
   }
 
   private halt(): void {
