@@ -22,7 +22,7 @@
  * proven equal to `transition()` by its test). Only for the machine itself, not a variant of it.
  */
 import { initialTransition, transition } from 'xstate';
-import type { Clock, TimerHandle } from '../spec/protocol/clock.js';
+import { systemClock, type Clock, type TimerHandle } from '../spec/protocol/clock.js';
 import {
   clientConnectionMachine as specMachine,
   clientOptionsOf,
@@ -34,6 +34,7 @@ import {
   type GetTokenInput,
 } from '../spec/machines/client-connection.machine.js';
 import { CONNECT_VALUES, connectStep, type StepAction } from './connect-steps.js';
+import { QueuedTimer, TimerQueue, type TimerTarget } from './timer-queue.js';
 
 export type ClientMachine = typeof clientConnectionMachine;
 export type ClientSnapshot = ReturnType<ClientMachine['getInitialSnapshot']>;
@@ -153,7 +154,15 @@ interface Next {
   readonly status: Status;
 }
 
-export class ClientMachineRunner implements ClientMachineActor {
+/**
+ * The delayed events of every runner on the platform clock, in one queue (client/timer-queue.ts):
+ * a small entry per timer, one platform timer per duration, instead of a Node Timeout and a closure
+ * per timer (issue 16: ~590 B per idle client, three timers made per connect). A runner on another
+ * clock (tests' simulated ones) uses that clock's timers directly.
+ */
+let sharedTimers: TimerQueue<ClientConnectionEvent> | undefined;
+
+export class ClientMachineRunner implements ClientMachineActor, TimerTarget<ClientConnectionEvent> {
   private value: ClientSnapshot['value'];
   private context: Context;
   private status: Status = 'active';
@@ -303,14 +312,28 @@ export class ClientMachineRunner implements ClientMachineActor {
   }
 
   private schedule(event: ClientConnectionEvent, delayMs: number, id: string): void {
-    const timer = this.clock.setTimeout(() => {
-      this.forget(timer);
-      this.send(event);
-    }, delayMs);
+    const timer: TimerHandle =
+      this.clock === systemClock
+        ? (sharedTimers ??= new TimerQueue<ClientConnectionEvent>(systemClock)).add(delayMs, this, event)
+        : this.clock.setTimeout(() => {
+            this.forget(timer);
+            this.send(event);
+          }, delayMs);
     // A new array of the exact length, not push(): a push grows an empty array's store to 17
     // slots, held by every idle client for its two pending delays (issue 16, client-heap.md).
     const list = this.delayed;
     this.delayed = list === undefined ? [{ id, timer }] : [...list, { id, timer }];
+  }
+
+  /** @internal One of this runner's delays in the shared queue is due. */
+  onTimer(timer: QueuedTimer<ClientConnectionEvent>): void {
+    this.forget(timer);
+    this.send(timer.payload);
+  }
+
+  private clearTimer(timer: TimerHandle): void {
+    if (timer instanceof QueuedTimer) sharedTimers?.cancel(timer as QueuedTimer<ClientConnectionEvent>);
+    else this.clock.clearTimeout(timer);
   }
 
   /** A timer fired: it is no longer pending. In place, not a filtered copy (issue 16: GC per connect). */
@@ -330,7 +353,7 @@ export class ClientMachineRunner implements ClientMachineActor {
     if (!list) return;
     let kept = 0;
     for (const d of list) {
-      if (d.id === id) this.clock.clearTimeout(d.timer);
+      if (d.id === id) this.clearTimer(d.timer);
       else list[kept++] = d;
     }
     list.length = kept;
@@ -338,7 +361,7 @@ export class ClientMachineRunner implements ClientMachineActor {
   }
 
   private halt(): void {
-    for (const d of this.delayed ?? []) this.clock.clearTimeout(d.timer);
+    for (const d of this.delayed ?? []) this.clearTimer(d.timer);
     this.delayed = undefined;
     this.tokenRun++;
   }
