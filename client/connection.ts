@@ -38,7 +38,7 @@ import { systemClock, type ClientClock } from './clock.js';
 import { ClientClosedError, ClientFailedError } from './errors.js';
 import { ClientEmitter, welcomeInfo, type ClientEvent, type ClientEventOf, type WelcomeInfo } from './events.js';
 import { handled } from './handled.js';
-import { Inbound } from './inbound.js';
+import { Inbound, type ChannelView, type DriftReasonName, type InboundEvents } from './inbound.js';
 import { RecentIds } from './recent-ids.js';
 import { ClientMachineRunner, type ClientMachineActor, type RunnerEffects } from './machine-runner.js';
 import type { ClientOptions } from './options.js';
@@ -185,7 +185,9 @@ export class ClientConnection<S> implements RunnerEffects {
     this.decodeOptions = { from: 'server', maxPayloadBytes: this.maxPayloadBytes };
     this.dedupeWindow = options.dedupeWindow ?? 1024;
     this.capabilities = options.capabilities ?? DEFAULT_CAPABILITIES;
-    this.subs = new ClientSubscriptions(options.channels ?? [], (env) => this.sendControl(env));
+    // One closure for both users of the socket's control path (issue 16: per-client closures).
+    const sendControl = (env: Envelope): boolean => this.sendControl(env);
+    this.subs = new ClientSubscriptions(options.channels ?? [], sendControl);
     this.transport = options.transport ?? webSocketTransport(options.WebSocket ?? globalWebSocket());
     this.httpTransport = options.httpTransport;
     const reducer = options.reducer ?? (bytesReducer as unknown as ChannelReducer<S>);
@@ -199,12 +201,8 @@ export class ClientConnection<S> implements RunnerEffects {
       receiveWindow: this.receiveWindow,
       ackDelayMs: options.ackDelayMs ?? defaults.ackDelayMs,
       clock: this.clock,
-      sendControl: (env) => this.sendControl(env),
-      events: {
-        message: (m) => this.deliver(m),
-        channel: (channel, view, cause) => this.emit({ type: 'channel', channel, version: view.version, state: view.state, cause }),
-        drift: (channel, reason) => this.emit({ type: 'drift', channel, reason, from: 'client' }),
-      },
+      sendControl,
+      events: new InboundSink<S>(this),
     });
 
     // HT-20: both carriers when an HTTP transport is at hand; never one the client has no transport for.
@@ -579,7 +577,8 @@ export class ClientConnection<S> implements RunnerEffects {
     }
   }
 
-  private deliver(m: Message): void {
+  /** @internal A server Message in order (Inbound's slow path). */
+  deliver(m: Message): void {
     // One object per message (a spread of a copy cost two on the hot path, issue 7).
     this.deliverEvent(messageEvent<S>(m.seq, m.channel, m.key, m.messageId, m.payload, m.droppedBefore));
   }
@@ -672,6 +671,24 @@ export class ClientConnection<S> implements RunnerEffects {
 
   emit(e: ClientEvent<S>): void {
     this.events.emit(e);
+  }
+}
+
+/**
+ * Where Inbound's events go: the client's. An object with prototype methods, not an object of three
+ * closures per client (issue 16: held by every idle client). Internal: nothing copies it.
+ */
+class InboundSink<S> implements InboundEvents<S> {
+  constructor(private readonly conn: ClientConnection<S>) {}
+
+  message(m: Message): void {
+    this.conn.deliver(m);
+  }
+  channel(channel: string, view: ChannelView<S>, cause: 'snapshot' | 'patch'): void {
+    this.conn.emit({ type: 'channel', channel, version: view.version, state: view.state, cause });
+  }
+  drift(channel: string, reason: DriftReasonName): void {
+    this.conn.emit({ type: 'drift', channel, reason, from: 'client' });
   }
 }
 
