@@ -99,6 +99,9 @@ function raise(type: string, delay: number, id = type): StepAction {
 const HANDSHAKE_DEADLINE = 'handshakeDeadline';
 const DEADLINE_EVENT = 'deadline.handshake';
 const DONE_TOKEN = 'xstate.done.actor.getToken';
+/** The actions without params of their own, shared by every connect (the runner never mutates them). */
+const STOP_TOKEN: StepAction = Object.freeze({ type: 'xstate.stopChild', params: undefined });
+const CANCEL_DEADLINE: StepAction = Object.freeze({ type: 'xstate.cancel', params: Object.freeze({ sendId: HANDSHAKE_DEADLINE }) });
 
 /**
  * The step `transition()` would take from `value` with `context` on `event`, when it is one of the
@@ -128,7 +131,7 @@ export function connectStep(value: Value, context: ClientConnectionContext, even
       context: next,
       children: NO_CHILDREN,
       actions: [
-        { type: 'xstate.stopChild', params: undefined },
+        STOP_TOKEN,
         { type: 'openSocket', params: openSocketParamsOf(next) },
       ],
     };
@@ -152,7 +155,7 @@ export function connectStep(value: Value, context: ClientConnectionContext, even
       context: next,
       children: NO_CHILDREN,
       actions: [
-        { type: 'xstate.cancel', params: { sendId: HANDSHAKE_DEADLINE } },
+        CANCEL_DEADLINE,
         { type: 'acceptWelcome', params: welcomeFactsOf(event) },
         raise(afterEvents.heartbeat, delayOf('heartbeatInterval', next)),
         raise(afterEvents.deadPeer, delayOf('deadPeer', next)),

@@ -38,7 +38,7 @@ import { systemClock, type ClientClock } from './clock.js';
 import { ClientClosedError, ClientFailedError } from './errors.js';
 import { ClientEmitter, welcomeInfo, type ClientEvent, type ClientEventOf, type WelcomeInfo } from './events.js';
 import { handled } from './handled.js';
-import { Inbound } from './inbound.js';
+import { Inbound, type ChannelView, type DriftReasonName, type InboundEvents } from './inbound.js';
 import { RecentIds } from './recent-ids.js';
 import { ClientMachineRunner, type ClientMachineActor, type RunnerEffects } from './machine-runner.js';
 import type { ClientOptions } from './options.js';
@@ -83,10 +83,36 @@ function unseenClosedError(): ClientClosedError {
   return (unseen ??= new ClientClosedError());
 }
 
-/** A pending `ready()`. */
-interface ReadyWaiter {
-  resolve(info: WelcomeInfo): void;
-  reject(err: Error): void;
+function ignore(): void {}
+
+/**
+ * A pending `ready()`: its promise and how to settle it. Marked handled as it is rejected, before
+ * anyone could observe it unhandled (as SendWaiter in create-client.ts): handled() at creation cost
+ * a derived promise and a closure on every connect (issue 16).
+ */
+class ReadyWaiter {
+  readonly promise: Promise<WelcomeInfo>;
+  resolve!: (info: WelcomeInfo) => void;
+  private rejectFn!: (err: Error) => void;
+
+  constructor() {
+    this.promise = new Promise<WelcomeInfo>((resolve, reject) => {
+      this.resolve = resolve;
+      this.rejectFn = reject;
+    });
+  }
+
+  reject(err: Error): void {
+    this.promise.catch(ignore);
+    this.rejectFn(err);
+  }
+}
+
+/** The token of a client without getToken, for every attempt (RC-5). */
+const NO_TOKEN: Promise<string | undefined> = Promise.resolve(undefined);
+
+async function fetchTokenOf(getToken: NonNullable<ClientOptions<unknown>['getToken']>, input: GetTokenInput): Promise<string | undefined> {
+  return await getToken({ forceRefresh: input.forceRefresh, sessionId: input.sessionId || undefined });
 }
 
 const textEncoder = new TextEncoder();
@@ -127,7 +153,8 @@ export class ClientConnection<S> implements RunnerEffects {
   readonly outbound: Outbound;
   readonly events = new ClientEmitter<S>();
   readonly subs: ClientSubscriptions;
-  private readyWaiters: ReadyWaiter[] = [];
+  /** Pending ready() calls; undefined while none waits. */
+  private readyWaiters: ReadyWaiter[] | undefined;
   private readonly receiveWindow: number;
   private readonly maxPayloadBytes: number;
   /** Built once: decode() runs per frame. */
@@ -158,7 +185,9 @@ export class ClientConnection<S> implements RunnerEffects {
     this.decodeOptions = { from: 'server', maxPayloadBytes: this.maxPayloadBytes };
     this.dedupeWindow = options.dedupeWindow ?? 1024;
     this.capabilities = options.capabilities ?? DEFAULT_CAPABILITIES;
-    this.subs = new ClientSubscriptions(options.channels ?? [], (env) => this.sendControl(env));
+    // One closure for both users of the socket's control path (issue 16: per-client closures).
+    const sendControl = (env: Envelope): boolean => this.sendControl(env);
+    this.subs = new ClientSubscriptions(options.channels ?? [], sendControl);
     this.transport = options.transport ?? webSocketTransport(options.WebSocket ?? globalWebSocket());
     this.httpTransport = options.httpTransport;
     const reducer = options.reducer ?? (bytesReducer as unknown as ChannelReducer<S>);
@@ -172,12 +201,8 @@ export class ClientConnection<S> implements RunnerEffects {
       receiveWindow: this.receiveWindow,
       ackDelayMs: options.ackDelayMs ?? defaults.ackDelayMs,
       clock: this.clock,
-      sendControl: (env) => this.sendControl(env),
-      events: {
-        message: (m) => this.deliver(m),
-        channel: (channel, view, cause) => this.emit({ type: 'channel', channel, version: view.version, state: view.state, cause }),
-        drift: (channel, reason) => this.emit({ type: 'drift', channel, reason, from: 'client' }),
-      },
+      sendControl,
+      events: new InboundSink<S>(this),
     });
 
     // HT-20: both carriers when an HTTP transport is at hand; never one the client has no transport for.
@@ -219,36 +244,53 @@ export class ClientConnection<S> implements RunnerEffects {
 
   // ---- the machine's effects (RunnerEffects; the inspected actor's through liveMachine) ----
 
-  /** @internal */
+  /**
+   * @internal The machine's effects. A ProtocolError thrown by one becomes a close with its code
+   * instead of stopping the machine; the try is here, not in a closure per action (issue 16).
+   */
   onMachineAction(type: string, params: unknown): void {
+    if (type === 'closeProbe') {
+      this.dropProbe();
+      return;
+    }
+    try {
+      this.effect(type, params);
+    } catch (err) {
+      if (isProtocolError(err)) {
+        const e = err;
+        queueMicrotask(() => this.violation(e)); // after the current transition has settled
+      } else {
+        this.emit({ type: 'error', error: err instanceof Error ? err : new Error(String(err)) });
+      }
+    }
+  }
+
+  private effect(type: string, params: unknown): void {
     switch (type) {
       case 'openSocket': {
         const p = params as OpenSocketParams;
-        this.guarded(() => this.openSocket(p.target, p.token, p.transport));
+        this.openSocket(p.target, p.token, p.transport);
         return;
       }
       case 'openProbe': {
         const p = params as OpenProbeParams;
-        this.guarded(() => this.openProbe(p.target, p.token));
+        this.openProbe(p.target, p.token);
         return;
       }
-      case 'closeProbe':
-        this.dropProbe();
-        return;
       case 'sendHello': {
         const p = params as SendHelloParams;
-        this.guarded(() => this.sendHello(p.sessionId, p.token));
+        this.sendHello(p.sessionId, p.token);
         return;
       }
       case 'acceptWelcome':
-        this.guarded(() => this.acceptWelcome());
+        this.acceptWelcome();
         return;
       case 'sendHeartbeat':
-        this.guarded(() => this.sendHeartbeat());
+        this.sendHeartbeat();
         return;
       case 'closeSocket': {
         const p = params as CloseSocketParams;
-        this.guarded(() => this.closeSocket(p.code, p.reason));
+        this.closeSocket(p.code, p.reason);
         return;
       }
       default:
@@ -257,9 +299,11 @@ export class ClientConnection<S> implements RunnerEffects {
   }
 
   /** @internal RC-5: the application's getToken for one attempt. */
-  async fetchToken(input: GetTokenInput): Promise<string | undefined> {
+  fetchToken(input: GetTokenInput): Promise<string | undefined> {
     const getToken = this.getTokenOption;
-    return getToken ? await getToken({ forceRefresh: input.forceRefresh, sessionId: input.sessionId || undefined }) : undefined;
+    // Without getToken, one shared settled promise: its then() runs a microtask later, as the
+    // async function's did (issue 16: no promise of its own per connect).
+    return getToken ? fetchTokenOf(getToken, input) : NO_TOKEN;
   }
 
   /** @internal */
@@ -278,7 +322,9 @@ export class ClientConnection<S> implements RunnerEffects {
     if (this.state === 'connected' && info) return Promise.resolve(info);
     if (this.state === 'closed') return handled(Promise.reject(new ClientClosedError('it was ready')));
     if (this.state === 'failed') return handled(Promise.reject(this.failedError('not connected')));
-    return handled(new Promise<WelcomeInfo>((resolve, reject) => this.readyWaiters.push({ resolve, reject })));
+    const w = new ReadyWaiter();
+    (this.readyWaiters ??= []).push(w);
+    return w.promise;
   }
 
 
@@ -298,6 +344,8 @@ export class ClientConnection<S> implements RunnerEffects {
     const transport = kind === 'http' && this.httpTransport ? this.httpTransport : this.transport;
     let sock: TransportSocket | undefined;
     const isMine = () => sock !== undefined && sock === this.socket;
+    // Closures, not a handler class with prototype methods: transports and wrappers of them
+    // (conformance mutants, demo/) copy the handlers with a spread, which only sees own properties.
     try {
       sock = transport(url, {
         onOpen: () => {
@@ -529,7 +577,8 @@ export class ClientConnection<S> implements RunnerEffects {
     }
   }
 
-  private deliver(m: Message): void {
+  /** @internal A server Message in order (Inbound's slow path). */
+  deliver(m: Message): void {
     // One object per message (a spread of a copy cost two on the hot path, issue 7).
     this.deliverEvent(messageEvent<S>(m.seq, m.channel, m.key, m.messageId, m.payload, m.droppedBefore));
   }
@@ -586,7 +635,7 @@ export class ClientConnection<S> implements RunnerEffects {
     // that nobody received (issue 16). failAll still runs: it also resets the outbound log.
     this.outbound.failAll(this.outbound.pendingCount > 0 ? new ClientClosedError() : unseenClosedError());
     if (this.subs.hasWaiters) this.subs.failAll(new ClientClosedError('the subscription was confirmed'));
-    if (this.readyWaiters.length > 0) this.settleReady(new ClientClosedError('it was ready'));
+    if (this.readyWaiters !== undefined) this.settleReady(new ClientClosedError('it was ready'));
     this.actor.stop();
   }
 
@@ -595,7 +644,8 @@ export class ClientConnection<S> implements RunnerEffects {
     const info = this.lastWelcomeInfo;
     if (err === undefined && info === undefined) return;
     const all = this.readyWaiters;
-    this.readyWaiters = [];
+    if (all === undefined) return;
+    this.readyWaiters = undefined;
     for (const w of all) {
       if (err) w.reject(err);
       else w.resolve(info as WelcomeInfo);
@@ -619,22 +669,26 @@ export class ClientConnection<S> implements RunnerEffects {
     return this.outbound.send(bytes, opts, settled);
   }
 
-  /** Run an action; a ProtocolError becomes a close with its code instead of stopping the actor. */
-  private guarded(fn: () => void): void {
-    try {
-      fn();
-    } catch (err) {
-      if (isProtocolError(err)) {
-        const e = err;
-        queueMicrotask(() => this.violation(e)); // after the current transition has settled
-      } else {
-        this.emit({ type: 'error', error: err instanceof Error ? err : new Error(String(err)) });
-      }
-    }
-  }
-
   emit(e: ClientEvent<S>): void {
     this.events.emit(e);
+  }
+}
+
+/**
+ * Where Inbound's events go: the client's. An object with prototype methods, not an object of three
+ * closures per client (issue 16: held by every idle client). Internal: nothing copies it.
+ */
+class InboundSink<S> implements InboundEvents<S> {
+  constructor(private readonly conn: ClientConnection<S>) {}
+
+  message(m: Message): void {
+    this.conn.deliver(m);
+  }
+  channel(channel: string, view: ChannelView<S>, cause: 'snapshot' | 'patch'): void {
+    this.conn.emit({ type: 'channel', channel, version: view.version, state: view.state, cause });
+  }
+  drift(channel: string, reason: DriftReasonName): void {
+    this.conn.emit({ type: 'drift', channel, reason, from: 'client' });
   }
 }
 

@@ -16,6 +16,29 @@ afterEach(async () => {
 });
 
 describe('permessage-deflate on the Node client', () => {
+  /** A deflate-willing server; resolves with the upgrade's Sec-WebSocket-Extensions and what was negotiated. */
+  async function offered(opts: { offerPermessageDeflate?: boolean }): Promise<{ header: string | undefined; negotiated: string }> {
+    wss = new WebSocketServer({ host: '127.0.0.1', port: 0, perMessageDeflate: true, handleProtocols: () => SUBPROTOCOL });
+    await new Promise<void>((r) => wss?.once('listening', () => r()));
+    const seen = new Promise<{ header: string | undefined; negotiated: string }>((resolve) => {
+      wss?.once('connection', (ws, req) => resolve({ header: req.headers['sec-websocket-extensions'], negotiated: ws.extensions }));
+    });
+    client = createNodeClient({ url: `ws://127.0.0.1:${(wss.address() as AddressInfo).port}/lifeline`, reconnectBaseMs: 60_000, ...opts });
+    return seen;
+  }
+
+  test('by default the client does not offer permessage-deflate (spec §3.5: only when asked)', async () => {
+    const r = await offered({});
+    expect(r.header).toBeUndefined();
+    expect(r.negotiated).toBe('');
+  });
+
+  test('WIRE-9 offerPermessageDeflate: true offers it, and a willing server negotiates it', async () => {
+    const r = await offered({ offerPermessageDeflate: true });
+    expect(r.header).toContain('permessage-deflate');
+    expect(r.negotiated).toContain('permessage-deflate');
+  });
+
   test('WIRE-9 WIRE-4 a server that negotiates deflate and sends a bomb is refused while inflating: close 1009, the client does not hold the inflated bytes', async () => {
     // 64 MiB of zeros deflate to about 64 KiB: a frame that is small on the wire and huge inflated.
     wss = new WebSocketServer({ host: '127.0.0.1', port: 0, perMessageDeflate: { threshold: 0 }, handleProtocols: () => SUBPROTOCOL });
@@ -34,7 +57,7 @@ describe('permessage-deflate on the Node client', () => {
     const before = mem();
     let peak = before;
     const sampler = setInterval(() => (peak = Math.max(peak, mem())), 1);
-    client = createNodeClient({ url: `ws://127.0.0.1:${(wss.address() as AddressInfo).port}/lifeline`, reconnectBaseMs: 60_000 });
+    client = createNodeClient({ url: `ws://127.0.0.1:${(wss.address() as AddressInfo).port}/lifeline`, reconnectBaseMs: 60_000, offerPermessageDeflate: true });
     client.onEvent((e) => events.push(e));
     await vi.waitFor(() => expect(events.some((e) => e.type === 'closed')).toBe(true), { timeout: 10_000 });
     expect(negotiated).toContain('permessage-deflate'); // the case WIRE-9 is about

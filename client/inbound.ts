@@ -67,7 +67,8 @@ const DRIFT_CODE: Record<DriftReasonName, DriftReason> = {
 
 export class Inbound<S> {
   private cursor = new InboundCursor();
-  private readonly channels = new Map<string, ChannelEntry<S>>();
+  /** State channels seen; built on the first (an idle client on no state channel holds none: issue 16). */
+  private channelMap: Map<string, ChannelEntry<S>> | undefined;
   /** A seq gap was seen: every sequenced frame is ignored until a session Snapshot (SD-2, SD-5). */
   private isSessionDrifting = false;
   private ackTimer: unknown;
@@ -89,13 +90,17 @@ export class Inbound<S> {
     return this.isSessionDrifting;
   }
 
+  private channels(): Map<string, ChannelEntry<S>> {
+    return (this.channelMap ??= new Map());
+  }
+
   channel(name: string): ChannelView<S> | undefined {
-    const e = this.channels.get(name);
+    const e = this.channelMap?.get(name);
     return e && e.state !== undefined ? { version: e.version, state: e.state } : undefined;
   }
 
   forget(name: string): void {
-    this.channels.delete(name);
+    this.channelMap?.delete(name);
   }
 
   /** A Welcome on a new connection: where the server's stream continues (RS-10, RS-6, RS-4). */
@@ -105,17 +110,19 @@ export class Inbound<S> {
     this.isDelayStated = w.clientAckDelayMs > 0;
     const outcome = w.resume?.outcome ?? ResumeOutcome.NEW;
     const fromSeq = w.resume?.fromSeq ?? 0n;
-    if (outcome === ResumeOutcome.NEW) this.cursor = new InboundCursor(); // a new seq space
+    // A new seq space; a cursor that never moved is one already (most connects: no garbage).
+    if (outcome === ResumeOutcome.NEW && (this.cursor.last !== 0n || this.cursor.lastAcked !== 0n)) this.cursor = new InboundCursor();
     if (fromSeq > 0n) this.cursor.rebase(fromSeq); // RS-10: the next expected seq is from_seq
     this.isSessionDrifting = false; // a replay (or the snapshots that follow) heals a gap
-    for (const [name, e] of this.channels) {
+    const channels = this.channelMap;
+    if (channels !== undefined) for (const [name, e] of channels) {
       if (outcome === ResumeOutcome.RESUMED) {
         // A drift report may have died with the old socket: ask again (SD-8 coalesces on the server).
         if (e.isDrifting) this.reportDrift(name, 'version-gap', e.version, e.version);
       } else {
         // SD-1: NEW and SNAPSHOT discard channel state; every state channel's Snapshot comes before
         // any patch (RS-4, RS-6), and a channel without one is back at version 0, empty.
-        this.channels.delete(name);
+        channels.delete(name);
       }
     }
   }
@@ -153,7 +160,7 @@ export class Inbound<S> {
       }
       // SEQ-4: never processed; SD-2: report, then ignore everything until re-baselined.
       this.isSessionDrifting = true;
-      for (const e of this.channels.values()) e.isDrifting = true;
+      if (this.channelMap !== undefined) for (const e of this.channelMap.values()) e.isDrifting = true;
       this.o.events.drift(SESSION_CHANNEL, 'seq-gap');
       this.o.sendControl(driftEnvelope(SESSION_CHANNEL, 'seq-gap', seq, this.cursor.last, 0n, 0n));
       return;
@@ -205,12 +212,12 @@ export class Inbound<S> {
       return;
     }
     // SD-4: replaces state and version, and ends the channel's drift.
-    this.channels.set(s.channel, { version: s.version, state, isDrifting: false });
+    this.channels().set(s.channel, { version: s.version, state, isDrifting: false });
     this.o.events.channel(s.channel, { version: s.version, state }, 'snapshot');
   }
 
   private applyPatch(p: StatePatch): void {
-    let e = this.channels.get(p.channel);
+    let e = this.channelMap?.get(p.channel);
     if (e?.isDrifting) return; // SD-2: ignored until the channel's Snapshot
     if (!e) {
       // SD-1: a channel without a Snapshot is at version 0 with the empty state.
@@ -222,7 +229,7 @@ export class Inbound<S> {
         return;
       }
       e = { version: 0n, state: empty, isDrifting: false };
-      this.channels.set(p.channel, e);
+      this.channels().set(p.channel, e);
     }
     if (e.state === undefined || e.version !== p.baseVersion) {
       // SD-1, SD-2: not applied; report VERSION_GAP.
@@ -247,9 +254,9 @@ export class Inbound<S> {
   }
 
   private markDrift(channel: string, reason: DriftReasonName, expected: bigint, actual: bigint): void {
-    const e = this.channels.get(channel);
+    const e = this.channelMap?.get(channel);
     if (e) e.isDrifting = true;
-    else this.channels.set(channel, { version: 0n, state: undefined, isDrifting: true });
+    else this.channels().set(channel, { version: 0n, state: undefined, isDrifting: true });
     this.reportDrift(channel, reason, expected, actual);
   }
 

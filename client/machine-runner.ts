@@ -22,7 +22,7 @@
  * proven equal to `transition()` by its test). Only for the machine itself, not a variant of it.
  */
 import { initialTransition, transition } from 'xstate';
-import type { Clock, TimerHandle } from '../spec/protocol/clock.js';
+import { systemClock, type Clock, type TimerHandle } from '../spec/protocol/clock.js';
 import {
   clientConnectionMachine as specMachine,
   clientOptionsOf,
@@ -34,6 +34,7 @@ import {
   type GetTokenInput,
 } from '../spec/machines/client-connection.machine.js';
 import { CONNECT_VALUES, connectStep, type StepAction } from './connect-steps.js';
+import { QueuedTimer, TimerQueue, type TimerTarget } from './timer-queue.js';
 
 export type ClientMachine = typeof clientConnectionMachine;
 export type ClientSnapshot = ReturnType<ClientMachine['getInitialSnapshot']>;
@@ -139,6 +140,12 @@ function sharedOptions(input: ClientConnectionInput): ClientConnectionOptions {
 
 const EMPTY = Object.freeze({}) as ClientSnapshot['children'];
 
+/** No own key: a for-in, not Object.keys()'s array on every step (issue 16). */
+function isEmpty(o: object): boolean {
+  for (const k in o) if (Object.hasOwn(o, k)) return false;
+  return true;
+}
+
 /** What a step leaves: the parts of the next snapshot the runner keeps. */
 interface Next {
   readonly value: Value;
@@ -147,7 +154,15 @@ interface Next {
   readonly status: Status;
 }
 
-export class ClientMachineRunner implements ClientMachineActor {
+/**
+ * The delayed events of every runner on the platform clock, in one queue (client/timer-queue.ts):
+ * a small entry per timer, one platform timer per duration, instead of a Node Timeout and a closure
+ * per timer (issue 16: ~590 B per idle client, three timers made per connect). A runner on another
+ * clock (tests' simulated ones) uses that clock's timers directly.
+ */
+let sharedTimers: TimerQueue<ClientConnectionEvent> | undefined;
+
+export class ClientMachineRunner implements ClientMachineActor, TimerTarget<ClientConnectionEvent> {
   private value: ClientSnapshot['value'];
   private context: Context;
   private status: Status = 'active';
@@ -237,7 +252,7 @@ export class ClientMachineRunner implements ClientMachineActor {
     }
     this.value = next.value === this.value ? next.value : canonical(next.value);
     this.context = next.context;
-    this.children = Object.keys(next.children).length === 0 ? EMPTY : next.children;
+    this.children = isEmpty(next.children) ? EMPTY : next.children;
     this.status = next.status;
     if (this.status !== 'active') this.halt(); // final state: no timer or token fetch outlives it
     this.effects.onMachineStep(this.value);
@@ -297,23 +312,56 @@ export class ClientMachineRunner implements ClientMachineActor {
   }
 
   private schedule(event: ClientConnectionEvent, delayMs: number, id: string): void {
-    const timer = this.clock.setTimeout(() => {
-      this.delayed = this.delayed?.filter((d) => d.timer !== timer);
-      if (this.delayed?.length === 0) this.delayed = undefined;
-      this.send(event);
-    }, delayMs);
-    (this.delayed ??= []).push({ id, timer });
+    const timer: TimerHandle =
+      this.clock === systemClock
+        ? (sharedTimers ??= new TimerQueue<ClientConnectionEvent>(systemClock)).add(delayMs, this, event)
+        : this.clock.setTimeout(() => {
+            this.forget(timer);
+            this.send(event);
+          }, delayMs);
+    // A new array of the exact length, not push(): a push grows an empty array's store to 17
+    // slots, held by every idle client for its two pending delays (issue 16, client-heap.md).
+    const list = this.delayed;
+    this.delayed = list === undefined ? [{ id, timer }] : [...list, { id, timer }];
+  }
+
+  /** @internal One of this runner's delays in the shared queue is due. */
+  onTimer(timer: QueuedTimer<ClientConnectionEvent>): void {
+    this.forget(timer);
+    this.send(timer.payload);
+  }
+
+  private clearTimer(timer: TimerHandle): void {
+    if (timer instanceof QueuedTimer) sharedTimers?.cancel(timer as QueuedTimer<ClientConnectionEvent>);
+    else this.clock.clearTimeout(timer);
+  }
+
+  /** A timer fired: it is no longer pending. In place, not a filtered copy (issue 16: GC per connect). */
+  private forget(timer: unknown): void {
+    const list = this.delayed;
+    if (!list) return;
+    for (let i = 0; i < list.length; i++) {
+      if (list[i]?.timer !== timer) continue;
+      list.splice(i, 1);
+      break;
+    }
+    if (list.length === 0) this.delayed = undefined;
   }
 
   private cancel(id: string): void {
-    if (!this.delayed) return;
-    for (const d of this.delayed) if (d.id === id) this.clock.clearTimeout(d.timer);
-    this.delayed = this.delayed.filter((d) => d.id !== id);
-    if (this.delayed.length === 0) this.delayed = undefined;
+    const list = this.delayed;
+    if (!list) return;
+    let kept = 0;
+    for (const d of list) {
+      if (d.id === id) this.clearTimer(d.timer);
+      else list[kept++] = d;
+    }
+    list.length = kept;
+    if (kept === 0) this.delayed = undefined;
   }
 
   private halt(): void {
-    for (const d of this.delayed ?? []) this.clock.clearTimeout(d.timer);
+    for (const d of this.delayed ?? []) this.clearTimer(d.timer);
     this.delayed = undefined;
     this.tokenRun++;
   }

@@ -22,6 +22,14 @@ export interface NodeTransportOptions {
   readonly maxPayloadBytes?: number;
   /** After a close the client started, cut the TCP connection if the peer has not answered by then. */
   readonly closeGraceMs?: number;
+  /**
+   * Offer permessage-deflate (RFC 7692, spec §3.5) on the upgrade; default false: the reference
+   * client offers it only when asked. Off, the upgrade is shorter and the client holds no zlib
+   * context (the reference server refuses the extension anyway). On, a server that accepts it may
+   * send compressed frames, and the WIRE-4 limit (`maxPayloadBytes`) applies to their inflated
+   * size while inflating, ending in close 1009 (WIRE-9: ws enforces it, client/deflate-bomb.test.ts).
+   */
+  readonly offerPermessageDeflate?: boolean;
 }
 
 /** Retry-After as seconds or an HTTP date, in ms; undefined when absent or unreadable. */
@@ -212,13 +220,15 @@ function releaseAll(): void {
 export function nodeTransport(o: NodeTransportOptions = {}): Transport {
   const maxPayload = o.maxPayloadBytes ?? defaults.maxPayloadBytes;
   const closeGraceMs = o.closeGraceMs ?? 1000;
+  // WIRE-9 when offered: ws's maxPayload bounds the inflated size of a compressed message too.
+  const perMessageDeflate = o.offerPermessageDeflate === true;
   return (url, handlers, { token }) => {
-    const ws = new WebSocket(url, [SUBPROTOCOL], { headers: o.headers?.(token) ?? {}, maxPayload });
+    const ws = new WebSocket(url, [SUBPROTOCOL], { headers: o.headers?.(token) ?? {}, maxPayload, perMessageDeflate });
     return new NodeSocket(ws, handlers, closeGraceMs);
   };
 }
 
-/** The WebSocket transport of clients without headers, frame limit or close grace of their own: shared, like the HTTP one. */
+/** The WebSocket transport of clients without headers, frame limit, close grace or deflate offer of their own: shared, like the HTTP one. */
 let sharedWs: Transport | undefined;
 
 export type NodeClientOptions<S> = Omit<ClientOptions<S>, 'WebSocket' | 'transport'> & NodeTransportOptions;
@@ -231,14 +241,15 @@ let sharedHttp: Transport | undefined;
  * WebSockets are blocked (§22.7). `headers` go on the upgrade and on the HTTP `open` alike.
  */
 export function createNodeClient<S = Uint8Array>(options: NodeClientOptions<S>): LifelineClient<S> {
-  const { headers, closeGraceMs } = options;
+  const { headers, closeGraceMs, offerPermessageDeflate } = options;
   const transport =
-    headers === undefined && closeGraceMs === undefined && options.maxPayloadBytes === undefined
+    headers === undefined && closeGraceMs === undefined && options.maxPayloadBytes === undefined && offerPermessageDeflate !== true
       ? (sharedWs ??= nodeTransport())
       : nodeTransport({
           ...(headers && { headers }),
           ...(closeGraceMs !== undefined && { closeGraceMs }),
           ...(options.maxPayloadBytes !== undefined && { maxPayloadBytes: options.maxPayloadBytes }),
+          ...(offerPermessageDeflate === true && { offerPermessageDeflate }),
         });
   const http =
     options.httpTransport ??

@@ -13,6 +13,21 @@ import { EnvelopeSchema, SubscribeSchema, UnsubscribeSchema, type Envelope } fro
 import { SubscribeError } from './errors.js';
 import { handled } from './handled.js';
 
+/** No channels (shared). */
+const NONE: readonly string[] = Object.freeze([]);
+
+/**
+ * The empty set every client without channels shares until its first subscribe() (issue 16: two
+ * Sets per idle client). Reads and deletes are those of an empty set; an add would change every
+ * client's channels, so it throws: subscribe() replaces it with a set of the client's own first.
+ */
+class SharedEmptySet extends Set<string> {
+  override add(): this {
+    throw new Error('lifeline client: the shared empty channel set is read-only');
+  }
+}
+const NO_CHANNELS: Set<string> = new SharedEmptySet();
+
 interface Waiter {
   /** Channels of the call not yet confirmed. */
   readonly remaining: Set<string>;
@@ -22,12 +37,12 @@ interface Waiter {
 
 export class ClientSubscriptions {
   /** Every channel the application wants: Hello.channels of each connection (RS-9). */
-  private readonly wanted: Set<string>;
+  private wanted: Set<string>;
   /** Wanted, not yet confirmed on this session. */
-  private readonly unconfirmed = new Set<string>();
+  private unconfirmed: Set<string>;
   private waiters: Waiter[] = [];
   /** The channels of this connection's Hello: its Welcome confirms them. */
-  private helloChannels: readonly string[] = [];
+  private helloChannels: readonly string[] = NONE;
   /** Subscribes written on this connection and not yet answered, oldest first (CH-4). */
   private outstanding: (readonly string[])[] = [];
   /** The server of this connection confirms with Subscribed (Welcome.capabilities). */
@@ -38,8 +53,8 @@ export class ClientSubscriptions {
    *   that may carry it yet (no socket, or no Welcome).
    */
   constructor(initial: readonly string[], private readonly sendControl: (env: Envelope) => boolean) {
-    this.wanted = new Set(initial);
-    for (const c of initial) this.unconfirmed.add(c);
+    this.wanted = initial.length === 0 ? NO_CHANNELS : new Set(initial);
+    this.unconfirmed = initial.length === 0 ? NO_CHANNELS : new Set(initial);
   }
 
   get channels(): readonly string[] {
@@ -50,7 +65,7 @@ export class ClientSubscriptions {
   forHello(): string[] {
     const list = [...this.wanted];
     this.helloChannels = list;
-    this.outstanding = [];
+    if (this.outstanding.length > 0) this.outstanding = [];
     return list;
   }
 
@@ -60,6 +75,9 @@ export class ClientSubscriptions {
    */
   onWelcome(doesServerConfirm: boolean): void {
     this.doesServerConfirm = doesServerConfirm;
+    // No channel in the Hello and none wanted since: nothing to confirm or restate (most connects,
+    // with no Set and arrays built for them: issue 16).
+    if (this.helloChannels.length === 0 && this.wanted.size === 0) return;
     this.confirm(this.helloChannels);
     const hello = new Set(this.helloChannels);
     // Removed while the handshake ran: the Unsubscribe could not be written before the Welcome (HS-8).
@@ -71,13 +89,15 @@ export class ClientSubscriptions {
 
   /** The connection ended: unanswered Subscribes are restated by the next Hello (RS-9). */
   onDisconnect(): void {
-    this.outstanding = [];
-    this.helloChannels = [];
+    if (this.outstanding.length > 0) this.outstanding = [];
+    this.helloChannels = NONE;
   }
 
   /** Add channels; the promise resolves when every one of them is confirmed (CH-4). */
   subscribe(channels: readonly string[]): Promise<void> {
     const added = channels.filter((c) => !this.wanted.has(c));
+    if (added.length > 0 && this.wanted === NO_CHANNELS) this.wanted = new Set();
+    if (added.length > 0 && this.unconfirmed === NO_CHANNELS) this.unconfirmed = new Set();
     for (const c of added) {
       this.wanted.add(c);
       this.unconfirmed.add(c);

@@ -136,7 +136,11 @@ export class SessionRuntime<H> {
    * (session-actor.test.ts checks the machine for both).
    */
   private readonly skeletons = new Map<string, SessionSnapshot>();
-  /** The same skeletons by their (interned) value: as many entries as configurations seen. */
+  /**
+   * The same skeletons by value object: each skeleton's own (interned) value, and the value of each
+   * shared step kept (a stable object, at most MAX_SHARED_STEPS of them), so a step to it finds its
+   * skeleton by identity instead of building a key (issue 16: ~700 B of garbage per new session).
+   */
   private readonly byValue = new Map<unknown, SessionSnapshot>();
   /**
    * The initial step for the server's input, computed once: `initialTransition` is pure, so every
@@ -251,6 +255,7 @@ export class SessionRuntime<H> {
       if (byKey === undefined) byValue.set(value, (byKey = new Map()));
       byKey.set(key, step);
       this.sharedStepCount++;
+      this.byValue.set(step[0].value, this.skeletonOf(step[0].value, step[0].context));
       if (!this.sharedSteps.has(step[0].context)) this.sharedSteps.set(step[0].context, new Map());
     }
     return step;

@@ -13,11 +13,16 @@
  * `--prof=<dir>`: a CPU profile of each process over the timed span only (node:inspector, not the
  * process's start-up and teardown), written as <dir>/<kind>-client.cpuprofile and
  * <dir>/<kind>-server.cpuprofile for bench/lib/profile-summary.ts.
+ * `--alloc`: also the heap each process allocated per connection over the span (issue 16, GC per
+ * connect): run with a new space large enough that no GC falls inside it, e.g.
+ * `node --min-semi-space-size=256 --max-semi-space-size=256 … --n=1000 --alloc` (the server is forked
+ * with the same flags); a span with a GC in it prints "gc" instead of a number.
  */
 import { fork } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
 import { join } from 'node:path';
+import { PerformanceObserver } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { WebSocket } from 'ws';
 import { startWsServer } from '../contenders/baselines.js';
@@ -26,6 +31,15 @@ import { WireClient } from '../contenders/lifeline-wire.js';
 
 /** `wire`: the lean bench wire client (bench/contenders/lifeline-wire.ts) on the reference server, the protocol's floor. */
 type Kind = 'ws' | 'lifeline' | 'wire';
+
+/** GCs seen in this process (the --alloc figure is a heap delta, valid only without one in between). */
+let gcs = 0;
+new PerformanceObserver((list) => (gcs += list.getEntries().length)).observe({ entryTypes: ['gc'] });
+
+/** Heap used, and the GCs so far: two of these bracket a span. */
+function heapMark(): { heap: number; gcs: number } {
+  return { heap: process.memoryUsage().heapUsed, gcs };
+}
 
 /** A CPU profile of this process between start() and stop(path) (the timed span only). */
 function profiler(): { start(): Promise<void>; stop(path: string): Promise<void> } {
@@ -52,7 +66,7 @@ async function serverRole(kind: Kind, profDir: string | undefined): Promise<void
     calls++;
     if (prof && calls === 2) await prof.stop(join(profDir as string, `${kind}-server.cpuprofile`));
     const c = process.cpuUsage();
-    process.send?.({ cpu: (c.user + c.system) / 1e6 });
+    process.send?.({ cpu: (c.user + c.system) / 1e6, ...heapMark() });
     if (prof && calls === 1) await prof.start();
   });
   process.on('disconnect', () => process.exit(0));
@@ -64,17 +78,20 @@ interface Row {
   readonly seconds: number;
   readonly clientCpu: number;
   readonly serverCpu: number;
+  /** Heap allocated over the span per connection, client and server; undefined when a GC fell inside it. */
+  readonly clientAllocB: number | undefined;
+  readonly serverAllocB: number | undefined;
 }
 
 async function run(kind: Kind, n: number, batch: number, profDir: string | undefined): Promise<Row> {
   const self = fileURLToPath(import.meta.url);
   const execArgv = self.endsWith('.ts') ? ['--import', 'tsx'] : [];
-  const child = fork(self, ['server', kind, ...(profDir === undefined ? [] : [profDir])], { execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const child = fork(self, ['server', kind, ...(profDir === undefined ? [] : [profDir])], { execArgv: [...process.execArgv, ...execArgv], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   try {
     const { port } = await new Promise<{ port: number }>((resolve) => child.once('message', resolve));
     const serverCpu = () =>
-      new Promise<number>((resolve) => {
-        child.once('message', (m: { cpu: number }) => resolve(m.cpu));
+      new Promise<{ cpu: number; heap: number; gcs: number }>((resolve) => {
+        child.once('message', (m: { cpu: number; heap: number; gcs: number }) => resolve(m));
         child.send('cpu');
       });
     const { createNodeClient } = await import('../../client/node.js');
@@ -101,15 +118,18 @@ async function run(kind: Kind, n: number, batch: number, profDir: string | undef
     const s0 = await serverCpu();
     const prof = profDir === undefined ? undefined : profiler();
     await prof?.start();
+    const h0 = heapMark();
     const c0 = process.cpuUsage();
     const t0 = performance.now();
     for (let i = 0; i < n; i += batch) await Promise.all(Array.from({ length: Math.min(batch, n - i) }, open));
     const seconds = (performance.now() - t0) / 1000;
     const c = process.cpuUsage(c0);
+    const h1 = heapMark();
     await prof?.stop(join(profDir as string, `${kind}-client.cpuprofile`));
     const s1 = await serverCpu();
     for (const close of closers) close();
-    return { kind, seconds, clientCpu: (c.user + c.system) / 1e6, serverCpu: s1 - s0 };
+    const alloc = (a: { heap: number; gcs: number }, b: { heap: number; gcs: number }) => (a.gcs === b.gcs ? (b.heap - a.heap) / n : undefined);
+    return { kind, seconds, clientCpu: (c.user + c.system) / 1e6, serverCpu: s1.cpu - s0.cpu, clientAllocB: alloc(h0, h1), serverAllocB: alloc(s0, s1) };
   } finally {
     child.kill();
   }
@@ -123,13 +143,16 @@ async function main(): Promise<void> {
   const profDir = process.argv.find((a) => a.startsWith('--prof='))?.slice('--prof='.length);
   if (profDir !== undefined) mkdirSync(profDir, { recursive: true });
   console.log(`# Time to open ${n.toLocaleString('en-US')} connections (${new Date().toISOString()}, Node ${process.version}, batch ${batch})\n`);
-  console.log('| contender | wall s | × ws | client CPU s | server CPU s | client CPU µs/conn | server CPU µs/conn |\n| --- | ---: | ---: | ---: | ---: | ---: | ---: |');
+  const isAlloc = process.argv.includes('--alloc');
+  console.log(
+    `| contender | wall s | × ws | client CPU s | server CPU s | client CPU µs/conn | server CPU µs/conn |${isAlloc ? ' client heap B/conn | server heap B/conn |' : ''}\n| --- | ---: | ---: | ---: | ---: | ---: | ---: |${isAlloc ? ' ---: | ---: |' : ''}`,
+  );
   let ws: Row | undefined;
   for (const kind of kinds) {
     const r = await run(kind, n, batch, profDir);
     if (kind === 'ws') ws = r;
     const ratio = ws && kind !== 'ws' ? `${(r.seconds / ws.seconds).toFixed(2)}×` : kind === 'ws' ? '1.00' : '—';
-    console.log(`| ${kind === 'ws' ? 'raw ws' : kind === 'wire' ? 'bench wire client' : 'reference client'} | ${r.seconds.toFixed(2)} | ${ratio} | ${r.clientCpu.toFixed(2)} | ${r.serverCpu.toFixed(2)} | ${((r.clientCpu * 1e6) / n).toFixed(0)} | ${((r.serverCpu * 1e6) / n).toFixed(0)} |`);
+    console.log(`| ${kind === 'ws' ? 'raw ws' : kind === 'wire' ? 'bench wire client' : 'reference client'} | ${r.seconds.toFixed(2)} | ${ratio} | ${r.clientCpu.toFixed(2)} | ${r.serverCpu.toFixed(2)} | ${((r.clientCpu * 1e6) / n).toFixed(0)} | ${((r.serverCpu * 1e6) / n).toFixed(0)} |${isAlloc ? ` ${r.clientAllocB?.toFixed(0) ?? 'gc'} | ${r.serverAllocB?.toFixed(0) ?? 'gc'} |` : ''}`);
   }
   process.exit(0);
 }
