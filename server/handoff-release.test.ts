@@ -9,7 +9,8 @@
  *
  * A node's view of the store is a Proxy: `isCut` (the node is dead to the store: every call fails,
  * no notice reaches it), `slowIdsMs` (its message id writes land that late: a loaded machine, a
- * slow store), deterministically.
+ * slow store), deterministically; `isOldRelease` (a node of a release before MN-18, in a rolling
+ * upgrade: its store has no lease or release-request methods, so it keeps no lease and hears no request).
  */
 import { describe, expect, test, vi } from 'vitest';
 import { ResumeOutcome } from '../gen/lifeline/v1/envelope_pb.js';
@@ -33,6 +34,9 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 let run = 0;
 const mid = (name: string): string => `${run}-${name}`;
 
+/** What the store of a node of the release before MN-18 lacks: it neither keeps a lease nor hears release requests. */
+const OLD_RELEASE_LACKS = new Set(['renewLease', 'leaseState', 'endLease', 'requestRelease', 'watchReleaseRequests']);
+
 /** One node's view of the shared store (see the file's comment). */
 class NodeView {
   isCut = false;
@@ -45,10 +49,11 @@ class NodeView {
     this.isCut = true;
     for (const stop of this.watches.splice(0)) stop();
   }
-  constructor(shared: SessionStore) {
+  constructor(shared: SessionStore, isOldRelease = false) {
     const view = this;
     this.store = new Proxy(shared, {
       get(target, key, receiver) {
+        if (isOldRelease && typeof key === 'string' && OLD_RELEASE_LACKS.has(key)) return undefined;
         const v: unknown = Reflect.get(target, key, receiver);
         if (typeof v !== 'function') return v;
         const call = (args: unknown[]): unknown => (v as (...a: unknown[]) => unknown).apply(target, args);
@@ -86,10 +91,10 @@ const kinds: [string, Stores][] = [
 /** Generous handshake timeout: the waits here are up to half of it (HS-10), well past the old bound. */
 const HANDSHAKE_MS = 6000;
 
-async function nodes(stores: Stores, a: LifelineServerOptions, b: LifelineServerOptions) {
+async function nodes(stores: Stores, a: LifelineServerOptions, b: LifelineServerOptions, isOldReleaseA = false) {
   run++;
   const { a: storeA, b: storeB } = await stores();
-  const viewA = new NodeView(storeA);
+  const viewA = new NodeView(storeA, isOldReleaseA);
   const hub = new MemoryHub();
   const byApp: string[] = [];
   const metricsB = createLifelineMetrics();
@@ -132,6 +137,22 @@ describe.each(kinds)('MN-17 MN-18 the handoff across nodes: release on request, 
     const { lastClientSeq } = await resumeAndResend(idOf(c), b);
     expect(byApp).toEqual(['a:m1', 'b:m2']); // once each
     expect(lastClientSeq).toBe(1n); // B resumed from A's released record: m1 is covered, not even resent
+    expect(await claimsBy(metricsB)).toEqual({ released: 1 });
+  });
+
+  test('MN-18 MN-17 rolling upgrade: A of the release before MN-18 (no lease ever, deaf to requests) is waited for up to B\'s handoffWaitMs, not claimed at once; m1 reaches the application once', async (ctx) => {
+    if (skip) return ctx.skip();
+    // A needs ~2 × 400 ms to write m1's id and release once it sees the close; B's old MN-17 bound is 2.5 s.
+    // Read as dead (no lease, nobody hears the request), A would be claimed at once and m1 delivered again on B.
+    const { a, b, viewA, byApp, metricsB } = await nodes(stores, { handoffWaitMs: 3000 }, { handoffWaitMs: 2500, releaseWaitMs: 100 }, true);
+    const c = await h.session(a, { channels: ['feed'] });
+    viewA.slowIdsMs = 400;
+    c.message({ payload: enc('m1'), messageId: mid('m1') });
+    await vi.waitFor(() => expect(byApp).toEqual(['a:m1']));
+    c.destroy(); // A sees the close and starts its release (on its own: it hears no request)
+    const { lastClientSeq } = await resumeAndResend(idOf(c), b);
+    expect(byApp).toEqual(['a:m1', 'b:m2']); // once each
+    expect(lastClientSeq).toBe(1n); // B resumed from A's released record
     expect(await claimsBy(metricsB)).toEqual({ released: 1 });
   });
 

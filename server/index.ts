@@ -26,7 +26,7 @@ export type { ListenOptions } from './listen.js';
 export { lifelineHttpServerOptions, policyByName } from './options.js';
 export { createTicketIssuer, ticketAuthenticator, type TicketIssuer, type TicketIssuerOptions } from './tickets.js';
 export { MemorySessionStore, type MemorySessionStoreOptions } from './stores/memory-session-store.js';
-export { ReplayCapError, SessionExistsError, StaleFenceError, type ClaimLost, type EndReason, type Health, type MaybePromise as StoreMaybePromise, type RecordDelta, type SessionStore } from './stores/session-store.js';
+export { ReplayCapError, SessionExistsError, StaleFenceError, type ClaimLost, type EndReason, type Health, type LeaseState, type MaybePromise as StoreMaybePromise, type RecordDelta, type ReleaseRequested, type SessionStore } from './stores/session-store.js';
 export type { MachineRecord, OwnerClaim, PlainData, ReplayFrame, SessionRecord, SubscriptionRecord } from './stores/session-record.js';
 export { decodeRecord, encodeRecord, RecordCodecError } from './stores/record-codec.js';
 export { BrokerUnavailableError, comparePositions, MemoryBroker, TRIMMED, type Broker, type DeliverLocally, type GapListener, type Publication } from './stores/broker.js';

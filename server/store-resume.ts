@@ -25,7 +25,7 @@ import type { HandoffClaimCause, LifelineMetrics } from './observability/metrics
 import type { LiveSession } from './session.js';
 import { resumeReasonOf, type SessionLifecycle } from './session-lifecycle.js';
 import type { SessionRecord } from './stores/session-record.js';
-import type { SessionStore } from './stores/session-store.js';
+import type { LeaseState, SessionStore } from './stores/session-store.js';
 
 /** What the Hello gets: the session, revived here; a new one and why; or "the store is away" (1013). */
 export type StoreResume =
@@ -45,7 +45,7 @@ export interface StoreResumeDeps {
   endedReason(id: string): ResumeReason | Promise<ResumeReason>;
   /** MN-17: the longest wait for another node to release a session it holds attached, ms, with a store that keeps no leases. */
   readonly handoffWaitMs: number;
-  /** MN-17, MN-18: the same with a store that keeps leases, for an owner whose lease is alive (a dead one is not waited for). */
+  /** MN-17, MN-18: the same with a store that keeps leases, for an owner whose lease is alive (a dead one is not waited for; one that never kept a lease: handoffWaitMs). */
   readonly releaseWaitMs: number;
   /** The server's clock (its timers: a test's SimulatedClock drives the wait). */
   readonly clock: Clock;
@@ -131,23 +131,28 @@ export class StoreResumes {
    * and ids written). Wait for that, for another owner, or for the record to go. MN-18: an owner
    * whose lease is gone, or that hears no release request (its process ended: the store dropped its
    * connections), is dead and not waited for, nor one that dies meanwhile; a live one up to
-   * releaseWaitMs (handoffWaitMs with a store that keeps no leases), then the claim goes ahead
-   * anyway. The record as last read.
+   * releaseWaitMs, then the claim goes ahead anyway. An owner that never kept a lease (a node of a
+   * release before MN-18, in a rolling upgrade: it hears no request either, so neither its missing
+   * lease nor its silence says it is dead) is waited for as with a store that keeps no leases: up to
+   * handoffWaitMs, for the release it makes when it sees the socket close. The record as last read.
    */
   private async released(id: string, seen: SessionRecord): Promise<SessionRecord | undefined> {
     const d = this.d;
     const owner = seen.owner?.nodeId ?? '';
     const isHeld = (r: SessionRecord | undefined): r is SessionRecord => r !== undefined && isHeldElsewhere(r, d.nodeId) && r.owner?.fence === seen.owner?.fence;
-    const leaseOf = d.store.isLeaseAlive?.bind(d.store);
+    // undefined: a store that keeps no leases.
+    const leaseOf = (): Promise<LeaseState | undefined> => d.store.leaseState?.(owner) ?? Promise.resolve(undefined);
     // How many of the owner's listeners heard the request (undefined: unknown, a store that cannot
-    // say, or the request failed: the wait decides). 0: the owner hears none, gone or cut off.
+    // say, or the request failed: the wait decides). 0: the owner hears none, gone or cut off,
+    // unless it never kept a lease (it never listens).
     const ask = (): Promise<number | undefined> => d.store.requestRelease?.(id, owner, d.nodeId).catch(() => undefined) ?? Promise.resolve(undefined);
+    const isDeaf = (heard: number | undefined, lease: LeaseState | undefined): boolean => heard === 0 && lease !== 'never';
     const start = d.clock.now();
     // The request at once, beside the lease check: a live owner starts its release a round trip sooner.
-    const [heard, isAlive] = await Promise.all([ask(), leaseOf ? leaseOf(owner) : true]);
-    if (!isAlive) return this.claimed(id, seen, 'lease_expired', start);
-    if (heard === 0) return this.claimed(id, seen, 'not_listening', start);
-    const until = start + (leaseOf ? d.releaseWaitMs : d.handoffWaitMs);
+    const [heard, lease] = await Promise.all([ask(), leaseOf()]);
+    if (lease === 'expired') return this.claimed(id, seen, 'lease_expired', start);
+    if (isDeaf(heard, lease)) return this.claimed(id, seen, 'not_listening', start);
+    const until = start + (lease === 'alive' ? d.releaseWaitMs : d.handoffWaitMs);
     let askedAt = start;
     let r: SessionRecord | undefined = seen;
     while (isHeld(r)) {
@@ -155,10 +160,10 @@ export class StoreResumes {
       await new Promise((resolve) => d.clock.setTimeout(() => resolve(undefined), RELEASE_POLL_MS));
       const isAskDue = d.clock.now() - askedAt >= RELEASE_REPEAT_MS;
       if (isAskDue) askedAt = d.clock.now();
-      const [next, alive, heardAgain] = await Promise.all([d.store.load(id), leaseOf ? leaseOf(owner) : true, isAskDue ? ask() : undefined]);
+      const [next, leaseNow, heardAgain] = await Promise.all([d.store.load(id), leaseOf(), isAskDue ? ask() : undefined]);
       r = next;
-      if (isHeld(r) && !alive) return this.claimed(id, r, 'lease_expired', start);
-      if (isHeld(r) && heardAgain === 0) return this.claimed(id, r, 'not_listening', start);
+      if (isHeld(r) && leaseNow === 'expired') return this.claimed(id, r, 'lease_expired', start);
+      if (isHeld(r) && isDeaf(heardAgain, leaseNow)) return this.claimed(id, r, 'not_listening', start);
     }
     return this.claimed(id, r, 'released', start);
   }

@@ -14,16 +14,16 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export function nodeLeaseContract(name: string, open: () => Promise<SessionStore>, dispose?: (store: SessionStore) => Promise<void> | void): void {
   describe(`MN-17 MN-18 release requests and node leases: ${name}`, () => {
-    async function withStore(body: (store: Required<Pick<SessionStore, 'requestRelease' | 'watchReleaseRequests' | 'renewLease' | 'isLeaseAlive' | 'endLease'>>) => Promise<void>) {
+    async function withStore(body: (store: Required<Pick<SessionStore, 'requestRelease' | 'watchReleaseRequests' | 'renewLease' | 'leaseState' | 'endLease'>>) => Promise<void>) {
       const store = await open();
       try {
-        const { requestRelease, watchReleaseRequests, renewLease, isLeaseAlive, endLease } = store;
-        if (!requestRelease || !watchReleaseRequests || !renewLease || !isLeaseAlive || !endLease) throw new Error(`${name} keeps no leases`);
+        const { requestRelease, watchReleaseRequests, renewLease, leaseState, endLease } = store;
+        if (!requestRelease || !watchReleaseRequests || !renewLease || !leaseState || !endLease) throw new Error(`${name} keeps no leases`);
         await body({
           requestRelease: requestRelease.bind(store),
           watchReleaseRequests: watchReleaseRequests.bind(store),
           renewLease: renewLease.bind(store),
-          isLeaseAlive: isLeaseAlive.bind(store),
+          leaseState: leaseState.bind(store),
           endLease: endLease.bind(store),
         });
       } finally {
@@ -59,21 +59,23 @@ export function nodeLeaseContract(name: string, open: () => Promise<SessionStore
         expect(await s.requestRelease('s5', node('never'), a)).toBe(0);
       }));
 
-    it('MN-18 a lease is alive for its TTL once renewed, runs out without renewals, and is gone at once when ended', () =>
+    it('MN-18 a lease is alive for its TTL once renewed, runs out without renewals (expired), and is expired at once when ended; a node that never kept one reads never', () =>
       withStore(async (s) => {
         const a = node('a');
-        expect(await s.isLeaseAlive(a)).toBe(false); // never taken
+        expect(await s.leaseState(a)).toBe('never'); // never taken: a node of a release before MN-18
         await s.renewLease(a, 600);
-        expect(await s.isLeaseAlive(a)).toBe(true);
+        expect(await s.leaseState(a)).toBe('alive');
         await sleep(150);
         await s.renewLease(a, 600); // renewed: lives 600 ms from now (a margin for a loaded machine)
         await sleep(200);
-        expect(await s.isLeaseAlive(a)).toBe(true);
-        await vi.waitFor(async () => expect(await s.isLeaseAlive(a)).toBe(false), { timeout: 2_000, interval: 20 });
+        expect(await s.leaseState(a)).toBe('alive');
+        // Ran out: expired, not never (the node kept a lease: it is dead, not old).
+        await vi.waitFor(async () => expect(await s.leaseState(a)).toBe('expired'), { timeout: 2_000, interval: 20 });
         await s.renewLease(a, 10_000);
-        expect(await s.isLeaseAlive(node('other'))).toBe(false); // one node's lease is its own
+        expect(await s.leaseState(a)).toBe('alive');
+        expect(await s.leaseState(node('other'))).toBe('never'); // one node's lease is its own, and so is its mark
         await s.endLease(a);
-        expect(await s.isLeaseAlive(a)).toBe(false);
+        expect(await s.leaseState(a)).toBe('expired');
       }));
   });
 }

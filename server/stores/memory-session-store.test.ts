@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { sessionStoreContract, sampleRecord } from './contract.js';
 import { nodeLeaseContract } from './lease-contract.js';
 import { MemorySessionStore } from './memory-session-store.js';
+import { LEASE_MARKER_TTL_MS } from './session-store.js';
 
 sessionStoreContract('MemorySessionStore', (env) => new MemorySessionStore(env));
 sessionStoreContract('MemorySessionStore shared', (env) => new MemorySessionStore({ ...env, shared: true }));
@@ -23,5 +24,17 @@ describe('MemorySessionStore shared mode (issue 14)', () => {
     order.push('claim returned');
     order.push(`claimed ${await claimed}`);
     expect(order).toEqual(['claim returned', 'lost 2 to node-b', 'claimed 2']);
+  });
+
+  it('MN-18 a node\'s lease mark outlives its lease by LEASE_MARKER_TTL_MS from the last renewal, then it reads never again', async () => {
+    let now = 1_000_000;
+    const store = new MemorySessionStore({ shared: true, clock: { now: () => now } });
+    await store.renewLease('a', 3000);
+    now += 3000;
+    expect(await store.leaseState('a')).toBe('expired');
+    now += LEASE_MARKER_TTL_MS - 3001;
+    expect(await store.leaseState('a')).toBe('expired');
+    now += 1;
+    expect(await store.leaseState('a')).toBe('never');
   });
 });

@@ -17,7 +17,7 @@ import type { Clock } from '../../spec/protocol/clock.js';
 import { RecentMessageIds } from '../message-ids.js';
 import { applyDelta } from './record-delta.js';
 import { withRecord, type SessionRecord } from './session-record.js';
-import { SessionExistsError, StaleFenceError, type ClaimLost, type EndReason, type RecordDelta, type ReleaseRequested, type SessionStore } from './session-store.js';
+import { LEASE_MARKER_TTL_MS, SessionExistsError, StaleFenceError, type ClaimLost, type EndReason, type LeaseState, type RecordDelta, type ReleaseRequested, type SessionStore } from './session-store.js';
 
 export interface MemorySessionStoreOptions {
   /** Time for TTLs: record expiry (epoch ms), ended reasons, dedupe. Default Date.now. */
@@ -73,6 +73,8 @@ export class MemorySessionStore implements SessionStore {
   private readonly releaseWatchers = new Map<string, Set<ReleaseRequested>>();
   /** nodeId → when its liveness lease runs out, on this store's clock (MN-18). */
   private readonly leases = new Map<string, number>();
+  /** nodeId → until when the store remembers that it kept a lease (LEASE_MARKER_TTL_MS after its last renewal). */
+  private readonly leaseMarks = new Map<string, number>();
 
   constructor(o: MemorySessionStoreOptions = {}) {
     this.isShared = o.shared ?? false;
@@ -161,16 +163,21 @@ export class MemorySessionStore implements SessionStore {
 
   /** MN-18: one entry per node, not per session. */
   renewLease(nodeId: string, ttlMs: number): Promise<void> {
-    this.leases.set(nodeId, this.clock.now() + Math.max(1, ttlMs));
+    const now = this.clock.now();
+    this.leases.set(nodeId, now + Math.max(1, ttlMs));
+    this.leaseMarks.set(nodeId, now + LEASE_MARKER_TTL_MS);
     return Promise.resolve();
   }
 
-  isLeaseAlive(nodeId: string): Promise<boolean> {
+  leaseState(nodeId: string): Promise<LeaseState> {
+    const now = this.clock.now();
     const until = this.leases.get(nodeId);
-    if (until === undefined) return Promise.resolve(false);
-    if (this.clock.now() < until) return Promise.resolve(true);
+    if (until !== undefined && now < until) return Promise.resolve('alive');
     this.leases.delete(nodeId); // ran out: forgotten, as a key past its TTL
-    return Promise.resolve(false);
+    const marked = this.leaseMarks.get(nodeId);
+    if (marked !== undefined && now < marked) return Promise.resolve('expired');
+    this.leaseMarks.delete(nodeId);
+    return Promise.resolve('never');
   }
 
   endLease(nodeId: string): Promise<void> {

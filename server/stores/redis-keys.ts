@@ -14,6 +14,7 @@
  *   {p}claims:{node}   pub/sub channel: claim notices for the node that lost a session
  *   {p}release:{node}  pub/sub channel: release requests for the node holding a session attached (MN-17)
  *   {p}lease:{node}    string, PX its TTL: the node's liveness lease (MN-18)
+ *   {p}leased:{node}   string, EX 24 h from its last renewal: the node keeps leases (MN-18: expired, not never)
  *
  * Not for Redis Cluster: the scripts touch one session's keys and the global ended list together.
  */
@@ -69,5 +70,9 @@ export class RedisKeys {
   /** MN-18: the node's liveness lease. */
   lease(nodeId: string): string {
     return `${this.prefix}lease:${nodeId}`;
+  }
+  /** MN-18: the node kept a lease (set with each renewal, outliving the lease): tells an expired lease from none ever. */
+  leaseMark(nodeId: string): string {
+    return `${this.prefix}leased:${nodeId}`;
   }
 }

@@ -32,11 +32,13 @@ import type { ReplayFrame, SessionRecord, SubscriptionRecord } from './session-r
 import {
   ReplayCapError,
   ReplayOrderError,
+  LEASE_MARKER_TTL_MS,
   SessionExistsError,
   StaleFenceError,
   type ClaimLost,
   type CommitRequest,
   type EndReason,
+  type LeaseState,
   type RecordDelta,
   type ReleaseRequested,
   type SessionStore,
@@ -273,15 +275,21 @@ export class RedisSessionStore implements SessionStore {
     });
   }
 
-  /** MN-18: SET PX, on Redis's time. */
+  /** MN-18: SET PX, on Redis's time, with the node's mark (SET EX 24 h) in one MULTI: no lease without its mark. */
   renewLease(nodeId: string, ttlMs: number): Promise<void> {
     const key = this.keys.lease(nodeId);
-    return this.run(() => this.client.set(key, '1', 'PX', Math.max(1, Math.ceil(ttlMs))), '', 0).then(noop);
+    const mark = this.keys.leaseMark(nodeId);
+    const markSeconds = Math.ceil(LEASE_MARKER_TTL_MS / 1000);
+    return this.run(() => this.client.multi().set(mark, '1', 'EX', markSeconds).set(key, '1', 'PX', Math.max(1, Math.ceil(ttlMs))).exec(), '', 0).then((replies) => {
+      const failed = replies?.find(([err]) => err !== null)?.[0];
+      if (failed) throw failed;
+    });
   }
 
-  isLeaseAlive(nodeId: string): Promise<boolean> {
-    const key = this.keys.lease(nodeId);
-    return this.run(() => this.client.exists(key), '', 0).then((n) => n > 0);
+  /** MN-18: the lease and the mark in one MGET. */
+  leaseState(nodeId: string): Promise<LeaseState> {
+    const keys = [this.keys.lease(nodeId), this.keys.leaseMark(nodeId)];
+    return this.run(() => this.client.mget(keys), '', 0).then(([lease, mark]) => (lease != null ? 'alive' : mark != null ? 'expired' : 'never'));
   }
 
   endLease(nodeId: string): Promise<void> {

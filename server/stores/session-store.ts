@@ -57,6 +57,20 @@ export type MaybePromise<T> = T | Promise<T>;
 /** Another node asks this one to release a session it holds attached (MN-17): the id and who asks. */
 export type ReleaseRequested = (id: string, byNode: string) => void;
 
+/**
+ * MN-18: what the store knows of a node's liveness lease. `alive`: renewed within its TTL. `expired`:
+ * the node kept a lease and it ran out or was ended (dead or gone: not waited for). `never`: no lease
+ * of this node seen within LEASE_MARKER_TTL_MS: a node of a release before MN-18 (a rolling upgrade),
+ * which neither keeps a lease nor hears release requests, so nothing says it is dead (MN-17's bound).
+ */
+export type LeaseState = 'alive' | 'expired' | 'never';
+
+/**
+ * MN-18: how long a store remembers that a node kept a lease, after its last renewal (24 h): past a
+ * lease's TTL that node's lease reads `expired`, not `never`. Longer than any rolling deploy.
+ */
+export const LEASE_MARKER_TTL_MS = 24 * 60 * 60 * 1000;
+
 /** Why a session ended: closed by either side, its resume TTL ran out (RS-6), evicted (RS-11). */
 export type EndReason = 'ended' | 'expired' | 'evicted';
 
@@ -192,13 +206,15 @@ export interface SessionStore {
   /**
    * MN-18: this node is alive for `ttlMs` more (its liveness lease, renewed well within its TTL). A
    * node resuming a session held attached by a node whose lease is gone claims it without waiting
-   * for a release that will never come. With isLeaseAlive and endLease; absent on a store no other
-   * node shares. TTLs run on the store's time (a Redis key's PX), not the nodes' clocks.
+   * for a release that will never come. Each renewal also marks that `nodeId` keeps leases, for
+   * LEASE_MARKER_TTL_MS (leaseState: `expired`, not `never`, once the lease is gone). With leaseState
+   * and endLease; absent on a store no other node shares. TTLs run on the store's time (a Redis
+   * key's PX), not the nodes' clocks.
    */
   renewLease?(nodeId: string, ttlMs: number): Promise<void>;
-  /** MN-18: `nodeId`'s lease has not run out (renewed within its TTL and not ended). */
-  isLeaseAlive?(nodeId: string): Promise<boolean>;
-  /** MN-18: `nodeId` stops (a close after its sessions were written): its lease is gone at once. */
+  /** MN-18: `nodeId`'s lease: alive (renewed within its TTL, not ended), expired (ran out or ended), or never kept (LeaseState). */
+  leaseState?(nodeId: string): Promise<LeaseState>;
+  /** MN-18: `nodeId` stops (a close after its sessions were written): its lease is gone at once (`expired`: its mark stays). */
   endLease?(nodeId: string): Promise<void>;
   /** Reachability of a store across the network (absent: always ready). */
   readonly health?: Health;
