@@ -169,6 +169,8 @@ describe.each(kinds)('MN-17 MN-18 the handoff across nodes: release on request, 
     // A's lease is short (1 s) but renewed (every 100 ms): B must find it alive 2 s after A started.
     const optsA = { handoffWaitMs: 3000, onMessage: slowHandler, nodeLeaseTtlMs: 1000, nodeLeaseRenewMs: 100 };
     const { a, b, metricsB } = await nodes(stores, optsA, { handoffWaitMs: 200, onMessage: (m) => void byApp.push(`b:${dec(m.payload)}`) });
+    const closedOnA: { code: number; byPeer: boolean }[] = [];
+    a.on('sessionClosed', (_s, info) => closedOnA.push(info));
     const c = await h.session(a, { channels: ['feed'] });
     await sleep(2000); // MN-18: twice A's lease TTL
     c.message({ payload: enc('m1'), messageId: mid('m1') });
@@ -177,7 +179,8 @@ describe.each(kinds)('MN-17 MN-18 the handoff across nodes: release on request, 
     const { lastClientSeq } = await resumeAndResend(idOf(c), b);
     expect(byApp).toEqual(['a:m1', 'b:m2']);
     expect(lastClientSeq).toBe(1n);
-    expect((await c.waitForClose()).code).toBe(4002); // RS-7: A closed the old socket on B's request, SESSION_TAKEN_OVER
+    expect(await c.waitForClose()).toMatchObject({ code: 4002, reason: 'RS-7: resumed on another node' }); // RS-7: A closed the old socket on B's request, SESSION_TAKEN_OVER
+    expect(closedOnA).toEqual([{ code: 4002, byPeer: false }]); // reported as A's own close, as a takeover's (not the peer's 1006)
     expect(a.session(idOf(c))).toBeUndefined(); // and let go of the session once B claimed it (MN-4)
     expect(await claimsBy(metricsB)).toEqual({ released: 1 });
   });

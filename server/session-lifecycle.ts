@@ -309,24 +309,29 @@ export class SessionLifecycle {
 
   /**
    * MN-17: `byNode` resumes this session and asks this node to release it. A socket still attached
-   * here is the client's old one (RS-7: it is on `byNode` now), half-open perhaps: the machine is
-   * told it closed, as for any socket's close (it detaches, markDetached releases the session), and
-   * it is closed SESSION_TAKEN_OVER. Detached here already: its release is under way or done.
+   * here is the client's old one (RS-7: it is on `byNode` now), half-open perhaps: this node closes
+   * it SESSION_TAKEN_OVER and reports that as a takeover's close is (drop(): `sessionClosed` 4002,
+   * not by the peer), then tells the machine the socket is gone, as for any socket's close (it
+   * detaches, markDetached releases the session). Detached here already: its release is under way or done.
    */
   releaseRequested(id: string, byNode: string): void {
-    const s = this.d.live.get(id);
-    const conn = s?.conn;
-    if (!s || !conn) return;
-    this.d.log.info({ sessionId: id.slice(0, 8), byNode }, 'release requested by another node: closing the old socket (MN-17, RS-7)');
-    try {
-      s.actor.send({ type: 'socket.closed', code: codeOf('ABNORMAL') }); // the machine lets go of the socket (forgetSocket) and detaches
-    } catch (err) {
-      this.d.failSession(s.actor, err);
-      return;
-    }
-    // Let go of already (the release runs): the close frame tells a live peer why (RS-7); one that never
-    // answers it (half-open) is destroyed by the transport (CC-10), which the release does not wait for.
+    const d = this.d;
+    const s = d.live.get(id);
+    if (!s?.conn) return;
+    // Let go of it first: the machine's forgetSocket then finds no socket, and reports no close by the peer (1006).
+    const conn = s.detach();
+    if (!conn) return;
+    d.log.info({ sessionId: id.slice(0, 8), byNode }, 'release requested by another node: closing the old socket (MN-17, RS-7)');
+    d.sweep.delete(conn);
+    // The close frame tells a live peer why (RS-7); one that never answers it (half-open) is destroyed
+    // by the transport (CC-10), which the release does not wait for.
     conn.close('SESSION_TAKEN_OVER', 'RS-7: resumed on another node');
+    d.emitEvent('sessionClosed', s.handle, { code: codeOf('SESSION_TAKEN_OVER'), byPeer: false });
+    try {
+      s.actor.send({ type: 'socket.closed', code: codeOf('ABNORMAL') }); // the machine detaches (no peer's close code: none came)
+    } catch (err) {
+      d.failSession(s.actor, err);
+    }
   }
 
   /**
