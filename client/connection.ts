@@ -5,17 +5,7 @@
  * API is LifelineClient (create-client.ts), which wraps one of these. Browser-safe: no Node API here.
  */
 import { create } from '@bufbuild/protobuf';
-import {
-  BackpressurePolicy,
-  EnvelopeSchema,
-  HeartbeatAckSchema,
-  HeartbeatSchema,
-  HelloSchema,
-  type Envelope,
-  type Message,
-  WelcomeSchema,
-  type Welcome,
-} from '../gen/lifeline/v1/envelope_pb.js';
+import { WelcomeSchema, type Envelope, type Message, type Welcome } from '../gen/lifeline/v1/envelope_pb.js';
 import {
   clientConnectionMachine,
   clientStateName,
@@ -25,10 +15,11 @@ import {
 } from '../spec/machines/client-connection.machine.js';
 import { clampCloseReason, codeOf } from '../spec/protocol/close-codes.js';
 import { decode, encode, messageProblem, type DecodeOptions } from '../spec/protocol/codec.js';
-import { defaults, PROTOCOL_VERSION, SUBSCRIBED_CAPABILITY } from '../spec/protocol/defaults.js';
+import { defaults, SUBSCRIBED_CAPABILITY } from '../spec/protocol/defaults.js';
 import { isProtocolError, ProtocolError } from '../spec/protocol/errors.js';
 import { messageFields, readMessageFrame } from '../spec/protocol/fast-codec.js';
 import { systemClock, type ClientClock } from './clock.js';
+import { DEFAULT_CAPABILITIES, heartbeatAckEnvelope, heartbeatEnvelope, helloEnvelope, smoothedRttAfter } from './control-frames.js';
 import { ClientClosedError, ClientFailedError } from './errors.js';
 import { ClientEmitter, welcomeInfo, type ClientEvent, type ClientEventOf, type WelcomeInfo } from './events.js';
 import { handled } from './handled.js';
@@ -54,8 +45,6 @@ function unseenClosedError(): ClientClosedError {
 }
 
 const textEncoder = new TextEncoder();
-/** Hello.capabilities by default: what this client implements (one shared list, sendHello copies it). */
-const DEFAULT_CAPABILITIES: readonly string[] = Object.freeze(['state', 'drain', SUBSCRIBED_CAPABILITY]);
 /** Stands for the Welcome of the current socket once accepted. */
 const WELCOME_ACCEPTED: Welcome = create(WelcomeSchema);
 
@@ -266,19 +255,8 @@ export class ClientConnection<S> implements RunnerEffects, EffectTarget, ProbeOw
 
   /** @internal */
   sendHello(sessionId: string, token: string | undefined): void {
-    const hello = create(HelloSchema, {
-      protocolVersion: PROTOCOL_VERSION,
-      sessionId,
-      // RS-10: resume from the highest seq processed contiguously.
-      lastServerSeq: sessionId ? this.inbound.lastSeq : 0n,
-      receiveWindow: this.receiveWindow,
-      token: token ?? '',
-      capabilities: [...this.capabilities], // WIRE-10: what the server may send beyond v1
-      channels: this.subs.forHello(), // RS-9
-      preferredPolicy: this.options.preferredPolicy ?? BackpressurePolicy.UNSPECIFIED,
-      agent: this.options.agent ?? 'lifeline-js/0.1',
-    });
-    this.sendControl(create(EnvelopeSchema, { body: { case: 'hello', value: hello } })); // HS-8
+    const env = helloEnvelope(this.options, sessionId, token, this.inbound.lastSeq, this.receiveWindow, this.capabilities, this.subs.forHello());
+    this.sendControl(env); // HS-8
   }
 
   /** @internal */
@@ -300,12 +278,8 @@ export class ClientConnection<S> implements RunnerEffects, EffectTarget, ProbeOw
 
   /** @internal */
   sendHeartbeat(): void {
-    const hb = create(HeartbeatSchema, {
-      id: (this.heartbeatId = (this.heartbeatId + 1) >>> 0),
-      sentAtMs: BigInt(Math.floor(this.clock.now())),
-      rttMs: Math.round(this.smoothedRtt ?? 0), // HB-9
-    });
-    this.sendControl(create(EnvelopeSchema, { body: { case: 'heartbeat', value: hb } })); // HB-5
+    this.heartbeatId = (this.heartbeatId + 1) >>> 0;
+    this.sendControl(heartbeatEnvelope(this.heartbeatId, this.clock.now(), this.smoothedRtt)); // HB-5
   }
 
   /** @internal */
@@ -347,14 +321,12 @@ export class ClientConnection<S> implements RunnerEffects, EffectTarget, ProbeOw
         return;
       case 'heartbeat': {
         // HB-6: answered at once, ahead of anything queued.
-        const ack = create(HeartbeatAckSchema, { id: body.value.id, echoSentAtMs: body.value.sentAtMs });
-        this.sendControl(create(EnvelopeSchema, { body: { case: 'heartbeatAck', value: ack } }));
+        this.sendControl(heartbeatAckEnvelope(body.value));
         return;
       }
       case 'heartbeatAck': {
         const rtt = Math.max(0, this.clock.now() - Number(body.value.echoSentAtMs)); // HB-9
-        // Smoothed like TCP's SRTT (RFC 6298, α = 1/8).
-        this.smoothedRtt = this.smoothedRtt === undefined ? rtt : this.smoothedRtt + (rtt - this.smoothedRtt) / 8;
+        this.smoothedRtt = smoothedRttAfter(this.smoothedRtt, rtt);
         this.emit({ type: 'rtt', rttMs: rtt, smoothedRttMs: this.smoothedRtt });
         this.actor.send({ type: 'frame.heartbeatAck', intervalMs: body.value.intervalMs }); // HB-8, HB-11
         return;
