@@ -5,77 +5,38 @@
  * API is LifelineClient (create-client.ts), which wraps one of these. Browser-safe: no Node API here.
  */
 import { create } from '@bufbuild/protobuf';
-import { createActor, fromPromise } from 'xstate';
-import {
-  BackpressurePolicy,
-  EnvelopeSchema,
-  HeartbeatAckSchema,
-  HeartbeatSchema,
-  HelloSchema,
-  type Envelope,
-  type Message,
-  WelcomeSchema,
-  type Welcome,
-} from '../gen/lifeline/v1/envelope_pb.js';
+import { WelcomeSchema, type Envelope, type Message, type Welcome } from '../gen/lifeline/v1/envelope_pb.js';
 import {
   clientConnectionMachine,
   clientStateName,
-  type ClientConnectionInput,
   type ClientStateName,
-  type CloseSocketParams,
   type GetTokenInput,
-  type OpenProbeParams,
-  type OpenSocketParams,
-  type SendHelloParams,
   type TransportKind,
 } from '../spec/machines/client-connection.machine.js';
 import { clampCloseReason, codeOf } from '../spec/protocol/close-codes.js';
 import { decode, encode, messageProblem, type DecodeOptions } from '../spec/protocol/codec.js';
-import { defaults, PROTOCOL_VERSION, SUBSCRIBED_CAPABILITY } from '../spec/protocol/defaults.js';
+import { defaults, SUBSCRIBED_CAPABILITY } from '../spec/protocol/defaults.js';
 import { isProtocolError, ProtocolError } from '../spec/protocol/errors.js';
 import { messageFields, readMessageFrame } from '../spec/protocol/fast-codec.js';
 import { systemClock, type ClientClock } from './clock.js';
+import { DEFAULT_CAPABILITIES, heartbeatAckEnvelope, heartbeatEnvelope, helloEnvelope, smoothedRttAfter } from './control-frames.js';
 import { ClientClosedError, ClientFailedError } from './errors.js';
 import { ClientEmitter, welcomeInfo, type ClientEvent, type ClientEventOf, type WelcomeInfo } from './events.js';
 import { handled } from './handled.js';
-import { Inbound, type ChannelView, type DriftReasonName, type InboundEvents } from './inbound.js';
-import { RecentIds } from './recent-ids.js';
+import { Inbound } from './inbound.js';
+import { InboundSink } from './inbound-sink.js';
+import { inspectedActor } from './live-machine.js';
+import { runEffect, tokenFor, type EffectTarget } from './machine-effects.js';
+import { machineInputOf } from './machine-input.js';
 import { ClientMachineRunner, type ClientMachineActor, type RunnerEffects } from './machine-runner.js';
 import type { ClientOptions } from './options.js';
 import { Outbound, type SendOptions, type SendSettled } from './outbound.js';
+import { dropProbe, openProbe, type ProbeOwner } from './probe.js';
+import { ReadyWaiter, settleReadyWaiters } from './ready-waiter.js';
+import { RecentIds } from './recent-ids.js';
 import { bytesReducer, type ChannelReducer } from './reducer.js';
 import { ClientSubscriptions } from './subscriptions.js';
-import { webSocketTransport, type Transport, type TransportSocket, type WebSocketConstructorLike } from './transport.js';
-
-/**
- * The machine with the client's effects for a real actor (only with `inspect`; otherwise
- * ClientMachineRunner steps the bare machine), built once for every client: a `.provide()` per client
- * cost a StateMachine with its StateNodes and XState's caches per connection (~35 KB of the 53 KB an
- * idle client held, bench/probes/client-heap.md). The effects find their client through the
- * actor's system, one per client.
- */
-const connectionOf = new WeakMap<object, ClientConnection<unknown>>();
-
-function connOf(system: object): ClientConnection<unknown> {
-  const c = connectionOf.get(system);
-  if (c === undefined) throw new Error('lifeline client: an actor without its connection');
-  return c;
-}
-
-const liveMachine = clientConnectionMachine.provide({
-  actors: {
-    getToken: fromPromise<string | undefined, GetTokenInput>(({ input, system }) => connOf(system).fetchToken(input)),
-  },
-  actions: {
-    openSocket: ({ system }, p) => connOf(system).onMachineAction('openSocket', p),
-    sendHello: ({ system }, p) => connOf(system).onMachineAction('sendHello', p),
-    acceptWelcome: ({ system }, p) => connOf(system).onMachineAction('acceptWelcome', p),
-    sendHeartbeat: ({ system }) => connOf(system).onMachineAction('sendHeartbeat', undefined),
-    closeSocket: ({ system }, p) => connOf(system).onMachineAction('closeSocket', p),
-    openProbe: ({ system }, p) => connOf(system).onMachineAction('openProbe', p),
-    closeProbe: ({ system }) => connOf(system).onMachineAction('closeProbe', undefined),
-  },
-});
+import { globalWebSocket, webSocketTransport, type Transport, type TransportSocket } from './transport.js';
 
 /** Passed where an error is required and nothing waits to receive it (shutdown). */
 let unseen: ClientClosedError | undefined;
@@ -83,43 +44,7 @@ function unseenClosedError(): ClientClosedError {
   return (unseen ??= new ClientClosedError());
 }
 
-function ignore(): void {}
-
-/**
- * A pending `ready()`: its promise and how to settle it. Marked handled as it is rejected, before
- * anyone could observe it unhandled (as SendWaiter in create-client.ts): handled() at creation cost
- * a derived promise and a closure on every connect (issue 16).
- */
-class ReadyWaiter {
-  readonly promise: Promise<WelcomeInfo>;
-  resolve!: (info: WelcomeInfo) => void;
-  private rejectFn!: (err: Error) => void;
-
-  constructor() {
-    this.promise = new Promise<WelcomeInfo>((resolve, reject) => {
-      this.resolve = resolve;
-      this.rejectFn = reject;
-    });
-  }
-
-  reject(err: Error): void {
-    this.promise.catch(ignore);
-    this.rejectFn(err);
-  }
-}
-
-/** The token of a client without getToken, for every attempt (RC-5). */
-const NO_TOKEN: Promise<string | undefined> = Promise.resolve(undefined);
-
-async function fetchTokenOf(getToken: NonNullable<ClientOptions<unknown>['getToken']>, input: GetTokenInput): Promise<string | undefined> {
-  return await getToken({ forceRefresh: input.forceRefresh, sessionId: input.sessionId || undefined });
-}
-
 const textEncoder = new TextEncoder();
-/** Hello.capabilities by default: what this client implements (one shared list, sendHello copies it). */
-const DEFAULT_CAPABILITIES: readonly string[] = Object.freeze(['state', 'drain', SUBSCRIBED_CAPABILITY]);
-const BOTH_TRANSPORTS: readonly TransportKind[] = Object.freeze(['ws', 'http'] as const);
-const WS_ONLY: readonly TransportKind[] = Object.freeze(['ws'] as const);
 /** Stands for the Welcome of the current socket once accepted. */
 const WELCOME_ACCEPTED: Welcome = create(WelcomeSchema);
 
@@ -137,15 +62,15 @@ function messageEvent<S>(seq: bigint, channel: string, key: string, messageId: s
 }
 
 /** Internal: one client's connection, sockets, sequencing and events. Not part of the package API. */
-export class ClientConnection<S> implements RunnerEffects {
+export class ClientConnection<S> implements RunnerEffects, EffectTarget, ProbeOwner {
   readonly actor: ClientMachineActor;
   /** @internal options.getToken, for the shared machine's getToken actor (RC-5). */
   readonly getTokenOption: ClientOptions<S>['getToken'];
   private readonly transport: Transport;
   /** The HTTP carrier's transport, if the client may fall back (HT-20). */
   private readonly httpTransport: Transport | undefined;
-  /** A WebSocket probe while connected over HTTP (HT-23). */
-  private probe: TransportSocket | undefined;
+  /** @internal A WebSocket probe while connected over HTTP (HT-23, probe.ts). */
+  probe: TransportSocket | undefined;
   private readonly clock: ClientClock;
   /** When the last frame arrived, on `clock` (HB-8). */
   private lastFrameAtMs = 0;
@@ -205,44 +130,18 @@ export class ClientConnection<S> implements RunnerEffects {
       events: new InboundSink<S>(this),
     });
 
-    // HT-20: both carriers when an HTTP transport is at hand; never one the client has no transport for.
-    // The default lists are shared: an idle client holds no array of its own (issue 16).
-    const transports =
-      options.transports === undefined
-        ? this.httpTransport === undefined ? WS_ONLY : BOTH_TRANSPORTS
-        : options.transports.filter((t) => t === 'ws' || this.httpTransport !== undefined);
-    const input: { -readonly [K in keyof ClientConnectionInput]: ClientConnectionInput[K] } = {
-      random,
-      silenceMs: () => this.clock.now() - this.lastFrameAtMs,
-      transports,
-    };
-    // Only the options given (the machine fills in the rest): plain assignments, not a conditional
-    // spread per option (a runtime copy each) nor a keyed loop (a megamorphic load each), on every
-    // client's construction (issue 16).
-    if (options.reconnectBaseMs !== undefined) input.reconnectBaseMs = options.reconnectBaseMs;
-    if (options.reconnectCapMs !== undefined) input.reconnectCapMs = options.reconnectCapMs;
-    if (options.reconnectMaxAttempts !== undefined) input.reconnectMaxAttempts = options.reconnectMaxAttempts;
-    if (options.suspendedRetryMs !== undefined) input.suspendedRetryMs = options.suspendedRetryMs;
-    if (options.handshakeTimeoutMs !== undefined) input.handshakeTimeoutMs = options.handshakeTimeoutMs;
-    if (options.httpFallbackAfter !== undefined) input.httpFallbackAfter = options.httpFallbackAfter;
-    if (options.wsRetryMs !== undefined) input.wsRetryMs = options.wsRetryMs;
-    if (options.wsRetryCapMs !== undefined) input.wsRetryCapMs = options.wsRetryCapMs;
+    const input = machineInputOf(options, random, () => this.clock.now() - this.lastFrameAtMs, this.httpTransport !== undefined);
     if (options.inspect === undefined) {
       this.actor = new ClientMachineRunner(clientConnectionMachine, input, this.clock, this);
       return;
     }
     // Inspection is opt-in and observes actors: a real XState actor on the same effects.
-    const actor = createActor(liveMachine, { clock: this.clock, inspect: options.inspect, input });
-    connectionOf.set(actor.system, this as ClientConnection<unknown>);
-    actor.subscribe({
-      next: (snap) => this.onMachineStep(snap.value),
-      error: (err) => this.onMachineError(err),
-    });
+    const actor = inspectedActor(this, input, this.clock, options.inspect);
     this.actor = actor;
     actor.start();
   }
 
-  // ---- the machine's effects (RunnerEffects; the inspected actor's through liveMachine) ----
+  // ---- the machine's effects (RunnerEffects; the inspected actor's through live-machine.ts) ----
 
   /**
    * @internal The machine's effects. A ProtocolError thrown by one becomes a close with its code
@@ -250,11 +149,11 @@ export class ClientConnection<S> implements RunnerEffects {
    */
   onMachineAction(type: string, params: unknown): void {
     if (type === 'closeProbe') {
-      this.dropProbe();
+      dropProbe(this);
       return;
     }
     try {
-      this.effect(type, params);
+      runEffect(this, type, params);
     } catch (err) {
       if (isProtocolError(err)) {
         const e = err;
@@ -265,45 +164,9 @@ export class ClientConnection<S> implements RunnerEffects {
     }
   }
 
-  private effect(type: string, params: unknown): void {
-    switch (type) {
-      case 'openSocket': {
-        const p = params as OpenSocketParams;
-        this.openSocket(p.target, p.token, p.transport);
-        return;
-      }
-      case 'openProbe': {
-        const p = params as OpenProbeParams;
-        this.openProbe(p.target, p.token);
-        return;
-      }
-      case 'sendHello': {
-        const p = params as SendHelloParams;
-        this.sendHello(p.sessionId, p.token);
-        return;
-      }
-      case 'acceptWelcome':
-        this.acceptWelcome();
-        return;
-      case 'sendHeartbeat':
-        this.sendHeartbeat();
-        return;
-      case 'closeSocket': {
-        const p = params as CloseSocketParams;
-        this.closeSocket(p.code, p.reason);
-        return;
-      }
-      default:
-        throw new Error(`lifeline client: no effect for the machine's action ${type}`);
-    }
-  }
-
   /** @internal RC-5: the application's getToken for one attempt. */
   fetchToken(input: GetTokenInput): Promise<string | undefined> {
-    const getToken = this.getTokenOption;
-    // Without getToken, one shared settled promise: its then() runs a microtask later, as the
-    // async function's did (issue 16: no promise of its own per connect).
-    return getToken ? fetchTokenOf(getToken, input) : NO_TOKEN;
+    return tokenFor(this.getTokenOption, input);
   }
 
   /** @internal */
@@ -338,7 +201,8 @@ export class ClientConnection<S> implements RunnerEffects {
     return (a instanceof ClientMachineRunner ? a.currentContext : a.getSnapshot().context).transport;
   }
 
-  private openSocket(target: string, token: string | undefined, kind: TransportKind): void {
+  /** @internal */
+  openSocket(target: string, token: string | undefined, kind: TransportKind): void {
     if (this.socket) this.closeSocket(codeOf('GOING_AWAY'), 'DR-6: reconnecting after a drain notice');
     const url = target || this.options.url;
     const transport = kind === 'http' && this.httpTransport ? this.httpTransport : this.transport;
@@ -384,57 +248,19 @@ export class ClientConnection<S> implements RunnerEffects {
     }
   }
 
-  /**
-   * HT-23: open a WebSocket beside the HTTP connection; once it opens, close it NORMAL before any
-   * Hello (the server allocates nothing for it, HS-7) and tell the machine, which switches (HT-25).
-   */
-  private openProbe(target: string, token: string | undefined): void {
-    this.dropProbe();
-    const url = target || this.options.url;
-    let probe: TransportSocket | undefined;
-    const settle = (type: 'probe.opened' | 'probe.failed') => {
-      if (probe === undefined || probe !== this.probe) return;
-      this.probe = undefined;
-      if (type === 'probe.opened') probe.close(codeOf('NORMAL'), 'HT-23: probe');
-      this.actor.send({ type });
-    };
-    try {
-      probe = this.transport(url, {
-        onOpen: () => settle('probe.opened'),
-        onBinary: () => {},
-        onText: () => {},
-        onClose: () => settle('probe.failed'),
-        onRefused: () => settle('probe.failed'),
-      }, { token });
-      this.probe = probe;
-    } catch {
-      queueMicrotask(() => this.actor.send({ type: 'probe.failed' }));
-    }
+  /** @internal HT-23 (probe.ts). */
+  openProbe(target: string, token: string | undefined): void {
+    openProbe(this, this.transport, target || this.options.url, token);
   }
 
-  private dropProbe(): void {
-    const p = this.probe;
-    this.probe = undefined;
-    p?.close(codeOf('NORMAL'), 'HT-23: probe abandoned');
+  /** @internal */
+  sendHello(sessionId: string, token: string | undefined): void {
+    const env = helloEnvelope(this.options, sessionId, token, this.inbound.lastSeq, this.receiveWindow, this.capabilities, this.subs.forHello());
+    this.sendControl(env); // HS-8
   }
 
-  private sendHello(sessionId: string, token: string | undefined): void {
-    const hello = create(HelloSchema, {
-      protocolVersion: PROTOCOL_VERSION,
-      sessionId,
-      // RS-10: resume from the highest seq processed contiguously.
-      lastServerSeq: sessionId ? this.inbound.lastSeq : 0n,
-      receiveWindow: this.receiveWindow,
-      token: token ?? '',
-      capabilities: [...this.capabilities], // WIRE-10: what the server may send beyond v1
-      channels: this.subs.forHello(), // RS-9
-      preferredPolicy: this.options.preferredPolicy ?? BackpressurePolicy.UNSPECIFIED,
-      agent: this.options.agent ?? 'lifeline-js/0.1',
-    });
-    this.sendControl(create(EnvelopeSchema, { body: { case: 'hello', value: hello } })); // HS-8
-  }
-
-  private acceptWelcome(): void {
+  /** @internal */
+  acceptWelcome(): void {
     const w = this.welcome;
     const sock = this.socket;
     if (!w || !sock) return;
@@ -450,16 +276,14 @@ export class ClientConnection<S> implements RunnerEffects {
     if (this.welcome === w) this.welcome = WELCOME_ACCEPTED;
   }
 
-  private sendHeartbeat(): void {
-    const hb = create(HeartbeatSchema, {
-      id: (this.heartbeatId = (this.heartbeatId + 1) >>> 0),
-      sentAtMs: BigInt(Math.floor(this.clock.now())),
-      rttMs: Math.round(this.smoothedRtt ?? 0), // HB-9
-    });
-    this.sendControl(create(EnvelopeSchema, { body: { case: 'heartbeat', value: hb } })); // HB-5
+  /** @internal */
+  sendHeartbeat(): void {
+    this.heartbeatId = (this.heartbeatId + 1) >>> 0;
+    this.sendControl(heartbeatEnvelope(this.heartbeatId, this.clock.now(), this.smoothedRtt)); // HB-5
   }
 
-  private closeSocket(code: number, reason: string): void {
+  /** @internal */
+  closeSocket(code: number, reason: string): void {
     const sock = this.socket;
     if (!sock) return;
     this.dropSocket();
@@ -497,14 +321,12 @@ export class ClientConnection<S> implements RunnerEffects {
         return;
       case 'heartbeat': {
         // HB-6: answered at once, ahead of anything queued.
-        const ack = create(HeartbeatAckSchema, { id: body.value.id, echoSentAtMs: body.value.sentAtMs });
-        this.sendControl(create(EnvelopeSchema, { body: { case: 'heartbeatAck', value: ack } }));
+        this.sendControl(heartbeatAckEnvelope(body.value));
         return;
       }
       case 'heartbeatAck': {
         const rtt = Math.max(0, this.clock.now() - Number(body.value.echoSentAtMs)); // HB-9
-        // Smoothed like TCP's SRTT (RFC 6298, α = 1/8).
-        this.smoothedRtt = this.smoothedRtt === undefined ? rtt : this.smoothedRtt + (rtt - this.smoothedRtt) / 8;
+        this.smoothedRtt = smoothedRttAfter(this.smoothedRtt, rtt);
         this.emit({ type: 'rtt', rttMs: rtt, smoothedRttMs: this.smoothedRtt });
         this.actor.send({ type: 'frame.heartbeatAck', intervalMs: body.value.intervalMs }); // HB-8, HB-11
         return;
@@ -646,10 +468,7 @@ export class ClientConnection<S> implements RunnerEffects {
     const all = this.readyWaiters;
     if (all === undefined) return;
     this.readyWaiters = undefined;
-    for (const w of all) {
-      if (err) w.reject(err);
-      else w.resolve(info as WelcomeInfo);
-    }
+    settleReadyWaiters(all, err, info);
   }
 
   /** RC-6: why the client is `failed`, from the end of its last attempt. */
@@ -672,28 +491,4 @@ export class ClientConnection<S> implements RunnerEffects {
   emit(e: ClientEvent<S>): void {
     this.events.emit(e);
   }
-}
-
-/**
- * Where Inbound's events go: the client's. An object with prototype methods, not an object of three
- * closures per client (issue 16: held by every idle client). Internal: nothing copies it.
- */
-class InboundSink<S> implements InboundEvents<S> {
-  constructor(private readonly conn: ClientConnection<S>) {}
-
-  message(m: Message): void {
-    this.conn.deliver(m);
-  }
-  channel(channel: string, view: ChannelView<S>, cause: 'snapshot' | 'patch'): void {
-    this.conn.emit({ type: 'channel', channel, version: view.version, state: view.state, cause });
-  }
-  drift(channel: string, reason: DriftReasonName): void {
-    this.conn.emit({ type: 'drift', channel, reason, from: 'client' });
-  }
-}
-
-function globalWebSocket(): WebSocketConstructorLike {
-  const ws = (globalThis as { WebSocket?: WebSocketConstructorLike }).WebSocket;
-  if (!ws) throw new TypeError('no global WebSocket: pass options.WebSocket or use client/node.ts');
-  return ws;
 }

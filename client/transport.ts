@@ -98,3 +98,10 @@ export function webSocketTransport(WebSocketImpl: WebSocketConstructorLike): Tra
     };
   };
 }
+
+/** The global WebSocket constructor, for a client given neither a transport nor options.WebSocket. */
+export function globalWebSocket(): WebSocketConstructorLike {
+  const ws = (globalThis as { WebSocket?: WebSocketConstructorLike }).WebSocket;
+  if (!ws) throw new TypeError('no global WebSocket: pass options.WebSocket or use client/node.ts');
+  return ws;
+}
