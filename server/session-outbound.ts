@@ -362,7 +362,7 @@ export abstract class SessionOutbound implements DrainListener, WriteAheadHost {
 
   /** A cumulative ack from the client (SEQ-6 checked by the caller): release, then refill the window. */
   applyAck(seq: bigint): void {
-    this.log.ack(seq); // SEQ-7
+    this.log.acknowledge(seq); // SEQ-7 (no list of what it released: nothing here waits on it)
     if (this.gate) this.env.writeAhead?.touch(this); // the store trims too, in this tick's commit
     this.pump();
   }

@@ -16,6 +16,7 @@ import type { AcceptPeer, PeerInfo, PeerSink, PeerTransport } from '../transport
 import { heldBytes, holdFrame, writeHeld, type BatchedPeer, type HeldFrames } from './write-batch.js';
 import { wsProtocolErrorName } from './ws-errors.js';
 import { releaseChunkList } from './ws-internals.js';
+import { receiveFast } from './ws-receive.js';
 
 export interface WsTransportOptions {
   /** WIRE-4: ws refuses a larger frame before buffering it, and closes 1009 (CC-11). */
@@ -137,8 +138,14 @@ function onClose(this: PeerSocket, code: number): void {
  * `_events` (a dictionary, Object.create(null)) and the symbol property its property array (issue
  * 12, memory per idle session: about 100 B a socket). Listeners of anyone else still run, after ours.
  */
-class PeerWebSocket extends WebSocket {
+export class PeerWebSocket extends WebSocket {
   [kPeer]: WsPeer | undefined = undefined;
+
+  /** ws's setup of an upgraded socket (not in ws's types), then the receive fast path on its Receiver (ws-receive.ts). */
+  setSocket(socket: Duplex, head: Buffer, options: object): void {
+    (WebSocket.prototype as unknown as { setSocket(s: Duplex, h: Buffer, o: object): void }).setSocket.call(this, socket, head, options);
+    receiveFast(this);
+  }
 
   // Fixed parameters, not a rest array: emit runs once per received frame. ws emits at most 2 arguments.
   override emit(event: string | symbol, a?: unknown, b?: unknown): boolean {

@@ -36,7 +36,10 @@ describe('sequencing', () => {
         for (const c of cmds) {
           switch (c.t) {
             case 'send':
-              if (connected && out.hasRoom) link.push(out.send(++produced).seq);
+              if (connected && out.hasRoom) {
+                out.send(++produced);
+                link.push(out.lastSent);
+              }
               break;
             case 'deliver':
               for (let i = 0; i < c.n && link.length > 0; i++) {
