@@ -19,6 +19,7 @@ import { create } from '@bufbuild/protobuf';
 import { EnvelopeSchema, HelloSchema } from '../../gen/lifeline/v1/envelope_pb.js';
 import { encode } from '../../spec/protocol/codec.js';
 import { PROTOCOL_VERSION } from '../../spec/protocol/defaults.js';
+import { ackEnvelope, varint } from './wire-bytes.js';
 
 const [payloadBytes = 64, rounds = 400] = process.argv.slice(2).map(Number);
 const SESSIONS = 100;
@@ -26,14 +27,6 @@ const BURST = 16;
 const ACK_EVERY = 20;
 
 const payload = new Uint8Array(payloadBytes).map((_, i) => i & 0xff);
-
-function varint(out: number[], v: number): void {
-  while (v > 0x7f) {
-    out.push((v & 0x7f) | 0x80);
-    v = Math.floor(v / 128);
-  }
-  out.push(v);
-}
 
 /** A client Message frame as the reference client writes it (fields 1, 2, 5). */
 function messageFrame(seq: number, messageId: string): Buffer {
@@ -53,9 +46,7 @@ function messageFrame(seq: number, messageId: string): Buffer {
 }
 
 function ackFrame(seq: number): Buffer {
-  const body: number[] = [0x08];
-  varint(body, seq);
-  return Buffer.from([0x2a, body.length, ...body]);
+  return Buffer.from(ackEnvelope(seq));
 }
 
 /** Counts the Messages it is sent (tag 6): their seqs are 1 … echoes. */

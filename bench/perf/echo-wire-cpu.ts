@@ -21,6 +21,7 @@ import { create } from '@bufbuild/protobuf';
 import { EnvelopeSchema, HelloSchema } from '../../gen/lifeline/v1/envelope_pb.js';
 import { encode } from '../../spec/protocol/codec.js';
 import { PROTOCOL_VERSION } from '../../spec/protocol/defaults.js';
+import { ackEnvelope } from './wire-bytes.js';
 
 const args = process.argv.slice(2);
 const payloadBytes = Number(args[0] ?? 64);
@@ -33,20 +34,6 @@ const ACK_EVERY = 20;
 const REPS = Number(process.env['REPS'] ?? 9);
 
 const payload = new Uint8Array(payloadBytes).map((_, i) => i & 0xff);
-
-function varint(out: number[], v: number): void {
-  while (v > 0x7f) {
-    out.push((v & 0x7f) | 0x80);
-    v = Math.floor(v / 128);
-  }
-  out.push(v);
-}
-
-function ackEnvelope(seq: number): number[] {
-  const body: number[] = [0x08];
-  varint(body, seq);
-  return [0x2a, body.length, ...body];
-}
 
 /** A client frame (RFC 6455: final, binary, masked) of an Envelope, appended to `out`. */
 function maskedFrame(out: number[], env: ArrayLike<number>): void {
