@@ -3,7 +3,7 @@ import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
 import { WebSocket } from 'ws';
 import { PeerWebSocket } from './ws.js';
-import { unmaskInPlace } from './ws-receive.js';
+import { receiveFast, unmaskInPlace } from './ws-receive.js';
 
 /** What a server-side WebSocket did with the chunks: its events, and what it wrote back (close frames, pongs). */
 type Event = readonly (string | number | boolean)[];
@@ -137,6 +137,36 @@ describe('ws-receive: the receive fast path equals ws alone', () => {
     const fast = await feed(chunks, 1 << 20, true);
     expect(fast.filter((e) => e[0] === 'message').map((e) => (e[1] as string).length / 2)).toEqual([8, 64, 90, 200, 1100]);
     expect(fast).toEqual(await feed(chunks, 1 << 20, false));
+  });
+
+  test('installed per prototype, not per socket: no own write, one shared prototype, plain frames never reach ws\'s parser', () => {
+    const open = (fast = true) => {
+      const sock = new Duplex({ read() {}, write(_c, _e, cb) { cb(); } });
+      const ws = fast ? new PeerWebSocket(null as unknown as string, undefined, {} as never) : new WebSocket(null as unknown as string, undefined, {} as never);
+      (ws as unknown as { setSocket(s: Duplex, h: Buffer, o: object): void }).setSocket(sock, Buffer.alloc(0), { allowSynchronousEvents: true, maxPayload: 1 << 20 });
+      return { ws, sock, r: (ws as unknown as { _receiver: object })._receiver };
+    };
+    const a = open();
+    const b = open();
+    const plain = open(false);
+    expect(Object.hasOwn(a.r, 'write')).toBe(false);
+    expect(Object.getPrototypeOf(a.r)).toBe(Object.getPrototypeOf(b.r));
+    expect(receiveFast(a.ws)).toBe(true); // again: a no-op, the prototype is not stacked
+    expect(Object.getPrototypeOf(a.r)).toBe(Object.getPrototypeOf(b.r));
+    const base = Object.getPrototypeOf(Object.getPrototypeOf(a.r)) as object;
+    expect(Object.getPrototypeOf(plain.r)).toBe(base); // inherits ws's own Receiver: every other rule is ws's
+    expect(Object.getPrototypeOf(a.r)).not.toBe(base);
+    // ws's parser records each frame's length it reads (`_payloadLength`): a plain frame leaves it untouched, a ping goes to ws.
+    const got: number[] = [];
+    a.ws.on('message', (d: Buffer) => got.push(d.length));
+    const parsed = () => (a.r as { _payloadLength?: number })._payloadLength;
+    expect(parsed()).toBe(0);
+    a.sock.emit('data', Buffer.from(rawFrame(0x82, new Uint8Array(10), [9, 8, 7, 6])));
+    expect(got).toEqual([10]);
+    expect(parsed()).toBe(0);
+    a.sock.emit('data', Buffer.from(rawFrame(0x89, new Uint8Array(3), [9, 8, 7, 6])));
+    expect(parsed()).toBe(3);
+    for (const s of [a, b, plain]) s.ws.terminate();
   });
 
   test('unmaskInPlace equals the byte loop of RFC 6455 §5.3 at any offset and length', () => {

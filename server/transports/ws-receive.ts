@@ -100,17 +100,17 @@ function isAtRest(r: Receiver): boolean {
   );
 }
 
+/** A Receiver seen through the symbol ws keys its WebSocket with (ws 8 sets `receiver[kWebSocket]`). */
+type LinkedReceiver = Receiver & Record<symbol, unknown>;
+
 /**
- * Route `ws`'s received chunks through the fast path: its Receiver's write(), which ws's socket
- * listener calls per chunk, reads the plain frames itself and hands ws the rest. Call once, right
- * after ws.setSocket() (before any data).
+ * The fast `write` for receivers whose prototype is `base`, reaching their WebSocket through
+ * `wsKey`. Made once per distinct Receiver prototype (in practice once per process), never per socket.
  */
-export function receiveFast(ws: WebSocket): void {
-  const r = (ws as unknown as { _receiver?: Receiver })._receiver;
-  if (r === undefined) return;
-  const write = r.write;
-  r.write = function fastWrite(this: Receiver, chunk: Buffer): boolean {
-    if (!isAtRest(this)) return write.call(this, chunk);
+function makeFastWrite(baseWrite: (this: Receiver, chunk: Buffer) => boolean, wsKey: symbol) {
+  return function fastWrite(this: LinkedReceiver, chunk: Buffer): boolean {
+    if (!isAtRest(this)) return baseWrite.call(this, chunk);
+    const ws = this[wsKey] as WebSocket;
     const max = this._maxPayload;
     const end = chunk.length;
     let pos = 0;
@@ -134,6 +134,45 @@ export function receiveFast(ws: WebSocket): void {
       ws.emit('message', new FastBuffer(chunk.buffer, chunk.byteOffset + start, n), true);
     }
     if (pos === end) return true;
-    return write.call(this, pos === 0 ? chunk : new FastBuffer(chunk.buffer, chunk.byteOffset + pos, end - pos));
+    return baseWrite.call(this, pos === 0 ? chunk : new FastBuffer(chunk.buffer, chunk.byteOffset + pos, end - pos));
   };
+}
+
+/** Per Receiver prototype: the prototype that adds the fast write to it, and the symbol it reaches its WebSocket by. */
+const fastProtos = new WeakMap<object, { readonly proto: object; readonly wsKey: symbol }>();
+/** The prototypes made here, so a second receiveFast on one receiver changes nothing. */
+const madeHere = new WeakSet<object>();
+
+/**
+ * Route `ws`'s received chunks through the fast path: its Receiver's write(), which ws's socket
+ * listener calls per chunk, reads the plain frames itself and hands ws the rest. Call once, right
+ * after ws.setSocket() (before any data).
+ *
+ * Memory per idle session (issue 16, bench/probes/server-heap.md session 9): the receiver's
+ * prototype is swapped for one, shared by every socket, that inherits ws's Receiver and overrides
+ * write. A closure per socket assigned as an own `write` cost ~120 B a session (the closure, its
+ * context, the receiver's grown property storage); a prototype costs a socket nothing, and V8 keeps
+ * one map for all the swapped receivers. Returns whether the fast path is on: off (ws alone, every
+ * rule still ws's) for a receiver of a shape this does not know (no write, no link to `ws`).
+ */
+export function receiveFast(ws: WebSocket): boolean {
+  const r = (ws as unknown as { _receiver?: LinkedReceiver })._receiver;
+  if (typeof r !== 'object' || r === null) return false;
+  const base = Object.getPrototypeOf(r) as object | null;
+  if (base === null) return false;
+  if (madeHere.has(base)) return true;
+  let fast = fastProtos.get(base);
+  if (fast === undefined) {
+    const baseWrite = (base as { write?: unknown }).write;
+    const wsKey = Object.getOwnPropertySymbols(r).find((k) => r[k] === ws);
+    if (typeof baseWrite !== 'function' || wsKey === undefined || Object.hasOwn(r, 'write')) return false;
+    const write = makeFastWrite(baseWrite as (this: Receiver, chunk: Buffer) => boolean, wsKey);
+    const proto = Object.create(base, { write: { value: write, writable: true, configurable: true } }) as object;
+    madeHere.add(proto);
+    fast = { proto, wsKey };
+    fastProtos.set(base, fast);
+  }
+  if (r[fast.wsKey] !== ws || Object.hasOwn(r, 'write')) return false; // not linked as the first was: leave it to ws
+  Object.setPrototypeOf(r, fast.proto);
+  return true;
 }
