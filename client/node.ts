@@ -14,6 +14,7 @@ import { httpTransport } from './transports/http.js';
 import { nodeHttpFetch } from './transports/node-fetch.js';
 import { HeldFrames } from './transports/ws-frames.js';
 import { isSenderIdle, mayFrameHere, socketOf, type Corkable } from './transports/ws-internals.js';
+import { FastReceiveWebSocket } from './transports/ws-receive.js';
 
 export interface NodeTransportOptions {
   /** Upgrade headers for an attempt, e.g. `{ authorization: 'Bearer ' + token }`. */
@@ -223,7 +224,7 @@ export function nodeTransport(o: NodeTransportOptions = {}): Transport {
   // WIRE-9 when offered: ws's maxPayload bounds the inflated size of a compressed message too.
   const perMessageDeflate = o.offerPermessageDeflate === true;
   return (url, handlers, { token }) => {
-    const ws = new WebSocket(url, [SUBPROTOCOL], { headers: o.headers?.(token) ?? {}, maxPayload, perMessageDeflate });
+    const ws = new FastReceiveWebSocket(url, [SUBPROTOCOL], { headers: o.headers?.(token) ?? {}, maxPayload, perMessageDeflate });
     return new NodeSocket(ws, handlers, closeGraceMs);
   };
 }
