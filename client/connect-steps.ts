@@ -142,7 +142,10 @@ export function connectStep(value: Value, context: ClientConnectionContext, even
   if (value === AUTHORIZING) {
     if (type !== DONE_TOKEN) return undefined;
     // RC-5: the token is in; leave authorizing (its invoke stops), open the socket (entry of opening).
-    const next = { ...context, token: (event as unknown as { output: string | undefined }).output, forceRefresh: false };
+    const token = (event as unknown as { output: string | undefined }).output;
+    // Unchanged (no getToken: the token stays undefined) is the same context, not a copy: contexts
+    // are never mutated, and a default client's connect makes one fewer (issue 16, GC per connect).
+    const next = context.token === token && context.forceRefresh === false ? context : { ...context, token, forceRefresh: false };
     return {
       value: OPENING,
       context: next,
