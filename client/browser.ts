@@ -7,6 +7,7 @@
  * @module lifeline/client
  */
 import { createClient, type ClientOptions, type LifelineClient } from './create-client.js';
+import { withTransports } from './options-copy.js';
 import { httpTransport } from './transports/http.js';
 import type { Transport } from './transport.js';
 
@@ -24,7 +25,7 @@ let sharedHttp: Transport | undefined;
 export function createBrowserClient<S = Uint8Array>(options: BrowserClientOptions<S>): LifelineClient<S> {
   const hasFetch = typeof (globalThis as { fetch?: unknown }).fetch === 'function';
   const http = options.httpTransport ?? (hasFetch ? (sharedHttp ??= httpTransport()) : undefined);
-  const client = createClient<S>(http === undefined ? options : { ...options, httpTransport: http });
+  const client = createClient<S>(http === undefined ? options : withTransports<S, BrowserClientOptions<S>>(options, undefined, http));
   const target = globalThis as { addEventListener?: (t: string, fn: () => void) => void; removeEventListener?: (t: string, fn: () => void) => void };
   const onOnline = () => client.networkOnline();
   target.addEventListener?.('online', onOnline);

@@ -92,8 +92,25 @@ function afterEventOf(path: readonly string[], delay: string): string {
 /** Built on first use: the `after` events of the states `connected` enters (read from the machine). */
 let afterEvents: { readonly heartbeat: string; readonly deadPeer: string } | undefined;
 
+/**
+ * The delayed raises built so far, by event type, then delay: clients with the same options and
+ * Welcome share them (the runner never mutates an action, and the event becomes the shared timer's
+ * payload, held by every idle client: issue 16, bench/probes/client-connect.md, session 9 second
+ * pass). Frozen, so a mistake elsewhere cannot change another client's. A delay comes from a
+ * Welcome: at most RAISE_CACHE_DELAYS kept per type, past that each call builds its own.
+ */
+const raises = new Map<string, Map<number, StepAction>>();
+const RAISE_CACHE_DELAYS = 64;
+
 function raise(type: string, delay: number, id = type): StepAction {
-  return { type: 'xstate.raise', params: { event: { type }, id, delay } };
+  let byDelay = raises.get(type);
+  if (byDelay === undefined) raises.set(type, (byDelay = new Map()));
+  const known = byDelay.get(delay);
+  // The id is fixed per type on this path; checked, so a new call site cannot get another's action.
+  if (known !== undefined && (known.params as { id: string }).id === id) return known;
+  const a: StepAction = Object.freeze({ type: 'xstate.raise', params: Object.freeze({ event: Object.freeze({ type }), id, delay }) });
+  if (known === undefined && byDelay.size < RAISE_CACHE_DELAYS) byDelay.set(delay, a);
+  return a;
 }
 
 const HANDSHAKE_DEADLINE = 'handshakeDeadline';
@@ -125,7 +142,10 @@ export function connectStep(value: Value, context: ClientConnectionContext, even
   if (value === AUTHORIZING) {
     if (type !== DONE_TOKEN) return undefined;
     // RC-5: the token is in; leave authorizing (its invoke stops), open the socket (entry of opening).
-    const next = { ...context, token: (event as unknown as { output: string | undefined }).output, forceRefresh: false };
+    const token = (event as unknown as { output: string | undefined }).output;
+    // Unchanged (no getToken: the token stays undefined) is the same context, not a copy: contexts
+    // are never mutated, and a default client's connect makes one fewer (issue 16, GC per connect).
+    const next = context.token === token && context.forceRefresh === false ? context : { ...context, token, forceRefresh: false };
     return {
       value: OPENING,
       context: next,

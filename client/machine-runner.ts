@@ -319,10 +319,12 @@ export class ClientMachineRunner implements ClientMachineActor, TimerTarget<Clie
             this.forget(timer);
             this.send(event);
           }, delayMs);
-    // A new array of the exact length, not push(): a push grows an empty array's store to 17
-    // slots, held by every idle client for its two pending delays (issue 16, client-heap.md).
+    // A new array of the exact length, not push() nor a spread: either grows the store to 17+
+    // slots (168 B), held by every idle client for its two pending delays (issue 16,
+    // client-heap.md). Literals for the usual one or two delays, concat() (exact) past that.
     const list = this.delayed;
-    this.delayed = list === undefined ? [{ id, timer }] : [...list, { id, timer }];
+    const entry = { id, timer };
+    this.delayed = list === undefined || list.length === 0 ? [entry] : list.length === 1 ? [list[0]!, entry] : list.concat([entry]);
   }
 
   /** @internal One of this runner's delays in the shared queue is due. */

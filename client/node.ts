@@ -10,6 +10,7 @@ import { SUBPROTOCOL, defaults } from '../spec/protocol/defaults.js';
 import { createClient, type ClientOptions, type LifelineClient } from './create-client.js';
 import type { ClientRequest, IncomingMessage } from 'node:http';
 import type { Transport, TransportHandlers, TransportSocket } from './transport.js';
+import { withTransports } from './options-copy.js';
 import { httpTransport } from './transports/http.js';
 import { nodeHttpFetch } from './transports/node-fetch.js';
 import { HeldFrames } from './transports/ws-frames.js';
@@ -258,8 +259,9 @@ export function createNodeClient<S = Uint8Array>(options: NodeClientOptions<S>):
       ? (sharedHttp ??= httpTransport(nodeHttpFetch()))
       : httpTransport(nodeHttpFetch(), { ...(headers && { headers }), ...(options.maxPayloadBytes !== undefined && { maxPayloadBytes: options.maxPayloadBytes }) }));
   // A copy with the transports, not a rest destructuring: that one was ~5 % of a client's
-  // construction (issue 16). The Node-only options left in are read by nobody past this point.
-  return createClient<S>({ ...options, transport, httpTransport: http });
+  // construction (issue 16); nor a spread (options-copy.ts). The Node-only options left in are
+  // read by nobody past this point.
+  return createClient<S>(withTransports<S, NodeClientOptions<S>>(options, transport, http));
 }
 
 export * from './index.js';
