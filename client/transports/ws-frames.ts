@@ -14,6 +14,7 @@
  * ws-frames.test.ts proves the bytes equal to ws's own framing (Sender.frame) for the same keys.
  */
 import { randomFillSync } from 'node:crypto';
+import { unmaskInPlace } from '../../spec/protocol/frame-read.js';
 import { frameHeaderSize, MASKED, writeFrameHeader } from '../../spec/protocol/websocket-frame.js';
 
 /** Bytes of a masked frame's header for a payload of `n` bytes: 2, 4 or 10, plus the 4-byte key. */
@@ -43,60 +44,6 @@ export const randomMask: MaskSource = (out, at) => {
   poolPos += 4;
 };
 
-/** Word-wise XOR needs the platform's byte order to build the word key (every Node target is little-endian). */
-const IS_LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
-/** Below this many payload bytes the byte loop is as cheap as making a word view. */
-const WORD_MIN_BYTES = 16;
-
-/**
- * A word view of a whole ArrayBuffer, kept for the last one asked: a tick's output buffers mostly
- * come from Node's Buffer pool, so one view serves many frames (a view per frame was garbage).
- */
-let viewedBuffer: ArrayBufferLike | undefined;
-let wordView: Int32Array<ArrayBufferLike> = new Int32Array(0);
-function wordsOf(buffer: ArrayBufferLike): Int32Array {
-  if (buffer !== viewedBuffer) {
-    viewedBuffer = buffer;
-    wordView = new Int32Array(buffer, 0, buffer.byteLength >>> 2);
-  }
-  return wordView;
-}
-
-/**
- * XOR `n` bytes at `out[start]` with the key at `out[keyAt] … out[keyAt + 3]`, payload byte i with
- * key byte i mod 4 (§5.3). The aligned middle goes a word at a time with the key rotated to the
- * word's first payload index.
- */
-export function maskInPlace(out: Uint8Array, start: number, n: number, keyAt: number): void {
-  const k0 = out[keyAt] as number;
-  const k1 = out[keyAt + 1] as number;
-  const k2 = out[keyAt + 2] as number;
-  const k3 = out[keyAt + 3] as number;
-  if ((k0 | k1 | k2 | k3) === 0) return;
-  let i = 0;
-  if (IS_LITTLE_ENDIAN && n >= WORD_MIN_BYTES) {
-    const abs = out.byteOffset + start;
-    const lead = (4 - (abs & 3)) & 3;
-    for (; i < lead; i++) out[start + i] = (out[start + i] as number) ^ (i === 0 ? k0 : i === 1 ? k1 : k2);
-    const words = (n - lead) >>> 2;
-    // The word at payload index `lead` starts with key byte `lead` (lead < 4).
-    const key =
-      lead === 0 ? (k0 | (k1 << 8) | (k2 << 16) | (k3 << 24))
-      : lead === 1 ? (k1 | (k2 << 8) | (k3 << 16) | (k0 << 24))
-      : lead === 2 ? (k2 | (k3 << 8) | (k0 << 16) | (k1 << 24))
-      : (k3 | (k0 << 8) | (k1 << 16) | (k2 << 24));
-    const w = wordsOf(out.buffer);
-    const first = (abs + lead) >>> 2;
-    const end = first + words;
-    for (let j = first; j < end; j++) w[j] = (w[j] as number) ^ key;
-    i = lead + words * 4;
-  }
-  for (; i < n; i++) {
-    const r = i & 3;
-    out[start + i] = (out[start + i] as number) ^ (r === 0 ? k0 : r === 1 ? k1 : r === 2 ? k2 : k3);
-  }
-}
-
 /**
  * One masked final binary frame of `bytes` at `out[pos]`; returns the position after it. `out` must
  * have maskedHeaderSize(n) + n bytes from `pos`.
@@ -107,7 +54,7 @@ export function writeMaskedFrame(out: Uint8Array, pos: number, bytes: Uint8Array
   mask(out, pos); // §5.3: a fresh key per frame
   const start = pos + 4;
   out.set(bytes, start);
-  maskInPlace(out, start, n, pos);
+  unmaskInPlace(out, pos, start, n); // §5.3: masking and unmasking are the same XOR
   return start + n;
 }
 

@@ -44,7 +44,8 @@ const WORDS_FROM_BYTES = 256;
 
 /**
  * RFC 6455 §5.3: XOR `n` bytes at `buf[start]` with the 4-byte key at `buf[keyAt]`, in place (as ws
- * does). Four bytes per step; long payloads through an aligned Int32Array view.
+ * does). Four bytes per step; long payloads through an aligned Int32Array view. Masking is the same
+ * XOR, so the client's frame writer (client/transports/ws-frames.ts) masks with it too.
  */
 export function unmaskInPlace(buf: Uint8Array, keyAt: number, start: number, n: number): void {
   let k0 = buf[keyAt] as number;
